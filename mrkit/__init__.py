@@ -1,0 +1,19 @@
+"""mrkit: run and study MapReduce.
+
+The package is layered so imports point one way: apps -> core (job, split,
+shuffle, tasks, timing) -> runtime (master, worker, rpc) -> backends and
+storage -> experiments -> CLI. Importing `mrkit` stays cheap: `run` pulls in
+the local backend (and pandas) only when called.
+"""
+
+__version__ = "0.1.0"
+
+
+def run(app, inputs, **options):
+    """Run a job on local worker processes; see `mrkit.backends.local.run`."""
+    from mrkit.backends.local import run as run_local
+
+    return run_local(app, inputs, **options)
+
+
+__all__ = ["run", "__version__"]

@@ -1,0 +1,1 @@
+"""Where workers run: local processes, or ECS tasks."""

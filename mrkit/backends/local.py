@@ -1,0 +1,129 @@
+"""Local cluster: a master in this process plus W worker processes.
+
+Workers are started with `multiprocess` (dill instead of pickle), so apps made
+of functions defined in a notebook work too. The default start method is
+fork, which costs milliseconds per worker and needs nothing to be pickled; the
+master's socket is listening before the workers fork, and it starts serving
+only after, so no server thread exists at fork time. A worker that dies (the
+crash app does that on purpose) is replaced until the job is over.
+"""
+
+import os
+import sys
+from typing import NamedTuple
+
+from mrkit import timing
+from mrkit.app import load_app
+from mrkit.job import JobSpec, check_at_least_one, resolve_inputs
+from mrkit.runtime.master import Master
+from mrkit.runtime.rpc import RpcClient
+from mrkit.runtime.worker import work
+from mrkit.storage.local import LocalStorage
+
+BACKEND = "local"
+
+
+def default_workers(n_map, n_reduce):
+    """The lab's worker count, max(M, R), capped at the CPU count: more cannot run at once."""
+    return max(1, min(max(n_map, n_reduce), os.cpu_count() or 1))
+
+
+def _worker_main(app, url, token, workdir):
+    os.chdir(workdir)
+    sys.exit(work(app, RpcClient(url, token), LocalStorage(".")))
+
+
+class _Workers:
+    """The worker processes, kept at W until the job is over."""
+
+    def __init__(self, context, count, args):
+        self._context, self._args = context, args
+        self.processes = []
+        self.replaced = 0
+        for _ in range(count):
+            self._start()
+
+    def _start(self):
+        process = self._context.Process(target=_worker_main, args=self._args, daemon=True)
+        process.start()
+        self.processes.append(process)
+
+    def replace_dead(self):
+        for process in list(self.processes):
+            if process.exitcode is not None:
+                self.processes.remove(process)
+                self._start()
+                self.replaced += 1
+
+    def stop(self, grace_s=2.0):
+        """Join workers that are exiting; terminate any still busy (e.g. stalled attempts)."""
+        for process in self.processes:
+            process.join(grace_s)
+            grace_s = 0.1
+        for process in self.processes:
+            if process.exitcode is None:
+                process.terminate()
+                process.join(1.0)
+
+
+def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0,
+            repeat=0, app_options=None, start_method="fork", on_status=None, poll_s=0.2):
+    """Run one job; returns (run summary dict, list of task records).
+
+    on_status, if given, is called with the master's status dict about every
+    poll_s seconds while the job runs (progress bars).
+    """
+    import multiprocess
+
+    launched_at = timing.now()
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    app = load_app(app, app_options)
+    spec = JobSpec(resolve_inputs(inputs), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout)
+    if workers is None:
+        workers = default_workers(spec.map_count, n_reduce)
+    check_at_least_one("--workers", workers)
+    workdir = os.path.abspath(workdir or ".")
+    os.makedirs(workdir, exist_ok=True)
+    master = Master(spec, LocalStorage(workdir))
+    pool = None
+    try:
+        pool = _Workers(multiprocess.get_context(start_method), workers, (app, master.url, master.token, workdir))
+        master.start()
+        while not master.wait(poll_s):
+            pool.replace_dead()
+            if on_status is not None:
+                on_status(master.status())
+        finished_at = timing.now()
+        if on_status is not None:
+            on_status(master.status())
+    finally:
+        master.shutdown()
+        if pool is not None:
+            pool.stop()
+    records = master.task_records()
+    summary = timing.summarize(
+        records, run_id=master.run_id, app=app.name, backend=BACKEND, n_map=spec.map_count,
+        n_reduce=n_reduce, workers=workers, input_bytes=spec.input_bytes,
+        launched_at=launched_at, finished_at=finished_at, repeat=repeat,
+    )
+    return summary, records
+
+
+class RunResult(NamedTuple):
+    """What `mrkit.run` returns: the runs.csv row and the tasks.csv rows as a DataFrame."""
+
+    summary: dict
+    tasks: "pandas.DataFrame"  # noqa: F821
+
+
+def run(app, inputs, **options):
+    """Run a job on local processes; returns RunResult(summary, tasks DataFrame).
+
+    Options are those of `run_job`: n_map, n_reduce, workers, workdir,
+    task_timeout, repeat, app_options, start_method, on_status.
+    """
+    import pandas as pd
+
+    summary, records = run_job(app, inputs, **options)
+    return RunResult(summary, pd.DataFrame(records, columns=timing.TASK_COLUMNS))

@@ -1,0 +1,206 @@
+"""The `mrkit` command: a thin argparse layer over the package.
+
+User mistakes (`MrkitError`) print one line and exit 2; a failed job exits 1;
+Ctrl-C exits 130. Subcommands are a registry of (configure, handler) pairs.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+
+from mrkit.errors import JobFailed, MrkitError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage, so errors stay one line."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _app_options(pairs):
+    options = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--app-opt takes KEY=VALUE, got {pair!r}")
+        options[key] = value
+    return options
+
+
+def _listen_address(text):
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"--listen takes HOST:PORT (e.g. 127.0.0.1:8765), got {text!r}")
+    return host, int(port)
+
+
+# ---- subcommands ----------------------------------------------------------
+
+def _add_app(p):
+    p.add_argument("app", metavar="APP", help="built-in name (wc, indexer, grep, crash, nocrash), dotted module or .py file")
+    p.add_argument("--app-opt", action="append", metavar="KEY=VALUE", help="option passed to the app's configure()")
+
+
+def _configure_sequential(p):
+    _add_app(p)
+    p.add_argument("inputs", nargs="*", metavar="INPUT")
+
+
+def _sequential(args):
+    from mrkit.app import load_app
+    from mrkit.job import resolve_inputs
+    from mrkit.sequential import run_sequential
+
+    app = load_app(args.app, _app_options(args.app_opt))
+    run_sequential(app, resolve_inputs(args.inputs))
+
+
+def _configure_job(p):
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="files, or directories of files")
+    p.add_argument("-r", "--n-reduce", type=int, default=10, metavar="R", help="reduce tasks (default 10)")
+    p.add_argument("-m", "--n-map", type=int, default=None, metavar="M",
+                   help="map tasks: cut the inputs into M near-equal chunks (default: one per input file)")
+    p.add_argument("--task-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds before an unfinished task is handed to another worker (default 10)")
+
+
+def _job_spec(args):
+    from mrkit.job import JobSpec, resolve_inputs
+
+    return JobSpec(resolve_inputs(args.inputs), n_reduce=args.n_reduce, n_map=args.n_map, task_timeout=args.task_timeout)
+
+
+def _configure_master(p):
+    _configure_job(p)
+    p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
+                   help="address to serve workers on (default: loopback, any free port)")
+
+
+def _master(args):
+    from mrkit import timing
+    from mrkit.runtime.discovery import remove_master_file, write_master_file
+    from mrkit.runtime.master import Master
+    from mrkit.storage.local import LocalStorage
+
+    launched_at = timing.now()
+    spec = _job_spec(args)
+    master = Master(spec, LocalStorage("."), listen=_listen_address(args.listen))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        master.start()
+        write_master_file(".", master.url, master.token)
+        print(f"mrkit master: serving {master.url}, run {master.run_id}", file=sys.stderr)
+        master.wait()
+    finally:
+        master.shutdown()
+        remove_master_file(".")
+    records = master.task_records()
+    summary = timing.summarize(
+        records, run_id=master.run_id, app="", backend="master", n_map=spec.map_count,
+        n_reduce=spec.n_reduce, workers=len({r["worker"] for r in records}) - 1,
+        input_bytes=spec.input_bytes, launched_at=launched_at, finished_at=timing.now(),
+    )
+    from mrkit.storage.local import LocalStorage as _Storage
+
+    _Storage(".").write_bytes("mr-run.json", json.dumps({"run": summary, "tasks": records}, indent=1).encode())
+
+
+def _configure_worker(p):
+    _add_app(p)
+    p.add_argument("--master", metavar="URL", help="master URL (default: read mr-master.json in the cwd)")
+    p.add_argument("--token-file", metavar="FILE", help="file holding the master's token (else $MRKIT_TOKEN or mr-master.json)")
+
+
+def _worker(args):
+    from mrkit.app import load_app
+    from mrkit.runtime.worker import run_worker
+    from mrkit.storage.local import LocalStorage
+
+    app = load_app(args.app, _app_options(args.app_opt))
+    return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file)
+
+
+def _configure_run(p):
+    _add_app(p)
+    _configure_job(p)
+    p.add_argument("-w", "--workers", type=int, default=None, metavar="W",
+                   help="worker processes (default max(M, R) capped at the CPU count)")
+    p.add_argument("--workdir", default=None, metavar="DIR", help="where intermediate and output files go (default: cwd)")
+    p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+
+
+def _run(args):
+    from mrkit.backends.local import run_job
+
+    summary, _ = run_job(
+        args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
+        workdir=args.workdir, task_timeout=args.task_timeout, app_options=_app_options(args.app_opt),
+    )
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        width = max(map(len, summary))
+        for key, value in summary.items():
+            print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+
+
+def _configure_corpus(p):
+    sub = p.add_subparsers(dest="corpus_command", required=True, metavar="synth")
+    synth = sub.add_parser("synth", help="write deterministic English-like text files")
+    synth.add_argument("--out", required=True, metavar="DIR")
+    synth.add_argument("--files", type=int, default=8, metavar="N")
+    synth.add_argument("--size", default="4MB", metavar="SIZE", help="bytes per file, e.g. 512KB, 4MB, 1GB (powers of 1024)")
+    synth.add_argument("--seed", type=int, default=0)
+
+
+def _corpus(args):
+    from mrkit import corpus
+
+    try:
+        size = corpus.parse_size(args.size)
+        paths = corpus.synth(args.out, args.files, size, args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    total = sum(os.path.getsize(p) for p in paths)
+    print(f"wrote {len(paths)} files, {total / 2**20:.1f} MiB, in {args.out}")
+
+
+COMMANDS = {
+    "sequential": ("run an app sequentially: the reference output mr-out-0", _configure_sequential, _sequential),
+    "master": ("serve a job's tasks to workers started with `mrkit worker`", _configure_master, _master),
+    "worker": ("run tasks for the master of this directory (or --master URL)", _configure_worker, _worker),
+    "run": ("run a job on a master plus W local worker processes", _configure_run, _run),
+    "corpus": ("make the built-in input corpus", _configure_corpus, _corpus),
+}
+
+
+def build_parser():
+    parser = _Parser(prog="mrkit", description="Run and study MapReduce.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, configure, handler) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.__class__ = _Parser
+        configure(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    prog = "mrkit" + (f" {argv[0]}" if argv and argv[0] in COMMANDS else "")
+    try:
+        args = parser.parse_args(argv)
+        return args.handler(args) or 0
+    except JobFailed as exc:
+        print(f"{prog}: job failed: {exc}", file=sys.stderr)
+        return 1
+    except MrkitError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,87 @@
+"""A job's specification, and checking its inputs before anything runs.
+
+A directory given as an input is expanded to the regular files directly in it
+(sorted, hidden files skipped), so `mrkit run wc corpus/` works.
+"""
+
+from dataclasses import dataclass
+import os
+import stat
+
+from mrkit.errors import InputError, UsageError
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input file: `path` exactly as the user gave it (what map receives)
+    and `location`, the absolute path workers read, whatever their cwd."""
+
+    path: str
+    location: str
+    size: int
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    inputs: tuple
+    n_reduce: int = 10
+    n_map: int | None = None  # None: one map task per input file, as in the lab
+    task_timeout: float = 10.0
+
+    def __post_init__(self):
+        check_at_least_one("--n-reduce", self.n_reduce)
+        if self.n_map is not None:
+            check_at_least_one("--n-map", self.n_map)
+        if not self.task_timeout > 0:
+            raise UsageError(f"--task-timeout must be a positive number of seconds, got {self.task_timeout}")
+
+    @property
+    def map_count(self):
+        return len(self.inputs) if self.n_map is None else self.n_map
+
+    @property
+    def input_bytes(self):
+        return sum(i.size for i in self.inputs)
+
+
+def check_at_least_one(option, value):
+    if not isinstance(value, int) or value < 1:
+        raise UsageError(f"{option} must be a whole number of at least 1, got {value!r}")
+
+
+def _file_input(path):
+    location = os.path.abspath(path)
+    try:
+        info = os.stat(location)
+    except FileNotFoundError:
+        raise InputError(f"input {path!r} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"input {path!r} cannot be read: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"input {path!r} is not a regular file")
+    try:
+        with open(location, "rb"):
+            pass
+    except OSError as exc:
+        raise InputError(f"input {path!r} cannot be read: {exc.strerror}") from None
+    return Input(path=path, location=location, size=info.st_size)
+
+
+def _expand(path):
+    if not os.path.isdir(path):
+        return [path]
+    try:
+        names = sorted(n for n in os.listdir(path) if not n.startswith("."))
+    except OSError as exc:
+        raise InputError(f"input directory {path!r} cannot be listed: {exc.strerror}") from None
+    files = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+    if not files:
+        raise InputError(f"input directory {path!r} has no files in it")
+    return files
+
+
+def resolve_inputs(paths):
+    """Check every input now, so a bad one fails the job before any task runs."""
+    if not paths:
+        raise InputError("no inputs given: name at least one input file or directory")
+    return tuple(_file_input(p) for given in map(os.fspath, paths) for p in _expand(given))

@@ -1,0 +1,36 @@
+"""`mr-master.json`: how a worker started in the master's directory finds it.
+
+The file holds url, token and pid; it is written atomically with mode 0600
+(the token is a secret) when the master is ready, and removed when it exits.
+"""
+
+import json
+import os
+
+MASTER_FILE = "mr-master.json"
+
+
+def write_master_file(directory, url, token):
+    path = os.path.join(directory, MASTER_FILE)
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"url": url, "token": token, "pid": os.getpid()}, f)
+    os.replace(tmp, path)
+    return path
+
+
+def read_master_file(directory="."):
+    """The master's {url, token, pid}, or None when there is no (complete) file."""
+    try:
+        with open(os.path.join(directory, MASTER_FILE)) as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def remove_master_file(directory):
+    try:
+        os.unlink(os.path.join(directory, MASTER_FILE))
+    except FileNotFoundError:
+        pass

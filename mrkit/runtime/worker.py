@@ -1,0 +1,121 @@
+"""The worker: ask the master for a task, run it here, report, repeat.
+
+A worker runs its tasks in its own process with its own working directory.
+It exits 0 when the master says the job is over or can no longer be reached
+(the job finished, or the master died), 1 when the master reports the job
+failed, and 2 when the master rejects its token. Its import path stays light:
+no pandas, no boto3.
+"""
+
+import glob
+import os
+import socket
+import sys
+import time
+import traceback
+
+from mrkit import tasks, timing
+from mrkit.errors import AuthError, MrkitError
+from mrkit.runtime.discovery import read_master_file
+from mrkit.runtime.rpc import MasterGone, RpcClient
+
+RUNNERS = {"map": tasks.run_map, "reduce": tasks.run_reduce}
+
+
+def _one_line(exc):
+    """The app's exception and where it was raised, on one line for the master's message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
+
+
+def work(app, client, storage):
+    """Serve tasks until the job is over; returns the process exit code."""
+    identity = {"pid": os.getpid(), "host": socket.gethostname()}
+    try:
+        reply = client.call("POST", "/task", identity)
+        while True:
+            identity["worker"] = reply["worker"]
+            action = reply["action"]
+            if action == "exit":
+                if reply.get("failed"):
+                    print(f"mrkit worker: the job failed: {reply['failed']}", file=sys.stderr)
+                    return 1
+                return 0
+            if action == "wait":
+                reply = client.call("POST", "/task", identity)
+                continue
+            task = reply["task"]
+            report = {**identity, "phase": action, "task": task["task"], "attempt": reply["attempt"]}
+            start = timing.now()
+            try:
+                result = RUNNERS[action](app, task, storage)
+            except Exception as exc:  # the app's bug: the master retries, then fails the job
+                report.update(start=start, end=timing.now(), error=_one_line(exc))
+                reply = client.call("POST", "/fail", report)
+                continue
+            end = timing.now()
+            partitions = result.pop("partitions", None)
+            report.update(start=start, end=end, counters=result)
+            if partitions is not None:
+                report["partitions"] = partitions
+            reply = client.call("POST", "/done", report)
+    except MasterGone:
+        return 0
+    finally:
+        client.close()
+
+
+def find_master(directory=".", wait_s=5.0):
+    """The master's url and token from mr-master.json, waiting briefly for it to appear.
+
+    Returns None when there is none and the directory already holds outputs
+    (the job is over); raises when there is no sign of a master at all.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        info = read_master_file(directory)
+        if info is not None:
+            return info
+        if glob.glob(os.path.join(directory, "mr-out-*")):
+            return None
+        if time.monotonic() >= deadline:
+            raise MrkitError(
+                f"no master found: {os.path.abspath(directory)}/mr-master.json does not exist; "
+                "start `mrkit master` in this directory first or pass --master URL"
+            )
+        time.sleep(0.1)
+
+
+def resolve_token(token_file=None, info=None):
+    """The token from --token-file, then $MRKIT_TOKEN, then mr-master.json."""
+    if token_file:
+        try:
+            with open(token_file) as f:
+                token = f.read().strip()
+        except OSError as exc:
+            raise MrkitError(f"cannot read token file {token_file!r}: {exc.strerror}") from None
+        if not token:
+            raise MrkitError(f"token file {token_file!r} is empty")
+        return token
+    if os.environ.get("MRKIT_TOKEN"):
+        return os.environ["MRKIT_TOKEN"]
+    if info:
+        return info["token"]
+    raise MrkitError("no token: set $MRKIT_TOKEN, pass --token-file, or run the worker in the master's directory")
+
+
+def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0):
+    """The `mrkit worker` process: find the master, then work. Returns the exit code."""
+    info = None
+    if master_url is None:
+        info = find_master(".", wait_s)
+        if info is None:
+            return 0
+        master_url = info["url"]
+    client = RpcClient(master_url, resolve_token(token_file, info))
+    try:
+        return work(app, client, storage)
+    except AuthError as exc:
+        print(f"mrkit worker: {exc}", file=sys.stderr)
+        return 2

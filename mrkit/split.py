@@ -1,0 +1,70 @@
+"""Cutting inputs into map tasks.
+
+By default each input file is one map task (the lab's rule). With n_map = M
+the inputs, taken as one stream, are cut into M pieces of near-equal size; a
+cut moves forward to the next line break if one is within LINE_WINDOW bytes
+(so line-based apps such as grep see whole lines), otherwise to the next
+whitespace byte, so no word is ever cut. A piece never spans two files: a task
+is a list of splits, and map is called once per split with the file's path.
+"""
+
+from dataclasses import dataclass
+import re
+
+LINE_WINDOW = 64 * 1024
+_BLOCK = 64 * 1024
+_WHITESPACE = re.compile(rb"[ \t\n\r\x0b\x0c]")
+
+
+@dataclass(frozen=True)
+class Split:
+    path: str  # as the user gave it: what map receives
+    location: str  # where it is read from
+    start: int
+    end: int
+
+    def as_list(self):
+        return [self.path, self.location, self.start, self.end]
+
+
+def _boundary(f, pos, size):
+    """The first offset >= pos just after a line break (nearby) or whitespace byte."""
+    f.seek(pos)
+    window = f.read(LINE_WINDOW)
+    newline = window.find(b"\n")
+    if newline >= 0:
+        return pos + newline + 1
+    offset = pos
+    block = window
+    while block:
+        match = _WHITESPACE.search(block)
+        if match:
+            return offset + match.end()
+        offset += len(block)
+        block = f.read(_BLOCK)
+    return size
+
+
+def plan(inputs, n_map=None):
+    """Map tasks as lists of Splits: one per input, or n_map of near-equal size."""
+    if n_map is None:
+        return [[Split(i.path, i.location, 0, i.size)] for i in inputs]
+    total = sum(i.size for i in inputs)
+    targets = [total * k // n_map for k in range(1, n_map)]
+    tasks = [[] for _ in range(n_map)]
+    task = 0
+    offset = 0  # where the current file starts in the combined stream
+    for item in inputs:
+        start = 0
+        with open(item.location, "rb") as f:
+            while task < n_map - 1 and targets[task] < offset + item.size:
+                local = targets[task] - offset
+                if local > start:
+                    cut = _boundary(f, local, item.size)
+                    tasks[task].append(Split(item.path, item.location, start, cut))
+                    start = cut
+                task += 1
+        if start < item.size or item.size == 0:
+            tasks[task].append(Split(item.path, item.location, start, item.size))
+        offset += item.size
+    return tasks

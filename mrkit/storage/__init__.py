@@ -1,0 +1,1 @@
+"""Where a job's inputs, intermediate files and outputs live."""

@@ -1,0 +1,90 @@
+"""Running one map or one reduce task against a storage, whoever calls it.
+
+A task arrives as a plain dict (it travels as JSON from the master); the
+result is the counters that go into its timing record. Every file is written
+whole through the storage's atomic writer, so a crashed or duplicated attempt
+never leaves a partial file behind.
+"""
+
+from mrkit import shuffle
+
+
+def _decode(data):
+    # Invalid UTF-8 becomes U+FFFD, as the lab's Go code treats it.
+    return data.decode("utf-8", "replace")
+
+
+def run_map(app, task, storage):
+    """Map every split of the task and write its R sorted intermediate files.
+
+    Returns counters plus `partitions`: the reduce tasks that got records, so
+    reduce tasks read only files that exist.
+    """
+    n_reduce = task["n_reduce"]
+    grouped = {}
+    bytes_in = 0
+    for path, location, start, end in task["splits"]:
+        contents = _decode(storage.read_range(location, start, end))
+        bytes_in += end - start
+        if app.map_combined is not None:
+            part = app.map_combined(path, contents)
+        else:
+            part = shuffle.group(app.map(path, contents), app.combine)
+        if not grouped:
+            grouped = dict(part)
+        else:
+            for key, values in part.items():
+                grouped.setdefault(key, []).extend(values)
+    if app.combine is not None and len(task["splits"]) > 1:
+        grouped = {key: list(app.combine(key, values)) for key, values in grouped.items()}
+    bytes_out = records_out = 0
+    partitions = []
+    for reduce_task, bucket in enumerate(shuffle.split_partitions(grouped, n_reduce)):
+        if not bucket:
+            continue
+        data, records = shuffle.encode_partition(bucket)
+        storage.write_bytes(shuffle.intermediate_name(task["task"], reduce_task), data)
+        bytes_out += len(data)
+        records_out += records
+        partitions.append(reduce_task)
+    return {
+        "bytes_in": bytes_in,
+        "bytes_out": bytes_out,
+        "records_in": len(task["splits"]),
+        "records_out": records_out,
+        "partitions": partitions,
+    }
+
+
+def run_reduce(app, task, storage):
+    """Merge the task's intermediate files and write `mr-out-<task>`."""
+    names = [shuffle.intermediate_name(m, task["task"]) for m in task["maps"]]
+    files = [storage.open_lines(name) for name in names]
+    records_in = records_out = bytes_out = 0
+    try:
+        with storage.atomic_writer(shuffle.output_name(task["task"])) as out:
+            batch = []
+            for key, values in shuffle.merge_groups([shuffle.read_records(f) for f in files]):
+                batch.append(f"{key} {app.reduce(key, values)}\n")
+                records_in += len(values)
+                records_out += 1
+                if len(batch) >= 4096:
+                    bytes_out += _flush(out, batch)
+            bytes_out += _flush(out, batch)
+    finally:
+        for f in files:
+            f.close()
+    return {
+        "bytes_in": sum(storage.size(name) for name in names),
+        "bytes_out": bytes_out,
+        "records_in": records_in,
+        "records_out": records_out,
+    }
+
+
+def _flush(out, batch):
+    """Write a batch of output lines; returns the bytes written."""
+    data = "".join(batch).encode("utf-8", "surrogatepass")
+    out.write(data)
+    batch.clear()
+    return len(data)

@@ -1,0 +1,85 @@
+"""Timing records: one per task attempt, and the run summary derived from them.
+
+Every number a report shows is a function of these records, so they carry
+wall-clock epochs (start/end) as well as durations. The column lists are the
+contract in design.md; add columns at the end, never rename.
+"""
+
+import os
+import socket
+import time
+
+TASK_COLUMNS = [
+    "run_id", "phase", "task", "attempt", "worker", "pid", "host", "start", "end", "duration_s",
+    "bytes_in", "bytes_out", "records_in", "records_out", "status",
+]
+
+RUN_COLUMNS = [
+    "run_id", "app", "backend", "n_map", "n_reduce", "workers", "cpu_count", "input_bytes",
+    "split_s", "map_serial_sum_s", "map_wall_s", "map_speedup", "reduce_serial_sum_s",
+    "reduce_wall_s", "startup_s", "end_to_end_s", "est_serial_s", "est_parallel_s", "retries",
+    "repeat",
+]
+
+STATUSES = ("ok", "failed", "timed_out", "superseded")
+
+
+def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, status="ok", **counters):
+    """A task attempt's row, with every column present."""
+    return {
+        "run_id": run_id, "phase": phase, "task": task, "attempt": attempt, "worker": worker,
+        "pid": pid, "host": host, "start": start, "end": end, "duration_s": end - start,
+        "bytes_in": counters.get("bytes_in", 0), "bytes_out": counters.get("bytes_out", 0),
+        "records_in": counters.get("records_in", 0), "records_out": counters.get("records_out", 0),
+        "status": status,
+    }
+
+
+def split_record(run_id, start, end, input_bytes, n_tasks):
+    """The master's own row for cutting the inputs into map tasks."""
+    return task_record(
+        run_id, "split", 0, 1, "master", os.getpid(), socket.gethostname(), start, end,
+        bytes_in=input_bytes, records_out=n_tasks,
+    )
+
+
+def _stage(records, phase):
+    """(serial sum of ok attempts, wall time from first start to last ok end)."""
+    rows = [r for r in records if r["phase"] == phase]
+    ok = [r for r in rows if r["status"] == "ok"]
+    if not ok:
+        return 0.0, 0.0
+    serial = sum(r["duration_s"] for r in ok)
+    wall = max(r["end"] for r in ok) - min(r["start"] for r in rows)
+    return serial, wall
+
+
+def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_bytes,
+              launched_at, finished_at, repeat=0, cpu_count=None):
+    """The run's row of runs.csv from its task records.
+
+    startup_s is the time from launch until the first task started (process
+    start-up and the split); retries counts attempts that did not end ok.
+    """
+    split_s, _ = _stage(records, "split")
+    map_serial, map_wall = _stage(records, "map")
+    reduce_serial, reduce_wall = _stage(records, "reduce")
+    task_starts = [r["start"] for r in records if r["phase"] in ("map", "reduce")]
+    startup = (min(task_starts) - launched_at) if task_starts else finished_at - launched_at
+    return {
+        "run_id": run_id, "app": app, "backend": backend, "n_map": n_map, "n_reduce": n_reduce,
+        "workers": workers, "cpu_count": cpu_count or os.cpu_count(), "input_bytes": input_bytes,
+        "split_s": split_s, "map_serial_sum_s": map_serial, "map_wall_s": map_wall,
+        "map_speedup": map_serial / map_wall if map_wall > 0 else float("nan"),
+        "reduce_serial_sum_s": reduce_serial, "reduce_wall_s": reduce_wall,
+        "startup_s": startup, "end_to_end_s": finished_at - launched_at,
+        "est_serial_s": split_s + map_serial + reduce_serial,
+        "est_parallel_s": split_s + map_wall + reduce_wall,
+        "retries": sum(1 for r in records if r["phase"] != "split" and r["status"] != "ok"),
+        "repeat": repeat,
+    }
+
+
+def now():
+    """Wall-clock epoch seconds: comparable across processes and hosts."""
+    return time.time()
