@@ -29,12 +29,11 @@ def partition(key, n_reduce):
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n"}
 _UNESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n"}
 _ESCAPED = re.compile(r"\\[\\tn]")
+_UNSAFE = re.compile(r"[\\\t\n]")
 
 
 def _escape(text):
-    if "\\" in text or "\t" in text or "\n" in text:
-        return "".join(_ESCAPES.get(ch, ch) for ch in text)
-    return text
+    return "".join(_ESCAPES.get(ch, ch) for ch in text) if _UNSAFE.search(text) else text
 
 
 def _unescape(text):
@@ -67,12 +66,19 @@ def split_partitions(grouped, n_reduce):
 
 
 def encode_partition(bucket):
-    """The sorted intermediate file for one bucket, and its record count."""
-    lines = []
-    for key in sorted(bucket):
-        prefix = _escape(key) + "\t"
-        lines.extend(f"{prefix}{_escape(str(value))}\n" for value in bucket[key])
-    return "".join(lines).encode("utf-8", "surrogatepass"), len(lines)
+    """The sorted intermediate file for one bucket, and its record count.
+
+    Escaping is checked once over all keys and values, not field by field:
+    almost no real key or value contains a backslash, tab or newline.
+    """
+    keys = sorted(bucket)
+    groups = [[str(v) for v in bucket[key]] for key in keys]
+    flat = [v for group in groups for v in group]
+    if _UNSAFE.search("".join(keys)) or _UNSAFE.search("".join(flat)):
+        keys = [_escape(k) for k in keys]
+        groups = [[_escape(v) for v in group] for group in groups]
+    text = "".join([f"{key}\t{value}\n" for key, group in zip(keys, groups) for value in group])
+    return text.encode("utf-8", "surrogatepass"), len(flat)
 
 
 def read_records(lines):

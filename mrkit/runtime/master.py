@@ -106,8 +106,10 @@ class Master:
         ]
         self._reduces = [Task("reduce", r, {"task": r, "maps": []}) for r in range(n_reduce)]
         self._idle.extend(self._maps)
-        for target in (self._server.serve_forever, self._watchdog):
-            thread = threading.Thread(target=target, daemon=True, name=f"mrkit-master-{target.__name__}")
+        # A short poll interval: shutdown() waits up to one interval for the serving loop.
+        serve = lambda: self._server.serve_forever(poll_interval=0.02)  # noqa: E731
+        for name, target in (("serve", serve), ("watchdog", self._watchdog)):
+            thread = threading.Thread(target=target, daemon=True, name=f"mrkit-master-{name}")
             thread.start()
             self._threads.append(thread)
         return self

@@ -22,6 +22,9 @@ class MasterGone(ConnectionError):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the second waits for
+    # the client's delayed ACK (~40 ms) on every call.
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         self._dispatch("GET")

@@ -1,0 +1,1 @@
+"""Experiments: sweeps, analysis, figures, notebooks and reports over timing records."""

@@ -1,0 +1,432 @@
+"""Statistics for MapReduce timing experiments.
+
+Turns the per-run table (``runs.csv``) and the per-task-attempt table
+(``tasks.csv``) of the design doc into the numbers a report needs: summaries
+with confidence intervals and a noise flag, speedup/efficiency curves, Amdahl
+and Karp-Flatt serial fractions, a cost model explaining why too many map tasks
+make a job slower, the best configuration and whether its lead is real, a
+per-stage breakdown, a Gantt-ready task timeline and an output-correctness check.
+
+Everything is a pure function of DataFrames or arrays -- no I/O, plotting or
+printing -- so the CLI, the report and the tests share one implementation.
+Only numpy and pandas are used (no scipy), hence the small t table and NNLS.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+CONFIG_COLUMNS = ("app", "backend", "n_map", "n_reduce", "workers")
+STAGES = ("split", "map", "reduce", "overhead")
+
+# Two-sided 95% Student-t critical values by degrees of freedom. Between table
+# entries above 30 we use the next smaller dof, which slightly widens the
+# interval (conservative) instead of pretending n is large.
+_T95 = dict(enumerate(
+    (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+     2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+     2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042), start=1))
+_T95.update({40: 2.021, 60: 2.000, 120: 1.980})
+
+
+def t95(dof: int) -> float:
+    """Two-sided 95% t critical value; NaN when dof < 1 (one run has no spread)."""
+    if dof < 1:
+        return float("nan")
+    return _T95[max(k for k in _T95 if k <= dof)]
+
+
+def _cols(by: str | Sequence[str]) -> list[str]:
+    # A bare string would otherwise be split into characters by list().
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _require(df: pd.DataFrame, cols: Sequence[str], who: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise KeyError(f"{who}: missing column(s) {missing}; have {list(df.columns)}")
+
+
+def _r2(y: np.ndarray, fitted: np.ndarray) -> float:
+    """Coefficient of determination; NaN when y has no variance to explain."""
+    sst = float(((y - y.mean()) ** 2).sum())
+    return 1.0 - float(((y - fitted) ** 2).sum()) / sst if sst > 0 else float("nan")
+
+
+def _nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient >= 0.
+
+    If the plain fit is already non-negative it is the answer. Otherwise the
+    optimum is the plain fit on some subset of columns, so for the 2-3 column
+    models here trying every subset is exact and simpler than an active-set
+    solver. Smaller subsets are tried first and win near-ties.
+    """
+    coef = np.linalg.lstsq(a, y, rcond=None)[0]
+    if (coef >= 0).all():
+        return coef
+    k = a.shape[1]
+    best, best_sse = np.zeros(k), float(y @ y)
+    for size in range(1, k + 1):
+        for cols in combinations(range(k), size):
+            coef = np.linalg.lstsq(a[:, cols], y, rcond=None)[0]
+            if (coef < 0).any():
+                continue
+            full = np.zeros(k)
+            full[list(cols)] = coef
+            sse = float(((y - a @ full) ** 2).sum())
+            if sse < best_sse * (1 - 1e-9):
+                best, best_sse = full, sse
+    return best
+
+
+def _scalar(v):
+    """numpy scalars -> plain Python values, so results print and compare cleanly."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def summarize(runs: pd.DataFrame, by: str | Sequence[str] = CONFIG_COLUMNS,
+              metric: str = "end_to_end_s", noisy_cv: float = 0.10) -> pd.DataFrame:
+    """Per configuration: n, mean, median, std, cv, min, max, ci95 half-width, noisy.
+
+    ``ci95`` is the t-based half-width (t * std / sqrt(n)); ``noisy`` is
+    cv > ``noisy_cv``. With a single run std, cv and ci95 are NaN and noisy is
+    False: one run cannot show noise, it also cannot show its absence.
+    """
+    by = _cols(by)
+    _require(runs, [*by, metric], "summarize")
+    # dropna=False: a missing backend/app must not silently drop the group.
+    g = runs.groupby(by, dropna=False, sort=True)[metric]
+    out = g.agg(n="count", mean="mean", median="median", std="std",
+                min="min", max="max").reset_index()
+    out["cv"] = out["std"] / out["mean"]
+    out["ci95"] = out["n"].map(lambda n: t95(n - 1)) * out["std"] / np.sqrt(out["n"])
+    out["noisy"] = (out["cv"] > noisy_cv).astype(bool)
+    return out[[*by, "n", "mean", "median", "std", "cv", "min", "max", "ci95", "noisy"]]
+
+
+def speedup(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_end_s",
+            baseline: float | None = None, by: str | Sequence[str] = ()) -> pd.DataFrame:
+    """Per x (and per ``by`` group): n, mean_s, speedup = T(baseline)/T(x), efficiency.
+
+    The baseline defaults to the smallest x present; column ``baseline_x``
+    records it, so a sweep without a 1-worker run is visible rather than
+    passed off as absolute speedup. efficiency = speedup * baseline_x / x,
+    i.e. speedup / x when the baseline is 1. Runs of different apps/backends
+    are refused unless split with ``by`` -- averaging them is meaningless.
+    """
+    by = _cols(by)
+    _require(runs, [*by, x, metric], "speedup")
+    for col in ("app", "backend"):
+        if col not in by and col in runs and runs[col].nunique(dropna=False) > 1:
+            raise ValueError(f"speedup: runs mix several {col} values; filter them "
+                             f"or pass by={col!r}")
+    data = runs.dropna(subset=[x, metric])
+    means = (data.groupby([*by, x], dropna=False, sort=True)[metric]
+             .agg(n="count", mean_s="mean").reset_index())
+    parts = []
+    for _, g in (means.groupby(by, dropna=False, sort=True) if by else [(None, means)]):
+        base_x = g[x].min() if baseline is None else baseline
+        if not (g[x] == base_x).any():
+            raise ValueError(f"speedup: baseline {x}={base_x} not among {sorted(g[x])}")
+        base_t = g.loc[g[x] == base_x, "mean_s"].iloc[0]
+        g = g.assign(speedup=base_t / g["mean_s"], baseline_x=_scalar(base_x))
+        g["efficiency"] = g["speedup"] * base_x / g[x]
+        parts.append(g)
+    return pd.concat(parts, ignore_index=True)
+
+
+def map_stage_speedup(runs: pd.DataFrame,
+                      by: str | Sequence[str] = ("n_map",)) -> pd.DataFrame:
+    """Per n_map: summary (mean, ci95, cv, ...) of map_serial_sum_s / map_wall_s.
+
+    Recomputed from the two times rather than read from ``map_speedup`` so a
+    zero wall time becomes NaN instead of inf. Add "workers" to ``by`` when a
+    sweep varies both.
+    """
+    _require(runs, ["map_serial_sum_s", "map_wall_s"], "map_stage_speedup")
+    wall = runs["map_wall_s"].where(runs["map_wall_s"] > 0)
+    ratio = runs["map_serial_sum_s"] / wall
+    return summarize(runs.assign(map_speedup=ratio), by=by, metric="map_speedup")
+
+
+# ------------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Model output at n workers: time in seconds and speedup over T1."""
+    n: float | np.ndarray
+    time_s: float | np.ndarray
+    speedup: float | np.ndarray
+
+
+def _out(v: np.ndarray) -> float | np.ndarray:
+    return float(v) if np.ndim(v) == 0 else v
+
+
+@dataclass(frozen=True)
+class AmdahlFit:
+    """T(n) = t1 * (f + (1 - f) / n), f = ``serial_fraction`` with a bootstrap ci95."""
+    serial_fraction: float
+    ci95: tuple[float, float]
+    t1: float
+    r2: float
+    n_points: int
+
+    @property
+    def max_speedup(self) -> float:
+        """Limit of speedup as n -> infinity: 1 / f."""
+        return 1.0 / self.serial_fraction if self.serial_fraction > 0 else float("inf")
+
+    def predict(self, n) -> Prediction:
+        """Fitted time and speedup (relative to fitted t1) at n workers."""
+        n = np.asarray(n, dtype=float)
+        f = self.serial_fraction
+        time = self.t1 * (f + (1 - f) / n)
+        return Prediction(_out(n), _out(time), _out(self.t1 / time))
+
+
+def _amdahl_ab(n: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+    a, b = _nnls(np.column_stack([np.ones_like(n), 1.0 / n]), t)
+    return a, b
+
+
+def fit_amdahl(x, t, *, n_boot: int = 1000, seed: int = 0) -> AmdahlFit:
+    """Fit Amdahl's law to worker counts ``x`` and times ``t`` (repeats as separate points).
+
+    T(n) = a + b/n is linear in 1/n, with t1 = a + b and f = a / (a + b). The
+    fit constrains a, b >= 0, which is what keeps f in [0, 1]: data slower
+    with more workers gives f = 1, superlinear data gives f = 0 (clipping the
+    ratio afterwards would leave t1 inconsistent). ci95 is a percentile
+    bootstrap over points with a fixed ``seed``, so reports are reproducible.
+    """
+    x, t = np.asarray(x, dtype=float), np.asarray(t, dtype=float)
+    if x.shape != t.shape:
+        raise ValueError(f"fit_amdahl: x and t differ in length ({x.size} vs {t.size})")
+    keep = np.isfinite(x) & np.isfinite(t)
+    x, t = x[keep], t[keep]
+    if (x < 1).any():
+        raise ValueError("fit_amdahl: worker counts must be >= 1")
+    if np.unique(x).size < 2:
+        raise ValueError(f"fit_amdahl: need >= 2 distinct worker counts, got "
+                         f"{np.unique(x).tolist()}; f and T1 cannot be separated")
+    a, b = _amdahl_ab(x, t)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, x.size, x.size)
+        if x[idx].min() < x[idx].max():  # a resample with one x is unidentifiable
+            ba, bb = _amdahl_ab(x[idx], t[idx])
+            boot.append(ba / (ba + bb))
+    lo, hi = np.percentile(boot, [2.5, 97.5]) if boot else (np.nan, np.nan)
+    return AmdahlFit(serial_fraction=a / (a + b), ci95=(float(lo), float(hi)),
+                     t1=a + b, r2=_r2(t, a + b / x), n_points=int(x.size))
+
+
+def karp_flatt(speedup, n) -> np.ndarray:
+    """Experimentally determined serial fraction e = (1/S - 1/n) / (1 - 1/n) per point.
+
+    NaN at n = 1, where it is undefined. A rising e with n points to growing
+    overhead (e.g. coordination) rather than a fixed serial part. Returns a
+    plain array so ``df.assign(e=karp_flatt(df.speedup, df.workers))`` works
+    positionally whatever the index.
+    """
+    s, n = np.asarray(speedup, dtype=float), np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = (1.0 / s - 1.0 / n) / (1.0 - 1.0 / n)
+    return np.where(n == 1, np.nan, e)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """T(M) = fixed + work / min(M, cores) + per_task_overhead * M."""
+    fixed: float
+    work: float
+    per_task_overhead: float
+    cores: int
+    r2: float
+    best_x: int
+    n_points: int
+
+    def predict(self, m) -> float | np.ndarray:
+        """Predicted time at M tasks."""
+        m = np.asarray(m, dtype=float)
+        return _out(self.fixed + self.work / np.minimum(m, self.cores)
+                    + self.per_task_overhead * m)
+
+
+def fit_cost_model(runs: pd.DataFrame, x: str = "n_map", metric: str = "end_to_end_s",
+                   cores: int | None = None) -> CostModel:
+    """Fit the task-granularity cost model with non-negative coefficients.
+
+    More tasks spread the work over up to ``cores`` parallel slots, but each
+    task costs a fixed overhead, so time falls, bottoms out, then rises: this
+    explains the turn-up at large M. ``cores`` defaults to the (single)
+    cpu_count in ``runs``; pass the worker count if that is the real limit.
+    Fit one configuration at a time. ``best_x`` is the integer M with the
+    lowest predicted time (never above cores, as the model only rises there).
+    """
+    _require(runs, [x, metric] + (["cpu_count"] if cores is None else []), "fit_cost_model")
+    data = runs.dropna(subset=[x, metric])
+    if cores is None:
+        found = data["cpu_count"].dropna().unique()
+        if found.size != 1:
+            raise ValueError(f"fit_cost_model: cpu_count values {found.tolist()}; pass cores=")
+        cores = int(found[0])
+    m, t = data[x].to_numpy(dtype=float), data[metric].to_numpy(dtype=float)
+    if np.unique(m).size < 3:
+        raise ValueError(f"fit_cost_model: need >= 3 distinct {x} for 3 coefficients")
+    design = np.column_stack([np.ones_like(m), 1.0 / np.minimum(m, cores), m])
+    if np.linalg.matrix_rank(design) < 3:
+        raise ValueError(f"fit_cost_model: every {x} >= cores={cores}, so fixed cost and "
+                         f"parallel work cannot be separated; include runs with {x} < cores")
+    fixed, work, over = _nnls(design, t)
+    model = CostModel(float(fixed), float(work), float(over), int(cores),
+                      _r2(t, design @ np.array([fixed, work, over])), 0, int(t.size))
+    grid = np.arange(1, max(cores, int(m.max())) + 1)
+    best = int(grid[np.argmin(model.predict(grid))])  # first minimum: fewest tasks
+    return replace(model, best_x=best)
+
+
+# ---------------------------------------------------- decisions and views
+
+
+@dataclass(frozen=True)
+class BestConfig:
+    """Lowest-mean configuration, the runner-up, and whether the gap is real."""
+    config: dict
+    mean: float
+    ci95: float
+    runner_up: dict | None
+    runner_up_mean: float
+    margin_s: float
+    margin_pct: float  # runner-up is this many % slower than the best
+    within_noise: bool
+
+
+def best_configuration(runs: pd.DataFrame, metric: str = "end_to_end_s",
+                       by: str | Sequence[str] = CONFIG_COLUMNS) -> BestConfig:
+    """The configuration with the lowest mean ``metric`` and its margin over the runner-up.
+
+    ``within_noise`` is True when the two ci95 intervals overlap, or when
+    either is unknown (single run): then the ranking may be luck. Overlap is
+    a conservative rule -- overlapping intervals can still differ -- which
+    suits a "don't over-claim" report. Without a runner-up it is False.
+    """
+    by = _cols(by)
+    s = summarize(runs, by=by, metric=metric).dropna(subset=["mean"])
+    if s.empty:
+        raise ValueError(f"best_configuration: no runs with a {metric} value")
+    s = s.sort_values("mean", kind="stable").reset_index(drop=True)
+    cfg = lambda row: {c: _scalar(row[c]) for c in by}  # noqa: E731
+    best = s.iloc[0]
+    if len(s) == 1:
+        return BestConfig(cfg(best), float(best["mean"]), float(best["ci95"]),
+                          None, np.nan, np.nan, np.nan, False)
+    second = s.iloc[1]
+    margin = float(second["mean"] - best["mean"])
+    ci_b, ci_r = float(best["ci95"]), float(second["ci95"])
+    unknown = not (np.isfinite(ci_b) and np.isfinite(ci_r))
+    overlap = best["mean"] + ci_b >= second["mean"] - ci_r
+    return BestConfig(cfg(best), float(best["mean"]), ci_b, cfg(second),
+                      float(second["mean"]), margin, 100.0 * margin / float(best["mean"]),
+                      bool(unknown or overlap))
+
+
+def stage_breakdown(runs: pd.DataFrame,
+                    by: str | Sequence[str] = CONFIG_COLUMNS) -> pd.DataFrame:
+    """Long form (by..., stage, seconds, fraction) of mean stage times per configuration.
+
+    Stages are split, map (wall), reduce (wall) and overhead = end_to_end_s -
+    (split + map + reduce), clipped at 0 per run before averaging (timer
+    jitter can make it slightly negative). startup_s is not a stage of its own:
+    it overlaps split_s, so its non-split part (process start-up) is in overhead.
+    ``fraction`` is each stage's share of the stacked total.
+    """
+    by = _cols(by)
+    cols = {"split": "split_s", "map": "map_wall_s", "reduce": "reduce_wall_s"}
+    _require(runs, [*by, *cols.values(), "end_to_end_s"], "stage_breakdown")
+    per_run = runs[by].copy()
+    for stage, col in cols.items():
+        per_run[stage] = runs[col]
+    per_run["overhead"] = (runs["end_to_end_s"] - per_run[list(cols)].sum(axis=1)).clip(lower=0)
+    means = per_run.groupby(by, dropna=False, sort=True)[list(STAGES)].mean().reset_index()
+    long = means.melt(id_vars=by, var_name="stage", value_name="seconds")
+    long["stage"] = pd.Categorical(long["stage"], categories=STAGES, ordered=True)
+    long = long.sort_values([*by, "stage"]).reset_index(drop=True)
+    long["fraction"] = long["seconds"] / long.groupby(by, dropna=False)["seconds"].transform("sum")
+    return long
+
+
+def task_timeline(tasks: pd.DataFrame, run_id) -> pd.DataFrame:
+    """Task attempts of one run, times relative to its first start, sorted for a Gantt chart.
+
+    Columns: worker, (host,) phase, task, attempt, start_s, end_s, duration_s,
+    status; sorted by worker then start. run_id is compared as text so "7"
+    and 7 both work whatever dtype the CSV reader chose.
+    """
+    _require(tasks, ["run_id", "phase", "task", "attempt", "worker", "start", "end",
+                     "status"], "task_timeline")
+    rows = tasks[tasks["run_id"].astype(str) == str(run_id)]
+    if rows.empty:
+        raise ValueError(f"task_timeline: no tasks for run_id {run_id!r}")
+    t0 = rows["start"].min()
+    out = rows.assign(start_s=rows["start"] - t0, end_s=rows["end"] - t0)
+    out["duration_s"] = out["end_s"] - out["start_s"]
+    keep = ["worker", *(["host"] if "host" in out else []), "phase", "task", "attempt",
+            "start_s", "end_s", "duration_s", "status"]
+    return out[keep].sort_values(["worker", "start_s", "task", "attempt"],
+                                 kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Correctness:
+    """Comparison of a job's output with the expected key -> value map."""
+    expected_keys: int
+    actual_keys: int
+    missing: int
+    extra: int
+    different: int
+    duplicate: int  # keys emitted more than once (e.g. by two reducers)
+    exact: bool
+    examples: dict[str, list[str]]  # first few keys per kind, for debugging
+
+
+def _as_text(obj: Mapping | pd.Series, who: str) -> pd.Series:
+    if isinstance(obj, Mapping):
+        obj = pd.Series(dict(obj), dtype=object)
+    if not isinstance(obj, pd.Series):
+        raise TypeError(f"correctness: {who} must be a dict or Series, not {type(obj).__name__}")
+    # Compare as stripped text: "3" read from a file equals 3 from a Counter.
+    return pd.Series(obj.astype(str).str.strip().to_numpy(), index=obj.index.map(str))
+
+
+def correctness(expected: Mapping | pd.Series, actual: Mapping | pd.Series,
+                n_examples: int = 5) -> Correctness:
+    """Count missing, extra, different and duplicated keys; ``exact`` only if all are 0.
+
+    This is the check that catches words lost or split at chunk borders
+    (missing keys plus extra fragments) and partitioning bugs (duplicates).
+    """
+    exp, act = _as_text(expected, "expected"), _as_text(actual, "actual")
+    duplicate = int(act.index.duplicated().sum())
+    exp = exp[~exp.index.duplicated()]
+    act = act[~act.index.duplicated()]
+    missing = exp.index.difference(act.index)
+    extra = act.index.difference(exp.index)
+    common = exp.index.intersection(act.index)
+    different = common[(exp.loc[common].to_numpy() != act.loc[common].to_numpy())]
+    examples = {name: sorted(keys)[:n_examples] for name, keys in
+                (("missing", missing), ("extra", extra), ("different", different))
+                if len(keys)}
+    return Correctness(int(exp.size), int(act.size), int(missing.size), int(extra.size),
+                       int(different.size), duplicate,
+                       not (missing.size or extra.size or different.size or duplicate),
+                       examples)

@@ -1,0 +1,282 @@
+"""Tests for mrkit.experiments.analysis on synthetic data with known answers."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mrkit.experiments import analysis as an
+
+
+def make_runs(rows):
+    """runs.csv-shaped frame: defaults for config columns, overridden per row."""
+    base = dict(app="wc", backend="local", n_map=8, n_reduce=2, workers=1, cpu_count=2)
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def amdahl_time(n, f, t1=100.0):
+    return t1 * (f + (1 - f) / np.asarray(n, dtype=float))
+
+
+# ------------------------------------------------------------------ Amdahl
+
+
+def test_fit_amdahl_recovers_f_from_noisy_repeats():
+    workers = np.repeat(np.arange(1, 17), 3)
+    noise = 1 + 0.01 * np.random.default_rng(42).standard_normal(workers.size)
+    fit = an.fit_amdahl(workers, amdahl_time(workers, 0.2) * noise)
+    assert fit.serial_fraction == pytest.approx(0.2, abs=0.01)
+    lo, hi = fit.ci95
+    assert lo < 0.2 < hi and hi - lo < 0.05
+    assert fit.t1 == pytest.approx(100, rel=0.02)
+    assert fit.r2 > 0.99 and fit.n_points == 48
+    # S(n) = 1 / (f + (1 - f) / n)
+    assert fit.predict(10).speedup == pytest.approx(1 / 0.28, rel=0.03)
+    assert fit.predict(100).speedup == pytest.approx(1 / 0.208, rel=0.05)
+    assert fit.predict(10).time_s == pytest.approx(28, rel=0.03)
+    assert fit.max_speedup == pytest.approx(5, rel=0.05)
+    both = fit.predict([1, 10])
+    assert isinstance(both.speedup, np.ndarray) and both.speedup[0] == pytest.approx(1)
+
+
+def test_fit_amdahl_is_deterministic():
+    workers = np.repeat([1, 2, 4, 8], 2)
+    t = amdahl_time(workers, 0.3) * np.tile([0.98, 1.03], 4)
+    assert an.fit_amdahl(workers, t).ci95 == an.fit_amdahl(workers, t).ci95
+
+
+def test_fit_amdahl_perfectly_parallel():
+    workers = np.arange(1, 9)
+    fit = an.fit_amdahl(workers, amdahl_time(workers, 0.0))
+    assert fit.serial_fraction == pytest.approx(0, abs=1e-9)
+    assert fit.predict(8).speedup == pytest.approx(8)
+    assert math.isinf(fit.max_speedup)
+
+
+def test_fit_amdahl_fully_serial():
+    workers = np.arange(1, 9)
+    fit = an.fit_amdahl(workers, np.full(8, 100.0))
+    assert fit.serial_fraction == pytest.approx(1)
+    assert fit.predict(8).speedup == pytest.approx(1)
+    assert math.isnan(fit.r2)  # constant times: nothing to explain
+
+
+def test_fit_amdahl_clips_f_into_unit_interval():
+    workers = np.array([1, 2, 4, 8])
+    slower = an.fit_amdahl(workers, 100 + 5 * workers)  # worse with more workers
+    assert slower.serial_fraction == 1.0
+    superlinear = an.fit_amdahl(workers, 110 / workers - 10)
+    assert superlinear.serial_fraction == 0.0
+    for fit in (slower, superlinear):
+        assert 0 <= fit.ci95[0] <= fit.ci95[1] <= 1
+
+
+@pytest.mark.parametrize("x", [[4, 4, 4], [2], []])
+def test_fit_amdahl_needs_two_distinct_worker_counts(x):
+    with pytest.raises(ValueError, match="2 distinct"):
+        an.fit_amdahl(x, [10.0] * len(x))
+
+
+@pytest.mark.parametrize("f", [0.2, 0.05])
+def test_karp_flatt_returns_f_on_exact_amdahl(f):
+    n = np.arange(1, 17)
+    e = an.karp_flatt(1 / (f + (1 - f) / n), n)
+    assert np.isnan(e[0])
+    np.testing.assert_allclose(e[1:], f, rtol=1e-12)
+
+
+def test_karp_flatt_is_undefined_at_one_worker():
+    # Measured S(1) is rarely exactly 1; the formula would divide by zero.
+    e = an.karp_flatt(pd.Series([1.05, 1.6]), pd.Series([1, 2]))
+    assert np.isnan(e[0]) and e[1] == pytest.approx(1 / 1.6 * 2 - 1)
+
+
+# -------------------------------------------------------------- cost model
+
+
+def cost_runs(fixed, work, over, cores, ms, noise=None):
+    ms = np.asarray(ms, dtype=float)
+    t = fixed + work / np.minimum(ms, cores) + over * ms
+    if noise is not None:
+        t = t * noise
+    return make_runs([dict(n_map=int(m), cpu_count=cores, end_to_end_s=v)
+                      for m, v in zip(ms, t)])
+
+
+def test_cost_model_recovers_coefficients_and_argmin():
+    ms = np.repeat([1, 2, 3, 4, 6, 8, 12, 16, 32], 3)
+    noise = 1 + 0.002 * np.random.default_rng(7).standard_normal(ms.size)
+    model = an.fit_cost_model(cost_runs(2.0, 40.0, 2.5, 8, ms, noise))  # cores from cpu_count
+    assert model.cores == 8
+    assert model.fixed == pytest.approx(2.0, abs=0.5)
+    assert model.work == pytest.approx(40.0, rel=0.02)
+    assert model.per_task_overhead == pytest.approx(2.5, rel=0.02)
+    # T = 2 + 40/M + 2.5 M is smallest at sqrt(40 / 2.5) = 4
+    assert model.best_x == 4
+    assert model.predict(4) == pytest.approx(22, rel=0.02)
+    assert model.r2 > 0.99
+
+
+def test_cost_model_keeps_coefficients_non_negative():
+    # Time keeps falling past cores: unconstrained LS would give overhead -0.1.
+    model = an.fit_cost_model(cost_runs(5.0, 60.0, -0.1, 4, [1, 2, 4, 8, 16]))
+    assert model.per_task_overhead == 0.0
+    assert model.fixed >= 0 and model.work > 0
+    assert model.best_x == 4  # flat beyond cores, fewest tasks wins
+
+
+def test_cost_model_refuses_unidentifiable_data():
+    with pytest.raises(ValueError, match="cannot be separated"):
+        an.fit_cost_model(cost_runs(1.0, 10.0, 0.1, 2, [2, 4, 8]))
+    with pytest.raises(ValueError, match="cpu_count"):
+        runs = cost_runs(1.0, 10.0, 0.1, 2, [1, 2, 4])
+        an.fit_cost_model(runs.assign(cpu_count=[2, 4, 4]))
+
+
+# -------------------------------------------------------------- summaries
+
+
+def test_summarize_flags_noisy_configuration():
+    runs = make_runs([dict(workers=1, end_to_end_s=v) for v in (100, 101, 99)]
+                     + [dict(workers=2, end_to_end_s=v) for v in (50, 65, 40)])
+    s = an.summarize(runs).set_index("workers")
+    assert list(s["n"]) == [3, 3]
+    assert s.loc[1, "cv"] == pytest.approx(0.01)
+    assert not s.loc[1, "noisy"] and s.loc[2, "noisy"]
+    assert s.loc[1, "ci95"] == pytest.approx(4.303 * 1 / math.sqrt(3))
+    assert s.loc[2, "mean"] == pytest.approx(155 / 3)
+    assert not an.summarize(runs, noisy_cv=0.5)["noisy"].any()
+
+
+def test_summarize_single_run_has_no_interval():
+    s = an.summarize(make_runs([dict(end_to_end_s=5.0)]), by="workers")
+    assert list(s.columns[:2]) == ["workers", "n"]
+    assert math.isnan(s["ci95"].iloc[0]) and not s["noisy"].iloc[0]
+
+
+def test_summarize_keeps_groups_with_missing_keys():
+    runs = make_runs([dict(backend=None, end_to_end_s=1.0), dict(end_to_end_s=2.0)])
+    assert len(an.summarize(runs)) == 2
+
+
+def test_map_stage_speedup():
+    runs = make_runs([dict(n_map=4, map_serial_sum_s=8.0, map_wall_s=4.0),
+                      dict(n_map=4, map_serial_sum_s=9.0, map_wall_s=3.0),
+                      dict(n_map=8, map_serial_sum_s=8.0, map_wall_s=0.0)])
+    s = an.map_stage_speedup(runs).set_index("n_map")
+    assert s.loc[4, "mean"] == pytest.approx(2.5)
+    assert s.loc[4, "std"] == pytest.approx(math.sqrt(0.5))
+    assert s.loc[8, "n"] == 0  # zero wall time is not an infinite speedup
+
+
+# ---------------------------------------------------------------- speedup
+
+
+def test_speedup_with_one_worker_baseline():
+    runs = make_runs([dict(workers=w, end_to_end_s=t)
+                      for w, t in [(1, 100), (1, 100), (2, 60), (4, 40), (4, 40)]])
+    s = an.speedup(runs)
+    assert list(s["workers"]) == [1, 2, 4]
+    np.testing.assert_allclose(s["speedup"], [1, 100 / 60, 2.5])
+    np.testing.assert_allclose(s["efficiency"], [1, 100 / 120, 0.625])
+    assert set(s["baseline_x"]) == {1}
+
+
+def test_speedup_without_one_worker_says_so():
+    runs = make_runs([dict(workers=w, end_to_end_s=t) for w, t in [(2, 60), (4, 40), (8, 30)]])
+    s = an.speedup(runs)
+    assert set(s["baseline_x"]) == {2}
+    np.testing.assert_allclose(s["speedup"], [1, 1.5, 2])
+    np.testing.assert_allclose(s["efficiency"], [1, 0.75, 0.5])  # relative to 2 workers
+    s4 = an.speedup(runs, baseline=4)
+    np.testing.assert_allclose(s4["speedup"], [40 / 60, 1, 40 / 30])
+    with pytest.raises(ValueError, match="baseline"):
+        an.speedup(runs, baseline=1)
+
+
+def test_speedup_refuses_mixed_backends_unless_split():
+    runs = make_runs([dict(backend=b, workers=w, end_to_end_s=t)
+                      for b, w, t in [("local", 1, 10), ("local", 2, 5),
+                                      ("ecs", 1, 20), ("ecs", 2, 16)]])
+    with pytest.raises(ValueError, match="backend"):
+        an.speedup(runs)
+    s = an.speedup(runs, by="backend").set_index(["backend", "workers"])
+    assert s.loc[("local", 2), "speedup"] == pytest.approx(2)
+    assert s.loc[("ecs", 2), "speedup"] == pytest.approx(1.25)
+
+
+# ------------------------------------------------------- best and stages
+
+
+def test_best_configuration_margin():
+    runs = make_runs([dict(workers=w, end_to_end_s=t + d)
+                      for w, t in [(1, 20), (2, 10), (4, 12)] for d in (-0.1, 0, 0.1)])
+    best = an.best_configuration(runs)
+    assert best.config["workers"] == 2 and best.runner_up["workers"] == 4
+    assert best.config == dict(app="wc", backend="local", n_map=8, n_reduce=2, workers=2)
+    assert best.mean == pytest.approx(10) and best.runner_up_mean == pytest.approx(12)
+    assert best.margin_s == pytest.approx(2) and best.margin_pct == pytest.approx(20)
+    assert not best.within_noise
+
+
+def test_best_configuration_within_noise():
+    wide = make_runs([dict(workers=w, end_to_end_s=t + d)
+                      for w, t in [(2, 10), (4, 10.5)] for d in (-2, 0, 2)])
+    assert an.best_configuration(wide).within_noise
+    single = make_runs([dict(workers=2, end_to_end_s=10), dict(workers=4, end_to_end_s=15)])
+    assert an.best_configuration(single).within_noise  # one run each: cannot tell
+    alone = an.best_configuration(single[single.workers == 2])
+    assert alone.runner_up is None and math.isnan(alone.margin_s)
+
+
+def test_stage_breakdown_overhead():
+    runs = make_runs([dict(split_s=1.0, map_wall_s=5.0, reduce_wall_s=2.0, end_to_end_s=10.0),
+                      dict(split_s=1.0, map_wall_s=5.0, reduce_wall_s=2.0, end_to_end_s=7.0)])
+    b = an.stage_breakdown(runs)
+    assert list(b["stage"]) == ["split", "map", "reduce", "overhead"]
+    # overhead 2 and -1 -> clipped to 0 -> mean 1
+    np.testing.assert_allclose(b["seconds"], [1, 5, 2, 1])
+    np.testing.assert_allclose(b["fraction"], [1 / 9, 5 / 9, 2 / 9, 1 / 9])
+    assert (b["workers"] == 1).all()
+
+
+# ----------------------------------------------------------------- tasks
+
+
+def test_task_timeline():
+    rows = [("r1", "map", 0, 0, "w2", 1000.5, 1002.0, "ok"),
+            ("r1", "split", 0, 0, "w1", 1000.0, 1000.5, "ok"),
+            ("r1", "map", 1, 0, "w1", 1000.5, 1003.0, "failed"),
+            ("r1", "map", 1, 1, "w1", 1003.0, 1004.0, "ok"),
+            ("r2", "map", 0, 0, "w1", 5.0, 6.0, "ok")]
+    tasks = pd.DataFrame(rows, columns=["run_id", "phase", "task", "attempt", "worker",
+                                        "start", "end", "status"])
+    tl = an.task_timeline(tasks, "r1")
+    assert len(tl) == 4
+    assert list(tl["worker"]) == ["w1", "w1", "w1", "w2"]
+    assert list(tl["phase"]) == ["split", "map", "map", "map"]
+    np.testing.assert_allclose(tl["start_s"], [0, 0.5, 3.0, 0.5])
+    np.testing.assert_allclose(tl["duration_s"], [0.5, 2.5, 1.0, 1.5])
+    assert list(tl["status"]) == ["ok", "failed", "ok", "ok"]
+    with pytest.raises(ValueError, match="no tasks"):
+        an.task_timeline(tasks, "r3")
+
+
+# ------------------------------------------------------------ correctness
+
+
+def test_correctness_counts_each_kind_of_error():
+    expected = {"a": "1", "b": "2", "c": "3"}
+    c = an.correctness(expected, {"a": 1, "b": 5, "d": 1, "c": " 3"})
+    assert (c.expected_keys, c.actual_keys) == (3, 4)
+    assert (c.missing, c.extra, c.different, c.duplicate) == (0, 1, 1, 0)
+    assert not c.exact and c.examples == {"extra": ["d"], "different": ["b"]}
+    lost = an.correctness(expected, pd.Series({"a": 1, "b": 2}))
+    assert lost.missing == 1 and lost.examples == {"missing": ["c"]}
+    assert an.correctness(expected, pd.Series([1, 2, 3], index=list("abc"))).exact
+
+
+def test_correctness_catches_duplicate_keys():
+    actual = pd.Series(["1", "2", "2"], index=["a", "b", "b"])
+    c = an.correctness({"a": "1", "b": "2"}, actual)
+    assert c.duplicate == 1 and c.actual_keys == 2 and not c.exact
