@@ -20,6 +20,27 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+class _CommandParser(_Parser):
+    """A subcommand's parser: options may come before, between or after the inputs.
+
+    Plain argparse stops filling `INPUT...` at the first option, so
+    `mrkit run wc --app-opt k=v a.txt` would reject a.txt. The subparser action
+    calls parse_known_args, so that is where intermixed parsing is switched in
+    (parse_known_intermixed_args itself calls parse_known_args: hence the guard).
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def _app_options(pairs):
     options = {}
     for pair in pairs or ():
@@ -81,13 +102,14 @@ def _configure_master(p):
 
 def _master(args):
     from mrkit import timing
-    from mrkit.runtime.discovery import remove_master_file, write_master_file
+    from mrkit.runtime.discovery import RUN_FILE, remove_master_file, write_master_file
     from mrkit.runtime.master import Master
     from mrkit.storage.local import LocalStorage
 
     launched_at = timing.now()
     spec = _job_spec(args)
-    master = Master(spec, LocalStorage("."), listen=_listen_address(args.listen))
+    storage = LocalStorage(".")
+    master = Master(spec, storage, listen=_listen_address(args.listen))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         master.start()
@@ -96,16 +118,16 @@ def _master(args):
         master.wait()
     finally:
         master.shutdown()
+        # The run record is written whether the job succeeded or failed: it is
+        # how a failed job is diagnosed, and how late workers know it is over.
+        records = master.task_records()
+        summary = timing.summarize(
+            records, run_id=master.run_id, app="", backend="master", n_map=spec.map_count,
+            n_reduce=spec.n_reduce, workers=len({r["worker"] for r in records if r["phase"] != "split"}),
+            input_bytes=spec.input_bytes, launched_at=launched_at, finished_at=timing.now(),
+        )
+        storage.write_bytes(RUN_FILE, json.dumps({"run": summary, "tasks": records}, indent=1).encode())
         remove_master_file(".")
-    records = master.task_records()
-    summary = timing.summarize(
-        records, run_id=master.run_id, app="", backend="master", n_map=spec.map_count,
-        n_reduce=spec.n_reduce, workers=len({r["worker"] for r in records}) - 1,
-        input_bytes=spec.input_bytes, launched_at=launched_at, finished_at=timing.now(),
-    )
-    from mrkit.storage.local import LocalStorage as _Storage
-
-    _Storage(".").write_bytes("mr-run.json", json.dumps({"run": summary, "tasks": records}, indent=1).encode())
 
 
 def _configure_worker(p):
@@ -182,7 +204,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, configure, handler) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.__class__ = _Parser
+        p.__class__ = _CommandParser
         configure(p)
         p.set_defaults(handler=handler)
     return parser

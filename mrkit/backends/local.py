@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from mrkit import timing
 from mrkit.app import load_app
+from mrkit.errors import JobFailed
 from mrkit.job import JobSpec, check_at_least_one, resolve_inputs
 from mrkit.runtime.master import Master
 from mrkit.runtime.rpc import RpcClient
@@ -30,7 +31,11 @@ def default_workers(n_map, n_reduce):
 
 def _worker_main(app, url, token, workdir):
     os.chdir(workdir)
-    sys.exit(work(app, RpcClient(url, token), LocalStorage(".")))
+    try:
+        code = work(app, RpcClient(url, token), LocalStorage("."))
+    except JobFailed:
+        code = 1  # the launcher reports the failure once, from the master
+    sys.exit(code)
 
 
 class _Workers:

@@ -1,13 +1,15 @@
 """`mr-master.json`: how a worker started in the master's directory finds it.
 
 The file holds url, token and pid; it is written atomically with mode 0600
-(the token is a secret) when the master is ready, and removed when it exits.
+(the token is a secret) when the master is ready, and removed when it exits,
+after it has written `mr-run.json`.
 """
 
 import json
 import os
 
 MASTER_FILE = "mr-master.json"
+RUN_FILE = "mr-run.json"  # the master's run summary and task records, written as it exits
 
 
 def write_master_file(directory, url, token):

@@ -23,7 +23,7 @@ from mrkit.errors import JobFailed
 from mrkit.runtime.rpc import RpcServer
 
 MAX_FAILURES = 4
-_JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+)$")
+_JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json)$")  # files a new job replaces
 
 
 class State(enum.Enum):
@@ -49,10 +49,11 @@ class Task:
         return f"{self.phase} task {self.index}"
 
 
-def _describe_input(task):
+def _describe_input(task, whole_files):
     if task.phase == "reduce":
         return f"intermediate files mr-*-{task.index}"
-    pieces = [f"{path} bytes {start}-{end}" for path, _, start, end in task.payload["splits"]]
+    splits = task.payload["splits"]
+    pieces = [path if whole_files else f"{path} bytes {start}-{end}" for path, _, start, end in splits]
     return ", ".join(pieces) or "no input"
 
 
@@ -205,7 +206,7 @@ class Master:
             return
         task.failures += 1
         if task.failures >= self.max_failures:
-            self.failure = (f"{task.label} (input {_describe_input(task)}) failed {task.failures} times; "
+            self.failure = (f"{task.label} (input {_describe_input(task, self.spec.n_map is None)}) failed {task.failures} times; "
                             f"last error: {body.get('error', 'unknown')}")
             self._finished.set()
         else:

@@ -3,11 +3,10 @@
 A worker runs its tasks in its own process with its own working directory.
 It exits 0 when the master says the job is over or can no longer be reached
 (the job finished, or the master died), 1 when the master reports the job
-failed, and 2 when the master rejects its token. Its import path stays light:
+failed (JobFailed), and 2 when the master rejects its token. Its import path stays light:
 no pandas, no boto3.
 """
 
-import glob
 import os
 import socket
 import sys
@@ -15,8 +14,8 @@ import time
 import traceback
 
 from mrkit import tasks, timing
-from mrkit.errors import AuthError, MrkitError
-from mrkit.runtime.discovery import read_master_file
+from mrkit.errors import AuthError, JobFailed, MrkitError
+from mrkit.runtime.discovery import RUN_FILE, read_master_file
 from mrkit.runtime.rpc import MasterGone, RpcClient
 
 RUNNERS = {"map": tasks.run_map, "reduce": tasks.run_reduce}
@@ -30,7 +29,7 @@ def _one_line(exc):
 
 
 def work(app, client, storage):
-    """Serve tasks until the job is over; returns the process exit code."""
+    """Serve tasks until the job is over; returns the exit code, raises JobFailed."""
     identity = {"pid": os.getpid(), "host": socket.gethostname()}
     try:
         reply = client.call("POST", "/task", identity)
@@ -39,8 +38,7 @@ def work(app, client, storage):
             action = reply["action"]
             if action == "exit":
                 if reply.get("failed"):
-                    print(f"mrkit worker: the job failed: {reply['failed']}", file=sys.stderr)
-                    return 1
+                    raise JobFailed(reply["failed"])
                 return 0
             if action == "wait":
                 reply = client.call("POST", "/task", identity)
@@ -69,15 +67,15 @@ def work(app, client, storage):
 def find_master(directory=".", wait_s=5.0):
     """The master's url and token from mr-master.json, waiting briefly for it to appear.
 
-    Returns None when there is none and the directory already holds outputs
-    (the job is over); raises when there is no sign of a master at all.
+    Returns None when there is none but the master's run record is there (the
+    job is over); raises when there is no sign of a master at all.
     """
     deadline = time.monotonic() + wait_s
     while True:
         info = read_master_file(directory)
         if info is not None:
             return info
-        if glob.glob(os.path.join(directory, "mr-out-*")):
+        if os.path.exists(os.path.join(directory, RUN_FILE)):
             return None
         if time.monotonic() >= deadline:
             raise MrkitError(

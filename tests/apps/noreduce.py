@@ -1,0 +1,5 @@
+"""Test app: lacks reduce, to check the loader's message."""
+
+
+def map(filename, contents):
+    return []

@@ -1,0 +1,210 @@
+"""The command line: every user mistake gets one line, a non-zero exit, and no output files."""
+
+import json
+import os
+import socket
+import time
+
+import pytest
+
+from conftest import app_path, mrkit, mrkit_popen, sorted_outputs
+
+
+def _one_line_error(result, *fragments):
+    assert result.returncode != 0
+    message = result.stderr.strip()
+    assert "\n" not in message, f"expected one line, got:\n{message}"
+    assert "Traceback" not in message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def _no_outputs(directory):
+    return not list(directory.glob("mr-out-*")) and not list(directory.glob(".mr-*.tmp"))
+
+
+@pytest.mark.parametrize("command", [["sequential", "wc"], ["run", "wc"], ["master"]])
+def test_missing_input(command, tmp_path):
+    result = mrkit(*command, "nope.txt", cwd=tmp_path)
+    _one_line_error(result, "'nope.txt' does not exist")
+    assert result.returncode == 2
+    assert _no_outputs(tmp_path)
+
+
+@pytest.mark.parametrize("command", [["sequential", "wc"], ["run", "wc"], ["master"]])
+def test_zero_inputs(command, tmp_path):
+    _one_line_error(mrkit(*command, cwd=tmp_path), "no inputs given")
+    assert _no_outputs(tmp_path)
+
+
+def test_input_that_is_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    _one_line_error(mrkit("run", "wc", "pipe", cwd=tmp_path), "'pipe' is not a regular file")
+    assert _no_outputs(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_input(tmp_path):
+    locked = tmp_path / "locked.txt"
+    locked.write_text("secret words")
+    locked.chmod(0)
+    _one_line_error(mrkit("run", "wc", "locked.txt", cwd=tmp_path), "cannot be read")
+
+
+def test_directory_input_is_expanded(corpus, tmp_path):
+    directory = os.path.dirname(corpus[0])
+    by_dir, by_files = tmp_path / "dir", tmp_path / "files"
+    by_dir.mkdir(), by_files.mkdir()
+    mrkit("sequential", "indexer", directory, cwd=by_dir, check=True)
+    mrkit("sequential", "indexer", *corpus, cwd=by_files, check=True)
+    assert sorted_outputs(by_dir) == sorted_outputs(by_files)
+
+
+def test_empty_directory_input(tmp_path):
+    (tmp_path / "empty").mkdir()
+    _one_line_error(mrkit("run", "wc", "empty", cwd=tmp_path), "has no files")
+
+
+@pytest.mark.parametrize("app, message", [
+    ("nosuchapp", "unknown app 'nosuchapp'"),
+    ("no.such.module", "unknown app 'no.such.module'"),
+    ("missing.py", "does not exist"),
+    (app_path("noreduce"), "has no reduce(key, values) function"),
+])
+def test_bad_app(app, message, corpus, tmp_path):
+    for command in (["sequential", app, corpus[0]], ["run", app, corpus[0]], ["worker", app]):
+        _one_line_error(mrkit(*command, cwd=tmp_path), message)
+    assert _no_outputs(tmp_path)
+
+
+@pytest.mark.parametrize("option", [["-r", "0"], ["-m", "0"], ["--n-reduce", "-3"], ["-w", "0"], ["-r", "x"]])
+def test_counts_below_one(option, corpus, tmp_path):
+    result = mrkit("run", "wc", *option, corpus[0], cwd=tmp_path)
+    _one_line_error(result)
+    assert result.returncode == 2
+    assert _no_outputs(tmp_path)
+
+
+def test_app_options(corpus, tmp_path):
+    _one_line_error(mrkit("run", "grep", corpus[0], cwd=tmp_path, env={"MRKIT_GREP_PATTERN": ""}), "grep needs a pattern")
+    _one_line_error(mrkit("run", "grep", "--app-opt", "pattern=(", corpus[0], cwd=tmp_path), "not a valid regex")
+    _one_line_error(mrkit("run", "wc", "--app-opt", "x=1", corpus[0], cwd=tmp_path), "takes no options")
+    _one_line_error(mrkit("run", "grep", "--app-opt", "pattern", corpus[0], cwd=tmp_path), "KEY=VALUE")
+
+
+def test_port_in_use(corpus, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = mrkit("master", "--listen", f"127.0.0.1:{port}", corpus[0], cwd=tmp_path)
+    _one_line_error(result, f"127.0.0.1:{port}", "address already in use")
+    assert not (tmp_path / "mr-master.json").exists()
+
+
+def test_bad_listen_address(corpus, tmp_path):
+    _one_line_error(mrkit("master", "--listen", "localhost", corpus[0], cwd=tmp_path), "HOST:PORT")
+
+
+@pytest.mark.timeout(60)
+def test_wrong_token_is_rejected(corpus, tmp_path):
+    master = mrkit_popen("master", *corpus[:2], cwd=tmp_path)
+    try:
+        while not (tmp_path / "mr-master.json").exists():
+            assert master.poll() is None
+            time.sleep(0.05)
+        info = json.loads((tmp_path / "mr-master.json").read_text())
+        assert oct((tmp_path / "mr-master.json").stat().st_mode & 0o777) == "0o600"
+        result = mrkit("worker", "wc", "--master", info["url"], cwd=tmp_path, env={"MRKIT_TOKEN": "wrong"})
+        _one_line_error(result, "rejected our token", "401")
+        token_file = tmp_path / "token"
+        token_file.write_text("also-wrong\n")
+        result = mrkit("worker", "wc", "--master", info["url"], "--token-file", token_file, cwd=tmp_path)
+        _one_line_error(result, "401")
+        # The master is unharmed: a worker with the right token finishes the job.
+        assert mrkit("worker", "wc", cwd=tmp_path).returncode == 0
+        assert master.wait(timeout=30) == 0
+    finally:
+        master.kill()
+
+
+def test_worker_without_master(tmp_path):
+    _one_line_error(mrkit("worker", "wc", cwd=tmp_path, timeout=30), "no master found")
+
+
+@pytest.mark.timeout(60)
+def test_worker_exits_zero_when_master_is_gone(tmp_path):
+    # A master that died without cleaning up: its file remains, its port is closed.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "mr-master.json").write_text(json.dumps({"url": f"http://127.0.0.1:{port}", "token": "t", "pid": 1}))
+    assert mrkit("worker", "wc", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.timeout(90)
+def test_app_that_raises_fails_the_job_with_a_clear_message(tmp_path):
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    good.write_text("fine words")
+    bad.write_text("poison")
+    started = time.monotonic()
+    result = mrkit("run", app_path("failing"), "good.txt", "bad.txt", cwd=tmp_path)
+    assert time.monotonic() - started < 60, "a deterministic bug must not hang the job"
+    assert result.returncode == 1
+    message = result.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message
+    for fragment in ("map task 1", "bad.txt", "failed 4 times", "ValueError: cannot digest bad.txt", "failing.py"):
+        assert fragment in message
+    assert _no_outputs(tmp_path)
+
+
+@pytest.mark.timeout(90)
+def test_master_and_workers_exit_when_the_job_fails(tmp_path):
+    (tmp_path / "bad.txt").write_text("poison")
+    master = mrkit_popen("master", "bad.txt", cwd=tmp_path)
+    while not (tmp_path / "mr-master.json").exists():
+        time.sleep(0.05)
+    worker = mrkit_popen("worker", app_path("failing"), cwd=tmp_path)
+    assert master.wait(timeout=60) == 1
+    assert "failed 4 times" in master.stderr.read()
+    assert worker.wait(timeout=30) == 1
+    assert "job failed" in worker.stderr.read()
+    assert not (tmp_path / "mr-master.json").exists()
+    run = json.loads((tmp_path / "mr-run.json").read_text())
+    assert [r["status"] for r in run["tasks"] if r["phase"] == "map"] == ["failed"] * 4
+    # A worker arriving after the job ended finds the run record and leaves quietly.
+    assert mrkit("worker", app_path("failing"), cwd=tmp_path).returncode == 0
+
+
+def test_non_utf8_and_empty_inputs(tmp_path):
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9 na\xefve abc\xff\xfedef \xc3\xa9t\xc3\xa9 ok")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "seq").mkdir()
+    mrkit("sequential", "wc", "../latin1.txt", "../empty.txt", cwd=tmp_path / "seq", check=True)
+    mrkit("run", "wc", "-r", "3", "latin1.txt", "empty.txt", cwd=tmp_path, check=True)
+    expected = sorted(["caf 1", "na 1", "ve 1", "abc 1", "def 1", "été 1", "ok 1"])
+    assert sorted_outputs(tmp_path / "seq") == expected
+    assert sorted_outputs(tmp_path) == expected
+    mrkit("run", "indexer", "../empty.txt", cwd=tmp_path / "seq", check=True)
+    assert sorted_outputs(tmp_path / "seq") == []
+
+
+def test_run_json_summary_has_the_contract_columns(corpus, tmp_path):
+    from mrkit.timing import RUN_COLUMNS
+
+    result = mrkit("run", "wc", "-m", "3", "-r", "2", "-w", "2", "--json", *corpus[:2], "--workdir", "out", cwd=tmp_path, check=True)
+    summary = json.loads(result.stdout)
+    assert list(summary) == RUN_COLUMNS
+    assert (summary["n_map"], summary["n_reduce"], summary["workers"], summary["backend"]) == (3, 2, 2, "local")
+    assert summary["map_speedup"] == pytest.approx(summary["map_serial_sum_s"] / summary["map_wall_s"])
+    assert summary["est_serial_s"] == pytest.approx(summary["split_s"] + summary["map_serial_sum_s"] + summary["reduce_serial_sum_s"])
+    assert summary["est_parallel_s"] == pytest.approx(summary["split_s"] + summary["map_wall_s"] + summary["reduce_wall_s"])
+    assert summary["end_to_end_s"] >= summary["map_wall_s"] + summary["reduce_wall_s"]
+    assert summary["input_bytes"] == sum(os.path.getsize(p) for p in corpus[:2])
+    assert len(list((tmp_path / "out").glob("mr-out-*"))) == 2
+
+
+def test_master_clears_stale_outputs(corpus, tmp_path):
+    (tmp_path / "mr-out-7").write_text("stale 1\n")
+    mrkit("run", "wc", "-r", "2", corpus[0], cwd=tmp_path, check=True)
+    assert sorted(p.name for p in tmp_path.glob("mr-out-*")) == ["mr-out-0", "mr-out-1"]

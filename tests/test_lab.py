@@ -1,0 +1,128 @@
+"""The MapReduce lab's acceptance scenarios, against the CLI with real processes.
+
+A master and several `mrkit worker` processes share a fresh directory, as in
+the lab's test script; outputs are compared with `mrkit sequential`.
+"""
+
+import os
+import shutil
+import threading
+import time
+
+import pytest
+
+from conftest import app_path, mrkit, mrkit_popen, sorted_outputs
+
+
+def _stage(inputs, tmp_path):
+    """Copy inputs next to each other so names are short and stable."""
+    data = tmp_path / "data"
+    data.mkdir()
+    return [shutil.copy(p, data) for p in inputs]
+
+
+def _reference(app, inputs, tmp_path, *extra):
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    mrkit("sequential", app, *extra, *inputs, cwd=ref, check=True)
+    return sorted_outputs(ref)
+
+
+def _wait_for_master_file(directory, master, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not (directory / "mr-master.json").exists():
+        assert master.poll() is None, f"master exited early: {master.communicate()}"
+        assert time.monotonic() < deadline, "master never wrote mr-master.json"
+        time.sleep(0.05)
+
+
+def _run_cluster(app, inputs, workdir, n_workers=3, master_args=(), worker_args=()):
+    """Start a master and n workers; returns (master, workers) after all exit."""
+    workdir.mkdir(exist_ok=True)
+    master = mrkit_popen("master", *master_args, *inputs, cwd=workdir)
+    _wait_for_master_file(workdir, master)
+    workers = [mrkit_popen("worker", app, *worker_args, cwd=workdir) for _ in range(n_workers)]
+    master.wait(timeout=90)
+    for w in workers:
+        w.wait(timeout=30)
+    return master, workers
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("app", ["wc", "indexer"])
+def test_output_equals_sequential(app, corpus, tmp_path):
+    expected = _reference(app, corpus, tmp_path)
+    master, workers = _run_cluster(app, corpus, tmp_path / "job")
+    assert master.returncode == 0, master.stderr.read()
+    assert [w.returncode for w in workers] == [0, 0, 0]
+    assert sorted_outputs(tmp_path / "job") == expected
+    assert len(list((tmp_path / "job").glob("mr-out-*"))) == 10
+    assert not (tmp_path / "job" / "mr-master.json").exists(), "master must remove mr-master.json"
+
+
+@pytest.mark.timeout(120)
+def test_maps_and_reduces_run_in_parallel(corpus, tmp_path):
+    job = tmp_path / "job"
+    master, workers = _run_cluster(app_path("parallel"), corpus[:4], job, n_workers=2, master_args=["-r", "4"])
+    assert master.returncode == 0
+    lines = dict(line.split(" ", 1) for line in sorted_outputs(job))
+    assert max(map(int, lines["parallel-map"].split())) >= 2, "maps never overlapped"
+    assert len(set(lines["pid-map"].split())) == 2, "both workers should have mapped"
+    assert max(int(lines[k]) for k in "abcdefghij") >= 2, "reduces never overlapped"
+
+
+@pytest.mark.timeout(120)
+def test_each_map_runs_exactly_once(corpus, tmp_path):
+    job = tmp_path / "job"
+    master, _ = _run_cluster(app_path("jobcount"), corpus, job, n_workers=3)
+    assert master.returncode == 0
+    assert sorted_outputs(job) == [f"a {len(corpus)}"]
+
+
+@pytest.mark.timeout(120)
+def test_no_process_exits_before_the_output_is_final(corpus, tmp_path):
+    job = tmp_path / "job"
+    job.mkdir()
+    inputs = _stage(corpus, tmp_path)
+    master = mrkit_popen("master", *inputs, cwd=job)
+    _wait_for_master_file(job, master)
+    procs = [master] + [mrkit_popen("worker", app_path("early_exit"), cwd=job) for _ in range(3)]
+    while all(p.poll() is None for p in procs):  # the lab's `wait -n`
+        time.sleep(0.02)
+    at_first_exit = sorted_outputs(job)
+    for p in procs:
+        p.wait(timeout=60)
+    assert [p.returncode for p in procs] == [0, 0, 0, 0]
+    final = sorted_outputs(job)
+    assert at_first_exit == final
+    assert len(final) == len(inputs)
+
+
+@pytest.mark.timeout(180)
+def test_crash_app_with_restarted_workers_equals_nocrash(corpus, tmp_path):
+    """Workers die in a third of calls and stall in another third; the output is still exact."""
+    inputs = _stage(corpus[:5], tmp_path)
+    expected = _reference("nocrash", inputs, tmp_path)
+    job = tmp_path / "job"
+    job.mkdir()
+    master = mrkit_popen("master", "--task-timeout", "2", "-r", "4", *inputs, cwd=job)
+    _wait_for_master_file(job, master)
+    restarts = []
+
+    def worker_loop():
+        while master.poll() is None:
+            proc = mrkit_popen("worker", "crash", cwd=job)
+            proc.communicate(timeout=60)
+            restarts.append(proc.returncode)
+
+    loops = [threading.Thread(target=worker_loop) for _ in range(3)]
+    for t in loops:
+        t.start()
+    assert master.wait(timeout=150) == 0, master.stderr.read()
+    for t in loops:
+        t.join(timeout=60)
+    assert sorted_outputs(job) == expected
+    assert 1 in restarts, "the crash app should have killed at least one worker"
+    run = __import__("json").loads((job / "mr-run.json").read_text())
+    assert run["run"]["retries"] >= 1
+    assert {r["status"] for r in run["tasks"]} >= {"ok", "timed_out"}
