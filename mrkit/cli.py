@@ -190,12 +190,23 @@ def _corpus(args):
     print(f"wrote {len(paths)} files, {total / 2**20:.1f} MiB, in {args.out}")
 
 
+def _configure_demo(p):
+    p.add_argument("--results", default="results", metavar="DIR", help="where the generated corpus is cached (default results/)")
+
+
+def _demo(args):
+    from mrkit.experiments.demo import demo
+
+    demo(args.results)
+
+
 COMMANDS = {
     "sequential": ("run an app sequentially: the reference output mr-out-0", _configure_sequential, _sequential),
     "master": ("serve a job's tasks to workers started with `mrkit worker`", _configure_master, _master),
     "worker": ("run tasks for the master of this directory (or --master URL)", _configure_worker, _worker),
     "run": ("run a job on a master plus W local worker processes", _configure_run, _run),
     "corpus": ("make the built-in input corpus", _configure_corpus, _corpus),
+    "demo": ("word count on the built-in corpus at 1, 2 and 4 workers, with timings", _configure_demo, _demo),
 }
 
 
