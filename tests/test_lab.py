@@ -23,7 +23,7 @@ def _stage(inputs, tmp_path):
 
 def _reference(app, inputs, tmp_path, *extra):
     ref = tmp_path / "reference"
-    ref.mkdir()
+    ref.mkdir(parents=True)
     mrkit("sequential", app, *extra, *inputs, cwd=ref, check=True)
     return sorted_outputs(ref)
 
@@ -126,3 +126,14 @@ def test_crash_app_with_restarted_workers_equals_nocrash(corpus, tmp_path):
     run = __import__("json").loads((job / "mr-run.json").read_text())
     assert run["run"]["retries"] >= 1
     assert {r["status"] for r in run["tasks"]} >= {"ok", "timed_out"}
+
+
+@pytest.mark.timeout(120)
+def test_books_word_count_and_index_equal_sequential(books, tmp_path):
+    """The lab's classic input: the eight Gutenberg books, whole and cut into 20 pieces."""
+    for app in ("wc", "indexer"):
+        expected = _reference(app, books, tmp_path / app)
+        for extra in ([], ["-m", "20"]):
+            job = tmp_path / app / f"job{len(extra)}"
+            mrkit("run", app, *extra, *books, "--workdir", job, cwd=tmp_path, check=True)
+            assert sorted_outputs(job) == expected
