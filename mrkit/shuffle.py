@@ -1,14 +1,16 @@
 """Partitioning, intermediate files, and the streaming merge on the reduce side.
 
 Intermediate file `mr-<map>-<reduce>` holds one `key<TAB>value` line per
-record, sorted by key; a backslash, tab or newline inside a field is escaped.
+record, lines sorted; a backslash, tab or newline inside a field is escaped.
 The reduce side merges its files with heapq.merge, so it holds one key group
-at a time, not the partition.
+at a time, not the partition. Keys come out in the order of their lines,
+which is plain string order unless a key holds a backslash, tab, newline or
+a control character below tab.
 """
 
 import heapq
 from itertools import groupby
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 import re
 import zlib
 
@@ -66,30 +68,39 @@ def split_partitions(grouped, n_reduce):
 
 
 def encode_partition(bucket):
-    """The sorted intermediate file for one bucket, and its record count.
+    """The intermediate file for one bucket, its lines sorted, and its record count.
 
     Escaping is checked once over all keys and values, not field by field:
     almost no real key or value contains a backslash, tab or newline.
     """
-    keys = sorted(bucket)
-    groups = [[str(v) for v in bucket[key]] for key in keys]
-    flat = [v for group in groups for v in group]
-    if _UNSAFE.search("".join(keys)) or _UNSAFE.search("".join(flat)):
+    keys = list(bucket)
+    values = [[str(v) for v in bucket[key]] for key in keys]
+    if _UNSAFE.search("".join(keys)) or _UNSAFE.search("".join(v for group in values for v in group)):
         keys = [_escape(k) for k in keys]
-        groups = [[_escape(v) for v in group] for group in groups]
-    text = "".join([f"{key}\t{value}\n" for key, group in zip(keys, groups) for value in group])
-    return text.encode("utf-8", "surrogatepass"), len(flat)
+        values = [[_escape(v) for v in group] for group in values]
+    lines = [f"{key}\t{value}\n" for key, group in zip(keys, values) for value in group]
+    lines.sort()
+    return "".join(lines).encode("utf-8", "surrogatepass"), len(lines)
 
 
-def read_records(lines):
-    """(key, value) pairs from an open intermediate file."""
-    for line in lines:
-        key, _, value = line[:-1].partition("\t")
-        yield _unescape(key), _unescape(value)
+_strip_newline = methodcaller("rstrip", "\n")
+_split_record = methodcaller("split", "\t", 1)
 
 
-def merge_groups(streams):
-    """(key, values) in key order over several sorted record streams."""
-    merged = heapq.merge(*streams, key=itemgetter(0))
-    for key, records in groupby(merged, key=itemgetter(0)):
-        yield key, [value for _, value in records]
+def merge_groups(files):
+    """(key, values) over intermediate files (iterables of lines), one key group at a time.
+
+    Files are merged as raw lines, compared in C. That groups keys exactly:
+    a key never holds a raw tab, so any line between two lines of key k
+    starts with "k<TAB>" too. Parsing is a chain of C-level maps (a value
+    never ends in a raw newline, so rstrip removes only the line end), and
+    escapes are undone once per group.
+    """
+    records = map(_split_record, map(_strip_newline, heapq.merge(*files)))
+    for key, group in groupby(records, key=itemgetter(0)):
+        values = [value for _, value in group]
+        if "\\" in key:
+            key = _unescape(key)
+        if any("\\" in value for value in values):
+            values = [_unescape(value) for value in values]
+        yield key, values

@@ -64,7 +64,7 @@ def run_reduce(app, task, storage):
     try:
         with storage.atomic_writer(shuffle.output_name(task["task"])) as out:
             batch = []
-            for key, values in shuffle.merge_groups([shuffle.read_records(f) for f in files]):
+            for key, values in shuffle.merge_groups(files):
                 batch.append(f"{key} {app.reduce(key, values)}\n")
                 records_in += len(values)
                 records_out += 1

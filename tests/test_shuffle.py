@@ -19,11 +19,22 @@ def test_partition_is_crc32_mod_r_in_every_process():
 
 
 def test_intermediate_records_round_trip_with_awkward_characters():
-    bucket = {"tab\there": ["new\nline", "back\\slash"], "plain": ["1"], "é": ["\\t literal"]}
+    bucket = {"tab\there": ["new\nline", "back\\slash"], "plain": ["2", "1"], "é": ["\\t literal", "trail\r"]}
     data, count = shuffle.encode_partition(bucket)
-    assert count == 4
-    records = list(shuffle.read_records(io.StringIO(data.decode("utf-8"), newline="\n")))
-    assert records == [("plain", "1"), ("tab\there", "new\nline"), ("tab\there", "back\\slash"), ("é", "\\t literal")]
+    assert count == 6
+    lines = io.StringIO(data.decode("utf-8"), newline="\n")
+    groups = dict(shuffle.merge_groups([lines]))
+    assert {k: sorted(v) for k, v in groups.items()} == {k: sorted(v) for k, v in bucket.items()}
+    assert groups["plain"] == ["1", "2"], "lines are sorted"
+
+
+def test_merge_across_files_groups_every_key_once():
+    files = [{"b": ["1"], "a\tx": ["2"], "c": ["3"], "a": ["7"], "a\x01": ["8"]},
+             {"a\tx": ["4"], "c": ["5"], "d\\": ["6"], "a\x01": ["9"], "a": ["0"]}]
+    streams = [io.StringIO(shuffle.encode_partition(f)[0].decode(), newline="\n") for f in files]
+    groups = list(shuffle.merge_groups(streams))
+    assert sorted(k for k, _ in groups) == ["a", "a\x01", "a\tx", "b", "c", "d\\"], "each key exactly once"
+    assert dict(groups) == {"a": ["0", "7"], "a\x01": ["8", "9"], "a\tx": ["2", "4"], "b": ["1"], "c": ["3", "5"], "d\\": ["6"]}
 
 
 def test_merge_groups_is_sorted_and_lazy():
@@ -34,8 +45,8 @@ def test_merge_groups_is_sorted_and_lazy():
             consumed.append(name)
             yield pair
 
-    a = stream("a", [("apple", "1"), ("cherry", "2"), ("zebra", "3")])
-    b = stream("b", [("apple", "4"), ("banana", "5"), ("zebra", "6")])
+    a = stream("a", ["apple\t1\n", "cherry\t2\n", "zebra\t3\n"])
+    b = stream("b", ["apple\t4\n", "banana\t5\n", "zebra\t6\n"])
     groups = shuffle.merge_groups([a, b])
     assert next(groups) == ("apple", ["1", "4"])
     assert len(consumed) <= 4, "merge must not read whole partitions ahead"

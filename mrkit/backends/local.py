@@ -1,11 +1,14 @@
 """Local cluster: a master in this process plus W worker processes.
 
-Workers are started with `multiprocess` (dill instead of pickle), so apps made
-of functions defined in a notebook work too. The default start method is
-fork, which costs milliseconds per worker and needs nothing to be pickled; the
-master's socket is listening before the workers fork, and it starts serving
-only after, so no server thread exists at fork time. A worker that dies (the
-crash app does that on purpose) is replaced until the job is over.
+Apps made of functions defined in a notebook work as they are. The default
+start method is fork: it costs milliseconds per worker and pickles nothing,
+so the stdlib's fork context serves (importing `multiprocess` would add its
+dill import, ~25 ms, to every run). The spawn and forkserver methods ship the
+app to fresh interpreters, which plain pickle cannot do for notebook
+functions: they go through `multiprocess`, i.e. dill with recurse on. The
+master's socket is listening before the first fork, and it starts serving
+only after, so no server thread exists when the workers fork. A worker that
+dies (the crash app does that on purpose) is replaced until the job is over.
 """
 
 import os
@@ -27,6 +30,19 @@ BACKEND = "local"
 def default_workers(n_map, n_reduce):
     """The lab's worker count, max(M, R), capped at the CPU count: more cannot run at once."""
     return max(1, min(max(n_map, n_reduce), os.cpu_count() or 1))
+
+
+def _context(start_method):
+    """A multiprocessing context for the start method (see the module docstring)."""
+    if start_method == "fork":
+        import multiprocessing
+
+        return multiprocessing.get_context("fork")
+    import dill
+    import multiprocess
+
+    dill.settings["recurse"] = True  # ship the globals a notebook function uses, not just its code
+    return multiprocess.get_context(start_method)
 
 
 def _worker_main(app, url, token, workdir):
@@ -78,8 +94,6 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     on_status, if given, is called with the master's status dict about every
     poll_s seconds while the job runs (progress bars).
     """
-    import multiprocess
-
     launched_at = timing.now()
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -93,7 +107,7 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     master = Master(spec, LocalStorage(workdir))
     pool = None
     try:
-        pool = _Workers(multiprocess.get_context(start_method), workers, (app, master.url, master.token, workdir))
+        pool = _Workers(_context(start_method), workers, (app, master.url, master.token, workdir))
         master.start()
         while not master.wait(poll_s):
             pool.replace_dead()
