@@ -27,26 +27,28 @@ class Split:
         return [self.path, self.location, self.start, self.end]
 
 
-def _boundary(f, pos, size):
-    """The first offset >= pos just after a line break (nearby) or whitespace byte."""
-    f.seek(pos)
-    window = f.read(LINE_WINDOW)
+def _boundary(storage, location, pos, size):
+    """The first offset >= pos just after a line break (nearby) or a whitespace byte."""
+    window = storage.read_range(location, pos, min(pos + LINE_WINDOW, size))
     newline = window.find(b"\n")
     if newline >= 0:
         return pos + newline + 1
-    offset = pos
-    block = window
+    offset, block = pos, window
     while block:
         match = _WHITESPACE.search(block)
         if match:
             return offset + match.end()
         offset += len(block)
-        block = f.read(_BLOCK)
+        block = storage.read_range(location, offset, min(offset + _BLOCK, size))
     return size
 
 
-def plan(inputs, n_map=None):
-    """Map tasks as lists of Splits: one per input, or n_map of near-equal size."""
+def plan(inputs, n_map, storage):
+    """Map tasks as lists of Splits: one per input (n_map None), or n_map of near-equal size.
+
+    `storage` reads the bytes around each cut (a ranged GET on S3); inputs
+    are located in it by their `location`.
+    """
     if n_map is None:
         return [[Split(i.path, i.location, 0, i.size)] for i in inputs]
     total = sum(i.size for i in inputs)
@@ -56,14 +58,13 @@ def plan(inputs, n_map=None):
     offset = 0  # where the current file starts in the combined stream
     for item in inputs:
         start = 0
-        with open(item.location, "rb") as f:
-            while task < n_map - 1 and targets[task] < offset + item.size:
-                local = targets[task] - offset
-                if local > start:
-                    cut = _boundary(f, local, item.size)
-                    tasks[task].append(Split(item.path, item.location, start, cut))
-                    start = cut
-                task += 1
+        while task < n_map - 1 and targets[task] < offset + item.size:
+            local = targets[task] - offset
+            if local > start:
+                cut = _boundary(storage, item.location, local, item.size)
+                tasks[task].append(Split(item.path, item.location, start, cut))
+                start = cut
+            task += 1
         if start < item.size or item.size == 0:
             tasks[task].append(Split(item.path, item.location, start, item.size))
         offset += item.size

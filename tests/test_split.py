@@ -4,6 +4,7 @@ import pytest
 
 from mrkit import split
 from mrkit.job import resolve_inputs
+from mrkit.storage.local import LocalStorage
 
 
 def _write(tmp_path, name, data):
@@ -26,14 +27,14 @@ def _covers_exactly(inputs, tasks):
 
 def test_default_is_one_task_per_file(tmp_path):
     inputs = resolve_inputs([_write(tmp_path, "a.txt", b"one two"), _write(tmp_path, "b.txt", b"")])
-    assert _chunks(split.plan(inputs)) == [[(inputs[0].path, 0, 7)], [(inputs[1].path, 0, 0)]]
+    assert _chunks(split.plan(inputs, None, LocalStorage())) == [[(inputs[0].path, 0, 7)], [(inputs[1].path, 0, 0)]]
 
 
 @pytest.mark.parametrize("n_map", [1, 2, 3, 7, 16, 50])
 def test_chunks_are_near_equal_and_never_cut_a_word(tmp_path, n_map):
     texts = [b"alpha beta gamma delta\n" * 300, b"x" * 10 + b" tail", b"caf\xc3\xa9 \xe2\x80\x94 word\n" * 200]
     inputs = resolve_inputs([_write(tmp_path, f"f{i}.txt", t) for i, t in enumerate(texts)])
-    tasks = split.plan(inputs, n_map)
+    tasks = split.plan(inputs, n_map, LocalStorage())
     assert len(tasks) == n_map
     _covers_exactly(inputs, tasks)
     whole = {i.location: open(i.location, "rb").read() for i in inputs}
@@ -53,14 +54,14 @@ def test_chunks_are_near_equal_and_never_cut_a_word(tmp_path, n_map):
 
 def test_cuts_prefer_line_breaks(tmp_path):
     inputs = resolve_inputs([_write(tmp_path, "lines.txt", b"a line with several words\n" * 1000)])
-    for task in split.plan(inputs, 9):
+    for task in split.plan(inputs, 9, LocalStorage()):
         for s in task:
             assert s.end == inputs[0].size or open(s.location, "rb").read()[s.end - 1:s.end] == b"\n"
 
 
 def test_more_tasks_than_words_leaves_some_empty(tmp_path):
     inputs = resolve_inputs([_write(tmp_path, "tiny.txt", b"one two")])
-    tasks = split.plan(inputs, 5)
+    tasks = split.plan(inputs, 5, LocalStorage())
     assert len(tasks) == 5
     assert sorted(map(len, tasks)) == [0, 0, 0, 1, 1]
     _covers_exactly(inputs, tasks)
@@ -68,13 +69,13 @@ def test_more_tasks_than_words_leaves_some_empty(tmp_path):
 
 def test_a_file_without_whitespace_stays_whole(tmp_path):
     inputs = resolve_inputs([_write(tmp_path, "blob.txt", b"x" * 200_000)])
-    assert sorted(map(len, split.plan(inputs, 4))) == [0, 0, 0, 1]
+    assert sorted(map(len, split.plan(inputs, 4, LocalStorage()))) == [0, 0, 0, 1]
 
 
 def test_splits_keep_the_path_as_given(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _write(tmp_path, "given.txt", b"a b c d e f g h\n" * 100)
     inputs = resolve_inputs(["given.txt"])
-    tasks = split.plan(inputs, 3)
+    tasks = split.plan(inputs, 3, LocalStorage())
     assert {s.path for task in tasks for s in task} == {"given.txt"}
     assert {s.location for task in tasks for s in task} == {str(tmp_path / "given.txt")}

@@ -97,7 +97,7 @@ class Master:
             if _JOB_FILE.match(name):
                 self.storage.remove(name)
         began = timing.now()
-        plans = split.plan(self.spec.inputs, self.spec.n_map)
+        plans = split.plan(self.spec.inputs, self.spec.n_map, self.storage)
         ended = timing.now()
         self.records[("split", 0, 1)] = timing.split_record(self.run_id, began, ended, self.spec.input_bytes, len(plans))
         n_reduce = self.spec.n_reduce
