@@ -88,14 +88,22 @@ def _configure_job(p):
                    help="seconds before an unfinished task is handed to another worker (default 10)")
 
 
-def _job_spec(args):
-    from mrkit.job import JobSpec, resolve_inputs
+def _job_spec(args, storage):
+    from mrkit.backends.staging import stage_inputs
+    from mrkit.job import JobSpec
 
-    return JobSpec(resolve_inputs(args.inputs), n_reduce=args.n_reduce, n_map=args.n_map, task_timeout=args.task_timeout)
+    return JobSpec(stage_inputs(args.inputs, storage), n_reduce=args.n_reduce, n_map=args.n_map,
+                   task_timeout=args.task_timeout)
+
+
+def _add_storage(p):
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="where the job's files live: a directory or s3://bucket/prefix (default: the cwd)")
 
 
 def _configure_master(p):
     _configure_job(p)
+    _add_storage(p)
     p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="address to serve workers on (default: loopback, any free port)")
 
@@ -104,12 +112,14 @@ def _master(args):
     from mrkit import timing
     from mrkit.runtime.discovery import RUN_FILE, remove_master_file, write_master_file
     from mrkit.runtime.master import Master
+    from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
 
     launched_at = timing.now()
-    spec = _job_spec(args)
-    storage = LocalStorage(".")
-    master = Master(spec, storage, listen=_listen_address(args.listen))
+    here = LocalStorage(".")
+    files = here if args.storage is None else open_storage(args.storage)
+    spec = _job_spec(args, files)
+    master = Master(spec, files, listen=_listen_address(args.listen), advertise_storage=files is not here)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         master.start()
@@ -126,7 +136,7 @@ def _master(args):
             n_reduce=spec.n_reduce, workers=len({r["worker"] for r in records if r["phase"] != "split"}),
             input_bytes=spec.input_bytes, launched_at=launched_at, finished_at=timing.now(),
         )
-        storage.write_bytes(RUN_FILE, json.dumps({"run": summary, "tasks": records}, indent=1).encode())
+        here.write_bytes(RUN_FILE, json.dumps({"run": summary, "tasks": records}, indent=1).encode())
         remove_master_file(".")
 
 
@@ -139,15 +149,18 @@ def _configure_worker(p):
 def _worker(args):
     from mrkit.app import load_app
     from mrkit.runtime.worker import run_worker
+    from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
 
     app = load_app(args.app, _app_options(args.app_opt))
-    return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file)
+    return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file,
+                      open_storage=open_storage)
 
 
 def _configure_run(p):
     _add_app(p)
     _configure_job(p)
+    _add_storage(p)
     p.add_argument("-w", "--workers", type=int, default=None, metavar="W",
                    help="worker processes (default max(M, R) capped at the CPU count)")
     p.add_argument("--workdir", default=None, metavar="DIR", help="where intermediate and output files go (default: cwd)")
@@ -160,6 +173,7 @@ def _run(args):
     summary, _ = run_job(
         args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
         workdir=args.workdir, task_timeout=args.task_timeout, app_options=_app_options(args.app_opt),
+        storage=args.storage,
     )
     if args.json:
         print(json.dumps(summary))

@@ -17,8 +17,9 @@ def _decode(data):
 def run_map(app, task, storage):
     """Map every split of the task and write its R sorted intermediate files.
 
-    Returns counters plus `partitions`: the reduce tasks that got records, so
-    reduce tasks read only files that exist.
+    Returns counters plus `partitions`: [reduce task, bytes] for each
+    partition that got records, so reduce tasks read only files that exist
+    and know their input size without asking the storage.
     """
     n_reduce = task["n_reduce"]
     grouped = {}
@@ -46,7 +47,7 @@ def run_map(app, task, storage):
         storage.write_bytes(shuffle.intermediate_name(task["task"], reduce_task), data)
         bytes_out += len(data)
         records_out += records
-        partitions.append(reduce_task)
+        partitions.append([reduce_task, len(data)])
     return {
         "bytes_in": bytes_in,
         "bytes_out": bytes_out,
@@ -75,7 +76,7 @@ def run_reduce(app, task, storage):
         for f in files:
             f.close()
     return {
-        "bytes_in": sum(storage.size(name) for name in names),
+        "bytes_in": task.get("bytes_in", 0),
         "bytes_out": bytes_out,
         "records_in": records_in,
         "records_out": records_out,

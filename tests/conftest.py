@@ -1,14 +1,16 @@
-"""Shared fixtures: the CLI as a real process, small inputs, and the lab's books.
+"""Shared fixtures: the CLI as a real process, small inputs, the lab's books, and S3 on moto.
 
 Tests that need `../shared/corpus/gutenberg` skip when it is absent (a clean
 machine without the shared folder); everything else runs on inputs the tests
 make themselves.
 """
 
+import logging
 import os
 import pathlib
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
@@ -59,3 +61,64 @@ def books():
     if not BOOKS.is_dir():
         pytest.skip("../shared/corpus/gutenberg is absent on this machine; the book cases need it")
     return sorted(str(p) for p in BOOKS.glob("pg-*.txt"))
+
+
+# ---- S3 on moto's server mode: one server on 127.0.0.1 per session, a fresh bucket per test.
+# No AWS account and no network beyond the loopback: boto3 talks to moto with dummy
+# credentials, and moto's state is reset after each test.
+
+BUCKET = "mrkit-test"
+PREFIX = "job/"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """The URL of a moto server, started once and stopped after the session."""
+    moto_server = pytest.importorskip("moto.server", reason="moto[s3] is not installed (a dev dependency)")
+    # verbose=False does not silence werkzeug's per-request log lines.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def _post(url):
+    # No proxy, whatever the environment says: the server is on the loopback.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    opener.open(urllib.request.Request(url, method="POST"), timeout=10).close()
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path):
+    """Dummy credentials and no user AWS config, so nothing can reach a real account."""
+    for var in list(os.environ):
+        if var.startswith("AWS_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def s3_client(moto_endpoint, aws_env):
+    """A boto3 S3 client on moto with an empty bucket BUCKET; moto is reset afterwards."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    yield client
+    _post(f"{moto_endpoint}/moto-api/reset")
+
+
+@pytest.fixture
+def s3_storage(s3_client, moto_endpoint):
+    """An S3Storage on BUCKET under PREFIX, with its own client (as a worker would build it)."""
+    from mrkit.storage.s3 import S3Storage
+
+    return S3Storage(BUCKET, PREFIX, endpoint_url=moto_endpoint)

@@ -18,10 +18,12 @@ from typing import NamedTuple
 from mrkit import timing
 from mrkit.app import load_app
 from mrkit.errors import JobFailed
-from mrkit.job import JobSpec, check_at_least_one, resolve_inputs
+from mrkit.backends.staging import stage_inputs
+from mrkit.job import JobSpec, check_at_least_one
 from mrkit.runtime.master import Master
 from mrkit.runtime.rpc import RpcClient
 from mrkit.runtime.worker import work
+from mrkit.storage import open_storage
 from mrkit.storage.local import LocalStorage
 
 BACKEND = "local"
@@ -48,7 +50,7 @@ def _context(start_method):
 def _worker_main(app, url, token, workdir):
     os.chdir(workdir)
     try:
-        code = work(app, RpcClient(url, token), LocalStorage("."))
+        code = work(app, RpcClient(url, token), LocalStorage("."), open_storage)
     except JobFailed:
         code = 1  # the launcher reports the failure once, from the master
     sys.exit(code)
@@ -88,9 +90,11 @@ class _Workers:
 
 
 def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0,
-            repeat=0, app_options=None, start_method="fork", on_status=None, poll_s=0.2):
+            repeat=0, app_options=None, start_method="fork", on_status=None, poll_s=0.2, storage=None):
     """Run one job; returns (run summary dict, list of task records).
 
+    Files go to `workdir` (default: the cwd), or to `storage` when given as a
+    URL (e.g. s3://bucket/prefix; inputs are staged there, workers are told).
     on_status, if given, is called with the master's status dict about every
     poll_s seconds while the job runs (progress bars).
     """
@@ -98,13 +102,14 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     app = load_app(app, app_options)
-    spec = JobSpec(resolve_inputs(inputs), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout)
+    workdir = os.path.abspath(workdir or ".")
+    os.makedirs(workdir, exist_ok=True)
+    files = LocalStorage(workdir) if storage is None else open_storage(storage)
+    spec = JobSpec(stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout)
     if workers is None:
         workers = default_workers(spec.map_count, n_reduce)
     check_at_least_one("--workers", workers)
-    workdir = os.path.abspath(workdir or ".")
-    os.makedirs(workdir, exist_ok=True)
-    master = Master(spec, LocalStorage(workdir))
+    master = Master(spec, files, advertise_storage=not isinstance(files, LocalStorage))
     pool = None
     try:
         pool = _Workers(_context(start_method), workers, (app, master.url, master.token, workdir))

@@ -61,9 +61,12 @@ class Master:
     """Runs one job: split the inputs, then hand out tasks until every output is final."""
 
     def __init__(self, spec, storage, *, listen=("127.0.0.1", 0), token=None, run_id=None,
-                 max_failures=MAX_FAILURES, poll_s=5.0):
+                 max_failures=MAX_FAILURES, poll_s=5.0, advertise_storage=False):
         self.spec = spec
         self.storage = storage
+        # Workers sharing the master's directory use their cwd; remote ones are
+        # told where the job's files live (e.g. s3://bucket/prefix).
+        self._storage_url = storage.url if advertise_storage else None
         self.token = token or secrets.token_urlsafe(32)
         self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         self.max_failures = max_failures
@@ -105,7 +108,7 @@ class Master:
             Task("map", m, {"task": m, "n_reduce": n_reduce, "splits": [s.as_list() for s in splits]})
             for m, splits in enumerate(plans)
         ]
-        self._reduces = [Task("reduce", r, {"task": r, "maps": []}) for r in range(n_reduce)]
+        self._reduces = [Task("reduce", r, {"task": r, "maps": [], "bytes_in": 0}) for r in range(n_reduce)]
         self._idle.extend(self._maps)
         # A short poll interval: shutdown() waits up to one interval for the serving loop.
         serve = lambda: self._server.serve_forever(poll_interval=0.02)  # noqa: E731
@@ -158,7 +161,10 @@ class Master:
                     task.current = task.attempts
                     task.deadline = time.monotonic() + self.spec.task_timeout
                     task.started[task.current] = (worker, timing.now())
-                    return {"action": task.phase, "attempt": task.current, "task": task.payload}
+                    reply = {"action": task.phase, "attempt": task.current, "task": task.payload}
+                    if self._storage_url:
+                        reply["storage"] = self._storage_url
+                    return reply
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return {"action": "wait"}
@@ -189,8 +195,10 @@ class Master:
             return
         task.state = State.DONE
         if task.phase == "map":
-            for r in body.get("partitions", []):
-                self._reduces[r].payload["maps"].append(task.index)
+            for r, size in body.get("partitions", []):
+                payload = self._reduces[r].payload
+                payload["maps"].append(task.index)
+                payload["bytes_in"] += size
             if all(t.state is State.DONE for t in self._maps):
                 for reduce_task in self._reduces:
                     reduce_task.payload["maps"].sort()

@@ -28,9 +28,14 @@ def _one_line(exc):
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
-def work(app, client, storage):
-    """Serve tasks until the job is over; returns the exit code, raises JobFailed."""
+def work(app, client, storage, open_storage=None):
+    """Serve tasks until the job is over; returns the exit code, raises JobFailed.
+
+    When the master names the job's storage (remote workers, S3), the worker
+    switches to it through `open_storage(url)`.
+    """
     identity = {"pid": os.getpid(), "host": socket.gethostname()}
+    opened = {}
     try:
         reply = client.call("POST", "/task", identity)
         while True:
@@ -44,6 +49,9 @@ def work(app, client, storage):
                 reply = client.call("POST", "/task", identity)
                 continue
             task = reply["task"]
+            if reply.get("storage") and open_storage is not None:
+                url = reply["storage"]
+                storage = opened.get(url) or opened.setdefault(url, open_storage(url))
             report = {**identity, "phase": action, "task": task["task"], "attempt": reply["attempt"]}
             start = timing.now()
             try:
@@ -103,7 +111,7 @@ def resolve_token(token_file=None, info=None):
     raise MrkitError("no token: set $MRKIT_TOKEN, pass --token-file, or run the worker in the master's directory")
 
 
-def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0):
+def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0, open_storage=None):
     """The `mrkit worker` process: find the master, then work. Returns the exit code."""
     info = None
     if master_url is None:
@@ -113,7 +121,7 @@ def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0):
         master_url = info["url"]
     client = RpcClient(master_url, resolve_token(token_file, info))
     try:
-        return work(app, client, storage)
+        return work(app, client, storage, open_storage)
     except AuthError as exc:
         print(f"mrkit worker: {exc}", file=sys.stderr)
         return 2

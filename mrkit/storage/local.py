@@ -4,12 +4,18 @@ from contextlib import contextmanager
 import os
 import tempfile
 
+from mrkit.storage.base import Storage
 
-class LocalStorage:
+
+class LocalStorage(Storage):
     """Files under `root`; relative names resolve against it, absolute ones stand."""
 
     def __init__(self, root="."):
         self.root = os.path.abspath(root)
+
+    @property
+    def url(self):
+        return self.root
 
     def path(self, name):
         return os.path.join(self.root, name)
@@ -21,6 +27,8 @@ class LocalStorage:
         return os.path.exists(self.path(name))
 
     def read_range(self, name, start, end):
+        if end <= start:  # f.read(negative) would read the whole file
+            return b""
         with open(self.path(name), "rb") as f:
             f.seek(start)
             return f.read(end - start)
@@ -36,6 +44,8 @@ class LocalStorage:
         The temporary file sits in the same directory so os.replace is atomic.
         """
         final = self.path(name)
+        # Names may contain '/', as S3 keys do (e.g. inputs/a.txt).
+        os.makedirs(os.path.dirname(final), exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(final)}.", suffix=".tmp", dir=os.path.dirname(final))
         try:
             with os.fdopen(fd, "wb", buffering=1 << 20) as f:
@@ -45,10 +55,6 @@ class LocalStorage:
             os.unlink(tmp)
             raise
 
-    def write_bytes(self, name, data):
-        with self.atomic_writer(name) as f:
-            f.write(data)
-
     def remove(self, name):
         try:
             os.unlink(self.path(name))
@@ -56,4 +62,26 @@ class LocalStorage:
             pass
 
     def list(self, prefix=""):
-        return sorted(n for n in os.listdir(self.root) if n.startswith(prefix))
+        """Files whose relative name starts with `prefix`, like S3 keys.
+
+        Only directories that could hold a match are entered, so listing
+        "mr-" in a large working directory stays a single directory read.
+        """
+        names = []
+        for top, dirs, files in os.walk(self.root):
+            rel = os.path.relpath(top, self.root)
+            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            dirs[:] = [d for d in dirs if _may_match(rel + d + "/", prefix)]
+            names.extend(rel + f for f in files
+                         if (rel + f).startswith(prefix) and not _in_flight(f))
+        return sorted(names)
+
+
+def _may_match(directory, prefix):
+    """Whether names under `directory` (ending in '/') can start with `prefix`."""
+    return directory.startswith(prefix) or prefix.startswith(directory)
+
+
+def _in_flight(filename):
+    # atomic_writer's temporary files: .<name>.<random>.tmp
+    return filename.startswith(".") and filename.endswith(".tmp")

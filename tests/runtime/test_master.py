@@ -64,14 +64,15 @@ def test_maps_come_before_reduces_and_the_job_finishes(make_master):
     started = time.monotonic()
     assert b.call("POST", "/task", idb)["action"] == "wait", "no reduce while maps run"
     assert time.monotonic() - started >= 0.25, "an idle worker long-polls instead of spinning"
-    _done(a, ida, first, partitions=[0, 1])
-    reply = _done(a, ida, second, partitions=[1])
+    _done(a, ida, first, partitions=[[0, 10], [1, 20]])
+    reply = _done(a, ida, second, partitions=[[1, 5]])
     assert reply["action"] == "reduce"
     assert master.status()["phase"] == "reduce"
-    payloads = {reply["task"]["task"]: reply["task"]["maps"]}
+    payloads = {reply["task"]["task"]: reply["task"]}
     other = b.call("POST", "/task", idb)
-    payloads[other["task"]["task"]] = other["task"]["maps"]
-    assert payloads == {0: [0], 1: [0, 1]}, "a reduce reads only the maps that wrote its partition"
+    payloads[other["task"]["task"]] = other["task"]
+    assert {r: p["maps"] for r, p in payloads.items()} == {0: [0], 1: [0, 1]}, "a reduce reads only the maps that wrote its partition"
+    assert {r: p["bytes_in"] for r, p in payloads.items()} == {0: 10, 1: 25}
     assert _done(a, ida, reply)["action"] == "wait"
     assert _done(b, idb, other)["action"] == "exit"
     assert master.wait(1) and master.done()
@@ -89,7 +90,7 @@ def test_a_waiting_worker_wakes_when_work_appears(make_master):
     waiter.start()
     time.sleep(0.2)
     started = time.monotonic()
-    assert _done(a, ida, task, partitions=[0, 1])["action"] == "reduce"  # the reporter takes one
+    assert _done(a, ida, task, partitions=[[0, 1], [1, 1]])["action"] == "reduce"  # the reporter takes one
     waiter.join(5)
     assert got["action"] == "reduce" and time.monotonic() - started < 1.0, "the waiter takes the other"
 
@@ -103,9 +104,9 @@ def test_a_timed_out_task_is_reassigned_and_the_late_completion_ignored(make_mas
     while again["action"] == "wait":
         again = b.call("POST", "/task", idb)
     assert (again["action"], again["task"]["task"], again["attempt"]) == ("map", 0, 2)
-    _done(a, ida, slow, partitions=[0])  # the revoked attempt finishes late
+    _done(a, ida, slow, partitions=[[0, 1]])  # the revoked attempt finishes late
     assert master.status()["map"]["done"] == 0, "a revoked attempt's completion must not count"
-    _done(b, idb, again, partitions=[0])
+    _done(b, idb, again, partitions=[[0, 1]])
     assert master.status()["map"]["done"] == 1
     statuses = {(r["phase"], r["attempt"]): r["status"] for r in master.task_records()}
     assert statuses[("map", 1)] == "superseded" and statuses[("map", 2)] == "ok"
@@ -115,8 +116,8 @@ def test_duplicate_completion_is_ignored(make_master):
     master = make_master(n_files=2)
     a, ida = _client(master, 1)
     task = a.call("POST", "/task", ida)
-    _done(a, ida, task, partitions=[0])
-    _done(a, ida, task, partitions=[0])
+    _done(a, ida, task, partitions=[[0, 1]])
+    _done(a, ida, task, partitions=[[0, 1]])
     assert master.status()["map"]["done"] == 1
     assert [r["status"] for r in master.task_records() if r["phase"] == "map"] == ["ok"]
 

@@ -1,0 +1,38 @@
+"""Making a job's inputs addressable in its storage, before the master splits them.
+
+For a local directory the inputs stay where they are (workers read them by
+absolute path). For S3, local files are uploaded once per job under
+`inputs/` (unchanged ones are skipped by size and checksum) and `s3://` URLs
+in the job's bucket are used in place. Either way each input keeps the path
+the user gave, which is what map receives.
+"""
+
+from mrkit.job import Input, resolve_inputs
+from mrkit.errors import InputError
+from mrkit.storage import upload_inputs
+from mrkit.storage.local import LocalStorage
+
+
+def _remote_input(url, storage):
+    """An s3:// input, which must already be in the job's bucket."""
+    bucket = getattr(storage, "bucket", None)
+    if bucket is None or url[len("s3://"):].split("/", 1)[0] != bucket:
+        raise InputError(f"input {url!r} is not in the job's storage {storage.url}: copy it there or give a local path")
+    try:
+        return Input(path=url, location=url, size=storage.size(url))
+    except FileNotFoundError:
+        raise InputError(f"input {url!r} does not exist") from None
+
+
+def stage_inputs(paths, storage):
+    """Inputs checked and located in `storage`; raises InputError naming a bad one."""
+    if isinstance(storage, LocalStorage):
+        return resolve_inputs(paths)
+    if not paths:
+        raise InputError("no inputs given: name at least one input file or directory")
+    staged = []
+    for given in map(str, paths):
+        staged.extend([_remote_input(given, storage)] if given.startswith("s3://") else resolve_inputs([given]))
+    local = [i.location for i in staged if not i.location.startswith("s3://")]
+    uploaded = dict(zip(local, upload_inputs(storage, local)))
+    return tuple(Input(i.path, uploaded.get(i.location, i.location), i.size) for i in staged)

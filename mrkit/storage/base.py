@@ -1,0 +1,112 @@
+"""The storage interface every part of the runtime reads and writes through.
+
+A job's inputs, intermediate files (`mr-<map>-<reduce>`) and outputs
+(`mr-out-<reduce>`) live in one storage: a local directory (`LocalStorage`)
+or an S3 bucket and prefix (`S3Storage`). The runtime only ever calls the
+methods below, so a task runs unchanged on a laptop or on ECS.
+
+Names are relative to the storage's root (a directory, or a bucket plus key
+prefix) and use '/' as separator. Each implementation may also accept its own
+absolute form (an absolute local path, an `s3://bucket/key` URL), which is
+used as is. Every file is written whole: it becomes visible complete or not
+at all, so a retried or duplicate task overwrites rather than adds.
+
+Errors: a missing name raises `FileNotFoundError` (S3 raises `ObjectNotFound`,
+which is both that and a `StorageError`); problems a user must fix (no such
+bucket, access denied, no credentials) raise a `StorageError` whose one-line
+message names the location and what to do.
+"""
+
+import abc
+
+from mrkit.errors import MrkitError
+
+
+class StorageError(MrkitError):
+    """Storage that cannot be used as configured; the message says how to fix it."""
+
+
+class ObjectNotFound(StorageError, FileNotFoundError):
+    """A name with nothing stored under it (also a FileNotFoundError, like a local file)."""
+
+
+class BucketNotFound(StorageError):
+    """The bucket a storage URL names does not exist."""
+
+
+class AccessDenied(StorageError, PermissionError):
+    """The credentials in use may not read or write the location."""
+
+
+class Storage(abc.ABC):
+    """Where one job's files live. Subclasses implement every abstract method."""
+
+    @property
+    @abc.abstractmethod
+    def url(self):
+        """A string `open_storage` turns back into an equivalent storage.
+
+        The master hands it to workers (which may be other processes or
+        containers) instead of the object itself.
+        """
+
+    @abc.abstractmethod
+    def path(self, name):
+        """Where `name` lives, for messages and logs: a local path or an s3:// URL."""
+
+    @abc.abstractmethod
+    def size(self, name):
+        """The size of `name` in bytes; FileNotFoundError when it does not exist."""
+
+    @abc.abstractmethod
+    def exists(self, name):
+        """Whether something is stored under `name`."""
+
+    @abc.abstractmethod
+    def read_range(self, name, start, end):
+        """Bytes [start, end) of `name` (fewer if the object ends first).
+
+        An empty range (end <= start) returns b"" without touching storage.
+        """
+
+    @abc.abstractmethod
+    def open_lines(self, name):
+        """An iterable of the text lines of `name`, decoded as UTF-8 as they stream.
+
+        Lines are split on '\\n' only and keep it; a '\\r' inside a line
+        survives untouched (records may contain one). The object is streamed,
+        never loaded whole, so reduce tasks merge files bigger than memory.
+        The result must be closed (`.close()`); it is also a context manager.
+        """
+
+    @abc.abstractmethod
+    def atomic_writer(self, name):
+        """A context manager yielding a binary file to write `name` through.
+
+        The object appears, complete, only if the block completes; if it
+        raises, nothing is left behind and an existing object is untouched.
+        An existing object is replaced whole, never appended to.
+        """
+
+    def write_bytes(self, name, data):
+        """Store `data` under `name` whole, replacing what was there."""
+        with self.atomic_writer(name) as f:
+            f.write(data)
+
+    @abc.abstractmethod
+    def remove(self, name):
+        """Delete `name`; a name that does not exist is not an error."""
+
+    @abc.abstractmethod
+    def list(self, prefix=""):
+        """The sorted names (relative to the root) that start with `prefix`.
+
+        Objects only (no directories); files still being written by
+        `atomic_writer` are not listed.
+        """
+
+    def check(self):
+        """Fail early, with a StorageError, if the storage cannot be used at all.
+
+        Cheap enough to call once when a job starts; the default checks nothing.
+        """
