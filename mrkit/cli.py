@@ -204,6 +204,35 @@ def _corpus(args):
     print(f"wrote {len(paths)} files, {total / 2**20:.1f} MiB, in {args.out}")
 
 
+def _configure_sweep(p):
+    p.add_argument("sweep", metavar="NAME", help="a sweep in params/ (map_sweep, reduce_sweep, pairs_wc, pairs_indexer, mappers) or a YAML path")
+    p.add_argument("--quick", action="store_true", help="the sweep's quick variant (tiny corpus, one repeat)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (value in YAML)")
+    p.add_argument("--resume", metavar="DIR", help="continue a results directory ('latest' for the newest of this sweep)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _sweep(args):
+    import yaml
+
+    from mrkit.experiments import sweep
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
+    config = sweep.load_sweep(args.sweep, quick=args.quick, **overrides)
+    out = args.resume
+    if out == "latest":
+        try:
+            out = sweep.latest(config.results_dir, config.name)
+        except FileNotFoundError:
+            raise UsageError(f"no earlier results of sweep {config.name!r} in {config.results_dir} to resume") from None
+    print(sweep.run_sweep(config, out, progress=not args.no_progress))
+
+
 def _configure_demo(p):
     p.add_argument("--results", default="results", metavar="DIR", help="where the generated corpus is cached (default results/)")
 
@@ -220,6 +249,7 @@ COMMANDS = {
     "worker": ("run tasks for the master of this directory (or --master URL)", _configure_worker, _worker),
     "run": ("run a job on a master plus W local worker processes", _configure_run, _run),
     "corpus": ("make the built-in input corpus", _configure_corpus, _corpus),
+    "sweep": ("run (or resume) a named sweep; rows go to results/<sweep>/<stamp>/", _configure_sweep, _sweep),
     "demo": ("word count on the built-in corpus at 1, 2 and 4 workers, with timings", _configure_demo, _demo),
 }
 

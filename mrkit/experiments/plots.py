@@ -1,0 +1,246 @@
+"""Figures of a sweep: each a pure function of the runs/tasks DataFrames returning a Figure.
+
+Figures are built with `matplotlib.figure.Figure` rather than pyplot, so no
+global figure state is touched (nothing to close, nothing shown by surprise)
+and PNGs are rendered by the Agg canvas whatever backend a notebook uses; a
+Figure returned as a cell's last value displays inline in Jupyter. seaborn
+provides the style, palette and the heatmap. Error bars are 95% confidence
+intervals over repeats (`analysis.summarize`), so a figure and the report
+quote the same numbers. Figures assume one app and backend per frame: filter
+first when a frame mixes them.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from mrkit.experiments import analysis
+
+LABELS = {
+    "n_map": "map tasks M", "n_reduce": "reduce tasks R", "workers": "workers W",
+    "end_to_end_s": "end-to-end time (s)", "est_parallel_s": "estimated parallel time (s)",
+    "est_serial_s": "estimated serial time (s)", "map_wall_s": "map wall time (s)",
+}
+PHASE_COLORS = dict(zip(("split", "map", "reduce"), sns.color_palette("colorblind", 3)))
+STAGE_COLORS = dict(zip(analysis.STAGES, sns.color_palette("colorblind", 4)))
+# Attempts that did not end ok are hatched: the time they took was spent for nothing.
+STATUS_HATCH = {"ok": None, "failed": "xx", "timed_out": "//", "superseded": ".."}
+CONFIG_BY = ("n_map", "n_reduce", "workers")
+
+
+def _label(col):
+    return LABELS.get(col, col)
+
+
+def _figure(width=6.4, height=4.2, integer_x=True):
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        ax = fig.subplots()
+    if integer_x:  # M, R and W are counts: no 2.5 workers on the axis
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig, ax
+
+
+def _varies(runs, col):
+    return col in runs and runs[col].nunique() > 1
+
+
+def _cores(runs, cores=None):
+    if cores is not None:
+        return int(cores)
+    found = runs["cpu_count"].dropna().unique() if "cpu_count" in runs else []
+    return int(max(found)) if len(found) else None
+
+
+def _errorbar(ax, runs, x, metric, label, **style):
+    """Mean of `metric` per x with its 95% CI (none for a single run)."""
+    s = analysis.summarize(runs, by=x, metric=metric)
+    ax.errorbar(s[x], s["mean"], yerr=s["ci95"].fillna(0), marker="o", capsize=3, label=label, **style)
+    return s
+
+
+def time_vs(runs: pd.DataFrame, x: str = "n_map", metric: str = "end_to_end_s", hue: str | None = None) -> Figure:
+    """Mean `metric` vs `x` (M or R) with CI error bars; one line per `hue` value.
+
+    hue defaults to the other of n_map / n_reduce when it varies (e.g. pairs).
+    """
+    if hue is None:
+        other = {"n_map": "n_reduce", "n_reduce": "n_map"}.get(x)
+        hue = other if other and _varies(runs, other) else None
+    fig, ax = _figure()
+    groups = runs.groupby(hue, sort=True) if hue else [(None, runs)]
+    for value, group in groups:
+        label = f"{_label(hue).split()[-1]}={value}" if hue else _label(metric)
+        _errorbar(ax, group, x, metric, label)
+    ax.set(xlabel=_label(x), ylabel=_label(metric), title=f"{_label(metric).split(' (')[0].capitalize()} vs {_label(x)}")
+    if runs[x].max() / max(runs[x].min(), 1) >= 10:
+        ax.set_xscale("log")  # 5..100: a log axis keeps the small M readable
+    ax.legend(title=_label(hue) if hue else None)
+    return fig
+
+
+def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_end_s", cores: int | None = None) -> Figure:
+    """Speedup T(smallest x) / T(x) with error bars, the ideal line, the Amdahl fit and the CPU ceiling."""
+    sp = analysis.speedup(runs, x=x, metric=metric)
+    s = analysis.summarize(runs, by=x, metric=metric)
+    base = float(sp["baseline_x"].iloc[0])
+    # Relative CI of the mean time carries over to the speedup (first-order).
+    yerr = (sp["speedup"] * s["ci95"] / s["mean"]).fillna(0)
+    fig, ax = _figure()
+    ax.errorbar(sp[x], sp["speedup"], yerr=yerr, marker="o", capsize=3, linestyle="none", label="measured")
+    grid = np.linspace(sp[x].min(), sp[x].max(), 200)
+    ax.plot(grid, grid / base, linestyle="--", color="grey", label="ideal")
+    try:
+        fit = analysis.fit_amdahl(runs[x], runs[metric])
+        lo, hi = fit.ci95
+        curve = fit.predict(base).time_s / fit.predict(grid).time_s
+        ax.plot(grid, curve, label=f"Amdahl fit (f = {fit.serial_fraction:.2f}, CI {lo:.2f}-{hi:.2f})")
+    except ValueError as exc:  # fewer than two distinct x: say so on the figure
+        ax.text(0.02, 0.95, f"no Amdahl fit: {exc}", transform=ax.transAxes, fontsize=7, va="top")
+    cores = _cores(runs, cores)
+    if cores:
+        ax.axhline(cores / base, color="firebrick", linestyle=":", label=f"CPU ceiling ({cores} cores)")
+    base_txt = f"{_label(x).split()[-1]}={base:g}"
+    ax.set(xlabel=_label(x), ylabel=f"speedup (time at {base_txt} / time)", title=f"Speedup vs {_label(x)}")
+    ax.legend()
+    return fig
+
+
+def map_speedup_plot(runs: pd.DataFrame, x: str = "n_map", cores: int | None = None) -> Figure:
+    """Map-stage speedup (map_serial_sum_s / map_wall_s) vs mappers, with the ideal and CPU ceiling."""
+    s = analysis.map_stage_speedup(runs, by=x)
+    fig, ax = _figure()
+    ax.errorbar(s[x], s["mean"], yerr=s["ci95"].fillna(0), marker="o", capsize=3, label="measured")
+    ax.plot(s[x], s[x], linestyle="--", color="grey", label="ideal (= mappers)")
+    cores = _cores(runs, cores)
+    if cores:
+        ax.axhline(cores, color="firebrick", linestyle=":", label=f"CPU ceiling ({cores} cores)")
+    ax.set(xlabel=_label(x), ylabel="map-stage speedup (serial sum / wall, x)", title=f"Map-stage speedup vs {_label(x)}")
+    ax.legend()
+    return fig
+
+
+def estimated_time_plot(runs: pd.DataFrame, x: str = "n_map") -> Figure:
+    """Measured end-to-end time against est_parallel_s and est_serial_s, vs mappers."""
+    fig, ax = _figure()
+    for metric, label in (("end_to_end_s", "measured end-to-end"),
+                          ("est_parallel_s", "estimated parallel (split + map wall + reduce wall)"),
+                          ("est_serial_s", "estimated serial (split + map sum + reduce sum)")):
+        _errorbar(ax, runs, x, metric, label)
+    ax.set(xlabel=_label(x), ylabel="time (s)", title=f"Estimated vs measured end-to-end time vs {_label(x)}")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def heatmap(runs: pd.DataFrame, metric: str = "end_to_end_s") -> Figure:
+    """Mean `metric` over (M, R), annotated; untried pairs stay blank."""
+    s = analysis.summarize(runs, by=["n_map", "n_reduce"], metric=metric)
+    grid = s.pivot(index="n_map", columns="n_reduce", values="mean")
+    fig, ax = _figure(6.4, 5.0, integer_x=False)
+    sns.heatmap(grid, ax=ax, annot=True, fmt=".3g", cmap="viridis_r",
+                cbar_kws={"label": f"mean {_label(metric)}"})
+    ax.invert_yaxis()  # small M at the bottom, like a plot's y axis
+    ax.grid(False)
+    ax.set(xlabel=_label("n_reduce"), ylabel=_label("n_map"), title=f"Mean {_label(metric)} over (M, R)")
+    return fig
+
+
+def config_label(row) -> str:
+    """'M=5 R=10 W=10' for a row holding n_map, n_reduce, workers."""
+    return " ".join(f"{k}={int(row[c])}" for k, c in zip("MRW", CONFIG_BY) if c in row)
+
+
+def stage_plot(runs: pd.DataFrame, by=CONFIG_BY) -> Figure:
+    """Stacked mean split / map / reduce / overhead seconds per configuration."""
+    long = analysis.stage_breakdown(runs, by=list(by))
+    wide = long.pivot_table(index=list(by), columns="stage", values="seconds", observed=False).reset_index()
+    labels = [config_label(row).replace(" ", "\n") for _, row in wide.iterrows()]
+    fig, ax = _figure(max(6.4, 0.7 * len(wide) + 2), 4.6, integer_x=False)
+    bottom = np.zeros(len(wide))
+    for stage in analysis.STAGES:
+        ax.bar(labels, wide[stage], bottom=bottom, label=stage, color=STAGE_COLORS[stage])
+        bottom += wide[stage].to_numpy()
+    ax.set(xlabel="configuration", ylabel="mean time (s)", title="Where the time goes: stages per configuration")
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend(title="stage")
+    return fig
+
+
+def _worker_order(workers):
+    # "master" (the split) on top, then workers in natural order (w2 before w10).
+    def key(w):
+        digits = "".join(ch for ch in str(w) if ch.isdigit())
+        return (str(w) != "master", int(digits) if digits else -1, str(w))
+    return sorted(set(workers), key=key)
+
+
+def timeline_plot(tasks: pd.DataFrame, run_id) -> Figure:
+    """Gantt chart of one run: a row per worker, a bar per attempt coloured by phase.
+
+    Attempts that failed, timed out or were superseded are hatched.
+    """
+    tl = analysis.task_timeline(tasks, run_id)
+    rows = _worker_order(tl["worker"])
+    y = {w: i for i, w in enumerate(rows)}
+    fig, ax = _figure(8, max(3.0, 0.3 * len(rows) + 1.5), integer_x=False)
+    span = float(tl["end_s"].max()) or 1.0
+    for _, a in tl.iterrows():
+        # a minimum width keeps sub-millisecond attempts (the split) visible
+        ax.barh(y[a["worker"]], max(a["duration_s"], span / 200), left=a["start_s"], height=0.7,
+                color=PHASE_COLORS.get(a["phase"], "grey"), hatch=STATUS_HATCH.get(a["status"], "++"),
+                edgecolor="black" if a["status"] != "ok" else "none", linewidth=0.5)
+    ax.set_yticks(range(len(rows)), [str(w) for w in rows], fontsize=7)
+    ax.invert_yaxis()
+    handles = [Patch(color=c, label=p) for p, c in PHASE_COLORS.items() if p in set(tl["phase"])]
+    handles += [Patch(facecolor="white", edgecolor="black", hatch=h, label=s)
+                for s, h in STATUS_HATCH.items() if h and s in set(tl["status"])]
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    ax.set(xlabel="time since the run's first task started (s)", ylabel="worker", title=f"Task timeline of run {run_id}")
+    return fig
+
+
+def typical_run(runs: pd.DataFrame):
+    """run_id of the median-time run of the best configuration (what a timeline should show)."""
+    best = analysis.best_configuration(runs, by=[c for c in CONFIG_BY if c in runs]).config
+    mask = np.logical_and.reduce([runs[c] == v for c, v in best.items()])
+    chosen = runs[mask]
+    median = chosen["end_to_end_s"].median()
+    return chosen.loc[(chosen["end_to_end_s"] - median).abs().idxmin(), "run_id"]
+
+
+# name -> (does it apply to these runs?, make it). save_all draws those that apply.
+FIGURES = {
+    "time_vs_map": (lambda r: _varies(r, "n_map"), lambda r, t, run_id: time_vs(r, "n_map")),
+    "time_vs_reduce": (lambda r: _varies(r, "n_reduce"), lambda r, t, run_id: time_vs(r, "n_reduce")),
+    "speedup": (lambda r: _varies(r, "workers"), lambda r, t, run_id: speedup_plot(r)),
+    "map_speedup": (lambda r: _varies(r, "n_map"), lambda r, t, run_id: map_speedup_plot(r)),
+    "estimated_time": (lambda r: _varies(r, "n_map"), lambda r, t, run_id: estimated_time_plot(r)),
+    "heatmap": (lambda r: _varies(r, "n_map") and _varies(r, "n_reduce"), lambda r, t, run_id: heatmap(r)),
+    "stages": (lambda r: len(r) > 0, lambda r, t, run_id: stage_plot(r)),
+    "timeline": (lambda r: len(r) > 0, lambda r, t, run_id: timeline_plot(t, run_id)),
+}
+
+
+def save_all(runs: pd.DataFrame, tasks: pd.DataFrame, out_dir, run_id=None, dpi=110) -> dict:
+    """Write every figure that applies to these runs as <out_dir>/<name>.png; returns {name: path}.
+
+    The timeline shows `run_id`, by default the typical run (see `typical_run`).
+    """
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if run_id is None and len(runs):
+        run_id = typical_run(runs)
+    written = {}
+    for name, (applies, make) in FIGURES.items():
+        if applies(runs):
+            path = out / f"{name}.png"
+            make(runs, tasks, run_id).savefig(path, dpi=dpi)
+            written[name] = path
+    return written

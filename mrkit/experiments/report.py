@@ -1,0 +1,392 @@
+"""The report's text: Markdown sentences computed from the runs/tasks DataFrames.
+
+Nothing here is canned: every sentence is built from numbers in the frames
+(via `analysis`), and a sentence whose numbers do not exist (a single run, a
+variable that did not vary) is left out or says why. Each section is a pure
+function of DataFrames, so it is tested on synthetic data without running a
+job. `build_report` assembles one section per question (map sweep, reduce
+sweep, (M, R) pairs, mappers), plus any extra sections such as
+`correctness_section` and `fault_tolerance_section`.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mrkit.experiments import analysis
+
+CONFIG_BY = ["n_map", "n_reduce", "workers"]
+LETTER = {"n_map": "M", "n_reduce": "R", "workers": "W"}
+NOISY_CV = 0.10
+FLAT = 0.05  # a spread under 5% of the minimum is reported as flat
+
+
+def num(x) -> str:
+    """A number for prose: 3 significant digits (1.23, 12.3, 0.0353), whole above 1000."""
+    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def plural(n, word) -> str:
+    """'1 run', '3 runs'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def config_text(cfg: Mapping) -> str:
+    """'M=5 R=10 W=10' for a mapping with any of n_map, n_reduce, workers."""
+    return " ".join(f"{LETTER[c]}={int(cfg[c])}" for c in CONFIG_BY if c in cfg)
+
+
+def _at(x, value):
+    return f"{LETTER.get(x, x)}={value:g}"
+
+
+# ------------------------------------------------------------ sentences
+
+
+def trend(runs: pd.DataFrame, x: str, metric: str = "end_to_end_s") -> str:
+    """How mean `metric` moves with `x`: falls, rises, falls then rises, or stays flat."""
+    s = analysis.summarize(runs, by=x, metric=metric).sort_values(x).reset_index(drop=True)
+    xs, ts = s[x].tolist(), s["mean"].to_numpy()
+    if len(xs) < 2:
+        return f"Only {_at(x, xs[0])} was measured: {num(ts[0])} s." if xs else ""
+    lo, hi = int(np.argmin(ts)), int(np.argmax(ts))
+    point = lambda i: f"{num(ts[i])} s at {_at(x, xs[i])}"  # noqa: E731
+    name = "End-to-end time" if metric == "end_to_end_s" else metric
+    if (ts[hi] - ts[lo]) / ts[lo] < FLAT:
+        return (f"{name} stays flat: between {num(ts[lo])} and {num(ts[hi])} s for "
+                f"{_at(x, xs[0])}..{xs[-1]:g} (within {FLAT:.0%}).")
+    if 0 < lo < len(xs) - 1:
+        return (f"{name} falls from {point(0)} to {point(lo)} ({(ts[lo] / ts[0] - 1):+.0%}), "
+                f"then rises to {point(len(xs) - 1)} ({(ts[-1] / ts[lo] - 1):+.0%} over the minimum).")
+    if lo == len(xs) - 1:
+        steady = "steadily " if np.all(np.diff(ts) <= 0) else ""
+        return f"{name} falls {steady}from {point(0)} to {point(lo)} ({(ts[lo] / ts[0] - 1):+.0%})."
+    if 0 < hi < len(xs) - 1:
+        return (f"{name} rises from {point(0)} to a peak of {point(hi)}, "
+                f"then falls back to {point(len(xs) - 1)}; the lowest is at {_at(x, xs[0])}.")
+    return f"{name} rises from {point(0)} to {point(len(xs) - 1)} ({(ts[-1] / ts[0] - 1):+.0%}); fewest is fastest."
+
+
+def best(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
+    """The fastest configuration, its margin over the runner-up, and whether that margin is noise."""
+    b = analysis.best_configuration(runs, metric=metric, by=CONFIG_BY)
+    ci = f" (± {num(b.ci95)} s, 95% CI)" if np.isfinite(b.ci95) else ""
+    text = f"The fastest configuration is {config_text(b.config)} at {num(b.mean)} s{ci}"
+    if b.runner_up is None:
+        return text + "; it is the only one measured."
+    text += (f"; the runner-up, {config_text(b.runner_up)}, is {num(b.margin_s)} s "
+             f"({b.margin_pct:.1f}%) slower")
+    if not np.isfinite(b.ci95):
+        return text + ", a margin one run per configuration cannot tell from noise."
+    if b.within_noise:
+        return text + ", within noise: their confidence intervals overlap, so the ranking may be luck."
+    return text + ", a real difference: their confidence intervals do not overlap."
+
+
+def _cores_sentence(runs):
+    cores = int(runs["cpu_count"].max())
+    over = runs.loc[runs["workers"] > cores, "workers"].unique()
+    if not len(over):
+        return f"Every configuration uses at most the {cores} CPUs of the machine."
+    verb = "exceeds" if len(over) == 1 else "exceed"
+    return (f"{len(over)} of {plural(runs['workers'].nunique(), 'worker count')} {verb} the {cores} CPUs "
+            f"(up to W={int(over.max())}): beyond {cores} workers processes share cores, "
+            f"so more of them add contention, not speed.")
+
+
+def _poor_fit(r2):
+    # A model that explains under half the variance should not be quoted as if it were exact.
+    return " — a poor fit, so read it loosely" if np.isfinite(r2) and r2 < 0.5 else ""
+
+
+def _cost_sentence(runs, x):
+    letter = LETTER[x]
+    try:
+        m = analysis.fit_cost_model(runs, x=x)
+    except ValueError as exc:
+        means = runs.groupby(x)["end_to_end_s"].mean()
+        if len(means) < 2:
+            return ""
+        slope = np.polyfit(means.index.to_numpy(float), means.to_numpy(), 1)[0]
+        verb = "adds" if slope > 0 else "saves"
+        return (f"The per-task cost model cannot be fitted ({exc}); a straight line through the "
+                f"mean times says each extra task {verb} about {num(abs(slope) * 1000)} ms.")
+    return (f"A cost model T({letter}) = fixed + work / min({letter}, {m.cores} cores) + c·{letter} "
+            f"fits with R² = {m.r2:.2f}: c = {num(m.per_task_overhead * 1000)} ms per task, "
+            f"fixed {num(m.fixed)} s, parallel work {num(m.work)} s; it puts the best {letter} at {m.best_x}"
+            f"{_poor_fit(m.r2)}.")
+
+
+def _serial_stage_sentence(runs):
+    long = analysis.stage_breakdown(runs, by=CONFIG_BY)
+    share = (long[long["stage"].isin(["split", "overhead"])]
+             .groupby(CONFIG_BY, observed=True)["fraction"].sum().reset_index())
+    ends = share.sort_values(["workers", "n_map", "n_reduce"]).iloc[[0, -1]]
+    parts = [f"{num(100 * r['fraction'])}% at {config_text(r)}" for _, r in ends.drop_duplicates().iterrows()]
+    return ("Stages that more workers do not shorten, the split and the overhead (process start-up, "
+            f"scheduling, shutdown), take {' and '.join(parts)}.")
+
+
+def _straggler_sentence(runs, tasks):
+    ok = tasks[(tasks["status"] == "ok") & tasks["phase"].isin(["map", "reduce"])]
+    ok = ok[ok["run_id"].astype(str).isin(runs["run_id"].astype(str))]
+    if ok.empty:
+        return ""
+    g = ok.groupby(["run_id", "phase"])["duration_s"].agg(["max", "median", "count"]).reset_index()
+    g = g[(g["count"] > 1) & (g["median"] > 0)]
+    if g.empty:
+        return ""
+    g["ratio"] = g["max"] / g["median"]
+    parts = []
+    for phase, rows in g.groupby("phase", sort=False):
+        parts.append(f"the slowest {phase} task takes {num(rows['ratio'].median())}× the median one")
+    worst = g.loc[g["ratio"].idxmax()]
+    cfg = runs[runs["run_id"].astype(str) == str(worst["run_id"])].iloc[0]
+    return (f"Stragglers: in the median run {' and '.join(parts)}; the worst is {num(worst['ratio'])}× "
+            f"({num(worst['max'])} s against {num(worst['median'])} s, {worst['phase']}, {config_text(cfg)}).")
+
+
+def limits(runs: pd.DataFrame, tasks: pd.DataFrame | None, x: str | None) -> str:
+    """Where and why speedup stops: cores, per-task overhead, serial stages, stragglers."""
+    parts = [_cores_sentence(runs)]
+    if x in ("n_map", "n_reduce") and runs[x].nunique() >= 2:
+        parts.append(_cost_sentence(runs, x))
+    parts.append(_serial_stage_sentence(runs))
+    if tasks is not None and len(tasks):
+        parts.append(_straggler_sentence(runs, tasks))
+    return " ".join(p for p in parts if p)
+
+
+def _amdahl_speedup(f, n):
+    return 1.0 / (f + (1.0 - f) / n)
+
+
+def amdahl(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
+    """The fitted serial fraction with its CI and what Amdahl's law predicts at 10 and 100 workers."""
+    if runs["workers"].nunique() < 2:
+        return f"Workers stayed at W={int(runs['workers'].iloc[0])}, so no serial fraction can be fitted."
+    fit = analysis.fit_amdahl(runs["workers"], runs[metric])
+    f, (lo, hi) = fit.serial_fraction, fit.ci95
+    head = (f"Fitting Amdahl's law T(W) = T1·(f + (1 − f)/W) to the {fit.n_points} runs "
+            f"(W={int(runs['workers'].min())}..{int(runs['workers'].max())}) gives a serial fraction "
+            f"f = {f:.2f} (95% CI {lo:.2f}–{hi:.2f}, R² = {fit.r2:.2f}{_poor_fit(fit.r2)}).")
+    if f >= 0.99:
+        return head + (" Time never fell as workers were added, so the law predicts no speedup at 10 "
+                       "or 100 workers: here the limit is cores and per-task overhead, not a serial part of the job.")
+    preds = []
+    for n in (10, 100):
+        rng = f" (CI {num(_amdahl_speedup(hi, n))}–{num(_amdahl_speedup(lo, n))})" if np.isfinite(lo) else ""
+        preds.append(f"{num(_amdahl_speedup(f, n))} at {n} workers{rng}")
+    limit = f"1/f = {num(fit.max_speedup)}" if f > 0 else "none: f = 0"
+    return head + f" It predicts a speedup over one worker of at most {' and '.join(preds)}; the limit is {limit}."
+
+
+def noise(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
+    """Flags configurations whose repeats vary by more than 10% (CV)."""
+    s = analysis.summarize(runs, by=CONFIG_BY, metric=metric, noisy_cv=NOISY_CV)
+    if (s["n"] < 2).all():
+        return "With one run per configuration, noise cannot be judged."
+    noisy = s[s["noisy"]]
+    if noisy.empty:
+        return f"No configuration varies by more than {NOISY_CV:.0%} (CV) over its repeats (max CV {s['cv'].max():.1%})."
+    listed = ", ".join(f"{config_text(r)} (CV {r['cv']:.0%}, n={int(r['n'])})" for _, r in noisy.iterrows())
+    return f"Noisy points (CV > {NOISY_CV:.0%}): {listed}; read differences there with care."
+
+
+def map_stage(runs: pd.DataFrame) -> str:
+    """Map-stage speedup (map_serial_sum_s / map_wall_s) against mappers and cores."""
+    s = analysis.map_stage_speedup(runs, by="n_map").dropna(subset=["mean"])
+    top = s.loc[s["mean"].idxmax()]
+    last = s.iloc[-1]
+    cores = int(runs["cpu_count"].max())
+    text = (f"Map-stage speedup (map_serial_sum_s / map_wall_s) peaks at {num(top['mean'])} at "
+            f"M={int(top['n_map'])} (ideal: {int(top['n_map'])})")
+    if last["n_map"] != top["n_map"]:
+        text += f" and is {num(last['mean'])} at M={int(last['n_map'])}"
+    text += f", on {cores} CPUs."
+    if last["n_map"] > cores:
+        # Past the cores the ratio keeps counting tasks that merely shared a CPU: their
+        # durations (the serial sum) stretch, which inflates the "speedup".
+        sums = runs.groupby("n_map")["map_serial_sum_s"].mean()
+        text += (f" Beyond {cores} mappers tasks share cores, so each takes longer: the serial sum "
+                 f"goes from {num(sums.iloc[0])} s at M={int(sums.index[0])} to {num(sums.iloc[-1])} s "
+                 f"at M={int(sums.index[-1])}, and a ratio above {cores} is not a real gain.")
+    return text
+
+
+def estimate(runs: pd.DataFrame, x: str = "n_map") -> str:
+    """Estimated parallel time (split + map wall + reduce wall) against the measured end-to-end time."""
+    m = runs.groupby(x)[["est_parallel_s", "est_serial_s", "end_to_end_s"]].mean().sort_index()
+    parts = []
+    for value in dict.fromkeys([m.index[0], m.index[-1]]):
+        row = m.loc[value]
+        gap = row["end_to_end_s"] - row["est_parallel_s"]
+        why = ("start-up and coordination it leaves out" if gap > 0
+               else "the stages overlap less than the estimate assumes")
+        parts.append(f"at {_at(x, value)} the estimate is {num(row['est_parallel_s'])} s against "
+                     f"{num(row['end_to_end_s'])} s measured (a gap of {num(gap)} s, {gap / row['end_to_end_s']:.0%}: {why})")
+    first = m.iloc[0]
+    return ("Estimated end-to-end time: " + "; ".join(parts) +
+            f". The serial estimate (split + map sum + reduce sum) at {_at(x, m.index[0])} is {num(first['est_serial_s'])} s.")
+
+
+def pairs_overview(runs: pd.DataFrame) -> str:
+    """Time along M at each fixed R, and the slowest pair against the fastest."""
+    s = analysis.summarize(runs, by=["n_map", "n_reduce"])
+    lines = []
+    for r, rows in s.groupby("n_reduce"):
+        if len(rows) >= 2:
+            seq = ", ".join(f"{num(t)} s at M={int(m)}" for m, t in zip(rows["n_map"], rows["mean"]))
+            lines.append(f"at R={int(r)}: {seq}")
+    slow, fast = s.loc[s["mean"].idxmax()], s.loc[s["mean"].idxmin()]
+    text = f"Along M at fixed R — {'; '.join(lines)}. " if lines else ""
+    return text + (f"The slowest pair is (M, R) = ({int(slow['n_map'])}, {int(slow['n_reduce'])}) at {num(slow['mean'])} s, "
+                   f"{num(slow['mean'] / fast['mean'])}× the fastest, ({int(fast['n_map'])}, {int(fast['n_reduce'])}) at {num(fast['mean'])} s.")
+
+
+# -------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class Question:
+    """A report question: its heading, the variable it sweeps, and its sentences in order."""
+    title: str
+    x: str | None
+    parts: tuple[Callable, ...]
+
+
+_TREND = lambda r, t, x: trend(r, x)  # noqa: E731
+_BEST = lambda r, t, x: best(r)  # noqa: E731
+_LIMITS = lambda r, t, x: limits(r, t, x)  # noqa: E731
+_AMDAHL = lambda r, t, x: amdahl(r)  # noqa: E731
+_NOISE = lambda r, t, x: noise(r)  # noqa: E731
+
+QUESTIONS = {
+    "map_sweep": Question("Map sweep: end-to-end time vs map tasks M", "n_map",
+                          (_TREND, _BEST, _LIMITS, _AMDAHL, _NOISE)),
+    "reduce_sweep": Question("Reduce sweep: end-to-end time vs reduce tasks R", "n_reduce",
+                             (_TREND, _BEST, _LIMITS, _AMDAHL, _NOISE)),
+    "pairs": Question("(M, R) pairs", None,
+                      (lambda r, t, x: pairs_overview(r), _BEST, _LIMITS, _AMDAHL, _NOISE)),
+    "mappers": Question("Mappers: speedup vs M = W mappers", "n_map",
+                        (_TREND, lambda r, t, x: map_stage(r), lambda r, t, x: estimate(r, x),
+                         _BEST, _LIMITS, _AMDAHL, _NOISE)),
+}
+SWEEP_QUESTION = {"map_sweep": "map_sweep", "reduce_sweep": "reduce_sweep", "pairs_wc": "pairs",
+                  "pairs_indexer": "pairs", "mappers": "mappers"}
+
+
+def infer_question(runs: pd.DataFrame) -> str:
+    """Which question a set of runs answers, from what varies in it."""
+    varies = {c for c in CONFIG_BY if runs[c].nunique() > 1}
+    if {"n_map", "n_reduce"} <= varies:
+        return "pairs"
+    if "n_map" in varies:
+        return "mappers" if (runs["n_map"] == runs["workers"]).all() and runs["n_map"].min() == 1 else "map_sweep"
+    return "reduce_sweep" if "n_reduce" in varies else "map_sweep"
+
+
+def question_section(runs: pd.DataFrame, tasks: pd.DataFrame | None, question: str) -> str:
+    """One question's Markdown section: a heading and a paragraph of sentences from the runs."""
+    q = QUESTIONS[question]
+    apps = ", ".join(sorted(map(str, runs["app"].unique()))) if "app" in runs else "?"
+    sentences = [part(runs, tasks, q.x) for part in q.parts]
+    return f"## {q.title} ({apps})\n\n" + "\n\n".join(s for s in sentences if s) + "\n"
+
+
+def correctness_section(expected, actual, reference="the sequential reference") -> str:
+    """Compare a job's output with the reference: unique keys, missing, extra, different, duplicated.
+
+    `expected` and `actual` are dicts/Series of key -> value or directories of mr-out-* files.
+    """
+    c = analysis.correctness(_as_output(expected), _as_output(actual))
+    text = (f"## Correctness\n\nThe job's output has {c.actual_keys} unique keys; {reference} has "
+            f"{c.expected_keys}. Missing: {c.missing}, extra: {c.extra}, with a different value: "
+            f"{c.different}, emitted twice: {c.duplicate}. ")
+    text += "The output is exact." if c.exact else "The output is **not** exact."
+    if c.missing and c.extra:
+        text += (" Missing keys together with extra ones are the signature of words cut at chunk "
+                 "borders: the word disappears and its pieces appear as new keys.")
+    for kind, keys in c.examples.items():
+        text += f" {kind.capitalize()}, e.g.: {', '.join(f'`{k}`' for k in keys)}."
+    return text + "\n"
+
+
+def read_output(directory) -> pd.Series:
+    """key -> value from every mr-out-* in a directory (split at the first space; duplicates kept)."""
+    keys, values = [], []
+    for path in sorted(pathlib.Path(directory).glob("mr-out-*")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(" ")
+            keys.append(key)
+            values.append(value)
+    return pd.Series(values, index=keys, dtype=object)
+
+
+def _as_output(obj):
+    return read_output(obj) if isinstance(obj, (str, pathlib.Path)) else obj
+
+
+def fault_tolerance_section(tasks: pd.DataFrame, exact: bool | analysis.Correctness | None = None) -> str:
+    """What the crash app's run(s) cost: attempts, failures, timeouts, reassignments, and exactness."""
+    t = tasks[tasks["phase"].isin(["map", "reduce"])]
+    counts = t["status"].value_counts()
+    n_tasks = t.groupby(["run_id", "phase"])["task"].nunique()
+    per_task = t.groupby(["run_id", "phase", "task"]).size()
+    lost = t.loc[t["status"] != "ok", "duration_s"].sum()
+    phases = " and ".join(f"{int(n_tasks.xs(p, level='phase').sum())} {p}" for p in ("map", "reduce")
+                          if p in n_tasks.index.get_level_values("phase"))
+    text = (f"## Fault tolerance\n\nOver {plural(t['run_id'].nunique(), 'run')}, {phases} tasks took {len(t)} attempts: "
+            f"{int(counts.get('ok', 0))} ok, {int(counts.get('failed', 0))} failed (the app raised), "
+            f"{int(counts.get('timed_out', 0))} timed out (no answer within the task timeout: a crashed or "
+            f"stalled worker) and {int(counts.get('superseded', 0))} superseded (finished after being reassigned). "
+            f"{int((per_task > 1).sum())} of {len(per_task)} tasks needed more than one attempt "
+            f"({int(len(t) - len(per_task))} reassignments, at most {int(per_task.max())} attempts for one task); "
+            f"attempts that did not count took {num(lost)} s of worker time. "
+            f"{t['pid'].nunique() if 'pid' in t else '?'} worker processes took part. ")
+    if isinstance(exact, analysis.Correctness):
+        exact = exact.exact
+    text += {True: "The output is still exact: it matches the reference key for key.",
+             False: "The output does **not** match the reference.",
+             None: "The output was not checked against a reference."}[exact]
+    return text + "\n"
+
+
+def _header(runs, meta):
+    if not meta:
+        return f"{len(runs)} runs.\n"
+    p = meta.get("parameters", {})
+    return (f"Measured on {meta.get('host', '?')} ({meta.get('cpu_count', '?')} CPUs), mrkit "
+            f"{meta.get('versions', {}).get('mrkit', '?')}, commit {str(meta.get('git_commit'))[:10]}, "
+            f"{meta.get('start', '?')}; {len(runs)} runs, {p.get('repeats', '?')} per configuration after "
+            f"{'one unrecorded warm-up' if p.get('warmup', True) else 'no warm-up'}; input "
+            f"{num(meta.get('input_bytes', 0) / 2**20)} MiB.\n")
+
+
+def build_report(runs: pd.DataFrame, tasks: pd.DataFrame | None = None, *, meta: dict | None = None,
+                 questions: list[str] | None = None, extra_sections=(), title="MapReduce scaling report") -> str:
+    """The whole Markdown report: a header, one section per question, then `extra_sections`.
+
+    Questions come from `questions`, else from the runs' `sweep` column
+    (SWEEP_QUESTION), else from what varies (`infer_question`). With a
+    `sweep` column each section uses that sweep's runs only.
+    """
+    groups = []
+    if questions is not None:
+        groups = [(q, runs) for q in questions]
+    elif "sweep" in runs and runs["sweep"].notna().all():
+        for name, rows in runs.groupby("sweep", sort=False):
+            groups.append((SWEEP_QUESTION.get(name) or infer_question(rows), rows))
+    else:  # apps are never mixed in one section: their times are not comparable
+        groups = [(infer_question(rows), rows) for _, rows in runs.groupby("app", sort=False)]
+    sections = [f"# {title}\n\n{_header(runs, meta)}"]
+    for question, rows in groups:
+        sub_tasks = None if tasks is None else tasks[tasks["run_id"].astype(str).isin(rows["run_id"].astype(str))]
+        sections.append(question_section(rows, sub_tasks, question))
+    sections.extend(extra_sections)
+    return "\n".join(sections)

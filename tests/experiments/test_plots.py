@@ -1,0 +1,147 @@
+"""Figures on synthetic runs/tasks frames: labels, the lines each must show, and PNGs on disk."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from mrkit.experiments import analysis, plots
+
+
+def make_runs(configs, repeats=3, seed=0, cpu_count=2):
+    """runs.csv-shaped rows: time = 1 + 4/min(W, cores) + 0.01*M, stages adding up below it."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, (m, r, w) in enumerate(configs):
+        for rep in range(repeats):
+            noise = 1 + 0.02 * rng.standard_normal()
+            map_wall = 4 / min(w, cpu_count) * noise
+            e2e = (1 + map_wall + 0.01 * m) * noise
+            rows.append(dict(run_id=f"run{i}-{rep}", app="wc", backend="local", n_map=m, n_reduce=r, workers=w,
+                             cpu_count=cpu_count, input_bytes=1000, split_s=0.01, map_serial_sum_s=4 * noise,
+                             map_wall_s=map_wall, reduce_serial_sum_s=0.4, reduce_wall_s=0.2, startup_s=0.3,
+                             end_to_end_s=e2e, est_serial_s=4.41, est_parallel_s=0.21 + map_wall, retries=0,
+                             repeat=rep))
+    return pd.DataFrame(rows)
+
+
+def make_tasks(run_id="run0-0"):
+    rows = [("split", 0, 1, "master", 0.0, 0.01, "ok"),
+            ("map", 0, 1, "w0", 0.02, 1.0, "ok"), ("map", 1, 1, "w1", 0.02, 1.5, "timed_out"),
+            ("map", 1, 2, "w0", 1.5, 2.4, "ok"), ("map", 1, 1, "w1", 1.6, 3.0, "superseded"),
+            ("reduce", 0, 1, "w10", 2.5, 2.8, "failed"), ("reduce", 0, 2, "w2", 2.8, 3.1, "ok")]
+    return pd.DataFrame([dict(run_id=run_id, phase=p, task=t, attempt=a, worker=w, pid=1, host="h",
+                              start=100 + s, end=100 + e, duration_s=e - s, status=st)
+                         for p, t, a, w, s, e, st in rows])
+
+
+MAP_SWEEP = [(m, 5, m) for m in (5, 10, 20, 50)]
+MAPPERS = [(m, 1, m) for m in (1, 2, 3, 4)]
+PAIRS = [(1, 1, 1), (5, 1, 5), (1, 5, 5), (5, 5, 5), (20, 5, 20)]
+
+
+def legend_labels(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_time_vs_m_and_r_have_labelled_axes_and_error_bars():
+    fig = plots.time_vs(make_runs(MAP_SWEEP), "n_map")
+    ax = fig.axes[0]
+    assert isinstance(fig, Figure) and ax.get_title()
+    assert ax.get_xlabel() == "map tasks M" and ax.get_ylabel() == "end-to-end time (s)"
+    assert len(ax.containers) == 1  # one errorbar series
+    line = ax.lines[0]
+    assert list(line.get_xdata()) == [5, 10, 20, 50]
+    means = make_runs(MAP_SWEEP).groupby("n_map")["end_to_end_s"].mean()
+    assert np.allclose(line.get_ydata(), means.to_numpy())
+
+    fig = plots.time_vs(make_runs(PAIRS), "n_reduce")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "reduce tasks R"
+    assert legend_labels(ax) == ["M=1", "M=5", "M=20"]  # hue: the other variable varies
+
+
+def test_speedup_plot_has_ideal_amdahl_and_cpu_ceiling():
+    runs = make_runs(MAPPERS)
+    ax = plots.speedup_plot(runs).axes[0]
+    labels = legend_labels(ax)
+    assert "ideal" in labels and "measured" in labels and "CPU ceiling (2 cores)" in labels
+    fit = analysis.fit_amdahl(runs["workers"], runs["end_to_end_s"])
+    assert f"Amdahl fit (f = {fit.serial_fraction:.2f}" in next(lbl for lbl in labels if lbl.startswith("Amdahl"))
+    by_label = {line.get_label(): line for line in ax.lines}
+    ideal = by_label["ideal"]
+    assert np.allclose(ideal.get_ydata(), ideal.get_xdata())  # baseline W=1
+    assert set(by_label["CPU ceiling (2 cores)"].get_ydata()) == {2}
+    assert "speedup" in ax.get_ylabel() and ax.get_xlabel() == "workers W"
+
+
+def test_speedup_plot_without_distinct_workers_says_why():
+    ax = plots.speedup_plot(make_runs([(4, 1, 2), (8, 1, 2)])).axes[0]
+    assert any("no Amdahl fit" in t.get_text() for t in ax.texts)
+
+
+def test_map_speedup_and_estimated_time_plots():
+    runs = make_runs(MAPPERS)
+    ax = plots.map_speedup_plot(runs).axes[0]
+    assert "map-stage speedup" in ax.get_ylabel() and ax.get_xlabel() == "map tasks M"
+    assert {"measured", "ideal (= mappers)", "CPU ceiling (2 cores)"} <= set(legend_labels(ax))
+    ax = plots.estimated_time_plot(runs).axes[0]
+    assert ax.get_ylabel() == "time (s)" and len(ax.containers) == 3
+    assert [lbl.split(" (")[0] for lbl in legend_labels(ax)] == [
+        "measured end-to-end", "estimated parallel", "estimated serial"]
+
+
+def test_heatmap_shows_mean_time_per_pair():
+    runs = make_runs(PAIRS)
+    fig = plots.heatmap(runs)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "reduce tasks R" and ax.get_ylabel() == "map tasks M"
+    annotations = sorted(float(t.get_text()) for t in ax.texts)
+    means = sorted(runs.groupby(["n_map", "n_reduce"])["end_to_end_s"].mean())
+    assert np.allclose(annotations, means, rtol=5e-3)
+    assert "end-to-end time (s)" in fig.axes[1].get_ylabel()  # the colour bar
+
+
+def test_stage_plot_stacks_the_stage_breakdown():
+    runs = make_runs(MAP_SWEEP)
+    ax = plots.stage_plot(runs).axes[0]
+    assert legend_labels(ax) == list(analysis.STAGES)
+    assert ax.get_ylabel() == "mean time (s)"
+    assert len(ax.patches) == 4 * len(MAP_SWEEP)
+    expected = analysis.stage_breakdown(runs, by=["n_map", "n_reduce", "workers"])
+    heights = [p.get_height() for p in ax.patches]  # stage by stage, configurations in order
+    assert np.allclose(heights, expected.sort_values(["stage", "n_map"])["seconds"])
+
+
+def test_timeline_has_a_row_per_worker_and_hatches_lost_attempts():
+    tasks = make_tasks()
+    ax = plots.timeline_plot(tasks, "run0-0").axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["master", "w0", "w1", "w2", "w10"]
+    bars = [p for p in ax.patches if p.get_width() > 0]
+    assert len(bars) == len(tasks)
+    assert sum(1 for p in bars if p.get_hatch()) == 3  # timed_out, superseded, failed
+    labels = legend_labels(ax)
+    assert {"split", "map", "reduce", "timed_out", "superseded", "failed"} <= set(labels)
+    assert "(s)" in ax.get_xlabel() and ax.get_ylabel() == "worker"
+
+
+def test_save_all_writes_the_figures_that_apply(tmp_path):
+    runs = make_runs(PAIRS)
+    written = plots.save_all(runs, make_tasks(plots.typical_run(runs)), tmp_path)
+    assert set(written) == set(plots.FIGURES)
+    for path in written.values():
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    # a map sweep (R fixed) has no heatmap and no time-vs-R figure
+    sweep_runs = make_runs(MAP_SWEEP)
+    written = plots.save_all(sweep_runs, make_tasks(), tmp_path / "map", run_id="run0-0")
+    assert "heatmap" not in written and "time_vs_reduce" not in written and "time_vs_map" in written
+
+
+def test_typical_run_is_the_median_run_of_the_best_configuration():
+    runs = make_runs(MAPPERS)
+    runs.loc[runs["n_map"] == 3, "end_to_end_s"] -= 1.0  # make M=3 the clear winner
+    best = runs[runs["n_map"] == 3]
+    chosen = plots.typical_run(runs)
+    assert chosen in set(best["run_id"])
+    assert runs.set_index("run_id").loc[chosen, "end_to_end_s"] == pytest.approx(best["end_to_end_s"].median())

@@ -1,0 +1,185 @@
+"""Report text on synthetic frames with known answers: the numbers in it come from the frames."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mrkit.experiments import analysis, report
+
+NUM = r"([0-9.]+)"
+
+
+def make_runs(means, *, x="n_map", fixed=None, cv=0.01, repeats=3, seed=1, cpu_count=2, workers=None, **extra):
+    """Runs whose per-configuration mean end-to-end time is about `means[value]`."""
+    rng = np.random.default_rng(seed)
+    fixed = fixed or {"n_reduce": 5} if x == "n_map" else fixed or {"n_map": 10}
+    rows = []
+    for value, mean in means.items():
+        cfg = {**fixed, x: value}
+        w = workers(cfg) if workers else max(cfg["n_map"], cfg["n_reduce"])
+        for rep in range(repeats):
+            t = mean * (1 + cv * rng.standard_normal())
+            rows.append(dict(run_id=f"{x}{value}-{rep}", app="wc", backend="local", workers=w, cpu_count=cpu_count,
+                             split_s=0.01, map_serial_sum_s=0.6 * t * min(w, cpu_count), map_wall_s=0.6 * t,
+                             reduce_wall_s=0.2 * t, end_to_end_s=t, est_parallel_s=0.81 * t,
+                             est_serial_s=0.81 * t * w, repeat=rep, **cfg, **extra))
+    return pd.DataFrame(rows)
+
+
+def mean_of(runs, col, value):
+    return runs.loc[runs[col] == value, "end_to_end_s"].mean()
+
+
+def close(text_number, value):
+    return float(text_number) == pytest.approx(value, rel=6e-3)
+
+
+MAP_MEANS = {5: 4.0, 10: 3.0, 15: 2.5, 20: 2.0, 50: 2.6, 100: 3.5}  # falls to M=20, then turns up
+
+
+def test_map_sweep_trend_names_the_turn_up_with_the_frames_numbers():
+    runs = make_runs(MAP_MEANS)
+    text = report.trend(runs, "n_map")
+    m = re.search(rf"falls from {NUM} s at M=5 to {NUM} s at M=20 .*then rises to {NUM} s at M=100", text)
+    assert m, text
+    assert close(m[1], mean_of(runs, "n_map", 5)) and close(m[2], mean_of(runs, "n_map", 20))
+    assert close(m[3], mean_of(runs, "n_map", 100))
+
+
+@pytest.mark.parametrize("means, pattern", [
+    ({5: 3.0, 10: 2.0, 20: 1.0}, r"falls steadily from .* at R=5 to .* at R=20"),
+    ({5: 1.0, 10: 2.0, 20: 3.0}, r"rises from .* at R=5 to .* at R=20"),
+    ({5: 2.00, 10: 2.02, 20: 2.01}, r"stays flat"),
+])
+def test_trend_shapes(means, pattern):
+    assert re.search(pattern, report.trend(make_runs(means, x="n_reduce", cv=0.001), "n_reduce"))
+
+
+def test_best_configuration_and_a_real_margin():
+    runs = make_runs(MAP_MEANS)
+    text = report.best(runs)
+    m = re.search(rf"fastest configuration is M=20 R=5 W=20 at {NUM} s .*runner-up, M=15 R=5 W=15, "
+                  rf"is {NUM} s \({NUM}%\) slower, a real difference", text)
+    assert m, text
+    best, second = mean_of(runs, "n_map", 20), mean_of(runs, "n_map", 15)
+    assert close(m[1], best) and close(m[2], second - best)
+    assert float(m[3]) == pytest.approx(100 * (second - best) / best, abs=0.05)
+
+
+def test_best_configuration_within_noise():
+    runs = make_runs({5: 2.0, 10: 2.02}, cv=0.10, seed=3)
+    assert "within noise" in report.best(runs)
+    assert "cannot tell from noise" in report.best(make_runs({5: 2.0, 10: 2.5}, repeats=1))
+
+
+def test_noisy_points_are_flagged_with_their_cv():
+    runs = make_runs(MAP_MEANS)
+    noisy = runs["n_map"] == 50
+    runs.loc[noisy, "end_to_end_s"] = [2.0, 2.6, 3.2]
+    text = report.noise(runs)
+    m = re.search(rf"M=50 R=5 W=50 \(CV {NUM}%", text)
+    cv = runs.loc[noisy, "end_to_end_s"].std() / runs.loc[noisy, "end_to_end_s"].mean()
+    assert m and float(m[1]) == pytest.approx(100 * cv, abs=0.5)
+    assert "M=20 R=5" not in text
+    assert "No configuration varies" in report.noise(make_runs(MAP_MEANS))
+
+
+def test_amdahl_fraction_and_predictions_come_from_the_fit():
+    f = 0.2
+    runs = make_runs({w: 10 * (f + (1 - f) / w) for w in (1, 2, 4, 8)}, fixed={"n_reduce": 1}, cv=0.005,
+                     cpu_count=8)
+    text = report.amdahl(runs)
+    fit = analysis.fit_amdahl(runs["workers"], runs["end_to_end_s"])
+    m = re.search(rf"f = {NUM} \(95% CI {NUM}–{NUM}", text)
+    assert m and float(m[1]) == pytest.approx(fit.serial_fraction, abs=0.005)
+    assert float(m[2]) <= float(m[1]) <= float(m[3])
+    m = re.search(rf"at most {NUM} at 10 workers.* and {NUM} at 100 workers", text)
+    assert m, text
+    assert close(m[1], fit.predict(10).speedup) and close(m[2], fit.predict(100).speedup)
+    assert float(m[1]) == pytest.approx(1 / (f + (1 - f) / 10), rel=0.03)
+
+
+def test_amdahl_when_workers_do_not_help_or_do_not_vary():
+    slower = make_runs({5: 1.0, 10: 1.5, 20: 2.0})
+    assert "f = 1.00" in report.amdahl(slower) and "no speedup" in report.amdahl(slower)
+    fixed_w = make_runs({5: 1.0, 10: 1.5}, workers=lambda cfg: 4)
+    assert "Workers stayed at W=4" in report.amdahl(fixed_w)
+
+
+def test_limits_name_cores_per_task_cost_serial_stages_and_stragglers():
+    runs = make_runs(MAP_MEANS)
+    tasks = pd.DataFrame([dict(run_id=rid, phase="map", task=i, status="ok", duration_s=d)
+                          for rid in runs["run_id"] for i, d in enumerate([0.1, 0.1, 0.1, 0.4])])
+    text = report.limits(runs, tasks, "n_map")
+    assert re.search(r"6 of 6 worker counts exceed the 2 CPUs \(up to W=100\)", text), text
+    assert "per-task cost model cannot be fitted" in text  # every M >= cores
+    m = re.search(rf"each extra task adds about {NUM} ms", text)
+    means = runs.groupby("n_map")["end_to_end_s"].mean()
+    slope = np.polyfit(means.index.to_numpy(float), means.to_numpy(), 1)[0]
+    assert m and close(m[1], slope * 1000)
+    assert re.search(rf"split and the overhead .* take {NUM}% at M=5 R=5 W=5 and {NUM}% at M=100", text)
+    assert re.search(r"slowest map task takes 4× the median one", text)
+
+
+def test_cost_model_sentence_when_it_can_be_fitted():
+    m_values = [1, 2, 4, 8, 16]
+    runs = make_runs({m: 0.5 + 4 / min(m, 2) + 0.05 * m for m in m_values}, fixed={"n_reduce": 1}, cv=0.001)
+    model = analysis.fit_cost_model(runs, x="n_map")
+    text = report.limits(runs, None, "n_map")
+    m = re.search(rf"c = {NUM} ms per task.* best M at (\d+)", text)
+    assert m and close(m[1], model.per_task_overhead * 1000) and int(m[2]) == model.best_x
+
+
+def test_build_report_sections_per_sweep_and_header():
+    a = make_runs(MAP_MEANS, sweep="map_sweep")
+    b = make_runs({5: 3.0, 10: 2.0, 20: 2.5}, x="n_reduce", sweep="reduce_sweep")
+    runs = pd.concat([a, b], ignore_index=True)
+    meta = {"host": "box", "cpu_count": 2, "versions": {"mrkit": "0.1.0"}, "git_commit": "abcdef1234567",
+            "start": "2026-01-01T00:00:00", "input_bytes": 16 * 2**20, "parameters": {"repeats": 3, "warmup": True}}
+    text = report.build_report(runs, None, meta=meta)
+    assert text.count("\n## ") == 2
+    assert "## Map sweep" in text and "## Reduce sweep" in text
+    assert "box (2 CPUs)" in text and "one unrecorded warm-up" in text and "16 MiB" in text
+    reduce_part = text.split("## Reduce sweep")[1]
+    assert "M=10 R=10 W=10" in reduce_part and "M=20 R=5 W=20" not in reduce_part
+    mappers = make_runs({m: 3.0 / min(m, 2) + 0.1 for m in (1, 2, 3, 4)}, fixed={"n_reduce": 1})
+    assert report.infer_question(mappers) == "mappers"
+    text = report.build_report(mappers, extra_sections=["## Extra\n"])
+    assert "## Mappers" in text and "Map-stage speedup" in text and text.rstrip().endswith("## Extra")
+
+
+def test_correctness_section_counts_missing_extra_and_different(tmp_path):
+    expected = {"hello": "3", "world": "2", "border": "1", "same": "5"}
+    actual = {"hello": "3", "world": "1", "bor": "1", "der": "1", "same": "5"}
+    text = report.correctness_section(expected, actual)
+    assert "output has 5 unique keys; the sequential reference has 4" in text
+    assert "Missing: 1, extra: 2, with a different value: 1" in text
+    assert "not** exact" in text and "chunk borders" in text and "`border`" in text
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "job").mkdir()
+    (tmp_path / "ref" / "mr-out-0").write_text("a 1\nb 2 x,y\n")
+    (tmp_path / "job" / "mr-out-0").write_text("b 2 x,y\n")
+    (tmp_path / "job" / "mr-out-1").write_text("a 1\n")
+    text = report.correctness_section(tmp_path / "ref", tmp_path / "job")
+    assert "The output is exact." in text and "Missing: 0, extra: 0" in text
+
+
+def test_fault_tolerance_section_counts_attempts():
+    # as the master records them: a late completion replaces its timed_out row with superseded
+    rows = [("map", 0, 1, "ok", 0.2, 11), ("map", 1, 1, "superseded", 12.0, 12), ("map", 1, 2, "ok", 0.3, 13),
+            ("map", 2, 1, "timed_out", 10.0, 14), ("map", 2, 2, "failed", 0.1, 15), ("map", 2, 3, "ok", 0.2, 16),
+            ("map", 3, 1, "timed_out", 10.0, 17), ("map", 3, 2, "ok", 0.2, 18), ("reduce", 0, 1, "ok", 0.5, 19)]
+    tasks = pd.DataFrame([dict(run_id="r1", phase=p, task=t, attempt=a, status=s, duration_s=d, pid=pid)
+                          for p, t, a, s, d, pid in rows])
+    tasks = pd.concat([tasks, pd.DataFrame([dict(run_id="r1", phase="split", task=0, attempt=1, status="ok",
+                                                 duration_s=0.0, pid=1)])], ignore_index=True)
+    good = analysis.correctness({"a": "1"}, {"a": "1"})
+    text = report.fault_tolerance_section(tasks, good)
+    assert "Over 1 run, 4 map and 1 reduce tasks took 9 attempts" in text
+    assert "5 ok, 1 failed" in text and "2 timed out" in text and "1 superseded" in text
+    assert "3 of 5 tasks needed more than one attempt (4 reassignments, at most 3 attempts" in text
+    assert re.search(rf"did not count took {NUM} s", text)[1] == "32.1"
+    assert "9 worker processes" in text and "still exact" in text
+    assert "does **not** match" in report.fault_tolerance_section(tasks, False)

@@ -1,0 +1,204 @@
+"""Sweeps: real quick sweeps on a tiny corpus (warm-up, resume, files), and the YAML config."""
+
+import csv
+import json
+
+import pytest
+
+from mrkit.experiments import sweep as sw
+from mrkit.timing import RUN_COLUMNS, TASK_COLUMNS
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Route the local backend through a recorder: (config_id, repeat) per real run."""
+    seen = []
+    real = sw.BACKENDS["local"]
+
+    def recording(app, inputs, **kw):
+        seen.append((f"m{kw['n_map']}-r{kw['n_reduce']}-w{kw['workers']}", kw["repeat"]))
+        return real(app, inputs, **kw)
+
+    monkeypatch.setitem(sw.BACKENDS, "local", recording)
+    return seen
+
+
+def quick(tmp_path, **overrides):
+    """2 configurations x 2 repeats of the map sweep on 2 files of 16 KiB."""
+    values = {"repeats": 2, "results_dir": str(tmp_path / "results"), **overrides}
+    return sw.load_sweep("map_sweep", quick=True, **values)
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def header(path):
+    with open(path, encoding="utf-8") as f:
+        return f.readline().strip().split(",")
+
+
+def test_quick_sweep_writes_runs_tasks_and_meta(tmp_path, calls):
+    cfg = quick(tmp_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    out = sw.run_sweep(cfg, progress=False, scratch=scratch)
+
+    assert out.parent == tmp_path / "results" / "map_sweep"
+    assert header(out / "runs.csv")[: len(RUN_COLUMNS)] == RUN_COLUMNS
+    assert header(out / "tasks.csv")[: len(TASK_COLUMNS)] == TASK_COLUMNS
+    runs = read_csv(out / "runs.csv")
+    assert sorted((r["config_id"], int(r["repeat"])) for r in runs) == [
+        ("m10-r5-w10", 0), ("m10-r5-w10", 1), ("m5-r5-w5", 0), ("m5-r5-w5", 1)]
+    assert {(int(r["n_map"]), int(r["workers"])) for r in runs} == {(5, 5), (10, 10)}
+    # one warm-up (repeat -1) before each configuration's repeats, never recorded
+    assert calls == [("m5-r5-w5", -1), ("m5-r5-w5", 0), ("m5-r5-w5", 1),
+                     ("m10-r5-w10", -1), ("m10-r5-w10", 0), ("m10-r5-w10", 1)]
+    assert len({r["run_id"] for r in runs}) == 4
+    tasks = read_csv(out / "tasks.csv")
+    assert {t["run_id"] for t in tasks} == {r["run_id"] for r in runs}
+    for r in runs:
+        maps = [t for t in tasks if t["run_id"] == r["run_id"] and t["phase"] == "map" and t["status"] == "ok"]
+        assert len(maps) == int(r["n_map"])
+    assert list(scratch.iterdir()) == [], "each run's working directory is deleted after it"
+
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["parameters"]["n_map"] == [5, 10] and meta["parameters"]["repeats"] == 2
+    assert set(meta["versions"]) >= {"mrkit", "pandas", "numpy", "multiprocess"}
+    assert meta["cpu_count"] >= 1 and meta["host"] and "git_commit" in meta
+    assert "warm-up" in meta["warmup"] and "unrecorded" in meta["warmup"]
+    assert meta["start"] and meta["end"] and meta["status"] == "complete"
+    assert meta["input_bytes"] == int(runs[0]["input_bytes"])
+
+    loaded_runs, loaded_tasks, loaded_meta = sw.load_results(out)
+    assert len(loaded_runs) == 4 and len(loaded_tasks) == len(tasks) and loaded_meta == meta
+    assert sw.latest(tmp_path / "results", "map_sweep") == out
+
+
+def test_resume_skips_done_runs_and_redoes_only_a_deleted_one(tmp_path, calls):
+    cfg = quick(tmp_path)
+    out = sw.run_sweep(cfg, progress=False)
+    before = read_csv(out / "runs.csv")
+    calls.clear()
+
+    sw.run_sweep(cfg, out, progress=False)
+    assert calls == [] and read_csv(out / "runs.csv") == before
+
+    # delete one row (and leave a torn line, as a power cut would): only that run is redone
+    dropped = next(r for r in before if r["config_id"] == "m10-r5-w10" and r["repeat"] == "1")
+    kept = [r for r in before if r is not dropped]
+    with open(out / "runs.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(before[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)
+        f.write("torn,row,with")
+    sw.run_sweep(cfg, out, progress=False)
+
+    assert calls == [("m10-r5-w10", -1), ("m10-r5-w10", 1)]
+    after = read_csv(out / "runs.csv")
+    assert after[:3] == kept and len(after) == 4
+    redone = after[3]
+    assert (redone["config_id"], redone["repeat"]) == ("m10-r5-w10", "1")
+    assert redone["run_id"] != dropped["run_id"]
+    task_runs = {t["run_id"] for t in read_csv(out / "tasks.csv")}
+    assert dropped["run_id"] not in task_runs, "tasks of an uncommitted run are dropped"
+    assert task_runs == {r["run_id"] for r in after}
+    assert len(json.loads((out / "meta.json").read_text())["sessions"]) == 3
+
+
+def test_resume_refuses_other_parameters_but_allows_more_repeats(tmp_path, calls):
+    out = sw.run_sweep(quick(tmp_path, n_map=[5]), progress=False)
+    with pytest.raises(ValueError, match="n_map"):
+        sw.run_sweep(quick(tmp_path, n_map=[5, 20]), out, progress=False)
+    calls.clear()
+    sw.run_sweep(quick(tmp_path, n_map=[5]), out, progress=False, repeats=3)  # overrides on a SweepConfig
+    assert calls == [("m5-r5-w5", -1), ("m5-r5-w5", 2)]
+    assert len(read_csv(out / "runs.csv")) == 3
+
+
+def test_load_results_leaves_out_tasks_of_uncommitted_runs(tmp_path):
+    (tmp_path / "runs.csv").write_text(",".join(sw.RUN_FILE_COLUMNS) + "\n" + ",".join(
+        ["r1"] + ["1"] * (len(sw.RUN_FILE_COLUMNS) - 1)) + "\n")
+    rows = [["r1"] + ["1"] * (len(sw.TASK_FILE_COLUMNS) - 1), ["r2"] + ["1"] * (len(sw.TASK_FILE_COLUMNS) - 1)]
+    (tmp_path / "tasks.csv").write_text("\n".join(",".join(r) for r in [sw.TASK_FILE_COLUMNS, *rows]) + "\n")
+    runs, tasks, meta = sw.load_results(tmp_path)
+    assert list(tasks["run_id"]) == ["r1"] and len(runs) == 1 and meta == {}
+
+
+def test_latest_picks_newest_stamp_with_meta(tmp_path):
+    base = tmp_path / "map_sweep"
+    for stamp in ("20250101-000000", "20250102-000000", "20250102-000000-01"):
+        (base / stamp).mkdir(parents=True)
+        (base / stamp / "meta.json").write_text("{}")
+    (base / "20991231-000000").mkdir()  # no meta.json: not a results directory
+    assert sw.latest(tmp_path, "map_sweep").name == "20250102-000000-01"
+    with pytest.raises(FileNotFoundError, match="reduce_sweep"):
+        sw.latest(tmp_path, "reduce_sweep")
+
+
+# ------------------------------------------------------------------ config
+
+
+@pytest.mark.parametrize("name, pairs", [
+    ("map_sweep", [(m, 5) for m in (5, 10, 15, 20, 50, 100)]),
+    ("reduce_sweep", [(10, r) for r in (5, 10, 15, 20, 50, 100)]),
+    ("pairs_wc", [(1, 1), (5, 1), (1, 5), (5, 5), (20, 5), (5, 20), (20, 20), (50, 20), (50, 50), (100, 20), (100, 50)]),
+    ("pairs_indexer", [(1, 1), (5, 1), (1, 5), (5, 5), (20, 5), (5, 20), (20, 20), (50, 20), (50, 50), (100, 20), (100, 50)]),
+    ("mappers", [(m, 1) for m in range(1, 9)]),
+])
+def test_named_sweeps_load_with_their_grid_and_a_quick_variant(name, pairs):
+    cfg = sw.load_sweep(name)
+    configs = cfg.configurations()
+    assert [(c.n_map, c.n_reduce) for c in configs] == pairs
+    assert all(c.workers == max(c.n_map, c.n_reduce) for c in configs)
+    assert cfg.name == name and cfg.repeats == 3 and cfg.inputs is None
+    assert cfg.app == ("indexer" if name == "pairs_indexer" else "wc")
+    q = sw.load_sweep(name, quick=True)
+    assert len(q.configurations()) <= 2 and q.repeats == 1 and q.corpus.size <= 64 * 1024
+
+
+def test_overrides_win_and_corpus_merges_key_by_key():
+    cfg = sw.load_sweep("map_sweep", quick=True, repeats=4, corpus={"size": "8KB"}, app="indexer")
+    assert cfg.repeats == 4 and cfg.app == "indexer"
+    assert (cfg.corpus.files, cfg.corpus.size, cfg.corpus.seed) == (2, 8192, 0)
+    assert sw.load_sweep("map_sweep", n_map=7).n_map == (7,)
+
+
+def test_unknown_keys_and_bad_values_are_named(tmp_path):
+    with pytest.raises(ValueError, match="'colour'"):
+        sw.load_sweep("map_sweep", colour="red")
+    with pytest.raises(ValueError, match="corpus parameter 'bytes'"):
+        sw.load_sweep("map_sweep", corpus={"bytes": 10})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("app: wc\nrepeat: 3\n")
+    with pytest.raises(ValueError, match="'repeat'"):
+        sw.load_sweep(bad)
+    with pytest.raises(ValueError, match="n_map"):
+        sw.SweepConfig(n_map=[5, 0])
+    with pytest.raises(ValueError, match="either pairs or n_map"):
+        sw.load_sweep("pairs_wc", n_map=[5])
+    assert sw.load_sweep("pairs_wc", pairs=None, n_map=[5]).configurations() == [sw.RunConfig(5, 10, 10)]
+    with pytest.raises(ValueError, match="backend"):
+        sw.SweepConfig(backend="ecs")
+    with pytest.raises(sw.SweepError, match="does not exist"):
+        sw.load_sweep(tmp_path / "missing.yaml")
+    with pytest.raises(ValueError, match="available: .*map_sweep"):
+        sw.load_sweep("no_such_sweep")
+
+
+def test_workers_default_to_max_m_r_and_can_be_fixed_or_capped():
+    assert sw.resolve_workers(5, 20) == 20 and sw.resolve_workers(50, 5) == 50
+    assert sw.resolve_workers(50, 5, max_workers=8) == 8
+    assert sw.resolve_workers(50, 5, workers=3) == 3
+    assert sw.resolve_workers(50, 5, workers=12, max_workers=8) == 8
+    grid = dict(n_map=[5, 50], n_reduce=[5])
+    assert [c.workers for c in sw.SweepConfig(**grid).configurations()] == [5, 50]
+    assert [c.workers for c in sw.SweepConfig(**grid, max_workers=8).configurations()] == [5, 8]
+    assert [c.workers for c in sw.SweepConfig(**grid, workers=2).configurations()] == [2, 2]
+    assert [c.config_id for c in sw.SweepConfig(n_map=4, n_reduce=1, workers=[1, 2, 4]).configurations()] == [
+        "m4-r1-w1", "m4-r1-w2", "m4-r1-w4"]
+    # configurations made identical by the cap are run once
+    assert len(sw.SweepConfig(n_map=8, n_reduce=1, workers=[4, 8], max_workers=2).configurations()) == 1
