@@ -62,7 +62,6 @@ class _Workers:
     def __init__(self, context, count, args):
         self._context, self._args = context, args
         self.processes = []
-        self.replaced = 0
         for _ in range(count):
             self._start()
 
@@ -76,7 +75,6 @@ class _Workers:
             if process.exitcode is not None:
                 self.processes.remove(process)
                 self._start()
-                self.replaced += 1
 
     def stop(self, grace_s=2.0):
         """Join workers that are exiting; terminate any still busy (e.g. stalled attempts)."""

@@ -86,7 +86,6 @@ class Master:
             ("POST", "/fail"): self._on_fail,
             ("GET", "/status"): self._on_status,
         })
-        self._threads = []
 
     @property
     def url(self):
@@ -113,9 +112,7 @@ class Master:
         # A short poll interval: shutdown() waits up to one interval for the serving loop.
         serve = lambda: self._server.serve_forever(poll_interval=0.02)  # noqa: E731
         for name, target in (("serve", serve), ("watchdog", self._watchdog)):
-            thread = threading.Thread(target=target, daemon=True, name=f"mrkit-master-{name}")
-            thread.start()
-            self._threads.append(thread)
+            threading.Thread(target=target, daemon=True, name=f"mrkit-master-{name}").start()
         return self
 
     def wait(self, timeout=None):
@@ -127,12 +124,19 @@ class Master:
 
     def done(self):
         """Whether every output is final (the lab's Done())."""
-        return self._finished.is_set() and self.failure is None
+        with self._cond:
+            return bool(self._reduces) and all(t.state is State.DONE for t in self._reduces)
 
     def shutdown(self, grace_s=1.0):
-        """Let waiting workers hear that the job is over, then stop serving."""
+        """Let waiting workers hear that the job is over, then stop serving.
+
+        Stopping a job that has not finished (Ctrl-C) fails it, so workers
+        exit non-zero instead of taking an unfinished job for a done one.
+        """
         deadline = time.monotonic() + grace_s
         with self._cond:
+            if not self._finished.is_set():
+                self.failure = "the master was stopped before the job finished"
             self._finished.set()
             self._cond.notify_all()
             while self._polling and time.monotonic() < deadline:
@@ -263,11 +267,14 @@ class Master:
             return 200, {"worker": worker, "run_id": self.run_id, **self._assign(worker)}
 
     def _on_status(self, body):
-        with self._cond:
-            return 200, self.status()
+        return 200, self.status()
 
     def status(self):
         """Progress counts for progress bars and notebooks."""
+        with self._cond:
+            return self._status()
+
+    def _status(self):
         def counts(tasks):
             states = [t.state for t in tasks]
             return {"total": len(tasks), **{s.value: states.count(s) for s in State}}
