@@ -233,6 +233,78 @@ def _sweep(args):
     print(sweep.run_sweep(config, out, progress=not args.no_progress))
 
 
+def _ecs_common(p):
+    p.add_argument("--config", metavar="FILE", help="settings file (default: params/ecs.yaml when it exists)")
+    p.add_argument("--stack", metavar="NAME", help="stack name: names and tags every resource (default: default)")
+    p.add_argument("--region", metavar="REGION", help="AWS region (default: settings, $AWS_REGION, us-east-1)")
+    p.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint, e.g. a moto server (default: $AWS_ENDPOINT_URL)")
+
+
+def _configure_ecs(p):
+    sub = p.add_subparsers(dest="ecs_command", required=True, metavar="up|down|image")
+    up = sub.add_parser("up", help="create or update the stack's AWS resources (idempotent)")
+    _ecs_common(up)
+    up.add_argument("--bucket", metavar="NAME", help="job bucket (default: mrkit-<stack>-<account>-<region>)")
+    up.add_argument("--image", metavar="REF", help="image the tasks run (default: the stack's ECR repository, :latest)")
+    up.add_argument("--json", action="store_true", help="print the stack's ids and ARNs as JSON")
+    down = sub.add_parser("down", help="remove every resource `up` created for the stack")
+    _ecs_common(down)
+    down.add_argument("--bucket", metavar="NAME", help="job bucket, if up was given one")
+    image = sub.add_parser("image", help="build the image with docker and push it to the stack's ECR repository")
+    _ecs_common(image)
+    image.add_argument("--tag", default="latest", help="image tag (default: latest)")
+    image.add_argument("--context", default=".", metavar="DIR", help="build context holding the Dockerfile (default: .)")
+    image.add_argument("--dry-run", action="store_true", help="print the docker commands instead of running them")
+
+
+def _ecs_up(args, config, aws, say):
+    from mrkit.backends.ecs.bootstrap import up
+
+    stack = up(config, aws, say=say)
+    if args.json:
+        print(json.dumps(stack.to_dict(), indent=1))
+        return
+    if not stack.changes:
+        say(f"stack {stack.stack!r} is up to date")
+    fields = {k: v for k, v in stack.to_dict().items() if k != "changes"}
+    width = max(map(len, fields))
+    for key, value in fields.items():
+        print(f"{key:<{width}}  {', '.join(value) if isinstance(value, list) else value}")
+
+
+def _ecs_down(args, config, aws, say):
+    from mrkit.backends.ecs.bootstrap import down
+
+    removed, kept = down(config, aws, say=say)
+    if not removed and not kept:
+        say(f"nothing of stack {config.stack!r} in {config.region}")
+
+
+def _ecs_image(args, config, aws, say):
+    from mrkit.backends.ecs.image import build_and_push
+
+    pushed = build_and_push(config, aws, tag=args.tag, context=args.context, dry_run=args.dry_run)
+    if not args.dry_run:
+        say(f"pushed {pushed}")
+
+
+ECS_COMMANDS = {"up": _ecs_up, "down": _ecs_down, "image": _ecs_image}
+
+
+def _ecs(args):
+    from mrkit.backends.ecs.aws import Aws
+    from mrkit.backends.ecs.config import load_config
+
+    overrides = {key: getattr(args, key, None) for key in ("stack", "region", "bucket", "image")}
+    config = load_config(args.config, overrides)
+    aws = Aws(config.region, endpoint_url=args.endpoint_url)
+
+    def say(line):
+        print(f"mrkit ecs {args.ecs_command}: {line}", file=sys.stderr)
+
+    ECS_COMMANDS[args.ecs_command](args, config, aws, say)
+
+
 def _configure_demo(p):
     p.add_argument("--results", default="results", metavar="DIR", help="where the generated corpus is cached (default results/)")
 
@@ -250,6 +322,7 @@ COMMANDS = {
     "run": ("run a job on a master plus W local worker processes", _configure_run, _run),
     "corpus": ("make the built-in input corpus", _configure_corpus, _corpus),
     "sweep": ("run (or resume) a named sweep; rows go to results/<sweep>/<stamp>/", _configure_sweep, _sweep),
+    "ecs": ("set up, tear down and build the image for running jobs on AWS ECS Fargate", _configure_ecs, _ecs),
     "demo": ("word count on the built-in corpus at 1, 2 and 4 workers, with timings", _configure_demo, _demo),
 }
 

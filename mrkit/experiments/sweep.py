@@ -43,6 +43,7 @@ from mrkit.errors import MrkitError
 BACKENDS = {"local": run_job}  # "ecs" joins here when its launcher exists
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PARAMS_DIR = REPO_ROOT / "params"
+SETTINGS_FILES = {"ecs"}  # params/ files that hold settings, not sweeps
 EXTRA_RUN_COLUMNS = ["sweep", "config_id"]
 EXTRA_TASK_COLUMNS = ["sweep", "config_id", "repeat"]
 RUN_FILE_COLUMNS = timing.RUN_COLUMNS + EXTRA_RUN_COLUMNS
@@ -219,7 +220,7 @@ def sweep_path(name_or_path, params_dir=PARAMS_DIR) -> pathlib.Path:
         return pathlib.Path(text)
     path = pathlib.Path(params_dir) / f"{text}.yaml"
     if not path.exists():
-        names = sorted(p.stem for p in pathlib.Path(params_dir).glob("*.yaml"))
+        names = sorted(p.stem for p in pathlib.Path(params_dir).glob("*.yaml") if p.stem not in SETTINGS_FILES)
         raise SweepError(f"no sweep named {text!r} in {params_dir}; available: {', '.join(names) or 'none'}")
     return path
 

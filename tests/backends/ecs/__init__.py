@@ -1,0 +1,1 @@
+"""Tests of the ECS backend (a package, so its conftest does not shadow tests/conftest.py as `conftest`)."""
