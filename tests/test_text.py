@@ -41,3 +41,12 @@ def test_count_words_on_plain_ascii_and_empty_text():
 def test_count_words_with_lone_surrogates():
     text = "ab\udcffcd ef"
     assert count_words(text) == Counter(_reference_words(text)) == {"ab": 1, "cd": 1, "ef": 1}
+
+
+def test_count_words_across_block_boundaries():
+    from mrkit import text as text_module
+
+    words_ = ["alpha", "béta", "x²y", "gamma—delta"] * 200_000  # several MB, crossing 1 MiB blocks
+    sample = " ".join(words_)
+    assert text_module._BLOCK < len(sample.encode())
+    assert count_words(sample) == Counter(_reference_words(sample))
