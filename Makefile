@@ -1,12 +1,13 @@
 # Two commands set everything up on a fresh machine (Python 3.11, pip, make):
 #   make demo   - create .venv, install mrkit, run a word count at a few worker counts
 #   make test   - create .venv, install mrkit with its test tools, run the test suite
+#   make bench  - word count against a plain Python count and the installed peers (results/bench/)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup test demo clean
+.PHONY: setup test demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,10 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mrkit demo
+
+# BENCH_ARGS=--memory-2gb adds the 2 GB memory-flatness suite; --quick for a fast look.
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info results/corpus results/demo

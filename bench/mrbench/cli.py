@@ -1,0 +1,294 @@
+"""`bench.py`: the suites, the alternating run loop, output checks, and the command line.
+
+Suites (cases), each run as whole processes with every implementation
+alternating (repeat k runs the implementations rotated by k: ABC, BCA, CAB...):
+  books       the eight Gutenberg books (3.3 MB), or 8 generated files of that size
+  corpus      16 files x 12.5 MiB = 200 MiB built from the books (cached)
+  overhead    N empty input files (default 1000): mrkit's scheduling cost alone
+  memory_2gb  the corpus listed 10 times (2 GiB, no new files), M scaled: mrkit_run only
+Every run's counts are compared with the reference (the first python_sequential
+run of the case); a difference marks the run not ok and is printed loudly.
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import pathlib
+import platform
+import shutil
+import subprocess
+import sys
+
+from mrbench import corpus, impls, measure, report
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CHUNK = int(12.5 * 2**20)  # mrkit's best chunk size on 2 cores: one 12.5 MiB piece per map task
+SUITES = ("books", "corpus", "overhead", "memory_2gb")
+DEFAULT_SUITES = ("books", "corpus", "overhead")
+
+
+def best_n_map(total, workers, chunk=CHUNK):
+    """M for mrkit_run: chunks of about `chunk` bytes, at least one per worker."""
+    return max(workers, round(total / chunk))
+
+
+class Reference:
+    """The counts every run of a case is checked against."""
+
+    def __init__(self, counts=None, source=""):
+        self.counts, self.source = counts, source
+
+    def check(self, impl, counts):
+        """(match, note): match is yes | no | n/a; the note names a few differing words."""
+        if self.counts is None:
+            return "n/a", "no reference yet"
+        if counts == self.counts:
+            return "yes", ""
+        keys = set(counts) | set(self.counts)
+        diff = sorted(k for k in keys if counts.get(k) != self.counts.get(k))
+        examples = ", ".join(f"{k!r}: {counts.get(k)} vs {self.counts.get(k)}" for k in diff[:3])
+        note = f"{len(diff)} of {len(keys)} words differ from {self.source} (e.g. {examples})"
+        if not impl.comparable:
+            return "n/a", f"not comparable (ASCII-only words): {len(diff)} words differ"
+        return "no", note
+
+
+def source_digest(package=ROOT / "mrkit"):
+    """A short hash of mrkit's source files: tells runs of different code apart (the package is installed editable)."""
+    digest = hashlib.sha1()
+    for path in sorted(pathlib.Path(package).rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def git_head():
+    """The repository's commit, for the header (read-only git)."""
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _warm(files):
+    """Read the inputs once so every implementation starts with them in the page cache."""
+    for path in dict.fromkeys(files):
+        with open(path, "rb") as f:
+            while f.read(1 << 24):
+                pass
+
+
+def _mrkit_details(stdout_path):
+    """The runtime's own timings from `mrkit run --json`, to split the wall time."""
+    try:
+        lines = pathlib.Path(stdout_path).read_text().strip().splitlines()
+        data = json.loads(lines[-1])
+        return {"mr_end_to_end_s": data.get("end_to_end_s"), "mr_map_wall_s": data.get("map_wall_s"),
+                "mr_reduce_wall_s": data.get("reduce_wall_s")}
+    except (OSError, IndexError, ValueError):
+        return {}
+
+
+def run_case(name, job, chosen, settings, *, repeats, work, log, reference=None, timeout=3600, quiet_wait=0.0):
+    """Run every implementation `repeats` times, alternating; returns (rows, skipped)."""
+    rows, skipped, runnable = [], [], []
+    for impl in chosen:
+        note = impl.missing(settings)
+        if note:
+            skipped.append({"case": name, "impl": impl.name, "note": note})
+            log(f"[{name}] {impl.name}: {note}")
+        else:
+            runnable.append(impl)
+    reference = reference or Reference()
+    input_mb = corpus.total_bytes(job.inputs) / 1e6
+    _warm(job.inputs)
+    for repeat in range(repeats):
+        k = repeat % len(runnable) if runnable else 0
+        for impl in runnable[k:] + runnable[:k]:
+            outdir = work / name / impl.name
+            impls.clear_outputs(outdir)
+            command = impl.build(settings, job, outdir)
+            logs = work / "logs" / f"{name}-{impl.name}-{repeat}"
+            busy = measure.wait_until_quiet(quiet_wait)  # also a reading of the noise from elsewhere
+            source = source_digest()
+            load1 = measure.load_average()
+            env = {**os.environ, **command.env} if command.env else None
+            m = measure.run(command.argv, cwd=outdir, stdout_path=f"{logs}.out", stderr_path=f"{logs}.err",
+                            env=env, timeout=timeout)
+            row = {"case": name, "impl": impl.name, "repeat": repeat, "wall_s": m.wall_s, "cpu_s": m.cpu_s,
+                   "mrkit_src": source,
+                   "busy_before": busy,
+                   "peak_rss_tree_mb": m.peak_rss_tree_mb, "peak_rss_max_proc_mb": m.peak_rss_max_proc_mb,
+                   "returncode": m.returncode, "max_fds": m.max_fds, "max_procs": m.max_procs,
+                   "input_mb": input_mb, "n_inputs": len(job.inputs), "settings": command.settings,
+                   "load1": load1, "match": "n/a", "note": ""}
+            if m.returncode == 0:
+                counts = impl.parse(outdir)
+                row["distinct_words"] = len(counts)
+                if reference.counts is None and impl.name == impls.BASELINE:
+                    reference.counts, reference.source = counts, f"{impl.name} (repeat {repeat})"
+                row["match"], row["note"] = reference.check(impl, counts)
+            else:
+                tail = pathlib.Path(f"{logs}.err").read_text(errors="replace").strip().splitlines()[-1:]
+                row["note"] = ("timed out; " if m.timed_out else f"exit {m.returncode}; ") + " ".join(tail)[:200]
+            if impl.name.startswith("mrkit_run"):
+                row.update(_mrkit_details(f"{logs}.out"))
+            row["ok"] = m.returncode == 0 and row["match"] != "no"
+            rows.append(row)
+            status = "ok" if row["ok"] else "NOT OK"
+            log(f"[{name} {repeat + 1}/{repeats}] {impl.name:<17} {m.wall_s:8.2f} s  cpu {m.cpu_s:7.2f} s"
+                f"  tree {m.peak_rss_tree_mb:6.0f} MB  proc {m.peak_rss_max_proc_mb:5.0f} MB  fds {m.max_fds:4d}"
+                f"  busy {busy:.1f}  {status}"
+                + (f"  {row['note']}" if row["note"] else ""))
+            if not row["ok"]:
+                log(f"!!! {name}/{impl.name} repeat {repeat}: {'COUNTS DIFFER' if row['match'] == 'no' else 'FAILED'}: "
+                    f"{row['note']}")
+            shutil.rmtree(outdir, ignore_errors=True)
+    return rows, skipped
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="bench.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="tiny corpus (4 x 64 KiB), 50 empty tasks, study (20, 10), 1 repeat: for tests")
+    p.add_argument("--repeats", type=int, default=None, help="runs per implementation (default 3; 1 with --quick)")
+    p.add_argument("--only", default="",
+                   help=f"comma-separated, of {', '.join(impls.REGISTRY)} (python_sequential always runs)")
+    p.add_argument("--suites", default=None,
+                   help=f"comma-separated, of {', '.join(SUITES)} (default books,corpus,overhead; corpus,overhead with --quick)")
+    p.add_argument("--memory-2gb", action="store_true", help="add the memory_2gb suite (expensive)")
+    p.add_argument("--results", default=str(ROOT / "results" / "bench"), help="output directory")
+    p.add_argument("--corpus-cache", default=None, help="corpus cache (default RESULTS/corpus)")
+    p.add_argument("--source", choices=("auto", "gutenberg", "synth"), default="auto",
+                   help="corpus from the Gutenberg books or the generator (auto: books when present)")
+    p.add_argument("--workers", type=int, default=2, help="W for mrkit and the parallel peers (default 2)")
+    p.add_argument("--mrkit-m", type=int, default=None, help="M for mrkit_run (default: 12.5 MiB chunks, >= W)")
+    p.add_argument("--mrkit-r", type=int, default=None, help="R for mrkit_run (default: W)")
+    p.add_argument("--study", default=None, help="(M,R) of mrkit_run_study (default 100,50; 20,10 with --quick)")
+    p.add_argument("--empty-tasks", type=int, default=None, help="empty map tasks in the overhead suite (default 1000)")
+    p.add_argument("--peer-python", default=sys.executable, help="interpreter for optional peers (e.g. a venv with dask)")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds before one run is killed")
+    p.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
+                   help="before each run wait up to S s until other processes use < 0.5 core (default 0: only measure)")
+    p.add_argument("--no-chart", action="store_true", help="skip bench.png")
+    p.add_argument("--list", action="store_true", help="list the implementations and whether each can run, then exit")
+    return p
+
+
+def list_impls(settings, log):
+    for impl in impls.REGISTRY.values():
+        log(f"{impl.name:<18} {impl.missing(settings) or 'available':<50.50} {impl.description}")
+    return 0
+
+
+def _plan(args, settings, cache, log):
+    """[(case name, Job, implementations, reference-or-None)] for the chosen suites."""
+    names = [n for n in args.only.split(",") if n]
+    if impls.unknown(names):
+        raise SystemExit(f"bench.py: unknown implementation(s) {', '.join(impls.unknown(names))}; "
+                         f"known: {', '.join(impls.REGISTRY)}")
+    given = args.suites or ("corpus,overhead" if args.quick else ",".join(DEFAULT_SUITES))
+    suites = [s for s in given.split(",") if s] + (["memory_2gb"] if args.memory_2gb else [])
+    if "memory_2gb" in suites and "corpus" not in suites:  # its reference and its 200 MiB comparison
+        suites.insert(suites.index("memory_2gb"), "corpus")
+    bad = sorted(set(suites) - set(SUITES))
+    if bad:
+        raise SystemExit(f"bench.py: unknown suite(s) {', '.join(bad)}; known: {', '.join(SUITES)}")
+    w = settings.workers
+    study = tuple(int(x) for x in (args.study or ("20,10" if args.quick else "100,50")).split(","))
+    mrkit_cmd = settings.mrkit
+    plan = []
+
+    def job(files, n_map=None):
+        n_map = n_map or args.mrkit_m or best_n_map(corpus.total_bytes(files), w)
+        return impls.Job(inputs=[os.path.abspath(f) for f in files], n_map=n_map, n_reduce=args.mrkit_r or w,
+                         study=study)
+
+    def pick(*only):
+        chosen = impls.selected(names)
+        return [i for i in chosen if not only or i.name in only]
+
+    main_files = None
+    for suite in dict.fromkeys(suites):
+        if suite == "books":
+            source, files = corpus.small(cache, args.source, mrkit_cmd)
+            plan.append(("books", job(files), [i for i in pick() if i.name != "mrkit_run_study"], None))
+        elif suite in ("corpus", "memory_2gb") and main_files is None:
+            n, size = (4, 64 * 1024) if args.quick else (16, CHUNK)
+            source, main_files = corpus.build(cache, n, size, args.source, mrkit_cmd)
+            log(f"corpus: {source}, {len(main_files)} files, {corpus.total_bytes(main_files) / 2**20:.1f} MiB "
+                f"in {pathlib.Path(main_files[0]).parent}")
+        if suite == "corpus":
+            plan.append(("corpus", job(main_files), pick(), None))
+        elif suite == "overhead":
+            files = corpus.empty_files(cache, args.empty_tasks or (50 if args.quick else 1000))
+            plan.append(("overhead", impls.Job([os.path.abspath(f) for f in files], n_map=None, n_reduce=10),
+                         pick(impls.BASELINE, "mrkit_run"), Reference({}, "empty inputs")))
+        elif suite == "memory_2gb":
+            times = 3 if args.quick else 10  # the same files listed again: 2 GiB read, nothing new written
+            big = job(main_files * times, n_map=job(main_files).n_map * times)  # chunks keep their size
+            plan.append(("memory_2gb", big, [impls.REGISTRY["mrkit_run"]], ("scaled", times)))
+    return plan
+
+
+def main(argv=None, log=print):
+    args = build_parser().parse_args(argv)
+    repeats = args.repeats or (1 if args.quick else 3)
+    results = pathlib.Path(args.results)
+    cache = pathlib.Path(args.corpus_cache) if args.corpus_cache else results / "corpus"
+    settings = impls.Settings(peer_python=args.peer_python, workers=args.workers)
+    if args.list:
+        return list_impls(settings, log)
+    work = results / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "logs").mkdir(parents=True)
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    log(f"bench: {started}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load {measure.load_average():.1f}, "
+        f"{repeats} repeat(s), mrkit = {' '.join(settings.mrkit)}, commit {git_head()}, mrkit source {source_digest()}")
+    rows, skipped, references = [], [], {}
+    for name, job, chosen, reference in _plan(args, settings, cache, log):
+        if isinstance(reference, tuple):  # memory_2gb: the corpus's reference, each count times 10
+            base = references.get("corpus")
+            counts = None if base is None or base.counts is None else {k: v * reference[1] for k, v in base.counts.items()}
+            reference = Reference(counts, f"corpus reference x {reference[1]}")
+        log(f"== {name}: {len(job.inputs)} inputs, {corpus.total_bytes(job.inputs) / 2**20:.1f} MiB, "
+            f"mrkit -m {job.n_map} -r {job.n_reduce} -w {settings.workers}")
+        reference = reference or Reference()
+        case_rows, case_skipped = run_case(name, job, chosen, settings, repeats=repeats, work=work, log=log,
+                                           reference=reference, timeout=args.timeout, quiet_wait=args.quiet_wait)
+        references[name] = reference
+        rows += case_rows
+        skipped += case_skipped
+    return write_outputs(results, rows, skipped, args, log, empty_tasks=args.empty_tasks or (50 if args.quick else 1000))
+
+
+def write_outputs(results, rows, skipped, args, log, empty_tasks):
+    """bench.csv, summary.csv, bench.png, bench.md; prints the tables and targets. Returns the exit code."""
+    runs = report.runs_frame(rows)
+    for column in ("mr_end_to_end_s", "mr_map_wall_s", "mr_reduce_wall_s"):
+        runs[column] = [r.get(column) for r in rows] if rows else []
+    runs.to_csv(results / "bench.csv", index=False)
+    summary = report.summarize(runs, skipped)
+    summary.to_csv(results / "summary.csv", index=False)
+    if not args.no_chart and len(runs):
+        report.chart(summary, results / "bench.png")
+    table = report.markdown(summary)
+    goals = report.targets(summary, overhead_tasks=empty_tasks + 10)
+    text = report.targets_text(goals)
+    warning = report.source_warning(runs)
+    if warning:
+        text += "\n" + warning
+    (results / "bench.md").write_text(f"{table}\n\n```\n{text}\n```\n")
+    log(table)
+    log("\ntargets:\n" + text)
+    log(f"\nwrote {results / 'bench.csv'}, {results / 'summary.csv'}, {results / 'bench.md'}"
+        + ("" if args.no_chart else f", {results / 'bench.png'}"))
+    bad = runs[~runs["ok"].astype(bool)]
+    required = bad[~bad["impl"].map(lambda n: impls.REGISTRY[n].optional if n in impls.REGISTRY else False)]
+    for r in bad.itertuples():
+        log(f"!!! NOT OK: {r.case}/{r.impl} repeat {r.repeat}: {r.note}")
+    return 1 if len(required) else 0

@@ -1,0 +1,35 @@
+"""lithops: word count with lithops' map_reduce on the localhost backend.
+
+    python lithops_count.py OUT WORKERS INPUT...
+
+Each map call counts one file (the localhost backend runs calls in local
+processes that can read local paths); the reduce call merges the Counters.
+Configuration is passed in code, so no ~/.lithops/config is needed.
+"""
+
+from collections import Counter
+import sys
+
+import lithops
+
+from wordcount import count_file, write_counts
+
+
+def merge(results):
+    total = Counter()
+    for counts in results:
+        total.update(counts)
+    return total
+
+
+def main(out, workers, inputs):
+    config = {"lithops": {"backend": "localhost", "storage": "localhost", "log_level": "WARNING"},
+              "localhost": {"worker_processes": workers, "runtime": sys.executable}}
+    executor = lithops.FunctionExecutor(config=config)
+    executor.map_reduce(count_file, inputs, merge)
+    write_counts(executor.get_result(), out)
+    executor.clean()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3:])

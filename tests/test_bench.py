@@ -1,0 +1,193 @@
+"""The `make bench` harness (bench/): one --quick run on a tiny generated corpus, and its parts.
+
+No timing thresholds: what is checked is that the harness writes its files,
+that every implementation it ran produced the reference's counts, that ratios
+are taken against the same run's baseline, that a missing peer is skipped with
+a note, and that a wrong count is caught.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from mrbench import cli, corpus, impls, measure, report  # noqa: E402
+
+# Everything that needs no optional framework; the broken peer is registered by the fixture.
+CORE = "mp_pool,mrkit_run,mrkit_run_study,mrkit_sequential,gnu_pipeline"
+
+
+def _broken_peer():
+    """A peer whose framework is not installed: it must be skipped with a note, not fail the run."""
+    return impls.Impl("broken_peer", impls._peer("plain_count.py", python="peer"), impls.parse_counts_file,
+                      requires_modules=("mrkit_bench_no_such_module",), interpreter="peer", optional=True)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """One --quick run (corpus + overhead suites) into a fresh results dir: (results, exit code, log lines)."""
+    results = tmp_path_factory.mktemp("bench")
+    lines = []
+    impls.register(_broken_peer())
+    try:
+        code = cli.main(["--quick", "--source", "synth", "--results", str(results),
+                         "--only", CORE + ",broken_peer"], log=lines.append)
+    finally:
+        del impls.REGISTRY["broken_peer"]
+    return results, code, lines
+
+
+def test_writes_csv_summary_chart_and_markdown(quick):
+    results, code, _ = quick
+    assert code == 0
+    for name in ("bench.csv", "summary.csv", "bench.png", "bench.md"):
+        assert (results / name).stat().st_size > 0, name
+    runs = pd.read_csv(results / "bench.csv")
+    for column in ("case", "impl", "repeat", "wall_s", "peak_rss_tree_mb", "peak_rss_max_proc_mb", "ok",
+                   "cpu_s", "busy_before", "mrkit_src"):
+        assert column in runs.columns
+    assert set(runs["case"]) == {"corpus", "overhead"}
+    assert (runs["wall_s"] > 0).all() and (runs["peak_rss_tree_mb"] > 0).all()
+    assert (runs["peak_rss_max_proc_mb"] > 0).all()  # a high-water mark: may exceed a sampled tree sum
+
+
+def test_every_implementation_produced_the_reference_counts(quick):
+    results, _, _ = quick
+    runs = pd.read_csv(results / "bench.csv")
+    ran = set(runs[runs["case"] == "corpus"]["impl"])
+    assert ran == {impls.BASELINE, *CORE.split(",")}
+    assert runs["ok"].all(), runs[~runs["ok"]][["case", "impl", "note"]]
+    comparable = runs[runs["impl"] != "gnu_pipeline"]
+    assert (comparable["match"] == "yes").all()
+    corpus_runs = runs[runs["case"] == "corpus"]
+    assert corpus_runs["distinct_words"].nunique() == 1 or "gnu_pipeline" in set(corpus_runs["impl"])
+    assert (runs[runs["case"] == "overhead"]["distinct_words"] == 0).all()
+
+
+def test_ratios_are_against_the_same_runs_baseline(quick):
+    results, _, _ = quick
+    runs = pd.read_csv(results / "bench.csv")
+    summary = pd.read_csv(results / "summary.csv")
+    done = summary[summary["runs"] > 0]
+    for row in done.itertuples():
+        case_runs = runs[runs["case"] == row.case]
+        base = case_runs[case_runs["impl"] == impls.BASELINE]["wall_s"].median()
+        mine = case_runs[case_runs["impl"] == row.impl]["wall_s"].median()
+        assert row.wall_ratio == pytest.approx(mine / base)
+    assert (done[done["impl"] == impls.BASELINE]["wall_ratio"] == 1.0).all()
+
+
+def test_missing_peer_is_skipped_with_a_note(quick):
+    results, _, lines = quick
+    summary = pd.read_csv(results / "summary.csv")
+    row = summary[(summary["impl"] == "broken_peer") & (summary["case"] == "corpus")].iloc[0]
+    assert row["runs"] == 0 and "skipped" in row["note"] and "mrkit_bench_no_such_module" in row["note"]
+    assert any("broken_peer: skipped" in line for line in lines)
+    assert "broken_peer" not in set(pd.read_csv(results / "bench.csv")["impl"])
+    assert "skipped" in (results / "bench.md").read_text()
+
+
+def test_targets_are_reported(quick):
+    _, _, lines = quick
+    text = "\n".join(lines)
+    assert "targets:" in text and "scheduling overhead" in text and "study config" in text
+
+
+def test_a_wrong_count_is_caught_and_fails_the_run(tmp_path, monkeypatch):
+    def lying_parse(outdir):
+        counts = impls.parse_counts_file(outdir)
+        counts["the"] = counts.get("the", 0) + 1
+        return counts
+
+    monkeypatch.setitem(impls.REGISTRY, "liar", impls.Impl("liar", impls._peer("plain_count.py"), lying_parse))
+    lines = []
+    code = cli.main(["--quick", "--source", "synth", "--results", str(tmp_path), "--suites", "corpus",
+                     "--only", "liar", "--no-chart", "--corpus-cache", str(tmp_path / "c")], log=lines.append)
+    assert code == 1
+    runs = pd.read_csv(tmp_path / "bench.csv")
+    liar = runs[runs["impl"] == "liar"].iloc[0]
+    assert not liar["ok"] and liar["match"] == "no" and "'the'" in liar["note"]
+    assert any("COUNTS DIFFER" in line for line in lines)
+
+
+def test_measure_sees_the_whole_process_tree(tmp_path):
+    # A parent that starts a child holding ~80 MB: the tree peak and the largest process both see it.
+    script = textwrap.dedent("""
+        import subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(80 * 2**20); time.sleep(0.5)"])
+        child.wait()
+    """)
+    m = measure.run([sys.executable, "-c", script], cwd=tmp_path, stdout_path=tmp_path / "out",
+                    stderr_path=tmp_path / "err")
+    assert m.returncode == 0
+    assert m.peak_rss_max_proc_mb > 80
+    assert m.peak_rss_tree_mb > 80
+    assert m.max_procs >= 2
+
+
+def test_measure_kills_the_tree_on_timeout(tmp_path):
+    m = measure.run([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path,
+                    stdout_path=tmp_path / "out", stderr_path=tmp_path / "err", timeout=0.5)
+    assert m.timed_out and m.returncode != 0
+
+
+def test_repeated_books_corpus_is_cached_and_cut_at_line_breaks(tmp_path):
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "a.txt").write_text("alpha beta\ngamma\n" * 50)
+    (books / "b.txt").write_text("delta épsilon\n" * 40)
+    files = corpus.repeated_books(tmp_path / "cache", 3, 5000, books=books)
+    assert len(files) == 3
+    for path in files:
+        data = pathlib.Path(path).read_bytes()
+        assert 4000 < len(data) <= 5000 and data.endswith(b"\n")
+    assert pathlib.Path(files[0]).read_bytes() != pathlib.Path(files[1]).read_bytes()  # rotated starts
+    mtimes = [os.path.getmtime(f) for f in files]
+    assert corpus.repeated_books(tmp_path / "cache", 3, 5000, books=books) == files
+    assert [os.path.getmtime(f) for f in files] == mtimes
+
+
+def test_plain_count_matches_the_isalpha_definition(tmp_path):
+    sample = tmp_path / "s.txt"
+    sample.write_bytes("x²y café don't 1990s Ⅻabc snake_case \xff".encode() + b"\xffbad")
+    out = tmp_path / "counts.txt"
+    subprocess.run([sys.executable, str(impls.PEERS / "plain_count.py"), str(out), str(sample)], check=True)
+    counts = impls.parse_counts_file(tmp_path)
+    text = sample.read_bytes().decode("utf-8", "replace")
+    expected = {}
+    word = ""
+    for ch in text + " ":
+        if ch.isalpha():
+            word += ch
+        elif word:
+            expected[word] = expected.get(word, 0) + 1
+            word = ""
+    assert counts == expected
+
+
+def test_targets_pass_and_fail_on_a_made_up_summary():
+    rows = []
+    for case, impl, wall, proc in [("corpus", "python_sequential", 10.0, 100), ("corpus", "mrkit_run", 5.0, 150),
+                                   ("corpus", "mrkit_run_study", 8.0, 150), ("books", "python_sequential", 1.0, 20),
+                                   ("books", "mrkit_run", 1.5, 30), ("overhead", "mrkit_run", 2.0, 30)]:
+        rows.append({"case": case, "impl": impl, "repeat": 0, "wall_s": wall, "peak_rss_tree_mb": proc * 2,
+                     "peak_rss_max_proc_mb": proc, "ok": True, "match": "yes", "returncode": 0, "max_fds": 9,
+                     "input_mb": 1.0, "settings": "", "note": ""})
+    goals = report.targets(report.summarize(report.runs_frame(rows)), overhead_tasks=1010)
+    # corpus 0.5x, books 1.5x, overhead 2 s, 150 MB per process, no 2 GB run, study completed
+    assert [t.status for t in goals] == ["PASS", "FAIL", "PASS", "PASS", "N/A", "PASS"], goals
+    assert "0.50×" in goals[0].measured and "505 tasks/s" in goals[2].measured
+
+
+def test_a_change_of_mrkit_source_mid_run_is_flagged():
+    runs = report.runs_frame([{"case": "corpus", "impl": "mrkit_run", "mrkit_src": v} for v in ("aaa", "aaa")])
+    assert report.source_warning(runs) == ""
+    runs.loc[1, "mrkit_src"] = "bbb"
+    assert "2 versions" in report.source_warning(runs)
