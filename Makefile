@@ -1,13 +1,14 @@
 # Two commands set everything up on a fresh machine (Python 3.11, pip, make):
-#   make demo   - create .venv, install mrkit, run a word count at a few worker counts
+#   make report - create .venv, install mrkit, run the sweeps and write results/report.html
 #   make test   - create .venv, install mrkit with its test tools, run the test suite
+#   make demo   - a quick look: word count at 1, 2 and 4 workers
 #   make bench  - word count against a plain Python count and the installed peers (results/bench/)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test report demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ setup: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+report: $(STAMP)
+	$(BIN)/mrkit report
 
 demo: $(STAMP)
 	$(BIN)/mrkit demo

@@ -305,6 +305,17 @@ def _ecs(args):
     ECS_COMMANDS[args.ecs_command](args, config, aws, say)
 
 
+def _configure_report(p):
+    p.add_argument("--out", default="results/report.html", metavar="PATH", help="the HTML report (default results/report.html)")
+    p.add_argument("--quick", action="store_true", help="tiny sweeps (seconds): check the pipeline, not the numbers")
+
+
+def _report(args):
+    from mrkit.experiments.notebook_report import build_report
+
+    print(build_report(out=args.out, quick=args.quick))
+
+
 def _configure_demo(p):
     p.add_argument("--results", default="results", metavar="DIR", help="where the generated corpus is cached (default results/)")
 
@@ -323,6 +334,7 @@ COMMANDS = {
     "corpus": ("make the built-in input corpus", _configure_corpus, _corpus),
     "sweep": ("run (or resume) a named sweep; rows go to results/<sweep>/<stamp>/", _configure_sweep, _sweep),
     "ecs": ("set up, tear down and build the image for running jobs on AWS ECS Fargate", _configure_ecs, _ecs),
+    "report": ("run the report's sweeps through papermill and export one HTML report", _configure_report, _report),
     "demo": ("word count on the built-in corpus at 1, 2 and 4 workers, with timings", _configure_demo, _demo),
 }
 

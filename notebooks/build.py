@@ -1,0 +1,111 @@
+"""Write sweep.ipynb and interactive.ipynb from the cells below (run: python notebooks/build.py).
+
+The notebooks are generated so that they stay thin and reviewable: every
+cell is a few lines calling mrkit, outputs are empty, and the first code cell
+of each is tagged `parameters` for papermill. Cells tagged `notebook-only`
+are left out of the exported HTML report.
+"""
+
+import pathlib
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = pathlib.Path(__file__).resolve().parent
+KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
+          "language_info": {"name": "python"}}
+
+SWEEP_INTRO = """\
+# Sweep: run (or reload) a MapReduce sweep, then its tables, figures and report text
+
+Run it from the repo root with papermill, e.g.
+`papermill notebooks/sweep.ipynb out.ipynb -p app indexer -p quick True`, or
+`-p sweep reduce_sweep`, or `-f params/map_sweep.yaml` (a sweep file runs as it is written).
+`make report` runs it for the report's sweeps and exports `results/report.html`.
+Everything below calls `mrkit.experiments.notebook_report`; the numbers come from `runs.csv` / `tasks.csv`."""
+
+SWEEP_PARAMETERS = """\
+# Parameters (papermill: -p NAME VALUE, or -f FILE.yaml)
+app = None            # "wc", "indexer", ...; None: each sweep's own app
+sweep = None          # params/ name (map_sweep, reduce_sweep, mappers, pairs_wc, pairs_indexer), a YAML path, or a list;
+                      # None: the app's usual sweep (indexer: pairs_indexer, else map_sweep)
+repeats = None        # recorded runs per configuration; None: as the sweep says
+inputs = None         # a file, a directory or a list of them; None: the built-in generated corpus
+workers = None        # fix W (a number or a list); None: W is max(M, R)
+backend = "local"
+results_dir = "results"   # runs.csv and tasks.csv go to <results_dir>/<sweep>/<stamp>/
+quick = False         # the sweep's quick variant: a tiny corpus and one repeat (seconds)
+reload = None         # "latest" or a results directory (or a list, one per sweep): show stored results, run nothing
+checks = True         # correctness against `mrkit sequential`, and the crash app's fault tolerance
+plan = None           # [{"sweep": ..., "app": ..., other keys}, ...]: several sweeps, each with its own settings
+progress = False      # tqdm bars while sweeping (off by default: they clutter an exported report)
+title = "MapReduce scaling report"
+# Sweep-file keys (as in params/*.yaml; -f params/X.yaml sets them): override the sweep's own
+n_map = None
+n_reduce = None
+pairs = None
+corpus = None         # e.g. {"files": 8, "size": "1MB"}
+max_workers = None
+task_timeout = None
+description = None"""
+
+SWEEP_RUN = """\
+from mrkit.experiments import notebook_report as nr
+
+nr.work_from_repo_root()  # relative paths mean the repo root, also when Jupyter starts the kernel in notebooks/
+configs = nr.sweep_plan(app, sweep, plan=plan, quick=quick, repeats=repeats, inputs=inputs, workers=workers,
+                        backend=backend, results_dir=results_dir, n_map=n_map, n_reduce=n_reduce, pairs=pairs,
+                        corpus=corpus, max_workers=max_workers, task_timeout=task_timeout, description=description)
+results = nr.run_sweeps(configs, reload=reload, progress=progress)"""
+
+SWEEP_CELLS = [
+    new_markdown_cell(SWEEP_INTRO, metadata={"tags": ["notebook-only"]}),
+    new_code_cell(SWEEP_PARAMETERS, metadata={"tags": ["parameters"]}),
+    new_code_cell(SWEEP_RUN),
+    new_code_cell("nr.show_header(results, title)"),
+    new_code_cell("for result in results:\n    nr.show_sweep(result)"),
+    new_code_cell("if checks:\n    nr.show_checks(results)"),
+    new_markdown_cell("All runs and task attempts as two DataFrames, for your own analysis:",
+                      metadata={"tags": ["notebook-only"]}),
+    new_code_cell("runs, tasks = nr.frames(results)\nruns.tail()", metadata={"tags": ["notebook-only"]}),
+]
+
+INTERACTIVE_INTRO = """\
+# Interactive lab: run one job at a time and watch it
+
+Pick an app and M (map tasks), R (reduce tasks), W (worker processes), then press **Run job**.
+The bar follows the master's `/status` while the job runs (in a background thread: the kernel stays free),
+then come the run's timings, its task timeline (one row per worker) and a speedup plot that grows with each run."""
+
+INTERACTIVE_PARAMETERS = """\
+# Parameters
+inputs = None   # files or a directory; None: the built-in corpus (8 files, 1 MiB each)
+results_dir = "results"
+"""
+
+INTERACTIVE_RUN = """\
+from mrkit.experiments.widgets import InteractiveLab
+
+lab = InteractiveLab(inputs=inputs, results_dir=results_dir)
+lab.display()"""
+
+INTERACTIVE_CELLS = [
+    new_markdown_cell(INTERACTIVE_INTRO),
+    new_code_cell(INTERACTIVE_PARAMETERS, metadata={"tags": ["parameters"]}),
+    new_code_cell(INTERACTIVE_RUN),
+    new_markdown_cell("Every run so far, one row each (the columns of `runs.csv`); `lab.tasks` holds their task attempts:"),
+    new_code_cell("lab.runs"),
+]
+
+
+def write(name, cells):
+    nb = new_notebook(cells=cells, metadata=KERNEL)
+    for i, cell in enumerate(nb.cells):  # stable ids: rebuilding changes nothing that did not change
+        cell.id = f"{pathlib.Path(name).stem}-{i}"
+    nbformat.validate(nb)
+    nbformat.write(nb, HERE / name)
+
+
+if __name__ == "__main__":
+    write("sweep.ipynb", SWEEP_CELLS)
+    write("interactive.ipynb", INTERACTIVE_CELLS)

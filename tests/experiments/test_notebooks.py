@@ -1,0 +1,115 @@
+"""notebooks/sweep.ipynb through papermill, as the README's contract runs it, and its parameters' meaning.
+
+The papermill runs use the quick sweeps (a 2 x 16 KiB corpus, two
+configurations, one repeat) with results in tmp_path: seconds each, mostly
+papermill's kernel start.
+"""
+
+import re
+import subprocess
+import sys
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from mrkit.experiments import notebook_report as nr
+
+ROOT = nr.REPO_ROOT
+NOTEBOOK = ROOT / "notebooks" / "sweep.ipynb"
+REQUIRED = ["app", "sweep", "repeats", "inputs", "workers", "backend", "results_dir", "quick"]
+
+
+def outputs(nb):
+    return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+
+
+def markdown_outputs(nb):
+    return "\n".join(o["data"]["text/markdown"] for o in outputs(nb) if "text/markdown" in o.get("data", {}))
+
+
+def test_first_code_cell_is_tagged_parameters_and_names_them_all():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert "parameters" in first.metadata.get("tags", [])
+    assigned = set(re.findall(r"^(\w+) = ", first.source, flags=re.M))
+    assert set(REQUIRED) <= assigned
+    assert nb.metadata.kernelspec.name == "python3"
+    assert not outputs(nb), "the notebook is stored without outputs"
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("app, sweep, checks", [("wc", "map_sweep", True), ("indexer", "pairs_indexer", False)])
+def test_papermill_runs_the_sweep_notebook_from_the_repo_root(app, sweep, checks, tmp_path):
+    # The README's command, with the quick sweep and results in tmp_path.
+    out, results = tmp_path / "out.ipynb", tmp_path / "results"
+    command = [sys.executable, "-m", "papermill", "notebooks/sweep.ipynb", str(out), "-p", "app", app,
+               "-p", "quick", "True", "-p", "results_dir", str(results), "-p", "checks", str(checks),
+               "--no-progress-bar"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=140)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    nb = nbformat.read(out, as_version=4)
+    assert nb.metadata.papermill.parameters["app"] == app
+    images = [o for o in outputs(nb) if "image/png" in o.get("data", {})]
+    assert len(images) >= 2
+    text = markdown_outputs(nb)
+    assert re.search(r"\d\.\d+ s at M=\d+|\(\d+, \d+\) at \d\.\d+ s", text), text
+    assert re.search(r"fastest configuration is M=\d+ R=\d+ W=\d+ at [0-9.]+ s", text)
+    assert ("## Correctness" in text) == checks and ("## Fault tolerance" in text) == checks
+    if checks:
+        assert "The output is exact." in text and "The output is still exact" in text
+
+    runs_csv = list((results / sweep).glob("*/runs.csv"))
+    assert len(runs_csv) == 1
+    runs = pd.read_csv(runs_csv[0])
+    assert set(runs["app"]) == {app} and len(runs) == 2 and (runs["end_to_end_s"] > 0).all()
+    assert (runs_csv[0].parent / "tasks.csv").exists()
+
+
+# ---- what the parameters mean (no kernel needed)
+
+
+def test_an_app_alone_runs_its_usual_sweep_and_a_sweep_alone_keeps_its_app():
+    assert [(c.name, c.app) for c in nr.sweep_plan(app="indexer")] == [("pairs_indexer", "indexer")]
+    assert [(c.name, c.app) for c in nr.sweep_plan()] == [("map_sweep", "wc")]
+    assert [(c.name, c.app) for c in nr.sweep_plan(sweep="pairs_indexer")] == [("pairs_indexer", "indexer")]
+    assert [(c.name, c.app) for c in nr.sweep_plan("indexer", ["map_sweep", "reduce_sweep"])] == [
+        ("map_sweep", "indexer"), ("reduce_sweep", "indexer")]
+
+
+def test_none_keeps_the_yaml_value_and_overrides_apply_to_every_sweep(tmp_path):
+    (tmp_path / "a.txt").write_text("one two")
+    (cfg,) = nr.sweep_plan(sweep="map_sweep", quick=True, repeats=None, workers=2, inputs=str(tmp_path),
+                           results_dir=str(tmp_path))
+    assert cfg.repeats == 1 and cfg.n_map == (5, 10) and cfg.workers == (2,)
+    assert cfg.inputs == (str(tmp_path / "a.txt"),) and cfg.results_dir == str(tmp_path)
+
+
+def test_a_sweep_file_given_with_f_runs_as_written_under_its_own_name():
+    # `papermill ... -f params/mappers.yaml` injects the file's keys, its quick block included.
+    values = yaml.safe_load((ROOT / "params" / "mappers.yaml").read_text())
+    (cfg,) = nr.sweep_plan(**values)
+    assert cfg.name == "mappers" and cfg.n_map == tuple(range(1, 9)) and cfg.n_reduce == (1,)
+    assert cfg.repeats == values["repeats"]
+
+
+def test_a_plan_gives_each_sweep_its_own_app_and_settings():
+    plan = nr.report_plan(quick=False)
+    configs = nr.sweep_plan(plan=plan, results_dir="elsewhere")
+    assert [(c.name, c.app) for c in configs] == [(name, app) for app, name, _ in nr.REPORT_PLAN]
+    assert all(c.repeats == nr.REPORT_SETTINGS["repeats"] and c.results_dir == "elsewhere" for c in configs)
+    quick = nr.sweep_plan(plan=nr.report_plan(quick=True), quick=True)
+    assert all(c.repeats == 1 and c.corpus.size == 16 * 1024 for c in quick)
+
+
+def test_reload_shows_stored_results_without_running(tmp_path, corpus):
+    from mrkit.experiments import sweep
+
+    (cfg,) = nr.sweep_plan(sweep="map_sweep", quick=True, inputs=corpus[:2], results_dir=str(tmp_path))
+    path = sweep.run_sweep(cfg, progress=False)
+    (again,) = nr.run_sweeps([cfg], reload="latest")
+    assert again.path == path and again.seconds is None and len(again.runs) == 2
+    with pytest.raises(sweep.SweepError):
+        nr.run_sweeps([cfg, cfg], reload=[str(path)])

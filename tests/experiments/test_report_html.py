@@ -1,0 +1,110 @@
+"""The HTML report: the quick report built through papermill, read as a file and rendered in Chromium.
+
+One quick report is built per module (the sweep notebook with the report's
+plan and quick sweeps: about half a minute, most of it the crash app's run).
+The browser test drives Debian's chromium through Playwright; it skips, saying
+why, where either is missing.
+"""
+
+import base64
+import pathlib
+import re
+import shutil
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from mrkit.experiments import notebook_report as nr
+
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"]
+# A 1x1 PNG.
+PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    path = nr.build_report(out, quick=True, progress=False, log=None)
+    return path, path.read_text(encoding="utf-8")
+
+
+def test_the_report_and_its_executed_notebook_are_written(report):
+    path, html = report
+    assert path.exists() and html.startswith("<!DOCTYPE html>")
+    executed = nbformat.read(path.with_suffix(".ipynb"), as_version=4)
+    assert executed.metadata.papermill.parameters["quick"] is True
+    assert list(path.parent.glob("map_sweep/*/runs.csv")) and list(path.parent.glob("pairs_indexer/*/runs.csv"))
+
+
+def test_the_report_has_no_code(report):
+    _, html = report
+    assert not re.search(r'class="[^"]*\b(jp-InputArea|jp-CodeMirrorEditor|jp-InputPrompt)\b', html)
+    for source in ("notebook_report", "nr.show_sweep", "import ", "sweep_plan("):
+        assert source not in html
+    assert "notebook-only" not in html and "Run it from the repo root" not in html  # usage notes are left out
+
+
+def test_the_report_embeds_its_figures_and_loads_nothing_from_outside(report):
+    _, html = report
+    images = re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(images) >= 8 and len(images) == html.count("<img ")
+    assert 'alt="End-to-end time vs map tasks M"' in html  # figure titles as alt text
+    assert all(base64.b64decode(i[:24])[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    assert not re.search(r"<script[^>]*\bsrc=", html), "no script file at all: the page must open offline"
+    assert not re.search(r"<link[^>]*href=[\"']?(https?:)?//", html)
+
+
+def test_the_report_answers_with_numbers(report):
+    _, html = report
+    for heading in ("Map sweep", "Reduce sweep", "Mappers", "(M, R) pairs", "Correctness: wc", "Correctness: indexer",
+                    "Fault tolerance"):
+        assert re.search(rf"<h[12][^>]*>{re.escape(heading)}", html), heading
+    assert re.search(r"The fastest configuration is M=\d+ R=\d+ W=\d+ at [0-9.]+ s", html)
+    assert re.search(r"Amdahl's law", html) and "The output is exact." in html
+    assert re.search(r"\d+ map and \d+ reduce tasks took \d+ attempts", html)
+
+
+def test_export_drops_notebook_only_cells_widgets_and_cdn_scripts():
+    nb = new_notebook(cells=[
+        new_markdown_cell("usage notes", metadata={"tags": ["notebook-only"]}),
+        new_code_cell("secret_source_line()", outputs=[new_output("display_data", data={"image/png": PIXEL})]),
+        new_code_cell("x", outputs=[new_output("display_data", data={"text/markdown": "# Result 42"})]),
+    ])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    html = nr.export_html(nb, title="t")
+    assert "usage notes" not in html and "secret_source_line" not in html
+    assert f'src="data:image/png;base64,{PIXEL}' in html and "Result 42" in html
+    assert not re.search(r"<script[^>]*\bsrc=", html) and "widget-state" not in html
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+def test_the_report_renders_in_headless_chromium(report, tmp_path):
+    if not pathlib.Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); .ci/run installs it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (a dev dependency)")
+    path, _ = report
+    outside = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1400})
+            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+            page.goto(path.as_uri(), wait_until="load")
+            sync_api.expect(page.get_by_role("heading", name=re.compile("MapReduce scaling report"))).to_be_visible()
+            sync_api.expect(page.get_by_role("heading", name=re.compile("^Fault tolerance"))).to_be_visible()
+            widths = page.evaluate("() => Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
+            assert len(widths) >= 8 and min(widths) > 0, widths
+            first = page.locator("img").first
+            first.scroll_into_view_if_needed()
+            assert first.bounding_box()["width"] > 200  # shown at a readable size, not collapsed
+            shot = tmp_path / "report.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 50_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert outside == [], f"the report fetched {outside}"
+    shutil.copy(shot, path.parent / "report.png")  # next to the report, for a look when a run fails
