@@ -313,7 +313,7 @@ def _configure_report(p):
 def _report(args):
     from mrkit.experiments.notebook_report import build_report
 
-    print(build_report(out=args.out, quick=args.quick))
+    build_report(out=args.out, quick=args.quick)  # it reports where it wrote the page
 
 
 def _configure_demo(p):

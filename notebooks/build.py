@@ -84,8 +84,10 @@ results_dir = "results"
 """
 
 INTERACTIVE_RUN = """\
+from mrkit.experiments.notebook_report import work_from_repo_root
 from mrkit.experiments.widgets import InteractiveLab
 
+work_from_repo_root()  # relative paths mean the repo root, also when Jupyter starts the kernel in notebooks/
 lab = InteractiveLab(inputs=inputs, results_dir=results_dir)
 lab.display()"""
 

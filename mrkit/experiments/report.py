@@ -170,14 +170,24 @@ def amdahl(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     """The fitted serial fraction with its CI and what Amdahl's law predicts at 10 and 100 workers."""
     if runs["workers"].nunique() < 2:
         return f"Workers stayed at W={int(runs['workers'].iloc[0])}, so no serial fraction can be fitted."
-    fit = analysis.fit_amdahl(runs["workers"], runs[metric])
+    # Amdahl's law models processors; past the core count, workers share cores, which it
+    # does not describe. Fit within the cores when that still leaves two worker counts.
+    cores = int(runs["cpu_count"].max())
+    within = runs[runs["workers"] <= cores]
+    used = within if within["workers"].nunique() >= 2 else runs
+    scope = (f"; only W ≤ {cores}, the CPU count: beyond it workers share cores, which the law does not model"
+             if len(used) < len(runs) else "")
+    fit = analysis.fit_amdahl(used["workers"], used[metric])
     f, (lo, hi) = fit.serial_fraction, fit.ci95
     head = (f"Fitting Amdahl's law T(W) = T1·(f + (1 − f)/W) to the {fit.n_points} runs "
-            f"(W={int(runs['workers'].min())}..{int(runs['workers'].max())}) gives a serial fraction "
+            f"(W={int(used['workers'].min())}..{int(used['workers'].max())}{scope}) gives a serial fraction "
             f"f = {f:.2f} (95% CI {lo:.2f}–{hi:.2f}, R² = {fit.r2:.2f}{_poor_fit(fit.r2)}).")
     if f >= 0.99:
-        return head + (" Time never fell as workers were added, so the law predicts no speedup at 10 "
-                       "or 100 workers: here the limit is cores and per-task overhead, not a serial part of the job.")
+        means = used.groupby("workers")[metric].mean()
+        observed = ("Time never fell as workers were added" if means.idxmin() == means.index.min()
+                    else f"Time fell only from {num(means.iloc[0])} s to {num(means.min())} s, too little to fit")
+        return head + (f" {observed}, so the law predicts no speedup at 10 or 100 workers: here the limit is "
+                       "cores and per-task overhead, not a serial part of the job.")
     preds = []
     for n in (10, 100):
         rng = f" (CI {num(_amdahl_speedup(hi, n))}–{num(_amdahl_speedup(lo, n))})" if np.isfinite(lo) else ""

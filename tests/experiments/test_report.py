@@ -183,3 +183,17 @@ def test_fault_tolerance_section_counts_attempts():
     assert re.search(rf"did not count took {NUM} s", text)[1] == "32.1"
     assert "9 worker processes" in text and "still exact" in text
     assert "does **not** match" in report.fault_tolerance_section(tasks, False)
+
+
+def test_amdahl_fits_within_the_cores_and_does_not_claim_time_never_fell():
+    import pandas as pd
+
+    from mrkit.experiments import report as report_module
+
+    # 2 cores: time halves from W=1 to W=2 (serial fraction ~0.2), then oversubscription slows it.
+    rows = [(w, t) for w, t in ((1, 1.0), (2, 0.6), (4, 0.9), (8, 1.3)) for _ in range(3)]
+    runs = pd.DataFrame({"workers": [w for w, _ in rows], "end_to_end_s": [t for _, t in rows], "cpu_count": 2})
+    text = report_module.amdahl(runs)
+    assert "only W ≤ 2" in text and "W=1..2" in text
+    assert "f = 0.20" in text
+    assert "never fell" not in text
