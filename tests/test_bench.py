@@ -54,8 +54,10 @@ def test_writes_csv_summary_chart_and_markdown(quick):
                    "cpu_s", "busy_before", "mrkit_src"):
         assert column in runs.columns
     assert set(runs["case"]) == {"corpus", "overhead"}
-    assert (runs["wall_s"] > 0).all() and (runs["peak_rss_tree_mb"] > 0).all()
-    assert (runs["peak_rss_max_proc_mb"] > 0).all()  # a high-water mark: may exceed a sampled tree sum
+    assert (runs["wall_s"] > 0).all()
+    # Memory is sampled: a process that is over within a few milliseconds may be gone before the first look.
+    lasting = runs[runs["wall_s"] > 0.2]
+    assert (lasting["peak_rss_tree_mb"] > 0).all() and (lasting["peak_rss_max_proc_mb"] > 0).all()
 
 
 def test_every_implementation_produced_the_reference_counts(quick):

@@ -92,6 +92,38 @@ def _mrkit_details(stdout_path):
         return {}
 
 
+def run_one(name, impl, job, settings, *, repeat, work, reference, timeout=3600, quiet_wait=0.0):
+    """One measured run of one implementation; returns its bench.csv row (its counts checked)."""
+    outdir = work / name / impl.name
+    impls.clear_outputs(outdir)
+    command = impl.build(settings, job, outdir)
+    logs = work / "logs" / f"{name}-{impl.name}-{repeat}"
+    busy = measure.wait_until_quiet(quiet_wait)  # also a reading of the noise from elsewhere
+    row = {"case": name, "impl": impl.name, "repeat": repeat, "settings": command.settings,
+           "input_mb": corpus.total_bytes(job.inputs) / 1e6, "n_inputs": len(job.inputs), "busy_before": busy,
+           "load1": measure.load_average(), "mrkit_src": source_digest(), "match": "n/a", "note": ""}
+    env = {**os.environ, **command.env} if command.env else None
+    m = measure.run(command.argv, cwd=outdir, stdout_path=f"{logs}.out", stderr_path=f"{logs}.err",
+                    env=env, timeout=timeout)
+    row.update(wall_s=m.wall_s, cpu_s=m.cpu_s, peak_rss_tree_mb=m.peak_rss_tree_mb,
+               peak_rss_max_proc_mb=m.peak_rss_max_proc_mb, returncode=m.returncode, max_fds=m.max_fds,
+               max_procs=m.max_procs)
+    if m.returncode == 0:
+        counts = impl.parse(outdir)
+        row["distinct_words"] = len(counts)
+        if reference.counts is None and impl.name == impls.BASELINE:
+            reference.counts, reference.source = counts, f"{impl.name} (repeat {repeat})"
+        row["match"], row["note"] = reference.check(impl, counts)
+    else:
+        tail = pathlib.Path(f"{logs}.err").read_text(errors="replace").strip().splitlines()[-1:]
+        row["note"] = ("timed out; " if m.timed_out else f"exit {m.returncode}; ") + " ".join(tail)[:200]
+    if impl.name.startswith("mrkit_run"):
+        row.update(_mrkit_details(f"{logs}.out"))
+    row["ok"] = m.returncode == 0 and row["match"] != "no"
+    shutil.rmtree(outdir, ignore_errors=True)
+    return row
+
+
 def run_case(name, job, chosen, settings, *, repeats, work, log, reference=None, timeout=3600, quiet_wait=0.0):
     """Run every implementation `repeats` times, alternating; returns (rows, skipped)."""
     rows, skipped, runnable = [], [], []
@@ -103,50 +135,20 @@ def run_case(name, job, chosen, settings, *, repeats, work, log, reference=None,
         else:
             runnable.append(impl)
     reference = reference or Reference()
-    input_mb = corpus.total_bytes(job.inputs) / 1e6
     _warm(job.inputs)
     for repeat in range(repeats):
         k = repeat % len(runnable) if runnable else 0
         for impl in runnable[k:] + runnable[:k]:
-            outdir = work / name / impl.name
-            impls.clear_outputs(outdir)
-            command = impl.build(settings, job, outdir)
-            logs = work / "logs" / f"{name}-{impl.name}-{repeat}"
-            busy = measure.wait_until_quiet(quiet_wait)  # also a reading of the noise from elsewhere
-            source = source_digest()
-            load1 = measure.load_average()
-            env = {**os.environ, **command.env} if command.env else None
-            m = measure.run(command.argv, cwd=outdir, stdout_path=f"{logs}.out", stderr_path=f"{logs}.err",
-                            env=env, timeout=timeout)
-            row = {"case": name, "impl": impl.name, "repeat": repeat, "wall_s": m.wall_s, "cpu_s": m.cpu_s,
-                   "mrkit_src": source,
-                   "busy_before": busy,
-                   "peak_rss_tree_mb": m.peak_rss_tree_mb, "peak_rss_max_proc_mb": m.peak_rss_max_proc_mb,
-                   "returncode": m.returncode, "max_fds": m.max_fds, "max_procs": m.max_procs,
-                   "input_mb": input_mb, "n_inputs": len(job.inputs), "settings": command.settings,
-                   "load1": load1, "match": "n/a", "note": ""}
-            if m.returncode == 0:
-                counts = impl.parse(outdir)
-                row["distinct_words"] = len(counts)
-                if reference.counts is None and impl.name == impls.BASELINE:
-                    reference.counts, reference.source = counts, f"{impl.name} (repeat {repeat})"
-                row["match"], row["note"] = reference.check(impl, counts)
-            else:
-                tail = pathlib.Path(f"{logs}.err").read_text(errors="replace").strip().splitlines()[-1:]
-                row["note"] = ("timed out; " if m.timed_out else f"exit {m.returncode}; ") + " ".join(tail)[:200]
-            if impl.name.startswith("mrkit_run"):
-                row.update(_mrkit_details(f"{logs}.out"))
-            row["ok"] = m.returncode == 0 and row["match"] != "no"
+            row = run_one(name, impl, job, settings, repeat=repeat, work=work, reference=reference,
+                          timeout=timeout, quiet_wait=quiet_wait)
             rows.append(row)
-            status = "ok" if row["ok"] else "NOT OK"
-            log(f"[{name} {repeat + 1}/{repeats}] {impl.name:<17} {m.wall_s:8.2f} s  cpu {m.cpu_s:7.2f} s"
-                f"  tree {m.peak_rss_tree_mb:6.0f} MB  proc {m.peak_rss_max_proc_mb:5.0f} MB  fds {m.max_fds:4d}"
-                f"  busy {busy:.1f}  {status}"
+            log(f"[{name} {repeat + 1}/{repeats}] {impl.name:<17} {row['wall_s']:8.2f} s  cpu {row['cpu_s']:7.2f} s"
+                f"  tree {row['peak_rss_tree_mb']:6.0f} MB  proc {row['peak_rss_max_proc_mb']:5.0f} MB"
+                f"  fds {row['max_fds']:4d}  busy {row['busy_before']:.1f}  {'ok' if row['ok'] else 'NOT OK'}"
                 + (f"  {row['note']}" if row["note"] else ""))
             if not row["ok"]:
-                log(f"!!! {name}/{impl.name} repeat {repeat}: {'COUNTS DIFFER' if row['match'] == 'no' else 'FAILED'}: "
-                    f"{row['note']}")
-            shutil.rmtree(outdir, ignore_errors=True)
+                log(f"!!! {name}/{impl.name} repeat {repeat}: "
+                    f"{'COUNTS DIFFER' if row['match'] == 'no' else 'FAILED'}: {row['note']}")
     return rows, skipped
 
 

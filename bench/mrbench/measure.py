@@ -151,6 +151,7 @@ def run(argv, *, cwd, stdout_path, stderr_path, env=None, timeout=None, interval
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     sampler = TreeSampler(proc.pid)
+    sampler.sample()  # before anyone can reap it: even a process that ends at once is seen (unless already a zombie)
     reaped = {}
 
     def reap():  # a thread blocked in wait4() stops the clock the moment the process ends

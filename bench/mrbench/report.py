@@ -79,7 +79,7 @@ def markdown(summary):
     out = []
     for case, group in summary.groupby("case", sort=False):
         mb, busy = group["input_mb"].dropna(), group["max_busy_before"].dropna()
-        out.append(f"\n**{case}**" + (f" ({mb.iloc[0]:.1f} MB)" if len(mb) else "")
+        out.append(f"\n**{case}**" + (f" ({_mb(mb.iloc[0])})" if len(mb) else "")
                    + (f"; other processes kept up to {busy.max():.1f} cores busy just before a run"
                       + (" — numbers disturbed, rerun with --quiet-wait 60" if busy.max() > NOISY else "")
                       if len(busy) else "") + "\n")
@@ -93,10 +93,14 @@ def markdown(summary):
             counts = {"yes": "equal", "no": "**DIFFER**", "n/a": "n/a"}.get(r.match, r.match)
             if r.note:
                 counts += f" ({r.note})"
-            out.append(f"| {r.impl} | {r.settings or ''} | {_fmt(r.median_wall_s, '.2f')} | "
+            out.append(f"| {r.impl} | {r.settings if isinstance(r.settings, str) else ''} | {_fmt(r.median_wall_s, '.2f')} | "
                        f"{_fmt(r.wall_ratio, '.2f')} | {_fmt(r.median_cpu_s, '.2f')} | {_fmt(r.median_peak_rss_tree_mb, '.0f')} | "
                        f"{_fmt(r.max_peak_rss_max_proc_mb, '.0f')} | {r.runs_ok}/{r.runs} | {counts} |")
     return "\n".join(out)
+
+
+def _mb(value):
+    return "empty inputs" if value == 0 else f"{value:,.0f} MB" if value >= 10 else f"{value:.1f} MB"
 
 
 def chart(summary, path):
@@ -122,10 +126,13 @@ def chart(summary, path):
             if column == "median_peak_rss_tree_mb":  # the largest single process, as a tick on the tree's bar
                 ax.plot(group["max_peak_rss_max_proc_mb"].to_numpy(), range(len(labels)), "k|", markersize=14,
                         label="largest single process")
-                ax.legend(fontsize=7, loc="lower right")
+                ax.legend(fontsize=7, loc="best")
+            positive = values[values > 0]
+            if column == "median_peak_rss_tree_mb" and len(positive) and positive.max() / positive.min() > 30:
+                ax.set_xscale("log")  # mrkit_sequential's GBs would flatten every other bar
             ax.invert_yaxis()
             size = group["input_mb"].dropna()
-            ax.set_title(f"{case}" + (f" ({size.iloc[0]:.3g} MB)" if len(size) else "") + f": {title}", fontsize=10)
+            ax.set_title(f"{case}" + (f" ({_mb(size.iloc[0])})" if len(size) else "") + f": {title}", fontsize=10)
             for y, (v, rt) in enumerate(zip(values, group[ratio])):
                 text = f" {v:.2f}" if column == "median_wall_s" else f" {v:.0f}"
                 if not (isinstance(rt, float) and math.isnan(rt)):
