@@ -12,6 +12,7 @@ run of the case); a difference marks the run not ok and is printed loudly.
 
 import argparse
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -55,12 +56,33 @@ class Reference:
         return "no", note
 
 
-def source_digest(package=ROOT / "mrkit"):
-    """A short hash of mrkit's source files: tells runs of different code apart (the package is installed editable)."""
+# What `mrkit run wc` and `mrkit sequential wc` import: the code whose changes matter to these numbers.
+_RUNTIME_IMPORTS = "import mrkit.cli, mrkit.backends.local, mrkit.runtime.worker, mrkit.sequential, mrkit.apps.wc"
+
+
+@functools.lru_cache(maxsize=None)
+def runtime_files(python=sys.executable):
+    """mrkit's source files that a word-count run imports (asked once, in a fresh interpreter)."""
+    script = (f"{_RUNTIME_IMPORTS}\nimport sys\n"
+              "print('\\n'.join(sorted(m.__file__ for n, m in list(sys.modules.items())"
+              " if n.split('.')[0] == 'mrkit' and getattr(m, '__file__', None))))")
+    try:
+        out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(line for line in out.stdout.splitlines() if line.endswith(".py"))
+
+
+def source_digest():
+    """A short hash of the mrkit sources a run imports: tells runs of different code apart
+    (the package is installed editable, so an edit lands in the next run)."""
     digest = hashlib.sha1()
-    for path in sorted(pathlib.Path(package).rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:10]
+    for path in runtime_files():
+        try:
+            digest.update(path.encode() + b"\0" + pathlib.Path(path).read_bytes())
+        except OSError:
+            digest.update(path.encode() + b"\0missing")
+    return digest.hexdigest()[:10] if runtime_files() else "unknown"
 
 
 def git_head():
@@ -237,7 +259,11 @@ def _plan(args, settings, cache, log):
     return plan
 
 
-def main(argv=None, log=print):
+def _print(line):
+    print(line, flush=True)  # progress shows up even when stdout is a file (make bench > log)
+
+
+def main(argv=None, log=_print):
     args = build_parser().parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 3)
     results = pathlib.Path(args.results)
