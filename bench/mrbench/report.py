@@ -173,22 +173,22 @@ def _best_of(summary, row):
     return text + (f"; disturbed: others used up to {busy:.1f} cores" if busy > NOISY else "")
 
 
+def _ratio_target(summary, case, limit):
+    """mrkit run's wall time against the sequential count in `case`, at most `limit`×."""
+    name, bound = f"mrkit run wall vs sequential count, {case}", f"<= {limit}×"
+    r = _row(summary, case, "mrkit_run")
+    if r is None or math.isnan(r.wall_ratio):
+        return Target(name, "not run", bound, "N/A")
+    return Target(name, f"{r.wall_ratio:.2f}× ({r.median_wall_s:.2f} s{_best_of(summary, r)})",
+                  bound, _status(r.ok and r.wall_ratio <= limit))
+
+
 def targets(summary, *, corpus="corpus", books="books", overhead="overhead", big="memory_2gb",
             overhead_tasks=None):
     """The issue's targets, each PASS / FAIL / N/A (case not run) with the measured ratio."""
     out = []
-    r = _row(summary, corpus, "mrkit_run")
-    if r is not None and not math.isnan(r.wall_ratio):
-        out.append(Target(f"mrkit run wall vs sequential count, {corpus}", f"{r.wall_ratio:.2f}× ({r.median_wall_s:.2f} s{_best_of(summary, r)})",
-                          "<= 0.55×", _status(r.ok and r.wall_ratio <= 0.55)))
-    else:
-        out.append(Target(f"mrkit run wall vs sequential count, {corpus}", "not run", "<= 0.55×", "N/A"))
-    r = _row(summary, books, "mrkit_run")
-    if r is not None and not math.isnan(r.wall_ratio):
-        out.append(Target(f"mrkit run wall vs sequential count, {books}", f"{r.wall_ratio:.2f}× ({r.median_wall_s:.2f} s{_best_of(summary, r)})",
-                          "<= 1.0×", _status(r.ok and r.wall_ratio <= 1.0)))
-    else:
-        out.append(Target(f"mrkit run wall vs sequential count, {books}", "not run", "<= 1.0×", "N/A"))
+    out.append(_ratio_target(summary, corpus, 0.55))
+    out.append(_ratio_target(summary, books, 1.0))
     r = _row(summary, overhead, "mrkit_run")
     if r is not None:
         rate = f", {overhead_tasks / r.median_wall_s:.0f} tasks/s" if overhead_tasks else ""

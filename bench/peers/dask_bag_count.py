@@ -8,30 +8,23 @@ aggregate: the usual way to count words with a bag without a Python step per wor
 crossing process boundaries.
 """
 
-from collections import Counter
 import sys
 
 import dask
 import dask.bag as db
 
-from wordcount import count_text, write_counts
+from wordcount import count_text, merge_counts, write_counts
 
 
 def count_lines(lines):
     return count_text("".join(lines))
 
 
-def merge(counters):
-    total = Counter()
-    for counts in counters:
-        total.update(counts)
-    return total
-
 
 def main(out, workers, inputs):
     bag = db.read_text(inputs, blocksize=None, encoding="utf-8", errors="replace")
     with dask.config.set(scheduler="processes", num_workers=workers):
-        counts = bag.reduction(count_lines, merge).compute()
+        counts = bag.reduction(count_lines, merge_counts).compute()
     write_counts(counts, out)
 
 

@@ -7,26 +7,19 @@ processes that can read local paths); the reduce call merges the Counters.
 Configuration is passed in code, so no ~/.lithops/config is needed.
 """
 
-from collections import Counter
 import sys
 
 import lithops
 
-from wordcount import count_file, write_counts
+from wordcount import count_file, merge_counts, write_counts
 
-
-def merge(results):
-    total = Counter()
-    for counts in results:
-        total.update(counts)
-    return total
 
 
 def main(out, workers, inputs):
     config = {"lithops": {"backend": "localhost", "storage": "localhost", "log_level": "WARNING"},
               "localhost": {"worker_processes": workers, "runtime": sys.executable}}
     executor = lithops.FunctionExecutor(config=config)
-    executor.map_reduce(count_file, inputs, merge)
+    executor.map_reduce(count_file, inputs, merge_counts)
     write_counts(executor.get_result(), out)
     executor.clean()
 

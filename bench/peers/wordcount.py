@@ -50,6 +50,14 @@ def count_file(path):
     return count_text(read_text(path))
 
 
+def merge_counts(counters):
+    """One Counter from many: the reduce step the parallel peers share."""
+    total = Counter()
+    for counts in counters:
+        total.update(counts)
+    return total
+
+
 def write_counts(counts, path):
     """One `word count` line per word, words sorted: the shape of mrkit's output."""
     with open(path, "w", encoding="utf-8", errors="surrogatepass") as out:
