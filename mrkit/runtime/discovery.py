@@ -2,7 +2,8 @@
 
 The file holds url, token and pid; it is written atomically with mode 0600
 (the token is a secret) when the master is ready, and removed when it exits,
-after it has written `mr-run.json`.
+after it has written `mr-run.json`. A master whose workers and launcher are
+elsewhere (ECS) publishes `mr-status.json` to the job's storage instead.
 """
 
 import json
@@ -10,6 +11,7 @@ import os
 
 MASTER_FILE = "mr-master.json"
 RUN_FILE = "mr-run.json"  # the master's run summary and task records, written as it exits
+STATUS_FILE = "mr-status.json"  # the master's /status, published to its storage for launchers that cannot connect
 
 
 def write_master_file(directory, url, token):

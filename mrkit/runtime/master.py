@@ -11,19 +11,22 @@ task the job fails, naming the task, its input and the app's exception.
 from collections import deque
 from dataclasses import dataclass, field
 import enum
+import json
 import os
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 
 from mrkit import split, timing
-from mrkit.errors import JobFailed
+from mrkit.errors import JobFailed, MrkitError
+from mrkit.runtime.discovery import STATUS_FILE
 from mrkit.runtime.rpc import RpcServer
 
 MAX_FAILURES = 4
-_JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json)$")  # files a new job replaces
+_JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
 
 
 class State(enum.Enum):
@@ -61,7 +64,7 @@ class Master:
     """Runs one job: split the inputs, then hand out tasks until every output is final."""
 
     def __init__(self, spec, storage, *, listen=("127.0.0.1", 0), token=None, run_id=None,
-                 max_failures=MAX_FAILURES, poll_s=5.0, advertise_storage=False):
+                 max_failures=MAX_FAILURES, poll_s=5.0, advertise_storage=False, status_every=None):
         self.spec = spec
         self.storage = storage
         # Workers sharing the master's directory use their cwd; remote ones are
@@ -71,6 +74,7 @@ class Master:
         self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         self.max_failures = max_failures
         self.poll_s = poll_s
+        self.status_every = status_every  # seconds between mr-status.json writes; None: never
         self.records = {}  # (phase, task, attempt) -> timing record
         self.failure = None  # the message once the job has failed
         self._cond = threading.Condition()
@@ -111,7 +115,10 @@ class Master:
         self._idle.extend(self._maps)
         # A short poll interval: shutdown() waits up to one interval for the serving loop.
         serve = lambda: self._server.serve_forever(poll_interval=0.02)  # noqa: E731
-        for name, target in (("serve", serve), ("watchdog", self._watchdog)):
+        threads = [("serve", serve), ("watchdog", self._watchdog)]
+        if self.status_every:
+            threads.append(("status", self._publish_status_loop))
+        for name, target in threads:
             threading.Thread(target=target, daemon=True, name=f"mrkit-master-{name}").start()
         return self
 
@@ -265,6 +272,21 @@ class Master:
             worker = self._register(body)
             self._fail(self._task(body["phase"], body["task"]), body)
             return 200, {"worker": worker, "run_id": self.run_id, **self._assign(worker)}
+
+    def publish_status(self):
+        """Write the status to the job's storage, where a launcher with no route to us reads it.
+
+        A failed write is reported and skipped: progress is advisory, the job goes on.
+        """
+        try:
+            self.storage.write_bytes(STATUS_FILE, json.dumps(self.status()).encode())
+        except (OSError, MrkitError) as exc:  # a StorageError is a MrkitError
+            print(f"mrkit master: cannot publish {STATUS_FILE}: {exc}", file=sys.stderr)
+
+    def _publish_status_loop(self):
+        self.publish_status()  # at once: a launcher takes the first status as "the master is up"
+        while not self._finished.wait(self.status_every):
+            self.publish_status()
 
     def _on_status(self, body):
         return 200, self.status()

@@ -94,13 +94,16 @@ def find_master(directory=".", wait_s=5.0):
 
 
 def resolve_token(token_file=None, info=None):
-    """The token from --token-file, then $MRKIT_TOKEN, then mr-master.json."""
+    """The token from --token-file (a path or an s3:// URL), then $MRKIT_TOKEN, then mr-master.json."""
     if token_file:
+        from mrkit.storage import read_url  # a token file may be local or s3://bucket/key
+
         try:
-            with open(token_file) as f:
-                token = f.read().strip()
+            token = read_url(token_file).decode("utf-8", "replace").strip()
+        except FileNotFoundError:
+            raise MrkitError(f"cannot read token file {token_file!r}: it does not exist") from None
         except OSError as exc:
-            raise MrkitError(f"cannot read token file {token_file!r}: {exc.strerror}") from None
+            raise MrkitError(f"cannot read token file {token_file!r}: {exc.strerror or exc}") from None
         if not token:
             raise MrkitError(f"token file {token_file!r} is empty")
         return token

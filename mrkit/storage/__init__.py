@@ -54,6 +54,14 @@ def open_storage(url, **options):
     return opener(url, **options)
 
 
+def read_url(url):
+    """The bytes of one file named by a path or URL (`s3://bucket/key`): a token file, a manifest."""
+    folder, sep, name = url.rpartition("/")
+    if sep and not folder:  # "/name": a file in the root directory
+        folder = "/"
+    return open_storage(folder or ".").read_bytes(name)
+
+
 def upload_inputs(storage, local_paths, prefix="inputs/"):
     """Upload local inputs to an S3Storage once per job; see mrkit.storage.s3.upload_inputs."""
     from mrkit.storage.s3 import upload_inputs as upload

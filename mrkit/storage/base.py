@@ -88,6 +88,10 @@ class Storage(abc.ABC):
         An existing object is replaced whole, never appended to.
         """
 
+    def read_bytes(self, name):
+        """All of `name` at once: for small objects (a token, a status, a run record)."""
+        return self.read_range(name, 0, self.size(name))
+
     def write_bytes(self, name, data):
         """Store `data` under `name` whole, replacing what was there."""
         with self.atomic_writer(name) as f:

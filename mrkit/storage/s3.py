@@ -127,6 +127,12 @@ class S3Storage(Storage):
             with response["Body"] as body:
                 return body.read()
 
+    def read_bytes(self, name):
+        bucket, key = self._locate(name)  # one GET, not HEAD + ranged GET
+        with self._errors(name):
+            with self.client.get_object(Bucket=bucket, Key=key)["Body"] as body:
+                return body.read()
+
     def open_lines(self, name):
         """The object's lines as they stream in: split on '\\n' only, UTF-8 decoded incrementally."""
         bucket, key = self._locate(name)
