@@ -89,11 +89,14 @@ def _configure_job(p):
 
 
 def _job_spec(args, storage):
-    from mrkit.backends.staging import stage_inputs
+    from mrkit.backends.staging import read_manifest, stage_inputs
     from mrkit.job import JobSpec
 
-    return JobSpec(stage_inputs(args.inputs, storage), n_reduce=args.n_reduce, n_map=args.n_map,
-                   task_timeout=args.task_timeout)
+    inputs_from = getattr(args, "inputs_from", None)
+    if inputs_from and args.inputs:
+        raise UsageError("give inputs either as INPUT... or with --inputs-from, not both")
+    inputs = read_manifest(inputs_from, storage) if inputs_from else stage_inputs(args.inputs, storage)
+    return JobSpec(inputs, n_reduce=args.n_reduce, n_map=args.n_map, task_timeout=args.task_timeout)
 
 
 def _add_storage(p):
@@ -106,12 +109,21 @@ def _configure_master(p):
     _add_storage(p)
     p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="address to serve workers on (default: loopback, any free port)")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="file or s3:// object holding the token workers must present (default: a new random one)")
+    p.add_argument("--inputs-from", metavar="NAME",
+                   help="JSON list of inputs ({path, location, size}) in the job's storage, instead of INPUT...")
+    p.add_argument("--run-id", metavar="ID", help="the run's id in the timing records (default: time stamp + random)")
+    p.add_argument("--status-every", type=float, default=None, metavar="S",
+                   help="write the status to the job's storage every S seconds (mr-status.json), for launchers "
+                        "that cannot reach the master")
 
 
 def _master(args):
     from mrkit import timing
     from mrkit.runtime.discovery import RUN_FILE, remove_master_file, write_master_file
     from mrkit.runtime.master import Master
+    from mrkit.runtime.worker import resolve_token
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
 
@@ -119,7 +131,9 @@ def _master(args):
     here = LocalStorage(".")
     files = here if args.storage is None else open_storage(args.storage)
     spec = _job_spec(args, files)
-    master = Master(spec, files, listen=_listen_address(args.listen), advertise_storage=files is not here)
+    token = resolve_token(args.token_file) if args.token_file else None
+    master = Master(spec, files, listen=_listen_address(args.listen), token=token, run_id=args.run_id,
+                    advertise_storage=files is not here, status_every=args.status_every)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         master.start()
@@ -136,7 +150,12 @@ def _master(args):
             n_reduce=spec.n_reduce, workers=len({r["worker"] for r in records if r["phase"] != "split"}),
             input_bytes=spec.input_bytes, launched_at=launched_at, finished_at=timing.now(),
         )
-        here.write_bytes(RUN_FILE, json.dumps({"run": summary, "tasks": records}, indent=1).encode())
+        run_record = json.dumps({"run": summary, "tasks": records}, indent=1).encode()
+        here.write_bytes(RUN_FILE, run_record)
+        if files is not here:  # a launcher elsewhere collects it from the job's storage
+            files.write_bytes(RUN_FILE, run_record)
+        if args.status_every:
+            master.publish_status()  # the final phase, after the run record it announces
         remove_master_file(".")
 
 
@@ -175,12 +194,16 @@ def _run(args):
         workdir=args.workdir, task_timeout=args.task_timeout, app_options=_app_options(args.app_opt),
         storage=args.storage,
     )
-    if args.json:
+    _print_summary(summary, args.json)
+
+
+def _print_summary(summary, as_json):
+    if as_json:
         print(json.dumps(summary))
-    else:
-        width = max(map(len, summary))
-        for key, value in summary.items():
-            print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+        return
+    width = max(map(len, summary))
+    for key, value in summary.items():
+        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
 
 
 def _configure_corpus(p):
@@ -241,7 +264,7 @@ def _ecs_common(p):
 
 
 def _configure_ecs(p):
-    sub = p.add_subparsers(dest="ecs_command", required=True, metavar="up|down|image")
+    sub = p.add_subparsers(dest="ecs_command", required=True, metavar="up|down|image|run")
     up = sub.add_parser("up", help="create or update the stack's AWS resources (idempotent)")
     _ecs_common(up)
     up.add_argument("--bucket", metavar="NAME", help="job bucket (default: mrkit-<stack>-<account>-<region>)")
@@ -255,6 +278,19 @@ def _configure_ecs(p):
     image.add_argument("--tag", default="latest", help="image tag (default: latest)")
     image.add_argument("--context", default=".", metavar="DIR", help="build context holding the Dockerfile (default: .)")
     image.add_argument("--dry-run", action="store_true", help="print the docker commands instead of running them")
+    run = sub.add_parser("run", help="run a job on Fargate: a master task plus W worker tasks, files in S3")
+    _add_app(run)
+    _configure_job(run)
+    _ecs_common(run)
+    run.add_argument("-w", "--workers", type=int, default=None, metavar="W",
+                     help="worker tasks (default max(M, R), at most 10)")
+    run.add_argument("--verify", action="store_true",
+                     help="compare the output with a local sequential run of the app on the inputs")
+    run.add_argument("--stand-in", metavar="DIR",
+                     help="run the tasks as local processes (working directories and logs in DIR) against "
+                          "--endpoint-url, e.g. a moto server: no AWS account needed")
+    run.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between progress checks (default 2)")
+    run.add_argument("--json", action="store_true", help="print the run summary as JSON")
 
 
 def _ecs_up(args, config, aws, say):
@@ -288,7 +324,44 @@ def _ecs_image(args, config, aws, say):
         say(f"pushed {pushed}")
 
 
-ECS_COMMANDS = {"up": _ecs_up, "down": _ecs_down, "image": _ecs_image}
+def _ecs_run(args, config, aws, say):
+    from mrkit.backends.ecs.launcher import Launcher
+
+    tasks = None
+    if args.stand_in:
+        from mrkit.backends.ecs.standin import LocalFargate
+
+        tasks = LocalFargate(aws, args.stand_in)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed launcher still stops its tasks
+    launcher = Launcher(config, aws, tasks=tasks, say=say, poll_s=args.poll)
+    try:
+        result = launcher.run(args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
+                              task_timeout=args.task_timeout, app_options=_app_options(args.app_opt))
+    finally:
+        if launcher.usage is not None:
+            say(launcher.usage.line())
+    say(f"outputs in {result.storage_url}mr-out-*; launcher wall time {result.launcher_s:.1f} s "
+        "(task start-up included)")
+    _print_summary(result.summary, args.json)
+    if args.verify:
+        return _ecs_verify(args, result, say)
+
+
+def _ecs_verify(args, result, say):
+    from mrkit.app import load_app
+    from mrkit.job import resolve_inputs
+    from mrkit.storage import open_storage
+    from mrkit.verify import verify
+
+    if any(str(i).startswith("s3://") for i in args.inputs):
+        raise UsageError("--verify compares with a local run, so it needs local inputs")
+    checked = verify(load_app(args.app, _app_options(args.app_opt)), resolve_inputs(args.inputs),
+                     open_storage(result.storage_url))
+    say(checked.line())
+    return 0 if checked.ok else 1
+
+
+ECS_COMMANDS = {"up": _ecs_up, "down": _ecs_down, "image": _ecs_image, "run": _ecs_run}
 
 
 def _ecs(args):
@@ -302,7 +375,7 @@ def _ecs(args):
     def say(line):
         print(f"mrkit ecs {args.ecs_command}: {line}", file=sys.stderr)
 
-    ECS_COMMANDS[args.ecs_command](args, config, aws, say)
+    return ECS_COMMANDS[args.ecs_command](args, config, aws, say)
 
 
 def _configure_report(p):

@@ -213,6 +213,14 @@ class Aws:
                            logStreamName=stream, startFromHead=False, limit=lines)
         return [event["message"] for event in (found or {}).get("events", [])]
 
+    def put_log_lines(self, group, stream, lines, timestamp_ms):
+        """Append lines to a log stream, creating it if needed (the local stand-in's awslogs)."""
+        self._call("logs", "create_log_stream", missing=("ResourceAlreadyExistsException",), logGroupName=group,
+                   logStreamName=stream)
+        for start in range(0, len(lines), 1000):  # PutLogEvents takes at most 10,000 events and 1 MB
+            events = [{"timestamp": timestamp_ms, "message": line or " "} for line in lines[start:start + 1000]]
+            self._call("logs", "put_log_events", logGroupName=group, logStreamName=stream, logEvents=events)
+
     @staticmethod
     def log_stream(prefix, container, task_arn):
         """The stream awslogs writes a task's container output to: <prefix>/<container>/<task id>."""

@@ -269,7 +269,7 @@ def ingress(group_id, port):
 
 
 def task_definition_spec(config, image, execution_role_arn, task_role_arn):
-    """RegisterTaskDefinition's parameters: one Fargate container with no command (run_task overrides give it)."""
+    """RegisterTaskDefinition's parameters: one Fargate container running `mrkit`, its arguments from run_task overrides."""
     return {
         "family": config.family,
         "requiresCompatibilities": ["FARGATE"],
@@ -282,6 +282,9 @@ def task_definition_spec(config, image, execution_role_arn, task_role_arn):
         "containerDefinitions": [{
             "name": CONTAINER,
             "image": image,
+            # The Dockerfile's ENTRYPOINT too, said here so the task definition alone tells
+            # what runs (the local stand-in reads it): overrides give only the arguments.
+            "entryPoint": ["mrkit"],
             "essential": True,
             # A container-level limit equal to the task's: Fargate does not need it, but
             # moto's run_task fails without one, and it costs nothing here.

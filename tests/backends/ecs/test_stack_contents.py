@@ -37,7 +37,8 @@ def test_the_task_definition_carries_what_fargate_requires(made):
     assert container["portMappings"] == [{"containerPort": PORT, "protocol": "tcp"}]
     assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
         "awslogs-group": "/ecs/mrkit-lab", "awslogs-region": REGION, "awslogs-stream-prefix": "mrkit"}}
-    assert "command" not in container and "entryPoint" not in container  # the launcher overrides per task
+    assert "command" not in container  # the launcher gives the arguments per task, in overrides
+    assert container["entryPoint"] == ["mrkit"]  # the image's ENTRYPOINT, said so the stand-in can read it
 
 
 def test_the_task_role_may_only_use_the_job_bucket(made):
