@@ -32,7 +32,8 @@ sweep = None          # params/ name (map_sweep, reduce_sweep, mappers, pairs_wc
 repeats = None        # recorded runs per configuration; None: as the sweep says
 inputs = None         # a file, a directory or a list of them; None: the built-in generated corpus
 workers = None        # fix W (a number or a list); None: W is max(M, R)
-backend = "local"
+backend = None        # "local" or "ecs" (ECS Fargate: see the README's ECS section); None: as the sweep says
+backend_options = None  # e.g. {"settings": "params/ecs.yaml"}, or {"stand_in": True} for local stand-in tasks
 results_dir = "results"   # runs.csv and tasks.csv go to <results_dir>/<sweep>/<stamp>/
 quick = False         # the sweep's quick variant: a tiny corpus and one repeat (seconds)
 reload = None         # "latest" or a results directory (or a list, one per sweep): show stored results, run nothing
@@ -54,7 +55,7 @@ from mrkit.experiments import notebook_report as nr
 
 nr.work_from_repo_root()  # relative paths mean the repo root, also when Jupyter starts the kernel in notebooks/
 configs = nr.sweep_plan(app, sweep, plan=plan, quick=quick, repeats=repeats, inputs=inputs, workers=workers,
-                        backend=backend, results_dir=results_dir, n_map=n_map, n_reduce=n_reduce, pairs=pairs,
+                        backend=backend, backend_options=backend_options, results_dir=results_dir, n_map=n_map, n_reduce=n_reduce, pairs=pairs,
                         corpus=corpus, max_workers=max_workers, task_timeout=task_timeout, description=description)
 results = nr.run_sweeps(configs, reload=reload, progress=progress)"""
 

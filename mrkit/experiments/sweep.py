@@ -16,7 +16,9 @@ with W < max(M, R) tasks queue for workers, so a larger M measures finer
 task granularity on the same W rather than more parallelism.
 
 Backends are looked up by name in `BACKENDS`; a backend is a function with
-`mrkit.backends.local.run_job`'s signature returning (summary, task records).
+`mrkit.backends.local.run_job`'s signature returning (summary, task records),
+plus the sweep's `backend_options` as keyword arguments ("ecs": settings,
+stand_in, endpoint_url; see mrkit.backends.ecs.launcher.run_job).
 """
 
 from __future__ import annotations
@@ -40,7 +42,14 @@ from mrkit import timing
 from mrkit.backends.local import run_job
 from mrkit.errors import MrkitError
 
-BACKENDS = {"local": run_job}  # "ecs" joins here when its launcher exists
+
+def _run_on_ecs(app, inputs, **options):
+    from mrkit.backends.ecs.launcher import run_job as run_ecs_job  # boto3 is imported only when a sweep uses ECS
+
+    return run_ecs_job(app, inputs, **options)
+
+
+BACKENDS = {"local": run_job, "ecs": _run_on_ecs}
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PARAMS_DIR = REPO_ROOT / "params"
 SETTINGS_FILES = {"ecs"}  # params/ files that hold settings, not sweeps
@@ -133,6 +142,7 @@ class SweepConfig:
     app: str = "wc"
     app_options: dict = field(default_factory=dict)
     backend: str = "local"
+    backend_options: dict = field(default_factory=dict)  # keyword arguments for the backend (ecs: settings, stand_in)
     n_map: tuple | None = None  # default (10,) unless pairs are given
     n_reduce: tuple | None = None  # default (10,), the lab's R, unless pairs are given
     pairs: tuple | None = None  # ((M, R), ...): instead of the n_map x n_reduce grid
@@ -171,6 +181,7 @@ class SweepConfig:
         if isinstance(self.corpus, dict):
             setattr_("corpus", _from_mapping(CorpusConfig, "corpus", self.corpus))
         setattr_("app_options", dict(self.app_options or {}))
+        setattr_("backend_options", dict(self.backend_options or {}))
 
     @classmethod
     def from_dict(cls, values: dict) -> "SweepConfig":
@@ -390,7 +401,7 @@ def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir:
         return run_fn(cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce, workers=rc.workers,
                       workdir=workdir, repeat=repeat, task_timeout=cfg.task_timeout,
-                      app_options=cfg.app_options or None)
+                      app_options=cfg.app_options or None, **cfg.backend_options)
 
 
 def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) -> pathlib.Path:

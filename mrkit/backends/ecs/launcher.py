@@ -1,6 +1,7 @@
 """Run one job on ECS Fargate: `mrkit ecs run`, and the sweeps' "ecs" backend.
 
-`run_on_ecs(app, inputs, config=...)` does what a user would otherwise do by hand:
+`Launcher(config, aws).run(app, inputs, ...)` (and `run_job`, the sweeps'
+backend) does what a user would otherwise do by hand:
 
 1. stage the inputs in the job bucket (uploaded once; unchanged files are
    skipped) and write, under `jobs/<run id>/`, the inputs manifest and a fresh
@@ -410,12 +411,30 @@ def _short(arn):
     return arn.rsplit("/", 1)[-1][:12]
 
 
-def run_on_ecs(app, inputs, *, config=None, aws=None, tasks=None, say=None, poll_s=2.0, **job):
-    """Run one job on ECS; returns an EcsRun. `job` takes n_map, n_reduce, workers, task_timeout,
-    app_options, repeat, on_status. `config` defaults to params/ecs.yaml; `tasks` to real Fargate."""
+def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0, repeat=0,
+            app_options=None, settings=None, stand_in=None, endpoint_url=None, poll_s=2.0, say=None):
+    """The sweeps' "ecs" backend: `mrkit.backends.local.run_job`'s signature, (summary, records) back.
+
+    `settings` is the ECS settings file (default params/ecs.yaml); `stand_in`
+    runs the tasks locally (True: in `workdir`; a path: there) against
+    `endpoint_url`. Each run's cost goes to `say` (default: stderr).
+    """
+    import sys
+
     from mrkit.backends.ecs.config import load_config
 
-    config = config or load_config()
-    aws = aws or Aws(config.region)
-    launcher = Launcher(config, aws, tasks=tasks, say=say, poll_s=poll_s)
-    return launcher.run(app, inputs, **job)
+    config = load_config(settings)
+    aws = Aws(config.region, endpoint_url=endpoint_url)
+    tasks = None
+    if stand_in:
+        from mrkit.backends.ecs.standin import LocalFargate
+
+        tasks = LocalFargate(aws, workdir if stand_in is True else stand_in)
+    launcher = Launcher(config, aws, tasks=tasks, poll_s=poll_s)
+    try:
+        result = launcher.run(app, inputs, n_map=n_map, n_reduce=n_reduce, workers=workers, task_timeout=task_timeout,
+                              app_options=app_options, repeat=repeat)
+    finally:
+        if launcher.usage is not None:
+            (say or (lambda line: print(line, file=sys.stderr)))(f"mrkit ecs: {launcher.usage.line()}")
+    return result.summary, result.records
