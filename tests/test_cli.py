@@ -208,3 +208,46 @@ def test_master_clears_stale_outputs(corpus, tmp_path):
     (tmp_path / "mr-out-7").write_text("stale 1\n")
     mrkit("run", "wc", "-r", "2", corpus[0], cwd=tmp_path, check=True)
     assert sorted(p.name for p in tmp_path.glob("mr-out-*")) == ["mr-out-0", "mr-out-1"]
+
+
+@pytest.mark.timeout(60)
+def test_master_for_a_launcher_takes_token_inputs_manifest_and_run_id_and_publishes_status(corpus, tmp_path):
+    """What an ECS launcher hands the master instead of a command line with inputs and a token."""
+    from mrkit.backends.staging import write_manifest
+    from mrkit.job import resolve_inputs
+    from mrkit.storage.local import LocalStorage
+
+    store = tmp_path / "store"
+    write_manifest(resolve_inputs(corpus[:3]), LocalStorage(store))
+    (tmp_path / "token").write_text("launcher-token\n")
+    (tmp_path / "ref").mkdir()
+    mrkit("sequential", "wc", *corpus[:3], cwd=tmp_path / "ref", check=True)
+    master = mrkit_popen("master", "--storage", store, "--inputs-from", "mr-inputs.json", "--token-file",
+                         tmp_path / "token", "--run-id", "run-7", "--status-every", "0.2", "-r", "2", cwd=tmp_path)
+    try:
+        while not (store / "mr-status.json").exists():
+            assert master.poll() is None, master.communicate()
+            time.sleep(0.05)
+        assert json.loads((store / "mr-status.json").read_text())["phase"] == "map"
+        url = json.loads((tmp_path / "mr-master.json").read_text())["url"]
+        worker = mrkit("worker", "wc", "--master", url, cwd=tmp_path, env={"MRKIT_TOKEN": "launcher-token"})
+        assert worker.returncode == 0, worker.stderr
+        assert master.wait(timeout=30) == 0
+    finally:
+        master.kill()
+    status = json.loads((store / "mr-status.json").read_text())
+    assert (status["phase"], status["run_id"]) == ("done", "run-7")
+    assert json.loads((store / "mr-run.json").read_text())["run"]["run_id"] == "run-7"
+    assert sorted_outputs(store) == sorted_outputs(tmp_path / "ref")
+
+
+def test_master_refuses_inputs_and_a_manifest_together_and_a_bad_manifest(corpus, tmp_path):
+    _one_line_error(mrkit("master", "--inputs-from", "m.json", corpus[0], cwd=tmp_path), "not both")
+    _one_line_error(mrkit("master", "--inputs-from", "m.json", cwd=tmp_path), "m.json does not exist")
+    (tmp_path / "m.json").write_text('{"not": "a list"}')
+    _one_line_error(mrkit("master", "--inputs-from", "m.json", cwd=tmp_path), "is not an inputs manifest")
+
+
+def test_a_missing_token_file_is_one_line(tmp_path):
+    result = mrkit("worker", "wc", "--master", "http://127.0.0.1:9", "--token-file", tmp_path / "nope", cwd=tmp_path)
+    _one_line_error(result, "cannot read token file", "does not exist")

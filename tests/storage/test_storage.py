@@ -41,6 +41,22 @@ def test_write_and_read_back_bytes(storage):
     assert storage.read_range("mr-0-0", 0, len(DATA)) == DATA
 
 
+def test_read_bytes_reads_it_all_and_a_missing_name_is_file_not_found(storage):
+    storage.write_bytes("mr-status.json", DATA)
+    assert storage.read_bytes("mr-status.json") == DATA
+    with pytest.raises(FileNotFoundError):
+        storage.read_bytes("mr-nothing")
+
+
+def test_read_url_reads_one_file_by_its_url(storage, monkeypatch):
+    from mrkit.storage import read_url
+
+    if getattr(storage, "endpoint_url", None):  # a URL carries no endpoint: a process finds it in its environment
+        monkeypatch.setenv("AWS_ENDPOINT_URL", storage.endpoint_url)
+    storage.write_bytes("secret/mr-token", b"t0ken\n")
+    assert read_url(storage.path("secret/mr-token")) == b"t0ken\n"
+
+
 def test_write_bytes_replaces_the_whole_object(storage):
     storage.write_bytes("a", b"a much longer first version\n")
     storage.write_bytes("a", b"short\n")
