@@ -182,7 +182,7 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path):
         sw.load_sweep("pairs_wc", n_map=[5])
     assert sw.load_sweep("pairs_wc", pairs=None, n_map=[5]).configurations() == [sw.RunConfig(5, 10, 10)]
     with pytest.raises(ValueError, match="backend"):
-        sw.SweepConfig(backend="ecs")
+        sw.SweepConfig(backend="yarn")
     with pytest.raises(sw.SweepError, match="does not exist"):
         sw.load_sweep(tmp_path / "missing.yaml")
     with pytest.raises(ValueError, match="available: .*map_sweep"):
