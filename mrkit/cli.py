@@ -381,12 +381,16 @@ def _ecs(args):
 def _configure_report(p):
     p.add_argument("--out", default="results/report.html", metavar="PATH", help="the HTML report (default results/report.html)")
     p.add_argument("--quick", action="store_true", help="tiny sweeps (seconds): check the pipeline, not the numbers")
+    p.add_argument("--sweep", action="append", metavar="NAME",
+                   help="report only this sweep of params/ (repeatable), e.g. mappers_ecs; default: the lab's study")
+    p.add_argument("--no-checks", action="store_true", help="leave out the (local) correctness and crash checks")
 
 
 def _report(args):
     from mrkit.experiments.notebook_report import build_report
 
-    build_report(out=args.out, quick=args.quick)  # it reports where it wrote the page
+    # it says where it wrote the page
+    build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks)
 
 
 def _configure_demo(p):

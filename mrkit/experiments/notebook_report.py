@@ -358,16 +358,16 @@ def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None) -> list[dict]:
     """The sweep notebook's `plan` for a report: REPORT_PLAN's sweeps of `apps` (or `sweeps`, names)."""
     chosen = [(app, name, over) for app, name, over in REPORT_PLAN
               if (app in apps if sweeps is None else name in sweeps)]
-    if sweeps is not None:  # others: their YAML grid and app, with the report's corpus and repeats
+    if sweeps is not None:  # others run as their YAML says (e.g. mappers_ecs: its own corpus, on ECS)
         known = {name for _, name, _ in chosen}
-        chosen += [(None, name, {}) for name in sweeps if name not in known]
+        chosen += [(None, name, None) for name in sweeps if name not in known]
     if not chosen:
         raise MrkitError(f"no report sweeps for apps {list(apps)}; REPORT_PLAN has "
                          f"{sorted({a for a, _, _ in REPORT_PLAN})}")
     plan = []
     for app, name, overrides in chosen:
         item = {"sweep": name, **({"app": app} if app else {})}
-        if not quick:
+        if not quick and overrides is not None:
             item.update(REPORT_SETTINGS)
             item.update(overrides)
         plan.append(item)
@@ -428,12 +428,13 @@ def export_html(notebook, title=REPORT_TITLE) -> str:
 
 
 def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"), sweeps=None,
-                 results_dir=None, kernel_name="python3", progress=True, log=print) -> pathlib.Path:
+                 results_dir=None, kernel_name="python3", progress=True, log=print, checks=True) -> pathlib.Path:
     """Run the sweep notebook for the report's sweeps and export `out` (HTML); returns its path.
 
     The executed notebook is saved next to it (same name, .ipynb), and the
     sweeps' runs.csv/tasks.csv under `results_dir` (default: out's directory).
-    `quick` uses each sweep's quick variant (seconds, for tests).
+    `quick` uses each sweep's quick variant (seconds, for tests). `checks`
+    adds the (local) correctness and fault-tolerance sections.
     """
     try:
         import nbconvert  # noqa: F401
@@ -444,7 +445,7 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
     out = pathlib.Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     executed = out.with_suffix(".ipynb")
-    parameters = {"plan": report_plan(apps, quick, sweeps), "quick": quick, "checks": True,
+    parameters = {"plan": report_plan(apps, quick, sweeps), "quick": quick, "checks": checks,
                   "results_dir": str(pathlib.Path(results_dir or out.parent).resolve()),
                   "progress": False, "title": REPORT_TITLE + (" (quick settings)" if quick else "")}
     began = time.perf_counter()
@@ -473,8 +474,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sweeps (seconds), for a first look and tests")
     parser.add_argument("--out", default="results/report.html", metavar="PATH")
     parser.add_argument("--app", action="append", metavar="APP", help="only this app's sweeps (repeatable)")
+    parser.add_argument("--sweep", action="append", metavar="NAME", help="only this sweep (repeatable)")
+    parser.add_argument("--no-checks", action="store_true", help="leave out the correctness and crash checks")
     args = parser.parse_args(argv)
-    build_report(args.out, quick=args.quick, apps=tuple(args.app or ("wc", "indexer")))
+    build_report(args.out, quick=args.quick, apps=tuple(args.app or ("wc", "indexer")), sweeps=args.sweep,
+                 checks=not args.no_checks)
     return 0
 
 

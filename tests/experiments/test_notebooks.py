@@ -105,6 +105,13 @@ def test_a_plan_gives_each_sweep_its_own_app_and_settings():
     assert all(c.repeats == 1 and c.corpus.size == 16 * 1024 for c in quick)
 
 
+def test_a_sweep_outside_the_report_plan_keeps_its_own_settings():
+    (ecs,) = nr.sweep_plan(plan=nr.report_plan(sweeps=["mappers_ecs"]))
+    assert (ecs.backend, ecs.corpus.size, ecs.warmup) == ("ecs", 64 * 2**20, False)
+    (lab,) = nr.sweep_plan(plan=nr.report_plan(sweeps=["map_sweep"]))
+    assert lab.repeats == nr.REPORT_SETTINGS["repeats"] and lab.n_map == (5, 10, 20, 50, 100)
+
+
 def test_reload_shows_stored_results_without_running(tmp_path, corpus):
     from mrkit.experiments import sweep
 
