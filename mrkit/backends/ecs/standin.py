@@ -152,7 +152,8 @@ class LocalFargate(Fargate):
             except EcsError as exc:  # the endpoint hiccuped: say so, try again next round
                 print(f"mrkit local fargate: {exc}", file=sys.stderr)
 
-    def _step(self):
+    def _reap(self):
+        """Finish the tasks whose process has exited; returns those still running."""
         with self._lock:
             tasks = [t for t in self.local.values() if not t.done]
         running = []
@@ -162,6 +163,10 @@ class LocalFargate(Fargate):
                 running.append(task)
             else:
                 self._finish(task, code)
+        return running
+
+    def _step(self):
+        running = self._reap()
         if not running:
             return
         described = {t["taskArn"]: t for t in self.aws.describe_tasks(self._cluster, [t.arn for t in running])}
@@ -204,16 +209,11 @@ class LocalFargate(Fargate):
         """Stop what still runs (the launcher has asked ECS to stop it all) and ship every log."""
         deadline = time.monotonic() + self.stop_grace_s + 2.0
         while time.monotonic() < deadline:
-            with self._lock:
-                alive = [t for t in self.local.values() if not t.done]
-            if not alive:
+            running = self._reap()
+            if not running:
                 break
-            for task in alive:
-                code = task.process.poll()
-                if code is None:
-                    self._signal(task)
-                else:
-                    self._finish(task, code)
+            for task in running:
+                self._signal(task)
             time.sleep(0.05)
         self._closed.set()
         if self._monitor is not None:
