@@ -3,14 +3,15 @@
 Intermediate file `mr-<map>-<reduce>` holds one `key<TAB>value` line per
 record, lines sorted; a backslash, tab or newline inside a field is escaped.
 The reduce side merges its files with heapq.merge, so it holds one key group
-at a time, not the partition. Keys come out in the order of their lines,
-which is plain string order unless a key holds a backslash, tab, newline or
-a control character below tab.
+at a time, not the partition; a partition small enough to hold is read whole
+and sorted instead (`sorted_groups`), which is faster and yields the same.
+Keys come out in the order of their lines, which is plain string order unless
+a key holds a backslash, tab, newline or a control character below tab.
 """
 
 import heapq
-from itertools import groupby
-from operator import itemgetter, methodcaller
+from itertools import compress, groupby, islice
+from operator import itemgetter, methodcaller, ne
 import re
 import zlib
 
@@ -70,17 +71,17 @@ def split_partitions(grouped, n_reduce):
 def encode_partition(bucket):
     """The intermediate file for one bucket, its lines sorted, and its record count.
 
-    Escaping is checked once over all keys and values, not field by field:
-    almost no real key or value contains a backslash, tab or newline.
+    Lines are built unescaped and checked once, as a whole: they need escaping
+    only if they hold a backslash, or more tabs or newlines than one of each
+    per line, and almost no real key or value contains either.
     """
-    keys = list(bucket)
-    values = [[str(v) for v in bucket[key]] for key in keys]
-    if _UNSAFE.search("".join(keys)) or _UNSAFE.search("".join(v for group in values for v in group)):
-        keys = [_escape(k) for k in keys]
-        values = [[_escape(v) for v in group] for group in values]
-    lines = [f"{key}\t{value}\n" for key, group in zip(keys, values) for value in group]
+    lines = [f"{key}\t{value!s}\n" for key, values in bucket.items() for value in values]
     lines.sort()
-    return "".join(lines).encode("utf-8", "surrogatepass"), len(lines)
+    text = "".join(lines)
+    if "\\" in text or text.count("\t") != len(lines) or text.count("\n") != len(lines):
+        lines = sorted(f"{_escape(key)}\t{_escape(str(value))}\n" for key, values in bucket.items() for value in values)
+        text = "".join(lines)
+    return text.encode("utf-8", "surrogatepass"), len(lines)
 
 
 _strip_newline = methodcaller("rstrip", "\n")
@@ -104,3 +105,29 @@ def merge_groups(files):
         if any("\\" in value for value in values):
             values = [_unescape(value) for value in values]
         yield key, values
+
+
+def sorted_groups(files):
+    """What merge_groups yields, but from the files read whole: for partitions that fit in memory.
+
+    Sorting all lines at once merges the sorted files in C (timsort finds the
+    runs), and one split of the joined text parses every record, since each
+    line holds exactly one raw tab and ends in the one raw newline. Group
+    boundaries are where a key differs from the one before, found in C too.
+    """
+    lines = []
+    for f in files:
+        lines.extend(f)
+    if not lines:
+        return
+    lines.sort()
+    text = "".join(lines)
+    del lines  # peak memory: the partition is held as one text, then as its fields
+    fields = text.replace("\n", "\t").split("\t")  # key, value, key, value, ..., ""
+    keys, values = fields[0:-1:2], fields[1::2]
+    del fields
+    if "\\" in text:
+        keys, values = list(map(_unescape, keys)), list(map(_unescape, values))
+    starts = [0, *compress(range(1, len(keys)), map(ne, keys, islice(keys, 1, None))), len(keys)]
+    for start, end in zip(starts, islice(starts, 1, None)):
+        yield keys[start], values[start:end]

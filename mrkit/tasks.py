@@ -8,6 +8,11 @@ never leaves a partial file behind.
 
 from mrkit import shuffle
 
+# A reduce whose intermediate files total at most this many bytes reads them
+# whole and sorts in memory (~12 times their size, less than a map task of
+# 12.5 MiB holds); larger ones are merged streaming, a key group at a time.
+SORT_IN_MEMORY_BYTES = 4 << 20
+
 
 def _decode(data):
     # Invalid UTF-8 becomes U+FFFD, as the lab's Go code treats it.
@@ -65,7 +70,9 @@ def run_reduce(app, task, storage):
     try:
         with storage.atomic_writer(shuffle.output_name(task["task"])) as out:
             batch = []
-            for key, values in shuffle.merge_groups(files):
+            small = task.get("bytes_in", SORT_IN_MEMORY_BYTES + 1) <= SORT_IN_MEMORY_BYTES
+            groups = shuffle.sorted_groups(files) if small else shuffle.merge_groups(files)
+            for key, values in groups:
                 batch.append(f"{key} {app.reduce(key, values)}\n")
                 records_in += len(values)
                 records_out += 1

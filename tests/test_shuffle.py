@@ -57,3 +57,19 @@ def test_group_applies_the_combiner_per_key():
     pairs = [("a", "1"), ("b", "1"), ("a", "1")]
     assert shuffle.group(pairs) == {"a": ["1", "1"], "b": ["1"]}
     assert shuffle.group(pairs, lambda k, vs: [str(len(vs))]) == {"a": ["2"], "b": ["1"]}
+
+
+def test_sorted_groups_yields_what_the_streaming_merge_does():
+    files = [{"b": ["1"], "a\tx": ["2"], "c": ["3\\"], "a": ["7", "7\x01"], "a\x01": ["8"], "": ["e"]},
+             {"a\tx": ["4"], "c": ["5"], "d\\": ["6\n"], "a\x01": ["9"], "a": ["0\r"]},
+             {}]
+    texts = [shuffle.encode_partition(f)[0].decode() for f in files]
+    streamed = list(shuffle.merge_groups([io.StringIO(t, newline="\n") for t in texts]))
+    assert list(shuffle.sorted_groups([io.StringIO(t, newline="\n") for t in texts])) == streamed
+    assert list(shuffle.sorted_groups([io.StringIO("")])) == []
+
+
+def test_encode_partition_escapes_only_what_needs_it():
+    data, count = shuffle.encode_partition({"b": ["2", 1], "a": ["x\ty"]})
+    assert (data, count) == (b"a\tx\\ty\nb\t1\nb\t2\n", 3), "values go through str(); lines sorted"
+    assert shuffle.encode_partition({"k": ["plain"]}) == (b"k\tplain\n", 1)
