@@ -6,12 +6,12 @@ values (run on the map side), `map_combined(filename, contents)` -> mapping of
 key -> values (map then combine in one fast step), and `configure(**options)`.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 import importlib
 import importlib.util
 import os
 import sys
-from typing import Any, Callable
 
 from mrkit.apps import BUILTIN
 from mrkit.errors import AppError
@@ -74,7 +74,7 @@ def _member(obj, name):
     return getattr(obj, name, None)
 
 
-def load_app(app: Any, options: dict | None = None) -> App:
+def load_app(app: object, options: dict | None = None) -> App:
     """Turn `app` (App, spec string, module, object or dict of functions) into an App."""
     if isinstance(app, App):
         return app

@@ -11,9 +11,9 @@ only after, so no server thread exists when the workers fork. A worker that
 dies (the crash app does that on purpose) is replaced until the job is over.
 """
 
+from collections import namedtuple
 import os
 import sys
-from typing import NamedTuple
 
 from mrkit import timing
 from mrkit.app import load_app
@@ -132,11 +132,13 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     return summary, records
 
 
-class RunResult(NamedTuple):
-    """What `mrkit.run` returns: the runs.csv row and the tasks.csv rows as a DataFrame."""
+class RunResult(namedtuple("RunResult", "summary tasks")):
+    """What `mrkit.run` returns: the runs.csv row (a dict) and the tasks.csv rows as a DataFrame.
 
-    summary: dict
-    tasks: "pandas.DataFrame"  # noqa: F821
+    A collections.namedtuple: typing.NamedTuple would add typing to every run's imports.
+    """
+
+    __slots__ = ()
 
 
 def run(app, inputs, **options):

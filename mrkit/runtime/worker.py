@@ -11,7 +11,6 @@ import os
 import socket
 import sys
 import time
-import traceback
 
 from mrkit import tasks, timing
 from mrkit.errors import AuthError, JobFailed, MrkitError
@@ -23,6 +22,8 @@ RUNNERS = {"map": tasks.run_map, "reduce": tasks.run_reduce}
 
 def _one_line(exc):
     """The app's exception and where it was raised, on one line for the master's message."""
+    import traceback  # here, not at the top: only a failing task needs it
+
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")

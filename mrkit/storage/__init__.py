@@ -6,8 +6,6 @@ is an S3 bucket and key prefix (`S3Storage`). Implementations are imported only
 when their scheme is used, so a local job never imports boto3.
 """
 
-from urllib.parse import unquote, urlsplit
-
 from mrkit.errors import UsageError
 
 
@@ -15,6 +13,8 @@ def _open_local(url, **options):
     from mrkit.storage.local import LocalStorage
 
     if url.startswith("file://"):
+        from urllib.parse import unquote, urlsplit  # only file:// URLs need parsing
+
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost"):
             raise UsageError(f"file URL {url!r} names host {parts.netloc!r}; use file:///absolute/path or a plain path")
