@@ -113,9 +113,8 @@ class Master:
         ]
         self._reduces = [Task("reduce", r, {"task": r, "maps": [], "bytes_in": 0}) for r in range(n_reduce)]
         self._idle.extend(self._maps)
-        # A short poll interval: shutdown() waits up to one interval for the serving loop.
-        serve = lambda: self._server.serve_forever(poll_interval=0.02)  # noqa: E731
-        threads = [("serve", serve), ("watchdog", self._watchdog)]
+        self._server.serve_in_background()
+        threads = [("watchdog", self._watchdog)]
         if self.status_every:
             threads.append(("status", self._publish_status_loop))
         for name, target in threads:

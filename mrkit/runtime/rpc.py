@@ -11,9 +11,12 @@ import hmac
 import http.client
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
+import threading
 from urllib.parse import urlsplit
 
 from mrkit.errors import AuthError, UsageError
+
+MAX_BODY = 16 << 20  # a task report is a few KiB; refuse to buffer anything near memory's size
 
 
 class MasterGone(ConnectionError):
@@ -33,7 +36,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method):
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            self.close_connection = True  # the body's end is unknown: the connection cannot be reused
+            return self._reply(400, {"error": f"Content-Length must be a number of bytes up to {MAX_BODY}"})
         raw = self.rfile.read(length) if length else b""
         route = self.server.routes.get((method, urlsplit(self.path).path))
         if route is None:
@@ -80,6 +89,19 @@ class RpcServer(ThreadingHTTPServer):
                 raise UsageError(f"cannot listen on {host}:{port}: address already in use; pick another port with --listen HOST:PORT") from None
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
+    _serving = None  # the thread of serve_in_background, once started
+
+    def serve_in_background(self, poll_interval=0.02):
+        """Serve from a daemon thread; `poll_interval` bounds how long shutdown() waits for it."""
+        self._serving = threading.Thread(target=self.serve_forever, args=(poll_interval,), daemon=True,
+                                         name="mrkit-rpc-serve")
+        self._serving.start()
+
+    def shutdown(self):
+        """Stop serving; a server that never served returns at once (the stdlib's would wait forever)."""
+        if self._serving is not None:
+            super().shutdown()
+
     @property
     def url(self):
         host, port = self.server_address[:2]
@@ -91,9 +113,13 @@ class RpcClient:
 
     def __init__(self, url, token, timeout=60.0):
         parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname or not parts.port:
+        try:
+            port = parts.port  # a ValueError when out of range
+        except ValueError:
+            port = None
+        if parts.scheme != "http" or not parts.hostname or not port:
             raise UsageError(f"master URL {url!r} is not of the form http://HOST:PORT")
-        self._address = (parts.hostname, parts.port)
+        self._address = (parts.hostname, port)
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self._timeout = timeout
         self._connection = None
