@@ -290,6 +290,8 @@ def _configure_ecs(p):
                      help="run the tasks as local processes (working directories and logs in DIR) against "
                           "--endpoint-url, e.g. a moto server: no AWS account needed")
     run.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between progress checks (default 2)")
+    run.add_argument("--start-timeout", type=float, default=600.0, metavar="S",
+                     help="seconds the master task may take to start serving, image pull included (default 600)")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
 
 
@@ -333,7 +335,7 @@ def _ecs_run(args, config, aws, say):
 
         tasks = LocalFargate(aws, args.stand_in)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed launcher still stops its tasks
-    launcher = Launcher(config, aws, tasks=tasks, say=say, poll_s=args.poll)
+    launcher = Launcher(config, aws, tasks=tasks, say=say, poll_s=args.poll, start_timeout_s=args.start_timeout)
     try:
         result = launcher.run(args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
                               task_timeout=args.task_timeout, app_options=_app_options(args.app_opt))

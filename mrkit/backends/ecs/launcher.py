@@ -35,6 +35,7 @@ import os
 import re
 import secrets
 import signal
+import sys
 import threading
 import time
 
@@ -46,7 +47,7 @@ from mrkit.backends.ecs.bootstrap import LOG_PREFIX, describe
 from mrkit.backends.ecs.config import CONTAINER
 from mrkit.backends.staging import MANIFEST, stage_inputs, write_manifest
 from mrkit.errors import JobFailed
-from mrkit.job import JobSpec, check_at_least_one
+from mrkit.job import Input, JobSpec, check_at_least_one
 from mrkit.runtime.discovery import RUN_FILE, STATUS_FILE
 
 BACKEND = "ecs"
@@ -126,14 +127,12 @@ def _app_spec(app):
 class Launcher:
     """One job's tasks on ECS, from start to cleanup; see the module docstring."""
 
-    def __init__(self, config, aws, tasks=None, say=None, poll_s=2.0, start_timeout_s=600.0, status_every_s=1.0,
-                 sleep=None):
+    def __init__(self, config, aws, tasks=None, say=None, poll_s=2.0, start_timeout_s=600.0, status_every_s=1.0):
         self.config, self.aws = config, aws
         self.tasks = tasks or Fargate(aws)
         self.say = say or (lambda line: None)
         self.poll_s, self.start_timeout_s, self.status_every_s = poll_s, start_timeout_s, status_every_s
         self._stop = threading.Event()  # set by interrupt(): wakes every wait
-        self._sleep = sleep or self._stop.wait
         self.started = {}  # arn -> TaskUse, in launch order
         self.stack = None
         self.usage = None  # set on the way out, failed or not: what the tasks cost
@@ -146,11 +145,12 @@ class Launcher:
         launched_at = timing.now()
         app_name = _app_spec(app)
         loaded = load_app(app_name, app_options)  # a bad name or option fails here, before anything is billed
+        if workers is not None:
+            check_at_least_one("--workers", workers)
         self.stack = describe(self.config, self.aws)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         storage, spec = self._stage(run_id, inputs, n_map, n_reduce, task_timeout)
         workers = default_workers(spec.map_count, n_reduce) if workers is None else workers
-        check_at_least_one("--workers", workers)
         self.run_id, self.storage = run_id, storage
         failed, job_failed = True, False
         try:
@@ -181,8 +181,7 @@ class Launcher:
         self._stop.set()
 
     def _wait(self, seconds):
-        self._sleep(seconds)
-        if self._stop.is_set():
+        if self._stop.wait(seconds):
             raise KeyboardInterrupt
 
     def _stage(self, run_id, inputs, n_map, n_reduce, task_timeout):
@@ -191,7 +190,7 @@ class Launcher:
         root = S3Storage(self.stack.bucket, "", endpoint_url=self.aws.endpoint_url)
         # Inputs live at the bucket's root under inputs/, shared by every run (uploaded once);
         # each run's own files live under jobs/<run id>/.
-        staged = tuple(i.__class__(i.path, root.path(i.location), i.size) for i in stage_inputs(inputs, root))
+        staged = tuple(Input(i.path, root.path(i.location), i.size) for i in stage_inputs(inputs, root))
         spec = JobSpec(staged, n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout)
         storage = S3Storage(self.stack.bucket, f"jobs/{run_id}", endpoint_url=self.aws.endpoint_url)
         write_manifest(staged, storage)
@@ -254,7 +253,7 @@ class Launcher:
     def _deadline_passed(self, began, what):
         if time.monotonic() - began > self.start_timeout_s:
             raise EcsError(f"{what} after {self.start_timeout_s:.0f} s; see the task in the ECS console "
-                           f"(cluster {self.config.cluster}) and raise start_timeout if images pull slowly")
+                           f"(cluster {self.config.cluster}); if the image only pulls slowly, raise --start-timeout")
 
     def _wait_running(self, arn):
         """The master's private IP once it runs; raises with its stop reason if it stops first."""
@@ -419,8 +418,6 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     runs the tasks locally (True: in `workdir`; a path: there) against
     `endpoint_url`. Each run's cost goes to `say` (default: stderr).
     """
-    import sys
-
     from mrkit.backends.ecs.config import load_config
 
     config = load_config(settings)
