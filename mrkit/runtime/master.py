@@ -75,6 +75,7 @@ class Master:
         self.max_failures = max_failures
         self.poll_s = poll_s
         self.status_every = status_every  # seconds between mr-status.json writes; None: never
+        self._status_thread = None
         self.records = {}  # (phase, task, attempt) -> timing record
         self.failure = None  # the message once the job has failed
         self._cond = threading.Condition()
@@ -114,11 +115,11 @@ class Master:
         self._reduces = [Task("reduce", r, {"task": r, "maps": [], "bytes_in": 0}) for r in range(n_reduce)]
         self._idle.extend(self._maps)
         self._server.serve_in_background()
-        threads = [("watchdog", self._watchdog)]
+        threading.Thread(target=self._watchdog, daemon=True, name="mrkit-master-watchdog").start()
         if self.status_every:
-            threads.append(("status", self._publish_status_loop))
-        for name, target in threads:
-            threading.Thread(target=target, daemon=True, name=f"mrkit-master-{name}").start()
+            self._status_thread = threading.Thread(target=self._publish_status_loop, daemon=True,
+                                                   name="mrkit-master-status")
+            self._status_thread.start()
         return self
 
     def wait(self, timeout=None):
@@ -147,6 +148,10 @@ class Master:
             self._cond.notify_all()
             while self._polling and time.monotonic() < deadline:
                 self._cond.wait(0.05)
+        if self._status_thread is not None:
+            # A status written while finishing must land before the caller's final one,
+            # which announces the run record: a launcher trusts that order.
+            self._status_thread.join()
         self._server.shutdown()
         self._server.server_close()
 
