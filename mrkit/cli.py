@@ -92,10 +92,9 @@ def _job_spec(args, storage):
     from mrkit.backends.staging import read_manifest, stage_inputs
     from mrkit.job import JobSpec
 
-    inputs_from = getattr(args, "inputs_from", None)
-    if inputs_from and args.inputs:
+    if args.inputs_from and args.inputs:
         raise UsageError("give inputs either as INPUT... or with --inputs-from, not both")
-    inputs = read_manifest(inputs_from, storage) if inputs_from else stage_inputs(args.inputs, storage)
+    inputs = read_manifest(args.inputs_from, storage) if args.inputs_from else stage_inputs(args.inputs, storage)
     return JobSpec(inputs, n_reduce=args.n_reduce, n_map=args.n_map, task_timeout=args.task_timeout)
 
 
@@ -327,21 +326,15 @@ def _ecs_image(args, config, aws, say):
 
 
 def _ecs_run(args, config, aws, say):
-    from mrkit.backends.ecs.launcher import Launcher
+    from mrkit.backends.ecs.launcher import run_on_ecs
 
-    tasks = None
-    if args.stand_in:
-        from mrkit.backends.ecs.standin import LocalFargate
-
-        tasks = LocalFargate(aws, args.stand_in)
+    if args.verify and any(str(i).startswith("s3://") for i in args.inputs):  # before anything is billed
+        raise UsageError("--verify compares with a local run, so it needs local inputs")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed launcher still stops its tasks
-    launcher = Launcher(config, aws, tasks=tasks, say=say, poll_s=args.poll, start_timeout_s=args.start_timeout)
-    try:
-        result = launcher.run(args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
-                              task_timeout=args.task_timeout, app_options=_app_options(args.app_opt))
-    finally:
-        if launcher.usage is not None:
-            say(launcher.usage.line())
+    result = run_on_ecs(config, aws, args.app, args.inputs, stand_in=args.stand_in, say=say, on_usage=say,
+                        poll_s=args.poll, start_timeout_s=args.start_timeout, n_map=args.n_map,
+                        n_reduce=args.n_reduce, workers=args.workers, task_timeout=args.task_timeout,
+                        app_options=_app_options(args.app_opt))
     say(f"outputs in {result.storage_url}mr-out-*; launcher wall time {result.launcher_s:.1f} s "
         "(task start-up included)")
     _print_summary(result.summary, args.json)
@@ -355,8 +348,6 @@ def _ecs_verify(args, result, say):
     from mrkit.storage import open_storage
     from mrkit.verify import verify
 
-    if any(str(i).startswith("s3://") for i in args.inputs):
-        raise UsageError("--verify compares with a local run, so it needs local inputs")
     checked = verify(load_app(args.app, _app_options(args.app_opt)), resolve_inputs(args.inputs),
                      open_storage(result.storage_url))
     say(checked.line())
