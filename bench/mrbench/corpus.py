@@ -60,36 +60,38 @@ def _finish(directory, meta):
     return _listing(directory)
 
 
-def _cached(directory):
-    return _listing(directory) if (directory / _MARKER).exists() else None
+def _build_once(directory, fill, meta):
+    """The files of `directory`: made by fill(directory) and marked complete, unless a complete build is there."""
+    if (directory / _MARKER).exists():
+        return _listing(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    fill(directory)
+    return _finish(directory, meta)
 
 
 def repeated_books(root, files, size, books=BOOKS):
     """`files` files of about `size` bytes made by repeating the books; cached."""
     sources = book_files(books)
     directory = pathlib.Path(root) / f"gutenberg-{_books_key(sources)}-{files}x{size}"
-    cached = _cached(directory)
-    if cached:
-        return cached
-    directory.mkdir(parents=True, exist_ok=True)
-    width = len(str(files - 1))
-    for k in range(files):
-        rotated = sources[k % len(sources):] + sources[: k % len(sources)]
-        _write_repeated(directory / f"part-{k:0{width}d}.txt", rotated, size)
-    return _finish(directory, {"source": "gutenberg", "books": [os.path.basename(s) for s in sources],
-                               "files": files, "size": size})
+
+    def fill(directory):
+        width = len(str(files - 1))
+        for k in range(files):
+            rotated = sources[k % len(sources):] + sources[: k % len(sources)]
+            _write_repeated(directory / f"part-{k:0{width}d}.txt", rotated, size)
+
+    return _build_once(directory, fill, {"source": "gutenberg", "books": [os.path.basename(s) for s in sources],
+                                         "files": files, "size": size})
 
 
 def synthetic(root, files, size, seed=0, mrkit_cmd=("mrkit",)):
     """`files` generated files of about `size` bytes (`mrkit corpus synth`); cached."""
-    directory = pathlib.Path(root) / f"synth-seed{seed}-{files}x{size}"
-    cached = _cached(directory)
-    if cached:
-        return cached
-    directory.mkdir(parents=True, exist_ok=True)
-    subprocess.run([*mrkit_cmd, "corpus", "synth", "--out", str(directory), "--files", str(files),
-                    "--size", str(size), "--seed", str(seed)], check=True, capture_output=True)
-    return _finish(directory, {"source": "synth", "seed": seed, "files": files, "size": size})
+    def fill(directory):
+        subprocess.run([*mrkit_cmd, "corpus", "synth", "--out", str(directory), "--files", str(files),
+                        "--size", str(size), "--seed", str(seed)], check=True, capture_output=True)
+
+    return _build_once(pathlib.Path(root) / f"synth-seed{seed}-{files}x{size}", fill,
+                       {"source": "synth", "seed": seed, "files": files, "size": size})
 
 
 def build(root, files, size, source="auto", mrkit_cmd=("mrkit",)):
@@ -110,15 +112,12 @@ def small(root, source="auto", mrkit_cmd=("mrkit",)):
 
 def empty_files(root, count):
     """`count` empty input files: a job whose cost is all scheduling."""
-    directory = pathlib.Path(root) / f"empty-{count}"
-    cached = _cached(directory)
-    if cached:
-        return cached
-    directory.mkdir(parents=True, exist_ok=True)
-    width = len(str(count - 1))
-    for k in range(count):
-        (directory / f"empty-{k:0{width}d}.txt").touch()
-    return _finish(directory, {"source": "empty", "files": count})
+    def fill(directory):
+        width = len(str(count - 1))
+        for k in range(count):
+            (directory / f"empty-{k:0{width}d}.txt").touch()
+
+    return _build_once(pathlib.Path(root) / f"empty-{count}", fill, {"source": "empty", "files": count})
 
 
 def total_bytes(files):
