@@ -86,6 +86,8 @@ def _configure_job(p):
                    help="map tasks: cut the inputs into M near-equal chunks (default: one per input file)")
     p.add_argument("--task-timeout", type=float, default=10.0, metavar="S",
                    help="seconds before an unfinished task is handed to another worker (default 10)")
+    p.add_argument("--max-attempts", type=int, default=10, metavar="N",
+                   help="attempts of one task that may raise, die or time out before the job fails (default 10)")
 
 
 def _job_spec(args, storage):
@@ -95,7 +97,8 @@ def _job_spec(args, storage):
     if args.inputs_from and args.inputs:
         raise UsageError("give inputs either as INPUT... or with --inputs-from, not both")
     inputs = read_manifest(args.inputs_from, storage) if args.inputs_from else stage_inputs(args.inputs, storage)
-    return JobSpec(inputs, n_reduce=args.n_reduce, n_map=args.n_map, task_timeout=args.task_timeout)
+    return JobSpec(inputs, n_reduce=args.n_reduce, n_map=args.n_map, task_timeout=args.task_timeout,
+                   max_attempts=args.max_attempts)
 
 
 def _add_storage(p):
@@ -120,8 +123,8 @@ def _configure_master(p):
 
 def _master(args):
     from mrkit import timing
-    from mrkit.runtime.discovery import RUN_FILE, remove_master_file, write_master_file
     from mrkit.runtime.master import Master
+    from mrkit.runtime.serve import serve
     from mrkit.runtime.worker import resolve_token
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
@@ -132,30 +135,9 @@ def _master(args):
     spec = _job_spec(args, files)
     token = resolve_token(args.token_file) if args.token_file else None
     master = Master(spec, files, listen=_listen_address(args.listen), token=token, run_id=args.run_id,
-                    advertise_storage=files is not here, status_every=args.status_every)
+                    advertise_storage=files is not here, status_every=args.status_every, lock_dir=".")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        master.start()
-        write_master_file(".", master.url, master.token)
-        print(f"mrkit master: serving {master.url}, run {master.run_id}", file=sys.stderr)
-        master.wait()
-    finally:
-        master.shutdown()
-        # The run record is written whether the job succeeded or failed: it is
-        # how a failed job is diagnosed, and how late workers know it is over.
-        records = master.task_records()
-        summary = timing.summarize(
-            records, run_id=master.run_id, app="", backend="master", n_map=spec.map_count,
-            n_reduce=spec.n_reduce, workers=len({r["worker"] for r in records if r["phase"] != "split"}),
-            input_bytes=spec.input_bytes, launched_at=launched_at, finished_at=timing.now(),
-        )
-        run_record = json.dumps({"run": summary, "tasks": records}, indent=1).encode()
-        here.write_bytes(RUN_FILE, run_record)
-        if files is not here:  # a launcher elsewhere collects it from the job's storage
-            files.write_bytes(RUN_FILE, run_record)
-        if args.status_every:
-            master.publish_status()  # the final phase, after the run record it announces
-        remove_master_file(".")
+    serve(master, here, launched_at=launched_at)
 
 
 def _configure_worker(p):
@@ -188,10 +170,11 @@ def _configure_run(p):
 def _run(args):
     from mrkit.backends.local import run_job
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: workers are stopped, the lock released
     summary, _ = run_job(
         args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
         workdir=args.workdir, task_timeout=args.task_timeout, app_options=_app_options(args.app_opt),
-        storage=args.storage,
+        storage=args.storage, max_attempts=args.max_attempts,
     )
     _print_summary(summary, args.json)
 
@@ -429,6 +412,8 @@ def main(argv=None):
         return args.handler(args) or 0
     except JobFailed as exc:
         print(f"{prog}: job failed: {exc}", file=sys.stderr)
+        for note in getattr(exc, "__notes__", ()):  # e.g. the run record could not be written either
+            print(f"{prog}: {note}", file=sys.stderr)
         return 1
     except MrkitError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

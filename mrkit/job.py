@@ -27,8 +27,13 @@ class JobSpec:
     n_reduce: int = 10
     n_map: int | None = None  # None: one map task per input file, as in the lab
     task_timeout: float = 10.0
+    # Attempts of one task that may raise, die or time out before the job fails. Ten keeps
+    # the lab's crash test (a third of attempts die) failing a run with odds of about
+    # 12 tasks x (1/3)^10 = 2e-4; README "Errors" has the reasoning.
+    max_attempts: int = 10
 
     def __post_init__(self):
+        check_at_least_one("--max-attempts", self.max_attempts)
         check_at_least_one("--n-reduce", self.n_reduce)
         if self.n_map is not None:
             check_at_least_one("--n-map", self.n_map)

@@ -12,6 +12,7 @@ import time
 TASK_COLUMNS = [
     "run_id", "phase", "task", "attempt", "worker", "pid", "host", "start", "end", "duration_s",
     "bytes_in", "bytes_out", "records_in", "records_out", "status",
+    "cpu_s",  # second round: the worker's user+system CPU seconds for the attempt
 ]
 
 RUN_COLUMNS = [
@@ -19,6 +20,7 @@ RUN_COLUMNS = [
     "split_s", "map_serial_sum_s", "map_wall_s", "map_speedup", "reduce_serial_sum_s",
     "reduce_wall_s", "startup_s", "end_to_end_s", "est_serial_s", "est_parallel_s", "retries",
     "repeat",
+    "cores", "master_cpu_s",  # second round: CPUs the job could use (affinity), the master's CPU seconds
 ]
 
 STATUSES = ("ok", "failed", "timed_out", "superseded")
@@ -31,7 +33,7 @@ def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, sta
         "pid": pid, "host": host, "start": start, "end": end, "duration_s": end - start,
         "bytes_in": counters.get("bytes_in", 0), "bytes_out": counters.get("bytes_out", 0),
         "records_in": counters.get("records_in", 0), "records_out": counters.get("records_out", 0),
-        "status": status,
+        "status": status, "cpu_s": counters.get("cpu_s", 0.0),
     }
 
 
@@ -54,8 +56,22 @@ def _stage(records, phase):
     return serial, wall
 
 
+def cores():
+    """The CPUs this process may run on (its affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def process_cpu_s():
+    """This process's user+system CPU seconds so far."""
+    times = os.times()
+    return times.user + times.system
+
+
 def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_bytes,
-              launched_at, finished_at, repeat=0, cpu_count=None):
+              launched_at, finished_at, repeat=0, cpu_count=None, master_cpu_s=None):
     """The run's row of runs.csv from its task records.
 
     startup_s is the time from launch until the first task started (process
@@ -77,6 +93,7 @@ def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_
         "est_parallel_s": split_s + map_wall + reduce_wall,
         "retries": sum(1 for r in records if r["phase"] != "split" and r["status"] != "ok"),
         "repeat": repeat,
+        "cores": cores(), "master_cpu_s": process_cpu_s() if master_cpu_s is None else master_cpu_s,
     }
 
 

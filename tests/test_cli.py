@@ -153,7 +153,7 @@ def test_app_that_raises_fails_the_job_with_a_clear_message(tmp_path):
     assert result.returncode == 1
     message = result.stderr.strip()
     assert "\n" not in message and "Traceback" not in message
-    for fragment in ("map task 1", "bad.txt", "failed 4 times", "ValueError: cannot digest bad.txt", "failing.py"):
+    for fragment in ("map task 1", "bad.txt", "10 attempts: 10 failed", "ValueError: cannot digest bad.txt", "failing.py"):
         assert fragment in message
     assert _no_outputs(tmp_path)
 
@@ -166,7 +166,7 @@ def test_master_and_workers_exit_when_the_job_fails(tmp_path):
         time.sleep(0.05)
     worker = mrkit_popen("worker", app_path("failing"), cwd=tmp_path)
     assert master.wait(timeout=60) == 1
-    assert "failed 4 times" in master.stderr.read()
+    assert "10 attempts: 10 failed" in master.stderr.read()
     assert worker.wait(timeout=30) == 1
     assert "job failed" in worker.stderr.read()
     assert not (tmp_path / "mr-master.json").exists()

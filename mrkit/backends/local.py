@@ -7,13 +7,21 @@ dill import, ~25 ms, to every run). The spawn and forkserver methods ship the
 app to fresh interpreters, which plain pickle cannot do for notebook
 functions: they go through `multiprocess`, i.e. dill with recurse on. The
 master's socket is listening before the first fork, and it starts serving
-only after, so no server thread exists when the workers fork. A worker that
-dies (the crash app does that on purpose) is replaced until the job is over.
+only after, so no server thread exists when the workers fork.
+
+A worker that dies (the crash app does that on purpose) is reported to the
+master at once, so its task is handed out again without waiting for the
+timeout, and it is replaced until the job is over. Workers never outlive
+the job: they die with their parent (PR_SET_PDEATHSIG, on Linux), ignore the
+terminal's Ctrl-C (the parent handles it), and are killed as soon as the job
+has failed or was interrupted.
 """
 
 from collections import namedtuple
 import os
+import signal
 import sys
+import threading
 
 from mrkit import timing
 from mrkit.app import load_app
@@ -47,7 +55,36 @@ def _context(start_method):
     return multiprocess.get_context(start_method)
 
 
-def _worker_main(app, url, token, workdir):
+_libc = None
+
+
+def _load_libc():
+    """libc through ctypes, loaded once in the parent so forked workers need not import it."""
+    global _libc
+    if _libc is None and sys.platform.startswith("linux"):
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def _die_with_parent(parent):
+    """Ask the kernel to kill this process when its parent dies (Linux); a no-op elsewhere.
+
+    The kernel means the parent *thread*: workers are started by the thread
+    that runs the job and by its watcher, which both live until the job is over.
+    """
+    libc = _load_libc()
+    if libc is None:
+        return
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _worker_main(app, url, token, workdir, parent):
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     os.chdir(workdir)
     try:
         code = work(app, RpcClient(url, token), LocalStorage("."), open_storage)
@@ -57,38 +94,92 @@ def _worker_main(app, url, token, workdir):
 
 
 class _Workers:
-    """The worker processes, kept at W until the job is over."""
+    """The worker processes, kept at W until the job is over.
+
+    A watcher thread waits on the processes' sentinels, tells the master of
+    every death at once and starts a replacement. Deaths the master cannot
+    charge to a task (a worker dying between tasks) are bounded too, or a
+    worker that cannot even start would be replaced forever.
+    """
 
     def __init__(self, context, count, args):
         self._context, self._args = context, args
         self.processes = []
+        self._lock = threading.Lock()  # starting a worker vs. stopping them all
+        self._stopping = False
+        self._watcher = None
+        self._idle_deaths = 0
+        self._budget = 2 * count + 2
+        _load_libc()
         for _ in range(count):
             self._start()
 
     def _start(self):
-        process = self._context.Process(target=_worker_main, args=self._args, daemon=True)
-        process.start()
-        self.processes.append(process)
+        with self._lock:
+            if self._stopping:
+                return
+            process = self._context.Process(target=_worker_main, args=self._args, daemon=True)
+            process.start()
+            self.processes.append(process)
 
-    def replace_dead(self):
-        for process in list(self.processes):
-            if process.exitcode is not None:
-                self.processes.remove(process)
-                self._start()
+    def watch(self, master):
+        self._watcher = threading.Thread(target=self._watch, args=(master,), daemon=True, name="mrkit-local-workers")
+        self._watcher.start()
 
-    def stop(self, grace_s=2.0):
-        """Join workers that are exiting; terminate any still busy (e.g. stalled attempts)."""
-        for process in self.processes:
-            process.join(grace_s)
-            grace_s = 0.1
-        for process in self.processes:
+    def _watch(self, master):
+        from multiprocessing.connection import wait
+
+        while not master.wait_quietly(0):
+            wait([p.sentinel for p in self.processes], timeout=0.5)
+            with self._lock:
+                dead = [p for p in self.processes if p.exitcode is not None]
+                for process in dead:
+                    self.processes.remove(process)
+            for process in dead:
+                if not master.worker_exited(process.pid, process.exitcode):
+                    self._idle_deaths += 1
+                    if self._idle_deaths > self._budget:
+                        master.fail(f"worker processes died {self._idle_deaths} times outside any task "
+                                    f"(last: exit {process.exitcode}): they cannot run here")
+                        return
+                if not master.wait_quietly(0):
+                    self._start()
+
+    def terminate(self):
+        """Stop every worker now, and start no more: after a failure or an interrupt nothing they do counts."""
+        with self._lock:
+            self._stopping = True
+            processes = list(self.processes)
+        for process in processes:
             if process.exitcode is None:
                 process.terminate()
-                process.join(1.0)
+
+    def stop(self, grace_s=2.0):
+        """Once the job is over: join workers that are exiting, then end those still busy.
+
+        After a success, a worker may still run a late attempt of a done
+        task; it gets `grace_s`, then is terminated.
+        """
+        if self._watcher is not None:
+            self._watcher.join()
+        with self._lock:
+            self._stopping = True
+            processes = list(self.processes)
+        for process in processes:
+            process.join(grace_s)
+            grace_s = 0.1
+        for process in processes:
+            if process.exitcode is None:
+                process.terminate()
+            process.join(1.0)
+            if process.exitcode is None:
+                process.kill()
+                process.join()
 
 
 def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0,
-            repeat=0, app_options=None, start_method="fork", on_status=None, poll_s=0.2, storage=None):
+            repeat=0, app_options=None, start_method="fork", on_status=None, poll_s=0.2, storage=None,
+            max_attempts=10):
     """Run one job; returns (run summary dict, list of task records).
 
     Files go to `workdir` (default: the cwd), or to `storage` when given as a
@@ -103,23 +194,29 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     workdir = os.path.abspath(workdir or ".")
     os.makedirs(workdir, exist_ok=True)
     files = LocalStorage(workdir) if storage is None else open_storage(storage)
-    spec = JobSpec(stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout)
+    spec = JobSpec(stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout,
+                   max_attempts=max_attempts)
     if workers is None:
         workers = default_workers(spec.map_count, n_reduce)
     check_at_least_one("--workers", workers)
-    master = Master(spec, files, advertise_storage=not isinstance(files, LocalStorage))
+    master = Master(spec, files, advertise_storage=not isinstance(files, LocalStorage), lock_dir=workdir)
     pool = None
+    finished = False
     try:
-        pool = _Workers(_context(start_method), workers, (app, master.url, master.token, workdir))
-        master.start()
+        master.start(serve=False)
+        pool = _Workers(_context(start_method), workers, (app, master.url, master.token, workdir, os.getpid()))
+        master.serve()
+        pool.watch(master)
         while not master.wait(poll_s):
-            pool.replace_dead()
             if on_status is not None:
                 on_status(master.status())
+        finished = True
         finished_at = timing.now()
         if on_status is not None:
             on_status(master.status())
     finally:
+        if pool is not None and not finished:
+            pool.terminate()  # first, and at once: nothing a worker does now can count
         master.shutdown()
         if pool is not None:
             pool.stop()

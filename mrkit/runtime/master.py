@@ -1,17 +1,30 @@
-"""The master: a task table with explicit states, served to workers over RPC.
+"""The master: a task table served to workers over RPC, as one explicit state machine.
 
-Tasks move idle -> in_progress -> done, and back to idle when an attempt
-times out or its app raised. Map tasks all finish before any reduce task is
-handed out. A worker asking for work while none is idle waits on a condition
-(long poll) instead of spinning. Completions from revoked or duplicate
-attempts are recorded but ignored. After `max_failures` failed attempts of one
-task the job fails, naming the task, its input and the app's exception.
+Every change of a task's state goes through `_transition` and the table
+TRANSITIONS; each task keeps its attempts and how each ended (dask's
+scheduler keeps such a story per task), which is what a failed job's message
+is made of. The rules, in the MapReduce paper's terms:
+
+- An attempt that outlives the task timeout is revoked for scheduling (the
+  task is handed out again) but keeps running: the first attempt to finish
+  wins, later ones are recorded as superseded.
+- An attempt writes its files under hidden attempt names; only the master
+  renames the winner's files to `mr-*` (`_commit`), so a revoked, losing or
+  stale attempt never changes a job's files, nor another job's.
+- Attempts that raise, die (the backend or a closed connection says so) or
+  time out count; after `max_attempts` of them, or `max_timeouts` timeouts
+  without any attempt finishing, the job fails with one line naming the
+  task, its input and how its attempts ended.
+
+Map tasks all finish before any reduce task is handed out. A worker asking
+for work while none is idle waits on a condition (long poll).
 """
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 import enum
 import json
+import math
 import os
 import re
 import secrets
@@ -20,19 +33,65 @@ import sys
 import threading
 import time
 
-from mrkit import split, timing
+from mrkit import shuffle, split, timing
 from mrkit.errors import JobFailed, MrkitError
+from mrkit.runtime import protocol
 from mrkit.runtime.discovery import STATUS_FILE
+from mrkit.runtime.lock import DirectoryLock
 from mrkit.runtime.rpc import RpcServer
 
-MAX_FAILURES = 4
 _JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
+LOST_GRACE_S = 1.0  # a worker whose connection closed and who did not come back by then has died
 
 
 class State(enum.Enum):
     IDLE = "idle"
     IN_PROGRESS = "in_progress"
+    COMMITTING = "committing"  # an attempt won; its files are being renamed
     DONE = "done"
+    FAILED = "failed"
+
+
+# (state, event) -> next state. Anything else is a bug, raised at once.
+TRANSITIONS = {
+    (State.IDLE, "assign"): State.IN_PROGRESS,
+    (State.IN_PROGRESS, "revoke"): State.IDLE,  # its attempts failed, died or timed out
+    (State.IDLE, "win"): State.COMMITTING,  # a revoked attempt finished first
+    (State.IN_PROGRESS, "win"): State.COMMITTING,
+    (State.COMMITTING, "committed"): State.DONE,
+    (State.COMMITTING, "commit_failed"): State.IDLE,
+    (State.IDLE, "give_up"): State.FAILED,
+    (State.IN_PROGRESS, "give_up"): State.FAILED,
+}
+
+
+class Outcome(enum.Enum):
+    """How an attempt stands; `record` is its tasks.csv status."""
+
+    RUNNING = ("running", "timed_out")
+    LATE = ("late", "timed_out")  # past its deadline, still running: it may yet win
+    COMMITTING = ("committing", "ok")
+    OK = ("ok", "ok")
+    FAILED = ("failed", "failed")  # the app raised or exited
+    DIED = ("died", "failed")  # the worker process died
+    SUPERSEDED = ("superseded", "superseded")  # finished after another attempt had won
+
+    @property
+    def record(self):
+        return self.value[1]
+
+
+LIVE = (Outcome.RUNNING, Outcome.LATE)
+
+
+@dataclass
+class Attempt:
+    number: int
+    worker: str
+    started: float  # epoch
+    deadline: float  # monotonic
+    outcome: Outcome = Outcome.RUNNING
+    reason: str = ""  # why it ended badly, for the job's failure message
 
 
 @dataclass
@@ -41,15 +100,27 @@ class Task:
     index: int
     payload: dict
     state: State = State.IDLE
-    attempts: int = 0
-    failures: int = 0
-    current: int = 0  # the attempt whose completion counts
-    deadline: float = 0.0  # monotonic time at which the current attempt is revoked
-    started: dict = field(default_factory=dict)  # attempt -> (worker, epoch start)
+    attempts: dict = field(default_factory=dict)  # number -> Attempt
+    timeouts: int = 0  # deadlines passed with no attempt finished, ticks while none runs in time
+    tick: float = math.inf  # monotonic time of the next timeout while only late attempts run
 
     @property
     def label(self):
         return f"{self.phase} task {self.index}"
+
+    def live(self, *outcomes):
+        return [a for a in self.attempts.values() if a.outcome in (outcomes or LIVE)]
+
+    def bad_attempts(self):
+        return sum(a.outcome in (Outcome.FAILED, Outcome.DIED) for a in self.attempts.values()) + self.timeouts
+
+
+@dataclass
+class _Worker:
+    pid: int
+    host: str
+    attempt: tuple | None = None  # (task, attempt number) it runs now
+    lost_at: float | None = None  # monotonic time its connection closed
 
 
 def _describe_input(task, whole_files):
@@ -60,28 +131,38 @@ def _describe_input(task, whole_files):
     return ", ".join(pieces) or "no input"
 
 
+def new_run_id():
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
 class Master:
     """Runs one job: split the inputs, then hand out tasks until every output is final."""
 
     def __init__(self, spec, storage, *, listen=("127.0.0.1", 0), token=None, run_id=None,
-                 max_failures=MAX_FAILURES, poll_s=5.0, advertise_storage=False, status_every=None):
+                 poll_s=5.0, advertise_storage=False, status_every=None, lock_dir=None):
         self.spec = spec
         self.storage = storage
         # Workers sharing the master's directory use their cwd; remote ones are
         # told where the job's files live (e.g. s3://bucket/prefix).
         self._storage_url = storage.url if advertise_storage else None
         self.token = token or secrets.token_urlsafe(32)
-        self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        self.max_failures = max_failures
+        self.run_id = run_id or new_run_id()
+        self.max_attempts = spec.max_attempts
+        # Each timeout costs a whole task timeout, so fewer of them are allowed:
+        # at the defaults a task that never finishes fails the job after 50 s.
+        self.max_timeouts = max(1, (spec.max_attempts + 1) // 2)
         self.poll_s = poll_s
         self.status_every = status_every  # seconds between mr-status.json writes; None: never
+        self._lock = DirectoryLock(lock_dir or getattr(storage, "root", None))
         self._status_thread = None
         self.records = {}  # (phase, task, attempt) -> timing record
         self.failure = None  # the message once the job has failed
         self._cond = threading.Condition()
-        self._idle = deque()
+        self._queue = deque()  # tasks to hand out; entries no longer idle are skipped
         self._maps, self._reduces = [], []
-        self._workers = {}  # label -> (pid, host)
+        self._done = Counter()  # phase -> tasks done
+        self._live = set()  # (phase, index) of tasks with running attempts, for the watchdog
+        self._workers = {}  # label -> _Worker
         self._polling = 0  # workers currently waiting in a long poll
         self._finished = threading.Event()
         self._started_at = timing.now()
@@ -90,7 +171,7 @@ class Master:
             ("POST", "/done"): self._on_done,
             ("POST", "/fail"): self._on_fail,
             ("GET", "/status"): self._on_status,
-        })
+        }, on_disconnect=self._on_disconnect)
 
     @property
     def url(self):
@@ -98,13 +179,21 @@ class Master:
 
     # ---- life cycle -------------------------------------------------------
 
-    def start(self):
-        """Clear stale job files, split the inputs, and start serving."""
-        for name in self.storage.list("mr-"):
-            if _JOB_FILE.match(name):
-                self.storage.remove(name)
-        began = timing.now()
-        plans = split.plan(self.spec.inputs, self.spec.n_map, self.storage)
+    def start(self, serve=True):
+        """Take the directory's lock, clear stale job files, split the inputs, and start serving.
+
+        With serve=False the caller calls `serve()` itself: a backend that
+        forks workers does so in between, before any server thread exists.
+        """
+        try:
+            self._lock.acquire()
+            self._clear_stale_files()
+            began = timing.now()
+            plans = split.plan(self.spec.inputs, self.spec.n_map, self.storage)
+        except BaseException:
+            self._server.server_close()
+            self._lock.release()
+            raise
         ended = timing.now()
         self.records[("split", 0, 1)] = timing.split_record(self.run_id, began, ended, self.spec.input_bytes, len(plans))
         n_reduce = self.spec.n_reduce
@@ -113,14 +202,27 @@ class Master:
             for m, splits in enumerate(plans)
         ]
         self._reduces = [Task("reduce", r, {"task": r, "maps": [], "bytes_in": 0}) for r in range(n_reduce)]
-        self._idle.extend(self._maps)
+        self._queue.extend(self._maps)
+        if serve:
+            self.serve()
+        return self
+
+    def serve(self):
+        """Start answering workers, revoking late attempts and publishing the status."""
         self._server.serve_in_background()
         threading.Thread(target=self._watchdog, daemon=True, name="mrkit-master-watchdog").start()
         if self.status_every:
             self._status_thread = threading.Thread(target=self._publish_status_loop, daemon=True,
                                                    name="mrkit-master-status")
             self._status_thread.start()
-        return self
+
+    def _clear_stale_files(self):
+        """Remove an earlier job's files and any attempt's leftovers (`.mr-*.tmp`)."""
+        for name in self.storage.list("mr-"):
+            if _JOB_FILE.match(name):
+                self.storage.remove(name)
+        for name in self.storage.list(".mr-", temporary=True):
+            self.storage.remove(name)
 
     def wait(self, timeout=None):
         """Block until the job is over; True when done, raises JobFailed when it failed."""
@@ -129,16 +231,26 @@ class Master:
             raise JobFailed(self.failure)
         return finished
 
+    def wait_quietly(self, timeout=None):
+        """Like wait(), but a failed job returns True too (it is over) instead of raising."""
+        return self._finished.wait(timeout)
+
+    def fail(self, message):
+        """End the job as failed with `message` (a backend that cannot go on says why)."""
+        with self._cond:
+            self._fail_job(message)
+
     def done(self):
         """Whether every output is final (the lab's Done())."""
         with self._cond:
-            return bool(self._reduces) and all(t.state is State.DONE for t in self._reduces)
+            return bool(self._reduces) and self._done["reduce"] == len(self._reduces)
 
     def shutdown(self, grace_s=1.0):
         """Let waiting workers hear that the job is over, then stop serving.
 
         Stopping a job that has not finished (Ctrl-C) fails it, so workers
         exit non-zero instead of taking an unfinished job for a done one.
+        Attempts' leftover files of this run are removed and the lock released.
         """
         deadline = time.monotonic() + grace_s
         with self._cond:
@@ -154,12 +266,30 @@ class Master:
             self._status_thread.join()
         self._server.shutdown()
         self._server.server_close()
+        try:
+            for name in self.storage.list(".mr-", temporary=True):
+                if protocol.is_attempt_file(name, self.run_id):
+                    self.storage.remove(name)
+        except (OSError, MrkitError) as exc:  # leftovers are hidden; the next master clears them
+            print(f"mrkit master: cannot remove attempts' leftover files: {exc}", file=sys.stderr)
+        finally:
+            self._lock.release()
 
     def task_records(self):
         with self._cond:
             return sorted(self.records.values(), key=lambda r: (r["start"], r["phase"], r["task"]))
 
     # ---- the task table ---------------------------------------------------
+
+    def _transition(self, task, event):
+        """The one place a task's state changes."""
+        try:
+            task.state = TRANSITIONS[(task.state, event)]
+        except KeyError:
+            raise AssertionError(f"{task.label}: no transition {event!r} from {task.state.value}") from None
+        if task.state is State.IDLE:
+            self._queue.appendleft(task)  # retried tasks go first: they hold the job back
+            self._cond.notify_all()
 
     def _assign(self, worker):
         """Next idle task for `worker`, waiting up to poll_s; caller holds the lock."""
@@ -169,17 +299,10 @@ class Master:
             while True:
                 if self._finished.is_set():
                     return {"action": "exit", "failed": self.failure}
-                if self._idle:
-                    task = self._idle.popleft()
-                    task.state = State.IN_PROGRESS
-                    task.attempts += 1
-                    task.current = task.attempts
-                    task.deadline = time.monotonic() + self.spec.task_timeout
-                    task.started[task.current] = (worker, timing.now())
-                    reply = {"action": task.phase, "attempt": task.current, "task": task.payload}
-                    if self._storage_url:
-                        reply["storage"] = self._storage_url
-                    return reply
+                while self._queue and self._queue[0].state is not State.IDLE:
+                    self._queue.popleft()  # done, or handed out again, since it was queued
+                if self._queue:
+                    return self._start_attempt(self._queue.popleft(), worker)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return {"action": "wait"}
@@ -189,93 +312,250 @@ class Master:
             if self._finished.is_set():
                 self._cond.notify_all()  # shutdown() waits for the pollers to drain
 
+    def _start_attempt(self, task, worker):
+        self._transition(task, "assign")
+        number = len(task.attempts) + 1
+        task.attempts[number] = Attempt(number, worker, timing.now(), time.monotonic() + self.spec.task_timeout)
+        task.tick = math.inf
+        self._live.add((task.phase, task.index))
+        self._workers[worker].attempt = (task, number)
+        reply = {"action": task.phase, "attempt": number, "task": task.payload}
+        if self._storage_url:
+            reply["storage"] = self._storage_url
+        return reply
+
     def _task(self, phase, index):
         return (self._maps if phase == "map" else self._reduces)[index]
 
-    def _record(self, task, attempt, status, start, end, counters=None):
-        worker, _ = task.started.get(attempt, ("?", 0))
-        pid, host = self._workers.get(worker, (0, "?"))
-        self.records[(task.phase, task.index, attempt)] = timing.task_record(
-            self.run_id, task.phase, task.index, attempt, worker, pid, host, start, end, status, **(counters or {})
+    def _record(self, task, attempt, start=None, end=None, counters=None):
+        worker = self._workers.get(attempt.worker)
+        pid, host = (worker.pid, worker.host) if worker else (0, "?")
+        start = attempt.started if start is None else start
+        end = timing.now() if end is None else end
+        self.records[(task.phase, task.index, attempt.number)] = timing.task_record(
+            self.run_id, task.phase, task.index, attempt.number, attempt.worker, pid, host, start, end,
+            attempt.outcome.record, **(counters or {})
         )
 
-    def _complete(self, task, body):
-        attempt = body["attempt"]
-        previous = self.records.get((task.phase, task.index, attempt))
-        if previous is not None and previous["status"] == "ok":
-            return  # a resent completion
-        counts = task.state is State.IN_PROGRESS and attempt == task.current
-        self._record(task, attempt, "ok" if counts else "superseded", body["start"], body["end"], body.get("counters"))
-        if not counts:
+    def _end_attempt(self, task, attempt, outcome, reason=""):
+        """An attempt ended badly (or went late): count it, re-queue or fail the task."""
+        attempt.outcome, attempt.reason = outcome, reason
+        worker = self._workers.get(attempt.worker)
+        if worker is not None and worker.attempt == (task, attempt.number) and outcome is not Outcome.LATE:
+            worker.attempt = None
+        if outcome is Outcome.LATE:
+            task.timeouts += 1
+        self._record(task, attempt)
+        if task.state in (State.DONE, State.COMMITTING, State.FAILED):
             return
-        task.state = State.DONE
-        if task.phase == "map":
-            for r, size in body.get("partitions", []):
-                payload = self._reduces[r].payload
-                payload["maps"].append(task.index)
-                payload["bytes_in"] += size
-            if all(t.state is State.DONE for t in self._maps):
-                for reduce_task in self._reduces:
-                    reduce_task.payload["maps"].sort()
-                self._idle.extend(self._reduces)
-        elif all(t.state is State.DONE for t in self._reduces):
-            self._finished.set()
-        self._cond.notify_all()
+        if not task.live(Outcome.RUNNING):
+            if task.state is State.IN_PROGRESS:
+                self._transition(task, "revoke")
+            task.tick = time.monotonic() + self.spec.task_timeout if task.live(Outcome.LATE) else math.inf
+        if not task.live():
+            self._live.discard((task.phase, task.index))
+        self._check_limits(task)
 
-    def _fail(self, task, body):
-        attempt = body["attempt"]
-        self._record(task, attempt, "failed", body["start"], body["end"])
-        if not (task.state is State.IN_PROGRESS and attempt == task.current):
+    def _check_limits(self, task):
+        if task.bad_attempts() < self.max_attempts and task.timeouts < self.max_timeouts:
             return
-        task.failures += 1
-        if task.failures >= self.max_failures:
-            self.failure = (f"{task.label} (input {_describe_input(task, self.spec.n_map is None)}) failed {task.failures} times; "
-                            f"last error: {body.get('error', 'unknown')}")
-            self._finished.set()
-        else:
-            task.state = State.IDLE
-            self._idle.appendleft(task)
+        self._transition(task, "give_up")
+        self._fail_job(self._failure_line(task))
+
+    def _failure_line(self, task):
+        ends = Counter(a.reason for a in task.attempts.values() if a.outcome in (Outcome.FAILED, Outcome.DIED, Outcome.LATE))
+        ticks = task.timeouts - sum(a.outcome is Outcome.LATE for a in task.attempts.values())
+        parts = [f"{n} {reason}" for reason, n in ends.most_common()]
+        if ticks:
+            parts.append(f"{ticks} more task timeout{'s' if ticks > 1 else ''} of {self.spec.task_timeout:g} s "
+                         f"with no attempt finished")
+        line = (f"{task.label} (input {_describe_input(task, self.spec.n_map is None)}): "
+                f"{len(task.attempts)} attempt{'s' if len(task.attempts) != 1 else ''}: {', '.join(parts)}")
+        if task.timeouts >= self.max_timeouts:
+            line += (f"; it ran {task.timeouts} x the {self.spec.task_timeout:g} s task timeout without finishing: "
+                     "if tasks this long are expected, raise --task-timeout")
+        return line
+
+    def _fail_job(self, message):
+        if self.failure is None:
+            self.failure = message
+        self._finished.set()
         self._cond.notify_all()
 
     def _watchdog(self):
-        """Revoke attempts that outlived the task timeout so another worker redoes them."""
-        interval = min(0.5, self.spec.task_timeout / 4)
+        """Revoke attempts that outlived the task timeout; declare workers that vanished dead."""
+        interval = min(0.25, self.spec.task_timeout / 4)
         while not self._finished.wait(interval):
             with self._cond:
                 now = time.monotonic()
-                for task in self._maps + self._reduces:
-                    if task.state is State.IN_PROGRESS and now >= task.deadline:
-                        _, began = task.started[task.current]
-                        self._record(task, task.current, "timed_out", began, timing.now())
-                        task.state = State.IDLE
-                        self._idle.appendleft(task)
-                        self._cond.notify_all()
+                for key in list(self._live):
+                    task = self._task(*key)
+                    for attempt in task.live(Outcome.RUNNING):
+                        if now >= attempt.deadline:
+                            self._end_attempt(task, attempt, Outcome.LATE,
+                                              f"timed out after {self.spec.task_timeout:g} s")
+                    if (task.state is State.IDLE and now >= task.tick and task.live(Outcome.LATE)
+                            and not self._finished.is_set()):
+                        task.timeouts += 1  # another timeout passed and its late attempts still run
+                        task.tick = now + self.spec.task_timeout
+                        self._check_limits(task)
+                for label, worker in self._workers.items():
+                    if worker.lost_at is not None and now - worker.lost_at >= LOST_GRACE_S:
+                        self._worker_died(label, "worker died (connection lost)")
+
+    def _worker_died(self, label, reason):
+        worker = self._workers[label]
+        worker.lost_at = None
+        if worker.attempt is None:
+            return
+        task, number = worker.attempt
+        worker.attempt = None
+        attempt = task.attempts[number]
+        if attempt.outcome in LIVE:
+            self._end_attempt(task, attempt, Outcome.DIED, reason)
+
+    def worker_exited(self, pid, exitcode):
+        """A backend saw worker process `pid` exit: its attempt, if any, died (re-queued at once).
+
+        Returns whether the worker held an attempt (a death the task is charged with).
+        """
+        how = f"killed by signal {-exitcode}" if exitcode < 0 else f"exit {exitcode}"
+        with self._cond:
+            for label, worker in self._workers.items():
+                if worker.pid == pid and worker.attempt is not None:
+                    self._worker_died(label, f"worker died ({how})")
+                    return True
+        return exitcode == 0
+
+    # ---- completions ------------------------------------------------------
+
+    def _attempt_of(self, report):
+        """The task and attempt a report speaks of; ValueError for one never handed out."""
+        task = self._task(report.phase, report.task)
+        attempt = task.attempts.get(report.attempt)
+        if attempt is None or attempt.worker != report.worker:
+            raise ValueError(f"attempt {report.attempt} of {task.label} was never given to worker {report.worker!r}")
+        return task, attempt
+
+    def _files(self, task, report):
+        """(attempt's name, final name) of every file the attempt wrote."""
+        if task.phase == "map":
+            names = [shuffle.intermediate_name(task.index, r) for r, _ in report.partitions]
+        else:
+            names = [shuffle.output_name(task.index)]
+        return [(protocol.attempt_name(name, self.run_id, report.attempt), name) for name in names]
+
+    def _complete(self, report):
+        """Commit the first finished attempt's files; later ones are superseded and removed."""
+        with self._cond:
+            task, attempt = self._attempt_of(report)
+            if attempt.outcome not in LIVE:
+                return  # a resent report, or one from an attempt already declared dead
+            self._release_worker(report.worker, task, attempt)
+            if task.state in (State.COMMITTING, State.DONE, State.FAILED):
+                attempt.outcome = Outcome.SUPERSEDED
+                self._record(task, attempt, report.start, report.end, report.counters)
+                winner = False
+            else:
+                self._transition(task, "win")
+                attempt.outcome = Outcome.COMMITTING
+                winner = True
+        error = None
+        try:
+            for temporary, name in self._files(task, report):
+                if winner:
+                    self.storage.publish(temporary, name)
+                else:
+                    self.storage.remove(temporary)
+        except (OSError, MrkitError) as exc:
+            error = f"its files could not be committed: {exc}"
+        with self._cond:
+            if not winner:
+                return
+            if error:
+                self._transition(task, "commit_failed")
+                self._end_attempt(task, attempt, Outcome.FAILED, error)
+                return
+            attempt.outcome = Outcome.OK
+            self._record(task, attempt, report.start, report.end, report.counters)
+            self._transition(task, "committed")
+            self._settle(task, report)
+
+    def _settle(self, task, report):
+        """Book a task that is done: feed reduces, open the reduce phase, finish the job.
+
+        Its other attempts still run; each is recorded as superseded when it reports.
+        """
+        self._live.discard((task.phase, task.index))
+        self._done[task.phase] += 1
+        if task.phase == "map":
+            for r, size in report.partitions:
+                payload = self._reduces[r].payload
+                payload["maps"].append(task.index)
+                payload["bytes_in"] += size
+            if self._done["map"] == len(self._maps):
+                for reduce_task in self._reduces:
+                    reduce_task.payload["maps"].sort()
+                self._queue.extend(self._reduces)
+        elif self._done["reduce"] == len(self._reduces):
+            self._finished.set()
+        self._cond.notify_all()
+
+    def _release_worker(self, label, task, attempt):
+        worker = self._workers.get(label)
+        if worker is not None and worker.attempt == (task, attempt.number):
+            worker.attempt = None
+
+    def _failed(self, report):
+        with self._cond:
+            task, attempt = self._attempt_of(report)
+            if attempt.outcome not in LIVE:
+                return
+            self._release_worker(report.worker, task, attempt)
+            reason = f"failed ({report.error or 'unknown error'})"
+            self._end_attempt(task, attempt, Outcome.FAILED, reason)
+            self.records[(task.phase, task.index, attempt.number)].update(start=report.start, end=report.end,
+                                                                            duration_s=report.end - report.start)
 
     # ---- RPC handlers -----------------------------------------------------
 
-    def _register(self, body):
-        worker = body.get("worker")
-        if worker not in self._workers:
-            worker = f"w{len(self._workers)}"
-            self._workers[worker] = (body.get("pid", 0), body.get("host", "?"))
-        return worker
+    def _register(self, body, session):
+        """The worker's label (a new one on first contact); its connection is back if it was lost."""
+        label = body.get("worker")
+        if label not in self._workers:
+            pid, host = body.get("pid", 0), body.get("host", "?")
+            if not isinstance(pid, int) or not isinstance(host, str):
+                raise ValueError("'pid' must be a number and 'host' a string")
+            label = f"w{len(self._workers)}"
+            self._workers[label] = _Worker(pid, host)
+        self._workers[label].lost_at = None
+        session["worker"] = label
+        return label
 
-    def _on_task(self, body):
+    def _parse(self, body, failed=False):
+        n_tasks = {"map": len(self._maps), "reduce": len(self._reduces)}
+        return protocol.parse_report(body, n_tasks, self.spec.n_reduce, failed=failed)
+
+    def _on_task(self, body, session):
         with self._cond:
-            worker = self._register(body)
+            worker = self._register(body, session)
             return 200, {"worker": worker, "run_id": self.run_id, **self._assign(worker)}
 
-    def _on_done(self, body):
-        with self._cond:
-            worker = self._register(body)
-            self._complete(self._task(body["phase"], body["task"]), body)
-            return 200, {"worker": worker, "run_id": self.run_id, **self._assign(worker)}
+    def _on_done(self, body, session):
+        report = self._parse(body)  # the whole request is checked before any state changes
+        self._complete(report)
+        return self._on_task(body, session)
 
-    def _on_fail(self, body):
+    def _on_fail(self, body, session):
+        report = self._parse(body, failed=True)
+        self._failed(report)
+        return self._on_task(body, session)
+
+    def _on_disconnect(self, session):
         with self._cond:
-            worker = self._register(body)
-            self._fail(self._task(body["phase"], body["task"]), body)
-            return 200, {"worker": worker, "run_id": self.run_id, **self._assign(worker)}
+            worker = self._workers.get(session.get("worker"))
+            if worker is not None and worker.attempt is not None and not self._finished.is_set():
+                worker.lost_at = time.monotonic()
 
     def publish_status(self):
         """Write the status to the job's storage, where a launcher with no route to us reads it.
@@ -292,7 +572,7 @@ class Master:
         while not self._finished.wait(self.status_every):
             self.publish_status()
 
-    def _on_status(self, body):
+    def _on_status(self, body, session):
         return 200, self.status()
 
     def status(self):
@@ -302,8 +582,8 @@ class Master:
 
     def _status(self):
         def counts(tasks):
-            states = [t.state for t in tasks]
-            return {"total": len(tasks), **{s.value: states.count(s) for s in State}}
+            states = Counter(State.IN_PROGRESS if t.state is State.COMMITTING else t.state for t in tasks)
+            return {"total": len(tasks), **{s.value: states[s] for s in State if s is not State.COMMITTING}}
 
         maps, reduces = counts(self._maps), counts(self._reduces)
         if self.failure:

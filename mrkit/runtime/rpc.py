@@ -11,6 +11,7 @@ import hmac
 import http.client
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
+import sys
 import threading
 from urllib.parse import urlsplit
 
@@ -28,6 +29,17 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; with Nagle on, the second waits for
     # the client's delayed ACK (~40 ms) on every call.
     disable_nagle_algorithm = True
+
+    def setup(self):
+        super().setup()
+        self.session = {}
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            if self.server.on_disconnect is not None:
+                self.server.on_disconnect(self.session)
 
     def do_GET(self):
         self._dispatch("GET")
@@ -55,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._reply(400, {"error": "body is not JSON"})
         try:
-            status, payload = route(body)
+            status, payload = route(body, self.session)
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             status, payload = 400, {"error": f"malformed request: {type(exc).__name__}: {exc}"}
         self._reply(status, payload)
@@ -78,8 +90,9 @@ class RpcServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # many workers may connect at once
 
-    def __init__(self, address, token, routes):
+    def __init__(self, address, token, routes, on_disconnect=None):
         self.token = token
+        self.on_disconnect = on_disconnect
         self.routes = routes
         try:
             super().__init__(address, _Handler)
@@ -88,6 +101,11 @@ class RpcServer(ThreadingHTTPServer):
             if exc.errno == errno.EADDRINUSE:
                 raise UsageError(f"cannot listen on {host}:{port}: address already in use; pick another port with --listen HOST:PORT") from None
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+    def handle_error(self, request, client_address):
+        """A worker that died mid-request resets its connection: expected, not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     _serving = None  # the thread of serve_in_background, once started
 

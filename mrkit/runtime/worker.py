@@ -1,10 +1,15 @@
 """The worker: ask the master for a task, run it here, report, repeat.
 
 A worker runs its tasks in its own process with its own working directory.
+Each attempt writes its files under hidden attempt names (`AttemptFiles`);
+the master renames the winner's, and a worker whose report cannot be
+delivered removes its own. Anything the app raises, `sys.exit()` included,
+is the app's failure, reported to the master; the worker goes on.
+
 It exits 0 when the master says the job is over or can no longer be reached
 (the job finished, or the master died), 1 when the master reports the job
-failed (JobFailed), and 2 when the master rejects its token. Its import path stays light:
-no pandas, no boto3.
+failed (JobFailed) or answers in a way it should not (RpcError), and 2 when
+the master rejects its token. Its import path stays light: no pandas, no boto3.
 """
 
 import os
@@ -15,15 +20,57 @@ import time
 from mrkit import tasks, timing
 from mrkit.errors import AuthError, JobFailed, MrkitError
 from mrkit.runtime.discovery import RUN_FILE, read_master_file
+from mrkit.runtime.protocol import attempt_name
 from mrkit.runtime.rpc import MasterGone, RpcClient
 
 RUNNERS = {"map": tasks.run_map, "reduce": tasks.run_reduce}
+
+
+class AttemptFiles:
+    """A storage whose job files (`mr-*`) are written under one attempt's hidden names.
+
+    Everything else (reads, temporary files) goes to the storage as it is.
+    `written` lists what the attempt wrote, so it can be removed if the
+    attempt does not get to report.
+    """
+
+    def __init__(self, storage, run_id, attempt):
+        self._storage, self._run_id, self._attempt = storage, run_id, attempt
+        self.written = []
+
+    def _name(self, name):
+        if not name.rpartition("/")[2].startswith("mr-"):
+            return name
+        name = attempt_name(name, self._run_id, self._attempt)
+        self.written.append(name)
+        return name
+
+    def write_bytes(self, name, data):
+        self._storage.write_bytes(self._name(name), data)
+
+    def atomic_writer(self, name):
+        return self._storage.atomic_writer(self._name(name))
+
+    def discard(self):
+        for name in self.written:
+            try:
+                self._storage.remove(name)
+            except (OSError, MrkitError):
+                pass  # hidden leftovers; the master's sweep or the next master removes them
+        self.written.clear()
+
+    def __getattr__(self, attribute):
+        return getattr(self._storage, attribute)
+
+
 
 
 def _one_line(exc):
     """The app's exception and where it was raised, on one line for the master's message."""
     import traceback  # here, not at the top: only a failing task needs it
 
+    if isinstance(exc, SystemExit):
+        return f"the app called sys.exit({exc.code!r})"
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
@@ -54,19 +101,26 @@ def work(app, client, storage, open_storage=None):
                 url = reply["storage"]
                 storage = opened.get(url) or opened.setdefault(url, open_storage(url))
             report = {**identity, "phase": action, "task": task["task"], "attempt": reply["attempt"]}
-            start = timing.now()
+            files = AttemptFiles(storage, reply["run_id"], reply["attempt"])
+            start, cpu = timing.now(), timing.process_cpu_s()
             try:
-                result = RUNNERS[action](app, task, storage)
-            except Exception as exc:  # the app's bug: the master retries, then fails the job
-                report.update(start=start, end=timing.now(), error=_one_line(exc))
+                result = RUNNERS[action](app, task, files)
+            except (Exception, SystemExit) as exc:  # the app's bug: the master retries, then fails the job
+                files.discard()
+                report.update(start=start, end=timing.now(), error=_one_line(exc),
+                              counters={"cpu_s": timing.process_cpu_s() - cpu})
                 reply = client.call("POST", "/fail", report)
                 continue
             end = timing.now()
             partitions = result.pop("partitions", None)
-            report.update(start=start, end=end, counters=result)
+            report.update(start=start, end=end, counters={**result, "cpu_s": timing.process_cpu_s() - cpu})
             if partitions is not None:
                 report["partitions"] = partitions
-            reply = client.call("POST", "/done", report)
+            try:
+                reply = client.call("POST", "/done", report)
+            except BaseException:
+                files.discard()  # no master took the files: they must not linger
+                raise
     except MasterGone:
         return 0
     finally:

@@ -98,15 +98,24 @@ class Storage(abc.ABC):
             f.write(data)
 
     @abc.abstractmethod
+    def publish(self, temporary, name):
+        """Make the complete file `temporary` visible as `name`, replacing what was there.
+
+        The master commits a winning attempt's files this way; `temporary`
+        is gone afterwards. A missing `temporary` raises FileNotFoundError.
+        """
+
+    @abc.abstractmethod
     def remove(self, name):
         """Delete `name`; a name that does not exist is not an error."""
 
     @abc.abstractmethod
-    def list(self, prefix=""):
+    def list(self, prefix="", temporary=False):
         """The sorted names (relative to the root) that start with `prefix`.
 
-        Objects only (no directories); files still being written by
-        `atomic_writer` are not listed.
+        Objects only (no directories). Temporary files (a name starting
+        with '.' and ending in '.tmp': files being written, attempts' files)
+        are left out, or with `temporary=True` are all that is listed.
         """
 
     def check(self):

@@ -55,13 +55,16 @@ class LocalStorage(Storage):
             os.unlink(tmp)
             raise
 
+    def publish(self, temporary, name):
+        os.replace(self.path(temporary), self.path(name))
+
     def remove(self, name):
         try:
             os.unlink(self.path(name))
         except FileNotFoundError:
             pass
 
-    def list(self, prefix=""):
+    def list(self, prefix="", temporary=False):
         """Files whose relative name starts with `prefix`, like S3 keys.
 
         Only directories that could hold a match are entered, so listing
@@ -73,7 +76,7 @@ class LocalStorage(Storage):
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             dirs[:] = [d for d in dirs if _may_match(rel + d + "/", prefix)]
             names.extend(rel + f for f in files
-                         if (rel + f).startswith(prefix) and not _in_flight(f))
+                         if (rel + f).startswith(prefix) and _is_temporary(f) == temporary)
         return sorted(names)
 
 
@@ -82,6 +85,6 @@ def _may_match(directory, prefix):
     return directory.startswith(prefix) or prefix.startswith(directory)
 
 
-def _in_flight(filename):
-    # atomic_writer's temporary files: .<name>.<random>.tmp
+def _is_temporary(filename):
+    # atomic_writer's temporary files (.<name>.<random>.tmp) and attempts' files
     return filename.startswith(".") and filename.endswith(".tmp")

@@ -142,14 +142,14 @@ class S3Storage(Storage):
         # newline="\n": only '\n' ends a line and nothing is translated, as for LocalStorage.
         return io.TextIOWrapper(io.BufferedReader(raw, _CHUNK), encoding="utf-8", newline="\n")
 
-    def list(self, prefix=""):
+    def list(self, prefix="", temporary=False):
         full = self.prefix + prefix
         names = []
         with self._errors(prefix):
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
                 names.extend(item["Key"][len(self.prefix):] for item in page.get("Contents", ()))
         self._bucket_seen = True
-        return sorted(names)
+        return sorted(name for name in names if _is_temporary(name) == temporary)
 
     def check(self):
         with self._errors(""):
@@ -176,6 +176,14 @@ class S3Storage(Storage):
         bucket, key = self._locate(name)
         with self._errors(name):
             self.client.put_object(Bucket=bucket, Key=key, Body=data)
+
+    def publish(self, temporary, name):
+        """A server-side copy, then the temporary object's removal: no data passes through here."""
+        source_bucket, source_key = self._locate(temporary)
+        bucket, key = self._locate(name)
+        with self._errors(temporary):
+            self.client.copy({"Bucket": source_bucket, "Key": source_key}, bucket, key)
+            self.client.delete_object(Bucket=source_bucket, Key=source_key)
 
     def remove(self, name):
         bucket, key = self._locate(name)
@@ -247,6 +255,12 @@ class S3Storage(Storage):
 
 
 _loader = None  # botocore's parsed service models, shared: loading them costs ~0.3 s per session
+
+
+def _is_temporary(name):
+    # the same rule as a local directory's: hidden and ending in .tmp (attempts' files)
+    base = name.rpartition("/")[2]
+    return base.startswith(".") and base.endswith(".tmp")
 
 
 def _new_session():

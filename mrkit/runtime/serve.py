@@ -1,0 +1,75 @@
+"""How a master ends a job: the run-completion protocol, in one place.
+
+`mrkit master` (and the ECS master task) run `serve`. On every way out —
+done, failed, Ctrl-C, SIGTERM — it stops serving, then writes the run record
+(`mr-run.json`: the run's summary and every task record) to the master's
+directory and to the job's storage, then publishes the final status, then
+removes `mr-master.json`. A launcher that cannot reach the master relies on
+that order: the final status announces a run record that is already there.
+
+A failure while finishing never replaces the job's own outcome: it is
+attached to it as a note (printed after it) or, for a job that succeeded,
+raised once the outputs are final.
+"""
+
+import json
+import sys
+
+from mrkit import timing
+from mrkit.errors import JobFailed, MrkitError
+from mrkit.runtime.discovery import RUN_FILE, remove_master_file, write_master_file
+
+
+def run_record(master, *, app, backend, launched_at, workers=None):
+    """The run record: {"run": the runs.csv row, "tasks": the tasks.csv rows}."""
+    records = master.task_records()
+    if workers is None:
+        workers = len({r["worker"] for r in records if r["phase"] != "split"})
+    summary = timing.summarize(
+        records, run_id=master.run_id, app=app, backend=backend, n_map=master.spec.map_count,
+        n_reduce=master.spec.n_reduce, workers=workers, input_bytes=master.spec.input_bytes,
+        launched_at=launched_at, finished_at=timing.now(),
+    )
+    return {"run": summary, "tasks": records}
+
+
+def _finish(master, here, launched_at):
+    """Shut down, then write the run record and the final status; returns what went wrong."""
+    problems = []
+    try:
+        master.shutdown()
+        data = json.dumps(run_record(master, app="", backend="master", launched_at=launched_at), indent=1).encode()
+        for storage in dict.fromkeys([here, master.storage]):  # a launcher elsewhere reads the job's storage
+            try:
+                storage.write_bytes(RUN_FILE, data)
+            except (OSError, MrkitError) as exc:
+                problems.append(f"cannot write the run record {storage.path(RUN_FILE)}: {exc}")
+        if master.status_every:
+            master.publish_status()  # the final phase, after the run record it announces
+    finally:
+        remove_master_file(here.root)
+    return problems
+
+
+def serve(master, here, *, launched_at, say=None):
+    """Run `master`'s job to its end, announcing it in `here` (a LocalStorage); raises JobFailed."""
+    say = say or (lambda line: print(f"mrkit master: {line}", file=sys.stderr))
+    master.start()  # a master that cannot start (another one runs here) touches nothing of the job's
+    outcome = None
+    try:
+        write_master_file(here.root, master.url, master.token)
+        say(f"serving {master.url}, run {master.run_id}")
+        master.wait()
+    except BaseException as exc:
+        outcome = exc
+        raise
+    finally:
+        problems = _finish(master, here, launched_at)
+        if isinstance(outcome, JobFailed):
+            for line in problems:
+                outcome.add_note(line)
+        elif outcome is not None:
+            for line in problems:
+                say(line)
+        elif problems:
+            raise MrkitError("the job's outputs are final, but " + "; ".join(problems))
