@@ -88,6 +88,8 @@ def _configure_job(p):
                    help="seconds before an unfinished task is handed to another worker (default 10)")
     p.add_argument("--max-attempts", type=int, default=10, metavar="N",
                    help="attempts of one task that may raise, die or time out before the job fails (default 10)")
+    p.add_argument("--backup-tasks", nargs="?", const="paper", default=None, metavar="POLICY",
+                   help="back up stragglers near a phase's end: paper (the default when given), spark or late")
 
 
 def _job_spec(args, storage):
@@ -135,7 +137,8 @@ def _master(args):
     spec = _job_spec(args, files)
     token = resolve_token(args.token_file) if args.token_file else None
     master = Master(spec, files, listen=_listen_address(args.listen), token=token, run_id=args.run_id,
-                    advertise_storage=files is not here, status_every=args.status_every, lock_dir=".")
+                    advertise_storage=files is not here, status_every=args.status_every, lock_dir=".",
+                    backup_tasks=args.backup_tasks)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     serve(master, here, launched_at=launched_at)
 
@@ -165,6 +168,10 @@ def _configure_run(p):
                    help="worker processes (default max(M, R) capped at the CPU count)")
     p.add_argument("--workdir", default=None, metavar="DIR", help="where intermediate and output files go (default: cwd)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    p.add_argument("--slow-workers", type=int, default=0, metavar="K",
+                   help="straggler injection for studies: K of the W workers take --slowdown times as long")
+    p.add_argument("--slowdown", type=float, default=1.0, metavar="F",
+                   help="how many times as long each slow worker takes (it sleeps (F-1) x the task's time)")
 
 
 def _run(args):
@@ -174,7 +181,8 @@ def _run(args):
     summary, _ = run_job(
         args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
         workdir=args.workdir, task_timeout=args.task_timeout, app_options=_app_options(args.app_opt),
-        storage=args.storage, max_attempts=args.max_attempts,
+        storage=args.storage, max_attempts=args.max_attempts, backup_tasks=args.backup_tasks,
+        slow_workers=args.slow_workers, slowdown=args.slowdown,
     )
     _print_summary(summary, args.json)
 

@@ -13,6 +13,7 @@ TASK_COLUMNS = [
     "run_id", "phase", "task", "attempt", "worker", "pid", "host", "start", "end", "duration_s",
     "bytes_in", "bytes_out", "records_in", "records_out", "status",
     "cpu_s",  # second round: the worker's user+system CPU seconds for the attempt
+    "backup", "slowdown",  # second round: a backup attempt; the slowdown injected on its worker (1: none)
 ]
 
 RUN_COLUMNS = [
@@ -26,7 +27,8 @@ RUN_COLUMNS = [
 STATUSES = ("ok", "failed", "timed_out", "superseded")
 
 
-def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, status="ok", **counters):
+def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, status="ok", backup=False, slowdown=1.0,
+                **counters):
     """A task attempt's row, with every column present."""
     return {
         "run_id": run_id, "phase": phase, "task": task, "attempt": attempt, "worker": worker,
@@ -34,6 +36,7 @@ def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, sta
         "bytes_in": counters.get("bytes_in", 0), "bytes_out": counters.get("bytes_out", 0),
         "records_in": counters.get("records_in", 0), "records_out": counters.get("records_out", 0),
         "status": status, "cpu_s": counters.get("cpu_s", 0.0),
+        "backup": backup, "slowdown": slowdown,
     }
 
 

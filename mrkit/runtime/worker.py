@@ -76,13 +76,15 @@ def _one_line(exc):
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
-def work(app, client, storage, open_storage=None):
+def work(app, client, storage, open_storage=None, slowdown=1.0):
     """Serve tasks until the job is over; returns the exit code, raises JobFailed.
 
     When the master names the job's storage (remote workers, S3), the worker
-    switches to it through `open_storage(url)`.
+    switches to it through `open_storage(url)`. A `slowdown` F > 1 makes this
+    worker a straggler for studies: it sleeps (F - 1) x each task's own time
+    before reporting it.
     """
-    identity = {"pid": os.getpid(), "host": socket.gethostname()}
+    identity = {"pid": os.getpid(), "host": socket.gethostname(), "slowdown": slowdown}
     opened = {}
     try:
         reply = client.call("POST", "/task", identity)
@@ -111,9 +113,12 @@ def work(app, client, storage, open_storage=None):
                               counters={"cpu_s": timing.process_cpu_s() - cpu})
                 reply = client.call("POST", "/fail", report)
                 continue
+            cpu = timing.process_cpu_s() - cpu
+            if slowdown > 1:
+                time.sleep((slowdown - 1) * (timing.now() - start))
             end = timing.now()
             partitions = result.pop("partitions", None)
-            report.update(start=start, end=end, counters={**result, "cpu_s": timing.process_cpu_s() - cpu})
+            report.update(start=start, end=end, counters={**result, "cpu_s": cpu})
             if partitions is not None:
                 report["partitions"] = partitions
             try:
