@@ -6,7 +6,9 @@ whole through the storage's atomic writer, so a crashed or duplicated attempt
 never leaves a partial file behind.
 """
 
-from mrkit import shuffle
+from contextlib import ExitStack
+
+from mrkit import fanin, shuffle
 
 # A reduce whose intermediate files total at most this many bytes reads them
 # whole and sorts in memory (~12 times their size, less than a map task of
@@ -63,25 +65,28 @@ def run_map(app, task, storage):
 
 
 def run_reduce(app, task, storage):
-    """Merge the task's intermediate files and write `mr-out-<task>`."""
+    """Merge the task's intermediate files and write `mr-out-<task>`.
+
+    At most `fanin.MAX_OPEN_FILES` intermediate files are open at once,
+    however many map tasks there were.
+    """
     names = [shuffle.intermediate_name(m, task["task"]) for m in task["maps"]]
-    files = [storage.open_lines(name) for name in names]
     records_in = records_out = bytes_out = 0
-    try:
-        with storage.atomic_writer(shuffle.output_name(task["task"])) as out:
-            batch = []
-            small = task.get("bytes_in", SORT_IN_MEMORY_BYTES + 1) <= SORT_IN_MEMORY_BYTES
-            groups = shuffle.sorted_groups(files) if small else shuffle.merge_groups(files)
-            for key, values in groups:
-                batch.append(f"{key} {app.reduce(key, values)}\n")
-                records_in += len(values)
-                records_out += 1
-                if len(batch) >= 4096:
-                    bytes_out += _flush(out, batch)
-            bytes_out += _flush(out, batch)
-    finally:
-        for f in files:
-            f.close()
+    small = task.get("bytes_in", SORT_IN_MEMORY_BYTES + 1) <= SORT_IN_MEMORY_BYTES
+    with ExitStack() as stack:
+        if small:  # read whole, one file at a time, and sorted in memory
+            groups = shuffle.sorted_groups(fanin.one_at_a_time(storage, names))
+        else:
+            groups = shuffle.merge_groups(stack.enter_context(fanin.bounded_files(storage, names, f"{task['task']}")))
+        out = stack.enter_context(storage.atomic_writer(shuffle.output_name(task["task"])))
+        batch = []
+        for key, values in groups:
+            batch.append(f"{key} {app.reduce(key, values)}\n")
+            records_in += len(values)
+            records_out += 1
+            if len(batch) >= 4096:
+                bytes_out += _flush(out, batch)
+        bytes_out += _flush(out, batch)
     return {
         "bytes_in": task.get("bytes_in", 0),
         "bytes_out": bytes_out,

@@ -22,6 +22,16 @@ import abc
 from mrkit.errors import MrkitError
 
 
+def is_temporary(name):
+    """Whether `name` is a temporary file: an atomic writer's or a reduce's merge run.
+
+    Their base names start with '.' and end with '.tmp' (`.mr-3-0.x1y2.tmp`),
+    so `mr-*` globs miss them and `Storage.list` leaves them out.
+    """
+    base = name.rpartition("/")[2]
+    return base.startswith(".") and base.endswith(".tmp")
+
+
 class StorageError(MrkitError):
     """Storage that cannot be used as configured; the message says how to fix it."""
 
@@ -105,8 +115,9 @@ class Storage(abc.ABC):
     def list(self, prefix=""):
         """The sorted names (relative to the root) that start with `prefix`.
 
-        Objects only (no directories); files still being written by
-        `atomic_writer` are not listed.
+        Objects only (no directories); temporary files (`is_temporary`:
+        those still being written by `atomic_writer`, a reduce's merge runs)
+        are not listed.
         """
 
     def check(self):

@@ -4,7 +4,7 @@ from contextlib import contextmanager
 import os
 import tempfile
 
-from mrkit.storage.base import Storage
+from mrkit.storage.base import Storage, is_temporary
 
 
 class LocalStorage(Storage):
@@ -73,15 +73,10 @@ class LocalStorage(Storage):
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             dirs[:] = [d for d in dirs if _may_match(rel + d + "/", prefix)]
             names.extend(rel + f for f in files
-                         if (rel + f).startswith(prefix) and not _in_flight(f))
+                         if (rel + f).startswith(prefix) and not is_temporary(f))
         return sorted(names)
 
 
 def _may_match(directory, prefix):
     """Whether names under `directory` (ending in '/') can start with `prefix`."""
     return directory.startswith(prefix) or prefix.startswith(directory)
-
-
-def _in_flight(filename):
-    # atomic_writer's temporary files: .<name>.<random>.tmp
-    return filename.startswith(".") and filename.endswith(".tmp")

@@ -23,7 +23,7 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from mrkit.storage.base import AccessDenied, BucketNotFound, ObjectNotFound, Storage, StorageError
+from mrkit.storage.base import AccessDenied, BucketNotFound, ObjectNotFound, Storage, StorageError, is_temporary
 
 SPOOL_BYTES = 8 << 20  # atomic_writer keeps this much in memory before spilling to disk
 _CHUNK = 1 << 20
@@ -147,7 +147,8 @@ class S3Storage(Storage):
         names = []
         with self._errors(prefix):
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
-                names.extend(item["Key"][len(self.prefix):] for item in page.get("Contents", ()))
+                names.extend(name for name in (item["Key"][len(self.prefix):] for item in page.get("Contents", ()))
+                             if not is_temporary(name))
         self._bucket_seen = True
         return sorted(names)
 
