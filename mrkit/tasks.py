@@ -8,7 +8,7 @@ never leaves a partial file behind.
 
 from contextlib import ExitStack
 
-from mrkit import fanin, shuffle
+from mrkit import contract, fanin, shuffle
 
 # A reduce whose intermediate files total at most this many bytes reads them
 # whole and sorts in memory (~12 times their size, less than a map task of
@@ -34,17 +34,25 @@ def run_map(app, task, storage):
     for path, location, start, end in task["splits"]:
         contents = _decode(storage.read_range(location, start, end))
         bytes_in += end - start
+        # Each app function's output is checked as it comes (str keys and values): a
+        # pass over types in C, and the error names the function that broke the contract.
         if app.map_combined is not None:
             part = app.map_combined(path, contents)
+            contract.check_grouped(part, "map_combined", path)
         else:
-            part = shuffle.group(app.map(path, contents), app.combine)
+            part = shuffle.group(app.map(path, contents))
+            contract.check_grouped(part, "map", path)
+            if app.combine is not None:
+                part = shuffle.combine_groups(part, app.combine)
+                contract.check_grouped(part, "combine", path)
         if not grouped:
             grouped = dict(part)
         else:
             for key, values in part.items():
                 grouped.setdefault(key, []).extend(values)
     if app.combine is not None and len(task["splits"]) > 1:
-        grouped = {key: list(app.combine(key, values)) for key, values in grouped.items()}
+        grouped = shuffle.combine_groups(grouped, app.combine)
+        contract.check_grouped(grouped, "combine")
     bytes_out = records_out = 0
     partitions = []
     for reduce_task, bucket in enumerate(shuffle.split_partitions(grouped, n_reduce)):
@@ -81,7 +89,10 @@ def run_reduce(app, task, storage):
         out = stack.enter_context(storage.atomic_writer(shuffle.output_name(task["task"])))
         batch = []
         for key, values in groups:
-            batch.append(f"{key} {app.reduce(key, values)}\n")
+            result = app.reduce(key, values)
+            if type(result) is not str:  # one comparison per key; a str subclass passes the full check
+                contract.check_reduced(key, result)
+            batch.append(f"{key} {result}\n")
             records_in += len(values)
             records_out += 1
             if len(batch) >= 4096:
