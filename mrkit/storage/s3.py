@@ -66,7 +66,7 @@ class S3Storage(Storage):
     @property
     def client(self):
         if self._client is None or self._client_pid != os.getpid():
-            # A reduce task streams one GET per map task at once: room for that many connections.
+            # A reduce streams at most mrkit.fanin.MAX_OPEN_FILES (64) GETs at once: room for them all.
             config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=64)
             self._client = _new_session().client("s3", endpoint_url=self.endpoint_url, config=config)
             self._client_pid = os.getpid()
