@@ -93,5 +93,6 @@ def test_str_subclasses_and_long_values_are_fine_and_shown_short():
 
 
 def test_map_combined_values_that_are_not_lists_are_named():
-    with pytest.raises(AppError, match=r"^map_combined returned value 3 \(int\) for key 'w' of input a.txt: values must be lists of str$"):
+    with pytest.raises(AppError) as raised:
         contract.check_grouped({"w": 3}, "map_combined", "a.txt")
+    assert str(raised.value) == "map_combined returned value 3 (int) for key 'w' of input a.txt: values must be lists of str"
