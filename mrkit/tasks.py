@@ -35,7 +35,7 @@ def run_map(app, task, storage):
         contents = _decode(storage.read_range(location, start, end))
         bytes_in += end - start
         # Each app function's output is checked as it comes (str keys and values): a
-        # pass over types in C, and the error names the function that broke the contract.
+        # join in C, and the error names the function that broke the contract.
         if app.map_combined is not None:
             part = app.map_combined(path, contents)
             contract.check_grouped(part, "map_combined", path)
