@@ -71,6 +71,8 @@ def _one_line(exc):
 
     if isinstance(exc, SystemExit):
         return f"the app called sys.exit({exc.code!r})"
+    if isinstance(exc, MrkitError):  # e.g. the app broke its contract: the line already says where
+        return str(exc).replace("\n", " ")
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")

@@ -4,7 +4,7 @@ from contextlib import contextmanager
 import os
 import tempfile
 
-from mrkit.storage.base import Storage
+from mrkit.storage.base import Storage, is_temporary
 
 
 class LocalStorage(Storage):
@@ -76,15 +76,10 @@ class LocalStorage(Storage):
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             dirs[:] = [d for d in dirs if _may_match(rel + d + "/", prefix)]
             names.extend(rel + f for f in files
-                         if (rel + f).startswith(prefix) and _is_temporary(f) == temporary)
+                         if (rel + f).startswith(prefix) and is_temporary(f) == temporary)
         return sorted(names)
 
 
 def _may_match(directory, prefix):
     """Whether names under `directory` (ending in '/') can start with `prefix`."""
     return directory.startswith(prefix) or prefix.startswith(directory)
-
-
-def _is_temporary(filename):
-    # atomic_writer's temporary files (.<name>.<random>.tmp) and attempts' files
-    return filename.startswith(".") and filename.endswith(".tmp")

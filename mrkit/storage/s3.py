@@ -23,7 +23,7 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from mrkit.storage.base import AccessDenied, BucketNotFound, ObjectNotFound, Storage, StorageError
+from mrkit.storage.base import AccessDenied, BucketNotFound, ObjectNotFound, Storage, StorageError, is_temporary
 
 SPOOL_BYTES = 8 << 20  # atomic_writer keeps this much in memory before spilling to disk
 _CHUNK = 1 << 20
@@ -66,7 +66,7 @@ class S3Storage(Storage):
     @property
     def client(self):
         if self._client is None or self._client_pid != os.getpid():
-            # A reduce task streams one GET per map task at once: room for that many connections.
+            # A reduce streams at most mrkit.fanin.MAX_OPEN_FILES (64) GETs at once: room for them all.
             config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=64)
             self._client = _new_session().client("s3", endpoint_url=self.endpoint_url, config=config)
             self._client_pid = os.getpid()
@@ -147,9 +147,10 @@ class S3Storage(Storage):
         names = []
         with self._errors(prefix):
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
-                names.extend(item["Key"][len(self.prefix):] for item in page.get("Contents", ()))
+                names.extend(name for name in (item["Key"][len(self.prefix):] for item in page.get("Contents", ()))
+                             if is_temporary(name) == temporary)
         self._bucket_seen = True
-        return sorted(name for name in names if _is_temporary(name) == temporary)
+        return sorted(names)
 
     def check(self):
         with self._errors(""):
@@ -255,12 +256,6 @@ class S3Storage(Storage):
 
 
 _loader = None  # botocore's parsed service models, shared: loading them costs ~0.3 s per session
-
-
-def _is_temporary(name):
-    # the same rule as a local directory's: hidden and ending in .tmp (attempts' files)
-    base = name.rpartition("/")[2]
-    return base.startswith(".") and base.endswith(".tmp")
 
 
 def _new_session():
