@@ -325,7 +325,8 @@ def _ecs_run(args, config, aws, say):
     result = run_on_ecs(config, aws, args.app, args.inputs, stand_in=args.stand_in, say=say, on_usage=say,
                         poll_s=args.poll, start_timeout_s=args.start_timeout, n_map=args.n_map,
                         n_reduce=args.n_reduce, workers=args.workers, task_timeout=args.task_timeout,
-                        app_options=_app_options(args.app_opt))
+                        app_options=_app_options(args.app_opt), max_attempts=args.max_attempts,
+                        backup_tasks=args.backup_tasks)
     say(f"outputs in {result.storage_url}mr-out-*; launcher wall time {result.launcher_s:.1f} s "
         "(task start-up included)")
     _print_summary(result.summary, args.json)

@@ -141,7 +141,7 @@ class Launcher:
     # ---- the job ---------------------------------------------------------------
 
     def run(self, app, inputs, *, n_map=None, n_reduce=10, workers=None, task_timeout=10.0, app_options=None,
-            repeat=0, on_status=None):
+            repeat=0, on_status=None, max_attempts=10, backup_tasks=None):
         launched_at = timing.now()
         app_name = _app_spec(app)
         loaded = load_app(app_name, app_options)  # a bad name or option fails here, before anything is billed
@@ -149,7 +149,8 @@ class Launcher:
             check_at_least_one("--workers", workers)
         self.stack = describe(self.config, self.aws)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        storage, spec = self._stage(run_id, inputs, n_map, n_reduce, task_timeout)
+        storage, spec = self._stage(run_id, inputs, n_map, n_reduce, task_timeout, max_attempts)
+        self.backup_tasks = backup_tasks
         workers = default_workers(spec.map_count, n_reduce) if workers is None else workers
         self.run_id, self.storage = run_id, storage
         failed, job_failed = True, False
@@ -184,14 +185,14 @@ class Launcher:
         if self._stop.wait(seconds):
             raise KeyboardInterrupt
 
-    def _stage(self, run_id, inputs, n_map, n_reduce, task_timeout):
+    def _stage(self, run_id, inputs, n_map, n_reduce, task_timeout, max_attempts):
         from mrkit.storage.s3 import S3Storage
 
         root = S3Storage(self.stack.bucket, "", endpoint_url=self.aws.endpoint_url)
         # Inputs live at the bucket's root under inputs/, shared by every run (uploaded once);
         # each run's own files live under jobs/<run id>/.
         staged = tuple(Input(i.path, root.path(i.location), i.size) for i in stage_inputs(inputs, root))
-        spec = JobSpec(staged, n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout)
+        spec = JobSpec(staged, n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout, max_attempts=max_attempts)
         storage = S3Storage(self.stack.bucket, f"jobs/{run_id}", endpoint_url=self.aws.endpoint_url)
         write_manifest(staged, storage)
         storage.write_bytes(TOKEN_FILE, secrets.token_urlsafe(32).encode())
@@ -220,10 +221,13 @@ class Launcher:
     def _start_master(self, spec, storage):
         command = ["master", "--storage", storage.url, "--inputs-from", MANIFEST, "--run-id", self.run_id,
                    "-r", str(spec.n_reduce), "--task-timeout", str(spec.task_timeout),
+                   "--max-attempts", str(spec.max_attempts),
                    "--listen", f"0.0.0.0:{self.stack.master_port}", "--token-file", storage.path(TOKEN_FILE),
                    "--status-every", str(self.status_every_s)]
         if spec.n_map is not None:
             command += ["-m", str(spec.n_map)]
+        if self.backup_tasks:
+            command += ["--backup-tasks", self.backup_tasks]
         (master,) = self._launch("master", 1, command, f"{self.run_id}-master")
         self.say(f"started the master task {_short(master['taskArn'])}; waiting for it to run")
         return master["taskArn"]
