@@ -176,14 +176,23 @@ def _configure_run(p):
 
 def _run(args):
     from mrkit.backends.local import run_job
+    from mrkit.progress import TaskProgress
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: workers are stopped, the lock released
-    summary, _ = run_job(
-        args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
-        workdir=args.workdir, task_timeout=args.task_timeout, app_options=_app_options(args.app_opt),
-        storage=args.storage, max_attempts=args.max_attempts, backup_tasks=args.backup_tasks,
-        slow_workers=args.slow_workers, slowdown=args.slowdown,
-    )
+    progress = TaskProgress("mrkit run")
+    try:
+        summary, records = run_job(
+            args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
+            workdir=args.workdir, task_timeout=args.task_timeout, app_options=_app_options(args.app_opt),
+            storage=args.storage, max_attempts=args.max_attempts, backup_tasks=args.backup_tasks,
+            slow_workers=args.slow_workers, slowdown=args.slowdown, on_status=progress if progress.live else None,
+        )
+    finally:
+        progress.close()
+    keys = sum(r["records_out"] for r in records if r["phase"] == "reduce" and r["status"] == "ok")
+    where = args.storage.rstrip("/") if args.storage else os.path.abspath(args.workdir or ".")
+    print(f"mrkit run: {summary['n_reduce']} outputs in {where}/mr-out-*, {keys:,} keys, "
+          f"{summary['end_to_end_s']:.2f} s", file=sys.stderr)
     _print_summary(summary, args.json)
 
 
