@@ -369,7 +369,7 @@ def task_timeline(tasks: pd.DataFrame, run_id) -> pd.DataFrame:
     """Task attempts of one run, times relative to its first start, sorted for a Gantt chart.
 
     Columns: worker, (host,) phase, task, attempt, start_s, end_s, duration_s,
-    status; sorted by worker then start. run_id is compared as text so "7"
+    status, (backup, slowdown, when recorded); sorted by worker then start. run_id is compared as text so "7"
     and 7 both work whatever dtype the CSV reader chose.
     """
     _require(tasks, ["run_id", "phase", "task", "attempt", "worker", "start", "end",
@@ -381,7 +381,7 @@ def task_timeline(tasks: pd.DataFrame, run_id) -> pd.DataFrame:
     out = rows.assign(start_s=rows["start"] - t0, end_s=rows["end"] - t0)
     out["duration_s"] = out["end_s"] - out["start_s"]
     keep = ["worker", *(["host"] if "host" in out else []), "phase", "task", "attempt",
-            "start_s", "end_s", "duration_s", "status"]
+            "start_s", "end_s", "duration_s", "status", *(c for c in ("backup", "slowdown") if c in out)]
     return out[keep].sort_values(["worker", "start_s", "task", "attempt"],
                                  kind="stable").reset_index(drop=True)
 

@@ -181,10 +181,13 @@ def _worker_order(workers):
     return sorted(set(workers), key=key)
 
 
-def timeline_plot(tasks: pd.DataFrame, run_id) -> Figure:
+def timeline_plot(tasks: pd.DataFrame, run_id, title: str | None = None) -> Figure:
     """Gantt chart of one run: a row per worker, a bar per attempt coloured by phase.
 
-    Attempts that failed, timed out or were superseded are hatched.
+    Attempts that failed, timed out or were superseded are hatched; backup
+    attempts have a thick outline; a task that ran more than one attempt has
+    its winner marked with a star. Workers slowed by a straggler study say
+    so in their row label.
     """
     tl = analysis.task_timeline(tasks, run_id)
     rows = _worker_order(tl["worker"])
@@ -196,14 +199,37 @@ def timeline_plot(tasks: pd.DataFrame, run_id) -> Figure:
         ax.barh(y[a["worker"]], max(a["duration_s"], span / 200), left=a["start_s"], height=0.7,
                 color=PHASE_COLORS.get(a["phase"], "grey"), hatch=STATUS_HATCH.get(a["status"], "++"),
                 edgecolor="black" if a["status"] != "ok" else "none", linewidth=0.5)
-    ax.set_yticks(range(len(rows)), [str(w) for w in rows], fontsize=7)
+    backups = tl[tl["backup"].astype(bool)] if "backup" in tl else tl.iloc[0:0]
+    for _, a in backups.iterrows():
+        ax.barh(y[a["worker"]], max(a["duration_s"], span / 200), left=a["start_s"], height=0.7,
+                fill=False, edgecolor="black", linewidth=1.8)
+    tried = tl[tl["phase"] != "split"].groupby(["phase", "task"])["attempt"].transform("count") > 1
+    winners = tl[tried & (tl["status"] == "ok")]
+    ax.plot(winners["end_s"], [y[w] for w in winners["worker"]], linestyle="none", marker="*", markersize=9,
+            color="gold", markeredgecolor="black", label="won (of several attempts)")
+    slowed = dict(zip(tl["worker"], tl["slowdown"])) if "slowdown" in tl else {}
+    labels = [f"{w} (x{slowed[w]:g} slow)" if slowed.get(w, 1) > 1 else str(w) for w in rows]
+    ax.set_yticks(range(len(rows)), labels, fontsize=9)
     ax.invert_yaxis()
     handles = [Patch(color=c, label=p) for p, c in PHASE_COLORS.items() if p in set(tl["phase"])]
     handles += [Patch(facecolor="white", edgecolor="black", hatch=h, label=s)
                 for s, h in STATUS_HATCH.items() if h and s in set(tl["status"])]
-    ax.legend(handles=handles, fontsize=7, loc="lower right")
-    ax.set(xlabel="time since the run's first task started (s)", ylabel="worker", title=f"Task timeline of run {run_id}")
+    if len(backups):
+        handles.append(Patch(fill=False, edgecolor="black", linewidth=1.8, label="backup attempt"))
+    if len(winners):
+        handles += ax.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # never over a bar
+    ax.set(xlabel="time since the run's first task started (s)", ylabel="worker",
+           title=title or _run_title(tasks, run_id))
     return fig
+
+
+def _run_title(tasks, run_id):
+    """The configuration a timeline shows, in the study's terms (M, R, W), not its run id."""
+    rows = tasks[tasks["run_id"].astype(str) == str(run_id)]
+    work = rows[rows["phase"] != "split"]
+    m, r = work.loc[work["phase"] == "map", "task"].nunique(), work.loc[work["phase"] == "reduce", "task"].nunique()
+    return f"Task timeline: M={m}, R={r}, W={work['worker'].nunique()}"
 
 
 def typical_run(runs: pd.DataFrame):
