@@ -260,18 +260,18 @@ class Master:
             self._workers[worker] = (body.get("pid", 0), body.get("host", "?"))
         return worker
 
-    def _on_task(self, body):
+    def _on_task(self, body, session):
         with self._cond:
             worker = self._register(body)
             return 200, {"worker": worker, "run_id": self.run_id, **self._assign(worker)}
 
-    def _on_done(self, body):
+    def _on_done(self, body, session):
         with self._cond:
             worker = self._register(body)
             self._complete(self._task(body["phase"], body["task"]), body)
             return 200, {"worker": worker, "run_id": self.run_id, **self._assign(worker)}
 
-    def _on_fail(self, body):
+    def _on_fail(self, body, session):
         with self._cond:
             worker = self._register(body)
             self._fail(self._task(body["phase"], body["task"]), body)
@@ -292,7 +292,7 @@ class Master:
         while not self._finished.wait(self.status_every):
             self.publish_status()
 
-    def _on_status(self, body):
+    def _on_status(self, body, session):
         return 200, self.status()
 
     def status(self):

@@ -9,7 +9,7 @@ import pytest
 from mrkit.errors import AuthError, JobFailed
 from mrkit.job import JobSpec, resolve_inputs
 from mrkit.runtime.master import Master
-from mrkit.runtime.rpc import RpcClient
+from mrkit.runtime.rpc import RpcClient, RpcError
 from mrkit.storage.local import LocalStorage
 
 
@@ -140,6 +140,6 @@ def test_four_failures_fail_the_job_with_the_task_input_and_error(make_master):
 def test_malformed_requests_get_400_not_a_dead_connection(make_master):
     master = make_master()
     client = RpcClient(master.url, master.token)
-    with pytest.raises(ConnectionError, match="400"):
+    with pytest.raises(RpcError, match="400"):
         client.call("POST", "/done", {"phase": "map"})
     assert client.call("GET", "/status")["phase"] == "map"
