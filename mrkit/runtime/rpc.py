@@ -126,11 +126,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             return self._reply(400, {"error": f"body must be a JSON object, not {type(body).__name__}"})
         try:
-            status, payload = route(body, self.session)
+            try:
+                status, payload = route(body, self.session)
+            except _VALIDATION_ERRORS as exc:
+                status, payload = 400, {"error": f"malformed request: {type(exc).__name__}: {exc}"}
             data = json.dumps(payload).encode()
-        except _VALIDATION_ERRORS as exc:
-            status, data = 400, json.dumps({"error": f"malformed request: {type(exc).__name__}: {exc}"}).encode()
-        except Exception as exc:  # a bug in the route: say so, keep serving this connection
+        except Exception as exc:  # a bug in the route (or a reply JSON cannot carry): say so, keep serving
             print(f"mrkit rpc: {method} {self.path} failed:", file=sys.stderr)
             traceback.print_exc()
             status, data = 500, json.dumps({"error": f"internal error: {type(exc).__name__}: {exc}"}).encode()
