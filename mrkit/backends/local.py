@@ -29,7 +29,7 @@ from mrkit.errors import JobFailed, UsageError
 from mrkit.backends.staging import stage_inputs
 from mrkit.job import JobSpec, check_at_least_one
 from mrkit.runtime.master import Master
-from mrkit.runtime.rpc import RpcClient
+from mrkit.runtime.rpc import RpcClient, RpcError
 from mrkit.runtime.worker import work
 from mrkit.storage import open_storage
 from mrkit.storage.local import LocalStorage
@@ -88,7 +88,7 @@ def _worker_main(app, url, token, workdir, parent, slowdown):
     os.chdir(workdir)
     try:
         code = work(app, RpcClient(url, token), LocalStorage("."), open_storage, slowdown=slowdown)
-    except JobFailed:
+    except (JobFailed, RpcError):
         code = 1  # the launcher reports the failure once, from the master
     sys.exit(code)
 

@@ -21,7 +21,7 @@ from mrkit import tasks, timing
 from mrkit.errors import AuthError, JobFailed, MrkitError
 from mrkit.runtime.discovery import RUN_FILE, read_master_file
 from mrkit.runtime.protocol import attempt_name
-from mrkit.runtime.rpc import MasterGone, RpcClient
+from mrkit.runtime.rpc import MasterGone, RpcClient, RpcError
 
 RUNNERS = {"map": tasks.run_map, "reduce": tasks.run_reduce}
 
@@ -190,3 +190,6 @@ def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0, open_
     except AuthError as exc:
         print(f"mrkit worker: {exc}", file=sys.stderr)
         return 2
+    except RpcError as exc:  # the master is there but answers what it should not: not a clean end
+        print(f"mrkit worker: {exc}", file=sys.stderr)
+        return 1
