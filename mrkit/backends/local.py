@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from mrkit import timing
 from mrkit.app import load_app
@@ -158,20 +159,20 @@ class _Workers:
             if process.exitcode is None:
                 process.terminate()
 
-    def stop(self, grace_s=2.0):
-        """Once the job is over: join workers that are exiting, then end those still busy.
+    def stop(self, grace_s=1.0):
+        """Once the job is over: let workers exit on their own for up to `grace_s`, then end the rest.
 
-        After a success, a worker may still run a late attempt of a done
-        task; it gets `grace_s`, then is terminated.
+        A worker still busy then runs an attempt that can no longer count
+        (its task is done, or the job is over), so it is terminated.
         """
         if self._watcher is not None:
             self._watcher.join()
         with self._lock:
             self._stopping = True
             processes = list(self.processes)
+        deadline = time.monotonic() + grace_s
         for process in processes:
-            process.join(grace_s)
-            grace_s = 0.1
+            process.join(max(0.0, deadline - time.monotonic()))
         for process in processes:
             if process.exitcode is None:
                 process.terminate()
