@@ -4,9 +4,9 @@ A directory given as an input is expanded to the regular files directly in it
 (sorted, hidden files skipped), so `mrkit run wc corpus/` works.
 """
 
-from dataclasses import dataclass
 import os
 import stat
+from dataclasses import dataclass
 
 from mrkit.errors import InputError, UsageError
 

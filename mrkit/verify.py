@@ -7,8 +7,8 @@ it), the extra ones (the halves of a cut word), and those whose value differs.
 An output line is `key value`; the key is what comes before the first space.
 """
 
-from dataclasses import dataclass
 import tempfile
+from dataclasses import dataclass
 
 from mrkit.sequential import run_sequential
 from mrkit.storage.local import LocalStorage

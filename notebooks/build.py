@@ -55,7 +55,8 @@ from mrkit.experiments import notebook_report as nr
 
 nr.work_from_repo_root()  # relative paths mean the repo root, also when Jupyter starts the kernel in notebooks/
 configs = nr.sweep_plan(app, sweep, plan=plan, quick=quick, repeats=repeats, inputs=inputs, workers=workers,
-                        backend=backend, backend_options=backend_options, results_dir=results_dir, n_map=n_map, n_reduce=n_reduce, pairs=pairs,
+                        backend=backend, backend_options=backend_options, results_dir=results_dir,
+                        n_map=n_map, n_reduce=n_reduce, pairs=pairs,
                         corpus=corpus, max_workers=max_workers, task_timeout=task_timeout, description=description)
 results = nr.run_sweeps(configs, reload=reload, progress=progress)"""
 

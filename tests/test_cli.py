@@ -6,7 +6,6 @@ import socket
 import time
 
 import pytest
-
 from conftest import app_path, mrkit, mrkit_popen, sorted_outputs
 
 
@@ -192,12 +191,14 @@ def test_non_utf8_and_empty_inputs(tmp_path):
 def test_run_json_summary_has_the_contract_columns(corpus, tmp_path):
     from mrkit.timing import RUN_COLUMNS
 
-    result = mrkit("run", "wc", "-m", "3", "-r", "2", "-w", "2", "--json", *corpus[:2], "--workdir", "out", cwd=tmp_path, check=True)
+    result = mrkit("run", "wc", "-m", "3", "-r", "2", "-w", "2", "--json", *corpus[:2], "--workdir", "out",
+                   cwd=tmp_path, check=True)
     summary = json.loads(result.stdout)
     assert list(summary) == RUN_COLUMNS
     assert (summary["n_map"], summary["n_reduce"], summary["workers"], summary["backend"]) == (3, 2, 2, "local")
     assert summary["map_speedup"] == pytest.approx(summary["map_serial_sum_s"] / summary["map_wall_s"])
-    assert summary["est_serial_s"] == pytest.approx(summary["split_s"] + summary["map_serial_sum_s"] + summary["reduce_serial_sum_s"])
+    assert summary["est_serial_s"] == pytest.approx(
+        summary["split_s"] + summary["map_serial_sum_s"] + summary["reduce_serial_sum_s"])
     assert summary["est_parallel_s"] == pytest.approx(summary["split_s"] + summary["map_wall_s"] + summary["reduce_wall_s"])
     assert summary["end_to_end_s"] >= summary["map_wall_s"] + summary["reduce_wall_s"]
     assert summary["input_bytes"] == sum(os.path.getsize(p) for p in corpus[:2])

@@ -130,8 +130,8 @@ class SweepResult:
 
     config: SweepConfig
     path: pathlib.Path
-    runs: "pd.DataFrame"  # noqa: F821
-    tasks: "pd.DataFrame"  # noqa: F821
+    runs: pd.DataFrame  # noqa: F821
+    tasks: pd.DataFrame  # noqa: F821
     meta: dict
     seconds: float | None = None
 
@@ -375,7 +375,10 @@ def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None) -> list[dict]:
 
 
 def _report_template():
-    """The lab template without its CDN scripts (require.js, MathJax, mermaid, widgets), figures with alt text, readable widths."""
+    """The lab template without its CDN scripts (require.js, MathJax, mermaid, widgets).
+
+    Figures get alt text and readable widths.
+    """
     import jinja2
 
     return jinja2.DictLoader({"mrkit_report.html.j2": """{%- extends 'lab/index.html.j2' -%}
@@ -386,8 +389,10 @@ def _report_template():
 {% block data_png scoped %}
 <div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
 <img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
-{%- set width = output | get_metadata('width', 'image/png') %}{% if width is not none %} width="{{ width | escape_html }}"{% endif %}
-{%- set alt = output | get_metadata('alt', 'image/png') %}{% if alt is not none %} alt="{{ alt | escape_html }}"{% endif %}>
+{%- set width = output | get_metadata('width', 'image/png') %}
+{%- if width is not none %} width="{{ width | escape_html }}"{% endif %}
+{%- set alt = output | get_metadata('alt', 'image/png') %}
+{%- if alt is not none %} alt="{{ alt | escape_html }}"{% endif %}>
 </div>
 {%- endblock data_png %}
 {% block extra_css %}<style type="text/css">

@@ -256,7 +256,8 @@ def pairs_overview(runs: pd.DataFrame) -> str:
     slow, fast = s.loc[s["mean"].idxmax()], s.loc[s["mean"].idxmin()]
     text = f"Along M at fixed R — {'; '.join(lines)}. " if lines else ""
     return text + (f"The slowest pair is (M, R) = ({int(slow['n_map'])}, {int(slow['n_reduce'])}) at {num(slow['mean'])} s, "
-                   f"{num(slow['mean'] / fast['mean'])}× the fastest, ({int(fast['n_map'])}, {int(fast['n_reduce'])}) at {num(fast['mean'])} s.")
+                   f"{num(slow['mean'] / fast['mean'])}× the fastest, "
+                   f"({int(fast['n_map'])}, {int(fast['n_reduce'])}) at {num(fast['mean'])} s.")
 
 
 # -------------------------------------------------------------- sections

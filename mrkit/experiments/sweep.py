@@ -184,7 +184,7 @@ class SweepConfig:
         setattr_("backend_options", dict(self.backend_options or {}))
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SweepConfig":
+    def from_dict(cls, values: dict) -> SweepConfig:
         """Build from a plain mapping (a YAML document); unknown keys raise SweepError."""
         return _from_mapping(cls, "sweep", values)
 

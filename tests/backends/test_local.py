@@ -1,12 +1,12 @@
 """The local cluster and `mrkit.run`: exact outputs for any (M, R), notebook functions, crashes."""
 
-from collections import Counter
 import re
+from collections import Counter
 
 import pytest
+from conftest import sorted_outputs
 
 import mrkit
-from conftest import sorted_outputs
 from mrkit.timing import TASK_COLUMNS
 
 

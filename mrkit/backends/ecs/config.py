@@ -190,7 +190,8 @@ def bucket_problem(name):
     if not 3 <= len(name) <= 63:
         return f"bucket {name!r} must be 3-63 characters long"
     if not _BUCKET.match(name):
-        return f"bucket {name!r} may hold only lowercase letters, digits, '.' and '-', and must start and end with a letter or digit"
+        return (f"bucket {name!r} may hold only lowercase letters, digits, '.' and '-', "
+                "and must start and end with a letter or digit")
     if ".." in name or ".-" in name or "-." in name:
         return f"bucket {name!r} must not have '..', '.-' or '-.'"
     try:

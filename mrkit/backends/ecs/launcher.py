@@ -28,7 +28,6 @@ local stand-in: it goes through a `tasks` object (`Fargate` here,
 `standin.LocalFargate` for tests and users without an account).
 """
 
-from dataclasses import dataclass, field
 import json
 import math
 import os
@@ -38,6 +37,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 
 from mrkit import timing
 from mrkit.app import load_app

@@ -9,13 +9,12 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
-
 from conftest import MRKIT, TEST_APPS, mrkit, sorted_outputs
+
 from mrkit.backends.ecs.bootstrap import up
 from mrkit.backends.ecs.config import make_config
 
