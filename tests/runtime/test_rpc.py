@@ -3,7 +3,7 @@ an error instead of a dropped connection, and stopping is prompt even for a serv
 
 import json
 import socket
-import time
+import threading
 import urllib.request
 
 import pytest
@@ -64,10 +64,11 @@ def test_shutdown_is_prompt_whether_or_not_the_server_runs():
     idle.server_close()
     busy = RpcServer(("127.0.0.1", 0), "t", {})
     busy.serve_in_background()
-    time.sleep(0.05)
-    started = time.monotonic()
-    busy.shutdown()
-    assert time.monotonic() - started < 0.2 and not busy._serving.is_alive()
+    assert _raw(busy, b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 404 ")  # serving
+    stopper = threading.Thread(target=busy.shutdown)
+    stopper.start()
+    stopper.join(timeout=10)  # a hang shows here (a server that never served would wait forever)
+    assert not stopper.is_alive() and not busy._serving.is_alive()
     busy.server_close()
 
 
