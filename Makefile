@@ -38,4 +38,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info results/corpus results/demo
+	rm -rf $(VENV) build *.egg-info results/corpus

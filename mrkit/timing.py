@@ -1,8 +1,9 @@
 """Timing records: one per task attempt, and the run summary derived from them.
 
 Every number a report shows is a function of these records, so they carry
-wall-clock epochs (start/end) as well as durations. The column lists are the
-contract in design.md; add columns at the end, never rename.
+wall-clock epochs (start/end) as well as durations. The column lists are a
+contract (the README's *Timings* section; tests/test_timing.py): add columns
+at the end, never rename.
 """
 
 import os

@@ -1,4 +1,4 @@
-"""timing.py: the column contract of design.md and the run summary derived from task records."""
+"""timing.py: the column contract (the README's Timings section) and the run summary derived from task records."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 
 from mrkit.timing import RUN_COLUMNS, STATUSES, TASK_COLUMNS, split_record, summarize, task_record
 
-# design.md, "Timings": these columns in this order; later columns are only ever appended.
+# The README's "Timings" (the project's contract): these columns in this order; later ones are only ever appended.
 DESIGN_TASK_COLUMNS = [
     "run_id", "phase", "task", "attempt", "worker", "pid", "host", "start", "end", "duration_s",
     "bytes_in", "bytes_out", "records_in", "records_out", "status",

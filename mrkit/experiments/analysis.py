@@ -1,7 +1,7 @@
 """Statistics for MapReduce timing experiments.
 
 Turns the per-run table (``runs.csv``) and the per-task-attempt table
-(``tasks.csv``) of the design doc into the numbers a report needs: summaries
+(``tasks.csv``), whose columns are in ``mrkit.timing``, into the numbers a report needs: summaries
 with confidence intervals and a noise flag, speedup/efficiency curves, Amdahl
 and Karp-Flatt serial fractions, a cost model explaining why too many map tasks
 make a job slower, the best configuration and whether its lead is real, a

@@ -77,9 +77,6 @@ def _expand_inputs(inputs):
     return [item.path for item in resolve_inputs(given)]
 
 
-SWEEP_KEYS = ("n_map", "n_reduce", "pairs", "max_workers", "corpus", "description", "task_timeout")
-
-
 def _named_like(description):
     """The params/ sweep whose description this is (a `-f params/X.yaml` run keeps X's name), else "custom"."""
     import yaml
@@ -469,23 +466,3 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
         log(f"wrote {out} ({len(html) / 2**20:.1f} MiB) and {executed.name}: notebook {ran:.0f} s, "
             f"export {time.perf_counter() - began - ran:.1f} s")
     return out
-
-
-def main(argv=None):
-    """`python -m mrkit.experiments.notebook_report [--quick] [--out PATH]` (what `mrkit report` calls)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="mrkit report", description="run the report's sweeps and write one HTML report")
-    parser.add_argument("--quick", action="store_true", help="tiny sweeps (seconds), for a first look and tests")
-    parser.add_argument("--out", default="results/report.html", metavar="PATH")
-    parser.add_argument("--app", action="append", metavar="APP", help="only this app's sweeps (repeatable)")
-    parser.add_argument("--sweep", action="append", metavar="NAME", help="only this sweep (repeatable)")
-    parser.add_argument("--no-checks", action="store_true", help="leave out the correctness and crash checks")
-    args = parser.parse_args(argv)
-    build_report(args.out, quick=args.quick, apps=tuple(args.app or ("wc", "indexer")), sweeps=args.sweep,
-                 checks=not args.no_checks)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -148,12 +148,6 @@ def make_config(values, source="settings", origin=None):
     return config
 
 
-def validate(config):
-    """The first problem with `config` as one line, or None when it is valid."""
-    found = _problem(config)
-    return found[1] if found else None
-
-
 def _problem(config):
     """(key, problem) for the first invalid setting, or None."""
     if not _STACK.match(config.stack):
