@@ -105,7 +105,14 @@ def parse_counts_file(outdir):
 
 
 def parse_mr_out(outdir):
-    return parse_word_count_lines(sorted(pathlib.Path(outdir).glob("mr-out-*")))
+    """{word: count} from a job's mr-out-* (read by mrkit's one reader; a word seen twice is summed)."""
+    from mrkit.verify import output_pairs
+
+    counts = {}
+    for word, n in output_pairs(outdir):
+        if word:
+            counts[word] = counts.get(word, 0) + int(n)
+    return counts
 
 
 def parse_uniq_c(outdir):

@@ -399,13 +399,12 @@ class Correctness:
     examples: dict[str, list[str]]  # first few keys per kind, for debugging
 
 
-def _as_text(obj: Mapping | pd.Series, who: str) -> pd.Series:
+def _pairs(obj: Mapping | pd.Series, who: str):
     if isinstance(obj, Mapping):
-        obj = pd.Series(dict(obj), dtype=object)
-    if not isinstance(obj, pd.Series):
-        raise TypeError(f"correctness: {who} must be a dict or Series, not {type(obj).__name__}")
-    # Compare as stripped text: "3" read from a file equals 3 from a Counter.
-    return pd.Series(obj.astype(str).str.strip().to_numpy(), index=obj.index.map(str))
+        return obj.items()
+    if isinstance(obj, pd.Series):
+        return zip(obj.index, obj.to_numpy())
+    raise TypeError(f"correctness: {who} must be a dict or Series, not {type(obj).__name__}")
 
 
 def correctness(expected: Mapping | pd.Series, actual: Mapping | pd.Series,
@@ -414,19 +413,13 @@ def correctness(expected: Mapping | pd.Series, actual: Mapping | pd.Series,
 
     This is the check that catches words lost or split at chunk borders
     (missing keys plus extra fragments) and partitioning bugs (duplicates).
+    The rule is `mrkit.verify.compare`'s (the one output check); this adds the
+    DataFrame-friendly inputs and the counts a report prints.
     """
-    exp, act = _as_text(expected, "expected"), _as_text(actual, "actual")
-    duplicate = int(act.index.duplicated().sum())
-    exp = exp[~exp.index.duplicated()]
-    act = act[~act.index.duplicated()]
-    missing = exp.index.difference(act.index)
-    extra = act.index.difference(exp.index)
-    common = exp.index.intersection(act.index)
-    different = common[(exp.loc[common].to_numpy() != act.loc[common].to_numpy())]
-    examples = {name: sorted(keys)[:n_examples] for name, keys in
-                (("missing", missing), ("extra", extra), ("different", different))
-                if len(keys)}
-    return Correctness(int(exp.size), int(act.size), int(missing.size), int(extra.size),
-                       int(different.size), duplicate,
-                       not (missing.size or extra.size or different.size or duplicate),
-                       examples)
+    from mrkit.verify import compare
+
+    v = compare(_pairs(expected, "expected"), _pairs(actual, "actual"))
+    examples = {name: keys[:n_examples] for name, keys in
+                (("missing", v.missing), ("extra", v.extra), ("different", v.different)) if keys}
+    return Correctness(v.expected, v.found, len(v.missing), len(v.extra), len(v.different), v.duplicate,
+                       v.ok, examples)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mrkit.experiments import analysis
+from mrkit.verify import output_pairs
 
 CONFIG_BY = ["n_map", "n_reduce", "workers"]
 LETTER = {"n_map": "M", "n_reduce": "R", "workers": "W"}
@@ -330,13 +331,8 @@ def correctness_section(expected, actual, reference="the sequential reference") 
 
 def read_output(directory) -> pd.Series:
     """key -> value from every mr-out-* in a directory (split at the first space; duplicates kept)."""
-    keys, values = [], []
-    for path in sorted(pathlib.Path(directory).glob("mr-out-*")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            key, _, value = line.partition(" ")
-            keys.append(key)
-            values.append(value)
-    return pd.Series(values, index=keys, dtype=object)
+    pairs = list(output_pairs(directory))
+    return pd.Series([v for _, v in pairs], index=[k for k, _ in pairs], dtype=object)
 
 
 def _as_output(obj):
