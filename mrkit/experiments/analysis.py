@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 CONFIG_COLUMNS = ("app", "backend", "n_map", "n_reduce", "workers")
+# What a sweep varies within one app and backend: the groups of the report's tables and figures.
+CONFIG_BY = ["n_map", "n_reduce", "workers"]
 STAGES = ("split", "map", "reduce", "overhead")
 
 # Two-sided 95% Student-t critical values by degrees of freedom. Between table

@@ -28,7 +28,6 @@ from mrkit.experiments.sweep import REPO_ROOT, SweepConfig
 
 SWEEP_NOTEBOOK = REPO_ROOT / "notebooks" / "sweep.ipynb"
 DEFAULT_SWEEP = {"indexer": "pairs_indexer"}  # any other app: map_sweep
-CONFIG_BY = ["n_map", "n_reduce", "workers"]
 REPORT_TITLE = "MapReduce scaling report"
 
 # The report's sweeps, chosen to answer the lab's questions in a few minutes on 2 cores:
@@ -208,8 +207,8 @@ def config_table(runs):
     """Per configuration: runs, mean end-to-end time with its 95% CI, stage times, map speedup, retries."""
     from mrkit.experiments import analysis
 
-    s = analysis.summarize(runs, by=CONFIG_BY).set_index(CONFIG_BY)
-    stages = runs.groupby(CONFIG_BY)[["map_wall_s", "reduce_wall_s", "map_speedup", "startup_s", "retries"]].mean()
+    s = analysis.summarize(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)
+    stages = runs.groupby(analysis.CONFIG_BY)[["map_wall_s", "reduce_wall_s", "map_speedup", "startup_s", "retries"]].mean()
     table = s[["n", "mean", "ci95", "cv"]].join(stages).reset_index()
     table.columns = ["M", "R", "W", "runs", "end-to-end (s)", "± 95% CI (s)", "CV", "map wall (s)",
                      "reduce wall (s)", "map speedup", "start-up (s)", "retries"]
@@ -245,6 +244,8 @@ def show_header(results, title=REPORT_TITLE):
     """The report's title, where and when it was measured, and what each sweep ran."""
     import pandas as pd
 
+    from mrkit.experiments import analysis
+
     meta = results[0].meta
     versions = meta.get("versions", {})
     commit = str(meta.get("git_commit") or "unknown")[:10] + (" (with local changes)" if meta.get("git_dirty") else "")
@@ -258,7 +259,7 @@ def show_header(results, title=REPORT_TITLE):
     for r in results:
         p = r.meta.get("parameters", {})
         rows.append({"sweep": r.config.name, "app": ", ".join(sorted(map(str, r.runs["app"].unique()))),
-                     "configurations": r.runs.groupby(CONFIG_BY).ngroups, "runs": len(r.runs),
+                     "configurations": r.runs.groupby(analysis.CONFIG_BY).ngroups, "runs": len(r.runs),
                      "repeats": p.get("repeats"), "input (MiB)": r.meta.get("input_bytes", 0) / 2**20,
                      "files": len(r.meta.get("inputs", [])),
                      "sweep time (s)": r.seconds,
