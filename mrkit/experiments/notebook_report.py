@@ -22,6 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from mrkit.backends.local import default_workers
 from mrkit.errors import MrkitError
 from mrkit.experiments import sweep as sweeps
 from mrkit.experiments.sweep import REPO_ROOT, SweepConfig
@@ -342,7 +343,7 @@ def show_checks(results, fault_tolerance=True, crash=CRASH_CHECK):
     with tempfile.TemporaryDirectory(prefix="mrkit-checks-") as scratch:
         for app, r in seen.items():
             n_map, n_reduce = _largest_split(r)
-            workers = min(os.cpu_count() or 1, max(n_map, n_reduce))
+            workers = default_workers(n_map, n_reduce)
             _markdown(correctness_check(app, r.config.input_paths(), n_map, n_reduce, workers,
                                         pathlib.Path(scratch) / "correctness"))
         if fault_tolerance:
