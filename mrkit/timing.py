@@ -7,6 +7,7 @@ at the end, never rename.
 """
 
 import os
+import secrets
 import socket
 import time
 
@@ -79,6 +80,15 @@ def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_
         "retries": sum(1 for r in records if r["phase"] != "split" and r["status"] != "ok"),
         "repeat": repeat,
     }
+
+
+def new_run_id():
+    """A fresh run id: local start time (sortable, readable in a listing) and 6 random hex digits.
+
+    The one format, for the master and the ECS launcher alike (the launcher names the
+    run's S3 prefix with it before any master exists).
+    """
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
 def now():

@@ -81,3 +81,13 @@ def test_summary_of_a_run_without_tasks():
     assert math.isnan(run["map_speedup"])
     assert run["startup_s"] == run["end_to_end_s"] == 1.0
     assert run["cpu_count"] >= 1
+
+
+def test_run_ids_sort_by_time_and_differ():
+    import re
+
+    from mrkit.timing import new_run_id
+
+    ids = {new_run_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", i) for i in ids)

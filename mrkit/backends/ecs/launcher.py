@@ -144,7 +144,7 @@ class Launcher:
         if workers is not None:
             check_at_least_one("--workers", workers)
         self.stack = describe(self.config, self.aws)
-        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        run_id = timing.new_run_id()
         storage, spec = self._stage(run_id, inputs, n_map, n_reduce, task_timeout)
         workers = default_workers(spec.map_count, n_reduce, cap=MAX_DEFAULT_WORKERS) if workers is None else workers
         self.run_id, self.storage = run_id, storage
