@@ -20,10 +20,10 @@ duplicate attempts of one reduce never share a run. They are removed when
 the reduce ends, whether it succeeds or raises.
 """
 
-from contextlib import ExitStack, contextmanager
 import heapq
-from itertools import islice
 import secrets
+from contextlib import ExitStack, contextmanager
+from itertools import islice
 
 # Inputs a reduce holds open at once: far below the usual `ulimit -n` of 256
 # or 1024, and S3Storage's pool of 64 connections.
@@ -59,7 +59,7 @@ def bounded_files(storage, names, label="reduce", fan_in=None):
         names = list(names)
         round_ = 0
         while len(names) > fan_in:
-            names = _merge_round(storage, names, fan_in, lambda i: run_name(label, attempt, round_, i), runs)
+            names = _merge_round(storage, names, fan_in, lambda i, round_=round_: run_name(label, attempt, round_, i), runs)
             round_ += 1
         with ExitStack() as stack:
             yield [stack.enter_context(storage.open_lines(name)) for name in names]

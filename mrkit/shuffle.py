@@ -10,10 +10,10 @@ a key holds a backslash, tab, newline or a control character below tab.
 """
 
 import heapq
-from itertools import compress, groupby, islice
-from operator import itemgetter, methodcaller, ne
 import re
 import zlib
+from itertools import compress, groupby, islice
+from operator import itemgetter, methodcaller, ne
 
 
 def intermediate_name(map_task, reduce_task):

@@ -1,11 +1,13 @@
 """Timing records: one per task attempt, and the run summary derived from them.
 
 Every number a report shows is a function of these records, so they carry
-wall-clock epochs (start/end) as well as durations. The column lists are the
-contract in design.md; add columns at the end, never rename.
+wall-clock epochs (start/end) as well as durations. The column lists are a
+contract (the README's *Timings* section; tests/test_timing.py): add columns
+at the end, never rename.
 """
 
 import os
+import secrets
 import socket
 import time
 
@@ -98,6 +100,15 @@ def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_
         "repeat": repeat,
         "cores": cores(), "master_cpu_s": process_cpu_s() if master_cpu_s is None else master_cpu_s,
     }
+
+
+def new_run_id():
+    """A fresh run id: local start time (sortable, readable in a listing) and 6 random hex digits.
+
+    The one format, for the master and the ECS launcher alike (the launcher names the
+    run's S3 prefix with it before any master exists).
+    """
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
 def now():

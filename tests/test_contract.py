@@ -1,8 +1,8 @@
 """Apps that return non-str keys, values or reduce results: one line that blames the app, everywhere."""
 
 import pytest
-
 from conftest import app_path, mrkit
+
 from mrkit import contract, shuffle, tasks
 from mrkit.app import load_app
 from mrkit.errors import AppError

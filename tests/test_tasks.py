@@ -4,6 +4,7 @@ import resource
 import subprocess
 
 from conftest import MRKIT, mrkit, sorted_outputs
+
 from mrkit import shuffle, tasks
 from mrkit.app import load_app
 from mrkit.storage.local import LocalStorage

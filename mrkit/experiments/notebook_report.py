@@ -22,13 +22,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from mrkit.backends.local import default_workers
 from mrkit.errors import MrkitError
 from mrkit.experiments import sweep as sweeps
 from mrkit.experiments.sweep import REPO_ROOT, SweepConfig
 
 SWEEP_NOTEBOOK = REPO_ROOT / "notebooks" / "sweep.ipynb"
 DEFAULT_SWEEP = {"indexer": "pairs_indexer"}  # any other app: map_sweep
-CONFIG_BY = ["n_map", "n_reduce", "workers"]
 REPORT_TITLE = "MapReduce scaling report"
 
 # The report's sweeps, chosen to answer the lab's questions in a few minutes on 2 cores:
@@ -75,9 +75,6 @@ def _expand_inputs(inputs):
 
     given = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     return [item.path for item in resolve_inputs(given)]
-
-
-SWEEP_KEYS = ("n_map", "n_reduce", "pairs", "max_workers", "corpus", "description", "task_timeout")
 
 
 def _named_like(description):
@@ -130,8 +127,8 @@ class SweepResult:
 
     config: SweepConfig
     path: pathlib.Path
-    runs: "pd.DataFrame"  # noqa: F821
-    tasks: "pd.DataFrame"  # noqa: F821
+    runs: pd.DataFrame  # noqa: F821
+    tasks: pd.DataFrame  # noqa: F821
     meta: dict
     seconds: float | None = None
 
@@ -211,8 +208,8 @@ def config_table(runs):
     """Per configuration: runs, mean end-to-end time with its 95% CI, stage times, map speedup, retries."""
     from mrkit.experiments import analysis
 
-    s = analysis.summarize(runs, by=CONFIG_BY).set_index(CONFIG_BY)
-    stages = runs.groupby(CONFIG_BY)[["map_wall_s", "reduce_wall_s", "map_speedup", "startup_s", "retries"]].mean()
+    s = analysis.summarize(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)
+    stages = runs.groupby(analysis.CONFIG_BY)[["map_wall_s", "reduce_wall_s", "map_speedup", "startup_s", "retries"]].mean()
     table = s[["n", "mean", "ci95", "cv"]].join(stages).reset_index()
     table.columns = ["M", "R", "W", "runs", "end-to-end (s)", "± 95% CI (s)", "CV", "map wall (s)",
                      "reduce wall (s)", "map speedup", "start-up (s)", "retries"]
@@ -248,6 +245,8 @@ def show_header(results, title=REPORT_TITLE):
     """The report's title, where and when it was measured, and what each sweep ran."""
     import pandas as pd
 
+    from mrkit.experiments import analysis
+
     meta = results[0].meta
     versions = meta.get("versions", {})
     commit = str(meta.get("git_commit") or "unknown")[:10] + (" (with local changes)" if meta.get("git_dirty") else "")
@@ -261,7 +260,7 @@ def show_header(results, title=REPORT_TITLE):
     for r in results:
         p = r.meta.get("parameters", {})
         rows.append({"sweep": r.config.name, "app": ", ".join(sorted(map(str, r.runs["app"].unique()))),
-                     "configurations": r.runs.groupby(CONFIG_BY).ngroups, "runs": len(r.runs),
+                     "configurations": r.runs.groupby(analysis.CONFIG_BY).ngroups, "runs": len(r.runs),
                      "repeats": p.get("repeats"), "input (MiB)": r.meta.get("input_bytes", 0) / 2**20,
                      "files": len(r.meta.get("inputs", [])),
                      "sweep time (s)": r.seconds,
@@ -344,7 +343,7 @@ def show_checks(results, fault_tolerance=True, crash=CRASH_CHECK):
     with tempfile.TemporaryDirectory(prefix="mrkit-checks-") as scratch:
         for app, r in seen.items():
             n_map, n_reduce = _largest_split(r)
-            workers = min(os.cpu_count() or 1, max(n_map, n_reduce))
+            workers = default_workers(n_map, n_reduce)
             _markdown(correctness_check(app, r.config.input_paths(), n_map, n_reduce, workers,
                                         pathlib.Path(scratch) / "correctness"))
         if fault_tolerance:
@@ -375,7 +374,10 @@ def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None) -> list[dict]:
 
 
 def _report_template():
-    """The lab template without its CDN scripts (require.js, MathJax, mermaid, widgets), figures with alt text, readable widths."""
+    """The lab template without its CDN scripts (require.js, MathJax, mermaid, widgets).
+
+    Figures get alt text and readable widths.
+    """
     import jinja2
 
     return jinja2.DictLoader({"mrkit_report.html.j2": """{%- extends 'lab/index.html.j2' -%}
@@ -386,8 +388,10 @@ def _report_template():
 {% block data_png scoped %}
 <div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
 <img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
-{%- set width = output | get_metadata('width', 'image/png') %}{% if width is not none %} width="{{ width | escape_html }}"{% endif %}
-{%- set alt = output | get_metadata('alt', 'image/png') %}{% if alt is not none %} alt="{{ alt | escape_html }}"{% endif %}>
+{%- set width = output | get_metadata('width', 'image/png') %}
+{%- if width is not none %} width="{{ width | escape_html }}"{% endif %}
+{%- set alt = output | get_metadata('alt', 'image/png') %}
+{%- if alt is not none %} alt="{{ alt | escape_html }}"{% endif %}>
 </div>
 {%- endblock data_png %}
 {% block extra_css %}<style type="text/css">
@@ -464,23 +468,3 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
         log(f"wrote {out} ({len(html) / 2**20:.1f} MiB) and {executed.name}: notebook {ran:.0f} s, "
             f"export {time.perf_counter() - began - ran:.1f} s")
     return out
-
-
-def main(argv=None):
-    """`python -m mrkit.experiments.notebook_report [--quick] [--out PATH]` (what `mrkit report` calls)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="mrkit report", description="run the report's sweeps and write one HTML report")
-    parser.add_argument("--quick", action="store_true", help="tiny sweeps (seconds), for a first look and tests")
-    parser.add_argument("--out", default="results/report.html", metavar="PATH")
-    parser.add_argument("--app", action="append", metavar="APP", help="only this app's sweeps (repeatable)")
-    parser.add_argument("--sweep", action="append", metavar="NAME", help="only this sweep (repeatable)")
-    parser.add_argument("--no-checks", action="store_true", help="leave out the correctness and crash checks")
-    args = parser.parse_args(argv)
-    build_report(args.out, quick=args.quick, apps=tuple(args.app or ("wc", "indexer")), sweeps=args.sweep,
-                 checks=not args.no_checks)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

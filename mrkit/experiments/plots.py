@@ -32,7 +32,7 @@ PHASE_COLORS = dict(zip(("split", "map", "reduce"), sns.color_palette("colorblin
 STAGE_COLORS = dict(zip(analysis.STAGES, sns.color_palette("colorblind", 4)))
 # Attempts that did not end ok are hatched: the time they took was spent for nothing.
 STATUS_HATCH = {"ok": None, "failed": "xx", "timed_out": "//", "superseded": ".."}
-CONFIG_BY = ("n_map", "n_reduce", "workers")
+CONFIG_BY = analysis.CONFIG_BY
 
 
 def _label(col):

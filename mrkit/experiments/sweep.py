@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from mrkit import timing
 from mrkit.backends.local import run_job
 from mrkit.errors import MrkitError
+from mrkit.job import default_workers
 
 
 def _run_on_ecs(app, inputs, **options):
@@ -129,7 +130,7 @@ class RunConfig:
 
 def resolve_workers(n_map, n_reduce, workers=None, max_workers=None) -> int:
     """W for one configuration: `workers` if given, else max(M, R); then at most `max_workers`."""
-    w = max(n_map, n_reduce) if workers is None else workers
+    w = default_workers(n_map, n_reduce) if workers is None else workers
     return min(w, max_workers) if max_workers is not None else w
 
 
@@ -184,7 +185,7 @@ class SweepConfig:
         setattr_("backend_options", dict(self.backend_options or {}))
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SweepConfig":
+    def from_dict(cls, values: dict) -> SweepConfig:
         """Build from a plain mapping (a YAML document); unknown keys raise SweepError."""
         return _from_mapping(cls, "sweep", values)
 

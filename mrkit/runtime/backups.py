@@ -20,9 +20,9 @@ registered by name (`--backup-tasks NAME`):
 No policy backs up a task twice or gives a worker a second attempt of a task.
 """
 
-from dataclasses import dataclass
 import math
 import statistics
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

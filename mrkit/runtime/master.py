@@ -134,10 +134,6 @@ def _describe_input(task, whole_files):
     return ", ".join(pieces) or "no input"
 
 
-def new_run_id():
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-
-
 class Master:
     """Runs one job: split the inputs, then hand out tasks until every output is final."""
 
@@ -149,7 +145,7 @@ class Master:
         # told where the job's files live (e.g. s3://bucket/prefix).
         self._storage_url = storage.url if advertise_storage else None
         self.token = token or secrets.token_urlsafe(32)
-        self.run_id = run_id or new_run_id()
+        self.run_id = run_id or timing.new_run_id()
         self.max_attempts = spec.max_attempts
         # Each timeout costs a whole task timeout, so fewer of them are allowed:
         # at the defaults a task that never finishes fails the job after 50 s.

@@ -15,8 +15,8 @@ so an attempt that lost, was revoked, or belongs to another job never
 changes a job's files.
 """
 
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 
 PHASES = ("map", "reduce")
 ACTIONS = ("map", "reduce", "wait", "exit")  # Assignment["action"]

@@ -17,12 +17,12 @@ dies closes its socket, so the master hears of it at once.
 import errno
 import hmac
 import http.client
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
 import socket
 import sys
 import threading
 import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from mrkit.errors import AuthError, MrkitError, UsageError
@@ -195,7 +195,8 @@ class RpcServer(ThreadingHTTPServer):
         except OSError as exc:
             host, port = address
             if exc.errno == errno.EADDRINUSE:
-                raise UsageError(f"cannot listen on {host}:{port}: address already in use; pick another port with --listen HOST:PORT") from None
+                raise UsageError(f"cannot listen on {host}:{port}: address already in use; "
+                                 "pick another port with --listen HOST:PORT") from None
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
     _serving = None  # the thread of serve_in_background, once started

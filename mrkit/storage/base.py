@@ -128,7 +128,7 @@ class Storage(abc.ABC):
         merge runs) are left out, or with `temporary=True` are all that is listed.
         """
 
-    def check(self):
+    def check(self):  # noqa: B027 - optional hook: most storages have nothing to check
         """Fail early, with a StorageError, if the storage cannot be used at all.
 
         Cheap enough to call once when a job starts; the default checks nothing.

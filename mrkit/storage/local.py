@@ -1,8 +1,8 @@
 """A job's files in a local directory, every one written whole or not at all."""
 
-from contextlib import contextmanager
 import os
 import tempfile
+from contextlib import contextmanager
 
 from mrkit.storage.base import Storage, is_temporary
 

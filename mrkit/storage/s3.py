@@ -11,11 +11,11 @@ local moto server work unchanged. boto3 is imported here only: the runtime
 and workers import this module only when a job uses S3.
 """
 
-from contextlib import contextmanager
 import hashlib
 import io
 import os
 import tempfile
+from contextlib import contextmanager
 
 import boto3
 import botocore.session

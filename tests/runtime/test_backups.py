@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from conftest import app_path, mrkit, sorted_outputs
+
 from mrkit.runtime import backups
 from mrkit.runtime.backups import Phase, Running
 

@@ -7,13 +7,11 @@ longer wanted must never touch a job's files.
 """
 
 import json
-import os
 import pathlib
 import signal
 import time
 
 import pytest
-
 from conftest import app_path, mrkit, mrkit_popen, sorted_outputs
 
 FAULTY = app_path("faulty")

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 
 import pytest
@@ -82,10 +81,11 @@ def test_shutdown_is_prompt_whether_or_not_the_server_runs():
     idle.server_close()
     busy = RpcServer(("127.0.0.1", 0), "t", {})
     busy.serve_in_background()
-    time.sleep(0.05)
-    started = time.monotonic()
-    busy.shutdown()
-    assert time.monotonic() - started < 0.2 and not busy._serving.is_alive()
+    assert _raw(busy, b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 404 ")  # serving
+    stopper = threading.Thread(target=busy.shutdown)
+    stopper.start()
+    stopper.join(timeout=10)  # a hang shows here (a server that never served would wait forever)
+    assert not stopper.is_alive() and not busy._serving.is_alive()
     busy.server_close()
 
 
@@ -337,7 +337,7 @@ class OneShotServer:
     def __init__(self, answer=True):
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.answer, self.connections = answer, 0
-        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -376,4 +376,4 @@ def test_a_dropped_kept_alive_connection_is_reopened_once_and_an_unreachable_mas
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))  # a port nobody listens on: refused
         with pytest.raises(MasterGone):
-            RpcClient("http://127.0.0.1:%d" % unused.getsockname()[1], "t", timeout=5).call("GET", "/status")
+            RpcClient(f"http://127.0.0.1:{unused.getsockname()[1]}", "t", timeout=5).call("GET", "/status")

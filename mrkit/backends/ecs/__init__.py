@@ -37,6 +37,11 @@ class AwsError(EcsError):
         self.operation, self.code, self.detail = operation, code, message
         super().__init__(f"{operation}: {code}: {message}" if code else f"{operation}: {message}")
 
+    def __reduce__(self):
+        # Exception pickles as cls(*self.args), i.e. with the one formatted message: rebuild from the fields
+        # instead, so the error survives a trip between processes (multiprocess, papermill, pytest-xdist).
+        return type(self), (self.operation, self.code, self.detail), self.__dict__
+
 
 class StackConflict(EcsError):
     """A resource `up` would make already exists but was not made by `up` for this stack."""
@@ -59,3 +64,6 @@ class TaskLaunchError(AwsError):
                             for f in failures[:3])
         more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
         super().__init__("ecs.RunTask", "failures", f"{len(failures)} task(s) not started: {reasons}{more}")
+
+    def __reduce__(self):
+        return type(self), (self.failures, self.started), self.__dict__

@@ -28,7 +28,6 @@ local stand-in: it goes through a `tasks` object (`Fargate` here,
 `standin.LocalFargate` for tests and users without an account).
 """
 
-from dataclasses import dataclass, field
 import json
 import math
 import os
@@ -38,6 +37,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 
 from mrkit import timing
 from mrkit.app import load_app
@@ -47,7 +47,7 @@ from mrkit.backends.ecs.bootstrap import LOG_PREFIX, describe
 from mrkit.backends.ecs.config import CONTAINER
 from mrkit.backends.staging import MANIFEST, stage_inputs, write_manifest
 from mrkit.errors import JobFailed
-from mrkit.job import Input, JobSpec, check_at_least_one
+from mrkit.job import Input, JobSpec, check_at_least_one, default_workers
 from mrkit.runtime.discovery import RUN_FILE, STATUS_FILE
 
 BACKEND = "ecs"
@@ -112,10 +112,6 @@ class Fargate:
         """Nothing runs here; the launcher has asked ECS to stop every task."""
 
 
-def default_workers(n_map, n_reduce):
-    return max(1, min(max(n_map, n_reduce), MAX_DEFAULT_WORKERS))
-
-
 def _app_spec(app):
     """The app as the tasks will load it: a name or dotted module in the image, never a local file."""
     if not isinstance(app, str) or app.endswith(".py") or os.sep in app:
@@ -148,10 +144,10 @@ class Launcher:
         if workers is not None:
             check_at_least_one("--workers", workers)
         self.stack = describe(self.config, self.aws)
-        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        run_id = timing.new_run_id()
         storage, spec = self._stage(run_id, inputs, n_map, n_reduce, task_timeout, max_attempts)
         self.backup_tasks = backup_tasks
-        workers = default_workers(spec.map_count, n_reduce) if workers is None else workers
+        workers = default_workers(spec.map_count, n_reduce, cap=MAX_DEFAULT_WORKERS) if workers is None else workers
         self.run_id, self.storage = run_id, storage
         failed, job_failed = True, False
         try:

@@ -138,7 +138,7 @@ class LocalFargate(Fargate):
                 local = f"127.0.0.1:{_free_port()}"
                 self._addresses[f"{ip}:{port}"] = local
                 args[i + 1] = local
-        for i, arg in enumerate(args):
+        for i in range(len(args)):
             for remote, local in self._addresses.items():
                 args[i] = args[i].replace(f"//{remote}", f"//{local}")
         return args

@@ -12,13 +12,13 @@ import time
 
 import pytest
 
+from mrkit import timing
 from mrkit.backends.ecs import TaskLaunchError
 from mrkit.backends.ecs.bootstrap import up
 from mrkit.backends.ecs.config import make_config
 from mrkit.backends.ecs.launcher import BILLED_MINIMUM_S, Launcher
 from mrkit.errors import JobFailed
 from mrkit.storage.s3 import S3Storage
-from mrkit import timing
 
 REGION = "us-east-1"
 

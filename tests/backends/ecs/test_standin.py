@@ -9,13 +9,12 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
-
 from conftest import MRKIT, TEST_APPS, mrkit, sorted_outputs
+
 from mrkit.backends.ecs.bootstrap import up
 from mrkit.backends.ecs.config import make_config
 
@@ -129,7 +128,8 @@ def test_a_killed_worker_task_is_replaced_and_the_output_is_still_exact(stack, s
     launch = Launch(tmp_path, settings, "slowwc", *corpus[:4], "-m", "12", "-r", "2", "-w", "2",
                     "--task-timeout", "2", "--verify")
     launch.wait_for("started 2 worker task(s)")
-    time.sleep(1.5)  # each map call takes 0.5 s: the workers are mid-task
+    # Both workers have asked for work, and each of the 12 map calls takes 0.5 s: the workers are mid-task.
+    launch.wait_for("2 worker(s) seen")
     victim = launch.pids("worker")[0]
     os.kill(victim, signal.SIGKILL)
     code, out = launch.finish()
