@@ -24,6 +24,7 @@ RUN_COLUMNS = [
     "reduce_wall_s", "startup_s", "end_to_end_s", "est_serial_s", "est_parallel_s", "retries",
     "repeat",
     "cores", "master_cpu_s",  # second round: CPUs the job could use (affinity), the master's CPU seconds
+    "backup_tasks", "slow_workers", "slowdown",  # second round: the backup policy, the straggler injection
 ]
 
 STATUSES = ("ok", "failed", "timed_out", "superseded")
@@ -76,7 +77,8 @@ def process_cpu_s():
 
 
 def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_bytes,
-              launched_at, finished_at, repeat=0, cpu_count=None, master_cpu_s=None):
+              launched_at, finished_at, repeat=0, cpu_count=None, master_cpu_s=None, backup_tasks=None,
+              slow_workers=0, slowdown=1.0):
     """The run's row of runs.csv from its task records.
 
     startup_s is the time from launch until the first task started (process
@@ -99,6 +101,7 @@ def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_
         "retries": sum(1 for r in records if r["phase"] != "split" and r["status"] != "ok"),
         "repeat": repeat,
         "cores": cores(), "master_cpu_s": process_cpu_s() if master_cpu_s is None else master_cpu_s,
+        "backup_tasks": backup_tasks or "none", "slow_workers": slow_workers, "slowdown": slowdown,
     }
 
 

@@ -245,7 +245,8 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     summary = timing.summarize(
         records, run_id=master.run_id, app=app.name, backend=BACKEND, n_map=spec.map_count,
         n_reduce=n_reduce, workers=workers, input_bytes=spec.input_bytes,
-        launched_at=launched_at, finished_at=finished_at, repeat=repeat,
+        launched_at=launched_at, finished_at=finished_at, repeat=repeat, backup_tasks=backup_tasks,
+        slow_workers=slow_workers, slowdown=slowdown,
     )
     return summary, records
 

@@ -117,15 +117,31 @@ class CorpusConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One configuration of a sweep: map tasks M, reduce tasks R, worker processes W."""
+    """One configuration of a sweep: map tasks M, reduce tasks R, worker processes W.
+
+    A straggler study adds K slowed workers taking F times as long, and the
+    backup policy run against them (None: no backups).
+    """
 
     n_map: int
     n_reduce: int
     workers: int
+    slow_workers: int = 0
+    slowdown: float = 1.0
+    backup_tasks: str | None = None
 
     @property
     def config_id(self) -> str:
-        return f"m{self.n_map}-r{self.n_reduce}-w{self.workers}"
+        base = f"m{self.n_map}-r{self.n_reduce}-w{self.workers}"
+        if self.slow_workers:
+            base += f"-slow{self.slow_workers}x{self.slowdown:g}"
+        return base + (f"-{self.backup_tasks}" if self.backup_tasks else "")
+
+    def options(self) -> dict:
+        """The backend's keyword arguments this configuration sets beyond M, R and W."""
+        if not self.slow_workers and not self.backup_tasks:
+            return {}
+        return {"slow_workers": self.slow_workers, "slowdown": self.slowdown, "backup_tasks": self.backup_tasks}
 
 
 def resolve_workers(n_map, n_reduce, workers=None, max_workers=None) -> int:
@@ -152,6 +168,9 @@ class SweepConfig:
     repeats: int = 3
     warmup: bool = True
     task_timeout: float = 10.0
+    # A straggler study: {"slow_workers": K, "slowdown": [F, ...], "backup_tasks": [none|paper|spark|late, ...]};
+    # every (M, R, W) runs with each F and each policy.
+    stragglers: dict | None = None
     inputs: tuple | None = None  # paths (relative to the cwd); None: the generated corpus
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     results_dir: str = "results"
@@ -183,6 +202,8 @@ class SweepConfig:
             setattr_("corpus", _from_mapping(CorpusConfig, "corpus", self.corpus))
         setattr_("app_options", dict(self.app_options or {}))
         setattr_("backend_options", dict(self.backend_options or {}))
+        if self.stragglers is not None:
+            setattr_("stragglers", _stragglers(self.stragglers))
 
     @classmethod
     def from_dict(cls, values: dict) -> SweepConfig:
@@ -196,9 +217,11 @@ class SweepConfig:
     def configurations(self) -> list[RunConfig]:
         """Every configuration in order, duplicates (e.g. made equal by the cap) removed."""
         pairs = self.pairs or tuple(itertools.product(self.n_map, self.n_reduce))
+        study = self.stragglers or {"slow_workers": 0, "slowdown": (1.0,), "backup_tasks": (None,)}
         out = []
-        for (m, r), w in itertools.product(pairs, self.workers or (None,)):
-            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers))
+        for (m, r), w, f, policy in itertools.product(pairs, self.workers or (None,), study["slowdown"],
+                                                      study["backup_tasks"]):
+            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers), study["slow_workers"], f, policy)
             if rc not in out:
                 out.append(rc)
         return out
@@ -211,6 +234,25 @@ class SweepConfig:
 
         c = self.corpus
         return corpus_dir(pathlib.Path(self.results_dir) / "corpus", c.files, c.size, c.seed)
+
+
+def _stragglers(values) -> dict:
+    """A straggler study's settings, checked: K slowed workers, the slowdowns F, the policies."""
+    from mrkit.runtime.backups import POLICIES
+
+    if not isinstance(values, dict) or set(values) - {"slow_workers", "slowdown", "backup_tasks"}:
+        raise SweepError(f"stragglers takes slow_workers, slowdown and backup_tasks, got {values!r}")
+    slow = _positive_int("stragglers.slow_workers", values.get("slow_workers", 1))
+    slowdowns = values.get("slowdown", [10])
+    slowdowns = tuple(float(f) for f in (slowdowns if isinstance(slowdowns, list) else [slowdowns]))
+    if any(f < 1 for f in slowdowns):
+        raise SweepError(f"stragglers.slowdown must be factors of at least 1, got {list(slowdowns)}")
+    policies = values.get("backup_tasks", ["none", *POLICIES])
+    policies = tuple(None if p in (None, "none") else p for p in (policies if isinstance(policies, list) else [policies]))
+    unknown = [p for p in policies if p is not None and p not in POLICIES]
+    if unknown:
+        raise SweepError(f"unknown backup policy {unknown[0]!r} in stragglers; use none, {', '.join(POLICIES)}")
+    return {"slow_workers": slow, "slowdown": slowdowns, "backup_tasks": policies}
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -402,7 +444,7 @@ def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir:
         return run_fn(cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce, workers=rc.workers,
                       workdir=workdir, repeat=repeat, task_timeout=cfg.task_timeout,
-                      app_options=cfg.app_options or None, **cfg.backend_options)
+                      app_options=cfg.app_options or None, **rc.options(), **cfg.backend_options)
 
 
 def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) -> pathlib.Path:
