@@ -38,7 +38,7 @@ def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, sta
         "pid": pid, "host": host, "start": start, "end": end, "duration_s": end - start,
         "bytes_in": counters.get("bytes_in", 0), "bytes_out": counters.get("bytes_out", 0),
         "records_in": counters.get("records_in", 0), "records_out": counters.get("records_out", 0),
-        "status": status, "cpu_s": counters.get("cpu_s", 0.0),
+        "status": status, "cpu_s": counters.get("cpu_s"),  # None: not reported (the attempt died or was stopped)
         "backup": backup, "slowdown": slowdown,
     }
 

@@ -561,8 +561,7 @@ class Master:
             self._release_worker(report.worker, task, attempt)
             reason = f"failed ({report.error or 'unknown error'})"
             self._end_attempt(task, attempt, Outcome.FAILED, reason)
-            self.records[(task.phase, task.index, attempt.number)].update(start=report.start, end=report.end,
-                                                                            duration_s=report.end - report.start)
+            self._record(task, attempt, report.start, report.end, report.counters)
 
     # ---- RPC handlers -----------------------------------------------------
 
