@@ -38,7 +38,8 @@ def study_table(runs: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
     rows = (runs.groupby(["workers", "slowdown", "backup_tasks"])
             .agg(repeats=("end_to_end_s", "size"), end_to_end_s=("end_to_end_s", "median"),
                  backups=("backups", "median"), lost_attempts=("lost_attempts", "median"),
-                 lost_cpu_s=("lost_cpu_s", "median"), unmeasured=("unmeasured", "median"), cpu_s=("run_id", lambda ids: _cpu(tasks, ids)))
+                 lost_cpu_s=("lost_cpu_s", "median"), unmeasured=("unmeasured", "median"),
+                 cpu_s=("run_id", lambda ids: _cpu(tasks, ids)))
             .reset_index())
     base = rows[rows["backup_tasks"] == "none"].set_index(["workers", "slowdown"])["end_to_end_s"]
     rows["baseline_s"] = [base.get((w, f)) for w, f in zip(rows["workers"], rows["slowdown"])]
