@@ -16,7 +16,7 @@ backend) does what a user would otherwise do by hand:
 4. follow progress through `mr-status.json`, which the master writes to S3:
    nothing connects back to the user's machine. A worker task that stops
    while the job runs is replaced (the master re-runs its task after the
-   task timeout);
+   task timeout), up to 2W + 2 times: one stop more fails the job;
 5. collect `mr-run.json` (run summary and task records) when the master is
    done and, on every way out (done, failed, Ctrl-C, an error), stop every
    task it started. When something failed it prints the task's stop reason
@@ -55,6 +55,7 @@ TOKEN_FILE = "mr-token"
 MAX_DEFAULT_WORKERS = 10  # the default W = max(M, R) is capped: every worker is a billed task
 BILLED_MINIMUM_S = 60     # Fargate bills per second, with a one-minute minimum per task
 LOG_LINES = 20
+REPORTED_WORKERS = 3  # failed workers whose log tails a failure shows (the last ones)
 _EXIT_CODE = re.compile(r"\(exit code (-?\d+)\)")
 
 
@@ -110,6 +111,11 @@ class Fargate:
 
     def close(self):
         """Nothing runs here; the launcher has asked ECS to stop every task."""
+
+
+def replacement_budget(workers):
+    """How many stopped worker tasks a job replaces before it gives up: a crash loop must not bill forever."""
+    return 2 * workers + 2
 
 
 def _app_spec(app):
@@ -286,8 +292,13 @@ class Launcher:
             self._wait(min(self.poll_s, 0.5))
 
     def _follow(self, master, workers, on_status):
-        """Progress until the master is done; replaces stopped workers; returns the run record."""
-        replacements = 0
+        """Progress until the master is done; replaces stopped workers; returns the run record.
+
+        Replacements are budgeted (2W + 2): workers that keep dying (a crash
+        loop, an image that cannot run the app, a master they cannot reach)
+        fail the job instead of billing forever; the caller stops every task.
+        """
+        budget, stops = replacement_budget(workers), 0
         while True:
             status = self._read_json(STATUS_FILE)
             if status is not None:
@@ -304,10 +315,15 @@ class Launcher:
                 if use.role == "master":  # its final status may have landed since the read above
                     return self._collect(master, self._read_json(STATUS_FILE))
                 self.say(f"worker task {_short(arn)} stopped: {use.reason}")
-                if replacements < 2 * workers + 2:  # a crash loop must not bill forever
-                    replacements += 1
-                    self._start_workers(1, f"r{replacements}")
-                    self.say(f"started a replacement worker ({replacements} so far)")
+                stops += 1
+                if stops > budget:
+                    final = self._read_json(STATUS_FILE)  # the job may have ended as its workers left
+                    if final is not None and final["phase"] in ("done", "failed"):
+                        return self._collect(master, final)
+                    raise JobFailed(f"worker tasks stopped {stops} times, more than the replacement budget of "
+                                    f"{budget} (2 x {workers} workers + 2): stopping the job")
+                self._start_workers(1, f"r{stops}")
+                self.say(f"started a replacement worker ({stops} so far)")
             self._wait(self.poll_s)
 
     def _progress(self, status):
@@ -350,10 +366,18 @@ class Launcher:
                 self.say(f"  | {line}")
 
     def _report_failures(self):
-        """Stop reason and log tail of the master and of every task that exited non-zero."""
+        """Stop reason and log tail of the master and of the last workers that exited non-zero.
+
+        A crash loop leaves up to 2W + 3 dead workers, most with the same log:
+        the last few tell the story without burying the job's failure line.
+        """
+        failed = [use for use in self.started.values() if use.role == "worker" and use.exit_code not in (None, 0)]
+        shown = failed[-REPORTED_WORKERS:]
         for use in self.started.values():
-            if use.role == "master" or use.exit_code not in (None, 0):
+            if use.role == "master" or use in shown:
                 self._report_task(use)
+        if len(failed) > len(shown):
+            self.say(f"({len(failed) - len(shown)} earlier worker task(s) also exited non-zero)")
 
     @staticmethod
     def _task_failed(use, what):
