@@ -26,6 +26,7 @@ from mrkit.backends.local import default_workers
 from mrkit.errors import MrkitError
 from mrkit.experiments import sweep as sweeps
 from mrkit.experiments.sweep import REPO_ROOT, SweepConfig
+from mrkit.storage.local import write_atomic
 
 SWEEP_NOTEBOOK = REPO_ROOT / "notebooks" / "sweep.ipynb"
 DEFAULT_SWEEP = {"indexer": "pairs_indexer"}  # any other app: map_sweep
@@ -461,9 +462,7 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
                           f"(executed notebook: {executed})") from None
     ran = time.perf_counter() - began
     html = export_html(executed, title=parameters["title"])
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, out)
+    write_atomic(out, html)
     if log:
         log(f"wrote {out} ({len(html) / 2**20:.1f} MiB) and {executed.name}: notebook {ran:.0f} s, "
             f"export {time.perf_counter() - began - ran:.1f} s")

@@ -32,7 +32,6 @@ import json
 import os
 import pathlib
 import platform
-import secrets
 import socket
 import subprocess
 import tempfile
@@ -42,6 +41,7 @@ from mrkit import timing
 from mrkit.backends.local import run_job
 from mrkit.errors import MrkitError
 from mrkit.job import default_workers
+from mrkit.storage.local import write_atomic
 
 
 def _run_on_ecs(app, inputs, **options):
@@ -281,18 +281,8 @@ def _append_rows(path: pathlib.Path, columns, rows):
 
 
 def _replace_text(path: pathlib.Path, text: str):
-    """Write a whole file atomically: temp file in the same directory + os.replace."""
-    # Not mkstemp: its 0600 mode would make results unreadable to others; "x" respects the umask.
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write a whole file atomically and durably (readable by others: results are shared)."""
+    write_atomic(path, text, fsync=True)
 
 
 def _read_rows(path: pathlib.Path, columns) -> list[dict]:
