@@ -15,10 +15,9 @@ fixes W instead; `max_workers` caps it. Capping changes what is measured:
 with W < max(M, R) tasks queue for workers, so a larger M measures finer
 task granularity on the same W rather than more parallelism.
 
-Backends are looked up by name in `BACKENDS`; a backend is a function with
-`mrkit.backends.local.run_job`'s signature returning (summary, task records),
-plus the sweep's `backend_options` as keyword arguments ("ecs": settings,
-stand_in, endpoint_url; see mrkit.backends.ecs.launcher.run_job).
+Backends are looked up by name in `mrkit.backends.BACKENDS` (the contract is
+there); the sweep's `backend_options` are their keyword arguments ("ecs":
+settings, stand_in, endpoint_url; see mrkit.backends.ecs.run.run_job).
 """
 
 from __future__ import annotations
@@ -38,19 +37,11 @@ import tempfile
 from dataclasses import dataclass, field
 
 from mrkit import timing
-from mrkit.backends.local import run_job
+from mrkit.backends import BACKENDS, get_backend
 from mrkit.errors import MrkitError
 from mrkit.job import default_workers
 from mrkit.storage.local import write_atomic
 
-
-def _run_on_ecs(app, inputs, **options):
-    from mrkit.backends.ecs.launcher import run_job as run_ecs_job  # boto3 is imported only when a sweep uses ECS
-
-    return run_ecs_job(app, inputs, **options)
-
-
-BACKENDS = {"local": run_job, "ecs": _run_on_ecs}
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PARAMS_DIR = REPO_ROOT / "params"
 SETTINGS_FILES = {"ecs"}  # params/ files that hold settings, not sweeps
@@ -426,7 +417,7 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     _replace_text(meta_path, json.dumps(meta, indent=2) + "\n")
 
     done = _done_and_clean(out)
-    run_fn = BACKENDS[cfg.backend]
+    run_fn = get_backend(cfg.backend)
     configs = cfg.configurations()
     todo = {rc: [i for i in range(cfg.repeats) if (rc.config_id, i) not in done] for rc in configs}
     bar = tqdm(total=len(configs), initial=sum(1 for v in todo.values() if not v), unit="config",
