@@ -205,6 +205,16 @@ _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(|b|kb|mb|gb|kib|mib|gi
 _SCALE = {"": 0, "b": 0, "kb": 1, "kib": 1, "mb": 2, "mib": 2, "gb": 3, "gib": 3}
 
 
+def corpus_dir(root, files, size, seed=0):
+    """The generated corpus, made once and reused (generation is deterministic)."""
+    directory = pathlib.Path(root) / f"synth-{files}x{size}-seed{seed}"
+    marker = directory / ".complete"
+    if not marker.exists():
+        synth(directory, files, size, seed)
+        marker.touch()
+    return sorted(str(p) for p in directory.glob("synth-*.txt"))
+
+
 def parse_size(text: str) -> int:
     """Parse a byte size such as "100", "512KB", "4MB", "1.5GB" or "4MiB" (case-insensitive).
 
