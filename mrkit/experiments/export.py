@@ -11,26 +11,28 @@ from __future__ import annotations
 import os
 import pathlib
 import time
+from importlib import resources
+
+import yaml
 
 from mrkit.errors import MrkitError
 from mrkit.experiments.display import REPORT_TITLE
 from mrkit.experiments.sweep_config import REPO_ROOT
 from mrkit.storage.local import write_atomic
 
-SWEEP_NOTEBOOK = REPO_ROOT / "notebooks" / "sweep.ipynb"
+# Package data, read with importlib.resources (the repo's notebooks/ links to the notebook).
+SWEEP_NOTEBOOK = pathlib.Path(str(resources.files("mrkit") / "notebooks" / "sweep.ipynb"))
+PLAN_FILE = resources.files("mrkit.experiments") / "report_plan.yaml"
 
-# The report's sweeps, chosen to answer the lab's questions in a few minutes on 2 cores:
-# the YAML grids minus their slowest points (M=100 with R=50 and the like), an 8 MiB corpus
-# instead of 16, and 3 repeats (with 2, a 95% CI uses t = 12.7 and every ranking is "noise").
-# (app, sweep, overrides for the full report; the quick report uses each YAML's quick block.)
-REPORT_PLAN = (
-    ("wc", "map_sweep", {"n_map": [5, 10, 20, 50, 100]}),
-    ("wc", "reduce_sweep", {"n_reduce": [5, 10, 20, 50]}),
-    ("wc", "mappers", {"n_map": [1, 2, 3, 4, 6, 8]}),
-    ("indexer", "pairs_indexer", {"pairs": [[1, 1], [5, 1], [1, 5], [5, 5], [20, 5], [5, 20],
-                                            [20, 20], [50, 20], [50, 50]]}),
-)
-REPORT_SETTINGS = {"repeats": 3, "corpus": {"files": 8, "size": "1MB", "seed": 0}}
+
+def _load_plan():
+    """(REPORT_PLAN: (app, sweep, overrides) per sweep, REPORT_SETTINGS) from report_plan.yaml."""
+    document = yaml.safe_load(PLAN_FILE.read_text(encoding="utf-8"))
+    plan = tuple((item["app"], item["sweep"], item.get("overrides") or {}) for item in document["sweeps"])
+    return plan, document.get("settings") or {}
+
+
+REPORT_PLAN, REPORT_SETTINGS = _load_plan()
 
 
 class ReportError(MrkitError):
@@ -139,7 +141,7 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
     began = time.perf_counter()
     try:
         papermill.execute_notebook(str(SWEEP_NOTEBOOK), str(executed), parameters=parameters,
-                                   kernel_name=kernel_name, progress_bar=progress, cwd=str(REPO_ROOT))
+                                   kernel_name=kernel_name, progress_bar=progress, cwd=str(REPO_ROOT or os.getcwd()))
     except papermill.PapermillExecutionError as exc:
         raise ReportError(f"report notebook failed in cell {exc.cell_index}: {exc.ename}: {exc.evalue} "
                           f"(executed notebook: {executed})") from None

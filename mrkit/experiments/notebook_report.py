@@ -51,9 +51,13 @@ def work_from_repo_root():
     """chdir to the repo root when a kernel started in notebooks/ (JupyterLab does that).
 
     The notebooks' relative paths (results/, params/) mean the repo root, which
-    is where papermill runs them from.
+    is where papermill runs them from. Outside a checkout (mrkit installed) the
+    working directory stays as it is.
     """
-    if pathlib.Path.cwd().resolve() == SWEEP_NOTEBOOK.parent.resolve():
+    if REPO_ROOT is None:
+        return
+    here = pathlib.Path.cwd().resolve()
+    if here in (REPO_ROOT / "notebooks", SWEEP_NOTEBOOK.parent.resolve()):  # the links, or the package's copy
         os.chdir(REPO_ROOT)
 
 

@@ -116,6 +116,8 @@ def _versions() -> dict:
 
 
 def _git(*args):
+    if REPO_ROOT is None:  # an installed mrkit: no commit to record
+        return None
     try:
         done = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):

@@ -19,14 +19,24 @@ import json
 import os
 import pathlib
 from dataclasses import dataclass, field
+from importlib import resources
 
 from mrkit.backends import BACKENDS
 from mrkit.errors import MrkitError
 from mrkit.job import default_workers
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-PARAMS_DIR = REPO_ROOT / "params"
+# Named sweeps are package data (a checkout's params/ links to them), so an installed mrkit finds them too.
+PARAMS_DIR = pathlib.Path(str(resources.files("mrkit") / "params"))
 SETTINGS_FILES = {"ecs"}  # params/ files that hold settings, not sweeps
+
+
+def _checkout_root():
+    root = pathlib.Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "mrkit").is_dir() else None
+
+
+# The checkout mrkit runs from (relative paths in its notebooks mean it), or None when mrkit is installed.
+REPO_ROOT = _checkout_root()
 
 
 class SweepError(MrkitError, ValueError):
