@@ -327,7 +327,7 @@ def _ecs_image(args, config, aws, say):
 
 
 def _ecs_run(args, config, aws, say):
-    from mrkit.backends.ecs.launcher import run_on_ecs
+    from mrkit.backends.ecs.run import run_on_ecs
 
     if args.verify and any(str(i).startswith("s3://") for i in args.inputs):  # before anything is billed
         raise UsageError("--verify compares with a local run, so it needs local inputs")

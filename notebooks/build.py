@@ -12,6 +12,8 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = pathlib.Path(__file__).resolve().parent
+# The notebooks are package data (mrkit/notebooks/, read with importlib.resources); notebooks/*.ipynb link there.
+OUT = HERE.parent / "mrkit" / "notebooks"
 KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
           "language_info": {"name": "python"}}
 
@@ -105,7 +107,7 @@ INTERACTIVE_CELLS = [
 NOTEBOOKS = {"sweep.ipynb": SWEEP_CELLS, "interactive.ipynb": INTERACTIVE_CELLS}
 
 
-def write(name, cells, directory=HERE):
+def write(name, cells, directory=OUT):
     nb = new_notebook(cells=cells, metadata=KERNEL)
     for i, cell in enumerate(nb.cells):  # stable ids: rebuilding changes nothing that did not change
         cell.id = f"{pathlib.Path(name).stem}-{i}"
@@ -113,7 +115,7 @@ def write(name, cells, directory=HERE):
     nbformat.write(nb, pathlib.Path(directory) / name)
 
 
-def build(directory=HERE):
+def build(directory=OUT):
     """Write every notebook into `directory` (the test builds into a scratch one and compares)."""
     for name, cells in NOTEBOOKS.items():
         write(name, cells, directory)

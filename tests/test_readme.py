@@ -5,7 +5,6 @@ import socket
 import subprocess
 
 import pytest
-
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

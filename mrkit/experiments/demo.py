@@ -10,25 +10,15 @@ import pathlib
 import tempfile
 import time
 
-from mrkit import corpus
 from mrkit.app import load_app
 from mrkit.backends.local import run_job
+from mrkit.corpus import corpus_dir
 from mrkit.job import resolve_inputs
 from mrkit.sequential import run_sequential
 from mrkit.verify import compare, output_pairs, read_outputs
 
 COLUMNS = ["workers", "n_map", "n_reduce", "end_to_end_s", "map_wall_s", "map_serial_sum_s", "map_speedup",
            "reduce_wall_s", "speedup"]
-
-
-def corpus_dir(root, files, size, seed=0):
-    """The generated corpus, made once and reused (generation is deterministic)."""
-    directory = pathlib.Path(root) / f"synth-{files}x{size}-seed{seed}"
-    marker = directory / ".complete"
-    if not marker.exists():
-        corpus.synth(directory, files, size, seed)
-        marker.touch()
-    return sorted(str(p) for p in directory.glob("synth-*.txt"))
 
 
 def demo(results="results", files=8, size=2 * 2**20, worker_counts=(1, 2, 4), n_reduce=4, out=print):

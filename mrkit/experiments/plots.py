@@ -12,6 +12,7 @@ first when a frame mixes them.
 
 from __future__ import annotations
 
+import io
 import pathlib
 
 import numpy as np
@@ -270,3 +271,17 @@ def save_all(runs: pd.DataFrame, tasks: pd.DataFrame, out_dir, run_id=None, dpi=
             make(runs, tasks, run_id).savefig(path, dpi=dpi)
             written[name] = path
     return written
+
+
+def figure_image(fig, dpi=100):
+    """A matplotlib Figure as an IPython PNG image (embedded whatever the notebook's backend)."""
+    from IPython.display import Image  # only where a notebook shows figures
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    width_in = fig.get_size_inches()[0]
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    # A wide figure (the timeline) carries its width, which the report's CSS gives a whole row;
+    # the title becomes the image's alt text in the report.
+    return Image(data=buffer.getvalue(), format="png", width=round(width_in * dpi) if width_in > 7 else None,
+                 metadata={"alt": titles[0]} if titles else None)

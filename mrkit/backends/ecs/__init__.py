@@ -11,6 +11,11 @@ local processes. It is split by concern so each part can be tested alone:
                  job needs (bucket, ECR repository, cluster, log group, roles,
                  security group, task definition).
 - `image`     -- the docker commands that build the image and push it to ECR.
+- `launcher`  -- `Launcher`: one job's tasks from start to cleanup (`mrkit ecs run`).
+- `fargate`   -- `Fargate`: starting tasks with RunTask, the launcher's default.
+- `standin`   -- `LocalFargate`: the same tasks as local processes (no AWS account).
+- `run`       -- `run_on_ecs` / `run_job`: chooses the task starter and runs a job;
+                 the sweeps' "ecs" backend (`mrkit.backends.BACKENDS`).
 
 Importing this package is cheap: boto3 is imported by `aws` only, and the
 runtime never imports anything from here. The exceptions below are all

@@ -24,8 +24,9 @@ backend) does what a user would otherwise do by hand:
 6. total the Fargate vCPU-seconds and GB-seconds the tasks were billed.
 
 Starting tasks is the one step that differs between real Fargate and the
-local stand-in: it goes through a `tasks` object (`Fargate` here,
-`standin.LocalFargate` for tests and users without an account).
+local stand-in: it goes through a `tasks` object (`fargate.Fargate` by
+default, `standin.LocalFargate` for tests and users without an account),
+which the caller chooses (`run.run_on_ecs`).
 """
 
 import json
@@ -34,7 +35,6 @@ import os
 import re
 import secrets
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,6 +45,7 @@ from mrkit.backends.ecs import EcsError, TaskLaunchError
 from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.bootstrap import LOG_PREFIX, describe
 from mrkit.backends.ecs.config import CONTAINER
+from mrkit.backends.ecs.fargate import Fargate
 from mrkit.backends.staging import MANIFEST, stage_inputs, write_manifest
 from mrkit.errors import JobFailed
 from mrkit.job import Input, JobSpec, check_at_least_one, default_workers
@@ -95,22 +96,6 @@ class EcsRun:
     usage: Usage
     launcher_s: float  # the launcher's own wall time: task start-up included
     tasks: list = field(default_factory=list)
-
-
-class Fargate:
-    """Tasks on real ECS Fargate: RunTask does everything."""
-
-    def __init__(self, aws):
-        self.aws = aws
-
-    def start(self, stack, count, command, *, started_by, tags, client_token):
-        return self.aws.run_tasks(
-            stack.cluster_arn, stack.task_definition_arn, count, subnets=stack.subnets,
-            security_groups=[stack.security_group], assign_public_ip=stack.assign_public_ip,
-            command=command, container=CONTAINER, started_by=started_by, tags=tags, client_token=client_token)
-
-    def close(self):
-        """Nothing runs here; the launcher has asked ECS to stop every task."""
 
 
 def replacement_budget(workers):
@@ -432,43 +417,3 @@ class Launcher:
 
 def _short(arn):
     return arn.rsplit("/", 1)[-1][:12]
-
-
-def run_on_ecs(config, aws, app, inputs, *, stand_in=None, say=None, on_usage=None, poll_s=2.0,
-               start_timeout_s=600.0, **job):
-    """One job through a Launcher on Fargate, or on the local stand-in when `stand_in` names its directory.
-
-    `job` takes Launcher.run's options. `on_usage(line)` hears the Fargate cost
-    even when the job fails. Returns the EcsRun.
-    """
-    tasks = None
-    if stand_in:
-        from mrkit.backends.ecs.standin import LocalFargate
-
-        tasks = LocalFargate(aws, stand_in)
-    launcher = Launcher(config, aws, tasks=tasks, say=say, poll_s=poll_s, start_timeout_s=start_timeout_s)
-    try:
-        return launcher.run(app, inputs, **job)
-    finally:
-        if launcher.usage is not None and on_usage is not None:
-            on_usage(launcher.usage.line())
-
-
-def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0, repeat=0,
-            app_options=None, settings=None, stand_in=None, endpoint_url=None, poll_s=2.0, say=None):
-    """The sweeps' "ecs" backend: `mrkit.backends.local.run_job`'s signature, (summary, records) back.
-
-    `settings` is the ECS settings file (default params/ecs.yaml); `stand_in`
-    runs the tasks locally (True: in `workdir`; a path: there) against
-    `endpoint_url`. Each run's cost goes to `say` (default: stderr).
-    """
-    from mrkit.backends.ecs.config import load_config
-
-    config = load_config(settings)
-    say = say or (lambda line: print(line, file=sys.stderr))
-    result = run_on_ecs(config, Aws(config.region, endpoint_url=endpoint_url), app, inputs,
-                        stand_in=workdir if stand_in is True else stand_in,
-                        on_usage=lambda line: say(f"mrkit ecs: {line}"), poll_s=poll_s, n_map=n_map,
-                        n_reduce=n_reduce, workers=workers, task_timeout=task_timeout, app_options=app_options,
-                        repeat=repeat)
-    return result.summary, result.records

@@ -40,7 +40,7 @@ import time
 from mrkit.backends.ecs import EcsError
 from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.config import CONTAINER
-from mrkit.backends.ecs.launcher import Fargate
+from mrkit.backends.ecs.fargate import Fargate
 
 PASSED_THROUGH = ("PATH", "PYTHONPATH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                   "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED",
