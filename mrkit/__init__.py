@@ -1,9 +1,11 @@
 """mrkit: run and study MapReduce.
 
-The package is layered so imports point one way: apps -> core (job, split,
-shuffle, tasks, timing) -> runtime (master, worker, rpc) -> backends and
-storage -> experiments -> CLI. Importing `mrkit` stays cheap: `run` pulls in
-the local backend (and pandas) only when called.
+Imports point one way: errors and storage are the foundation; the core
+(job, split, shuffle, tasks, timing, text, app, verify) builds on them and
+apps import the core; the runtime (master, worker, rpc) imports the core;
+backends import the runtime; experiments import backends and the core; the
+CLI imports everything. Importing `mrkit` stays cheap: `run` pulls in the
+local backend (and pandas) only when called.
 """
 
 __version__ = "0.1.0"  # the one version number: pyproject.toml reads it (tool.setuptools.dynamic)

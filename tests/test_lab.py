@@ -4,13 +4,11 @@ A master and several `mrkit worker` processes share a fresh directory, as in
 the lab's test script; outputs are compared with `mrkit sequential`.
 """
 
-import os
 import shutil
 import threading
 import time
 
 import pytest
-
 from conftest import app_path, mrkit, mrkit_popen, sorted_outputs
 
 

@@ -17,18 +17,19 @@ terminal's Ctrl-C (the parent handles it), and are killed as soon as the job
 has failed or was interrupted.
 """
 
-from collections import namedtuple
 import os
 import signal
 import sys
 import threading
 import time
+from collections import namedtuple
 
 from mrkit import timing
 from mrkit.app import load_app
-from mrkit.errors import JobFailed, UsageError
 from mrkit.backends.staging import stage_inputs
+from mrkit.errors import JobFailed, UsageError
 from mrkit.job import JobSpec, check_at_least_one
+from mrkit.job import default_workers as lab_workers
 from mrkit.runtime.master import Master
 from mrkit.runtime.rpc import RpcClient, RpcError
 from mrkit.runtime.worker import work
@@ -40,9 +41,7 @@ BACKEND = "local"
 
 def default_workers(n_map, n_reduce):
     """The lab's worker count, max(M, R), capped at the CPU count: more cannot run at once."""
-    from mrkit import job  # the rule's home (imported here so this module's import lines stay as they are)
-
-    return job.default_workers(n_map, n_reduce, cap=os.cpu_count() or 1)
+    return lab_workers(n_map, n_reduce, cap=os.cpu_count() or 1)
 
 
 def _context(start_method):

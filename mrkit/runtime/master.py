@@ -20,8 +20,6 @@ Map tasks all finish before any reduce task is handed out. A worker asking
 for work while none is idle waits on a condition (long poll).
 """
 
-from collections import Counter, deque
-from dataclasses import dataclass, field
 import enum
 import json
 import math
@@ -32,6 +30,8 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
 
 from mrkit import shuffle, split, timing
 from mrkit.errors import JobFailed, MrkitError, UsageError

@@ -96,7 +96,8 @@ def test_maps_come_before_reduces_and_the_job_finishes(make_master):
     payloads = {reply["task"]["task"]: reply["task"]}
     other = b.call("POST", "/task", idb)
     payloads[other["task"]["task"]] = other["task"]
-    assert {r: p["maps"] for r, p in payloads.items()} == {0: [0], 1: [0, 1]}, "a reduce reads only the maps that wrote its partition"
+    assert {r: p["maps"] for r, p in payloads.items()} == {0: [0], 1: [0, 1]}, \
+        "a reduce reads only the maps that wrote its partition"
     assert {r: p["bytes_in"] for r, p in payloads.items()} == {0: 10, 1: 25}
     assert _done(master, a, ida, reply)["action"] == "wait"
     assert _done(master, b, idb, other)["action"] == "exit"
