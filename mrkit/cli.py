@@ -101,6 +101,13 @@ def _job_spec(args, storage):
                    max_attempts=args.max_attempts)
 
 
+def _add_cpus(p):
+    from mrkit.pinning import parse_cpus
+
+    p.add_argument("--cpus", type=parse_cpus, default=None, metavar="LIST",
+                   help="pin the job (master and workers) to these CPUs, e.g. 0 or 0,1 or 0-3; runs record them as cores")
+
+
 def _add_storage(p):
     p.add_argument("--storage", default=None, metavar="URL",
                    help="where the job's files live: a directory or s3://bucket/prefix (default: the cwd)")
@@ -109,6 +116,7 @@ def _add_storage(p):
 def _configure_master(p):
     _configure_job(p)
     _add_storage(p)
+    _add_cpus(p)
     p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="address to serve workers on (default: loopback, any free port)")
     p.add_argument("--token-file", metavar="FILE",
@@ -144,6 +152,7 @@ def _configure_worker(p):
     _add_app(p)
     p.add_argument("--master", metavar="URL", help="master URL (default: read mr-master.json in the cwd)")
     p.add_argument("--token-file", metavar="FILE", help="file holding the master's token (else $MRKIT_TOKEN or mr-master.json)")
+    _add_cpus(p)
 
 
 def _worker(args):
@@ -161,6 +170,7 @@ def _configure_run(p):
     _add_app(p)
     _configure_job(p)
     _add_storage(p)
+    _add_cpus(p)
     p.add_argument("-w", "--workers", type=int, default=None, metavar="W",
                    help="worker processes (default max(M, R) capped at the CPU count)")
     p.add_argument("--workdir", default=None, metavar="DIR", help="where intermediate and output files go (default: cwd)")
@@ -409,6 +419,10 @@ def main(argv=None):
     prog = "mrkit" + (f" {argv[0]}" if argv and argv[0] in COMMANDS else "")
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "cpus", None) is not None:  # before anything forks: master and workers inherit it
+            from mrkit.pinning import pin
+
+            pin(args.cpus)
         return args.handler(args) or 0
     except JobFailed as exc:
         print(f"{prog}: job failed: {exc}", file=sys.stderr)

@@ -187,7 +187,7 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     on_status, if given, is called with the master's status dict about every
     poll_s seconds while the job runs (progress bars).
     """
-    launched_at = timing.now()
+    launched_at, launched_cpu = timing.now(), timing.process_cpu_s()
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     app = load_app(app, app_options)
@@ -225,6 +225,7 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
         records, run_id=master.run_id, app=app.name, backend=BACKEND, n_map=spec.map_count,
         n_reduce=n_reduce, workers=workers, input_bytes=spec.input_bytes,
         launched_at=launched_at, finished_at=finished_at, repeat=repeat,
+        master_cpu_s=timing.process_cpu_s() - launched_cpu,  # this job's, not the whole process's (sweeps run many)
     )
     return summary, records
 

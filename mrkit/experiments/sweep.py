@@ -15,6 +15,9 @@ fixes W instead; `max_workers` caps it. Capping changes what is measured:
 with W < max(M, R) tasks queue for workers, so a larger M measures finer
 task granularity on the same W rather than more parallelism.
 
+`cpus` pins each run (master and workers) to those CPUs, so 1-core and
+2-core sweeps can be measured on one machine; runs record the count as `cores`.
+
 Backends are looked up by name in `BACKENDS`; a backend is a function with
 `mrkit.backends.local.run_job`'s signature returning (summary, task records),
 plus the sweep's `backend_options` as keyword arguments ("ecs": settings,
@@ -40,7 +43,8 @@ from dataclasses import dataclass, field
 
 from mrkit import timing
 from mrkit.backends.local import run_job
-from mrkit.errors import MrkitError
+from mrkit.errors import MrkitError, UsageError
+from mrkit.pinning import format_cpus, parse_cpus, pinned
 
 
 def _run_on_ecs(app, inputs, **options):
@@ -116,15 +120,17 @@ class CorpusConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One configuration of a sweep: map tasks M, reduce tasks R, worker processes W."""
+    """One configuration of a sweep: map tasks M, reduce tasks R, worker processes W (and its app, in a sweep of several)."""
 
     n_map: int
     n_reduce: int
     workers: int
+    app: str | None = None  # None: the sweep's one app
 
     @property
     def config_id(self) -> str:
-        return f"m{self.n_map}-r{self.n_reduce}-w{self.workers}"
+        prefix = f"{self.app}-" if self.app is not None else ""
+        return f"{prefix}m{self.n_map}-r{self.n_reduce}-w{self.workers}"
 
 
 def resolve_workers(n_map, n_reduce, workers=None, max_workers=None) -> int:
@@ -139,7 +145,7 @@ class SweepConfig:
 
     name: str = "sweep"
     description: str = ""
-    app: str = "wc"
+    app: str | list = "wc"  # a list runs every configuration for each app (e.g. the calibration sweep)
     app_options: dict = field(default_factory=dict)
     backend: str = "local"
     backend_options: dict = field(default_factory=dict)  # keyword arguments for the backend (ecs: settings, stand_in)
@@ -154,6 +160,7 @@ class SweepConfig:
     inputs: tuple | None = None  # paths (relative to the cwd); None: the generated corpus
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     results_dir: str = "results"
+    cpus: str | int | list | None = None  # pin every run (master and workers) to these CPUs, e.g. "0" or "0,1"
 
     def __post_init__(self):
         setattr_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen)
@@ -180,6 +187,15 @@ class SweepConfig:
             setattr_("inputs", (self.inputs,) if isinstance(self.inputs, str) else tuple(map(str, self.inputs)))
         if isinstance(self.corpus, dict):
             setattr_("corpus", _from_mapping(CorpusConfig, "corpus", self.corpus))
+        if self.cpus is not None:
+            try:
+                setattr_("cpus", format_cpus(parse_cpus(self.cpus)))  # canonical text: meta.json compares it
+            except UsageError as exc:
+                raise SweepError(f"cpus: {exc}") from None
+        if isinstance(self.app, (list, tuple)):
+            if not self.app or not all(isinstance(a, str) and a for a in self.app):
+                raise SweepError(f"app must be a name or a non-empty list of names, got {self.app!r}")
+            setattr_("app", list(self.app))
         setattr_("app_options", dict(self.app_options or {}))
         setattr_("backend_options", dict(self.backend_options or {}))
 
@@ -196,8 +212,9 @@ class SweepConfig:
         """Every configuration in order, duplicates (e.g. made equal by the cap) removed."""
         pairs = self.pairs or tuple(itertools.product(self.n_map, self.n_reduce))
         out = []
-        for (m, r), w in itertools.product(pairs, self.workers or (None,)):
-            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers))
+        apps = self.app if isinstance(self.app, (list, tuple)) else (None,)
+        for app, (m, r), w in itertools.product(apps, pairs, self.workers or (None,)):
+            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers), app)
             if rc not in out:
                 out.append(rc)
         return out
@@ -398,8 +415,9 @@ def new_results_dir(results_dir, sweep_name) -> pathlib.Path:
 
 def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     # A fresh working directory per run: no run reads files a previous one left.
-    with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir:
-        return run_fn(cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce, workers=rc.workers,
+    # Pinned run by run (and restored after): the workers it forks inherit the affinity.
+    with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
+        return run_fn(rc.app or cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce, workers=rc.workers,
                       workdir=workdir, repeat=repeat, task_timeout=cfg.task_timeout,
                       app_options=cfg.app_options or None, **cfg.backend_options)
 
