@@ -379,6 +379,21 @@ def _report(args):
     build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks)
 
 
+def _configure_predict(p):
+    p.add_argument("calibration", nargs="+", metavar="CALIBRATION_DIR", help="results directories (runs.csv + tasks.csv) to fit from")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--against", metavar="RESULTS_DIR", help="predict this directory's configurations and compare")
+    target.add_argument("--sweep", metavar="NAME|FILE", help="predict a sweep's configurations without running it")
+    p.add_argument("--cores", metavar="K[,K...]", help="predict at these core counts (default: as recorded, or this machine's)")
+    p.add_argument("--json", action="store_true", help="print the points and error summary as JSON")
+
+
+def _predict(args):
+    from mrkit.experiments.predict import run
+
+    run(args.calibration, against=args.against, sweep=args.sweep, cores=args.cores, as_json=args.json)
+
+
 def _configure_demo(p):
     p.add_argument("--results", default="results", metavar="DIR", help="where the generated corpus is cached (default results/)")
 
@@ -398,6 +413,8 @@ COMMANDS = {
     "sweep": ("run (or resume) a named sweep; rows go to results/<sweep>/<stamp>/", _configure_sweep, _sweep),
     "ecs": ("set up, tear down and build the image for running jobs on AWS ECS Fargate", _configure_ecs, _ecs),
     "report": ("run the report's sweeps through papermill and export one HTML report", _configure_report, _report),
+    "predict": ("calibrate the cost model on results, then predict a sweep or compare with measured runs",
+                _configure_predict, _predict),
     "demo": ("word count on the built-in corpus at 1, 2 and 4 workers, with timings", _configure_demo, _demo),
 }
 

@@ -253,8 +253,12 @@ def sweep_path(name_or_path, params_dir=PARAMS_DIR) -> pathlib.Path:
     return path
 
 
-def load_sweep(name_or_path, *, quick=False, params_dir=PARAMS_DIR, **overrides) -> SweepConfig:
-    """A SweepConfig from defaults <- YAML <- its `quick:` block (if quick) <- overrides."""
+def load_sweep(name_or_path, *, quick=False, what_if=False, params_dir=PARAMS_DIR, **overrides) -> SweepConfig:
+    """A SweepConfig from defaults <- YAML <- its `quick:` block (if quick) <- overrides.
+
+    A `what_if:` block holds configurations only `mrkit predict` uses (what_if=True):
+    a study too costly to run, e.g. 100 Fargate mappers, predicted instead.
+    """
     import yaml
 
     path = sweep_path(name_or_path, params_dir)
@@ -265,9 +269,12 @@ def load_sweep(name_or_path, *, quick=False, params_dir=PARAMS_DIR, **overrides)
     if not isinstance(document, dict):
         raise SweepError(f"{path}: expected a mapping of sweep parameters")
     quick_block = document.pop("quick", None) or {}
+    what_if_block = document.pop("what_if", None) or {}
     values = _merge({"name": path.stem}, document)
     if quick:
         values = _merge(values, quick_block)
+    if what_if:
+        values = _merge(values, what_if_block)
     return SweepConfig.from_dict(_merge(values, overrides))
 
 
