@@ -202,3 +202,28 @@ def test_workers_default_to_max_m_r_and_can_be_fixed_or_capped():
         "m4-r1-w1", "m4-r1-w2", "m4-r1-w4"]
     # configurations made identical by the cap are run once
     assert len(sw.SweepConfig(n_map=8, n_reduce=1, workers=[4, 8], max_workers=2).configurations()) == 1
+
+
+def test_cpus_pins_every_run_and_runs_record_the_cores(tmp_path):
+    import os
+
+    first = sorted(os.sched_getaffinity(0))[0]
+    before = os.sched_getaffinity(0)
+    cfg = quick(tmp_path, repeats=1, warmup=False, cpus=first)
+    assert cfg.cpus == str(first)
+    out = sw.run_sweep(cfg, progress=False)
+    assert {int(r["cores"]) for r in read_csv(out / "runs.csv")} == {1}
+    assert os.sched_getaffinity(0) == before  # restored after each run
+    with pytest.raises(sw.SweepError, match="cpus: --cpus 4096"):
+        quick(tmp_path, cpus="4096")
+
+
+def test_a_sweep_of_several_apps_runs_each_configuration_for_each(tmp_path):
+    cfg = sw.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results"))
+    ids = [rc.config_id for rc in cfg.configurations()]
+    assert ids[0].startswith("wc-") and ids[-1].startswith("indexer-") and len(ids) == 8
+    out = sw.run_sweep(sw.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results"),
+                                     pairs=[[2, 1]], workers=[1], warmup=False), progress=False)
+    assert sorted(r["app"] for r in read_csv(out / "runs.csv")) == ["indexer", "wc"]
+    with pytest.raises(sw.SweepError, match="app must be"):
+        sw.load_sweep("calibrate", app=[])
