@@ -13,6 +13,8 @@ TASK_COLUMNS = [
     "run_id", "phase", "task", "attempt", "worker", "pid", "host", "start", "end", "duration_s",
     "bytes_in", "bytes_out", "records_in", "records_out", "status",
     "cpu_s",  # second round: the worker's user+system CPU seconds for the attempt
+    # ECS only (blank elsewhere): the worker task's lifecycle from DescribeTasks, epoch seconds
+    "ecs_created_at", "ecs_pull_started_at", "ecs_pull_stopped_at", "ecs_started_at", "ecs_stopped_at",
 ]
 
 RUN_COLUMNS = [

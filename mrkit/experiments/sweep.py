@@ -327,10 +327,27 @@ def _read_rows(path: pathlib.Path, columns) -> list[dict]:
         text = text[: text.rfind("\n") + 1]
         _replace_text(path, text)
     reader = csv.DictReader(io.StringIO(text))
+    old = list(reader.fieldnames or [])
+    if old and old != list(columns) and _only_appended(old, columns):
+        # Written before timing columns were appended (the contract only appends): upgrade it, new columns blank.
+        rows = list(reader)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        _replace_text(path, buffer.getvalue())
+        return rows
     if reader.fieldnames and list(reader.fieldnames) != list(columns):
         raise SweepError(f"{path} has columns {reader.fieldnames}, expected {columns}; "
                          "it was written by a different mrkit version")
     return list(reader)
+
+
+def _only_appended(old, columns) -> bool:
+    """Whether `old` is `columns` without some timing columns appended since (the tail of the timing list)."""
+    base = [c for c in columns if c in set(timing.TASK_COLUMNS) | set(timing.RUN_COLUMNS)]
+    present = [c for c in base if c in old]
+    return ([c for c in columns if c in old] == old and present == base[: len(present)])
 
 
 def _done_and_clean(out: pathlib.Path) -> set:

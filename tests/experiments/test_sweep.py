@@ -227,3 +227,17 @@ def test_a_sweep_of_several_apps_runs_each_configuration_for_each(tmp_path):
     assert sorted(r["app"] for r in read_csv(out / "runs.csv")) == ["indexer", "wc"]
     with pytest.raises(sw.SweepError, match="app must be"):
         sw.load_sweep("calibrate", app=[])
+
+
+def test_resuming_a_directory_written_before_columns_were_appended_upgrades_it(tmp_path):
+    cfg = quick(tmp_path, repeats=1, warmup=False)
+    out = sw.run_sweep(cfg, progress=False)
+    old = TASK_COLUMNS[: TASK_COLUMNS.index("cpu_s") + 1] + sw.EXTRA_TASK_COLUMNS
+    rows = read_csv(out / "tasks.csv")
+    with open(out / "tasks.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=old, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    sw.run_sweep(cfg.__class__.from_dict({**cfg.to_dict(), "repeats": 2}), out, progress=False)
+    assert header(out / "tasks.csv") == sw.TASK_FILE_COLUMNS
+    assert len(read_csv(out / "tasks.csv")) > len(rows)
