@@ -345,7 +345,8 @@ def _read_rows(path: pathlib.Path, columns) -> list[dict]:
 
 def _only_appended(old, columns) -> bool:
     """Whether `old` is `columns` without some timing columns appended since (the tail of the timing list)."""
-    base = [c for c in columns if c in set(timing.TASK_COLUMNS) | set(timing.RUN_COLUMNS)]
+    columns = list(columns)
+    base = next((b for b in (timing.TASK_COLUMNS, timing.RUN_COLUMNS) if columns[: len(b)] == b), [])
     present = [c for c in base if c in old]
     return ([c for c in columns if c in old] == old and present == base[: len(present)])
 
