@@ -5,6 +5,9 @@ Affinity is set on the calling thread before anything forks, so the master's
 threads and every worker process inherit it, and `timing.cores()` (what runs
 record as `cores`) then counts the pinned CPUs. Linux only: elsewhere a LIST
 is refused, since nothing could honour it.
+
+`busy_cpu_s` reads how much CPU time a set of CPUs spent busy (/proc/stat),
+so a sweep can record how much of it other programs took during a run.
 """
 
 import contextlib
@@ -83,3 +86,22 @@ def pinned(cpus):
         yield
     finally:
         os.sched_setaffinity(0, before)
+
+
+def busy_cpu_s(cpus=None):
+    """Seconds the given CPUs (default: this process's) have spent busy since boot; None without /proc/stat."""
+    cpus = available() if cpus is None else cpus
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            lines = f.readlines()
+        tick = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    total = 0
+    for line in lines:
+        name, *fields = line.split()
+        if not name.startswith("cpu") or name == "cpu" or (cpus is not None and int(name[3:]) not in cpus):
+            continue
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+        total += user + nice + system + irq + softirq + steal
+    return total / tick

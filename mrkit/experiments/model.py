@@ -3,11 +3,12 @@
 Calibration (`calibrate(runs, tasks)`) fits, per app and with non-negative
 least squares, the CPU seconds (`cpu_s`) of each successful attempt:
 
-    map     = map_fixed + map_per_byte * bytes_in + map_per_file * files written + first * first_task
-    reduce  = reduce_fixed + reduce_per_record * records_in + reduce_per_file * files read + first * first_task
+    map     = map_fixed + map_per_byte * bytes_in + map_per_file * files written
+    reduce  = reduce_fixed + reduce_per_record * records_in + reduce_per_file * files read
 
-(`first_task`: the attempt is its worker's first, in a freshly forked
-process), the number of distinct keys a map task of b bytes emits
+(files: the intermediate files a map task writes, one per partition it
+fills; those a reduce task reads, one per map task that filled its
+partition), the number of distinct keys a map task of b bytes emits
 (Heaps' law, records = k * b^beta, which sizes the reduce side), and from
 the runs: the launch cost and the launcher's time per forked worker
 (`startup_s = launch + fork * W`) and the master's CPU per task, per file it
@@ -39,8 +40,8 @@ from mrkit.experiments.analysis import _nnls, _r2
 from mrkit.experiments.simulate import SimJob, simulate
 from mrkit.experiments import whatif
 
-MAP_TERMS = ("map_fixed_s", "map_per_byte_s", "map_per_file_s", "map_per_contended_file_s", "map_first_s")
-REDUCE_TERMS = ("reduce_fixed_s", "reduce_per_record_s", "reduce_per_file_s", "reduce_first_s")
+MAP_TERMS = ("map_fixed_s", "map_per_byte_s", "map_per_file_s")
+REDUCE_TERMS = ("reduce_fixed_s", "reduce_per_record_s", "reduce_per_file_s")
 
 
 class ModelError(MrkitError, ValueError):
@@ -54,12 +55,9 @@ class AppCosts:
     map_fixed_s: float
     map_per_byte_s: float
     map_per_file_s: float
-    map_per_contended_file_s: float  # extra per file and per unit of contention(min(W, M), cores)
-    map_first_s: float
     reduce_fixed_s: float
     reduce_per_record_s: float
     reduce_per_file_s: float
-    reduce_first_s: float
     heaps_k: float  # distinct keys a map task of b bytes emits: heaps_k * b ** heaps_beta
     heaps_beta: float
     r2_map: float
@@ -131,9 +129,6 @@ def _attempt_table(runs, tasks):
     r = runs[keep].copy()
     r["run_id"] = r["run_id"].astype(str)
     t = t.merge(r, on="run_id", how="inner")
-    # A worker's first attempt in its run ran in a freshly forked process.
-    t = t.sort_values(["run_id", "worker", "start"], kind="stable")
-    t["first"] = (~t.duplicated(["run_id", "worker"])).astype(float)
     maps = t[t["phase"] == "map"]
     keys_per_map = maps.groupby("run_id")["records_out"].mean()
     t["map_keys"] = t["run_id"].map(keys_per_map).fillna(0.0)
@@ -141,19 +136,7 @@ def _attempt_table(runs, tasks):
     share = 1.0 - np.exp(-t["map_keys"] / t["n_reduce"].clip(lower=1))  # partitions a map task fills
     t["files_written"] = np.where(t["phase"] == "map", t["n_reduce"] * (1.0 - np.exp(-t["records_out"] / t["n_reduce"])), 0.0)
     t["files_read"] = np.where(t["phase"] == "reduce", t["n_map"] * share, 0.0)
-    t["files_contended"] = t["files_written"] * contention(np.minimum(t["workers"], t["n_map"]), t["cores"])
     return t
-
-
-def contention(processes, cores):
-    """How much dearer a file operation gets when `processes` busy workers share `cores`: ln(processes / cores), >= 0.
-
-    Workers create and rename their files in one shared directory; past the
-    cores, the kernel serialises them (the directory's lock) and each costs
-    more CPU (system time). Logarithmic: the cost grows ever slower with W.
-    """
-    ratio = np.maximum(np.asarray(processes, dtype=float) / np.asarray(cores, dtype=float), 1.0)
-    return np.log(ratio)
 
 
 def _fit(df, columns, y="cpu_s", relative=False):
@@ -178,13 +161,13 @@ def _fit_app(t):
     Sums per run, weighted by 1/total, make every calibration run count the
     same in relative terms, and average away cpu_s's 10 ms clock tick.
     """
-    maps = _per_run(t, "map", ["bytes_in", "files_written", "files_contended", "first"])
-    reduces = _per_run(t, "reduce", ["records_in", "files_read", "first"])
+    maps = _per_run(t, "map", ["bytes_in", "files_written"])
+    reduces = _per_run(t, "reduce", ["records_in", "files_read"])
     sizes = t.loc[t["phase"] == "map", "bytes_in"]
     if len(maps) < 4 or sizes.nunique() < 2:
         raise ModelError("calibration needs at least 4 runs per app, with map tasks of two sizes or more (vary M)")
-    m, r2m = _fit(maps, ["one", "bytes_in", "files_written", "files_contended", "first"], relative=True)
-    r, r2r = _fit(reduces, ["one", "records_in", "files_read", "first"], relative=True)
+    m, r2m = _fit(maps, ["one", "bytes_in", "files_written"], relative=True)
+    r, r2r = _fit(reduces, ["one", "records_in", "files_read"], relative=True)
     sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
     beta, logk = np.polyfit(np.log(sized["bytes_in"]), np.log(sized["records_out"]), 1)
     return AppCosts(*map(float, m), *map(float, r), float(math.exp(logk)), float(beta), r2m, r2r, len(t))
@@ -246,8 +229,25 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
                       cores_seen=tuple(sorted(set(int(c) for c in runs.get("cores", pd.Series(dtype=int)).dropna()))),
                       n_runs=int(len(runs)))
     if background is None:
-        background = _fit_background(cal, local)
+        measured = run_background(local).dropna()
+        background = float(measured.median()) if len(measured) else _fit_background(cal, local)
     return dataclasses.replace(cal, background=float(background))
+
+
+def run_background(runs) -> pd.Series:
+    """Per run, the other programs' busy processes that took `others_cpu_s` from it (NaN where not recorded).
+
+    Sweeps record how much CPU other programs used on a run's CPUs while it
+    ran. In processor sharing, b busy processes of theirs next to our n take
+    K * b / (n + b) cores; so b = u * n / (K - u), with u = others_cpu_s /
+    end_to_end_s the cores they took and n = min(W, M) the job's busy workers.
+    """
+    if "others_cpu_s" not in runs:
+        return pd.Series(np.nan, index=runs.index)
+    k = (runs["cores"] if "cores" in runs else runs["cpu_count"]).astype(float)
+    u = (runs["others_cpu_s"].astype(float) / runs["end_to_end_s"].astype(float)).clip(lower=0, upper=0.9 * k)
+    n = np.minimum(runs["workers"], runs["n_map"]).astype(float)
+    return u * n / (k - u)
 
 
 # ------------------------------------------------------------- prediction
@@ -265,6 +265,7 @@ class Point:
     cores: float
     task_timeout: float = 10.0
     backend: str = "local"  # "ecs": every worker is a task with its own CPU, started with a latency
+    background: float | None = None  # other programs' busy processes; None: the calibration's
 
 
 @dataclass(frozen=True)
@@ -285,20 +286,18 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     keys = c.keys(b)
     share = 1.0 - math.exp(-keys / p.n_reduce)
     files_written = p.n_reduce * share
-    per_file = c.map_per_file_s + c.map_per_contended_file_s * float(contention(min(p.workers, p.n_map), p.cores))
-    map_cpu = c.map_fixed_s + c.map_per_byte_s * b + per_file * files_written
+    map_cpu = c.map_fixed_s + c.map_per_byte_s * b + c.map_per_file_s * files_written
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
     reduce_cpu = c.reduce_fixed_s + c.reduce_per_record_s * records + c.reduce_per_file_s * p.n_map * share
-    # A worker's first attempt costs more; the simulator adds it to whichever task that is.
-    first = c.map_first_s if p.n_map >= p.workers else (c.map_first_s * p.n_map + c.reduce_first_s * (p.workers - p.n_map)) / p.workers
     ecs = p.backend == "ecs"
     return SimJob(
         map_cpu=(map_cpu,) * p.n_map, reduce_cpu=(reduce_cpu,) * p.n_reduce, workers=p.workers, cores=p.cores,
-        first_task_cpu=first, master_map_cpu=cal.master_task_s + cal.master_file_s * files_written,
+        master_map_cpu=cal.master_task_s + cal.master_file_s * files_written,
         master_reduce_cpu=cal.master_task_s + cal.master_file_s, master_register_cpu=cal.master_worker_s,
         fork_s=0.0 if ecs else cal.fork_s,
         start_latency_s=(cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S) if ecs and "task_start_latency_s" not in zero else 0.0,
-        task_timeout=p.task_timeout, dedicated=ecs, background=0.0 if ecs else cal.background)
+        task_timeout=p.task_timeout, dedicated=ecs,
+        background=0.0 if ecs else (cal.background if p.background is None else p.background))
 
 
 def predict(cal: Calibration, p: Point, **zero) -> Prediction:
@@ -318,9 +317,9 @@ def predict(cal: Calibration, p: Point, **zero) -> Prediction:
 # Model terms, and the calibration fields that make them up (decompose zeroes each group).
 TERMS = {
     "per-task overhead": ("map_fixed_s", "reduce_fixed_s", "master_task_s"),
-    "per-file (intermediate files)": ("map_per_file_s", "map_per_contended_file_s", "reduce_per_file_s", "master_file_s"),
+    "per-file (intermediate files)": ("map_per_file_s", "reduce_per_file_s", "master_file_s"),
     "data work (bytes and records)": ("map_per_byte_s", "reduce_per_record_s"),
-    "worker start-up": ("fork_s", "map_first_s", "reduce_first_s", "master_worker_s", "task_start_latency_s"),
+    "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s"),
     "launch and split": ("launch_s",),
 }
 
@@ -388,26 +387,32 @@ def predict_sweep(cal: Calibration, cfg, cores) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare(cal: Calibration, results_dir, cores=None) -> dict:
+def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
     """Predict a results directory's configurations (at its recorded cores, or `cores`) and compare.
 
     Returns the `mrkit predict --json` shape: {"points": [...],
     "median_abs_error_pct", "max_abs_error_pct"}; measured values are medians over repeats.
+    With `loaded` (default), a measured point is predicted with the other programs' load its runs
+    recorded (`others_cpu_s`), where they did; else with the calibration's.
     """
     runs, _ = load_calibration([results_dir])
     if "cores" not in runs:
         runs = runs.assign(cores=runs["cpu_count"])
     group = ["app", "n_map", "n_reduce", "workers", "cores"]
+    runs = runs.assign(background_=run_background(runs))
     measured = runs.groupby(group, sort=False).agg(measured=("end_to_end_s", "median"),
-                                                   input_bytes=("input_bytes", "median")).reset_index()
+                                                   input_bytes=("input_bytes", "median"),
+                                                   background=("background_", "median")).reset_index()
     points = []
     timeout = _task_timeout(results_dir)
     for row in measured.itertuples(index=False):
         ks = [row.cores] if cores is None else cores
         for k in ks:
-            pr = predict(cal, Point(str(row.app), float(row.input_bytes), int(row.n_map), int(row.n_reduce),
-                                    int(row.workers), float(k), timeout))
             same = float(k) == float(row.cores)
+            # Measured points are predicted for the machine as it was: with the load other programs put on it.
+            bg = float(row.background) if same and loaded and not math.isnan(row.background) else None
+            pr = predict(cal, Point(str(row.app), float(row.input_bytes), int(row.n_map), int(row.n_reduce),
+                                    int(row.workers), float(k), timeout, background=bg))
             m = float(row.measured) if same else None
             points.append(_point(row.app, row.n_map, row.n_reduce, row.workers, k, pr.end_to_end_s, m))
     return summary(points)

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from mrkit import timing
 from mrkit.backends.local import run_job
 from mrkit.errors import MrkitError, UsageError
-from mrkit.pinning import format_cpus, parse_cpus, pinned
+from mrkit.pinning import busy_cpu_s, format_cpus, parse_cpus, pinned
 
 
 def _run_on_ecs(app, inputs, **options):
@@ -57,7 +57,7 @@ BACKENDS = {"local": run_job, "ecs": _run_on_ecs}
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PARAMS_DIR = REPO_ROOT / "params"
 SETTINGS_FILES = {"ecs"}  # params/ files that hold settings, not sweeps
-EXTRA_RUN_COLUMNS = ["sweep", "config_id"]
+EXTRA_RUN_COLUMNS = ["sweep", "config_id", "others_cpu_s"]  # others_cpu_s: CPU other programs took on the run's CPUs
 EXTRA_TASK_COLUMNS = ["sweep", "config_id", "repeat"]
 RUN_FILE_COLUMNS = timing.RUN_COLUMNS + EXTRA_RUN_COLUMNS
 TASK_FILE_COLUMNS = timing.TASK_COLUMNS + EXTRA_TASK_COLUMNS
@@ -346,9 +346,11 @@ def _read_rows(path: pathlib.Path, columns) -> list[dict]:
 def _only_appended(old, columns) -> bool:
     """Whether `old` is `columns` without some timing columns appended since (the tail of the timing list)."""
     columns = list(columns)
+    if columns[: len(old)] == old:  # columns appended at the end
+        return True
     base = next((b for b in (timing.TASK_COLUMNS, timing.RUN_COLUMNS) if columns[: len(b)] == b), [])
     present = [c for c in base if c in old]
-    return ([c for c in columns if c in old] == old and present == base[: len(present)])
+    return [c for c in columns if c in old] == old and present == base[: len(present)]
 
 
 def _done_and_clean(out: pathlib.Path) -> set:
@@ -442,9 +444,20 @@ def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     # A fresh working directory per run: no run reads files a previous one left.
     # Pinned run by run (and restored after): the workers it forks inherit the affinity.
     with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
-        return run_fn(rc.app or cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce, workers=rc.workers,
-                      workdir=workdir, repeat=repeat, task_timeout=cfg.task_timeout,
-                      app_options=cfg.app_options or None, **cfg.backend_options)
+        busy, own = busy_cpu_s(), _own_cpu_s()
+        summary, records = run_fn(rc.app or cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce,
+                                  workers=rc.workers, workdir=workdir, repeat=repeat, task_timeout=cfg.task_timeout,
+                                  app_options=cfg.app_options or None, **cfg.backend_options)
+        if busy is not None and cfg.backend == "local":
+            # What a shared machine's other programs took from this run's CPUs: the cost model's background load.
+            summary = {**summary, "others_cpu_s": max(0.0, (busy_cpu_s() - busy) - (_own_cpu_s() - own))}
+        return summary, records
+
+
+def _own_cpu_s():
+    """CPU seconds of this process and its reaped children (the job's master and workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) -> pathlib.Path:

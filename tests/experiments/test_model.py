@@ -11,9 +11,8 @@ import pytest
 from mrkit.experiments import model, whatif
 from mrkit.experiments.sweep import RUN_FILE_COLUMNS, TASK_FILE_COLUMNS, load_sweep
 
-TRUE = dict(map_fixed_s=0.01, map_per_byte_s=8e-8, map_per_file_s=0.002, map_per_contended_file_s=0.0,
-            map_first_s=0.03, reduce_fixed_s=0.004, reduce_per_record_s=1e-6, reduce_per_file_s=0.0005,
-            reduce_first_s=0.0)
+TRUE = dict(map_fixed_s=0.01, map_per_byte_s=8e-8, map_per_file_s=0.002, reduce_fixed_s=0.004,
+            reduce_per_record_s=1e-6, reduce_per_file_s=0.0005)
 HEAPS_K, HEAPS_BETA = 30.0, 0.5
 LAUNCH, FORK = 0.05, 0.004
 MASTER_TASK, MASTER_FILE, MASTER_WORKER = 0.002, 0.0001, 0.003
@@ -29,20 +28,16 @@ def synthetic(configs, cores=2, repeats=2, app="wc"):
         keys = HEAPS_K * b ** HEAPS_BETA
         share = 1 - math.exp(-keys / r)
         t = 0.0
-        slots = {}
         for phase, n in (("map", m), ("reduce", r)):
             for k in range(n):
                 worker = f"w{k % w}"
-                first = worker not in slots
-                slots[worker] = True
                 if phase == "map":
-                    cpu = (TRUE["map_fixed_s"] + TRUE["map_per_byte_s"] * b + TRUE["map_per_file_s"] * r * share
-                           + TRUE["map_first_s"] * first)
+                    cpu = TRUE["map_fixed_s"] + TRUE["map_per_byte_s"] * b + TRUE["map_per_file_s"] * r * share
                     counts = dict(bytes_in=b, records_in=1, records_out=keys)
                 else:
                     records = m * keys / r
                     cpu = (TRUE["reduce_fixed_s"] + TRUE["reduce_per_record_s"] * records
-                           + TRUE["reduce_per_file_s"] * m * share + TRUE["reduce_first_s"] * first)
+                           + TRUE["reduce_per_file_s"] * m * share)
                     counts = dict(bytes_in=0, records_in=records, records_out=records)
                 t += 0.001
                 tasks.append(dict(run_id=run_id, phase=phase, task=k, attempt=1, worker=worker, pid=1, host="h",
@@ -84,13 +79,13 @@ def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():
     # One worker, one core: no sharing, so end to end = launch + fork + every demand in turn.
     p = model.Point("wc", INPUT, 4, 2, 1, 1)
     job = model.sim_job(cal, p)
-    serial = (cal.launch_s + cal.fork_s + sum(job.map_cpu) + sum(job.reduce_cpu) + job.first_task_cpu
+    serial = (cal.launch_s + cal.fork_s + sum(job.map_cpu) + sum(job.reduce_cpu)
               + job.master_register_cpu + 4 * job.master_map_cpu + 2 * job.master_reduce_cpu)
     assert model.predict(cal, p).end_to_end_s == pytest.approx(serial, rel=1e-6)
     # As many cores as workers: the map stage is one task's time plus the master answering 100 workers in turn.
     wide = model.Point("wc", INPUT, 100, 10, 100, 100)
     job = model.sim_job(cal, wide)
-    bound = job.map_cpu[0] + job.first_task_cpu + 100 * (job.master_register_cpu + job.master_map_cpu)
+    bound = job.map_cpu[0] + 100 * (job.master_register_cpu + job.master_map_cpu)
     assert job.map_cpu[0] < model.predict(cal, wide).map_wall_s <= bound + 1e-9
 
 
