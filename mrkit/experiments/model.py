@@ -338,7 +338,7 @@ def decompose(cal: Calibration, p: Point) -> dict:
         terms[name] = max(0.0, total - predict(cal, p, **dict.fromkeys(fields)).end_to_end_s)
     top = max(terms, key=terms.get)
     sentence = (f"at M={p.n_map}, R={p.n_reduce}, W={p.workers} on {p.cores:g} cores, "
-                f"{top} is {terms[top]:.1f} s of {total:.1f} s")
+                f"{top} is {terms[top]:.{2 if total < 10 else 1}f} s of {total:.{2 if total < 10 else 1}f} s")
     return {"end_to_end_s": total, "terms_s": terms, "sentence": sentence}
 
 
@@ -442,3 +442,16 @@ def summary(points) -> dict:
     return {"points": points,
             "median_abs_error_pct": float(np.median(errors)) if errors else None,
             "max_abs_error_pct": float(max(errors)) if errors else None}
+
+
+def fastest(cal: Calibration, cfg, cores) -> dict:
+    """The sweep configuration the model says is fastest at `cores`, with its decomposition into model terms.
+
+    For the report's "what would be fastest on 100 cores, and why": returns
+    {"row": the predict_sweep row (a dict), "decomposition": decompose(...)}.
+    """
+    frame = predict_sweep(cal, cfg, [cores])
+    row = frame.loc[frame["predicted_end_to_end_s"].idxmin()].to_dict()
+    point = Point(row["app"], _sweep_input_bytes(cfg), int(row["n_map"]), int(row["n_reduce"]), int(row["workers"]),
+                  float(cores), cfg.task_timeout)
+    return {"row": row, "decomposition": decompose(cal, point)}

@@ -148,3 +148,11 @@ def test_unknown_app_and_bad_directory_are_model_errors(tmp_path):
         model.predict(cal, model.Point("indexer", INPUT, 4, 2, 2, 2))
     with pytest.raises(model.ModelError, match="not a results directory"):
         model.load_calibration([tmp_path])
+
+
+def test_fastest_on_many_cores_comes_with_its_terms():
+    cal = model.calibrate(*synthetic(CONFIGS), background=0)
+    best = model.fastest(cal, load_sweep("pairs_wc"), 100)
+    frame = model.predict_sweep(cal, load_sweep("pairs_wc"), [100])
+    assert best["row"]["predicted_end_to_end_s"] == frame["predicted_end_to_end_s"].min()
+    assert best["decomposition"]["end_to_end_s"] == pytest.approx(best["row"]["predicted_end_to_end_s"])
