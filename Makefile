@@ -4,12 +4,13 @@
 #   make demo   - a quick look: word count at 1, 2 and 4 workers
 #   make bench  - word count against a plain Python count and the installed peers (results/bench/)
 #   make lint   - ruff (settings in pyproject.toml), as CI runs it
+#   make validate-model - measure calibrate + the lab's four sweeps on 2 CPUs and 1 CPU, check `mrkit predict`
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup test lint report demo bench clean
+.PHONY: setup test lint report demo bench validate-model clean
 
 $(STAMP): pyproject.toml constraints/test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,10 @@ demo: $(STAMP)
 # BENCH_ARGS=--memory-2gb adds the 2 GB memory-flatness suite; --quick for a fast look.
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+# VALIDATE_ARGS=--predict-only reuses what results/validate-model/ holds; --cpus-sets 0-3 0-7 on bigger machines.
+validate-model: $(STAMP)
+	$(BIN)/python bench/validate_model.py $(VALIDATE_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info results/corpus

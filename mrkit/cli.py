@@ -103,6 +103,13 @@ def _job_spec(args, storage):
                    max_attempts=args.max_attempts)
 
 
+def _add_cpus(p):
+    from mrkit.pinning import parse_cpus
+
+    p.add_argument("--cpus", type=parse_cpus, default=None, metavar="LIST",
+                   help="pin the job (master and workers) to these CPUs, e.g. 0 or 0,1 or 0-3; runs record them as cores")
+
+
 def _add_storage(p):
     p.add_argument("--storage", default=None, metavar="URL",
                    help="where the job's files live: a directory or s3://bucket/prefix (default: the cwd)")
@@ -111,6 +118,7 @@ def _add_storage(p):
 def _configure_master(p):
     _configure_job(p)
     _add_storage(p)
+    _add_cpus(p)
     p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="address to serve workers on (default: loopback, any free port)")
     p.add_argument("--token-file", metavar="FILE",
@@ -147,6 +155,7 @@ def _configure_worker(p):
     _add_app(p)
     p.add_argument("--master", metavar="URL", help="master URL (default: read mr-master.json in the cwd)")
     p.add_argument("--token-file", metavar="FILE", help="file holding the master's token (else $MRKIT_TOKEN or mr-master.json)")
+    _add_cpus(p)
 
 
 def _worker(args):
@@ -164,6 +173,7 @@ def _configure_run(p):
     _add_app(p)
     _configure_job(p)
     _add_storage(p)
+    _add_cpus(p)
     p.add_argument("-w", "--workers", type=int, default=None, metavar="W",
                    help="worker processes (default max(M, R) capped at the CPU count)")
     p.add_argument("--workdir", default=None, metavar="DIR", help="where intermediate and output files go (default: cwd)")
@@ -388,6 +398,22 @@ def _report(args):
     build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks)
 
 
+def _configure_predict(p):
+    p.add_argument("calibration", nargs="+", metavar="CALIBRATION_DIR",
+                   help="results directories (runs.csv + tasks.csv) to fit from")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--against", metavar="RESULTS_DIR", help="predict this directory's configurations and compare")
+    target.add_argument("--sweep", metavar="NAME|FILE", help="predict a sweep's configurations without running it")
+    p.add_argument("--cores", metavar="K[,K...]", help="predict at these core counts (default: as recorded, or this machine's)")
+    p.add_argument("--json", action="store_true", help="print the points and error summary as JSON")
+
+
+def _predict(args):
+    from mrkit.experiments.predict import run
+
+    run(args.calibration, against=args.against, sweep=args.sweep, cores=args.cores, as_json=args.json)
+
+
 def _configure_demo(p):
     p.add_argument("--results", default="results", metavar="DIR", help="where the generated corpus is cached (default results/)")
 
@@ -407,6 +433,8 @@ COMMANDS = {
     "sweep": ("run (or resume) a named sweep; rows go to results/<sweep>/<stamp>/", _configure_sweep, _sweep),
     "ecs": ("set up, tear down and build the image for running jobs on AWS ECS Fargate", _configure_ecs, _ecs),
     "report": ("run the report's sweeps through papermill and export one HTML report", _configure_report, _report),
+    "predict": ("calibrate the cost model on results, then predict a sweep or compare with measured runs",
+                _configure_predict, _predict),
     "demo": ("word count on the built-in corpus at 1, 2 and 4 workers, with timings", _configure_demo, _demo),
 }
 
@@ -428,6 +456,10 @@ def main(argv=None):
     prog = "mrkit" + (f" {argv[0]}" if argv and argv[0] in COMMANDS else "")
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "cpus", None) is not None:  # before anything forks: master and workers inherit it
+            from mrkit.pinning import pin
+
+            pin(args.cpus)
         return args.handler(args) or 0
     except JobFailed as exc:
         print(f"{prog}: job failed: {exc}", file=sys.stderr)

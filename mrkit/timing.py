@@ -16,6 +16,9 @@ TASK_COLUMNS = [
     "bytes_in", "bytes_out", "records_in", "records_out", "status",
     "cpu_s",  # second round: the worker's user+system CPU seconds for the attempt
     "backup", "slowdown",  # second round: a backup attempt; the slowdown injected on its worker (1: none)
+    # ECS only (blank elsewhere): the worker task's lifecycle from DescribeTasks, epoch seconds
+    *(ECS_LIFECYCLE_COLUMNS := ("ecs_created_at", "ecs_pull_started_at", "ecs_pull_stopped_at", "ecs_started_at",
+                                "ecs_stopped_at")),
 ]
 
 RUN_COLUMNS = [
@@ -39,7 +42,7 @@ def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, sta
         "bytes_in": counters.get("bytes_in", 0), "bytes_out": counters.get("bytes_out", 0),
         "records_in": counters.get("records_in", 0), "records_out": counters.get("records_out", 0),
         "status": status, "cpu_s": counters.get("cpu_s"),  # None: not reported (the attempt died or was stopped)
-        "backup": backup, "slowdown": slowdown,
+        "backup": backup, "slowdown": slowdown, **dict.fromkeys(ECS_LIFECYCLE_COLUMNS),
     }
 
 

@@ -204,7 +204,7 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     backup policy (mrkit.runtime.backups); slow_workers K and slowdown F make
     K of the workers stragglers that take F times as long (studies).
     """
-    launched_at = timing.now()
+    launched_at, launched_cpu = timing.now(), timing.process_cpu_s()
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     app = load_app(app, app_options)
@@ -246,6 +246,7 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
         n_reduce=n_reduce, workers=workers, input_bytes=spec.input_bytes,
         launched_at=launched_at, finished_at=finished_at, repeat=repeat, backup_tasks=backup_tasks,
         slow_workers=slow_workers, slowdown=slowdown,
+        master_cpu_s=timing.process_cpu_s() - launched_cpu,  # this job's, not the whole process's (sweeps run many)
     )
     return summary, records
 

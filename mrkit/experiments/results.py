@@ -28,7 +28,7 @@ from mrkit.storage.local import write_atomic
 if TYPE_CHECKING:
     from mrkit.experiments.sweep_config import SweepConfig
 
-EXTRA_RUN_COLUMNS = ["sweep", "config_id"]
+EXTRA_RUN_COLUMNS = ["sweep", "config_id", "others_cpu_s"]  # others_cpu_s: CPU other programs took on the run's CPUs
 EXTRA_TASK_COLUMNS = ["sweep", "config_id", "repeat"]
 RUN_FILE_COLUMNS = timing.RUN_COLUMNS + EXTRA_RUN_COLUMNS
 TASK_FILE_COLUMNS = timing.TASK_COLUMNS + EXTRA_TASK_COLUMNS
@@ -74,10 +74,30 @@ def _read_rows(path: pathlib.Path, columns) -> list[dict]:
         text = text[: text.rfind("\n") + 1]
         replace_text(path, text)
     reader = csv.DictReader(io.StringIO(text))
+    old = list(reader.fieldnames or [])
+    if old and old != list(columns) and _only_appended(old, columns):
+        # Written before timing columns were appended (the contract only appends): upgrade it, new columns blank.
+        rows = list(reader)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        replace_text(path, buffer.getvalue())
+        return rows
     if reader.fieldnames and list(reader.fieldnames) != list(columns):
         raise SweepError(f"{path} has columns {reader.fieldnames}, expected {columns}; "
                          "it was written by a different mrkit version")
     return list(reader)
+
+
+def _only_appended(old, columns) -> bool:
+    """Whether `old` is `columns` without some timing columns appended since (the tail of the timing list)."""
+    columns = list(columns)
+    if columns[: len(old)] == old:  # columns appended at the end
+        return True
+    base = next((b for b in (timing.TASK_COLUMNS, timing.RUN_COLUMNS) if columns[: len(b)] == b), [])
+    present = [c for c in base if c in old]
+    return [c for c in columns if c in old] == old and present == base[: len(present)]
 
 
 def done_and_clean(out: pathlib.Path) -> set:

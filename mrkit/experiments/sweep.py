@@ -11,6 +11,9 @@ Backends are looked up by name in `mrkit.backends.BACKENDS` (the contract is
 there); the sweep's `backend_options` are their keyword arguments ("ecs":
 settings, stand_in, endpoint_url; see mrkit.backends.ecs.run.run_job).
 
+`cpus` pins each run (master and workers) to those CPUs, so 1-core and
+2-core sweeps can be measured on one machine; runs record the count as `cores`.
+
 The names of sweep_config.py and results.py stay importable from here
 (`from mrkit.experiments import sweep as sw; sw.load_sweep(...)`), as the
 notebooks and the CLI use them.
@@ -19,6 +22,7 @@ notebooks and the CLI use them.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import tempfile
 
@@ -52,14 +56,27 @@ from mrkit.experiments.sweep_config import (  # noqa: F401 - re-exported
     resolve_workers,
     sweep_path,
 )
+from mrkit.pinning import busy_cpu_s, pinned
 
 
 def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     # A fresh working directory per run: no run reads files a previous one left.
-    with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir:
-        return run_fn(cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce, workers=rc.workers,
-                      workdir=workdir, repeat=repeat, task_timeout=cfg.task_timeout,
-                      app_options=cfg.app_options or None, **rc.options(), **cfg.backend_options)
+    # Pinned run by run (and restored after): the workers it forks inherit the affinity.
+    with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
+        busy, own = busy_cpu_s(), _own_cpu_s()
+        summary, records = run_fn(rc.app or cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce,
+                                  workers=rc.workers, workdir=workdir, repeat=repeat, task_timeout=cfg.task_timeout,
+                                  app_options=cfg.app_options or None, **rc.options(), **cfg.backend_options)
+        if busy is not None and cfg.backend == "local":
+            # What a shared machine's other programs took from this run's CPUs: the cost model's background load.
+            summary = {**summary, "others_cpu_s": max(0.0, (busy_cpu_s() - busy) - (_own_cpu_s() - own))}
+        return summary, records
+
+
+def _own_cpu_s():
+    """CPU seconds of this process and its reaped children (the job's master and workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) -> pathlib.Path:

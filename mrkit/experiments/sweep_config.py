@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from mrkit.backends import BACKENDS
-from mrkit.errors import MrkitError
+from mrkit.errors import MrkitError, UsageError
 from mrkit.job import default_workers
+from mrkit.pinning import format_cpus, parse_cpus
 
 # Named sweeps are package data (a checkout's params/ links to them), so an installed mrkit finds them too.
 PARAMS_DIR = pathlib.Path(str(resources.files("mrkit") / "params"))
@@ -92,7 +93,7 @@ class CorpusConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One configuration of a sweep: map tasks M, reduce tasks R, worker processes W.
+    """One configuration of a sweep: map tasks M, reduce tasks R, worker processes W (and its app, in a sweep of several).
 
     A straggler study adds K slowed workers taking F times as long, and the
     backup policy run against them (None: no backups).
@@ -104,10 +105,12 @@ class RunConfig:
     slow_workers: int = 0
     slowdown: float = 1.0
     backup_tasks: str | None = None
+    app: str | None = None  # None: the sweep's one app
 
     @property
     def config_id(self) -> str:
-        base = f"m{self.n_map}-r{self.n_reduce}-w{self.workers}"
+        prefix = f"{self.app}-" if self.app is not None else ""
+        base = f"{prefix}m{self.n_map}-r{self.n_reduce}-w{self.workers}"
         if self.slow_workers:
             base += f"-slow{self.slow_workers}x{self.slowdown:g}"
         return base + (f"-{self.backup_tasks}" if self.backup_tasks else "")
@@ -131,7 +134,7 @@ class SweepConfig:
 
     name: str = "sweep"
     description: str = ""
-    app: str = "wc"
+    app: str | list = "wc"  # a list runs every configuration for each app (e.g. the calibration sweep)
     app_options: dict = field(default_factory=dict)
     backend: str = "local"
     backend_options: dict = field(default_factory=dict)  # keyword arguments for the backend (ecs: settings, stand_in)
@@ -149,6 +152,7 @@ class SweepConfig:
     inputs: tuple | None = None  # paths (relative to the cwd); None: the generated corpus
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     results_dir: str = "results"
+    cpus: str | int | list | None = None  # pin every run (master and workers) to these CPUs, e.g. "0" or "0,1"
 
     def __post_init__(self):
         setattr_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen)
@@ -179,6 +183,15 @@ class SweepConfig:
         setattr_("backend_options", dict(self.backend_options or {}))
         if self.stragglers is not None:
             setattr_("stragglers", _stragglers(self.stragglers))
+        if self.cpus is not None:
+            try:
+                setattr_("cpus", format_cpus(parse_cpus(self.cpus)))  # canonical text: meta.json compares it
+            except UsageError as exc:
+                raise SweepError(f"cpus: {exc}") from None
+        if isinstance(self.app, (list, tuple)):
+            if not self.app or not all(isinstance(a, str) and a for a in self.app):
+                raise SweepError(f"app must be a name or a non-empty list of names, got {self.app!r}")
+            setattr_("app", list(self.app))
 
     @classmethod
     def from_dict(cls, values: dict) -> SweepConfig:
@@ -193,10 +206,11 @@ class SweepConfig:
         """Every configuration in order, duplicates (e.g. made equal by the cap) removed."""
         pairs = self.pairs or tuple(itertools.product(self.n_map, self.n_reduce))
         study = self.stragglers or {"slow_workers": 0, "slowdown": (1.0,), "backup_tasks": (None,)}
+        apps = self.app if isinstance(self.app, (list, tuple)) else (None,)
         out = []
-        for (m, r), w, f, policy in itertools.product(pairs, self.workers or (None,), study["slowdown"],
-                                                      study["backup_tasks"]):
-            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers), study["slow_workers"], f, policy)
+        for app, (m, r), w, f, policy in itertools.product(apps, pairs, self.workers or (None,), study["slowdown"],
+                                                           study["backup_tasks"]):
+            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers), study["slow_workers"], f, policy, app)
             if rc not in out:
                 out.append(rc)
         return out
@@ -255,8 +269,12 @@ def sweep_path(name_or_path, params_dir=PARAMS_DIR) -> pathlib.Path:
     return path
 
 
-def load_sweep(name_or_path, *, quick=False, params_dir=PARAMS_DIR, **overrides) -> SweepConfig:
-    """A SweepConfig from defaults <- YAML <- its `quick:` block (if quick) <- overrides."""
+def load_sweep(name_or_path, *, quick=False, what_if=False, params_dir=PARAMS_DIR, **overrides) -> SweepConfig:
+    """A SweepConfig from defaults <- YAML <- its `quick:` block (if quick) <- overrides.
+
+    A `what_if:` block holds configurations only `mrkit predict` uses (what_if=True):
+    a study too costly to run, e.g. 100 Fargate mappers, predicted instead.
+    """
     import yaml
 
     path = sweep_path(name_or_path, params_dir)
@@ -267,7 +285,10 @@ def load_sweep(name_or_path, *, quick=False, params_dir=PARAMS_DIR, **overrides)
     if not isinstance(document, dict):
         raise SweepError(f"{path}: expected a mapping of sweep parameters")
     quick_block = document.pop("quick", None) or {}
+    what_if_block = document.pop("what_if", None) or {}
     values = merge_params({"name": path.stem}, document)
     if quick:
         values = merge_params(values, quick_block)
+    if what_if:
+        values = merge_params(values, what_if_block)
     return SweepConfig.from_dict(merge_params(values, overrides))

@@ -224,3 +224,42 @@ def test_a_quick_straggler_study_records_the_policy_and_the_slowdown(tmp_path):
         ("none", "1", "10.0"), ("spark", "1", "10.0")}
     tasks = list(csv.DictReader(open(out / "tasks.csv")))
     assert {t["slowdown"] for t in tasks} >= {"1.0", "10.0"} and "True" in {t["backup"] for t in tasks}
+
+
+def test_cpus_pins_every_run_and_runs_record_the_cores(tmp_path):
+    import os
+
+    first = sorted(os.sched_getaffinity(0))[0]
+    before = os.sched_getaffinity(0)
+    cfg = quick(tmp_path, repeats=1, warmup=False, cpus=first)
+    assert cfg.cpus == str(first)
+    out = sw.run_sweep(cfg, progress=False)
+    assert {int(r["cores"]) for r in read_csv(out / "runs.csv")} == {1}
+    assert os.sched_getaffinity(0) == before  # restored after each run
+    with pytest.raises(sw.SweepError, match="cpus: --cpus 4096"):
+        quick(tmp_path, cpus="4096")
+
+
+def test_a_sweep_of_several_apps_runs_each_configuration_for_each(tmp_path):
+    cfg = sw.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results"))
+    ids = [rc.config_id for rc in cfg.configurations()]
+    assert ids[0].startswith("wc-") and ids[-1].startswith("indexer-") and len(ids) == 8
+    out = sw.run_sweep(sw.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results"),
+                                     pairs=[[2, 1]], workers=[1], warmup=False), progress=False)
+    assert sorted(r["app"] for r in read_csv(out / "runs.csv")) == ["indexer", "wc"]
+    with pytest.raises(sw.SweepError, match="app must be"):
+        sw.load_sweep("calibrate", app=[])
+
+
+def test_resuming_a_directory_written_before_columns_were_appended_upgrades_it(tmp_path):
+    cfg = quick(tmp_path, repeats=1, warmup=False)
+    out = sw.run_sweep(cfg, progress=False)
+    old = TASK_COLUMNS[: TASK_COLUMNS.index("cpu_s") + 1] + sw.EXTRA_TASK_COLUMNS
+    rows = read_csv(out / "tasks.csv")
+    with open(out / "tasks.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=old, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    sw.run_sweep(cfg.__class__.from_dict({**cfg.to_dict(), "repeats": 2}), out, progress=False)
+    assert header(out / "tasks.csv") == sw.TASK_FILE_COLUMNS
+    assert len(read_csv(out / "tasks.csv")) > len(rows)

@@ -71,6 +71,8 @@ class TaskUse:
     reason: str = ""          # stoppedReason (+ the container's exit code), once stopped
     exit_code: int | None = None
     billed_s: float = 0.0
+    lifecycle: dict = field(default_factory=dict)  # ecs_created_at, ... (epoch seconds) from DescribeTasks
+    ip: str | None = None
 
 
 @dataclass
@@ -160,6 +162,7 @@ class Launcher:
             self._cleanup(failed)
             if job_failed:  # after the cleanup: stopped tasks have their reasons and logs in place
                 self._report_failures()
+        add_lifecycle(record["tasks"], self.started.values())
         summary = {**record["run"], "app": loaded.name, "backend": BACKEND, "workers": workers, "repeat": repeat}
         return EcsRun(summary, record["tasks"], storage.url, self.usage, timing.now() - launched_at,
                       list(self.started.values()))
@@ -408,11 +411,31 @@ class Launcher:
             start = began.timestamp() if began else use.launched
             end = ended.timestamp() if ended else (use.stopped or now)
             use.billed_s = max(BILLED_MINIMUM_S, math.ceil(max(0.0, end - start)))
+            use.lifecycle = {column: task[key].timestamp() for column, key in LIFECYCLE.items() if task.get(key)}
+            use.ip = Aws.task_private_ip(task) if task else None
 
     def _usage(self):
         cpu, memory = self.config.cpu / 1024, self.config.memory / 1024
         billed = sum(use.billed_s for use in self.started.values())
         return Usage(len(self.started), billed * cpu, billed * memory)
+
+
+# DescribeTasks' lifecycle fields -> the task records' columns (timing.TASK_COLUMNS).
+LIFECYCLE = {"ecs_created_at": "createdAt", "ecs_pull_started_at": "pullStartedAt",
+             "ecs_pull_stopped_at": "pullStoppedAt", "ecs_started_at": "startedAt", "ecs_stopped_at": "stoppedAt"}
+
+
+def add_lifecycle(records, uses):
+    """Give each attempt the lifecycle of the worker task it ran in, matched by the task's private IP.
+
+    A Fargate task's hostname is ip-A-B-C-D...: its private IPv4 address. An
+    attempt whose host matches no task (the local stand-in) keeps blank times.
+    """
+    by_host = {"ip-" + use.ip.replace(".", "-"): use.lifecycle for use in uses if use.ip and use.role == "worker"}
+    for record in records:
+        lifecycle = by_host.get(str(record.get("host", "")).split(".")[0])
+        if lifecycle:
+            record.update(lifecycle)
 
 
 def _short(arn):

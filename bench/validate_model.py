@@ -1,0 +1,142 @@
+"""Validate `mrkit predict` on this machine: out-of-sample, with repeats, across core counts.
+
+    .venv/bin/python bench/validate_model.py [--cpus-sets 0,1 0] [--repeats 3] [--measure-only | --predict-only]
+    make validate-model
+
+For each CPU set (default: two CPUs, then one) it runs, pinned to that set,
+the calibration sweep (params/calibrate.yaml) and the lab's four sweeps
+(map_sweep, reduce_sweep, pairs_wc, pairs_indexer) into
+results/validate-model/cpus-<set>/<sweep>/ (resumed when there: rerunning
+measures only what is missing). Then, for every (calibration set, measured
+set) pair, it calibrates on the `calibrate` runs only and predicts every point
+of the four sweeps at the measured set's cores, and prints per sweep the
+median and worst |error| against the targets (10% and 25%), the machine, and
+the load while it measured. `validation.md` and `validation.json` in
+results/validate-model/ keep the tables.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import socket
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mrkit.experiments import sweep as sweeps  # noqa: E402
+from mrkit.pinning import available, format_cpus, parse_cpus  # noqa: E402
+
+LAB_SWEEPS = ("map_sweep", "reduce_sweep", "pairs_wc", "pairs_indexer")
+TARGET_MEDIAN, TARGET_MAX = 10.0, 25.0
+
+
+def _default_sets():
+    cpus = sorted(available() or {0})
+    return [format_cpus(set(cpus[:2])), format_cpus({cpus[0]})] if len(cpus) > 1 else [format_cpus({cpus[0]})]
+
+
+def _dir(out, cpus, name):
+    return out / f"cpus-{cpus.replace(',', '_')}" / name
+
+
+def _load():
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure(out, cpu_sets, repeats, names):
+    """Run (or resume) every sweep pinned to every CPU set; a log line per sweep with the load."""
+    log = out / "measure.log"
+    for cpus in cpu_sets:
+        for name in names:
+            target = _dir(out, cpus, name)
+            overrides = {"cpus": cpus, "results_dir": str(out / "scratch")}
+            if repeats is not None and name != "calibrate":
+                overrides["repeats"] = repeats
+            began = time.time()
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%F %T')} start {name} cpus={cpus} load {_load()}\n")
+            sweeps.run_sweep(name, target, progress=sys.stderr.isatty(), **overrides)
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%F %T')} end   {name} cpus={cpus} load {_load()} "
+                        f"({time.time() - began:.0f} s)\n")
+
+
+def predict_all(out, cpu_sets, names, loaded=True):
+    """Calibrate on each set's calibrate runs, predict each set's lab sweeps; the tables.
+
+    loaded: predict each measured point with the other programs' load its runs recorded
+    (others_cpu_s); else with the calibration runs' median load (the machine "as usual").
+    """
+    from mrkit.experiments import model
+
+    rows = []
+    for calib in cpu_sets:
+        calibration = [_dir(out, calib, "calibrate")]
+        if not (calibration[0] / "runs.csv").exists():
+            continue
+        fitted = model.calibrate(*model.load_calibration(calibration))
+        for measured in cpu_sets:
+            for name in names:
+                if name == "calibrate" or not (_dir(out, measured, name) / "runs.csv").exists():
+                    continue
+                result = model.compare(fitted, _dir(out, measured, name), loaded=loaded)
+                rows.append({"calibrated_on": calib, "measured_on": measured, "sweep": name,
+                             "points": len(result["points"]),
+                             "median_abs_error_pct": result["median_abs_error_pct"],
+                             "max_abs_error_pct": result["max_abs_error_pct"],
+                             "detail": result["points"]})
+    return rows
+
+
+def _table(rows):
+    lines = ["| calibrated on CPUs | measured on CPUs | sweep | points | median abs error | worst abs error | targets met |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ok = r["median_abs_error_pct"] <= TARGET_MEDIAN and r["max_abs_error_pct"] <= TARGET_MAX
+        lines.append(f"| {r['calibrated_on']} | {r['measured_on']} | {r['sweep']} | {r['points']} | "
+                     f"{r['median_abs_error_pct']:.1f}% | {r['max_abs_error_pct']:.1f}% | {'yes' if ok else 'no'} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpus-sets", nargs="+", default=None, metavar="LIST",
+                        help="CPU sets to measure on, e.g. 0,1 0 (default: two CPUs, then one)")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats of the lab's sweeps (default: their files')")
+    parser.add_argument("--out", default=str(ROOT / "results" / "validate-model"), metavar="DIR")
+    parser.add_argument("--sweeps", nargs="+", default=list(LAB_SWEEPS), metavar="NAME")
+    stage = parser.add_mutually_exclusive_group()
+    stage.add_argument("--measure-only", action="store_true")
+    stage.add_argument("--predict-only", action="store_true")
+    args = parser.parse_args(argv)
+    cpu_sets = [format_cpus(parse_cpus(s)) for s in (args.cpus_sets or _default_sets())]
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = ["calibrate", *args.sweeps]
+    if not args.predict_only:
+        measure(out, cpu_sets, args.repeats, names)
+    if args.measure_only:
+        return 0
+    rows = predict_all(out, cpu_sets, names)
+    quiet = predict_all(out, cpu_sets, names, loaded=False)
+    machine = (f"{socket.gethostname()}: {platform.platform()}, {os.cpu_count()} CPUs, "
+               f"{platform.processor() or platform.machine()}; load now {_load()}")
+    text = (f"Model validation on {machine}\n\nEach measured point predicted with the load other programs put on "
+            f"its CPUs while it ran (others_cpu_s):\n\n{_table(rows)}\n\nThe same points predicted with the "
+            f"calibration runs' median load instead (no knowledge of the load at measurement time):\n\n{_table(quiet)}\n")
+    log = out / "measure.log"
+    if log.exists():
+        text += "\nMeasured (load averages 1/5/15 min at start and end of each sweep):\n\n```\n" + log.read_text() + "```\n"
+    print(text)
+    (out / "validation.md").write_text(text, encoding="utf-8")
+    (out / "validation.json").write_text(json.dumps({"machine": machine, "rows": rows, "rows_calibration_load": quiet},
+                                                    indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

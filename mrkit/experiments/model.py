@@ -1,0 +1,423 @@
+"""The cost model behind `mrkit predict`: calibrated from task records, run through a simulator.
+
+Calibration (`calibrate(runs, tasks)`) fits, per app and with non-negative
+least squares, the CPU seconds (`cpu_s`) of each successful attempt:
+
+    map     = map_fixed + map_per_byte * bytes_in + map_per_file * files written
+    reduce  = reduce_fixed + reduce_per_record * records_in + reduce_per_file * files read
+
+(files: the intermediate files a map task writes, one per partition it
+fills; those a reduce task reads, one per map task that filled its
+partition), the number of distinct keys a map task of b bytes emits
+(Heaps' law, records = k * b^beta, which sizes the reduce side), and from
+the runs: the launch cost and the launcher's time per forked worker
+(`startup_s = launch + fork * W`) and the master's CPU per task, per file it
+commits and per worker (`master_cpu_s`). CPU seconds, not wall seconds, are
+what makes calibration portable across core counts: wall time inflated by
+sharing cores is the simulator's business.
+
+Prediction (`predict`) builds each task's CPU demand for (app, input bytes,
+M, R, W, K) and runs mrkit's scheduling in `simulate` (W workers on K cores
+sharing CPU, the map barrier, the queue, the long poll, timeouts that let a
+late attempt keep running). `predict_sweep` does it for every configuration
+of a sweep, `compare` against a results directory (the `--json` contract),
+`decompose` says how much of one configuration's time each model term costs.
+Everything is a pure function of DataFrames and numbers; no job runs here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import pathlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mrkit.errors import MrkitError
+from mrkit.experiments import whatif
+from mrkit.experiments.analysis import _nnls, _r2
+from mrkit.experiments.simulate import SimJob, simulate
+
+MAP_TERMS = ("map_fixed_s", "map_per_byte_s", "map_per_file_s")
+REDUCE_TERMS = ("reduce_fixed_s", "reduce_per_record_s", "reduce_per_file_s")
+
+
+class ModelError(MrkitError, ValueError):
+    """Calibration data that cannot be used, or a configuration the model cannot predict."""
+
+
+@dataclass(frozen=True)
+class AppCosts:
+    """One app's fitted CPU costs (seconds; per byte, record or file where named)."""
+
+    map_fixed_s: float
+    map_per_byte_s: float
+    map_per_file_s: float
+    reduce_fixed_s: float
+    reduce_per_record_s: float
+    reduce_per_file_s: float
+    heaps_k: float  # distinct keys a map task of b bytes emits: heaps_k * b ** heaps_beta
+    heaps_beta: float
+    r2_map: float
+    r2_reduce: float
+    n_attempts: int
+
+    def keys(self, map_bytes):
+        return self.heaps_k * max(map_bytes, 1.0) ** self.heaps_beta
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Everything `predict` needs: per-app costs and the runtime's own costs."""
+
+    apps: dict
+    launch_s: float  # launch to the first fork: staging, the master's start, the split
+    fork_s: float  # launcher wall time per worker started
+    master_task_s: float  # master CPU per task attempt handed out, received, committed
+    master_file_s: float  # master CPU per file committed (a rename)
+    master_worker_s: float  # master CPU per worker beyond its fork (registration, exit)
+    task_start_latency_s: float = 0.0  # ECS: measured task start latency when the records have it
+    background: float = 0.0  # cores other programs took while calibrating (median others_cores; see others_cores)
+    cores_seen: tuple = ()
+    n_runs: int = 0
+
+    def costs(self, app):
+        try:
+            return self.apps[app]
+        except KeyError:
+            raise ModelError(f"no calibration runs of app {app!r}; calibrated: {', '.join(sorted(self.apps))}") from None
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_calibration(dirs):
+    """(runs, tasks) of one or more results directories, concatenated; ModelError for one without both CSVs."""
+    from mrkit.experiments.sweep import load_results
+
+    runs, tasks = [], []
+    for d in dirs:
+        path = pathlib.Path(d)
+        missing = [n for n in ("runs.csv", "tasks.csv") if not (path / n).is_file()]
+        if missing:
+            raise ModelError(f"{d}: not a results directory (no {' or '.join(missing)})")
+        r, t, _ = load_results(path)
+        runs.append(r)
+        tasks.append(t)
+    runs, tasks = pd.concat(runs, ignore_index=True), pd.concat(tasks, ignore_index=True)
+    if runs.empty:
+        raise ModelError(f"{', '.join(map(str, dirs))}: no runs recorded")
+    return runs, tasks
+
+
+# ------------------------------------------------------------ calibration
+
+
+def _attempt_table(runs, tasks):
+    """ok map/reduce attempts with their run's M, R, W and the model's regressors."""
+    need = ["run_id", "phase", "worker", "start", "bytes_in", "records_in", "records_out", "status", "cpu_s"]
+    missing = [c for c in need if c not in tasks]
+    if missing:
+        raise ModelError(f"tasks.csv lacks {missing}: it was written by an mrkit without cpu_s; re-run the calibration")
+    keep = ["run_id", "app", "n_map", "n_reduce", "workers"]
+    runs = runs.assign(cores=runs["cores"] if "cores" in runs else runs["cpu_count"])
+    keep.append("cores")
+    t = tasks[tasks["phase"].isin(["map", "reduce"])].copy()
+    t["run_id"] = t["run_id"].astype(str)
+    r = runs[keep].copy()
+    r["run_id"] = r["run_id"].astype(str)
+    t = t.merge(r, on="run_id", how="inner")
+    maps = t[t["phase"] == "map"]
+    keys_per_map = maps.groupby("run_id")["records_out"].mean()
+    t["map_keys"] = t["run_id"].map(keys_per_map).fillna(0.0)
+    t = t[t["status"] == "ok"]
+    share = 1.0 - np.exp(-t["map_keys"] / t["n_reduce"].clip(lower=1))  # partitions a map task fills
+    t["files_written"] = np.where(t["phase"] == "map", t["n_reduce"] * (1.0 - np.exp(-t["records_out"] / t["n_reduce"])), 0.0)
+    t["files_read"] = np.where(t["phase"] == "reduce", t["n_map"] * share, 0.0)
+    return t
+
+
+def _fit(df, columns, y="cpu_s", relative=False):
+    """Non-negative least squares of y on columns; relative: each row weighted by 1/y (errors in %)."""
+    a = df[list(columns)].to_numpy(dtype=float)
+    v = df[y].to_numpy(dtype=float)
+    w = 1.0 / np.maximum(v, 1e-3) if relative else np.ones_like(v)
+    scale = np.where(a.max(axis=0) > 0, a.max(axis=0), 1.0)  # bytes and counts differ by 10^6: scale for lstsq
+    coef = _nnls(a / scale * w[:, None], v * w) / scale
+    return coef, _r2(v, a @ coef)
+
+
+def _per_run(t, phase, columns):
+    """A phase's attempts summed per run: what the run's CPU demand is made of."""
+    rows = t[t["phase"] == phase].assign(one=1.0)
+    return rows.groupby("run_id")[["one", *columns, "cpu_s"]].sum()
+
+
+def _fit_app(t):
+    """One app's costs, fitted on each run's summed map and reduce CPU.
+
+    Sums per run, weighted by 1/total, make every calibration run count the
+    same in relative terms, and average away cpu_s's 10 ms clock tick.
+    """
+    maps = _per_run(t, "map", ["bytes_in", "files_written"])
+    reduces = _per_run(t, "reduce", ["records_in", "files_read"])
+    sizes = t.loc[t["phase"] == "map", "bytes_in"]
+    if len(maps) < 4 or sizes.nunique() < 2:
+        raise ModelError("calibration needs at least 4 runs per app, with map tasks of two sizes or more (vary M)")
+    m, r2m = _fit(maps, ["one", "bytes_in", "files_written"], relative=True)
+    r, r2r = _fit(reduces, ["one", "records_in", "files_read"], relative=True)
+    sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
+    beta, logk = np.polyfit(np.log(sized["bytes_in"]), np.log(sized["records_out"]), 1)
+    return AppCosts(*map(float, m), *map(float, r), float(math.exp(logk)), float(beta), r2m, r2r, len(t))
+
+
+def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Calibration:
+    """Fit the model to the runs and task attempts of calibration sweeps (see the module docstring).
+
+    `background` (cores other programs take) defaults to the calibration
+    runs' median `others_cores` (0 where not recorded); 0 predicts a quiet machine.
+    """
+    for col in ("run_id", "app", "n_map", "n_reduce", "workers", "startup_s", "master_cpu_s"):
+        if col not in runs:
+            raise ModelError(f"runs.csv lacks {col!r}: it was written by an older mrkit; re-run the calibration")
+    local = runs[runs["backend"].astype(str) != "ecs"] if "backend" in runs else runs
+    local = local if not local.empty else runs
+    t = _attempt_table(runs, tasks)
+    apps = {str(app): _fit_app(g) for app, g in t.groupby("app")}
+    (launch, fork), _ = _fit(local.assign(one=1.0), ["one", "workers"], y="startup_s")
+    m, r = local["n_map"].to_numpy(dtype=float), local["n_reduce"].to_numpy(dtype=float)
+    master = local.assign(one=1.0, tasks_=m + r, files_=m * r + r)
+    (_, per_worker, per_task, per_file), _ = _fit(master, ["one", "workers", "tasks_", "files_"], y="master_cpu_s")
+    cal = Calibration(apps=apps, launch_s=float(launch), fork_s=float(fork), master_task_s=float(per_task),
+                      master_file_s=float(per_file), master_worker_s=float(max(0.0, per_worker - fork)),
+                      task_start_latency_s=whatif.measured_start_latency(tasks),
+                      cores_seen=tuple(sorted(set(int(c) for c in runs.get("cores", pd.Series(dtype=int)).dropna()))),
+                      n_runs=int(len(runs)))
+    if background is None:
+        measured = others_cores(local).dropna()
+        background = float(measured.median()) if len(measured) else 0.0
+    return dataclasses.replace(cal, background=float(background))
+
+
+def others_cores(runs) -> pd.Series:
+    """Per run, the cores other programs took from it on average: others_cpu_s / end_to_end_s (NaN where not recorded).
+
+    Sweeps record how much CPU other programs used on a run's CPUs while it
+    ran. The model gives the job what they left: K - others_cores (at least
+    a tenth of K). Taking it as a share of the cores, not as competing
+    processes, holds up at W = 100, where a process count would have to
+    assume how many of the job's own were busy.
+    """
+    if "others_cpu_s" not in runs:
+        return pd.Series(np.nan, index=runs.index)
+    return (runs["others_cpu_s"].astype(float) / runs["end_to_end_s"].astype(float)).clip(lower=0)
+
+
+# ------------------------------------------------------------- prediction
+
+
+@dataclass(frozen=True)
+class Point:
+    """One configuration to predict."""
+
+    app: str
+    input_bytes: float
+    n_map: int
+    n_reduce: int
+    workers: int
+    cores: float
+    task_timeout: float = 10.0
+    backend: str = "local"  # "ecs": every worker is a task with its own CPU, started with a latency
+    background: float | None = None  # cores other programs take from the job; None: the calibration's
+
+
+@dataclass(frozen=True)
+class Prediction:
+    end_to_end_s: float
+    map_wall_s: float
+    reduce_wall_s: float
+    startup_s: float
+    timeouts: int
+    sim: object = field(repr=False, default=None)
+
+
+def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
+    """The simulator's job for a point; `zero` names cost terms to leave out (decompose)."""
+    c = dataclasses.replace(cal.costs(p.app), **{k: 0.0 for k in zero if hasattr(cal.costs(p.app), k)})
+    cal = dataclasses.replace(cal, **{k: 0.0 for k in zero if hasattr(cal, k) and k != "apps"})
+    b = p.input_bytes / p.n_map
+    keys = c.keys(b)
+    share = 1.0 - math.exp(-keys / p.n_reduce)
+    files_written = p.n_reduce * share
+    map_cpu = c.map_fixed_s + c.map_per_byte_s * b + c.map_per_file_s * files_written
+    records = p.n_map * keys / p.n_reduce  # records one reduce task merges
+    reduce_cpu = c.reduce_fixed_s + c.reduce_per_record_s * records + c.reduce_per_file_s * p.n_map * share
+    ecs = p.backend == "ecs"
+    return SimJob(
+        map_cpu=(map_cpu,) * p.n_map, reduce_cpu=(reduce_cpu,) * p.n_reduce, workers=p.workers,
+        master_map_cpu=cal.master_task_s + cal.master_file_s * files_written,
+        master_reduce_cpu=cal.master_task_s + cal.master_file_s, master_register_cpu=cal.master_worker_s,
+        cores=p.cores if ecs else max(0.1 * p.cores, p.cores - (cal.background if p.background is None else p.background)),
+        fork_s=0.0 if ecs else cal.fork_s,
+        start_latency_s=((cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S)
+                         if ecs and "task_start_latency_s" not in zero else 0.0),
+        task_timeout=p.task_timeout, dedicated=ecs)
+
+
+def predict(cal: Calibration, p: Point, **zero) -> Prediction:
+    """Predicted end-to-end, map and reduce wall times of one configuration."""
+    for name in ("n_map", "n_reduce", "workers"):
+        if getattr(p, name) < 1:
+            raise ModelError(f"{name} must be >= 1, got {getattr(p, name)}")
+    if p.cores <= 0:
+        raise ModelError(f"cores must be > 0, got {p.cores}")
+    launch = 0.0 if "launch_s" in zero else cal.launch_s
+    result = simulate(sim_job(cal, p, **zero))
+    return Prediction(end_to_end_s=launch + result.end_s, map_wall_s=result.map_wall_s,
+                      reduce_wall_s=result.reduce_wall_s, startup_s=launch + result.first_task_s,
+                      timeouts=result.timeouts, sim=result)
+
+
+# Model terms, and the calibration fields that make them up (decompose zeroes each group).
+TERMS = {
+    "per-task overhead": ("map_fixed_s", "reduce_fixed_s", "master_task_s"),
+    "per-file (intermediate files)": ("map_per_file_s", "reduce_per_file_s", "master_file_s"),
+    "data work (bytes and records)": ("map_per_byte_s", "reduce_per_record_s"),
+    "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s"),
+    "launch and split": ("launch_s",),
+}
+
+
+def decompose(cal: Calibration, p: Point) -> dict:
+    """How much of one configuration's predicted time each model term accounts for.
+
+    Each term's share is the time the simulation saves when that term's costs
+    are set to zero (so shares need not add up exactly: terms interact through
+    the cores they share). `sentence` says it in words, e.g. "at M=100 on 100
+    cores, per-task overhead is 1.9 s of 3.1 s".
+    """
+    total = predict(cal, p).end_to_end_s
+    terms = {}
+    for name, fields in TERMS.items():
+        terms[name] = max(0.0, total - predict(cal, p, **dict.fromkeys(fields)).end_to_end_s)
+    top = max(terms, key=terms.get)
+    sentence = (f"at M={p.n_map}, R={p.n_reduce}, W={p.workers} on {p.cores:g} cores, "
+                f"{top} is {terms[top]:.{2 if total < 10 else 1}f} s of {total:.{2 if total < 10 else 1}f} s")
+    return {"end_to_end_s": total, "terms_s": terms, "sentence": sentence}
+
+
+# --------------------------------------------------------- sweeps, results
+
+
+def _sweep_input_bytes(cfg):
+    if cfg.inputs is not None:
+        from mrkit.job import resolve_inputs
+
+        return float(sum(i.size for i in resolve_inputs(list(cfg.inputs))))
+    return float(cfg.corpus.files * cfg.corpus.size)
+
+
+def _apps(cfg):
+    return list(cfg.app) if isinstance(cfg.app, (list, tuple)) else [cfg.app]
+
+
+def predict_sweep(cal: Calibration, cfg, cores) -> pd.DataFrame:
+    """Predictions for every configuration of a SweepConfig at each of `cores` (a number or a list).
+
+    Columns: app, n_map, n_reduce, workers, cores, predicted_end_to_end_s,
+    predicted_map_wall_s, predicted_reduce_wall_s, timeouts; ECS sweeps add
+    the Fargate bill (task_s, vcpu_s, gb_s, usd).
+    """
+    cores = [cores] if np.isscalar(cores) else list(cores)
+    if cfg.backend == "ecs":
+        cores = cores[:1]  # the tasks' vCPUs are the settings', not a core count to vary
+    input_bytes = _sweep_input_bytes(cfg)
+    ecs = cfg.backend == "ecs"
+    rows = []
+    for k in cores:
+        for rc in cfg.configurations():
+            app = rc.app or _apps(cfg)[0]
+            per_task = whatif.task_vcpus(cfg) if ecs else float(k)  # ECS: each task has its own vCPUs
+            point = Point(app, input_bytes, rc.n_map, rc.n_reduce, rc.workers, per_task, cfg.task_timeout,
+                          "ecs" if ecs else "local")
+            pr = predict(cal, point)
+            row = {"app": app, "n_map": rc.n_map, "n_reduce": rc.n_reduce, "workers": rc.workers,
+                   "cores": rc.workers * whatif.task_vcpus(cfg) if ecs else k,
+                   "predicted_end_to_end_s": pr.end_to_end_s, "predicted_map_wall_s": pr.map_wall_s,
+                   "predicted_reduce_wall_s": pr.reduce_wall_s, "timeouts": pr.timeouts}
+            if ecs:
+                row.update(whatif.fargate_bill(pr, rc.workers, cfg))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
+    """Predict a results directory's configurations (at its recorded cores, or `cores`) and compare.
+
+    Returns the `mrkit predict --json` shape: {"points": [...],
+    "median_abs_error_pct", "max_abs_error_pct"}; measured values are medians over repeats.
+    With `loaded` (default), a measured point is predicted with the other programs' load its runs
+    recorded (`others_cpu_s`), where they did; else with the calibration's.
+    """
+    runs, _ = load_calibration([results_dir])
+    if "cores" not in runs:
+        runs = runs.assign(cores=runs["cpu_count"])
+    group = ["app", "n_map", "n_reduce", "workers", "cores"]
+    runs = runs.assign(background_=others_cores(runs))
+    measured = runs.groupby(group, sort=False).agg(measured=("end_to_end_s", "median"),
+                                                   input_bytes=("input_bytes", "median"),
+                                                   background=("background_", "median")).reset_index()
+    points = []
+    timeout = _task_timeout(results_dir)
+    for row in measured.itertuples(index=False):
+        ks = [row.cores] if cores is None else cores
+        for k in ks:
+            same = float(k) == float(row.cores)
+            # Measured points are predicted for the machine as it was: with the load other programs put on it.
+            bg = float(row.background) if same and loaded and not math.isnan(row.background) else None
+            pr = predict(cal, Point(str(row.app), float(row.input_bytes), int(row.n_map), int(row.n_reduce),
+                                    int(row.workers), float(k), timeout, background=bg))
+            m = float(row.measured) if same else None
+            points.append(_point(row.app, row.n_map, row.n_reduce, row.workers, k, pr.end_to_end_s, m))
+    return summary(points)
+
+
+def _task_timeout(results_dir):
+    import json
+
+    meta = pathlib.Path(results_dir) / "meta.json"
+    if meta.is_file():
+        return float(json.loads(meta.read_text(encoding="utf-8")).get("parameters", {}).get("task_timeout", 10.0))
+    return 10.0
+
+
+def _point(app, m, r, w, k, predicted, measured):
+    error = None if measured is None or not measured else 100.0 * (predicted - measured) / measured
+    k = float(k)
+    return {"app": str(app), "n_map": int(m), "n_reduce": int(r), "workers": int(w),
+            "cores": int(k) if k.is_integer() else k, "predicted_end_to_end_s": round(float(predicted), 4),
+            "measured_end_to_end_s": None if measured is None else round(float(measured), 4),
+            "error_pct": None if error is None else round(error, 2)}
+
+
+def summary(points) -> dict:
+    """The JSON contract: points plus the median and max |error| over points that were measured."""
+    errors = [abs(p["error_pct"]) for p in points if p["error_pct"] is not None]
+    return {"points": points,
+            "median_abs_error_pct": float(np.median(errors)) if errors else None,
+            "max_abs_error_pct": float(max(errors)) if errors else None}
+
+
+def fastest(cal: Calibration, cfg, cores) -> dict:
+    """The sweep configuration the model says is fastest at `cores`, with its decomposition into model terms.
+
+    For the report's "what would be fastest on 100 cores, and why": returns
+    {"row": the predict_sweep row (a dict), "decomposition": decompose(...)}.
+    """
+    frame = predict_sweep(cal, cfg, [cores])
+    row = frame.loc[frame["predicted_end_to_end_s"].idxmin()].to_dict()
+    point = Point(row["app"], _sweep_input_bytes(cfg), int(row["n_map"]), int(row["n_reduce"]), int(row["workers"]),
+                  float(cores), cfg.task_timeout)
+    return {"row": row, "decomposition": decompose(cal, point)}

@@ -1,0 +1,96 @@
+"""`mrkit predict`: calibrate the cost model on results directories, then predict and compare.
+
+    mrkit predict CALIBRATION_DIR... [--against RESULTS_DIR | --sweep NAME|FILE] [--cores K[,K...]] [--json]
+
+With --against, the directory's configurations are predicted at the cores
+its runs recorded (or --cores) and compared with their median end-to-end
+time; with --sweep, a sweep's configurations are predicted without running
+it (at this process's cores, or --cores); with neither, the calibration runs
+themselves are compared (how well the model fits what it was fitted on).
+--json prints the contract of design.md; otherwise a table.
+"""
+
+from __future__ import annotations
+
+import json
+
+from mrkit.errors import UsageError
+from mrkit.experiments import model
+
+
+def parse_cores(text):
+    """"2" or "1,2,8" -> [2, 1, 8]... as numbers; UsageError otherwise."""
+    if text is None:
+        return None
+    try:
+        cores = [float(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        cores = []
+    if not cores or any(k <= 0 for k in cores):
+        raise UsageError(f"--cores takes core counts such as 2 or 1,2,8, got {text!r}")
+    return [int(k) if float(k).is_integer() else k for k in cores]
+
+
+def run(calibration_dirs, against=None, sweep=None, cores=None, as_json=False, out=print):
+    """The command; returns the JSON-able result (also printed)."""
+    from mrkit import timing
+    from mrkit.experiments.sweep import load_sweep
+
+    if against and sweep:
+        raise UsageError("give --against or --sweep, not both")
+    cores = parse_cores(cores)
+    cfg = load_sweep(sweep, what_if=True) if sweep else None  # an unknown sweep fails before the calibration is read
+    cal = model.calibrate(*model.load_calibration(calibration_dirs))
+    extra = None
+    if cfg is not None:
+        frame = model.predict_sweep(cal, cfg, cores or [timing.cores()])
+        points = [model._point(r.app, r.n_map, r.n_reduce, r.workers, r.cores, r.predicted_end_to_end_s, None)
+                  for r in frame.itertuples()]
+        result = model.summary(points)
+        if "usd" in frame:
+            extra = frame
+            for point, row in zip(result["points"], frame.itertuples()):
+                point.update(fargate_usd=round(row.usd, 5), fargate_task_s=round(row.task_s, 1),
+                             launcher_s=round(row.launcher_s, 2))
+    else:
+        targets = [against] if against else calibration_dirs
+        points = []
+        for directory in targets:
+            points.extend(model.compare(cal, directory, cores)["points"])
+        result = model.summary(points)
+    out(json.dumps(result) if as_json else table(result, cal, extra))
+    return result
+
+
+def _fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def table(result, cal, ecs=None):
+    """A readable table of the points and the error summary."""
+    head = ["app", "M", "R", "W", "cores", "predicted_s", "measured_s", "error"]
+    if ecs is not None:
+        head += ["launcher_s", "fargate_usd"]
+    rows = []
+    for p in result["points"]:
+        row = [p["app"], str(p["n_map"]), str(p["n_reduce"]), str(p["workers"]), str(p["cores"]),
+               _fmt(p["predicted_end_to_end_s"], ".2f"), _fmt(p["measured_end_to_end_s"], ".2f"),
+               "-" if p["error_pct"] is None else f"{p['error_pct']:+.1f}%"]
+        if ecs is not None:
+            row += [_fmt(p.get("launcher_s"), ".1f"), _fmt(p.get("fargate_usd"), ".4f")]
+        rows.append(row)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+    if result["median_abs_error_pct"] is not None:
+        lines.append(f"median |error| {result['median_abs_error_pct']:.1f}%, worst {result['max_abs_error_pct']:.1f}% "
+                     f"over {sum(p['error_pct'] is not None for p in result['points'])} measured points")
+    lines.append(f"calibration: {cal.n_runs} runs on {', '.join(map(str, cal.cores_seen)) or '?'} cores; "
+                 f"other programs took {cal.background:.2f} cores on average while it ran")
+    if ecs is not None:
+        from mrkit.experiments import whatif
+
+        lines.append(f"ECS: task start latency {cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S:.0f} s "
+                     f"({'measured' if cal.task_start_latency_s else 'default, see mrkit/experiments/whatif.py'}); "
+                     f"prices {whatif.PRICES_SOURCE}")
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""`mrkit predict` as a process: calibrate on a real (tiny) calibration sweep, predict, compare, fail in one line."""
+
+import json
+
+import pytest
+from conftest import mrkit
+
+from mrkit.experiments import sweep as sw
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory):
+    """A real calibration sweep on a tiny corpus: both apps, a few M, R and W."""
+    root = tmp_path_factory.mktemp("cal")
+    cfg = sw.load_sweep("calibrate", quick=True, results_dir=str(root / "results"), warmup=False,
+                        pairs=[[1, 1], [4, 2], [8, 4]], workers=[1, 4])
+    return sw.run_sweep(cfg, progress=False)
+
+
+def test_against_prints_the_json_contract(calibration, tmp_path):
+    done = mrkit("predict", calibration, "--against", calibration, "--json", cwd=tmp_path, check=True)
+    result = json.loads(done.stdout)
+    assert set(result) == {"points", "median_abs_error_pct", "max_abs_error_pct"}
+    assert len(result["points"]) == 12  # 2 apps x 3 pairs x 2 worker counts
+    for p in result["points"]:
+        assert set(p) == {"app", "n_map", "n_reduce", "workers", "cores", "predicted_end_to_end_s",
+                          "measured_end_to_end_s", "error_pct"}
+        assert p["predicted_end_to_end_s"] > 0 and p["measured_end_to_end_s"] > 0
+    assert result["median_abs_error_pct"] <= result["max_abs_error_pct"]
+
+
+def test_sweep_predicts_without_measurements_at_each_core_count(calibration, tmp_path):
+    done = mrkit("predict", calibration, "--sweep", "pairs_wc", "--cores", "2,100", "--json", cwd=tmp_path, check=True)
+    result = json.loads(done.stdout)
+    assert len(result["points"]) == 22 and {p["cores"] for p in result["points"]} == {2, 100}
+    assert all(p["measured_end_to_end_s"] is None and p["error_pct"] is None for p in result["points"])
+    assert result["median_abs_error_pct"] is None
+    table = mrkit("predict", calibration, "--sweep", "map_sweep", cwd=tmp_path, check=True).stdout
+    assert "predicted_s" in table and "calibration:" in table
+
+
+def test_ecs_what_if_shows_dollars(calibration, tmp_path):
+    table = mrkit("predict", calibration, "--sweep", "mappers_ecs", cwd=tmp_path, check=True).stdout
+    assert "fargate_usd" in table and "task start latency 56 s" in table
+    assert table.splitlines()[8].split()[1] == "100"  # the what-if goes to 100 mappers
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{empty}"], "not a results directory"),
+    (["{cal}", "--sweep", "nope"], "no sweep named 'nope'"),
+    (["{cal}", "--cores", "0"], "--cores takes"),
+    (["{cal}", "--against", "{empty}"], "not a results directory"),
+])
+def test_mistakes_are_one_line_exit_2(calibration, tmp_path, args, message):
+    args = [a.format(empty=tmp_path, cal=calibration) for a in args]
+    done = mrkit("predict", *args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and done.stderr.strip().count("\n") == 0

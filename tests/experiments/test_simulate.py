@@ -1,0 +1,62 @@
+"""The scheduling simulator against schedules worked out by hand."""
+
+import pytest
+
+from mrkit.experiments.simulate import SimJob, simulate
+
+
+def by_task(result, phase):
+    return {(a.task, a.attempt): a for a in result.attempts if a.phase == phase}
+
+
+def test_four_equal_tasks_on_two_workers_sharing_one_core():
+    # Two workers share the core: each map runs at half speed, 2 s per 1 s task; two rounds, then the reduce alone.
+    r = simulate(SimJob(map_cpu=(1.0,) * 4, reduce_cpu=(0.5,), workers=2, cores=1))
+    maps = by_task(r, "map")
+    assert [(maps[(t, 1)].start, maps[(t, 1)].end) for t in range(4)] == [(0, 2), (0, 2), (2, 4), (2, 4)]
+    assert r.map_wall_s == pytest.approx(4.0) and r.reduce_wall_s == pytest.approx(0.5)
+    assert r.end_s == pytest.approx(4.5) and r.timeouts == 0
+
+
+@pytest.mark.parametrize("workers, cores, expected", [(1, 2, 4.0), (4, 2, 2.0), (2, 2, 2.0), (8, 2, 2.0), (4, 1, 4.0)])
+def test_processor_sharing_gives_work_over_min_of_workers_and_cores(workers, cores, expected):
+    r = simulate(SimJob(map_cpu=(1.0,) * 4, reduce_cpu=(1e-9,), workers=workers, cores=cores))
+    assert r.map_wall_s == pytest.approx(expected)
+
+
+def test_forks_delay_the_first_task_and_a_fraction_of_a_core_runs_slower():
+    r = simulate(SimJob(map_cpu=(1.0,), reduce_cpu=(1e-9,), workers=2, cores=0.5, fork_s=0.1))
+    assert r.serve_s == pytest.approx(0.2) and r.first_task_s == pytest.approx(0.2)
+    assert r.map_wall_s == pytest.approx(2.0)  # other programs leave half a core
+
+
+def test_master_serves_one_request_at_a_time_and_the_barrier_holds_reduces():
+    # Maps end at 1.0; the master commits them one after the other (0.5 s each, alone on the cores),
+    # so the reduce is queued at 2.0, runs to 3.0, and its commit ends the job at 3.5.
+    r = simulate(SimJob(map_cpu=(1.0, 1.0), reduce_cpu=(1.0,), workers=2, cores=2,
+                        master_map_cpu=0.5, master_reduce_cpu=0.5))
+    reduce = by_task(r, "reduce")[(0, 1)]
+    assert (reduce.start, reduce.end) == (pytest.approx(2.0), pytest.approx(3.0))
+    assert r.end_s == pytest.approx(3.5)
+
+
+def test_a_timed_out_attempt_keeps_running_and_wins_while_its_backup_is_superseded():
+    # 12 s of CPU, 10 s timeout, 1 core: the task is handed to the idle worker at 10 s; both share the core,
+    # so the first attempt's last 2 s take 4 s (wins at 14); the reduce then shares with the loser: 1 s -> 2 s.
+    r = simulate(SimJob(map_cpu=(12.0,), reduce_cpu=(1.0,), workers=2, cores=1, task_timeout=10.0))
+    maps = by_task(r, "map")
+    assert maps[(0, 1)].status == "ok" and maps[(0, 1)].end == pytest.approx(14.0)
+    assert maps[(0, 2)].start == pytest.approx(10.0) and maps[(0, 2)].status != "ok"
+    assert r.timeouts == 1 and r.end_s == pytest.approx(16.0)
+
+
+def test_first_task_cost_goes_to_each_workers_first_attempt_only():
+    r = simulate(SimJob(map_cpu=(1.0,) * 4, reduce_cpu=(1e-9,), workers=2, cores=2, first_task_cpu=0.5))
+    maps = by_task(r, "map")
+    assert maps[(0, 1)].end == pytest.approx(1.5) and maps[(2, 1)].end == pytest.approx(2.5)
+
+
+def test_dedicated_cpus_do_not_share_and_start_latency_delays_workers():
+    r = simulate(SimJob(map_cpu=(1.0,) * 8, reduce_cpu=(1e-9,), workers=8, cores=1, dedicated=True,
+                        start_latency_s=30.0))
+    assert r.first_task_s == pytest.approx(30.0) and r.map_wall_s == pytest.approx(1.0)
