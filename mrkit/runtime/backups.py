@@ -24,6 +24,8 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from mrkit.runtime.tasktable import Outcome, State
+
 
 @dataclass(frozen=True)
 class Running:
@@ -46,6 +48,22 @@ class Phase:
     workers: int  # workers registered
     backups_running: int  # backup attempts of this phase still running
     asker: str  # the idle worker that would run the backup
+
+
+def candidates(tasks, asker, now):
+    """(Running candidates, backups still running) among one phase's tasks with live attempts.
+
+    A candidate is in progress with exactly one attempt, running in time, on a worker other than `asker`.
+    """
+    running, backups_running = [], 0
+    for task in tasks:
+        if task.state is not State.IN_PROGRESS:
+            continue
+        live = task.live()
+        backups_running += sum(a.backup and a.outcome is Outcome.RUNNING for a in live)
+        if len(live) == 1 and live[0].outcome is Outcome.RUNNING and live[0].worker != asker:
+            running.append(Running(task, now - live[0].started, live[0].worker))
+    return tuple(running), backups_running
 
 
 def _longest_first(running):

@@ -9,7 +9,7 @@ is made of. The rules, in the MapReduce paper's terms:
   task is handed out again) but keeps running: the first attempt to finish
   wins, later ones are recorded as superseded.
 - An attempt writes its files under hidden attempt names; only the master
-  renames the winner's files to `mr-*` (`_commit`), so a revoked, losing or
+  renames the winner's files to `mr-*` (`_complete`), so a revoked, losing or
   stale attempt never changes a job's files, nor another job's.
 - Attempts that raise, die (the backend or a closed connection says so) or
   time out count; after `max_attempts` of them, or `max_timeouts` timeouts
@@ -17,10 +17,12 @@ is made of. The rules, in the MapReduce paper's terms:
   task, its input and how its attempts ended.
 
 Map tasks all finish before any reduce task is handed out. A worker asking
-for work while none is idle waits on a condition (long poll).
+for work while none is idle waits on a condition (long poll), or is given a
+backup of a straggler when a backup policy (backups.py) says so. The table's
+data and rules live in tasktable.py; this module adds the locking, the RPC
+handlers, the watchdog and the commits.
 """
 
-import enum
 import json
 import math
 import os
@@ -31,7 +33,6 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
 
 from mrkit import shuffle, split, timing
 from mrkit.errors import JobFailed, MrkitError, UsageError
@@ -39,99 +40,10 @@ from mrkit.runtime import backups, protocol
 from mrkit.runtime.discovery import STATUS_FILE
 from mrkit.runtime.lock import DirectoryLock
 from mrkit.runtime.rpc import RpcServer
+from mrkit.runtime.tasktable import LIVE, TRANSITIONS, Attempt, Outcome, State, Task, Worker, failure_line, state_counts
 
 _JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
 LOST_GRACE_S = 1.0  # a worker whose connection closed and who did not come back by then has died
-
-
-class State(enum.Enum):
-    IDLE = "idle"
-    IN_PROGRESS = "in_progress"
-    COMMITTING = "committing"  # an attempt won; its files are being renamed
-    DONE = "done"
-    FAILED = "failed"
-
-
-# (state, event) -> next state. Anything else is a bug, raised at once.
-TRANSITIONS = {
-    (State.IDLE, "assign"): State.IN_PROGRESS,
-    (State.IN_PROGRESS, "back_up"): State.IN_PROGRESS,  # one more attempt against a straggler
-    (State.IN_PROGRESS, "revoke"): State.IDLE,  # its attempts failed, died or timed out
-    (State.IDLE, "win"): State.COMMITTING,  # a revoked attempt finished first
-    (State.IN_PROGRESS, "win"): State.COMMITTING,
-    (State.COMMITTING, "committed"): State.DONE,
-    (State.COMMITTING, "commit_failed"): State.IDLE,
-    (State.IDLE, "give_up"): State.FAILED,
-    (State.IN_PROGRESS, "give_up"): State.FAILED,
-}
-
-
-class Outcome(enum.Enum):
-    """How an attempt stands; `record` is its tasks.csv status."""
-
-    RUNNING = ("running", "timed_out")
-    LATE = ("late", "timed_out")  # past its deadline, still running: it may yet win
-    COMMITTING = ("committing", "ok")
-    OK = ("ok", "ok")
-    FAILED = ("failed", "failed")  # the app raised or exited
-    DIED = ("died", "failed")  # the worker process died
-    SUPERSEDED = ("superseded", "superseded")  # finished after another attempt had won
-
-    @property
-    def record(self):
-        return self.value[1]
-
-
-LIVE = (Outcome.RUNNING, Outcome.LATE)
-
-
-@dataclass
-class Attempt:
-    number: int
-    worker: str
-    started: float  # epoch
-    deadline: float  # monotonic
-    outcome: Outcome = Outcome.RUNNING
-    reason: str = ""  # why it ended badly, for the job's failure message
-    backup: bool = False  # started by a backup policy while another attempt ran
-
-
-@dataclass
-class Task:
-    phase: str
-    index: int
-    payload: dict
-    state: State = State.IDLE
-    attempts: dict = field(default_factory=dict)  # number -> Attempt
-    timeouts: int = 0  # deadlines passed with no attempt finished, ticks while none runs in time
-    tick: float = math.inf  # monotonic time of the next timeout while only late attempts run
-
-    @property
-    def label(self):
-        return f"{self.phase} task {self.index}"
-
-    def live(self, *outcomes):
-        return [a for a in self.attempts.values() if a.outcome in (outcomes or LIVE)]
-
-    def bad_attempts(self):
-        return sum(a.outcome in (Outcome.FAILED, Outcome.DIED) for a in self.attempts.values()) + self.timeouts
-
-
-@dataclass
-class _Worker:
-    pid: int
-    host: str
-    slowdown: float = 1.0  # the straggler injection it runs under (studies)
-    attempt: tuple | None = None  # (task, attempt number) it runs now
-    lost_at: float | None = None  # monotonic time its connection closed
-
-
-def _describe_input(task, whole_files):
-    if task.phase == "reduce":
-        return f"intermediate files mr-*-{task.index}"
-    splits = task.payload["splits"]
-    pieces = [path if whole_files else f"{path} bytes {start}-{end}" for path, _, start, end in splits]
-    return ", ".join(pieces) or "no input"
 
 
 class Master:
@@ -166,7 +78,7 @@ class Master:
         self._maps, self._reduces = [], []
         self._done = Counter()  # phase -> tasks done
         self._live = set()  # (phase, index) of tasks with running attempts, for the watchdog
-        self._workers = {}  # label -> _Worker
+        self._workers = {}  # label -> Worker
         self._polling = 0  # workers currently waiting in a long poll
         self._finished = threading.Event()
         self._started_at = timing.now()
@@ -334,21 +246,13 @@ class Master:
         if self._backup_policy is None or not self._maps:
             return None
         phase = "map" if self._done["map"] < len(self._maps) else "reduce"
-        epoch = timing.now()
-        running, backups_running = [], 0
-        for key in self._live:
-            task = self._task(*key)
-            if task.phase != phase or task.state is not State.IN_PROGRESS:
-                continue
-            live = task.live()
-            backups_running += sum(a.backup and a.outcome is Outcome.RUNNING for a in live)
-            if len(live) == 1 and live[0].outcome is Outcome.RUNNING and live[0].worker != worker:
-                running.append(backups.Running(task, epoch - live[0].started, live[0].worker))
+        tasks = [self._task(*key) for key in self._live if key[0] == phase]
+        running, backups_running = backups.candidates(tasks, worker, timing.now())
         if not running:
             return None
         finished, by_worker = self._won[phase]
         view = backups.Phase(total=len(self._task_list(phase)), done=self._done[phase], finished=tuple(finished),
-                             by_worker=by_worker, running=tuple(running), workers=len(self._workers),
+                             by_worker=by_worker, running=running, workers=len(self._workers),
                              backups_running=backups_running, asker=worker)
         chosen = self._backup_policy(view)
         return chosen[0].task if chosen else None
@@ -373,7 +277,7 @@ class Master:
         return self._task_list(phase)[index]
 
     def _record(self, task, attempt, start=None, end=None, counters=None):
-        worker = self._workers.get(attempt.worker) or _Worker(0, "?")
+        worker = self._workers.get(attempt.worker) or Worker(0, "?")
         start = attempt.started if start is None else start
         end = timing.now() if end is None else end
         self.records[(task.phase, task.index, attempt.number)] = timing.task_record(
@@ -404,21 +308,7 @@ class Master:
         if task.bad_attempts() < self.max_attempts and task.timeouts < self.max_timeouts:
             return
         self._transition(task, "give_up")
-        self._fail_job(self._failure_line(task))
-
-    def _failure_line(self, task):
-        ends = Counter(a.reason for a in task.attempts.values() if a.outcome in (Outcome.FAILED, Outcome.DIED, Outcome.LATE))
-        ticks = task.timeouts - sum(a.outcome is Outcome.LATE for a in task.attempts.values())
-        parts = [f"{n} {reason}" for reason, n in ends.most_common()]
-        if ticks:
-            parts.append(f"{ticks} more task timeout{'s' if ticks > 1 else ''} of {self.spec.task_timeout:g} s "
-                         f"with no attempt finished")
-        line = (f"{task.label} (input {_describe_input(task, self.spec.n_map is None)}): "
-                f"{len(task.attempts)} attempt{'s' if len(task.attempts) != 1 else ''}: {', '.join(parts)}")
-        if task.timeouts >= self.max_timeouts:
-            line += (f"; it ran {task.timeouts} x the {self.spec.task_timeout:g} s task timeout without finishing: "
-                     "if tasks this long are expected, raise --task-timeout")
-        return line
+        self._fail_job(failure_line(task, self.spec, self.max_timeouts))
 
     def _fail_job(self, message):
         if self.failure is None:
@@ -573,7 +463,7 @@ class Master:
             if not isinstance(pid, int) or not isinstance(host, str) or not isinstance(slowdown, (int, float)):
                 raise ValueError("'pid' and 'slowdown' must be numbers and 'host' a string")
             label = f"w{len(self._workers)}"
-            self._workers[label] = _Worker(pid, host, float(slowdown))
+            self._workers[label] = Worker(pid, host, float(slowdown))
         self._workers[label].lost_at = None
         session["worker"] = label
         return label
@@ -627,11 +517,7 @@ class Master:
             return self._status()
 
     def _status(self):
-        def counts(tasks):
-            states = Counter(State.IN_PROGRESS if t.state is State.COMMITTING else t.state for t in tasks)
-            return {"total": len(tasks), **{s.value: states[s] for s in State if s is not State.COMMITTING}}
-
-        maps, reduces = counts(self._maps), counts(self._reduces)
+        maps, reduces = state_counts(self._maps), state_counts(self._reduces)
         if self.failure:
             phase = "failed"
         elif self._finished.is_set():
