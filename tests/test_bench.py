@@ -270,3 +270,14 @@ def test_a_change_of_mrkit_source_mid_run_is_flagged():
     assert report.source_warning(runs) == ""
     runs.loc[1, "mrkit_src"] = "bbb"
     assert "2 versions" in report.source_warning(runs)
+
+
+def test_rebuild_makes_the_same_tables_from_bench_csv(quick, tmp_path):
+    results, _, _ = quick
+    (tmp_path / "bench.csv").write_bytes((results / "bench.csv").read_bytes())
+    lines = []
+    assert cli.main(["--rebuild", "--results", str(tmp_path), "--no-chart"], log=lines.append) == 0
+    rebuilt, original = (tmp_path / "bench.md").read_text(), (results / "bench.md").read_text()
+    for heading in ("Runtime overhead, same map function", "**Scale**", "**Fixed cost**", "same function: mrkit run"):
+        assert heading in rebuilt
+    assert rebuilt.split("**Runtime overhead")[1] == original.split("**Runtime overhead")[1]

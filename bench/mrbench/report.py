@@ -202,11 +202,11 @@ def _done(runs, case):
     return sub[sub["ok"].astype(bool)]
 
 
-def paired(runs, case, a, b):
-    """The Ratio of a's wall time to b's, repeat by repeat, in `case`; None when no repeat has both."""
+def paired(runs, case, a, b, column="wall_s"):
+    """The Ratio of a's wall time (or `column`) to b's, repeat by repeat, in `case`; None when no repeat has both."""
     sub = _done(runs, case)
-    wall_a = sub[sub["impl"] == a].groupby("repeat")["wall_s"].median()
-    wall_b = sub[sub["impl"] == b].groupby("repeat")["wall_s"].median()
+    wall_a = sub[sub["impl"] == a].groupby("repeat")[column].median()
+    wall_b = sub[sub["impl"] == b].groupby("repeat")[column].median()
     ratios = (wall_a / wall_b).dropna()
     if ratios.empty:
         return None
@@ -241,14 +241,19 @@ def same_function_table(runs, case):
         return ""
     out = [f"\n**Runtime overhead, same map function** (`mrkit.text.{SAME_FUNCTION}` in every row), {case}; "
            f"{_load(runs, case)}. Ratios are per alternating round, median and range; "
-           f"the ideal parallel run on W cores is 1/W × sequential.\n",
-           "| implementation | settings | wall s, median (range) | × Pool, same function | × sequential, same function |",
-           "|---|---|---:|---:|---:|"]
+           f"the ideal parallel run on W cores is 1/W × sequential. CPU is the process tree's user+system "
+           f"(reaped descendants; a JVM pyspark does not reap is missing), far less sensitive to load from "
+           f"elsewhere than wall time.\n",
+           "| implementation | settings | wall s, median (range) | × Pool, same function | × sequential, same function "
+           "| CPU s | CPU × Pool |",
+           "|---|---|---:|---:|---:|---:|---:|"]
     for impl in names:
         settings = sub[sub["impl"] == impl]["settings"].iloc[0]
         out.append(f"| {impl} | {settings if isinstance(settings, str) else ''} | {_wall(runs, case, impl)} | "
                    f"{_r(paired(runs, case, impl, SAME_FUNCTION_POOL))} | "
-                   f"{_r(paired(runs, case, impl, SAME_FUNCTION_SEQUENTIAL))} |")
+                   f"{_r(paired(runs, case, impl, SAME_FUNCTION_SEQUENTIAL))} | "
+                   f"{_done(runs, case).query('impl == @impl')['cpu_s'].median():.2f} | "
+                   f"{_r(paired(runs, case, impl, SAME_FUNCTION_POOL, 'cpu_s'))} |")
     return "\n".join(out)
 
 
