@@ -266,13 +266,14 @@ def tokenizer_table(runs, case="corpus"):
         same = [i for i in dict.fromkeys(group[group["function"] == SAME_FUNCTION]["impl"])]
         if own and same and runtime != "mrkit":
             rows.append(f"| {runtime} | {own[0]}: {_wall(runs, case, own[0])} | {same[0]}: {_wall(runs, case, same[0])} | "
-                        f"{_r(paired(runs, case, same[0], own[0]))} |")
+                        f"{_r(paired(runs, case, same[0], own[0]))} | {_r(paired(runs, case, same[0], own[0], 'cpu_s'))} |")
     if not rows:
         return ""
     return "\n".join([f"\n**Tokenizer speed**, {case}: the same runtime with its own map function "
                       f"(re.findall + Counter) and with `{SAME_FUNCTION}`; {_load(runs, case)}\n",
-                      "| runtime | own function: wall s | count_words: wall s | count_words / own |",
-                      "|---|---|---|---:|", *rows])
+                      "| runtime | own function: wall s | count_words: wall s | count_words / own, wall | "
+                      "count_words / own, CPU |",
+                      "|---|---|---|---:|---:|", *rows])
 
 
 def scale_points(runs, case="scale"):
