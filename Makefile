@@ -2,7 +2,8 @@
 #   make report - create .venv, install mrkit, run the sweeps and write results/report.html
 #   make test   - create .venv, install mrkit with its test tools, run the test suite
 #   make demo   - a quick look: word count at 1, 2 and 4 workers
-#   make bench  - word count against a plain Python count and the installed peers (results/bench/)
+#   make bench  - word count against a plain Python count and the installed peers, each also with mrkit's
+#                 count_words (runtime overhead vs tokenizer), 1k-100k-task scale, fixed cost (results/bench/)
 #   make lint   - ruff (settings in pyproject.toml), as CI runs it
 #   make validate-model - measure calibrate + the lab's four sweeps on 2 CPUs and 1 CPU, check `mrkit predict`
 PYTHON ?= python3

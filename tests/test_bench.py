@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from mrbench import cli, corpus, impls, measure, report  # noqa: E402
 
 # Everything that needs no optional framework; the broken peer is registered by the fixture.
-CORE = "mp_pool,mrkit_run,mrkit_run_study,mrkit_sequential,gnu_pipeline"
+CORE = "sequential_cw,mp_pool,mp_pool_cw,mrkit_run,mrkit_run_study,mrkit_sequential,gnu_pipeline"
 
 
 def _broken_peer():
@@ -32,7 +32,7 @@ def _broken_peer():
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    """One --quick run (corpus + overhead suites) into a fresh results dir: (results, exit code, log lines)."""
+    """One --quick run (corpus, same_function, scale, fixed) into a fresh results dir: (results, exit code, log lines)."""
     results = tmp_path_factory.mktemp("bench")
     lines = []
     impls.register(_broken_peer())
@@ -53,7 +53,7 @@ def test_writes_csv_summary_chart_and_markdown(quick):
     for column in ("case", "impl", "repeat", "wall_s", "peak_rss_tree_mb", "peak_rss_max_proc_mb", "ok",
                    "cpu_s", "busy_before", "mrkit_src"):
         assert column in runs.columns
-    assert set(runs["case"]) == {"corpus", "overhead"}
+    assert set(runs["case"]) == {"corpus", "same_function", "scale", "fixed"}
     assert (runs["wall_s"] > 0).all()
     # Memory is sampled: a process that is over within a few milliseconds may be gone before the first look.
     lasting = runs[runs["wall_s"] > 0.2]
@@ -70,7 +70,52 @@ def test_every_implementation_produced_the_reference_counts(quick):
     assert (comparable["match"] == "yes").all()
     corpus_runs = runs[runs["case"] == "corpus"]
     assert corpus_runs["distinct_words"].nunique() == 1 or "gnu_pipeline" in set(corpus_runs["impl"])
-    assert (runs[runs["case"] == "overhead"]["distinct_words"] == 0).all()
+    assert (runs[runs["case"] == "fixed"]["distinct_words"] == 0).all()
+    assert (runs[runs["case"] == "scale"]["distinct_words"] == len(corpus.tiny_counts())).all()
+
+
+def test_same_function_suite_alternates_mrkit_pool_and_sequential(quick):
+    results, _, _ = quick
+    runs = pd.read_csv(results / "bench.csv")
+    same = runs[runs["case"] == "same_function"]
+    assert set(same["impl"]) == {"mrkit_run", "mp_pool_cw", "sequential_cw"}
+    assert sorted(same["repeat"].unique()) == [0, 1]  # --quick: 2 pairs
+    assert (same["function"] == "count_words").all()
+    first = same[same["repeat"] == 0]["impl"].tolist()
+    assert same[same["repeat"] == 1]["impl"].tolist() == first[1:] + first[:1]  # rotated: A B C, B C A
+
+
+def test_scale_suite_runs_the_asked_number_of_map_tasks(quick):
+    results, _, _ = quick
+    runs = pd.read_csv(results / "bench.csv")
+    scale = runs[runs["case"] == "scale"]
+    assert sorted(scale["mr_n_map"]) == [50, 200] and (scale["mr_n_reduce"] == 10).all()
+    assert (scale["master_cpu_s"] > 0).all()
+    md = (results / "bench.md").read_text()
+    for heading in ("Runtime overhead, same map function", "Tokenizer speed", "**Scale**", "**Fixed cost**"):
+        assert heading in md, heading
+
+
+def test_peer_map_function_is_chosen_by_the_environment(tmp_path):
+    script = "import counting; print(counting.count_text.__module__, counting.FUNCTIONS[counting.NAME].__name__)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(impls.PEERS), str(ROOT)])}
+    for name, fn in (("plain", "count_text"), ("count_words", "mrkit_text")):
+        out = subprocess.run([sys.executable, "-c", script], env={**env, "MRBENCH_COUNT": name}, capture_output=True,
+                             text=True, check=True)
+        assert out.stdout.split() == ["counting", fn]
+    bad = subprocess.run([sys.executable, "-c", script], env={**env, "MRBENCH_COUNT": "nope"}, capture_output=True,
+                         text=True)
+    assert bad.returncode != 0 and "MRBENCH_COUNT='nope'" in bad.stderr
+    # and the two functions agree on the isalpha definition, so either peer variant checks against one reference
+    sample = tmp_path / "s.txt"
+    sample.write_bytes("x²y café don't Ⅻabc snake_case \xff".encode() + b"\xffbad")
+    outs = []
+    for name in ("plain", "count_words"):
+        out = tmp_path / f"{name}.txt"
+        subprocess.run([sys.executable, str(impls.PEERS / "plain_count.py"), str(out), str(sample)],
+                       env={**env, "MRBENCH_COUNT": name}, check=True)
+        outs.append(out.read_text())
+    assert outs[0] == outs[1] and "café 1" in outs[0]
 
 
 def test_ratios_are_against_the_same_runs_baseline(quick):
@@ -78,7 +123,7 @@ def test_ratios_are_against_the_same_runs_baseline(quick):
     runs = pd.read_csv(results / "bench.csv")
     summary = pd.read_csv(results / "summary.csv")
     done = summary[summary["runs"] > 0]
-    for row in done.itertuples():
+    for row in done[done["case"].isin(runs[runs["impl"] == impls.BASELINE]["case"])].itertuples():
         case_runs = runs[runs["case"] == row.case]
         base = case_runs[case_runs["impl"] == impls.BASELINE]["wall_s"].median()
         mine = case_runs[case_runs["impl"] == row.impl]["wall_s"].median()
@@ -99,7 +144,9 @@ def test_missing_peer_is_skipped_with_a_note(quick):
 def test_targets_are_reported(quick):
     _, _, lines = quick
     text = "\n".join(lines)
-    assert "targets:" in text and "scheduling overhead" in text and "study config" in text
+    assert "targets:" in text and "study config" in text
+    for name in ("same function: mrkit run vs Pool(W)", "scale: master CPU per task flat", "fixed cost"):
+        assert name in text, name
 
 
 def test_a_wrong_count_is_caught_and_fails_the_run(tmp_path, monkeypatch):
@@ -174,18 +221,48 @@ def test_plain_count_matches_the_isalpha_definition(tmp_path):
     assert counts == expected
 
 
+def _row(case, impl, wall, proc=30, repeat=0, **extra):
+    return {"case": case, "impl": impl, "repeat": repeat, "wall_s": wall, "peak_rss_tree_mb": proc * 2,
+            "peak_rss_max_proc_mb": proc, "ok": True, "match": "yes", "returncode": 0, "max_fds": 9,
+            "input_mb": 1.0, "settings": "", "note": "", "cpu_s": wall, "busy_before": 0.0, "load1": 1.0, **extra}
+
+
 def test_targets_pass_and_fail_on_a_made_up_summary():
-    rows = []
-    for case, impl, wall, proc in [("corpus", "python_sequential", 10.0, 100), ("corpus", "mrkit_run", 5.0, 150),
-                                   ("corpus", "mrkit_run_study", 8.0, 150), ("books", "python_sequential", 1.0, 20),
-                                   ("books", "mrkit_run", 1.5, 30), ("overhead", "mrkit_run", 2.0, 30)]:
-        rows.append({"case": case, "impl": impl, "repeat": 0, "wall_s": wall, "peak_rss_tree_mb": proc * 2,
-                     "peak_rss_max_proc_mb": proc, "ok": True, "match": "yes", "returncode": 0, "max_fds": 9,
-                     "input_mb": 1.0, "settings": "", "note": ""})
-    goals = report.targets(report.summarize(report.runs_frame(rows)), overhead_tasks=1010)
-    # corpus 0.5x, books 1.5x, overhead 2 s, 150 MB per process, no 2 GB run, study completed
-    assert [t.status for t in goals] == ["PASS", "FAIL", "PASS", "PASS", "N/A", "PASS"], goals
-    assert "0.50×" in goals[0].measured and "505 tasks/s" in goals[2].measured
+    rows = [_row("corpus", "python_sequential", 10.0, 100), _row("corpus", "mrkit_run", 5.0, 150),
+            _row("corpus", "mrkit_run_study", 8.0, 150), _row("books", "python_sequential", 1.0, 20),
+            _row("books", "mrkit_run", 1.5)]
+    for k, (mrkit, pool, seq) in enumerate([(5.0, 5.0, 10.0), (5.2, 5.0, 10.0), (4.8, 5.0, 10.0)]):
+        rows += [_row("same_function", "mrkit_run", mrkit, repeat=k), _row("same_function", "mp_pool_cw", pool, repeat=k),
+                 _row("same_function", "sequential_cw", seq, repeat=k)]
+    # master CPU: 0.2 s fixed + 100 µs per task up to 10k, then 300 µs per task (not flat)
+    for n, wall, master in [(1000, 1.0, 0.301), (10000, 5.0, 1.201), (100000, 60.0, 28.201)]:
+        rows.append(_row("scale", f"mrkit_run_m{n}", wall, mr_n_map=n, mr_n_reduce=10, master_cpu_s=master))
+    rows += [_row("fixed", "mrkit_run", w, repeat=k) for k, w in enumerate((0.15, 0.18, 0.25))]
+    runs = report.runs_frame(rows)
+    for column in ("mr_n_map", "mr_n_reduce", "master_cpu_s"):
+        runs[column] = [r.get(column) for r in rows]
+    goals = {t.name.split(",")[0].split(" (")[0]: t for t in report.targets(report.summarize(runs), runs)}
+    status = {name: t.status for name, t in goals.items()}
+    assert status == {
+        "same function: mrkit run vs Pool(W) running count_words": "PASS",  # pairs 1.00, 1.04, 0.96: median 1.00
+        "same function: mrkit run vs count_words run sequentially": "PASS",  # 0.50
+        "mrkit run wall vs sequential count": "FAIL",  # books 1.5x
+        "scale: 10": "PASS", "scale: 100": "FAIL",  # 5 s; 60 / 5 = 12x
+        "scale: master CPU per task flat": "FAIL",  # marginal 100 -> 300 µs
+        "fixed cost: mrkit run wc on one empty file": "PASS",  # median 0.18 s
+        "peak RSS of any one mrkit process": "PASS", "peak RSS of one process": "N/A", "study config": "PASS",
+    }, status
+    assert "1.00× (range 0.96–1.04, 3 pairs)" in goals["same function: mrkit run vs Pool(W) running count_words"].measured
+    assert "100 → 300 µs/task" in goals["scale: master CPU per task flat"].measured
+
+
+def test_paired_ratios_are_taken_within_a_round():
+    rows = [_row("c", "a", wa, repeat=k) for k, wa in enumerate((2.0, 4.0, 3.0))]
+    rows += [_row("c", "b", wb, repeat=k) for k, wb in enumerate((1.0, 4.0, 1.0))]
+    rows.append(_row("c", "a", 9.0, repeat=3))  # no partner in round 3: left out
+    ratio = report.paired(report.runs_frame(rows), "c", "a", "b")
+    assert (ratio.median, ratio.low, ratio.high, ratio.pairs) == (2.0, 1.0, 3.0, 3)
+    assert report.paired(report.runs_frame(rows), "c", "a", "missing") is None
 
 
 def test_a_change_of_mrkit_source_mid_run_is_flagged():
@@ -193,3 +270,14 @@ def test_a_change_of_mrkit_source_mid_run_is_flagged():
     assert report.source_warning(runs) == ""
     runs.loc[1, "mrkit_src"] = "bbb"
     assert "2 versions" in report.source_warning(runs)
+
+
+def test_rebuild_makes_the_same_tables_from_bench_csv(quick, tmp_path):
+    results, _, _ = quick
+    (tmp_path / "bench.csv").write_bytes((results / "bench.csv").read_bytes())
+    lines = []
+    assert cli.main(["--rebuild", "--results", str(tmp_path), "--no-chart"], log=lines.append) == 0
+    rebuilt, original = (tmp_path / "bench.md").read_text(), (results / "bench.md").read_text()
+    for heading in ("Runtime overhead, same map function", "**Scale**", "**Fixed cost**", "same function: mrkit run"):
+        assert heading in rebuilt
+    assert rebuilt.split("**Runtime overhead")[1] == original.split("**Runtime overhead")[1]

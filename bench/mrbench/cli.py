@@ -2,10 +2,17 @@
 
 Suites (cases), each run as whole processes with every implementation
 alternating (repeat k runs the implementations rotated by k: ABC, BCA, CAB...):
-  books       the eight Gutenberg books (3.3 MB), or 8 generated files of that size
-  corpus      16 files x 12.5 MiB = 200 MiB built from the books (cached)
-  overhead    N empty input files (default 1000): mrkit's scheduling cost alone
-  memory_2gb  the corpus listed 10 times (2 GiB, no new files), M scaled: mrkit_run only
+  books          the eight Gutenberg books (3.3 MB), or 8 generated files of that size
+  corpus         16 files x 12.5 MiB = 200 MiB built from the books (cached): every
+                 implementation, the peers each idiomatic and with mrkit's count_words
+  same_function  the corpus again, only mrkit_run, mp_pool_cw and sequential_cw, in
+                 --pairs alternating repeats (default 5): the runtime-overhead targets
+  scale          mrkit run wc -m N -r 10 -w 2 on one tiny file, N = --scale (1k, 10k,
+                 100k), the sizes alternating: tasks/s and master CPU per task
+  fixed          python -c pass, the imports, and mrkit run wc on one empty file
+                 (--fixed-repeats runs each): the fixed cost of a run
+  overhead       N empty input files (default 1000): one file per map task
+  memory_2gb     the corpus listed 10 times (2 GiB, no new files), M scaled: mrkit_run only
 Every run's counts are compared with the reference (the first python_sequential
 run of the case); a difference marks the run not ok and is printed loudly.
 """
@@ -26,8 +33,11 @@ from mrbench import corpus, impls, measure, report
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHUNK = int(12.5 * 2**20)  # mrkit's best chunk size on 2 cores: one 12.5 MiB piece per map task
-SUITES = ("books", "corpus", "overhead", "memory_2gb")
-DEFAULT_SUITES = ("books", "corpus", "overhead")
+SUITES = ("books", "corpus", "same_function", "scale", "fixed", "overhead", "memory_2gb")
+DEFAULT_SUITES = ("books", "corpus", "same_function", "scale", "fixed")
+QUICK_SUITES = ("corpus", "same_function", "scale", "fixed")
+# The runs the same-function targets compare: mrkit against an ideal Pool and a sequential run of one function.
+SAME_FUNCTION_IMPLS = ("mrkit_run", "mp_pool_cw", "sequential_cw")
 
 
 def best_n_map(sizes, workers, chunk=CHUNK):
@@ -69,12 +79,18 @@ _RUNTIME_IMPORTS = "import mrkit.cli, mrkit.backends.local, mrkit.runtime.worker
 
 @functools.cache
 def runtime_files(python=sys.executable):
-    """mrkit's source files that a word-count run imports (asked once, in a fresh interpreter)."""
+    """mrkit's source files that a word-count run imports (asked once, in a fresh interpreter).
+
+    That interpreter also writes their bytecode caches, even where the session sets
+    PYTHONDONTWRITEBYTECODE: without fresh .pyc files every measured run would
+    compile mrkit from source (~25 ms of CPU per process), which no installed copy does.
+    """
     script = (f"{_RUNTIME_IMPORTS}\nimport sys\n"
               "print('\\n'.join(sorted(m.__file__ for n, m in list(sys.modules.items())"
               " if n.split('.')[0] == 'mrkit' and getattr(m, '__file__', None))))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     try:
-        out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60, env=env)
     except (OSError, subprocess.SubprocessError):
         return ()
     return tuple(line for line in out.stdout.splitlines() if line.endswith(".py"))
@@ -110,13 +126,17 @@ def _warm(files):
                 pass
 
 
+MRKIT_COLUMNS = {"mr_end_to_end_s": "end_to_end_s", "mr_map_wall_s": "map_wall_s",
+                 "mr_reduce_wall_s": "reduce_wall_s", "mr_startup_s": "startup_s", "master_cpu_s": "master_cpu_s",
+                 "mr_n_map": "n_map", "mr_n_reduce": "n_reduce"}
+
+
 def _mrkit_details(stdout_path):
-    """The runtime's own timings from `mrkit run --json`, to split the wall time."""
+    """The runtime's own figures from `mrkit run --json`: timings that split the wall time, the master's CPU."""
     try:
         lines = pathlib.Path(stdout_path).read_text().strip().splitlines()
         data = json.loads(lines[-1])
-        return {"mr_end_to_end_s": data.get("end_to_end_s"), "mr_map_wall_s": data.get("map_wall_s"),
-                "mr_reduce_wall_s": data.get("reduce_wall_s")}
+        return {column: data.get(key) for column, key in MRKIT_COLUMNS.items()}
     except (OSError, IndexError, ValueError):
         return {}
 
@@ -128,7 +148,8 @@ def run_one(name, impl, job, settings, *, repeat, work, reference, timeout=3600,
     command = impl.build(settings, job, outdir)
     logs = work / "logs" / f"{name}-{impl.name}-{repeat}"
     busy = measure.wait_until_quiet(quiet_wait)  # also a reading of the noise from elsewhere
-    row = {"case": name, "impl": impl.name, "repeat": repeat, "settings": command.settings,
+    row = {"case": name, "impl": impl.name, "runtime": impl.runtime, "function": impl.function,
+           "repeat": repeat, "settings": command.settings,
            "input_mb": corpus.total_bytes(job.inputs) / 1e6, "n_inputs": len(job.inputs), "busy_before": busy,
            "load1": measure.load_average(), "mrkit_src": source_digest(), "match": "n/a", "note": ""}
     env = {**os.environ, **command.env} if command.env else None
@@ -185,12 +206,14 @@ def build_parser():
     p = argparse.ArgumentParser(prog="bench.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="tiny corpus (4 x 64 KiB), 50 empty tasks, study (20, 10), 1 repeat: for tests")
+                   help="tiny corpus (4 x 64 KiB), study (20, 10), 1 repeat, 2 pairs, scale 50,200, "
+                        "2 fixed-cost runs: for tests")
     p.add_argument("--repeats", type=int, default=None, help="runs per implementation (default 3; 1 with --quick)")
     p.add_argument("--only", default="",
                    help=f"comma-separated, of {', '.join(impls.REGISTRY)} (python_sequential always runs)")
     p.add_argument("--suites", default=None,
-                   help=f"comma-separated, of {', '.join(SUITES)} (default books,corpus,overhead; corpus,overhead with --quick)")
+                   help=f"comma-separated, of {', '.join(SUITES)} (default {','.join(DEFAULT_SUITES)}; "
+                        f"{','.join(QUICK_SUITES)} with --quick)")
     p.add_argument("--memory-2gb", action="store_true", help="add the memory_2gb suite (expensive)")
     p.add_argument("--results", default=str(ROOT / "results" / "bench"), help="output directory")
     p.add_argument("--corpus-cache", default=None, help="corpus cache (default RESULTS/corpus)")
@@ -201,12 +224,20 @@ def build_parser():
     p.add_argument("--mrkit-r", type=int, default=None, help="R for mrkit_run (default: W)")
     p.add_argument("--study", default=None, help="(M,R) of mrkit_run_study (default 100,50; 20,10 with --quick)")
     p.add_argument("--empty-tasks", type=int, default=None, help="empty map tasks in the overhead suite (default 1000)")
+    p.add_argument("--pairs", type=int, default=None,
+                   help="alternating repeats of the same_function suite (default 5; 2 with --quick)")
+    p.add_argument("--scale", default=None,
+                   help="map-task counts of the scale suite (default 1000,10000,100000; 50,200 with --quick)")
+    p.add_argument("--fixed-repeats", type=int, default=None,
+                   help="runs of each fixed-cost command (default 11; 2 with --quick)")
     p.add_argument("--peer-python", default=sys.executable, help="interpreter for optional peers (e.g. a venv with dask)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds before one run is killed")
     p.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
                    help="before each run wait up to S s until other processes use < 0.5 core (default 0: only measure)")
     p.add_argument("--no-chart", action="store_true", help="skip bench.png")
     p.add_argument("--list", action="store_true", help="list the implementations and whether each can run, then exit")
+    p.add_argument("--rebuild", action="store_true",
+                   help="run nothing: rebuild summary, tables, chart and targets from RESULTS/bench.csv")
     return p
 
 
@@ -217,12 +248,12 @@ def list_impls(settings, log):
 
 
 def _plan(args, settings, cache, log):
-    """[(case name, Job, implementations, reference-or-None)] for the chosen suites."""
+    """[(case name, Job, implementations, reference-or-None, repeats-or-None)] for the chosen suites."""
     names = [n for n in args.only.split(",") if n]
     if impls.unknown(names):
         raise SystemExit(f"bench.py: unknown implementation(s) {', '.join(impls.unknown(names))}; "
                          f"known: {', '.join(impls.REGISTRY)}")
-    given = args.suites or ("corpus,overhead" if args.quick else ",".join(DEFAULT_SUITES))
+    given = args.suites or ",".join(QUICK_SUITES if args.quick else DEFAULT_SUITES)
     suites = [s for s in given.split(",") if s] + (["memory_2gb"] if args.memory_2gb else [])
     if "memory_2gb" in suites and "corpus" not in suites:  # its reference and its 200 MiB comparison
         suites.insert(suites.index("memory_2gb"), "corpus")
@@ -247,23 +278,40 @@ def _plan(args, settings, cache, log):
     for suite in dict.fromkeys(suites):
         if suite == "books":
             source, files = corpus.small(cache, args.source, mrkit_cmd)
-            plan.append(("books", job(files), [i for i in pick() if i.name != "mrkit_run_study"], None))
-        elif suite in ("corpus", "memory_2gb") and main_files is None:
+            plan.append(("books", job(files), [i for i in pick() if i.name != "mrkit_run_study"], None, None))
+        elif suite in ("corpus", "same_function", "memory_2gb") and main_files is None:
             n, size = (4, 64 * 1024) if args.quick else (16, CHUNK)
             source, main_files = corpus.build(cache, n, size, args.source, mrkit_cmd)
             log(f"corpus: {source}, {len(main_files)} files, {corpus.total_bytes(main_files) / 2**20:.1f} MiB "
                 f"in {pathlib.Path(main_files[0]).parent}")
         if suite == "corpus":
-            plan.append(("corpus", job(main_files), pick(), None))
+            plan.append(("corpus", job(main_files), pick(), None, None))
+        elif suite == "same_function":
+            # Checked against the corpus case's plain count when it ran first, else against its own.
+            with_corpus = "corpus" in suites[:suites.index("same_function")]
+            chosen = pick(*SAME_FUNCTION_IMPLS, *(() if with_corpus else (impls.BASELINE,)))
+            plan.append(("same_function", job(main_files), chosen, ("corpus", 1) if with_corpus else None,
+                         args.pairs or (2 if args.quick else 5)))
+        elif suite == "scale" and (not names or "mrkit_run" in names):
+            sizes = [int(n) for n in (args.scale or ("50,200" if args.quick else "1000,10000,100000")).split(",") if n]
+            files = corpus.tiny_file(cache)
+            plan.append(("scale", impls.Job([os.path.abspath(f) for f in files], n_reduce=10),
+                         [impls.scale_impl(n) for n in sizes], Reference(corpus.tiny_counts(), "the tiny file's words"),
+                         None))
+        elif suite == "fixed" and (not names or "mrkit_run" in names):
+            files = corpus.empty_file(cache)
+            plan.append(("fixed", impls.Job([os.path.abspath(f) for f in files], n_map=None, n_reduce=10),
+                         [*impls.STARTUP, impls.REGISTRY["mrkit_run"]], Reference({}, "an empty input"),
+                         args.fixed_repeats or (2 if args.quick else 11)))
         elif suite == "overhead":
             files = corpus.empty_files(cache, args.empty_tasks or (50 if args.quick else 1000))
             plan.append(("overhead", impls.Job([os.path.abspath(f) for f in files], n_map=None, n_reduce=10),
-                         pick(impls.BASELINE, "mrkit_run"), Reference({}, "empty inputs")))
+                         pick(impls.BASELINE, "mrkit_run"), Reference({}, "empty inputs"), None))
         elif suite == "memory_2gb":
             times = 3 if args.quick else 10  # the same files listed again: 2 GiB read, nothing new written
             n_map = job(main_files).n_map  # None: one map per listed file, so chunks keep their size anyway
             big = job(main_files * times, n_map=n_map and n_map * times)
-            plan.append(("memory_2gb", big, [impls.REGISTRY["mrkit_run"]], ("scaled", times)))
+            plan.append(("memory_2gb", big, [impls.REGISTRY["mrkit_run"]], ("corpus", times), None))
     return plan
 
 
@@ -279,6 +327,12 @@ def main(argv=None, log=_print):
     settings = impls.Settings(peer_python=args.peer_python, workers=args.workers)
     if args.list:
         return list_impls(settings, log)
+    if args.rebuild:  # the report is a pure function of the rows (skip notes are not in bench.csv)
+        import pandas as pd
+
+        # "n/a" is a value of `match`, not a missing one
+        rows = pd.read_csv(results / "bench.csv", keep_default_na=False, na_values=[""]).to_dict("records")
+        return write_outputs(results, rows, [], args, log, empty_tasks=args.empty_tasks or 1000)
     work = results / "work"
     shutil.rmtree(work, ignore_errors=True)
     (work / "logs").mkdir(parents=True)
@@ -286,15 +340,16 @@ def main(argv=None, log=_print):
     log(f"bench: {started}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load {measure.load_average():.1f}, "
         f"{repeats} repeat(s), mrkit = {' '.join(settings.mrkit)}, commit {git_head()}, mrkit source {source_digest()}")
     rows, skipped, references = [], [], {}
-    for name, job, chosen, reference in _plan(args, settings, cache, log):
-        if isinstance(reference, tuple):  # memory_2gb: the corpus's reference, each count times 10
-            base = references.get("corpus")
-            counts = None if base is None or base.counts is None else {k: v * reference[1] for k, v in base.counts.items()}
-            reference = Reference(counts, f"corpus reference x {reference[1]}")
+    for name, job, chosen, reference, case_repeats in _plan(args, settings, cache, log):
+        if isinstance(reference, tuple):  # (case, k): that case's reference, each count times k
+            base, times = references.get(reference[0]), reference[1]
+            counts = None if base is None or base.counts is None else {k: v * times for k, v in base.counts.items()}
+            reference = Reference(counts, f"{reference[0]} reference" + (f" x {times}" if times != 1 else ""))
         log(f"== {name}: {len(job.inputs)} inputs, {corpus.total_bytes(job.inputs) / 2**20:.1f} MiB, "
-            f"mrkit -m {job.n_map or 'one per file'} -r {job.n_reduce} -w {settings.workers}")
+            + (f"{', '.join(i.name for i in chosen)}" if name == "scale" else
+               f"mrkit -m {job.n_map or 'one per file'} -r {job.n_reduce} -w {settings.workers}"))
         reference = reference or Reference()
-        case_rows, case_skipped = run_case(name, job, chosen, settings, repeats=repeats, work=work, log=log,
+        case_rows, case_skipped = run_case(name, job, chosen, settings, repeats=case_repeats or repeats, work=work, log=log,
                                            reference=reference, timeout=args.timeout, quiet_wait=args.quiet_wait)
         references[name] = reference
         rows += case_rows
@@ -305,15 +360,15 @@ def main(argv=None, log=_print):
 def write_outputs(results, rows, skipped, args, log, empty_tasks):
     """bench.csv, summary.csv, bench.png, bench.md; prints the tables and targets. Returns the exit code."""
     runs = report.runs_frame(rows)
-    for column in ("mr_end_to_end_s", "mr_map_wall_s", "mr_reduce_wall_s"):
+    for column in MRKIT_COLUMNS:
         runs[column] = [r.get(column) for r in rows] if rows else []
     runs.to_csv(results / "bench.csv", index=False)
     summary = report.summarize(runs, skipped)
     summary.to_csv(results / "summary.csv", index=False)
     if not args.no_chart and len(runs):
         report.chart(summary, results / "bench.png")
-    table = report.markdown(summary)
-    goals = report.targets(summary, overhead_tasks=empty_tasks + 10)
+    table = report.markdown(summary) + "\n" + report.analysis(runs)
+    goals = report.targets(summary, runs, overhead_tasks=empty_tasks + 10)
     text = report.targets_text(goals)
     warning = report.source_warning(runs)
     if warning:

@@ -122,3 +122,27 @@ def empty_files(root, count):
 
 def total_bytes(files):
     return sum(os.path.getsize(f) for f in files)
+
+
+TINY_TEXT = "one tiny input for the scale suite\n"
+
+
+def tiny_file(root):
+    """One file of a few words: `-m N` over it makes N map tasks that (nearly all) read nothing."""
+    def fill(directory):
+        (directory / "tiny.txt").write_text(TINY_TEXT)
+
+    return _build_once(pathlib.Path(root) / "tiny", fill, {"source": "tiny", "text": TINY_TEXT})
+
+
+def tiny_counts():
+    """The tiny file's word counts, the scale suite's reference."""
+    counts = {}
+    for word in TINY_TEXT.split():
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def empty_file(root):
+    """One empty input file: `mrkit run wc` on it is the fixed cost of a run."""
+    return empty_files(root, 1)

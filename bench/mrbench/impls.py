@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 PEERS = pathlib.Path(__file__).resolve().parents[1] / "peers"
+ROOT = PEERS.parents[1]  # the repository: on a peer's PYTHONPATH so MRBENCH_COUNT=count_words finds mrkit.text
+SAME_FUNCTION = "count_words"  # mrkit.text.count_words, the map function of `mrkit run wc`
 
 
 @dataclass
@@ -66,6 +68,8 @@ class Impl:
     comparable: bool = True  # False: its word definition differs; a mismatch is reported, not a failure
     optional: bool = False  # a peer from the `.[bench]` extra
     description: str = ""
+    runtime: str = ""  # what runs the map function (sequential, mp_pool, mrkit, dask_bag...): groups the tables
+    function: str = "plain"  # the map function: plain (re.findall + Counter), count_words, or the runtime's own
 
     def missing(self, settings):
         """None when it can run, else a note saying what is missing."""
@@ -128,21 +132,34 @@ def parse_uniq_c(outdir):
 
 # ---- command builders -------------------------------------------------------
 
-def _peer(script, *args, python="python"):
+def _peer(script, *args, python="python", count="plain"):
     def build(settings, job, outdir):
         exe = settings.peer_python if python == "peer" else settings.python
         # Frameworks copy the script elsewhere (mrjob) or start `python` by name
-        # (lithops): the shared wordcount module and the right interpreter must
-        # be found through the environment, not the script's folder.
-        env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(PEERS), os.environ.get("PYTHONPATH")])),
+        # (lithops): the shared modules, the map function's choice and the right
+        # interpreter must come through the environment, not the script's folder.
+        path = [str(PEERS)] + ([str(ROOT)] if count != "plain" else []) + [os.environ.get("PYTHONPATH")]
+        env = {"PYTHONPATH": os.pathsep.join(filter(None, path)), "MRBENCH_COUNT": count,
                "PATH": os.pathsep.join([str(pathlib.Path(exe).parent), os.environ.get("PATH", "")])}
         return Command([exe, str(PEERS / script), str(pathlib.Path(outdir) / "counts.txt"),
-                        *[a(settings, job) if callable(a) else a for a in args], *job.inputs], env=env)
+                        *[a(settings, job) if callable(a) else a for a in args], *job.inputs], env=env,
+                       settings="" if count == "plain" else f"map = mrkit.text.{count}")
     return build
 
 
 def _workers(settings, job):
     return str(settings.workers)
+
+
+def _startup(*code):
+    """`python -c CODE`: interpreter start-up (and imports), the floor under every whole-process time."""
+    def build(settings, job, outdir):
+        return Command([settings.python, "-c", "; ".join(code) or "pass"], settings=f"-c {'; '.join(code) or 'pass'}")
+    return build
+
+
+def parse_nothing(outdir):
+    return {}
 
 
 def _mrkit_run(settings, job, outdir, n_map=None, n_reduce=None):
@@ -181,28 +198,54 @@ def register(impl):
 
 BASELINE = "python_sequential"
 
-register(Impl(BASELINE, _peer("plain_count.py"), parse_counts_file,
+register(Impl(BASELINE, _peer("plain_count.py"), parse_counts_file, runtime="sequential",
               description="one process: re.findall + Counter per file (the baseline)"))
-register(Impl("mp_pool", _peer("mp_pool_count.py", _workers), parse_counts_file,
+register(Impl("sequential_cw", _peer("plain_count.py", count=SAME_FUNCTION), parse_counts_file,
+              runtime="sequential", function=SAME_FUNCTION,
+              description="one process: mrkit.text.count_words per file (the same-function baseline)"))
+register(Impl("mp_pool", _peer("mp_pool_count.py", _workers), parse_counts_file, runtime="mp_pool",
               description="multiprocessing.Pool(W), one file per task, Counters merged"))
-register(Impl("mrkit_run", _mrkit_run, parse_mr_out, description="mrkit run wc at its best settings for 2 cores"))
-register(Impl("mrkit_run_study", _mrkit_study, parse_mr_out, description="mrkit run wc at the lab study's (100, 50)"))
-register(Impl("mrkit_sequential", _mrkit_sequential, parse_mr_out,
+register(Impl("mp_pool_cw", _peer("mp_pool_count.py", _workers, count=SAME_FUNCTION), parse_counts_file,
+              runtime="mp_pool", function=SAME_FUNCTION,
+              description="multiprocessing.Pool(W) running mrkit.text.count_words: the ideal runtime"))
+register(Impl("mrkit_run", _mrkit_run, parse_mr_out, runtime="mrkit", function=SAME_FUNCTION,
+              description="mrkit run wc at its best settings for 2 cores"))
+register(Impl("mrkit_run_study", _mrkit_study, parse_mr_out, runtime="mrkit", function=SAME_FUNCTION,
+              description="mrkit run wc at the lab study's (100, 50)"))
+register(Impl("mrkit_sequential", _mrkit_sequential, parse_mr_out, runtime="mrkit", function="words",
               description="mrkit sequential wc: the plain map path, all pairs in memory"))
 register(Impl("gnu_pipeline", _gnu_pipeline, parse_uniq_c, requires_tools=("tr", "sort", "uniq"),
-              comparable=False, description="tr -cs A-Za-z | sort | uniq -c (ASCII words only)"))
-register(Impl("dask_bag", _peer("dask_bag_count.py", _workers, python="peer"), parse_counts_file,
-              requires_modules=("dask.bag",), interpreter="peer", optional=True,
-              description="dask.bag, processes scheduler, Counter per partition"))
-register(Impl("lithops", _peer("lithops_count.py", _workers, python="peer"), parse_counts_file,
-              requires_modules=("lithops",), interpreter="peer", optional=True,
-              description="lithops localhost backend, map_reduce"))
-register(Impl("pyspark", _peer("pyspark_count.py", _workers, python="peer"), parse_counts_file,
-              requires_modules=("pyspark",), requires_tools=("java",), interpreter="peer", optional=True,
-              description="pyspark local[W], mapPartitions + reduceByKey"))
+              comparable=False, runtime="gnu", function="tr|sort|uniq",
+              description="tr -cs A-Za-z | sort | uniq -c (ASCII words only)"))
+
+# The parallel peers, each idiomatic and with mrkit's count_words as its map function.
+_PEERS = [("dask_bag", "dask_bag_count.py", ("dask.bag",), (), "dask.bag, processes scheduler, Counter per partition"),
+          ("lithops", "lithops_count.py", ("lithops",), (), "lithops localhost backend, map_reduce"),
+          ("pyspark", "pyspark_count.py", ("pyspark",), ("java",), "pyspark local[W], mapPartitions + reduceByKey")]
+for _name, _script, _modules, _tools, _text in _PEERS:
+    for _count, _suffix, _extra in (("plain", "", ""), (SAME_FUNCTION, "_cw", ", map = mrkit.text.count_words")):
+        register(Impl(_name + _suffix, _peer(_script, _workers, python="peer", count=_count), parse_counts_file,
+                      requires_modules=_modules, requires_tools=_tools, interpreter="peer", optional=True,
+                      runtime=_name, function=_count, description=_text + _extra))
 register(Impl("mrjob", _peer("mrjob_count.py", _workers, python="peer"), parse_counts_file,
-              requires_modules=("mrjob",), interpreter="peer", optional=True,
-              description="mrjob local runner"))
+              requires_modules=("mrjob",), interpreter="peer", optional=True, runtime="mrjob",
+              description="mrjob local runner (Hadoop streaming: one line per map call; no count_words variant)"))
+
+# Fixed cost: what an empty run is made of (not in --only's list: the fixed suite builds its own rows).
+STARTUP = [Impl("python_startup", _startup(), parse_nothing, runtime="python", function="",
+                description="python -c pass: interpreter start-up and exit"),
+           Impl("import_mrkit_cli", _startup("import mrkit.cli"), parse_nothing, runtime="python", function="",
+                description="python -c 'import mrkit.cli': what every mrkit command imports"),
+           Impl("import_local_backend", _startup("import mrkit.cli, mrkit.backends.local"), parse_nothing,
+                runtime="python", function="", description="... plus the local backend `mrkit run` imports")]
+
+
+def scale_impl(n_map, n_reduce=10):
+    """`mrkit run wc` with n_map map tasks over one tiny file: scheduling work, nearly no map work."""
+    def build(settings, job, outdir):
+        return _mrkit_run(settings, job, outdir, n_map=n_map, n_reduce=n_reduce)
+    return Impl(f"mrkit_run_m{n_map}", build, parse_mr_out, runtime="mrkit", function=SAME_FUNCTION,
+                description=f"mrkit run wc -m {n_map} -r {n_reduce} on one tiny file")
 
 
 def selected(names=None):

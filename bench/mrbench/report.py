@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mrbench.impls import BASELINE
+from mrbench.impls import BASELINE, SAME_FUNCTION
 
-RUN_COLUMNS = ["case", "impl", "repeat", "wall_s", "peak_rss_tree_mb", "peak_rss_max_proc_mb", "ok",
+RUN_COLUMNS = ["case", "impl", "runtime", "function", "repeat", "wall_s", "peak_rss_tree_mb", "peak_rss_max_proc_mb", "ok",
                "match", "cpu_s", "returncode", "max_fds", "max_procs", "distinct_words", "input_mb", "n_inputs",
                "settings", "busy_before", "load1", "mrkit_src", "note"]
 SUMMARY_COLUMNS = ["case", "impl", "settings", "runs", "runs_ok", "median_wall_s", "min_wall_s", "max_wall_s",
@@ -174,9 +174,9 @@ def _best_of(summary, row):
     return text + (f"; disturbed: others used up to {busy:.1f} cores" if busy > NOISY else "")
 
 
-def _ratio_target(summary, case, limit):
+def _ratio_target(summary, case, limit, note=""):
     """mrkit run's wall time against the sequential count in `case`, at most `limit`×."""
-    name, bound = f"mrkit run wall vs sequential count, {case}", f"<= {limit}×"
+    name, bound = f"mrkit run wall vs sequential count, {case}{note}", f"<= {limit}×"
     r = _row(summary, case, "mrkit_run")
     if r is None or math.isnan(r.wall_ratio):
         return Target(name, "not run", bound, "N/A")
@@ -184,19 +184,233 @@ def _ratio_target(summary, case, limit):
                   bound, _status(r.ok and r.wall_ratio <= limit))
 
 
-def targets(summary, *, corpus="corpus", books="books", overhead="overhead", big="memory_2gb",
+# ---- paired ratios and the analysis tables ----------------------------------
+
+@dataclass
+class Ratio:
+    """wall(a) / wall(b) per repeat (a and b ran in the same alternating round): median and range."""
+    median: float
+    low: float
+    high: float
+    pairs: int
+
+    def __str__(self):
+        return f"{self.median:.2f}× (range {self.low:.2f}–{self.high:.2f}, {self.pairs} pairs)"
+
+
+def _done(runs, case):
+    sub = runs[(runs["case"] == case) & (runs["returncode"] == 0)]
+    return sub[sub["ok"].astype(bool)]
+
+
+def paired(runs, case, a, b, column="wall_s"):
+    """The Ratio of a's wall time (or `column`) to b's, repeat by repeat, in `case`; None when no repeat has both."""
+    sub = _done(runs, case)
+    wall_a = sub[sub["impl"] == a].groupby("repeat")[column].median()
+    wall_b = sub[sub["impl"] == b].groupby("repeat")[column].median()
+    ratios = (wall_a / wall_b).dropna()
+    if ratios.empty:
+        return None
+    return Ratio(float(ratios.median()), float(ratios.min()), float(ratios.max()), len(ratios))
+
+
+def _r(ratio):
+    return "" if ratio is None else str(ratio)
+
+
+def _load(runs, case):
+    sub = runs[runs["case"] == case]
+    load, busy = sub["load1"].dropna(), sub["busy_before"].dropna()
+    return (f"load1 {load.min():.1f}–{load.max():.1f}" if len(load) else "") + \
+           (f", others kept up to {busy.max():.1f} cores busy before a run" if len(busy) else "")
+
+
+def _wall(runs, case, impl):
+    walls = _done(runs, case)
+    walls = walls[walls["impl"] == impl]["wall_s"]
+    return f"{walls.median():.2f} ({walls.min():.2f}–{walls.max():.2f})" if len(walls) else ""
+
+
+SAME_FUNCTION_POOL, SAME_FUNCTION_SEQUENTIAL = "mp_pool_cw", "sequential_cw"
+
+
+def same_function_table(runs, case):
+    """Runtime overhead: every runtime running count_words, against an ideal Pool and a sequential run of it."""
+    sub = runs[(runs["case"] == case) & (runs["function"] == SAME_FUNCTION)]
+    names = list(dict.fromkeys(sub["impl"]))
+    if SAME_FUNCTION_POOL not in names and SAME_FUNCTION_SEQUENTIAL not in names:
+        return ""
+    out = [f"\n**Runtime overhead, same map function** (`mrkit.text.{SAME_FUNCTION}` in every row), {case}; "
+           f"{_load(runs, case)}. Ratios are per alternating round, median and range; "
+           f"the ideal parallel run on W cores is 1/W × sequential. CPU is the process tree's user+system "
+           f"(reaped descendants; a JVM pyspark does not reap is missing), far less sensitive to load from "
+           f"elsewhere than wall time.\n",
+           "| implementation | settings | wall s, median (range) | × Pool, same function | × sequential, same function "
+           "| CPU s | CPU × Pool |",
+           "|---|---|---:|---:|---:|---:|---:|"]
+    for impl in names:
+        settings = sub[sub["impl"] == impl]["settings"].iloc[0]
+        out.append(f"| {impl} | {settings if isinstance(settings, str) else ''} | {_wall(runs, case, impl)} | "
+                   f"{_r(paired(runs, case, impl, SAME_FUNCTION_POOL))} | "
+                   f"{_r(paired(runs, case, impl, SAME_FUNCTION_SEQUENTIAL))} | "
+                   f"{_done(runs, case).query('impl == @impl')['cpu_s'].median():.2f} | "
+                   f"{_r(paired(runs, case, impl, SAME_FUNCTION_POOL, 'cpu_s'))} |")
+    return "\n".join(out)
+
+
+def tokenizer_table(runs, case="corpus"):
+    """Tokenizer speed: each runtime with its own map function, then with count_words, on the same inputs."""
+    sub = runs[runs["case"] == case]
+    rows = []
+    for runtime, group in sub.groupby("runtime", sort=False):
+        own = [i for i in dict.fromkeys(group[group["function"] == "plain"]["impl"])]
+        same = [i for i in dict.fromkeys(group[group["function"] == SAME_FUNCTION]["impl"])]
+        if own and same and runtime != "mrkit":
+            rows.append(f"| {runtime} | {own[0]}: {_wall(runs, case, own[0])} | {same[0]}: {_wall(runs, case, same[0])} | "
+                        f"{_r(paired(runs, case, same[0], own[0]))} | {_r(paired(runs, case, same[0], own[0], 'cpu_s'))} |")
+    if not rows:
+        return ""
+    return "\n".join([f"\n**Tokenizer speed**, {case}: the same runtime with its own map function "
+                      f"(re.findall + Counter) and with `{SAME_FUNCTION}`; {_load(runs, case)}\n",
+                      "| runtime | own function: wall s | count_words: wall s | count_words / own, wall | "
+                      "count_words / own, CPU |",
+                      "|---|---|---|---:|---:|", *rows])
+
+
+def scale_points(runs, case="scale"):
+    """[(tasks, map tasks, median wall, median master CPU, median tree CPU, runs)] per size, by size."""
+    sub = _done(runs, case)
+    points = []
+    for impl, group in sub.groupby("impl"):
+        n_map = group["mr_n_map"].median() if "mr_n_map" in group else float("nan")
+        if math.isnan(n_map):
+            n_map = int(impl.rsplit("_m", 1)[-1])
+        n_reduce = group["mr_n_reduce"].median() if "mr_n_reduce" in group else 10
+        points.append((int(n_map + (10 if math.isnan(n_reduce) else n_reduce)), int(n_map), impl,
+                       float(group["wall_s"].median()), float(group["master_cpu_s"].median()),
+                       float(group["cpu_s"].median()), group))
+    return sorted(points)
+
+
+def scale_table(runs, case="scale"):
+    points = scale_points(runs, case)
+    if not points:
+        return ""
+    out = [f"\n**Scale**: `mrkit run wc -m N -r 10 -w 2` on one tiny file (N map tasks that read nearly nothing); "
+           f"{_load(runs, case)}\n",
+           "| map tasks | tasks | wall s, median (range) | tasks/s | master CPU s | master CPU per task µs | "
+           "marginal master CPU per task µs | workers' CPU per task µs | runs |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    previous = None
+    for tasks, n_map, impl, wall, master, tree, group in points:
+        marginal = "" if previous is None else f"{(master - previous[1]) / (tasks - previous[0]) * 1e6:.0f}"
+        out.append(f"| {n_map:,} | {tasks:,} | {_wall(runs, case, impl)} | {tasks / wall:,.0f} | {master:.2f} | "
+                   f"{master / tasks * 1e6:.0f} | {marginal} | {(tree - master) / tasks * 1e6:.0f} | {len(group)} |")
+        previous = (tasks, master)
+    return "\n".join(out)
+
+
+def fixed_table(runs, case="fixed"):
+    sub = _done(runs, case)
+    if sub.empty:
+        return ""
+    out = [f"\n**Fixed cost**: whole processes on one empty input; {_load(runs, case)}\n",
+           "| command | wall s, median (range) | CPU s (tree) | inside mrkit's run: end-to-end s | of which worker start s |",
+           "|---|---:|---:|---:|---:|"]
+    for impl, group in sub.groupby("impl", sort=False):
+        settings = group["settings"].iloc[0]
+        inside = group["mr_end_to_end_s"].median() if "mr_end_to_end_s" in group else float("nan")
+        start = group["mr_startup_s"].median() if "mr_startup_s" in group else float("nan")
+        out.append(f"| {impl} `{settings}` | {_wall(runs, case, impl)} | {group['cpu_s'].median():.2f} | "
+                   f"{_fmt(inside, '.3f')} | {_fmt(start, '.3f')} |")
+    return "\n".join(out)
+
+
+def analysis(runs):
+    """The same-function, tokenizer, scale and fixed-cost tables (Markdown); '' for what did not run."""
+    parts = [same_function_table(runs, "same_function"), same_function_table(runs, "corpus"),
+             tokenizer_table(runs), scale_table(runs), fixed_table(runs)]
+    return "\n".join(p for p in parts if p)
+
+
+# ---- targets ------------------------------------------------------------------
+
+def _paired_target(runs, case, a, b, limit, name):
+    ratio = paired(runs, case, a, b)
+    if ratio is None:
+        return Target(name, "not run", f"<= {limit}×", "N/A")
+    busy = runs[runs["case"] == case]["busy_before"].max()
+    noise = f"; disturbed: others used up to {busy:.1f} cores" if busy > NOISY else ""
+    return Target(name, f"{ratio}{noise}", f"<= {limit}× (median)", _status(ratio.median <= limit))
+
+
+def _same_function_case(runs):
+    cases = set(runs["case"])
+    return "same_function" if "same_function" in cases else "corpus"
+
+
+def scale_targets(runs, case="scale"):
+    points = {p[1]: p for p in scale_points(runs, case)}
+    out = []
+    ten = points.get(10000)
+    out.append(Target("scale: 10,000 empty map tasks + 10 reduces, 2 workers",
+                      "not run" if ten is None else f"{ten[3]:.2f} s, {ten[0] / ten[3]:,.0f} tasks/s", "<= 8 s",
+                      "N/A" if ten is None else _status(ten[3] <= 8.0)))
+    hundred = points.get(100000)
+    if ten is None or hundred is None:
+        out.append(Target("scale: 100,000 tasks vs 10,000", "not run", "<= 10×", "N/A"))
+    else:
+        growth = hundred[3] / ten[3]
+        out.append(Target("scale: 100,000 tasks vs 10,000", f"{growth:.2f}× ({hundred[3]:.2f} s)", "<= 10×",
+                          _status(growth <= 10.0)))
+    ordered = [points[k] for k in sorted(points)]
+    if len(ordered) >= 3:  # marginal cost per task, so the fixed cost (imports, start-up) does not flatter big N
+        first = (ordered[1][4] - ordered[0][4]) / (ordered[1][0] - ordered[0][0])
+        last = (ordered[-1][4] - ordered[-2][4]) / (ordered[-1][0] - ordered[-2][0])
+        per_task = ", ".join(f"{p[1]:,}: {p[4] / p[0] * 1e6:.0f}" for p in ordered)
+        out.append(Target("scale: master CPU per task flat (marginal, last step vs first)",
+                          f"{last / first:.2f}× ({first * 1e6:.0f} → {last * 1e6:.0f} µs/task; per task {per_task} µs)",
+                          "<= 1.25×", _status(last <= 1.25 * first)))
+    elif len(ordered) == 2:
+        a, b = ordered
+        growth = (b[4] / b[0]) / (a[4] / a[0])
+        out.append(Target(f"scale: master CPU per task flat ({b[1]:,} vs {a[1]:,} map tasks)",
+                          f"{growth:.2f}× ({a[4] / a[0] * 1e6:.0f} → {b[4] / b[0] * 1e6:.0f} µs/task)", "<= 1.25×",
+                          _status(growth <= 1.25)))
+    else:
+        out.append(Target("scale: master CPU per task flat", "not run", "<= 1.25×", "N/A"))
+    return out
+
+
+def fixed_target(runs, case="fixed"):
+    sub = _done(runs, case)
+    walls = sub[sub["impl"] == "mrkit_run"]["wall_s"]
+    if walls.empty:
+        return Target("fixed cost: mrkit run wc on one empty file, whole process", "not run", "<= 0.2 s", "N/A")
+    return Target("fixed cost: mrkit run wc on one empty file, whole process",
+                  f"{walls.median():.3f} s (range {walls.min():.3f}–{walls.max():.3f}, {len(walls)} runs)",
+                  "<= 0.2 s (median)", _status(walls.median() <= 0.2))
+
+
+def targets(summary, runs=None, *, corpus="corpus", books="books", overhead="overhead", big="memory_2gb",
             overhead_tasks=None):
     """The issue's targets, each PASS / FAIL / N/A (case not run) with the measured ratio."""
     out = []
-    out.append(_ratio_target(summary, corpus, 0.55))
-    out.append(_ratio_target(summary, books, 1.0))
+    if runs is not None and len(runs):
+        case = _same_function_case(runs)
+        out.append(_paired_target(runs, case, "mrkit_run", SAME_FUNCTION_POOL, 1.03,
+                                  f"same function: mrkit run vs Pool(W) running count_words, {case}"))
+        out.append(_paired_target(runs, case, "mrkit_run", SAME_FUNCTION_SEQUENTIAL, 0.52,
+                                  f"same function: mrkit run vs count_words run sequentially, {case}"))
+    out.append(_ratio_target(summary, books, 1.0, " (different map functions)"))
+    if runs is not None and len(runs):
+        out.extend(scale_targets(runs))
+        out.append(fixed_target(runs))
     r = _row(summary, overhead, "mrkit_run")
     if r is not None:
         rate = f", {overhead_tasks / r.median_wall_s:.0f} tasks/s" if overhead_tasks else ""
-        out.append(Target(f"scheduling overhead ({overhead_tasks or '?'} tasks, {r.settings})",
+        out.append(Target(f"scheduling overhead ({overhead_tasks or '?'} tasks, one empty file each, {r.settings})",
                           f"{r.median_wall_s:.2f} s{rate}", "< 3 s", _status(r.ok and r.median_wall_s < 3.0)))
-    else:
-        out.append(Target("scheduling overhead (1000 empty maps, 10 reduces)", "not run", "< 3 s", "N/A"))
     r = _row(summary, corpus, "mrkit_run")
     if r is not None:
         out.append(Target(f"peak RSS of any one mrkit process, {corpus}", f"{r.max_peak_rss_max_proc_mb:.0f} MB",

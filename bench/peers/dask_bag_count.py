@@ -6,13 +6,17 @@ One partition per file (read_text with blocksize=None, decoded UTF-8 with
 errors=replace), a Counter per partition, Counters merged by the reduction's
 aggregate: the usual way to count words with a bag without a Python step per word
 crossing process boundaries.
+
+The map function is counting.count_text / count_file: the plain count, or
+mrkit's count_words when MRBENCH_COUNT=count_words (same-function comparisons).
 """
 
 import sys
 
 import dask
 import dask.bag as db
-from wordcount import count_text, merge_counts, write_counts
+from counting import count_text
+from wordcount import merge_counts, write_counts
 
 
 def count_lines(lines):

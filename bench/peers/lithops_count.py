@@ -5,12 +5,16 @@
 Each map call counts one file (the localhost backend runs calls in local
 processes that can read local paths); the reduce call merges the Counters.
 Configuration is passed in code, so no ~/.lithops/config is needed.
+
+The map function is counting.count_text / count_file: the plain count, or
+mrkit's count_words when MRBENCH_COUNT=count_words (same-function comparisons).
 """
 
 import sys
 
 import lithops
-from wordcount import count_file, merge_counts, write_counts
+from counting import count_file
+from wordcount import merge_counts, write_counts
 
 
 def main(out, workers, inputs):

@@ -4,13 +4,17 @@
 
 Each worker returns a Counter for its file (pickled back to the parent),
 which merges them. chunksize=1 so two big files do not land on one worker.
+
+The map function is counting.count_text / count_file: the plain count, or
+mrkit's count_words when MRBENCH_COUNT=count_words (same-function comparisons).
 """
 
 import multiprocessing
 import sys
 from collections import Counter
 
-from wordcount import count_file, write_counts
+from counting import count_file
+from wordcount import write_counts
 
 
 def main(out, processes, inputs):

@@ -3,12 +3,16 @@
     python plain_count.py OUT INPUT...
 
 One process, one file at a time: read, decode, re.findall, Counter.update.
+
+The map function is counting.count_text / count_file: the plain count, or
+mrkit's count_words when MRBENCH_COUNT=count_words (same-function comparisons).
 """
 
 import sys
 from collections import Counter
 
-from wordcount import count_file, write_counts
+from counting import count_file
+from wordcount import write_counts
 
 
 def main(out, inputs):

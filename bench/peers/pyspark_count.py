@@ -3,7 +3,8 @@
     python pyspark_count.py OUT WORKERS INPUT...
 
 textFile splits the inputs into line-aligned blocks; each partition is
-counted with the shared plain count (a Counter per partition, not a Python
+counted with the peers' shared map function (counting.py:
+the plain count, or mrkit's count_words with MRBENCH_COUNT=count_words) (a Counter per partition, not a Python
 tuple per word) and reduceByKey merges. The JVM start-up is part of the wall
 time, as it is for anyone who runs this.
 """
@@ -13,8 +14,9 @@ import os
 import pathlib
 import sys
 
+from counting import count_text
 from pyspark.sql import SparkSession
-from wordcount import count_text, write_counts
+from wordcount import write_counts
 
 
 def count_partition(lines):
@@ -31,7 +33,8 @@ def main(out, workers, inputs):
     spark.sparkContext.setLogLevel("ERROR")
     try:
         sc = spark.sparkContext
-        sc.addPyFile(str(pathlib.Path(__file__).with_name("wordcount.py")))
+        for module in ("wordcount.py", "counting.py"):  # the Python workers import both
+            sc.addPyFile(str(pathlib.Path(__file__).with_name(module)))
         rdd = sc.textFile(",".join(inputs), minPartitions=len(inputs))
         counts = dict(rdd.mapPartitions(count_partition).reduceByKey(operator.add).collect())
     finally:
