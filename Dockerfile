@@ -13,7 +13,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY pyproject.toml README.md /tmp/mrkit-src/
 COPY mrkit /tmp/mrkit-src/mrkit
 
-# [aws]: tasks on ECS keep the job's files in S3 (mrkit.storage.s3), which local runs never need.
+# Only what workers need: mrkit's base set plus [aws] (tasks on ECS keep the job's files in S3,
+# mrkit.storage.s3). The sweeps' and notebooks' extras (pandas, matplotlib, papermill...) stay out.
 # The source goes once installed; a fixed uid lets ECS/Kubernetes checks see a non-root user.
 RUN pip install --no-cache-dir "/tmp/mrkit-src[aws]" \
  && rm -rf /tmp/mrkit-src \

@@ -3,25 +3,30 @@
 #   make test   - create .venv, install mrkit with its test tools, run the test suite
 #   make demo   - a quick look: word count at 1, 2 and 4 workers
 #   make bench  - word count against a plain Python count and the installed peers (results/bench/)
+#   make lint   - ruff (settings in pyproject.toml), as CI runs it
 #   make validate-model - measure calibrate + the lab's four sweeps on 2 CPUs and 1 CPU, check `mrkit predict`
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup test report demo bench validate-model clean
+.PHONY: setup test lint report demo bench validate-model clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints/test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# compat: a plain .pth path entry instead of an import hook run by every interpreter start
-	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	# constraints/test.txt pins the test stack whose behaviour the tests depend on (moto above all).
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -c constraints/test.txt --config-settings editable_mode=compat
 	touch $@
 
 setup: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 report: $(STAMP)
 	$(BIN)/mrkit report
@@ -38,4 +43,4 @@ validate-model: $(STAMP)
 	$(BIN)/python bench/validate_model.py $(VALIDATE_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info results/corpus results/demo
+	rm -rf $(VENV) build *.egg-info results/corpus

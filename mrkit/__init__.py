@@ -6,7 +6,7 @@ storage -> experiments -> CLI. Importing `mrkit` stays cheap: `run` pulls in
 the local backend (and pandas) only when called.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version number: pyproject.toml reads it (tool.setuptools.dynamic)
 
 
 def run(app, inputs, **options):

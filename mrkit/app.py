@@ -6,12 +6,12 @@ values (run on the map side), `map_combined(filename, contents)` -> mapping of
 key -> values (map then combine in one fast step), and `configure(**options)`.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from mrkit.apps import BUILTIN
 from mrkit.errors import AppError

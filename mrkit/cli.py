@@ -88,6 +88,8 @@ def _configure_job(p):
                    help="seconds before an unfinished task is handed to another worker (default 10)")
     p.add_argument("--max-attempts", type=int, default=10, metavar="N",
                    help="attempts of one task that may raise, die or time out before the job fails (default 10)")
+    p.add_argument("--backup-tasks", nargs="?", const="paper", default=None, metavar="POLICY",
+                   help="back up stragglers near a phase's end: paper (the default when given), spark or late")
 
 
 def _job_spec(args, storage):
@@ -143,7 +145,8 @@ def _master(args):
     spec = _job_spec(args, files)
     token = resolve_token(args.token_file) if args.token_file else None
     master = Master(spec, files, listen=_listen_address(args.listen), token=token, run_id=args.run_id,
-                    advertise_storage=files is not here, status_every=args.status_every, lock_dir=".")
+                    advertise_storage=files is not here, status_every=args.status_every, lock_dir=".",
+                    backup_tasks=args.backup_tasks)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     serve(master, here, launched_at=launched_at)
 
@@ -175,17 +178,31 @@ def _configure_run(p):
                    help="worker processes (default max(M, R) capped at the CPU count)")
     p.add_argument("--workdir", default=None, metavar="DIR", help="where intermediate and output files go (default: cwd)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    p.add_argument("--slow-workers", type=int, default=0, metavar="K",
+                   help="straggler injection for studies: K of the W workers take --slowdown times as long")
+    p.add_argument("--slowdown", type=float, default=1.0, metavar="F",
+                   help="how many times as long each slow worker takes (it sleeps (F-1) x the task's time)")
 
 
 def _run(args):
     from mrkit.backends.local import run_job
+    from mrkit.progress import TaskProgress
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: workers are stopped, the lock released
-    summary, _ = run_job(
-        args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
-        workdir=args.workdir, task_timeout=args.task_timeout, app_options=_app_options(args.app_opt),
-        storage=args.storage, max_attempts=args.max_attempts,
-    )
+    progress = TaskProgress("mrkit run")
+    try:
+        summary, records = run_job(
+            args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
+            workdir=args.workdir, task_timeout=args.task_timeout, app_options=_app_options(args.app_opt),
+            storage=args.storage, max_attempts=args.max_attempts, backup_tasks=args.backup_tasks,
+            slow_workers=args.slow_workers, slowdown=args.slowdown, on_status=progress if progress.live else None,
+        )
+    finally:
+        progress.close()
+    keys = sum(r["records_out"] for r in records if r["phase"] == "reduce" and r["status"] == "ok")
+    where = args.storage.rstrip("/") if args.storage else os.path.abspath(args.workdir or ".")
+    print(f"mrkit run: {summary['n_reduce']} outputs in {where}/mr-out-*, {keys:,} keys, "
+          f"{summary['end_to_end_s']:.2f} s", file=sys.stderr)
     _print_summary(summary, args.json)
 
 
@@ -220,7 +237,8 @@ def _corpus(args):
 
 
 def _configure_sweep(p):
-    p.add_argument("sweep", metavar="NAME", help="a sweep in params/ (map_sweep, reduce_sweep, pairs_wc, pairs_indexer, mappers) or a YAML path")
+    p.add_argument("sweep", metavar="NAME", help="a sweep in params/ (map_sweep, reduce_sweep, pairs_wc, pairs_indexer, "
+                   "mappers, mappers_ecs) or a YAML path")
     p.add_argument("--quick", action="store_true", help="the sweep's quick variant (tiny corpus, one repeat)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (value in YAML)")
     p.add_argument("--resume", metavar="DIR", help="continue a results directory ('latest' for the newest of this sweep)")
@@ -319,7 +337,7 @@ def _ecs_image(args, config, aws, say):
 
 
 def _ecs_run(args, config, aws, say):
-    from mrkit.backends.ecs.launcher import run_on_ecs
+    from mrkit.backends.ecs.run import run_on_ecs
 
     if args.verify and any(str(i).startswith("s3://") for i in args.inputs):  # before anything is billed
         raise UsageError("--verify compares with a local run, so it needs local inputs")
@@ -327,7 +345,8 @@ def _ecs_run(args, config, aws, say):
     result = run_on_ecs(config, aws, args.app, args.inputs, stand_in=args.stand_in, say=say, on_usage=say,
                         poll_s=args.poll, start_timeout_s=args.start_timeout, n_map=args.n_map,
                         n_reduce=args.n_reduce, workers=args.workers, task_timeout=args.task_timeout,
-                        app_options=_app_options(args.app_opt))
+                        app_options=_app_options(args.app_opt), max_attempts=args.max_attempts,
+                        backup_tasks=args.backup_tasks)
     say(f"outputs in {result.storage_url}mr-out-*; launcher wall time {result.launcher_s:.1f} s "
         "(task start-up included)")
     _print_summary(result.summary, args.json)

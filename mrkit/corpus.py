@@ -13,15 +13,15 @@ drawn through integer tables, so output is byte-identical run to run.
 """
 
 import array
-import contextlib
 import functools
-import os
 import pathlib
 import random
 import re
 import sys
 from fractions import Fraction
 from operator import getitem
+
+from mrkit.storage.local import atomic_file
 
 _ROW = 64
 _UNITS = 65536 * _ROW  # probability resolution of the word table: 2**-22
@@ -167,25 +167,18 @@ def _write_file(path, index, size, seed):
     model = _model(seed)
     rng = random.Random(f"mrkit.corpus.file:{seed}:{index}:{size}")
     lo = size - 1 - size // 100  # content length that keeps the file within 1% of size
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # same dir, so os.replace is atomic
-    try:
-        with open(tmp, "wb") as f:
-            flushed, total, buf = 0, 0, []
-            while total < size:
-                k = min(50_000, int((size - total) / _BYTES_PER_WORD * 1.03) + 40)
-                buf.append(_block(rng, model, k))
-                total += len(buf[-1])
-                if total < lo and size > 1 << 20:  # stream big files; keep the tail in memory
-                    f.write(b"".join(buf))
-                    flushed, buf = total, []
-            tail = b"".join(buf)
-            cut = _cut(tail, size - 1 - flushed, lo - flushed)
-            f.write(tail[:cut].rstrip() + b"\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path) as f:
+        flushed, total, buf = 0, 0, []
+        while total < size:
+            k = min(50_000, int((size - total) / _BYTES_PER_WORD * 1.03) + 40)
+            buf.append(_block(rng, model, k))
+            total += len(buf[-1])
+            if total < lo and size > 1 << 20:  # stream big files; keep the tail in memory
+                f.write(b"".join(buf))
+                flushed, buf = total, []
+        tail = b"".join(buf)
+        cut = _cut(tail, size - 1 - flushed, lo - flushed)
+        f.write(tail[:cut].rstrip() + b"\n")
     return path
 
 
@@ -196,7 +189,7 @@ def synth(out_dir, files: int, size: int, seed: int = 0) -> list[pathlib.Path]:
     ends with a newline after a whole sentence (or, if none ends in the last 1%,
     a whole word), so no word or UTF-8 character is ever split. File i depends only on (seed, i, size), so a larger
     `files` adds files without changing the first ones. Each file is written to
-    a `*.tmp` file in `out_dir` then renamed, so an interrupted run never leaves
+    a hidden `.*.tmp` file in `out_dir` then renamed, so an interrupted run never leaves
     a partial file under a final name. Returns the paths in order.
     """
     for name, value in (("files", files), ("size", size)):
@@ -210,6 +203,16 @@ def synth(out_dir, files: int, size: int, seed: int = 0) -> list[pathlib.Path]:
 
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(|b|kb|mb|gb|kib|mib|gib)\s*", re.I)
 _SCALE = {"": 0, "b": 0, "kb": 1, "kib": 1, "mb": 2, "mib": 2, "gb": 3, "gib": 3}
+
+
+def corpus_dir(root, files, size, seed=0):
+    """The generated corpus, made once and reused (generation is deterministic)."""
+    directory = pathlib.Path(root) / f"synth-{files}x{size}-seed{seed}"
+    marker = directory / ".complete"
+    if not marker.exists():
+        synth(directory, files, size, seed)
+        marker.touch()
+    return sorted(str(p) for p in directory.glob("synth-*.txt"))
 
 
 def parse_size(text: str) -> int:

@@ -18,7 +18,11 @@ class InputError(MrkitError):
 
 
 class AppError(MrkitError):
-    """An app that cannot be found or lacks map/reduce."""
+    """An app that cannot be found, lacks map/reduce, or returns what the app contract forbids.
+
+    The last is the app's bug, caught as it happens: a non-str key or value from
+    map (or map_combined, combine), a non-str result from reduce (mrkit.contract).
+    """
 
 
 class JobFailed(MrkitError):

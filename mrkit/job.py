@@ -4,9 +4,9 @@ A directory given as an input is expanded to the regular files directly in it
 (sorted, hidden files skipped), so `mrkit run wc corpus/` works.
 """
 
-from dataclasses import dataclass
 import os
 import stat
+from dataclasses import dataclass
 
 from mrkit.errors import InputError, UsageError
 
@@ -19,6 +19,18 @@ class Input:
     path: str
     location: str
     size: int
+
+
+def default_workers(n_map, n_reduce, cap=None):
+    """The lab's number of workers, W = max(M, R) (at least 1), then at most `cap` when given.
+
+    The one rule for the default W. Local runs cap it at the CPU count (more cannot
+    run at once: backends.local.default_workers), ECS at launcher.MAX_DEFAULT_WORKERS
+    (every worker is a billed task), a sweep at its `max_workers` (none by default:
+    the lab measures W = max(M, R) as it is).
+    """
+    workers = max(1, n_map, n_reduce)
+    return min(workers, cap) if cap is not None else workers
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ reading of the app.
 from itertools import groupby
 from operator import itemgetter
 
+from mrkit import contract
 from mrkit.storage.local import LocalStorage
 
 
@@ -17,11 +18,15 @@ def run_sequential(app, inputs, out_dir=".", out_name="mr-out-0"):
     for item in inputs:
         with open(item.location, "rb") as f:
             contents = f.read().decode("utf-8", "replace")
-        pairs.extend(app.map(item.path, contents))
+        emitted = list(app.map(item.path, contents))
+        contract.check_pairs(emitted, "map", item.path)  # before sorting, which would fail on a mix of types
+        pairs.extend(emitted)
     pairs.sort(key=itemgetter(0))
     storage = LocalStorage(out_dir)
     with storage.atomic_writer(out_name) as out:
         for key, group in groupby(pairs, key=itemgetter(0)):
-            values = [str(value) for _, value in group]
-            out.write(f"{key} {app.reduce(key, values)}\n".encode("utf-8", "surrogatepass"))
+            values = [value for _, value in group]
+            result = app.reduce(key, values)
+            contract.check_reduced(key, result)
+            out.write(f"{key} {result}\n".encode("utf-8", "surrogatepass"))
     return storage.path(out_name)

@@ -10,10 +10,10 @@ a key holds a backslash, tab, newline or a control character below tab.
 """
 
 import heapq
-from itertools import compress, groupby, islice
-from operator import itemgetter, methodcaller, ne
 import re
 import zlib
+from itertools import compress, groupby, islice
+from operator import itemgetter, methodcaller, ne
 
 
 def intermediate_name(map_task, reduce_task):
@@ -55,8 +55,13 @@ def group(pairs, combine=None):
         else:
             values.append(value)
     if combine is not None:
-        grouped = {key: list(combine(key, values)) for key, values in grouped.items()}
+        grouped = combine_groups(grouped, combine)
     return grouped
+
+
+def combine_groups(grouped, combine):
+    """key -> the list combine(key, values) returns, for every key of a key -> values mapping."""
+    return {key: list(combine(key, values)) for key, values in grouped.items()}
 
 
 def split_partitions(grouped, n_reduce):

@@ -8,8 +8,8 @@ whitespace byte, so no word is ever cut. A piece never spans two files: a task
 is a list of splits, and map is called once per split with the file's path.
 """
 
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 
 LINE_WINDOW = 64 * 1024
 _BLOCK = 64 * 1024

@@ -6,7 +6,9 @@ whole through the storage's atomic writer, so a crashed or duplicated attempt
 never leaves a partial file behind.
 """
 
-from mrkit import shuffle
+from contextlib import ExitStack
+
+from mrkit import contract, fanin, shuffle
 
 # A reduce whose intermediate files total at most this many bytes reads them
 # whole and sorts in memory (~12 times their size, less than a map task of
@@ -32,17 +34,25 @@ def run_map(app, task, storage):
     for path, location, start, end in task["splits"]:
         contents = _decode(storage.read_range(location, start, end))
         bytes_in += end - start
+        # Each app function's output is checked as it comes (str keys and values): a
+        # join in C, and the error names the function that broke the contract.
         if app.map_combined is not None:
             part = app.map_combined(path, contents)
+            contract.check_grouped(part, "map_combined", path)
         else:
-            part = shuffle.group(app.map(path, contents), app.combine)
+            part = shuffle.group(app.map(path, contents))
+            contract.check_grouped(part, "map", path)
+            if app.combine is not None:
+                part = shuffle.combine_groups(part, app.combine)
+                contract.check_grouped(part, "combine", path)
         if not grouped:
             grouped = dict(part)
         else:
             for key, values in part.items():
                 grouped.setdefault(key, []).extend(values)
     if app.combine is not None and len(task["splits"]) > 1:
-        grouped = {key: list(app.combine(key, values)) for key, values in grouped.items()}
+        grouped = shuffle.combine_groups(grouped, app.combine)
+        contract.check_grouped(grouped, "combine")
     bytes_out = records_out = 0
     partitions = []
     for reduce_task, bucket in enumerate(shuffle.split_partitions(grouped, n_reduce)):
@@ -63,25 +73,31 @@ def run_map(app, task, storage):
 
 
 def run_reduce(app, task, storage):
-    """Merge the task's intermediate files and write `mr-out-<task>`."""
+    """Merge the task's intermediate files and write `mr-out-<task>`.
+
+    At most `fanin.MAX_OPEN_FILES` intermediate files are open at once,
+    however many map tasks there were.
+    """
     names = [shuffle.intermediate_name(m, task["task"]) for m in task["maps"]]
-    files = [storage.open_lines(name) for name in names]
     records_in = records_out = bytes_out = 0
-    try:
-        with storage.atomic_writer(shuffle.output_name(task["task"])) as out:
-            batch = []
-            small = task.get("bytes_in", SORT_IN_MEMORY_BYTES + 1) <= SORT_IN_MEMORY_BYTES
-            groups = shuffle.sorted_groups(files) if small else shuffle.merge_groups(files)
-            for key, values in groups:
-                batch.append(f"{key} {app.reduce(key, values)}\n")
-                records_in += len(values)
-                records_out += 1
-                if len(batch) >= 4096:
-                    bytes_out += _flush(out, batch)
-            bytes_out += _flush(out, batch)
-    finally:
-        for f in files:
-            f.close()
+    small = task.get("bytes_in", SORT_IN_MEMORY_BYTES + 1) <= SORT_IN_MEMORY_BYTES
+    with ExitStack() as stack:
+        if small:  # read whole, one file at a time, and sorted in memory
+            groups = shuffle.sorted_groups(fanin.one_at_a_time(storage, names))
+        else:
+            groups = shuffle.merge_groups(stack.enter_context(fanin.bounded_files(storage, names, f"{task['task']}")))
+        out = stack.enter_context(storage.atomic_writer(shuffle.output_name(task["task"])))
+        batch = []
+        for key, values in groups:
+            result = app.reduce(key, values)
+            if type(result) is not str:  # one comparison per key; a str subclass passes the full check
+                contract.check_reduced(key, result)
+            batch.append(f"{key} {result}\n")
+            records_in += len(values)
+            records_out += 1
+            if len(batch) >= 4096:
+                bytes_out += _flush(out, batch)
+        bytes_out += _flush(out, batch)
     return {
         "bytes_in": task.get("bytes_in", 0),
         "bytes_out": bytes_out,

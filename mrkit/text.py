@@ -6,8 +6,8 @@ same counts an order of magnitude faster by working on UTF-8 bytes, because
 word count over hundreds of megabytes is what users time.
 """
 
-from collections import Counter
 import re
+from collections import Counter
 
 # Candidate runs: \w minus digits and underscore. This is close to isalpha but
 # also admits numeric non-decimal characters (e.g. '²', 'Ⅻ'), so candidates are

@@ -1,11 +1,13 @@
 """Timing records: one per task attempt, and the run summary derived from them.
 
 Every number a report shows is a function of these records, so they carry
-wall-clock epochs (start/end) as well as durations. The column lists are the
-contract in design.md; add columns at the end, never rename.
+wall-clock epochs (start/end) as well as durations. The column lists are a
+contract (the README's *Timings* section; tests/test_timing.py): add columns
+at the end, never rename.
 """
 
 import os
+import secrets
 import socket
 import time
 
@@ -13,9 +15,11 @@ TASK_COLUMNS = [
     "run_id", "phase", "task", "attempt", "worker", "pid", "host", "start", "end", "duration_s",
     "bytes_in", "bytes_out", "records_in", "records_out", "status",
     "cpu_s",  # second round: the worker's user+system CPU seconds for the attempt
+    "backup", "slowdown",  # second round: a backup attempt; the slowdown injected on its worker (1: none)
     # ECS only (blank elsewhere): the worker task's lifecycle from DescribeTasks, epoch seconds
     "ecs_created_at", "ecs_pull_started_at", "ecs_pull_stopped_at", "ecs_started_at", "ecs_stopped_at",
 ]
+ECS_LIFECYCLE_COLUMNS = TASK_COLUMNS[-5:]
 
 RUN_COLUMNS = [
     "run_id", "app", "backend", "n_map", "n_reduce", "workers", "cpu_count", "input_bytes",
@@ -23,19 +27,23 @@ RUN_COLUMNS = [
     "reduce_wall_s", "startup_s", "end_to_end_s", "est_serial_s", "est_parallel_s", "retries",
     "repeat",
     "cores", "master_cpu_s",  # second round: CPUs the job could use (affinity), the master's CPU seconds
+    "backup_tasks", "slow_workers", "slowdown",  # second round: the backup policy, the straggler injection
 ]
 
 STATUSES = ("ok", "failed", "timed_out", "superseded")
 
 
-def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, status="ok", **counters):
+def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, status="ok", backup=False, slowdown=1.0,
+                **counters):
     """A task attempt's row, with every column present."""
     return {
         "run_id": run_id, "phase": phase, "task": task, "attempt": attempt, "worker": worker,
         "pid": pid, "host": host, "start": start, "end": end, "duration_s": end - start,
         "bytes_in": counters.get("bytes_in", 0), "bytes_out": counters.get("bytes_out", 0),
         "records_in": counters.get("records_in", 0), "records_out": counters.get("records_out", 0),
-        "status": status, "cpu_s": counters.get("cpu_s", 0.0),
+        "status": status, "cpu_s": counters.get("cpu_s"),  # None: not reported (the attempt died or was stopped)
+        "backup": backup, "slowdown": slowdown,
+        **dict.fromkeys(ECS_LIFECYCLE_COLUMNS),  # ECS tasks only; the launcher fills them in
     }
 
 
@@ -73,7 +81,8 @@ def process_cpu_s():
 
 
 def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_bytes,
-              launched_at, finished_at, repeat=0, cpu_count=None, master_cpu_s=None):
+              launched_at, finished_at, repeat=0, cpu_count=None, master_cpu_s=None, backup_tasks=None,
+              slow_workers=0, slowdown=1.0):
     """The run's row of runs.csv from its task records.
 
     startup_s is the time from launch until the first task started (process
@@ -96,7 +105,17 @@ def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_
         "retries": sum(1 for r in records if r["phase"] != "split" and r["status"] != "ok"),
         "repeat": repeat,
         "cores": cores(), "master_cpu_s": process_cpu_s() if master_cpu_s is None else master_cpu_s,
+        "backup_tasks": backup_tasks or "none", "slow_workers": slow_workers, "slowdown": slowdown,
     }
+
+
+def new_run_id():
+    """A fresh run id: local start time (sortable, readable in a listing) and 6 random hex digits.
+
+    The one format, for the master and the ECS launcher alike (the launcher names the
+    run's S3 prefix with it before any master exists).
+    """
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
 def now():

@@ -5,10 +5,14 @@ sequentially on the local inputs, read the job's `mr-out-*`, and count the
 unique keys, the keys missing from the output (a split that cut a word loses
 it), the extra ones (the halves of a cut word), and those whose value differs.
 An output line is `key value`; the key is what comes before the first space.
+This module is the one reader of `mr-out-*` (`output_pairs`) and the one
+checker (`compare`); the report, the demo and the benchmark use them.
 """
 
-from dataclasses import dataclass
+import os
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from mrkit.sequential import run_sequential
 from mrkit.storage.local import LocalStorage
@@ -23,29 +27,52 @@ class Verification:
     missing: list     # keys only the sequential output has
     extra: list       # keys only the job's output has
     different: list   # keys in both, with different values
+    duplicate: int = 0  # output lines whose key an earlier line already had (e.g. two reducers wrote it)
 
     @property
     def ok(self):
-        return not (self.missing or self.extra or self.different)
+        return not (self.missing or self.extra or self.different or self.duplicate)
 
     def line(self):
         counts = (f"{self.expected:,} unique keys expected, {self.found:,} found; missing {len(self.missing)}, "
                   f"extra {len(self.extra)}, different {len(self.different)}")
+        if self.duplicate:
+            counts += f", emitted twice {self.duplicate}"
         if self.ok:
             return f"verify: {counts}: equal to the sequential run"
         examples = ", ".join(repr(k) for k in (self.missing + self.extra + self.different)[:EXAMPLES])
         return f"verify: {counts}: NOT equal to the sequential run (e.g. {examples})"
 
 
-def read_outputs(storage):
-    """{key: value} from every mr-out-* in `storage`."""
-    result = {}
+def output_pairs(source):
+    """(key, value) for every line of every `mr-out-*`, in name order; duplicates kept.
+
+    The one reader of a job's outputs: `source` is a Storage or a local directory.
+    A line is `key value`, split at the first space (a line without one is a key
+    with an empty value).
+    """
+    storage = LocalStorage(source) if isinstance(source, (str, os.PathLike)) else source
     for name in storage.list("mr-out-"):
         with storage.open_lines(name) as lines:
             for line in lines:
                 key, _, value = line.rstrip("\n").partition(" ")
-                result[key] = value
-    return result
+                yield key, value
+
+
+def read_outputs(source):
+    """{key: value} from every mr-out-* in `source` (a Storage or a directory); the first line of a key wins."""
+    return _unique(output_pairs(source))[0]
+
+
+def _unique(pairs):
+    """({key: value} keeping each key's first value, how many later lines repeated a key)."""
+    result, duplicate = {}, 0
+    for key, value in pairs:
+        if key in result:
+            duplicate += 1
+        else:
+            result[key] = value
+    return result, duplicate
 
 
 def reference(app, inputs):
@@ -56,14 +83,27 @@ def reference(app, inputs):
 
 
 def compare(expected, found):
+    """The one output check: missing, extra, different and repeated keys of `found` against `expected`.
+
+    Each side is a mapping of key -> value or an iterable of (key, value) pairs (as
+    `output_pairs` yields; repeated keys in `found` are counted). Keys and values
+    compare as text, values stripped: "3" read from a file equals 3 from a Counter.
+    """
+    expected, _ = _as_text(expected)
+    found, duplicate = _as_text(found)
     both = expected.keys() & found.keys()
     return Verification(
         expected=len(expected), found=len(found),
         missing=sorted(expected.keys() - found.keys()), extra=sorted(found.keys() - expected.keys()),
-        different=sorted(k for k in both if expected[k] != found[k]),
+        different=sorted(k for k in both if expected[k] != found[k]), duplicate=duplicate,
     )
+
+
+def _as_text(side):
+    pairs = side.items() if isinstance(side, Mapping) else side
+    return _unique((str(key), str(value).strip()) for key, value in pairs)
 
 
 def verify(app, inputs, storage):
     """Compare the job's outputs in `storage` with the sequential run of `app` on `inputs`."""
-    return compare(reference(app, inputs), read_outputs(storage))
+    return compare(reference(app, inputs), output_pairs(storage))

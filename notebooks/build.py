@@ -12,6 +12,8 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = pathlib.Path(__file__).resolve().parent
+# The notebooks are package data (mrkit/notebooks/, read with importlib.resources); notebooks/*.ipynb link there.
+OUT = HERE.parent / "mrkit" / "notebooks"
 KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
           "language_info": {"name": "python"}}
 
@@ -27,8 +29,8 @@ Everything below calls `mrkit.experiments.notebook_report`; the numbers come fro
 SWEEP_PARAMETERS = """\
 # Parameters (papermill: -p NAME VALUE, or -f FILE.yaml)
 app = None            # "wc", "indexer", ...; None: each sweep's own app
-sweep = None          # params/ name (map_sweep, reduce_sweep, mappers, pairs_wc, pairs_indexer), a YAML path, or a list;
-                      # None: the app's usual sweep (indexer: pairs_indexer, else map_sweep)
+sweep = None          # params/ name (map_sweep, reduce_sweep, mappers, mappers_ecs, pairs_wc, pairs_indexer),
+                      # a YAML path, or a list; None: the app's usual sweep (indexer: pairs_indexer, else map_sweep)
 repeats = None        # recorded runs per configuration; None: as the sweep says
 inputs = None         # a file, a directory or a list of them; None: the built-in generated corpus
 workers = None        # fix W (a number or a list); None: W is max(M, R)
@@ -55,7 +57,8 @@ from mrkit.experiments import notebook_report as nr
 
 nr.work_from_repo_root()  # relative paths mean the repo root, also when Jupyter starts the kernel in notebooks/
 configs = nr.sweep_plan(app, sweep, plan=plan, quick=quick, repeats=repeats, inputs=inputs, workers=workers,
-                        backend=backend, backend_options=backend_options, results_dir=results_dir, n_map=n_map, n_reduce=n_reduce, pairs=pairs,
+                        backend=backend, backend_options=backend_options, results_dir=results_dir,
+                        n_map=n_map, n_reduce=n_reduce, pairs=pairs,
                         corpus=corpus, max_workers=max_workers, task_timeout=task_timeout, description=description)
 results = nr.run_sweeps(configs, reload=reload, progress=progress)"""
 
@@ -101,14 +104,22 @@ INTERACTIVE_CELLS = [
 ]
 
 
-def write(name, cells):
+NOTEBOOKS = {"sweep.ipynb": SWEEP_CELLS, "interactive.ipynb": INTERACTIVE_CELLS}
+
+
+def write(name, cells, directory=OUT):
     nb = new_notebook(cells=cells, metadata=KERNEL)
     for i, cell in enumerate(nb.cells):  # stable ids: rebuilding changes nothing that did not change
         cell.id = f"{pathlib.Path(name).stem}-{i}"
     nbformat.validate(nb)
-    nbformat.write(nb, HERE / name)
+    nbformat.write(nb, pathlib.Path(directory) / name)
+
+
+def build(directory=OUT):
+    """Write every notebook into `directory` (the test builds into a scratch one and compares)."""
+    for name, cells in NOTEBOOKS.items():
+        write(name, cells, directory)
 
 
 if __name__ == "__main__":
-    write("sweep.ipynb", SWEEP_CELLS)
-    write("interactive.ipynb", INTERACTIVE_CELLS)
+    build()

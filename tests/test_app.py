@@ -3,8 +3,8 @@
 import types
 
 import pytest
-
 from conftest import app_path
+
 from mrkit.app import App, load_app
 from mrkit.errors import AppError
 

@@ -1,5 +1,10 @@
 """Map and reduce tasks against a local storage."""
 
+import resource
+import subprocess
+
+from conftest import MRKIT, mrkit, sorted_outputs
+
 from mrkit import shuffle, tasks
 from mrkit.app import load_app
 from mrkit.storage.local import LocalStorage
@@ -16,3 +21,26 @@ def test_reduce_output_is_the_same_sorted_in_memory_or_streamed(tmp_path):
         counters = tasks.run_reduce(app, {"task": 0, "maps": [0, 1], "bytes_in": bytes_in}, storage)
         outputs.append((storage.read_bytes(shuffle.output_name(0)), counters["records_in"], counters["records_out"]))
     assert outputs[0] == outputs[1] == (b"a 0|2\x01|2\nb 1\nc 3\n\ntab\there x\\y\n", 6, 4)
+
+
+def _limit_open_files(n):
+    """A preexec_fn: the child (and its workers) may hold at most n file descriptors."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return limit
+
+
+def test_a_run_with_more_map_outputs_than_open_files_allowed_succeeds(tmp_path):
+    # 2,000 map tasks over 1 MiB: each reduce reads ~1,000 intermediate files under a limit of 256.
+    from mrkit.corpus import synth
+
+    inputs = [str(p) for p in synth(tmp_path / "in", 4, 256 * 1024, seed=1)]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "seq").mkdir()
+    result = subprocess.run([*MRKIT, "run", "wc", *inputs, "-m", "2000", "-r", "50", "-w", "2"],
+                            cwd=tmp_path / "run", capture_output=True, text=True, timeout=300,
+                            preexec_fn=_limit_open_files(256))
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "run").glob("mr-*-7"))) > 256  # the case in point: more files than fds
+    mrkit("sequential", "wc", *inputs, cwd=tmp_path / "seq", check=True)
+    assert sorted_outputs(tmp_path / "run") == sorted_outputs(tmp_path / "seq")

@@ -1,7 +1,7 @@
 """Words are maximal isalpha runs; count_words must agree with the plain definition."""
 
-from collections import Counter
 import random
+from collections import Counter
 
 from mrkit.text import count_words, words
 

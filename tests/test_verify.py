@@ -3,7 +3,7 @@
 from mrkit.app import load_app
 from mrkit.job import resolve_inputs
 from mrkit.storage.local import LocalStorage
-from mrkit.verify import compare, verify
+from mrkit.verify import compare, output_pairs, read_outputs, verify
 
 
 def test_compare_names_each_kind_of_difference():
@@ -30,3 +30,20 @@ def test_a_lost_word_is_reported_as_missing(tmp_path):
     (tmp_path / "out" / "mr-out-0").write_text("one 1\nthr 1\ntwo 1\n")  # "three" cut in two, one half lost
     checked = verify(load_app("wc"), resolve_inputs([str(tmp_path / "a.txt")]), LocalStorage(tmp_path / "out"))
     assert (checked.missing, checked.extra) == (["three"], ["thr"])
+
+
+def test_output_pairs_reads_every_mr_out_in_name_order_and_keeps_duplicates(tmp_path):
+    (tmp_path / "mr-out-1").write_text("b 2\nc\n")
+    (tmp_path / "mr-out-0").write_text("a 1 x\nb 3\n")
+    (tmp_path / ".mr-out-2.abc.tmp").write_text("z 9\n")  # an attempt still writing: not an output
+    (tmp_path / "mr-0-1").write_text("a\t1\n")             # an intermediate file: not an output
+    assert list(output_pairs(tmp_path)) == [("a", "1 x"), ("b", "3"), ("b", "2"), ("c", "")]
+    assert list(output_pairs(str(tmp_path))) == list(output_pairs(LocalStorage(tmp_path)))
+    assert read_outputs(tmp_path) == {"a": "1 x", "b": "3", "c": ""}
+
+
+def test_compare_counts_keys_written_twice_and_compares_as_text():
+    checked = compare({"a": "1", "b": 2}, [("a", "1"), ("b", " 2"), ("b", "2")])
+    assert (checked.missing, checked.extra, checked.different, checked.duplicate) == ([], [], [], 1)
+    assert not checked.ok and "emitted twice 1" in checked.line()
+    assert compare({"a": 1}, {"a": "1\n"}).ok

@@ -67,7 +67,7 @@ class Reference:
 _RUNTIME_IMPORTS = "import mrkit.cli, mrkit.backends.local, mrkit.runtime.worker, mrkit.sequential, mrkit.apps.wc"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def runtime_files(python=sys.executable):
     """mrkit's source files that a word-count run imports (asked once, in a fresh interpreter)."""
     script = (f"{_RUNTIME_IMPORTS}\nimport sys\n"

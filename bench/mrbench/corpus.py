@@ -14,6 +14,8 @@ import os
 import pathlib
 import subprocess
 
+from mrkit.storage.local import write_atomic
+
 MIB = 2**20
 BOOKS = pathlib.Path(__file__).resolve().parents[3] / "shared" / "corpus" / "gutenberg"
 _MARKER = ".complete"
@@ -50,9 +52,7 @@ def _write_repeated(path, sources, size):
         i += 1
     blob = b"".join(out)[:size]
     blob = blob[: blob.rfind(b"\n") + 1] or blob
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, path)
+    write_atomic(path, blob)
 
 
 def _finish(directory, meta):

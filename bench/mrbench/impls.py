@@ -11,14 +11,14 @@ interpreter), so optional frameworks can live in a separate venv:
 `bench.py --peer-python /tmp/peers/bin/python`.
 """
 
-from dataclasses import dataclass
 import functools
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 PEERS = pathlib.Path(__file__).resolve().parents[1] / "peers"
 
@@ -79,7 +79,7 @@ class Impl:
         return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _importable(python, module):
     """Whether `python -c 'import module'` succeeds (asked once per run)."""
     result = subprocess.run([python, "-c", f"import {module}"], capture_output=True, timeout=120)
@@ -105,7 +105,14 @@ def parse_counts_file(outdir):
 
 
 def parse_mr_out(outdir):
-    return parse_word_count_lines(sorted(pathlib.Path(outdir).glob("mr-out-*")))
+    """{word: count} from a job's mr-out-* (read by mrkit's one reader; a word seen twice is summed)."""
+    from mrkit.verify import output_pairs
+
+    counts = {}
+    for word, n in output_pairs(outdir):
+        if word:
+            counts[word] = counts.get(word, 0) + int(n)
+    return counts
 
 
 def parse_uniq_c(outdir):

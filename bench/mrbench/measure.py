@@ -17,12 +17,12 @@ The tree is walked through /proc/PID/task/TID/children (cheap: no scan of
 every process), falling back to psutil, then to a scan of /proc.
 """
 
-from dataclasses import dataclass
 import os
 import signal
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 MB = 1e6

@@ -4,8 +4,8 @@ Every function here is a pure function of the run rows (plus the skip notes),
 so the report can be rebuilt or tested without running anything.
 """
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -51,7 +51,7 @@ def summarize(runs, skipped=()):
             "note": "; ".join(sorted({n for n in group["note"] if isinstance(n, str) and n})),
         })
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    for case, group in summary.groupby("case", sort=False):
+    for _case, group in summary.groupby("case", sort=False):
         base = group[group["impl"] == BASELINE]
         if len(base):
             summary.loc[group.index, "wall_ratio"] = group["median_wall_s"] / base["median_wall_s"].iloc[0]
@@ -94,7 +94,8 @@ def markdown(summary):
             if r.note:
                 counts += f" ({r.note})"
             out.append(f"| {r.impl} | {r.settings if isinstance(r.settings, str) else ''} | {_fmt(r.median_wall_s, '.2f')} | "
-                       f"{_fmt(r.wall_ratio, '.2f')} | {_fmt(r.median_cpu_s, '.2f')} | {_fmt(r.median_peak_rss_tree_mb, '.0f')} | "
+                       f"{_fmt(r.wall_ratio, '.2f')} | {_fmt(r.median_cpu_s, '.2f')} | "
+                       f"{_fmt(r.median_peak_rss_tree_mb, '.0f')} | "
                        f"{_fmt(r.max_peak_rss_max_proc_mb, '.0f')} | {r.runs_ok}/{r.runs} | {counts} |")
     return "\n".join(out)
 

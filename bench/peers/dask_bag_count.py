@@ -12,7 +12,6 @@ import sys
 
 import dask
 import dask.bag as db
-
 from wordcount import count_text, merge_counts, write_counts
 
 

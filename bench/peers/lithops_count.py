@@ -10,9 +10,7 @@ Configuration is passed in code, so no ~/.lithops/config is needed.
 import sys
 
 import lithops
-
 from wordcount import count_file, merge_counts, write_counts
-
 
 
 def main(out, workers, inputs):

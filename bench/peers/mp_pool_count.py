@@ -6,9 +6,9 @@ Each worker returns a Counter for its file (pickled back to the parent),
 which merges them. chunksize=1 so two big files do not land on one worker.
 """
 
-from collections import Counter
 import multiprocessing
 import sys
+from collections import Counter
 
 from wordcount import count_file, write_counts
 

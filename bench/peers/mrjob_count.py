@@ -8,11 +8,10 @@ memory (a Counter per task, emitted at mapper_final), as any tuned mrjob
 word count does; the reducer sums.
 """
 
-from collections import Counter
 import sys
+from collections import Counter
 
 from mrjob.job import MRJob
-
 from wordcount import TOKEN, exact, write_counts
 
 

@@ -5,8 +5,8 @@
 One process, one file at a time: read, decode, re.findall, Counter.update.
 """
 
-from collections import Counter
 import sys
+from collections import Counter
 
 from wordcount import count_file, write_counts
 

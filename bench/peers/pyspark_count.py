@@ -14,7 +14,6 @@ import pathlib
 import sys
 
 from pyspark.sql import SparkSession
-
 from wordcount import count_text, write_counts
 
 

@@ -1,4 +1,4 @@
-"""The plain word count every peer shares: re.findall + Counter, made exact.
+r"""The plain word count every peer shares: re.findall + Counter, made exact.
 
 mrkit's word is a maximal run of characters for which str.isalpha() holds.
 The regex [^\W\d_]+ ("word characters but not digits or underscore") matches
@@ -9,8 +9,8 @@ definition. Files are read as bytes and decoded UTF-8 with errors=replace, as
 mrkit does. Standalone on purpose: no mrkit import, so it is an independent check.
 """
 
-from collections import Counter
 import re
+from collections import Counter
 
 TOKEN = re.compile(r"[^\W\d_]+")
 

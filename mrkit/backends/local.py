@@ -22,14 +22,15 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from mrkit import timing
 from mrkit.app import load_app
-from mrkit.errors import JobFailed
+from mrkit.errors import JobFailed, UsageError
 from mrkit.backends.staging import stage_inputs
 from mrkit.job import JobSpec, check_at_least_one
 from mrkit.runtime.master import Master
-from mrkit.runtime.rpc import RpcClient
+from mrkit.runtime.rpc import RpcClient, RpcError
 from mrkit.runtime.worker import work
 from mrkit.storage import open_storage
 from mrkit.storage.local import LocalStorage
@@ -39,7 +40,9 @@ BACKEND = "local"
 
 def default_workers(n_map, n_reduce):
     """The lab's worker count, max(M, R), capped at the CPU count: more cannot run at once."""
-    return max(1, min(max(n_map, n_reduce), os.cpu_count() or 1))
+    from mrkit import job  # the rule's home (imported here so this module's import lines stay as they are)
+
+    return job.default_workers(n_map, n_reduce, cap=os.cpu_count() or 1)
 
 
 def _context(start_method):
@@ -82,13 +85,13 @@ def _die_with_parent(parent):
         os._exit(1)
 
 
-def _worker_main(app, url, token, workdir, parent):
+def _worker_main(app, url, token, workdir, parent, slowdown):
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     os.chdir(workdir)
     try:
-        code = work(app, RpcClient(url, token), LocalStorage("."), open_storage)
-    except JobFailed:
+        code = work(app, RpcClient(url, token), LocalStorage("."), open_storage, slowdown=slowdown)
+    except (JobFailed, RpcError):
         code = 1  # the launcher reports the failure once, from the master
     sys.exit(code)
 
@@ -102,25 +105,29 @@ class _Workers:
     worker that cannot even start would be replaced forever.
     """
 
-    def __init__(self, context, count, args):
+    def __init__(self, context, count, args, slowdowns=()):
         self._context, self._args = context, args
         self.processes = []
+        self._slot = {}  # process -> its slot; slot i runs with slowdowns[i] (1: a normal worker)
         self._lock = threading.Lock()  # starting a worker vs. stopping them all
         self._stopping = False
         self._watcher = None
         self._idle_deaths = 0
         self._budget = 2 * count + 2
         _load_libc()
-        for _ in range(count):
-            self._start()
+        self._slowdowns = list(slowdowns) + [1.0] * (count - len(slowdowns))
+        for slot in range(count):
+            self._start(slot)
 
-    def _start(self):
+    def _start(self, slot):
         with self._lock:
             if self._stopping:
                 return
-            process = self._context.Process(target=_worker_main, args=self._args, daemon=True)
+            process = self._context.Process(target=_worker_main, args=(*self._args, self._slowdowns[slot]),
+                                            daemon=True)
             process.start()
             self.processes.append(process)
+            self._slot[process] = slot
 
     def watch(self, master):
         self._watcher = threading.Thread(target=self._watch, args=(master,), daemon=True, name="mrkit-local-workers")
@@ -143,7 +150,7 @@ class _Workers:
                                     f"(last: exit {process.exitcode}): they cannot run here")
                         return
                 if not master.wait_quietly(0):
-                    self._start()
+                    self._start(self._slot.pop(process))  # a slow worker's replacement is slow too
 
     def terminate(self):
         """Stop every worker now, and start no more: after a failure or an interrupt nothing they do counts."""
@@ -154,20 +161,20 @@ class _Workers:
             if process.exitcode is None:
                 process.terminate()
 
-    def stop(self, grace_s=2.0):
-        """Once the job is over: join workers that are exiting, then end those still busy.
+    def stop(self, grace_s=1.0):
+        """Once the job is over: let workers exit on their own for up to `grace_s`, then end the rest.
 
-        After a success, a worker may still run a late attempt of a done
-        task; it gets `grace_s`, then is terminated.
+        A worker still busy then runs an attempt that can no longer count
+        (its task is done, or the job is over), so it is terminated.
         """
         if self._watcher is not None:
             self._watcher.join()
         with self._lock:
             self._stopping = True
             processes = list(self.processes)
+        deadline = time.monotonic() + grace_s
         for process in processes:
-            process.join(grace_s)
-            grace_s = 0.1
+            process.join(max(0.0, deadline - time.monotonic()))
         for process in processes:
             if process.exitcode is None:
                 process.terminate()
@@ -177,15 +184,26 @@ class _Workers:
                 process.join()
 
 
+def _slowdowns(slow_workers, slowdown, workers):
+    """The injected slowdown of each worker slot: the first K of W take F times as long."""
+    if not isinstance(slow_workers, int) or not 0 <= slow_workers <= workers:
+        raise UsageError(f"--slow-workers must be a whole number from 0 to the {workers} workers, got {slow_workers!r}")
+    if not slowdown >= 1:
+        raise UsageError(f"--slowdown must be a factor of at least 1, got {slowdown!r}")
+    return [float(slowdown)] * slow_workers
+
+
 def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0,
             repeat=0, app_options=None, start_method="fork", on_status=None, poll_s=0.2, storage=None,
-            max_attempts=10):
+            max_attempts=10, backup_tasks=None, slow_workers=0, slowdown=1.0):
     """Run one job; returns (run summary dict, list of task records).
 
     Files go to `workdir` (default: the cwd), or to `storage` when given as a
     URL (e.g. s3://bucket/prefix; inputs are staged there, workers are told).
     on_status, if given, is called with the master's status dict about every
-    poll_s seconds while the job runs (progress bars).
+    poll_s seconds while the job runs (progress bars). backup_tasks names a
+    backup policy (mrkit.runtime.backups); slow_workers K and slowdown F make
+    K of the workers stragglers that take F times as long (studies).
     """
     launched_at, launched_cpu = timing.now(), timing.process_cpu_s()
     if isinstance(inputs, (str, os.PathLike)):
@@ -199,12 +217,15 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     if workers is None:
         workers = default_workers(spec.map_count, n_reduce)
     check_at_least_one("--workers", workers)
-    master = Master(spec, files, advertise_storage=not isinstance(files, LocalStorage), lock_dir=workdir)
+    slowdowns = _slowdowns(slow_workers, slowdown, workers)
+    master = Master(spec, files, advertise_storage=not isinstance(files, LocalStorage), lock_dir=workdir,
+                    backup_tasks=backup_tasks)
     pool = None
     finished = False
     try:
         master.start(serve=False)
-        pool = _Workers(_context(start_method), workers, (app, master.url, master.token, workdir, os.getpid()))
+        pool = _Workers(_context(start_method), workers, (app, master.url, master.token, workdir, os.getpid()),
+                        slowdowns)
         master.serve()
         pool.watch(master)
         while not master.wait(poll_s):
@@ -224,7 +245,8 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
     summary = timing.summarize(
         records, run_id=master.run_id, app=app.name, backend=BACKEND, n_map=spec.map_count,
         n_reduce=n_reduce, workers=workers, input_bytes=spec.input_bytes,
-        launched_at=launched_at, finished_at=finished_at, repeat=repeat,
+        launched_at=launched_at, finished_at=finished_at, repeat=repeat, backup_tasks=backup_tasks,
+        slow_workers=slow_workers, slowdown=slowdown,
         master_cpu_s=timing.process_cpu_s() - launched_cpu,  # this job's, not the whole process's (sweeps run many)
     )
     return summary, records
@@ -243,7 +265,8 @@ def run(app, inputs, **options):
     """Run a job on local processes; returns RunResult(summary, tasks DataFrame).
 
     Options are those of `run_job`: n_map, n_reduce, workers, workdir,
-    task_timeout, repeat, app_options, start_method, on_status.
+    task_timeout, max_attempts, repeat, app_options, start_method, on_status,
+    backup_tasks, slow_workers, slowdown.
     """
     import pandas as pd
 

@@ -13,8 +13,8 @@ each input) instead of a command line that could outgrow ECS's limits.
 
 import json
 
-from mrkit.job import Input, resolve_inputs
 from mrkit.errors import InputError
+from mrkit.job import Input, resolve_inputs
 from mrkit.storage import upload_inputs
 from mrkit.storage.local import LocalStorage
 

@@ -1,7 +1,7 @@
 """Statistics for MapReduce timing experiments.
 
 Turns the per-run table (``runs.csv``) and the per-task-attempt table
-(``tasks.csv``) of the design doc into the numbers a report needs: summaries
+(``tasks.csv``), whose columns are in ``mrkit.timing``, into the numbers a report needs: summaries
 with confidence intervals and a noise flag, speedup/efficiency curves, Amdahl
 and Karp-Flatt serial fractions, a cost model explaining why too many map tasks
 make a job slower, the best configuration and whether its lead is real, a
@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 CONFIG_COLUMNS = ("app", "backend", "n_map", "n_reduce", "workers")
+# What a sweep varies within one app and backend: the groups of the report's tables and figures.
+CONFIG_BY = ["n_map", "n_reduce", "workers"]
 STAGES = ("split", "map", "reduce", "overhead")
 
 # Two-sided 95% Student-t critical values by degrees of freedom. Between table
@@ -369,7 +371,7 @@ def task_timeline(tasks: pd.DataFrame, run_id) -> pd.DataFrame:
     """Task attempts of one run, times relative to its first start, sorted for a Gantt chart.
 
     Columns: worker, (host,) phase, task, attempt, start_s, end_s, duration_s,
-    status; sorted by worker then start. run_id is compared as text so "7"
+    status, (backup, slowdown, when recorded); sorted by worker then start. run_id is compared as text so "7"
     and 7 both work whatever dtype the CSV reader chose.
     """
     _require(tasks, ["run_id", "phase", "task", "attempt", "worker", "start", "end",
@@ -381,7 +383,7 @@ def task_timeline(tasks: pd.DataFrame, run_id) -> pd.DataFrame:
     out = rows.assign(start_s=rows["start"] - t0, end_s=rows["end"] - t0)
     out["duration_s"] = out["end_s"] - out["start_s"]
     keep = ["worker", *(["host"] if "host" in out else []), "phase", "task", "attempt",
-            "start_s", "end_s", "duration_s", "status"]
+            "start_s", "end_s", "duration_s", "status", *(c for c in ("backup", "slowdown") if c in out)]
     return out[keep].sort_values(["worker", "start_s", "task", "attempt"],
                                  kind="stable").reset_index(drop=True)
 
@@ -399,13 +401,12 @@ class Correctness:
     examples: dict[str, list[str]]  # first few keys per kind, for debugging
 
 
-def _as_text(obj: Mapping | pd.Series, who: str) -> pd.Series:
+def _pairs(obj: Mapping | pd.Series, who: str):
     if isinstance(obj, Mapping):
-        obj = pd.Series(dict(obj), dtype=object)
-    if not isinstance(obj, pd.Series):
-        raise TypeError(f"correctness: {who} must be a dict or Series, not {type(obj).__name__}")
-    # Compare as stripped text: "3" read from a file equals 3 from a Counter.
-    return pd.Series(obj.astype(str).str.strip().to_numpy(), index=obj.index.map(str))
+        return obj.items()
+    if isinstance(obj, pd.Series):
+        return zip(obj.index, obj.to_numpy())
+    raise TypeError(f"correctness: {who} must be a dict or Series, not {type(obj).__name__}")
 
 
 def correctness(expected: Mapping | pd.Series, actual: Mapping | pd.Series,
@@ -414,19 +415,13 @@ def correctness(expected: Mapping | pd.Series, actual: Mapping | pd.Series,
 
     This is the check that catches words lost or split at chunk borders
     (missing keys plus extra fragments) and partitioning bugs (duplicates).
+    The rule is `mrkit.verify.compare`'s (the one output check); this adds the
+    DataFrame-friendly inputs and the counts a report prints.
     """
-    exp, act = _as_text(expected, "expected"), _as_text(actual, "actual")
-    duplicate = int(act.index.duplicated().sum())
-    exp = exp[~exp.index.duplicated()]
-    act = act[~act.index.duplicated()]
-    missing = exp.index.difference(act.index)
-    extra = act.index.difference(exp.index)
-    common = exp.index.intersection(act.index)
-    different = common[(exp.loc[common].to_numpy() != act.loc[common].to_numpy())]
-    examples = {name: sorted(keys)[:n_examples] for name, keys in
-                (("missing", missing), ("extra", extra), ("different", different))
-                if len(keys)}
-    return Correctness(int(exp.size), int(act.size), int(missing.size), int(extra.size),
-                       int(different.size), duplicate,
-                       not (missing.size or extra.size or different.size or duplicate),
-                       examples)
+    from mrkit.verify import compare
+
+    v = compare(_pairs(expected, "expected"), _pairs(actual, "actual"))
+    examples = {name: keys[:n_examples] for name, keys in
+                (("missing", v.missing), ("extra", v.extra), ("different", v.different)) if keys}
+    return Correctness(v.expected, v.found, len(v.missing), len(v.extra), len(v.different), v.duplicate,
+                       v.ok, examples)

@@ -10,30 +10,15 @@ import pathlib
 import tempfile
 import time
 
-from mrkit import corpus
 from mrkit.app import load_app
 from mrkit.backends.local import run_job
+from mrkit.corpus import corpus_dir
 from mrkit.job import resolve_inputs
 from mrkit.sequential import run_sequential
+from mrkit.verify import compare, output_pairs, read_outputs
 
-COLUMNS = ["workers", "n_map", "n_reduce", "end_to_end_s", "map_wall_s", "map_serial_sum_s", "map_speedup", "reduce_wall_s", "speedup"]
-
-
-def corpus_dir(root, files, size, seed=0):
-    """The generated corpus, made once and reused (generation is deterministic)."""
-    directory = pathlib.Path(root) / f"synth-{files}x{size}-seed{seed}"
-    marker = directory / ".complete"
-    if not marker.exists():
-        corpus.synth(directory, files, size, seed)
-        marker.touch()
-    return sorted(str(p) for p in directory.glob("synth-*.txt"))
-
-
-def _sorted_lines(directory):
-    lines = []
-    for path in pathlib.Path(directory).glob("mr-out-*"):
-        lines.extend(path.read_text(encoding="utf-8").splitlines())
-    return sorted(lines)
+COLUMNS = ["workers", "n_map", "n_reduce", "end_to_end_s", "map_wall_s", "map_serial_sum_s", "map_speedup",
+           "reduce_wall_s", "speedup"]
 
 
 def demo(results="results", files=8, size=2 * 2**20, worker_counts=(1, 2, 4), n_reduce=4, out=print):
@@ -46,14 +31,15 @@ def demo(results="results", files=8, size=2 * 2**20, worker_counts=(1, 2, 4), n_
         began = time.perf_counter()
         run_sequential(load_app("wc"), resolve_inputs(inputs), reference)
         sequential_s = time.perf_counter() - began
-        expected = _sorted_lines(reference)
+        expected = read_outputs(reference)
         out(f"sequential reference: {sequential_s:.2f} s, {len(expected)} distinct words\n")
         out("  ".join(f"{c:>{max(len(c), 7)}}" for c in COLUMNS + ["exact"]))
         for workers in worker_counts:
             workdir = pathlib.Path(scratch) / f"w{workers}"
             summary, _ = run_job("wc", inputs, n_reduce=n_reduce, workers=workers, workdir=workdir)
             summary["speedup"] = sequential_s / summary["end_to_end_s"]
-            exact = "yes" if _sorted_lines(workdir) == expected else "NO"
-            cells = [f"{summary[c]:>{max(len(c), 7)}.3f}" if isinstance(summary[c], float) else f"{summary[c]:>{max(len(c), 7)}}" for c in COLUMNS]
+            exact = "yes" if compare(expected, output_pairs(workdir)).ok else "NO"
+            cells = [f"{summary[c]:>{max(len(c), 7)}.3f}" if isinstance(summary[c], float)
+                     else f"{summary[c]:>{max(len(c), 7)}}" for c in COLUMNS]
             out("  ".join(cells + [f"{exact:>7}"]))
     out("\nspeedup = sequential reference time / end_to_end_s; map_speedup = map_serial_sum_s / map_wall_s")

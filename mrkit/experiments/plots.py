@@ -12,6 +12,7 @@ first when a frame mixes them.
 
 from __future__ import annotations
 
+import io
 import pathlib
 
 import numpy as np
@@ -32,7 +33,7 @@ PHASE_COLORS = dict(zip(("split", "map", "reduce"), sns.color_palette("colorblin
 STAGE_COLORS = dict(zip(analysis.STAGES, sns.color_palette("colorblind", 4)))
 # Attempts that did not end ok are hatched: the time they took was spent for nothing.
 STATUS_HATCH = {"ok": None, "failed": "xx", "timed_out": "//", "superseded": ".."}
-CONFIG_BY = ("n_map", "n_reduce", "workers")
+CONFIG_BY = analysis.CONFIG_BY
 
 
 def _label(col):
@@ -181,10 +182,13 @@ def _worker_order(workers):
     return sorted(set(workers), key=key)
 
 
-def timeline_plot(tasks: pd.DataFrame, run_id) -> Figure:
+def timeline_plot(tasks: pd.DataFrame, run_id, title: str | None = None) -> Figure:
     """Gantt chart of one run: a row per worker, a bar per attempt coloured by phase.
 
-    Attempts that failed, timed out or were superseded are hatched.
+    Attempts that failed, timed out or were superseded are hatched; backup
+    attempts have a thick outline; a task that ran more than one attempt has
+    its winner marked with a star. Workers slowed by a straggler study say
+    so in their row label.
     """
     tl = analysis.task_timeline(tasks, run_id)
     rows = _worker_order(tl["worker"])
@@ -196,14 +200,37 @@ def timeline_plot(tasks: pd.DataFrame, run_id) -> Figure:
         ax.barh(y[a["worker"]], max(a["duration_s"], span / 200), left=a["start_s"], height=0.7,
                 color=PHASE_COLORS.get(a["phase"], "grey"), hatch=STATUS_HATCH.get(a["status"], "++"),
                 edgecolor="black" if a["status"] != "ok" else "none", linewidth=0.5)
-    ax.set_yticks(range(len(rows)), [str(w) for w in rows], fontsize=7)
+    backups = tl[tl["backup"].astype(bool)] if "backup" in tl else tl.iloc[0:0]
+    for _, a in backups.iterrows():
+        ax.barh(y[a["worker"]], max(a["duration_s"], span / 200), left=a["start_s"], height=0.7,
+                fill=False, edgecolor="black", linewidth=1.8)
+    tried = tl[tl["phase"] != "split"].groupby(["phase", "task"])["attempt"].transform("count") > 1
+    winners = tl[tried & (tl["status"] == "ok")]
+    ax.plot(winners["end_s"], [y[w] for w in winners["worker"]], linestyle="none", marker="*", markersize=9,
+            color="gold", markeredgecolor="black", label="won (of several attempts)")
+    slowed = dict(zip(tl["worker"], tl["slowdown"])) if "slowdown" in tl else {}
+    labels = [f"{w} (x{slowed[w]:g} slow)" if slowed.get(w, 1) > 1 else str(w) for w in rows]
+    ax.set_yticks(range(len(rows)), labels, fontsize=9)
     ax.invert_yaxis()
     handles = [Patch(color=c, label=p) for p, c in PHASE_COLORS.items() if p in set(tl["phase"])]
     handles += [Patch(facecolor="white", edgecolor="black", hatch=h, label=s)
                 for s, h in STATUS_HATCH.items() if h and s in set(tl["status"])]
-    ax.legend(handles=handles, fontsize=7, loc="lower right")
-    ax.set(xlabel="time since the run's first task started (s)", ylabel="worker", title=f"Task timeline of run {run_id}")
+    if len(backups):
+        handles.append(Patch(fill=False, edgecolor="black", linewidth=1.8, label="backup attempt"))
+    if len(winners):
+        handles += ax.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # never over a bar
+    ax.set(xlabel="time since the run's first task started (s)", ylabel="worker",
+           title=title or _run_title(tasks, run_id))
     return fig
+
+
+def _run_title(tasks, run_id):
+    """The configuration a timeline shows, in the study's terms (M, R, W), not its run id."""
+    rows = tasks[tasks["run_id"].astype(str) == str(run_id)]
+    work = rows[rows["phase"] != "split"]
+    m, r = work.loc[work["phase"] == "map", "task"].nunique(), work.loc[work["phase"] == "reduce", "task"].nunique()
+    return f"Task timeline: M={m}, R={r}, W={work['worker'].nunique()}"
 
 
 def typical_run(runs: pd.DataFrame):
@@ -244,3 +271,17 @@ def save_all(runs: pd.DataFrame, tasks: pd.DataFrame, out_dir, run_id=None, dpi=
             make(runs, tasks, run_id).savefig(path, dpi=dpi)
             written[name] = path
     return written
+
+
+def figure_image(fig, dpi=100):
+    """A matplotlib Figure as an IPython PNG image (embedded whatever the notebook's backend)."""
+    from IPython.display import Image  # only where a notebook shows figures
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    width_in = fig.get_size_inches()[0]
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    # A wide figure (the timeline) carries its width, which the report's CSS gives a whole row;
+    # the title becomes the image's alt text in the report.
+    return Image(data=buffer.getvalue(), format="png", width=round(width_in * dpi) if width_in > 7 else None,
+                 metadata={"alt": titles[0]} if titles else None)

@@ -4,7 +4,7 @@ Nothing here is canned: every sentence is built from numbers in the frames
 (via `analysis`), and a sentence whose numbers do not exist (a single run, a
 variable that did not vary) is left out or says why. Each section is a pure
 function of DataFrames, so it is tested on synthetic data without running a
-job. `build_report` assembles one section per question (map sweep, reduce
+job. `markdown_report` assembles one section per question (map sweep, reduce
 sweep, (M, R) pairs, mappers), plus any extra sections such as
 `correctness_section` and `fault_tolerance_section`.
 """
@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from mrkit.experiments import analysis
+from mrkit.verify import output_pairs
 
-CONFIG_BY = ["n_map", "n_reduce", "workers"]
+CONFIG_BY = analysis.CONFIG_BY
 LETTER = {"n_map": "M", "n_reduce": "R", "workers": "W"}
 NOISY_CV = 0.10
 FLAT = 0.05  # a spread under 5% of the minimum is reported as flat
@@ -256,7 +257,8 @@ def pairs_overview(runs: pd.DataFrame) -> str:
     slow, fast = s.loc[s["mean"].idxmax()], s.loc[s["mean"].idxmin()]
     text = f"Along M at fixed R — {'; '.join(lines)}. " if lines else ""
     return text + (f"The slowest pair is (M, R) = ({int(slow['n_map'])}, {int(slow['n_reduce'])}) at {num(slow['mean'])} s, "
-                   f"{num(slow['mean'] / fast['mean'])}× the fastest, ({int(fast['n_map'])}, {int(fast['n_reduce'])}) at {num(fast['mean'])} s.")
+                   f"{num(slow['mean'] / fast['mean'])}× the fastest, "
+                   f"({int(fast['n_map'])}, {int(fast['n_reduce'])}) at {num(fast['mean'])} s.")
 
 
 # -------------------------------------------------------------- sections
@@ -329,13 +331,8 @@ def correctness_section(expected, actual, reference="the sequential reference") 
 
 def read_output(directory) -> pd.Series:
     """key -> value from every mr-out-* in a directory (split at the first space; duplicates kept)."""
-    keys, values = [], []
-    for path in sorted(pathlib.Path(directory).glob("mr-out-*")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            key, _, value = line.partition(" ")
-            keys.append(key)
-            values.append(value)
-    return pd.Series(values, index=keys, dtype=object)
+    pairs = list(output_pairs(directory))
+    return pd.Series([v for _, v in pairs], index=[k for k, _ in pairs], dtype=object)
 
 
 def _as_output(obj):
@@ -378,8 +375,8 @@ def _header(runs, meta):
             f"{num(meta.get('input_bytes', 0) / 2**20)} MiB.\n")
 
 
-def build_report(runs: pd.DataFrame, tasks: pd.DataFrame | None = None, *, meta: dict | None = None,
-                 questions: list[str] | None = None, extra_sections=(), title="MapReduce scaling report") -> str:
+def markdown_report(runs: pd.DataFrame, tasks: pd.DataFrame | None = None, *, meta: dict | None = None,
+                    questions: list[str] | None = None, extra_sections=(), title="MapReduce scaling report") -> str:
     """The whole Markdown report: a header, one section per question, then `extra_sections`.
 
     Questions come from `questions`, else from the runs' `sweep` column

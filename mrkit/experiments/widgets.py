@@ -26,7 +26,6 @@ import pandas as pd
 from mrkit import timing
 from mrkit.backends.local import run_job
 from mrkit.experiments import analysis, plots
-from mrkit.experiments.notebook_report import figure_image
 
 APPS = ("wc", "indexer")
 TIMING_COLUMNS = ["app", "n_map", "n_reduce", "workers", "end_to_end_s", "split_s", "map_wall_s",
@@ -80,7 +79,7 @@ class InteractiveLab:
 
     def __init__(self, inputs=None, results_dir="results", apps=APPS, n_map=8, n_reduce=4, workers=2):
         if inputs is None:
-            from mrkit.experiments.demo import corpus_dir
+            from mrkit.corpus import corpus_dir
 
             inputs = corpus_dir(pathlib.Path(results_dir) / "corpus", **DEFAULT_CORPUS)
         self.inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
@@ -181,8 +180,8 @@ class InteractiveLab:
         last = self.runs[self.runs["run_id"] == run_id][TIMING_COLUMNS]
         table = last.T.rename(columns=lambda _: "value")
         self._replace(self.timings, table.style.format(lambda v: f"{v:.3f}" if isinstance(v, float) else v))
-        self._replace(self.gantt, figure_image(plots.timeline_plot(self.tasks, run_id), dpi=90))
-        self._replace(self.speedup, figure_image(speedup_figure(self.runs), dpi=90))
+        self._replace(self.gantt, plots.figure_image(plots.timeline_plot(self.tasks, run_id), dpi=90))
+        self._replace(self.speedup, plots.figure_image(speedup_figure(self.runs), dpi=90))
 
     @staticmethod
     def _replace(output, obj):

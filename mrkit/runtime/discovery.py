@@ -9,6 +9,8 @@ elsewhere (ECS) publishes `mr-status.json` to the job's storage instead.
 import json
 import os
 
+from mrkit.storage.local import write_atomic
+
 MASTER_FILE = "mr-master.json"
 RUN_FILE = "mr-run.json"  # the master's run summary and task records, written as it exits
 STATUS_FILE = "mr-status.json"  # the master's /status, published to its storage for launchers that cannot connect
@@ -16,11 +18,7 @@ STATUS_FILE = "mr-status.json"  # the master's /status, published to its storage
 
 def write_master_file(directory, url, token):
     path = os.path.join(directory, MASTER_FILE)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"url": url, "token": token, "pid": os.getpid()}, f)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps({"url": url, "token": token, "pid": os.getpid()}), mode=0o600)
     return path
 
 

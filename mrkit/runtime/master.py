@@ -34,8 +34,8 @@ import threading
 import time
 
 from mrkit import shuffle, split, timing
-from mrkit.errors import JobFailed, MrkitError
-from mrkit.runtime import protocol
+from mrkit.errors import JobFailed, MrkitError, UsageError
+from mrkit.runtime import backups, protocol
 from mrkit.runtime.discovery import STATUS_FILE
 from mrkit.runtime.lock import DirectoryLock
 from mrkit.runtime.rpc import RpcServer
@@ -55,6 +55,7 @@ class State(enum.Enum):
 # (state, event) -> next state. Anything else is a bug, raised at once.
 TRANSITIONS = {
     (State.IDLE, "assign"): State.IN_PROGRESS,
+    (State.IN_PROGRESS, "back_up"): State.IN_PROGRESS,  # one more attempt against a straggler
     (State.IN_PROGRESS, "revoke"): State.IDLE,  # its attempts failed, died or timed out
     (State.IDLE, "win"): State.COMMITTING,  # a revoked attempt finished first
     (State.IN_PROGRESS, "win"): State.COMMITTING,
@@ -92,6 +93,7 @@ class Attempt:
     deadline: float  # monotonic
     outcome: Outcome = Outcome.RUNNING
     reason: str = ""  # why it ended badly, for the job's failure message
+    backup: bool = False  # started by a backup policy while another attempt ran
 
 
 @dataclass
@@ -119,6 +121,7 @@ class Task:
 class _Worker:
     pid: int
     host: str
+    slowdown: float = 1.0  # the straggler injection it runs under (studies)
     attempt: tuple | None = None  # (task, attempt number) it runs now
     lost_at: float | None = None  # monotonic time its connection closed
 
@@ -131,27 +134,28 @@ def _describe_input(task, whole_files):
     return ", ".join(pieces) or "no input"
 
 
-def new_run_id():
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-
-
 class Master:
     """Runs one job: split the inputs, then hand out tasks until every output is final."""
 
     def __init__(self, spec, storage, *, listen=("127.0.0.1", 0), token=None, run_id=None,
-                 poll_s=5.0, advertise_storage=False, status_every=None, lock_dir=None):
+                 poll_s=5.0, advertise_storage=False, status_every=None, lock_dir=None, backup_tasks=None):
         self.spec = spec
         self.storage = storage
         # Workers sharing the master's directory use their cwd; remote ones are
         # told where the job's files live (e.g. s3://bucket/prefix).
         self._storage_url = storage.url if advertise_storage else None
         self.token = token or secrets.token_urlsafe(32)
-        self.run_id = run_id or new_run_id()
+        self.run_id = run_id or timing.new_run_id()
         self.max_attempts = spec.max_attempts
         # Each timeout costs a whole task timeout, so fewer of them are allowed:
         # at the defaults a task that never finishes fails the job after 50 s.
         self.max_timeouts = max(1, (spec.max_attempts + 1) // 2)
         self.poll_s = poll_s
+        try:
+            self._backup_policy = backups.get_policy(backup_tasks)
+        except ValueError as exc:
+            raise UsageError(f"--backup-tasks: {exc}") from None
+        self._won = {"map": ([], {}), "reduce": ([], {})}  # phase -> (winning durations, by worker)
         self.status_every = status_every  # seconds between mr-status.json writes; None: never
         self._lock = DirectoryLock(lock_dir or getattr(storage, "root", None))
         self._status_thread = None
@@ -257,6 +261,7 @@ class Master:
             if not self._finished.is_set():
                 self.failure = "the master was stopped before the job finished"
             self._finished.set()
+            self._record_unfinished()
             self._cond.notify_all()
             while self._polling and time.monotonic() < deadline:
                 self._cond.wait(0.05)
@@ -274,6 +279,14 @@ class Master:
             print(f"mrkit master: cannot remove attempts' leftover files: {exc}", file=sys.stderr)
         finally:
             self._lock.release()
+
+    def _record_unfinished(self):
+        """Attempts still running as the job ends: they lost (their task is done) or were stopped."""
+        for task in self._maps + self._reduces:
+            for attempt in task.live(Outcome.RUNNING):
+                attempt.outcome = Outcome.SUPERSEDED if task.state is State.DONE else Outcome.FAILED
+                attempt.reason = attempt.reason or "stopped: the job was over"
+                self._record(task, attempt)
 
     def task_records(self):
         with self._cond:
@@ -303,19 +316,51 @@ class Master:
                     self._queue.popleft()  # done, or handed out again, since it was queued
                 if self._queue:
                     return self._start_attempt(self._queue.popleft(), worker)
+                straggler = self._straggler(worker)
+                if straggler is not None:
+                    return self._start_attempt(straggler, worker, backup=True)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return {"action": "wait"}
-                self._cond.wait(remaining)
+                # a backup policy's answer changes as attempts age: look again soon
+                self._cond.wait(remaining if self._backup_policy is None else min(remaining, 0.1))
         finally:
             self._polling -= 1
             if self._finished.is_set():
                 self._cond.notify_all()  # shutdown() waits for the pollers to drain
 
-    def _start_attempt(self, task, worker):
-        self._transition(task, "assign")
+    def _straggler(self, worker):
+        """The running task the backup policy would duplicate on idle `worker`, or None."""
+        if self._backup_policy is None or not self._maps:
+            return None
+        phase = "map" if self._done["map"] < len(self._maps) else "reduce"
+        epoch = timing.now()
+        running, backups_running = [], 0
+        for key in self._live:
+            task = self._task(*key)
+            if task.phase != phase or task.state is not State.IN_PROGRESS:
+                continue
+            live = task.live()
+            backups_running += sum(a.backup and a.outcome is Outcome.RUNNING for a in live)
+            if len(live) == 1 and live[0].outcome is Outcome.RUNNING and live[0].worker != worker:
+                running.append(backups.Running(task, epoch - live[0].started, live[0].worker))
+        if not running:
+            return None
+        finished, by_worker = self._won[phase]
+        view = backups.Phase(total=len(self._task_list(phase)), done=self._done[phase], finished=tuple(finished),
+                             by_worker=by_worker, running=tuple(running), workers=len(self._workers),
+                             backups_running=backups_running, asker=worker)
+        chosen = self._backup_policy(view)
+        return chosen[0].task if chosen else None
+
+    def _task_list(self, phase):
+        return self._maps if phase == "map" else self._reduces
+
+    def _start_attempt(self, task, worker, backup=False):
+        self._transition(task, "back_up" if backup else "assign")
         number = len(task.attempts) + 1
-        task.attempts[number] = Attempt(number, worker, timing.now(), time.monotonic() + self.spec.task_timeout)
+        task.attempts[number] = Attempt(number, worker, timing.now(), time.monotonic() + self.spec.task_timeout,
+                                        backup=backup)
         task.tick = math.inf
         self._live.add((task.phase, task.index))
         self._workers[worker].attempt = (task, number)
@@ -325,16 +370,15 @@ class Master:
         return reply
 
     def _task(self, phase, index):
-        return (self._maps if phase == "map" else self._reduces)[index]
+        return self._task_list(phase)[index]
 
     def _record(self, task, attempt, start=None, end=None, counters=None):
-        worker = self._workers.get(attempt.worker)
-        pid, host = (worker.pid, worker.host) if worker else (0, "?")
+        worker = self._workers.get(attempt.worker) or _Worker(0, "?")
         start = attempt.started if start is None else start
         end = timing.now() if end is None else end
         self.records[(task.phase, task.index, attempt.number)] = timing.task_record(
-            self.run_id, task.phase, task.index, attempt.number, attempt.worker, pid, host, start, end,
-            attempt.outcome.record, **(counters or {})
+            self.run_id, task.phase, task.index, attempt.number, attempt.worker, worker.pid, worker.host, start, end,
+            attempt.outcome.record, backup=attempt.backup, slowdown=worker.slowdown, **(counters or {})
         )
 
     def _end_attempt(self, task, attempt, outcome, reason=""):
@@ -488,6 +532,9 @@ class Master:
         """
         self._live.discard((task.phase, task.index))
         self._done[task.phase] += 1
+        durations, by_worker = self._won[task.phase]
+        durations.append(report.end - report.start)
+        by_worker.setdefault(report.worker, []).append(report.end - report.start)
         if task.phase == "map":
             for r, size in report.partitions:
                 payload = self._reduces[r].payload
@@ -514,8 +561,7 @@ class Master:
             self._release_worker(report.worker, task, attempt)
             reason = f"failed ({report.error or 'unknown error'})"
             self._end_attempt(task, attempt, Outcome.FAILED, reason)
-            self.records[(task.phase, task.index, attempt.number)].update(start=report.start, end=report.end,
-                                                                            duration_s=report.end - report.start)
+            self._record(task, attempt, report.start, report.end, report.counters)
 
     # ---- RPC handlers -----------------------------------------------------
 
@@ -523,11 +569,11 @@ class Master:
         """The worker's label (a new one on first contact); its connection is back if it was lost."""
         label = body.get("worker")
         if label not in self._workers:
-            pid, host = body.get("pid", 0), body.get("host", "?")
-            if not isinstance(pid, int) or not isinstance(host, str):
-                raise ValueError("'pid' must be a number and 'host' a string")
+            pid, host, slowdown = body.get("pid", 0), body.get("host", "?"), body.get("slowdown", 1.0)
+            if not isinstance(pid, int) or not isinstance(host, str) or not isinstance(slowdown, (int, float)):
+                raise ValueError("'pid' and 'slowdown' must be numbers and 'host' a string")
             label = f"w{len(self._workers)}"
-            self._workers[label] = _Worker(pid, host)
+            self._workers[label] = _Worker(pid, host, float(slowdown))
         self._workers[label].lost_at = None
         session["worker"] = label
         return label

@@ -15,13 +15,13 @@ so an attempt that lost, was revoked, or belongs to another job never
 changes a job's files.
 """
 
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 
 PHASES = ("map", "reduce")
 ACTIONS = ("map", "reduce", "wait", "exit")  # Assignment["action"]
 
-# TaskRequest: {"worker": label or absent, "pid": int, "host": str}
+# TaskRequest: {"worker": label or absent, "pid": int, "host": str, "slowdown": F (a straggler study's injection)}
 # Assignment:  {"worker": label, "run_id": str, "action": one of ACTIONS,
 #               "attempt": int, "task": map or reduce payload, "storage": url (remote workers only),
 #               "failed": message (action "exit" of a failed job)}

@@ -4,24 +4,46 @@ Bodies are JSON only: nothing from the network is ever unpickled. Connections
 are kept alive (HTTP/1.1), so a worker pays one TCP handshake per job, not per
 task. Each connection gets a server thread, which is what lets a worker's
 request for work block on the master's condition variable (long poll).
+
+A request is checked in the order that costs a stranger least: its framing
+(Content-Length), its route, its token, its size; only then is the body read.
+A request refused before that is answered at once and its connection closed,
+so nobody without the token can make the master buffer anything. Each
+connection carries a `session` dict for the routes, and the server calls
+`on_disconnect(session)` when the connection closes: a worker whose process
+dies closes its socket, so the master hears of it at once.
 """
 
 import errno
 import hmac
 import http.client
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
+import socket
 import sys
 import threading
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from mrkit.errors import AuthError, UsageError
+from mrkit.errors import AuthError, MrkitError, UsageError
 
-MAX_BODY = 16 << 20  # a task report is a few KiB; refuse to buffer anything near memory's size
+# The largest legitimate body is a map report: ~25 bytes per [reduce, bytes] entry of `partitions`,
+# so 1 MiB holds R = 40,000 (a test checks it); task reports are otherwise a few KiB.
+MAX_BODY = 1 << 20
+# What a refused request's unread body may still cost: the reply has gone out, and closing a socket
+# with unread bytes sends a reset that can destroy the reply before the client reads it, so the
+# server reads and discards this much (or for this long) first.
+DRAIN_BYTES = 256 << 10
+DRAIN_S = 1.0
+_VALIDATION_ERRORS = (KeyError, IndexError, TypeError, ValueError)  # a route's word for "malformed request"
 
 
 class MasterGone(ConnectionError):
     """The master cannot be reached: it has finished or died."""
+
+
+class RpcError(MrkitError):
+    """The master answered with an unexpected HTTP status: a bug or a mismatch, not the job's end."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -32,14 +54,42 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        self.session = {}
+        self.session = {}  # the routes' state for this connection (e.g. which worker it is)
+        self._disconnected = False
+
+    def handle(self):
+        try:
+            super().handle()
+        except (ConnectionError, TimeoutError):
+            pass  # the peer reset or vanished: that is a disconnect, not a server error
 
     def finish(self):
         try:
             super().finish()
+        except OSError:
+            pass  # flushing to a dead peer
         finally:
-            if self.server.on_disconnect is not None:
+            self._disconnect()
+
+    def _disconnect(self):
+        if self._disconnected:
+            return
+        self._disconnected = True
+        if self.server.on_disconnect is not None:
+            try:
                 self.server.on_disconnect(self.session)
+            except Exception:  # a bug in the callback must not hide behind the connection's end
+                print("mrkit rpc: on_disconnect failed:", file=sys.stderr)
+                traceback.print_exc()
+
+    def parse_request(self):
+        self._continue = False  # set again below if this request says "Expect: 100-continue"
+        return super().parse_request()
+
+    def handle_expect_100(self):
+        # "100 Continue" invites the body: it is sent only once the request is known to be wanted.
+        self._continue = True
+        return True
 
     def do_GET(self):
         self._dispatch("GET")
@@ -52,31 +102,70 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
-        if not 0 <= length <= MAX_BODY:
-            self.close_connection = True  # the body's end is unknown: the connection cannot be reused
-            return self._reply(400, {"error": f"Content-Length must be a number of bytes up to {MAX_BODY}"})
-        raw = self.rfile.read(length) if length else b""
+        if length < 0:
+            return self._refuse(400, "Content-Length must be a number of bytes", close=True)
         route = self.server.routes.get((method, urlsplit(self.path).path))
         if route is None:
-            return self._reply(404, {"error": f"no such endpoint: {method} {self.path}"})
+            return self._refuse(404, f"no such endpoint: {method} {self.path}", close=length > 0)
         supplied = self.headers.get("Authorization", "")
         if not hmac.compare_digest(supplied.encode(), f"Bearer {self.server.token}".encode()):
-            return self._reply(401, {"error": "missing or wrong token"})
+            return self._refuse(401, "missing or wrong token", close=length > 0)
+        if length > MAX_BODY:
+            return self._refuse(413, f"body of {length} bytes is over the limit of {MAX_BODY}", close=True)
+        if self._continue:
+            self.send_response_only(100)
+            self.end_headers()
+        raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            self.close_connection = True
+            return  # the peer hung up mid-body: nobody is left to answer
         try:
             body = json.loads(raw) if raw else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             return self._reply(400, {"error": "body is not JSON"})
+        if not isinstance(body, dict):
+            return self._reply(400, {"error": f"body must be a JSON object, not {type(body).__name__}"})
         try:
-            status, payload = route(body, self.session)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            status, payload = 400, {"error": f"malformed request: {type(exc).__name__}: {exc}"}
-        self._reply(status, payload)
+            try:
+                status, payload = route(body, self.session)
+            except _VALIDATION_ERRORS as exc:
+                status, payload = 400, {"error": f"malformed request: {type(exc).__name__}: {exc}"}
+            data = json.dumps(payload).encode()
+        except Exception as exc:  # a bug in the route (or a reply JSON cannot carry): say so, keep serving
+            print(f"mrkit rpc: {method} {self.path} failed:", file=sys.stderr)
+            traceback.print_exc()
+            status, data = 500, json.dumps({"error": f"internal error: {type(exc).__name__}: {exc}"}).encode()
+        self._send(status, data)
+
+    def _refuse(self, status, message, close):
+        """Answer without reading the body; `close` when one is left unread: the connection is unusable."""
+        if close:
+            self.close_connection = True
+        self._reply(status, {"error": message})
+        if close:
+            self._drain()
+
+    def _drain(self):
+        """Half-close, then read and drop a bounded amount, so the reply arrives before the reset."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(DRAIN_S)
+            left = DRAIN_BYTES
+            while left > 0 and (chunk := self.connection.recv(min(left, 65536))):
+                left -= len(chunk)
+        except OSError:  # a timeout or a reset: the drain is a courtesy
+            pass
 
     def _reply(self, status, payload):
-        data = json.dumps(payload).encode()
+        self._send(status, json.dumps(payload).encode())
+
+    def _send(self, status, data):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -85,27 +174,30 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class RpcServer(ThreadingHTTPServer):
-    """Serves `routes` {(method, path): handler(body) -> (status, payload)}."""
+    """Serves `routes` {(method, path): handler(body, session) -> (status, payload)}.
+
+    `session` is a dict that lives as long as the client's connection;
+    `on_disconnect(session)`, when given, is called once when that connection
+    closes, whether the client hung up or died. A handler raising KeyError,
+    IndexError, TypeError or ValueError means a malformed request (400);
+    anything else is a bug (500, with the traceback on stderr).
+    """
 
     daemon_threads = True
     request_queue_size = 128  # many workers may connect at once
 
     def __init__(self, address, token, routes, on_disconnect=None):
         self.token = token
-        self.on_disconnect = on_disconnect
         self.routes = routes
+        self.on_disconnect = on_disconnect
         try:
             super().__init__(address, _Handler)
         except OSError as exc:
             host, port = address
             if exc.errno == errno.EADDRINUSE:
-                raise UsageError(f"cannot listen on {host}:{port}: address already in use; pick another port with --listen HOST:PORT") from None
+                raise UsageError(f"cannot listen on {host}:{port}: address already in use; "
+                                 "pick another port with --listen HOST:PORT") from None
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-
-    def handle_error(self, request, client_address):
-        """A worker that died mid-request resets its connection: expected, not worth a traceback."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
     _serving = None  # the thread of serve_in_background, once started
 
@@ -127,7 +219,11 @@ class RpcServer(ThreadingHTTPServer):
 
 
 class RpcClient:
-    """Calls the master; one kept-alive connection, reopened once if it dropped."""
+    """Calls the master; one kept-alive connection, reopened once if it dropped.
+
+    Only a failure to reach the master is MasterGone (the job is over or the
+    master died); a 401 is AuthError; any other answer but 200 is RpcError.
+    """
 
     def __init__(self, url, token, timeout=60.0):
         parts = urlsplit(url)
@@ -150,7 +246,7 @@ class RpcClient:
                     self._connection = http.client.HTTPConnection(*self._address, timeout=self._timeout)
                 self._connection.request(method, path, body=data, headers=self._headers)
                 response = self._connection.getresponse()
-                payload = json.loads(response.read() or b"{}")
+                raw = response.read()
                 break
             except (ConnectionRefusedError, TimeoutError) as exc:
                 self.close()
@@ -162,8 +258,13 @@ class RpcClient:
                     raise MasterGone(str(exc)) from None
         if response.status == 401:
             raise AuthError("the master rejected our token (HTTP 401): check mr-master.json, $MRKIT_TOKEN or --token-file")
-        if response.status != 200:
-            raise MasterGone(f"master answered {response.status}: {payload.get('error', '')}")
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError:
+            payload = None
+        if response.status != 200 or not isinstance(payload, dict):
+            error = payload.get("error", "") if isinstance(payload, dict) else "the answer is not a JSON object"
+            raise RpcError(f"the master answered {method} {path} with HTTP {response.status}: {error}")
         return payload
 
     def close(self):

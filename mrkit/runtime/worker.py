@@ -21,7 +21,7 @@ from mrkit import tasks, timing
 from mrkit.errors import AuthError, JobFailed, MrkitError
 from mrkit.runtime.discovery import RUN_FILE, read_master_file
 from mrkit.runtime.protocol import attempt_name
-from mrkit.runtime.rpc import MasterGone, RpcClient
+from mrkit.runtime.rpc import MasterGone, RpcClient, RpcError
 
 RUNNERS = {"map": tasks.run_map, "reduce": tasks.run_reduce}
 
@@ -71,18 +71,22 @@ def _one_line(exc):
 
     if isinstance(exc, SystemExit):
         return f"the app called sys.exit({exc.code!r})"
+    if isinstance(exc, MrkitError):  # e.g. the app broke its contract: the line already says where
+        return str(exc).replace("\n", " ")
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
-def work(app, client, storage, open_storage=None):
+def work(app, client, storage, open_storage=None, slowdown=1.0):
     """Serve tasks until the job is over; returns the exit code, raises JobFailed.
 
     When the master names the job's storage (remote workers, S3), the worker
-    switches to it through `open_storage(url)`.
+    switches to it through `open_storage(url)`. A `slowdown` F > 1 makes this
+    worker a straggler for studies: it sleeps (F - 1) x each task's own time
+    before reporting it.
     """
-    identity = {"pid": os.getpid(), "host": socket.gethostname()}
+    identity = {"pid": os.getpid(), "host": socket.gethostname(), "slowdown": slowdown}
     opened = {}
     try:
         reply = client.call("POST", "/task", identity)
@@ -111,9 +115,12 @@ def work(app, client, storage, open_storage=None):
                               counters={"cpu_s": timing.process_cpu_s() - cpu})
                 reply = client.call("POST", "/fail", report)
                 continue
+            cpu = timing.process_cpu_s() - cpu
+            if slowdown > 1:
+                time.sleep((slowdown - 1) * (timing.now() - start))
             end = timing.now()
             partitions = result.pop("partitions", None)
-            report.update(start=start, end=end, counters={**result, "cpu_s": timing.process_cpu_s() - cpu})
+            report.update(start=start, end=end, counters={**result, "cpu_s": cpu})
             if partitions is not None:
                 report["partitions"] = partitions
             try:
@@ -183,3 +190,6 @@ def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0, open_
     except AuthError as exc:
         print(f"mrkit worker: {exc}", file=sys.stderr)
         return 2
+    except RpcError as exc:  # the master is there but answers what it should not: not a clean end
+        print(f"mrkit worker: {exc}", file=sys.stderr)
+        return 1

@@ -22,6 +22,16 @@ import abc
 from mrkit.errors import MrkitError
 
 
+def is_temporary(name):
+    """Whether `name` is a temporary file: an atomic writer's or a reduce's merge run.
+
+    Their base names start with '.' and end with '.tmp' (`.mr-3-0.x1y2.tmp`),
+    so `mr-*` globs miss them and `Storage.list` leaves them out.
+    """
+    base = name.rpartition("/")[2]
+    return base.startswith(".") and base.endswith(".tmp")
+
+
 class StorageError(MrkitError):
     """Storage that cannot be used as configured; the message says how to fix it."""
 
@@ -113,12 +123,12 @@ class Storage(abc.ABC):
     def list(self, prefix="", temporary=False):
         """The sorted names (relative to the root) that start with `prefix`.
 
-        Objects only (no directories). Temporary files (a name starting
-        with '.' and ending in '.tmp': files being written, attempts' files)
-        are left out, or with `temporary=True` are all that is listed.
+        Objects only (no directories). Temporary files (`is_temporary`:
+        files being written by `atomic_writer`, attempts' files, a reduce's
+        merge runs) are left out, or with `temporary=True` are all that is listed.
         """
 
-    def check(self):
+    def check(self):  # noqa: B027 - optional hook: most storages have nothing to check
         """Fail early, with a StorageError, if the storage cannot be used at all.
 
         Cheap enough to call once when a job starts; the default checks nothing.

@@ -1,10 +1,49 @@
-"""A job's files in a local directory, every one written whole or not at all."""
+"""A job's files in a local directory, every one written whole or not at all.
 
-from contextlib import contextmanager
+`atomic_file` is mrkit's one temp-file-then-rename helper: the storage's
+`atomic_writer`, mr-master.json, the sweep's results, the corpus and the
+report all write through it.
+"""
+
 import os
-import tempfile
+import secrets
+from contextlib import contextmanager
 
-from mrkit.storage.base import Storage
+from mrkit.storage.base import Storage, is_temporary
+
+
+@contextmanager
+def atomic_file(path, *, mode=0o666, fsync=False, buffering=1 << 20):
+    """A binary file that appears at `path` whole, and only if the block completes.
+
+    It is written under a temporary name, `.<name>.<random>.tmp` in the same
+    directory (so os.replace is atomic, and LocalStorage.list skips it), then
+    renamed; if the block raises, the temporary file is removed. `mode` goes
+    through the umask as for open(): 0o666 is an ordinary file, 0o600 a private
+    one. `fsync` flushes the data to disk before the rename (results that must
+    survive a crash of the machine).
+    """
+    path = os.fspath(path)
+    directory, name = os.path.split(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)  # names may contain '/', as S3 keys do (e.g. inputs/a.txt)
+    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb", buffering=buffering) as f:
+            yield f
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_atomic(path, data, *, mode=0o666, fsync=False):
+    """Write `data` (bytes, or str as UTF-8) to `path` whole or not at all (see `atomic_file`)."""
+    with atomic_file(path, mode=mode, fsync=fsync) as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 class LocalStorage(Storage):
@@ -37,23 +76,12 @@ class LocalStorage(Storage):
         """Text lines split on '\\n' only, so a stray '\\r' inside a record survives."""
         return open(self.path(name), encoding="utf-8", newline="\n")
 
-    @contextmanager
     def atomic_writer(self, name):
         """A binary file that appears under `name` only if the block completes.
 
-        The temporary file sits in the same directory so os.replace is atomic.
+        Private (0600) like the lab's ioutil.TempFile outputs; see `atomic_file`.
         """
-        final = self.path(name)
-        # Names may contain '/', as S3 keys do (e.g. inputs/a.txt).
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(final)}.", suffix=".tmp", dir=os.path.dirname(final))
-        try:
-            with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-                yield f
-            os.replace(tmp, final)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        return atomic_file(self.path(name), mode=0o600)
 
     def publish(self, temporary, name):
         os.replace(self.path(temporary), self.path(name))
@@ -76,15 +104,10 @@ class LocalStorage(Storage):
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             dirs[:] = [d for d in dirs if _may_match(rel + d + "/", prefix)]
             names.extend(rel + f for f in files
-                         if (rel + f).startswith(prefix) and _is_temporary(f) == temporary)
+                         if (rel + f).startswith(prefix) and is_temporary(f) == temporary)
         return sorted(names)
 
 
 def _may_match(directory, prefix):
     """Whether names under `directory` (ending in '/') can start with `prefix`."""
     return directory.startswith(prefix) or prefix.startswith(directory)
-
-
-def _is_temporary(filename):
-    # atomic_writer's temporary files (.<name>.<random>.tmp) and attempts' files
-    return filename.startswith(".") and filename.endswith(".tmp")

@@ -11,19 +11,19 @@ local moto server work unchanged. boto3 is imported here only: the runtime
 and workers import this module only when a job uses S3.
 """
 
-from contextlib import contextmanager
 import hashlib
 import io
 import os
 import tempfile
+from contextlib import contextmanager
 
 import boto3
 import botocore.session
 from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-from mrkit.storage.base import AccessDenied, BucketNotFound, ObjectNotFound, Storage, StorageError
+from mrkit.storage.base import AccessDenied, BucketNotFound, ObjectNotFound, Storage, StorageError, is_temporary
 
 SPOOL_BYTES = 8 << 20  # atomic_writer keeps this much in memory before spilling to disk
 _CHUNK = 1 << 20
@@ -66,7 +66,7 @@ class S3Storage(Storage):
     @property
     def client(self):
         if self._client is None or self._client_pid != os.getpid():
-            # A reduce task streams one GET per map task at once: room for that many connections.
+            # A reduce streams at most mrkit.fanin.MAX_OPEN_FILES (64) GETs at once: room for them all.
             config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=64)
             self._client = _new_session().client("s3", endpoint_url=self.endpoint_url, config=config)
             self._client_pid = os.getpid()
@@ -147,9 +147,10 @@ class S3Storage(Storage):
         names = []
         with self._errors(prefix):
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
-                names.extend(item["Key"][len(self.prefix):] for item in page.get("Contents", ()))
+                names.extend(name for name in (item["Key"][len(self.prefix):] for item in page.get("Contents", ()))
+                             if is_temporary(name) == temporary)
         self._bucket_seen = True
-        return sorted(name for name in names if _is_temporary(name) == temporary)
+        return sorted(names)
 
     def check(self):
         with self._errors(""):
@@ -213,17 +214,13 @@ class S3Storage(Storage):
         url = self.path(name)
         try:
             yield
-        except S3UploadFailedError as exc:  # upload_file wraps the ClientError it caught
-            cause = exc.__cause__ or exc.__context__
-            error = cause.response.get("Error", {}) if isinstance(cause, ClientError) else {}
-            raise self._translate(str(error.get("Code", "")), url, str(exc)) from None
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise self._translate(str(error.get("Code", "")), url, error.get("Message") or str(exc)) from None
-        except NoCredentialsError:
-            raise StorageError(f"no AWS credentials for {url}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-                               "AWS_SECRET_ACCESS_KEY, or run where an IAM role applies") from None
-        except BotoCoreError as exc:  # endpoint unreachable, bad region, ...
+        except BOTO_ERRORS as exc:
+            kind, code, message = boto_failure(exc)
+            if kind == "answered":
+                raise self._translate(code, url, message) from None
+            if kind == "credentials":
+                raise StorageError(f"no AWS credentials for {url}: {CREDENTIALS_HINT}") from None
+            # endpoint unreachable, bad region, ...
             raise StorageError(f"cannot reach S3 for {url}: {exc} (check AWS_ENDPOINT_URL / --storage)") from None
 
     def _translate(self, code, url, message):
@@ -254,13 +251,39 @@ class S3Storage(Storage):
         return True
 
 
+# ---- boto3's errors, read once (the ECS backend's Aws seam uses this too) ----------------
+
+BOTO_ERRORS = (ClientError, BotoCoreError, S3UploadFailedError)
+CREDENTIALS_HINT = ("set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                    "(or run `aws configure`, or run where an IAM role applies)")
+
+
+def error_code(exc):
+    """A ClientError's code ("NoSuchKey"), or its HTTP status when there is none (HEAD answers have no body)."""
+    error = exc.response.get("Error", {})
+    return str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+def boto_failure(exc):
+    """(kind, code, message) for one of BOTO_ERRORS: the one translation of boto3's exceptions.
+
+    kind is "answered" (AWS said no: `code` is its error code), "credentials"
+    (none found; `message` says what to set) or "unreachable" (no answer: an
+    endpoint that cannot be reached, a bad region...).
+    """
+    if isinstance(exc, S3UploadFailedError):  # upload_file wraps the ClientError it caught
+        cause = exc.__cause__ or exc.__context__
+        return "answered", error_code(cause) if isinstance(cause, ClientError) else "", str(exc)
+    if isinstance(exc, ClientError):
+        return "answered", error_code(exc), exc.response.get("Error", {}).get("Message") or str(exc)
+    if isinstance(exc, NoCredentialsError):
+        return "credentials", "NoCredentials", f"no AWS credentials found: {CREDENTIALS_HINT}"
+    if isinstance(exc, EndpointConnectionError):
+        return "unreachable", "EndpointConnectionError", f"cannot reach {exc.kwargs.get('endpoint_url')}"
+    return "unreachable", type(exc).__name__, str(exc)
+
+
 _loader = None  # botocore's parsed service models, shared: loading them costs ~0.3 s per session
-
-
-def _is_temporary(name):
-    # the same rule as a local directory's: hidden and ending in .tmp (attempts' files)
-    base = name.rpartition("/")[2]
-    return base.startswith(".") and base.endswith(".tmp")
 
 
 def _new_session():

@@ -1,12 +1,12 @@
 """The local cluster and `mrkit.run`: exact outputs for any (M, R), notebook functions, crashes."""
 
-from collections import Counter
 import re
+from collections import Counter
 
 import pytest
+from conftest import sorted_outputs
 
 import mrkit
-from conftest import sorted_outputs
 from mrkit.timing import TASK_COLUMNS
 
 
@@ -90,7 +90,8 @@ def test_crashing_workers_are_replaced_and_the_output_is_exact(corpus, tmp_path)
 
     (tmp_path / "ref").mkdir()
     run_sequential(load_app("nocrash"), resolve_inputs(corpus[:3]), tmp_path / "ref")
-    summary, tasks = mrkit.run("crash", corpus[:3], n_reduce=3, workers=3, task_timeout=1.0, max_attempts=40, workdir=tmp_path / "job")
+    summary, tasks = mrkit.run("crash", corpus[:3], n_reduce=3, workers=3, task_timeout=1.0, max_attempts=40,
+                               workdir=tmp_path / "job")
     assert sorted_outputs(tmp_path / "job") == sorted_outputs(tmp_path / "ref")
     assert summary["retries"] == (tasks.status != "ok").sum() >= 1
 

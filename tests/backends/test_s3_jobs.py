@@ -5,7 +5,6 @@ import os
 import time
 
 import pytest
-
 from conftest import BUCKET, mrkit, mrkit_popen, sorted_outputs
 
 

@@ -107,7 +107,8 @@ def jupyterlab(root, scratch, timeout=60):
         deadline = time.monotonic() + timeout
         while True:
             if server.poll() is not None:
-                raise AssertionError(f"jupyter lab exited {server.returncode}: {(scratch / 'jupyterlab.log').read_text()[-2000:]}")
+                log = (scratch / "jupyterlab.log").read_text()[-2000:]
+                raise AssertionError(f"jupyter lab exited {server.returncode}: {log}")
             with contextlib.suppress(OSError):
                 if _get(f"{base}/api/status?token={token}") == 200:
                     break

@@ -5,6 +5,7 @@ configurations, one repeat) with results in tmp_path: seconds each, mostly
 papermill's kernel start.
 """
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -27,6 +28,16 @@ def outputs(nb):
 
 def markdown_outputs(nb):
     return "\n".join(o["data"]["text/markdown"] for o in outputs(nb) if "text/markdown" in o.get("data", {}))
+
+
+def test_the_committed_notebooks_are_what_build_py_writes(tmp_path):
+    spec = importlib.util.spec_from_file_location("notebooks_build", ROOT / "notebooks" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    build.build(tmp_path)
+    for name in build.NOTEBOOKS:
+        assert (tmp_path / name).read_text() == (ROOT / "notebooks" / name).read_text(), \
+            f"notebooks/{name} differs from what notebooks/build.py writes: run python notebooks/build.py"
 
 
 def test_first_code_cell_is_tagged_parameters_and_names_them_all():

@@ -132,13 +132,13 @@ def test_cost_model_sentence_when_it_can_be_fitted():
     assert m and close(m[1], model.per_task_overhead * 1000) and int(m[2]) == model.best_x
 
 
-def test_build_report_sections_per_sweep_and_header():
+def test_markdown_report_sections_per_sweep_and_header():
     a = make_runs(MAP_MEANS, sweep="map_sweep")
     b = make_runs({5: 3.0, 10: 2.0, 20: 2.5}, x="n_reduce", sweep="reduce_sweep")
     runs = pd.concat([a, b], ignore_index=True)
     meta = {"host": "box", "cpu_count": 2, "versions": {"mrkit": "0.1.0"}, "git_commit": "abcdef1234567",
             "start": "2026-01-01T00:00:00", "input_bytes": 16 * 2**20, "parameters": {"repeats": 3, "warmup": True}}
-    text = report.build_report(runs, None, meta=meta)
+    text = report.markdown_report(runs, None, meta=meta)
     assert text.count("\n## ") == 2
     assert "## Map sweep" in text and "## Reduce sweep" in text
     assert "box (2 CPUs)" in text and "one unrecorded warm-up" in text and "16 MiB" in text
@@ -146,7 +146,7 @@ def test_build_report_sections_per_sweep_and_header():
     assert "M=10 R=10 W=10" in reduce_part and "M=20 R=5 W=20" not in reduce_part
     mappers = make_runs({m: 3.0 / min(m, 2) + 0.1 for m in (1, 2, 3, 4)}, fixed={"n_reduce": 1})
     assert report.infer_question(mappers) == "mappers"
-    text = report.build_report(mappers, extra_sections=["## Extra\n"])
+    text = report.markdown_report(mappers, extra_sections=["## Extra\n"])
     assert "## Mappers" in text and "Map-stage speedup" in text and text.rstrip().endswith("## Extra")
 
 

@@ -204,6 +204,28 @@ def test_workers_default_to_max_m_r_and_can_be_fixed_or_capped():
     assert len(sw.SweepConfig(n_map=8, n_reduce=1, workers=[4, 8], max_workers=2).configurations()) == 1
 
 
+def test_a_straggler_study_runs_every_configuration_with_each_slowdown_and_policy(tmp_path):
+    cfg = sw.load_sweep("stragglers")
+    ids = [rc.config_id for rc in cfg.configurations()]
+    assert len(ids) == 3 * 2 * 4 and len(set(ids)) == len(ids)
+    assert "m32-r4-w8-slow1x10" in ids and "m32-r4-w16-slow1x4-late" in ids
+    options = {rc.config_id: rc.options() for rc in cfg.configurations()}
+    assert options["m32-r4-w4-slow1x10-spark"] == {"slow_workers": 1, "slowdown": 10.0, "backup_tasks": "spark"}
+    assert sw.load_sweep("map_sweep").configurations()[0].options() == {}, "other sweeps are unchanged"
+    with pytest.raises(sw.SweepError, match="unknown backup policy 'fast'"):
+        sw.load_sweep("stragglers", stragglers={"backup_tasks": ["fast"]})
+
+
+@pytest.mark.timeout(120)
+def test_a_quick_straggler_study_records_the_policy_and_the_slowdown(tmp_path):
+    out = sw.run_sweep("stragglers", tmp_path / "out", quick=True, progress=False, results_dir=str(tmp_path))
+    runs = list(csv.DictReader(open(out / "runs.csv")))
+    assert {(r["backup_tasks"], r["slow_workers"], r["slowdown"]) for r in runs} == {
+        ("none", "1", "10.0"), ("spark", "1", "10.0")}
+    tasks = list(csv.DictReader(open(out / "tasks.csv")))
+    assert {t["slowdown"] for t in tasks} >= {"1.0", "10.0"} and "True" in {t["backup"] for t in tasks}
+
+
 def test_cpus_pins_every_run_and_runs_record_the_cores(tmp_path):
     import os
 

@@ -7,13 +7,11 @@ longer wanted must never touch a job's files.
 """
 
 import json
-import os
 import pathlib
 import signal
 import time
 
 import pytest
-
 from conftest import app_path, mrkit, mrkit_popen, sorted_outputs
 
 FAULTY = app_path("faulty")
@@ -177,3 +175,15 @@ def test_no_worker_outlives_mrkit_run(tmp_path, how):
     assert not list(tmp_path.glob("mr-*")) and not list(tmp_path.glob(".mr-*.tmp")), "they wrote nothing"
     if how is not signal.SIGKILL:
         assert run.returncode in (130, 143) and "Traceback" not in run.stderr.read()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("what, line", [
+    ("key", "map task 0 (input a.txt): 10 attempts: 10 failed (map returned key 3 (int) for input a.txt: "
+            "keys and values must be str)"),
+    ("reduce", "10 failed (reduce returned 3 (int) for key 'x': it must return str)"),
+])
+def test_keys_and_values_that_are_not_strings_blame_the_app_in_a_distributed_run(tmp_path, what, line):
+    name = _words(tmp_path)
+    result = mrkit("run", app_path("badtypes"), "--app-opt", f"what={what}", "-r", "1", name, cwd=tmp_path)
+    assert line in _one_line_failure(result)

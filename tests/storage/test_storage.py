@@ -214,6 +214,18 @@ def test_list_is_sorted_and_filtered_by_prefix(storage):
     assert storage.read_range("inputs/b/c.txt", 0, 100) == b"inputs/b/c.txt"
 
 
+def test_temporary_names_are_readable_but_never_listed(storage):
+    # A reduce's merge runs (.mr-run-...tmp) live in the storage like any file, hidden from list().
+    storage.write_bytes(".mr-run-0-ab12-0-0.tmp", b"k\tv\n")
+    storage.write_bytes("inputs/.x.tmp", b"")
+    storage.write_bytes("mr-0-0", b"k\tv\n")
+    assert storage.list("") == ["mr-0-0"]
+    assert storage.list(".mr-") == []
+    assert storage.read_bytes(".mr-run-0-ab12-0-0.tmp") == b"k\tv\n"
+    storage.remove(".mr-run-0-ab12-0-0.tmp")
+    assert not storage.exists(".mr-run-0-ab12-0-0.tmp")
+
+
 def test_exists_and_remove(storage):
     storage.write_bytes("mr-0-0", b"k\tv\n")
     assert storage.exists("mr-0-0")

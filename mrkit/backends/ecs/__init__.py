@@ -11,6 +11,11 @@ local processes. It is split by concern so each part can be tested alone:
                  job needs (bucket, ECR repository, cluster, log group, roles,
                  security group, task definition).
 - `image`     -- the docker commands that build the image and push it to ECR.
+- `launcher`  -- `Launcher`: one job's tasks from start to cleanup (`mrkit ecs run`).
+- `fargate`   -- `Fargate`: starting tasks with RunTask, the launcher's default.
+- `standin`   -- `LocalFargate`: the same tasks as local processes (no AWS account).
+- `run`       -- `run_on_ecs` / `run_job`: chooses the task starter and runs a job;
+                 the sweeps' "ecs" backend (`mrkit.backends.BACKENDS`).
 
 Importing this package is cheap: boto3 is imported by `aws` only, and the
 runtime never imports anything from here. The exceptions below are all
@@ -37,6 +42,11 @@ class AwsError(EcsError):
         self.operation, self.code, self.detail = operation, code, message
         super().__init__(f"{operation}: {code}: {message}" if code else f"{operation}: {message}")
 
+    def __reduce__(self):
+        # Exception pickles as cls(*self.args), i.e. with the one formatted message: rebuild from the fields
+        # instead, so the error survives a trip between processes (multiprocess, papermill, pytest-xdist).
+        return type(self), (self.operation, self.code, self.detail), self.__dict__
+
 
 class StackConflict(EcsError):
     """A resource `up` would make already exists but was not made by `up` for this stack."""
@@ -59,3 +69,6 @@ class TaskLaunchError(AwsError):
                             for f in failures[:3])
         more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
         super().__init__("ecs.RunTask", "failures", f"{len(failures)} task(s) not started: {reasons}{more}")
+
+    def __reduce__(self):
+        return type(self), (self.failures, self.started), self.__dict__

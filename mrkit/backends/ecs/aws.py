@@ -25,9 +25,10 @@ import json
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mrkit.backends.ecs import AwsError, TaskLaunchError
+from mrkit.storage.s3 import boto_failure, error_code
 
 RUN_TASK_BATCH = 10       # RunTask starts at most 10 tasks per call
 DESCRIBE_TASKS_BATCH = 100
@@ -75,7 +76,7 @@ class Aws:
         try:
             return getattr(self.client(service), operation)(**params)
         except (ClientError, BotoCoreError) as exc:
-            if isinstance(exc, ClientError) and _code(exc) in missing:
+            if isinstance(exc, ClientError) and error_code(exc) in missing:
                 return None
             raise _aws_error(service, operation, exc) from None
 
@@ -386,23 +387,11 @@ class Aws:
 
 # ---- helpers ---------------------------------------------------------------------
 
-def _code(exc):
-    """A ClientError's code ("NoSuchKey"), or its HTTP status when there is none (HEAD answers have no body)."""
-    error = exc.response.get("Error", {})
-    return error.get("Code") or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-
-
 def _aws_error(service, operation, exc):
-    """One-line AwsError for a boto3 failure; credentials and endpoints say what to set."""
+    """One-line AwsError for a boto3 failure (storage.s3.boto_failure reads it); credentials and endpoints say what to set."""
     name = f"{service}.{''.join(part.title() for part in operation.split('_'))}"
-    if isinstance(exc, ClientError):
-        return AwsError(name, _code(exc), exc.response.get("Error", {}).get("Message") or str(exc))
-    if isinstance(exc, NoCredentialsError):
-        return AwsError(name, "NoCredentials", "no AWS credentials found: set AWS_PROFILE, or "
-                        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or run `aws configure`)")
-    if isinstance(exc, EndpointConnectionError):
-        return AwsError(name, "EndpointConnectionError", f"cannot reach {exc.kwargs.get('endpoint_url')}")
-    return AwsError(name, type(exc).__name__, str(exc))
+    _, code, message = boto_failure(exc)
+    return AwsError(name, code, message)
 
 
 def _tag_list(tags, lower=False):

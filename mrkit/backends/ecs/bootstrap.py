@@ -364,7 +364,7 @@ def down(config, aws, say=None, wait=300.0, sleep=time.sleep):
 
     for sg in aws.security_groups(tags={TAG_KEY: config.stack}):
         # ENIs of just-stopped tasks hold the group for a while (DependencyViolation).
-        _patiently(lambda: aws.delete_security_group(sg["GroupId"]), ("DependencyViolation",), wait, sleep)
+        _patiently(lambda sg=sg: aws.delete_security_group(sg["GroupId"]), ("DependencyViolation",), wait, sleep)
         note(removed, f"security group {sg['GroupName']} ({sg['GroupId']})")
 
     # (what, name, find -> dict with "tags" or None, delete, what `removed` says besides the name)

@@ -148,12 +148,6 @@ def make_config(values, source="settings", origin=None):
     return config
 
 
-def validate(config):
-    """The first problem with `config` as one line, or None when it is valid."""
-    found = _problem(config)
-    return found[1] if found else None
-
-
 def _problem(config):
     """(key, problem) for the first invalid setting, or None."""
     if not _STACK.match(config.stack):
@@ -190,7 +184,8 @@ def bucket_problem(name):
     if not 3 <= len(name) <= 63:
         return f"bucket {name!r} must be 3-63 characters long"
     if not _BUCKET.match(name):
-        return f"bucket {name!r} may hold only lowercase letters, digits, '.' and '-', and must start and end with a letter or digit"
+        return (f"bucket {name!r} may hold only lowercase letters, digits, '.' and '-', "
+                "and must start and end with a letter or digit")
     if ".." in name or ".-" in name or "-." in name:
         return f"bucket {name!r} must not have '..', '.-' or '-.'"
     try:

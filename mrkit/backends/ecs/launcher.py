@@ -16,7 +16,7 @@ backend) does what a user would otherwise do by hand:
 4. follow progress through `mr-status.json`, which the master writes to S3:
    nothing connects back to the user's machine. A worker task that stops
    while the job runs is replaced (the master re-runs its task after the
-   task timeout);
+   task timeout), up to 2W + 2 times: one stop more fails the job;
 5. collect `mr-run.json` (run summary and task records) when the master is
    done and, on every way out (done, failed, Ctrl-C, an error), stop every
    task it started. When something failed it prints the task's stop reason
@@ -24,20 +24,20 @@ backend) does what a user would otherwise do by hand:
 6. total the Fargate vCPU-seconds and GB-seconds the tasks were billed.
 
 Starting tasks is the one step that differs between real Fargate and the
-local stand-in: it goes through a `tasks` object (`Fargate` here,
-`standin.LocalFargate` for tests and users without an account).
+local stand-in: it goes through a `tasks` object (`fargate.Fargate` by
+default, `standin.LocalFargate` for tests and users without an account),
+which the caller chooses (`run.run_on_ecs`).
 """
 
-from dataclasses import dataclass, field
 import json
 import math
 import os
 import re
 import secrets
 import signal
-import sys
 import threading
 import time
+from dataclasses import dataclass, field
 
 from mrkit import timing
 from mrkit.app import load_app
@@ -45,9 +45,10 @@ from mrkit.backends.ecs import EcsError, TaskLaunchError
 from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.bootstrap import LOG_PREFIX, describe
 from mrkit.backends.ecs.config import CONTAINER
+from mrkit.backends.ecs.fargate import Fargate
 from mrkit.backends.staging import MANIFEST, stage_inputs, write_manifest
 from mrkit.errors import JobFailed
-from mrkit.job import Input, JobSpec, check_at_least_one
+from mrkit.job import Input, JobSpec, check_at_least_one, default_workers
 from mrkit.runtime.discovery import RUN_FILE, STATUS_FILE
 
 BACKEND = "ecs"
@@ -55,6 +56,7 @@ TOKEN_FILE = "mr-token"
 MAX_DEFAULT_WORKERS = 10  # the default W = max(M, R) is capped: every worker is a billed task
 BILLED_MINIMUM_S = 60     # Fargate bills per second, with a one-minute minimum per task
 LOG_LINES = 20
+REPORTED_WORKERS = 3  # failed workers whose log tails a failure shows (the last ones)
 _EXIT_CODE = re.compile(r"\(exit code (-?\d+)\)")
 
 
@@ -98,24 +100,9 @@ class EcsRun:
     tasks: list = field(default_factory=list)
 
 
-class Fargate:
-    """Tasks on real ECS Fargate: RunTask does everything."""
-
-    def __init__(self, aws):
-        self.aws = aws
-
-    def start(self, stack, count, command, *, started_by, tags, client_token):
-        return self.aws.run_tasks(
-            stack.cluster_arn, stack.task_definition_arn, count, subnets=stack.subnets,
-            security_groups=[stack.security_group], assign_public_ip=stack.assign_public_ip,
-            command=command, container=CONTAINER, started_by=started_by, tags=tags, client_token=client_token)
-
-    def close(self):
-        """Nothing runs here; the launcher has asked ECS to stop every task."""
-
-
-def default_workers(n_map, n_reduce):
-    return max(1, min(max(n_map, n_reduce), MAX_DEFAULT_WORKERS))
+def replacement_budget(workers):
+    """How many stopped worker tasks a job replaces before it gives up: a crash loop must not bill forever."""
+    return 2 * workers + 2
 
 
 def _app_spec(app):
@@ -143,16 +130,17 @@ class Launcher:
     # ---- the job ---------------------------------------------------------------
 
     def run(self, app, inputs, *, n_map=None, n_reduce=10, workers=None, task_timeout=10.0, app_options=None,
-            repeat=0, on_status=None):
+            repeat=0, on_status=None, max_attempts=10, backup_tasks=None):
         launched_at = timing.now()
         app_name = _app_spec(app)
         loaded = load_app(app_name, app_options)  # a bad name or option fails here, before anything is billed
         if workers is not None:
             check_at_least_one("--workers", workers)
         self.stack = describe(self.config, self.aws)
-        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        storage, spec = self._stage(run_id, inputs, n_map, n_reduce, task_timeout)
-        workers = default_workers(spec.map_count, n_reduce) if workers is None else workers
+        run_id = timing.new_run_id()
+        storage, spec = self._stage(run_id, inputs, n_map, n_reduce, task_timeout, max_attempts)
+        self.backup_tasks = backup_tasks
+        workers = default_workers(spec.map_count, n_reduce, cap=MAX_DEFAULT_WORKERS) if workers is None else workers
         self.run_id, self.storage = run_id, storage
         failed, job_failed = True, False
         try:
@@ -187,14 +175,14 @@ class Launcher:
         if self._stop.wait(seconds):
             raise KeyboardInterrupt
 
-    def _stage(self, run_id, inputs, n_map, n_reduce, task_timeout):
+    def _stage(self, run_id, inputs, n_map, n_reduce, task_timeout, max_attempts):
         from mrkit.storage.s3 import S3Storage
 
         root = S3Storage(self.stack.bucket, "", endpoint_url=self.aws.endpoint_url)
         # Inputs live at the bucket's root under inputs/, shared by every run (uploaded once);
         # each run's own files live under jobs/<run id>/.
         staged = tuple(Input(i.path, root.path(i.location), i.size) for i in stage_inputs(inputs, root))
-        spec = JobSpec(staged, n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout)
+        spec = JobSpec(staged, n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout, max_attempts=max_attempts)
         storage = S3Storage(self.stack.bucket, f"jobs/{run_id}", endpoint_url=self.aws.endpoint_url)
         write_manifest(staged, storage)
         storage.write_bytes(TOKEN_FILE, secrets.token_urlsafe(32).encode())
@@ -223,10 +211,13 @@ class Launcher:
     def _start_master(self, spec, storage):
         command = ["master", "--storage", storage.url, "--inputs-from", MANIFEST, "--run-id", self.run_id,
                    "-r", str(spec.n_reduce), "--task-timeout", str(spec.task_timeout),
+                   "--max-attempts", str(spec.max_attempts),
                    "--listen", f"0.0.0.0:{self.stack.master_port}", "--token-file", storage.path(TOKEN_FILE),
                    "--status-every", str(self.status_every_s)]
         if spec.n_map is not None:
             command += ["-m", str(spec.n_map)]
+        if self.backup_tasks:
+            command += ["--backup-tasks", self.backup_tasks]
         (master,) = self._launch("master", 1, command, f"{self.run_id}-master")
         self.say(f"started the master task {_short(master['taskArn'])}; waiting for it to run")
         return master["taskArn"]
@@ -289,8 +280,13 @@ class Launcher:
             self._wait(min(self.poll_s, 0.5))
 
     def _follow(self, master, workers, on_status):
-        """Progress until the master is done; replaces stopped workers; returns the run record."""
-        replacements = 0
+        """Progress until the master is done; replaces stopped workers; returns the run record.
+
+        Replacements are budgeted (2W + 2): workers that keep dying (a crash
+        loop, an image that cannot run the app, a master they cannot reach)
+        fail the job instead of billing forever; the caller stops every task.
+        """
+        budget, stops = replacement_budget(workers), 0
         while True:
             status = self._read_json(STATUS_FILE)
             if status is not None:
@@ -307,10 +303,15 @@ class Launcher:
                 if use.role == "master":  # its final status may have landed since the read above
                     return self._collect(master, self._read_json(STATUS_FILE))
                 self.say(f"worker task {_short(arn)} stopped: {use.reason}")
-                if replacements < 2 * workers + 2:  # a crash loop must not bill forever
-                    replacements += 1
-                    self._start_workers(1, f"r{replacements}")
-                    self.say(f"started a replacement worker ({replacements} so far)")
+                stops += 1
+                if stops > budget:
+                    final = self._read_json(STATUS_FILE)  # the job may have ended as its workers left
+                    if final is not None and final["phase"] in ("done", "failed"):
+                        return self._collect(master, final)
+                    raise JobFailed(f"worker tasks stopped {stops} times, more than the replacement budget of "
+                                    f"{budget} (2 x {workers} workers + 2): stopping the job")
+                self._start_workers(1, f"r{stops}")
+                self.say(f"started a replacement worker ({stops} so far)")
             self._wait(self.poll_s)
 
     def _progress(self, status):
@@ -353,10 +354,18 @@ class Launcher:
                 self.say(f"  | {line}")
 
     def _report_failures(self):
-        """Stop reason and log tail of the master and of every task that exited non-zero."""
+        """Stop reason and log tail of the master and of the last workers that exited non-zero.
+
+        A crash loop leaves up to 2W + 3 dead workers, most with the same log:
+        the last few tell the story without burying the job's failure line.
+        """
+        failed = [use for use in self.started.values() if use.role == "worker" and use.exit_code not in (None, 0)]
+        shown = failed[-REPORTED_WORKERS:]
         for use in self.started.values():
-            if use.role == "master" or use.exit_code not in (None, 0):
+            if use.role == "master" or use in shown:
                 self._report_task(use)
+        if len(failed) > len(shown):
+            self.say(f"({len(failed) - len(shown)} earlier worker task(s) also exited non-zero)")
 
     @staticmethod
     def _task_failed(use, what):
@@ -431,43 +440,3 @@ def add_lifecycle(records, uses):
 
 def _short(arn):
     return arn.rsplit("/", 1)[-1][:12]
-
-
-def run_on_ecs(config, aws, app, inputs, *, stand_in=None, say=None, on_usage=None, poll_s=2.0,
-               start_timeout_s=600.0, **job):
-    """One job through a Launcher on Fargate, or on the local stand-in when `stand_in` names its directory.
-
-    `job` takes Launcher.run's options. `on_usage(line)` hears the Fargate cost
-    even when the job fails. Returns the EcsRun.
-    """
-    tasks = None
-    if stand_in:
-        from mrkit.backends.ecs.standin import LocalFargate
-
-        tasks = LocalFargate(aws, stand_in)
-    launcher = Launcher(config, aws, tasks=tasks, say=say, poll_s=poll_s, start_timeout_s=start_timeout_s)
-    try:
-        return launcher.run(app, inputs, **job)
-    finally:
-        if launcher.usage is not None and on_usage is not None:
-            on_usage(launcher.usage.line())
-
-
-def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0, repeat=0,
-            app_options=None, settings=None, stand_in=None, endpoint_url=None, poll_s=2.0, say=None):
-    """The sweeps' "ecs" backend: `mrkit.backends.local.run_job`'s signature, (summary, records) back.
-
-    `settings` is the ECS settings file (default params/ecs.yaml); `stand_in`
-    runs the tasks locally (True: in `workdir`; a path: there) against
-    `endpoint_url`. Each run's cost goes to `say` (default: stderr).
-    """
-    from mrkit.backends.ecs.config import load_config
-
-    config = load_config(settings)
-    say = say or (lambda line: print(line, file=sys.stderr))
-    result = run_on_ecs(config, Aws(config.region, endpoint_url=endpoint_url), app, inputs,
-                        stand_in=workdir if stand_in is True else stand_in,
-                        on_usage=lambda line: say(f"mrkit ecs: {line}"), poll_s=poll_s, n_map=n_map,
-                        n_reduce=n_reduce, workers=workers, task_timeout=task_timeout, app_options=app_options,
-                        repeat=repeat)
-    return result.summary, result.records

@@ -40,7 +40,7 @@ import time
 from mrkit.backends.ecs import EcsError
 from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.config import CONTAINER
-from mrkit.backends.ecs.launcher import Fargate
+from mrkit.backends.ecs.fargate import Fargate
 
 PASSED_THROUGH = ("PATH", "PYTHONPATH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                   "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED",
@@ -138,7 +138,7 @@ class LocalFargate(Fargate):
                 local = f"127.0.0.1:{_free_port()}"
                 self._addresses[f"{ip}:{port}"] = local
                 args[i + 1] = local
-        for i, arg in enumerate(args):
+        for i in range(len(args)):
             for remote, local in self._addresses.items():
                 args[i] = args[i].replace(f"//{remote}", f"//{local}")
         return args

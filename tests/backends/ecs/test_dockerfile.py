@@ -88,6 +88,17 @@ def test_installs_the_package_without_a_pip_cache_and_no_more():
     assert "AWS_" not in (ROOT / "Dockerfile").read_text()  # credentials come from the task role, never the image
 
 
+def test_installs_only_what_workers_need():
+    import tomllib
+
+    runs = " ".join(args for name, args in instructions() if name == "RUN")
+    assert re.findall(r'"/tmp/mrkit-src(\[[^]]*\])?"', runs) == ["[aws]"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base = " ".join(project["dependencies"] + project["optional-dependencies"]["aws"])
+    for heavy in ("pandas", "numpy", "matplotlib", "seaborn", "papermill", "jupyter", "tqdm"):
+        assert heavy not in base, f"{heavy} would be in the worker image"
+
+
 def test_copies_only_files_that_exist_and_reach_the_context():
     sources = copied_sources()
     assert set(sources) == {"pyproject.toml", "README.md", "mrkit"}

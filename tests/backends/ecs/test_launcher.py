@@ -12,13 +12,13 @@ import time
 
 import pytest
 
+from mrkit import timing
 from mrkit.backends.ecs import TaskLaunchError
 from mrkit.backends.ecs.bootstrap import up
 from mrkit.backends.ecs.config import make_config
 from mrkit.backends.ecs.launcher import BILLED_MINIMUM_S, Launcher
 from mrkit.errors import JobFailed
 from mrkit.storage.s3 import S3Storage
-from mrkit import timing
 
 REGION = "us-east-1"
 
@@ -191,3 +191,39 @@ def test_apps_must_come_from_the_image(stack, inputs, app):
     config, _, aws = stack
     with pytest.raises(Exception, match="cannot run on ECS: tasks load apps from the image"):
         Launcher(config, aws).run(app, inputs)
+
+
+def test_workers_that_keep_stopping_fail_the_job_once_the_replacement_budget_is_spent(stack, inputs):
+    # The master never finishes and never fails: only the launcher's budget can end this job.
+    config, made, aws = stack
+    fake = FakeMaster(aws, made, workers=2, finish=None)
+    fake.start()
+    launcher = Launcher(config, aws, poll_s=0.05)
+    killed, done = set(), threading.Event()
+
+    def kill_every_worker():
+        deadline = time.monotonic() + 60  # only on a launcher that never gives up
+        while not done.is_set():
+            for use in list(launcher.started.values()):
+                if use.role == "worker" and use.arn not in killed:
+                    killed.add(use.arn)
+                    aws.stop_task(made.cluster_arn, use.arn, "Essential container in task exited (exit code 1)")
+            if time.monotonic() > deadline:
+                launcher.interrupt()
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_every_worker, daemon=True)
+    killer.start()
+    try:
+        with pytest.raises(JobFailed, match=r"^worker tasks stopped 7 times, more than the replacement budget "
+                                            r"of 6 \(2 x 2 workers \+ 2\): stopping the job$"):
+            launcher.run("wc", inputs, n_reduce=1, workers=2)
+    finally:
+        done.set()
+        killer.join(5)
+        fake.join(5)
+    assert [u.role for u in launcher.started.values()] == ["master"] + ["worker"] * (2 + 6)
+    _all_stopped(aws, made)
+    described = aws.describe_tasks(made.cluster_arn, list(launcher.started))
+    assert {t["lastStatus"] for t in described} == {"STOPPED"} and len(described) == 9

@@ -9,13 +9,12 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
-
 from conftest import MRKIT, TEST_APPS, mrkit, sorted_outputs
+
 from mrkit.backends.ecs.bootstrap import up
 from mrkit.backends.ecs.config import make_config
 
@@ -43,7 +42,8 @@ class Launch:
 
     def __init__(self, tmp_path, settings, *args):
         self.standin = tmp_path / "standin"
-        env = {**os.environ, "PYTHONPATH": str(TEST_APPS)}  # the "image" has the test apps installed
+        # The "image" has the test apps installed, and the mrkit under test (a worktree's, not the editable one).
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TEST_APPS), os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
             [*MRKIT, "ecs", "run", *map(str, args), "--config", settings, "--stand-in", self.standin,
              "--poll", "0.2", "--json"],
@@ -129,7 +129,8 @@ def test_a_killed_worker_task_is_replaced_and_the_output_is_still_exact(stack, s
     launch = Launch(tmp_path, settings, "slowwc", *corpus[:4], "-m", "12", "-r", "2", "-w", "2",
                     "--task-timeout", "2", "--verify")
     launch.wait_for("started 2 worker task(s)")
-    time.sleep(1.5)  # each map call takes 0.5 s: the workers are mid-task
+    # Both workers have asked for work, and each of the 12 map calls takes 0.5 s: the workers are mid-task.
+    launch.wait_for("2 worker(s) seen")
     victim = launch.pids("worker")[0]
     os.kill(victim, signal.SIGKILL)
     code, out = launch.finish()
@@ -173,3 +174,42 @@ def test_without_a_stack_it_says_to_run_up(moto_endpoint, settings, corpus, tmp_
     result = mrkit("ecs", "run", "wc", corpus[0], "--config", settings, "--stack", "nothere", cwd=tmp_path)
     assert result.returncode == 2 and "mrkit ecs up" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _all_tasks_stopped(aws, stack, before):
+    """Every task of this test is STOPPED in ECS; returns how many it started."""
+    assert _tasks(aws, stack, "RUNNING") == []
+    mine = set(_tasks(aws, stack, "STOPPED")) - before
+    assert {t["lastStatus"] for t in aws.describe_tasks(stack.cluster_arn, list(mine))} == {"STOPPED"}
+    return len(mine)
+
+
+def test_workers_dying_at_start_fail_the_job_when_the_replacement_budget_is_spent(stack, settings, tmp_path):
+    # No attempt ever reaches the master, so it can neither time out nor fail anything: the budget must.
+    made, aws = stack
+    before = set(_tasks(aws, made, "STOPPED"))
+    (tmp_path / "in.txt").write_text("a b\n")
+    launch = Launch(tmp_path, settings, "dies_at_start", tmp_path / "in.txt", "-r", "1", "-w", "1")
+    code, _ = launch.finish(timeout=150)
+    assert code == 1, launch.stderr
+    assert "started a replacement worker (4 so far)" in launch.stderr
+    assert "replacement worker (5 so far)" not in launch.stderr
+    assert launch.lines[-1].endswith("job failed: worker tasks stopped 5 times, more than the replacement "
+                                     "budget of 4 (2 x 1 workers + 2): stopping the job"), launch.stderr
+    assert "(2 earlier worker task(s) also exited non-zero)" in launch.stderr, "3 log tails of 5, not all"
+    assert _all_tasks_stopped(aws, made, before) == 1 + 5
+
+
+def test_a_map_that_kills_every_worker_ends_the_job_non_zero_and_stops_every_task(stack, settings, tmp_path):
+    # Whatever ends it first (the launcher's budget, or a master that counts dead workers' attempts),
+    # the job fails and nothing is left running or billing.
+    made, aws = stack
+    before = set(_tasks(aws, made, "STOPPED"))
+    (tmp_path / "in.txt").write_text("a b\n")
+    launch = Launch(tmp_path, settings, "dies_in_map", tmp_path / "in.txt", "-r", "1", "-w", "1",
+                    "--task-timeout", "1")
+    code, _ = launch.finish(timeout=150)
+    assert code == 1, launch.stderr
+    assert "job failed: " in launch.lines[-1] and "stopped: Essential container in task exited (exit code 3)" \
+        in launch.stderr
+    assert 2 <= _all_tasks_stopped(aws, made, before) <= 1 + 5

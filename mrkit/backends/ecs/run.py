@@ -1,0 +1,57 @@
+"""One job on ECS: `mrkit ecs run` and the sweeps' "ecs" backend (`mrkit.backends.BACKENDS`).
+
+This is where the task starter is chosen, real Fargate or the local stand-in,
+so the launcher knows neither module's internals and the stand-in, which
+builds on `fargate.Fargate`, never imports the launcher.
+"""
+
+import sys
+
+from mrkit.backends.ecs.aws import Aws
+from mrkit.backends.ecs.fargate import Fargate
+from mrkit.backends.ecs.launcher import Launcher
+
+
+def task_starter(aws, stand_in=None):
+    """Real Fargate, or the local stand-in running tasks under the directory `stand_in`."""
+    if stand_in:
+        from mrkit.backends.ecs.standin import LocalFargate
+
+        return LocalFargate(aws, stand_in)
+    return Fargate(aws)
+
+
+def run_on_ecs(config, aws, app, inputs, *, stand_in=None, say=None, on_usage=None, poll_s=2.0,
+               start_timeout_s=600.0, **job):
+    """One job through a Launcher on Fargate, or on the local stand-in when `stand_in` names its directory.
+
+    `job` takes Launcher.run's options. `on_usage(line)` hears the Fargate cost
+    even when the job fails. Returns the EcsRun.
+    """
+    launcher = Launcher(config, aws, tasks=task_starter(aws, stand_in), say=say, poll_s=poll_s,
+                        start_timeout_s=start_timeout_s)
+    try:
+        return launcher.run(app, inputs, **job)
+    finally:
+        if launcher.usage is not None and on_usage is not None:
+            on_usage(launcher.usage.line())
+
+
+def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0, repeat=0,
+            app_options=None, settings=None, stand_in=None, endpoint_url=None, poll_s=2.0, say=None):
+    """The sweeps' "ecs" backend: `mrkit.backends.local.run_job`'s signature, (summary, records) back.
+
+    `settings` is the ECS settings file (default params/ecs.yaml); `stand_in`
+    runs the tasks locally (True: in `workdir`; a path: there) against
+    `endpoint_url`. Each run's cost goes to `say` (default: stderr).
+    """
+    from mrkit.backends.ecs.config import load_config
+
+    config = load_config(settings)
+    say = say or (lambda line: print(line, file=sys.stderr))
+    result = run_on_ecs(config, Aws(config.region, endpoint_url=endpoint_url), app, inputs,
+                        stand_in=workdir if stand_in is True else stand_in,
+                        on_usage=lambda line: say(f"mrkit ecs: {line}"), poll_s=poll_s, n_map=n_map,
+                        n_reduce=n_reduce, workers=workers, task_timeout=task_timeout, app_options=app_options,
+                        repeat=repeat)
+    return result.summary, result.records

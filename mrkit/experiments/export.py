@@ -1,0 +1,154 @@
+"""`make report` / `mrkit report`: the sweep notebook through papermill into one HTML file.
+
+`build_report` runs `notebooks/sweep.ipynb` with the report's plan
+(`report_plan`: REPORT_PLAN's sweeps at REPORT_SETTINGS) and exports it with
+nbconvert, without code, figures embedded, and no external script, so
+`results/report.html` opens offline as one file.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import time
+from importlib import resources
+
+import yaml
+
+from mrkit.errors import MrkitError
+from mrkit.experiments.display import REPORT_TITLE
+from mrkit.experiments.sweep_config import REPO_ROOT
+from mrkit.storage.local import write_atomic
+
+# Package data, read with importlib.resources (the repo's notebooks/ links to the notebook).
+SWEEP_NOTEBOOK = pathlib.Path(str(resources.files("mrkit") / "notebooks" / "sweep.ipynb"))
+PLAN_FILE = resources.files("mrkit.experiments") / "report_plan.yaml"
+
+
+def _load_plan():
+    """(REPORT_PLAN: (app, sweep, overrides) per sweep, REPORT_SETTINGS) from report_plan.yaml."""
+    document = yaml.safe_load(PLAN_FILE.read_text(encoding="utf-8"))
+    plan = tuple((item["app"], item["sweep"], item.get("overrides") or {}) for item in document["sweeps"])
+    return plan, document.get("settings") or {}
+
+
+REPORT_PLAN, REPORT_SETTINGS = _load_plan()
+
+
+class ReportError(MrkitError):
+    """The report notebook failed: which cell, what it raised, and where the executed notebook is."""
+
+
+def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None) -> list[dict]:
+    """The sweep notebook's `plan` for a report: REPORT_PLAN's sweeps of `apps` (or `sweeps`, names)."""
+    chosen = [(app, name, over) for app, name, over in REPORT_PLAN
+              if (app in apps if sweeps is None else name in sweeps)]
+    if sweeps is not None:  # others run as their YAML says (e.g. mappers_ecs: its own corpus, on ECS)
+        known = {name for _, name, _ in chosen}
+        chosen += [(None, name, None) for name in sweeps if name not in known]
+    if not chosen:
+        raise MrkitError(f"no report sweeps for apps {list(apps)}; REPORT_PLAN has "
+                         f"{sorted({a for a, _, _ in REPORT_PLAN})}")
+    plan = []
+    for app, name, overrides in chosen:
+        item = {"sweep": name, **({"app": app} if app else {})}
+        if not quick and overrides is not None:
+            item.update(REPORT_SETTINGS)
+            item.update(overrides)
+        plan.append(item)
+    return plan
+
+
+def _report_template():
+    """The lab template without its CDN scripts (require.js, MathJax, mermaid, widgets).
+
+    Figures get alt text and readable widths.
+    """
+    import jinja2
+
+    return jinja2.DictLoader({"mrkit_report.html.j2": """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set width = output | get_metadata('width', 'image/png') %}
+{%- if width is not none %} width="{{ width | escape_html }}"{% endif %}
+{%- set alt = output | get_metadata('alt', 'image/png') %}
+{%- if alt is not none %} alt="{{ alt | escape_html }}"{% endif %}>
+</div>
+{%- endblock data_png %}
+{% block extra_css %}<style type="text/css">
+body.jp-Notebook { max-width: 1060px; margin: 0 auto; padding: 1.5em 2em; }
+.jp-RenderedMarkdown p { font-size: 15px; line-height: 1.55; }
+.jp-RenderedImage img { max-width: 100%; height: auto; }
+/* figures two to a row */
+.jp-OutputArea-child:has(.jp-RenderedImage) { display: inline-block; width: 49.5%; vertical-align: top; }
+.jp-OutputArea-child:has(img[width]) { display: block; width: 100%; }
+.jp-RenderedHTMLCommon table { font-size: 12px; }
+</style>{% endblock extra_css %}
+"""})
+
+
+def export_html(notebook, title=REPORT_TITLE) -> str:
+    """Executed notebook (path or NotebookNode) -> self-contained HTML: no code, PNGs inline, no external script."""
+    import re
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4) if isinstance(notebook, (str, os.PathLike)) else notebook
+    nb.metadata["title"] = title
+    nb.metadata.pop("widgets", None)  # widget views need CDN JavaScript: leave them out
+    from traitlets.config import Config
+
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = {"notebook-only"}  # usage notes, not report
+    exporter = HTMLExporter(config=config, template_name="lab", extra_loaders=[_report_template()],
+                            template_file="mrkit_report.html.j2", exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)
+    html, _ = exporter.from_notebook_node(nb)
+    external = re.findall(r"<script[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>", html)
+    if external:
+        raise ReportError(f"the exported HTML still loads external scripts: {external[:3]}")
+    return html
+
+
+def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"), sweeps=None,
+                 results_dir=None, kernel_name="python3", progress=True, log=print, checks=True) -> pathlib.Path:
+    """Run the sweep notebook for the report's sweeps and export `out` (HTML); returns its path.
+
+    The executed notebook is saved next to it (same name, .ipynb), and the
+    sweeps' runs.csv/tasks.csv under `results_dir` (default: out's directory).
+    `quick` uses each sweep's quick variant (seconds, for tests). `checks`
+    adds the (local) correctness and fault-tolerance sections.
+    """
+    try:
+        import nbconvert  # noqa: F401
+        import papermill
+    except ImportError as exc:
+        raise ReportError(f"the report needs {exc.name}: pip install -e '.[notebooks]' (make setup does)") from None
+
+    out = pathlib.Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    executed = out.with_suffix(".ipynb")
+    parameters = {"plan": report_plan(apps, quick, sweeps), "quick": quick, "checks": checks,
+                  "results_dir": str(pathlib.Path(results_dir or out.parent).resolve()),
+                  "progress": False, "title": REPORT_TITLE + (" (quick settings)" if quick else "")}
+    began = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(SWEEP_NOTEBOOK), str(executed), parameters=parameters,
+                                   kernel_name=kernel_name, progress_bar=progress, cwd=str(REPO_ROOT or os.getcwd()))
+    except papermill.PapermillExecutionError as exc:
+        raise ReportError(f"report notebook failed in cell {exc.cell_index}: {exc.ename}: {exc.evalue} "
+                          f"(executed notebook: {executed})") from None
+    ran = time.perf_counter() - began
+    html = export_html(executed, title=parameters["title"])
+    write_atomic(out, html)
+    if log:
+        log(f"wrote {out} ({len(html) / 2**20:.1f} MiB) and {executed.name}: notebook {ran:.0f} s, "
+            f"export {time.perf_counter() - began - ran:.1f} s")
+    return out

@@ -1,0 +1,217 @@
+"""The results store of a sweep: `runs.csv`, `tasks.csv` and `meta.json` in one directory.
+
+Each run's rows are appended as soon as the run ends (tasks first: the
+runs.csv row is what commits a run), with one write and an fsync, so an
+interrupted sweep keeps what it measured and a resume skips it. `meta.json`
+records the parameters, versions, host and git commit. `load_results` and
+`latest` read a directory back.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import itertools
+import json
+import os
+import pathlib
+import platform
+import socket
+import subprocess
+from typing import TYPE_CHECKING
+
+from mrkit import timing
+from mrkit.experiments.sweep_config import REPO_ROOT, SweepError
+from mrkit.storage.local import write_atomic
+
+if TYPE_CHECKING:
+    from mrkit.experiments.sweep_config import SweepConfig
+
+EXTRA_RUN_COLUMNS = ["sweep", "config_id", "others_cpu_s"]  # others_cpu_s: CPU other programs took on the run's CPUs
+EXTRA_TASK_COLUMNS = ["sweep", "config_id", "repeat"]
+RUN_FILE_COLUMNS = timing.RUN_COLUMNS + EXTRA_RUN_COLUMNS
+TASK_FILE_COLUMNS = timing.TASK_COLUMNS + EXTRA_TASK_COLUMNS
+WARMUP_NOTE = "one unrecorded warm-up run per configuration before its repeats (again after a resume)"
+
+
+# ----------------------------------------------------------------- files
+
+
+def append_rows(path: pathlib.Path, columns, rows):
+    """Append whole CSV lines with one write on an O_APPEND descriptor, then fsync.
+
+    One write call per run means a reader (or a crash) never sees half of a
+    run's rows mixed with a torn line; `_repair` trims a torn tail anyway.
+    """
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    if not path.exists():
+        replace_text(path, ",".join(columns) + "\n")
+    writer.writerows(rows)
+    data = buffer.getvalue().encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_text(path: pathlib.Path, text: str):
+    """Write a whole file atomically and durably (readable by others: results are shared)."""
+    write_atomic(path, text, fsync=True)
+
+
+def _read_rows(path: pathlib.Path, columns) -> list[dict]:
+    """Rows of a results CSV (after trimming a torn last line); checks the header."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):  # a write cut short by power loss: drop the torn line
+        text = text[: text.rfind("\n") + 1]
+        replace_text(path, text)
+    reader = csv.DictReader(io.StringIO(text))
+    old = list(reader.fieldnames or [])
+    if old and old != list(columns) and _only_appended(old, columns):
+        # Written before timing columns were appended (the contract only appends): upgrade it, new columns blank.
+        rows = list(reader)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        replace_text(path, buffer.getvalue())
+        return rows
+    if reader.fieldnames and list(reader.fieldnames) != list(columns):
+        raise SweepError(f"{path} has columns {reader.fieldnames}, expected {columns}; "
+                         "it was written by a different mrkit version")
+    return list(reader)
+
+
+def _only_appended(old, columns) -> bool:
+    """Whether `old` is `columns` without some columns appended since (at the end, or at the timing list's tail)."""
+    columns = list(columns)
+    if columns[: len(old)] == old:
+        return True
+    base = next((b for b in (timing.TASK_COLUMNS, timing.RUN_COLUMNS) if columns[: len(b)] == b), [])
+    present = [c for c in base if c in old]
+    return [c for c in columns if c in old] == old and present == base[: len(present)]
+
+
+def done_and_clean(out: pathlib.Path) -> set:
+    """(config_id, repeat) pairs already in runs.csv; drops tasks of runs never committed.
+
+    A run's tasks are written before its runs.csv row, which commits it. Tasks
+    whose run has no row (interrupted, or the row was deleted to redo it) go.
+    """
+    runs = _read_rows(out / "runs.csv", RUN_FILE_COLUMNS)
+    tasks_path = out / "tasks.csv"
+    tasks = _read_rows(tasks_path, TASK_FILE_COLUMNS)
+    committed = {r["run_id"] for r in runs}
+    kept = [t for t in tasks if t["run_id"] in committed]
+    if len(kept) != len(tasks):
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=TASK_FILE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)
+        replace_text(tasks_path, buffer.getvalue())
+    return {(r["config_id"], int(r["repeat"])) for r in runs}
+
+
+# -------------------------------------------------------------------- meta
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("mrkit", "pandas", "numpy", "multiprocess"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _git(*args):
+    if REPO_ROOT is None:  # an installed mrkit: no commit to record
+        return None
+    try:
+        done = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def now_iso():
+    """The local time with its UTC offset, to the second (meta.json's timestamps)."""
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def new_meta(cfg: SweepConfig, inputs) -> dict:
+    """A new results directory's meta.json: parameters, inputs, versions, host and git commit."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "sweep": cfg.name, "parameters": cfg.to_dict(),
+        "configurations": [rc.config_id for rc in cfg.configurations()],
+        "inputs": list(inputs), "input_bytes": sum(os.path.getsize(p) for p in inputs),
+        "warmup": WARMUP_NOTE if cfg.warmup else "none",
+        "workers_rule": "W = max(M, R) unless `workers` fixes it; capped at `max_workers` when set",
+        "versions": _versions(), "cpu_count": os.cpu_count(), "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "git_commit": _git("rev-parse", "HEAD"), "git_dirty": None if status is None else bool(status),
+        "start": now_iso(), "end": None, "status": "running", "sessions": [],
+    }
+
+
+def check_resumable(meta: dict, cfg: SweepConfig, out):
+    """Resuming with other parameters would mix two experiments in one table; refuse."""
+    old, new = meta.get("parameters", {}), cfg.to_dict()
+    free = {"repeats", "results_dir", "description"}  # they do not change what a run measures
+    differ = sorted(k for k in set(old) | set(new) if k not in free and old.get(k) != new.get(k))
+    if differ:
+        raise SweepError(f"cannot resume {out}: parameters differ from its meta.json: {', '.join(differ)}")
+
+
+# ----------------------------------------------------------- directories
+
+
+def new_results_dir(results_dir, sweep_name) -> pathlib.Path:
+    """results/<sweep>/<YYYYmmdd-HHMMSS>[-NN], created, never an existing one."""
+    base = pathlib.Path(results_dir) / sweep_name
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for n in itertools.count():
+        path = base / (stamp if n == 0 else f"{stamp}-{n:02d}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+
+
+def load_results(path):
+    """(runs DataFrame, tasks DataFrame, meta dict) of a results directory.
+
+    Tasks of runs without a runs.csv row (an interrupted run) are left out.
+    """
+    import pandas as pd
+
+    path = pathlib.Path(path)
+    runs = pd.read_csv(path / "runs.csv") if (path / "runs.csv").exists() else pd.DataFrame(columns=RUN_FILE_COLUMNS)
+    tasks_path = path / "tasks.csv"
+    tasks = pd.read_csv(tasks_path) if tasks_path.exists() else pd.DataFrame(columns=TASK_FILE_COLUMNS)
+    tasks = tasks[tasks["run_id"].astype(str).isin(runs["run_id"].astype(str))].reset_index(drop=True)
+    meta_path = path / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+    return runs, tasks, meta
+
+
+def latest(results_dir, sweep) -> pathlib.Path:
+    """The newest results directory of a sweep (results/<sweep>/<stamp> with a meta.json)."""
+    base = pathlib.Path(results_dir) / sweep
+    found = sorted(p for p in base.glob("*") if (p / "meta.json").exists()) if base.is_dir() else []
+    if not found:
+        raise FileNotFoundError(f"no results for sweep {sweep!r} under {base}")
+    return found[-1]

@@ -1,0 +1,294 @@
+"""A sweep's description: `SweepConfig`, filled from defaults <- a YAML file in `params/` <- overrides.
+
+`load_sweep("map_sweep", quick=True, repeats=2)` reads `params/map_sweep.yaml`,
+applies its `quick:` block when asked, then the keyword overrides, and checks
+every value (a `SweepError` names the bad one). `SweepConfig.configurations()`
+is the grid of (M, R, W) a sweep runs.
+
+Workers: W defaults to max(M, R), the lab's "number of workers". `workers`
+fixes W instead; `max_workers` caps it. Capping changes what is measured:
+with W < max(M, R) tasks queue for workers, so a larger M measures finer
+task granularity on the same W rather than more parallelism.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import pathlib
+from dataclasses import dataclass, field
+from importlib import resources
+
+from mrkit.backends import BACKENDS
+from mrkit.errors import MrkitError, UsageError
+from mrkit.pinning import format_cpus, parse_cpus
+from mrkit.job import default_workers
+
+# Named sweeps are package data (a checkout's params/ links to them), so an installed mrkit finds them too.
+PARAMS_DIR = pathlib.Path(str(resources.files("mrkit") / "params"))
+SETTINGS_FILES = {"ecs"}  # params/ files that hold settings, not sweeps
+
+
+def _checkout_root():
+    root = pathlib.Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "mrkit").is_dir() else None
+
+
+# The checkout mrkit runs from (relative paths in its notebooks mean it), or None when mrkit is installed.
+REPO_ROOT = _checkout_root()
+
+
+class SweepError(MrkitError, ValueError):
+    """A bad sweep parameter, an unknown sweep name, or a results directory that cannot be resumed.
+
+    A ValueError for Python callers; a MrkitError so the CLI prints it as one line.
+    """
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SweepError(f"{name} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _int_list(name, value):
+    """A scalar or a list of positive ints -> tuple (YAML allows both)."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        raise SweepError(f"{name} must not be empty")
+    return tuple(_positive_int(name, v) for v in values)
+
+
+def _from_mapping(cls, what, values):
+    """Build dataclass `cls` from a mapping, naming any unknown key."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise SweepError(f"unknown {what} parameter {key!r}; known: {', '.join(sorted(known))}")
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """The built-in generated corpus used when a sweep names no inputs."""
+
+    files: int = 8
+    size: int | str = "4MB"  # bytes, or text such as "64KB" (powers of 1024)
+    seed: int = 0
+
+    def __post_init__(self):
+        from mrkit.corpus import parse_size
+
+        _positive_int("corpus.files", self.files)
+        try:
+            size = self.size if isinstance(self.size, int) and not isinstance(self.size, bool) else parse_size(self.size)
+        except ValueError as exc:
+            raise SweepError(f"corpus.size: {exc}") from None
+        object.__setattr__(self, "size", _positive_int("corpus.size", size))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise SweepError(f"corpus.seed must be a whole number, got {self.seed!r}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One configuration of a sweep: map tasks M, reduce tasks R, worker processes W.
+
+    A straggler study adds K slowed workers taking F times as long, and the
+    backup policy run against them (None: no backups).
+    """
+
+    n_map: int
+    n_reduce: int
+    workers: int
+    slow_workers: int = 0
+    slowdown: float = 1.0
+    backup_tasks: str | None = None
+    app: str | None = None  # in a sweep of several apps (the calibration sweep); None: the sweep's one app
+
+    @property
+    def config_id(self) -> str:
+        base = f"{self.app}-" if self.app is not None else ""
+        base += f"m{self.n_map}-r{self.n_reduce}-w{self.workers}"
+        if self.slow_workers:
+            base += f"-slow{self.slow_workers}x{self.slowdown:g}"
+        return base + (f"-{self.backup_tasks}" if self.backup_tasks else "")
+
+    def options(self) -> dict:
+        """The backend's keyword arguments this configuration sets beyond M, R and W."""
+        if not self.slow_workers and not self.backup_tasks:
+            return {}
+        return {"slow_workers": self.slow_workers, "slowdown": self.slowdown, "backup_tasks": self.backup_tasks}
+
+
+def resolve_workers(n_map, n_reduce, workers=None, max_workers=None) -> int:
+    """W for one configuration: `workers` if given, else max(M, R); then at most `max_workers`."""
+    w = default_workers(n_map, n_reduce) if workers is None else workers
+    return min(w, max_workers) if max_workers is not None else w
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What a sweep runs. Configurations are n_map x n_reduce x workers, or `pairs` x workers."""
+
+    name: str = "sweep"
+    description: str = ""
+    app: str | list = "wc"  # a list runs every configuration for each app (e.g. the calibration sweep)
+    app_options: dict = field(default_factory=dict)
+    backend: str = "local"
+    backend_options: dict = field(default_factory=dict)  # keyword arguments for the backend (ecs: settings, stand_in)
+    n_map: tuple | None = None  # default (10,) unless pairs are given
+    n_reduce: tuple | None = None  # default (10,), the lab's R, unless pairs are given
+    pairs: tuple | None = None  # ((M, R), ...): instead of the n_map x n_reduce grid
+    workers: tuple | None = None  # None: W = max(M, R)
+    max_workers: int | None = None
+    repeats: int = 3
+    warmup: bool = True
+    task_timeout: float = 10.0
+    # A straggler study: {"slow_workers": K, "slowdown": [F, ...], "backup_tasks": [none|paper|spark|late, ...]};
+    # every (M, R, W) runs with each F and each policy.
+    stragglers: dict | None = None
+    inputs: tuple | None = None  # paths (relative to the cwd); None: the generated corpus
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    results_dir: str = "results"
+    cpus: str | int | list | None = None  # pin every run (master and workers) to these CPUs, e.g. "0" or "0,1"
+
+    def __post_init__(self):
+        setattr_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen)
+        if self.backend not in BACKENDS:
+            raise SweepError(f"unknown backend {self.backend!r}; known: {', '.join(BACKENDS)}")
+        if self.pairs is None:
+            setattr_("n_map", _int_list("n_map", 10 if self.n_map is None else self.n_map))
+            setattr_("n_reduce", _int_list("n_reduce", 10 if self.n_reduce is None else self.n_reduce))
+        elif self.n_map is not None or self.n_reduce is not None:
+            raise SweepError("give either pairs or n_map/n_reduce, not both (set pairs=None to use a grid)")
+        else:
+            pairs = tuple(tuple(p) for p in self.pairs)
+            if not pairs or any(len(p) != 2 for p in pairs):
+                raise SweepError(f"pairs must be a non-empty list of [M, R], got {self.pairs!r}")
+            setattr_("pairs", tuple((_positive_int("pairs M", m), _positive_int("pairs R", r)) for m, r in pairs))
+        if self.workers is not None:
+            setattr_("workers", _int_list("workers", self.workers))
+        if self.max_workers is not None:
+            _positive_int("max_workers", self.max_workers)
+        _positive_int("repeats", self.repeats)
+        if not (isinstance(self.task_timeout, (int, float)) and self.task_timeout > 0):
+            raise SweepError(f"task_timeout must be a positive number of seconds, got {self.task_timeout!r}")
+        if self.inputs is not None:
+            setattr_("inputs", (self.inputs,) if isinstance(self.inputs, str) else tuple(map(str, self.inputs)))
+        if isinstance(self.corpus, dict):
+            setattr_("corpus", _from_mapping(CorpusConfig, "corpus", self.corpus))
+        if self.cpus is not None:
+            try:
+                setattr_("cpus", format_cpus(parse_cpus(self.cpus)))  # canonical text: meta.json compares it
+            except UsageError as exc:
+                raise SweepError(f"cpus: {exc}") from None
+        if isinstance(self.app, (list, tuple)):
+            if not self.app or not all(isinstance(a, str) and a for a in self.app):
+                raise SweepError(f"app must be a name or a non-empty list of names, got {self.app!r}")
+            setattr_("app", list(self.app))
+        setattr_("app_options", dict(self.app_options or {}))
+        setattr_("backend_options", dict(self.backend_options or {}))
+        if self.stragglers is not None:
+            setattr_("stragglers", _stragglers(self.stragglers))
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SweepConfig:
+        """Build from a plain mapping (a YAML document); unknown keys raise SweepError."""
+        return _from_mapping(cls, "sweep", values)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able parameters (what meta.json records)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def configurations(self) -> list[RunConfig]:
+        """Every configuration in order, duplicates (e.g. made equal by the cap) removed."""
+        pairs = self.pairs or tuple(itertools.product(self.n_map, self.n_reduce))
+        study = self.stragglers or {"slow_workers": 0, "slowdown": (1.0,), "backup_tasks": (None,)}
+        out = []
+        apps = self.app if isinstance(self.app, (list, tuple)) else (None,)
+        for app, (m, r), w, f, policy in itertools.product(apps, pairs, self.workers or (None,), study["slowdown"],
+                                                           study["backup_tasks"]):
+            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers), study["slow_workers"], f, policy, app)
+            if rc not in out:
+                out.append(rc)
+        return out
+
+    def input_paths(self) -> list[str]:
+        """The sweep's input files: `inputs`, or the generated corpus (made once, cached)."""
+        if self.inputs is not None:
+            return list(self.inputs)
+        from mrkit.corpus import corpus_dir
+
+        c = self.corpus
+        return corpus_dir(pathlib.Path(self.results_dir) / "corpus", c.files, c.size, c.seed)
+
+
+def _stragglers(values) -> dict:
+    """A straggler study's settings, checked: K slowed workers, the slowdowns F, the policies."""
+    from mrkit.runtime.backups import POLICIES
+
+    if not isinstance(values, dict) or set(values) - {"slow_workers", "slowdown", "backup_tasks"}:
+        raise SweepError(f"stragglers takes slow_workers, slowdown and backup_tasks, got {values!r}")
+    slow = _positive_int("stragglers.slow_workers", values.get("slow_workers", 1))
+    slowdowns = values.get("slowdown", [10])
+    slowdowns = tuple(float(f) for f in (slowdowns if isinstance(slowdowns, list) else [slowdowns]))
+    if any(f < 1 for f in slowdowns):
+        raise SweepError(f"stragglers.slowdown must be factors of at least 1, got {list(slowdowns)}")
+    policies = values.get("backup_tasks", ["none", *POLICIES])
+    policies = tuple(None if p in (None, "none") else p for p in (policies if isinstance(policies, list) else [policies]))
+    unknown = [p for p in policies if p is not None and p not in POLICIES]
+    if unknown:
+        raise SweepError(f"unknown backup policy {unknown[0]!r} in stragglers; use none, {', '.join(POLICIES)}")
+    return {"slow_workers": slow, "slowdown": slowdowns, "backup_tasks": policies}
+
+
+def merge_params(base: dict, override: dict) -> dict:
+    """`base` with `override`'s keys on top (corpus merged key by key)."""
+    out = dict(base)
+    for key, value in override.items():
+        # corpus is merged key by key, so `corpus={"size": "8KB"}` keeps files and seed.
+        if key == "corpus" and isinstance(value, dict) and isinstance(out.get(key), dict):
+            value = {**out[key], **value}
+        out[key] = value
+    return out
+
+
+def sweep_path(name_or_path, params_dir=PARAMS_DIR) -> pathlib.Path:
+    """params/<name>.yaml for a bare name; a path is taken as it is."""
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) or os.sep in text:
+        if not pathlib.Path(text).is_file():
+            raise SweepError(f"sweep file {text!r} does not exist")
+        return pathlib.Path(text)
+    path = pathlib.Path(params_dir) / f"{text}.yaml"
+    if not path.exists():
+        names = sorted(p.stem for p in pathlib.Path(params_dir).glob("*.yaml") if p.stem not in SETTINGS_FILES)
+        raise SweepError(f"no sweep named {text!r} in {params_dir}; available: {', '.join(names) or 'none'}")
+    return path
+
+
+def load_sweep(name_or_path, *, quick=False, what_if=False, params_dir=PARAMS_DIR, **overrides) -> SweepConfig:
+    """A SweepConfig from defaults <- YAML <- its `quick:` block (if quick) <- overrides.
+
+    A `what_if:` block holds configurations only `mrkit predict` uses (what_if=True):
+    a study too costly to run, e.g. 100 Fargate mappers, predicted instead.
+    """
+    import yaml
+
+    path = sweep_path(name_or_path, params_dir)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SweepError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise SweepError(f"{path}: expected a mapping of sweep parameters")
+    quick_block = document.pop("quick", None) or {}
+    what_if_block = document.pop("what_if", None) or {}
+    values = merge_params({"name": path.stem}, document)
+    if quick:
+        values = merge_params(values, quick_block)
+    if what_if:
+        values = merge_params(values, what_if_block)
+    return SweepConfig.from_dict(merge_params(values, overrides))

@@ -1,0 +1,136 @@
+"""The worker loop against a real RPC server whose routes play the master, and its attempt files."""
+
+import threading
+
+import pytest
+
+from mrkit.app import load_app
+from mrkit.runtime import protocol
+from mrkit.runtime.rpc import RpcClient, RpcServer
+from mrkit.runtime.worker import AttemptFiles, run_worker, work
+from mrkit.storage.local import LocalStorage
+
+
+def test_attempt_files_hide_job_files_under_the_attempt_s_names(tmp_path):
+    storage = LocalStorage(tmp_path)
+    files = AttemptFiles(storage, "run1", 3)
+    files.write_bytes("mr-0-1", b"x")
+    with files.atomic_writer("mr-out-1") as out:
+        out.write(b"y")
+    files.write_bytes(".mr-run-0-ab-1-0.tmp", b"z")  # a reduce's merge run: not a job file
+    assert storage.list("") == [], "nothing visible under mr-*"
+    assert files.written == [protocol.attempt_name("mr-0-1", "run1", 3), protocol.attempt_name("mr-out-1", "run1", 3)]
+    assert (tmp_path / ".mr-out-1.run1.a3.tmp").read_bytes() == b"y"
+    assert protocol.is_attempt_file(".mr-out-1.run1.a3.tmp", "run1")
+    assert not protocol.is_attempt_file(".mr-out-1.run1.a3.tmp", "run2")
+    files.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".mr-run-0-ab-1-0.tmp"]
+
+
+class _FakeMaster:
+    """Hands out one map task, then answers reports as `answer(path, body)` says."""
+
+    def __init__(self, tmp_path, answer):
+        (tmp_path / "in.txt").write_text("a b a\n")
+        self.reports = []
+        self.answer = answer
+        self.task = {"worker": "w0", "run_id": "r1", "action": "map", "attempt": 1,
+                     "task": {"task": 0, "n_reduce": 1, "splits": [["in.txt", "in.txt", 0, 6]]}}
+        self.server = RpcServer(("127.0.0.1", 0), "t", {("POST", "/task"): self._task, ("POST", "/done"): self._report,
+                                                      ("POST", "/fail"): self._report})
+        self.server.serve_in_background()
+
+    def _task(self, body, session):
+        return 200, self.task
+
+    def _report(self, body, session):
+        self.reports.append(body)
+        return self.answer(body)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_master(tmp_path):
+    made = []
+
+    def make(answer):
+        made.append(_FakeMaster(tmp_path, answer))
+        return made[-1]
+
+    yield make
+    for master in made:
+        master.close()
+
+
+def _sys_exit_app():
+    def map_(filename, contents):
+        raise SystemExit(3)
+
+    return load_app({"map": map_, "reduce": lambda k, v: str(len(v))})
+
+
+def test_sys_exit_in_an_app_is_the_app_s_failure_not_the_worker_s_exit(fake_master, tmp_path):
+    master = fake_master(lambda body: (200, {"worker": "w0", "run_id": "r1", "action": "exit", "failed": None}))
+    code = work(_sys_exit_app(), RpcClient(master.server.url, "t"), LocalStorage(tmp_path))
+    assert code == 0
+    (report,) = master.reports
+    assert report["error"] == "the app called sys.exit(3)" and report["counters"]["cpu_s"] >= 0
+
+
+def test_an_unexpected_answer_is_exit_1_not_a_clean_end(fake_master, tmp_path, monkeypatch, capsys):
+    master = fake_master(lambda body: (500, {"error": "boom"}))
+    monkeypatch.chdir(tmp_path)
+    code = run_worker(load_app("wc"), LocalStorage(tmp_path), master_url=master.server.url,
+                      token_file=str(_token(tmp_path)))
+    assert code == 1 and "500" in capsys.readouterr().err
+    assert not list(tmp_path.glob(".mr-*")), "an attempt whose report was not taken removes its files"
+
+
+def _read_request(conn):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head
+
+
+def test_a_master_gone_mid_report_is_a_clean_end_and_leaves_no_files(tmp_path):
+    """A master that dies as the report arrives: the worker exits 0 and its attempt's files go."""
+    import json
+    import socket
+
+    (tmp_path / "in.txt").write_text("a b a\n")
+    listener = socket.create_server(("127.0.0.1", 0))
+    reported = threading.Event()
+
+    def serve():
+        conn, _ = listener.accept()
+        _read_request(conn)
+        body = json.dumps({
+            "worker": "w0", "run_id": "r1", "action": "map", "attempt": 1,
+            "task": {"task": 0, "n_reduce": 1, "splits": [["in.txt", "in.txt", 0, 6]]}}).encode()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body)
+        assert b"/done" in _read_request(conn)
+        reported.set()
+        listener.close()  # gone: the retry is refused
+        conn.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    code = work(load_app("wc"), RpcClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "t"), LocalStorage(tmp_path))
+    thread.join(10)
+    assert reported.is_set() and code == 0
+    assert not list(tmp_path.glob(".mr-*")) and not list(tmp_path.glob("mr-*"))
+
+
+def _token(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("t")
+    return path
