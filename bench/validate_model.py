@@ -65,8 +65,12 @@ def measure(out, cpu_sets, repeats, names):
                         f"({time.time() - began:.0f} s)\n")
 
 
-def predict_all(out, cpu_sets, names):
-    """Calibrate on each set's calibrate runs, predict each set's lab sweeps; the tables."""
+def predict_all(out, cpu_sets, names, loaded=True):
+    """Calibrate on each set's calibrate runs, predict each set's lab sweeps; the tables.
+
+    loaded: predict each measured point with the other programs' load its runs recorded
+    (others_cpu_s); else with the calibration runs' median load (the machine "as usual").
+    """
     from mrkit.experiments import model
 
     rows = []
@@ -79,7 +83,7 @@ def predict_all(out, cpu_sets, names):
             for name in names:
                 if name == "calibrate" or not (_dir(out, measured, name) / "runs.csv").exists():
                     continue
-                result = model.compare(fitted, _dir(out, measured, name))
+                result = model.compare(fitted, _dir(out, measured, name), loaded=loaded)
                 rows.append({"calibrated_on": calib, "measured_on": measured, "sweep": name,
                              "points": len(result["points"]),
                              "median_abs_error_pct": result["median_abs_error_pct"],
@@ -118,15 +122,19 @@ def main(argv=None):
     if args.measure_only:
         return 0
     rows = predict_all(out, cpu_sets, names)
+    quiet = predict_all(out, cpu_sets, names, loaded=False)
     machine = (f"{socket.gethostname()}: {platform.platform()}, {os.cpu_count()} CPUs, "
                f"{platform.processor() or platform.machine()}; load now {_load()}")
-    text = f"Model validation on {machine}\n\n{_table(rows)}\n"
+    text = (f"Model validation on {machine}\n\nEach measured point predicted with the load other programs put on "
+            f"its CPUs while it ran (others_cpu_s):\n\n{_table(rows)}\n\nThe same points predicted with the "
+            f"calibration runs' median load instead (no knowledge of the load at measurement time):\n\n{_table(quiet)}\n")
     log = out / "measure.log"
     if log.exists():
         text += "\nMeasured (load averages 1/5/15 min at start and end of each sweep):\n\n```\n" + log.read_text() + "```\n"
     print(text)
     (out / "validation.md").write_text(text, encoding="utf-8")
-    (out / "validation.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1), encoding="utf-8")
+    (out / "validation.json").write_text(json.dumps({"machine": machine, "rows": rows, "rows_calibration_load": quiet},
+                                                    indent=1), encoding="utf-8")
     return 0
 
 

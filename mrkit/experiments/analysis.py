@@ -268,6 +268,9 @@ def fit_cost_model(runs: pd.DataFrame, x: str = "n_map", metric: str = "end_to_e
                    cores: int | None = None) -> CostModel:
     """Fit the task-granularity cost model with non-negative coefficients.
 
+    Superseded by mrkit.experiments.model (calibrated from task records, simulated
+    at any core count, with its error stated); kept only while report.py still calls it.
+
     More tasks spread the work over up to ``cores`` parallel slots, but each
     task costs a fixed overhead, so time falls, bottoms out, then rises: this
     explains the turn-up at large M. ``cores`` defaults to the (single)
