@@ -79,7 +79,7 @@ class Calibration:
     master_file_s: float  # master CPU per file committed (a rename)
     master_worker_s: float  # master CPU per worker beyond its fork (registration, exit)
     task_start_latency_s: float = 0.0  # ECS: measured task start latency when the records have it
-    background: float = 0.0  # other programs' busy processes while calibrating (fitted; see _fit_background)
+    background: float = 0.0  # cores other programs took while calibrating (median others_cores; see others_cores)
     cores_seen: tuple = ()
     n_runs: int = 0
 
@@ -173,44 +173,11 @@ def _fit_app(t):
     return AppCosts(*map(float, m), *map(float, r), float(math.exp(logk)), float(beta), r2m, r2r, len(t))
 
 
-def _fit_background(cal, runs, tasks_timeout=10.0):
-    """The other programs' busy processes that best explain the runs' wall times (0 on a quiet machine).
-
-    The CPU costs say how much work a run is; its wall time, on its recorded
-    cores, says how much CPU it got. On a shared machine it got less: that
-    is modelled as `background` CPU-bound processes in the processor sharing,
-    chosen (golden-section search) to minimise the squared log error of
-    end_to_end_s over the calibration runs.
-    """
-    cores = runs["cores"] if "cores" in runs else runs["cpu_count"]
-    g = runs.assign(cores_=cores).groupby(["app", "n_map", "n_reduce", "workers", "cores_"]).agg(
-        e2e=("end_to_end_s", "median"), ib=("input_bytes", "median")).reset_index()
-    points = [Point(str(r.app), float(r.ib), int(r.n_map), int(r.n_reduce), int(r.workers), float(r.cores_),
-                    tasks_timeout) for r in g.itertuples()]
-    measured = np.log(g["e2e"].to_numpy(dtype=float))
-
-    def loss(bg):
-        trial = dataclasses.replace(cal, background=bg)
-        predicted = np.log([predict(trial, p).end_to_end_s for p in points])
-        return float(((predicted - measured) ** 2).sum())
-
-    lo, hi = 0.0, 4.0 * max(float(g["cores_"].max()), 1.0)
-    ratio = (math.sqrt(5) - 1) / 2
-    for _ in range(18):
-        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-        if loss(a) <= loss(b):
-            hi = b
-        else:
-            lo = a
-    best = (lo + hi) / 2
-    return best if loss(best) < loss(0.0) else 0.0
-
-
 def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Calibration:
     """Fit the model to the runs and task attempts of calibration sweeps (see the module docstring).
 
-    `background` fixes the number of other busy processes instead of fitting
-    it (0: predict for a quiet machine).
+    `background` (cores other programs take) defaults to the calibration
+    runs' median `others_cores` (0 where not recorded); 0 predicts a quiet machine.
     """
     for col in ("run_id", "app", "n_map", "n_reduce", "workers", "startup_s", "master_cpu_s"):
         if col not in runs:
@@ -229,25 +196,23 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
                       cores_seen=tuple(sorted(set(int(c) for c in runs.get("cores", pd.Series(dtype=int)).dropna()))),
                       n_runs=int(len(runs)))
     if background is None:
-        measured = run_background(local).dropna()
-        background = float(measured.median()) if len(measured) else _fit_background(cal, local)
+        measured = others_cores(local).dropna()
+        background = float(measured.median()) if len(measured) else 0.0
     return dataclasses.replace(cal, background=float(background))
 
 
-def run_background(runs) -> pd.Series:
-    """Per run, the other programs' busy processes that took `others_cpu_s` from it (NaN where not recorded).
+def others_cores(runs) -> pd.Series:
+    """Per run, the cores other programs took from it on average: others_cpu_s / end_to_end_s (NaN where not recorded).
 
     Sweeps record how much CPU other programs used on a run's CPUs while it
-    ran. In processor sharing, b busy processes of theirs next to our n take
-    K * b / (n + b) cores; so b = u * n / (K - u), with u = others_cpu_s /
-    end_to_end_s the cores they took and n = min(W, M) the job's busy workers.
+    ran. The model gives the job what they left: K - others_cores (at least
+    a tenth of K). Taking it as a share of the cores, not as competing
+    processes, holds up at W = 100, where a process count would have to
+    assume how many of the job's own were busy.
     """
     if "others_cpu_s" not in runs:
         return pd.Series(np.nan, index=runs.index)
-    k = (runs["cores"] if "cores" in runs else runs["cpu_count"]).astype(float)
-    u = (runs["others_cpu_s"].astype(float) / runs["end_to_end_s"].astype(float)).clip(lower=0, upper=0.9 * k)
-    n = np.minimum(runs["workers"], runs["n_map"]).astype(float)
-    return u * n / (k - u)
+    return (runs["others_cpu_s"].astype(float) / runs["end_to_end_s"].astype(float)).clip(lower=0)
 
 
 # ------------------------------------------------------------- prediction
@@ -265,7 +230,7 @@ class Point:
     cores: float
     task_timeout: float = 10.0
     backend: str = "local"  # "ecs": every worker is a task with its own CPU, started with a latency
-    background: float | None = None  # other programs' busy processes; None: the calibration's
+    background: float | None = None  # cores other programs take from the job; None: the calibration's
 
 
 @dataclass(frozen=True)
@@ -291,13 +256,13 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     reduce_cpu = c.reduce_fixed_s + c.reduce_per_record_s * records + c.reduce_per_file_s * p.n_map * share
     ecs = p.backend == "ecs"
     return SimJob(
-        map_cpu=(map_cpu,) * p.n_map, reduce_cpu=(reduce_cpu,) * p.n_reduce, workers=p.workers, cores=p.cores,
+        map_cpu=(map_cpu,) * p.n_map, reduce_cpu=(reduce_cpu,) * p.n_reduce, workers=p.workers,
         master_map_cpu=cal.master_task_s + cal.master_file_s * files_written,
         master_reduce_cpu=cal.master_task_s + cal.master_file_s, master_register_cpu=cal.master_worker_s,
+        cores=p.cores if ecs else max(0.1 * p.cores, p.cores - (cal.background if p.background is None else p.background)),
         fork_s=0.0 if ecs else cal.fork_s,
         start_latency_s=(cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S) if ecs and "task_start_latency_s" not in zero else 0.0,
-        task_timeout=p.task_timeout, dedicated=ecs,
-        background=0.0 if ecs else (cal.background if p.background is None else p.background))
+        task_timeout=p.task_timeout, dedicated=ecs)
 
 
 def predict(cal: Calibration, p: Point, **zero) -> Prediction:
@@ -399,7 +364,7 @@ def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
     if "cores" not in runs:
         runs = runs.assign(cores=runs["cpu_count"])
     group = ["app", "n_map", "n_reduce", "workers", "cores"]
-    runs = runs.assign(background_=run_background(runs))
+    runs = runs.assign(background_=others_cores(runs))
     measured = runs.groupby(group, sort=False).agg(measured=("end_to_end_s", "median"),
                                                    input_bytes=("input_bytes", "median"),
                                                    background=("background_", "median")).reset_index()

@@ -16,9 +16,9 @@ demands instead of code:
   wins, later ones are superseded (and still use CPU until they end);
 - every process that has CPU work (workers running an attempt, the master
   serving a request) shares `cores` CPUs equally: processor sharing, each
-  progressing at min(1, cores / runnable) CPU-seconds per second, where
-  `background` adds other programs' busy processes (a shared machine). With
-  `dedicated`, each process has its own CPU (ECS tasks).
+  progressing at min(1, cores / runnable) CPU-seconds per second (`cores`
+  may be fractional: what other programs leave of them). With `dedicated`,
+  each process has its own CPU (ECS tasks).
 
 Pure Python, deterministic, no I/O: `simulate(SimJob(...))` -> SimResult.
 """
@@ -49,7 +49,6 @@ class SimJob:
     start_latency_s: float = 0.0  # each worker is ready this long after launch (ECS task start)
     task_timeout: float = 10.0
     dedicated: bool = False  # every process has a CPU of its own
-    background: float = 0.0  # other programs' CPU-bound processes sharing the cores (a busy machine)
 
 
 @dataclass
@@ -190,7 +189,7 @@ class _Sim:
     def _rate(self, runnable):
         if self.job.dedicated:
             return min(1.0, self.job.cores)  # cores: each task's own vCPUs (a quarter vCPU runs at 0.25)
-        return min(1.0, self.job.cores / (runnable + self.job.background)) if runnable else 0.0
+        return min(1.0, self.job.cores / runnable) if runnable else 0.0
 
     def run(self) -> SimResult:
         job = self.job

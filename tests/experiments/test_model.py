@@ -64,14 +64,17 @@ def test_calibration_recovers_the_costs_it_was_made_with():
     assert cal.master_worker_s == pytest.approx(MASTER_WORKER, rel=0.02)
 
 
-def test_background_load_is_fitted_from_wall_times():
+def test_cores_other_programs_took_slow_the_job_down_as_fewer_cores():
     runs, tasks = synthetic(CONFIGS)
-    quiet = model.calibrate(runs, tasks, background=0)
-    # Make every run's wall time what the model predicts with 3 other busy processes: the fit finds them.
-    busy = dataclasses.replace(quiet, background=3.0)
-    runs["end_to_end_s"] = [model.predict(busy, model.Point("wc", INPUT, r.n_map, r.n_reduce, r.workers, 2)).end_to_end_s
-                            for r in runs.itertuples()]
-    assert model.calibrate(runs, tasks).background == pytest.approx(3.0, abs=0.05)
+    runs["end_to_end_s"] = 2.0
+    runs["others_cpu_s"] = 1.0  # half a core of 2, on average
+    cal = model.calibrate(runs, tasks)
+    assert cal.background == pytest.approx(0.5)
+    p = model.Point("wc", INPUT, 8, 4, 8, 2)
+    assert model.sim_job(cal, p).cores == pytest.approx(1.5)
+    quiet = dataclasses.replace(cal, background=0.0)
+    assert model.predict(quiet, dataclasses.replace(p, cores=1.5)).end_to_end_s == pytest.approx(
+        model.predict(cal, p).end_to_end_s)
 
 
 def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():

@@ -24,10 +24,10 @@ def test_processor_sharing_gives_work_over_min_of_workers_and_cores(workers, cor
     assert r.map_wall_s == pytest.approx(expected)
 
 
-def test_forks_delay_the_first_task_and_background_load_slows_the_rest():
-    r = simulate(SimJob(map_cpu=(1.0,), reduce_cpu=(1e-9,), workers=2, cores=1, fork_s=0.1, background=1.0))
+def test_forks_delay_the_first_task_and_a_fraction_of_a_core_runs_slower():
+    r = simulate(SimJob(map_cpu=(1.0,), reduce_cpu=(1e-9,), workers=2, cores=0.5, fork_s=0.1))
     assert r.serve_s == pytest.approx(0.2) and r.first_task_s == pytest.approx(0.2)
-    assert r.map_wall_s == pytest.approx(2.0)  # one busy process of another program: half the core
+    assert r.map_wall_s == pytest.approx(2.0)  # other programs leave half a core
 
 
 def test_master_serves_one_request_at_a_time_and_the_barrier_holds_reduces():
