@@ -399,7 +399,8 @@ def _report(args):
 
 
 def _configure_predict(p):
-    p.add_argument("calibration", nargs="+", metavar="CALIBRATION_DIR", help="results directories (runs.csv + tasks.csv) to fit from")
+    p.add_argument("calibration", nargs="+", metavar="CALIBRATION_DIR",
+                   help="results directories (runs.csv + tasks.csv) to fit from")
     target = p.add_mutually_exclusive_group()
     target.add_argument("--against", metavar="RESULTS_DIR", help="predict this directory's configurations and compare")
     target.add_argument("--sweep", metavar="NAME|FILE", help="predict a sweep's configurations without running it")

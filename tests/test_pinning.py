@@ -2,13 +2,12 @@
 
 import json
 import os
-import sys
 
 import pytest
+from conftest import mrkit
 
 from mrkit import pinning
 from mrkit.errors import UsageError
-from conftest import mrkit
 
 linux = pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux-only")
 ALLOWED = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]

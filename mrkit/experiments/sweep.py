@@ -27,7 +27,6 @@ import os
 import pathlib
 import tempfile
 
-from mrkit.pinning import busy_cpu_s, pinned
 from mrkit.backends import BACKENDS, get_backend  # noqa: F401 - BACKENDS: the registry, re-exported
 from mrkit.experiments.results import (  # noqa: F401 - re-exported
     EXTRA_RUN_COLUMNS,
@@ -58,6 +57,7 @@ from mrkit.experiments.sweep_config import (  # noqa: F401 - re-exported
     resolve_workers,
     sweep_path,
 )
+from mrkit.pinning import busy_cpu_s, pinned
 
 
 def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):

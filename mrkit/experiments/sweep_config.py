@@ -23,8 +23,8 @@ from importlib import resources
 
 from mrkit.backends import BACKENDS
 from mrkit.errors import MrkitError, UsageError
-from mrkit.pinning import format_cpus, parse_cpus
 from mrkit.job import default_workers
+from mrkit.pinning import format_cpus, parse_cpus
 
 # Named sweeps are package data (a checkout's params/ links to them), so an installed mrkit finds them too.
 PARAMS_DIR = pathlib.Path(str(resources.files("mrkit") / "params"))

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from conftest import mrkit
+
 from mrkit.experiments import sweep as sw
 
 pytestmark = pytest.mark.timeout(120)
