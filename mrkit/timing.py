@@ -17,9 +17,9 @@ TASK_COLUMNS = [
     "cpu_s",  # second round: the worker's user+system CPU seconds for the attempt
     "backup", "slowdown",  # second round: a backup attempt; the slowdown injected on its worker (1: none)
     # ECS only (blank elsewhere): the worker task's lifecycle from DescribeTasks, epoch seconds
-    *(ECS_LIFECYCLE_COLUMNS := ("ecs_created_at", "ecs_pull_started_at", "ecs_pull_stopped_at", "ecs_started_at",
-                                "ecs_stopped_at")),
+    "ecs_created_at", "ecs_pull_started_at", "ecs_pull_stopped_at", "ecs_started_at", "ecs_stopped_at",
 ]
+ECS_LIFECYCLE_COLUMNS = TASK_COLUMNS[-5:]
 
 RUN_COLUMNS = [
     "run_id", "app", "backend", "n_map", "n_reduce", "workers", "cpu_count", "input_bytes",
@@ -42,7 +42,8 @@ def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, sta
         "bytes_in": counters.get("bytes_in", 0), "bytes_out": counters.get("bytes_out", 0),
         "records_in": counters.get("records_in", 0), "records_out": counters.get("records_out", 0),
         "status": status, "cpu_s": counters.get("cpu_s"),  # None: not reported (the attempt died or was stopped)
-        "backup": backup, "slowdown": slowdown, **dict.fromkeys(ECS_LIFECYCLE_COLUMNS),
+        "backup": backup, "slowdown": slowdown,
+        **dict.fromkeys(ECS_LIFECYCLE_COLUMNS),  # ECS tasks only; the launcher fills them in
     }
 
 

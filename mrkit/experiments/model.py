@@ -255,15 +255,15 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
     reduce_cpu = c.reduce_fixed_s + c.reduce_per_record_s * records + c.reduce_per_file_s * p.n_map * share
     ecs = p.backend == "ecs"
+    latency = 0.0
+    if ecs and "task_start_latency_s" not in zero:
+        latency = cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S
     return SimJob(
         map_cpu=(map_cpu,) * p.n_map, reduce_cpu=(reduce_cpu,) * p.n_reduce, workers=p.workers,
         master_map_cpu=cal.master_task_s + cal.master_file_s * files_written,
         master_reduce_cpu=cal.master_task_s + cal.master_file_s, master_register_cpu=cal.master_worker_s,
         cores=p.cores if ecs else max(0.1 * p.cores, p.cores - (cal.background if p.background is None else p.background)),
-        fork_s=0.0 if ecs else cal.fork_s,
-        start_latency_s=((cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S)
-                         if ecs and "task_start_latency_s" not in zero else 0.0),
-        task_timeout=p.task_timeout, dedicated=ecs)
+        fork_s=0.0 if ecs else cal.fork_s, start_latency_s=latency, task_timeout=p.task_timeout, dedicated=ecs)
 
 
 def predict(cal: Calibration, p: Point, **zero) -> Prediction:

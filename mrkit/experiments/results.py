@@ -91,9 +91,9 @@ def _read_rows(path: pathlib.Path, columns) -> list[dict]:
 
 
 def _only_appended(old, columns) -> bool:
-    """Whether `old` is `columns` without some timing columns appended since (the tail of the timing list)."""
+    """Whether `old` is `columns` without some columns appended since (at the end, or at the timing list's tail)."""
     columns = list(columns)
-    if columns[: len(old)] == old:  # columns appended at the end
+    if columns[: len(old)] == old:
         return True
     base = next((b for b in (timing.TASK_COLUMNS, timing.RUN_COLUMNS) if columns[: len(b)] == b), [])
     present = [c for c in base if c in old]

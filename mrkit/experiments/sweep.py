@@ -11,12 +11,13 @@ Backends are looked up by name in `mrkit.backends.BACKENDS` (the contract is
 there); the sweep's `backend_options` are their keyword arguments ("ecs":
 settings, stand_in, endpoint_url; see mrkit.backends.ecs.run.run_job).
 
-`cpus` pins each run (master and workers) to those CPUs, so 1-core and
-2-core sweeps can be measured on one machine; runs record the count as `cores`.
-
 The names of sweep_config.py and results.py stay importable from here
 (`from mrkit.experiments import sweep as sw; sw.load_sweep(...)`), as the
 notebooks and the CLI use them.
+
+`cpus` pins each run (master and workers) to those CPUs, so 1-core and
+2-core sweeps can be measured on one machine; runs record the count as
+`cores`, and `others_cpu_s` the CPU other programs took on those CPUs.
 """
 
 from __future__ import annotations
