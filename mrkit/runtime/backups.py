@@ -21,7 +21,6 @@ No policy backs up a task twice or gives a worker a second attempt of a task.
 """
 
 import math
-import statistics
 from dataclasses import dataclass
 
 from mrkit.runtime.tasktable import Outcome, State
@@ -66,6 +65,13 @@ def candidates(tasks, asker, now):
     return tuple(running), backups_running
 
 
+def _median(values):
+    """The median of a non-empty sequence (statistics' import would cost every run, with or without backups)."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def _longest_first(running):
     return sorted(running, key=lambda r: -r.elapsed)
 
@@ -80,7 +86,7 @@ SPARK_QUANTILE, SPARK_MULTIPLIER, SPARK_MIN_RUNTIME_S = 0.75, 1.5, 0.1
 def spark(phase):
     if not phase.finished or phase.done < SPARK_QUANTILE * phase.total:
         return []
-    threshold = max(SPARK_MULTIPLIER * statistics.median(phase.finished), SPARK_MIN_RUNTIME_S)
+    threshold = max(SPARK_MULTIPLIER * _median(phase.finished), SPARK_MIN_RUNTIME_S)
     return [r for r in _longest_first(phase.running) if r.elapsed > threshold][:1]
 
 
@@ -92,7 +98,7 @@ def slowness(phase, worker):
     mine = phase.by_worker.get(worker)
     if not mine or not phase.finished:
         return 1.0
-    return statistics.median(mine) / max(statistics.median(phase.finished), 1e-9)
+    return _median(mine) / max(_median(phase.finished), 1e-9)
 
 
 def late(phase):
@@ -100,7 +106,7 @@ def late(phase):
         return []
     if slowness(phase, phase.asker) > LATE_SLOW_WORKER:
         return []
-    typical = statistics.median(phase.finished)
+    typical = _median(phase.finished)
 
     def time_left(r):
         # A worker with no history that has already run past a typical task is taken to be half done.
