@@ -102,13 +102,97 @@ def show_header(results, title=REPORT_TITLE):
     _display(_styled(pd.DataFrame(rows)).format({"input (MiB)": "{:.1f}", "sweep time (s)": "{:.0f}"}, na_rep="–"))
 
 
-def show_sweep(result, dpi=100):
-    """One sweep: its report section (trend, best, limits, Amdahl, noise), its table, its figures."""
-    from mrkit.experiments import plots, report
+# The lab's questions, by sweep: the heading each section gets in the report.
+LAB_QUESTIONS = {
+    "map_sweep": "Question 1: how does the number of map tasks M change the time? (R = 5)",
+    "reduce_sweep": "Question 2: how does the number of reduce tasks R change the time? (M = 10)",
+    "pairs_wc": "Question 3: which (M, R) pair is fastest for word count?",
+    "pairs_indexer": "Question 4: which (M, R) pair is fastest for the indexer?",
+    "mappers": "Mappers: map-stage speedup with M = W mappers",
+    "mappers_ecs": "The ECS assignment: mappers on Fargate",
+}
 
-    _markdown(report.question_section(result.runs, result.tasks, _question(result)))
+
+def calibration_for(results):
+    """The cost model calibrated on the report's calibration sweep (else on every local sweep), or None."""
+    import pandas as pd
+
+    from mrkit.experiments import model
+
+    chosen = [r for r in results if r.config.name == "calibrate"] or [r for r in results if r.config.backend == "local"]
+    if not chosen:
+        return None
+    try:
+        return model.calibrate(pd.concat([r.runs for r in chosen], ignore_index=True),
+                               pd.concat([r.tasks for r in chosen], ignore_index=True))
+    except model.ModelError:
+        return None
+
+
+def show_calibration(result):
+    """What the calibration sweep is for, and the model's error on its own runs."""
+    from mrkit.experiments import model, report
+
+    cal = calibration_for([result])
+    err = model.compare(cal, result.path) if cal is not None else None
+    text = ("## The cost model's calibration\n\nThese runs are not a lab question: small jobs chosen to separate the "
+            "model's terms (per-task overhead, per intermediate file, per byte and record, worker start-up). The model "
+            "fitted to them predicts every other section's times and what they would be on 8 to 100 cores. ")
+    if err and err["median_abs_error_pct"] is not None:
+        text += (f"On these {report.plural(len(result.runs), 'run')} its median error is "
+                 f"{report.num(err['median_abs_error_pct'])}% (at most {report.num(err['max_abs_error_pct'])}%).")
+    _markdown(text)
+
+
+def show_stragglers(result, dpi=100):
+    """The straggler study: table, the paper-terms text, and the worst case's timeline without and with backups."""
+    from mrkit.experiments import plots, stragglers
+
+    table = stragglers.study_table(result.runs, result.tasks)
+    _markdown("## Stragglers: one slow worker, with and without backup tasks\n\n" + stragglers.study_text(table))
+    shown = table[["workers", "slowdown", "backup_tasks", "repeats", "end_to_end_s", "saved_pct", "backups",
+                   "lost_attempts", "lost_cpu_s", "extra_cpu_pct"]]
+    shown.columns = ["W", "slowdown F", "policy", "runs", "end-to-end (s)", "saved (%)", "backup attempts",
+                     "attempts lost", "CPU s lost", "extra CPU (%)"]
+    _display(_styled(shown))
+    runs = result.runs.assign(backup_tasks=result.runs["backup_tasks"].fillna("none").astype(str))
+    worst = runs[runs["slowdown"] == runs["slowdown"].max()]
+    w = int(worst["workers"].min())
+    worst = worst[worst["workers"] == w]
+    f = float(worst["slowdown"].iloc[0])
+    rows = table[(table["workers"] == w) & (table["slowdown"] == f) & (table["backup_tasks"] != "none")]
+    policy = rows.loc[rows["end_to_end_s"].idxmin(), "backup_tasks"] if len(rows) else None
+    for name in ("none", policy):
+        pick = worst[worst["backup_tasks"] == name]
+        if name is None or pick.empty:
+            continue
+        title = f"W={w}, one worker {f:g}x slower, " + ("no backups" if name == "none" else f"backups: {name}")
+        _display(plots.figure_image(plots.timeline_plot(result.tasks, pick["run_id"].iloc[0], title=title), dpi))
+
+
+def show_sweep(result, results=None, dpi=100):
+    """One sweep: its report section (trend, best, limits, Amdahl, noise), its table, its figures, its answer.
+
+    `results` (every sweep of the report) supplies the calibration sweep the answer's model comes from.
+    """
+    from mrkit.experiments import answers, model, plots, report
+
+    if result.config.name == "calibrate":
+        return show_calibration(result)
+    if result.config.name == "stragglers":
+        return show_stragglers(result, dpi)
+    section = report.question_section(result.runs, result.tasks, _question(result))
+    heading = LAB_QUESTIONS.get(result.config.name)
+    if heading:
+        section = "## " + heading + section[section.index("\n"):]
+    _markdown(section)
     if result.config.description:
         _markdown(f"*{result.config.description}.* Per configuration:")
     _display(_styled(config_table(result.runs)))
     for fig in sweep_figures(result).values():
         _display(plots.figure_image(fig, dpi))
+    cal = calibration_for(results or [result]) if result.config.backend == "local" else None
+    error = model.compare(cal, result.path) if cal is not None else None
+    ans = answers.compute(result.runs, result.tasks, result.config, cal, error)
+    _display(plots.figure_image(answers.answer_figure(ans), dpi))
+    _markdown(answers.answer_text(ans))

@@ -34,6 +34,17 @@ STAGE_COLORS = dict(zip(analysis.STAGES, sns.color_palette("colorblind", 4)))
 # Attempts that did not end ok are hatched: the time they took was spent for nothing.
 STATUS_HATCH = {"ok": None, "failed": "xx", "timed_out": "//", "superseded": ".."}
 CONFIG_BY = analysis.CONFIG_BY
+# One colour per series across the whole report: measured data, the model here, the model's what-ifs, ceilings.
+_PALETTE = sns.color_palette("colorblind", 10)
+SERIES_COLORS = {"measured": _PALETTE[0], "model": _PALETTE[1], "model_8": _PALETTE[2], "model_16": _PALETTE[4],
+                 "model_64": _PALETTE[8], "model_100": _PALETTE[3], "ideal": "grey", "cpu": _PALETTE[7]}
+
+
+def interval(summary: pd.DataFrame):
+    """yerr [below, above] for errorbar from center_interval's center/lo/hi (0 where one run gives none)."""
+    below = (summary["center"] - summary["lo"]).clip(lower=0).fillna(0)
+    above = (summary["hi"] - summary["center"]).clip(lower=0).fillna(0)
+    return np.vstack([below.to_numpy(), above.to_numpy()])
 
 
 def _label(col):
