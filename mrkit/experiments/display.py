@@ -39,15 +39,23 @@ def _question(result):
 
 
 def config_table(runs):
-    """Per configuration: runs, mean end-to-end time with its 95% CI, stage times, map speedup, retries."""
+    """Per configuration: runs, end-to-end time with its 95% interval (center_interval), CV, stages, retries.
+
+    The split, the map tasks' serial sum and the slowest map task are there because the
+    ECS assignment asks for them; map speedup is serial sum / map wall.
+    """
     from mrkit.experiments import analysis
 
-    s = analysis.summarize(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)
-    stages = runs.groupby(analysis.CONFIG_BY)[["map_wall_s", "reduce_wall_s", "map_speedup", "startup_s", "retries"]].mean()
-    table = s[["n", "mean", "ci95", "cv"]].join(stages).reset_index()
-    table.columns = ["M", "R", "W", "runs", "end-to-end (s)", "± 95% CI (s)", "CV", "map wall (s)",
-                     "reduce wall (s)", "map speedup", "start-up (s)", "retries"]
-    return table.round(3)
+    ci = analysis.center_interval(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)
+    cv = analysis.summarize(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)["cv"]
+    cols = ["split_s", "map_serial_sum_s", "map_wall_s", "reduce_wall_s", "map_speedup", "startup_s", "retries"]
+    stages = runs.groupby(analysis.CONFIG_BY)[[c for c in cols if c in runs]].mean()
+    table = ci[["n", "center", "lo", "hi"]].join(cv).join(stages).reset_index()
+    names = {"n": "runs", "center": "end-to-end (s)", "lo": "95% low (s)", "hi": "95% high (s)", "cv": "CV",
+             "split_s": "split (s)", "map_serial_sum_s": "map serial sum (s)", "map_wall_s": "map wall (s)",
+             "reduce_wall_s": "reduce wall (s)", "map_speedup": "map speedup", "startup_s": "start-up (s)",
+             "retries": "retries", "n_map": "M", "n_reduce": "R", "workers": "W"}
+    return table.rename(columns=names).round(3)
 
 
 # Figures per report question (names in plots.FIGURES); a question not listed gets every figure that applies.
@@ -75,6 +83,18 @@ def _shown_path(path):
     return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
 
 
+def _warmup_text(results):
+    """What the runs did before their recorded repeats, as meta.json says (not what a default would be)."""
+    warm = {r.config.name: r.meta.get("warmup", "none") != "none" for r in results}
+    if all(warm.values()):
+        return "Each configuration ran once unrecorded to warm up, then the recorded repeats."
+    if not any(warm.values()):
+        return ("No configuration had an unrecorded warm-up run (left out to keep the report within 20 minutes): "
+                "every run is recorded, the first of each configuration included.")
+    return ("Configurations of " + ", ".join(n for n, w in warm.items() if w) + " ran once unrecorded to warm up; "
+            "the others (" + ", ".join(n for n, w in warm.items() if not w) + ") had no warm-up.")
+
+
 def show_header(results, title=REPORT_TITLE):
     """The report's title, where and when it was measured, and what each sweep ran."""
     import pandas as pd
@@ -87,8 +107,10 @@ def show_header(results, title=REPORT_TITLE):
     _markdown(f"# {title}\n\nMeasured on {meta.get('host', platform.node())} with {meta.get('cpu_count', os.cpu_count())} "
               f"CPUs ({meta.get('platform', platform.platform())}), Python {versions.get('python', '?')}, "
               f"mrkit {versions.get('mrkit', '?')} at commit {commit}, started {meta.get('start', '?')}. "
-              "Each configuration ran once unrecorded to warm up, then the recorded repeats; every run used a "
-              "fresh working directory. Times are wall-clock seconds; ± is a 95% confidence interval over repeats. "
+              f"{_warmup_text(results)} Every run used a "
+              "fresh working directory. Times are wall-clock seconds. With fewer than 6 repeats a configuration's time is "
+              "the mean with a Student-t 95% interval; with 6 or more, the median with a nonparametric (order-statistic) "
+              "95% interval; intervals are cut at zero. "
               "Other processes on the machine share its cores, so read small differences with care.")
     rows = []
     for r in results:
