@@ -38,6 +38,15 @@ def _question(result):
     return report.SWEEP_QUESTION.get(result.config.name) or report.infer_question(result.runs)
 
 
+def _with_map_max(runs, tasks):
+    """runs plus map_max_s: the slowest successful map task of each run (the ECS assignment's "map max")."""
+    ok = tasks[(tasks["phase"] == "map") & (tasks["status"] == "ok")] if len(tasks) else tasks
+    if not len(ok):
+        return runs
+    longest = ok.groupby("run_id")["duration_s"].max().rename("map_max_s")
+    return runs.join(longest, on="run_id")
+
+
 def config_table(runs):
     """Per configuration: runs, end-to-end time with its 95% interval (center_interval), CV, stages, retries.
 
@@ -48,11 +57,13 @@ def config_table(runs):
 
     ci = analysis.center_interval(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)
     cv = analysis.summarize(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)["cv"]
-    cols = ["split_s", "map_serial_sum_s", "map_wall_s", "reduce_wall_s", "map_speedup", "startup_s", "retries"]
+    cols = ["split_s", "map_serial_sum_s", "map_max_s", "map_wall_s", "reduce_wall_s", "map_speedup", "startup_s",
+            "retries"]
     stages = runs.groupby(analysis.CONFIG_BY)[[c for c in cols if c in runs]].mean()
     table = ci[["n", "center", "lo", "hi"]].join(cv).join(stages).reset_index()
     names = {"n": "runs", "center": "end-to-end (s)", "lo": "95% low (s)", "hi": "95% high (s)", "cv": "CV",
-             "split_s": "split (s)", "map_serial_sum_s": "map serial sum (s)", "map_wall_s": "map wall (s)",
+             "split_s": "split (s)", "map_serial_sum_s": "map serial sum (s)", "map_max_s": "map max (s)",
+             "map_wall_s": "map wall (s)",
              "reduce_wall_s": "reduce wall (s)", "map_speedup": "map speedup", "startup_s": "start-up (s)",
              "retries": "retries", "n_map": "M", "n_reduce": "R", "workers": "W"}
     return table.rename(columns=names).round(3)
@@ -192,6 +203,57 @@ def show_stragglers(result, dpi=100):
         _display(plots.figure_image(plots.timeline_plot(result.tasks, pick["run_id"].iloc[0], title=title), dpi))
 
 
+def show_ecs_discussion(result, results):
+    """The ECS assignment's three discussion questions, each answered from data: a fault-injected run,
+    the model's what-if at 1..100 mappers, and what the toolkit coordinated that the student did by hand."""
+    import pandas as pd
+
+    from mrkit.experiments import ecs_fault, model, report, sweep, whatif
+
+    parts = ["### The ECS assignment's discussion questions, from data"]
+    loaded = ecs_fault.load_fault(result.path)
+    if loaded is None:
+        parts.append("**Failure recovery:** no fault-injected run is stored with this sweep "
+                     "(`mrkit report --sweep mappers_ecs` makes one after the sweep).")
+    else:
+        parts.append(ecs_fault.fault_text(*loaded, result.runs))
+    cal = calibration_for([r for r in results if r.config.backend == "local"] or [result])
+    try:
+        cfg = sweep.load_sweep(result.config.name, what_if=True, **({"backend_options": result.config.backend_options}
+                                                                   if result.config.backend_options else {}))
+        frame = model.predict_sweep(cal, cfg, [1]) if cal is not None else pd.DataFrame()
+    except (model.ModelError, sweep.SweepError, ValueError):
+        frame = pd.DataFrame()
+    if len(frame):
+        best = frame.loc[frame["predicted_end_to_end_s"].idxmin()]
+        top = frame.loc[frame["n_map"].idxmax()]
+        latency = whatif.measured_start_latency(result.tasks) or whatif.FARGATE_START_LATENCY_S
+        parts.append(f"**Scaling to {int(top['n_map'])} mappers (model output, not measured):** with a task start "
+                     f"latency of {report.num(latency)} s, the model predicts {report.num(top['predicted_end_to_end_s'])} s "
+                     f"and ${top['usd']:.3f} at M = {int(top['n_map'])}; the fastest is M = {int(best['n_map'])} at "
+                     f"{report.num(best['predicted_end_to_end_s'])} s (${best['usd']:.3f}). Past that, each extra task "
+                     "costs its start latency and a billed minute while its share of the input shrinks.")
+        shown = frame[["n_map", "predicted_end_to_end_s", "usd"]].rename(
+            columns={"n_map": "M = W", "predicted_end_to_end_s": "predicted end-to-end (s)", "usd": "Fargate cost ($)"})
+        parts_table = _styled(shown.round(3))
+    else:
+        parts.append("**Scaling to 100 mappers:** the cost model could not be calibrated on these results, "
+                     "so no prediction is given.")
+        parts_table = None
+    t = result.tasks[result.tasks["phase"].isin(["map", "reduce"])]
+    runs = result.runs
+    parts.append(f"**What the toolkit coordinated that the assignment does by hand:** over "
+                 f"{report.plural(len(runs), 'run')} it split the input into the M chunks and uploaded them, started "
+                 f"{int((runs['workers'] + 1).sum())} tasks (a master and the workers), handed out "
+                 f"{len(t)} task attempts and collected their results, re-executed "
+                 f"{int((t.groupby(['run_id', 'phase', 'task']).size() > 1).sum())} of them, waited for the map barrier "
+                 "before any reduce, merged the outputs, verified them against the sequential reference, recorded "
+                 "every timing in runs.csv and tasks.csv, and stopped every task at the end, also after a failure.")
+    _markdown("\n\n".join(parts))
+    if parts_table is not None:
+        _display(parts_table)
+
+
 def show_sweep(result, results=None, dpi=100):
     """One sweep: its report section (trend, best, limits, Amdahl, noise), its table, its figures, its answer.
 
@@ -210,11 +272,13 @@ def show_sweep(result, results=None, dpi=100):
     _markdown(section)
     if result.config.description:
         _markdown(f"*{result.config.description}.* Per configuration:")
-    _display(_styled(config_table(result.runs)))
+    _display(_styled(config_table(_with_map_max(result.runs, result.tasks))))
     for fig in sweep_figures(result).values():
         _display(plots.figure_image(fig, dpi))
     cal = calibration_for(results or [result]) if result.config.backend == "local" else None
     error = model.compare(cal, result.path) if cal is not None else None
     ans = answers.compute(result.runs, result.tasks, result.config, cal, error)
     _display(plots.figure_image(answers.answer_figure(ans), dpi))
+    if result.config.backend != "local":
+        show_ecs_discussion(result, results or [result])
     _markdown(answers.answer_text(ans))

@@ -206,6 +206,13 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
     began = time.perf_counter()
     configs = sweep_plan(plan=plan, quick=quick, results_dir=results_dir)
     dirs = run_report_sweeps(configs, resume=resume, progress=progress, log=log)
+    for cfg, d in zip(configs, dirs):
+        if cfg.backend != "local" and (not resume or not (d / "fault" / "fault.json").is_file()):
+            from mrkit.experiments import ecs_fault
+
+            if log:
+                log(f"{cfg.name}: one more run with a worker task stopped mid-job (the failure-recovery question)")
+            ecs_fault.fault_run(cfg, d)
     swept = time.perf_counter() - began
     parameters = {"plan": plan, "quick": quick, "checks": checks, "results_dir": results_dir,
                   "reload": [str(d) for d in dirs], "progress": False,
