@@ -247,8 +247,8 @@ def show_ecs_discussion(result, results):
                  f"{int((runs['workers'] + 1).sum())} tasks (a master and the workers), handed out "
                  f"{len(t)} task attempts and collected their results, re-executed "
                  f"{int((t.groupby(['run_id', 'phase', 'task']).size() > 1).sum())} of them, waited for the map barrier "
-                 "before any reduce, merged the outputs, verified them against the sequential reference, recorded "
-                 "every timing in runs.csv and tasks.csv, and stopped every task at the end, also after a failure.")
+                 "before any reduce, replaced worker tasks that stopped, recorded every task's timing and stopped "
+                 "every task at the end, also after a failure.")
     _markdown("\n\n".join(parts))
     if parts_table is not None:
         _display(parts_table)

@@ -49,6 +49,9 @@ def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None) -> list[dict]:
     if sweeps is not None:  # others run as their YAML says (e.g. mappers_ecs: its own corpus, on ECS)
         known = {name for _, name, _ in chosen}
         chosen += [(None, name, None) for name in sweeps if name not in known]
+        if any(_backend(name) != "local" for name in sweeps) and "calibrate" not in sweeps:
+            # The ECS section's what-if needs the cost model: calibrate it locally, as the full report does.
+            chosen += [(app, name, over) for app, name, over in REPORT_PLAN if name == "calibrate"]
     if not chosen:
         raise MrkitError(f"no report sweeps for apps {list(apps)}; REPORT_PLAN has "
                          f"{sorted({a for a, _, _ in REPORT_PLAN})}")
