@@ -131,11 +131,12 @@ def _events_text(ev):
     if not total:
         return "Every task attempt succeeded the first time: no timeouts, re-executions or superseded attempts."
     where = "; ".join(f"{c}: {plural(n, 'attempt')}" for c, n in ev["where"])
-    return (f"The runs hit {plural(ev['timed_out'], 'timed-out attempt')} (a task that did not report within the "
-            f"task timeout, so the master handed it out again), {plural(ev['superseded'], 'superseded attempt')} "
-            f"(finished after a re-executed copy had won) and {plural(ev['failed'], 'failed attempt')}; "
-            f"{plural(ev['reexecuted_tasks'], 'task')} ran more than once. Most were at {where}. These are "
-            "overload, not faults: with far more workers than cores a task can wait longer than the timeout for a CPU.")
+    kinds = {"timed_out": "timed-out attempt", "superseded": "superseded attempt", "failed": "failed attempt"}
+    counts = ", ".join(f"{plural(ev[k], word)}" for k, word in kinds.items() if ev[k])
+    return (f"The runs hit {counts} (an attempt is superseded when it outlived the task timeout, the master handed "
+            f"the task to another worker and that copy won); {plural(ev['reexecuted_tasks'], 'task')} ran more than "
+            f"once. Most were at {where}. That is overload, not faults: with far more workers than cores a task can "
+            "wait longer than the timeout for a CPU.")
 
 
 def _ci(f):

@@ -120,8 +120,8 @@ def _cost_sentence(runs, x):
             return ""
         slope = np.polyfit(means.index.to_numpy(float), means.to_numpy(), 1)[0]
         verb = "adds" if slope > 0 else "saves"
-        return (f"Too few values of {letter} were measured to separate a per-task cost from the rest; a straight "
-                f"line through the mean times says each extra task {verb} about {num(abs(slope) * 1000)} ms.")
+        return (f"A straight line through the mean times says each extra task {verb} about "
+                f"{num(abs(slope) * 1000)} ms (the answer below splits that into the cost model's terms).")
     return (f"A cost model T({letter}) = fixed + work / min({letter}, {m.cores} cores) + c·{letter} "
             f"fits with R² = {m.r2:.2f}: c = {num(m.per_task_overhead * 1000)} ms per task, "
             f"fixed {num(m.fixed)} s, parallel work {num(m.work)} s; it puts the best {letter} at {m.best_x}"
