@@ -92,7 +92,11 @@ def run_report_sweeps(configs, resume=False, progress=True, log=print) -> list[p
 
     dirs = [_resumable(cfg) if resume else None for cfg in configs]
     total = sum(len(cfg.configurations()) * cfg.repeats for cfg in configs)
-    done = sum(len(results.done_and_clean(d)) for d in dirs if d is not None)
+    done = 0
+    for cfg, d in zip(configs, dirs):
+        if d is not None:  # only the runs this plan asks for (an earlier report may have had more repeats)
+            wanted = {(rc.config_id, i) for rc in cfg.configurations() for i in range(cfg.repeats)}
+            done += len(results.done_and_clean(d) & wanted)
     if log and resume:
         log(f"resuming: {done} of {total} runs already measured "
             f"({sum(d is not None for d in dirs)} of {len(configs)} sweeps have earlier results)")
