@@ -187,7 +187,9 @@ def show_stragglers(result, dpi=100):
                    "lost_attempts", "lost_cpu_s", "extra_cpu_pct"]]
     shown.columns = ["W", "slowdown F", "policy", "runs", "end-to-end (s)", "saved (%)", "backup attempts",
                      "attempts lost", "CPU s lost", "extra CPU (%)"]
-    _display(_styled(shown))
+    counts = {"slowdown F": "{:g}", "backup attempts": "{:g}", "attempts lost": "{:g}", "saved (%)": "{:.1f}",
+              "extra CPU (%)": "{:.1f}"}
+    _display(_styled(shown).format(counts, na_rep="–"))
     runs = result.runs.assign(backup_tasks=result.runs["backup_tasks"].fillna("none").astype(str))
     worst = runs[runs["slowdown"] == runs["slowdown"].max()]
     w = int(worst["workers"].min())
