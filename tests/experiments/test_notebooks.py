@@ -135,8 +135,9 @@ def test_a_plan_gives_each_sweep_its_own_app_and_settings():
 
 
 def test_a_sweep_outside_the_report_plan_keeps_its_own_settings():
-    (ecs,) = nr.sweep_plan(plan=nr.report_plan(sweeps=["mappers_ecs"]))
+    ecs, calibrate = nr.sweep_plan(plan=nr.report_plan(sweeps=["mappers_ecs"]))
     assert (ecs.backend, ecs.corpus.size, ecs.warmup) == ("ecs", 64 * 2**20, False)
+    assert (calibrate.name, calibrate.backend) == ("calibrate", "local")  # the ECS what-if needs the cost model
     (lab,) = nr.sweep_plan(plan=nr.report_plan(sweeps=["map_sweep"]))
     assert lab.repeats == 3 and lab.n_map == (5, 10, 15, 20, 50, 100) and not lab.warmup
 
