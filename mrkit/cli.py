@@ -389,13 +389,19 @@ def _configure_report(p):
     p.add_argument("--sweep", action="append", metavar="NAME",
                    help="report only this sweep of params/ (repeatable), e.g. mappers_ecs; default: the lab's study")
     p.add_argument("--no-checks", action="store_true", help="leave out the (local) correctness and crash checks")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the finished runs of earlier results (same parameters) and run only the missing ones")
+    p.add_argument("--stand-in", action="store_true",
+                   help="run ECS sweeps (mappers_ecs) on the local stand-in: no AWS account (README, 'Without an AWS account')")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _report(args):
     from mrkit.experiments.notebook_report import build_report
 
     # it says where it wrote the page
-    build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks)
+    build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks, resume=args.resume,
+                 backend_options={"stand_in": True} if args.stand_in else None, progress=not args.no_progress)
 
 
 def _configure_predict(p):

@@ -3,7 +3,9 @@
 The notebooks are generated so that they stay thin and reviewable: every
 cell is a few lines calling mrkit, outputs are empty, and the first code cell
 of each is tagged `parameters` for papermill. Cells tagged `notebook-only`
-are left out of the exported HTML report.
+are left out of the exported HTML report, and also of a plain
+`jupyter nbconvert --no-input` export: their markdown carries nbconvert's
+`transient.remove_source`, and the notebook-only code shows no output.
 """
 
 import pathlib
@@ -62,16 +64,19 @@ configs = nr.sweep_plan(app, sweep, plan=plan, quick=quick, repeats=repeats, inp
                         corpus=corpus, max_workers=max_workers, task_timeout=task_timeout, description=description)
 results = nr.run_sweeps(configs, reload=reload, progress=progress)"""
 
+# nbconvert's templates skip a markdown cell whose metadata says transient.remove_source.
+NOTEBOOK_ONLY = {"tags": ["notebook-only"], "transient": {"remove_source": True}}
+
 SWEEP_CELLS = [
-    new_markdown_cell(SWEEP_INTRO, metadata={"tags": ["notebook-only"]}),
+    new_markdown_cell(SWEEP_INTRO, metadata=NOTEBOOK_ONLY),
     new_code_cell(SWEEP_PARAMETERS, metadata={"tags": ["parameters"]}),
     new_code_cell(SWEEP_RUN),
     new_code_cell("nr.show_header(results, title)"),
-    new_code_cell("for result in results:\n    nr.show_sweep(result)"),
+    new_code_cell("for result in results:\n    nr.show_sweep(result, results)"),
     new_code_cell("if checks:\n    nr.show_checks(results)"),
-    new_markdown_cell("All runs and task attempts as two DataFrames, for your own analysis:",
-                      metadata={"tags": ["notebook-only"]}),
-    new_code_cell("runs, tasks = nr.frames(results)\nruns.tail()", metadata={"tags": ["notebook-only"]}),
+    new_markdown_cell("All runs and task attempts as two DataFrames, for your own analysis "
+                      "(`runs.tail()` in a cell of your own shows the last runs):", metadata=NOTEBOOK_ONLY),
+    new_code_cell("runs, tasks = nr.frames(results)", metadata={"tags": ["notebook-only"]}),
 ]
 
 INTERACTIVE_INTRO = """\

@@ -428,3 +428,48 @@ def correctness(expected: Mapping | pd.Series, actual: Mapping | pd.Series,
                 (("missing", v.missing), ("extra", v.extra), ("different", v.different)) if keys}
     return Correctness(v.expected, v.found, len(v.missing), len(v.extra), len(v.different), v.duplicate,
                        v.ok, examples)
+
+
+# ------------------------------------------------------- centres, intervals
+
+MEDIAN_CI_MIN_N = 6  # the fewest runs whose order statistics give a 95% interval for the median
+
+
+def _median_ci(values: np.ndarray) -> tuple[float, float]:
+    """Distribution-free 95% interval of the median: order statistics j..k with binomial coverage >= 95%
+    (Le Boudec; Hoefler & Belli, SC'15, rule 5)."""
+    from math import comb
+
+    v = np.sort(values)
+    n = len(v)
+    pmf = [comb(n, i) / 2**n for i in range(n + 1)]
+    best = (0, n - 1)
+    for j in range(n // 2 + 1):  # the narrowest symmetric pair still covering 95%
+        k = n - 1 - j
+        if sum(pmf[j + 1: k + 1]) >= 0.95:
+            best = (j, k)
+    return float(v[best[0]]), float(v[best[1]])
+
+
+def center_interval(runs: pd.DataFrame, by: str | Sequence[str] = CONFIG_BY, metric: str = "end_to_end_s") -> pd.DataFrame:
+    """Per configuration: n, center, lo, hi and method, the one summary the report's text and figures share.
+
+    With at least MEDIAN_CI_MIN_N runs the center is the median and [lo, hi] its
+    nonparametric 95% interval; with fewer, the mean with a t 95% interval
+    (NaN for one run). Intervals never go below zero: a time cannot.
+    """
+    by = _cols(by)
+    rows = []
+    for key, g in runs.groupby(by, sort=True)[metric]:
+        values = g.dropna().to_numpy(float)
+        n = len(values)
+        if n >= MEDIAN_CI_MIN_N:
+            center, (lo, hi), method = float(np.median(values)), _median_ci(values), "median, nonparametric 95% CI"
+        else:
+            center = float(values.mean()) if n else float("nan")
+            half = t95(n - 1) * values.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+            lo, hi, method = center - half, center + half, "mean, t 95% CI"
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key)), "n": n, "center": center, "lo": max(0.0, lo) if np.isfinite(lo) else lo,
+                     "hi": hi, "method": method})
+    return pd.DataFrame(rows)

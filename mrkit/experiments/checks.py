@@ -55,8 +55,19 @@ def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeou
 
     scratch, inputs = pathlib.Path(scratch), list(inputs)[:files]
     options = dict(n_reduce=n_reduce, workers=workers)  # n_map None: one map task per input file
+    from mrkit.errors import JobFailed
+
     reference, _ = run_job("nocrash", inputs, workdir=scratch / "nocrash", **options)
-    summary, records = run_job("crash", inputs, workdir=scratch / "crash", task_timeout=task_timeout, **options)
+    try:
+        summary, records = run_job("crash", inputs, workdir=scratch / "crash", task_timeout=task_timeout, **options)
+    except JobFailed as exc:
+        # On an overloaded machine a task can use up its attempts (deaths plus 1 s timeouts): a result to report,
+        # not a reason to lose the whole report.
+        return (f"## Fault tolerance\n\nThe `crash` app (it kills its worker in a third of map and reduce calls and "
+                f"stalls up to 10 s in another third) ran on {len(inputs)} input files with R={n_reduce}, W={workers} "
+                f"and a task timeout of {task_timeout:g} s, and this time the job failed: {exc}. A task that dies or "
+                "times out on every one of its attempts fails the job by design, and a machine whose other programs "
+                "leave the workers little CPU makes 1 s timeouts likely; the lab's 10 s timeout would not.\n")
     check = analysis.correctness(report.read_output(scratch / "nocrash"), report.read_output(scratch / "crash"))
     text = report.fault_tolerance_section(pd.DataFrame(records), exact=check)
     intro = (f"The `crash` app kills its worker in a third of map and reduce calls and stalls up to 10 s in "
@@ -72,6 +83,10 @@ def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeou
 def show_checks(results, fault_tolerance=True, crash=CRASH_CHECK):
     """Correctness of each app's job against `mrkit sequential`, then the crash app's fault tolerance."""
     seen = {}
+    # The calibration and straggler sweeps mix apps or slow a worker on purpose: not a correctness case.
+    results = [r for r in results if r.config.name not in ("calibrate", "stragglers") and isinstance(r.config.app, str)]
+    if not results:
+        return
     for r in results:
         app = str(r.config.app)
         if app not in seen:  # one check per app, on that app's first sweep's inputs

@@ -38,16 +38,35 @@ def _question(result):
     return report.SWEEP_QUESTION.get(result.config.name) or report.infer_question(result.runs)
 
 
+def _with_map_max(runs, tasks):
+    """runs plus map_max_s: the slowest successful map task of each run (the ECS assignment's "map max")."""
+    ok = tasks[(tasks["phase"] == "map") & (tasks["status"] == "ok")] if len(tasks) else tasks
+    if not len(ok):
+        return runs
+    longest = ok.groupby("run_id")["duration_s"].max().rename("map_max_s")
+    return runs.join(longest, on="run_id")
+
+
 def config_table(runs):
-    """Per configuration: runs, mean end-to-end time with its 95% CI, stage times, map speedup, retries."""
+    """Per configuration: runs, end-to-end time with its 95% interval (center_interval), CV, stages, retries.
+
+    The split, the map tasks' serial sum and the slowest map task are there because the
+    ECS assignment asks for them; map speedup is serial sum / map wall.
+    """
     from mrkit.experiments import analysis
 
-    s = analysis.summarize(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)
-    stages = runs.groupby(analysis.CONFIG_BY)[["map_wall_s", "reduce_wall_s", "map_speedup", "startup_s", "retries"]].mean()
-    table = s[["n", "mean", "ci95", "cv"]].join(stages).reset_index()
-    table.columns = ["M", "R", "W", "runs", "end-to-end (s)", "± 95% CI (s)", "CV", "map wall (s)",
-                     "reduce wall (s)", "map speedup", "start-up (s)", "retries"]
-    return table.round(3)
+    ci = analysis.center_interval(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)
+    cv = analysis.summarize(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)["cv"]
+    cols = ["split_s", "map_serial_sum_s", "map_max_s", "map_wall_s", "reduce_wall_s", "map_speedup", "startup_s",
+            "retries"]
+    stages = runs.groupby(analysis.CONFIG_BY)[[c for c in cols if c in runs]].mean()
+    table = ci[["n", "center", "lo", "hi"]].join(cv).join(stages).reset_index()
+    names = {"n": "runs", "center": "end-to-end (s)", "lo": "95% low (s)", "hi": "95% high (s)", "cv": "CV",
+             "split_s": "split (s)", "map_serial_sum_s": "map serial sum (s)", "map_max_s": "map max (s)",
+             "map_wall_s": "map wall (s)",
+             "reduce_wall_s": "reduce wall (s)", "map_speedup": "map speedup", "startup_s": "start-up (s)",
+             "retries": "retries", "n_map": "M", "n_reduce": "R", "workers": "W"}
+    return table.rename(columns=names).round(3)
 
 
 # Figures per report question (names in plots.FIGURES); a question not listed gets every figure that applies.
@@ -75,6 +94,18 @@ def _shown_path(path):
     return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
 
 
+def _warmup_text(results):
+    """What the runs did before their recorded repeats, as meta.json says (not what a default would be)."""
+    warm = {r.config.name: r.meta.get("warmup", "none") != "none" for r in results}
+    if all(warm.values()):
+        return "Each configuration ran once unrecorded to warm up, then the recorded repeats."
+    if not any(warm.values()):
+        return ("No configuration had an unrecorded warm-up run (left out to keep the report within 20 minutes): "
+                "every run is recorded, the first of each configuration included.")
+    return ("Configurations of " + ", ".join(n for n, w in warm.items() if w) + " ran once unrecorded to warm up; "
+            "the others (" + ", ".join(n for n, w in warm.items() if not w) + ") had no warm-up.")
+
+
 def show_header(results, title=REPORT_TITLE):
     """The report's title, where and when it was measured, and what each sweep ran."""
     import pandas as pd
@@ -87,8 +118,10 @@ def show_header(results, title=REPORT_TITLE):
     _markdown(f"# {title}\n\nMeasured on {meta.get('host', platform.node())} with {meta.get('cpu_count', os.cpu_count())} "
               f"CPUs ({meta.get('platform', platform.platform())}), Python {versions.get('python', '?')}, "
               f"mrkit {versions.get('mrkit', '?')} at commit {commit}, started {meta.get('start', '?')}. "
-              "Each configuration ran once unrecorded to warm up, then the recorded repeats; every run used a "
-              "fresh working directory. Times are wall-clock seconds; ± is a 95% confidence interval over repeats. "
+              f"{_warmup_text(results)} Every run used a "
+              "fresh working directory. Times are wall-clock seconds. With fewer than 6 repeats a configuration's time is "
+              "the mean with a Student-t 95% interval; with 6 or more, the median with a nonparametric (order-statistic) "
+              "95% interval; intervals are cut at zero. "
               "Other processes on the machine share its cores, so read small differences with care.")
     rows = []
     for r in results:
@@ -102,13 +135,152 @@ def show_header(results, title=REPORT_TITLE):
     _display(_styled(pd.DataFrame(rows)).format({"input (MiB)": "{:.1f}", "sweep time (s)": "{:.0f}"}, na_rep="–"))
 
 
-def show_sweep(result, dpi=100):
-    """One sweep: its report section (trend, best, limits, Amdahl, noise), its table, its figures."""
-    from mrkit.experiments import plots, report
+# The lab's questions, by sweep: the heading each section gets in the report.
+LAB_QUESTIONS = {
+    "map_sweep": "Question 1: how does the number of map tasks M change the time? (R = 5)",
+    "reduce_sweep": "Question 2: how does the number of reduce tasks R change the time? (M = 10)",
+    "pairs_wc": "Question 3: which (M, R) pair is fastest for word count?",
+    "pairs_indexer": "Question 4: which (M, R) pair is fastest for the indexer?",
+    "mappers": "Mappers: map-stage speedup with M = W mappers",
+    "mappers_ecs": "The ECS assignment: mappers on Fargate",
+}
 
-    _markdown(report.question_section(result.runs, result.tasks, _question(result)))
+
+def calibration_for(results):
+    """The cost model calibrated on the report's calibration sweep (else on every local sweep), or None."""
+    import pandas as pd
+
+    from mrkit.experiments import model
+
+    chosen = [r for r in results if r.config.name == "calibrate"] or [r for r in results if r.config.backend == "local"]
+    if not chosen:
+        return None
+    try:
+        return model.calibrate(pd.concat([r.runs for r in chosen], ignore_index=True),
+                               pd.concat([r.tasks for r in chosen], ignore_index=True))
+    except model.ModelError:
+        return None
+
+
+def show_calibration(result):
+    """What the calibration sweep is for, and the model's error on its own runs."""
+    from mrkit.experiments import model, report
+
+    cal = calibration_for([result])
+    err = model.compare(cal, result.path) if cal is not None else None
+    text = ("## The cost model's calibration\n\nThese runs are not a lab question: small jobs chosen to separate the "
+            "model's terms (per-task overhead, per intermediate file, per byte and record, worker start-up). The model "
+            "fitted to them predicts every other section's times and what they would be on 8 to 100 cores. ")
+    if err and err["median_abs_error_pct"] is not None:
+        text += (f"On these {report.plural(len(result.runs), 'run')} its median error is "
+                 f"{report.num(err['median_abs_error_pct'])}% (at most {report.num(err['max_abs_error_pct'])}%).")
+    _markdown(text)
+
+
+def show_stragglers(result, dpi=100):
+    """The straggler study: table, the paper-terms text, and the worst case's timeline without and with backups."""
+    from mrkit.experiments import plots, stragglers
+
+    table = stragglers.study_table(result.runs, result.tasks)
+    _markdown("## Stragglers: one slow worker, with and without backup tasks\n\n" + stragglers.study_text(table))
+    shown = table[["workers", "slowdown", "backup_tasks", "repeats", "end_to_end_s", "saved_pct", "backups",
+                   "lost_attempts", "lost_cpu_s", "extra_cpu_pct"]]
+    shown.columns = ["W", "slowdown F", "policy", "runs", "end-to-end (s)", "saved (%)", "backup attempts",
+                     "attempts lost", "CPU s lost", "extra CPU (%)"]
+    counts = {"slowdown F": "{:g}", "backup attempts": "{:g}", "attempts lost": "{:g}", "saved (%)": "{:.1f}",
+              "extra CPU (%)": "{:.1f}"}
+    _display(_styled(shown).format(counts, na_rep="–"))
+    runs = result.runs.assign(backup_tasks=result.runs["backup_tasks"].fillna("none").astype(str))
+    worst = runs[runs["slowdown"] == runs["slowdown"].max()]
+    w = int(worst["workers"].min())
+    worst = worst[worst["workers"] == w]
+    f = float(worst["slowdown"].iloc[0])
+    rows = table[(table["workers"] == w) & (table["slowdown"] == f) & (table["backup_tasks"] != "none")]
+    policy = rows.loc[rows["end_to_end_s"].idxmin(), "backup_tasks"] if len(rows) else None
+    for name in ("none", policy):
+        pick = worst[worst["backup_tasks"] == name]
+        if name is None or pick.empty:
+            continue
+        title = f"W={w}, one worker {f:g}x slower, " + ("no backups" if name == "none" else f"backups: {name}")
+        _display(plots.figure_image(plots.timeline_plot(result.tasks, pick["run_id"].iloc[0], title=title), dpi))
+
+
+def show_ecs_discussion(result, results):
+    """The ECS assignment's three discussion questions, each answered from data: a fault-injected run,
+    the model's what-if at 1..100 mappers, and what the toolkit coordinated that the student did by hand."""
+    import pandas as pd
+
+    from mrkit.experiments import ecs_fault, model, report, sweep, whatif
+
+    parts = ["### The ECS assignment's discussion questions, from data"]
+    loaded = ecs_fault.load_fault(result.path)
+    if loaded is None:
+        parts.append("**Failure recovery:** no fault-injected run is stored with this sweep "
+                     "(`mrkit report --sweep mappers_ecs` makes one after the sweep).")
+    else:
+        parts.append(ecs_fault.fault_text(*loaded, result.runs))
+    cal = calibration_for([r for r in results if r.config.backend == "local"] or [result])
+    try:
+        cfg = sweep.load_sweep(result.config.name, what_if=True, **({"backend_options": result.config.backend_options}
+                                                                   if result.config.backend_options else {}))
+        frame = model.predict_sweep(cal, cfg, [1]) if cal is not None else pd.DataFrame()
+    except (model.ModelError, sweep.SweepError, ValueError):
+        frame = pd.DataFrame()
+    if len(frame):
+        best = frame.loc[frame["predicted_end_to_end_s"].idxmin()]
+        top = frame.loc[frame["n_map"].idxmax()]
+        latency = whatif.measured_start_latency(result.tasks) or whatif.FARGATE_START_LATENCY_S
+        parts.append(f"**Scaling to {int(top['n_map'])} mappers (model output, not measured):** with a task start "
+                     f"latency of {report.num(latency)} s, the model predicts {report.num(top['predicted_end_to_end_s'])} s "
+                     f"and ${top['usd']:.3f} at M = {int(top['n_map'])}; the fastest is M = {int(best['n_map'])} at "
+                     f"{report.num(best['predicted_end_to_end_s'])} s (${best['usd']:.3f}). Past that, each extra task "
+                     "costs its start latency and a billed minute while its share of the input shrinks.")
+        shown = frame[["n_map", "predicted_end_to_end_s", "usd"]].rename(
+            columns={"n_map": "M = W", "predicted_end_to_end_s": "predicted end-to-end (s)", "usd": "Fargate cost ($)"})
+        parts_table = _styled(shown.round(3))
+    else:
+        parts.append("**Scaling to 100 mappers:** the cost model could not be calibrated on these results, "
+                     "so no prediction is given.")
+        parts_table = None
+    t = result.tasks[result.tasks["phase"].isin(["map", "reduce"])]
+    runs = result.runs
+    parts.append(f"**What the toolkit coordinated that the assignment does by hand:** over "
+                 f"{report.plural(len(runs), 'run')} it split the input into the M chunks and uploaded them, started "
+                 f"{int((runs['workers'] + 1).sum())} tasks (a master and the workers), handed out "
+                 f"{len(t)} task attempts and collected their results, re-executed "
+                 f"{int((t.groupby(['run_id', 'phase', 'task']).size() > 1).sum())} of them, waited for the map barrier "
+                 "before any reduce, replaced worker tasks that stopped, recorded every task's timing and stopped "
+                 "every task at the end, also after a failure.")
+    _markdown("\n\n".join(parts))
+    if parts_table is not None:
+        _display(parts_table)
+
+
+def show_sweep(result, results=None, dpi=100):
+    """One sweep: its report section (trend, best, limits, Amdahl, noise), its table, its figures, its answer.
+
+    `results` (every sweep of the report) supplies the calibration sweep the answer's model comes from.
+    """
+    from mrkit.experiments import answers, model, plots, report
+
+    if result.config.name == "calibrate":
+        return show_calibration(result)
+    if result.config.name == "stragglers":
+        return show_stragglers(result, dpi)
+    section = report.question_section(result.runs, result.tasks, _question(result))
+    heading = LAB_QUESTIONS.get(result.config.name)
+    if heading:
+        section = "## " + heading + section[section.index("\n"):]
+    _markdown(section)
     if result.config.description:
         _markdown(f"*{result.config.description}.* Per configuration:")
-    _display(_styled(config_table(result.runs)))
+    _display(_styled(config_table(_with_map_max(result.runs, result.tasks))))
     for fig in sweep_figures(result).values():
         _display(plots.figure_image(fig, dpi))
+    cal = calibration_for(results or [result]) if result.config.backend == "local" else None
+    error = model.compare(cal, result.path) if cal is not None else None
+    ans = answers.compute(result.runs, result.tasks, result.config, cal, error)
+    _display(plots.figure_image(answers.answer_figure(ans), dpi))
+    if result.config.backend != "local":
+        show_ecs_discussion(result, results or [result])
+    _markdown(answers.answer_text(ans))

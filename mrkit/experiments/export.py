@@ -26,9 +26,12 @@ PLAN_FILE = resources.files("mrkit.experiments") / "report_plan.yaml"
 
 
 def _load_plan():
-    """(REPORT_PLAN: (app, sweep, overrides) per sweep, REPORT_SETTINGS) from report_plan.yaml."""
+    """(REPORT_PLAN: (app, sweep, overrides) per sweep, REPORT_SETTINGS) from report_plan.yaml.
+
+    An entry without an app (the calibration sweep: every app) keeps its YAML's apps.
+    """
     document = yaml.safe_load(PLAN_FILE.read_text(encoding="utf-8"))
-    plan = tuple((item["app"], item["sweep"], item.get("overrides") or {}) for item in document["sweeps"])
+    plan = tuple((item.get("app"), item["sweep"], item.get("overrides") or {}) for item in document["sweeps"])
     return plan, document.get("settings") or {}
 
 
@@ -42,10 +45,13 @@ class ReportError(MrkitError):
 def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None) -> list[dict]:
     """The sweep notebook's `plan` for a report: REPORT_PLAN's sweeps of `apps` (or `sweeps`, names)."""
     chosen = [(app, name, over) for app, name, over in REPORT_PLAN
-              if (app in apps if sweeps is None else name in sweeps)]
+              if ((app is None or app in apps) if sweeps is None else name in sweeps)]
     if sweeps is not None:  # others run as their YAML says (e.g. mappers_ecs: its own corpus, on ECS)
         known = {name for _, name, _ in chosen}
         chosen += [(None, name, None) for name in sweeps if name not in known]
+        if any(_backend(name) != "local" for name in sweeps) and "calibrate" not in sweeps:
+            # The ECS section's what-if needs the cost model: calibrate it locally, as the full report does.
+            chosen += [(app, name, over) for app, name, over in REPORT_PLAN if name == "calibrate"]
     if not chosen:
         raise MrkitError(f"no report sweeps for apps {list(apps)}; REPORT_PLAN has "
                          f"{sorted({a for a, _, _ in REPORT_PLAN})}")
@@ -57,6 +63,62 @@ def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None) -> list[dict]:
             item.update(overrides)
         plan.append(item)
     return plan
+
+
+def _resumable(cfg):
+    """The newest earlier results directory of `cfg` that it can resume (same parameters), else None."""
+    from mrkit.experiments import results
+
+    base = pathlib.Path(cfg.results_dir) / cfg.name
+    for path in sorted((p for p in base.glob("*") if (p / "meta.json").is_file()), reverse=True) if base.is_dir() else ():
+        import json
+
+        try:
+            results.check_resumable(json.loads((path / "meta.json").read_text(encoding="utf-8")), cfg, path)
+        except (results.SweepError, ValueError):
+            continue
+        return path
+    return None
+
+
+def run_report_sweeps(configs, resume=False, progress=True, log=print) -> list[pathlib.Path]:
+    """Run the report's sweeps here, before the notebook renders them, under one bar of runs done / total.
+
+    `resume` continues each sweep's newest earlier results directory with the
+    same parameters (finished runs are kept, only missing ones run); otherwise
+    every sweep starts a new directory. Returns the directories, one per config.
+    """
+    from mrkit.experiments import results, sweep
+
+    dirs = [_resumable(cfg) if resume else None for cfg in configs]
+    total = sum(len(cfg.configurations()) * cfg.repeats for cfg in configs)
+    done = 0
+    for cfg, d in zip(configs, dirs):
+        if d is not None:  # only the runs this plan asks for (an earlier report may have had more repeats)
+            wanted = {(rc.config_id, i) for rc in cfg.configurations() for i in range(cfg.repeats)}
+            done += len(results.done_and_clean(d) & wanted)
+    if log and resume:
+        log(f"resuming: {done} of {total} runs already measured "
+            f"({sum(d is not None for d in dirs)} of {len(configs)} sweeps have earlier results)")
+    bar = sweep.runs_bar(total, min(done, total), desc="report", disable=not progress)
+    try:
+        return [sweep.run_sweep(cfg, d, progress=bar) for cfg, d in zip(configs, dirs)]
+    finally:
+        bar.close()
+
+
+def _sweep_doc(name):
+    from mrkit.experiments.sweep_config import sweep_path
+
+    return yaml.safe_load(pathlib.Path(sweep_path(name)).read_text(encoding="utf-8")) or {}
+
+
+def _backend(name):
+    return _sweep_doc(name).get("backend", "local")
+
+
+def _yaml_backend_options(name):
+    return dict(_sweep_doc(name).get("backend_options") or {})
 
 
 def _report_template():
@@ -118,13 +180,19 @@ def export_html(notebook, title=REPORT_TITLE) -> str:
 
 
 def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"), sweeps=None,
-                 results_dir=None, kernel_name="python3", progress=True, log=print, checks=True) -> pathlib.Path:
-    """Run the sweep notebook for the report's sweeps and export `out` (HTML); returns its path.
+                 results_dir=None, kernel_name="python3", progress=True, log=print, checks=True,
+                 resume=False, backend_options=None) -> pathlib.Path:
+    """Run the report's sweeps, render them with the sweep notebook and export `out` (HTML); returns its path.
 
-    The executed notebook is saved next to it (same name, .ipynb), and the
-    sweeps' runs.csv/tasks.csv under `results_dir` (default: out's directory).
-    `quick` uses each sweep's quick variant (seconds, for tests). `checks`
-    adds the (local) correctness and fault-tolerance sections.
+    The sweeps run here first (`run_report_sweeps`: one terminal bar of runs
+    done / total, the configuration running and the time left; `resume` reuses
+    finished runs of earlier results directories), then papermill renders the
+    stored results, which takes seconds. The executed notebook is saved next
+    to `out` (same name, .ipynb), the sweeps' runs.csv/tasks.csv under
+    `results_dir` (default: out's directory). `quick` uses each sweep's quick
+    variant (seconds, for tests). `checks` adds the (local) correctness and
+    fault-tolerance sections. `backend_options` (e.g. {"stand_in": True}) go
+    to every sweep of another backend than local.
     """
     try:
         import nbconvert  # noqa: F401
@@ -135,13 +203,32 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
     out = pathlib.Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     executed = out.with_suffix(".ipynb")
-    parameters = {"plan": report_plan(apps, quick, sweeps), "quick": quick, "checks": checks,
-                  "results_dir": str(pathlib.Path(results_dir or out.parent).resolve()),
-                  "progress": False, "title": REPORT_TITLE + (" (quick settings)" if quick else "")}
+    plan = report_plan(apps, quick, sweeps)
+    results_dir = str(pathlib.Path(results_dir or out.parent).resolve())
+    if backend_options:
+        plan = [{**item, "backend_options": {**_yaml_backend_options(item["sweep"]), **backend_options}}
+                if _backend(item["sweep"]) != "local" else item for item in plan]
+    from mrkit.experiments.notebook_report import sweep_plan
+
     began = time.perf_counter()
+    configs = sweep_plan(plan=plan, quick=quick, results_dir=results_dir)
+    dirs = run_report_sweeps(configs, resume=resume, progress=progress, log=log)
+    for cfg, d in zip(configs, dirs):
+        if cfg.backend != "local" and (not resume or not (d / "fault" / "fault.json").is_file()):
+            from mrkit.experiments import ecs_fault
+
+            if log:
+                log(f"{cfg.name}: one more run with a worker task stopped mid-job (the failure-recovery question)")
+            ecs_fault.fault_run(cfg, d)
+    swept = time.perf_counter() - began
+    parameters = {"plan": plan, "quick": quick, "checks": checks, "results_dir": results_dir,
+                  "reload": [str(d) for d in dirs], "progress": False,
+                  "title": REPORT_TITLE + (" (quick settings)" if quick else "")}
+    if log:
+        log(f"sweeps done in {swept:.0f} s; rendering the report (papermill)")
     try:
         papermill.execute_notebook(str(SWEEP_NOTEBOOK), str(executed), parameters=parameters,
-                                   kernel_name=kernel_name, progress_bar=progress, cwd=str(REPO_ROOT or os.getcwd()))
+                                   kernel_name=kernel_name, progress_bar=False, cwd=str(REPO_ROOT or os.getcwd()))
     except papermill.PapermillExecutionError as exc:
         raise ReportError(f"report notebook failed in cell {exc.cell_index}: {exc.ename}: {exc.evalue} "
                           f"(executed notebook: {executed})") from None
@@ -149,6 +236,6 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
     html = export_html(executed, title=parameters["title"])
     write_atomic(out, html)
     if log:
-        log(f"wrote {out} ({len(html) / 2**20:.1f} MiB) and {executed.name}: notebook {ran:.0f} s, "
-            f"export {time.perf_counter() - began - ran:.1f} s")
+        log(f"wrote {out} ({len(html) / 2**20:.1f} MiB) and {executed.name}: sweeps {swept:.0f} s, "
+            f"notebook {ran - swept:.0f} s, export {time.perf_counter() - began - ran:.1f} s")
     return out

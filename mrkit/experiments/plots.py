@@ -34,6 +34,17 @@ STAGE_COLORS = dict(zip(analysis.STAGES, sns.color_palette("colorblind", 4)))
 # Attempts that did not end ok are hatched: the time they took was spent for nothing.
 STATUS_HATCH = {"ok": None, "failed": "xx", "timed_out": "//", "superseded": ".."}
 CONFIG_BY = analysis.CONFIG_BY
+# One colour per series across the whole report: measured data, the model here, the model's what-ifs, ceilings.
+_PALETTE = sns.color_palette("colorblind", 10)
+SERIES_COLORS = {"measured": _PALETTE[0], "model": _PALETTE[1], "model_8": _PALETTE[2], "model_16": _PALETTE[4],
+                 "model_64": _PALETTE[6], "model_100": _PALETTE[5], "ideal": "grey", "cpu": _PALETTE[3]}
+
+
+def interval(summary: pd.DataFrame):
+    """yerr [below, above] for errorbar from center_interval's center/lo/hi (0 where one run gives none)."""
+    below = (summary["center"] - summary["lo"]).clip(lower=0).fillna(0)
+    above = (summary["hi"] - summary["center"]).clip(lower=0).fillna(0)
+    return np.vstack([below.to_numpy(), above.to_numpy()])
 
 
 def _label(col):
@@ -61,56 +72,92 @@ def _cores(runs, cores=None):
 
 
 def _errorbar(ax, runs, x, metric, label, **style):
-    """Mean of `metric` per x with its 95% CI (none for a single run)."""
-    s = analysis.summarize(runs, by=x, metric=metric)
-    ax.errorbar(s[x], s["mean"], yerr=s["ci95"].fillna(0), marker="o", capsize=3, label=label, **style)
+    """Centre of `metric` per x with its 95% interval (center_interval: median or mean, never below 0)."""
+    s = analysis.center_interval(runs, by=x, metric=metric)
+    ax.errorbar(s[x], s["center"], yerr=interval(s), marker="o", capsize=3, label=label, **style)
     return s
 
 
-def time_vs(runs: pd.DataFrame, x: str = "n_map", metric: str = "end_to_end_s", hue: str | None = None) -> Figure:
-    """Mean `metric` vs `x` (M or R) with CI error bars; one line per `hue` value.
+def _swept_ticks(ax, values, axis="x"):
+    """Plain tick labels at the swept values (5, 10, 100), not 6x10^0; log scale when they span 10x."""
+    values = sorted({float(v) for v in values})
+    if len(values) >= 2 and values[-1] / max(values[0], 1e-9) >= 10:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(values, [f"{v:g}" for v in values])
+    ax.minorticks_off()
 
-    hue defaults to the other of n_map / n_reduce when it varies (e.g. pairs).
+
+def configuration_title(runs: pd.DataFrame, what: str) -> str:
+    """'wc, R=5: <what>': the app and the parameters the runs held fixed, so a figure says its configuration."""
+    apps = ", ".join(sorted(map(str, runs["app"].unique()))) if "app" in runs else ""
+    fixed = [f"{k}={int(runs[c].iloc[0])}" for k, c in zip("MRW", CONFIG_BY) if c in runs and runs[c].nunique() == 1]
+    return f"{apps}{', ' if apps and fixed else ''}{' '.join(fixed)}: {what}" if apps or fixed else what
+
+
+def time_vs(runs: pd.DataFrame, x: str = "n_map", metric: str = "end_to_end_s", hue: str | None = None) -> Figure:
+    """Centre `metric` vs `x` (M or R) with 95% intervals; one line per `hue` value.
+
+    hue defaults to the other of n_map / n_reduce when it varies (e.g. pairs):
+    points are connected only along x within one hue value, never across them.
     """
     if hue is None:
         other = {"n_map": "n_reduce", "n_reduce": "n_map"}.get(x)
         hue = other if other and _varies(runs, other) else None
-    fig, ax = _figure()
+    fig, ax = _figure(integer_x=False)
     groups = runs.groupby(hue, sort=True) if hue else [(None, runs)]
-    for value, group in groups:
-        label = f"{_label(hue).split()[-1]}={value}" if hue else _label(metric)
-        _errorbar(ax, group, x, metric, label)
-    ax.set(xlabel=_label(x), ylabel=_label(metric), title=f"{_label(metric).split(' (')[0].capitalize()} vs {_label(x)}")
-    if runs[x].max() / max(runs[x].min(), 1) >= 10:
-        ax.set_xscale("log")  # 5..100: a log axis keeps the small M readable
+    for i, (value, group) in enumerate(groups):
+        label = f"{_label(hue).split()[-1]}={value}" if hue else "measured"
+        color = _PALETTE[i % len(_PALETTE)] if hue else SERIES_COLORS["measured"]
+        _errorbar(ax, group, x, metric, label, color=color,
+                  linestyle="-" if group[x].nunique() > 1 else "none")
+    _swept_ticks(ax, runs[x])
+    ax.set_ylim(bottom=0)
+    ax.set(xlabel=_label(x), ylabel=_label(metric),
+           title=configuration_title(runs, f"{_label(metric).split(' (')[0]} vs {_label(x)}"))
     ax.legend(title=_label(hue) if hue else None)
     return fig
 
 
 def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_end_s", cores: int | None = None) -> Figure:
-    """Speedup T(smallest x) / T(x) with error bars, the ideal line, the Amdahl fit and the CPU ceiling."""
+    """Speedup T(smallest x) / T(x), its base case, the ideal, the CPU ceiling and the Amdahl fit (x <= cores only)."""
     sp = analysis.speedup(runs, x=x, metric=metric)
-    s = analysis.summarize(runs, by=x, metric=metric)
+    s = analysis.center_interval(runs, by=x, metric=metric)
     base = float(sp["baseline_x"].iloc[0])
-    # Relative CI of the mean time carries over to the speedup (first-order).
-    yerr = (sp["speedup"] * s["ci95"] / s["mean"]).fillna(0)
-    fig, ax = _figure()
-    ax.errorbar(sp[x], sp["speedup"], yerr=yerr, marker="o", capsize=3, linestyle="none", label="measured")
-    grid = np.linspace(sp[x].min(), sp[x].max(), 200)
-    ax.plot(grid, grid / base, linestyle="--", color="grey", label="ideal")
-    try:
-        fit = analysis.fit_amdahl(runs[x], runs[metric])
-        lo, hi = fit.ci95
-        curve = fit.predict(base).time_s / fit.predict(grid).time_s
-        ax.plot(grid, curve, label=f"Amdahl fit (f = {fit.serial_fraction:.2f}, CI {lo:.2f}-{hi:.2f})")
-    except ValueError as exc:  # fewer than two distinct x: say so on the figure
-        ax.text(0.02, 0.95, f"no Amdahl fit: {exc}", transform=ax.transAxes, fontsize=7, va="top")
+    base_t = float(s.loc[s[x] == base, "center"].iloc[0])
+    speed = base_t / s["center"]
+    # The interval of the time carries over to the speedup: T_base / hi .. T_base / lo.
+    lo = (base_t / s["hi"]).where(s["hi"] > 0)
+    hi = (base_t / s["lo"]).where(s["lo"] > 0)
+    yerr = np.vstack([(speed - lo).clip(lower=0).fillna(0), (hi - speed).clip(lower=0).fillna(0)])
+    fig, ax = _figure(integer_x=False)
+    base_txt = f"{_label(x).split()[-1]}={base:g}"
+    ax.errorbar(s[x], speed, yerr=yerr, marker="o", capsize=3, linestyle="none", color=SERIES_COLORS["measured"],
+                label=f"measured (base case {base_txt}: {base_t:.3g} s)")
+    grid = np.unique(np.concatenate([s[x].to_numpy(float), np.linspace(s[x].min(), s[x].max(), 100)]))
+    ax.plot(grid, grid / base, linestyle="--", color=SERIES_COLORS["ideal"], label="ideal (linear in W)")
     cores = _cores(runs, cores)
     if cores:
-        ax.axhline(cores / base, color="firebrick", linestyle=":", label=f"CPU ceiling ({cores} cores)")
-    base_txt = f"{_label(x).split()[-1]}={base:g}"
-    ax.set(xlabel=_label(x), ylabel=f"speedup (time at {base_txt} / time)", title=f"Speedup vs {_label(x)}")
-    ax.legend()
+        ceiling = np.minimum(grid, cores) / min(base, cores)
+        ax.plot(grid, ceiling, color=SERIES_COLORS["cpu"], linestyle=":", linewidth=2,
+                label=f"CPU ceiling ({cores} cores)")
+    within = runs[runs[x] <= cores] if cores else runs
+    if within[x].nunique() >= 2:
+        fit = analysis.fit_amdahl(within[x], within[metric])
+        f_lo, f_hi = fit.ci95
+        inner = grid[grid <= (cores or grid.max())]
+        ax.plot(inner, fit.predict(base).time_s / fit.predict(inner).time_s, color=SERIES_COLORS["model"],
+                label=f"Amdahl fit on W ≤ {cores} (f = {fit.serial_fraction:.2f}, CI {f_lo:.2f}-{f_hi:.2f})")
+    else:
+        ax.text(0.02, 0.97, f"no Amdahl fit: fewer than two worker counts within the {cores} cores",
+                transform=ax.transAxes, fontsize=8, va="top")
+    _swept_ticks(ax, s[x])
+    # The ideal line may climb far above anything reachable: the axis follows the data and the CPU ceiling.
+    top_x = min(float(grid.max()), float(cores or grid.max()))
+    reach = max(float(np.nanmax(speed + yerr[1])), top_x / min(base, float(cores or base)))
+    ax.set_ylim(0, 1.3 * reach)
+    ax.set(xlabel=_label(x), ylabel=f"speedup (time at {base_txt} / time)",
+           title=configuration_title(runs, f"speedup vs {_label(x)}"))
+    ax.legend(fontsize=8, loc="lower right")
     return fig
 
 
@@ -118,12 +165,17 @@ def map_speedup_plot(runs: pd.DataFrame, x: str = "n_map", cores: int | None = N
     """Map-stage speedup (map_serial_sum_s / map_wall_s) vs mappers, with the ideal and CPU ceiling."""
     s = analysis.map_stage_speedup(runs, by=x)
     fig, ax = _figure()
-    ax.errorbar(s[x], s["mean"], yerr=s["ci95"].fillna(0), marker="o", capsize=3, label="measured")
-    ax.plot(s[x], s[x], linestyle="--", color="grey", label="ideal (= mappers)")
+    err = np.vstack([s["ci95"].fillna(0).clip(upper=s["mean"]), s["ci95"].fillna(0)])  # never below 0
+    ax.errorbar(s[x], s["mean"], yerr=err, marker="o", capsize=3, color=SERIES_COLORS["measured"], label="measured")
+    ax.plot(s[x], s[x], linestyle="--", color=SERIES_COLORS["ideal"], label="ideal (= mappers)")
     cores = _cores(runs, cores)
     if cores:
-        ax.axhline(cores, color="firebrick", linestyle=":", label=f"CPU ceiling ({cores} cores)")
-    ax.set(xlabel=_label(x), ylabel="map-stage speedup (serial sum / wall, x)", title=f"Map-stage speedup vs {_label(x)}")
+        ax.plot(s[x], np.minimum(s[x], cores), color=SERIES_COLORS["cpu"], linestyle=":", linewidth=2,
+                label=f"CPU ceiling ({cores} cores)")
+    _swept_ticks(ax, s[x])
+    ax.set_ylim(bottom=0)
+    ax.set(xlabel=_label(x), ylabel="map-stage speedup (serial sum / wall, x)",
+           title=configuration_title(runs, f"map-stage speedup vs {_label(x)}"))
     ax.legend()
     return fig
 
@@ -135,7 +187,9 @@ def estimated_time_plot(runs: pd.DataFrame, x: str = "n_map") -> Figure:
                           ("est_parallel_s", "estimated parallel (split + map wall + reduce wall)"),
                           ("est_serial_s", "estimated serial (split + map sum + reduce sum)")):
         _errorbar(ax, runs, x, metric, label)
-    ax.set(xlabel=_label(x), ylabel="time (s)", title=f"Estimated vs measured end-to-end time vs {_label(x)}")
+    _swept_ticks(ax, runs[x])
+    ax.set_ylim(bottom=0)
+    ax.set(xlabel=_label(x), ylabel="time (s)", title=configuration_title(runs, "estimated vs measured time"))
     ax.legend(fontsize=8)
     return fig
 
@@ -149,7 +203,8 @@ def heatmap(runs: pd.DataFrame, metric: str = "end_to_end_s") -> Figure:
                 cbar_kws={"label": f"mean {_label(metric)}"})
     ax.invert_yaxis()  # small M at the bottom, like a plot's y axis
     ax.grid(False)
-    ax.set(xlabel=_label("n_reduce"), ylabel=_label("n_map"), title=f"Mean {_label(metric)} over (M, R)")
+    ax.set(xlabel=_label("n_reduce"), ylabel=_label("n_map"),
+           title=configuration_title(runs, f"mean {_label(metric)} over (M, R)"))
     return fig
 
 
@@ -168,8 +223,9 @@ def stage_plot(runs: pd.DataFrame, by=CONFIG_BY) -> Figure:
     for stage in analysis.STAGES:
         ax.bar(labels, wide[stage], bottom=bottom, label=stage, color=STAGE_COLORS[stage])
         bottom += wide[stage].to_numpy()
-    ax.set(xlabel="configuration", ylabel="mean time (s)", title="Where the time goes: stages per configuration")
-    ax.tick_params(axis="x", labelsize=7)
+    ax.set(xlabel="configuration", ylabel="mean time (s)",
+           title=configuration_title(runs, "where the time goes, per configuration"))
+    ax.tick_params(axis="x", labelsize=9)
     ax.legend(title="stage")
     return fig
 

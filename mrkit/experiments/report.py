@@ -32,6 +32,11 @@ def num(x) -> str:
     return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
+def pct(change) -> str:
+    """A relative change for prose: '+12%', '-3%', or 'under 1%' where rounding would print 0%."""
+    return "a change under 1%" if abs(change) < 0.005 else f"{change:+.0%}"
+
+
 def plural(n, word) -> str:
     """'1 run', '3 runs'."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
@@ -62,15 +67,15 @@ def trend(runs: pd.DataFrame, x: str, metric: str = "end_to_end_s") -> str:
         return (f"{name} stays flat: between {num(ts[lo])} and {num(ts[hi])} s for "
                 f"{_at(x, xs[0])}..{xs[-1]:g} (within {FLAT:.0%}).")
     if 0 < lo < len(xs) - 1:
-        return (f"{name} falls from {point(0)} to {point(lo)} ({(ts[lo] / ts[0] - 1):+.0%}), "
-                f"then rises to {point(len(xs) - 1)} ({(ts[-1] / ts[lo] - 1):+.0%} over the minimum).")
+        return (f"{name} falls from {point(0)} to {point(lo)} ({pct(ts[lo] / ts[0] - 1)}), "
+                f"then rises to {point(len(xs) - 1)} ({pct(ts[-1] / ts[lo] - 1)} over the minimum).")
     if lo == len(xs) - 1:
         steady = "steadily " if np.all(np.diff(ts) <= 0) else ""
-        return f"{name} falls {steady}from {point(0)} to {point(lo)} ({(ts[lo] / ts[0] - 1):+.0%})."
+        return f"{name} falls {steady}from {point(0)} to {point(lo)} ({pct(ts[lo] / ts[0] - 1)})."
     if 0 < hi < len(xs) - 1:
         return (f"{name} rises from {point(0)} to a peak of {point(hi)}, "
                 f"then falls back to {point(len(xs) - 1)}; the lowest is at {_at(x, xs[0])}.")
-    return f"{name} rises from {point(0)} to {point(len(xs) - 1)} ({(ts[-1] / ts[0] - 1):+.0%}); fewest is fastest."
+    return f"{name} rises from {point(0)} to {point(len(xs) - 1)} ({pct(ts[-1] / ts[0] - 1)}); fewest is fastest."
 
 
 def best(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
@@ -109,14 +114,14 @@ def _cost_sentence(runs, x):
     letter = LETTER[x]
     try:
         m = analysis.fit_cost_model(runs, x=x)
-    except ValueError as exc:
+    except ValueError:
         means = runs.groupby(x)["end_to_end_s"].mean()
         if len(means) < 2:
             return ""
         slope = np.polyfit(means.index.to_numpy(float), means.to_numpy(), 1)[0]
         verb = "adds" if slope > 0 else "saves"
-        return (f"The per-task cost model cannot be fitted ({exc}); a straight line through the "
-                f"mean times says each extra task {verb} about {num(abs(slope) * 1000)} ms.")
+        return (f"A straight line through the mean times says each extra task {verb} about "
+                f"{num(abs(slope) * 1000)} ms (the answer below splits that into the cost model's terms).")
     return (f"A cost model T({letter}) = fixed + work / min({letter}, {m.cores} cores) + c·{letter} "
             f"fits with R² = {m.r2:.2f}: c = {num(m.per_task_overhead * 1000)} ms per task, "
             f"fixed {num(m.fixed)} s, parallel work {num(m.work)} s; it puts the best {letter} at {m.best_x}"
@@ -175,7 +180,10 @@ def amdahl(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     # does not describe. Fit within the cores when that still leaves two worker counts.
     cores = int(runs["cpu_count"].max())
     within = runs[runs["workers"] <= cores]
-    used = within if within["workers"].nunique() >= 2 else runs
+    if within["workers"].nunique() < 2:
+        return (f"Amdahl's law is not fitted here: it models processors, and fewer than two of these worker counts "
+                f"fit within the {cores} CPUs (beyond them workers share cores, which the law does not describe).")
+    used = within
     scope = (f"; only W ≤ {cores}, the CPU count: beyond it workers share cores, which the law does not model"
              if len(used) < len(runs) else "")
     fit = analysis.fit_amdahl(used["workers"], used[metric])
@@ -215,7 +223,7 @@ def map_stage(runs: pd.DataFrame) -> str:
     top = s.loc[s["mean"].idxmax()]
     last = s.iloc[-1]
     cores = int(runs["cpu_count"].max())
-    text = (f"Map-stage speedup (map_serial_sum_s / map_wall_s) peaks at {num(top['mean'])} at "
+    text = (f"Map-stage speedup (the map tasks' summed durations over the map stage's wall time) peaks at {num(top['mean'])} at "
             f"M={int(top['n_map'])} (ideal: {int(top['n_map'])})")
     if last["n_map"] != top["n_map"]:
         text += f" and is {num(last['mean'])} at M={int(last['n_map'])}"

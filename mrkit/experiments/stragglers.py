@@ -56,6 +56,11 @@ def _cpu(tasks, run_ids):
     return float(mine.groupby("run_id")["cpu_s"].sum().median()) if len(mine) else 0.0
 
 
+def _saved(pct):
+    """'40% saved', or '3% slower' when a policy cost time instead of saving it."""
+    return f"{num(pct)}% saved" if pct >= 0 else f"{num(-pct)}% slower"
+
+
 def _unmeasured(row):
     n = round(row["unmeasured"])
     return f"; {plural(n, 'attempt')} still running at the end, CPU not measured" if n else ""
@@ -72,10 +77,10 @@ def study_text(table: pd.DataFrame) -> str:
         best = others.loc[others["end_to_end_s"].idxmin()]
         line = (f"- {plural(int(w), 'worker')}, one {num(f)}x slower: without backups the job takes "
                 f"{num(base['end_to_end_s'].iloc[0])} s; `{best['backup_tasks']}` cuts it to "
-                f"{num(best['end_to_end_s'])} s ({num(best['saved_pct'])}% saved) for "
+                f"{num(best['end_to_end_s'])} s ({_saved(best['saved_pct'])}) for "
                 f"{plural(round(best['backups']), 'backup attempt')} and {num(best['lost_cpu_s'])} CPU seconds of "
                 f"attempts that lost ({num(best['extra_cpu_pct'])}% of the job's CPU{_unmeasured(best)}).")
-        rest = [f"`{p['backup_tasks']}` {num(p['end_to_end_s'])} s ({num(p['saved_pct'])}% saved, "
+        rest = [f"`{p['backup_tasks']}` {num(p['end_to_end_s'])} s ({_saved(p['saved_pct'])}, "
                 f"{num(p['lost_cpu_s'])} CPU s lost)" for i, p in others.iterrows() if i != best.name]
         lines.append(line + (" Then " + "; ".join(rest) + "." if rest else ""))
     if not lines:

@@ -80,6 +80,23 @@ def _own_cpu_s():
     return t.user + t.system + t.children_user + t.children_system
 
 
+def runs_bar(total, initial=0, desc="runs", disable=False):
+    """A terminal bar of recorded runs: done / total, the configuration running, elapsed and time left."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="run", desc=desc, disable=disable,
+                bar_format="{n_fmt}/{total_fmt} runs |{bar:20}| {desc} [{elapsed}, {remaining} left]")
+
+
+def _shown(rc: RunConfig):
+    """'M=10 R=5 W=10' (plus the app, backups and slowdown where the configuration sets them)."""
+    text = f"M={rc.n_map} R={rc.n_reduce} W={rc.workers}"
+    o = rc.options()
+    extra = [f"slow x{o['slowdown']:g}"] if o.get("slow_workers") else []
+    extra += [f"backups {o.get('backup_tasks') or 'none'}"] * bool(o)
+    return " ".join([*([rc.app] if rc.app else []), text, *extra])
+
+
 def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) -> pathlib.Path:
     """Run (or resume) a sweep; returns its results directory.
 
@@ -87,10 +104,10 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     (e.g. quick=True for a name, repeats=5) are applied on top.
     `out_dir` None starts results/<sweep>/<stamp>; an existing directory is
     resumed. `scratch` is where per-run working directories go (default: the
-    system temp dir). `progress` shows a tqdm bar of configurations done.
+    system temp dir). `progress` True shows a bar of recorded runs done / total
+    with the current configuration and the time left; a bar object (`runs_bar`)
+    is advanced instead, so several sweeps (the report's) share one bar.
     """
-    from tqdm.auto import tqdm
-
     if isinstance(sweep, SweepConfig):
         cfg = SweepConfig.from_dict(merge_params(sweep.to_dict(), overrides)) if overrides else sweep
     else:
@@ -114,13 +131,14 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     run_fn = get_backend(cfg.backend)
     configs = cfg.configurations()
     todo = {rc: [i for i in range(cfg.repeats) if (rc.config_id, i) not in done] for rc in configs}
-    bar = tqdm(total=len(configs), initial=sum(1 for v in todo.values() if not v), unit="config",
-               desc=cfg.name, disable=not progress)
+    shared = not isinstance(progress, bool)
+    bar = progress if shared else runs_bar(len(configs) * cfg.repeats, len(configs) * cfg.repeats
+                                           - sum(map(len, todo.values())), desc=cfg.name, disable=not progress)
     try:
         for rc in configs:
             if not todo[rc]:
                 continue
-            bar.set_postfix_str(rc.config_id)
+            bar.set_description_str(f"{cfg.name}: {_shown(rc)}", refresh=True)
             if cfg.warmup:
                 _one_run(run_fn, cfg, rc, inputs, -1, scratch)  # discarded on purpose
             for repeat in todo[rc]:
@@ -131,13 +149,14 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
                              [{**t, **extra, "repeat": repeat} for t in records])
                 append_rows(out / "runs.csv", RUN_FILE_COLUMNS, [{**summary, **extra}])
                 session["runs"] += 1
-            bar.update(1)
+                bar.update(1)
         meta["status"] = "complete"
     except BaseException:
         meta["status"] = "interrupted"
         raise
     finally:
-        bar.close()
+        if not shared:
+            bar.close()
         session["end"] = meta["end"] = now_iso()
         replace_text(meta_path, json.dumps(meta, indent=2) + "\n")
     return out

@@ -72,6 +72,12 @@ def test_papermill_runs_the_sweep_notebook_from_the_repo_root(app, sweep, checks
     assert ("## Correctness" in text) == checks and ("## Fault tolerance" in text) == checks
     if checks:
         assert "The output is exact." in text and "The output is still exact" in text
+    # `jupyter nbconvert --no-input` of papermill's output: the notebook-only cells (usage notes, the raw frames) stay out
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter(exclude_input=True).from_notebook_node(nb)
+    assert "Run it from the repo root" not in html and "for your own analysis" not in html
+    assert 'class="dataframe"' not in html  # the cut-off DataFrame of every run
 
     runs_csv = list((results / sweep).glob("*/runs.csv"))
     assert len(runs_csv) == 1
@@ -108,19 +114,32 @@ def test_a_sweep_file_given_with_f_runs_as_written_under_its_own_name():
 
 
 def test_a_plan_gives_each_sweep_its_own_app_and_settings():
+    from mrkit.experiments.sweep import load_sweep
+
     plan = nr.report_plan(quick=False)
     configs = nr.sweep_plan(plan=plan, results_dir="elsewhere")
-    assert [(c.name, c.app) for c in configs] == [(name, app) for app, name, _ in nr.REPORT_PLAN]
-    assert all(c.repeats == nr.REPORT_SETTINGS["repeats"] and c.results_dir == "elsewhere" for c in configs)
+    assert [c.name for c in configs] == [name for _, name, _ in nr.REPORT_PLAN]
+    assert all(c.app == app for c, (app, _, _) in zip(configs, nr.REPORT_PLAN) if app)
+    assert all(not c.warmup and c.results_dir == "elsewhere" for c in configs)
+    by = {c.name: c for c in configs}
+    # The lab's four questions on their exact grids, at the sweep files' own corpus and repeats.
+    assert by["map_sweep"].n_map == (5, 10, 15, 20, 50, 100) and by["reduce_sweep"].n_reduce == (5, 10, 15, 20, 50, 100)
+    for name in ("map_sweep", "reduce_sweep", "pairs_wc", "pairs_indexer", "mappers"):
+        own = load_sweep(name)
+        assert by[name].configurations() == own.configurations() and by[name].corpus == own.corpus, name
+        assert by[name].repeats == own.repeats == 3, name
+    assert len(by["pairs_wc"].configurations()) == len(by["pairs_indexer"].configurations()) == 11
+    assert {"calibrate", "stragglers"} <= set(by)
     quick = nr.sweep_plan(plan=nr.report_plan(quick=True), quick=True)
-    assert all(c.repeats == 1 and c.corpus.size == 16 * 1024 for c in quick)
+    assert all(c.repeats == 1 for c in quick)
 
 
 def test_a_sweep_outside_the_report_plan_keeps_its_own_settings():
-    (ecs,) = nr.sweep_plan(plan=nr.report_plan(sweeps=["mappers_ecs"]))
+    ecs, calibrate = nr.sweep_plan(plan=nr.report_plan(sweeps=["mappers_ecs"]))
     assert (ecs.backend, ecs.corpus.size, ecs.warmup) == ("ecs", 64 * 2**20, False)
+    assert (calibrate.name, calibrate.backend) == ("calibrate", "local")  # the ECS what-if needs the cost model
     (lab,) = nr.sweep_plan(plan=nr.report_plan(sweeps=["map_sweep"]))
-    assert lab.repeats == nr.REPORT_SETTINGS["repeats"] and lab.n_map == (5, 10, 20, 50, 100)
+    assert lab.repeats == 3 and lab.n_map == (5, 10, 15, 20, 50, 100) and not lab.warmup
 
 
 def test_reload_shows_stored_results_without_running(tmp_path, corpus):

@@ -102,8 +102,11 @@ def test_amdahl_fraction_and_predictions_come_from_the_fit():
 
 
 def test_amdahl_when_workers_do_not_help_or_do_not_vary():
-    slower = make_runs({5: 1.0, 10: 1.5, 20: 2.0})
+    slower = make_runs({5: 1.0, 10: 1.5, 20: 2.0}, cpu_count=32)
     assert "f = 1.00" in report.amdahl(slower) and "no speedup" in report.amdahl(slower)
+    # On 2 cores all three worker counts are oversubscribed: Amdahl's law is not fitted across them.
+    oversubscribed = report.amdahl(make_runs({5: 1.0, 10: 1.5, 20: 2.0}))
+    assert "not fitted" in oversubscribed and "f =" not in oversubscribed
     fixed_w = make_runs({5: 1.0, 10: 1.5}, workers=lambda cfg: 4)
     assert "Workers stayed at W=4" in report.amdahl(fixed_w)
 
@@ -114,7 +117,7 @@ def test_limits_name_cores_per_task_cost_serial_stages_and_stragglers():
                           for rid in runs["run_id"] for i, d in enumerate([0.1, 0.1, 0.1, 0.4])])
     text = report.limits(runs, tasks, "n_map")
     assert re.search(r"6 of 6 worker counts exceed the 2 CPUs \(up to W=100\)", text), text
-    assert "per-task cost model cannot be fitted" in text  # every M >= cores
+    assert "A straight line through the mean times says each extra task" in text  # every M >= cores: no fit
     m = re.search(rf"each extra task adds about {NUM} ms", text)
     means = runs.groupby("n_map")["end_to_end_s"].mean()
     slope = np.polyfit(means.index.to_numpy(float), means.to_numpy(), 1)[0]

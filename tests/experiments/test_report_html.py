@@ -51,7 +51,7 @@ def test_the_report_embeds_its_figures_and_loads_nothing_from_outside(report):
     _, html = report
     images = re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(images) >= 8 and len(images) == html.count("<img ")
-    assert 'alt="End-to-end time vs map tasks M"' in html  # figure titles as alt text
+    assert 'alt="wc, R=5: end-to-end time vs map tasks M"' in html  # figure titles (with the configuration) as alt text
     assert all(base64.b64decode(i[:24])[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
     assert not re.search(r"<script[^>]*\bsrc=", html), "no script file at all: the page must open offline"
     assert not re.search(r"<link[^>]*href=[\"']?(https?:)?//", html)
@@ -59,8 +59,8 @@ def test_the_report_embeds_its_figures_and_loads_nothing_from_outside(report):
 
 def test_the_report_answers_with_numbers(report):
     _, html = report
-    for heading in ("Map sweep", "Reduce sweep", "Mappers", "(M, R) pairs", "Correctness: wc", "Correctness: indexer",
-                    "Fault tolerance"):
+    for heading in ("Question 1", "Question 2", "Question 3", "Question 4", "Mappers", "Stragglers",
+                    "The cost model", "Correctness: wc", "Correctness: indexer", "Fault tolerance"):
         assert re.search(rf"<h[12][^>]*>{re.escape(heading)}", html), heading
     assert re.search(r"The fastest configuration is M=\d+ R=\d+ W=\d+ at [0-9.]+ s", html)
     assert re.search(r"Amdahl's law", html) and "The output is exact." in html
@@ -108,3 +108,68 @@ def test_the_report_renders_in_headless_chromium(report, tmp_path):
     assert shot.stat().st_size > 50_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert outside == [], f"the report fetched {outside}"
     shutil.copy(shot, path.parent / "report.png")  # next to the report, for a look when a run fails
+
+
+# Each lab question's section: its heading, the sweep whose quick grid its table must hold.
+QUESTION_GRIDS = {"Question 1": "map_sweep", "Question 2": "reduce_sweep", "Question 3": "pairs_wc",
+                  "Question 4": "pairs_indexer", "Mappers": "mappers"}
+# What prose must never show: code, internal names, column names, comparisons written as code.
+INTERNALS = re.compile(r"\b(fit_cost_model|n_map|n_reduce|end_to_end_s|map_serial_sum_s|map_wall_s|cpu_count|"
+                       r"config_id|run_id|[a-z]+_[a-z_]+\(|import\s)|>=|<=|==")
+
+SECTIONS_JS = """() => {
+  const out = []; let cur = null;
+  for (const el of document.querySelectorAll('h2, h3, p, li, table')) {
+    if (el.tagName === 'H2') { cur = {title: el.innerText, tables: [], prose: [], last: null}; out.push(cur); continue; }
+    if (!cur) continue;
+    if (el.tagName === 'TABLE') {
+      const head = Array.from(el.querySelectorAll('thead th')).map(th => th.innerText.trim());
+      const rows = Array.from(el.querySelectorAll('tbody tr')).map(
+        tr => Array.from(tr.querySelectorAll('td, th')).map(td => td.innerText.trim()));
+      cur.tables.push({head, rows});
+    } else {
+      if (el.closest('table')) continue;
+      cur.prose.push(el.innerText);
+      cur.last = el.tagName === 'H3' ? el.innerText : (cur.last && cur.last.startsWith('Answer') ? cur.last : el.tagName);
+    }
+  }
+  return out;
+}"""
+
+
+def _grid(name):
+    from mrkit.experiments.sweep import load_sweep
+
+    return {(rc.n_map, rc.n_reduce) for rc in load_sweep(name, quick=True).configurations()}
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+def test_the_rendered_report_has_every_question_its_grid_an_answer_and_no_code(report):
+    if not pathlib.Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); .ci/run installs it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (a dev dependency)")
+    path, _ = report
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(path.as_uri(), wait_until="load")
+            sections = page.evaluate(SECTIONS_JS)
+        finally:
+            browser.close()
+    by_title = {next((q for q in QUESTION_GRIDS if s["title"].startswith(q)), s["title"]): s for s in sections}
+    for question, sweep_name in QUESTION_GRIDS.items():
+        section = by_title.get(question)
+        assert section is not None, f"no section for {question}: {[s['title'] for s in sections]}"
+        table = next(t for t in section["tables"] if t["head"][:2] == ["M", "R"])
+        assert {(int(r[0]), int(r[1])) for r in table["rows"]} == _grid(sweep_name), question
+        assert section["last"] and section["last"].startswith("Answer"), f"{question} does not end with its answer"
+        answer = "\n".join(section["prose"][section["prose"].index(section["last"]):])
+        assert re.search(r"Fastest measured: M=\d+, R=\d+, W=\d+ at [0-9.]+ s", answer)
+        assert "model output, not measured" in answer and "What the runs hit" in answer
+    assert any(s["title"].startswith("Stragglers") for s in sections)
+    for s in sections:
+        for text in s["prose"]:
+            assert not INTERNALS.search(text), f"{s['title']}: {INTERNALS.search(text)[0]!r} in {text[:200]!r}"
+        assert "s to " not in "".join(s["prose"]) or not re.search(r"from ([0-9.]+) s\S* to \1 s", " ".join(s["prose"]))

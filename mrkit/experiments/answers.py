@@ -1,0 +1,213 @@
+"""Each lab question's answer: one computation (`compute`) that the answer's text and figure both read.
+
+For one sweep's runs and tasks and a calibrated cost model (model.py):
+the fastest measured configuration (median over repeats), the model's
+error on these very runs, how the model's terms change from the smallest
+to the largest configuration (the "why" of the trend), the model's
+predictions at 8, 16, 64 and 100 cores with the configuration it says is
+fastest on 100 cores and the term that dominates it, and what the runs hit
+(attempts that timed out, were re-executed or superseded, with counts).
+`answer_text` and `answer_figure` only format that dict, so the numbers in
+the prose and the figure cannot disagree (tests/experiments/test_answers.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mrkit.experiments import analysis, model
+from mrkit.experiments.report import num, plural
+
+WHAT_IF_CORES = (8, 16, 64, 100)
+BY = analysis.CONFIG_BY
+
+
+def _label(m, r, w=None):
+    return f"M={int(m)}, R={int(r)}" + (f", W={int(w)}" if w is not None else "")
+
+
+def _swept(runs):
+    """The parameter the sweep varies alone ("n_map" or "n_reduce"), or None for (M, R) pairs."""
+    varies = [c for c in ("n_map", "n_reduce") if runs[c].nunique() > 1]
+    return varies[0] if len(varies) == 1 else None
+
+
+def _events(tasks):
+    """Attempts that did not count, by kind, and the configurations they hit (most first)."""
+    work = tasks[tasks["phase"].isin(["map", "reduce"])] if len(tasks) else tasks
+    out = {"timed_out": 0, "superseded": 0, "failed": 0, "reexecuted_tasks": 0, "where": []}
+    if work is None or not len(work):
+        return out
+    for status in ("timed_out", "superseded", "failed"):
+        out[status] = int((work["status"] == status).sum())
+    attempts = work.groupby(["run_id", "phase", "task"]).size()
+    out["reexecuted_tasks"] = int((attempts > 1).sum())
+    bad = work[work["status"] != "ok"]
+    if len(bad):
+        per = bad.groupby(["n_map", "n_reduce", "workers"]).size().sort_values(ascending=False) \
+            if {"n_map", "n_reduce", "workers"} <= set(bad) else pd.Series(dtype=int)
+        out["where"] = [(_label(*k), int(v)) for k, v in per.head(3).items()]
+    return out
+
+
+def _point(app, input_bytes, m, r, w, cores, timeout):
+    return model.Point(str(app), float(input_bytes), int(m), int(r), int(w), float(cores), float(timeout))
+
+
+def compute(runs: pd.DataFrame, tasks: pd.DataFrame, cfg, cal, error=None) -> dict:
+    """The answer's numbers. `cal`: a model.Calibration (None: measured parts only);
+    `error`: model.compare's dict for these runs (its median and max |error|)."""
+    s = analysis.center_interval(runs, by=BY)
+    best = s.loc[s["center"].idxmin()]
+    cores = int(runs["cores"].max() if "cores" in runs and runs["cores"].notna().any() else runs["cpu_count"].max())
+    app = str(runs["app"].iloc[0])
+    input_bytes = float(runs["input_bytes"].median())
+    timeout = float(getattr(cfg, "task_timeout", 10.0) or 10.0)
+    tasks = tasks.merge(runs[["run_id", *BY]], on="run_id", how="left") if len(tasks) else tasks
+    ans = {"app": app, "cores": cores, "swept": _swept(runs), "summary": s,
+           "fastest": {"config": _label(best["n_map"], best["n_reduce"], best["workers"]),
+                       "center_s": float(best["center"]), "lo": float(best["lo"]), "hi": float(best["hi"]),
+                       "n": int(best["n"]), "method": best["method"]},
+           "slowest": {"config": _label(*s.loc[s["center"].idxmax(), BY]), "center_s": float(s["center"].max())},
+           "events": _events(tasks), "model": None}
+    if cal is None:
+        return ans
+    order = s.sort_values(["n_map", "n_reduce"]) if ans["swept"] is None else s.sort_values(ans["swept"])
+    first, last = order.iloc[0], order.iloc[-1]
+    here = {k: model.decompose(cal, _point(app, input_bytes, *row[BY], cores, timeout))
+            for k, row in (("first", first), ("last", last), ("fastest", best))}
+    here["first"]["config"] = _label(*first[BY])
+    here["last"]["config"] = _label(*last[BY])
+    what_if = model.predict_sweep(cal, cfg, list(WHAT_IF_CORES))
+    what_if = what_if[what_if["app"] == app]
+    at_100 = what_if[what_if["cores"] == 100]
+    top = at_100.loc[at_100["predicted_end_to_end_s"].idxmin()]
+    top_terms = model.decompose(cal, _point(app, input_bytes, top["n_map"], top["n_reduce"], top["workers"], 100, timeout))
+    measured_cores = model.predict_sweep(cal, cfg, [cores])
+    ans["model"] = {
+        "median_error_pct": None if not error else error.get("median_abs_error_pct"),
+        "max_error_pct": None if not error else error.get("max_abs_error_pct"),
+        "here": here, "curve": measured_cores[measured_cores["app"] == app],
+        "what_if": what_if,
+        "fastest_at": {int(k): _label(*g.loc[g["predicted_end_to_end_s"].idxmin(), BY])
+                       for k, g in what_if.groupby("cores")},
+        "at_100": {"config": _label(top["n_map"], top["n_reduce"], top["workers"]),
+                   "predicted_s": float(top["predicted_end_to_end_s"]), "terms": top_terms["terms_s"]},
+    }
+    return ans
+
+
+def _top_terms(terms, n=2):
+    ranked = sorted(terms.items(), key=lambda kv: -kv[1])[:n]
+    return " and ".join(f"{name} {num(v)} s" for name, v in ranked if v > 0) or "no single term"
+
+
+_WHY = {
+    "per-task overhead": "each task costs a fixed start, hand-out and commit however little data it has",
+    "per-file (intermediate files)": "every map task writes one file per reduce partition, so M×R files are "
+                                     "written, renamed and read back, and each reducer merges M of them",
+    "data work (bytes and records)": "the data itself has to be read, tokenised and merged",
+    "worker start-up": "each worker is a process that has to start and register",
+    "launch and split": "the launch and the split happen once, before any task",
+}
+
+
+def _growth(ans):
+    here = ans["model"]["here"]
+    a, b = here["first"], here["last"]
+    deltas = {k: b["terms_s"][k] - a["terms_s"][k] for k in b["terms_s"]}
+    grown = max(deltas, key=deltas.get)
+    what = {"n_map": "M grows", "n_reduce": "R grows", None: "the pairs grow"}[ans["swept"]]
+    verb = "grows" if deltas[grown] > 0 else "changes"
+    return (f"As {what} from {a['config']} to {b['config']}, the model's largest change is {grown}, which {verb} "
+            f"from {num(a['terms_s'][grown])} s to {num(b['terms_s'][grown])} s: {_WHY[grown]}. With "
+            f"{plural(ans['cores'], 'core')}, workers beyond {ans['cores']} only share them, so more tasks add "
+            "overhead without adding parallelism.")
+
+
+def _events_text(ev):
+    total = ev["timed_out"] + ev["superseded"] + ev["failed"]
+    if not total:
+        return "Every task attempt succeeded the first time: no timeouts, re-executions or superseded attempts."
+    where = "; ".join(f"{c}: {plural(n, 'attempt')}" for c, n in ev["where"])
+    kinds = {"timed_out": "timed-out attempt", "superseded": "superseded attempt", "failed": "failed attempt"}
+    counts = ", ".join(f"{plural(ev[k], word)}" for k, word in kinds.items() if ev[k])
+    return (f"The runs hit {counts} (an attempt is superseded when it outlived the task timeout, the master handed "
+            f"the task to another worker and that copy won); {plural(ev['reexecuted_tasks'], 'task')} ran more than "
+            f"once. Most were at {where}. That is overload, not faults: with far more workers than cores a task can "
+            "wait longer than the timeout for a CPU.")
+
+
+def _ci(f):
+    kind = f["method"].split(",")[0]
+    if not np.isfinite(f["hi"]):
+        return f"{kind} of {plural(f['n'], 'run')}, no interval from one run"
+    return f"{kind} of {plural(f['n'], 'run')}, 95% interval {num(f['lo'])}–{num(f['hi'])} s"
+
+
+def answer_text(ans: dict) -> str:
+    """The section's closing answer, in Markdown, from `compute`'s dict only."""
+    f = ans["fastest"]
+    lines = [f"### Answer ({ans['app']})", "",
+             f"- **Fastest measured:** {f['config']} at {num(f['center_s'])} s ({_ci(f)}); "
+             f"the slowest is {ans['slowest']['config']} at {num(ans['slowest']['center_s'])} s."]
+    m = ans["model"]
+    if m is not None:
+        err = (f"its median error on these runs is {num(m['median_error_pct'])}% (at most {num(m['max_error_pct'])}%)"
+               if m["median_error_pct"] is not None else "its error on these runs could not be measured")
+        fh = m["here"]["fastest"]
+        lines.append(f"- **Why, in the model's terms:** at {f['config']} on {ans['cores']} cores the model predicts "
+                     f"{num(fh['end_to_end_s'])} s, of which {_top_terms(fh['terms_s'])}; {err}.")
+        lines.append(f"- **As the configuration grows:** {_growth(ans)}")
+        at = ", ".join(f"{k} cores: {v}" for k, v in m["fastest_at"].items())
+        lines.append(f"- **With more cores (model output, not measured):** the fastest configuration would be "
+                     f"{at}. On 100 cores the model picks {m['at_100']['config']} at {num(m['at_100']['predicted_s'])} s, "
+                     f"of which {_top_terms(m['at_100']['terms'])}.")
+    lines.append(f"- **What the runs hit:** {_events_text(ans['events'])}")
+    return "\n".join(lines) + "\n"
+
+
+def answer_figure(ans: dict):
+    """Measured medians (with their intervals) and the model's curves at this machine's and more cores."""
+    from mrkit.experiments import plots
+
+    s = ans["summary"]
+    x = ans["swept"]
+    fig, ax = plots._figure(6.4, 4.2, integer_x=x is not None)
+    if x is None:  # pairs: one tick per pair, in grid order
+        order = s.sort_values(["n_map", "n_reduce"]).reset_index(drop=True)
+        keys = list(zip(order["n_map"], order["n_reduce"]))
+        pos = {k: i for i, k in enumerate(keys)}
+        xs = np.arange(len(keys))
+        ax.set_xticks(xs, [f"({m},{r})" for m, r in keys], rotation=45, fontsize=8)
+        ax.set_xlabel("(M, R)")
+        place = lambda frame: [pos.get((m, r), np.nan) for m, r in zip(frame["n_map"], frame["n_reduce"])]  # noqa: E731
+        style = {"linestyle": "none"}  # pairs are not a swept parameter: points, not lines
+    else:
+        order = s.sort_values(x)
+        xs = order[x].to_numpy()
+        ax.set_xscale("log")
+        ax.set_xticks(xs, [str(int(v)) for v in xs])
+        ax.minorticks_off()
+        ax.set_xlabel({"n_map": "map tasks M", "n_reduce": "reduce tasks R"}[x])
+        place = lambda frame: frame[x].to_numpy()  # noqa: E731
+        style = {}
+    ci = plots.interval(order)
+    ax.errorbar(place(order), order["center"], yerr=ci, marker="o",
+                capsize=3, color=plots.SERIES_COLORS["measured"], label=f"measured ({ans['cores']} cores)", **style)
+    m = ans["model"]
+    if m is not None:
+        curve = m["curve"].sort_values(["n_map", "n_reduce"])
+        ax.plot(place(curve), curve["predicted_end_to_end_s"], marker="x", linestyle="--" if x else "none",
+                color=plots.SERIES_COLORS["model"],
+                label=f"model, {ans['cores']} cores (median error {num(m['median_error_pct'] or float('nan'))}%)")
+        for k, g in m["what_if"].groupby("cores"):
+            g = g.sort_values(["n_map", "n_reduce"])
+            ax.plot(place(g), g["predicted_end_to_end_s"], marker=".", linestyle=":" if x else "none",
+                    color=plots.SERIES_COLORS[f"model_{int(k)}"], label=f"model output, {int(k)} cores")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("end-to-end time (s)")
+    ax.set_title(f"{ans['app']}: measured and predicted, by configuration", fontsize=11)
+    ax.legend(fontsize=8)
+    return fig

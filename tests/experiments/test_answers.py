@@ -1,0 +1,75 @@
+"""A question's answer: the text and the figure read one computation, so their numbers agree."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_model import CONFIGS, synthetic  # a sibling test module: rootdir-less "prepend" imports
+
+from mrkit.experiments import analysis, answers, model
+from mrkit.experiments.sweep import load_sweep
+
+
+@pytest.fixture(scope="module")
+def cal():
+    return model.calibrate(*synthetic(CONFIGS), background=0)
+
+
+def sweep_frames(times, repeats=3, timed_out_at=None):
+    """A map sweep (R=5, W=M) whose runs take `times[M]`, with a timed-out attempt where asked."""
+    runs, tasks = [], []
+    for m, t in times.items():
+        for rep in range(repeats):
+            run_id = f"m{m}-{rep}"
+            runs.append(dict(run_id=run_id, app="wc", backend="local", n_map=m, n_reduce=5, workers=m, cpu_count=2,
+                             cores=2, input_bytes=8 * 2**20, end_to_end_s=t * (1 + 0.01 * rep), repeat=rep))
+            for k in range(m):
+                tasks.append(dict(run_id=run_id, phase="map", task=k, attempt=1, status="ok"))
+            if m == timed_out_at:
+                tasks.append(dict(run_id=run_id, phase="map", task=0, attempt=2, status="timed_out"))
+    return pd.DataFrame(runs), pd.DataFrame(tasks)
+
+
+def test_text_and_figure_show_the_same_numbers(cal):
+    runs, tasks = sweep_frames({5: 3.0, 10: 2.0, 20: 2.5, 100: 6.0}, timed_out_at=100)
+    cfg = load_sweep("map_sweep", n_map=[5, 10, 20, 100])
+    ans = answers.compute(runs, tasks, cfg, cal, {"median_abs_error_pct": 12.0, "max_abs_error_pct": 30.0})
+    text = answers.answer_text(ans)
+    fig = answers.answer_figure(ans)
+    ax = fig.axes[0]
+    measured = next(c for c in ax.containers if c.get_label().startswith("measured"))
+    ys = dict(zip(measured.lines[0].get_xdata(), measured.lines[0].get_ydata()))
+    # the fastest measured point in the text is the lowest point of the figure's measured series
+    m = re.search(r"Fastest measured:\*\* M=(\d+), R=5, W=\d+ at ([0-9.]+) s", text)
+    assert m and int(m[1]) == 10 and float(m[2]) == pytest.approx(min(ys.values()), rel=5e-3)
+    assert ys[10] == pytest.approx(runs.loc[runs["n_map"] == 10, "end_to_end_s"].mean())
+    # the model's error stated in the text is the one in the figure's legend
+    assert "median error on these runs is 12%" in text
+    assert any("median error 12%" in t.get_text() for t in ax.get_legend().get_texts())
+    # the model's predictions at 100 cores: the text's pick is the figure's lowest point of that series
+    line = next(ln for ln in ax.lines if ln.get_label() == "model output, 100 cores")
+    pick = re.search(r"On 100 cores the model picks M=(\d+), R=5, W=\d+ at ([0-9.]+) s", text)
+    lowest = int(line.get_xdata()[int(np.argmin(line.get_ydata()))])
+    assert pick and int(pick[1]) == lowest and float(pick[2]) == pytest.approx(line.get_ydata().min(), rel=5e-3)
+    # the events are counted, not summarised away
+    assert "3 timed-out attempts" in text and "M=100, R=5" in text
+    # plain ticks at the swept values; intervals never below zero
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["5", "10", "20", "100"]
+    assert ax.get_ylim()[0] == 0
+
+
+def test_one_run_per_configuration_says_there_is_no_interval(cal):
+    runs, tasks = sweep_frames({5: 3.0, 10: 2.0}, repeats=1)
+    ans = answers.compute(runs, tasks, load_sweep("map_sweep", n_map=[5, 10]), cal)
+    assert "no interval from one run" in answers.answer_text(ans)
+
+
+def test_center_interval_switches_to_the_median_with_enough_runs_and_stays_above_zero():
+    few = pd.DataFrame({"n_map": [1] * 3, "end_to_end_s": [0.1, 0.1, 5.0]})
+    s = analysis.center_interval(few, by="n_map").iloc[0]
+    assert s["method"].startswith("mean") and s["lo"] == 0.0 and s["center"] == pytest.approx(5.2 / 3)
+    many = pd.DataFrame({"n_map": [1] * 9, "end_to_end_s": [1, 2, 3, 4, 5, 6, 7, 8, 90]})
+    s = analysis.center_interval(many, by="n_map").iloc[0]
+    # n = 9: the order statistics 2 and 8 (1-based) cover the median with probability 96%
+    assert s["method"].startswith("median") and s["center"] == 5 and (s["lo"], s["hi"]) == (2, 8)
