@@ -105,4 +105,4 @@ def test_a_named_sweep_and_the_report_run_from_an_unrelated_directory(installed,
                             env=env, capture_output=True, text=True, timeout=180)
     assert report.returncode == 0, report.stderr[-3000:]
     html = (tmp_path / "out" / "report.html").read_text()
-    assert "Map sweep" in html and "Correctness" in html
+    assert "Question 1: how does the number of map tasks M change the time?" in html and "Correctness" in html
