@@ -20,6 +20,17 @@ TEST_APPS = pathlib.Path(__file__).resolve().parent / "apps"
 MRKIT = [sys.executable, "-m", "mrkit"]
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's, which .ci/run installs; never a downloaded browser
+
+
+@pytest.fixture
+def sync_api():
+    """playwright's sync API for a test that drives Debian's chromium, or a skip naming what is missing."""
+    if not pathlib.Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); .ci/run installs it")
+    return pytest.importorskip("playwright.sync_api", reason="playwright is not installed (a dev dependency)")
+
+
 def mrkit(*args, cwd, timeout=60, env=None, check=False):
     """Run the CLI as its own process; returns the CompletedProcess."""
     merged = {**os.environ, **(env or {})}

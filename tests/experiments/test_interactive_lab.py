@@ -11,7 +11,6 @@ playwright; the server is stopped in a finally.
 import contextlib
 import json
 import os
-import pathlib
 import re
 import secrets
 import socket
@@ -22,13 +21,13 @@ import urllib.request
 
 import nbformat
 import pytest
+from conftest import CHROMIUM
 
 from mrkit.corpus import synth
 from mrkit.errors import InputError
 from mrkit.experiments import widgets
 from mrkit.experiments.notebook_report import REPO_ROOT
 
-CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-quic"]
 NOTEBOOK = REPO_ROOT / "notebooks" / "interactive.ipynb"
@@ -138,10 +137,7 @@ def _injected_notebook(root, inputs, results_dir):
 
 @pytest.mark.browser
 @pytest.mark.timeout(150)
-def test_the_interactive_notebook_in_jupyterlab(tmp_path):
-    if not pathlib.Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); .ci/run installs it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (a dev dependency)")
+def test_the_interactive_notebook_in_jupyterlab(tmp_path, sync_api):
     expect = sync_api.expect
     root = tmp_path / "lab"
     root.mkdir()

@@ -7,17 +7,16 @@ why, where either is missing.
 """
 
 import base64
-import pathlib
 import re
 import shutil
 
 import nbformat
 import pytest
+from conftest import CHROMIUM
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from mrkit.experiments import notebook_report as nr
 
-CHROMIUM = "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-quic"]
 # A 1x1 PNG.
@@ -82,10 +81,7 @@ def test_export_drops_notebook_only_cells_widgets_and_cdn_scripts():
 
 @pytest.mark.browser
 @pytest.mark.timeout(90)
-def test_the_report_renders_in_headless_chromium(report, tmp_path):
-    if not pathlib.Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); .ci/run installs it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (a dev dependency)")
+def test_the_report_renders_in_headless_chromium(report, tmp_path, sync_api):
     path, _ = report
     outside = []
     with sync_api.sync_playwright() as p:
@@ -145,10 +141,7 @@ def _grid(name):
 
 @pytest.mark.browser
 @pytest.mark.timeout(90)
-def test_the_rendered_report_has_every_question_its_grid_an_answer_and_no_code(report):
-    if not pathlib.Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); .ci/run installs it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (a dev dependency)")
+def test_the_rendered_report_has_every_question_its_grid_an_answer_and_no_code(report, sync_api):
     path, _ = report
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
