@@ -119,11 +119,14 @@ def _growth(ans):
     deltas = {k: b["terms_s"][k] - a["terms_s"][k] for k in b["terms_s"]}
     grown = max(deltas, key=deltas.get)
     what = {"n_map": "M grows", "n_reduce": "R grows", None: "the pairs grow"}[ans["swept"]]
-    verb = "grows" if deltas[grown] > 0 else "changes"
-    return (f"As {what} from {a['config']} to {b['config']}, the model's largest change is {grown}, which {verb} "
-            f"from {num(a['terms_s'][grown])} s to {num(b['terms_s'][grown])} s: {_WHY[grown]}. With "
-            f"{plural(ans['cores'], 'core')}, workers beyond {ans['cores']} only share them, so more tasks add "
-            "overhead without adding parallelism.")
+    cores = (f"With {plural(ans['cores'], 'core')}, workers beyond {ans['cores']} only share them, so more tasks add "
+             "overhead without adding parallelism.")
+    before, after = num(a["terms_s"][grown]), num(b["terms_s"][grown])
+    if deltas[grown] <= 0 or before == after:  # "grows from 0.2 s to 0.2 s" says nothing
+        return (f"As {what} from {a['config']} to {b['config']}, none of the model's terms changes noticeably. "
+                + cores)
+    return (f"As {what} from {a['config']} to {b['config']}, the model's largest change is {grown}, which grows "
+            f"from {before} s to {after} s: {_WHY[grown]}. " + cores)
 
 
 def _events_text(ev):

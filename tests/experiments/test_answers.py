@@ -73,3 +73,16 @@ def test_center_interval_switches_to_the_median_with_enough_runs_and_stays_above
     s = analysis.center_interval(many, by="n_map").iloc[0]
     # n = 9: the order statistics 2 and 8 (1-based) cover the median with probability 96%
     assert s["method"].startswith("median") and s["center"] == 5 and (s["lo"], s["hi"]) == (2, 8)
+
+
+def test_a_term_that_does_not_change_is_not_said_to_grow():
+    from mrkit.experiments.answers import _growth
+
+    def end(config, overhead):
+        return {"config": config, "terms_s": {"per-task overhead": overhead, "worker start-up": 0.1}}
+
+    ans = {"swept": "n_map", "cores": 2, "model": {"here": {"first": end("M=5", 0.0), "last": end("M=100", 0.0)}}}
+    text = _growth(ans)
+    assert "none of the model's terms changes noticeably" in text and " s to " not in text
+    ans["model"]["here"]["last"] = end("M=100", 1.5)
+    assert "per-task overhead, which grows from 0 s to 1.5 s" in _growth(ans)
