@@ -285,15 +285,20 @@ class Master:
             attempt.outcome.record, backup=attempt.backup, slowdown=worker.slowdown, **(counters or {})
         )
 
-    def _end_attempt(self, task, attempt, outcome, reason=""):
-        """An attempt ended badly (or went late): count it, re-queue or fail the task."""
+    def _end_attempt(self, task, attempt, outcome, reason="", report=None):
+        """An attempt ended badly (or went late): count it, re-queue or fail the task.
+
+        `report` is the worker's own account (times, counters) when it sent one.
+        """
         attempt.outcome, attempt.reason = outcome, reason
-        worker = self._workers.get(attempt.worker)
-        if worker is not None and worker.attempt == (task, attempt.number) and outcome is not Outcome.LATE:
-            worker.attempt = None
         if outcome is Outcome.LATE:
-            task.timeouts += 1
-        self._record(task, attempt)
+            task.timeouts += 1  # its worker still runs it
+        else:
+            self._release_worker(attempt.worker, task, attempt)
+        if report is None:
+            self._record(task, attempt)
+        else:
+            self._record(task, attempt, report.start, report.end, report.counters)
         if task.state in (State.DONE, State.COMMITTING, State.FAILED):
             return
         if not task.live(Outcome.RUNNING):
@@ -351,7 +356,8 @@ class Master:
     def worker_exited(self, pid, exitcode):
         """A backend saw worker process `pid` exit: its attempt, if any, died (re-queued at once).
 
-        Returns whether the worker held an attempt (a death the task is charged with).
+        Returns whether the exit is accounted for: the worker held an attempt (a
+        death its task is charged with) or it exited cleanly.
         """
         how = f"killed by signal {-exitcode}" if exitcode < 0 else f"exit {exitcode}"
         with self._cond:
@@ -448,10 +454,7 @@ class Master:
             task, attempt = self._attempt_of(report)
             if attempt.outcome not in LIVE:
                 return
-            self._release_worker(report.worker, task, attempt)
-            reason = f"failed ({report.error or 'unknown error'})"
-            self._end_attempt(task, attempt, Outcome.FAILED, reason)
-            self._record(task, attempt, report.start, report.end, report.counters)
+            self._end_attempt(task, attempt, Outcome.FAILED, f"failed ({report.error or 'unknown error'})", report)
 
     # ---- RPC handlers -----------------------------------------------------
 
