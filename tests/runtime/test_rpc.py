@@ -68,6 +68,21 @@ def test_urllib_http_1_0_and_expect_continue_are_answered(server):
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n") and answer.endswith(body)
 
 
+def test_100_continue_arrives_before_the_client_sends_its_body(server):
+    """A client that waits for "100 Continue" gets it while the server waits for the body (not buffered)."""
+    body = b'{"a": 2}'
+    with socket.create_connection(server.server_address, timeout=10) as conn:
+        conn.sendall(b"POST /echo HTTP/1.1\r\nAuthorization: Bearer secret\r\nExpect: 100-continue\r\n"
+                     b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
+        assert conn.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        conn.sendall(body)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    answer = b"".join(chunks)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(body)
+
+
 def test_bad_requests_get_an_error_then_the_connection_closes(server):
     assert b"400" in _raw(server, b"NONSENSE\r\n\r\n")  # no HTTP version: answered as HTTP/0.9, a bare body
     assert _raw(server, b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 404 ")
