@@ -462,14 +462,31 @@ def center_interval(runs: pd.DataFrame, by: str | Sequence[str] = CONFIG_BY, met
     rows = []
     for key, g in runs.groupby(by, sort=True)[metric]:
         values = g.dropna().to_numpy(float)
-        n = len(values)
-        if n >= MEDIAN_CI_MIN_N:
-            center, (lo, hi), method = float(np.median(values)), _median_ci(values), "median, nonparametric 95% CI"
-        else:
-            center = float(values.mean()) if n else float("nan")
-            half = t95(n - 1) * values.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
-            lo, hi, method = center - half, center + half, "mean, t 95% CI"
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key)), "n": n, "center": center, "lo": max(0.0, lo) if np.isfinite(lo) else lo,
-                     "hi": hi, "method": method})
+        rows.append({**dict(zip(by, key)), **interval_of(values)})
     return pd.DataFrame(rows)
+
+
+def interval_of(values) -> dict:
+    """n, center, lo, hi and method of one configuration's values: the rule center_interval applies."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if n >= MEDIAN_CI_MIN_N:
+        center, (lo, hi), method = float(np.median(values)), _median_ci(values), "median, nonparametric 95% CI"
+    else:
+        center = float(values.mean()) if n else float("nan")
+        half = t95(n - 1) * values.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+        lo, hi, method = center - half, center + half, "mean, t 95% CI"
+    return {"n": n, "center": center, "lo": max(0.0, lo) if np.isfinite(lo) else lo, "hi": hi, "method": method}
+
+
+def is_tight(values, target: float) -> bool:
+    """Whether the 95% interval of `values` is within `target` (a fraction) of its centre on either side.
+
+    Judged on the interval's half-width, (hi - lo) / 2, before clipping at 0; one run has no interval.
+    """
+    s = interval_of(values)
+    if s["n"] < 2 or not np.isfinite(s["hi"]):
+        return False
+    half = s["hi"] - s["center"] if s["method"].startswith("mean") else (s["hi"] - s["lo"]) / 2
+    return half <= target * s["center"]

@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING
 from mrkit import timing
 from mrkit.experiments.sweep_config import REPO_ROOT, SweepError
 from mrkit.storage.local import write_atomic
+from mrkit.verify import VERIFY_COLUMNS
 
 if TYPE_CHECKING:
     from mrkit.experiments.sweep_config import SweepConfig
 
-EXTRA_RUN_COLUMNS = ["sweep", "config_id", "others_cpu_s"]  # others_cpu_s: CPU other programs took on the run's CPUs
+# others_cpu_s: CPU other programs took on the run's CPUs; verify_*: a verified run's output check (ECS sweeps)
+EXTRA_RUN_COLUMNS = ["sweep", "config_id", "others_cpu_s", *VERIFY_COLUMNS]
 EXTRA_TASK_COLUMNS = ["sweep", "config_id", "repeat"]
 RUN_FILE_COLUMNS = timing.RUN_COLUMNS + EXTRA_RUN_COLUMNS
 TASK_FILE_COLUMNS = timing.TASK_COLUMNS + EXTRA_TASK_COLUMNS
@@ -120,6 +122,15 @@ def done_and_clean(out: pathlib.Path) -> set:
     return {(r["config_id"], int(r["repeat"])) for r in runs}
 
 
+def measured(out: pathlib.Path, metric: str = "end_to_end_s") -> dict:
+    """{config_id: {repeat: metric}} of the committed runs (what adaptive repeats judge a point by)."""
+    found = {}
+    for r in _read_rows(out / "runs.csv", RUN_FILE_COLUMNS):
+        if r.get(metric) not in (None, ""):
+            found.setdefault(r["config_id"], {})[int(r["repeat"])] = float(r[metric])
+    return found
+
+
 # -------------------------------------------------------------------- meta
 
 
@@ -169,7 +180,7 @@ def new_meta(cfg: SweepConfig, inputs) -> dict:
 def check_resumable(meta: dict, cfg: SweepConfig, out):
     """Resuming with other parameters would mix two experiments in one table; refuse."""
     old, new = meta.get("parameters", {}), cfg.to_dict()
-    free = {"repeats", "results_dir", "description"}  # they do not change what a run measures
+    free = {"repeats", "max_repeats", "ci_target", "results_dir", "description"}  # they do not change what a run measures
     differ = sorted(k for k in set(old) | set(new) if k not in free and old.get(k) != new.get(k))
     if differ:
         raise SweepError(f"cannot resume {out}: parameters differ from its meta.json: {', '.join(differ)}")

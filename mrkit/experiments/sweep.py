@@ -7,6 +7,12 @@ once as an unrecorded warm-up (page cache, imports, CPU frequency), then
 run ends. Pointing `run_sweep` at an existing results directory resumes it:
 (configuration, repeat) pairs already in runs.csv are skipped.
 
+With `max_repeats`, a configuration whose 95% interval (analysis.interval_of:
+the report's own rule) is wider than `ci_target` of its centre after its
+`repeats` runs is repeated, one run at a time, until it is tight or has
+`max_repeats` runs; the report says which points were repeated and which
+stayed wide.
+
 Backends are looked up by name in `mrkit.backends.BACKENDS` (the contract is
 there); the sweep's `backend_options` are their keyword arguments ("ecs":
 settings, stand_in, endpoint_url; see mrkit.backends.ecs.run.run_job).
@@ -39,6 +45,7 @@ from mrkit.experiments.results import (  # noqa: F401 - re-exported
     done_and_clean,
     latest,
     load_results,
+    measured,
     new_meta,
     new_results_dir,
     now_iso,
@@ -97,6 +104,14 @@ def _shown(rc: RunConfig):
     return " ".join([*([rc.app] if rc.app else []), text, *extra])
 
 
+def _noisy(cfg: SweepConfig, runs: dict) -> bool:
+    """Whether a configuration wants another repeat: its interval is wider than ci_target and max_repeats allows."""
+    from mrkit.experiments.analysis import is_tight
+
+    return cfg.max_repeats is not None and cfg.repeats <= len(runs) < cfg.max_repeats and not is_tight(
+        list(runs.values()), cfg.ci_target)
+
+
 def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) -> pathlib.Path:
     """Run (or resume) a sweep; returns its results directory.
 
@@ -134,22 +149,30 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     shared = not isinstance(progress, bool)
     bar = progress if shared else runs_bar(len(configs) * cfg.repeats, len(configs) * cfg.repeats
                                            - sum(map(len, todo.values())), desc=cfg.name, disable=not progress)
+    values = measured(out)
+
+    def record(rc, repeat):
+        summary, records = _one_run(run_fn, cfg, rc, inputs, repeat, scratch)
+        extra = {"sweep": cfg.name, "config_id": rc.config_id}
+        # tasks first: the runs.csv row is what marks the run as done
+        append_rows(out / "tasks.csv", TASK_FILE_COLUMNS, [{**t, **extra, "repeat": repeat} for t in records])
+        append_rows(out / "runs.csv", RUN_FILE_COLUMNS, [{**summary, **extra}])
+        values.setdefault(rc.config_id, {})[repeat] = summary["end_to_end_s"]
+        session["runs"] += 1
+        bar.update(1)
+
     try:
         for rc in configs:
-            if not todo[rc]:
-                continue
-            bar.set_description_str(f"{cfg.name}: {_shown(rc)}", refresh=True)
-            if cfg.warmup:
-                _one_run(run_fn, cfg, rc, inputs, -1, scratch)  # discarded on purpose
-            for repeat in todo[rc]:
-                summary, records = _one_run(run_fn, cfg, rc, inputs, repeat, scratch)
-                extra = {"sweep": cfg.name, "config_id": rc.config_id}
-                # tasks first: the runs.csv row is what marks the run as done
-                append_rows(out / "tasks.csv", TASK_FILE_COLUMNS,
-                             [{**t, **extra, "repeat": repeat} for t in records])
-                append_rows(out / "runs.csv", RUN_FILE_COLUMNS, [{**summary, **extra}])
-                session["runs"] += 1
-                bar.update(1)
+            if todo[rc]:
+                bar.set_description_str(f"{cfg.name}: {_shown(rc)}", refresh=True)
+                if cfg.warmup:
+                    _one_run(run_fn, cfg, rc, inputs, -1, scratch)  # discarded on purpose
+                for repeat in todo[rc]:
+                    record(rc, repeat)
+            while _noisy(cfg, values.get(rc.config_id, {})):
+                bar.total += 1  # the bar grows by each extra repeat as it is decided
+                bar.set_description_str(f"{cfg.name}: {_shown(rc)} (noisy: one more)", refresh=True)
+                record(rc, max(values[rc.config_id]) + 1)
         meta["status"] = "complete"
     except BaseException:
         meta["status"] = "interrupted"

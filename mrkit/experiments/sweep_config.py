@@ -144,6 +144,10 @@ class SweepConfig:
     workers: tuple | None = None  # None: W = max(M, R)
     max_workers: int | None = None
     repeats: int = 3
+    # Noisy points are repeated (up to max_repeats runs in all) until their 95% interval's half-width is at
+    # most ci_target of its centre (Hoefler & Belli, SC'15); None keeps every configuration at `repeats`.
+    max_repeats: int | None = None
+    ci_target: float = 0.10
     warmup: bool = True
     task_timeout: float = 10.0
     # A straggler study: {"slow_workers": K, "slowdown": [F, ...], "backup_tasks": [none|paper|spark|late, ...]};
@@ -173,6 +177,10 @@ class SweepConfig:
         if self.max_workers is not None:
             _positive_int("max_workers", self.max_workers)
         _positive_int("repeats", self.repeats)
+        if self.max_repeats is not None and _positive_int("max_repeats", self.max_repeats) < self.repeats:
+            raise SweepError(f"max_repeats ({self.max_repeats}) must be at least repeats ({self.repeats})")
+        if not (isinstance(self.ci_target, (int, float)) and self.ci_target > 0):
+            raise SweepError(f"ci_target must be a positive fraction of the centre (e.g. 0.1), got {self.ci_target!r}")
         if not (isinstance(self.task_timeout, (int, float)) and self.task_timeout > 0):
             raise SweepError(f"task_timeout must be a positive number of seconds, got {self.task_timeout!r}")
         if self.inputs is not None:

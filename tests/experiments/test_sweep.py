@@ -119,6 +119,46 @@ def test_resume_refuses_other_parameters_but_allows_more_repeats(tmp_path, calls
     assert len(read_csv(out / "runs.csv")) == 3
 
 
+@pytest.fixture
+def steered(monkeypatch):
+    """Real runs whose recorded end_to_end_s is set per configuration: m5 always 1.0 s, m10 alternating 1 and 3 s."""
+    real = sw.BACKENDS["local"]
+    seen = []
+
+    def backend(app, inputs, **kw):
+        summary, records = real(app, inputs, **kw)
+        seen.append((kw["n_map"], kw["repeat"]))
+        wide = kw["n_map"] == 10 and kw["repeat"] % 2
+        return {**summary, "end_to_end_s": 3.0 if wide else 1.0}, records
+
+    monkeypatch.setitem(sw.BACKENDS, "local", backend)
+    return seen
+
+
+def test_a_noisy_point_is_repeated_until_max_repeats_and_a_tight_one_is_not(tmp_path, steered):
+    cfg = quick(tmp_path, repeats=2, max_repeats=4, ci_target=0.1, warmup=False)
+    out = sw.run_sweep(cfg, progress=False)
+
+    runs = read_csv(out / "runs.csv")
+    by_config = {c: sorted(int(r["repeat"]) for r in runs if r["config_id"] == c) for c in ("m5-r5-w5", "m10-r5-w10")}
+    assert by_config == {"m5-r5-w5": [0, 1], "m10-r5-w10": [0, 1, 2, 3]}
+    assert steered == [(5, 0), (5, 1), (10, 0), (10, 1), (10, 2), (10, 3)]
+
+    steered.clear()  # a resume neither repeats the tight point nor goes past max_repeats
+    sw.run_sweep(cfg, out, progress=False)
+    assert steered == []
+    steered.clear()  # a larger bound on resume continues the noisy point only
+    sw.run_sweep(cfg, out, progress=False, max_repeats=5)
+    assert steered == [(10, 4)]
+
+
+def test_max_repeats_below_repeats_is_refused(tmp_path):
+    with pytest.raises(sw.SweepError, match="max_repeats"):
+        quick(tmp_path, repeats=3, max_repeats=2)
+    with pytest.raises(sw.SweepError, match="ci_target"):
+        quick(tmp_path, ci_target=0)
+
+
 def test_load_results_leaves_out_tasks_of_uncommitted_runs(tmp_path):
     (tmp_path / "runs.csv").write_text(",".join(sw.RUN_FILE_COLUMNS) + "\n" + ",".join(
         ["r1"] + ["1"] * (len(sw.RUN_FILE_COLUMNS) - 1)) + "\n")
