@@ -18,6 +18,9 @@ from mrkit.sequential import run_sequential
 from mrkit.storage.local import LocalStorage
 
 EXAMPLES = 3
+# A verified sweep run's columns in runs.csv: unique keys expected and found, and how the output differed.
+VERIFY_COLUMNS = ["verify_expected", "verify_found", "verify_missing", "verify_extra", "verify_different",
+                  "verify_duplicate"]
 
 
 @dataclass

@@ -205,6 +205,31 @@ def show_stragglers(result, dpi=100):
         _display(plots.figure_image(plots.timeline_plot(result.tasks, pick["run_id"].iloc[0], title=title), dpi))
 
 
+def verification_table(runs):
+    """Per mapper count: the verified runs' unique keys expected and found, and missing/extra/different keys.
+
+    None when the runs were not verified (the sweep's backend_options lack verify: true).
+    """
+    from mrkit.verify import VERIFY_COLUMNS
+
+    if not set(VERIFY_COLUMNS) <= set(runs.columns) or runs[VERIFY_COLUMNS].isna().all().all():
+        return None
+    v = runs.dropna(subset=VERIFY_COLUMNS).astype({c: int for c in VERIFY_COLUMNS})
+    v = v.assign(equal=(v[VERIFY_COLUMNS[2:]].sum(axis=1) == 0) & (v["verify_expected"] == v["verify_found"]))
+    table = v.groupby("n_map").agg(runs=("run_id", "size"), expected=("verify_expected", "max"),
+                                   found_min=("verify_found", "min"), found_max=("verify_found", "max"),
+                                   missing=("verify_missing", "sum"), extra=("verify_extra", "sum"),
+                                   different=("verify_different", "sum"), twice=("verify_duplicate", "sum"),
+                                   equal=("equal", "sum")).reset_index()
+    table["found"] = [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in zip(table["found_min"], table["found_max"])]
+    return table.rename(columns={"n_map": "M = W", "expected": "unique words expected", "found": "unique words found",
+                                 "missing": "missing (all runs)", "extra": "extra (all runs)",
+                                 "different": "different counts (all runs)", "twice": "emitted twice (all runs)",
+                                 "equal": "runs equal to sequential"})[
+        ["M = W", "runs", "unique words expected", "unique words found", "missing (all runs)", "extra (all runs)",
+         "different counts (all runs)", "emitted twice (all runs)", "runs equal to sequential"]]
+
+
 def show_ecs_discussion(result, results):
     """The ECS assignment's three discussion questions, each answered from data: a fault-injected run,
     the model's what-if at 1..100 mappers, and what the toolkit coordinated that the student did by hand."""
@@ -212,6 +237,12 @@ def show_ecs_discussion(result, results):
 
     from mrkit.experiments import ecs_fault, model, report, sweep, whatif
 
+    verified = verification_table(result.runs)
+    if verified is not None:
+        equal = int(verified["runs equal to sequential"].sum())
+        _markdown(f"### Verification\n\nEach run's output in S3 against the app run sequentially on the same input: "
+                  f"{equal} of {report.plural(len(result.runs), 'run')} equal, key for key.")
+        _display(_styled(verified))
     parts = ["### The ECS assignment's discussion questions, from data"]
     loaded = ecs_fault.load_fault(result.path)
     if loaded is None:

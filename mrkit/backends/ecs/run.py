@@ -5,6 +5,7 @@ so the launcher knows neither module's internals and the stand-in, which
 builds on `fargate.Fargate`, never imports the launcher.
 """
 
+import os
 import sys
 
 from mrkit.backends.ecs.aws import Aws
@@ -38,12 +39,14 @@ def run_on_ecs(config, aws, app, inputs, *, stand_in=None, say=None, on_usage=No
 
 
 def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0, repeat=0,
-            app_options=None, settings=None, stand_in=None, endpoint_url=None, poll_s=2.0, say=None):
+            app_options=None, settings=None, stand_in=None, endpoint_url=None, poll_s=2.0, say=None, verify=False):
     """The sweeps' "ecs" backend: `mrkit.backends.local.run_job`'s signature, (summary, records) back.
 
     `settings` is the ECS settings file (default params/ecs.yaml); `stand_in`
     runs the tasks locally (True: in `workdir`; a path: there) against
-    `endpoint_url`. Each run's cost goes to `say` (default: stderr).
+    `endpoint_url`. Each run's cost goes to `say` (default: stderr). `verify`
+    compares the job's outputs in S3 with the app run sequentially on the local
+    inputs and adds the counts to the summary (mrkit.verify.VERIFY_COLUMNS).
     """
     from mrkit.backends.ecs.config import load_config
 
@@ -54,4 +57,32 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
                         on_usage=lambda line: say(f"mrkit ecs: {line}"), poll_s=poll_s, n_map=n_map,
                         n_reduce=n_reduce, workers=workers, task_timeout=task_timeout, app_options=app_options,
                         repeat=repeat)
-    return result.summary, result.records
+    summary = {**result.summary, **(_verified(app, inputs, app_options, result.storage_url) if verify else {})}
+    return summary, result.records
+
+
+def _verified(app, inputs, app_options, storage_url):
+    from mrkit.app import load_app
+    from mrkit.job import resolve_inputs
+    from mrkit.storage import open_storage
+    from mrkit.verify import VERIFY_COLUMNS, compare, output_pairs
+
+    resolved = resolve_inputs(inputs)
+    expected = _reference(load_app(app, app_options), tuple(resolved))
+    v = compare(expected, output_pairs(open_storage(storage_url)))
+    counts = (v.expected, v.found, len(v.missing), len(v.extra), len(v.different), v.duplicate)
+    return dict(zip(VERIFY_COLUMNS, counts))
+
+
+_references = {}
+
+
+def _reference(loaded, inputs):
+    """The sequential output of an app on local inputs, computed once per (app, options, files as they are now)."""
+    from mrkit.verify import reference
+
+    key = (loaded.name, repr(sorted(loaded.options.items())),
+           tuple((i.path, os.path.getsize(i.path), os.path.getmtime(i.path)) for i in inputs))
+    if key not in _references:
+        _references[key] = reference(loaded, inputs)
+    return _references[key]

@@ -12,6 +12,7 @@ from mrkit.backends.ecs.bootstrap import up
 from mrkit.backends.ecs.config import make_config
 from mrkit.experiments import notebook_report as nr
 from mrkit.experiments import sweep as sw
+from mrkit.experiments.display import verification_table
 
 SETTINGS = {"stack": "sweep", "region": "us-east-1", "cpu": 256, "memory": 512}
 
@@ -27,7 +28,7 @@ def settings(new_aws, tmp_path_factory):
 
 
 def test_an_ecs_mapper_sweep_writes_the_runs_csv_a_local_one_does(settings, tmp_path):
-    options = {"settings": str(settings), "stand_in": True, "poll_s": 0.2}
+    options = {"settings": str(settings), "stand_in": True, "poll_s": 0.2, "verify": True}
     cfg = sw.load_sweep("mappers_ecs", quick=True, backend_options=options, results_dir=str(tmp_path / "ecs"))
     out = sw.run_sweep(cfg, progress=False, scratch=str(tmp_path))
     local = sw.run_sweep(sw.load_sweep("mappers", quick=True, results_dir=str(tmp_path / "local")), progress=False)
@@ -40,6 +41,25 @@ def test_an_ecs_mapper_sweep_writes_the_runs_csv_a_local_one_does(settings, tmp_
     assert sorted(tasks.query("phase == 'map'").groupby("config_id").size()) == [1, 2]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["status"] == "complete" and meta["parameters"]["backend"] == "ecs"
+    # each run's S3 output was checked against a sequential run of the same input, and was equal
+    expected = len(read_outputs_of_sequential(cfg))
+    assert list(ecs_runs["verify_expected"]) == [expected] * 2 and list(ecs_runs["verify_found"]) == [expected] * 2
+    assert (ecs_runs[["verify_missing", "verify_extra", "verify_different", "verify_duplicate"]] == 0).all().all()
+    assert local_runs["verify_expected"].isna().all(), "local sweeps are not verified run by run"
+    table = verification_table(ecs_runs)
+    assert list(table["M = W"]) == [1, 2] and list(table["runs equal to sequential"]) == [1, 1]
+    assert list(table["unique words found"]) == [f"{expected:,}"] * 2
+    broken = ecs_runs.assign(verify_missing=[0, 3], verify_found=[expected, expected - 3])
+    assert list(verification_table(broken)["runs equal to sequential"]) == [1, 0]
+    assert verification_table(local_runs) is None
+
+
+def read_outputs_of_sequential(cfg):
+    from mrkit.app import load_app
+    from mrkit.job import resolve_inputs
+    from mrkit.verify import reference
+
+    return reference(load_app("wc"), resolve_inputs(cfg.input_paths()))
 
 
 def test_the_sweep_notebook_runs_an_ecs_sweep(settings, tmp_path):
