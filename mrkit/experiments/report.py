@@ -212,9 +212,26 @@ def noise(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
         return "With one run per configuration, noise cannot be judged."
     noisy = s[s["noisy"]]
     if noisy.empty:
-        return f"No configuration varies by more than {NOISY_CV:.0%} (CV) over its repeats (max CV {s['cv'].max():.1%})."
-    listed = ", ".join(f"{config_text(r)} (CV {r['cv']:.0%}, n={int(r['n'])})" for _, r in noisy.iterrows())
-    return f"Noisy points (CV > {NOISY_CV:.0%}): {listed}; read differences there with care."
+        text = f"No configuration varies by more than {NOISY_CV:.0%} (CV) over its repeats (max CV {s['cv'].max():.1%})."
+    else:
+        listed = ", ".join(f"{config_text(r)} (CV {r['cv']:.0%}, n={int(r['n'])})" for _, r in noisy.iterrows())
+        text = f"Noisy points (CV > {NOISY_CV:.0%}): {listed}; read differences there with care."
+    return text + _repeated(runs, s, metric)
+
+
+def _repeated(runs, s, metric):
+    """Which points the sweep repeated past its planned runs (their interval was wide), and how wide they ended."""
+    planned = int(s["n"].min())
+    extra = s[s["n"] > planned]
+    if extra.empty:
+        return ""
+    listed = []
+    for _, r in extra.iterrows():
+        mask = np.logical_and.reduce([runs[c] == r[c] for c in CONFIG_BY])
+        i = analysis.interval_of(runs.loc[mask, metric].dropna())
+        listed.append(f"{config_text(r)} ({i['n']} runs, 95% interval {num(i['lo'])}–{num(i['hi'])} s)")
+    return (f" Repeated past {planned} runs because their 95% interval was wide: {', '.join(listed)}"
+            f" ({len(extra)} of {len(s)} configurations).")
 
 
 def map_stage(runs: pd.DataFrame) -> str:
@@ -333,7 +350,7 @@ def correctness_section(expected, actual, reference="the sequential reference") 
         text += (" Missing keys together with extra ones are the signature of words cut at chunk "
                  "borders: the word disappears and its pieces appear as new keys.")
     for kind, keys in c.examples.items():
-        text += f" {kind.capitalize()}, e.g.: {', '.join(f'`{k}`' for k in keys)}."
+        text += f" {kind.capitalize()}, e.g.: {', '.join(f'“{k}”' for k in keys)}."
     return text + "\n"
 
 

@@ -86,6 +86,19 @@ def test_noisy_points_are_flagged_with_their_cv():
     assert "No configuration varies" in report.noise(make_runs(MAP_MEANS))
 
 
+def test_points_repeated_past_the_plan_are_named_with_their_final_interval():
+    runs = make_runs(MAP_MEANS)
+    extra = make_runs({50: MAP_MEANS[50]}, repeats=5, seed=9)
+    runs = pd.concat([runs[runs["n_map"] != 50], extra], ignore_index=True)
+    text = report.noise(runs)
+    i = analysis.interval_of(extra["end_to_end_s"])
+    m = re.search(rf"Repeated past 3 runs because their 95% interval was wide: M=50 R=5 W=50 \(5 runs, "
+                  rf"95% interval {NUM}–{NUM} s\) \(1 of {len(MAP_MEANS)} configurations\)", text)
+    assert m, text
+    assert float(m[1]) == pytest.approx(i["lo"], rel=0.01) and float(m[2]) == pytest.approx(i["hi"], rel=0.01)
+    assert "Repeated past" not in report.noise(make_runs(MAP_MEANS))
+
+
 def test_amdahl_fraction_and_predictions_come_from_the_fit():
     f = 0.2
     runs = make_runs({w: 10 * (f + (1 - f) / w) for w in (1, 2, 4, 8)}, fixed={"n_reduce": 1}, cv=0.005,
@@ -159,7 +172,7 @@ def test_correctness_section_counts_missing_extra_and_different(tmp_path):
     text = report.correctness_section(expected, actual)
     assert "output has 5 unique keys; the sequential reference has 4" in text
     assert "Missing: 1, extra: 2, with a different value: 1" in text
-    assert "not** exact" in text and "chunk borders" in text and "`border`" in text
+    assert "not** exact" in text and "chunk borders" in text and "“border”" in text
     (tmp_path / "ref").mkdir()
     (tmp_path / "job").mkdir()
     (tmp_path / "ref" / "mr-out-0").write_text("a 1\nb 2 x,y\n")
