@@ -38,6 +38,17 @@ CONFIG_BY = analysis.CONFIG_BY
 _PALETTE = sns.color_palette("colorblind", 10)
 SERIES_COLORS = {"measured": _PALETTE[0], "model": _PALETTE[1], "model_8": _PALETTE[2], "model_16": _PALETTE[4],
                  "model_64": _PALETTE[6], "model_100": _PALETTE[5], "ideal": "grey", "cpu": _PALETTE[3]}
+_HUE_MARKERS = "osD^vP*X"
+
+
+def hue_styles(n):
+    """Colour and marker of n measured lines (one per value of a second parameter, e.g. R in the pairs figure).
+
+    Shades of the measured colour, dark to light, each with its own marker: measured lines stay one family,
+    never the colour of a model series or a ceiling drawn beside them.
+    """
+    shades = sns.dark_palette(SERIES_COLORS["measured"], n + 2)[2:] if n > 1 else [SERIES_COLORS["measured"]]
+    return [{"color": c, "marker": _HUE_MARKERS[i % len(_HUE_MARKERS)]} for i, c in enumerate(shades)]
 
 
 def interval(summary: pd.DataFrame):
@@ -74,7 +85,7 @@ def _cores(runs, cores=None):
 def _errorbar(ax, runs, x, metric, label, **style):
     """Centre of `metric` per x with its 95% interval (center_interval: median or mean, never below 0)."""
     s = analysis.center_interval(runs, by=x, metric=metric)
-    ax.errorbar(s[x], s["center"], yerr=interval(s), marker="o", capsize=3, label=label, **style)
+    ax.errorbar(s[x], s["center"], yerr=interval(s), capsize=3, label=label, **{"marker": "o", **style})
     return s
 
 
@@ -104,12 +115,10 @@ def time_vs(runs: pd.DataFrame, x: str = "n_map", metric: str = "end_to_end_s", 
         other = {"n_map": "n_reduce", "n_reduce": "n_map"}.get(x)
         hue = other if other and _varies(runs, other) else None
     fig, ax = _figure(integer_x=False)
-    groups = runs.groupby(hue, sort=True) if hue else [(None, runs)]
-    for i, (value, group) in enumerate(groups):
+    groups = list(runs.groupby(hue, sort=True)) if hue else [(None, runs)]
+    for (value, group), style in zip(groups, hue_styles(len(groups))):
         label = f"{_label(hue).split()[-1]}={value}" if hue else "measured"
-        color = _PALETTE[i % len(_PALETTE)] if hue else SERIES_COLORS["measured"]
-        _errorbar(ax, group, x, metric, label, color=color,
-                  linestyle="-" if group[x].nunique() > 1 else "none")
+        _errorbar(ax, group, x, metric, label, **style, linestyle="-" if group[x].nunique() > 1 else "none")
     _swept_ticks(ax, runs[x])
     ax.set_ylim(bottom=0)
     ax.set(xlabel=_label(x), ylabel=_label(metric),

@@ -66,6 +66,14 @@ def _unmeasured(row):
     return f"; {plural(n, 'attempt')} still running at the end, CPU not measured" if n else ""
 
 
+# What the report's prose calls each backup policy (mrkit.runtime.backups.POLICIES), for readers, not the CLI.
+POLICY_NAMES = {"paper": "the paper's backup tasks", "spark": "Spark's speculation", "late": "LATE"}
+
+
+def policy_name(policy) -> str:
+    return POLICY_NAMES.get(policy, str(policy))
+
+
 def study_text(table: pd.DataFrame) -> str:
     """The study's result in the paper's terms, for each slowdown: best policy, time saved, work spent."""
     lines = []
@@ -76,11 +84,11 @@ def study_text(table: pd.DataFrame) -> str:
             continue
         best = others.loc[others["end_to_end_s"].idxmin()]
         line = (f"- {plural(int(w), 'worker')}, one {num(f)}x slower: without backups the job takes "
-                f"{num(base['end_to_end_s'].iloc[0])} s; `{best['backup_tasks']}` cuts it to "
+                f"{num(base['end_to_end_s'].iloc[0])} s; {policy_name(best['backup_tasks'])} cuts it to "
                 f"{num(best['end_to_end_s'])} s ({_saved(best['saved_pct'])}) for "
                 f"{plural(round(best['backups']), 'backup attempt')} and {num(best['lost_cpu_s'])} CPU seconds of "
                 f"attempts that lost ({num(best['extra_cpu_pct'])}% of the job's CPU{_unmeasured(best)}).")
-        rest = [f"`{p['backup_tasks']}` {num(p['end_to_end_s'])} s ({_saved(p['saved_pct'])}, "
+        rest = [f"{policy_name(p['backup_tasks'])} {num(p['end_to_end_s'])} s ({_saved(p['saved_pct'])}, "
                 f"{num(p['lost_cpu_s'])} CPU s lost)" for i, p in others.iterrows() if i != best.name]
         lines.append(line + (" Then " + "; ".join(rest) + "." if rest else ""))
     if not lines:

@@ -126,6 +126,7 @@ SECTIONS_JS = """() => {
     } else {
       if (el.closest('table')) continue;
       cur.prose.push(el.innerText);
+      cur.code = (cur.code || []).concat(Array.from(el.querySelectorAll('code')).map(c => c.innerText));
       cur.last = el.tagName === 'H3' ? el.innerText : (cur.last && cur.last.startsWith('Answer') ? cur.last : el.tagName);
     }
   }
@@ -165,4 +166,6 @@ def test_the_rendered_report_has_every_question_its_grid_an_answer_and_no_code(r
     for s in sections:
         for text in s["prose"]:
             assert not INTERNALS.search(text), f"{s['title']}: {INTERNALS.search(text)[0]!r} in {text[:200]!r}"
+        # Code spans in prose only for a command the reader can run, never for a name (e.g. a policy's).
+        assert all(c.startswith("mrkit ") for c in s.get("code") or []), f"{s['title']}: code in prose {s['code']}"
         assert "s to " not in "".join(s["prose"]) or not re.search(r"from ([0-9.]+) s\S* to \1 s", " ".join(s["prose"]))
