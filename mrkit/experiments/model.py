@@ -63,6 +63,9 @@ class AppCosts:
     r2_map: float
     r2_reduce: float
     n_attempts: int
+    # CPU inflation of an attempt with n running at once, 1 + contention * (1 - 1/n): caches, memory bandwidth
+    # and context switches shared by concurrent tasks (simulate.SimJob.contention).
+    contention: float = 0.0
 
     def keys(self, map_bytes):
         return self.heaps_k * max(map_bytes, 1.0) ** self.heaps_beta
@@ -136,7 +139,22 @@ def _attempt_table(runs, tasks):
     share = 1.0 - np.exp(-t["map_keys"] / t["n_reduce"].clip(lower=1))  # partitions a map task fills
     t["files_written"] = np.where(t["phase"] == "map", t["n_reduce"] * (1.0 - np.exp(-t["records_out"] / t["n_reduce"])), 0.0)
     t["files_read"] = np.where(t["phase"] == "reduce", t["n_map"] * share, 0.0)
+    t["concurrency"] = _concurrency(tasks[tasks["phase"].isin(["map", "reduce"])], t)
     return t
+
+
+def _concurrency(attempts, ok):
+    """For each row of `ok`: how many of its run's attempts (itself included) ran during it, on average over its span."""
+    out = pd.Series(1.0, index=ok.index)
+    spans = {rid: (g["start"].to_numpy(float), g["end"].to_numpy(float))
+             for rid, g in attempts.assign(run_id=attempts["run_id"].astype(str)).groupby("run_id")}
+    for rid, g in ok.groupby("run_id"):
+        starts, ends = spans[rid]
+        a, b = g["start"].to_numpy(float)[:, None], g["end"].to_numpy(float)[:, None]
+        overlap = np.clip(np.minimum(ends, b) - np.maximum(starts, a), 0.0, None).sum(axis=1)
+        span = (b - a)[:, 0]
+        out[g.index] = np.where(span > 0, overlap / np.where(span > 0, span, 1.0), 1.0)
+    return out.clip(lower=1.0)
 
 
 def _fit(df, columns, y="cpu_s", relative=False):
@@ -149,28 +167,64 @@ def _fit(df, columns, y="cpu_s", relative=False):
     return coef, _r2(v, a @ coef)
 
 
-def _per_run(t, phase, columns):
-    """A phase's attempts summed per run: what the run's CPU demand is made of."""
+def _per_run(t, phase, columns, contention=0.0):
+    """A phase's attempts summed per run: what the run's CPU demand is made of.
+
+    Each attempt's regressors are inflated by the contention it ran under,
+    1 + contention * (1 - 1/concurrency), so the fit's coefficients are the
+    costs of an attempt running alone.
+    """
     rows = t[t["phase"] == phase].assign(one=1.0)
+    inflation = 1.0 + contention * (1.0 - 1.0 / rows["concurrency"])
+    rows = rows.assign(**{c: rows[c] * inflation for c in ("one", *columns)})
     return rows.groupby("run_id")[["one", *columns, "cpu_s"]].sum()
 
 
+MAP_COLUMNS, REDUCE_COLUMNS = ("bytes_in", "files_written"), ("records_in", "files_read")
+CONTENTION_MAX = 2.0  # the largest contention calibration tries: a task side by side at 3x its CPU alone
+
+
+def _relative_sse(df, columns, coef):
+    v = df["cpu_s"].to_numpy(dtype=float)
+    return float(((((df[list(columns)].to_numpy(dtype=float) @ coef) - v) / np.maximum(v, 1e-3)) ** 2).sum())
+
+
+def _fit_phases(t, contention):
+    """(map coef, r2, reduce coef, r2, relative SSE of both) for one contention value."""
+    maps = _per_run(t, "map", MAP_COLUMNS, contention)
+    reduces = _per_run(t, "reduce", REDUCE_COLUMNS, contention)
+    m, r2m = _fit(maps, ["one", *MAP_COLUMNS], relative=True)
+    r, r2r = _fit(reduces, ["one", *REDUCE_COLUMNS], relative=True)
+    sse = _relative_sse(maps, ["one", *MAP_COLUMNS], m) + _relative_sse(reduces, ["one", *REDUCE_COLUMNS], r)
+    return m, r2m, r, r2r, sse
+
+
 def _fit_app(t):
-    """One app's costs, fitted on each run's summed map and reduce CPU.
+    """One app's costs, fitted on each run's summed map and reduce CPU, and the contention that fits them best.
 
     Sums per run, weighted by 1/total, make every calibration run count the
-    same in relative terms, and average away cpu_s's 10 ms clock tick.
+    same in relative terms, and average away cpu_s's 10 ms clock tick. The
+    contention is the grid value whose fit leaves the least relative error;
+    runs whose attempts all ran alone (one task, or one CPU and one worker)
+    cannot tell it from zero, and it comes out 0 there.
     """
-    maps = _per_run(t, "map", ["bytes_in", "files_written"])
-    reduces = _per_run(t, "reduce", ["records_in", "files_read"])
     sizes = t.loc[t["phase"] == "map", "bytes_in"]
-    if len(maps) < 4 or sizes.nunique() < 2:
+    if t.loc[t["phase"] == "map", "run_id"].nunique() < 4 or sizes.nunique() < 2:
         raise ModelError("calibration needs at least 4 runs per app, with map tasks of two sizes or more (vary M)")
-    m, r2m = _fit(maps, ["one", "bytes_in", "files_written"], relative=True)
-    r, r2r = _fit(reduces, ["one", "records_in", "files_read"], relative=True)
+    fits = {}
+    best = 0.0
+    for step in (0.1, 0.01):  # a coarse grid over [0, CONTENTION_MAX], then a fine one around its best
+        grid = np.arange(max(0.0, best - 10 * step), min(CONTENTION_MAX, best + 10 * step) + 1e-9, step)
+        for a in map(float, np.round(grid, 2)):
+            if a not in fits:
+                fits[a] = _fit_phases(t, a)
+        best = min(fits, key=lambda a: (round(fits[a][4], 9), a))
+    contention = best
+    m, r2m, r, r2r, _ = fits[contention]
     sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
     beta, logk = np.polyfit(np.log(sized["bytes_in"]), np.log(sized["records_out"]), 1)
-    return AppCosts(*map(float, m), *map(float, r), float(math.exp(logk)), float(beta), r2m, r2r, len(t))
+    return AppCosts(*map(float, m), *map(float, r), float(math.exp(logk)), float(beta), r2m, r2r, len(t),
+                    contention=float(contention))
 
 
 def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Calibration:
@@ -263,7 +317,8 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
         master_map_cpu=cal.master_task_s + cal.master_file_s * files_written,
         master_reduce_cpu=cal.master_task_s + cal.master_file_s, master_register_cpu=cal.master_worker_s,
         cores=p.cores if ecs else max(0.1 * p.cores, p.cores - (cal.background if p.background is None else p.background)),
-        fork_s=0.0 if ecs else cal.fork_s, start_latency_s=latency, task_timeout=p.task_timeout, dedicated=ecs)
+        fork_s=0.0 if ecs else cal.fork_s, start_latency_s=latency, task_timeout=p.task_timeout, dedicated=ecs,
+        contention=0.0 if ecs else c.contention)
 
 
 def predict(cal: Calibration, p: Point, **zero) -> Prediction:
@@ -286,6 +341,7 @@ TERMS = {
     "per-file (intermediate files)": ("map_per_file_s", "reduce_per_file_s", "master_file_s"),
     "data work (bytes and records)": ("map_per_byte_s", "reduce_per_record_s"),
     "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s"),
+    "contention between running tasks": ("contention",),
     "launch and split": ("launch_s",),
 }
 

@@ -18,7 +18,12 @@ demands instead of code:
   serving a request) shares `cores` CPUs equally: processor sharing, each
   progressing at min(1, cores / runnable) CPU-seconds per second (`cores`
   may be fractional: what other programs leave of them). With `dedicated`,
-  each process has its own CPU (ECS tasks).
+  each process has its own CPU (ECS tasks);
+- attempts running at once slow each other beyond sharing the cores (caches,
+  memory bandwidth, context switches): with n attempts running, each needs
+  `1 + contention * (1 - 1/n)` times its CPU demand (the model fits
+  `contention` from the attempts' measured CPU against how many ran beside
+  them; 0 leaves pure processor sharing).
 
 Pure Python, deterministic, no I/O: `simulate(SimJob(...))` -> SimResult.
 """
@@ -49,6 +54,7 @@ class SimJob:
     start_latency_s: float = 0.0  # each worker is ready this long after launch (ECS task start)
     task_timeout: float = 10.0
     dedicated: bool = False  # every process has a CPU of its own
+    contention: float = 0.0  # CPU inflation of an attempt with n running at once: 1 + contention * (1 - 1/n)
 
 
 @dataclass
@@ -191,6 +197,11 @@ class _Sim:
             return min(1.0, self.job.cores)  # cores: each task's own vCPUs (a quarter vCPU runs at 0.25)
         return min(1.0, self.job.cores / runnable) if runnable else 0.0
 
+    def _worker_rate(self, rate):
+        """An attempt's progress in its own CPU demand per second: the core share, less the contention."""
+        n = len(self.running)
+        return rate / (1.0 + self.job.contention * (1.0 - 1.0 / n)) if n else rate
+
     def run(self) -> SimResult:
         job = self.job
         serve_at = job.fork_s * job.workers
@@ -201,26 +212,27 @@ class _Sim:
         while self.finished is None:
             runnable = len(self.running) + (self.master_left is not None)
             rate = self._rate(runnable)
+            worker_rate = self._worker_rate(rate)
             least = min((r[0] for r in self.running.values()), default=math.inf)
-            if self.master_left is not None:
-                least = min(least, self.master_left)
-            dt_cpu = least / rate if rate > 0 and least < math.inf else math.inf
+            dt_cpu = least / worker_rate if worker_rate > 0 and least < math.inf else math.inf
+            if self.master_left is not None and rate > 0:
+                dt_cpu = min(dt_cpu, self.master_left / rate)
             t_timer = self.timers[0][0] if self.timers else math.inf
             if dt_cpu == math.inf and t_timer == math.inf:
                 raise RuntimeError("simulate: nothing left to happen before the job finished (a bug)")
             if t_timer <= self.t + dt_cpu:
-                self._advance(t_timer - self.t, rate)
+                self._advance(t_timer - self.t, rate, worker_rate)
                 _, _, kind, payload = heapq.heappop(self.timers)
                 self._timer(kind, payload)
             else:
-                self._advance(dt_cpu, rate)
+                self._advance(dt_cpu, rate, worker_rate)
                 self._finish_cpu()
         return self._result(serve_at)
 
-    def _advance(self, dt, rate):
+    def _advance(self, dt, rate, worker_rate):
         if dt > 0:
             for entry in self.running.values():
-                entry[0] -= rate * dt
+                entry[0] -= worker_rate * dt
             if self.master_left is not None:
                 self.master_left -= rate * dt
         self.t += max(dt, 0.0)

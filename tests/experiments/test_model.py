@@ -19,8 +19,12 @@ MASTER_TASK, MASTER_FILE, MASTER_WORKER = 0.002, 0.0001, 0.003
 INPUT = 8 * 2**20
 
 
-def synthetic(configs, cores=2, repeats=2, app="wc"):
-    """runs and tasks DataFrames whose every number follows the model with the TRUE costs, exactly."""
+def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0):
+    """runs and tasks DataFrames whose every number follows the model with the TRUE costs, exactly.
+
+    Tasks run in rounds of W (one per worker), a round's tasks side by side; with `contention`, each
+    task of a round of n needs 1 + contention * (1 - 1/n) times its CPU.
+    """
     runs, tasks = [], []
     for i, (m, r, w) in enumerate(c for c in configs for _ in range(repeats)):
         run_id = f"run{i}"
@@ -31,6 +35,9 @@ def synthetic(configs, cores=2, repeats=2, app="wc"):
         for phase, n in (("map", m), ("reduce", r)):
             for k in range(n):
                 worker = f"w{k % w}"
+                if k % w == 0:  # a new round starts once the previous one has ended
+                    t = max([t] + [x["end"] for x in tasks if x["run_id"] == run_id]) + 0.001
+                side_by_side = min(w, n - k // w * w)
                 if phase == "map":
                     cpu = TRUE["map_fixed_s"] + TRUE["map_per_byte_s"] * b + TRUE["map_per_file_s"] * r * share
                     counts = dict(bytes_in=b, records_in=1, records_out=keys)
@@ -39,7 +46,7 @@ def synthetic(configs, cores=2, repeats=2, app="wc"):
                     cpu = (TRUE["reduce_fixed_s"] + TRUE["reduce_per_record_s"] * records
                            + TRUE["reduce_per_file_s"] * m * share)
                     counts = dict(bytes_in=0, records_in=records, records_out=records)
-                t += 0.001
+                cpu *= 1 + contention * (1 - 1 / side_by_side)
                 tasks.append(dict(run_id=run_id, phase=phase, task=k, attempt=1, worker=worker, pid=1, host="h",
                                   start=t, end=t + cpu, duration_s=cpu, bytes_out=0, status="ok", cpu_s=cpu, **counts))
         runs.append(dict(run_id=run_id, app=app, backend="local", n_map=m, n_reduce=r, workers=w, cpu_count=cores,
@@ -58,10 +65,24 @@ def test_calibration_recovers_the_costs_it_was_made_with():
     for name, value in TRUE.items():
         assert getattr(costs, name) == pytest.approx(value, rel=0.02, abs=1e-6), name
     assert costs.heaps_k == pytest.approx(HEAPS_K, rel=1e-6) and costs.heaps_beta == pytest.approx(HEAPS_BETA)
+    assert costs.contention == 0.0, "tasks side by side that do not slow each other: no contention"
     assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_s == pytest.approx(FORK)
     assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
     assert cal.master_file_s == pytest.approx(MASTER_FILE, rel=0.02)
     assert cal.master_worker_s == pytest.approx(MASTER_WORKER, rel=0.02)
+
+
+def test_calibration_recovers_the_contention_of_tasks_running_side_by_side():
+    cal = model.calibrate(*synthetic(CONFIGS, contention=0.6), background=0)
+    costs = cal.costs("wc")
+    assert costs.contention == pytest.approx(0.6, abs=0.02)
+    for name, value in TRUE.items():  # the costs of a task running alone
+        assert getattr(costs, name) == pytest.approx(value, rel=0.05, abs=1e-5), name
+    # the simulator gets it: the same point is slower with it than without
+    p = model.Point("wc", INPUT, 8, 2, 8, 2)
+    assert model.sim_job(cal, p).contention == costs.contention
+    plain = dataclasses.replace(cal, apps={"wc": dataclasses.replace(costs, contention=0.0)})
+    assert model.predict(cal, p).end_to_end_s > 1.2 * model.predict(plain, p).end_to_end_s
 
 
 def test_cores_other_programs_took_slow_the_job_down_as_fewer_cores():
