@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 report: $(STAMP)
-	$(BIN)/mrkit report
+	$(BIN)/mrkit report --stand-in  # the ECS section on the local stand-in: no AWS account needed
 
 demo: $(STAMP)
 	$(BIN)/mrkit demo

@@ -5,6 +5,7 @@ Ctrl-C exits 130. Subcommands are a registry of (configure, handler) pairs.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -399,9 +400,29 @@ def _configure_report(p):
 def _report(args):
     from mrkit.experiments.notebook_report import build_report
 
-    # it says where it wrote the page
-    build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks, resume=args.resume,
-                 backend_options={"stand_in": True} if args.stand_in else None, progress=not args.no_progress)
+    def build():  # it says where it wrote the page
+        build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks,
+                     resume=args.resume, backend_options={"stand_in": True} if args.stand_in else None,
+                     progress=not args.no_progress)
+
+    if not args.stand_in:
+        return build()
+    # The stand-in's AWS: the endpoint the user started, or a moto server of our own for this report.
+    from mrkit.backends.ecs.local_aws import local_aws
+
+    with contextlib.nullcontext() if os.environ.get("AWS_ENDPOINT_URL") else local_aws():
+        _stand_in_stack()
+        return build()
+
+
+def _stand_in_stack():
+    """`mrkit ecs up` on the stand-in's endpoint (idempotent): the report's ECS sweep needs the stack."""
+    from mrkit.backends.ecs.aws import Aws
+    from mrkit.backends.ecs.bootstrap import up
+    from mrkit.backends.ecs.config import load_config
+
+    config = load_config(None)
+    up(config, Aws(config.region, endpoint_url=os.environ["AWS_ENDPOINT_URL"]))
 
 
 def _configure_predict(p):

@@ -32,20 +32,26 @@ def _load_plan():
     """
     document = yaml.safe_load(PLAN_FILE.read_text(encoding="utf-8"))
     plan = tuple((item.get("app"), item["sweep"], item.get("overrides") or {}) for item in document["sweeps"])
-    return plan, document.get("settings") or {}
+    stand_in = frozenset(item["sweep"] for item in document["sweeps"] if item.get("stand_in"))
+    return plan, document.get("settings") or {}, stand_in
 
 
-REPORT_PLAN, REPORT_SETTINGS = _load_plan()
+# STAND_IN_SWEEPS: the plan's ECS sweeps, in the full report only when it runs them on the local stand-in.
+REPORT_PLAN, REPORT_SETTINGS, STAND_IN_SWEEPS = _load_plan()
 
 
 class ReportError(MrkitError):
     """The report notebook failed: which cell, what it raised, and where the executed notebook is."""
 
 
-def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None) -> list[dict]:
-    """The sweep notebook's `plan` for a report: REPORT_PLAN's sweeps of `apps` (or `sweeps`, names)."""
+def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None, stand_in=False) -> list[dict]:
+    """The sweep notebook's `plan` for a report: REPORT_PLAN's sweeps of `apps` (or `sweeps`, names).
+
+    Without `sweeps`, the ECS sweeps (STAND_IN_SWEEPS) are in it only with `stand_in`.
+    """
     chosen = [(app, name, over) for app, name, over in REPORT_PLAN
-              if ((app is None or app in apps) if sweeps is None else name in sweeps)]
+              if ((app is None or app in apps) and (stand_in or name not in STAND_IN_SWEEPS)
+                  if sweeps is None else name in sweeps)]
     if sweeps is not None:  # others run as their YAML says (e.g. mappers_ecs: its own corpus, on ECS)
         known = {name for _, name, _ in chosen}
         chosen += [(None, name, None) for name in sweeps if name not in known]
@@ -203,7 +209,7 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
     out = pathlib.Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     executed = out.with_suffix(".ipynb")
-    plan = report_plan(apps, quick, sweeps)
+    plan = report_plan(apps, quick, sweeps, stand_in=bool((backend_options or {}).get("stand_in")))
     results_dir = str(pathlib.Path(results_dir or out.parent).resolve())
     if backend_options:
         plan = [{**item, "backend_options": {**_yaml_backend_options(item["sweep"]), **backend_options}}
