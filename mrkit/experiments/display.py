@@ -169,7 +169,8 @@ def show_calibration(result):
     cal = calibration_for([result])
     err = model.compare(cal, result.path) if cal is not None else None
     text = ("## The cost model's calibration\n\nThese runs are not a lab question: small jobs chosen to separate the "
-            "model's terms (per-task overhead, per intermediate file, per byte and record, worker start-up). The model "
+            "model's terms (per-task overhead, per intermediate file, per byte and record, worker start-up, contention "
+            "between tasks running side by side). The model "
             "fitted to them predicts every other section's times and what they would be on 8 to 100 cores. ")
     if err and err["median_abs_error_pct"] is not None:
         text += (f"On these {report.plural(len(result.runs), 'run')} its median error is "

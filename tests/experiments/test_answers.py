@@ -86,3 +86,12 @@ def test_a_term_that_does_not_change_is_not_said_to_grow():
     assert "none of the model's terms changes noticeably" in text and " s to " not in text
     ans["model"]["here"]["last"] = end("M=100", 1.5)
     assert "per-task overhead, which grows from 0 s to 1.5 s" in _growth(ans)
+
+
+def test_every_model_term_has_its_reason_and_contention_can_be_the_one_that_grows():
+    assert set(answers._WHY) == set(model.TERMS)
+    contended = model.calibrate(*synthetic(CONFIGS, contention=1.5), background=0)
+    runs, tasks = sweep_frames({1: 3.0, 2: 2.0})
+    cfg = load_sweep("map_sweep", n_map=[1, 2], workers=[2])
+    text = answers.answer_text(answers.compute(runs, tasks, cfg, contended, None))
+    assert "contention between running tasks" in text and "slow each other down" in text
