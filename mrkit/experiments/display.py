@@ -223,6 +223,7 @@ def verification_table(runs):
                                    different=("verify_different", "sum"), twice=("verify_duplicate", "sum"),
                                    equal=("equal", "sum")).reset_index()
     table["found"] = [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in zip(table["found_min"], table["found_max"])]
+    table["expected"] = [f"{a:,}" for a in table["expected"]]
     return table.rename(columns={"n_map": "M = W", "expected": "unique words expected", "found": "unique words found",
                                  "missing": "missing (all runs)", "extra": "extra (all runs)",
                                  "different": "different counts (all runs)", "twice": "emitted twice (all runs)",

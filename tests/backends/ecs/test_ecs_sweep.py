@@ -48,7 +48,7 @@ def test_an_ecs_mapper_sweep_writes_the_runs_csv_a_local_one_does(settings, tmp_
     assert local_runs["verify_expected"].isna().all(), "local sweeps are not verified run by run"
     table = verification_table(ecs_runs)
     assert list(table["M = W"]) == [1, 2] and list(table["runs equal to sequential"]) == [1, 1]
-    assert list(table["unique words found"]) == [f"{expected:,}"] * 2
+    assert list(table["unique words found"]) == list(table["unique words expected"]) == [f"{expected:,}"] * 2
     broken = ecs_runs.assign(verify_missing=[0, 3], verify_found=[expected, expected - 3])
     assert list(verification_table(broken)["runs equal to sequential"]) == [1, 0]
     assert verification_table(local_runs) is None
