@@ -67,7 +67,7 @@ def _unmeasured(row):
 
 
 # What the report's prose calls each backup policy (mrkit.runtime.backups.POLICIES), for readers, not the CLI.
-POLICY_NAMES = {"paper": "the paper's backup tasks", "spark": "Spark's speculation", "late": "LATE"}
+POLICY_NAMES = {"paper": "the paper's backup policy", "spark": "Spark's speculation", "late": "LATE"}
 
 
 def policy_name(policy) -> str:

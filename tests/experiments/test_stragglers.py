@@ -37,4 +37,4 @@ def test_the_text_states_the_same_numbers_as_the_table():
     text = stragglers.study_text(table)
     assert "without backups the job takes 10 s; Spark's speculation cuts it to 4 s (60% saved) for 1 backup attempt" in text
     assert "1 attempt still running at the end, CPU not measured" in text
-    assert "Then the paper's backup tasks 5 s (50% saved, 0.5 CPU s lost)." in text
+    assert "Then the paper's backup policy 5 s (50% saved, 0.5 CPU s lost)." in text
