@@ -36,6 +36,7 @@ from mrkit.experiments.display import (  # noqa: F401 - re-exported for the note
 from mrkit.experiments.export import (  # noqa: F401 - re-exported
     REPORT_PLAN,
     REPORT_SETTINGS,
+    STAND_IN_SWEEPS,
     SWEEP_NOTEBOOK,
     ReportError,
     build_report,

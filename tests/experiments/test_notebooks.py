@@ -118,8 +118,14 @@ def test_a_plan_gives_each_sweep_its_own_app_and_settings():
 
     plan = nr.report_plan(quick=False)
     configs = nr.sweep_plan(plan=plan, results_dir="elsewhere")
-    assert [c.name for c in configs] == [name for _, name, _ in nr.REPORT_PLAN]
-    assert all(c.app == app for c, (app, _, _) in zip(configs, nr.REPORT_PLAN) if app)
+    local = [(app, name) for app, name, _ in nr.REPORT_PLAN if name not in nr.STAND_IN_SWEEPS]
+    assert [c.name for c in configs] == [name for _, name in local]
+    assert all(c.app == app for c, (app, _) in zip(configs, local) if app)
+    # on the stand-in (what `make report` runs) the ECS study joins, with the plan's own overrides
+    stand_in = nr.sweep_plan(plan=nr.report_plan(quick=False, stand_in=True), results_dir="elsewhere")
+    assert [c.name for c in stand_in] == [name for _, name, _ in nr.REPORT_PLAN]
+    ecs = stand_in[-1]
+    assert (ecs.name, ecs.backend, ecs.repeats, ecs.backend_options.get("verify")) == ("mappers_ecs", "ecs", 1, True)
     assert all(not c.warmup and c.results_dir == "elsewhere" for c in configs)
     by = {c.name: c for c in configs}
     # The lab's four questions on their exact grids, at the sweep files' own corpus and repeats.
