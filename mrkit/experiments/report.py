@@ -216,22 +216,20 @@ def noise(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     else:
         listed = ", ".join(f"{config_text(r)} (CV {r['cv']:.0%}, n={int(r['n'])})" for _, r in noisy.iterrows())
         text = f"Noisy points (CV > {NOISY_CV:.0%}): {listed}; read differences there with care."
-    return text + _repeated(runs, s, metric)
+    return text + _repeated(runs, metric)
 
 
-def _repeated(runs, s, metric):
+def _repeated(runs, metric):
     """Which points the sweep repeated past its planned runs (their interval was wide), and how wide they ended."""
-    planned = int(s["n"].min())
-    extra = s[s["n"] > planned]
+    ci = analysis.center_interval(runs, by=CONFIG_BY, metric=metric)
+    planned = int(ci["n"].min())
+    extra = ci[ci["n"] > planned]
     if extra.empty:
         return ""
-    listed = []
-    for _, r in extra.iterrows():
-        mask = np.logical_and.reduce([runs[c] == r[c] for c in CONFIG_BY])
-        i = analysis.interval_of(runs.loc[mask, metric].dropna())
-        listed.append(f"{config_text(r)} ({i['n']} runs, 95% interval {num(i['lo'])}–{num(i['hi'])} s)")
-    return (f" Repeated past {planned} runs because their 95% interval was wide: {', '.join(listed)}"
-            f" ({len(extra)} of {len(s)} configurations).")
+    listed = ", ".join(f"{config_text(r)} ({int(r['n'])} runs, 95% interval {num(r['lo'])}–{num(r['hi'])} s)"
+                       for _, r in extra.iterrows())
+    return (f" Repeated past {planned} runs because their 95% interval was wide: {listed}"
+            f" ({len(extra)} of {len(ci)} configurations).")
 
 
 def map_stage(runs: pd.DataFrame) -> str:
