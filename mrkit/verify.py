@@ -36,6 +36,11 @@ class Verification:
     def ok(self):
         return not (self.missing or self.extra or self.different or self.duplicate)
 
+    def columns(self):
+        """The counts as a verified sweep run records them ({VERIFY_COLUMNS name: count})."""
+        counts = (self.expected, self.found, len(self.missing), len(self.extra), len(self.different), self.duplicate)
+        return dict(zip(VERIFY_COLUMNS, counts))
+
     def line(self):
         counts = (f"{self.expected:,} unique keys expected, {self.found:,} found; missing {len(self.missing)}, "
                   f"extra {len(self.extra)}, different {len(self.different)}")

@@ -65,13 +65,10 @@ def _verified(app, inputs, app_options, storage_url):
     from mrkit.app import load_app
     from mrkit.job import resolve_inputs
     from mrkit.storage import open_storage
-    from mrkit.verify import VERIFY_COLUMNS, compare, output_pairs
+    from mrkit.verify import compare, output_pairs
 
-    resolved = resolve_inputs(inputs)
-    expected = _reference(load_app(app, app_options), tuple(resolved))
-    v = compare(expected, output_pairs(open_storage(storage_url)))
-    counts = (v.expected, v.found, len(v.missing), len(v.extra), len(v.different), v.duplicate)
-    return dict(zip(VERIFY_COLUMNS, counts))
+    expected = _reference(load_app(app, app_options), tuple(resolve_inputs(inputs)))
+    return compare(expected, output_pairs(open_storage(storage_url))).columns()
 
 
 _references = {}
