@@ -14,7 +14,7 @@ Only numpy and pandas are used (no scipy), hence the small t table and NNLS.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -51,6 +51,15 @@ def _require(df: pd.DataFrame, cols: Sequence[str], who: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise KeyError(f"{who}: missing column(s) {missing}; have {list(df.columns)}")
+
+
+def cores_of(runs: pd.DataFrame) -> int | None:
+    """The CPUs the runs could use: the `cores` they recorded (their affinity), else the
+    machine's `cpu_count` (records from before `cores`); None when neither is known."""
+    for col in ("cores", "cpu_count"):
+        if col in runs and runs[col].notna().any():
+            return int(runs[col].max())
+    return None
 
 
 def _r2(y: np.ndarray, fitted: np.ndarray) -> float:
@@ -244,60 +253,6 @@ def karp_flatt(speedup, n) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         e = (1.0 / s - 1.0 / n) / (1.0 - 1.0 / n)
     return np.where(n == 1, np.nan, e)
-
-
-@dataclass(frozen=True)
-class CostModel:
-    """T(M) = fixed + work / min(M, cores) + per_task_overhead * M."""
-    fixed: float
-    work: float
-    per_task_overhead: float
-    cores: int
-    r2: float
-    best_x: int
-    n_points: int
-
-    def predict(self, m) -> float | np.ndarray:
-        """Predicted time at M tasks."""
-        m = np.asarray(m, dtype=float)
-        return _out(self.fixed + self.work / np.minimum(m, self.cores)
-                    + self.per_task_overhead * m)
-
-
-def fit_cost_model(runs: pd.DataFrame, x: str = "n_map", metric: str = "end_to_end_s",
-                   cores: int | None = None) -> CostModel:
-    """Fit the task-granularity cost model with non-negative coefficients.
-
-    Superseded by mrkit.experiments.model (calibrated from task records, simulated
-    at any core count, with its error stated); kept only while report.py still calls it.
-
-    More tasks spread the work over up to ``cores`` parallel slots, but each
-    task costs a fixed overhead, so time falls, bottoms out, then rises: this
-    explains the turn-up at large M. ``cores`` defaults to the (single)
-    cpu_count in ``runs``; pass the worker count if that is the real limit.
-    Fit one configuration at a time. ``best_x`` is the integer M with the
-    lowest predicted time (never above cores, as the model only rises there).
-    """
-    _require(runs, [x, metric] + (["cpu_count"] if cores is None else []), "fit_cost_model")
-    data = runs.dropna(subset=[x, metric])
-    if cores is None:
-        found = data["cpu_count"].dropna().unique()
-        if found.size != 1:
-            raise ValueError(f"fit_cost_model: cpu_count values {found.tolist()}; pass cores=")
-        cores = int(found[0])
-    m, t = data[x].to_numpy(dtype=float), data[metric].to_numpy(dtype=float)
-    if np.unique(m).size < 3:
-        raise ValueError(f"fit_cost_model: need >= 3 distinct {x} for 3 coefficients")
-    design = np.column_stack([np.ones_like(m), 1.0 / np.minimum(m, cores), m])
-    if np.linalg.matrix_rank(design) < 3:
-        raise ValueError(f"fit_cost_model: every {x} >= cores={cores}, so fixed cost and "
-                         f"parallel work cannot be separated; include runs with {x} < cores")
-    fixed, work, over = _nnls(design, t)
-    model = CostModel(float(fixed), float(work), float(over), int(cores),
-                      _r2(t, design @ np.array([fixed, work, over])), 0, int(t.size))
-    grid = np.arange(1, max(cores, int(m.max())) + 1)
-    best = int(grid[np.argmin(model.predict(grid))])  # first minimum: fewest tasks
-    return replace(model, best_x=best)
 
 
 # ---------------------------------------------------- decisions and views

@@ -60,7 +60,7 @@ def compute(runs: pd.DataFrame, tasks: pd.DataFrame, cfg, cal, error=None) -> di
     `error`: model.compare's dict for these runs (its median and max |error|)."""
     s = analysis.center_interval(runs, by=BY)
     best = s.loc[s["center"].idxmin()]
-    cores = int(runs["cores"].max() if "cores" in runs and runs["cores"].notna().any() else runs["cpu_count"].max())
+    cores = analysis.cores_of(runs)
     app = str(runs["app"].iloc[0])
     input_bytes = float(runs["input_bytes"].median())
     timeout = float(getattr(cfg, "task_timeout", 10.0) or 10.0)

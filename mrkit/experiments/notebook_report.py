@@ -125,7 +125,7 @@ class SweepResult:
     runs: pd.DataFrame  # noqa: F821
     tasks: pd.DataFrame  # noqa: F821
     meta: dict
-    seconds: float | None = None
+    seconds: float | None = None  # None: not known (a sweep stored by an older mrkit, or still running)
 
 
 def run_sweeps(configs, reload=None, progress=False) -> list[SweepResult]:
@@ -150,8 +150,19 @@ def run_sweeps(configs, reload=None, progress=False) -> list[SweepResult]:
         runs, tasks, meta = sweeps.load_results(path)
         if runs.empty:
             raise sweeps.SweepError(f"{path} holds no runs")
-        out.append(SweepResult(cfg, path, runs, tasks, meta, seconds))
+        out.append(SweepResult(cfg, path, runs, tasks, meta, recorded_seconds(meta) if seconds is None else seconds))
     return out
+
+
+def recorded_seconds(meta) -> float | None:
+    """How long a stored sweep ran: its sessions' (start, end) spans summed, so a resumed sweep
+    counts the time of each session and not the pause between them; None if a session never ended."""
+    from datetime import datetime
+
+    spans = [(s.get("start"), s.get("end")) for s in meta.get("sessions", [])]
+    if not spans or any(end is None for _, end in spans):
+        return None
+    return sum((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() for start, end in spans)
 
 
 def frames(results):

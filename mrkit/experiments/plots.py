@@ -76,10 +76,7 @@ def _varies(runs, col):
 
 
 def _cores(runs, cores=None):
-    if cores is not None:
-        return int(cores)
-    found = runs["cpu_count"].dropna().unique() if "cpu_count" in runs else []
-    return int(max(found)) if len(found) else None
+    return int(cores) if cores is not None else analysis.cores_of(runs)
 
 
 def _errorbar(ax, runs, x, metric, label, **style):

@@ -95,7 +95,7 @@ def best(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
 
 
 def _cores_sentence(runs):
-    cores = int(runs["cpu_count"].max())
+    cores = analysis.cores_of(runs)
     over = runs.loc[runs["workers"] > cores, "workers"].unique()
     if not len(over):
         return f"Every configuration uses at most the {cores} CPUs of the machine."
@@ -111,21 +111,24 @@ def _poor_fit(r2):
 
 
 def _cost_sentence(runs, x):
-    letter = LETTER[x]
-    try:
-        m = analysis.fit_cost_model(runs, x=x)
-    except ValueError:
-        means = runs.groupby(x)["end_to_end_s"].mean()
-        if len(means) < 2:
-            return ""
-        slope = np.polyfit(means.index.to_numpy(float), means.to_numpy(), 1)[0]
-        verb = "adds" if slope > 0 else "saves"
-        return (f"A straight line through the mean times says each extra task {verb} about "
-                f"{num(abs(slope) * 1000)} ms (the answer below splits that into the cost model's terms).")
-    return (f"A cost model T({letter}) = fixed + work / min({letter}, {m.cores} cores) + c·{letter} "
-            f"fits with R² = {m.r2:.2f}: c = {num(m.per_task_overhead * 1000)} ms per task, "
-            f"fixed {num(m.fixed)} s, parallel work {num(m.work)} s; it puts the best {letter} at {m.best_x}"
-            f"{_poor_fit(m.r2)}.")
+    """The time each extra task adds: the slope of the mean times where every core is busy.
+
+    Below the cores more tasks still add parallelism, so a line through those
+    points would mix two effects; the answer splits the slope into the cost model's terms.
+    """
+    letter, cores = LETTER[x], analysis.cores_of(runs)
+    means = runs.groupby(x)["end_to_end_s"].mean()
+    busy = means[means.index >= cores] if cores else means
+    if len(busy) >= 2 and len(busy) < len(means):
+        means, where = busy, f"From {letter}={int(busy.index.min())} on (all {cores} CPUs busy), a"
+    else:
+        where = "A"
+    if len(means) < 2:
+        return ""
+    slope = np.polyfit(means.index.to_numpy(float), means.to_numpy(), 1)[0]
+    verb = "adds" if slope > 0 else "saves"
+    return (f"{where} straight line through the mean times says each extra task {verb} about "
+            f"{num(abs(slope) * 1000)} ms (the answer below splits that into the cost model's terms).")
 
 
 def _serial_stage_sentence(runs):

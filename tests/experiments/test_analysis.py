@@ -91,46 +91,14 @@ def test_karp_flatt_is_undefined_at_one_worker():
     assert np.isnan(e[0]) and e[1] == pytest.approx(1 / 1.6 * 2 - 1)
 
 
-# -------------------------------------------------------------- cost model
+# -------------------------------------------------------------- cores
 
 
-def cost_runs(fixed, work, over, cores, ms, noise=None):
-    ms = np.asarray(ms, dtype=float)
-    t = fixed + work / np.minimum(ms, cores) + over * ms
-    if noise is not None:
-        t = t * noise
-    return make_runs([dict(n_map=int(m), cpu_count=cores, end_to_end_s=v)
-                      for m, v in zip(ms, t)])
-
-
-def test_cost_model_recovers_coefficients_and_argmin():
-    ms = np.repeat([1, 2, 3, 4, 6, 8, 12, 16, 32], 3)
-    noise = 1 + 0.002 * np.random.default_rng(7).standard_normal(ms.size)
-    model = an.fit_cost_model(cost_runs(2.0, 40.0, 2.5, 8, ms, noise))  # cores from cpu_count
-    assert model.cores == 8
-    assert model.fixed == pytest.approx(2.0, abs=0.5)
-    assert model.work == pytest.approx(40.0, rel=0.02)
-    assert model.per_task_overhead == pytest.approx(2.5, rel=0.02)
-    # T = 2 + 40/M + 2.5 M is smallest at sqrt(40 / 2.5) = 4
-    assert model.best_x == 4
-    assert model.predict(4) == pytest.approx(22, rel=0.02)
-    assert model.r2 > 0.99
-
-
-def test_cost_model_keeps_coefficients_non_negative():
-    # Time keeps falling past cores: unconstrained LS would give overhead -0.1.
-    model = an.fit_cost_model(cost_runs(5.0, 60.0, -0.1, 4, [1, 2, 4, 8, 16]))
-    assert model.per_task_overhead == 0.0
-    assert model.fixed >= 0 and model.work > 0
-    assert model.best_x == 4  # flat beyond cores, fewest tasks wins
-
-
-def test_cost_model_refuses_unidentifiable_data():
-    with pytest.raises(ValueError, match="cannot be separated"):
-        an.fit_cost_model(cost_runs(1.0, 10.0, 0.1, 2, [2, 4, 8]))
-    with pytest.raises(ValueError, match="cpu_count"):
-        runs = cost_runs(1.0, 10.0, 0.1, 2, [1, 2, 4])
-        an.fit_cost_model(runs.assign(cpu_count=[2, 4, 4]))
+def test_cores_of_prefers_the_recorded_affinity_over_the_machine():
+    assert an.cores_of(make_runs([dict(n_map=1, cores=1, cpu_count=2)])) == 1
+    assert an.cores_of(make_runs([dict(n_map=1, cpu_count=2)])) == 2  # records from before `cores`
+    assert an.cores_of(make_runs([dict(n_map=1, cores=np.nan, cpu_count=4)])) == 4
+    assert an.cores_of(pd.DataFrame({"n_map": [1]})) is None
 
 
 # -------------------------------------------------------------- summaries

@@ -139,13 +139,17 @@ def test_limits_name_cores_per_task_cost_serial_stages_and_stragglers():
     assert re.search(r"slowest map task takes 4× the median one", text)
 
 
-def test_cost_model_sentence_when_it_can_be_fitted():
-    m_values = [1, 2, 4, 8, 16]
-    runs = make_runs({m: 0.5 + 4 / min(m, 2) + 0.05 * m for m in m_values}, fixed={"n_reduce": 1}, cv=0.001)
-    model = analysis.fit_cost_model(runs, x="n_map")
+def test_per_task_slope_is_taken_where_every_core_is_busy():
+    # Falls while more tasks add parallelism (M < 2 cores), then rises: a line through all of it would mislead.
+    means = {1: 4.0, 2: 2.0, 4: 2.2, 8: 2.6}
+    runs = make_runs(means, fixed={"n_reduce": 1}, cv=0.001)
     text = report.limits(runs, None, "n_map")
-    m = re.search(rf"c = {NUM} ms per task.* best M at (\d+)", text)
-    assert m and close(m[1], model.per_task_overhead * 1000) and int(m[2]) == model.best_x
+    m = re.search(rf"From M=2 on \(all 2 CPUs busy\), a straight line through the mean times says each extra task "
+                  rf"adds about {NUM} ms", text)
+    busy = runs[runs["n_map"] >= 2].groupby("n_map")["end_to_end_s"].mean()
+    assert m and close(m[1], np.polyfit(busy.index.to_numpy(float), busy.to_numpy(), 1)[0] * 1000), text
+    pinned = report.limits(runs.assign(cores=1), None, "n_map")  # pinned to 1 CPU: every point is busy
+    assert "A straight line through the mean times" in pinned and "From M=" not in pinned
 
 
 def test_markdown_report_sections_per_sweep_and_header():
