@@ -106,6 +106,42 @@ def _warmup_text(results):
             "the others (" + ", ".join(n for n, w in warm.items() if not w) + ") had no warm-up.")
 
 
+def _smaller_text(results):
+    """Which sweeps ran smaller than their file in params/ says (fewer repeats, a smaller corpus), and how.
+
+    Read from each sweep's own configuration against its file, so the header states exactly what a
+    plan cut; a sweep from a YAML outside params/ has nothing to be compared with and is not named.
+    """
+    from mrkit.experiments import sweep as sweeps
+    from mrkit.experiments.report import plural
+
+    quick, cut = [], []
+    for r in results:
+        try:
+            full, small = sweeps.load_sweep(r.config.name), sweeps.load_sweep(r.config.name, quick=True)
+        except sweeps.SweepError:
+            continue
+        ran = r.config
+        if (ran.repeats, ran.corpus) == (small.repeats, small.corpus) != (full.repeats, full.corpus):
+            quick.append(ran.name)
+            continue
+        parts = []
+        if ran.repeats < full.repeats:
+            parts.append(f"{plural(ran.repeats, 'run')} per configuration, not {full.repeats}")
+        if ran.corpus and full.corpus and ran.corpus.files * ran.corpus.size < full.corpus.files * full.corpus.size:
+            parts.append(f"{ran.corpus.files} files of {ran.corpus.size / 2**20:g} MiB, "
+                         f"not {full.corpus.files} of {full.corpus.size / 2**20:g} MiB")
+        if parts:
+            cut.append(f"{ran.name} ({'; '.join(parts)})")
+    text = ""
+    if quick:
+        its = "its" if len(quick) == 1 else "their"
+        text += f" A quick look: {', '.join(quick)} ran {its} quick variant (small corpus, few repeats), not the full sweep."
+    if cut:
+        text += f" Smaller than their sweep file says, to keep the report short: {', '.join(cut)}."
+    return text
+
+
 def show_header(results, title=REPORT_TITLE):
     """The report's title, where and when it was measured, and what each sweep ran."""
     import pandas as pd
@@ -118,7 +154,7 @@ def show_header(results, title=REPORT_TITLE):
     _markdown(f"# {title}\n\nMeasured on {meta.get('host', platform.node())} with {meta.get('cpu_count', os.cpu_count())} "
               f"CPUs ({meta.get('platform', platform.platform())}), Python {versions.get('python', '?')}, "
               f"mrkit {versions.get('mrkit', '?')} at commit {commit}, started {meta.get('start', '?')}. "
-              f"{_warmup_text(results)} Every run used a "
+              f"{_warmup_text(results)}{_smaller_text(results)} Every run used a "
               "fresh working directory. Times are wall-clock seconds. With fewer than 6 repeats a configuration's time is "
               "the mean with a Student-t 95% interval; with 6 or more, the median with a nonparametric (order-statistic) "
               "95% interval; intervals are cut at zero. "
