@@ -3,8 +3,7 @@
 Turns the per-run table (``runs.csv``) and the per-task-attempt table
 (``tasks.csv``), whose columns are in ``mrkit.timing``, into the numbers a report needs: summaries
 with confidence intervals and a noise flag, speedup/efficiency curves, Amdahl
-and Karp-Flatt serial fractions, a cost model explaining why too many map tasks
-make a job slower, the best configuration and whether its lead is real, a
+and Karp-Flatt serial fractions, the best configuration and whether its lead is real, a
 per-stage breakdown, a Gantt-ready task timeline and an output-correctness check.
 
 Everything is a pure function of DataFrames or arrays -- no I/O, plotting or
