@@ -7,11 +7,14 @@ record as `cores`) then counts the pinned CPUs. Linux only: elsewhere a LIST
 is refused, since nothing could honour it.
 
 `busy_cpu_s` reads how much CPU time a set of CPUs spent busy (/proc/stat),
-so a sweep can record how much of it other programs took during a run.
+so a sweep can record how much of it other programs took during a run, and
+`speed_probe_cpu_s` how fast those CPUs run Python just before it: a VM's
+speed drifts by 2x and more within minutes while its load stays flat.
 """
 
 import contextlib
 import os
+import time
 
 from mrkit.errors import UsageError
 
@@ -105,3 +108,24 @@ def busy_cpu_s(cpus=None):
         user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
         total += user + nice + system + irq + softirq + steal
     return total / tick
+
+
+# A fixed word count (50,000 words, 997 distinct): the kind of work a map task does, about 5 ms.
+_PROBE_WORDS = " ".join(f"w{i % 997}" for i in range(50_000))
+
+
+def speed_probe_cpu_s(tries=3):
+    """CPU seconds a fixed pure-Python word count takes on this process's CPUs now: the fastest of `tries`.
+
+    CPU time, not wall time, so other programs waiting for the CPUs do not count; the
+    fastest try, so one preemption does not either. What is left is how fast the
+    machine runs Python at this moment, which a sweep records beside every run.
+    """
+    best = float("inf")
+    for _ in range(tries):
+        began = time.process_time()
+        counts = {}
+        for word in _PROBE_WORDS.split():
+            counts[word] = counts.get(word, 0) + 1
+        best = min(best, time.process_time() - began)
+    return best

@@ -23,7 +23,8 @@ notebooks and the CLI use them.
 
 `cpus` pins each run (master and workers) to those CPUs, so 1-core and
 2-core sweeps can be measured on one machine; runs record the count as
-`cores`, and `others_cpu_s` the CPU other programs took on those CPUs.
+`cores`, `others_cpu_s` the CPU other programs took on those CPUs, and
+`probe_cpu_s` how fast those CPUs ran a fixed word count just before the run.
 """
 
 from __future__ import annotations
@@ -64,13 +65,14 @@ from mrkit.experiments.sweep_config import (  # noqa: F401 - re-exported
     resolve_workers,
     sweep_path,
 )
-from mrkit.pinning import busy_cpu_s, pinned
+from mrkit.pinning import busy_cpu_s, pinned, speed_probe_cpu_s
 
 
 def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     # A fresh working directory per run: no run reads files a previous one left.
     # Pinned run by run (and restored after): the workers it forks inherit the affinity.
     with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
+        probe = speed_probe_cpu_s() if cfg.backend == "local" else None
         busy, own = busy_cpu_s(), _own_cpu_s()
         summary, records = run_fn(rc.app or cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce,
                                   workers=rc.workers, workdir=workdir, repeat=repeat, task_timeout=cfg.task_timeout,
@@ -78,6 +80,8 @@ def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
         if busy is not None and cfg.backend == "local":
             # What a shared machine's other programs took from this run's CPUs: the cost model's background load.
             summary = {**summary, "others_cpu_s": max(0.0, (busy_cpu_s() - busy) - (_own_cpu_s() - own))}
+        if probe is not None:
+            summary = {**summary, "probe_cpu_s": probe}
         return summary, records
 
 

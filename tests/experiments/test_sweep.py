@@ -58,6 +58,8 @@ def test_quick_sweep_writes_runs_tasks_and_meta(tmp_path, calls):
     assert calls == [("m5-r5-w5", -1), ("m5-r5-w5", 0), ("m5-r5-w5", 1),
                      ("m10-r5-w10", -1), ("m10-r5-w10", 0), ("m10-r5-w10", 1)]
     assert len({r["run_id"] for r in runs}) == 4
+    # Each local run records how fast its CPUs ran the fixed word count just before it.
+    assert all(0 < float(r["probe_cpu_s"]) < float(r["end_to_end_s"]) for r in runs)
     tasks = read_csv(out / "tasks.csv")
     assert {t["run_id"] for t in tasks} == {r["run_id"] for r in runs}
     for r in runs:
