@@ -72,16 +72,17 @@ def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     # A fresh working directory per run: no run reads files a previous one left.
     # Pinned run by run (and restored after): the workers it forks inherit the affinity.
     with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
-        probe = speed_probe_cpu_s() if cfg.backend == "local" else None
+        local = cfg.backend == "local"  # the machine a remote backend runs on is not this one
+        probe = speed_probe_cpu_s() if local else None
         busy, own = busy_cpu_s(), _own_cpu_s()
         summary, records = run_fn(rc.app or cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce,
                                   workers=rc.workers, workdir=workdir, repeat=repeat, task_timeout=cfg.task_timeout,
                                   app_options=cfg.app_options or None, **rc.options(), **cfg.backend_options)
-        if busy is not None and cfg.backend == "local":
-            # What a shared machine's other programs took from this run's CPUs: the cost model's background load.
-            summary = {**summary, "others_cpu_s": max(0.0, (busy_cpu_s() - busy) - (_own_cpu_s() - own))}
-        if probe is not None:
+        if local:
             summary = {**summary, "probe_cpu_s": probe}
+            if busy is not None:
+                # What a shared machine's other programs took from this run's CPUs: the cost model's background load.
+                summary["others_cpu_s"] = max(0.0, (busy_cpu_s() - busy) - (_own_cpu_s() - own))
         return summary, records
 
 
