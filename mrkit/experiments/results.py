@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from mrkit.experiments.sweep_config import SweepConfig
 
 # others_cpu_s: CPU other programs took on the run's CPUs; verify_*: a verified run's output check (ECS sweeps);
-# probe_cpu_s: CPU seconds of a fixed word count on the run's CPUs just before it (pinning.speed_probe_cpu_s)
+# probe_cpu_s: CPU seconds of a fixed word count on the run's CPUs (pinning.speed_probe_cpu_s),
+# the mean of one just before the run and one just after
 EXTRA_RUN_COLUMNS = ["sweep", "config_id", "others_cpu_s", *VERIFY_COLUMNS, "probe_cpu_s"]
 EXTRA_TASK_COLUMNS = ["sweep", "config_id", "repeat"]
 RUN_FILE_COLUMNS = timing.RUN_COLUMNS + EXTRA_RUN_COLUMNS
