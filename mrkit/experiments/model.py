@@ -16,14 +16,6 @@ commits and per worker (`master_cpu_s`). CPU seconds, not wall seconds, are
 what makes calibration portable across core counts: wall time inflated by
 sharing cores is the simulator's business.
 
-A VM's speed drifts: the same work can take twice the CPU seconds half an
-hour later. Sweeps record `probe_cpu_s` (a fixed word count's CPU just
-before each run, `pinning.speed_probe_cpu_s`); calibration divides each
-run's seconds by its speed, `probe_cpu_s / probe_ref_s` (the calibration
-runs' median probe), so the fitted costs are those of the machine at its
-usual speed, and a measured point is predicted at the speed its runs
-recorded (`Point.speed`).
-
 Prediction (`predict`) builds each task's CPU demand for (app, input bytes,
 M, R, W, K) and runs mrkit's scheduling in `simulate` (W workers on K cores
 sharing CPU, the map barrier, the queue, the long poll, timeouts that let a
@@ -46,7 +38,7 @@ import pandas as pd
 from mrkit.errors import MrkitError
 from mrkit.experiments import whatif
 from mrkit.experiments.analysis import _nnls, _r2
-from mrkit.experiments.simulate import SimJob, simulate
+from mrkit.experiments.simulate import SimJob, inflation, simulate
 
 MAP_TERMS = ("map_fixed_s", "map_per_byte_s", "map_per_file_s")
 REDUCE_TERMS = ("reduce_fixed_s", "reduce_per_record_s", "reduce_per_file_s")
@@ -71,9 +63,10 @@ class AppCosts:
     r2_map: float
     r2_reduce: float
     n_attempts: int
-    # CPU inflation of an attempt with n running at once, 1 + contention * (1 - 1/n): caches, memory bandwidth
-    # and context switches shared by concurrent tasks (simulate.SimJob.contention).
+    # CPU inflation of a map (reduce) attempt with n running at once, simulate.inflation(contention, n):
+    # caches, memory bandwidth and context switches shared by concurrent tasks (simulate.SimJob.contention).
     contention: float = 0.0
+    reduce_contention: float = 0.0
 
     def keys(self, map_bytes):
         return self.heaps_k * max(map_bytes, 1.0) ** self.heaps_beta
@@ -91,7 +84,6 @@ class Calibration:
     master_worker_s: float  # master CPU per worker beyond its fork (registration, exit)
     task_start_latency_s: float = 0.0  # ECS: measured task start latency when the records have it
     background: float = 0.0  # cores other programs took while calibrating (median others_cores; see others_cores)
-    probe_ref_s: float = 0.0  # the calibration runs' median probe_cpu_s, the speed costs are stated at (0: not recorded)
     cores_seen: tuple = ()
     n_runs: int = 0
 
@@ -128,20 +120,19 @@ def load_calibration(dirs):
 
 
 def _attempt_table(runs, tasks):
-    """ok map/reduce attempts with their run's M, R, W and the model's regressors; cpu_s divided by the run's `speed`."""
+    """ok map/reduce attempts with their run's M, R, W and the model's regressors."""
     need = ["run_id", "phase", "worker", "start", "bytes_in", "records_in", "records_out", "status", "cpu_s"]
     missing = [c for c in need if c not in tasks]
     if missing:
         raise ModelError(f"tasks.csv lacks {missing}: it was written by an mrkit without cpu_s; re-run the calibration")
-    keep = ["run_id", "app", "n_map", "n_reduce", "workers", "cores", "speed"]
-    runs = runs.assign(cores=runs["cores"] if "cores" in runs else runs["cpu_count"],
-                       speed=runs["speed"] if "speed" in runs else 1.0)
+    keep = ["run_id", "app", "n_map", "n_reduce", "workers"]
+    runs = runs.assign(cores=runs["cores"] if "cores" in runs else runs["cpu_count"])
+    keep.append("cores")
     t = tasks[tasks["phase"].isin(["map", "reduce"])].copy()
     t["run_id"] = t["run_id"].astype(str)
     r = runs[keep].copy()
     r["run_id"] = r["run_id"].astype(str)
     t = t.merge(r, on="run_id", how="inner")
-    t["cpu_s"] = t["cpu_s"] / t["speed"]  # the attempt's CPU at the machine's usual speed
     maps = t[t["phase"] == "map"]
     keys_per_map = maps.groupby("run_id")["records_out"].mean()
     t["map_keys"] = t["run_id"].map(keys_per_map).fillna(0.0)
@@ -181,12 +172,12 @@ def _per_run(t, phase, columns, contention=0.0):
     """A phase's attempts summed per run: what the run's CPU demand is made of.
 
     Each attempt's regressors are inflated by the contention it ran under,
-    1 + contention * (1 - 1/concurrency), so the fit's coefficients are the
-    costs of an attempt running alone.
+    simulate.inflation(contention, concurrency), so the fit's coefficients
+    are the costs of an attempt running alone.
     """
     rows = t[t["phase"] == phase].assign(one=1.0)
-    inflation = 1.0 + contention * (1.0 - 1.0 / rows["concurrency"])
-    rows = rows.assign(**{c: rows[c] * inflation for c in ("one", *columns)})
+    inflated = rows["concurrency"].map(lambda n: inflation(contention, n))
+    rows = rows.assign(**{c: rows[c] * inflated for c in ("one", *columns)})
     return rows.groupby("run_id")[["one", *columns, "cpu_s"]].sum()
 
 
@@ -199,42 +190,45 @@ def _relative_sse(df, columns, coef):
     return float(((((df[list(columns)].to_numpy(dtype=float) @ coef) - v) / np.maximum(v, 1e-3)) ** 2).sum())
 
 
-def _fit_phases(t, contention):
-    """(map coef, r2, reduce coef, r2, relative SSE of both) for one contention value."""
-    maps = _per_run(t, "map", MAP_COLUMNS, contention)
-    reduces = _per_run(t, "reduce", REDUCE_COLUMNS, contention)
-    m, r2m = _fit(maps, ["one", *MAP_COLUMNS], relative=True)
-    r, r2r = _fit(reduces, ["one", *REDUCE_COLUMNS], relative=True)
-    sse = _relative_sse(maps, ["one", *MAP_COLUMNS], m) + _relative_sse(reduces, ["one", *REDUCE_COLUMNS], r)
-    return m, r2m, r, r2r, sse
+def _fit_phase(t, phase, contention):
+    """(coefficients, r2, relative SSE) of one phase's per-run CPU for one contention value."""
+    columns = MAP_COLUMNS if phase == "map" else REDUCE_COLUMNS
+    rows = _per_run(t, phase, columns, contention)
+    coef, r2 = _fit(rows, ["one", *columns], relative=True)
+    return coef, r2, _relative_sse(rows, ["one", *columns], coef)
 
 
-def _fit_app(t):
-    """One app's costs, fitted on each run's summed map and reduce CPU, and the contention that fits them best.
-
-    Sums per run, weighted by 1/total, make every calibration run count the
-    same in relative terms, and average away cpu_s's 10 ms clock tick. The
-    contention is the grid value whose fit leaves the least relative error;
-    runs whose attempts all ran alone (one task, or one CPU and one worker)
-    cannot tell it from zero, and it comes out 0 there.
-    """
-    sizes = t.loc[t["phase"] == "map", "bytes_in"]
-    if t.loc[t["phase"] == "map", "run_id"].nunique() < 4 or sizes.nunique() < 2:
-        raise ModelError("calibration needs at least 4 runs per app, with map tasks of two sizes or more (vary M)")
+def _fit_contended(t, phase):
+    """(contention, coefficients, r2) of one phase: the contention on a grid whose fit leaves the least relative error."""
     fits = {}
     best = 0.0
     for step in (0.1, 0.01):  # a coarse grid over [0, CONTENTION_MAX], then a fine one around its best
         grid = np.arange(max(0.0, best - 10 * step), min(CONTENTION_MAX, best + 10 * step) + 1e-9, step)
         for a in map(float, np.round(grid, 2)):
             if a not in fits:
-                fits[a] = _fit_phases(t, a)
-        best = min(fits, key=lambda a: (round(fits[a][4], 9), a))
-    contention = best
-    m, r2m, r, r2r, _ = fits[contention]
+                fits[a] = _fit_phase(t, phase, a)
+        best = min(fits, key=lambda a: (round(fits[a][2], 9), a))
+    return best, fits[best][0], fits[best][1]
+
+
+def _fit_app(t):
+    """One app's costs, fitted on each run's summed map and reduce CPU, and the contention that fits each phase best.
+
+    Sums per run, weighted by 1/total, make every calibration run count the
+    same in relative terms, and average away cpu_s's 10 ms clock tick. Each
+    phase has its own contention (map tasks scan megabytes, reduce tasks
+    merge small files); runs whose attempts all ran alone (one task, or one
+    CPU and one worker) cannot tell it from zero, and it comes out 0 there.
+    """
+    sizes = t.loc[t["phase"] == "map", "bytes_in"]
+    if t.loc[t["phase"] == "map", "run_id"].nunique() < 4 or sizes.nunique() < 2:
+        raise ModelError("calibration needs at least 4 runs per app, with map tasks of two sizes or more (vary M)")
+    contention, m, r2m = _fit_contended(t, "map")
+    reduce_contention, r, r2r = _fit_contended(t, "reduce")
     sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
     beta, logk = np.polyfit(np.log(sized["bytes_in"]), np.log(sized["records_out"]), 1)
     return AppCosts(*map(float, m), *map(float, r), float(math.exp(logk)), float(beta), r2m, r2r, len(t),
-                    contention=float(contention))
+                    contention=float(contention), reduce_contention=float(reduce_contention))
 
 
 def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Calibration:
@@ -248,16 +242,11 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
             raise ModelError(f"runs.csv lacks {col!r}: it was written by an older mrkit; re-run the calibration")
     local = runs[runs["backend"].astype(str) != "ecs"] if "backend" in runs else runs
     local = local if not local.empty else runs
-    ref = probe_ref(local)
-    runs = runs.assign(speed=speeds(runs, ref))
-    local = local.assign(speed=speeds(local, ref))
     t = _attempt_table(runs, tasks)
     apps = {str(app): _fit_app(g) for app, g in t.groupby("app")}
-    usual = local.assign(one=1.0, startup_s=local["startup_s"] / local["speed"],
-                         master_cpu_s=local["master_cpu_s"] / local["speed"])
-    (launch, fork), _ = _fit(usual, ["one", "workers"], y="startup_s")
-    m, r = usual["n_map"].to_numpy(dtype=float), usual["n_reduce"].to_numpy(dtype=float)
-    master = usual.assign(tasks_=m + r, files_=m * r + r)
+    (launch, fork), _ = _fit(local.assign(one=1.0), ["one", "workers"], y="startup_s")
+    m, r = local["n_map"].to_numpy(dtype=float), local["n_reduce"].to_numpy(dtype=float)
+    master = local.assign(one=1.0, tasks_=m + r, files_=m * r + r)
     (_, per_worker, per_task, per_file), _ = _fit(master, ["one", "workers", "tasks_", "files_"], y="master_cpu_s")
     cal = Calibration(apps=apps, launch_s=float(launch), fork_s=float(fork), master_task_s=float(per_task),
                       master_file_s=float(per_file), master_worker_s=float(max(0.0, per_worker - fork)),
@@ -267,29 +256,7 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     if background is None:
         measured = others_cores(local).dropna()
         background = float(measured.median()) if len(measured) else 0.0
-    return dataclasses.replace(cal, background=float(background), probe_ref_s=ref)
-
-
-def probe_ref(runs) -> float:
-    """The runs' median `probe_cpu_s`, the speed a calibration states its costs at; 0.0 where none was recorded."""
-    if "probe_cpu_s" not in runs:
-        return 0.0
-    probes = runs["probe_cpu_s"].astype(float)
-    probes = probes[probes > 0]
-    return float(probes.median()) if len(probes) else 0.0
-
-
-def speeds(runs, ref=None) -> pd.Series:
-    """Per run, how much slower than `ref` (default: the runs' own median) the machine ran: probe_cpu_s / ref.
-
-    1.0 where the run or the reference has no probe, so records of an mrkit
-    without it calibrate and compare as before.
-    """
-    ref = probe_ref(runs) if ref is None else ref
-    if not ref or "probe_cpu_s" not in runs:
-        return pd.Series(1.0, index=runs.index)
-    ratio = runs["probe_cpu_s"].astype(float) / ref
-    return ratio.where(ratio > 0, 1.0).fillna(1.0)
+    return dataclasses.replace(cal, background=float(background))
 
 
 def others_cores(runs) -> pd.Series:
@@ -322,7 +289,6 @@ class Point:
     task_timeout: float = 10.0
     backend: str = "local"  # "ecs": every worker is a task with its own CPU, started with a latency
     background: float | None = None  # cores other programs take from the job; None: the calibration's
-    speed: float = 1.0  # the machine's slowness against the calibration's (probe ratio): every CPU cost times it
 
 
 @dataclass(frozen=True)
@@ -343,21 +309,20 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     keys = c.keys(b)
     share = 1.0 - math.exp(-keys / p.n_reduce)
     files_written = p.n_reduce * share
-    slow = p.speed
-    map_cpu = slow * (c.map_fixed_s + c.map_per_byte_s * b + c.map_per_file_s * files_written)
+    map_cpu = c.map_fixed_s + c.map_per_byte_s * b + c.map_per_file_s * files_written
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
-    reduce_cpu = slow * (c.reduce_fixed_s + c.reduce_per_record_s * records + c.reduce_per_file_s * p.n_map * share)
+    reduce_cpu = c.reduce_fixed_s + c.reduce_per_record_s * records + c.reduce_per_file_s * p.n_map * share
     ecs = p.backend == "ecs"
     latency = 0.0
     if ecs and "task_start_latency_s" not in zero:
         latency = cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S
     return SimJob(
         map_cpu=(map_cpu,) * p.n_map, reduce_cpu=(reduce_cpu,) * p.n_reduce, workers=p.workers,
-        master_map_cpu=slow * (cal.master_task_s + cal.master_file_s * files_written),
-        master_reduce_cpu=slow * (cal.master_task_s + cal.master_file_s), master_register_cpu=slow * cal.master_worker_s,
+        master_map_cpu=cal.master_task_s + cal.master_file_s * files_written,
+        master_reduce_cpu=cal.master_task_s + cal.master_file_s, master_register_cpu=cal.master_worker_s,
         cores=p.cores if ecs else max(0.1 * p.cores, p.cores - (cal.background if p.background is None else p.background)),
-        fork_s=0.0 if ecs else slow * cal.fork_s, start_latency_s=latency, task_timeout=p.task_timeout, dedicated=ecs,
-        contention=0.0 if ecs else c.contention)
+        fork_s=0.0 if ecs else cal.fork_s, start_latency_s=latency, task_timeout=p.task_timeout, dedicated=ecs,
+        contention=0.0 if ecs else c.contention, reduce_contention=0.0 if ecs else c.reduce_contention)
 
 
 def predict(cal: Calibration, p: Point, **zero) -> Prediction:
@@ -367,7 +332,7 @@ def predict(cal: Calibration, p: Point, **zero) -> Prediction:
             raise ModelError(f"{name} must be >= 1, got {getattr(p, name)}")
     if p.cores <= 0:
         raise ModelError(f"cores must be > 0, got {p.cores}")
-    launch = 0.0 if "launch_s" in zero else p.speed * cal.launch_s
+    launch = 0.0 if "launch_s" in zero else cal.launch_s
     result = simulate(sim_job(cal, p, **zero))
     return Prediction(end_to_end_s=launch + result.end_s, map_wall_s=result.map_wall_s,
                       reduce_wall_s=result.reduce_wall_s, startup_s=launch + result.first_task_s,
@@ -380,7 +345,7 @@ TERMS = {
     "per-file (intermediate files)": ("map_per_file_s", "reduce_per_file_s", "master_file_s"),
     "data work (bytes and records)": ("map_per_byte_s", "reduce_per_record_s"),
     "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s"),
-    "contention between running tasks": ("contention",),
+    "contention between running tasks": ("contention", "reduce_contention"),
     "launch and split": ("launch_s",),
 }
 
@@ -453,19 +418,17 @@ def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
 
     Returns the `mrkit predict --json` shape: {"points": [...],
     "median_abs_error_pct", "max_abs_error_pct"}; measured values are medians over repeats.
-    With `loaded` (default), a measured point is predicted for the machine as its runs recorded it:
-    the other programs' load (`others_cpu_s`) and the machine's speed (`probe_cpu_s` against the
-    calibration's), where they did; else with the calibration's load at its usual speed.
+    With `loaded` (default), a measured point is predicted with the other programs' load its runs
+    recorded (`others_cpu_s`), where they did; else with the calibration's.
     """
     runs, _ = load_calibration([results_dir])
     if "cores" not in runs:
         runs = runs.assign(cores=runs["cpu_count"])
     group = ["app", "n_map", "n_reduce", "workers", "cores"]
-    runs = runs.assign(background_=others_cores(runs), speed_=speeds(runs, cal.probe_ref_s))
+    runs = runs.assign(background_=others_cores(runs))
     measured = runs.groupby(group, sort=False).agg(measured=("end_to_end_s", "median"),
                                                    input_bytes=("input_bytes", "median"),
-                                                   background=("background_", "median"),
-                                                   speed=("speed_", "median")).reset_index()
+                                                   background=("background_", "median")).reset_index()
     points = []
     timeout = _task_timeout(results_dir)
     for row in measured.itertuples(index=False):
@@ -473,11 +436,9 @@ def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
         for k in ks:
             same = float(k) == float(row.cores)
             # Measured points are predicted for the machine as it was: with the load other programs put on it.
-            as_it_was = same and loaded
-            bg = float(row.background) if as_it_was and not math.isnan(row.background) else None
+            bg = float(row.background) if same and loaded and not math.isnan(row.background) else None
             pr = predict(cal, Point(str(row.app), float(row.input_bytes), int(row.n_map), int(row.n_reduce),
-                                    int(row.workers), float(k), timeout, background=bg,
-                                    speed=float(row.speed) if as_it_was else 1.0))
+                                    int(row.workers), float(k), timeout, background=bg))
             m = float(row.measured) if same else None
             points.append(_point(row.app, row.n_map, row.n_reduce, row.workers, k, pr.end_to_end_s, m))
     return summary(points)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mrkit.experiments import model, whatif
+from mrkit.experiments.simulate import inflation
 from mrkit.experiments.sweep import RUN_FILE_COLUMNS, TASK_FILE_COLUMNS, load_sweep
 
 TRUE = dict(map_fixed_s=0.01, map_per_byte_s=8e-8, map_per_file_s=0.002, reduce_fixed_s=0.004,
@@ -19,12 +20,14 @@ MASTER_TASK, MASTER_FILE, MASTER_WORKER = 0.002, 0.0001, 0.003
 INPUT = 8 * 2**20
 
 
-def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0):
+def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0, reduce_contention=None):
     """runs and tasks DataFrames whose every number follows the model with the TRUE costs, exactly.
 
     Tasks run in rounds of W (one per worker), a round's tasks side by side; with `contention`, each
-    task of a round of n needs 1 + contention * (1 - 1/n) times its CPU.
+    map task of a round of n needs inflation(contention, n) times its CPU (reduce tasks: by
+    `reduce_contention`, default the same).
     """
+    reduce_contention = contention if reduce_contention is None else reduce_contention
     runs, tasks = [], []
     for i, (m, r, w) in enumerate(c for c in configs for _ in range(repeats)):
         run_id = f"run{i}"
@@ -46,7 +49,7 @@ def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0):
                     cpu = (TRUE["reduce_fixed_s"] + TRUE["reduce_per_record_s"] * records
                            + TRUE["reduce_per_file_s"] * m * share)
                     counts = dict(bytes_in=0, records_in=records, records_out=records)
-                cpu *= 1 + contention * (1 - 1 / side_by_side)
+                cpu *= inflation(contention if phase == "map" else reduce_contention, side_by_side)
                 tasks.append(dict(run_id=run_id, phase=phase, task=k, attempt=1, worker=worker, pid=1, host="h",
                                   start=t, end=t + cpu, duration_s=cpu, bytes_out=0, status="ok", cpu_s=cpu, **counts))
         runs.append(dict(run_id=run_id, app=app, backend="local", n_map=m, n_reduce=r, workers=w, cpu_count=cores,
@@ -65,7 +68,7 @@ def test_calibration_recovers_the_costs_it_was_made_with():
     for name, value in TRUE.items():
         assert getattr(costs, name) == pytest.approx(value, rel=0.02, abs=1e-6), name
     assert costs.heaps_k == pytest.approx(HEAPS_K, rel=1e-6) and costs.heaps_beta == pytest.approx(HEAPS_BETA)
-    assert costs.contention == 0.0, "tasks side by side that do not slow each other: no contention"
+    assert costs.contention == costs.reduce_contention == 0.0, "tasks side by side that do not slow each other"
     assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_s == pytest.approx(FORK)
     assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
     assert cal.master_file_s == pytest.approx(MASTER_FILE, rel=0.02)
@@ -73,15 +76,16 @@ def test_calibration_recovers_the_costs_it_was_made_with():
 
 
 def test_calibration_recovers_the_contention_of_tasks_running_side_by_side():
-    cal = model.calibrate(*synthetic(CONFIGS, contention=0.6), background=0)
+    cal = model.calibrate(*synthetic(CONFIGS, contention=0.3, reduce_contention=0.1), background=0)
     costs = cal.costs("wc")
-    assert costs.contention == pytest.approx(0.6, abs=0.02)
+    assert costs.contention == pytest.approx(0.3, abs=0.02) and costs.reduce_contention == pytest.approx(0.1, abs=0.02)
     for name, value in TRUE.items():  # the costs of a task running alone
         assert getattr(costs, name) == pytest.approx(value, rel=0.05, abs=1e-5), name
     # the simulator gets it: the same point is slower with it than without
     p = model.Point("wc", INPUT, 8, 2, 8, 2)
-    assert model.sim_job(cal, p).contention == costs.contention
-    plain = dataclasses.replace(cal, apps={"wc": dataclasses.replace(costs, contention=0.0)})
+    job = model.sim_job(cal, p)
+    assert (job.contention, job.reduce_contention) == (costs.contention, costs.reduce_contention)
+    plain = dataclasses.replace(cal, apps={"wc": dataclasses.replace(costs, contention=0.0, reduce_contention=0.0)})
     assert model.predict(cal, p).end_to_end_s > 1.2 * model.predict(plain, p).end_to_end_s
 
 
@@ -96,55 +100,6 @@ def test_cores_other_programs_took_slow_the_job_down_as_fewer_cores():
     quiet = dataclasses.replace(cal, background=0.0)
     assert model.predict(quiet, dataclasses.replace(p, cores=1.5)).end_to_end_s == pytest.approx(
         model.predict(cal, p).end_to_end_s)
-
-
-PROBE = 0.006  # probe_cpu_s of the machine at its usual speed
-
-
-def slowed(runs, tasks, slow):
-    """The records with the runs named in `slow` (run_id -> factor) made that many times slower, probe included."""
-    runs, tasks = runs.copy(), tasks.copy()
-    factor = runs["run_id"].map(slow).fillna(1.0)
-    runs["probe_cpu_s"] = PROBE * factor
-    for col in ("startup_s", "master_cpu_s"):
-        runs[col] *= factor
-    per_task = tasks["run_id"].map(slow).fillna(1.0)
-    for col in ("start", "end", "duration_s", "cpu_s"):
-        tasks[col] *= per_task
-    return runs, tasks
-
-
-def test_runs_on_a_slow_machine_are_calibrated_at_the_machine_usual_speed():
-    runs, tasks = synthetic(CONFIGS)
-    slow = {"run2": 2.5, "run5": 2.0, "run9": 3.0}  # a VM that ran three of 14 runs 2-3x slower
-    cal = model.calibrate(*slowed(runs, tasks, slow), background=0)
-    assert cal.probe_ref_s == pytest.approx(PROBE)
-    for name, value in TRUE.items():
-        assert getattr(cal.costs("wc"), name) == pytest.approx(value, rel=0.02, abs=1e-6), name
-    assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_s == pytest.approx(FORK)
-    assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
-    # without the probe the same records mislead the fit
-    blind = slowed(runs, tasks, slow)[0].drop(columns="probe_cpu_s"), slowed(runs, tasks, slow)[1]
-    off = model.calibrate(*blind, background=0).costs("wc")
-    assert max(abs(getattr(off, n) / v - 1) for n, v in TRUE.items()) > 0.1
-
-
-def test_a_measured_point_is_predicted_at_the_speed_its_runs_recorded(tmp_path):
-    runs, tasks = synthetic(CONFIGS)
-    cal = model.calibrate(*slowed(runs, tasks, {}), background=0)
-    p = model.Point("wc", INPUT, 16, 4, 4, 2)
-    usual = model.predict(cal, p).end_to_end_s
-    twice = model.predict(cal, dataclasses.replace(p, speed=2.0)).end_to_end_s
-    assert twice == pytest.approx(2 * usual, rel=1e-6), "every cost is CPU work: twice as slow, twice as long"
-    measured, _ = slowed(runs, tasks, {f"run{i}": 2.0 for i in range(len(runs))})
-    measured["end_to_end_s"] = 1.0
-    write_results(tmp_path / "slow", measured, tasks)
-    point = next(q for q in model.compare(cal, tmp_path / "slow")["points"]
-                 if (q["n_map"], q["n_reduce"], q["workers"]) == (16, 4, 4))
-    assert point["predicted_end_to_end_s"] == pytest.approx(twice, rel=1e-3)
-    as_usual = next(q for q in model.compare(cal, tmp_path / "slow", loaded=False)["points"]
-                    if (q["n_map"], q["n_reduce"], q["workers"]) == (16, 4, 4))
-    assert as_usual["predicted_end_to_end_s"] == pytest.approx(usual, rel=1e-3)
 
 
 def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():

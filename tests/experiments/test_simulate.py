@@ -63,15 +63,26 @@ def test_dedicated_cpus_do_not_share_and_start_latency_delays_workers():
 
 
 def test_contention_slows_attempts_that_run_together_and_not_one_alone():
-    # Two 1 s maps together on 2 cores need 1 + 0.5 * (1 - 1/2) = 1.25x their CPU: both end at 1.25.
-    # Then the 2 s map runs alone (no inflation) to 3.25, and the reduce alone to 4.25.
+    # Two 1 s maps together on 2 cores need 1 + 0.5 * log2(2) = 1.5x their CPU: both end at 1.5.
+    # Then the 2 s map runs alone (no inflation) to 3.5, and the reduce alone to 4.5.
     r = simulate(SimJob(map_cpu=(1.0, 1.0, 2.0), reduce_cpu=(1.0,), workers=2, cores=2, contention=0.5))
     maps = by_task(r, "map")
-    assert maps[(0, 1)].end == pytest.approx(1.25) and maps[(1, 1)].end == pytest.approx(1.25)
-    # the 2 s map starts at 1.25 with the other worker idle: alone, it takes its own 2 s
-    assert (maps[(2, 1)].start, maps[(2, 1)].end) == (pytest.approx(1.25), pytest.approx(3.25))
-    assert r.end_s == pytest.approx(4.25)
-    # on one core the same pair shares it and contends: 2 x 1 s x 1.25 = 2.5 s for both
+    assert maps[(0, 1)].end == pytest.approx(1.5) and maps[(1, 1)].end == pytest.approx(1.5)
+    # the 2 s map starts at 1.5 with the other worker idle: alone, it takes its own 2 s
+    assert (maps[(2, 1)].start, maps[(2, 1)].end) == (pytest.approx(1.5), pytest.approx(3.5))
+    assert r.end_s == pytest.approx(4.5)
+    # on one core the same pair shares it and contends: 2 x 1 s x 1.5 = 3 s for both
     one = simulate(SimJob(map_cpu=(1.0, 1.0), reduce_cpu=(1e-9,), workers=2, cores=1, contention=0.5))
-    assert one.map_wall_s == pytest.approx(2.5)
+    assert one.map_wall_s == pytest.approx(3.0)
+    # four together: 1 + 0.5 * log2(4) = 2x, so four 1 s maps on 4 cores take 2 s
+    four = simulate(SimJob(map_cpu=(1.0,) * 4, reduce_cpu=(1e-9,), workers=4, cores=4, contention=0.5))
+    assert four.map_wall_s == pytest.approx(2.0)
     assert simulate(SimJob(map_cpu=(1.0, 1.0), reduce_cpu=(1e-9,), workers=2, cores=1)).map_wall_s == pytest.approx(2.0)
+
+
+def test_the_reduce_phase_contends_by_its_own_contention():
+    # Two 1 s reduces together on 2 cores: 1 + 0.25 * log2(2) = 1.25x; the maps' 0.5 does not apply to them.
+    job = SimJob(map_cpu=(1e-9,), reduce_cpu=(1.0, 1.0), workers=2, cores=2, contention=0.5, reduce_contention=0.25)
+    assert simulate(job).reduce_wall_s == pytest.approx(1.25)
+    same = SimJob(map_cpu=(1e-9,), reduce_cpu=(1.0, 1.0), workers=2, cores=2, contention=0.5)
+    assert simulate(same).reduce_wall_s == pytest.approx(1.5), "no reduce contention given: the map phase's"
