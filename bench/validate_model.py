@@ -68,8 +68,9 @@ def measure(out, cpu_sets, repeats, names):
 def predict_all(out, cpu_sets, names, loaded=True):
     """Calibrate on each set's calibrate runs, predict each set's lab sweeps; the tables.
 
-    loaded: predict each measured point with the other programs' load its runs recorded
-    (others_cpu_s); else with the calibration runs' median load (the machine "as usual").
+    loaded: predict each measured point for the machine as its runs recorded it, the other programs'
+    load (others_cpu_s) and its speed (probe_cpu_s); else with the calibration runs' median load
+    at their usual speed (the machine "as usual").
     """
     from mrkit.experiments import model
 
@@ -126,8 +127,9 @@ def main(argv=None):
     machine = (f"{socket.gethostname()}: {platform.platform()}, {os.cpu_count()} CPUs, "
                f"{platform.processor() or platform.machine()}; load now {_load()}")
     text = (f"Model validation on {machine}\n\nEach measured point predicted with the load other programs put on "
-            f"its CPUs while it ran (others_cpu_s):\n\n{_table(rows)}\n\nThe same points predicted with the "
-            f"calibration runs' median load instead (no knowledge of the load at measurement time):\n\n{_table(quiet)}\n")
+            f"its CPUs while it ran (others_cpu_s) and at the speed the machine ran at (probe_cpu_s):\n\n"
+            f"{_table(rows)}\n\nThe same points predicted with the calibration runs' median load at their usual "
+            f"speed instead (no knowledge of the machine at measurement time):\n\n{_table(quiet)}\n")
     log = out / "measure.log"
     if log.exists():
         text += "\nMeasured (load averages 1/5/15 min at start and end of each sweep):\n\n```\n" + log.read_text() + "```\n"

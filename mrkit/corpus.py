@@ -201,6 +201,20 @@ def synth(out_dir, files: int, size: int, seed: int = 0) -> list[pathlib.Path]:
     return [_write_file(out / f"synth-{i:0{width}d}.txt", i, size, seed) for i in range(files)]
 
 
+def sample(size: int, seed: int = 0) -> str:
+    """About `size` bytes (at least that many) of the corpus's text for `seed`, whole sentences, built in memory.
+
+    Deterministic, like the files: the machine-speed probe counts the same text every time.
+    """
+    model = _model(seed)
+    rng = random.Random(f"mrkit.corpus.sample:{seed}:{size}")
+    blocks, total = [], 0
+    while total < size:
+        blocks.append(_block(rng, model, 5_000))
+        total += len(blocks[-1]) + 1
+    return b" ".join(blocks).decode("utf-8")
+
+
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(|b|kb|mb|gb|kib|mib|gib)\s*", re.I)
 _SCALE = {"": 0, "b": 0, "kb": 1, "kib": 1, "mb": 2, "mib": 2, "gb": 3, "gib": 3}
 

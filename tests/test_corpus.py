@@ -165,3 +165,10 @@ def test_parse_size_rejects_with_message_naming_input(text):
     message = str(err.value)
     assert repr(text) in message and "KB" in message and "MiB" in message
     assert "\n" not in message
+
+
+def test_sample_is_the_same_text_every_time_and_at_least_its_size():
+    text = corpus.sample(200_000)
+    assert len(text.encode()) >= 200_000 and text == corpus.sample(200_000)
+    assert text != corpus.sample(200_000, seed=1)
+    assert " the " in text and text.replace("\n", " ").isprintable()

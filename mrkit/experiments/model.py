@@ -16,6 +16,14 @@ commits and per worker (`master_cpu_s`). CPU seconds, not wall seconds, are
 what makes calibration portable across core counts: wall time inflated by
 sharing cores is the simulator's business.
 
+A VM's speed drifts: the same work can take twice the CPU seconds half an
+hour later. Sweeps record `probe_cpu_s` (a fixed word count's CPU just
+before each run, `pinning.speed_probe_cpu_s`); calibration divides each
+run's seconds by its speed, `probe_cpu_s / probe_ref_s` (the calibration
+runs' median probe), so the fitted costs are those of the machine at its
+usual speed, and a measured point is predicted at the speed its runs
+recorded (`Point.speed`).
+
 Prediction (`predict`) builds each task's CPU demand for (app, input bytes,
 M, R, W, K) and runs mrkit's scheduling in `simulate` (W workers on K cores
 sharing CPU, the map barrier, the queue, the long poll, timeouts that let a
@@ -84,6 +92,7 @@ class Calibration:
     master_worker_s: float  # master CPU per worker beyond its fork (registration, exit)
     task_start_latency_s: float = 0.0  # ECS: measured task start latency when the records have it
     background: float = 0.0  # cores other programs took while calibrating (median others_cores; see others_cores)
+    probe_ref_s: float = 0.0  # the calibration runs' median probe_cpu_s, the speed costs are stated at (0: not recorded)
     cores_seen: tuple = ()
     n_runs: int = 0
 
@@ -120,19 +129,20 @@ def load_calibration(dirs):
 
 
 def _attempt_table(runs, tasks):
-    """ok map/reduce attempts with their run's M, R, W and the model's regressors."""
+    """ok map/reduce attempts with their run's M, R, W and the model's regressors; cpu_s divided by the run's `speed`."""
     need = ["run_id", "phase", "worker", "start", "bytes_in", "records_in", "records_out", "status", "cpu_s"]
     missing = [c for c in need if c not in tasks]
     if missing:
         raise ModelError(f"tasks.csv lacks {missing}: it was written by an mrkit without cpu_s; re-run the calibration")
-    keep = ["run_id", "app", "n_map", "n_reduce", "workers"]
-    runs = runs.assign(cores=runs["cores"] if "cores" in runs else runs["cpu_count"])
-    keep.append("cores")
+    keep = ["run_id", "app", "n_map", "n_reduce", "workers", "cores", "speed"]
+    runs = runs.assign(cores=runs["cores"] if "cores" in runs else runs["cpu_count"],
+                       speed=runs["speed"] if "speed" in runs else 1.0)
     t = tasks[tasks["phase"].isin(["map", "reduce"])].copy()
     t["run_id"] = t["run_id"].astype(str)
     r = runs[keep].copy()
     r["run_id"] = r["run_id"].astype(str)
     t = t.merge(r, on="run_id", how="inner")
+    t["cpu_s"] = t["cpu_s"] / t["speed"]  # the attempt's CPU at the machine's usual speed
     maps = t[t["phase"] == "map"]
     keys_per_map = maps.groupby("run_id")["records_out"].mean()
     t["map_keys"] = t["run_id"].map(keys_per_map).fillna(0.0)
@@ -242,11 +252,16 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
             raise ModelError(f"runs.csv lacks {col!r}: it was written by an older mrkit; re-run the calibration")
     local = runs[runs["backend"].astype(str) != "ecs"] if "backend" in runs else runs
     local = local if not local.empty else runs
+    ref = probe_ref(local)
+    runs = runs.assign(speed=speeds(runs, ref))
+    local = local.assign(speed=speeds(local, ref))
     t = _attempt_table(runs, tasks)
     apps = {str(app): _fit_app(g) for app, g in t.groupby("app")}
-    (launch, fork), _ = _fit(local.assign(one=1.0), ["one", "workers"], y="startup_s")
-    m, r = local["n_map"].to_numpy(dtype=float), local["n_reduce"].to_numpy(dtype=float)
-    master = local.assign(one=1.0, tasks_=m + r, files_=m * r + r)
+    usual = local.assign(one=1.0, startup_s=local["startup_s"] / local["speed"],
+                         master_cpu_s=local["master_cpu_s"] / local["speed"])
+    (launch, fork), _ = _fit(usual, ["one", "workers"], y="startup_s")
+    m, r = usual["n_map"].to_numpy(dtype=float), usual["n_reduce"].to_numpy(dtype=float)
+    master = usual.assign(tasks_=m + r, files_=m * r + r)
     (_, per_worker, per_task, per_file), _ = _fit(master, ["one", "workers", "tasks_", "files_"], y="master_cpu_s")
     cal = Calibration(apps=apps, launch_s=float(launch), fork_s=float(fork), master_task_s=float(per_task),
                       master_file_s=float(per_file), master_worker_s=float(max(0.0, per_worker - fork)),
@@ -256,7 +271,29 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     if background is None:
         measured = others_cores(local).dropna()
         background = float(measured.median()) if len(measured) else 0.0
-    return dataclasses.replace(cal, background=float(background))
+    return dataclasses.replace(cal, background=float(background), probe_ref_s=ref)
+
+
+def probe_ref(runs) -> float:
+    """The runs' median `probe_cpu_s`, the speed a calibration states its costs at; 0.0 where none was recorded."""
+    if "probe_cpu_s" not in runs:
+        return 0.0
+    probes = runs["probe_cpu_s"].astype(float)
+    probes = probes[probes > 0]
+    return float(probes.median()) if len(probes) else 0.0
+
+
+def speeds(runs, ref=None) -> pd.Series:
+    """Per run, how much slower than `ref` (default: the runs' own median) the machine ran: probe_cpu_s / ref.
+
+    1.0 where the run or the reference has no probe, so records of an mrkit
+    without it calibrate and compare as before.
+    """
+    ref = probe_ref(runs) if ref is None else ref
+    if not ref or "probe_cpu_s" not in runs:
+        return pd.Series(1.0, index=runs.index)
+    ratio = runs["probe_cpu_s"].astype(float) / ref
+    return ratio.where(ratio > 0, 1.0).fillna(1.0)
 
 
 def others_cores(runs) -> pd.Series:
@@ -289,6 +326,7 @@ class Point:
     task_timeout: float = 10.0
     backend: str = "local"  # "ecs": every worker is a task with its own CPU, started with a latency
     background: float | None = None  # cores other programs take from the job; None: the calibration's
+    speed: float = 1.0  # the machine's slowness against the calibration's (probe ratio): every CPU cost times it
 
 
 @dataclass(frozen=True)
@@ -309,19 +347,20 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     keys = c.keys(b)
     share = 1.0 - math.exp(-keys / p.n_reduce)
     files_written = p.n_reduce * share
-    map_cpu = c.map_fixed_s + c.map_per_byte_s * b + c.map_per_file_s * files_written
+    slow = p.speed
+    map_cpu = slow * (c.map_fixed_s + c.map_per_byte_s * b + c.map_per_file_s * files_written)
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
-    reduce_cpu = c.reduce_fixed_s + c.reduce_per_record_s * records + c.reduce_per_file_s * p.n_map * share
+    reduce_cpu = slow * (c.reduce_fixed_s + c.reduce_per_record_s * records + c.reduce_per_file_s * p.n_map * share)
     ecs = p.backend == "ecs"
     latency = 0.0
     if ecs and "task_start_latency_s" not in zero:
         latency = cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S
     return SimJob(
         map_cpu=(map_cpu,) * p.n_map, reduce_cpu=(reduce_cpu,) * p.n_reduce, workers=p.workers,
-        master_map_cpu=cal.master_task_s + cal.master_file_s * files_written,
-        master_reduce_cpu=cal.master_task_s + cal.master_file_s, master_register_cpu=cal.master_worker_s,
+        master_map_cpu=slow * (cal.master_task_s + cal.master_file_s * files_written),
+        master_reduce_cpu=slow * (cal.master_task_s + cal.master_file_s), master_register_cpu=slow * cal.master_worker_s,
         cores=p.cores if ecs else max(0.1 * p.cores, p.cores - (cal.background if p.background is None else p.background)),
-        fork_s=0.0 if ecs else cal.fork_s, start_latency_s=latency, task_timeout=p.task_timeout, dedicated=ecs,
+        fork_s=0.0 if ecs else slow * cal.fork_s, start_latency_s=latency, task_timeout=p.task_timeout, dedicated=ecs,
         contention=0.0 if ecs else c.contention, reduce_contention=0.0 if ecs else c.reduce_contention)
 
 
@@ -332,7 +371,7 @@ def predict(cal: Calibration, p: Point, **zero) -> Prediction:
             raise ModelError(f"{name} must be >= 1, got {getattr(p, name)}")
     if p.cores <= 0:
         raise ModelError(f"cores must be > 0, got {p.cores}")
-    launch = 0.0 if "launch_s" in zero else cal.launch_s
+    launch = 0.0 if "launch_s" in zero else p.speed * cal.launch_s
     result = simulate(sim_job(cal, p, **zero))
     return Prediction(end_to_end_s=launch + result.end_s, map_wall_s=result.map_wall_s,
                       reduce_wall_s=result.reduce_wall_s, startup_s=launch + result.first_task_s,
@@ -418,17 +457,19 @@ def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
 
     Returns the `mrkit predict --json` shape: {"points": [...],
     "median_abs_error_pct", "max_abs_error_pct"}; measured values are medians over repeats.
-    With `loaded` (default), a measured point is predicted with the other programs' load its runs
-    recorded (`others_cpu_s`), where they did; else with the calibration's.
+    With `loaded` (default), a measured point is predicted for the machine as its runs recorded it:
+    the other programs' load (`others_cpu_s`) and the machine's speed (`probe_cpu_s` against the
+    calibration's), where they did; else with the calibration's load at its usual speed.
     """
     runs, _ = load_calibration([results_dir])
     if "cores" not in runs:
         runs = runs.assign(cores=runs["cpu_count"])
     group = ["app", "n_map", "n_reduce", "workers", "cores"]
-    runs = runs.assign(background_=others_cores(runs))
+    runs = runs.assign(background_=others_cores(runs), speed_=speeds(runs, cal.probe_ref_s))
     measured = runs.groupby(group, sort=False).agg(measured=("end_to_end_s", "median"),
                                                    input_bytes=("input_bytes", "median"),
-                                                   background=("background_", "median")).reset_index()
+                                                   background=("background_", "median"),
+                                                   speed=("speed_", "median")).reset_index()
     points = []
     timeout = _task_timeout(results_dir)
     for row in measured.itertuples(index=False):
@@ -436,9 +477,11 @@ def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
         for k in ks:
             same = float(k) == float(row.cores)
             # Measured points are predicted for the machine as it was: with the load other programs put on it.
-            bg = float(row.background) if same and loaded and not math.isnan(row.background) else None
+            as_it_was = same and loaded
+            bg = float(row.background) if as_it_was and not math.isnan(row.background) else None
             pr = predict(cal, Point(str(row.app), float(row.input_bytes), int(row.n_map), int(row.n_reduce),
-                                    int(row.workers), float(k), timeout, background=bg))
+                                    int(row.workers), float(k), timeout, background=bg,
+                                    speed=float(row.speed) if as_it_was else 1.0))
             m = float(row.measured) if same else None
             points.append(_point(row.app, row.n_map, row.n_reduce, row.workers, k, pr.end_to_end_s, m))
     return summary(points)

@@ -86,7 +86,8 @@ def table(result, cal, ecs=None):
         lines.append(f"median |error| {result['median_abs_error_pct']:.1f}%, worst {result['max_abs_error_pct']:.1f}% "
                      f"over {sum(p['error_pct'] is not None for p in result['points'])} measured points")
     lines.append(f"calibration: {cal.n_runs} runs on {', '.join(map(str, cal.cores_seen)) or '?'} cores; "
-                 f"other programs took {cal.background:.2f} cores on average while it ran")
+                 f"other programs took {cal.background:.2f} cores on average while it ran"
+                 + (f"; costs at its median speed probe, {1000 * cal.probe_ref_s:.1f} ms" if cal.probe_ref_s else ""))
     if ecs is not None:
         from mrkit.experiments import whatif
 

@@ -83,8 +83,7 @@ def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
             if busy is not None:
                 # What a shared machine's other programs took from this run's CPUs: the cost model's background load.
                 summary = {**summary, "others_cpu_s": max(0.0, (busy_cpu_s() - busy) - (_own_cpu_s() - own))}
-            # Probed on both sides of the run: a VM's speed changes within seconds, and the mean of the two
-            # tracked a 2 MB count's CPU better (correlation 0.6-0.7) than the probe before it alone (0.3-0.5).
+            # Probed on both sides of the run: a VM's speed changes within seconds, and runs last seconds.
             summary = {**summary, "probe_cpu_s": (probe + speed_probe_cpu_s()) / 2}
         return summary, records
 

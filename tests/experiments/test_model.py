@@ -102,6 +102,55 @@ def test_cores_other_programs_took_slow_the_job_down_as_fewer_cores():
         model.predict(cal, p).end_to_end_s)
 
 
+PROBE = 0.006  # probe_cpu_s of the machine at its usual speed
+
+
+def slowed(runs, tasks, slow):
+    """The records with the runs named in `slow` (run_id -> factor) made that many times slower, probe included."""
+    runs, tasks = runs.copy(), tasks.copy()
+    factor = runs["run_id"].map(slow).fillna(1.0)
+    runs["probe_cpu_s"] = PROBE * factor
+    for col in ("startup_s", "master_cpu_s"):
+        runs[col] *= factor
+    per_task = tasks["run_id"].map(slow).fillna(1.0)
+    for col in ("start", "end", "duration_s", "cpu_s"):
+        tasks[col] *= per_task
+    return runs, tasks
+
+
+def test_runs_on_a_slow_machine_are_calibrated_at_the_machine_usual_speed():
+    runs, tasks = synthetic(CONFIGS)
+    slow = {"run2": 2.5, "run5": 2.0, "run9": 3.0}  # a VM that ran three of 14 runs 2-3x slower
+    cal = model.calibrate(*slowed(runs, tasks, slow), background=0)
+    assert cal.probe_ref_s == pytest.approx(PROBE)
+    for name, value in TRUE.items():
+        assert getattr(cal.costs("wc"), name) == pytest.approx(value, rel=0.02, abs=1e-6), name
+    assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_s == pytest.approx(FORK)
+    assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
+    # without the probe the same records mislead the fit
+    blind = slowed(runs, tasks, slow)[0].drop(columns="probe_cpu_s"), slowed(runs, tasks, slow)[1]
+    off = model.calibrate(*blind, background=0).costs("wc")
+    assert max(abs(getattr(off, n) / v - 1) for n, v in TRUE.items()) > 0.1
+
+
+def test_a_measured_point_is_predicted_at_the_speed_its_runs_recorded(tmp_path):
+    runs, tasks = synthetic(CONFIGS)
+    cal = model.calibrate(*slowed(runs, tasks, {}), background=0)
+    p = model.Point("wc", INPUT, 16, 4, 4, 2)
+    usual = model.predict(cal, p).end_to_end_s
+    twice = model.predict(cal, dataclasses.replace(p, speed=2.0)).end_to_end_s
+    assert twice == pytest.approx(2 * usual, rel=1e-6), "every cost is CPU work: twice as slow, twice as long"
+    measured, _ = slowed(runs, tasks, {f"run{i}": 2.0 for i in range(len(runs))})
+    measured["end_to_end_s"] = 1.0
+    write_results(tmp_path / "slow", measured, tasks)
+    point = next(q for q in model.compare(cal, tmp_path / "slow")["points"]
+                 if (q["n_map"], q["n_reduce"], q["workers"]) == (16, 4, 4))
+    assert point["predicted_end_to_end_s"] == pytest.approx(twice, rel=1e-3)
+    as_usual = next(q for q in model.compare(cal, tmp_path / "slow", loaded=False)["points"]
+                    if (q["n_map"], q["n_reduce"], q["workers"]) == (16, 4, 4))
+    assert as_usual["predicted_end_to_end_s"] == pytest.approx(usual, rel=1e-3)
+
+
 def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():
     cal = model.calibrate(*synthetic(CONFIGS), background=0)
     # One worker, one core: no sharing, so end to end = launch + fork + every demand in turn.

@@ -38,7 +38,7 @@ def test_sweep_predicts_without_measurements_at_each_core_count(calibration, tmp
     assert all(p["measured_end_to_end_s"] is None and p["error_pct"] is None for p in result["points"])
     assert result["median_abs_error_pct"] is None
     table = mrkit("predict", calibration, "--sweep", "map_sweep", cwd=tmp_path, check=True).stdout
-    assert "predicted_s" in table and "calibration:" in table
+    assert "predicted_s" in table and "calibration:" in table and "costs at its median speed probe" in table
 
 
 def test_ecs_what_if_shows_dollars(calibration, tmp_path):
