@@ -249,7 +249,10 @@ def _configure_sweep(p):
 def _sweep(args):
     import yaml
 
+    from mrkit import extras
     from mrkit.experiments import sweep
+
+    extras.require("experiments")  # before the first run, not when its records are written
 
     overrides = {}
     for item in args.set:
@@ -499,3 +502,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:  # an optional stack a command imports: the extra that installs it
+        from mrkit.extras import missing
+
+        if missing(exc.name) is None:
+            raise
+        print(f"{prog}: error: {missing(exc.name)}", file=sys.stderr)
+        return 2

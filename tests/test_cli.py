@@ -251,3 +251,19 @@ def test_master_refuses_inputs_and_a_manifest_together_and_a_bad_manifest(corpus
 def test_a_missing_token_file_is_one_line(tmp_path):
     result = mrkit("worker", "wc", "--master", "http://127.0.0.1:9", "--token-file", tmp_path / "nope", cwd=tmp_path)
     _one_line_error(result, "cannot read token file", "does not exist")
+
+
+@pytest.mark.parametrize("args, module, extra", [
+    (["sweep", "map_sweep", "--quick"], "pandas", "experiments"),
+    (["report", "--quick"], "papermill", "notebooks"),
+])
+def test_a_command_whose_optional_stack_is_missing_names_the_extra(tmp_path, args, module, extra):
+    # A package on PYTHONPATH that fails to import as an absent one does: what a base install sees.
+    stub = tmp_path / "absent" / module
+    stub.mkdir(parents=True)
+    message = f"No module named {module!r}"
+    (stub / "__init__.py").write_text(f"raise ModuleNotFoundError({message!r}, name={module!r})\n")
+    done = mrkit(*args, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "absent")})
+    assert done.returncode == 2, done.stderr
+    assert f"pip install 'mrkit[{extra}]'" in done.stderr and done.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "results").exists(), "nothing was started"

@@ -15,6 +15,7 @@ from importlib import resources
 
 import yaml
 
+from mrkit import extras
 from mrkit.errors import MrkitError
 from mrkit.experiments.display import REPORT_TITLE
 from mrkit.experiments.sweep_config import REPO_ROOT
@@ -200,11 +201,8 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
     fault-tolerance sections. `backend_options` (e.g. {"stand_in": True}) go
     to every sweep of another backend than local.
     """
-    try:
-        import nbconvert  # noqa: F401
-        import papermill
-    except ImportError as exc:
-        raise ReportError(f"the report needs {exc.name}: pip install -e '.[notebooks]' (make setup does)") from None
+    extras.require("notebooks")
+    import papermill
 
     out = pathlib.Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
