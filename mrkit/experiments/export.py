@@ -114,18 +114,19 @@ def run_report_sweeps(configs, resume=False, progress=True, log=print) -> list[p
         bar.close()
 
 
-def _sweep_doc(name):
-    from mrkit.experiments.sweep_config import sweep_path
+def _sweep_file(name):
+    """The named sweep as params/ defines it (its quick block and the report's overrides aside)."""
+    from mrkit.experiments.sweep_config import load_sweep
 
-    return yaml.safe_load(pathlib.Path(sweep_path(name)).read_text(encoding="utf-8")) or {}
+    return load_sweep(name)
 
 
 def _backend(name):
-    return _sweep_doc(name).get("backend", "local")
+    return _sweep_file(name).backend
 
 
 def _yaml_backend_options(name):
-    return dict(_sweep_doc(name).get("backend_options") or {})
+    return dict(_sweep_file(name).backend_options)
 
 
 def _report_template():

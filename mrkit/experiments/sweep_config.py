@@ -277,6 +277,22 @@ def sweep_path(name_or_path, params_dir=PARAMS_DIR) -> pathlib.Path:
     return path
 
 
+def _resolve_settings(document, sweep_file):
+    """A relative `backend_options.settings` as the sweep file means it, whatever the cwd.
+
+    `settings: params/ecs.yaml` names the file beside the sweep: it is taken
+    from the cwd when there (a checkout, or a user's own params/), else from
+    the directory that holds the sweep's params/.
+    """
+    options = document.get("backend_options")
+    settings = options.get("settings") if isinstance(options, dict) else None
+    if not isinstance(settings, str) or os.path.isabs(settings) or os.path.exists(settings):
+        return
+    beside = pathlib.Path(sweep_file).resolve().parent.parent / settings
+    if beside.is_file():
+        options["settings"] = str(beside)
+
+
 def load_sweep(name_or_path, *, quick=False, what_if=False, params_dir=PARAMS_DIR, **overrides) -> SweepConfig:
     """A SweepConfig from defaults <- YAML <- its `quick:` block (if quick) <- overrides.
 
@@ -292,6 +308,7 @@ def load_sweep(name_or_path, *, quick=False, what_if=False, params_dir=PARAMS_DI
         raise SweepError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(document, dict):
         raise SweepError(f"{path}: expected a mapping of sweep parameters")
+    _resolve_settings(document, path)
     quick_block = document.pop("quick", None) or {}
     what_if_block = document.pop("what_if", None) or {}
     values = merge_params({"name": path.stem}, document)

@@ -23,8 +23,6 @@ Other regions cost 10-30% more; check the AWS Fargate pricing page.
 
 from __future__ import annotations
 
-import pathlib
-
 from mrkit import timing
 
 FARGATE_START_LATENCY_S = 56.0
@@ -48,12 +46,7 @@ def measured_start_latency(tasks) -> float:
 def _settings(cfg):
     from mrkit.backends.ecs.config import load_config
 
-    path = (cfg.backend_options or {}).get("settings")
-    if path and not pathlib.Path(path).is_file():
-        from mrkit.experiments.sweep import REPO_ROOT
-
-        path = str(REPO_ROOT / path) if (REPO_ROOT / path).is_file() else None
-    return load_config(path, environ={})
+    return load_config((cfg.backend_options or {}).get("settings"), environ={})
 
 
 def task_vcpus(cfg) -> float:

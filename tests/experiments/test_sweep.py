@@ -2,6 +2,7 @@
 
 import csv
 import json
+import pathlib
 
 import pytest
 
@@ -207,6 +208,18 @@ def test_overrides_win_and_corpus_merges_key_by_key():
     assert cfg.repeats == 4 and cfg.app == "indexer"
     assert (cfg.corpus.files, cfg.corpus.size, cfg.corpus.seed) == (2, 8192, 0)
     assert sw.load_sweep("map_sweep", n_map=7).n_map == (7,)
+
+
+def test_a_sweep_s_settings_file_is_found_whatever_the_cwd(tmp_path, monkeypatch):
+    from mrkit.backends.ecs.config import load_config
+
+    monkeypatch.chdir(tmp_path)  # no params/ here: `settings: params/ecs.yaml` means the file beside the sweep
+    settings = sw.load_sweep("mappers_ecs").backend_options["settings"]
+    assert pathlib.Path(settings).is_file() and pathlib.Path(settings).name == "ecs.yaml"
+    assert load_config(settings).cpu > 0
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "ecs.yaml").write_text("cpu: 512\n")  # a user's own settings in the cwd win
+    assert sw.load_sweep("mappers_ecs").backend_options["settings"] == "params/ecs.yaml"
 
 
 def test_unknown_keys_and_bad_values_are_named(tmp_path):
