@@ -17,8 +17,8 @@ what makes calibration portable across core counts: wall time inflated by
 sharing cores is the simulator's business.
 
 A VM's speed drifts: the same work can take twice the CPU seconds half an
-hour later. Sweeps record `probe_cpu_s` (a fixed word count's CPU just
-before each run, `pinning.speed_probe_cpu_s`); calibration divides each
+hour later. Sweeps record `probe_cpu_s` (a fixed word count's CPU around
+each run, `pinning.speed_probe_cpu_s`); calibration divides each
 run's seconds by its speed, `probe_cpu_s / probe_ref_s` (the calibration
 runs' median probe), so the fitted costs are those of the machine at its
 usual speed, and a measured point is predicted at the speed its runs
@@ -476,7 +476,7 @@ def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
         ks = [row.cores] if cores is None else cores
         for k in ks:
             same = float(k) == float(row.cores)
-            # Measured points are predicted for the machine as it was: with the load other programs put on it.
+            # Measured points are predicted for the machine as it was: the load other programs put on it, its speed.
             as_it_was = same and loaded
             bg = float(row.background) if as_it_was and not math.isnan(row.background) else None
             pr = predict(cal, Point(str(row.app), float(row.input_bytes), int(row.n_map), int(row.n_reduce),

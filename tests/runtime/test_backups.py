@@ -74,7 +74,7 @@ def test_each_policy_cuts_the_straggler_s_tail(tmp_path):
     for policy in backups.POLICIES:
         summary, job = _straggler_job(tmp_path, policy, "--backup-tasks", policy)
         assert sorted_outputs(job) == expected, policy
-        assert summary["end_to_end_s"] <= 0.6 * base["end_to_end_s"], (policy, summary["end_to_end_s"], base)
+        assert summary["end_to_end_s"] <= 0.6 * base["end_to_end_s"], (policy, summary, base["end_to_end_s"])
         assert summary["retries"] >= 1, f"{policy}: the straggler's attempt lost to its backup"
 
 
