@@ -19,6 +19,7 @@ import hmac
 import http.client
 import json
 import socket
+import socketserver
 import sys
 import threading
 import traceback
@@ -201,6 +202,13 @@ class RpcServer(ThreadingHTTPServer):
                 raise UsageError(f"cannot listen on {host}:{port}: address already in use; "
                                  "pick another port with --listen HOST:PORT") from None
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+    def server_bind(self):
+        # HTTPServer.server_bind looks up the address's host name (socket.getfqdn): 4 ms of every job's
+        # start-up here, a resolver's timeout of seconds on a host whose name lookup falls through to
+        # DNS, and the name is never used.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     _serving = None  # the thread of serve_in_background, once started
 

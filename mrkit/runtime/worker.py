@@ -106,7 +106,7 @@ def work(app, client, storage, open_storage=None, slowdown=1.0):
                 storage = opened.get(url) or opened.setdefault(url, open_storage(url))
             report = {**identity, "phase": action, "task": task["task"], "attempt": reply["attempt"]}
             files = AttemptFiles(storage, reply["run_id"], reply["attempt"])
-            start, cpu = timing.now(), timing.process_cpu_s()
+            start, began, cpu = timing.now(), time.monotonic(), timing.process_cpu_s()
             try:
                 result = RUNNERS[action](app, task, files)
             except (Exception, SystemExit) as exc:  # the app's bug: the master retries, then fails the job
@@ -117,7 +117,8 @@ def work(app, client, storage, open_storage=None, slowdown=1.0):
                 continue
             cpu = timing.process_cpu_s() - cpu
             if slowdown > 1:
-                time.sleep((slowdown - 1) * (timing.now() - start))
+                # monotonic: a wall clock stepped back would make the sleep negative and kill the worker
+                time.sleep((slowdown - 1) * (time.monotonic() - began))
             end = timing.now()
             partitions = result.pop("partitions", None)
             report.update(start=start, end=end, counters={**result, "cpu_s": cpu})

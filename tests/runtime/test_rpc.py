@@ -56,6 +56,24 @@ def test_a_client_keeps_one_connection_for_many_calls(server):
     client.close()
 
 
+def test_the_server_starts_without_a_host_name_lookup(monkeypatch):
+    # A resolver timeout there would be seconds of every job's start-up on a host whose lookup falls through to DNS.
+    def lookup(*args):
+        raise AssertionError(f"name lookup {args}")
+
+    monkeypatch.setattr(socket, "getfqdn", lookup)
+    monkeypatch.setattr(socket, "gethostbyaddr", lookup)
+    rpc = RpcServer(("127.0.0.1", 0), "secret", ROUTES)
+    rpc.serve_in_background()
+    try:
+        client = RpcClient(rpc.url, "secret")
+        assert client.call("GET", "/status") == {"ok": True}
+        client.close()
+    finally:
+        rpc.shutdown()
+        rpc.server_close()
+
+
 def test_urllib_http_1_0_and_expect_continue_are_answered(server):
     request = urllib.request.Request(server.url + "/status?x=1", headers={"Authorization": "Bearer secret"})
     with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=5) as response:
