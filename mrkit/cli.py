@@ -505,7 +505,8 @@ def main(argv=None):
     except ModuleNotFoundError as exc:  # an optional stack a command imports: the extra that installs it
         from mrkit.extras import missing
 
-        if missing(exc.name) is None:
+        message = missing(exc.name)
+        if message is None:
             raise
-        print(f"{prog}: error: {missing(exc.name)}", file=sys.stderr)
+        print(f"{prog}: error: {message}", file=sys.stderr)
         return 2

@@ -114,19 +114,18 @@ def run_report_sweeps(configs, resume=False, progress=True, log=print) -> list[p
         bar.close()
 
 
-def _sweep_file(name):
-    """The named sweep as params/ defines it (its quick block and the report's overrides aside)."""
+def _backend(name):
     from mrkit.experiments.sweep_config import load_sweep
 
-    return load_sweep(name)
+    return load_sweep(name).backend
 
 
-def _backend(name):
-    return _sweep_file(name).backend
+def _with_backend_options(item, options):
+    """A plan item of a sweep on another backend than local, `options` over its file's own; a local one as it is."""
+    from mrkit.experiments.sweep_config import load_sweep
 
-
-def _yaml_backend_options(name):
-    return dict(_sweep_file(name).backend_options)
+    cfg = load_sweep(item["sweep"])
+    return item if cfg.backend == "local" else {**item, "backend_options": {**cfg.backend_options, **options}}
 
 
 def _report_template():
@@ -211,8 +210,7 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
     plan = report_plan(apps, quick, sweeps, stand_in=bool((backend_options or {}).get("stand_in")))
     results_dir = str(pathlib.Path(results_dir or out.parent).resolve())
     if backend_options:
-        plan = [{**item, "backend_options": {**_yaml_backend_options(item["sweep"]), **backend_options}}
-                if _backend(item["sweep"]) != "local" else item for item in plan]
+        plan = [_with_backend_options(item, backend_options) for item in plan]
     from mrkit.experiments.notebook_report import sweep_plan
 
     began = time.perf_counter()
