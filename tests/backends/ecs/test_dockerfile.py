@@ -143,7 +143,7 @@ def test_what_the_dockerfile_copies_is_enough_to_build_mrkit(tmp_path):
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
         entry_points = tar.extractfile(next(m for m in tar.getmembers()
                                             if m.name.endswith("egg-info/entry_points.txt"))).read().decode()
-    assert {"mrkit/cli.py", "mrkit/backends/ecs/aws.py", "mrkit/apps/wc.py"} <= names
+    assert {"mrkit/cli/__init__.py", "mrkit/backends/ecs/aws.py", "mrkit/apps/wc.py"} <= names
     assert re.search(r"^mrkit = mrkit\.cli:main$", entry_points, re.M)
 
 

@@ -1,0 +1,122 @@
+"""Commands that run one job: `sequential`, `master`, `worker` and `run` (a master plus local workers)."""
+
+import os
+import signal
+import sys
+
+from mrkit.cli.parsing import add_app, add_cpus, add_storage, app_options, configure_job, listen_address, print_summary
+from mrkit.errors import UsageError
+
+
+def configure_sequential(p):
+    add_app(p)
+    p.add_argument("inputs", nargs="*", metavar="INPUT")
+
+
+def cmd_sequential(args):
+    from mrkit.app import load_app
+    from mrkit.job import resolve_inputs
+    from mrkit.sequential import run_sequential
+
+    app = load_app(args.app, app_options(args.app_opt))
+    run_sequential(app, resolve_inputs(args.inputs))
+
+def _job_spec(args, storage):
+    from mrkit.backends.staging import read_manifest, stage_inputs
+    from mrkit.job import JobSpec
+
+    if args.inputs_from and args.inputs:
+        raise UsageError("give inputs either as INPUT... or with --inputs-from, not both")
+    inputs = read_manifest(args.inputs_from, storage) if args.inputs_from else stage_inputs(args.inputs, storage)
+    return JobSpec(inputs, n_reduce=args.n_reduce, n_map=args.n_map, task_timeout=args.task_timeout,
+                   max_attempts=args.max_attempts)
+
+def configure_master(p):
+    configure_job(p)
+    add_storage(p)
+    add_cpus(p)
+    p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
+                   help="address to serve workers on (default: loopback, any free port)")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="file or s3:// object holding the token workers must present (default: a new random one)")
+    p.add_argument("--inputs-from", metavar="NAME",
+                   help="JSON list of inputs ({path, location, size}) in the job's storage, instead of INPUT...")
+    p.add_argument("--run-id", metavar="ID", help="the run's id in the timing records (default: time stamp + random)")
+    p.add_argument("--status-every", type=float, default=None, metavar="S",
+                   help="write the status to the job's storage every S seconds (mr-status.json), for launchers "
+                        "that cannot reach the master")
+
+
+def cmd_master(args):
+    from mrkit import timing
+    from mrkit.runtime.master import Master
+    from mrkit.runtime.serve import serve
+    from mrkit.runtime.worker import resolve_token
+    from mrkit.storage import open_storage
+    from mrkit.storage.local import LocalStorage
+
+    launched_at = timing.now()
+    here = LocalStorage(".")
+    files = here if args.storage is None else open_storage(args.storage)
+    spec = _job_spec(args, files)
+    token = resolve_token(args.token_file) if args.token_file else None
+    master = Master(spec, files, listen=listen_address(args.listen), token=token, run_id=args.run_id,
+                    advertise_storage=files is not here, status_every=args.status_every, lock_dir=".",
+                    backup_tasks=args.backup_tasks)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    serve(master, here, launched_at=launched_at)
+
+
+def configure_worker(p):
+    add_app(p)
+    p.add_argument("--master", metavar="URL", help="master URL (default: read mr-master.json in the cwd)")
+    p.add_argument("--token-file", metavar="FILE", help="file holding the master's token (else $MRKIT_TOKEN or mr-master.json)")
+    add_cpus(p)
+
+
+def cmd_worker(args):
+    from mrkit.app import load_app
+    from mrkit.runtime.worker import run_worker
+    from mrkit.storage import open_storage
+    from mrkit.storage.local import LocalStorage
+
+    app = load_app(args.app, app_options(args.app_opt))
+    return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file,
+                      open_storage=open_storage)
+
+
+def configure_run(p):
+    add_app(p)
+    configure_job(p)
+    add_storage(p)
+    add_cpus(p)
+    p.add_argument("-w", "--workers", type=int, default=None, metavar="W",
+                   help="worker processes (default max(M, R) capped at the CPU count)")
+    p.add_argument("--workdir", default=None, metavar="DIR", help="where intermediate and output files go (default: cwd)")
+    p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    p.add_argument("--slow-workers", type=int, default=0, metavar="K",
+                   help="straggler injection for studies: K of the W workers take --slowdown times as long")
+    p.add_argument("--slowdown", type=float, default=1.0, metavar="F",
+                   help="how many times as long each slow worker takes (it sleeps (F-1) x the task's time)")
+
+
+def cmd_run(args):
+    from mrkit.backends.local import run_job
+    from mrkit.progress import TaskProgress
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: workers are stopped, the lock released
+    progress = TaskProgress("mrkit run")
+    try:
+        summary, records = run_job(
+            args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
+            workdir=args.workdir, task_timeout=args.task_timeout, app_options=app_options(args.app_opt),
+            storage=args.storage, max_attempts=args.max_attempts, backup_tasks=args.backup_tasks,
+            slow_workers=args.slow_workers, slowdown=args.slowdown, on_status=progress if progress.live else None,
+        )
+    finally:
+        progress.close()
+    keys = sum(r["records_out"] for r in records if r["phase"] == "reduce" and r["status"] == "ok")
+    where = args.storage.rstrip("/") if args.storage else os.path.abspath(args.workdir or ".")
+    print(f"mrkit run: {summary['n_reduce']} outputs in {where}/mr-out-*, {keys:,} keys, "
+          f"{summary['end_to_end_s']:.2f} s", file=sys.stderr)
+    print_summary(summary, args.json)

@@ -1,0 +1,88 @@
+"""The command line's shared parsing: one-line usage errors, options several commands take, the summary printer."""
+
+import argparse
+import json
+
+from mrkit.errors import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage, so errors stay one line."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class CommandParser(Parser):
+    """A subcommand's parser: options may come before, between or after the inputs.
+
+    Plain argparse stops filling `INPUT...` at the first option, so
+    `mrkit run wc --app-opt k=v a.txt` would reject a.txt. The subparser action
+    calls parse_known_args, so that is where intermixed parsing is switched in
+    (parse_known_intermixed_args itself calls parse_known_args: hence the guard).
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+def app_options(pairs):
+    options = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--app-opt takes KEY=VALUE, got {pair!r}")
+        options[key] = value
+    return options
+
+
+def listen_address(text):
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"--listen takes HOST:PORT (e.g. 127.0.0.1:8765), got {text!r}")
+    return host, int(port)
+
+
+
+def add_app(p):
+    p.add_argument("app", metavar="APP", help="built-in name (wc, indexer, grep, crash, nocrash), dotted module or .py file")
+    p.add_argument("--app-opt", action="append", metavar="KEY=VALUE", help="option passed to the app's configure()")
+
+def configure_job(p):
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="files, or directories of files")
+    p.add_argument("-r", "--n-reduce", type=int, default=10, metavar="R", help="reduce tasks (default 10)")
+    p.add_argument("-m", "--n-map", type=int, default=None, metavar="M",
+                   help="map tasks: cut the inputs into M near-equal chunks (default: one per input file)")
+    p.add_argument("--task-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds before an unfinished task is handed to another worker (default 10)")
+    p.add_argument("--max-attempts", type=int, default=10, metavar="N",
+                   help="attempts of one task that may raise, die or time out before the job fails (default 10)")
+    p.add_argument("--backup-tasks", nargs="?", const="paper", default=None, metavar="POLICY",
+                   help="back up stragglers near a phase's end: paper (the default when given), spark or late")
+
+def add_cpus(p):
+    from mrkit.pinning import parse_cpus
+
+    p.add_argument("--cpus", type=parse_cpus, default=None, metavar="LIST",
+                   help="pin the job (master and workers) to these CPUs, e.g. 0 or 0,1 or 0-3; runs record them as cores")
+
+
+def add_storage(p):
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="where the job's files live: a directory or s3://bucket/prefix (default: the cwd)")
+
+def print_summary(summary, as_json):
+    if as_json:
+        print(json.dumps(summary))
+        return
+    width = max(map(len, summary))
+    for key, value in summary.items():
+        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")

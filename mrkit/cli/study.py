@@ -1,0 +1,126 @@
+"""Commands that study jobs: `corpus`, `sweep`, `report`, `predict` and `demo`."""
+
+import contextlib
+import os
+
+from mrkit.errors import UsageError
+
+
+def configure_corpus(p):
+    sub = p.add_subparsers(dest="corpus_command", required=True, metavar="synth")
+    synth = sub.add_parser("synth", help="write deterministic English-like text files")
+    synth.add_argument("--out", required=True, metavar="DIR")
+    synth.add_argument("--files", type=int, default=8, metavar="N")
+    synth.add_argument("--size", default="4MB", metavar="SIZE", help="bytes per file, e.g. 512KB, 4MB, 1GB (powers of 1024)")
+    synth.add_argument("--seed", type=int, default=0)
+
+
+def cmd_corpus(args):
+    from mrkit import corpus
+
+    try:
+        size = corpus.parse_size(args.size)
+        paths = corpus.synth(args.out, args.files, size, args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    total = sum(os.path.getsize(p) for p in paths)
+    print(f"wrote {len(paths)} files, {total / 2**20:.1f} MiB, in {args.out}")
+
+
+def configure_sweep(p):
+    p.add_argument("sweep", metavar="NAME", help="a sweep in params/ (map_sweep, reduce_sweep, pairs_wc, pairs_indexer, "
+                   "mappers, mappers_ecs) or a YAML path")
+    p.add_argument("--quick", action="store_true", help="the sweep's quick variant (tiny corpus, one repeat)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (value in YAML)")
+    p.add_argument("--resume", metavar="DIR", help="continue a results directory ('latest' for the newest of this sweep)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_sweep(args):
+    import yaml
+
+    from mrkit import extras
+    from mrkit.experiments import sweep
+
+    extras.require("experiments")  # before the first run, not when its records are written
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
+    config = sweep.load_sweep(args.sweep, quick=args.quick, **overrides)
+    out = args.resume
+    if out == "latest":
+        try:
+            out = sweep.latest(config.results_dir, config.name)
+        except FileNotFoundError:
+            raise UsageError(f"no earlier results of sweep {config.name!r} in {config.results_dir} to resume") from None
+    print(sweep.run_sweep(config, out, progress=not args.no_progress))
+
+def configure_report(p):
+    p.add_argument("--out", default="results/report.html", metavar="PATH", help="the HTML report (default results/report.html)")
+    p.add_argument("--quick", action="store_true", help="tiny sweeps (seconds): check the pipeline, not the numbers")
+    p.add_argument("--sweep", action="append", metavar="NAME",
+                   help="report only this sweep of params/ (repeatable), e.g. mappers_ecs; default: the lab's study")
+    p.add_argument("--no-checks", action="store_true", help="leave out the (local) correctness and crash checks")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the finished runs of earlier results (same parameters) and run only the missing ones")
+    p.add_argument("--stand-in", action="store_true",
+                   help="run ECS sweeps (mappers_ecs) on the local stand-in: no AWS account (README, 'Without an AWS account')")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_report(args):
+    from mrkit.experiments.notebook_report import build_report
+
+    def build():  # it says where it wrote the page
+        build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks,
+                     resume=args.resume, backend_options={"stand_in": True} if args.stand_in else None,
+                     progress=not args.no_progress)
+
+    if not args.stand_in:
+        return build()
+    # The stand-in's AWS: the endpoint the user started, or a moto server of our own for this report.
+    from mrkit.backends.ecs.local_aws import local_aws
+
+    with contextlib.nullcontext() if os.environ.get("AWS_ENDPOINT_URL") else local_aws():
+        _stand_in_stack()
+        return build()
+
+
+def _stand_in_stack():
+    """`mrkit ecs up` on the stand-in's endpoint (idempotent): the report's ECS sweep needs the stack."""
+    from mrkit.backends.ecs.aws import Aws
+    from mrkit.backends.ecs.bootstrap import up
+    from mrkit.backends.ecs.config import load_config
+
+    config = load_config(None)
+    up(config, Aws(config.region, endpoint_url=os.environ["AWS_ENDPOINT_URL"]))
+
+
+def configure_predict(p):
+    p.add_argument("calibration", nargs="+", metavar="CALIBRATION_DIR",
+                   help="results directories (runs.csv + tasks.csv) to fit from")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--against", metavar="RESULTS_DIR", help="predict this directory's configurations and compare")
+    target.add_argument("--sweep", metavar="NAME|FILE", help="predict a sweep's configurations without running it")
+    p.add_argument("--cores", metavar="K[,K...]", help="predict at these core counts (default: as recorded, or this machine's)")
+    p.add_argument("--json", action="store_true", help="print the points and error summary as JSON")
+
+
+def cmd_predict(args):
+    from mrkit.experiments.predict import run
+
+    run(args.calibration, against=args.against, sweep=args.sweep, cores=args.cores, as_json=args.json)
+
+
+def configure_demo(p):
+    p.add_argument("--results", default="results", metavar="DIR", help="where the generated corpus is cached (default results/)")
+
+
+def cmd_demo(args):
+    from mrkit.experiments.demo import demo
+
+    demo(args.results)
