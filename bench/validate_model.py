@@ -27,7 +27,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mrkit.experiments import sweep as sweeps  # noqa: E402
+from mrkit.experiments.sweeps import sweep  # noqa: E402
 from mrkit.pinning import available, format_cpus, parse_cpus  # noqa: E402
 
 LAB_SWEEPS = ("map_sweep", "reduce_sweep", "pairs_wc", "pairs_indexer")
@@ -59,7 +59,7 @@ def measure(out, cpu_sets, repeats, names):
             began = time.time()
             with open(log, "a", encoding="utf-8") as f:
                 f.write(f"{time.strftime('%F %T')} start {name} cpus={cpus} load {_load()}\n")
-            sweeps.run_sweep(name, target, progress=sys.stderr.isatty(), **overrides)
+            sweep.run_sweep(name, target, progress=sys.stderr.isatty(), **overrides)
             with open(log, "a", encoding="utf-8") as f:
                 f.write(f"{time.strftime('%F %T')} end   {name} cpus={cpus} load {_load()} "
                         f"({time.time() - began:.0f} s)\n")
@@ -72,19 +72,19 @@ def predict_all(out, cpu_sets, names, loaded=True):
     load (others_cpu_s) and its speed (probe_cpu_s); else with the calibration runs' median load
     at their usual speed (the machine "as usual").
     """
-    from mrkit.experiments import model
+    from mrkit.experiments.model import calibration, prediction
 
     rows = []
     for calib in cpu_sets:
-        calibration = [_dir(out, calib, "calibrate")]
-        if not (calibration[0] / "runs.csv").exists():
+        calib_dirs = [_dir(out, calib, "calibrate")]
+        if not (calib_dirs[0] / "runs.csv").exists():
             continue
-        fitted = model.calibrate(*model.load_calibration(calibration))
+        fitted = calibration.calibrate(*calibration.load_calibration(calib_dirs))
         for measured in cpu_sets:
             for name in names:
                 if name == "calibrate" or not (_dir(out, measured, name) / "runs.csv").exists():
                     continue
-                result = model.compare(fitted, _dir(out, measured, name), loaded=loaded)
+                result = prediction.compare(fitted, _dir(out, measured, name), loaded=loaded)
                 rows.append({"calibrated_on": calib, "measured_on": measured, "sweep": name,
                              "points": len(result["points"]),
                              "median_abs_error_pct": result["median_abs_error_pct"],

@@ -1,10 +1,7 @@
 """mrkit: run and study MapReduce.
 
-Imports point one way: errors and storage are the foundation; the core
-(job, split, shuffle, tasks, timing, text, app, verify) builds on them and
-apps import the core; the runtime (master, worker, rpc) imports the core;
-backends import the runtime; experiments import backends and the core; the
-CLI imports everything. Importing `mrkit` stays cheap: `run` pulls in the
+Imports point one way: tests/test_layers.py holds the layer order and checks
+every module. Importing `mrkit` stays cheap: `run` pulls in the
 local backend (and pandas) only when called.
 """
 

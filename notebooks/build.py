@@ -26,7 +26,7 @@ Run it from the repo root with papermill, e.g.
 `papermill notebooks/sweep.ipynb out.ipynb -p app indexer -p quick True`, or
 `-p sweep reduce_sweep`, or `-f params/map_sweep.yaml` (a sweep file runs as it is written).
 `make report` runs it for the report's sweeps and exports `results/report.html`.
-Everything below calls `mrkit.experiments.notebook_report`; the numbers come from `runs.csv` / `tasks.csv`."""
+Everything below calls `mrkit.experiments.report`; the numbers come from `runs.csv` / `tasks.csv`."""
 
 SWEEP_PARAMETERS = """\
 # Parameters (papermill: -p NAME VALUE, or -f FILE.yaml)
@@ -55,7 +55,9 @@ task_timeout = None
 description = None"""
 
 SWEEP_RUN = """\
-from mrkit.experiments import notebook_report as nr
+from mrkit.experiments.report.checks import show_checks
+from mrkit.experiments.report.display import show_header, show_sweep
+from mrkit.experiments.report import notebook_report as nr
 
 nr.work_from_repo_root()  # relative paths mean the repo root, also when Jupyter starts the kernel in notebooks/
 configs = nr.sweep_plan(app, sweep, plan=plan, quick=quick, repeats=repeats, inputs=inputs, workers=workers,
@@ -71,9 +73,9 @@ SWEEP_CELLS = [
     new_markdown_cell(SWEEP_INTRO, metadata=NOTEBOOK_ONLY),
     new_code_cell(SWEEP_PARAMETERS, metadata={"tags": ["parameters"]}),
     new_code_cell(SWEEP_RUN),
-    new_code_cell("nr.show_header(results, title)"),
-    new_code_cell("for result in results:\n    nr.show_sweep(result, results)"),
-    new_code_cell("if checks:\n    nr.show_checks(results)"),
+    new_code_cell("show_header(results, title)"),
+    new_code_cell("for result in results:\n    show_sweep(result, results)"),
+    new_code_cell("if checks:\n    show_checks(results)"),
     new_markdown_cell("All runs and task attempts as two DataFrames, for your own analysis "
                       "(`runs.tail()` in a cell of your own shows the last runs):", metadata=NOTEBOOK_ONLY),
     new_code_cell("runs, tasks = nr.frames(results)", metadata={"tags": ["notebook-only"]}),
@@ -93,8 +95,8 @@ results_dir = "results"
 """
 
 INTERACTIVE_RUN = """\
-from mrkit.experiments.notebook_report import work_from_repo_root
-from mrkit.experiments.widgets import InteractiveLab
+from mrkit.experiments.report.notebook_report import work_from_repo_root
+from mrkit.experiments.report.widgets import InteractiveLab
 
 work_from_repo_root()  # relative paths mean the repo root, also when Jupyter starts the kernel in notebooks/
 lab = InteractiveLab(inputs=inputs, results_dir=results_dir)

@@ -82,7 +82,7 @@ def test_the_wheel_carries_the_package_data(installed):
     wheel, _, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"mrkit/params/map_sweep.yaml", "mrkit/params/ecs.yaml", "mrkit/notebooks/sweep.ipynb",
-            "mrkit/notebooks/interactive.ipynb", "mrkit/experiments/report_plan.yaml"} <= names
+            "mrkit/notebooks/interactive.ipynb", "mrkit/experiments/report/report_plan.yaml"} <= names
 
 
 def test_the_installed_mrkit_is_the_wheels(installed, tmp_path):

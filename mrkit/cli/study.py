@@ -40,7 +40,7 @@ def cmd_sweep(args):
     import yaml
 
     from mrkit import extras
-    from mrkit.experiments import sweep
+    from mrkit.experiments.sweeps import results, sweep, sweep_config
 
     extras.require("experiments")  # before the first run, not when its records are written
 
@@ -50,11 +50,11 @@ def cmd_sweep(args):
         if not sep or not key:
             raise UsageError(f"--set takes KEY=VALUE, got {item!r}")
         overrides[key] = yaml.safe_load(value)
-    config = sweep.load_sweep(args.sweep, quick=args.quick, **overrides)
+    config = sweep_config.load_sweep(args.sweep, quick=args.quick, **overrides)
     out = args.resume
     if out == "latest":
         try:
-            out = sweep.latest(config.results_dir, config.name)
+            out = results.latest(config.results_dir, config.name)
         except FileNotFoundError:
             raise UsageError(f"no earlier results of sweep {config.name!r} in {config.results_dir} to resume") from None
     print(sweep.run_sweep(config, out, progress=not args.no_progress))
@@ -73,7 +73,7 @@ def configure_report(p):
 
 
 def cmd_report(args):
-    from mrkit.experiments.notebook_report import build_report
+    from mrkit.experiments.report.export import build_report
 
     def build():  # it says where it wrote the page
         build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks,
@@ -111,7 +111,7 @@ def configure_predict(p):
 
 
 def cmd_predict(args):
-    from mrkit.experiments.predict import run
+    from mrkit.experiments.model.predict import run
 
     run(args.calibration, against=args.against, sweep=args.sweep, cores=args.cores, as_json=args.json)
 
@@ -121,6 +121,6 @@ def configure_demo(p):
 
 
 def cmd_demo(args):
-    from mrkit.experiments.demo import demo
+    from mrkit.experiments.sweeps.demo import demo
 
     demo(args.results)

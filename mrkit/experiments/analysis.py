@@ -61,13 +61,13 @@ def cores_of(runs: pd.DataFrame) -> int | None:
     return None
 
 
-def _r2(y: np.ndarray, fitted: np.ndarray) -> float:
+def r2(y: np.ndarray, fitted: np.ndarray) -> float:
     """Coefficient of determination; NaN when y has no variance to explain."""
     sst = float(((y - y.mean()) ** 2).sum())
     return 1.0 - float(((y - fitted) ** 2).sum()) / sst if sst > 0 else float("nan")
 
 
-def _nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+def nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Least squares with every coefficient >= 0.
 
     If the plain fit is already non-negative it is the answer. Otherwise the
@@ -204,7 +204,7 @@ class AmdahlFit:
 
 
 def _amdahl_ab(n: np.ndarray, t: np.ndarray) -> tuple[float, float]:
-    a, b = _nnls(np.column_stack([np.ones_like(n), 1.0 / n]), t)
+    a, b = nnls(np.column_stack([np.ones_like(n), 1.0 / n]), t)
     return a, b
 
 
@@ -237,7 +237,7 @@ def fit_amdahl(x, t, *, n_boot: int = 1000, seed: int = 0) -> AmdahlFit:
             boot.append(ba / (ba + bb))
     lo, hi = np.percentile(boot, [2.5, 97.5]) if boot else (np.nan, np.nan)
     return AmdahlFit(serial_fraction=a / (a + b), ci95=(float(lo), float(hi)),
-                     t1=a + b, r2=_r2(t, a + b / x), n_points=int(x.size))
+                     t1=a + b, r2=r2(t, a + b / x), n_points=int(x.size))
 
 
 def karp_flatt(speedup, n) -> np.ndarray:

@@ -29,7 +29,7 @@ def test_a_registered_backend_is_found_by_name(monkeypatch):
 
 
 def test_looking_up_backends_imports_none_of_them():
-    loaded = _fresh_modules("import mrkit.experiments.sweep")
+    loaded = _fresh_modules("import mrkit.experiments.sweeps.sweep")
     assert "boto3" not in loaded and "mrkit.backends.ecs" not in loaded
 
 

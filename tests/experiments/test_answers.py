@@ -7,13 +7,15 @@ import pandas as pd
 import pytest
 from test_model import CONFIGS, synthetic  # a sibling test module: rootdir-less "prepend" imports
 
-from mrkit.experiments import analysis, answers, model
-from mrkit.experiments.sweep import load_sweep
+from mrkit.experiments import analysis
+from mrkit.experiments.model import calibration, prediction
+from mrkit.experiments.report import answers
+from mrkit.experiments.sweeps.sweep_config import load_sweep
 
 
 @pytest.fixture(scope="module")
 def cal():
-    return model.calibrate(*synthetic(CONFIGS), background=0)
+    return calibration.calibrate(*synthetic(CONFIGS), background=0)
 
 
 def sweep_frames(times, repeats=3, timed_out_at=None):
@@ -76,7 +78,7 @@ def test_center_interval_switches_to_the_median_with_enough_runs_and_stays_above
 
 
 def test_a_term_that_does_not_change_is_not_said_to_grow():
-    from mrkit.experiments.answers import _growth
+    from mrkit.experiments.report.answers import _growth
 
     def end(config, overhead):
         return {"config": config, "terms_s": {"per-task overhead": overhead, "worker start-up": 0.1}}
@@ -89,8 +91,8 @@ def test_a_term_that_does_not_change_is_not_said_to_grow():
 
 
 def test_every_model_term_has_its_reason_and_contention_can_be_the_one_that_grows():
-    assert set(answers._WHY) == set(model.TERMS)
-    contended = model.calibrate(*synthetic(CONFIGS, contention=1.5), background=0)
+    assert set(answers._WHY) == set(prediction.TERMS)
+    contended = calibration.calibrate(*synthetic(CONFIGS, contention=1.5), background=0)
     runs, tasks = sweep_frames({1: 3.0, 2: 2.0})
     cfg = load_sweep("map_sweep", n_map=[1, 2], workers=[2])
     text = answers.answer_text(answers.compute(runs, tasks, cfg, contended, None))

@@ -2,8 +2,8 @@
 
 from types import SimpleNamespace
 
-from mrkit.experiments import display, export
-from mrkit.experiments import notebook_report as nr
+from mrkit.experiments.report import display, export
+from mrkit.experiments.report import notebook_report as nr
 
 
 def header_cuts(plan, quick=False):

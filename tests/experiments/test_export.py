@@ -4,8 +4,8 @@ import csv
 
 import pytest
 
-from mrkit.experiments import export
-from mrkit.experiments import sweep as sw
+from mrkit.experiments.report import export
+from mrkit.experiments.sweeps import sweep_config
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -13,8 +13,8 @@ pytestmark = pytest.mark.timeout(120)
 def quick_configs(tmp_path):
     """Two quick sweeps (2 configurations x 1 repeat each) in one results directory."""
     results = str(tmp_path / "results")
-    return [sw.load_sweep("map_sweep", quick=True, results_dir=results, warmup=False),
-            sw.load_sweep("reduce_sweep", quick=True, results_dir=results, warmup=False)]
+    return [sweep_config.load_sweep("map_sweep", quick=True, results_dir=results, warmup=False),
+            sweep_config.load_sweep("reduce_sweep", quick=True, results_dir=results, warmup=False)]
 
 
 def rows(path):

@@ -25,8 +25,8 @@ from conftest import CHROMIUM
 
 from mrkit.corpus import synth
 from mrkit.errors import InputError
-from mrkit.experiments import widgets
-from mrkit.experiments.notebook_report import REPO_ROOT
+from mrkit.experiments.report import widgets
+from mrkit.experiments.sweeps.sweep_config import REPO_ROOT
 
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-quic"]

@@ -16,9 +16,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from mrkit.experiments import notebook_report as nr
+from mrkit.experiments.report import export
+from mrkit.experiments.report import notebook_report as nr
+from mrkit.experiments.sweeps import sweep_config
 
-ROOT = nr.REPO_ROOT
+ROOT = sweep_config.REPO_ROOT
 NOTEBOOK = ROOT / "notebooks" / "sweep.ipynb"
 REQUIRED = ["app", "sweep", "repeats", "inputs", "workers", "backend", "results_dir", "quick"]
 
@@ -115,16 +117,16 @@ def test_a_sweep_file_given_with_f_runs_as_written_under_its_own_name():
 
 
 def test_a_plan_gives_each_sweep_its_own_app_and_settings():
-    from mrkit.experiments.sweep import load_sweep
+    from mrkit.experiments.sweeps.sweep_config import load_sweep
 
-    plan = nr.report_plan(quick=False)
+    plan = export.report_plan(quick=False)
     configs = nr.sweep_plan(plan=plan, results_dir="elsewhere")
-    local = [(app, name) for app, name, _ in nr.REPORT_PLAN if name not in nr.STAND_IN_SWEEPS]
+    local = [(app, name) for app, name, _ in export.REPORT_PLAN if name not in export.STAND_IN_SWEEPS]
     assert [c.name for c in configs] == [name for _, name in local]
     assert all(c.app == app for c, (app, _) in zip(configs, local) if app)
     # on the stand-in (what `make report` runs) the ECS study joins, with the plan's own overrides
-    stand_in = nr.sweep_plan(plan=nr.report_plan(quick=False, stand_in=True), results_dir="elsewhere")
-    assert [c.name for c in stand_in] == [name for _, name, _ in nr.REPORT_PLAN]
+    stand_in = nr.sweep_plan(plan=export.report_plan(quick=False, stand_in=True), results_dir="elsewhere")
+    assert [c.name for c in stand_in] == [name for _, name, _ in export.REPORT_PLAN]
     ecs = stand_in[-1]
     assert (ecs.name, ecs.backend, ecs.repeats, ecs.backend_options.get("verify")) == ("mappers_ecs", "ecs", 1, True)
     assert all(not c.warmup and c.results_dir == "elsewhere" for c in configs)
@@ -137,20 +139,20 @@ def test_a_plan_gives_each_sweep_its_own_app_and_settings():
         assert by[name].repeats == own.repeats == 3, name
     assert len(by["pairs_wc"].configurations()) == len(by["pairs_indexer"].configurations()) == 11
     assert {"calibrate", "stragglers"} <= set(by)
-    quick = nr.sweep_plan(plan=nr.report_plan(quick=True), quick=True)
+    quick = nr.sweep_plan(plan=export.report_plan(quick=True), quick=True)
     assert all(c.repeats == 1 for c in quick)
 
 
 def test_a_sweep_outside_the_report_plan_keeps_its_own_settings():
-    ecs, calibrate = nr.sweep_plan(plan=nr.report_plan(sweeps=["mappers_ecs"]))
+    ecs, calibrate = nr.sweep_plan(plan=export.report_plan(sweeps=["mappers_ecs"]))
     assert (ecs.backend, ecs.corpus.size, ecs.warmup) == ("ecs", 64 * 2**20, False)
     assert (calibrate.name, calibrate.backend) == ("calibrate", "local")  # the ECS what-if needs the cost model
-    (lab,) = nr.sweep_plan(plan=nr.report_plan(sweeps=["map_sweep"]))
+    (lab,) = nr.sweep_plan(plan=export.report_plan(sweeps=["map_sweep"]))
     assert lab.repeats == 3 and lab.n_map == (5, 10, 15, 20, 50, 100) and not lab.warmup
 
 
 def test_reload_shows_stored_results_without_running(tmp_path, corpus):
-    from mrkit.experiments import sweep
+    from mrkit.experiments.sweeps import sweep
 
     (cfg,) = nr.sweep_plan(sweep="map_sweep", quick=True, inputs=corpus[:2], results_dir=str(tmp_path))
     began = time.monotonic()
@@ -159,5 +161,5 @@ def test_reload_shows_stored_results_without_running(tmp_path, corpus):
     (again,) = nr.run_sweeps([cfg], reload="latest")
     # Reloaded, the sweep's time is the one its meta.json recorded (whole seconds), not the reload's.
     assert again.path == path and len(again.runs) == 2 and 0 <= again.seconds <= took + 1
-    with pytest.raises(sweep.SweepError):
+    with pytest.raises(sweep_config.SweepError):
         nr.run_sweeps([cfg, cfg], reload=[str(path)])

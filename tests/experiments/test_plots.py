@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from mrkit.experiments import analysis, plots
+from mrkit.experiments import analysis
+from mrkit.experiments.report import plots
 
 
 def make_runs(configs, repeats=3, seed=0, cpu_count=2):

@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import mrkit
 
-from mrkit.experiments import sweep as sw
+from mrkit.experiments.sweeps import sweep, sweep_config
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -14,9 +14,9 @@ pytestmark = pytest.mark.timeout(120)
 def calibration(tmp_path_factory):
     """A real calibration sweep on a tiny corpus: both apps, a few M, R and W."""
     root = tmp_path_factory.mktemp("cal")
-    cfg = sw.load_sweep("calibrate", quick=True, results_dir=str(root / "results"), warmup=False,
+    cfg = sweep_config.load_sweep("calibrate", quick=True, results_dir=str(root / "results"), warmup=False,
                         pairs=[[1, 1], [4, 2], [8, 4]], workers=[1, 4])
-    return sw.run_sweep(cfg, progress=False)
+    return sweep.run_sweep(cfg, progress=False)
 
 
 def test_against_prints_the_json_contract(calibration, tmp_path):

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mrkit.experiments import analysis, report
+from mrkit.experiments import analysis
+from mrkit.experiments.report import markdown
 
 NUM = r"([0-9.]+)"
 
@@ -41,7 +42,7 @@ MAP_MEANS = {5: 4.0, 10: 3.0, 15: 2.5, 20: 2.0, 50: 2.6, 100: 3.5}  # falls to M
 
 def test_map_sweep_trend_names_the_turn_up_with_the_frames_numbers():
     runs = make_runs(MAP_MEANS)
-    text = report.trend(runs, "n_map")
+    text = markdown.trend(runs, "n_map")
     m = re.search(rf"falls from {NUM} s at M=5 to {NUM} s at M=20 .*then rises to {NUM} s at M=100", text)
     assert m, text
     assert close(m[1], mean_of(runs, "n_map", 5)) and close(m[2], mean_of(runs, "n_map", 20))
@@ -54,12 +55,12 @@ def test_map_sweep_trend_names_the_turn_up_with_the_frames_numbers():
     ({5: 2.00, 10: 2.02, 20: 2.01}, r"stays flat"),
 ])
 def test_trend_shapes(means, pattern):
-    assert re.search(pattern, report.trend(make_runs(means, x="n_reduce", cv=0.001), "n_reduce"))
+    assert re.search(pattern, markdown.trend(make_runs(means, x="n_reduce", cv=0.001), "n_reduce"))
 
 
 def test_best_configuration_and_a_real_margin():
     runs = make_runs(MAP_MEANS)
-    text = report.best(runs)
+    text = markdown.best(runs)
     m = re.search(rf"fastest configuration is M=20 R=5 W=20 at {NUM} s .*runner-up, M=15 R=5 W=15, "
                   rf"is {NUM} s \({NUM}%\) slower, a real difference", text)
     assert m, text
@@ -70,40 +71,40 @@ def test_best_configuration_and_a_real_margin():
 
 def test_best_configuration_within_noise():
     runs = make_runs({5: 2.0, 10: 2.02}, cv=0.10, seed=3)
-    assert "within noise" in report.best(runs)
-    assert "cannot tell from noise" in report.best(make_runs({5: 2.0, 10: 2.5}, repeats=1))
+    assert "within noise" in markdown.best(runs)
+    assert "cannot tell from noise" in markdown.best(make_runs({5: 2.0, 10: 2.5}, repeats=1))
 
 
 def test_noisy_points_are_flagged_with_their_cv():
     runs = make_runs(MAP_MEANS)
     noisy = runs["n_map"] == 50
     runs.loc[noisy, "end_to_end_s"] = [2.0, 2.6, 3.2]
-    text = report.noise(runs)
+    text = markdown.noise(runs)
     m = re.search(rf"M=50 R=5 W=50 \(CV {NUM}%", text)
     cv = runs.loc[noisy, "end_to_end_s"].std() / runs.loc[noisy, "end_to_end_s"].mean()
     assert m and float(m[1]) == pytest.approx(100 * cv, abs=0.5)
     assert "M=20 R=5" not in text
-    assert "No configuration varies" in report.noise(make_runs(MAP_MEANS))
+    assert "No configuration varies" in markdown.noise(make_runs(MAP_MEANS))
 
 
 def test_points_repeated_past_the_plan_are_named_with_their_final_interval():
     runs = make_runs(MAP_MEANS)
     extra = make_runs({50: MAP_MEANS[50]}, repeats=5, seed=9)
     runs = pd.concat([runs[runs["n_map"] != 50], extra], ignore_index=True)
-    text = report.noise(runs)
+    text = markdown.noise(runs)
     i = analysis.interval_of(extra["end_to_end_s"])
     m = re.search(rf"Repeated past 3 runs because their 95% interval was wide: M=50 R=5 W=50 \(5 runs, "
                   rf"95% interval {NUM}–{NUM} s\) \(1 of {len(MAP_MEANS)} configurations\)", text)
     assert m, text
     assert float(m[1]) == pytest.approx(i["lo"], rel=0.01) and float(m[2]) == pytest.approx(i["hi"], rel=0.01)
-    assert "Repeated past" not in report.noise(make_runs(MAP_MEANS))
+    assert "Repeated past" not in markdown.noise(make_runs(MAP_MEANS))
 
 
 def test_amdahl_fraction_and_predictions_come_from_the_fit():
     f = 0.2
     runs = make_runs({w: 10 * (f + (1 - f) / w) for w in (1, 2, 4, 8)}, fixed={"n_reduce": 1}, cv=0.005,
                      cpu_count=8)
-    text = report.amdahl(runs)
+    text = markdown.amdahl(runs)
     fit = analysis.fit_amdahl(runs["workers"], runs["end_to_end_s"])
     m = re.search(rf"f = {NUM} \(95% CI {NUM}–{NUM}", text)
     assert m and float(m[1]) == pytest.approx(fit.serial_fraction, abs=0.005)
@@ -116,19 +117,19 @@ def test_amdahl_fraction_and_predictions_come_from_the_fit():
 
 def test_amdahl_when_workers_do_not_help_or_do_not_vary():
     slower = make_runs({5: 1.0, 10: 1.5, 20: 2.0}, cpu_count=32)
-    assert "f = 1.00" in report.amdahl(slower) and "no speedup" in report.amdahl(slower)
+    assert "f = 1.00" in markdown.amdahl(slower) and "no speedup" in markdown.amdahl(slower)
     # On 2 cores all three worker counts are oversubscribed: Amdahl's law is not fitted across them.
-    oversubscribed = report.amdahl(make_runs({5: 1.0, 10: 1.5, 20: 2.0}))
+    oversubscribed = markdown.amdahl(make_runs({5: 1.0, 10: 1.5, 20: 2.0}))
     assert "not fitted" in oversubscribed and "f =" not in oversubscribed
     fixed_w = make_runs({5: 1.0, 10: 1.5}, workers=lambda cfg: 4)
-    assert "Workers stayed at W=4" in report.amdahl(fixed_w)
+    assert "Workers stayed at W=4" in markdown.amdahl(fixed_w)
 
 
 def test_limits_name_cores_per_task_cost_serial_stages_and_stragglers():
     runs = make_runs(MAP_MEANS)
     tasks = pd.DataFrame([dict(run_id=rid, phase="map", task=i, status="ok", duration_s=d)
                           for rid in runs["run_id"] for i, d in enumerate([0.1, 0.1, 0.1, 0.4])])
-    text = report.limits(runs, tasks, "n_map")
+    text = markdown.limits(runs, tasks, "n_map")
     assert re.search(r"6 of 6 worker counts exceed the 2 CPUs \(up to W=100\)", text), text
     assert "A straight line through the mean times says each extra task" in text  # every M >= cores: no fit
     m = re.search(rf"each extra task adds about {NUM} ms", text)
@@ -143,12 +144,12 @@ def test_per_task_slope_is_taken_where_every_core_is_busy():
     # Falls while more tasks add parallelism (M < 2 cores), then rises: a line through all of it would mislead.
     means = {1: 4.0, 2: 2.0, 4: 2.2, 8: 2.6}
     runs = make_runs(means, fixed={"n_reduce": 1}, cv=0.001)
-    text = report.limits(runs, None, "n_map")
+    text = markdown.limits(runs, None, "n_map")
     m = re.search(rf"From M=2 on \(all 2 CPUs busy\), a straight line through the mean times says each extra task "
                   rf"adds about {NUM} ms", text)
     busy = runs[runs["n_map"] >= 2].groupby("n_map")["end_to_end_s"].mean()
     assert m and close(m[1], np.polyfit(busy.index.to_numpy(float), busy.to_numpy(), 1)[0] * 1000), text
-    pinned = report.limits(runs.assign(cores=1), None, "n_map")  # pinned to 1 CPU: every point is busy
+    pinned = markdown.limits(runs.assign(cores=1), None, "n_map")  # pinned to 1 CPU: every point is busy
     assert "A straight line through the mean times" in pinned and "From M=" not in pinned
 
 
@@ -158,22 +159,22 @@ def test_markdown_report_sections_per_sweep_and_header():
     runs = pd.concat([a, b], ignore_index=True)
     meta = {"host": "box", "cpu_count": 2, "versions": {"mrkit": "0.1.0"}, "git_commit": "abcdef1234567",
             "start": "2026-01-01T00:00:00", "input_bytes": 16 * 2**20, "parameters": {"repeats": 3, "warmup": True}}
-    text = report.markdown_report(runs, None, meta=meta)
+    text = markdown.markdown_report(runs, None, meta=meta)
     assert text.count("\n## ") == 2
     assert "## Map sweep" in text and "## Reduce sweep" in text
     assert "box (2 CPUs)" in text and "one unrecorded warm-up" in text and "16 MiB" in text
     reduce_part = text.split("## Reduce sweep")[1]
     assert "M=10 R=10 W=10" in reduce_part and "M=20 R=5 W=20" not in reduce_part
     mappers = make_runs({m: 3.0 / min(m, 2) + 0.1 for m in (1, 2, 3, 4)}, fixed={"n_reduce": 1})
-    assert report.infer_question(mappers) == "mappers"
-    text = report.markdown_report(mappers, extra_sections=["## Extra\n"])
+    assert markdown.infer_question(mappers) == "mappers"
+    text = markdown.markdown_report(mappers, extra_sections=["## Extra\n"])
     assert "## Mappers" in text and "Map-stage speedup" in text and text.rstrip().endswith("## Extra")
 
 
 def test_correctness_section_counts_missing_extra_and_different(tmp_path):
     expected = {"hello": "3", "world": "2", "border": "1", "same": "5"}
     actual = {"hello": "3", "world": "1", "bor": "1", "der": "1", "same": "5"}
-    text = report.correctness_section(expected, actual)
+    text = markdown.correctness_section(expected, actual)
     assert "output has 5 unique keys; the sequential reference has 4" in text
     assert "Missing: 1, extra: 2, with a different value: 1" in text
     assert "not** exact" in text and "chunk borders" in text and "“border”" in text
@@ -182,7 +183,7 @@ def test_correctness_section_counts_missing_extra_and_different(tmp_path):
     (tmp_path / "ref" / "mr-out-0").write_text("a 1\nb 2 x,y\n")
     (tmp_path / "job" / "mr-out-0").write_text("b 2 x,y\n")
     (tmp_path / "job" / "mr-out-1").write_text("a 1\n")
-    text = report.correctness_section(tmp_path / "ref", tmp_path / "job")
+    text = markdown.correctness_section(tmp_path / "ref", tmp_path / "job")
     assert "The output is exact." in text and "Missing: 0, extra: 0" in text
 
 
@@ -196,24 +197,23 @@ def test_fault_tolerance_section_counts_attempts():
     tasks = pd.concat([tasks, pd.DataFrame([dict(run_id="r1", phase="split", task=0, attempt=1, status="ok",
                                                  duration_s=0.0, pid=1)])], ignore_index=True)
     good = analysis.correctness({"a": "1"}, {"a": "1"})
-    text = report.fault_tolerance_section(tasks, good)
+    text = markdown.fault_tolerance_section(tasks, good)
     assert "Over 1 run, 4 map and 1 reduce tasks took 9 attempts" in text
     assert "5 ok, 1 failed" in text and "2 timed out" in text and "1 superseded" in text
     assert "3 of 5 tasks needed more than one attempt (4 reassignments, at most 3 attempts" in text
     assert re.search(rf"did not count took {NUM} s", text)[1] == "32.1"
     assert "9 worker processes" in text and "still exact" in text
-    assert "does **not** match" in report.fault_tolerance_section(tasks, False)
+    assert "does **not** match" in markdown.fault_tolerance_section(tasks, False)
 
 
 def test_amdahl_fits_within_the_cores_and_does_not_claim_time_never_fell():
     import pandas as pd
 
-    from mrkit.experiments import report as report_module
 
     # 2 cores: time halves from W=1 to W=2 (serial fraction ~0.2), then oversubscription slows it.
     rows = [(w, t) for w, t in ((1, 1.0), (2, 0.6), (4, 0.9), (8, 1.3)) for _ in range(3)]
     runs = pd.DataFrame({"workers": [w for w, _ in rows], "end_to_end_s": [t for _, t in rows], "cpu_count": 2})
-    text = report_module.amdahl(runs)
+    text = markdown.amdahl(runs)
     assert "only W ≤ 2" in text and "W=1..2" in text
     assert "f = 0.20" in text
     assert "never fell" not in text

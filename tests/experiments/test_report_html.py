@@ -15,7 +15,7 @@ import pytest
 from conftest import CHROMIUM
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from mrkit.experiments import notebook_report as nr
+from mrkit.experiments.report import export
 
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -26,7 +26,7 @@ PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQ
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "report.html"
-    path = nr.build_report(out, quick=True, progress=False, log=None)
+    path = export.build_report(out, quick=True, progress=False, log=None)
     return path, path.read_text(encoding="utf-8")
 
 
@@ -41,7 +41,7 @@ def test_the_report_and_its_executed_notebook_are_written(report):
 def test_the_report_has_no_code(report):
     _, html = report
     assert not re.search(r'class="[^"]*\b(jp-InputArea|jp-CodeMirrorEditor|jp-InputPrompt)\b', html)
-    for source in ("notebook_report", "nr.show_sweep", "import ", "sweep_plan("):
+    for source in ("notebook_report", "display.show_sweep", "import ", "sweep_plan("):
         assert source not in html
     assert "notebook-only" not in html and "Run it from the repo root" not in html  # usage notes are left out
 
@@ -73,7 +73,7 @@ def test_export_drops_notebook_only_cells_widgets_and_cdn_scripts():
         new_code_cell("x", outputs=[new_output("display_data", data={"text/markdown": "# Result 42"})]),
     ])
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
-    html = nr.export_html(nb, title="t")
+    html = export.export_html(nb, title="t")
     assert "usage notes" not in html and "secret_source_line" not in html
     assert f'src="data:image/png;base64,{PIXEL}' in html and "Result 42" in html
     assert not re.search(r"<script[^>]*\bsrc=", html) and "widget-state" not in html
@@ -135,7 +135,7 @@ SECTIONS_JS = """() => {
 
 
 def _grid(name):
-    from mrkit.experiments.sweep import load_sweep
+    from mrkit.experiments.sweeps.sweep_config import load_sweep
 
     return {(rc.n_map, rc.n_reduce) for rc in load_sweep(name, quick=True).configurations()}
 

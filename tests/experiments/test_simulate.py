@@ -2,7 +2,7 @@
 
 import pytest
 
-from mrkit.experiments.simulate import SimJob, simulate
+from mrkit.experiments.model.simulate import SimJob, simulate
 
 
 def by_task(result, phase):

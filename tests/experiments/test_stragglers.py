@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from mrkit.experiments import stragglers
+from mrkit.experiments.report import stragglers
 
 
 def _frames():

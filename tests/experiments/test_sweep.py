@@ -6,7 +6,8 @@ import pathlib
 
 import pytest
 
-from mrkit.experiments import sweep as sw
+from mrkit.backends import BACKENDS
+from mrkit.experiments.sweeps import results, sweep, sweep_config
 from mrkit.timing import RUN_COLUMNS, TASK_COLUMNS
 
 pytestmark = pytest.mark.timeout(60)
@@ -16,20 +17,20 @@ pytestmark = pytest.mark.timeout(60)
 def calls(monkeypatch):
     """Route the local backend through a recorder: (config_id, repeat) per real run."""
     seen = []
-    real = sw.BACKENDS["local"]
+    real = BACKENDS["local"]
 
     def recording(app, inputs, **kw):
         seen.append((f"m{kw['n_map']}-r{kw['n_reduce']}-w{kw['workers']}", kw["repeat"]))
         return real(app, inputs, **kw)
 
-    monkeypatch.setitem(sw.BACKENDS, "local", recording)
+    monkeypatch.setitem(BACKENDS, "local", recording)
     return seen
 
 
 def quick(tmp_path, **overrides):
     """2 configurations x 2 repeats of the map sweep on 2 files of 16 KiB."""
     values = {"repeats": 2, "results_dir": str(tmp_path / "results"), **overrides}
-    return sw.load_sweep("map_sweep", quick=True, **values)
+    return sweep_config.load_sweep("map_sweep", quick=True, **values)
 
 
 def read_csv(path):
@@ -46,7 +47,7 @@ def test_quick_sweep_writes_runs_tasks_and_meta(tmp_path, calls):
     cfg = quick(tmp_path)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    out = sw.run_sweep(cfg, progress=False, scratch=scratch)
+    out = sweep.run_sweep(cfg, progress=False, scratch=scratch)
 
     assert out.parent == tmp_path / "results" / "map_sweep"
     assert header(out / "runs.csv")[: len(RUN_COLUMNS)] == RUN_COLUMNS
@@ -76,18 +77,18 @@ def test_quick_sweep_writes_runs_tasks_and_meta(tmp_path, calls):
     assert meta["start"] and meta["end"] and meta["status"] == "complete"
     assert meta["input_bytes"] == int(runs[0]["input_bytes"])
 
-    loaded_runs, loaded_tasks, loaded_meta = sw.load_results(out)
+    loaded_runs, loaded_tasks, loaded_meta = results.load_results(out)
     assert len(loaded_runs) == 4 and len(loaded_tasks) == len(tasks) and loaded_meta == meta
-    assert sw.latest(tmp_path / "results", "map_sweep") == out
+    assert results.latest(tmp_path / "results", "map_sweep") == out
 
 
 def test_resume_skips_done_runs_and_redoes_only_a_deleted_one(tmp_path, calls):
     cfg = quick(tmp_path)
-    out = sw.run_sweep(cfg, progress=False)
+    out = sweep.run_sweep(cfg, progress=False)
     before = read_csv(out / "runs.csv")
     calls.clear()
 
-    sw.run_sweep(cfg, out, progress=False)
+    sweep.run_sweep(cfg, out, progress=False)
     assert calls == [] and read_csv(out / "runs.csv") == before
 
     # delete one row (and leave a torn line, as a power cut would): only that run is redone
@@ -98,7 +99,7 @@ def test_resume_skips_done_runs_and_redoes_only_a_deleted_one(tmp_path, calls):
         writer.writeheader()
         writer.writerows(kept)
         f.write("torn,row,with")
-    sw.run_sweep(cfg, out, progress=False)
+    sweep.run_sweep(cfg, out, progress=False)
 
     assert calls == [("m10-r5-w10", -1), ("m10-r5-w10", 1)]
     after = read_csv(out / "runs.csv")
@@ -113,11 +114,11 @@ def test_resume_skips_done_runs_and_redoes_only_a_deleted_one(tmp_path, calls):
 
 
 def test_resume_refuses_other_parameters_but_allows_more_repeats(tmp_path, calls):
-    out = sw.run_sweep(quick(tmp_path, n_map=[5]), progress=False)
+    out = sweep.run_sweep(quick(tmp_path, n_map=[5]), progress=False)
     with pytest.raises(ValueError, match="n_map"):
-        sw.run_sweep(quick(tmp_path, n_map=[5, 20]), out, progress=False)
+        sweep.run_sweep(quick(tmp_path, n_map=[5, 20]), out, progress=False)
     calls.clear()
-    sw.run_sweep(quick(tmp_path, n_map=[5]), out, progress=False, repeats=3)  # overrides on a SweepConfig
+    sweep.run_sweep(quick(tmp_path, n_map=[5]), out, progress=False, repeats=3)  # overrides on a SweepConfig
     assert calls == [("m5-r5-w5", -1), ("m5-r5-w5", 2)]
     assert len(read_csv(out / "runs.csv")) == 3
 
@@ -125,7 +126,7 @@ def test_resume_refuses_other_parameters_but_allows_more_repeats(tmp_path, calls
 @pytest.fixture
 def steered(monkeypatch):
     """Real runs whose recorded end_to_end_s is set per configuration: m5 always 1.0 s, m10 alternating 1 and 3 s."""
-    real = sw.BACKENDS["local"]
+    real = BACKENDS["local"]
     seen = []
 
     def backend(app, inputs, **kw):
@@ -134,13 +135,13 @@ def steered(monkeypatch):
         wide = kw["n_map"] == 10 and kw["repeat"] % 2
         return {**summary, "end_to_end_s": 3.0 if wide else 1.0}, records
 
-    monkeypatch.setitem(sw.BACKENDS, "local", backend)
+    monkeypatch.setitem(BACKENDS, "local", backend)
     return seen
 
 
 def test_a_noisy_point_is_repeated_until_max_repeats_and_a_tight_one_is_not(tmp_path, steered):
     cfg = quick(tmp_path, repeats=2, max_repeats=4, ci_target=0.1, warmup=False)
-    out = sw.run_sweep(cfg, progress=False)
+    out = sweep.run_sweep(cfg, progress=False)
 
     runs = read_csv(out / "runs.csv")
     by_config = {c: sorted(int(r["repeat"]) for r in runs if r["config_id"] == c) for c in ("m5-r5-w5", "m10-r5-w10")}
@@ -148,26 +149,26 @@ def test_a_noisy_point_is_repeated_until_max_repeats_and_a_tight_one_is_not(tmp_
     assert steered == [(5, 0), (5, 1), (10, 0), (10, 1), (10, 2), (10, 3)]
 
     steered.clear()  # a resume neither repeats the tight point nor goes past max_repeats
-    sw.run_sweep(cfg, out, progress=False)
+    sweep.run_sweep(cfg, out, progress=False)
     assert steered == []
     steered.clear()  # a larger bound on resume continues the noisy point only
-    sw.run_sweep(cfg, out, progress=False, max_repeats=5)
+    sweep.run_sweep(cfg, out, progress=False, max_repeats=5)
     assert steered == [(10, 4)]
 
 
 def test_max_repeats_below_repeats_is_refused(tmp_path):
-    with pytest.raises(sw.SweepError, match="max_repeats"):
+    with pytest.raises(sweep_config.SweepError, match="max_repeats"):
         quick(tmp_path, repeats=3, max_repeats=2)
-    with pytest.raises(sw.SweepError, match="ci_target"):
+    with pytest.raises(sweep_config.SweepError, match="ci_target"):
         quick(tmp_path, ci_target=0)
 
 
 def test_load_results_leaves_out_tasks_of_uncommitted_runs(tmp_path):
-    (tmp_path / "runs.csv").write_text(",".join(sw.RUN_FILE_COLUMNS) + "\n" + ",".join(
-        ["r1"] + ["1"] * (len(sw.RUN_FILE_COLUMNS) - 1)) + "\n")
-    rows = [["r1"] + ["1"] * (len(sw.TASK_FILE_COLUMNS) - 1), ["r2"] + ["1"] * (len(sw.TASK_FILE_COLUMNS) - 1)]
-    (tmp_path / "tasks.csv").write_text("\n".join(",".join(r) for r in [sw.TASK_FILE_COLUMNS, *rows]) + "\n")
-    runs, tasks, meta = sw.load_results(tmp_path)
+    (tmp_path / "runs.csv").write_text(",".join(results.RUN_FILE_COLUMNS) + "\n" + ",".join(
+        ["r1"] + ["1"] * (len(results.RUN_FILE_COLUMNS) - 1)) + "\n")
+    rows = [["r1"] + ["1"] * (len(results.TASK_FILE_COLUMNS) - 1), ["r2"] + ["1"] * (len(results.TASK_FILE_COLUMNS) - 1)]
+    (tmp_path / "tasks.csv").write_text("\n".join(",".join(r) for r in [results.TASK_FILE_COLUMNS, *rows]) + "\n")
+    runs, tasks, meta = results.load_results(tmp_path)
     assert list(tasks["run_id"]) == ["r1"] and len(runs) == 1 and meta == {}
 
 
@@ -177,9 +178,9 @@ def test_latest_picks_newest_stamp_with_meta(tmp_path):
         (base / stamp).mkdir(parents=True)
         (base / stamp / "meta.json").write_text("{}")
     (base / "20991231-000000").mkdir()  # no meta.json: not a results directory
-    assert sw.latest(tmp_path, "map_sweep").name == "20250102-000000-01"
+    assert results.latest(tmp_path, "map_sweep").name == "20250102-000000-01"
     with pytest.raises(FileNotFoundError, match="reduce_sweep"):
-        sw.latest(tmp_path, "reduce_sweep")
+        results.latest(tmp_path, "reduce_sweep")
 
 
 # ------------------------------------------------------------------ config
@@ -193,87 +194,87 @@ def test_latest_picks_newest_stamp_with_meta(tmp_path):
     ("mappers", [(m, 1) for m in range(1, 9)]),
 ])
 def test_named_sweeps_load_with_their_grid_and_a_quick_variant(name, pairs):
-    cfg = sw.load_sweep(name)
+    cfg = sweep_config.load_sweep(name)
     configs = cfg.configurations()
     assert [(c.n_map, c.n_reduce) for c in configs] == pairs
     assert all(c.workers == max(c.n_map, c.n_reduce) for c in configs)
     assert cfg.name == name and cfg.repeats == 3 and cfg.inputs is None
     assert cfg.app == ("indexer" if name == "pairs_indexer" else "wc")
-    q = sw.load_sweep(name, quick=True)
+    q = sweep_config.load_sweep(name, quick=True)
     assert len(q.configurations()) <= 2 and q.repeats == 1 and q.corpus.size <= 64 * 1024
 
 
 def test_overrides_win_and_corpus_merges_key_by_key():
-    cfg = sw.load_sweep("map_sweep", quick=True, repeats=4, corpus={"size": "8KB"}, app="indexer")
+    cfg = sweep_config.load_sweep("map_sweep", quick=True, repeats=4, corpus={"size": "8KB"}, app="indexer")
     assert cfg.repeats == 4 and cfg.app == "indexer"
     assert (cfg.corpus.files, cfg.corpus.size, cfg.corpus.seed) == (2, 8192, 0)
-    assert sw.load_sweep("map_sweep", n_map=7).n_map == (7,)
+    assert sweep_config.load_sweep("map_sweep", n_map=7).n_map == (7,)
 
 
 def test_a_sweep_s_settings_file_is_found_whatever_the_cwd(tmp_path, monkeypatch):
     from mrkit.backends.ecs.config import load_config
 
     monkeypatch.chdir(tmp_path)  # no params/ here: `settings: params/ecs.yaml` means the file beside the sweep
-    settings = sw.load_sweep("mappers_ecs").backend_options["settings"]
+    settings = sweep_config.load_sweep("mappers_ecs").backend_options["settings"]
     assert pathlib.Path(settings).is_file() and pathlib.Path(settings).name == "ecs.yaml"
     assert load_config(settings).cpu > 0
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / "ecs.yaml").write_text("cpu: 512\n")  # a user's own settings in the cwd win
-    assert sw.load_sweep("mappers_ecs").backend_options["settings"] == "params/ecs.yaml"
+    assert sweep_config.load_sweep("mappers_ecs").backend_options["settings"] == "params/ecs.yaml"
 
 
 def test_unknown_keys_and_bad_values_are_named(tmp_path):
     with pytest.raises(ValueError, match="'colour'"):
-        sw.load_sweep("map_sweep", colour="red")
+        sweep_config.load_sweep("map_sweep", colour="red")
     with pytest.raises(ValueError, match="corpus parameter 'bytes'"):
-        sw.load_sweep("map_sweep", corpus={"bytes": 10})
+        sweep_config.load_sweep("map_sweep", corpus={"bytes": 10})
     bad = tmp_path / "bad.yaml"
     bad.write_text("app: wc\nrepeat: 3\n")
     with pytest.raises(ValueError, match="'repeat'"):
-        sw.load_sweep(bad)
+        sweep_config.load_sweep(bad)
     with pytest.raises(ValueError, match="n_map"):
-        sw.SweepConfig(n_map=[5, 0])
+        sweep_config.SweepConfig(n_map=[5, 0])
     with pytest.raises(ValueError, match="either pairs or n_map"):
-        sw.load_sweep("pairs_wc", n_map=[5])
-    assert sw.load_sweep("pairs_wc", pairs=None, n_map=[5]).configurations() == [sw.RunConfig(5, 10, 10)]
+        sweep_config.load_sweep("pairs_wc", n_map=[5])
+    assert sweep_config.load_sweep("pairs_wc", pairs=None, n_map=[5]).configurations() == [sweep_config.RunConfig(5, 10, 10)]
     with pytest.raises(ValueError, match="backend"):
-        sw.SweepConfig(backend="yarn")
-    with pytest.raises(sw.SweepError, match="does not exist"):
-        sw.load_sweep(tmp_path / "missing.yaml")
+        sweep_config.SweepConfig(backend="yarn")
+    with pytest.raises(sweep_config.SweepError, match="does not exist"):
+        sweep_config.load_sweep(tmp_path / "missing.yaml")
     with pytest.raises(ValueError, match="available: .*map_sweep"):
-        sw.load_sweep("no_such_sweep")
+        sweep_config.load_sweep("no_such_sweep")
 
 
 def test_workers_default_to_max_m_r_and_can_be_fixed_or_capped():
-    assert sw.resolve_workers(5, 20) == 20 and sw.resolve_workers(50, 5) == 50
-    assert sw.resolve_workers(50, 5, max_workers=8) == 8
-    assert sw.resolve_workers(50, 5, workers=3) == 3
-    assert sw.resolve_workers(50, 5, workers=12, max_workers=8) == 8
+    assert sweep_config.resolve_workers(5, 20) == 20 and sweep_config.resolve_workers(50, 5) == 50
+    assert sweep_config.resolve_workers(50, 5, max_workers=8) == 8
+    assert sweep_config.resolve_workers(50, 5, workers=3) == 3
+    assert sweep_config.resolve_workers(50, 5, workers=12, max_workers=8) == 8
     grid = dict(n_map=[5, 50], n_reduce=[5])
-    assert [c.workers for c in sw.SweepConfig(**grid).configurations()] == [5, 50]
-    assert [c.workers for c in sw.SweepConfig(**grid, max_workers=8).configurations()] == [5, 8]
-    assert [c.workers for c in sw.SweepConfig(**grid, workers=2).configurations()] == [2, 2]
-    assert [c.config_id for c in sw.SweepConfig(n_map=4, n_reduce=1, workers=[1, 2, 4]).configurations()] == [
+    assert [c.workers for c in sweep_config.SweepConfig(**grid).configurations()] == [5, 50]
+    assert [c.workers for c in sweep_config.SweepConfig(**grid, max_workers=8).configurations()] == [5, 8]
+    assert [c.workers for c in sweep_config.SweepConfig(**grid, workers=2).configurations()] == [2, 2]
+    assert [c.config_id for c in sweep_config.SweepConfig(n_map=4, n_reduce=1, workers=[1, 2, 4]).configurations()] == [
         "m4-r1-w1", "m4-r1-w2", "m4-r1-w4"]
     # configurations made identical by the cap are run once
-    assert len(sw.SweepConfig(n_map=8, n_reduce=1, workers=[4, 8], max_workers=2).configurations()) == 1
+    assert len(sweep_config.SweepConfig(n_map=8, n_reduce=1, workers=[4, 8], max_workers=2).configurations()) == 1
 
 
 def test_a_straggler_study_runs_every_configuration_with_each_slowdown_and_policy(tmp_path):
-    cfg = sw.load_sweep("stragglers")
+    cfg = sweep_config.load_sweep("stragglers")
     ids = [rc.config_id for rc in cfg.configurations()]
     assert len(ids) == 3 * 2 * 4 and len(set(ids)) == len(ids)
     assert "m32-r4-w8-slow1x10" in ids and "m32-r4-w16-slow1x4-late" in ids
     options = {rc.config_id: rc.options() for rc in cfg.configurations()}
     assert options["m32-r4-w4-slow1x10-spark"] == {"slow_workers": 1, "slowdown": 10.0, "backup_tasks": "spark"}
-    assert sw.load_sweep("map_sweep").configurations()[0].options() == {}, "other sweeps are unchanged"
-    with pytest.raises(sw.SweepError, match="unknown backup policy 'fast'"):
-        sw.load_sweep("stragglers", stragglers={"backup_tasks": ["fast"]})
+    assert sweep_config.load_sweep("map_sweep").configurations()[0].options() == {}, "other sweeps are unchanged"
+    with pytest.raises(sweep_config.SweepError, match="unknown backup policy 'fast'"):
+        sweep_config.load_sweep("stragglers", stragglers={"backup_tasks": ["fast"]})
 
 
 @pytest.mark.timeout(120)
 def test_a_quick_straggler_study_records_the_policy_and_the_slowdown(tmp_path):
-    out = sw.run_sweep("stragglers", tmp_path / "out", quick=True, progress=False, results_dir=str(tmp_path))
+    out = sweep.run_sweep("stragglers", tmp_path / "out", quick=True, progress=False, results_dir=str(tmp_path))
     runs = list(csv.DictReader(open(out / "runs.csv")))
     assert {(r["backup_tasks"], r["slow_workers"], r["slowdown"]) for r in runs} == {
         ("none", "1", "10.0"), ("spark", "1", "10.0")}
@@ -288,33 +289,33 @@ def test_cpus_pins_every_run_and_runs_record_the_cores(tmp_path):
     before = os.sched_getaffinity(0)
     cfg = quick(tmp_path, repeats=1, warmup=False, cpus=first)
     assert cfg.cpus == str(first)
-    out = sw.run_sweep(cfg, progress=False)
+    out = sweep.run_sweep(cfg, progress=False)
     assert {int(r["cores"]) for r in read_csv(out / "runs.csv")} == {1}
     assert os.sched_getaffinity(0) == before  # restored after each run
-    with pytest.raises(sw.SweepError, match="cpus: --cpus 4096"):
+    with pytest.raises(sweep_config.SweepError, match="cpus: --cpus 4096"):
         quick(tmp_path, cpus="4096")
 
 
 def test_a_sweep_of_several_apps_runs_each_configuration_for_each(tmp_path):
-    cfg = sw.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results"))
+    cfg = sweep_config.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results"))
     ids = [rc.config_id for rc in cfg.configurations()]
     assert ids[0].startswith("wc-") and ids[-1].startswith("indexer-") and len(ids) == 8
-    out = sw.run_sweep(sw.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results"),
+    out = sweep.run_sweep(sweep_config.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results"),
                                      pairs=[[2, 1]], workers=[1], warmup=False), progress=False)
     assert sorted(r["app"] for r in read_csv(out / "runs.csv")) == ["indexer", "wc"]
-    with pytest.raises(sw.SweepError, match="app must be"):
-        sw.load_sweep("calibrate", app=[])
+    with pytest.raises(sweep_config.SweepError, match="app must be"):
+        sweep_config.load_sweep("calibrate", app=[])
 
 
 def test_resuming_a_directory_written_before_columns_were_appended_upgrades_it(tmp_path):
     cfg = quick(tmp_path, repeats=1, warmup=False)
-    out = sw.run_sweep(cfg, progress=False)
-    old = TASK_COLUMNS[: TASK_COLUMNS.index("cpu_s") + 1] + sw.EXTRA_TASK_COLUMNS
+    out = sweep.run_sweep(cfg, progress=False)
+    old = TASK_COLUMNS[: TASK_COLUMNS.index("cpu_s") + 1] + results.EXTRA_TASK_COLUMNS
     rows = read_csv(out / "tasks.csv")
     with open(out / "tasks.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=old, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    sw.run_sweep(cfg.__class__.from_dict({**cfg.to_dict(), "repeats": 2}), out, progress=False)
-    assert header(out / "tasks.csv") == sw.TASK_FILE_COLUMNS
+    sweep.run_sweep(cfg.__class__.from_dict({**cfg.to_dict(), "repeats": 2}), out, progress=False)
+    assert header(out / "tasks.csv") == results.TASK_FILE_COLUMNS
     assert len(read_csv(out / "tasks.csv")) > len(rows)

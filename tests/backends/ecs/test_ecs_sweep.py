@@ -10,9 +10,8 @@ import pytest
 
 from mrkit.backends.ecs.bootstrap import up
 from mrkit.backends.ecs.config import make_config
-from mrkit.experiments import notebook_report as nr
-from mrkit.experiments import sweep as sw
-from mrkit.experiments.display import verification_table
+from mrkit.experiments.report.display import verification_table
+from mrkit.experiments.sweeps import sweep, sweep_config
 
 SETTINGS = {"stack": "sweep", "region": "us-east-1", "cpu": 256, "memory": 512}
 
@@ -29,9 +28,9 @@ def settings(new_aws, tmp_path_factory):
 
 def test_an_ecs_mapper_sweep_writes_the_runs_csv_a_local_one_does(settings, tmp_path):
     options = {"settings": str(settings), "stand_in": True, "poll_s": 0.2, "verify": True}
-    cfg = sw.load_sweep("mappers_ecs", quick=True, backend_options=options, results_dir=str(tmp_path / "ecs"))
-    out = sw.run_sweep(cfg, progress=False, scratch=str(tmp_path))
-    local = sw.run_sweep(sw.load_sweep("mappers", quick=True, results_dir=str(tmp_path / "local")), progress=False)
+    cfg = sweep_config.load_sweep("mappers_ecs", quick=True, backend_options=options, results_dir=str(tmp_path / "ecs"))
+    out = sweep.run_sweep(cfg, progress=False, scratch=str(tmp_path))
+    local = sweep.run_sweep(sweep_config.load_sweep("mappers", quick=True, results_dir=str(tmp_path / "local")), progress=False)
     ecs_runs, local_runs = pd.read_csv(out / "runs.csv"), pd.read_csv(local / "runs.csv")
     assert list(ecs_runs.columns) == list(local_runs.columns)
     assert list(ecs_runs["backend"]) == ["ecs", "ecs"]
@@ -68,7 +67,7 @@ def test_the_sweep_notebook_runs_an_ecs_sweep(settings, tmp_path):
     command = [sys.executable, "-m", "papermill", "notebooks/sweep.ipynb", str(out), "-p", "sweep", "mappers_ecs",
                "-p", "quick", "True", "-p", "results_dir", str(results), "-p", "checks", "False",
                "-y", f"backend_options: {options}", "--no-progress-bar"]
-    done = subprocess.run(command, cwd=nr.REPO_ROOT, capture_output=True, text=True, timeout=200)
+    done = subprocess.run(command, cwd=sweep_config.REPO_ROOT, capture_output=True, text=True, timeout=200)
     assert done.returncode == 0, done.stderr[-3000:]
     nb = nbformat.read(out, as_version=4)
     images = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])

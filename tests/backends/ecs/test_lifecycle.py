@@ -1,7 +1,7 @@
 """ECS lifecycle times from DescribeTasks go into the task records of the worker task they ran in."""
 
 from mrkit.backends.ecs.launcher import TaskUse, add_lifecycle
-from mrkit.experiments.whatif import measured_start_latency
+from mrkit.experiments.model.whatif import measured_start_latency
 
 
 def test_attempts_get_their_worker_tasks_lifecycle_by_private_ip():

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from conftest import MRKIT
 
-from mrkit.experiments.sweep_config import REPO_ROOT
+from mrkit.experiments.sweeps.sweep_config import REPO_ROOT
 
 pytest.importorskip("moto.server", reason="moto[server] is not installed (a dev dependency)")
 

@@ -10,7 +10,8 @@ import pathlib
 import tempfile
 
 from mrkit.backends.local import default_workers
-from mrkit.experiments.display import _markdown
+from mrkit.experiments import formatting
+from mrkit.experiments.report.display import show_markdown
 
 # The crash app's run: one map task per file for the first 4 inputs (as in the lab: a map
 # task with several pieces calls map, and may crash, once per piece), the lab's R = 10 (its
@@ -31,7 +32,7 @@ def correctness_check(app, inputs, n_map, n_reduce, workers, scratch) -> str:
     """Run `app` through the runtime and sequentially on the same inputs; the report's section."""
     from mrkit.app import load_app
     from mrkit.backends.local import run_job
-    from mrkit.experiments import report
+    from mrkit.experiments.report import markdown
     from mrkit.job import resolve_inputs
     from mrkit.sequential import run_sequential
 
@@ -40,7 +41,7 @@ def correctness_check(app, inputs, n_map, n_reduce, workers, scratch) -> str:
     ref_dir.mkdir(parents=True)
     run_job(app, inputs, n_map=n_map, n_reduce=n_reduce, workers=workers, workdir=job_dir)
     run_sequential(load_app(app), resolve_inputs(inputs), ref_dir)
-    text = report.correctness_section(ref_dir, job_dir, reference="`mrkit sequential` on the same inputs")
+    text = markdown.correctness_section(ref_dir, job_dir, reference="`mrkit sequential` on the same inputs")
     return text.replace("## Correctness", f"## Correctness: {app} at M={n_map} R={n_reduce} against the sequential reference", 1)
 
 
@@ -53,7 +54,8 @@ def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeou
     import pandas as pd
 
     from mrkit.backends.local import run_job
-    from mrkit.experiments import analysis, report
+    from mrkit.experiments import analysis
+    from mrkit.experiments.report import markdown
 
     scratch, inputs = pathlib.Path(scratch), list(inputs)[:files]
     options = dict(n_reduce=n_reduce, workers=workers)  # n_map None: one map task per input file
@@ -71,15 +73,15 @@ def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeou
                 f"and a task timeout of {task_timeout:g} s, and this time the job failed: {exc}. A task that dies or "
                 "times out on every one of its attempts fails the job by design, and a machine whose other programs "
                 "leave the workers little CPU makes 1 s timeouts likely; the lab's 10 s timeout would not.\n")
-    check = analysis.correctness(report.read_output(scratch / "nocrash"), report.read_output(scratch / "crash"))
-    text = report.fault_tolerance_section(pd.DataFrame(records), exact=check)
+    check = analysis.correctness(markdown.read_output(scratch / "nocrash"), markdown.read_output(scratch / "crash"))
+    text = markdown.fault_tolerance_section(pd.DataFrame(records), exact=check)
     intro = (f"The crash app kills its worker in a third of map and reduce calls and stalls up to 10 s in "
              f"another third; the local backend starts a new worker for each one that dies. It ran on "
              f"{len(inputs)} of the input files (one map task each) with R={n_reduce} and W={workers}, and a task "
              f"timeout of {task_timeout:g} s (the lab uses 10 s; a shorter one keeps this report short, and allows "
              f"{max_attempts} attempts a task instead of 10, since one stall can outlast several such timeouts). "
              f"It took "
-             f"{report.num(summary['end_to_end_s'])} s against {report.num(reference['end_to_end_s'])} s for "
+             f"{formatting.num(summary['end_to_end_s'])} s against {formatting.num(reference['end_to_end_s'])} s for "
              f"the nocrash app, the same job without faults, run through the runtime with the same M and R as the "
              f"reference (this job's output depends on M). ")
     return text.replace("## Fault tolerance\n\n", "## Fault tolerance\n\n" + intro, 1)
@@ -100,7 +102,7 @@ def show_checks(results, fault_tolerance=True, crash=CRASH_CHECK):
         for app, r in seen.items():
             n_map, n_reduce = _largest_split(r)
             workers = default_workers(n_map, n_reduce)
-            _markdown(correctness_check(app, r.config.input_paths(), n_map, n_reduce, workers,
+            show_markdown(correctness_check(app, r.config.input_paths(), n_map, n_reduce, workers,
                                         pathlib.Path(scratch) / "correctness"))
         if fault_tolerance:
-            _markdown(fault_tolerance_check(results[0].config.input_paths(), pathlib.Path(scratch) / "faults", **crash))
+            show_markdown(fault_tolerance_check(results[0].config.input_paths(), pathlib.Path(scratch) / "faults", **crash))

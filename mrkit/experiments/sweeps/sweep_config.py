@@ -32,7 +32,7 @@ SETTINGS_FILES = {"ecs"}  # params/ files that hold settings, not sweeps
 
 
 def _checkout_root():
-    root = pathlib.Path(__file__).resolve().parents[2]
+    root = pathlib.Path(__file__).resolve().parents[3]
     return root if (root / "pyproject.toml").is_file() and (root / "mrkit").is_dir() else None
 
 

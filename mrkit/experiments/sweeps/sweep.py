@@ -17,10 +17,6 @@ Backends are looked up by name in `mrkit.backends.BACKENDS` (the contract is
 there); the sweep's `backend_options` are their keyword arguments ("ecs":
 settings, stand_in, endpoint_url; see mrkit.backends.ecs.run.run_job).
 
-The names of sweep_config.py and results.py stay importable from here
-(`from mrkit.experiments import sweep as sw; sw.load_sweep(...)`), as the
-notebooks and the CLI use them.
-
 `cpus` pins each run (master and workers) to those CPUs, so 1-core and
 2-core sweeps can be measured on one machine; runs record the count as
 `cores`, `others_cpu_s` the CPU other programs took on those CPUs, and
@@ -36,35 +32,23 @@ import pathlib
 import tempfile
 
 from mrkit.backends import BACKENDS, get_backend  # noqa: F401 - BACKENDS: the registry, re-exported
-from mrkit.experiments.results import (  # noqa: F401 - re-exported
-    EXTRA_RUN_COLUMNS,
-    EXTRA_TASK_COLUMNS,
+from mrkit.experiments.sweeps.results import (
     RUN_FILE_COLUMNS,
     TASK_FILE_COLUMNS,
-    WARMUP_NOTE,
     append_rows,
     check_resumable,
     done_and_clean,
-    latest,
-    load_results,
     measured,
     new_meta,
     new_results_dir,
     now_iso,
     replace_text,
 )
-from mrkit.experiments.sweep_config import (  # noqa: F401 - re-exported
-    PARAMS_DIR,
-    REPO_ROOT,
-    SETTINGS_FILES,
-    CorpusConfig,
+from mrkit.experiments.sweeps.sweep_config import (
     RunConfig,
     SweepConfig,
-    SweepError,
     load_sweep,
     merge_params,
-    resolve_workers,
-    sweep_path,
 )
 from mrkit.pinning import busy_cpu_s, pinned, speed_probe_cpu_s
 

@@ -4,8 +4,8 @@
 runs (or reloads) them, `show_header` / `show_sweep` (display.py) show each
 sweep's report text, table and figures, and `show_checks` (checks.py) the
 correctness and fault-tolerance checks. `build_report` (export.py) runs the
-notebook with papermill into one HTML file. Their names stay importable from
-here, as the notebooks, the CLI and the tests use them.
+notebook with papermill into one HTML file. Each name has one home: the
+notebook imports display and checks itself.
 
 Every number shown comes from the runs/tasks frames (via `report`, `analysis`
 and `plots`); nothing here computes statistics of its own.
@@ -18,32 +18,9 @@ import pathlib
 import time
 from dataclasses import dataclass
 
-from mrkit.experiments import sweep as sweeps
-from mrkit.experiments.checks import (  # noqa: F401 - re-exported for the notebook
-    CRASH_CHECK,
-    correctness_check,
-    fault_tolerance_check,
-    show_checks,
-)
-from mrkit.experiments.display import (  # noqa: F401 - re-exported for the notebook
-    FIGURES_FOR,
-    REPORT_TITLE,
-    config_table,
-    show_header,
-    show_sweep,
-    sweep_figures,
-)
-from mrkit.experiments.export import (  # noqa: F401 - re-exported
-    REPORT_PLAN,
-    REPORT_SETTINGS,
-    STAND_IN_SWEEPS,
-    SWEEP_NOTEBOOK,
-    ReportError,
-    build_report,
-    export_html,
-    report_plan,
-)
-from mrkit.experiments.sweep import REPO_ROOT, SweepConfig
+from mrkit.experiments.report.export import SWEEP_NOTEBOOK
+from mrkit.experiments.sweeps import results, sweep, sweep_config
+from mrkit.experiments.sweeps.sweep_config import REPO_ROOT, SweepConfig
 
 DEFAULT_SWEEP = {"indexer": "pairs_indexer"}  # any other app: map_sweep
 
@@ -76,7 +53,7 @@ def _named_like(description):
     """The params/ sweep whose description this is (a `-f params/X.yaml` run keeps X's name), else "custom"."""
     import yaml
 
-    for path in sorted(sweeps.PARAMS_DIR.glob("*.yaml")):
+    for path in sorted(sweep_config.PARAMS_DIR.glob("*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         if isinstance(doc, dict) and description and doc.get("description") == description:
             return path.stem
@@ -112,7 +89,7 @@ def sweep_plan(app=None, sweep=None, *, plan=None, quick=False, **overrides) -> 
     for item in plan:
         item = dict(item)
         name = item.pop("sweep")
-        configs.append(sweeps.load_sweep(name, quick=quick, **{**common, **item}))
+        configs.append(sweep_config.load_sweep(name, quick=quick, **{**common, **item}))
     return configs
 
 
@@ -136,20 +113,20 @@ def run_sweeps(configs, reload=None, progress=False) -> list[SweepResult]:
     list of paths, one per sweep) reloads those directories.
     """
     if reload is not None and not isinstance(reload, str) and len(reload) != len(configs):
-        raise sweeps.SweepError(f"reload lists {len(reload)} directories for {len(configs)} sweeps")
+        raise sweep_config.SweepError(f"reload lists {len(reload)} directories for {len(configs)} sweeps")
     out = []
     for i, cfg in enumerate(configs):
         began, seconds = time.perf_counter(), None
         if reload is None:
-            path = sweeps.run_sweep(cfg, progress=progress)
+            path = sweep.run_sweep(cfg, progress=progress)
             seconds = time.perf_counter() - began
         elif reload == "latest":
-            path = sweeps.latest(cfg.results_dir, cfg.name)
+            path = results.latest(cfg.results_dir, cfg.name)
         else:
             path = pathlib.Path(reload if isinstance(reload, str) else reload[i])
-        runs, tasks, meta = sweeps.load_results(path)
+        runs, tasks, meta = results.load_results(path)
         if runs.empty:
-            raise sweeps.SweepError(f"{path} holds no runs")
+            raise sweep_config.SweepError(f"{path} holds no runs")
         out.append(SweepResult(cfg, path, runs, tasks, meta, recorded_seconds(meta) if seconds is None else seconds))
     return out
 

@@ -17,13 +17,13 @@ import yaml
 
 from mrkit import extras
 from mrkit.errors import MrkitError
-from mrkit.experiments.display import REPORT_TITLE
-from mrkit.experiments.sweep_config import REPO_ROOT
+from mrkit.experiments.report.display import REPORT_TITLE
+from mrkit.experiments.sweeps.sweep_config import REPO_ROOT
 from mrkit.storage.local import write_atomic
 
 # Package data, read with importlib.resources (the repo's notebooks/ links to the notebook).
 SWEEP_NOTEBOOK = pathlib.Path(str(resources.files("mrkit") / "notebooks" / "sweep.ipynb"))
-PLAN_FILE = resources.files("mrkit.experiments") / "report_plan.yaml"
+PLAN_FILE = resources.files("mrkit.experiments.report") / "report_plan.yaml"
 
 
 def _load_plan():
@@ -74,7 +74,7 @@ def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None, stand_in=False
 
 def _resumable(cfg):
     """The newest earlier results directory of `cfg` that it can resume (same parameters), else None."""
-    from mrkit.experiments import results
+    from mrkit.experiments.sweeps import results
 
     base = pathlib.Path(cfg.results_dir) / cfg.name
     for path in sorted((p for p in base.glob("*") if (p / "meta.json").is_file()), reverse=True) if base.is_dir() else ():
@@ -95,7 +95,7 @@ def run_report_sweeps(configs, resume=False, progress=True, log=print) -> list[p
     same parameters (finished runs are kept, only missing ones run); otherwise
     every sweep starts a new directory. Returns the directories, one per config.
     """
-    from mrkit.experiments import results, sweep
+    from mrkit.experiments.sweeps import results, sweep
 
     dirs = [_resumable(cfg) if resume else None for cfg in configs]
     total = sum(len(cfg.configurations()) * cfg.repeats for cfg in configs)
@@ -115,14 +115,14 @@ def run_report_sweeps(configs, resume=False, progress=True, log=print) -> list[p
 
 
 def _backend(name):
-    from mrkit.experiments.sweep_config import load_sweep
+    from mrkit.experiments.sweeps.sweep_config import load_sweep
 
     return load_sweep(name).backend
 
 
 def _with_backend_options(item, options):
     """A plan item of a sweep on another backend than local, `options` over its file's own; a local one as it is."""
-    from mrkit.experiments.sweep_config import load_sweep
+    from mrkit.experiments.sweeps.sweep_config import load_sweep
 
     cfg = load_sweep(item["sweep"])
     return item if cfg.backend == "local" else {**item, "backend_options": {**cfg.backend_options, **options}}
@@ -211,14 +211,14 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
     results_dir = str(pathlib.Path(results_dir or out.parent).resolve())
     if backend_options:
         plan = [_with_backend_options(item, backend_options) for item in plan]
-    from mrkit.experiments.notebook_report import sweep_plan
+    from mrkit.experiments.report.notebook_report import sweep_plan
 
     began = time.perf_counter()
     configs = sweep_plan(plan=plan, quick=quick, results_dir=results_dir)
     dirs = run_report_sweeps(configs, resume=resume, progress=progress, log=log)
     for cfg, d in zip(configs, dirs):
         if cfg.backend != "local" and (not resume or not (d / "fault" / "fault.json").is_file()):
-            from mrkit.experiments import ecs_fault
+            from mrkit.experiments.sweeps import ecs_fault
 
             if log:
                 log(f"{cfg.name}: one more run with a worker task stopped mid-job (the failure-recovery question)")

@@ -25,7 +25,8 @@ import pandas as pd
 
 from mrkit import timing
 from mrkit.backends.local import run_job
-from mrkit.experiments import analysis, plots
+from mrkit.experiments import analysis
+from mrkit.experiments.report import plots
 
 APPS = ("wc", "indexer")
 TIMING_COLUMNS = ["app", "n_map", "n_reduce", "workers", "end_to_end_s", "split_s", "map_wall_s",

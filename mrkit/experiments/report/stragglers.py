@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mrkit.experiments.report import num, plural
+from mrkit.experiments.formatting import num, plural
 
 POLICY_ORDER = ("none", "paper", "spark", "late")
 

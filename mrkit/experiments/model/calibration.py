@@ -24,13 +24,8 @@ runs' median probe), so the fitted costs are those of the machine at its
 usual speed, and a measured point is predicted at the speed its runs
 recorded (`Point.speed`).
 
-Prediction (`predict`) builds each task's CPU demand for (app, input bytes,
-M, R, W, K) and runs mrkit's scheduling in `simulate` (W workers on K cores
-sharing CPU, the map barrier, the queue, the long poll, timeouts that let a
-late attempt keep running). `predict_sweep` does it for every configuration
-of a sweep, `compare` against a results directory (the `--json` contract),
-`decompose` says how much of one configuration's time each model term costs.
-Everything is a pure function of DataFrames and numbers; no job runs here.
+Prediction from a calibration is `prediction`'s job. Everything is a pure
+function of DataFrames and numbers; no job runs here.
 """
 
 from __future__ import annotations
@@ -38,15 +33,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import pathlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from mrkit.errors import MrkitError
-from mrkit.experiments import whatif
-from mrkit.experiments.analysis import _nnls, _r2
-from mrkit.experiments.simulate import SimJob, inflation, simulate
+from mrkit.experiments.analysis import nnls, r2
+from mrkit.experiments.model import whatif
+from mrkit.experiments.model.simulate import inflation
+from mrkit.experiments.sweeps.results import load_results
 
 MAP_TERMS = ("map_fixed_s", "map_per_byte_s", "map_per_file_s")
 REDUCE_TERMS = ("reduce_fixed_s", "reduce_per_record_s", "reduce_per_file_s")
@@ -108,8 +104,6 @@ class Calibration:
 
 def load_calibration(dirs):
     """(runs, tasks) of one or more results directories, concatenated; ModelError for one without both CSVs."""
-    from mrkit.experiments.sweep import load_results
-
     runs, tasks = [], []
     for d in dirs:
         path = pathlib.Path(d)
@@ -174,8 +168,8 @@ def _fit(df, columns, y="cpu_s", relative=False):
     v = df[y].to_numpy(dtype=float)
     w = 1.0 / np.maximum(v, 1e-3) if relative else np.ones_like(v)
     scale = np.where(a.max(axis=0) > 0, a.max(axis=0), 1.0)  # bytes and counts differ by 10^6: scale for lstsq
-    coef = _nnls(a / scale * w[:, None], v * w) / scale
-    return coef, _r2(v, a @ coef)
+    coef = nnls(a / scale * w[:, None], v * w) / scale
+    return coef, r2(v, a @ coef)
 
 
 def _per_run(t, phase, columns, contention=0.0):
@@ -308,219 +302,3 @@ def others_cores(runs) -> pd.Series:
     if "others_cpu_s" not in runs:
         return pd.Series(np.nan, index=runs.index)
     return (runs["others_cpu_s"].astype(float) / runs["end_to_end_s"].astype(float)).clip(lower=0)
-
-
-# ------------------------------------------------------------- prediction
-
-
-@dataclass(frozen=True)
-class Point:
-    """One configuration to predict."""
-
-    app: str
-    input_bytes: float
-    n_map: int
-    n_reduce: int
-    workers: int
-    cores: float
-    task_timeout: float = 10.0
-    backend: str = "local"  # "ecs": every worker is a task with its own CPU, started with a latency
-    background: float | None = None  # cores other programs take from the job; None: the calibration's
-    speed: float = 1.0  # the machine's slowness against the calibration's (probe ratio): every CPU cost times it
-
-
-@dataclass(frozen=True)
-class Prediction:
-    end_to_end_s: float
-    map_wall_s: float
-    reduce_wall_s: float
-    startup_s: float
-    timeouts: int
-    sim: object = field(repr=False, default=None)
-
-
-def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
-    """The simulator's job for a point; `zero` names cost terms to leave out (decompose)."""
-    c = dataclasses.replace(cal.costs(p.app), **{k: 0.0 for k in zero if hasattr(cal.costs(p.app), k)})
-    cal = dataclasses.replace(cal, **{k: 0.0 for k in zero if hasattr(cal, k) and k != "apps"})
-    b = p.input_bytes / p.n_map
-    keys = c.keys(b)
-    share = 1.0 - math.exp(-keys / p.n_reduce)
-    files_written = p.n_reduce * share
-    slow = p.speed
-    map_cpu = slow * (c.map_fixed_s + c.map_per_byte_s * b + c.map_per_file_s * files_written)
-    records = p.n_map * keys / p.n_reduce  # records one reduce task merges
-    reduce_cpu = slow * (c.reduce_fixed_s + c.reduce_per_record_s * records + c.reduce_per_file_s * p.n_map * share)
-    ecs = p.backend == "ecs"
-    latency = 0.0
-    if ecs and "task_start_latency_s" not in zero:
-        latency = cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S
-    return SimJob(
-        map_cpu=(map_cpu,) * p.n_map, reduce_cpu=(reduce_cpu,) * p.n_reduce, workers=p.workers,
-        master_map_cpu=slow * (cal.master_task_s + cal.master_file_s * files_written),
-        master_reduce_cpu=slow * (cal.master_task_s + cal.master_file_s), master_register_cpu=slow * cal.master_worker_s,
-        cores=p.cores if ecs else max(0.1 * p.cores, p.cores - (cal.background if p.background is None else p.background)),
-        fork_s=0.0 if ecs else slow * cal.fork_s, start_latency_s=latency, task_timeout=p.task_timeout, dedicated=ecs,
-        contention=0.0 if ecs else c.contention, reduce_contention=0.0 if ecs else c.reduce_contention)
-
-
-def predict(cal: Calibration, p: Point, **zero) -> Prediction:
-    """Predicted end-to-end, map and reduce wall times of one configuration."""
-    for name in ("n_map", "n_reduce", "workers"):
-        if getattr(p, name) < 1:
-            raise ModelError(f"{name} must be >= 1, got {getattr(p, name)}")
-    if p.cores <= 0:
-        raise ModelError(f"cores must be > 0, got {p.cores}")
-    launch = 0.0 if "launch_s" in zero else p.speed * cal.launch_s
-    result = simulate(sim_job(cal, p, **zero))
-    return Prediction(end_to_end_s=launch + result.end_s, map_wall_s=result.map_wall_s,
-                      reduce_wall_s=result.reduce_wall_s, startup_s=launch + result.first_task_s,
-                      timeouts=result.timeouts, sim=result)
-
-
-# Model terms, and the calibration fields that make them up (decompose zeroes each group).
-TERMS = {
-    "per-task overhead": ("map_fixed_s", "reduce_fixed_s", "master_task_s"),
-    "per-file (intermediate files)": ("map_per_file_s", "reduce_per_file_s", "master_file_s"),
-    "data work (bytes and records)": ("map_per_byte_s", "reduce_per_record_s"),
-    "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s"),
-    "contention between running tasks": ("contention", "reduce_contention"),
-    "launch and split": ("launch_s",),
-}
-
-
-def decompose(cal: Calibration, p: Point) -> dict:
-    """How much of one configuration's predicted time each model term accounts for.
-
-    Each term's share is the time the simulation saves when that term's costs
-    are set to zero (so shares need not add up exactly: terms interact through
-    the cores they share). `sentence` says it in words, e.g. "at M=100 on 100
-    cores, per-task overhead is 1.9 s of 3.1 s".
-    """
-    total = predict(cal, p).end_to_end_s
-    terms = {}
-    for name, fields in TERMS.items():
-        terms[name] = max(0.0, total - predict(cal, p, **dict.fromkeys(fields)).end_to_end_s)
-    top = max(terms, key=terms.get)
-    sentence = (f"at M={p.n_map}, R={p.n_reduce}, W={p.workers} on {p.cores:g} cores, "
-                f"{top} is {terms[top]:.{2 if total < 10 else 1}f} s of {total:.{2 if total < 10 else 1}f} s")
-    return {"end_to_end_s": total, "terms_s": terms, "sentence": sentence}
-
-
-# --------------------------------------------------------- sweeps, results
-
-
-def _sweep_input_bytes(cfg):
-    if cfg.inputs is not None:
-        from mrkit.job import resolve_inputs
-
-        return float(sum(i.size for i in resolve_inputs(list(cfg.inputs))))
-    return float(cfg.corpus.files * cfg.corpus.size)
-
-
-def _apps(cfg):
-    return list(cfg.app) if isinstance(cfg.app, (list, tuple)) else [cfg.app]
-
-
-def predict_sweep(cal: Calibration, cfg, cores) -> pd.DataFrame:
-    """Predictions for every configuration of a SweepConfig at each of `cores` (a number or a list).
-
-    Columns: app, n_map, n_reduce, workers, cores, predicted_end_to_end_s,
-    predicted_map_wall_s, predicted_reduce_wall_s, timeouts; ECS sweeps add
-    the Fargate bill (task_s, vcpu_s, gb_s, usd).
-    """
-    cores = [cores] if np.isscalar(cores) else list(cores)
-    if cfg.backend == "ecs":
-        cores = cores[:1]  # the tasks' vCPUs are the settings', not a core count to vary
-    input_bytes = _sweep_input_bytes(cfg)
-    ecs = cfg.backend == "ecs"
-    rows = []
-    for k in cores:
-        for rc in cfg.configurations():
-            app = rc.app or _apps(cfg)[0]
-            per_task = whatif.task_vcpus(cfg) if ecs else float(k)  # ECS: each task has its own vCPUs
-            point = Point(app, input_bytes, rc.n_map, rc.n_reduce, rc.workers, per_task, cfg.task_timeout,
-                          "ecs" if ecs else "local")
-            pr = predict(cal, point)
-            row = {"app": app, "n_map": rc.n_map, "n_reduce": rc.n_reduce, "workers": rc.workers,
-                   "cores": rc.workers * whatif.task_vcpus(cfg) if ecs else k,
-                   "predicted_end_to_end_s": pr.end_to_end_s, "predicted_map_wall_s": pr.map_wall_s,
-                   "predicted_reduce_wall_s": pr.reduce_wall_s, "timeouts": pr.timeouts}
-            if ecs:
-                row.update(whatif.fargate_bill(pr, rc.workers, cfg))
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
-    """Predict a results directory's configurations (at its recorded cores, or `cores`) and compare.
-
-    Returns the `mrkit predict --json` shape: {"points": [...],
-    "median_abs_error_pct", "max_abs_error_pct"}; measured values are medians over repeats.
-    With `loaded` (default), a measured point is predicted for the machine as its runs recorded it:
-    the other programs' load (`others_cpu_s`) and the machine's speed (`probe_cpu_s` against the
-    calibration's), where they did; else with the calibration's load at its usual speed.
-    """
-    runs, _ = load_calibration([results_dir])
-    if "cores" not in runs:
-        runs = runs.assign(cores=runs["cpu_count"])
-    group = ["app", "n_map", "n_reduce", "workers", "cores"]
-    runs = runs.assign(background_=others_cores(runs), speed_=speeds(runs, cal.probe_ref_s))
-    measured = runs.groupby(group, sort=False).agg(measured=("end_to_end_s", "median"),
-                                                   input_bytes=("input_bytes", "median"),
-                                                   background=("background_", "median"),
-                                                   speed=("speed_", "median")).reset_index()
-    points = []
-    timeout = _task_timeout(results_dir)
-    for row in measured.itertuples(index=False):
-        ks = [row.cores] if cores is None else cores
-        for k in ks:
-            same = float(k) == float(row.cores)
-            # Measured points are predicted for the machine as it was: the load other programs put on it, its speed.
-            as_it_was = same and loaded
-            bg = float(row.background) if as_it_was and not math.isnan(row.background) else None
-            pr = predict(cal, Point(str(row.app), float(row.input_bytes), int(row.n_map), int(row.n_reduce),
-                                    int(row.workers), float(k), timeout, background=bg,
-                                    speed=float(row.speed) if as_it_was else 1.0))
-            m = float(row.measured) if same else None
-            points.append(_point(row.app, row.n_map, row.n_reduce, row.workers, k, pr.end_to_end_s, m))
-    return summary(points)
-
-
-def _task_timeout(results_dir):
-    import json
-
-    meta = pathlib.Path(results_dir) / "meta.json"
-    if meta.is_file():
-        return float(json.loads(meta.read_text(encoding="utf-8")).get("parameters", {}).get("task_timeout", 10.0))
-    return 10.0
-
-
-def _point(app, m, r, w, k, predicted, measured):
-    error = None if measured is None or not measured else 100.0 * (predicted - measured) / measured
-    k = float(k)
-    return {"app": str(app), "n_map": int(m), "n_reduce": int(r), "workers": int(w),
-            "cores": int(k) if k.is_integer() else k, "predicted_end_to_end_s": round(float(predicted), 4),
-            "measured_end_to_end_s": None if measured is None else round(float(measured), 4),
-            "error_pct": None if error is None else round(error, 2)}
-
-
-def summary(points) -> dict:
-    """The JSON contract: points plus the median and max |error| over points that were measured."""
-    errors = [abs(p["error_pct"]) for p in points if p["error_pct"] is not None]
-    return {"points": points,
-            "median_abs_error_pct": float(np.median(errors)) if errors else None,
-            "max_abs_error_pct": float(max(errors)) if errors else None}
-
-
-def fastest(cal: Calibration, cfg, cores) -> dict:
-    """The sweep configuration the model says is fastest at `cores`, with its decomposition into model terms.
-
-    For the report's "what would be fastest on 100 cores, and why": returns
-    {"row": the predict_sweep row (a dict), "decomposition": decompose(...)}.
-    """
-    frame = predict_sweep(cal, cfg, [cores])
-    row = frame.loc[frame["predicted_end_to_end_s"].idxmin()].to_dict()
-    point = Point(row["app"], _sweep_input_bytes(cfg), int(row["n_map"]), int(row["n_reduce"]), int(row["workers"]),
-                  float(cores), cfg.task_timeout)
-    return {"row": row, "decomposition": decompose(cal, point)}

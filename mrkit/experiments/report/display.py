@@ -1,9 +1,8 @@
 """What the sweep notebook shows: each sweep's report text, table and figures, and the report's header.
 
-The notebook calls these through `notebook_report` (`nr.show_header`,
-`nr.show_sweep`). Every number comes from the runs/tasks frames via `report`,
-`analysis` and `plots`, which are imported when first shown, so importing
-this module stays cheap.
+The sweep notebook calls these (`display.show_header`,
+`display.show_sweep`). Every number comes from the runs/tasks frames via `report`,
+`analysis` and `plots`; IPython is imported when something is first shown.
 """
 
 from __future__ import annotations
@@ -11,6 +10,14 @@ from __future__ import annotations
 import os
 import pathlib
 import platform
+
+import pandas as pd
+
+from mrkit.experiments import analysis, formatting
+from mrkit.experiments.model import calibration, prediction, whatif
+from mrkit.experiments.report import answers, markdown, plots, stragglers
+from mrkit.experiments.sweeps import ecs_fault, sweep_config
+from mrkit.verify import VERIFY_COLUMNS
 
 REPORT_TITLE = "MapReduce scaling report"
 
@@ -21,7 +28,8 @@ def _display(*objs):
     display(*objs)
 
 
-def _markdown(text):
+def show_markdown(text):
+    """Show Markdown text in the notebook."""
     from IPython.display import Markdown
 
     _display(Markdown(text))
@@ -33,9 +41,7 @@ def _styled(table):
 
 
 def _question(result):
-    from mrkit.experiments import report
-
-    return report.SWEEP_QUESTION.get(result.config.name) or report.infer_question(result.runs)
+    return markdown.SWEEP_QUESTION.get(result.config.name) or markdown.infer_question(result.runs)
 
 
 def _with_map_max(runs, tasks):
@@ -53,8 +59,6 @@ def config_table(runs):
     The split, the map tasks' serial sum and the slowest map task are there because the
     ECS assignment asks for them; map speedup is serial sum / map wall.
     """
-    from mrkit.experiments import analysis
-
     ci = analysis.center_interval(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)
     cv = analysis.summarize(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)["cv"]
     cols = ["split_s", "map_serial_sum_s", "map_max_s", "map_wall_s", "reduce_wall_s", "map_speedup", "startup_s",
@@ -80,8 +84,6 @@ FIGURES_FOR = {
 
 def sweep_figures(result) -> dict:
     """{name: Figure} for one sweep: those of its question that apply to its runs."""
-    from mrkit.experiments import plots
-
     names = FIGURES_FOR.get(_question(result), tuple(plots.FIGURES))
     run_id = plots.typical_run(result.runs)
     return {name: plots.FIGURES[name][1](result.runs, result.tasks, run_id)
@@ -112,14 +114,11 @@ def _smaller_text(results):
     Read from each sweep's own configuration against its file, so the header states exactly what a
     plan cut; a sweep from a YAML outside params/ has nothing to be compared with and is not named.
     """
-    from mrkit.experiments import sweep as sweeps
-    from mrkit.experiments.report import plural
-
     quick, cut = [], []
     for r in results:
         try:
-            full, small = sweeps.load_sweep(r.config.name), sweeps.load_sweep(r.config.name, quick=True)
-        except sweeps.SweepError:
+            full, small = sweep_config.load_sweep(r.config.name), sweep_config.load_sweep(r.config.name, quick=True)
+        except sweep_config.SweepError:
             continue
         ran = r.config
         if (ran.repeats, ran.corpus) == (small.repeats, small.corpus) != (full.repeats, full.corpus):
@@ -127,7 +126,7 @@ def _smaller_text(results):
             continue
         parts = []
         if ran.repeats < full.repeats:
-            parts.append(f"{plural(ran.repeats, 'run')} per configuration, not {full.repeats}")
+            parts.append(f"{formatting.plural(ran.repeats, 'run')} per configuration, not {full.repeats}")
         if ran.corpus and full.corpus and ran.corpus.files * ran.corpus.size < full.corpus.files * full.corpus.size:
             parts.append(f"{ran.corpus.files} files of {ran.corpus.size / 2**20:g} MiB, "
                          f"not {full.corpus.files} of {full.corpus.size / 2**20:g} MiB")
@@ -144,14 +143,10 @@ def _smaller_text(results):
 
 def show_header(results, title=REPORT_TITLE):
     """The report's title, where and when it was measured, and what each sweep ran."""
-    import pandas as pd
-
-    from mrkit.experiments import analysis
-
     meta = results[0].meta
     versions = meta.get("versions", {})
     commit = str(meta.get("git_commit") or "unknown")[:10] + (" (with local changes)" if meta.get("git_dirty") else "")
-    _markdown(f"# {title}\n\nMeasured on {meta.get('host', platform.node())} with {meta.get('cpu_count', os.cpu_count())} "
+    show_markdown(f"# {title}\n\nMeasured on {meta.get('host', platform.node())} with {meta.get('cpu_count', os.cpu_count())} "
               f"CPUs ({meta.get('platform', platform.platform())}), Python {versions.get('python', '?')}, "
               f"mrkit {versions.get('mrkit', '?')} at commit {commit}, started {meta.get('start', '?')}. "
               f"{_warmup_text(results)}{_smaller_text(results)} Every run used a "
@@ -184,42 +179,34 @@ LAB_QUESTIONS = {
 
 def calibration_for(results):
     """The cost model calibrated on the report's calibration sweep (else on every local sweep), or None."""
-    import pandas as pd
-
-    from mrkit.experiments import model
-
     chosen = [r for r in results if r.config.name == "calibrate"] or [r for r in results if r.config.backend == "local"]
     if not chosen:
         return None
     try:
-        return model.calibrate(pd.concat([r.runs for r in chosen], ignore_index=True),
+        return calibration.calibrate(pd.concat([r.runs for r in chosen], ignore_index=True),
                                pd.concat([r.tasks for r in chosen], ignore_index=True))
-    except model.ModelError:
+    except calibration.ModelError:
         return None
 
 
 def show_calibration(result):
     """What the calibration sweep is for, and the model's error on its own runs."""
-    from mrkit.experiments import model, report
-
     cal = calibration_for([result])
-    err = model.compare(cal, result.path) if cal is not None else None
+    err = prediction.compare(cal, result.path) if cal is not None else None
     text = ("## The cost model's calibration\n\nThese runs are not a lab question: small jobs chosen to separate the "
             "model's terms (per-task overhead, per intermediate file, per byte and record, worker start-up, contention "
             "between tasks running side by side). The model "
             "fitted to them predicts every other section's times and what they would be on 8 to 100 cores. ")
     if err and err["median_abs_error_pct"] is not None:
-        text += (f"On these {report.plural(len(result.runs), 'run')} its median error is "
-                 f"{report.num(err['median_abs_error_pct'])}% (at most {report.num(err['max_abs_error_pct'])}%).")
-    _markdown(text)
+        text += (f"On these {formatting.plural(len(result.runs), 'run')} its median error is "
+                 f"{formatting.num(err['median_abs_error_pct'])}% (at most {formatting.num(err['max_abs_error_pct'])}%).")
+    show_markdown(text)
 
 
 def show_stragglers(result, dpi=100):
     """The straggler study: table, the paper-terms text, and the worst case's timeline without and with backups."""
-    from mrkit.experiments import plots, stragglers
-
     table = stragglers.study_table(result.runs, result.tasks)
-    _markdown("## Stragglers: one slow worker, with and without backup tasks\n\n" + stragglers.study_text(table))
+    show_markdown("## Stragglers: one slow worker, with and without backup tasks\n\n" + stragglers.study_text(table))
     shown = table[["workers", "slowdown", "backup_tasks", "repeats", "end_to_end_s", "saved_pct", "backups",
                    "lost_attempts", "lost_cpu_s", "extra_cpu_pct"]]
     shown.columns = ["W", "slowdown F", "policy", "runs", "end-to-end (s)", "saved (%)", "backup attempts",
@@ -247,8 +234,6 @@ def verification_table(runs):
 
     None when the runs were not verified (the sweep's backend_options lack verify: true).
     """
-    from mrkit.verify import VERIFY_COLUMNS
-
     if not set(VERIFY_COLUMNS) <= set(runs.columns) or runs[VERIFY_COLUMNS].isna().all().all():
         return None
     v = runs.dropna(subset=VERIFY_COLUMNS).astype({c: int for c in VERIFY_COLUMNS})
@@ -271,15 +256,11 @@ def verification_table(runs):
 def show_ecs_discussion(result, results):
     """The ECS assignment's three discussion questions, each answered from data: a fault-injected run,
     the model's what-if at 1..100 mappers, and what the toolkit coordinated that the student did by hand."""
-    import pandas as pd
-
-    from mrkit.experiments import ecs_fault, model, report, sweep, whatif
-
     verified = verification_table(result.runs)
     if verified is not None:
         equal = int(verified["runs equal to sequential"].sum())
-        _markdown(f"### Verification\n\nEach run's output in S3 against the app run sequentially on the same input: "
-                  f"{equal} of {report.plural(len(result.runs), 'run')} equal, key for key.")
+        show_markdown(f"### Verification\n\nEach run's output in S3 against the app run sequentially on the same input: "
+                  f"{equal} of {formatting.plural(len(result.runs), 'run')} equal, key for key.")
         _display(_styled(verified))
     parts = ["### The ECS assignment's discussion questions, from data"]
     loaded = ecs_fault.load_fault(result.path)
@@ -290,19 +271,20 @@ def show_ecs_discussion(result, results):
         parts.append(ecs_fault.fault_text(*loaded, result.runs))
     cal = calibration_for([r for r in results if r.config.backend == "local"] or [result])
     try:
-        cfg = sweep.load_sweep(result.config.name, what_if=True, **({"backend_options": result.config.backend_options}
+        cfg = sweep_config.load_sweep(result.config.name, what_if=True, **({"backend_options": result.config.backend_options}
                                                                    if result.config.backend_options else {}))
-        frame = model.predict_sweep(cal, cfg, [1]) if cal is not None else pd.DataFrame()
-    except (model.ModelError, sweep.SweepError, ValueError):
+        frame = prediction.predict_sweep(cal, cfg, [1]) if cal is not None else pd.DataFrame()
+    except (calibration.ModelError, sweep_config.SweepError, ValueError):
         frame = pd.DataFrame()
     if len(frame):
         best = frame.loc[frame["predicted_end_to_end_s"].idxmin()]
         top = frame.loc[frame["n_map"].idxmax()]
         latency = whatif.measured_start_latency(result.tasks) or whatif.FARGATE_START_LATENCY_S
         parts.append(f"**Scaling to {int(top['n_map'])} mappers (model output, not measured):** with a task start "
-                     f"latency of {report.num(latency)} s, the model predicts {report.num(top['predicted_end_to_end_s'])} s "
+                     f"latency of {formatting.num(latency)} s, the model predicts "
+                     f"{formatting.num(top['predicted_end_to_end_s'])} s "
                      f"and ${top['usd']:.3f} at M = {int(top['n_map'])}; the fastest is M = {int(best['n_map'])} at "
-                     f"{report.num(best['predicted_end_to_end_s'])} s (${best['usd']:.3f}). Past that, each extra task "
+                     f"{formatting.num(best['predicted_end_to_end_s'])} s (${best['usd']:.3f}). Past that, each extra task "
                      "costs its start latency and a billed minute while its share of the input shrinks.")
         shown = frame[["n_map", "predicted_end_to_end_s", "usd"]].rename(
             columns={"n_map": "M = W", "predicted_end_to_end_s": "predicted end-to-end (s)", "usd": "Fargate cost ($)"})
@@ -314,13 +296,13 @@ def show_ecs_discussion(result, results):
     t = result.tasks[result.tasks["phase"].isin(["map", "reduce"])]
     runs = result.runs
     parts.append(f"**What the toolkit coordinated that the assignment does by hand:** over "
-                 f"{report.plural(len(runs), 'run')} it split the input into the M chunks and uploaded them, started "
+                 f"{formatting.plural(len(runs), 'run')} it split the input into the M chunks and uploaded them, started "
                  f"{int((runs['workers'] + 1).sum())} tasks (a master and the workers), handed out "
                  f"{len(t)} task attempts and collected their results, re-executed "
                  f"{int((t.groupby(['run_id', 'phase', 'task']).size() > 1).sum())} of them, waited for the map barrier "
                  "before any reduce, replaced worker tasks that stopped, recorded every task's timing and stopped "
                  "every task at the end, also after a failure.")
-    _markdown("\n\n".join(parts))
+    show_markdown("\n\n".join(parts))
     if parts_table is not None:
         _display(parts_table)
 
@@ -330,26 +312,24 @@ def show_sweep(result, results=None, dpi=100):
 
     `results` (every sweep of the report) supplies the calibration sweep the answer's model comes from.
     """
-    from mrkit.experiments import answers, model, plots, report
-
     if result.config.name == "calibrate":
         return show_calibration(result)
     if result.config.name == "stragglers":
         return show_stragglers(result, dpi)
-    section = report.question_section(result.runs, result.tasks, _question(result))
+    section = markdown.question_section(result.runs, result.tasks, _question(result))
     heading = LAB_QUESTIONS.get(result.config.name)
     if heading:
         section = "## " + heading + section[section.index("\n"):]
-    _markdown(section)
+    show_markdown(section)
     if result.config.description:
-        _markdown(f"*{result.config.description}.* Per configuration:")
+        show_markdown(f"*{result.config.description}.* Per configuration:")
     _display(_styled(config_table(_with_map_max(result.runs, result.tasks))))
     for fig in sweep_figures(result).values():
         _display(plots.figure_image(fig, dpi))
     cal = calibration_for(results or [result]) if result.config.backend == "local" else None
-    error = model.compare(cal, result.path) if cal is not None else None
+    error = prediction.compare(cal, result.path) if cal is not None else None
     ans = answers.compute(result.runs, result.tasks, result.config, cal, error)
     _display(plots.figure_image(answers.answer_figure(ans), dpi))
     if result.config.backend != "local":
         show_ecs_discussion(result, results or [result])
-    _markdown(answers.answer_text(ans))
+    show_markdown(answers.answer_text(ans))

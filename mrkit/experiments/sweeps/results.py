@@ -22,12 +22,12 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from mrkit import timing
-from mrkit.experiments.sweep_config import REPO_ROOT, SweepError
+from mrkit.experiments.sweeps.sweep_config import REPO_ROOT, SweepError
 from mrkit.storage.local import write_atomic
 from mrkit.verify import VERIFY_COLUMNS
 
 if TYPE_CHECKING:
-    from mrkit.experiments.sweep_config import SweepConfig
+    from mrkit.experiments.sweeps.sweep_config import SweepConfig
 
 # others_cpu_s: CPU other programs took on the run's CPUs; verify_*: a verified run's output check (ECS sweeps);
 # probe_cpu_s: CPU seconds of a fixed word count on the run's CPUs (pinning.speed_probe_cpu_s),

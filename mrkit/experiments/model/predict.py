@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from mrkit.errors import UsageError
-from mrkit.experiments import model
+from mrkit.experiments.model import calibration, prediction
 
 
 def parse_cores(text):
@@ -34,19 +34,19 @@ def parse_cores(text):
 def run(calibration_dirs, against=None, sweep=None, cores=None, as_json=False, out=print):
     """The command; returns the JSON-able result (also printed)."""
     from mrkit import timing
-    from mrkit.experiments.sweep import load_sweep
+    from mrkit.experiments.sweeps.sweep_config import load_sweep
 
     if against and sweep:
         raise UsageError("give --against or --sweep, not both")
     cores = parse_cores(cores)
     cfg = load_sweep(sweep, what_if=True) if sweep else None  # an unknown sweep fails before the calibration is read
-    cal = model.calibrate(*model.load_calibration(calibration_dirs))
+    cal = calibration.calibrate(*calibration.load_calibration(calibration_dirs))
     extra = None
     if cfg is not None:
-        frame = model.predict_sweep(cal, cfg, cores or [timing.cores()])
-        points = [model._point(r.app, r.n_map, r.n_reduce, r.workers, r.cores, r.predicted_end_to_end_s, None)
+        frame = prediction.predict_sweep(cal, cfg, cores or [timing.cores()])
+        points = [prediction.comparison_point(r.app, r.n_map, r.n_reduce, r.workers, r.cores, r.predicted_end_to_end_s, None)
                   for r in frame.itertuples()]
-        result = model.summary(points)
+        result = prediction.summary(points)
         if "usd" in frame:
             extra = frame
             for point, row in zip(result["points"], frame.itertuples()):
@@ -56,8 +56,8 @@ def run(calibration_dirs, against=None, sweep=None, cores=None, as_json=False, o
         targets = [against] if against else calibration_dirs
         points = []
         for directory in targets:
-            points.extend(model.compare(cal, directory, cores)["points"])
-        result = model.summary(points)
+            points.extend(prediction.compare(cal, directory, cores)["points"])
+        result = prediction.summary(points)
     out(json.dumps(result) if as_json else table(result, cal, extra))
     return result
 
@@ -89,9 +89,9 @@ def table(result, cal, ecs=None):
                  f"other programs took {cal.background:.2f} cores on average while it ran"
                  + (f"; costs at its median speed probe, {1000 * cal.probe_ref_s:.1f} ms" if cal.probe_ref_s else ""))
     if ecs is not None:
-        from mrkit.experiments import whatif
+        from mrkit.experiments.model import whatif
 
         lines.append(f"ECS: task start latency {cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S:.0f} s "
-                     f"({'measured' if cal.task_start_latency_s else 'default, see mrkit/experiments/whatif.py'}); "
+                     f"({'measured' if cal.task_start_latency_s else 'default, see mrkit/experiments/model/whatif.py'}); "
                      f"prices {whatif.PRICES_SOURCE}")
     return "\n".join(lines)

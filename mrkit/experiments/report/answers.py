@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mrkit.experiments import analysis, model
-from mrkit.experiments.report import num, plural
+from mrkit.experiments import analysis
+from mrkit.experiments.formatting import num, plural
+from mrkit.experiments.model import prediction
 
 WHAT_IF_CORES = (8, 16, 64, 100)
 BY = analysis.CONFIG_BY
@@ -52,12 +53,12 @@ def _events(tasks):
 
 
 def _point(app, input_bytes, m, r, w, cores, timeout):
-    return model.Point(str(app), float(input_bytes), int(m), int(r), int(w), float(cores), float(timeout))
+    return prediction.Point(str(app), float(input_bytes), int(m), int(r), int(w), float(cores), float(timeout))
 
 
 def compute(runs: pd.DataFrame, tasks: pd.DataFrame, cfg, cal, error=None) -> dict:
-    """The answer's numbers. `cal`: a model.Calibration (None: measured parts only);
-    `error`: model.compare's dict for these runs (its median and max |error|)."""
+    """The answer's numbers. `cal`: a calibration.Calibration (None: measured parts only);
+    `error`: prediction.compare's dict for these runs (its median and max |error|)."""
     s = analysis.center_interval(runs, by=BY)
     best = s.loc[s["center"].idxmin()]
     cores = analysis.cores_of(runs)
@@ -75,16 +76,16 @@ def compute(runs: pd.DataFrame, tasks: pd.DataFrame, cfg, cal, error=None) -> di
         return ans
     order = s.sort_values(["n_map", "n_reduce"]) if ans["swept"] is None else s.sort_values(ans["swept"])
     first, last = order.iloc[0], order.iloc[-1]
-    here = {k: model.decompose(cal, _point(app, input_bytes, *row[BY], cores, timeout))
+    here = {k: prediction.decompose(cal, _point(app, input_bytes, *row[BY], cores, timeout))
             for k, row in (("first", first), ("last", last), ("fastest", best))}
     here["first"]["config"] = _label(*first[BY])
     here["last"]["config"] = _label(*last[BY])
-    what_if = model.predict_sweep(cal, cfg, list(WHAT_IF_CORES))
+    what_if = prediction.predict_sweep(cal, cfg, list(WHAT_IF_CORES))
     what_if = what_if[what_if["app"] == app]
     at_100 = what_if[what_if["cores"] == 100]
     top = at_100.loc[at_100["predicted_end_to_end_s"].idxmin()]
-    top_terms = model.decompose(cal, _point(app, input_bytes, top["n_map"], top["n_reduce"], top["workers"], 100, timeout))
-    measured_cores = model.predict_sweep(cal, cfg, [cores])
+    top_terms = prediction.decompose(cal, _point(app, input_bytes, top["n_map"], top["n_reduce"], top["workers"], 100, timeout))
+    measured_cores = prediction.predict_sweep(cal, cfg, [cores])
     ans["model"] = {
         "median_error_pct": None if not error else error.get("median_abs_error_pct"),
         "max_error_pct": None if not error else error.get("max_abs_error_pct"),
@@ -175,7 +176,7 @@ def answer_text(ans: dict) -> str:
 
 def answer_figure(ans: dict):
     """Measured medians (with their intervals) and the model's curves at this machine's and more cores."""
-    from mrkit.experiments import plots
+    from mrkit.experiments.report import plots
 
     s = ans["summary"]
     x = ans["swept"]

@@ -12,39 +12,19 @@ sweep, (M, R) pairs, mappers), plus any extra sections such as
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from mrkit.experiments import analysis
+from mrkit.experiments.formatting import LETTER, config_text, num, pct, plural
 from mrkit.verify import output_pairs
 
 CONFIG_BY = analysis.CONFIG_BY
-LETTER = {"n_map": "M", "n_reduce": "R", "workers": "W"}
 NOISY_CV = 0.10
 FLAT = 0.05  # a spread under 5% of the minimum is reported as flat
-
-
-def num(x) -> str:
-    """A number for prose: 3 significant digits (1.23, 12.3, 0.0353), whole above 1000."""
-    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3g}"
-
-
-def pct(change) -> str:
-    """A relative change for prose: '+12%', '-3%', or 'under 1%' where rounding would print 0%."""
-    return "a change under 1%" if abs(change) < 0.005 else f"{change:+.0%}"
-
-
-def plural(n, word) -> str:
-    """'1 run', '3 runs'."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def config_text(cfg: Mapping) -> str:
-    """'M=5 R=10 W=10' for a mapping with any of n_map, n_reduce, workers."""
-    return " ".join(f"{LETTER[c]}={int(cfg[c])}" for c in CONFIG_BY if c in cfg)
 
 
 def _at(x, value):

@@ -17,8 +17,8 @@ import pathlib
 import threading
 import time
 
-from mrkit.experiments import results
-from mrkit.experiments.report import num, plural
+from mrkit.experiments.formatting import num, plural
+from mrkit.experiments.sweeps import results
 
 FAULT_DIR = "fault"
 
@@ -30,7 +30,7 @@ def fault_run(cfg, out_dir, n_map=None, wait_s=120.0) -> pathlib.Path:
     from mrkit.backends.ecs.aws import Aws
     from mrkit.backends.ecs.config import load_config
     from mrkit.backends.ecs.run import run_on_ecs
-    from mrkit.experiments.sweep_config import load_sweep
+    from mrkit.experiments.sweeps.sweep_config import load_sweep
 
     options = dict(cfg.backend_options or {})
     config = load_config(options.get("settings"))

@@ -1,0 +1,1 @@
+"""Running sweeps and recording their runs: configuration, the results directory, the demo and the ECS fault run."""
