@@ -15,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from math import comb
 
 import numpy as np
 import pandas as pd
+
+from mrkit.verify import compare
 
 CONFIG_COLUMNS = ("app", "backend", "n_map", "n_reduce", "workers")
 # What a sweep varies within one app and backend: the groups of the report's tables and figures.
@@ -375,8 +378,6 @@ def correctness(expected: Mapping | pd.Series, actual: Mapping | pd.Series,
     The rule is `mrkit.verify.compare`'s (the one output check); this adds the
     DataFrame-friendly inputs and the counts a report prints.
     """
-    from mrkit.verify import compare
-
     v = compare(_pairs(expected, "expected"), _pairs(actual, "actual"))
     examples = {name: keys[:n_examples] for name, keys in
                 (("missing", v.missing), ("extra", v.extra), ("different", v.different)) if keys}
@@ -392,8 +393,6 @@ MEDIAN_CI_MIN_N = 6  # the fewest runs whose order statistics give a 95% interva
 def _median_ci(values: np.ndarray) -> tuple[float, float]:
     """Distribution-free 95% interval of the median: order statistics j..k with binomial coverage >= 95%
     (Le Boudec; Hoefler & Belli, SC'15, rule 5)."""
-    from math import comb
-
     v = np.sort(values)
     n = len(v)
     pmf = [comb(n, i) / 2**n for i in range(n + 1)]

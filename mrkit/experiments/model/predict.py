@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 
+from mrkit import timing
 from mrkit.errors import UsageError
-from mrkit.experiments.model import calibration, prediction
+from mrkit.experiments.model import calibration, prediction, whatif
+from mrkit.experiments.sweeps.sweep_config import load_sweep
 
 
 def parse_cores(text):
@@ -33,9 +35,6 @@ def parse_cores(text):
 
 def run(calibration_dirs, against=None, sweep=None, cores=None, as_json=False, out=print):
     """The command; returns the JSON-able result (also printed)."""
-    from mrkit import timing
-    from mrkit.experiments.sweeps.sweep_config import load_sweep
-
     if against and sweep:
         raise UsageError("give --against or --sweep, not both")
     cores = parse_cores(cores)
@@ -89,8 +88,6 @@ def table(result, cal, ecs=None):
                  f"other programs took {cal.background:.2f} cores on average while it ran"
                  + (f"; costs at its median speed probe, {1000 * cal.probe_ref_s:.1f} ms" if cal.probe_ref_s else ""))
     if ecs is not None:
-        from mrkit.experiments.model import whatif
-
         lines.append(f"ECS: task start latency {cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S:.0f} s "
                      f"({'measured' if cal.task_start_latency_s else 'default, see mrkit/experiments/model/whatif.py'}); "
                      f"prices {whatif.PRICES_SOURCE}")

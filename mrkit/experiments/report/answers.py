@@ -19,6 +19,7 @@ import pandas as pd
 from mrkit.experiments import analysis
 from mrkit.experiments.formatting import num, plural
 from mrkit.experiments.model import prediction
+from mrkit.experiments.report import plots
 
 WHAT_IF_CORES = (8, 16, 64, 100)
 BY = analysis.CONFIG_BY
@@ -176,11 +177,10 @@ def answer_text(ans: dict) -> str:
 
 def answer_figure(ans: dict):
     """Measured medians (with their intervals) and the model's curves at this machine's and more cores."""
-    from mrkit.experiments.report import plots
 
     s = ans["summary"]
     x = ans["swept"]
-    fig, ax = plots._figure(6.4, 4.2, integer_x=x is not None)
+    fig, ax = plots.new_figure(6.4, 4.2, integer_x=x is not None)
     if x is None:  # pairs: one tick per pair, in grid order
         order = s.sort_values(["n_map", "n_reduce"]).reset_index(drop=True)
         keys = list(zip(order["n_map"], order["n_reduce"]))

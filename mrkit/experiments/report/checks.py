@@ -9,9 +9,16 @@ from __future__ import annotations
 import pathlib
 import tempfile
 
-from mrkit.backends.local import default_workers
-from mrkit.experiments import formatting
+import pandas as pd
+
+from mrkit.app import load_app
+from mrkit.backends.local import default_workers, run_job
+from mrkit.errors import JobFailed
+from mrkit.experiments import analysis, formatting
+from mrkit.experiments.report import markdown
 from mrkit.experiments.report.display import show_markdown
+from mrkit.job import resolve_inputs
+from mrkit.sequential import run_sequential
 
 # The crash app's run: one map task per file for the first 4 inputs (as in the lab: a map
 # task with several pieces calls map, and may crash, once per piece), the lab's R = 10 (its
@@ -30,12 +37,6 @@ def _largest_split(result):
 
 def correctness_check(app, inputs, n_map, n_reduce, workers, scratch) -> str:
     """Run `app` through the runtime and sequentially on the same inputs; the report's section."""
-    from mrkit.app import load_app
-    from mrkit.backends.local import run_job
-    from mrkit.experiments.report import markdown
-    from mrkit.job import resolve_inputs
-    from mrkit.sequential import run_sequential
-
     scratch = pathlib.Path(scratch)
     job_dir, ref_dir = scratch / f"{app}-job", scratch / f"{app}-sequential"
     ref_dir.mkdir(parents=True)
@@ -51,16 +52,8 @@ def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeou
     The reference is nocrash with the same M and R, not `mrkit sequential`: the
     output depends on M (key `c` lists the sizes each map call saw).
     """
-    import pandas as pd
-
-    from mrkit.backends.local import run_job
-    from mrkit.experiments import analysis
-    from mrkit.experiments.report import markdown
-
     scratch, inputs = pathlib.Path(scratch), list(inputs)[:files]
     options = dict(n_reduce=n_reduce, workers=workers)  # n_map None: one map task per input file
-    from mrkit.errors import JobFailed
-
     reference, _ = run_job("nocrash", inputs, workdir=scratch / "nocrash", **options)
     try:
         summary, records = run_job("crash", inputs, workdir=scratch / "crash", task_timeout=task_timeout,

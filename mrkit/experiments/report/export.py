@@ -8,8 +8,10 @@ nbconvert, without code, figures embedded, and no external script, so
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import re
 import time
 from importlib import resources
 
@@ -18,11 +20,12 @@ import yaml
 from mrkit import extras
 from mrkit.errors import MrkitError
 from mrkit.experiments.report.display import REPORT_TITLE
-from mrkit.experiments.sweeps.sweep_config import REPO_ROOT
+from mrkit.experiments.report.notebook_report import SWEEP_NOTEBOOK, sweep_plan
+from mrkit.experiments.sweeps import ecs_fault, results, sweep
+from mrkit.experiments.sweeps.sweep_config import REPO_ROOT, load_sweep
 from mrkit.storage.local import write_atomic
 
-# Package data, read with importlib.resources (the repo's notebooks/ links to the notebook).
-SWEEP_NOTEBOOK = pathlib.Path(str(resources.files("mrkit") / "notebooks" / "sweep.ipynb"))
+# Package data, read with importlib.resources.
 PLAN_FILE = resources.files("mrkit.experiments.report") / "report_plan.yaml"
 
 
@@ -74,12 +77,8 @@ def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None, stand_in=False
 
 def _resumable(cfg):
     """The newest earlier results directory of `cfg` that it can resume (same parameters), else None."""
-    from mrkit.experiments.sweeps import results
-
     base = pathlib.Path(cfg.results_dir) / cfg.name
     for path in sorted((p for p in base.glob("*") if (p / "meta.json").is_file()), reverse=True) if base.is_dir() else ():
-        import json
-
         try:
             results.check_resumable(json.loads((path / "meta.json").read_text(encoding="utf-8")), cfg, path)
         except (results.SweepError, ValueError):
@@ -95,8 +94,6 @@ def run_report_sweeps(configs, resume=False, progress=True, log=print) -> list[p
     same parameters (finished runs are kept, only missing ones run); otherwise
     every sweep starts a new directory. Returns the directories, one per config.
     """
-    from mrkit.experiments.sweeps import results, sweep
-
     dirs = [_resumable(cfg) if resume else None for cfg in configs]
     total = sum(len(cfg.configurations()) * cfg.repeats for cfg in configs)
     done = 0
@@ -115,15 +112,11 @@ def run_report_sweeps(configs, resume=False, progress=True, log=print) -> list[p
 
 
 def _backend(name):
-    from mrkit.experiments.sweeps.sweep_config import load_sweep
-
     return load_sweep(name).backend
 
 
 def _with_backend_options(item, options):
     """A plan item of a sweep on another backend than local, `options` over its file's own; a local one as it is."""
-    from mrkit.experiments.sweeps.sweep_config import load_sweep
-
     cfg = load_sweep(item["sweep"])
     return item if cfg.backend == "local" else {**item, "backend_options": {**cfg.backend_options, **options}}
 
@@ -163,8 +156,6 @@ body.jp-Notebook { max-width: 1060px; margin: 0 auto; padding: 1.5em 2em; }
 
 def export_html(notebook, title=REPORT_TITLE) -> str:
     """Executed notebook (path or NotebookNode) -> self-contained HTML: no code, PNGs inline, no external script."""
-    import re
-
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -211,15 +202,11 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
     results_dir = str(pathlib.Path(results_dir or out.parent).resolve())
     if backend_options:
         plan = [_with_backend_options(item, backend_options) for item in plan]
-    from mrkit.experiments.report.notebook_report import sweep_plan
-
     began = time.perf_counter()
     configs = sweep_plan(plan=plan, quick=quick, results_dir=results_dir)
     dirs = run_report_sweeps(configs, resume=resume, progress=progress, log=log)
     for cfg, d in zip(configs, dirs):
         if cfg.backend != "local" and (not resume or not (d / "fault" / "fault.json").is_file()):
-            from mrkit.experiments.sweeps import ecs_fault
-
             if log:
                 log(f"{cfg.name}: one more run with a worker task stopped mid-job (the failure-recovery question)")
             ecs_fault.fault_run(cfg, d)

@@ -17,11 +17,18 @@ import os
 import pathlib
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
 
-from mrkit.experiments.report.export import SWEEP_NOTEBOOK
+import pandas as pd
+import yaml
+
 from mrkit.experiments.sweeps import results, sweep, sweep_config
 from mrkit.experiments.sweeps.sweep_config import REPO_ROOT, SweepConfig
+from mrkit.job import resolve_inputs
 
+# Package data, read with importlib.resources (the repo's notebooks/ links to the notebook).
+SWEEP_NOTEBOOK = pathlib.Path(str(resources.files("mrkit") / "notebooks" / "sweep.ipynb"))
 DEFAULT_SWEEP = {"indexer": "pairs_indexer"}  # any other app: map_sweep
 
 
@@ -43,16 +50,12 @@ def _expand_inputs(inputs):
     """A path or list of paths (directories expanded to their files) -> list of paths, or None."""
     if inputs is None:
         return None
-    from mrkit.job import resolve_inputs
-
     given = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     return [item.path for item in resolve_inputs(given)]
 
 
 def _named_like(description):
     """The params/ sweep whose description this is (a `-f params/X.yaml` run keeps X's name), else "custom"."""
-    import yaml
-
     for path in sorted(sweep_config.PARAMS_DIR.glob("*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         if isinstance(doc, dict) and description and doc.get("description") == description:
@@ -134,8 +137,6 @@ def run_sweeps(configs, reload=None, progress=False) -> list[SweepResult]:
 def recorded_seconds(meta) -> float | None:
     """How long a stored sweep ran: its sessions' (start, end) spans summed, so a resumed sweep
     counts the time of each session and not the pause between them; None if a session never ended."""
-    from datetime import datetime
-
     spans = [(s.get("start"), s.get("end")) for s in meta.get("sessions", [])]
     if not spans or any(end is None for _, end in spans):
         return None
@@ -144,7 +145,5 @@ def recorded_seconds(meta) -> float | None:
 
 def frames(results):
     """(runs, tasks) of every sweep in one pair of DataFrames, for your own analysis."""
-    import pandas as pd
-
     return (pd.concat([r.runs for r in results], ignore_index=True),
             pd.concat([r.tasks for r in results], ignore_index=True))

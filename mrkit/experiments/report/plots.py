@@ -62,7 +62,8 @@ def _label(col):
     return LABELS.get(col, col)
 
 
-def _figure(width=6.4, height=4.2, integer_x=True):
+def new_figure(width=6.4, height=4.2, integer_x=True):
+    """An empty figure in the report's style: white grid, constrained layout, whole numbers on x where asked."""
     with sns.axes_style("whitegrid"):
         fig = Figure(figsize=(width, height), layout="constrained")
         ax = fig.subplots()
@@ -111,7 +112,7 @@ def time_vs(runs: pd.DataFrame, x: str = "n_map", metric: str = "end_to_end_s", 
     if hue is None:
         other = {"n_map": "n_reduce", "n_reduce": "n_map"}.get(x)
         hue = other if other and _varies(runs, other) else None
-    fig, ax = _figure(integer_x=False)
+    fig, ax = new_figure(integer_x=False)
     groups = list(runs.groupby(hue, sort=True)) if hue else [(None, runs)]
     for (value, group), style in zip(groups, hue_styles(len(groups))):
         label = f"{_label(hue).split()[-1]}={value}" if hue else "measured"
@@ -135,7 +136,7 @@ def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_e
     lo = (base_t / s["hi"]).where(s["hi"] > 0)
     hi = (base_t / s["lo"]).where(s["lo"] > 0)
     yerr = np.vstack([(speed - lo).clip(lower=0).fillna(0), (hi - speed).clip(lower=0).fillna(0)])
-    fig, ax = _figure(integer_x=False)
+    fig, ax = new_figure(integer_x=False)
     base_txt = f"{_label(x).split()[-1]}={base:g}"
     ax.errorbar(s[x], speed, yerr=yerr, marker="o", capsize=3, linestyle="none", color=SERIES_COLORS["measured"],
                 label=f"measured (base case {base_txt}: {base_t:.3g} s)")
@@ -170,7 +171,7 @@ def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_e
 def map_speedup_plot(runs: pd.DataFrame, x: str = "n_map", cores: int | None = None) -> Figure:
     """Map-stage speedup (map_serial_sum_s / map_wall_s) vs mappers, with the ideal and CPU ceiling."""
     s = analysis.map_stage_speedup(runs, by=x)
-    fig, ax = _figure()
+    fig, ax = new_figure()
     err = np.vstack([s["ci95"].fillna(0).clip(upper=s["mean"]), s["ci95"].fillna(0)])  # never below 0
     ax.errorbar(s[x], s["mean"], yerr=err, marker="o", capsize=3, color=SERIES_COLORS["measured"], label="measured")
     ax.plot(s[x], s[x], linestyle="--", color=SERIES_COLORS["ideal"], label="ideal (= mappers)")
@@ -188,7 +189,7 @@ def map_speedup_plot(runs: pd.DataFrame, x: str = "n_map", cores: int | None = N
 
 def estimated_time_plot(runs: pd.DataFrame, x: str = "n_map") -> Figure:
     """Measured end-to-end time against est_parallel_s and est_serial_s, vs mappers."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     for metric, label in (("end_to_end_s", "measured end-to-end"),
                           ("est_parallel_s", "estimated parallel (split + map wall + reduce wall)"),
                           ("est_serial_s", "estimated serial (split + map sum + reduce sum)")):
@@ -204,7 +205,7 @@ def heatmap(runs: pd.DataFrame, metric: str = "end_to_end_s") -> Figure:
     """Mean `metric` over (M, R), annotated; untried pairs stay blank."""
     s = analysis.summarize(runs, by=["n_map", "n_reduce"], metric=metric)
     grid = s.pivot(index="n_map", columns="n_reduce", values="mean")
-    fig, ax = _figure(6.4, 5.0, integer_x=False)
+    fig, ax = new_figure(6.4, 5.0, integer_x=False)
     sns.heatmap(grid, ax=ax, annot=True, fmt=".3g", cmap="viridis_r",
                 cbar_kws={"label": f"mean {_label(metric)}"})
     ax.invert_yaxis()  # small M at the bottom, like a plot's y axis
@@ -224,7 +225,7 @@ def stage_plot(runs: pd.DataFrame, by=CONFIG_BY) -> Figure:
     long = analysis.stage_breakdown(runs, by=list(by))
     wide = long.pivot_table(index=list(by), columns="stage", values="seconds", observed=False).reset_index()
     labels = [config_label(row).replace(" ", "\n") for _, row in wide.iterrows()]
-    fig, ax = _figure(max(6.4, 0.7 * len(wide) + 2), 4.6, integer_x=False)
+    fig, ax = new_figure(max(6.4, 0.7 * len(wide) + 2), 4.6, integer_x=False)
     bottom = np.zeros(len(wide))
     for stage in analysis.STAGES:
         ax.bar(labels, wide[stage], bottom=bottom, label=stage, color=STAGE_COLORS[stage])
@@ -255,7 +256,7 @@ def timeline_plot(tasks: pd.DataFrame, run_id, title: str | None = None) -> Figu
     tl = analysis.task_timeline(tasks, run_id)
     rows = _worker_order(tl["worker"])
     y = {w: i for i, w in enumerate(rows)}
-    fig, ax = _figure(8, max(3.0, 0.3 * len(rows) + 1.5), integer_x=False)
+    fig, ax = new_figure(8, max(3.0, 0.3 * len(rows) + 1.5), integer_x=False)
     span = float(tl["end_s"].max()) or 1.0
     for _, a in tl.iterrows():
         # a minimum width keeps sub-millisecond attempts (the split) visible

@@ -22,9 +22,14 @@ import threading
 
 import ipywidgets as w
 import pandas as pd
+import seaborn as sns
+from IPython.core.formatters import format_display_data
+from IPython.display import display
+from matplotlib.figure import Figure
 
 from mrkit import timing
 from mrkit.backends.local import run_job
+from mrkit.corpus import corpus_dir
 from mrkit.experiments import analysis
 from mrkit.experiments.report import plots
 
@@ -50,9 +55,6 @@ def speedup_figure(runs: pd.DataFrame):
     Speedup is over the smallest W tried for that (app, M, R) (analysis.speedup), so
     each run that adds a W to a configuration adds a point.
     """
-    import seaborn as sns
-    from matplotlib.figure import Figure
-
     sp = analysis.speedup(runs, x="workers", by=["app", "n_map", "n_reduce"])
     sp["configuration"] = [f"{a} M={m} R={r}" for a, m, r in zip(sp["app"], sp["n_map"], sp["n_reduce"])]
     with sns.axes_style("whitegrid"):
@@ -80,8 +82,6 @@ class InteractiveLab:
 
     def __init__(self, inputs=None, results_dir="results", apps=APPS, n_map=8, n_reduce=4, workers=2):
         if inputs is None:
-            from mrkit.corpus import corpus_dir
-
             inputs = corpus_dir(pathlib.Path(results_dir) / "corpus", **DEFAULT_CORPUS)
         self.inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
         self.runs = pd.DataFrame(columns=timing.RUN_COLUMNS)
@@ -113,8 +113,6 @@ class InteractiveLab:
 
     def display(self):
         """Show the lab in the notebook."""
-        from IPython.display import display
-
         display(self.widget)
 
     def _ipython_display_(self):
@@ -187,7 +185,5 @@ class InteractiveLab:
     @staticmethod
     def _replace(output, obj):
         """Set an Output's content from any thread (no `with output:`, no clear_output message)."""
-        from IPython.core.formatters import format_display_data
-
         data, metadata = format_display_data(obj)
         output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)

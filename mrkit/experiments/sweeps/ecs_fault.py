@@ -14,24 +14,24 @@ from __future__ import annotations
 
 import json
 import pathlib
+import tempfile
 import threading
 import time
 
+import pandas as pd
+
 from mrkit.experiments.formatting import num, plural
 from mrkit.experiments.sweeps import results
+from mrkit.experiments.sweeps.sweep_config import load_sweep
 
 FAULT_DIR = "fault"
 
 
 def fault_run(cfg, out_dir, n_map=None, wait_s=120.0) -> pathlib.Path:
     """Run `cfg`'s app at M = W = `n_map` (default: its largest M) on its ECS settings, stopping one worker."""
-    import tempfile
-
     from mrkit.backends.ecs.aws import Aws
     from mrkit.backends.ecs.config import load_config
     from mrkit.backends.ecs.run import run_on_ecs
-    from mrkit.experiments.sweeps.sweep_config import load_sweep
-
     options = dict(cfg.backend_options or {})
     config = load_config(options.get("settings"))
     aws = Aws(config.region, endpoint_url=options.get("endpoint_url"))
@@ -85,8 +85,6 @@ def fault_run(cfg, out_dir, n_map=None, wait_s=120.0) -> pathlib.Path:
 
 def load_fault(sweep_dir):
     """(fault.json dict, runs, tasks) of a sweep directory's fault run, or None when it has none."""
-    import pandas as pd
-
     path = pathlib.Path(sweep_dir) / FAULT_DIR
     if not (path / "fault.json").is_file():
         return None

@@ -19,7 +19,10 @@ import pathlib
 import platform
 import socket
 import subprocess
+from importlib import metadata
 from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from mrkit import timing
 from mrkit.experiments.sweeps.sweep_config import REPO_ROOT, SweepError
@@ -137,8 +140,6 @@ def measured(out: pathlib.Path, metric: str = "end_to_end_s") -> dict:
 
 
 def _versions() -> dict:
-    from importlib import metadata
-
     out = {"python": platform.python_version()}
     for name in ("mrkit", "pandas", "numpy", "multiprocess"):
         try:
@@ -209,8 +210,6 @@ def load_results(path):
 
     Tasks of runs without a runs.csv row (an interrupted run) are left out.
     """
-    import pandas as pd
-
     path = pathlib.Path(path)
     runs = pd.read_csv(path / "runs.csv") if (path / "runs.csv").exists() else pd.DataFrame(columns=RUN_FILE_COLUMNS)
     tasks_path = path / "tasks.csv"

@@ -31,7 +31,10 @@ import os
 import pathlib
 import tempfile
 
-from mrkit.backends import BACKENDS, get_backend  # noqa: F401 - BACKENDS: the registry, re-exported
+from tqdm.auto import tqdm
+
+from mrkit.backends import get_backend
+from mrkit.experiments.analysis import is_tight
 from mrkit.experiments.sweeps.results import (
     RUN_FILE_COLUMNS,
     TASK_FILE_COLUMNS,
@@ -80,8 +83,6 @@ def _own_cpu_s():
 
 def runs_bar(total, initial=0, desc="runs", disable=False):
     """A terminal bar of recorded runs: done / total, the configuration running, elapsed and time left."""
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, initial=initial, unit="run", desc=desc, disable=disable,
                 bar_format="{n_fmt}/{total_fmt} runs |{bar:20}| {desc} [{elapsed}, {remaining} left]")
 
@@ -97,8 +98,6 @@ def _shown(rc: RunConfig):
 
 def _noisy(cfg: SweepConfig, runs: dict) -> bool:
     """Whether a configuration wants another repeat: its interval is wider than ci_target and max_repeats allows."""
-    from mrkit.experiments.analysis import is_tight
-
     return cfg.max_repeats is not None and cfg.repeats <= len(runs) < cfg.max_repeats and not is_tight(
         list(runs.values()), cfg.ci_target)
 

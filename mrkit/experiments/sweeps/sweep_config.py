@@ -21,10 +21,14 @@ import pathlib
 from dataclasses import dataclass, field
 from importlib import resources
 
+import yaml
+
 from mrkit.backends import BACKENDS
+from mrkit.corpus import corpus_dir, parse_size
 from mrkit.errors import MrkitError, UsageError
 from mrkit.job import default_workers
 from mrkit.pinning import format_cpus, parse_cpus
+from mrkit.runtime.backups import POLICIES
 
 # Named sweeps are package data (a checkout's params/ links to them), so an installed mrkit finds them too.
 PARAMS_DIR = pathlib.Path(str(resources.files("mrkit") / "params"))
@@ -79,8 +83,6 @@ class CorpusConfig:
     seed: int = 0
 
     def __post_init__(self):
-        from mrkit.corpus import parse_size
-
         _positive_int("corpus.files", self.files)
         try:
             size = self.size if isinstance(self.size, int) and not isinstance(self.size, bool) else parse_size(self.size)
@@ -227,16 +229,12 @@ class SweepConfig:
         """The sweep's input files: `inputs`, or the generated corpus (made once, cached)."""
         if self.inputs is not None:
             return list(self.inputs)
-        from mrkit.corpus import corpus_dir
-
         c = self.corpus
         return corpus_dir(pathlib.Path(self.results_dir) / "corpus", c.files, c.size, c.seed)
 
 
 def _stragglers(values) -> dict:
     """A straggler study's settings, checked: K slowed workers, the slowdowns F, the policies."""
-    from mrkit.runtime.backups import POLICIES
-
     if not isinstance(values, dict) or set(values) - {"slow_workers", "slowdown", "backup_tasks"}:
         raise SweepError(f"stragglers takes slow_workers, slowdown and backup_tasks, got {values!r}")
     slow = _positive_int("stragglers.slow_workers", values.get("slow_workers", 1))
@@ -299,8 +297,6 @@ def load_sweep(name_or_path, *, quick=False, what_if=False, params_dir=PARAMS_DI
     A `what_if:` block holds configurations only `mrkit predict` uses (what_if=True):
     a study too costly to run, e.g. 100 Fargate mappers, predicted instead.
     """
-    import yaml
-
     path = sweep_path(name_or_path, params_dir)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
