@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mrkit.experiments import analysis
+from mrkit.experiments import analysis, meaning
 from mrkit.experiments.report import markdown
 
 NUM = r"([0-9.]+)"
@@ -166,7 +166,7 @@ def test_markdown_report_sections_per_sweep_and_header():
     reduce_part = text.split("## Reduce sweep")[1]
     assert "M=10 R=10 W=10" in reduce_part and "M=20 R=5 W=20" not in reduce_part
     mappers = make_runs({m: 3.0 / min(m, 2) + 0.1 for m in (1, 2, 3, 4)}, fixed={"n_reduce": 1})
-    assert markdown.infer_question(mappers) == "mappers"
+    assert meaning.infer_question(mappers) == "mappers"
     text = markdown.markdown_report(mappers, extra_sections=["## Extra\n"])
     assert "## Mappers" in text and "Map-stage speedup" in text and text.rstrip().endswith("## Extra")
 

@@ -14,7 +14,8 @@ import pandas as pd
 from mrkit.app import load_app
 from mrkit.backends.local import default_workers, run_job
 from mrkit.errors import JobFailed
-from mrkit.experiments import analysis, formatting
+from mrkit.experiments import analysis
+from mrkit.experiments.meaning import formatting, sweep_meaning
 from mrkit.experiments.report import markdown
 from mrkit.experiments.report.display import show_markdown
 from mrkit.job import resolve_inputs
@@ -83,8 +84,7 @@ def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeou
 def show_checks(results, fault_tolerance=True, crash=CRASH_CHECK):
     """Correctness of each app's job against `mrkit sequential`, then the crash app's fault tolerance."""
     seen = {}
-    # The calibration and straggler sweeps mix apps or slow a worker on purpose: not a correctness case.
-    results = [r for r in results if r.config.name not in ("calibrate", "stragglers") and isinstance(r.config.app, str)]
+    results = [r for r in results if sweep_meaning(r.config.name).checked and isinstance(r.config.app, str)]
     if not results:
         return
     for r in results:

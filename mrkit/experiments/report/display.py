@@ -13,7 +13,7 @@ import platform
 
 import pandas as pd
 
-from mrkit.experiments import analysis, formatting
+from mrkit.experiments import analysis, formatting, meaning
 from mrkit.experiments.model import calibration, prediction, whatif
 from mrkit.experiments.report import answers, markdown, plots, stragglers
 from mrkit.experiments.sweeps import ecs_fault, sweep_config
@@ -41,7 +41,7 @@ def _styled(table):
 
 
 def _question(result):
-    return markdown.SWEEP_QUESTION.get(result.config.name) or markdown.infer_question(result.runs)
+    return meaning.question_of(result.config.name, result.runs)
 
 
 def _with_map_max(runs, tasks):
@@ -73,18 +73,10 @@ def config_table(runs):
     return table.rename(columns=names).round(3)
 
 
-# Figures per report question (names in plots.FIGURES); a question not listed gets every figure that applies.
-FIGURES_FOR = {
-    "map_sweep": ("time_vs_map", "speedup", "stages", "timeline"),
-    "reduce_sweep": ("time_vs_reduce", "stages"),
-    "mappers": ("speedup", "map_speedup", "estimated_time", "timeline"),
-    "pairs": ("heatmap", "time_vs_map", "stages"),
-}
-
-
 def sweep_figures(result) -> dict:
     """{name: Figure} for one sweep: those of its question that apply to its runs."""
-    names = FIGURES_FOR.get(_question(result), tuple(plots.FIGURES))
+    question = meaning.QUESTIONS.get(_question(result))
+    names = question.figures if question else tuple(plots.FIGURES)
     run_id = plots.typical_run(result.runs)
     return {name: plots.FIGURES[name][1](result.runs, result.tasks, run_id)
             for name in names if plots.FIGURES[name][0](result.runs)}
@@ -166,20 +158,10 @@ def show_header(results, title=REPORT_TITLE):
     _display(_styled(pd.DataFrame(rows)).format({"input (MiB)": "{:.1f}", "sweep time (s)": "{:.0f}"}, na_rep="–"))
 
 
-# The lab's questions, by sweep: the heading each section gets in the report.
-LAB_QUESTIONS = {
-    "map_sweep": "Question 1: how does the number of map tasks M change the time? (R = 5)",
-    "reduce_sweep": "Question 2: how does the number of reduce tasks R change the time? (M = 10)",
-    "pairs_wc": "Question 3: which (M, R) pair is fastest for word count?",
-    "pairs_indexer": "Question 4: which (M, R) pair is fastest for the indexer?",
-    "mappers": "Mappers: map-stage speedup with M = W mappers",
-    "mappers_ecs": "The ECS assignment: mappers on Fargate",
-}
-
-
 def calibration_for(results):
     """The cost model calibrated on the report's calibration sweep (else on every local sweep), or None."""
-    chosen = [r for r in results if r.config.name == "calibrate"] or [r for r in results if r.config.backend == "local"]
+    chosen = ([r for r in results if r.config.name == meaning.CALIBRATION_SWEEP]
+              or [r for r in results if r.config.backend == "local"])
     if not chosen:
         return None
     try:
@@ -312,12 +294,11 @@ def show_sweep(result, results=None, dpi=100):
 
     `results` (every sweep of the report) supplies the calibration sweep the answer's model comes from.
     """
-    if result.config.name == "calibrate":
-        return show_calibration(result)
-    if result.config.name == "stragglers":
-        return show_stragglers(result, dpi)
+    about = meaning.sweep_meaning(result.config.name)
+    if about.section != "question":
+        return SPECIAL_SECTIONS[about.section](result, dpi)
     section = markdown.question_section(result.runs, result.tasks, _question(result))
-    heading = LAB_QUESTIONS.get(result.config.name)
+    heading = about.heading
     if heading:
         section = "## " + heading + section[section.index("\n"):]
     show_markdown(section)
@@ -333,3 +314,7 @@ def show_sweep(result, results=None, dpi=100):
     if result.config.backend != "local":
         show_ecs_discussion(result, results or [result])
     show_markdown(answers.answer_text(ans))
+
+
+# The sections of sweeps that answer no report question (meaning.Sweep.section), by kind.
+SPECIAL_SECTIONS = {"calibration": lambda result, dpi: show_calibration(result), "stragglers": show_stragglers}

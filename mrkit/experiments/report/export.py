@@ -19,6 +19,7 @@ import yaml
 
 from mrkit import extras
 from mrkit.errors import MrkitError
+from mrkit.experiments.meaning import CALIBRATION_SWEEP
 from mrkit.experiments.report.display import REPORT_TITLE
 from mrkit.experiments.report.notebook_report import SWEEP_NOTEBOOK, sweep_plan
 from mrkit.experiments.sweeps import ecs_fault, results, sweep
@@ -59,9 +60,9 @@ def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None, stand_in=False
     if sweeps is not None:  # others run as their YAML says (e.g. mappers_ecs: its own corpus, on ECS)
         known = {name for _, name, _ in chosen}
         chosen += [(None, name, None) for name in sweeps if name not in known]
-        if any(_backend(name) != "local" for name in sweeps) and "calibrate" not in sweeps:
+        if any(_backend(name) != "local" for name in sweeps) and CALIBRATION_SWEEP not in sweeps:
             # The ECS section's what-if needs the cost model: calibrate it locally, as the full report does.
-            chosen += [(app, name, over) for app, name, over in REPORT_PLAN if name == "calibrate"]
+            chosen += [(app, name, over) for app, name, over in REPORT_PLAN if name == CALIBRATION_SWEEP]
     if not chosen:
         raise MrkitError(f"no report sweeps for apps {list(apps)}; REPORT_PLAN has "
                          f"{sorted({a for a, _, _ in REPORT_PLAN})}")

@@ -12,14 +12,13 @@ sweep, (M, R) pairs, mappers), plus any extra sections such as
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from mrkit.experiments import analysis
 from mrkit.experiments.formatting import LETTER, config_text, num, pct, plural
+from mrkit.experiments.meaning import QUESTIONS, infer_question, question_of
 from mrkit.verify import output_pairs
 
 CONFIG_BY = analysis.CONFIG_BY
@@ -270,50 +269,26 @@ def pairs_overview(runs: pd.DataFrame) -> str:
 # -------------------------------------------------------------- sections
 
 
-@dataclass(frozen=True)
-class Question:
-    """A report question: its heading, the variable it sweeps, and its sentences in order."""
-    title: str
-    x: str | None
-    parts: tuple[Callable, ...]
-
-
 _TREND = lambda r, t, x: trend(r, x)  # noqa: E731
 _BEST = lambda r, t, x: best(r)  # noqa: E731
 _LIMITS = lambda r, t, x: limits(r, t, x)  # noqa: E731
 _AMDAHL = lambda r, t, x: amdahl(r)  # noqa: E731
 _NOISE = lambda r, t, x: noise(r)  # noqa: E731
 
-QUESTIONS = {
-    "map_sweep": Question("Map sweep: end-to-end time vs map tasks M", "n_map",
-                          (_TREND, _BEST, _LIMITS, _AMDAHL, _NOISE)),
-    "reduce_sweep": Question("Reduce sweep: end-to-end time vs reduce tasks R", "n_reduce",
-                             (_TREND, _BEST, _LIMITS, _AMDAHL, _NOISE)),
-    "pairs": Question("(M, R) pairs", None,
-                      (lambda r, t, x: pairs_overview(r), _BEST, _LIMITS, _AMDAHL, _NOISE)),
-    "mappers": Question("Mappers: speedup vs M = W mappers", "n_map",
-                        (_TREND, lambda r, t, x: map_stage(r), lambda r, t, x: estimate(r, x),
-                         _BEST, _LIMITS, _AMDAHL, _NOISE)),
+# Each question's sentences in order (the questions themselves: meaning.QUESTIONS).
+SENTENCES = {
+    "map_sweep": (_TREND, _BEST, _LIMITS, _AMDAHL, _NOISE),
+    "reduce_sweep": (_TREND, _BEST, _LIMITS, _AMDAHL, _NOISE),
+    "pairs": (lambda r, t, x: pairs_overview(r), _BEST, _LIMITS, _AMDAHL, _NOISE),
+    "mappers": (_TREND, lambda r, t, x: map_stage(r), lambda r, t, x: estimate(r, x), _BEST, _LIMITS, _AMDAHL, _NOISE),
 }
-SWEEP_QUESTION = {"map_sweep": "map_sweep", "reduce_sweep": "reduce_sweep", "pairs_wc": "pairs",
-                  "pairs_indexer": "pairs", "mappers": "mappers"}
-
-
-def infer_question(runs: pd.DataFrame) -> str:
-    """Which question a set of runs answers, from what varies in it."""
-    varies = {c for c in CONFIG_BY if runs[c].nunique() > 1}
-    if {"n_map", "n_reduce"} <= varies:
-        return "pairs"
-    if "n_map" in varies:
-        return "mappers" if (runs["n_map"] == runs["workers"]).all() and runs["n_map"].min() == 1 else "map_sweep"
-    return "reduce_sweep" if "n_reduce" in varies else "map_sweep"
 
 
 def question_section(runs: pd.DataFrame, tasks: pd.DataFrame | None, question: str) -> str:
     """One question's Markdown section: a heading and a paragraph of sentences from the runs."""
     q = QUESTIONS[question]
     apps = ", ".join(sorted(map(str, runs["app"].unique()))) if "app" in runs else "?"
-    sentences = [part(runs, tasks, q.x) for part in q.parts]
+    sentences = [part(runs, tasks, q.x) for part in SENTENCES[question]]
     return f"## {q.title} ({apps})\n\n" + "\n\n".join(s for s in sentences if s) + "\n"
 
 
@@ -386,7 +361,7 @@ def markdown_report(runs: pd.DataFrame, tasks: pd.DataFrame | None = None, *, me
     """The whole Markdown report: a header, one section per question, then `extra_sections`.
 
     Questions come from `questions`, else from the runs' `sweep` column
-    (SWEEP_QUESTION), else from what varies (`infer_question`). With a
+    (`meaning.question_of`), else from what varies (`meaning.infer_question`). With a
     `sweep` column each section uses that sweep's runs only.
     """
     groups = []
@@ -394,7 +369,7 @@ def markdown_report(runs: pd.DataFrame, tasks: pd.DataFrame | None = None, *, me
         groups = [(q, runs) for q in questions]
     elif "sweep" in runs and runs["sweep"].notna().all():
         for name, rows in runs.groupby("sweep", sort=False):
-            groups.append((SWEEP_QUESTION.get(name) or infer_question(rows), rows))
+            groups.append((question_of(name, rows), rows))
     else:  # apps are never mixed in one section: their times are not comparable
         groups = [(infer_question(rows), rows) for _, rows in runs.groupby("app", sort=False)]
     sections = [f"# {title}\n\n{_header(runs, meta)}"]
