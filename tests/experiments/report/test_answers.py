@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from test_model import CONFIGS, synthetic  # a sibling test module: rootdir-less "prepend" imports
+from model_records import CONFIGS, synthetic
 
 from mrkit.experiments import analysis
 from mrkit.experiments.model import calibration, prediction

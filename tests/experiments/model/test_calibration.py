@@ -1,0 +1,85 @@
+"""model.calibration: the costs fitted from synthetic records with known costs, load, speed and contention."""
+
+import dataclasses
+
+import pytest
+from model_records import (
+    CONFIGS,
+    FORK,
+    HEAPS_BETA,
+    HEAPS_K,
+    INPUT,
+    LAUNCH,
+    MASTER_FILE,
+    MASTER_TASK,
+    MASTER_WORKER,
+    PROBE,
+    TRUE,
+    slowed,
+    synthetic,
+)
+
+from mrkit.experiments.model import calibration, prediction
+
+
+def test_calibration_recovers_the_costs_it_was_made_with():
+    cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    costs = cal.costs("wc")
+    for name, value in TRUE.items():
+        assert getattr(costs, name) == pytest.approx(value, rel=0.02, abs=1e-6), name
+    assert costs.heaps_k == pytest.approx(HEAPS_K, rel=1e-6) and costs.heaps_beta == pytest.approx(HEAPS_BETA)
+    assert costs.contention == costs.reduce_contention == 0.0, "tasks side by side that do not slow each other"
+    assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_s == pytest.approx(FORK)
+    assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
+    assert cal.master_file_s == pytest.approx(MASTER_FILE, rel=0.02)
+    assert cal.master_worker_s == pytest.approx(MASTER_WORKER, rel=0.02)
+
+
+def test_calibration_recovers_the_contention_of_tasks_running_side_by_side():
+    cal = calibration.calibrate(*synthetic(CONFIGS, contention=0.3, reduce_contention=0.1), background=0)
+    costs = cal.costs("wc")
+    assert costs.contention == pytest.approx(0.3, abs=0.02) and costs.reduce_contention == pytest.approx(0.1, abs=0.02)
+    for name, value in TRUE.items():  # the costs of a task running alone
+        assert getattr(costs, name) == pytest.approx(value, rel=0.05, abs=1e-5), name
+    # the simulator gets it: the same point is slower with it than without
+    p = prediction.Point("wc", INPUT, 8, 2, 8, 2)
+    job = prediction.sim_job(cal, p)
+    assert (job.contention, job.reduce_contention) == (costs.contention, costs.reduce_contention)
+    plain = dataclasses.replace(cal, apps={"wc": dataclasses.replace(costs, contention=0.0, reduce_contention=0.0)})
+    assert prediction.predict(cal, p).end_to_end_s > 1.2 * prediction.predict(plain, p).end_to_end_s
+
+
+def test_cores_other_programs_took_slow_the_job_down_as_fewer_cores():
+    runs, tasks = synthetic(CONFIGS)
+    runs["end_to_end_s"] = 2.0
+    runs["others_cpu_s"] = 1.0  # half a core of 2, on average
+    cal = calibration.calibrate(runs, tasks)
+    assert cal.background == pytest.approx(0.5)
+    p = prediction.Point("wc", INPUT, 8, 4, 8, 2)
+    assert prediction.sim_job(cal, p).cores == pytest.approx(1.5)
+    quiet = dataclasses.replace(cal, background=0.0)
+    assert prediction.predict(quiet, dataclasses.replace(p, cores=1.5)).end_to_end_s == pytest.approx(
+        prediction.predict(cal, p).end_to_end_s)
+
+
+def test_runs_on_a_slow_machine_are_calibrated_at_the_machine_usual_speed():
+    runs, tasks = synthetic(CONFIGS)
+    slow = {"run2": 2.5, "run5": 2.0, "run9": 3.0}  # a VM that ran three of 14 runs 2-3x slower
+    cal = calibration.calibrate(*slowed(runs, tasks, slow), background=0)
+    assert cal.probe_ref_s == pytest.approx(PROBE)
+    for name, value in TRUE.items():
+        assert getattr(cal.costs("wc"), name) == pytest.approx(value, rel=0.02, abs=1e-6), name
+    assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_s == pytest.approx(FORK)
+    assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
+    # without the probe the same records mislead the fit
+    blind = slowed(runs, tasks, slow)[0].drop(columns="probe_cpu_s"), slowed(runs, tasks, slow)[1]
+    off = calibration.calibrate(*blind, background=0).costs("wc")
+    assert max(abs(getattr(off, n) / v - 1) for n, v in TRUE.items()) > 0.1
+
+
+def test_unknown_app_and_bad_directory_are_model_errors(tmp_path):
+    cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    with pytest.raises(calibration.ModelError, match="no calibration runs of app 'indexer'"):
+        prediction.predict(cal, prediction.Point("indexer", INPUT, 4, 2, 2, 2))
+    with pytest.raises(calibration.ModelError, match="not a results directory"):
+        calibration.load_calibration([tmp_path])

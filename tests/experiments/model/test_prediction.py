@@ -1,0 +1,111 @@
+"""model.prediction: the simulated schedule of calibrated demands, comparison with results, the what-if."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from model_records import (
+    CONFIGS,
+    INPUT,
+    slowed,
+    synthetic,
+)
+
+from mrkit.experiments.model import calibration, prediction, whatif
+from mrkit.experiments.sweeps.results import RUN_FILE_COLUMNS, TASK_FILE_COLUMNS
+from mrkit.experiments.sweeps.sweep_config import load_sweep
+
+
+def test_a_measured_point_is_predicted_at_the_speed_its_runs_recorded(tmp_path):
+    runs, tasks = synthetic(CONFIGS)
+    cal = calibration.calibrate(*slowed(runs, tasks, {}), background=0)
+    p = prediction.Point("wc", INPUT, 16, 4, 4, 2)
+    usual = prediction.predict(cal, p).end_to_end_s
+    twice = prediction.predict(cal, dataclasses.replace(p, speed=2.0)).end_to_end_s
+    assert twice == pytest.approx(2 * usual, rel=1e-6), "every cost is CPU work: twice as slow, twice as long"
+    measured, _ = slowed(runs, tasks, {f"run{i}": 2.0 for i in range(len(runs))})
+    measured["end_to_end_s"] = 1.0
+    write_results(tmp_path / "slow", measured, tasks)
+    point = next(q for q in prediction.compare(cal, tmp_path / "slow")["points"]
+                 if (q["n_map"], q["n_reduce"], q["workers"]) == (16, 4, 4))
+    assert point["predicted_end_to_end_s"] == pytest.approx(twice, rel=1e-3)
+    as_usual = next(q for q in prediction.compare(cal, tmp_path / "slow", loaded=False)["points"]
+                    if (q["n_map"], q["n_reduce"], q["workers"]) == (16, 4, 4))
+    assert as_usual["predicted_end_to_end_s"] == pytest.approx(usual, rel=1e-3)
+
+
+def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():
+    cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    # One worker, one core: no sharing, so end to end = launch + fork + every demand in turn.
+    p = prediction.Point("wc", INPUT, 4, 2, 1, 1)
+    job = prediction.sim_job(cal, p)
+    serial = (cal.launch_s + cal.fork_s + sum(job.map_cpu) + sum(job.reduce_cpu)
+              + job.master_register_cpu + 4 * job.master_map_cpu + 2 * job.master_reduce_cpu)
+    assert prediction.predict(cal, p).end_to_end_s == pytest.approx(serial, rel=1e-6)
+    # As many cores as workers: the map stage is one task's time plus the master answering 100 workers in turn.
+    wide = prediction.Point("wc", INPUT, 100, 10, 100, 100)
+    job = prediction.sim_job(cal, wide)
+    bound = job.map_cpu[0] + 100 * (job.master_register_cpu + job.master_map_cpu)
+    assert job.map_cpu[0] < prediction.predict(cal, wide).map_wall_s <= bound + 1e-9
+
+
+def test_decompose_names_the_biggest_term_in_a_sentence():
+    cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    d = prediction.decompose(cal, prediction.Point("wc", INPUT, 100, 100, 100, 100))
+    assert set(d["terms_s"]) == set(prediction.TERMS)
+    top = max(d["terms_s"], key=d["terms_s"].get)
+    assert d["sentence"].startswith("at M=100, R=100, W=100 on 100 cores, " + top)
+    assert all(0 <= v <= d["end_to_end_s"] for v in d["terms_s"].values())
+
+
+def write_results(directory, runs, tasks):
+    directory.mkdir(parents=True)
+    runs.reindex(columns=RUN_FILE_COLUMNS).to_csv(directory / "runs.csv", index=False)
+    tasks.reindex(columns=TASK_FILE_COLUMNS).to_csv(directory / "tasks.csv", index=False)
+
+
+def test_compare_gives_the_json_contract_with_medians_over_repeats(tmp_path):
+    runs, tasks = synthetic(CONFIGS)
+    cal = calibration.calibrate(runs, tasks, background=0)
+    measured = runs.copy()
+    for i, r in enumerate(measured.itertuples()):  # repeats at 0.9x and 1.1x the prediction: median = prediction
+        predicted = prediction.predict(cal, prediction.Point("wc", INPUT, r.n_map, r.n_reduce, r.workers, 2)).end_to_end_s
+        measured.loc[i, "end_to_end_s"] = predicted * (0.9 if i % 2 else 1.1)
+    write_results(tmp_path / "m", measured, tasks)
+    result = prediction.compare(cal, tmp_path / "m")
+    assert set(result) == {"points", "median_abs_error_pct", "max_abs_error_pct"}
+    assert len(result["points"]) == len(CONFIGS)
+    assert set(result["points"][0]) == {"app", "n_map", "n_reduce", "workers", "cores", "predicted_end_to_end_s",
+                                        "measured_end_to_end_s", "error_pct"}
+    assert result["max_abs_error_pct"] < 0.1
+    json.dumps(result)
+    other = prediction.compare(cal, tmp_path / "m", cores=[8])  # other cores: predicted, not measured
+    assert all(p["measured_end_to_end_s"] is None and p["cores"] == 8 for p in other["points"])
+    assert other["median_abs_error_pct"] is None
+
+
+def test_predict_sweep_covers_every_configuration_and_core_count():
+    cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    frame = prediction.predict_sweep(cal, load_sweep("pairs_wc"), [2, 100])
+    assert len(frame) == 2 * len(load_sweep("pairs_wc").configurations())
+    big = frame[(frame.n_map == 100) & (frame.n_reduce == 50)].set_index("cores")["predicted_end_to_end_s"]
+    assert big[100] < big[2]  # a hundred cores run a hundred workers faster than two do
+
+
+def test_ecs_what_if_bills_at_least_a_minute_per_task_and_waits_for_task_starts():
+    cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    frame = prediction.predict_sweep(cal, load_sweep("mappers_ecs", what_if=True), [2])
+    assert list(frame.n_map) == [1, 2, 4, 8, 16, 32, 64, 100]
+    assert (frame.predicted_end_to_end_s > whatif.FARGATE_START_LATENCY_S).all()
+    assert (np.diff(frame.usd) > 0).all()
+    one = frame.iloc[0]
+    assert one.task_s >= 2 * 60 and one.usd == pytest.approx(one.task_s * (0.04048 + 2 * 0.004445) / 3600)
+
+
+def test_fastest_on_many_cores_comes_with_its_terms():
+    cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    best = prediction.fastest(cal, load_sweep("pairs_wc"), 100)
+    frame = prediction.predict_sweep(cal, load_sweep("pairs_wc"), [100])
+    assert best["row"]["predicted_end_to_end_s"] == frame["predicted_end_to_end_s"].min()
+    assert best["decomposition"]["end_to_end_s"] == pytest.approx(best["row"]["predicted_end_to_end_s"])

@@ -1,0 +1,74 @@
+"""Synthetic runs and task records that follow the cost model exactly, with known costs (TRUE).
+
+Shared by the calibration, prediction and answers tests (tests/ is on the path, as for conftest).
+"""
+
+import math
+
+import pandas as pd
+
+from mrkit.experiments.model.simulate import inflation
+
+TRUE = dict(map_fixed_s=0.01, map_per_byte_s=8e-8, map_per_file_s=0.002, reduce_fixed_s=0.004,
+            reduce_per_record_s=1e-6, reduce_per_file_s=0.0005)
+HEAPS_K, HEAPS_BETA = 30.0, 0.5
+LAUNCH, FORK = 0.05, 0.004
+MASTER_TASK, MASTER_FILE, MASTER_WORKER = 0.002, 0.0001, 0.003
+INPUT = 8 * 2**20
+
+
+def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0, reduce_contention=None):
+    """runs and tasks DataFrames whose every number follows the model with the TRUE costs, exactly.
+
+    Tasks run in rounds of W (one per worker), a round's tasks side by side; with `contention`, each
+    map task of a round of n needs inflation(contention, n) times its CPU (reduce tasks: by
+    `reduce_contention`, default the same).
+    """
+    reduce_contention = contention if reduce_contention is None else reduce_contention
+    runs, tasks = [], []
+    for i, (m, r, w) in enumerate(c for c in configs for _ in range(repeats)):
+        run_id = f"run{i}"
+        b = INPUT / m
+        keys = HEAPS_K * b ** HEAPS_BETA
+        share = 1 - math.exp(-keys / r)
+        t = 0.0
+        for phase, n in (("map", m), ("reduce", r)):
+            for k in range(n):
+                worker = f"w{k % w}"
+                if k % w == 0:  # a new round starts once the previous one has ended
+                    t = max([t] + [x["end"] for x in tasks if x["run_id"] == run_id]) + 0.001
+                side_by_side = min(w, n - k // w * w)
+                if phase == "map":
+                    cpu = TRUE["map_fixed_s"] + TRUE["map_per_byte_s"] * b + TRUE["map_per_file_s"] * r * share
+                    counts = dict(bytes_in=b, records_in=1, records_out=keys)
+                else:
+                    records = m * keys / r
+                    cpu = (TRUE["reduce_fixed_s"] + TRUE["reduce_per_record_s"] * records
+                           + TRUE["reduce_per_file_s"] * m * share)
+                    counts = dict(bytes_in=0, records_in=records, records_out=records)
+                cpu *= inflation(contention if phase == "map" else reduce_contention, side_by_side)
+                tasks.append(dict(run_id=run_id, phase=phase, task=k, attempt=1, worker=worker, pid=1, host="h",
+                                  start=t, end=t + cpu, duration_s=cpu, bytes_out=0, status="ok", cpu_s=cpu, **counts))
+        runs.append(dict(run_id=run_id, app=app, backend="local", n_map=m, n_reduce=r, workers=w, cpu_count=cores,
+                         input_bytes=INPUT, startup_s=LAUNCH + FORK * w, end_to_end_s=1.0, cores=cores,
+                         master_cpu_s=0.01 + (FORK + MASTER_WORKER) * w + MASTER_TASK * (m + r)
+                         + MASTER_FILE * (m * r + r), repeat=0))
+    return pd.DataFrame(runs), pd.DataFrame(tasks)
+
+
+CONFIGS = [(1, 1, 1), (4, 2, 2), (16, 16, 2), (48, 4, 24), (8, 40, 24), (16, 4, 4), (32, 8, 8)]
+
+PROBE = 0.006  # probe_cpu_s of the machine at its usual speed
+
+
+def slowed(runs, tasks, slow):
+    """The records with the runs named in `slow` (run_id -> factor) made that many times slower, probe included."""
+    runs, tasks = runs.copy(), tasks.copy()
+    factor = runs["run_id"].map(slow).fillna(1.0)
+    runs["probe_cpu_s"] = PROBE * factor
+    for col in ("startup_s", "master_cpu_s"):
+        runs[col] *= factor
+    per_task = tasks["run_id"].map(slow).fillna(1.0)
+    for col in ("start", "end", "duration_s", "cpu_s"):
+        tasks[col] *= per_task
+    return runs, tasks
