@@ -25,6 +25,7 @@ runtime never imports anything from here. The exceptions below are all
 from mrkit.errors import MrkitError
 
 TAG_KEY = "mrkit:stack"  # every resource `up` makes carries {TAG_KEY: <stack name>}
+ROLE_TAG_KEY = "mrkit:role"  # every task a job starts carries {ROLE_TAG_KEY: "master" | "worker"}
 
 
 class EcsError(MrkitError):

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 from mrkit import timing
 from mrkit.app import load_app
-from mrkit.backends.ecs import EcsError, TaskLaunchError
+from mrkit.backends.ecs import ROLE_TAG_KEY, EcsError, TaskLaunchError
 from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.bootstrap import LOG_PREFIX, describe
 from mrkit.backends.ecs.config import CONTAINER
@@ -193,7 +193,7 @@ class Launcher:
     # ---- starting tasks ----------------------------------------------------------
 
     def _launch(self, role, count, command, client_token):
-        tags = {**self.config.stack_tags, "mrkit:run": self.run_id, "mrkit:role": role}
+        tags = {**self.config.stack_tags, "mrkit:run": self.run_id, ROLE_TAG_KEY: role}
         try:
             started = self.tasks.start(self.stack, count, command, started_by=f"mrkit-{self.run_id}"[:36],
                                        tags=tags, client_token=client_token)

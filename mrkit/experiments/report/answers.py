@@ -8,7 +8,7 @@ predictions at 8, 16, 64 and 100 cores with the configuration it says is
 fastest on 100 cores and the term that dominates it, and what the runs hit
 (attempts that timed out, were re-executed or superseded, with counts).
 `answer_text` and `answer_figure` only format that dict, so the numbers in
-the prose and the figure cannot disagree (tests/experiments/test_answers.py).
+the prose and the figure cannot disagree (tests/experiments/report/test_answers.py).
 """
 
 from __future__ import annotations

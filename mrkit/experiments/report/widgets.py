@@ -25,7 +25,6 @@ import pandas as pd
 import seaborn as sns
 from IPython.core.formatters import format_display_data
 from IPython.display import display
-from matplotlib.figure import Figure
 
 from mrkit import timing
 from mrkit.backends.local import run_job
@@ -57,17 +56,16 @@ def speedup_figure(runs: pd.DataFrame):
     """
     sp = analysis.speedup(runs, x="workers", by=["app", "n_map", "n_reduce"])
     sp["configuration"] = [f"{a} M={m} R={r}" for a, m, r in zip(sp["app"], sp["n_map"], sp["n_reduce"])]
-    with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(6.4, 4.0), layout="constrained")
-        ax = fig.subplots()
+    fig, ax = plots.new_figure(6.4, 4.0, integer_x=False)
     sns.lineplot(sp, x="workers", y="speedup", hue="configuration", marker="o", ax=ax)
     top = max(sp["workers"].max(), 2)
     ax.plot([1, top], [1, top], linestyle="--", color="grey", label="ideal (from W=1)")
-    cores = os.cpu_count() or 1
-    ax.axhline(cores, linestyle=":", color="firebrick", label=f"CPU ceiling ({cores} cores)")
+    cores = analysis.cores_of(runs)  # the CPUs the runs could use, as the report's speedup plot reads them
+    if cores:
+        ax.axhline(cores, linestyle=":", color="firebrick", label=f"CPU ceiling ({cores} cores)")
     ax.set(xlabel="workers W", ylabel="speedup (time at smallest W / time)",
            title=f"Speedup vs workers over {len(runs)} run{'s' if len(runs) != 1 else ''}",
-           ylim=(0, max(cores, sp["speedup"].max()) * 1.15))
+           ylim=(0, max(cores or 0, sp["speedup"].max()) * 1.15))
     ax.legend(fontsize=7)
     return fig
 

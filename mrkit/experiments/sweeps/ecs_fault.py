@@ -22,13 +22,14 @@ import pandas as pd
 
 from mrkit.experiments.formatting import num, plural
 from mrkit.experiments.sweeps import results
-from mrkit.experiments.sweeps.sweep_config import load_sweep
+from mrkit.experiments.sweeps.sweep_config import RunConfig, load_sweep
 
 FAULT_DIR = "fault"
 
 
 def fault_run(cfg, out_dir, n_map=None, wait_s=120.0) -> pathlib.Path:
     """Run `cfg`'s app at M = W = `n_map` (default: its largest M) on its ECS settings, stopping one worker."""
+    from mrkit.backends.ecs import ROLE_TAG_KEY
     from mrkit.backends.ecs.aws import Aws
     from mrkit.backends.ecs.config import load_config
     from mrkit.backends.ecs.run import run_on_ecs
@@ -61,7 +62,7 @@ def fault_run(cfg, out_dir, n_map=None, wait_s=120.0) -> pathlib.Path:
         while thread.is_alive() and stopped is None and time.monotonic() - began < wait_s:
             running = aws.list_tasks(config.cluster)
             workers = [t for t in (aws.describe_tasks(config.cluster, running) if running else [])
-                       if {"key": "mrkit:role", "value": "worker"} in t.get("tags", []) and t["lastStatus"] == "RUNNING"]
+                       if {"key": ROLE_TAG_KEY, "value": "worker"} in t.get("tags", []) and t["lastStatus"] == "RUNNING"]
             seen_at = seen_at or (time.monotonic() if workers else None)
             # A moment after a worker runs it has registered and holds a map task: stop it then, mid-job.
             if workers and time.monotonic() - seen_at >= 0.5:
@@ -76,9 +77,7 @@ def fault_run(cfg, out_dir, n_map=None, wait_s=120.0) -> pathlib.Path:
              "launcher_said": said, "error": outcome.get("error")}
     if "result" in outcome:
         summary, records = outcome["result"]
-        extra = {"sweep": f"{cfg.name}-fault", "config_id": f"m{n_map}-r1-w{n_map}"}
-        results.append_rows(out / "tasks.csv", results.TASK_FILE_COLUMNS, [{**t, **extra, "repeat": 0} for t in records])
-        results.append_rows(out / "runs.csv", results.RUN_FILE_COLUMNS, [{**summary, **extra}])
+        results.record_run(out, f"{cfg.name}-fault", RunConfig(n_map, 1, n_map).config_id, 0, summary, records)
     results.replace_text(out / "fault.json", json.dumps(fault, indent=2) + "\n")
     return out
 

@@ -67,6 +67,18 @@ def append_rows(path: pathlib.Path, columns, rows):
         os.close(fd)
 
 
+def record_run(out_dir, sweep: str, config_id: str, repeat: int, summary: dict, records) -> None:
+    """Append one finished run to a results directory: its task attempts to tasks.csv, then its runs.csv row.
+
+    Tasks first: the runs.csv row is what marks the run as done (`done_and_clean`
+    drops the tasks of a run that has none).
+    """
+    out = pathlib.Path(out_dir)
+    extra = {"sweep": sweep, "config_id": config_id}
+    append_rows(out / "tasks.csv", TASK_FILE_COLUMNS, [{**t, **extra, "repeat": repeat} for t in records])
+    append_rows(out / "runs.csv", RUN_FILE_COLUMNS, [{**summary, **extra}])
+
+
 def replace_text(path: pathlib.Path, text: str):
     """Write a whole file atomically and durably (readable by others: results are shared)."""
     write_atomic(path, text, fsync=True)

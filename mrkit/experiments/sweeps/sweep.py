@@ -36,15 +36,13 @@ from tqdm.auto import tqdm
 from mrkit.backends import get_backend
 from mrkit.experiments.analysis import is_tight
 from mrkit.experiments.sweeps.results import (
-    RUN_FILE_COLUMNS,
-    TASK_FILE_COLUMNS,
-    append_rows,
     check_resumable,
     done_and_clean,
     measured,
     new_meta,
     new_results_dir,
     now_iso,
+    record_run,
     replace_text,
 )
 from mrkit.experiments.sweeps.sweep_config import (
@@ -143,10 +141,7 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
 
     def record(rc, repeat):
         summary, records = _one_run(run_fn, cfg, rc, inputs, repeat, scratch)
-        extra = {"sweep": cfg.name, "config_id": rc.config_id}
-        # tasks first: the runs.csv row is what marks the run as done
-        append_rows(out / "tasks.csv", TASK_FILE_COLUMNS, [{**t, **extra, "repeat": repeat} for t in records])
-        append_rows(out / "runs.csv", RUN_FILE_COLUMNS, [{**summary, **extra}])
+        record_run(out, cfg.name, rc.config_id, repeat, summary, records)
         values.setdefault(rc.config_id, {})[repeat] = summary["end_to_end_s"]
         session["runs"] += 1
         bar.update(1)

@@ -20,6 +20,7 @@ import time
 import urllib.request
 
 import nbformat
+import pandas as pd
 import pytest
 from conftest import CHROMIUM
 
@@ -52,6 +53,15 @@ def test_a_run_goes_in_the_background_then_shows_timings_timeline_and_speedup(co
     assert lab.wait(60) and lab.error is None
     assert list(lab.runs["workers"]) == [1, 2] and set(lab.tasks["run_id"]) == set(lab.runs["run_id"])
     assert len(lab.speedup.outputs) == 1  # replaced, not appended
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="runs pinned to 1 CPU are told from the machine only with 2 or more")
+def test_the_speedup_ceiling_is_the_cores_the_runs_recorded_not_this_machines():
+    # Runs pinned to one CPU (mrkit sweep --cpus 0) record cores = 1 on a machine with more.
+    runs = pd.DataFrame({"run_id": ["a", "b"], "app": "wc", "n_map": 4, "n_reduce": 2, "workers": [1, 2],
+                         "end_to_end_s": [2.0, 1.9], "cores": 1, "cpu_count": os.cpu_count()})
+    labels = widgets.speedup_figure(runs).axes[0].get_legend_handles_labels()[1]
+    assert "CPU ceiling (1 cores)" in labels and f"CPU ceiling ({os.cpu_count()} cores)" not in labels
 
 
 def test_the_status_line_reads_the_masters_counts():
