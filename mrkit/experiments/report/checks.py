@@ -14,8 +14,8 @@ import pandas as pd
 from mrkit.app import load_app
 from mrkit.backends.local import default_workers, run_job
 from mrkit.errors import JobFailed
-from mrkit.experiments import analysis
-from mrkit.experiments.meaning import formatting, sweep_meaning
+from mrkit.experiments import analysis, formatting
+from mrkit.experiments.meaning import sweep_meaning
 from mrkit.experiments.report import markdown
 from mrkit.experiments.report.display import show_markdown
 from mrkit.job import resolve_inputs

@@ -23,7 +23,7 @@ from mrkit.experiments.meaning import CALIBRATION_SWEEP
 from mrkit.experiments.report.display import REPORT_TITLE
 from mrkit.experiments.report.notebook_report import SWEEP_NOTEBOOK, sweep_plan
 from mrkit.experiments.sweeps import ecs_fault, results, sweep
-from mrkit.experiments.sweeps.sweep_config import REPO_ROOT, load_sweep
+from mrkit.experiments.sweeps.sweep_config import REPO_ROOT, SweepError, load_sweep
 from mrkit.storage.local import write_atomic
 
 # Package data, read with importlib.resources.
@@ -82,7 +82,7 @@ def _resumable(cfg):
     for path in sorted((p for p in base.glob("*") if (p / "meta.json").is_file()), reverse=True) if base.is_dir() else ():
         try:
             results.check_resumable(json.loads((path / "meta.json").read_text(encoding="utf-8")), cfg, path)
-        except (results.SweepError, ValueError):
+        except (SweepError, ValueError):
             continue
         return path
     return None
