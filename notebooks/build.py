@@ -55,9 +55,9 @@ task_timeout = None
 description = None"""
 
 SWEEP_RUN = """\
+from mrkit.experiments.report import notebook_report as nr
 from mrkit.experiments.report.checks import show_checks
 from mrkit.experiments.report.display import show_header, show_sweep
-from mrkit.experiments.report import notebook_report as nr
 
 nr.work_from_repo_root()  # relative paths mean the repo root, also when Jupyter starts the kernel in notebooks/
 configs = nr.sweep_plan(app, sweep, plan=plan, quick=quick, repeats=repeats, inputs=inputs, workers=workers,
