@@ -38,7 +38,7 @@ from mrkit import shuffle, split, timing
 from mrkit.errors import JobFailed, MrkitError, UsageError
 from mrkit.runtime import backups, protocol
 from mrkit.runtime.discovery import STATUS_FILE
-from mrkit.runtime.lock import DirectoryLock
+from mrkit.runtime.lock import JobLock
 from mrkit.runtime.rpc import RpcServer
 from mrkit.runtime.tasktable import LIVE, TRANSITIONS, Attempt, Outcome, State, Task, Worker, failure_line, state_counts
 
@@ -69,7 +69,8 @@ class Master:
             raise UsageError(f"--backup-tasks: {exc}") from None
         self._won = {"map": ([], {}), "reduce": ([], {})}  # phase -> (winning durations, by worker)
         self.status_every = status_every  # seconds between mr-status.json writes; None: never
-        self._lock = DirectoryLock(lock_dir or getattr(storage, "root", None))
+        # one job per storage location, and per directory announcing it (mr-master.json)
+        self._lock = JobLock(storage, lock_dir, on_lost=self.fail)
         self._status_thread = None
         self.records = {}  # (phase, task, attempt) -> timing record
         self.failure = None  # the message once the job has failed

@@ -128,6 +128,25 @@ class Storage(abc.ABC):
         merge runs) are left out, or with `temporary=True` are all that is listed.
         """
 
+    # ---- conditional writes: what a lease (mrkit.runtime.lock) is made of ----------
+    # A storage without a shared kernel to lock in offers these; a local directory uses flock instead.
+
+    def create_if_absent(self, name, data):
+        """Store `data` under `name` only if nothing is there: its version tag, or None when something was."""
+        raise StorageError(f"{self.url} cannot hold a lease: it has no conditional writes")
+
+    def replace_if(self, name, data, tag):
+        """Replace `name` only if its version tag is still `tag`: the new tag, or None when it changed or is gone."""
+        raise StorageError(f"{self.url} cannot hold a lease: it has no conditional writes")
+
+    def remove_if(self, name, tag):
+        """Delete `name` only if its version tag is still `tag`; whether it did."""
+        raise StorageError(f"{self.url} cannot hold a lease: it has no conditional writes")
+
+    def read_with_age(self, name):
+        """(bytes, version tag, seconds since last written, on the storage's clock), or None when absent."""
+        raise StorageError(f"{self.url} cannot hold a lease: it has no conditional writes")
+
     def check(self):  # noqa: B027 - optional hook: most storages have nothing to check
         """Fail early, with a StorageError, if the storage cannot be used at all.
 

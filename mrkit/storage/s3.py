@@ -11,6 +11,7 @@ local moto server work unchanged. boto3 is imported here only: the runtime
 and workers import this module only when a job uses S3.
 """
 
+import email.utils
 import hashlib
 import io
 import os
@@ -28,6 +29,7 @@ from mrkit.storage.base import AccessDenied, BucketNotFound, ObjectNotFound, Sto
 SPOOL_BYTES = 8 << 20  # atomic_writer keeps this much in memory before spilling to disk
 _CHUNK = 1 << 20
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_CONFLICT = {"412", "PreconditionFailed", "409", "ConditionalRequestConflict"}
 _DENIED = {"403", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 
 
@@ -190,6 +192,45 @@ class S3Storage(Storage):
         bucket, key = self._locate(name)
         with self._errors(name):
             self.client.delete_object(Bucket=bucket, Key=key)  # S3 answers 204 for a missing key
+
+    # ---- conditional writes (a lease) --------------------------------------
+
+    def _conditional(self, name, call):
+        """Run a conditional request; None when S3 answers that its precondition failed or the key is gone."""
+        with self._errors(name):
+            try:
+                return call()
+            except ClientError as exc:
+                if error_code(exc) in _CONFLICT | _NOT_FOUND:
+                    return None
+                raise
+
+    def create_if_absent(self, name, data):
+        bucket, key = self._locate(name)
+        answer = self._conditional(name, lambda: self.client.put_object(Bucket=bucket, Key=key, Body=data,
+                                                                          IfNoneMatch="*"))
+        return None if answer is None else answer["ETag"]
+
+    def replace_if(self, name, data, tag):
+        bucket, key = self._locate(name)
+        answer = self._conditional(name, lambda: self.client.put_object(Bucket=bucket, Key=key, Body=data,
+                                                                          IfMatch=tag))
+        return None if answer is None else answer["ETag"]
+
+    def remove_if(self, name, tag):
+        bucket, key = self._locate(name)
+        return self._conditional(name, lambda: self.client.delete_object(Bucket=bucket, Key=key, IfMatch=tag)) is not None
+
+    def read_with_age(self, name):
+        bucket, key = self._locate(name)
+        answer = self._conditional(name, lambda: self.client.get_object(Bucket=bucket, Key=key))
+        if answer is None:
+            return None
+        with answer["Body"] as body:
+            data = body.read()
+        # Both times come from S3, so the local clock's skew does not matter.
+        served = email.utils.parsedate_to_datetime(answer["ResponseMetadata"]["HTTPHeaders"]["date"])
+        return data, answer["ETag"], max(0.0, (served - answer["LastModified"]).total_seconds())
 
     def upload_file(self, local_path, name, metadata=None):
         """Upload a local file to `name` (multipart when big), with optional user metadata."""
