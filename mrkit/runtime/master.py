@@ -41,6 +41,7 @@ from mrkit.runtime.discovery import STATUS_FILE
 from mrkit.runtime.lock import JobLock
 from mrkit.runtime.rpc import RpcServer
 from mrkit.runtime.tasktable import LIVE, TRANSITIONS, Attempt, Outcome, State, Task, Worker, failure_line, state_counts
+from mrkit.storage.base import leftovers
 
 _JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
 LOST_GRACE_S = 1.0  # a worker whose connection closed and who did not come back by then has died
@@ -138,7 +139,7 @@ class Master:
         for name in self.storage.list("mr-"):
             if _JOB_FILE.match(name):
                 self.storage.remove(name)
-        for name in self.storage.list(".mr-", temporary=True):
+        for name in leftovers(self.storage):
             self.storage.remove(name)
 
     def wait(self, timeout=None):
@@ -185,7 +186,7 @@ class Master:
         self._server.shutdown()
         self._server.server_close()
         try:
-            for name in self.storage.list(".mr-", temporary=True):
+            for name in leftovers(self.storage):
                 if protocol.is_attempt_file(name, self.run_id):
                     self.storage.remove(name)
         except (OSError, MrkitError) as exc:  # leftovers are hidden; the next master clears them

@@ -18,6 +18,8 @@ changes a job's files.
 import re
 from dataclasses import dataclass
 
+from mrkit.storage.base import temporary_name, unwrap_temporary
+
 PHASES = ("map", "reduce")
 ACTIONS = ("map", "reduce", "wait", "exit")  # Assignment["action"]
 
@@ -108,14 +110,16 @@ _ATTEMPT = re.compile(r"^\.(mr-[^/]+)\.([\w-]+)\.a(\d+)\.tmp$")
 def attempt_name(name, run_id, attempt):
     """Where an attempt writes the file that becomes `name` if the attempt wins.
 
-    Hidden (a leading dot, a .tmp end) so `mr-out-*` globs and storage
-    listings never show it; the run id keeps two jobs' attempts apart.
+    Hidden (a leading dot, a .tmp end: storage.base.temporary_name) so `mr-out-*`
+    globs and storage listings never show it; the run id keeps two jobs' attempts apart.
     """
-    folder, sep, base = name.rpartition("/")
-    return f"{folder}{sep}.{base}.{run_id}.a{attempt}.tmp"
+    return temporary_name(name, f"{run_id}.a{attempt}")
 
 
 def is_attempt_file(name, run_id=None):
-    """Whether `name` is an attempt's file (of run `run_id`, when given)."""
-    match = _ATTEMPT.match(name.rpartition("/")[2])
-    return bool(match) and (run_id is None or match.group(2) == run_id)
+    """Whether `name` is an attempt's file (of run `run_id`, when given), or one being written."""
+    for candidate in (name, unwrap_temporary(name)):  # a writer killed mid-file leaves the latter
+        match = _ATTEMPT.match(candidate.rpartition("/")[2])
+        if match:
+            return run_id is None or match.group(2) == run_id
+    return False

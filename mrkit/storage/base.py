@@ -21,15 +21,40 @@ import abc
 
 from mrkit.errors import MrkitError
 
+# Every temporary name is `.<name>.<tag>.tmp` next to the name it stands for: a leading '.'
+# and a '.tmp' end, so `mr-*` globs miss it and `Storage.list` leaves it out. Layers nest: an
+# attempt's file (`.mr-out-0.<run>.a1.tmp`) written through atomic_file is, until renamed,
+# `..mr-out-0.<run>.a1.tmp.<hex>.tmp`. TEMPORARY_LAYERS is how deep any writer nests them.
+TEMPORARY_LAYERS = 2
+
+
+def temporary_name(name, tag):
+    """The temporary name of `name` for one writer (`tag`: [\\w.-], unique to it): `.<base>.<tag>.tmp`."""
+    folder, sep, base = name.rpartition("/")
+    return f"{folder}{sep}.{base}.{tag}.tmp"
+
 
 def is_temporary(name):
-    """Whether `name` is a temporary file: an atomic writer's or a reduce's merge run.
-
-    Their base names start with '.' and end with '.tmp' (`.mr-3-0.x1y2.tmp`),
-    so `mr-*` globs miss them and `Storage.list` leaves them out.
-    """
+    """Whether `name` is a temporary file: an atomic writer's, an attempt's or a reduce's merge run."""
     base = name.rpartition("/")[2]
     return base.startswith(".") and base.endswith(".tmp")
+
+
+def unwrap_temporary(name):
+    """The name one temporary layer with a dot-free tag stands for (atomic_file's): `.a.x1y2.tmp` -> `a`."""
+    folder, sep, base = name.rpartition("/")
+    return folder + sep + base[1:-len(".tmp")].rpartition(".")[0] if is_temporary(base) else name
+
+
+def leftovers(storage, prefix="mr-"):
+    """Every temporary file, however deeply nested, standing for a name that starts with `prefix`.
+
+    What a killed writer can leave: the sweeps of a job's start and end remove them.
+    """
+    names = []
+    for layers in range(1, TEMPORARY_LAYERS + 1):
+        names.extend(storage.list("." * layers + prefix, temporary=True))
+    return names
 
 
 class StorageError(MrkitError):

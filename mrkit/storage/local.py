@@ -9,14 +9,14 @@ import os
 import secrets
 from contextlib import contextmanager
 
-from mrkit.storage.base import Storage, is_temporary
+from mrkit.storage.base import Storage, is_temporary, temporary_name
 
 
 @contextmanager
 def atomic_file(path, *, mode=0o666, fsync=False, buffering=1 << 20):
     """A binary file that appears at `path` whole, and only if the block completes.
 
-    It is written under a temporary name, `.<name>.<random>.tmp` in the same
+    It is written under a temporary name, `.<name>.<random>.tmp` (storage.base.temporary_name) in the same
     directory (so os.replace is atomic, and LocalStorage.list skips it), then
     renamed; if the block raises, the temporary file is removed. `mode` goes
     through the umask as for open(): 0o666 is an ordinary file, 0o600 a private
@@ -26,7 +26,7 @@ def atomic_file(path, *, mode=0o666, fsync=False, buffering=1 << 20):
     path = os.fspath(path)
     directory, name = os.path.split(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)  # names may contain '/', as S3 keys do (e.g. inputs/a.txt)
-    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+    tmp = os.path.join(directory, temporary_name(name, secrets.token_hex(6)))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb", buffering=buffering) as f:
