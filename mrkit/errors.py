@@ -17,6 +17,10 @@ class InputError(MrkitError):
     """An input path that is missing, unreadable or empty where files are needed."""
 
 
+class InputChanged(InputError):
+    """An input whose size, modification time or ETag is not what the master recorded when it split it."""
+
+
 class AppError(MrkitError):
     """An app that cannot be found, lacks map/reduce, or returns what the app contract forbids.
 

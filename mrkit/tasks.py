@@ -31,8 +31,11 @@ def run_map(app, task, storage):
     n_reduce = task["n_reduce"]
     grouped = {}
     bytes_in = 0
-    for path, location, start, end in task["splits"]:
-        contents = _decode(storage.read_range(location, start, end))
+    for path, location, start, end, *version in task["splits"]:
+        if version and version[0]:  # the input as the master split it, or InputChanged
+            contents = _decode(storage.read_pinned(location, start, end, version[0]))
+        else:
+            contents = _decode(storage.read_range(location, start, end))
         bytes_in += end - start
         # Each app function's output is checked as it comes (str keys and values): a
         # join in C, and the error names the function that broke the contract.

@@ -27,7 +27,7 @@ ACTIONS = ("map", "reduce", "wait", "exit")  # Assignment["action"]
 # Assignment:  {"worker": label, "run_id": str, "action": one of ACTIONS,
 #               "attempt": int, "task": map or reduce payload, "storage": url (remote workers only),
 #               "failed": message (action "exit" of a failed job)}
-#   map payload:    {"task": m, "n_reduce": R, "splits": [[path, location, start, end], ...]}
+#   map payload:    {"task": m, "n_reduce": R, "splits": [[path, location, start, end, version], ...]}
 #   reduce payload: {"task": r, "maps": [m, ...], "bytes_in": int}
 # Status:      {"run_id", "phase": map|reduce|done|failed, "map": counts, "reduce": counts,
 #               "workers", "elapsed_s", "failure", "host", "pid"}; counts: {"total", "idle", "in_progress", "done"}

@@ -19,7 +19,7 @@ message names the location and what to do.
 
 import abc
 
-from mrkit.errors import MrkitError
+from mrkit.errors import InputChanged, MrkitError
 
 # Every temporary name is `.<name>.<tag>.tmp` next to the name it stands for: a leading '.'
 # and a '.tmp' end, so `mr-*` globs miss it and `Storage.list` leaves it out. Layers nest: an
@@ -55,6 +55,19 @@ def leftovers(storage, prefix="mr-"):
     for layers in range(1, TEMPORARY_LAYERS + 1):
         names.extend(storage.list("." * layers + prefix, temporary=True))
     return names
+
+
+def changed(where, how):
+    """The InputChanged of an input that is no longer what the job split."""
+    return InputChanged(f"input {where} changed after the job split it ({how}): its output would match neither "
+                        "version; run the job again on inputs that stay put while it runs")
+
+
+def check_length(where, data, start, end):
+    """`data`, if it holds all of [start, end); else InputChanged (the input was cut short)."""
+    if len(data) != max(0, end - start):
+        raise changed(where, f"bytes {start}-{end} read {len(data)}: it is shorter")
+    return data
 
 
 class StorageError(MrkitError):
@@ -103,6 +116,36 @@ class Storage(abc.ABC):
 
         An empty range (end <= start) returns b"" without touching storage.
         """
+
+    @abc.abstractmethod
+    def version(self, name):
+        """(size, version) of `name`: a string that changes whenever its contents may have.
+
+        FileNotFoundError when it does not exist. Inputs are pinned with it when split.
+        """
+
+    def versions(self, names):
+        """{name: (size, version)} for many names (an implementation may ask in bulk)."""
+        return {name: self.version(name) for name in names}
+
+    def read_pinned(self, name, start, end, version):
+        """Bytes [start, end) of `name`, only while it has `version`, and all of them.
+
+        Raises InputChanged, naming `name`, when it changed, went away or reads short:
+        a task must never run on other data than the job split.
+        """
+        self._check_version(name, version)
+        data = self.read_range(name, start, end)
+        self._check_version(name, version)
+        return check_length(self.path(name), data, start, end)
+
+    def _check_version(self, name, version):
+        try:
+            now = self.version(name)[1]
+        except FileNotFoundError:
+            raise changed(self.path(name), "it is gone") from None
+        if now != version:
+            raise changed(self.path(name), "it was modified")
 
     @abc.abstractmethod
     def open_lines(self, name):

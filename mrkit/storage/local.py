@@ -9,7 +9,7 @@ import os
 import secrets
 from contextlib import contextmanager
 
-from mrkit.storage.base import Storage, is_temporary, temporary_name
+from mrkit.storage.base import Storage, changed, check_length, is_temporary, temporary_name
 
 
 @contextmanager
@@ -65,6 +65,25 @@ class LocalStorage(Storage):
     def exists(self, name):
         return os.path.exists(self.path(name))
 
+    def version(self, name):
+        return _version(os.stat(self.path(name)))
+
+    def read_pinned(self, name, start, end, version):
+        """One open file: its version before and after the read (fstat), and the read's length."""
+        where = self.path(name)
+        try:
+            f = open(where, "rb")
+        except FileNotFoundError:
+            raise changed(where, "it is gone") from None
+        with f:
+            if _version(os.fstat(f.fileno()))[1] != version:
+                raise changed(where, "it was modified")
+            f.seek(start)
+            data = f.read(max(0, end - start))
+            if _version(os.fstat(f.fileno()))[1] != version:
+                raise changed(where, "it was modified while read")
+        return check_length(where, data, start, end)
+
     def read_range(self, name, start, end):
         if end <= start:  # f.read(negative) would read the whole file
             return b""
@@ -106,6 +125,11 @@ class LocalStorage(Storage):
             names.extend(rel + f for f in files
                          if (rel + f).startswith(prefix) and is_temporary(f) == temporary)
         return sorted(names)
+
+
+def _version(info):
+    """(size, version) from a stat: size, modification time and inode (a file replaced by rename is another)."""
+    return info.st_size, f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
 
 
 def _may_match(directory, prefix):
