@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 
-from mrkit.errors import MrkitError, UsageError
+from mrkit.errors import MrkitError, UsageError, disk_problem
 
 LOCK_FILE = ".mr-master.lock"  # hidden: `ls mr-*` shows only the job's files
 LEASE = ".mr-master.lease"
@@ -63,16 +63,23 @@ class DirectoryLock:
     def acquire(self):
         if self._fd is not None:
             return
-        os.makedirs(self.key, exist_ok=True)  # a --storage directory that does not exist yet
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.makedirs(self.key, exist_ok=True)  # a --storage directory that does not exist yet
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only directory, a full disk: said in one line
+            raise disk_problem(exc, self.key) or exc from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise JobInProgress(f"another master (pid {holder}) is running a job in {self.key}: {_ADVICE}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as exc:
+            os.close(fd)
+            raise disk_problem(exc, self.key) or exc from None
         self._fd = fd
         _held.add(fd)
 

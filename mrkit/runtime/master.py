@@ -35,7 +35,7 @@ import time
 from collections import Counter, deque
 
 from mrkit import shuffle, split, timing
-from mrkit.errors import JobFailed, MrkitError, UsageError
+from mrkit.errors import JobCannotSucceed, JobFailed, MrkitError, UsageError
 from mrkit.runtime import backups, protocol
 from mrkit.runtime.discovery import STATUS_FILE
 from mrkit.runtime.lock import JobLock
@@ -75,6 +75,7 @@ class Master:
         self._status_thread = None
         self.records = {}  # (phase, task, attempt) -> timing record
         self.failure = None  # the message once the job has failed
+        self.fatal = False  # it failed on what no retry can fix (errors.FATAL_TO_JOB): the user must
         self._cond = threading.Condition()
         self._queue = deque()  # tasks to hand out; entries no longer idle are skipped
         self._maps, self._reduces = [], []
@@ -146,7 +147,7 @@ class Master:
         """Block until the job is over; True when done, raises JobFailed when it failed."""
         finished = self._finished.wait(timeout)
         if self.failure:
-            raise JobFailed(self.failure)
+            raise (JobCannotSucceed if self.fatal else JobFailed)(self.failure)
         return finished
 
     def wait_quietly(self, timeout=None):
@@ -225,7 +226,7 @@ class Master:
         try:
             while True:
                 if self._finished.is_set():
-                    return {"action": "exit", "failed": self.failure}
+                    return {"action": "exit", "failed": self.failure, "fatal": self.fatal}
                 while self._queue and self._queue[0].state is not State.IDLE:
                     self._queue.popleft()  # done, or handed out again, since it was queued
                 if self._queue:
@@ -457,6 +458,9 @@ class Master:
             if attempt.outcome not in LIVE:
                 return
             self._end_attempt(task, attempt, Outcome.FAILED, f"failed ({report.error or 'unknown error'})", report)
+            if report.fatal and self.failure is None:  # a full disk, an input that changed: no retry can help
+                self.fatal = True
+                self._fail_job(f"{task.label}: {report.error}")
 
     # ---- RPC handlers -----------------------------------------------------
 

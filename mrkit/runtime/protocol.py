@@ -26,7 +26,7 @@ ACTIONS = ("map", "reduce", "wait", "exit")  # Assignment["action"]
 # TaskRequest: {"worker": label or absent, "pid": int, "host": str, "slowdown": F (a straggler study's injection)}
 # Assignment:  {"worker": label, "run_id": str, "action": one of ACTIONS,
 #               "attempt": int, "task": map or reduce payload, "storage": url (remote workers only),
-#               "failed": message (action "exit" of a failed job)}
+#               "failed": message (action "exit" of a failed job), "fatal": bool (it failed on errors.FATAL_TO_JOB)}
 #   map payload:    {"task": m, "n_reduce": R, "splits": [[path, location, start, end, version], ...]}
 #   reduce payload: {"task": r, "maps": [m, ...], "bytes_in": int}
 # Status:      {"run_id", "phase": map|reduce|done|failed, "map": counts, "reduce": counts,
@@ -49,6 +49,7 @@ class Report:
     counters: dict
     partitions: tuple = ()  # map: ((reduce task, bytes), ...) for every file the attempt wrote
     error: str = ""
+    fatal: bool = False  # the attempt met what no retry can fix (errors.FATAL_TO_JOB): the job fails at once
 
 
 def _number(body, key, kind=(int, float)):
@@ -99,7 +100,10 @@ def parse_report(body, n_tasks, n_reduce, failed=False):
     worker = body.get("worker")
     if not isinstance(worker, str):
         raise ValueError("'worker' must be the label the master gave")
-    return Report(worker, phase, task, attempt, start, end, counters, partitions, error[:2000])
+    fatal = body.get("fatal", False)
+    if not isinstance(fatal, bool):
+        raise ValueError("'fatal' must be true or false")
+    return Report(worker, phase, task, attempt, start, end, counters, partitions, error[:2000], fatal)
 
 
 # ---- file names of an attempt ---------------------------------------------

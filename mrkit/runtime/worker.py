@@ -18,7 +18,7 @@ import sys
 import time
 
 from mrkit import tasks, timing
-from mrkit.errors import AuthError, JobFailed, MrkitError
+from mrkit.errors import FATAL_TO_JOB, AuthError, JobCannotSucceed, JobFailed, MrkitError
 from mrkit.runtime.discovery import RUN_FILE, read_master_file
 from mrkit.runtime.protocol import attempt_name
 from mrkit.runtime.rpc import MasterGone, RpcClient, RpcError
@@ -95,7 +95,7 @@ def work(app, client, storage, open_storage=None, slowdown=1.0):
             action = reply["action"]
             if action == "exit":
                 if reply.get("failed"):
-                    raise JobFailed(reply["failed"])
+                    raise (JobCannotSucceed if reply.get("fatal") else JobFailed)(reply["failed"])
                 return 0
             if action == "wait":
                 reply = client.call("POST", "/task", identity)
@@ -111,7 +111,7 @@ def work(app, client, storage, open_storage=None, slowdown=1.0):
                 result = RUNNERS[action](app, task, files)
             except (Exception, SystemExit) as exc:  # the app's bug: the master retries, then fails the job
                 files.discard()
-                report.update(start=start, end=timing.now(), error=_one_line(exc),
+                report.update(start=start, end=timing.now(), error=_one_line(exc), fatal=isinstance(exc, FATAL_TO_JOB),
                               counters={"cpu_s": timing.process_cpu_s() - cpu})
                 reply = client.call("POST", "/fail", report)
                 continue

@@ -9,6 +9,7 @@ import os
 import secrets
 from contextlib import contextmanager
 
+from mrkit.errors import disk_problem
 from mrkit.storage.base import Storage, changed, check_length, is_temporary, temporary_name
 
 
@@ -18,26 +19,40 @@ def atomic_file(path, *, mode=0o666, fsync=False, buffering=1 << 20):
 
     It is written under a temporary name, `.<name>.<random>.tmp` (storage.base.temporary_name) in the same
     directory (so os.replace is atomic, and LocalStorage.list skips it), then
-    renamed; if the block raises, the temporary file is removed. `mode` goes
+    renamed; if the block raises, the temporary file is removed. A full disk or a
+    directory that cannot be written raises CannotWrite, naming the directory. `mode` goes
     through the umask as for open(): 0o666 is an ordinary file, 0o600 a private
     one. `fsync` flushes the data to disk before the rename (results that must
     survive a crash of the machine).
     """
     path = os.fspath(path)
     directory, name = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)  # names may contain '/', as S3 keys do (e.g. inputs/a.txt)
     tmp = os.path.join(directory, temporary_name(name, secrets.token_hex(6)))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with _disk_problems_named(directory):
+        os.makedirs(directory, exist_ok=True)  # names may contain '/', as S3 keys do (e.g. inputs/a.txt)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            with os.fdopen(fd, "wb", buffering=buffering) as f:
+                yield f
+                if fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+@contextmanager
+def _disk_problems_named(directory):
+    """A full disk or a read-only `directory` raises CannotWrite naming it, not a bare OSError."""
     try:
-        with os.fdopen(fd, "wb", buffering=buffering) as f:
-            yield f
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        yield
+    except OSError as exc:
+        problem = disk_problem(exc, directory)
+        if problem is None:
+            raise
+        raise problem from None
 
 
 def write_atomic(path, data, *, mode=0o666, fsync=False):
