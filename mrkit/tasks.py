@@ -115,7 +115,7 @@ def run_reduce(app, task, storage):
             result = app.reduce(key, values)
             if type(result) is not str:  # one comparison per key; a str subclass passes the full check
                 contract.check_reduced(key, result)
-            batch.append(f"{key} {result}\n")
+            batch.append((key, result))
             records_in += len(values)
             records_out += 1
             if len(batch) >= 4096:
@@ -130,8 +130,8 @@ def run_reduce(app, task, storage):
 
 
 def _flush(out, batch):
-    """Write a batch of output lines; returns the bytes written."""
-    data = "".join(batch).encode("utf-8", "surrogatepass")
+    """Write a batch of (key, result) as output lines; returns the bytes written."""
+    data = shuffle.encode_output(batch)
     out.write(data)
     batch.clear()
     return len(data)
