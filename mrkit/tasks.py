@@ -6,11 +6,9 @@ whole through the storage's atomic writer, so a crashed or duplicated attempt
 never leaves a partial file behind.
 """
 
-import functools
 from contextlib import ExitStack
 
 from mrkit import contract, fanin, shuffle
-from mrkit.errors import disk_problem
 
 # A reduce whose intermediate files total at most this many bytes reads them
 # whole and sorts in memory (~12 times their size, less than a map task of
@@ -18,28 +16,11 @@ from mrkit.errors import disk_problem
 SORT_IN_MEMORY_BYTES = 4 << 20
 
 
-def _disk_problems_named(runner):
-    """A full disk or a read-only directory under a task is said as such (CannotWrite), not as a bare OSError."""
-
-    @functools.wraps(runner)
-    def run(app, task, storage):
-        try:
-            return runner(app, task, storage)
-        except OSError as exc:
-            problem = disk_problem(exc)
-            if problem is None:
-                raise
-            raise problem from None
-
-    return run
-
-
 def _decode(data):
     # Invalid UTF-8 becomes U+FFFD, as the lab's Go code treats it.
     return data.decode("utf-8", "replace")
 
 
-@_disk_problems_named
 def run_map(app, task, storage):
     """Map every split of the task and write its R sorted intermediate files.
 
@@ -94,7 +75,6 @@ def run_map(app, task, storage):
     }
 
 
-@_disk_problems_named
 def run_reduce(app, task, storage):
     """Merge the task's intermediate files and write `mr-out-<task>`.
 
