@@ -123,11 +123,11 @@ class Lease:
                 continue
             data, etag, age = found
             holder = _holder(data)
-            if age < holder.get("ttl_s", LEASE_S):
+            if age < holder["ttl_s"]:
                 raise JobInProgress(f"another master ({holder.get('host', '?')}, pid {holder.get('pid', '?')}) holds "
                                     f"{self.key}, renewed {age:.0f} s ago, so a job is running in "
                                     f"{self.storage.url}: {_ADVICE} (a dead master's lease expires after "
-                                    f"{holder.get('ttl_s', LEASE_S):g} s)")
+                                    f"{holder['ttl_s']:g} s)")
             self._etag = self.storage.replace_if(LEASE, self._body(), etag)  # take over a dead master's lease
             if self._etag is None:
                 raise JobInProgress(f"another master took over the expired lease {self.key} just now: {_ADVICE}")
@@ -163,7 +163,7 @@ class Lease:
             return
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+            self._thread.join(self.ttl_s)  # a renewal stuck on an unreachable S3 must not hold the exit
         try:
             self.storage.remove_if(LEASE, self._etag)
         except (OSError, MrkitError):
@@ -172,11 +172,15 @@ class Lease:
 
 
 def _holder(data):
+    """The lease's holder as it wrote itself; a lease that cannot be read has the default time to live."""
     try:
         holder = json.loads(data)
-        return holder if isinstance(holder, dict) else {}
     except ValueError:
-        return {}
+        holder = None
+    holder = holder if isinstance(holder, dict) else {}
+    ttl = holder.get("ttl_s")
+    holder["ttl_s"] = float(ttl) if isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl > 0 else LEASE_S
+    return holder
 
 
 def _lock_for(storage, on_lost):
