@@ -1,8 +1,12 @@
 """The exceptions mrkit raises for user mistakes and failed jobs.
 
 The CLI prints any `MrkitError` as one line and exits non-zero; anything else
-is a bug and keeps its traceback.
+is a bug and keeps its traceback. An OSError that says the disk is full or a
+directory cannot be written (`disk_problem`) is the user's to fix, not a bug.
 """
+
+import errno
+import os
 
 
 class MrkitError(Exception):
@@ -17,6 +21,10 @@ class InputError(MrkitError):
     """An input path that is missing, unreadable or empty where files are needed."""
 
 
+class InputChanged(InputError):
+    """An input whose size, modification time or ETag is not what the master recorded when it split it."""
+
+
 class AppError(MrkitError):
     """An app that cannot be found, lacks map/reduce, or returns what the app contract forbids.
 
@@ -28,6 +36,43 @@ class AppError(MrkitError):
 class JobFailed(MrkitError):
     """A job the master gave up on: a task failed on every allowed attempt."""
 
+    exit_code = 1
+
+
+class JobCannotSucceed(JobFailed):
+    """A job stopped at once by what no retry can fix and the user must (a full disk, an input that changed)."""
+
+    exit_code = 2
+
+
+class CannotWrite(MrkitError):
+    """A file mrkit must write cannot be: the disk is full, or the directory is read-only or forbidden."""
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_FORBIDDEN = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def disk_problem(exc, where=None):
+    """The CannotWrite an OSError stands for (a full disk, a read-only directory...), or None for any other.
+
+    It names `where` (the directory written to), else the directory of the file the OSError names.
+    """
+    if exc.errno in _FULL:
+        advice = "free some space there, or give the job another directory (--workdir, --storage)"
+    elif exc.errno in _FORBIDDEN:
+        advice = "run where you may write, or give the job another directory (--workdir, --storage)"
+    else:
+        return None
+    if where is None and exc.filename:
+        where = os.path.dirname(os.path.abspath(exc.filename))
+    reason = exc.strerror or errno.errorcode.get(exc.errno, exc.errno)
+    return CannotWrite(f"cannot write in {where}: {reason}: {advice}" if where else f"{reason}: {advice}")
+
 
 class AuthError(MrkitError):
     """The master rejected the worker's token."""
+
+
+# A task that fails with one of these fails its job at once (JobCannotSucceed): another attempt would meet the same.
+FATAL_TO_JOB = (CannotWrite, InputChanged)

@@ -13,8 +13,8 @@ inputs are ever open at once (plus the one file being written):
   remain to open together. Merging raw lines is associative, so the lines
   come out exactly as one merge of every file would yield them.
 
-Run files have hidden names (`.mr-run-....tmp`: a leading '.' and a '.tmp'
-end, like the storage's atomic-writer temporaries), so `mr-*` globs and
+Run files have hidden names (`.mr-run-....tmp`: storage.base.temporary_name,
+like the storage's atomic-writer temporaries), so `mr-*` globs and
 `Storage.list` never show them, and each attempt's names are its own, so
 duplicate attempts of one reduce never share a run. They are removed when
 the reduce ends, whether it succeeds or raises.
@@ -24,6 +24,8 @@ import heapq
 import secrets
 from contextlib import ExitStack, contextmanager
 from itertools import islice
+
+from mrkit.storage.base import temporary_name
 
 # Inputs a reduce holds open at once: far below the usual `ulimit -n` of 256
 # or 1024, and S3Storage's pool of 64 connections.
@@ -41,7 +43,7 @@ def one_at_a_time(storage, names):
 
 def run_name(label, attempt, round_, index):
     """The hidden name of one run file: never matched by `mr-*`, never listed."""
-    return f".mr-run-{label}-{attempt}-{round_}-{index}.tmp"
+    return temporary_name(f"mr-run-{label}-{attempt}", f"{round_}-{index}")
 
 
 @contextmanager

@@ -8,7 +8,7 @@ reading of the app.
 from itertools import groupby
 from operator import itemgetter
 
-from mrkit import contract
+from mrkit import contract, shuffle
 from mrkit.storage.local import LocalStorage
 
 
@@ -28,5 +28,5 @@ def run_sequential(app, inputs, out_dir=".", out_name="mr-out-0"):
             values = [value for _, value in group]
             result = app.reduce(key, values)
             contract.check_reduced(key, result)
-            out.write(f"{key} {result}\n".encode("utf-8", "surrogatepass"))
+            out.write(shuffle.encode_output([(key, result)]))
     return storage.path(out_name)

@@ -15,6 +15,8 @@ import zlib
 from itertools import compress, groupby, islice
 from operator import itemgetter, methodcaller, ne
 
+from mrkit.errors import AppError
+
 
 def intermediate_name(map_task, reduce_task):
     return f"mr-{map_task}-{reduce_task}"
@@ -22,6 +24,21 @@ def intermediate_name(map_task, reduce_task):
 
 def output_name(reduce_task):
     return f"mr-out-{reduce_task}"
+
+
+def encode_output(pairs):
+    """The `key value` lines of an output file for (key, reduce result) pairs, as UTF-8.
+
+    One line per key is the output's contract, so a newline in a key or a
+    result is the app's bug: AppError names it. Checked once per batch, in C.
+    """
+    text = "".join([f"{key} {result}\n" for key, result in pairs])
+    if text.count("\n") != len(pairs):
+        key, result = next((k, r) for k, r in pairs if "\n" in k or "\n" in r)
+        part = f"key {key!r}" if "\n" in key else f"result {result!r} for key {key!r}"
+        raise AppError(f"reduce's {part} holds a newline: an output line is `key value`, one per key, "
+                       "so keys and results must not contain one")
+    return text.encode("utf-8", "surrogatepass")
 
 
 def partition(key, n_reduce):

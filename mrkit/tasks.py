@@ -31,8 +31,11 @@ def run_map(app, task, storage):
     n_reduce = task["n_reduce"]
     grouped = {}
     bytes_in = 0
-    for path, location, start, end in task["splits"]:
-        contents = _decode(storage.read_range(location, start, end))
+    for path, location, start, end, *version in task["splits"]:
+        if version and version[0]:  # the input as the master split it, or InputChanged
+            contents = _decode(storage.read_pinned(location, start, end, version[0]))
+        else:
+            contents = _decode(storage.read_range(location, start, end))
         bytes_in += end - start
         # Each app function's output is checked as it comes (str keys and values): a
         # join in C, and the error names the function that broke the contract.
@@ -92,7 +95,7 @@ def run_reduce(app, task, storage):
             result = app.reduce(key, values)
             if type(result) is not str:  # one comparison per key; a str subclass passes the full check
                 contract.check_reduced(key, result)
-            batch.append(f"{key} {result}\n")
+            batch.append((key, result))
             records_in += len(values)
             records_out += 1
             if len(batch) >= 4096:
@@ -107,8 +110,8 @@ def run_reduce(app, task, storage):
 
 
 def _flush(out, batch):
-    """Write a batch of output lines; returns the bytes written."""
-    data = "".join(batch).encode("utf-8", "surrogatepass")
+    """Write a batch of (key, result) as output lines; returns the bytes written."""
+    data = shuffle.encode_output(batch)
     out.write(data)
     batch.clear()
     return len(data)

@@ -4,7 +4,11 @@ The ECS assignment's check, for any app and any storage: run the app
 sequentially on the local inputs, read the job's `mr-out-*`, and count the
 unique keys, the keys missing from the output (a split that cut a word loses
 it), the extra ones (the halves of a cut word), and those whose value differs.
-An output line is `key value`; the key is what comes before the first space.
+An output line is `key value`, read as the lab reads it: the key is what comes
+before the first space, the value the rest (indexer's and crash's values hold
+spaces). A key that itself holds a space (grep's lines) is therefore read as
+its first word, the rest joining the value; a key's lines are compared as the
+set of their values, so the check stays exact line for line all the same.
 This module is the one reader of `mr-out-*` (`output_pairs`) and the one
 checker (`compare`); the report, the demo and the benchmark use them.
 """
@@ -30,7 +34,7 @@ class Verification:
     missing: list     # keys only the sequential output has
     extra: list       # keys only the job's output has
     different: list   # keys in both, with different values
-    duplicate: int = 0  # output lines whose key an earlier line already had (e.g. two reducers wrote it)
+    duplicate: int = 0  # output lines that repeat an earlier line (e.g. two reducers wrote it)
 
     @property
     def ok(self):
@@ -84,18 +88,19 @@ def _unique(pairs):
 
 
 def reference(app, inputs):
-    """{key: value} of the app run sequentially on local `inputs` (job.Input)."""
+    """The (key, value) pairs of the app run sequentially on local `inputs` (job.Input), as `output_pairs` reads them."""
     with tempfile.TemporaryDirectory(prefix="mrkit-verify-") as directory:
         run_sequential(app, inputs, out_dir=directory)
-        return read_outputs(LocalStorage(directory))
+        return list(output_pairs(LocalStorage(directory)))
 
 
 def compare(expected, found):
     """The one output check: missing, extra, different and repeated keys of `found` against `expected`.
 
     Each side is a mapping of key -> value or an iterable of (key, value) pairs (as
-    `output_pairs` yields; repeated keys in `found` are counted). Keys and values
-    compare as text, values stripped: "3" read from a file equals 3 from a Counter.
+    `output_pairs` yields; lines of `found` that repeat an earlier one are counted).
+    Keys and values compare as text, values stripped: "3" read from a file equals 3
+    from a Counter; a key read from several lines compares the set of their values.
     """
     expected, _ = _as_text(expected)
     found, duplicate = _as_text(found)
@@ -108,8 +113,21 @@ def compare(expected, found):
 
 
 def _as_text(side):
+    """({key: its distinct values, sorted}, how many lines repeat an earlier one), all as stripped text.
+
+    Several values of one key are lines whose keys share a first word (keys with spaces): they
+    compare as a set, so a job's output must hold exactly the reference's lines.
+    """
     pairs = side.items() if isinstance(side, Mapping) else side
-    return _unique((str(key), str(value).strip()) for key, value in pairs)
+    values, seen, repeated = {}, set(), 0
+    for key, value in pairs:
+        pair = (str(key), str(value).strip())
+        if pair in seen:
+            repeated += 1
+            continue
+        seen.add(pair)
+        values.setdefault(pair[0], []).append(pair[1])
+    return {key: sorted(found) for key, found in values.items()}, repeated
 
 
 def verify(app, inputs, storage):

@@ -4,6 +4,8 @@ import io
 import subprocess
 import sys
 
+import pytest
+
 from mrkit import shuffle
 
 
@@ -73,3 +75,52 @@ def test_encode_partition_escapes_only_what_needs_it():
     data, count = shuffle.encode_partition({"b": ["2", 1], "a": ["x\ty"]})
     assert (data, count) == (b"a\tx\\ty\nb\t1\nb\t2\n", 3), "values go through str(); lines sorted"
     assert shuffle.encode_partition({"k": ["plain"]}) == (b"k\tplain\n", 1)
+
+
+# ---- keys that test the output's `key value` lines, through real `mrkit` processes ----------------
+
+
+def _weird_inputs(tmp_path):
+    (tmp_path / "a.txt").write_text("alpha beta gamma alpha\ndelta beta\n")
+    (tmp_path / "b.txt").write_text("gamma epsilon alpha\n")
+    return ["a.txt", "b.txt"]
+
+
+@pytest.mark.timeout(120)
+def test_keys_with_spaces_and_tabs_are_written_and_read_back_line_for_line(tmp_path):
+    from conftest import app_path, mrkit, sorted_outputs
+
+    from mrkit.app import load_app
+    from mrkit.job import resolve_inputs
+    from mrkit.storage.local import LocalStorage
+    from mrkit.verify import output_pairs, verify
+
+    inputs = _weird_inputs(tmp_path)
+    app = load_app(app_path("weirdkeys"))
+    keys = {key for name in inputs for key, _ in app.map(name, (tmp_path / name).read_text())}
+    (tmp_path / "ref").mkdir()
+    mrkit("sequential", app_path("weirdkeys"), *[tmp_path / n for n in inputs], cwd=tmp_path / "ref", check=True)
+    mrkit("run", app_path("weirdkeys"), "-r", "3", *inputs, cwd=tmp_path, check=True)
+    assert sorted_outputs(tmp_path) == sorted_outputs(tmp_path / "ref")
+    assert len(sorted_outputs(tmp_path)) == len(keys), "one line per key"
+    pairs = list(output_pairs(tmp_path))
+    assert ("alpha\ttab", "3") in pairs, "a tab is part of the key"
+    assert ("alpha", "and more 3") in pairs, "a key with a space is read up to its first space"
+    checked = verify(app, resolve_inputs([str(tmp_path / n) for n in inputs]), LocalStorage(tmp_path))
+    assert checked.ok, checked.line()
+
+
+@pytest.mark.timeout(120)
+def test_a_key_with_a_newline_fails_the_task_blaming_the_app(tmp_path):
+    from conftest import app_path, mrkit
+
+    inputs = _weird_inputs(tmp_path)
+    # one reduce task: the first key it finds with a newline is the first in order, alpha's
+    run = mrkit("run", app_path("weirdkeys"), "--app-opt", "newline=yes", "-r", "1", *inputs, cwd=tmp_path)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1 and len(lines) == 1, run.stderr
+    assert "reduce's key 'alpha\\nnl' holds a newline" in lines[0] and "reduce task" in lines[0], run.stderr
+    assert not list(tmp_path.glob("mr-out-*"))
+    sequential = mrkit("sequential", app_path("weirdkeys"), "--app-opt", "newline=yes", *inputs, cwd=tmp_path)
+    assert sequential.returncode == 2 and sequential.stderr.count("\n") == 1, sequential.stderr
+    assert "holds a newline" in sequential.stderr and not (tmp_path / "mr-out-0").exists()

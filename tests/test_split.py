@@ -1,5 +1,9 @@
 """Splitting: M near-equal chunks, cut at whitespace, every byte in exactly one chunk."""
 
+import json
+import os
+import time
+
 import pytest
 
 from mrkit import split
@@ -79,3 +83,65 @@ def test_splits_keep_the_path_as_given(tmp_path, monkeypatch):
     tasks = split.plan(inputs, 3, LocalStorage())
     assert {s.path for task in tasks for s in task} == {"given.txt"}
     assert {s.location for task in tasks for s in task} == {str(tmp_path / "given.txt")}
+
+
+# ---- inputs pinned at the split: real master and worker processes ----------------------------------
+
+def _master_up(directory, *args, env=None):
+    from conftest import mrkit_popen
+
+    master = mrkit_popen("master", *args, cwd=directory, env=env)
+    deadline = time.monotonic() + 60
+    while not (directory / "mr-master.json").exists():
+        assert master.poll() is None and time.monotonic() < deadline, master.communicate()
+        time.sleep(0.05)
+    return master
+
+
+def _fails_naming(master, worker, where):
+    _, err = master.communicate(timeout=90)
+    worker.communicate(timeout=30)
+    lines = err.strip().splitlines()
+    assert master.returncode == 2, err  # at once: another attempt would read the same changed input
+    assert "error" in lines[-1] and where in lines[-1] and "changed after the job split it" in lines[-1], err
+    return lines
+
+
+def _truncate(path):
+    os.truncate(path, 1000)
+
+
+def _rewrite_same_size(path):
+    data = open(path, "rb").read()
+    open(path, "r+b").write(data[::-1])  # same size, other words: only the version tells
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("change", [_truncate, _rewrite_same_size])
+def test_an_input_changed_after_the_split_fails_the_job_naming_it(tmp_path, change):
+    from conftest import mrkit_popen
+
+    from mrkit.corpus import synth
+
+    inputs = [str(p) for p in synth(tmp_path / "in", 2, 64 * 1024, seed=3)]
+    (tmp_path / "job").mkdir()
+    master = _master_up(tmp_path / "job", "-r", "2", *inputs)
+    change(inputs[1])
+    worker = mrkit_popen("worker", "wc", cwd=tmp_path / "job")
+    _fails_naming(master, worker, inputs[1])
+    record = json.loads((tmp_path / "job" / "mr-run.json").read_text())
+    assert not [t for t in record["tasks"] if t["phase"] == "map" and t["task"] == 1 and t["status"] == "ok"]
+    assert not list((tmp_path / "job").glob("mr-out-*"))
+
+
+@pytest.mark.timeout(120)
+def test_an_s3_input_overwritten_after_the_split_fails_the_job(corpus, tmp_path, s3_client, moto_endpoint):
+    from conftest import BUCKET, mrkit_popen
+
+    env = {"AWS_ENDPOINT_URL": moto_endpoint}
+    master = _master_up(tmp_path, "--storage", f"s3://{BUCKET}/job", "-r", "2", *corpus[:2], env=env)
+    key = s3_client.list_objects_v2(Bucket=BUCKET, Prefix="job/inputs/")["Contents"][0]["Key"]
+    size = s3_client.head_object(Bucket=BUCKET, Key=key)["ContentLength"]
+    s3_client.put_object(Bucket=BUCKET, Key=key, Body=b"z" * size)  # same size, another ETag
+    worker = mrkit_popen("worker", "wc", cwd=tmp_path, env=env)
+    _fails_naming(master, worker, f"s3://{BUCKET}/{key}")

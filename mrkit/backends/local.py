@@ -217,8 +217,8 @@ def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
         workers = default_workers(spec.map_count, n_reduce)
     check_at_least_one("--workers", workers)
     slowdowns = _slowdowns(slow_workers, slowdown, workers)
-    master = Master(spec, files, advertise_storage=not isinstance(files, LocalStorage), lock_dir=workdir,
-                    backup_tasks=backup_tasks)
+    # Workers run in workdir; they are told where the files are when that is elsewhere (s3://, another directory).
+    master = Master(spec, files, advertise_storage=files.url != workdir, backup_tasks=backup_tasks)
     pool = None
     finished = False
     try:

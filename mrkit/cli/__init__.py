@@ -1,6 +1,7 @@
 """The `mrkit` command: a thin argparse layer over the package.
 
-User mistakes (`MrkitError`) print one line and exit 2; a failed job exits 1;
+User mistakes (`MrkitError`), a full disk and a directory that cannot be written print one
+line and exit 2, as does a job stopped by one of them; any other failed job exits 1;
 Ctrl-C exits 130. Subcommands are a registry of (help, configure, handler) triples;
 each lives in the module of its kind: jobs, ecs, study.
 """
@@ -31,7 +32,7 @@ from mrkit.cli.study import (
     configure_report,
     configure_sweep,
 )
-from mrkit.errors import JobFailed, MrkitError
+from mrkit.errors import JobFailed, MrkitError, disk_problem
 
 COMMANDS = {
     "sequential": ("run an app sequentially: the reference output mr-out-0", configure_sequential, cmd_sequential),
@@ -71,12 +72,18 @@ def main(argv=None):
             pin(args.cpus)
         return args.handler(args) or 0
     except JobFailed as exc:
-        print(f"{prog}: job failed: {exc}", file=sys.stderr)
+        print(f"{prog}: {'error' if exc.exit_code == 2 else 'job failed'}: {exc}", file=sys.stderr)
         for note in getattr(exc, "__notes__", ()):  # e.g. the run record could not be written either
             print(f"{prog}: {note}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except MrkitError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only directory: the user's to fix, in one line
+        problem = disk_problem(exc)
+        if problem is None:
+            raise
+        print(f"{prog}: error: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

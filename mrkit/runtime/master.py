@@ -35,12 +35,13 @@ import time
 from collections import Counter, deque
 
 from mrkit import shuffle, split, timing
-from mrkit.errors import JobFailed, MrkitError, UsageError
+from mrkit.errors import JobCannotSucceed, JobFailed, MrkitError, UsageError
 from mrkit.runtime import backups, protocol
 from mrkit.runtime.discovery import STATUS_FILE
-from mrkit.runtime.lock import DirectoryLock
+from mrkit.runtime.lock import JobLock
 from mrkit.runtime.rpc import RpcServer
 from mrkit.runtime.tasktable import LIVE, TRANSITIONS, Attempt, Outcome, State, Task, Worker, failure_line, state_counts
+from mrkit.storage.base import leftovers
 
 _JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
 LOST_GRACE_S = 1.0  # a worker whose connection closed and who did not come back by then has died
@@ -69,10 +70,12 @@ class Master:
             raise UsageError(f"--backup-tasks: {exc}") from None
         self._won = {"map": ([], {}), "reduce": ([], {})}  # phase -> (winning durations, by worker)
         self.status_every = status_every  # seconds between mr-status.json writes; None: never
-        self._lock = DirectoryLock(lock_dir or getattr(storage, "root", None))
+        # one job per storage location, and per directory announcing it (mr-master.json)
+        self._lock = JobLock(storage, lock_dir, on_lost=self.fail)
         self._status_thread = None
         self.records = {}  # (phase, task, attempt) -> timing record
         self.failure = None  # the message once the job has failed
+        self.fatal = False  # it failed on what no retry can fix (errors.FATAL_TO_JOB): the user must
         self._cond = threading.Condition()
         self._queue = deque()  # tasks to hand out; entries no longer idle are skipped
         self._maps, self._reduces = [], []
@@ -137,14 +140,14 @@ class Master:
         for name in self.storage.list("mr-"):
             if _JOB_FILE.match(name):
                 self.storage.remove(name)
-        for name in self.storage.list(".mr-", temporary=True):
+        for name in leftovers(self.storage):
             self.storage.remove(name)
 
     def wait(self, timeout=None):
         """Block until the job is over; True when done, raises JobFailed when it failed."""
         finished = self._finished.wait(timeout)
         if self.failure:
-            raise JobFailed(self.failure)
+            raise (JobCannotSucceed if self.fatal else JobFailed)(self.failure)
         return finished
 
     def wait_quietly(self, timeout=None):
@@ -184,7 +187,7 @@ class Master:
         self._server.shutdown()
         self._server.server_close()
         try:
-            for name in self.storage.list(".mr-", temporary=True):
+            for name in leftovers(self.storage):
                 if protocol.is_attempt_file(name, self.run_id):
                     self.storage.remove(name)
         except (OSError, MrkitError) as exc:  # leftovers are hidden; the next master clears them
@@ -223,7 +226,7 @@ class Master:
         try:
             while True:
                 if self._finished.is_set():
-                    return {"action": "exit", "failed": self.failure}
+                    return {"action": "exit", "failed": self.failure, "fatal": self.fatal}
                 while self._queue and self._queue[0].state is not State.IDLE:
                     self._queue.popleft()  # done, or handed out again, since it was queued
                 if self._queue:
@@ -455,6 +458,9 @@ class Master:
             if attempt.outcome not in LIVE:
                 return
             self._end_attempt(task, attempt, Outcome.FAILED, f"failed ({report.error or 'unknown error'})", report)
+            if report.fatal and self.failure is None:  # a full disk, an input that changed: no retry can help
+                self.fatal = True
+                self._fail_job(f"{task.label}: {report.error}")
 
     # ---- RPC handlers -----------------------------------------------------
 

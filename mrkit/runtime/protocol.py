@@ -18,14 +18,16 @@ changes a job's files.
 import re
 from dataclasses import dataclass
 
+from mrkit.storage.base import temporary_name, unwrap_temporary
+
 PHASES = ("map", "reduce")
 ACTIONS = ("map", "reduce", "wait", "exit")  # Assignment["action"]
 
 # TaskRequest: {"worker": label or absent, "pid": int, "host": str, "slowdown": F (a straggler study's injection)}
 # Assignment:  {"worker": label, "run_id": str, "action": one of ACTIONS,
 #               "attempt": int, "task": map or reduce payload, "storage": url (remote workers only),
-#               "failed": message (action "exit" of a failed job)}
-#   map payload:    {"task": m, "n_reduce": R, "splits": [[path, location, start, end], ...]}
+#               "failed": message (action "exit" of a failed job), "fatal": bool (it failed on errors.FATAL_TO_JOB)}
+#   map payload:    {"task": m, "n_reduce": R, "splits": [[path, location, start, end, version], ...]}
 #   reduce payload: {"task": r, "maps": [m, ...], "bytes_in": int}
 # Status:      {"run_id", "phase": map|reduce|done|failed, "map": counts, "reduce": counts,
 #               "workers", "elapsed_s", "failure", "host", "pid"}; counts: {"total", "idle", "in_progress", "done"}
@@ -47,6 +49,7 @@ class Report:
     counters: dict
     partitions: tuple = ()  # map: ((reduce task, bytes), ...) for every file the attempt wrote
     error: str = ""
+    fatal: bool = False  # the attempt met what no retry can fix (errors.FATAL_TO_JOB): the job fails at once
 
 
 def _number(body, key, kind=(int, float)):
@@ -97,7 +100,10 @@ def parse_report(body, n_tasks, n_reduce, failed=False):
     worker = body.get("worker")
     if not isinstance(worker, str):
         raise ValueError("'worker' must be the label the master gave")
-    return Report(worker, phase, task, attempt, start, end, counters, partitions, error[:2000])
+    fatal = body.get("fatal", False)
+    if not isinstance(fatal, bool):
+        raise ValueError("'fatal' must be true or false")
+    return Report(worker, phase, task, attempt, start, end, counters, partitions, error[:2000], fatal)
 
 
 # ---- file names of an attempt ---------------------------------------------
@@ -108,14 +114,16 @@ _ATTEMPT = re.compile(r"^\.(mr-[^/]+)\.([\w-]+)\.a(\d+)\.tmp$")
 def attempt_name(name, run_id, attempt):
     """Where an attempt writes the file that becomes `name` if the attempt wins.
 
-    Hidden (a leading dot, a .tmp end) so `mr-out-*` globs and storage
-    listings never show it; the run id keeps two jobs' attempts apart.
+    Hidden (a leading dot, a .tmp end: storage.base.temporary_name) so `mr-out-*`
+    globs and storage listings never show it; the run id keeps two jobs' attempts apart.
     """
-    folder, sep, base = name.rpartition("/")
-    return f"{folder}{sep}.{base}.{run_id}.a{attempt}.tmp"
+    return temporary_name(name, f"{run_id}.a{attempt}")
 
 
 def is_attempt_file(name, run_id=None):
-    """Whether `name` is an attempt's file (of run `run_id`, when given)."""
-    match = _ATTEMPT.match(name.rpartition("/")[2])
-    return bool(match) and (run_id is None or match.group(2) == run_id)
+    """Whether `name` is an attempt's file (of run `run_id`, when given), or one being written."""
+    for candidate in (name, unwrap_temporary(name)):  # a writer killed mid-file leaves the latter
+        match = _ATTEMPT.match(candidate.rpartition("/")[2])
+        if match:
+            return run_id is None or match.group(2) == run_id
+    return False

@@ -97,7 +97,7 @@ def describe_input(task, whole_files):
     if task.phase == "reduce":
         return f"intermediate files mr-*-{task.index}"
     splits = task.payload["splits"]
-    pieces = [path if whole_files else f"{path} bytes {start}-{end}" for path, _, start, end in splits]
+    pieces = [path if whole_files else f"{path} bytes {start}-{end}" for path, _, start, end, *_ in splits]
     return ", ".join(pieces) or "no input"
 
 

@@ -9,7 +9,9 @@ is the app's failure, reported to the master; the worker goes on.
 It exits 0 when the master says the job is over or can no longer be reached
 (the job finished, or the master died), 1 when the master reports the job
 failed (JobFailed) or answers in a way it should not (RpcError), and 2 when
-the master rejects its token. Its import path stays light: no pandas, no boto3.
+the master rejects its token (or JobCannotSucceed: the job stopped on a full
+disk, a directory it cannot write, an input that changed). Its import path
+stays light: no pandas, no boto3.
 """
 
 import os
@@ -18,7 +20,7 @@ import sys
 import time
 
 from mrkit import tasks, timing
-from mrkit.errors import AuthError, JobFailed, MrkitError
+from mrkit.errors import FATAL_TO_JOB, AuthError, JobCannotSucceed, JobFailed, MrkitError
 from mrkit.runtime.discovery import RUN_FILE, read_master_file
 from mrkit.runtime.protocol import attempt_name
 from mrkit.runtime.rpc import MasterGone, RpcClient, RpcError
@@ -95,7 +97,7 @@ def work(app, client, storage, open_storage=None, slowdown=1.0):
             action = reply["action"]
             if action == "exit":
                 if reply.get("failed"):
-                    raise JobFailed(reply["failed"])
+                    raise (JobCannotSucceed if reply.get("fatal") else JobFailed)(reply["failed"])
                 return 0
             if action == "wait":
                 reply = client.call("POST", "/task", identity)
@@ -112,6 +114,7 @@ def work(app, client, storage, open_storage=None, slowdown=1.0):
             except (Exception, SystemExit) as exc:  # the app's bug: the master retries, then fails the job
                 files.discard()
                 report.update(start=start, end=timing.now(), error=_one_line(exc),
+                              fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
                               counters={"cpu_s": timing.process_cpu_s() - cpu})
                 reply = client.call("POST", "/fail", report)
                 continue

@@ -19,17 +19,55 @@ message names the location and what to do.
 
 import abc
 
-from mrkit.errors import MrkitError
+from mrkit.errors import InputChanged, MrkitError
+
+# Every temporary name is `.<name>.<tag>.tmp` next to the name it stands for: a leading '.'
+# and a '.tmp' end, so `mr-*` globs miss it and `Storage.list` leaves it out. Layers nest: an
+# attempt's file (`.mr-out-0.<run>.a1.tmp`) written through atomic_file is, until renamed,
+# `..mr-out-0.<run>.a1.tmp.<hex>.tmp`. TEMPORARY_LAYERS is how deep any writer nests them.
+TEMPORARY_LAYERS = 2
+
+
+def temporary_name(name, tag):
+    """The temporary name of `name` for one writer (`tag`: [\\w.-], unique to it): `.<base>.<tag>.tmp`."""
+    folder, sep, base = name.rpartition("/")
+    return f"{folder}{sep}.{base}.{tag}.tmp"
 
 
 def is_temporary(name):
-    """Whether `name` is a temporary file: an atomic writer's or a reduce's merge run.
-
-    Their base names start with '.' and end with '.tmp' (`.mr-3-0.x1y2.tmp`),
-    so `mr-*` globs miss them and `Storage.list` leaves them out.
-    """
+    """Whether `name` is a temporary file: an atomic writer's, an attempt's or a reduce's merge run."""
     base = name.rpartition("/")[2]
     return base.startswith(".") and base.endswith(".tmp")
+
+
+def unwrap_temporary(name):
+    """The name one temporary layer with a dot-free tag stands for (atomic_file's): `.a.x1y2.tmp` -> `a`."""
+    folder, sep, base = name.rpartition("/")
+    return folder + sep + base[1:-len(".tmp")].rpartition(".")[0] if is_temporary(base) else name
+
+
+def leftovers(storage, prefix="mr-"):
+    """Every temporary file, however deeply nested, standing for a name that starts with `prefix`.
+
+    What a killed writer can leave: the sweeps of a job's start and end remove them.
+    """
+    names = []
+    for layers in range(1, TEMPORARY_LAYERS + 1):
+        names.extend(storage.list("." * layers + prefix, temporary=True))
+    return names
+
+
+def changed(where, how):
+    """The InputChanged of an input that is no longer what the job split."""
+    return InputChanged(f"input {where} changed after the job split it ({how}): its output would match neither "
+                        "version; run the job again on inputs that stay put while it runs")
+
+
+def check_length(where, data, start, end):
+    """`data`, if it holds all of [start, end); else InputChanged (the input was cut short)."""
+    if len(data) != max(0, end - start):
+        raise changed(where, f"bytes {start}-{end} read {len(data)}: it is shorter")
+    return data
 
 
 class StorageError(MrkitError):
@@ -80,6 +118,36 @@ class Storage(abc.ABC):
         """
 
     @abc.abstractmethod
+    def version(self, name):
+        """(size, version) of `name`: a string that changes whenever its contents may have.
+
+        FileNotFoundError when it does not exist. Inputs are pinned with it when split.
+        """
+
+    def versions(self, names):
+        """{name: (size, version)} for many names (an implementation may ask in bulk)."""
+        return {name: self.version(name) for name in names}
+
+    def read_pinned(self, name, start, end, version):
+        """Bytes [start, end) of `name`, only while it has `version`, and all of them.
+
+        Raises InputChanged, naming `name`, when it changed, went away or reads short:
+        a task must never run on other data than the job split.
+        """
+        self._check_version(name, version)
+        data = self.read_range(name, start, end)
+        self._check_version(name, version)
+        return check_length(self.path(name), data, start, end)
+
+    def _check_version(self, name, version):
+        try:
+            now = self.version(name)[1]
+        except FileNotFoundError:
+            raise changed(self.path(name), "it is gone") from None
+        if now != version:
+            raise changed(self.path(name), "it was modified")
+
+    @abc.abstractmethod
     def open_lines(self, name):
         """An iterable of the text lines of `name`, decoded as UTF-8 as they stream.
 
@@ -127,6 +195,25 @@ class Storage(abc.ABC):
         files being written by `atomic_writer`, attempts' files, a reduce's
         merge runs) are left out, or with `temporary=True` are all that is listed.
         """
+
+    # ---- conditional writes: what a lease (mrkit.runtime.lock) is made of ----------
+    # A storage without a shared kernel to lock in offers these; a local directory uses flock instead.
+
+    def create_if_absent(self, name, data):
+        """Store `data` under `name` only if nothing is there: its version tag, or None when something was."""
+        raise StorageError(f"{self.url} cannot hold a lease: it has no conditional writes")
+
+    def replace_if(self, name, data, tag):
+        """Replace `name` only if its version tag is still `tag`: the new tag, or None when it changed or is gone."""
+        raise StorageError(f"{self.url} cannot hold a lease: it has no conditional writes")
+
+    def remove_if(self, name, tag):
+        """Delete `name` only if its version tag is still `tag`; whether it did."""
+        raise StorageError(f"{self.url} cannot hold a lease: it has no conditional writes")
+
+    def read_with_age(self, name):
+        """(bytes, version tag, seconds since last written, on the storage's clock), or None when absent."""
+        raise StorageError(f"{self.url} cannot hold a lease: it has no conditional writes")
 
     def check(self):  # noqa: B027 - optional hook: most storages have nothing to check
         """Fail early, with a StorageError, if the storage cannot be used at all.

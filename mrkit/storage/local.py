@@ -9,35 +9,50 @@ import os
 import secrets
 from contextlib import contextmanager
 
-from mrkit.storage.base import Storage, is_temporary
+from mrkit.errors import disk_problem
+from mrkit.storage.base import Storage, changed, check_length, is_temporary, temporary_name
 
 
 @contextmanager
 def atomic_file(path, *, mode=0o666, fsync=False, buffering=1 << 20):
     """A binary file that appears at `path` whole, and only if the block completes.
 
-    It is written under a temporary name, `.<name>.<random>.tmp` in the same
+    It is written under a temporary name, `.<name>.<random>.tmp` (storage.base.temporary_name) in the same
     directory (so os.replace is atomic, and LocalStorage.list skips it), then
-    renamed; if the block raises, the temporary file is removed. `mode` goes
+    renamed; if the block raises, the temporary file is removed. A full disk or a
+    directory that cannot be written raises CannotWrite, naming the directory. `mode` goes
     through the umask as for open(): 0o666 is an ordinary file, 0o600 a private
     one. `fsync` flushes the data to disk before the rename (results that must
     survive a crash of the machine).
     """
     path = os.fspath(path)
     directory, name = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)  # names may contain '/', as S3 keys do (e.g. inputs/a.txt)
-    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    tmp = os.path.join(directory, temporary_name(name, secrets.token_hex(6)))
+    with _disk_problems_named(directory):
+        os.makedirs(directory, exist_ok=True)  # names may contain '/', as S3 keys do (e.g. inputs/a.txt)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            with os.fdopen(fd, "wb", buffering=buffering) as f:
+                yield f
+                if fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+@contextmanager
+def _disk_problems_named(directory):
+    """A full disk or a read-only `directory` raises CannotWrite naming it, not a bare OSError."""
     try:
-        with os.fdopen(fd, "wb", buffering=buffering) as f:
-            yield f
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        yield
+    except OSError as exc:
+        problem = disk_problem(exc, directory)
+        if problem is None:
+            raise
+        raise problem from None
 
 
 def write_atomic(path, data, *, mode=0o666, fsync=False):
@@ -64,6 +79,25 @@ class LocalStorage(Storage):
 
     def exists(self, name):
         return os.path.exists(self.path(name))
+
+    def version(self, name):
+        return _version(os.stat(self.path(name)))
+
+    def read_pinned(self, name, start, end, version):
+        """One open file: its version before and after the read (fstat), and the read's length."""
+        where = self.path(name)
+        try:
+            f = open(where, "rb")
+        except FileNotFoundError:
+            raise changed(where, "it is gone") from None
+        with f:
+            if _version(os.fstat(f.fileno()))[1] != version:
+                raise changed(where, "it was modified")
+            f.seek(start)
+            data = f.read(max(0, end - start))
+            if _version(os.fstat(f.fileno()))[1] != version:
+                raise changed(where, "it was modified while read")
+        return check_length(where, data, start, end)
 
     def read_range(self, name, start, end):
         if end <= start:  # f.read(negative) would read the whole file
@@ -106,6 +140,11 @@ class LocalStorage(Storage):
             names.extend(rel + f for f in files
                          if (rel + f).startswith(prefix) and is_temporary(f) == temporary)
         return sorted(names)
+
+
+def _version(info):
+    """(size, version) from a stat: size, modification time and inode (a file replaced by rename is another)."""
+    return info.st_size, f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
 
 
 def _may_match(directory, prefix):

@@ -11,6 +11,7 @@ local moto server work unchanged. boto3 is imported here only: the runtime
 and workers import this module only when a job uses S3.
 """
 
+import email.utils
 import hashlib
 import io
 import os
@@ -23,11 +24,21 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-from mrkit.storage.base import AccessDenied, BucketNotFound, ObjectNotFound, Storage, StorageError, is_temporary
+from mrkit.storage.base import (
+    AccessDenied,
+    BucketNotFound,
+    ObjectNotFound,
+    Storage,
+    StorageError,
+    changed,
+    check_length,
+    is_temporary,
+)
 
 SPOOL_BYTES = 8 << 20  # atomic_writer keeps this much in memory before spilling to disk
 _CHUNK = 1 << 20
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_CONFLICT = {"412", "PreconditionFailed", "409", "ConditionalRequestConflict"}
 _DENIED = {"403", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 
 
@@ -99,6 +110,46 @@ class S3Storage(Storage):
 
     def size(self, name):
         return self._head(name)["ContentLength"]
+
+    def version(self, name):
+        head = self._head(name)
+        return head["ContentLength"], head["ETag"]
+
+    def versions(self, names):
+        """One listing of the keys' common prefix (1,000 keys a request) instead of a HEAD each."""
+        located = {name: self._locate(name) for name in names}
+        found = {}
+        for bucket in {b for b, _ in located.values()}:
+            keys = {key for b, key in located.values() if b == bucket}
+            common = os.path.commonprefix(sorted(keys))
+            with self._errors(f"s3://{bucket}/{common}"):
+                for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=common):
+                    found.update({(bucket, item["Key"]): (item["Size"], item["ETag"])
+                                  for item in page.get("Contents", ()) if item["Key"] in keys})
+        return {name: found.get(where) or self.version(name) for name, where in located.items()}
+
+    def read_pinned(self, name, start, end, version):
+        """One ranged GET with If-Match: S3 serves the pinned version or answers 412."""
+        where = self.path(name)
+        if end <= start:
+            self._check_version(name, version)
+            return b""
+        bucket, key = self._locate(name)
+        try:
+            with self._errors(name):
+                try:
+                    response = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}",
+                                                      IfMatch=version)
+                except ClientError as exc:
+                    if error_code(exc) in _CONFLICT | {"InvalidRange"}:
+                        raise changed(where, "its ETag is not the one split" if error_code(exc) in _CONFLICT
+                                      else "it is shorter") from None
+                    raise
+                with response["Body"] as body:
+                    data = body.read()
+        except ObjectNotFound:
+            raise changed(where, "it is gone") from None
+        return check_length(where, data, start, end)
 
     def exists(self, name):
         try:
@@ -190,6 +241,45 @@ class S3Storage(Storage):
         bucket, key = self._locate(name)
         with self._errors(name):
             self.client.delete_object(Bucket=bucket, Key=key)  # S3 answers 204 for a missing key
+
+    # ---- conditional writes (a lease) --------------------------------------
+
+    def _conditional(self, name, call):
+        """Run a conditional request; None when S3 answers that its precondition failed or the key is gone."""
+        with self._errors(name):
+            try:
+                return call()
+            except ClientError as exc:
+                if error_code(exc) in _CONFLICT | _NOT_FOUND:
+                    return None
+                raise
+
+    def create_if_absent(self, name, data):
+        bucket, key = self._locate(name)
+        answer = self._conditional(name, lambda: self.client.put_object(Bucket=bucket, Key=key, Body=data,
+                                                                          IfNoneMatch="*"))
+        return None if answer is None else answer["ETag"]
+
+    def replace_if(self, name, data, tag):
+        bucket, key = self._locate(name)
+        answer = self._conditional(name, lambda: self.client.put_object(Bucket=bucket, Key=key, Body=data,
+                                                                          IfMatch=tag))
+        return None if answer is None else answer["ETag"]
+
+    def remove_if(self, name, tag):
+        bucket, key = self._locate(name)
+        return self._conditional(name, lambda: self.client.delete_object(Bucket=bucket, Key=key, IfMatch=tag)) is not None
+
+    def read_with_age(self, name):
+        bucket, key = self._locate(name)
+        answer = self._conditional(name, lambda: self.client.get_object(Bucket=bucket, Key=key))
+        if answer is None:
+            return None
+        with answer["Body"] as body:
+            data = body.read()
+        # Both times come from S3, so the local clock's skew does not matter.
+        served = email.utils.parsedate_to_datetime(answer["ResponseMetadata"]["HTTPHeaders"]["date"])
+        return data, answer["ETag"], max(0.0, (served - answer["LastModified"]).total_seconds())
 
     def upload_file(self, local_path, name, metadata=None):
         """Upload a local file to `name` (multipart when big), with optional user metadata."""

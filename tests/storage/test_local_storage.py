@@ -33,3 +33,18 @@ def test_a_failed_block_leaves_nothing_and_keeps_the_old_file(tmp_path):
         raise RuntimeError
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_run_with_a_storage_directory_other_than_the_workdir(corpus, tmp_path):
+    """`mrkit run --storage /abs/dir`: workers write where the master publishes, nothing lands in the cwd."""
+    from conftest import mrkit, sorted_outputs
+
+    (tmp_path / "ref").mkdir()
+    mrkit("sequential", "wc", *corpus[:4], cwd=tmp_path / "ref", check=True)
+    (tmp_path / "cwd").mkdir()
+    store = tmp_path / "store"
+    result = mrkit("run", "wc", "-r", "3", "-w", "2", "--storage", store, *corpus[:4], cwd=tmp_path / "cwd")
+    assert result.returncode == 0, result.stderr
+    assert sorted_outputs(store) == sorted_outputs(tmp_path / "ref")
+    assert os.listdir(tmp_path / "cwd") == []
+    assert sorted(n for n in os.listdir(store) if n.startswith(".mr-") and n != ".mr-master.lock") == []

@@ -4,9 +4,13 @@ The runtime (tasks, split, master) only relies on what these tests pin
 down, so a job behaves the same on a local directory and on S3.
 """
 
+import os
 import pickle
+import signal
+import time
 
 import pytest
+from conftest import app_path, mrkit, mrkit_popen
 
 from mrkit.storage import open_storage
 from mrkit.storage.base import Storage
@@ -261,3 +265,46 @@ def test_storage_survives_pickling(storage):
 def test_check_accepts_a_usable_storage(storage):
     storage.write_bytes("x", b"x")
     storage.check()
+
+
+# ---- leftovers: what a killed writer leaves is found by the sweeps (real processes) ----------------
+
+
+def _hidden(directory):
+    return sorted(n for n in os.listdir(directory) if n.startswith(".") and n != ".mr-master.lock")
+
+
+def _wait_for_output_being_written(directory, process):
+    deadline = time.monotonic() + 60
+    while not [n for n in os.listdir(directory) if n.startswith("..mr-out-0.") and n.endswith(".tmp")]:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the reduce never opened its output"
+        time.sleep(0.05)
+
+
+@pytest.mark.timeout(120)
+def test_a_reduce_output_killed_mid_write_is_swept_by_the_next_job(corpus, tmp_path):
+    """SIGKILL of everything while a reduce writes mr-out-0 leaves `..mr-out-0.<run>.a1.tmp.<hex>.tmp`."""
+    run = mrkit_popen("run", app_path("stallreduce"), "-r", "1", "-w", "1", *corpus[:2], cwd=tmp_path)
+    _wait_for_output_being_written(tmp_path, run)
+    os.kill(run.pid, signal.SIGKILL)  # its worker dies with it (PDEATHSIG)
+    run.communicate(timeout=30)
+    assert _hidden(tmp_path), "the killed writer's file is there to sweep"
+    mrkit("run", "wc", "-r", "1", *corpus[:2], cwd=tmp_path, check=True)
+    assert _hidden(tmp_path) == []
+
+
+@pytest.mark.timeout(120)
+def test_a_master_stopped_sweeps_the_file_its_killed_worker_was_writing(corpus, tmp_path):
+    master = mrkit_popen("master", "-r", "1", *corpus[:2], cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "mr-master.json").exists():
+        assert master.poll() is None and time.monotonic() < deadline, master.communicate()
+        time.sleep(0.05)
+    worker = mrkit_popen("worker", app_path("stallreduce"), cwd=tmp_path)
+    _wait_for_output_being_written(tmp_path, worker)
+    worker.kill()
+    worker.communicate(timeout=30)
+    master.send_signal(signal.SIGTERM)
+    master.communicate(timeout=30)
+    assert _hidden(tmp_path) == []
