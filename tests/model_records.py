@@ -17,13 +17,17 @@ MASTER_TASK, MASTER_FILE, MASTER_WORKER = 0.002, 0.0001, 0.003
 INPUT = 8 * 2**20
 
 
-def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0, reduce_contention=None):
+def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0, reduce_contention=None,
+              map_per_byte=None, reduce_per_record=None):
     """runs and tasks DataFrames whose every number follows the model with the TRUE costs, exactly.
 
     Tasks run in rounds of W (one per worker), a round's tasks side by side; with `contention`, each
     map task of a round of n needs inflation(contention, n) times its CPU (reduce tasks: by
-    `reduce_contention`, default the same).
+    `reduce_contention`, default the same). `map_per_byte(bytes)` and `reduce_per_record(records)`
+    give a cost per byte (record) that depends on the task's size (default: TRUE's, flat).
     """
+    map_per_byte = map_per_byte or (lambda b: TRUE["map_per_byte_s"])
+    reduce_per_record = reduce_per_record or (lambda n: TRUE["reduce_per_record_s"])
     reduce_contention = contention if reduce_contention is None else reduce_contention
     runs, tasks = [], []
     for i, (m, r, w) in enumerate(c for c in configs for _ in range(repeats)):
@@ -39,11 +43,11 @@ def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0, reduce_cont
                     t = max([t] + [x["end"] for x in tasks if x["run_id"] == run_id]) + 0.001
                 side_by_side = min(w, n - k // w * w)
                 if phase == "map":
-                    cpu = TRUE["map_fixed_s"] + TRUE["map_per_byte_s"] * b + TRUE["map_per_file_s"] * r * share
+                    cpu = TRUE["map_fixed_s"] + map_per_byte(b) * b + TRUE["map_per_file_s"] * r * share
                     counts = dict(bytes_in=b, records_in=1, records_out=keys)
                 else:
                     records = m * keys / r
-                    cpu = (TRUE["reduce_fixed_s"] + TRUE["reduce_per_record_s"] * records
+                    cpu = (TRUE["reduce_fixed_s"] + reduce_per_record(records) * records
                            + TRUE["reduce_per_file_s"] * m * share)
                     counts = dict(bytes_in=0, records_in=records, records_out=records)
                 cpu *= inflation(contention if phase == "map" else reduce_contention, side_by_side)

@@ -3,12 +3,18 @@
 Calibration (`calibrate(runs, tasks)`) fits, per app and with non-negative
 least squares, the CPU seconds (`cpu_s`) of each successful attempt:
 
-    map     = map_fixed + map_per_byte * bytes_in + map_per_file * files written
-    reduce  = reduce_fixed + reduce_per_record * records_in + reduce_per_file * files read
+    map     = map_fixed + map_per_byte(bytes_in) * bytes_in + map_per_file * files written
+    reduce  = reduce_fixed + reduce_per_record(records_in) * records_in + reduce_per_file * files read
 
 (files: the intermediate files a map task writes, one per partition it
 fills; those a reduce task reads, one per map task that filled its
-partition), the number of distinct keys a map task of b bytes emits
+partition). The cost per byte (per record) may depend on the task's size
+s: per_byte(s) = a + slope * ln(s / lo) over the sizes [lo, hi] the
+calibration ran (held at the nearest end outside them, not extrapolated).
+Whether it does is the data's call: each phase is fitted flat, rising and
+falling, and the shape with the lowest BIC on the runs' relative errors is
+kept, so an app whose cost per byte does not move with size gets a flat
+curve (slope 0). The number of distinct keys a map task of b bytes emits
 (Heaps' law, records = k * b^beta, which sizes the reduce side), and from
 the runs: the launch cost and the launcher's time per forked worker
 (`startup_s = launch + fork * W`) and the master's CPU per task, per file it
@@ -71,9 +77,29 @@ class AppCosts:
     # caches, memory bandwidth and context switches shared by concurrent tasks (simulate.SimJob.contention).
     contention: float = 0.0
     reduce_contention: float = 0.0
+    # Cost per byte (record) as a function of the task's size: map_per_byte_s is its value at the smallest
+    # calibrated size, the slope its change per e-fold of size (0: flat), the range the sizes calibrated.
+    map_size_slope_s: float = 0.0
+    map_size_range: tuple = (1.0, 1.0)
+    reduce_size_slope_s: float = 0.0
+    reduce_size_range: tuple = (1.0, 1.0)
 
     def keys(self, map_bytes):
         return self.heaps_k * max(map_bytes, 1.0) ** self.heaps_beta
+
+    def map_per_byte(self, task_bytes):
+        """CPU seconds per byte of a map task of `task_bytes` bytes."""
+        return self.map_per_byte_s + self.map_size_slope_s * log_size(task_bytes, self.map_size_range)
+
+    def reduce_per_record(self, records):
+        """CPU seconds per record of a reduce task merging `records` records."""
+        return self.reduce_per_record_s + self.reduce_size_slope_s * log_size(records, self.reduce_size_range)
+
+
+def log_size(size, size_range):
+    """ln(size / lo) with size held inside the calibrated [lo, hi]: a size effect is not extrapolated."""
+    lo, hi = size_range
+    return math.log(min(max(float(size), lo), hi) / lo) if lo > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -186,7 +212,28 @@ def _per_run(t, phase, columns, contention=0.0):
 
 
 MAP_COLUMNS, REDUCE_COLUMNS = ("bytes_in", "files_written"), ("records_in", "files_read")
+SIZE_OF = {"map": "bytes_in", "reduce": "records_in"}  # what a task's size is, per phase
+# The shapes of cost per byte (record) against size, as the extra regressor each adds (see the module docstring).
+SHAPES = {"flat": None, "rising": "size_up", "falling": "size_down"}
 CONTENTION_MAX = 2.0  # the largest contention calibration tries: a task side by side at 3x its CPU alone
+RELATIVE_NOISE = 1e-4  # relative errors below 0.01% rms are a perfect fit: BIC compares no further
+
+
+def _size_range(t, phase):
+    sizes = t.loc[(t["phase"] == phase) & (t[SIZE_OF[phase]] > 0), SIZE_OF[phase]]
+    return (float(sizes.min()), float(sizes.max())) if len(sizes) else (1.0, 1.0)
+
+
+def _with_size_columns(t, ranges):
+    """The attempts with size_up = size * ln(s / lo) and size_down = size * ln(hi / s), s clipped to [lo, hi]."""
+    up, down = pd.Series(0.0, index=t.index), pd.Series(0.0, index=t.index)
+    for phase, (lo, hi) in ranges.items():
+        rows = t["phase"] == phase
+        size = t.loc[rows, SIZE_OF[phase]].astype(float)
+        clipped = size.clip(lower=lo, upper=hi)
+        up[rows] = size * np.log(clipped / lo)
+        down[rows] = size * np.log(hi / clipped)
+    return t.assign(size_up=up, size_down=down)
 
 
 def _relative_sse(df, columns, coef):
@@ -194,16 +241,26 @@ def _relative_sse(df, columns, coef):
     return float(((((df[list(columns)].to_numpy(dtype=float) @ coef) - v) / np.maximum(v, 1e-3)) ** 2).sum())
 
 
+def _bic(sse, n, k):
+    return n * math.log(max(sse, n * RELATIVE_NOISE**2) / n) + k * math.log(n)
+
+
 def _fit_phase(t, phase, contention):
-    """(coefficients, r2, relative SSE) of one phase's per-run CPU for one contention value."""
-    columns = MAP_COLUMNS if phase == "map" else REDUCE_COLUMNS
-    rows = _per_run(t, phase, columns, contention)
-    coef, r2 = _fit(rows, ["one", *columns], relative=True)
-    return coef, r2, _relative_sse(rows, ["one", *columns], coef)
+    """(BIC, shape, coefficients, r2) of one phase's per-run CPU for one contention value: its best shape."""
+    base = MAP_COLUMNS if phase == "map" else REDUCE_COLUMNS
+    best = None
+    for shape, extra in SHAPES.items():
+        columns = ["one", base[0], *([extra] if extra else []), base[1]]
+        rows = _per_run(t, phase, columns[1:], contention)
+        coef, r2 = _fit(rows, columns, relative=True)
+        score = _bic(_relative_sse(rows, columns, coef), len(rows), len(columns))
+        if best is None or score < best[0] - 1e-9:  # ties go to the simpler shape (flat first)
+            best = (score, shape, coef, r2)
+    return best
 
 
 def _fit_contended(t, phase):
-    """(contention, coefficients, r2) of one phase: the contention on a grid whose fit leaves the least relative error."""
+    """(contention, shape, coefficients, r2) of one phase: the contention on a grid, and shape, of the lowest BIC."""
     fits = {}
     best = 0.0
     for step in (0.1, 0.01):  # a coarse grid over [0, CONTENTION_MAX], then a fine one around its best
@@ -211,8 +268,20 @@ def _fit_contended(t, phase):
         for a in map(float, np.round(grid, 2)):
             if a not in fits:
                 fits[a] = _fit_phase(t, phase, a)
-        best = min(fits, key=lambda a: (round(fits[a][2], 9), a))
-    return best, fits[best][0], fits[best][1]
+        best = min(fits, key=lambda a: (round(fits[a][0], 6), a))
+    return (best, *fits[best][1:])
+
+
+def _size_terms(shape, coef, size_range):
+    """(per unit at the smallest size, fixed, per file, slope per e-fold) from a shape's coefficients."""
+    if shape == "flat":
+        fixed, per_unit, per_file = coef
+        return fixed, per_unit, per_file, 0.0
+    fixed, per_unit, c, per_file = coef
+    if shape == "rising":
+        return fixed, per_unit, per_file, c
+    lo, hi = size_range  # falling: a + c ln(hi / s) = (a + c ln(hi / lo)) - c ln(s / lo)
+    return fixed, per_unit + c * math.log(hi / lo), per_file, -c
 
 
 def _fit_app(t):
@@ -221,18 +290,28 @@ def _fit_app(t):
     Sums per run, weighted by 1/total, make every calibration run count the
     same in relative terms, and average away cpu_s's 10 ms clock tick. Each
     phase has its own contention (map tasks scan megabytes, reduce tasks
-    merge small files); runs whose attempts all ran alone (one task, or one
-    CPU and one worker) cannot tell it from zero, and it comes out 0 there.
+    merge small files) and its own shape of cost against size; runs whose
+    attempts all ran alone (one task, or one CPU and one worker) cannot tell
+    contention from zero, and it comes out 0 there.
     """
     sizes = t.loc[t["phase"] == "map", "bytes_in"]
     if t.loc[t["phase"] == "map", "run_id"].nunique() < 4 or sizes.nunique() < 2:
         raise ModelError("calibration needs at least 4 runs per app, with map tasks of two sizes or more (vary M)")
-    contention, m, r2m = _fit_contended(t, "map")
-    reduce_contention, r, r2r = _fit_contended(t, "reduce")
+    ranges = {phase: _size_range(t, phase) for phase in ("map", "reduce")}
+    t = _with_size_columns(t, ranges)
+    contention, map_shape, m, r2m = _fit_contended(t, "map")
+    reduce_contention, reduce_shape, r, r2r = _fit_contended(t, "reduce")
+    map_fixed, map_per_byte, map_per_file, map_slope = _size_terms(map_shape, m, ranges["map"])
+    reduce_fixed, reduce_per_record, reduce_per_file, reduce_slope = _size_terms(reduce_shape, r, ranges["reduce"])
     sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
     beta, logk = np.polyfit(np.log(sized["bytes_in"]), np.log(sized["records_out"]), 1)
-    return AppCosts(*map(float, m), *map(float, r), float(math.exp(logk)), float(beta), r2m, r2r, len(t),
-                    contention=float(contention), reduce_contention=float(reduce_contention))
+    return AppCosts(map_fixed_s=float(map_fixed), map_per_byte_s=float(map_per_byte), map_per_file_s=float(map_per_file),
+                    reduce_fixed_s=float(reduce_fixed), reduce_per_record_s=float(reduce_per_record),
+                    reduce_per_file_s=float(reduce_per_file), heaps_k=float(math.exp(logk)), heaps_beta=float(beta),
+                    r2_map=r2m, r2_reduce=r2r, n_attempts=len(t), contention=float(contention),
+                    reduce_contention=float(reduce_contention), map_size_slope_s=float(map_slope),
+                    map_size_range=ranges["map"], reduce_size_slope_s=float(reduce_slope),
+                    reduce_size_range=ranges["reduce"])
 
 
 def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Calibration:

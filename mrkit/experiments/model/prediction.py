@@ -12,6 +12,7 @@ Everything is a pure function of DataFrames and numbers; no job runs here.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import pathlib
@@ -61,9 +62,10 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     share = 1.0 - math.exp(-keys / p.n_reduce)
     files_written = p.n_reduce * share
     slow = p.speed
-    map_cpu = slow * (c.map_fixed_s + c.map_per_byte_s * b + c.map_per_file_s * files_written)
+    map_cpu = slow * (c.map_fixed_s + c.map_per_byte(b) * b + c.map_per_file_s * files_written)
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
-    reduce_cpu = slow * (c.reduce_fixed_s + c.reduce_per_record_s * records + c.reduce_per_file_s * p.n_map * share)
+    reduce_cpu = slow * (c.reduce_fixed_s + c.reduce_per_record(records) * records
+                        + c.reduce_per_file_s * p.n_map * share)
     ecs = p.backend == "ecs"
     latency = 0.0
     if ecs and "task_start_latency_s" not in zero:
@@ -95,7 +97,8 @@ def predict(cal: Calibration, p: Point, **zero) -> Prediction:
 TERMS = {
     "per-task overhead": ("map_fixed_s", "reduce_fixed_s", "master_task_s"),
     "per-file (intermediate files)": ("map_per_file_s", "reduce_per_file_s", "master_file_s"),
-    "data work (bytes and records)": ("map_per_byte_s", "reduce_per_record_s"),
+    "data work (bytes and records)": ("map_per_byte_s", "map_size_slope_s", "reduce_per_record_s",
+                                      "reduce_size_slope_s"),
     "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s"),
     "contention between running tasks": ("contention", "reduce_contention"),
     "launch and split": ("launch_s",),
@@ -103,20 +106,35 @@ TERMS = {
 
 
 def decompose(cal: Calibration, p: Point) -> dict:
-    """How much of one configuration's predicted time each model term accounts for.
+    """One configuration's predicted time split into the model's terms, parts that add up to the prediction.
 
-    Each term's share is the time the simulation saves when that term's costs
-    are set to zero (so shares need not add up exactly: terms interact through
-    the cores they share). `sentence` says it in words, e.g. "at M=100 on 100
-    cores, per-task overhead is 1.9 s of 3.1 s".
+    A term's part is its Shapley value: the time it adds when switched on
+    (its costs restored from zero), averaged over every order in which the
+    terms can be switched on, so what terms cost together (sharing cores,
+    contention inflating data work) is split between them evenly and the
+    parts sum to the prediction (less the simulated time with every cost
+    zero, which is 0: nothing to do). A part can be slightly negative where
+    a cost reorders the schedule for the better. `sentence` says the
+    largest, e.g. "at M=100 on 100 cores, per-task overhead is 1.9 s of 3.1 s".
     """
-    total = predict(cal, p).end_to_end_s
-    terms = {}
-    for name, fields in TERMS.items():
-        terms[name] = max(0.0, total - predict(cal, p, **dict.fromkeys(fields)).end_to_end_s)
+    names = list(TERMS)
+    times = {}
+    for on in itertools.product((False, True), repeat=len(names)):
+        zero = {f: None for name, active in zip(names, on) if not active for f in TERMS[name]}
+        times[on] = predict(cal, p, **zero).end_to_end_s
+    n = len(names)
+    terms = dict.fromkeys(names, 0.0)
+    for on, t in times.items():
+        size = sum(on)
+        for i, name in enumerate(names):
+            if on[i]:  # marginal of switching term i on last into this coalition, Shapley-weighted
+                without = times[on[:i] + (False,) + on[i + 1:]]
+                terms[name] += math.factorial(size - 1) * math.factorial(n - size) / math.factorial(n) * (t - without)
+    total = times[(True,) * n]
     top = max(terms, key=terms.get)
+    digits = 2 if total < 10 else 1
     sentence = (f"at M={p.n_map}, R={p.n_reduce}, W={p.workers} on {p.cores:g} cores, "
-                f"{top} is {terms[top]:.{2 if total < 10 else 1}f} s of {total:.{2 if total < 10 else 1}f} s")
+                f"{top} is {terms[top]:.{digits}f} s of {total:.{digits}f} s")
     return {"end_to_end_s": total, "terms_s": terms, "sentence": sentence}
 
 

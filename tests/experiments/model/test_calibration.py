@@ -1,7 +1,9 @@
 """model.calibration: the costs fitted from synthetic records with known costs, load, speed and contention."""
 
 import dataclasses
+import math
 
+import numpy as np
 import pytest
 from model_records import (
     CONFIGS,
@@ -83,3 +85,46 @@ def test_unknown_app_and_bad_directory_are_model_errors(tmp_path):
         prediction.predict(cal, prediction.Point("indexer", INPUT, 4, 2, 2, 2))
     with pytest.raises(calibration.ModelError, match="not a results directory"):
         calibration.load_calibration([tmp_path])
+
+
+def _per_byte_rising(b):  # 80 ns/B for the smallest task of CONFIGS, +12 ns/B per e-fold of size
+    return 8e-8 + 1.2e-8 * math.log(b / (INPUT / 48))
+
+
+def _per_record_falling(n):  # 2 us per record for small reduce tasks, cheaper per record for large ones
+    return 2e-6 * (1.0 - 0.1 * math.log(n / 50.0))
+
+
+def test_a_cost_per_byte_that_grows_with_task_size_is_recovered():
+    cal = calibration.calibrate(*synthetic(CONFIGS, map_per_byte=_per_byte_rising), background=0)
+    costs = cal.costs("wc")
+    assert costs.map_size_slope_s > 0
+    for m in (48, 16, 4, 1):  # the task sizes calibrated, smallest to largest (16x the file's 8 MB / 48)
+        assert costs.map_per_byte(INPUT / m) == pytest.approx(_per_byte_rising(INPUT / m), rel=0.02), m
+    assert costs.reduce_size_slope_s == 0.0, "the reduce side's cost per record did not move: flat"
+    # the prediction uses the size's own cost: M=1's one task costs 1.2e-8 * ln(48) more per byte than flat
+    one = prediction.Point("wc", INPUT, 1, 1, 1, 1)
+    flat = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    extra = prediction.sim_job(cal, one).map_cpu[0] - prediction.sim_job(flat, one).map_cpu[0]
+    assert extra == pytest.approx(1.2e-8 * math.log(48) * INPUT, rel=0.03)
+
+
+def test_a_cost_per_record_that_falls_with_task_size_is_recovered():
+    cal = calibration.calibrate(*synthetic(CONFIGS, reduce_per_record=_per_record_falling), background=0)
+    costs = cal.costs("wc")
+    lo, hi = costs.reduce_size_range
+    assert costs.reduce_size_slope_s < 0 and hi / lo > 10
+    for n in np.geomspace(lo, hi, 5):
+        assert costs.reduce_per_record(n) == pytest.approx(_per_record_falling(n), rel=0.03), n
+    assert costs.map_size_slope_s == 0.0
+    assert costs.reduce_per_record(hi * 10) == costs.reduce_per_record(hi), "held, not extrapolated, past the range"
+
+
+def test_a_flat_cost_stays_flat_under_measurement_noise():
+    runs, tasks = synthetic(CONFIGS, repeats=3)
+    noise = np.random.default_rng(7).normal(1.0, 0.03, len(tasks))  # 3% noise on every attempt's CPU
+    tasks = tasks.assign(cpu_s=tasks["cpu_s"] * noise)
+    costs = calibration.calibrate(runs, tasks, background=0).costs("wc")
+    assert costs.map_size_slope_s == 0.0 and costs.reduce_size_slope_s == 0.0
+    assert costs.map_per_byte(INPUT) == costs.map_per_byte(INPUT / 48)
+    assert costs.map_per_byte_s == pytest.approx(TRUE["map_per_byte_s"], rel=0.05)

@@ -56,7 +56,20 @@ def test_decompose_names_the_biggest_term_in_a_sentence():
     assert set(d["terms_s"]) == set(prediction.TERMS)
     top = max(d["terms_s"], key=d["terms_s"].get)
     assert d["sentence"].startswith("at M=100, R=100, W=100 on 100 cores, " + top)
-    assert all(0 <= v <= d["end_to_end_s"] for v in d["terms_s"].values())
+    assert sum(d["terms_s"].values()) == pytest.approx(d["end_to_end_s"], rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("m, r, w, cores", [(1, 1, 1, 1), (5, 5, 5, 2), (100, 5, 100, 2), (20, 50, 50, 1),
+                                            (8, 4, 2, 100), (100, 100, 100, 100)])
+def test_the_terms_add_up_to_the_prediction(m, r, w, cores):
+    runs, tasks = synthetic(CONFIGS, contention=0.3, reduce_contention=0.1)
+    runs["end_to_end_s"], runs["others_cpu_s"] = 2.0, 0.4  # a fifth of a core taken by others
+    cal = calibration.calibrate(runs, tasks)
+    p = prediction.Point("wc", INPUT, m, r, w, cores)
+    d = prediction.decompose(cal, p)
+    assert d["end_to_end_s"] == prediction.predict(cal, p).end_to_end_s
+    assert sum(d["terms_s"].values()) == pytest.approx(d["end_to_end_s"], rel=1e-9, abs=1e-9)
+    assert d["terms_s"]["launch and split"] == pytest.approx(cal.launch_s), "a term that adds its own time alone"
 
 
 def write_results(directory, runs, tasks):
