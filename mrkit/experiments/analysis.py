@@ -70,6 +70,17 @@ def r2(y: np.ndarray, fitted: np.ndarray) -> float:
     return 1.0 - float(((y - fitted) ** 2).sum()) / sst if sst > 0 else float("nan")
 
 
+def spearman(x, y) -> float:
+    """Spearman's rank correlation of x and y: Pearson's of their ranks, ties at their average rank.
+
+    NaN for fewer than two pairs or a side whose values are all equal.
+    """
+    frame = pd.DataFrame({"x": np.asarray(x, dtype=float), "y": np.asarray(y, dtype=float)}).dropna()
+    if len(frame) < 2:
+        return float("nan")
+    return float(frame.rank().corr().iloc[0, 1])
+
+
 def nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Least squares with every coefficient >= 0.
 

@@ -67,14 +67,16 @@ def _fmt(value, spec):
 
 def table(result, cal, ecs=None):
     """A readable table of the points and the error summary."""
-    head = ["app", "M", "R", "W", "cores", "predicted_s", "measured_s", "error"]
+    head = ["app", "M", "R", "W", "cores", "predicted_s", "measured_s", "error", "measured_95%", "in_noise"]
     if ecs is not None:
         head += ["launcher_s", "fargate_usd"]
     rows = []
     for p in result["points"]:
         row = [p["app"], str(p["n_map"]), str(p["n_reduce"]), str(p["workers"]), str(p["cores"]),
                _fmt(p["predicted_end_to_end_s"], ".2f"), _fmt(p["measured_end_to_end_s"], ".2f"),
-               "-" if p["error_pct"] is None else f"{p['error_pct']:+.1f}%"]
+               "-" if p["error_pct"] is None else f"{p['error_pct']:+.1f}%",
+               "-" if p["measured_interval"] is None else "{:.2f}-{:.2f}".format(*p["measured_interval"]),
+               {None: "-", True: "yes", False: "no"}[p["within_noise"]]]
         if ecs is not None:
             row += [_fmt(p.get("launcher_s"), ".1f"), _fmt(p.get("fargate_usd"), ".4f")]
         rows.append(row)
@@ -84,6 +86,12 @@ def table(result, cal, ecs=None):
     if result["median_abs_error_pct"] is not None:
         lines.append(f"median |error| {result['median_abs_error_pct']:.1f}%, worst {result['max_abs_error_pct']:.1f}% "
                      f"over {sum(p['error_pct'] is not None for p in result['points'])} measured points")
+    if result["spearman"] is not None:
+        lines.append(f"rank correlation of predicted and measured (Spearman) {result['spearman']:.2f}")
+    judged = [p["within_noise"] for p in result["points"] if p["within_noise"] is not None]
+    if judged:
+        lines.append(f"within noise (inside the measured 95% interval): {sum(judged)} of {len(judged)} points "
+                     f"({100 * result['within_noise_share']:.0f}%)")
     lines.append(f"calibration: {cal.n_runs} runs on {', '.join(map(str, cal.cores_seen)) or '?'} cores; "
                  f"other programs took {cal.background:.2f} cores on average while it ran"
                  + (f"; costs at its median speed probe, {1000 * cal.probe_ref_s:.1f} ms" if cal.probe_ref_s else ""))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mrkit.experiments.analysis import interval_of, spearman
 from mrkit.experiments.model import whatif
 from mrkit.experiments.model.calibration import Calibration, ModelError, load_calibration, others_cores, speeds
 from mrkit.experiments.model.simulate import SimJob, simulate
@@ -182,37 +183,45 @@ def predict_sweep(cal: Calibration, cfg, cores) -> pd.DataFrame:
 
 
 def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
-    """Predict a results directory's configurations (at its recorded cores, or `cores`) and compare.
+    """Predict a results directory's configurations (at its recorded cores, or `cores`) and compare: see agreement."""
+    runs, _ = load_calibration([results_dir])
+    return agreement(cal, runs, cores=cores, loaded=loaded, task_timeout=_task_timeout(results_dir))
+
+
+def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None) -> dict:
+    """How well the model predicts `runs` (a DataFrame, e.g. one report section's, or a results directory).
 
     Returns the `mrkit predict --json` shape: {"points": [...],
-    "median_abs_error_pct", "max_abs_error_pct"}; measured values are medians over repeats.
-    With `loaded` (default), a measured point is predicted for the machine as its runs recorded it:
-    the other programs' load (`others_cpu_s`) and the machine's speed (`probe_cpu_s` against the
+    "median_abs_error_pct", "max_abs_error_pct", "spearman", "within_noise_share"};
+    measured values are medians over repeats, `measured_interval` the 95%
+    interval of analysis.interval_of (the report's), and a prediction inside
+    it is `within_noise`. With `loaded` (default), a measured point is
+    predicted for the machine as its runs recorded it: the other programs'
+    load (`others_cpu_s`) and the machine's speed (`probe_cpu_s` against the
     calibration's), where they did; else with the calibration's load at its usual speed.
     """
-    runs, _ = load_calibration([results_dir])
+    if not isinstance(runs, pd.DataFrame):
+        return compare(cal, runs, cores=cores, loaded=loaded)
+    timeout = 10.0 if task_timeout is None else float(task_timeout)
     if "cores" not in runs:
         runs = runs.assign(cores=runs["cpu_count"])
     group = ["app", "n_map", "n_reduce", "workers", "cores"]
     runs = runs.assign(background_=others_cores(runs), speed_=speeds(runs, cal.probe_ref_s))
-    measured = runs.groupby(group, sort=False).agg(measured=("end_to_end_s", "median"),
-                                                   input_bytes=("input_bytes", "median"),
-                                                   background=("background_", "median"),
-                                                   speed=("speed_", "median")).reset_index()
     points = []
-    timeout = _task_timeout(results_dir)
-    for row in measured.itertuples(index=False):
-        ks = [row.cores] if cores is None else cores
-        for k in ks:
-            same = float(k) == float(row.cores)
+    for key, g in runs.groupby(group, sort=False):
+        app, n_map, n_reduce, workers, recorded = key
+        background, speed = g["background_"].median(), g["speed_"].median()
+        for k in [recorded] if cores is None else cores:
+            same = float(k) == float(recorded)
             # Measured points are predicted for the machine as it was: the load other programs put on it, its speed.
             as_it_was = same and loaded
-            bg = float(row.background) if as_it_was and not math.isnan(row.background) else None
-            pr = predict(cal, Point(str(row.app), float(row.input_bytes), int(row.n_map), int(row.n_reduce),
-                                    int(row.workers), float(k), timeout, background=bg,
-                                    speed=float(row.speed) if as_it_was else 1.0))
-            m = float(row.measured) if same else None
-            points.append(comparison_point(row.app, row.n_map, row.n_reduce, row.workers, k, pr.end_to_end_s, m))
+            bg = float(background) if as_it_was and not math.isnan(background) else None
+            pr = predict(cal, Point(str(app), float(g["input_bytes"].median()), int(n_map), int(n_reduce),
+                                    int(workers), float(k), timeout, background=bg,
+                                    speed=float(speed) if as_it_was else 1.0))
+            times = g["end_to_end_s"].dropna() if same else None
+            points.append(comparison_point(app, n_map, n_reduce, workers, k, pr.end_to_end_s,
+                                           None if times is None else float(times.median()), times))
     return summary(points)
 
 
@@ -223,22 +232,42 @@ def _task_timeout(results_dir):
     return 10.0
 
 
-def comparison_point(app, m, r, w, k, predicted, measured):
-    """One point of the `mrkit predict --json` contract; error_pct None where nothing was measured."""
+def comparison_point(app, m, r, w, k, predicted, measured, repeats=None):
+    """One point of the `mrkit predict --json` contract; error_pct None where nothing was measured.
+
+    `repeats`: the measured end-to-end times whose 95% interval (analysis.interval_of) is the
+    point's `measured_interval`; null, like `within_noise`, where there is none (not measured, one run).
+    """
     error = None if measured is None or not measured else 100.0 * (predicted - measured) / measured
     k = float(k)
+    interval = None
+    if repeats is not None and len(repeats) > 1:
+        s = interval_of(repeats)
+        interval = [round(s["lo"], 4), round(s["hi"], 4)] if np.isfinite(s["hi"]) else None
+    predicted = round(float(predicted), 4)
     return {"app": str(app), "n_map": int(m), "n_reduce": int(r), "workers": int(w),
-            "cores": int(k) if k.is_integer() else k, "predicted_end_to_end_s": round(float(predicted), 4),
+            "cores": int(k) if k.is_integer() else k, "predicted_end_to_end_s": predicted,
             "measured_end_to_end_s": None if measured is None else round(float(measured), 4),
-            "error_pct": None if error is None else round(error, 2)}
+            "error_pct": None if error is None else round(error, 2),
+            "measured_interval": interval,
+            "within_noise": None if interval is None else bool(interval[0] <= predicted <= interval[1])}
 
 
 def summary(points) -> dict:
-    """The JSON contract: points plus the median and max |error| over points that were measured."""
-    errors = [abs(p["error_pct"]) for p in points if p["error_pct"] is not None]
+    """The JSON contract: points plus, over the points that were measured, the median and max |error|,
+    the rank correlation of predicted and measured times (Spearman's, None for fewer than 3 points or a
+    constant side) and the share of points with an interval whose prediction is inside it."""
+    measured = [p for p in points if p["error_pct"] is not None]
+    errors = [abs(p["error_pct"]) for p in measured]
+    judged = [p["within_noise"] for p in measured if p["within_noise"] is not None]
+    rho = float("nan")
+    if len(measured) >= 3:
+        rho = spearman([p["predicted_end_to_end_s"] for p in measured], [p["measured_end_to_end_s"] for p in measured])
     return {"points": points,
             "median_abs_error_pct": float(np.median(errors)) if errors else None,
-            "max_abs_error_pct": float(max(errors)) if errors else None}
+            "max_abs_error_pct": float(max(errors)) if errors else None,
+            "spearman": None if math.isnan(rho) else round(rho, 4),
+            "within_noise_share": round(sum(judged) / len(judged), 4) if judged else None}
 
 
 def fastest(cal: Calibration, cfg, cores) -> dict:

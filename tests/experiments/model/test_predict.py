@@ -1,7 +1,12 @@
 """`mrkit predict` as a process: calibrate on a real (tiny) calibration sweep, predict, compare, fail in one line."""
 
 import json
+import math
+import pathlib
+import shutil
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import mrkit
 
@@ -22,13 +27,43 @@ def calibration(tmp_path_factory):
 def test_against_prints_the_json_contract(calibration, tmp_path):
     done = mrkit("predict", calibration, "--against", calibration, "--json", cwd=tmp_path, check=True)
     result = json.loads(done.stdout)
-    assert set(result) == {"points", "median_abs_error_pct", "max_abs_error_pct"}
+    assert set(result) == {"points", "median_abs_error_pct", "max_abs_error_pct", "spearman", "within_noise_share"}
     assert len(result["points"]) == 12  # 2 apps x 3 pairs x 2 worker counts
     for p in result["points"]:
         assert set(p) == {"app", "n_map", "n_reduce", "workers", "cores", "predicted_end_to_end_s",
-                          "measured_end_to_end_s", "error_pct"}
+                          "measured_end_to_end_s", "error_pct", "measured_interval", "within_noise"}
         assert p["predicted_end_to_end_s"] > 0 and p["measured_end_to_end_s"] > 0
+        assert p["measured_interval"] is None and p["within_noise"] is None  # one run each: no interval
     assert result["median_abs_error_pct"] <= result["max_abs_error_pct"]
+    assert -1 <= result["spearman"] <= 1 and result["within_noise_share"] is None
+
+
+def test_against_repeats_shows_each_point_interval_and_the_rank_correlation(calibration, tmp_path):
+    """The calibration's own recorded runs, each measured three times (at 0.9, 1 and 1.1 its recorded time)."""
+    runs = pd.read_csv(pathlib.Path(calibration) / "runs.csv")
+    rows = [r | {"run_id": f"{r['run_id']}-{k}", "end_to_end_s": r["end_to_end_s"] * f}
+            for r in runs.to_dict("records") for k, f in enumerate((0.9, 1.0, 1.1))]
+    against = tmp_path / "repeated"
+    against.mkdir()
+    pd.DataFrame(rows).to_csv(against / "runs.csv", index=False)
+    shutil.copy(pathlib.Path(calibration) / "tasks.csv", against / "tasks.csv")
+    result = json.loads(mrkit("predict", calibration, "--against", against, "--json", cwd=tmp_path,
+                              check=True).stdout)
+    recorded = runs.set_index(["app", "n_map", "n_reduce", "workers"])["end_to_end_s"]
+    inside = []
+    for p in result["points"]:
+        t = recorded[(p["app"], p["n_map"], p["n_reduce"], p["workers"])]
+        half = 4.303 * 0.1 * t / math.sqrt(3)  # t(2 dof) * sd of (0.9t, t, 1.1t) / sqrt(3)
+        assert p["measured_interval"] == [pytest.approx(t - half, abs=2e-4), pytest.approx(t + half, abs=2e-4)]
+        inside.append(bool(t - half <= p["predicted_end_to_end_s"] <= t + half))
+        assert p["within_noise"] is inside[-1]
+    assert result["within_noise_share"] == pytest.approx(sum(inside) / len(inside), abs=1e-4)
+    ranks = pd.DataFrame([(p["predicted_end_to_end_s"], p["measured_end_to_end_s"]) for p in result["points"]]).rank()
+    assert result["spearman"] == pytest.approx(np.corrcoef(ranks[0], ranks[1])[0, 1], abs=1e-4)
+    table = mrkit("predict", calibration, "--against", against, cwd=tmp_path, check=True).stdout
+    assert "measured_95%" in table and "in_noise" in table
+    assert f"Spearman) {result['spearman']:.2f}" in table
+    assert f"within noise (inside the measured 95% interval): {sum(inside)} of {len(inside)} points" in table
 
 
 def test_sweep_predicts_without_measurements_at_each_core_count(calibration, tmp_path):

@@ -2,8 +2,11 @@
 
 import dataclasses
 import json
+import math
+import statistics
 
 import numpy as np
+import pandas as pd
 import pytest
 from model_records import (
     CONFIGS,
@@ -87,15 +90,63 @@ def test_compare_gives_the_json_contract_with_medians_over_repeats(tmp_path):
         measured.loc[i, "end_to_end_s"] = predicted * (0.9 if i % 2 else 1.1)
     write_results(tmp_path / "m", measured, tasks)
     result = prediction.compare(cal, tmp_path / "m")
-    assert set(result) == {"points", "median_abs_error_pct", "max_abs_error_pct"}
+    assert set(result) == {"points", "median_abs_error_pct", "max_abs_error_pct", "spearman", "within_noise_share"}
     assert len(result["points"]) == len(CONFIGS)
     assert set(result["points"][0]) == {"app", "n_map", "n_reduce", "workers", "cores", "predicted_end_to_end_s",
-                                        "measured_end_to_end_s", "error_pct"}
+                                        "measured_end_to_end_s", "error_pct", "measured_interval", "within_noise"}
     assert result["max_abs_error_pct"] < 0.1
     json.dumps(result)
     other = prediction.compare(cal, tmp_path / "m", cores=[8])  # other cores: predicted, not measured
     assert all(p["measured_end_to_end_s"] is None and p["cores"] == 8 for p in other["points"])
     assert other["median_abs_error_pct"] is None
+    assert other["spearman"] is None and other["within_noise_share"] is None
+    assert all(p["measured_interval"] is None and p["within_noise"] is None for p in other["points"])
+
+
+# Measured repeats per configuration of CONFIGS: its prediction times c, times (0.95, 1, 1.05).
+SCALES = [1.0, 1.02, 0.9, 1.3, 1.0, 0.97, 1.5]
+
+
+def test_each_measured_point_has_its_95_interval_and_is_within_noise_or_not(tmp_path):
+    runs, tasks = synthetic(CONFIGS, repeats=1)
+    cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    predicted = [prediction.predict(cal, prediction.Point("wc", INPUT, m, r, w, 2)).end_to_end_s for m, r, w in CONFIGS]
+    rows = []
+    for i, (c, p) in enumerate(zip(SCALES, predicted)):
+        for j, e in enumerate((0.95, 1.0, 1.05)):
+            rows.append(runs.iloc[i].to_dict() | {"run_id": f"m{i}-{j}", "end_to_end_s": p * c * e, "repeat": j})
+    write_results(tmp_path / "m", pd.DataFrame(rows), tasks)
+    result = prediction.compare(cal, tmp_path / "m")
+    inside = []
+    for point, c, p in zip(result["points"], SCALES, predicted):
+        times = [p * c * e for e in (0.95, 1.0, 1.05)]
+        half = 4.303 * statistics.stdev(times) / math.sqrt(3)  # Student's t, 2 degrees of freedom
+        low, high = statistics.mean(times) - half, statistics.mean(times) + half
+        assert point["measured_interval"] == [pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4)]
+        assert point["measured_end_to_end_s"] == pytest.approx(p * c, abs=1e-4)
+        inside.append(low <= p <= high)
+        assert point["within_noise"] is inside[-1]
+    assert inside == [True, True, True, False, True, True, False]  # 0.9: 11% off, inside a +-12.4% interval
+    assert result["within_noise_share"] == pytest.approx(5 / 7, abs=1e-4)
+    # Spearman's rho by its textbook formula (no ties here): 1 - 6 sum d^2 / (n (n^2 - 1))
+    measured = [p * c for p, c in zip(predicted, SCALES)]
+    rank = lambda xs: {x: k for k, x in enumerate(sorted(xs))}  # noqa: E731
+    rp, rm = rank(predicted), rank(measured)
+    d2 = sum((rp[p] - rm[m]) ** 2 for p, m in zip(predicted, measured))
+    assert result["spearman"] == pytest.approx(1 - 6 * d2 / (7 * (49 - 1)), abs=1e-4)
+    assert result["spearman"] < 1.0, "the scales reorder some points"
+    json.dumps(result)
+
+
+def test_agreement_takes_a_section_runs_as_a_frame(tmp_path):
+    runs, tasks = synthetic(CONFIGS)
+    cal = calibration.calibrate(runs, tasks, background=0)
+    write_results(tmp_path / "m", runs, tasks)
+    section = runs[runs["n_map"] >= 8]  # what one report section selects of interleaved runs
+    frame = prediction.agreement(cal, section)
+    assert len(frame["points"]) == sum(m >= 8 for m, _, _ in CONFIGS)
+    whole = prediction.agreement(cal, tmp_path / "m")
+    assert {(p["n_map"], p["n_reduce"]) for p in frame["points"]} < {(p["n_map"], p["n_reduce"]) for p in whole["points"]}
 
 
 def test_predict_sweep_covers_every_configuration_and_core_count():
