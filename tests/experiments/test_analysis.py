@@ -248,3 +248,13 @@ def test_correctness_catches_duplicate_keys():
     actual = pd.Series(["1", "2", "2"], index=["a", "b", "b"])
     c = an.correctness({"a": "1", "b": "2"}, actual)
     assert c.duplicate == 1 and c.actual_keys == 2 and not c.exact
+
+
+def test_spearman_is_pearson_of_ranks_with_ties_averaged():
+    assert an.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert an.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # 1 - 6 sum d^2 / (n (n^2 - 1)) with ranks (1, 2, 3, 4, 5) and (2, 1, 4, 3, 5): d^2 sums to 4
+    assert an.spearman([1, 2, 3, 4, 5], [0.2, 0.1, 0.4, 0.3, 0.5]) == pytest.approx(1 - 6 * 4 / (5 * 24))
+    # a tie: ranks (1.5, 1.5, 3) against (1, 2, 3); Pearson of those is sqrt(3)/2
+    assert an.spearman([7, 7, 9], [1, 2, 3]) == pytest.approx(math.sqrt(3) / 2)
+    assert math.isnan(an.spearman([1, 1, 1], [1, 2, 3])) and math.isnan(an.spearman([1], [2]))
