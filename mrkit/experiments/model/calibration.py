@@ -46,6 +46,7 @@ import pandas as pd
 
 from mrkit.errors import MrkitError
 from mrkit.experiments.analysis import nnls, r2
+from mrkit.experiments.meaning import CALIBRATION_SWEEP
 from mrkit.experiments.model import whatif
 from mrkit.experiments.model.simulate import inflation
 from mrkit.experiments.sweeps.results import load_results
@@ -323,6 +324,7 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     for col in ("run_id", "app", "n_map", "n_reduce", "workers", "startup_s", "master_cpu_s"):
         if col not in runs:
             raise ModelError(f"runs.csv lacks {col!r}: it was written by an older mrkit; re-run the calibration")
+    runs = calibration_runs(runs)
     local = runs[runs["backend"].astype(str) != "ecs"] if "backend" in runs else runs
     local = local if not local.empty else runs
     ref = probe_ref(local)
@@ -345,6 +347,15 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
         measured = others_cores(local).dropna()
         background = float(measured.median()) if len(measured) else 0.0
     return dataclasses.replace(cal, background=float(background), probe_ref_s=ref)
+
+
+def calibration_runs(runs):
+    """The runs of the calibration sweep where results mix it with other sweeps' (a report's interleaved
+    order, runs tagged by `sweep`); all runs where none is tagged so (calibrating on lab sweeps)."""
+    if "sweep" not in runs:
+        return runs
+    tagged = runs[runs["sweep"].astype(str) == CALIBRATION_SWEEP]
+    return tagged if len(tagged) else runs
 
 
 def probe_ref(runs) -> float:

@@ -11,6 +11,8 @@ import pytest
 from model_records import (
     CONFIGS,
     INPUT,
+    PROBE,
+    TRUE,
     slowed,
     synthetic,
 )
@@ -75,9 +77,10 @@ def test_the_terms_add_up_to_the_prediction(m, r, w, cores):
     assert d["terms_s"]["launch and split"] == pytest.approx(cal.launch_s), "a term that adds its own time alone"
 
 
-def write_results(directory, runs, tasks):
+def write_results(directory, runs, tasks, extra=()):
+    """runs.csv and tasks.csv as a sweep writes them; `extra`: run columns a later mrkit appends."""
     directory.mkdir(parents=True)
-    runs.reindex(columns=RUN_FILE_COLUMNS).to_csv(directory / "runs.csv", index=False)
+    runs.reindex(columns=[*RUN_FILE_COLUMNS, *extra]).to_csv(directory / "runs.csv", index=False)
     tasks.reindex(columns=TASK_FILE_COLUMNS).to_csv(directory / "tasks.csv", index=False)
 
 
@@ -173,3 +176,50 @@ def test_fastest_on_many_cores_comes_with_its_terms():
     frame = prediction.predict_sweep(cal, load_sweep("pairs_wc"), [100])
     assert best["row"]["predicted_end_to_end_s"] == frame["predicted_end_to_end_s"].min()
     assert best["decomposition"]["end_to_end_s"] == pytest.approx(best["row"]["predicted_end_to_end_s"])
+
+
+def _drifting_report(truth):
+    """One results directory's runs in the order a report ran them: calibration runs interleaved with a lab
+    sweep's (tagged `sweep`, numbered by `position`), the machine slowing steadily by 45% from first run to
+    last, the probe with it. The lab's runs take exactly the truth's prediction at the speed they ran."""
+    cal_runs, cal_tasks = synthetic(CONFIGS)
+    lab = [(16, 4, 4), (5, 5, 5), (100, 5, 100)]
+    n = 2 * len(cal_runs)  # calibration run, lab run, calibration run, ...
+    drift = [1.0 + 0.45 * k / (n - 1) for k in range(n)]
+    runs, tasks = slowed(cal_runs, cal_tasks, {f"run{i}": drift[2 * i] for i in range(len(cal_runs))})
+    runs = runs.assign(sweep="calibrate", position=[2 * i for i in range(len(runs))])
+    rows = []
+    for i in range(len(cal_runs)):
+        k = 2 * i + 1
+        m, r, w = lab[i % len(lab)]
+        end = prediction.predict(truth, prediction.Point("wc", INPUT, m, r, w, 2, speed=drift[k])).end_to_end_s
+        rows.append(runs.iloc[0].to_dict() | dict(run_id=f"lab{k}", sweep="map_sweep", n_map=m, n_reduce=r,
+                                                  workers=w, end_to_end_s=end, probe_cpu_s=PROBE * drift[k],
+                                                  position=k))
+    return pd.concat([runs, pd.DataFrame(rows)], ignore_index=True), tasks
+
+
+def test_calibrated_among_drifting_runs_the_same_point_early_and_late_predicts_alike(tmp_path):
+    truth = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    runs, tasks = _drifting_report(truth)
+    write_results(tmp_path / "report", runs, tasks, extra=("sweep", "position"))
+    recorded, recorded_tasks = calibration.load_calibration([tmp_path / "report"])
+    assert "sweep" in recorded, "the results keep the sweep tag"
+    cal = calibration.calibrate(recorded, recorded_tasks, background=0)  # fitted on the calibration's runs only
+    assert cal == calibration.calibrate(recorded[recorded["sweep"] == "calibrate"], recorded_tasks, background=0)
+    assert cal.probe_ref_s > PROBE  # its costs are stated at the calibration runs' median speed
+    for name, value in TRUE.items():  # which is the truth's at the usual speed, times the ratio
+        assert getattr(cal.costs("wc"), name) * PROBE / cal.probe_ref_s == pytest.approx(value, rel=0.02, abs=1e-6)
+    lab = recorded[recorded["sweep"] == "map_sweep"]
+    early, late = (prediction.agreement(cal, half) for half in (lab[lab["position"] < 12], lab[lab["position"] > 14]))
+    assert len(early["points"]) == len(late["points"]) == 3
+    for a, b in zip(*(sorted(r["points"], key=lambda p: p["n_map"]) for r in (early, late))):
+        assert (a["n_map"], a["n_reduce"]) == (b["n_map"], b["n_reduce"])
+        assert b["measured_end_to_end_s"] > 1.1 * a["measured_end_to_end_s"], "the machine did slow down"
+        assert abs(a["error_pct"]) < 2 and abs(b["error_pct"]) < 2 and abs(a["error_pct"] - b["error_pct"]) < 1
+    # without the probe, the late runs are predicted as fast as the early ones: the drift shows as error
+    blind = lab.drop(columns="probe_cpu_s")
+    blind_early, blind_late = (prediction.agreement(cal, half) for half in (blind[blind["position"] < 12],
+                                                                           blind[blind["position"] > 14]))
+    for a, b in zip(*(sorted(r["points"], key=lambda p: p["n_map"]) for r in (blind_early, blind_late))):
+        assert a["error_pct"] - b["error_pct"] > 15
