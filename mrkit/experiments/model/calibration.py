@@ -51,9 +51,6 @@ from mrkit.experiments.model import whatif
 from mrkit.experiments.model.simulate import inflation
 from mrkit.experiments.sweeps.results import load_results
 
-MAP_TERMS = ("map_fixed_s", "map_per_byte_s", "map_per_file_s")
-REDUCE_TERMS = ("reduce_fixed_s", "reduce_per_record_s", "reduce_per_file_s")
-
 
 class ModelError(MrkitError, ValueError):
     """Calibration data that cannot be used, or a configuration the model cannot predict."""

@@ -223,3 +223,26 @@ def test_calibrated_among_drifting_runs_the_same_point_early_and_late_predicts_a
                                                                            blind[blind["position"] > 14]))
     for a, b in zip(*(sorted(r["points"], key=lambda p: p["n_map"]) for r in (blind_early, blind_late))):
         assert a["error_pct"] - b["error_pct"] > 15
+
+
+def test_per_sweep_agreement_says_where_the_model_holds():
+    truth = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    runs, _ = _drifting_report(truth)
+    runs = pd.concat([runs, runs[runs["sweep"] == "map_sweep"].assign(sweep="reduce_sweep", end_to_end_s=1.0)])
+    cal = calibration.calibrate(runs, _drifting_report(truth)[1], background=0)
+    sections = prediction.agreement_by_sweep(cal, runs)
+    assert set(sections) == {"calibrate", "map_sweep", "reduce_sweep"}
+    good, flat = sections["map_sweep"], sections["reduce_sweep"]
+    assert good["spearman"] == 1.0 and good["within_noise_share"] == 1.0 and good["holds"]
+    # every point measured at 1.0 s every time: no rank to get right, and a zero-width interval holds no prediction
+    assert flat["spearman"] is None and flat["within_noise_share"] == 0.0 and not flat["holds"]
+    assert good == prediction.agreement(cal, runs[runs["sweep"] == "map_sweep"]) | {"holds": True}
+
+
+def test_targets_are_at_least_for_correlation_and_share_and_at_most_for_errors():
+    ok = {"spearman": 0.9, "within_noise_share": 0.8, "median_abs_error_pct": 10.0, "max_abs_error_pct": 25.0}
+    assert prediction.meets_targets(ok)
+    for key, worse in (("spearman", 0.89), ("within_noise_share", 0.79), ("median_abs_error_pct", 10.1),
+                       ("max_abs_error_pct", 25.1), ("spearman", None)):
+        assert not prediction.meets_targets(ok | {key: worse}), key
+    assert prediction.meets_targets(ok | {"max_abs_error_pct": 60.0}, prediction.HOLDS)
