@@ -5,7 +5,8 @@ M, R, W, K) and runs mrkit's scheduling in `simulate` (W workers on K cores
 sharing CPU, the map barrier, the queue, the long poll, timeouts that let a
 late attempt keep running). `predict_sweep` does it for every configuration
 of a sweep, `compare` against a results directory (the `--json` contract),
-`decompose` says how much of one configuration's time each model term costs.
+`decompose` splits one configuration's time into the model's terms, and
+`Prediction.timeline` into the stretches of its simulated schedule; both add up.
 Everything is a pure function of DataFrames and numbers; no job runs here.
 """
 
@@ -52,6 +53,12 @@ class Prediction:
     startup_s: float
     timeouts: int
     sim: object = field(repr=False, default=None)
+
+    def timeline(self) -> dict:
+        """The predicted end-to-end time in consecutive stretches that add up to it: launch and split, then
+        the simulated start-up, map stage, barrier and reduce stage (simulate.SimResult.timeline)."""
+        launch = self.end_to_end_s - self.sim.end_s
+        return {"launch and split": launch, **self.sim.timeline()}
 
 
 def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:

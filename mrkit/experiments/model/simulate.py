@@ -87,6 +87,17 @@ class SimResult:
     reduce_wall_s: float
     timeouts: int
     attempts: list = field(default_factory=list)
+    maps_done_s: float = 0.0  # the last map committed: the barrier opens
+
+    def timeline(self) -> dict:
+        """The simulated job's time in consecutive stretches that add up to end_s: start-up (forks, the
+        master's first answers), handing out the map tasks (first task to the last map attempt's start),
+        the barrier wait (to the last map committed: no task left to give a free worker) and the reduce
+        stage (the reduces are queued at once, so to the last commit)."""
+        last_map = max((a.start for a in self.attempts if a.phase == "map" and a.start <= self.maps_done_s),
+                       default=self.first_task_s)
+        return {"start-up": self.first_task_s, "map hand-out": last_map - self.first_task_s,
+                "barrier wait": self.maps_done_s - last_map, "reduce stage": self.end_s - self.maps_done_s}
 
 
 class _Sim:
@@ -110,6 +121,7 @@ class _Sim:
         self.n_attempts = {}
         self.timeouts = 0
         self.finished = None
+        self.maps_done_s = 0.0
         self.queue.extend(("map", m) for m in range(len(job.map_cpu)))
 
     # ---- timers and requests --------------------------------------------
@@ -182,6 +194,7 @@ class _Sim:
         self.done[attempt.phase].add(attempt.task)
         if attempt.phase == "map":
             if len(self.done["map"]) == len(self.job.map_cpu):
+                self.maps_done_s = self.t
                 self._enqueue([("reduce", r) for r in range(len(self.job.reduce_cpu))])
         elif len(self.done["reduce"]) == len(self.job.reduce_cpu):
             self.finished = self.t
@@ -273,7 +286,7 @@ class _Sim:
         starts = [a.start for a in self.attempts]
         return SimResult(end_s=self.finished, serve_s=serve_at, first_task_s=min(starts) if starts else 0.0,
                          map_wall_s=wall("map"), reduce_wall_s=wall("reduce"), timeouts=self.timeouts,
-                         attempts=self.attempts)
+                         attempts=self.attempts, maps_done_s=self.maps_done_s)
 
 
 def simulate(job: SimJob) -> SimResult:

@@ -75,6 +75,9 @@ def test_the_terms_add_up_to_the_prediction(m, r, w, cores):
     assert d["end_to_end_s"] == prediction.predict(cal, p).end_to_end_s
     assert sum(d["terms_s"].values()) == pytest.approx(d["end_to_end_s"], rel=1e-9, abs=1e-9)
     assert d["terms_s"]["launch and split"] == pytest.approx(cal.launch_s), "a term that adds its own time alone"
+    timeline = prediction.predict(cal, p).timeline()
+    assert sum(timeline.values()) == pytest.approx(d["end_to_end_s"], rel=1e-12)
+    assert timeline["launch and split"] == pytest.approx(cal.launch_s)
 
 
 def write_results(directory, runs, tasks, extra=()):

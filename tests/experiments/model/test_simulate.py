@@ -86,3 +86,21 @@ def test_the_reduce_phase_contends_by_its_own_contention():
     assert simulate(job).reduce_wall_s == pytest.approx(1.25)
     same = SimJob(map_cpu=(1e-9,), reduce_cpu=(1.0, 1.0), workers=2, cores=2, contention=0.5)
     assert simulate(same).reduce_wall_s == pytest.approx(1.5), "no reduce contention given: the map phase's"
+
+
+@pytest.mark.parametrize("m, r, w, cores", [(1, 1, 1, 1), (4, 2, 2, 1), (10, 5, 10, 2), (100, 50, 100, 2),
+                                            (20, 20, 4, 100)])
+def test_the_timeline_adds_up_to_the_simulated_end(m, r, w, cores):
+    job = SimJob(map_cpu=(0.3,) * m, reduce_cpu=(0.1,) * r, workers=w, cores=cores, master_map_cpu=0.002,
+                 master_reduce_cpu=0.001, master_register_cpu=0.003, fork_s=0.004, contention=0.2,
+                 task_timeout=1e6)  # no attempt handed out again: timeouts have their own tests
+    result = simulate(job)
+    parts = result.timeline()
+    assert sum(parts.values()) == pytest.approx(result.end_s, rel=1e-12)
+    assert all(v >= 0 for v in parts.values())
+    assert parts["start-up"] == pytest.approx(0.004 * w + 0.003)  # every fork, then the first registration
+    # as many workers as map tasks: all maps start in the first round, the rest is waiting at the barrier
+    if w >= m:
+        assert parts["map hand-out"] < parts["barrier wait"]
+    reduce_starts = [a.start for a in result.attempts if a.phase == "reduce"]
+    assert parts["reduce stage"] == pytest.approx(result.end_s - min(reduce_starts))  # reduces queued at the barrier
