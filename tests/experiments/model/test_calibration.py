@@ -128,3 +128,4 @@ def test_a_flat_cost_stays_flat_under_measurement_noise():
     assert costs.map_size_slope_s == 0.0 and costs.reduce_size_slope_s == 0.0
     assert costs.map_per_byte(INPUT) == costs.map_per_byte(INPUT / 48)
     assert costs.map_per_byte_s == pytest.approx(TRUE["map_per_byte_s"], rel=0.05)
+

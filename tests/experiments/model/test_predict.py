@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import mrkit
+from model_records import CONFIGS, INPUT, TRUE, synthetic
 
+from mrkit.experiments.model import calibration as model_calibration
+from mrkit.experiments.model import predict
 from mrkit.experiments.sweeps import sweep, sweep_config
 
 pytestmark = pytest.mark.timeout(120)
@@ -93,3 +96,15 @@ def test_mistakes_are_one_line_exit_2(calibration, tmp_path, args, message):
     done = mrkit("predict", *args, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and done.stderr.strip().count("\n") == 0
+
+
+def test_the_size_effect_is_stated_per_app_in_one_line():
+    def per_byte(b):  # 80 ns/B for the smallest task of CONFIGS, +12 ns/B per e-fold of size
+        return 8e-8 + 1.2e-8 * math.log(b / (INPUT / 48))
+
+    rising = model_calibration.calibrate(*synthetic(CONFIGS, map_per_byte=per_byte), background=0).costs("wc")
+    line = predict.size_effect("wc", rising)
+    lo, hi = INPUT / 48, INPUT
+    assert line.startswith(f"wc: map {per_byte(lo) * 1e9:.3g} -> {per_byte(hi) * 1e9:.3g} ns per byte "
+                           f"({lo / 1e6:.3g} -> {hi / 1e6:.3g} MB tasks); reduce ")
+    assert line.endswith(f"{TRUE['reduce_per_record_s'] * 1e6:.3g} us per record, flat")
