@@ -129,3 +129,12 @@ def test_a_flat_cost_stays_flat_under_measurement_noise():
     assert costs.map_per_byte(INPUT) == costs.map_per_byte(INPUT / 48)
     assert costs.map_per_byte_s == pytest.approx(TRUE["map_per_byte_s"], rel=0.05)
 
+
+
+def test_a_size_effect_is_still_found_under_the_same_noise():
+    runs, tasks = synthetic(CONFIGS, repeats=3, map_per_byte=_per_byte_rising)
+    noise = np.random.default_rng(7).normal(1.0, 0.03, len(tasks))
+    costs = calibration.calibrate(runs, tasks.assign(cpu_s=tasks["cpu_s"] * noise), background=0).costs("wc")
+    assert costs.map_size_slope_s > 0 and costs.reduce_size_slope_s == 0.0
+    for m in (48, 4, 1):
+        assert costs.map_per_byte(INPUT / m) == pytest.approx(_per_byte_rising(INPUT / m), rel=0.1), m
