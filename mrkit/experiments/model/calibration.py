@@ -12,9 +12,9 @@ partition). The cost per byte (per record) may depend on the task's size
 s: per_byte(s) = a + slope * ln(s / lo) over the sizes [lo, hi] the
 calibration ran (held at the nearest end outside them, not extrapolated).
 Whether it does is the data's call: each phase is fitted flat, rising and
-falling, and the shape with the lowest BIC on the runs' relative errors is
-kept, so an app whose cost per byte does not move with size gets a flat
-curve (slope 0). The number of distinct keys a map task of b bytes emits
+falling, and a slope is kept only where its BIC on the runs' relative
+errors beats flat's by SHAPE_EVIDENCE, so an app whose cost per byte does
+not move with size gets a flat curve (slope 0). The number of distinct keys a map task of b bytes emits
 (Heaps' law, records = k * b^beta, which sizes the reduce side), and from
 the runs: the launch cost and the launcher's time per forked worker
 (`startup_s = launch + fork * W`) and the master's CPU per task, per file it
