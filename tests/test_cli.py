@@ -22,6 +22,17 @@ def _no_outputs(directory):
     return not list(directory.glob("mr-out-*")) and not list(directory.glob(".mr-*.tmp"))
 
 
+def test_version_is_the_packages_version(tmp_path):
+    from importlib.metadata import version
+
+    import mrkit as package
+
+    result = mrkit("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"mrkit {package.__version__}\n"
+    assert package.__version__ == version("mrkit")  # what pip installed says the same
+
+
 @pytest.mark.parametrize("command", [["sequential", "wc"], ["run", "wc"], ["master"]])
 def test_missing_input(command, tmp_path):
     result = mrkit(*command, "nope.txt", cwd=tmp_path)

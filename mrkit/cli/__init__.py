@@ -8,6 +8,7 @@ each lives in the module of its kind: jobs, ecs, study.
 
 import sys
 
+from mrkit import __version__
 from mrkit.cli.ecs import cmd_ecs, configure_ecs
 from mrkit.cli.jobs import (
     cmd_master,
@@ -51,6 +52,7 @@ COMMANDS = {
 
 def build_parser():
     parser = Parser(prog="mrkit", description="Run and study MapReduce.")
+    parser.add_argument("--version", action="version", version=f"mrkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, configure, handler) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
