@@ -1,7 +1,10 @@
 # The image ECS tasks run: `mrkit ecs image` builds it and pushes it to the stack's ECR
 # repository. The task definition gives no command; the launcher passes one per task
 # (e.g. `worker wc --master URL`), which the entrypoint turns into `mrkit worker ...`.
-FROM python:3.11-slim
+# BASE_IMAGE: python:3.11-slim, or a stand-in with `pip` and `python` on PATH (`mrkit ecs image --base-image`,
+# e.g. the Debian one .ci/container-base makes where Docker Hub is out of reach).
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 # Unbuffered: task output reaches CloudWatch (awslogs) as it happens, not when a buffer fills.
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -4,6 +4,7 @@ import json
 import signal
 import sys
 
+from mrkit.backends.ecs.engine import ENGINES
 from mrkit.cli.parsing import add_app, app_options, configure_job, print_summary
 from mrkit.errors import UsageError
 
@@ -25,11 +26,17 @@ def configure_ecs(p):
     down = sub.add_parser("down", help="remove every resource `up` created for the stack")
     _ecs_common(down)
     down.add_argument("--bucket", metavar="NAME", help="job bucket, if up was given one")
-    image = sub.add_parser("image", help="build the image with docker and push it to the stack's ECR repository")
+    image = sub.add_parser("image", help="build the image with docker or podman and push it to the stack's ECR repository")
     _ecs_common(image)
     image.add_argument("--tag", default="latest", help="image tag (default: latest)")
     image.add_argument("--context", default=".", metavar="DIR", help="build context holding the Dockerfile (default: .)")
-    image.add_argument("--dry-run", action="store_true", help="print the docker commands instead of running them")
+    image.add_argument("--builder", choices=sorted(ENGINES),
+                       help="container engine (default: docker if its engine answers, else podman)")
+    image.add_argument("--base-image", metavar="IMAGE",
+                       help="base image instead of the Dockerfile's python:3.11-slim (needs pip and python on PATH)")
+    image.add_argument("--no-push", action="store_true",
+                       help="build and tag the image for the stack's repository locally: no ECR login, no push")
+    image.add_argument("--dry-run", action="store_true", help="print the engine's commands instead of running them")
     run = sub.add_parser("run", help="run a job on Fargate: a master task plus W worker tasks, files in S3")
     add_app(run)
     configure_job(run)
@@ -41,6 +48,9 @@ def configure_ecs(p):
     run.add_argument("--stand-in", metavar="DIR",
                      help="run the tasks as local processes (working directories and logs in DIR) against "
                           "--endpoint-url, e.g. a moto server: no AWS account needed")
+    run.add_argument("--containers", action="store_true",
+                     help="with --stand-in: run each task as a container of the image its task definition names "
+                          "(docker or podman; build it with `mrkit ecs image --no-push`)")
     run.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between progress checks (default 2)")
     run.add_argument("--start-timeout", type=float, default=600.0, metavar="S",
                      help="seconds the master task may take to start serving, image pull included (default 600)")
@@ -73,9 +83,10 @@ def _ecs_down(args, config, aws, say):
 def _ecs_image(args, config, aws, say):
     from mrkit.backends.ecs.image import build_and_push
 
-    pushed = build_and_push(config, aws, tag=args.tag, context=args.context, dry_run=args.dry_run)
+    image = build_and_push(config, aws, tag=args.tag, context=args.context, dry_run=args.dry_run, builder=args.builder,
+                           base_image=args.base_image, push=not args.no_push)
     if not args.dry_run:
-        say(f"pushed {pushed}")
+        say(f"built {image} (not pushed)" if args.no_push else f"pushed {image}")
 
 
 def _ecs_run(args, config, aws, say):
@@ -83,9 +94,11 @@ def _ecs_run(args, config, aws, say):
 
     if args.verify and any(str(i).startswith("s3://") for i in args.inputs):  # before anything is billed
         raise UsageError("--verify compares with a local run, so it needs local inputs")
+    if args.containers and not args.stand_in:
+        raise UsageError("--containers runs the stand-in's tasks as containers: give --stand-in DIR too")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed launcher still stops its tasks
-    result = run_on_ecs(config, aws, args.app, args.inputs, stand_in=args.stand_in, say=say, on_usage=say,
-                        poll_s=args.poll, start_timeout_s=args.start_timeout, n_map=args.n_map,
+    result = run_on_ecs(config, aws, args.app, args.inputs, stand_in=args.stand_in, containers=args.containers,
+                        say=say, on_usage=say, poll_s=args.poll, start_timeout_s=args.start_timeout, n_map=args.n_map,
                         n_reduce=args.n_reduce, workers=args.workers, task_timeout=args.task_timeout,
                         app_options=app_options(args.app_opt), max_attempts=args.max_attempts,
                         backup_tasks=args.backup_tasks)

@@ -63,6 +63,17 @@ class Aws:
             self._clients[service] = client
         return self._clients[service]
 
+    def credentials(self):
+        """The session's credentials as AWS_* variables: what the task role gives a task's container."""
+        found = self._session.get_credentials()
+        if found is None:
+            return {}
+        frozen = found.get_frozen_credentials()
+        variables = {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key}
+        if frozen.token:
+            variables["AWS_SESSION_TOKEN"] = frozen.token
+        return variables
+
     def _record(self, model, **_):
         self.calls.append(f"{model.service_model.service_name}:{model.name}")
 

@@ -1,12 +1,17 @@
 """Build the mrkit container image and push it to the stack's ECR repository: `mrkit ecs image`.
 
 Use it after `mrkit ecs up` (which makes the repository) and whenever the
-code changes. It runs the docker CLI, so it needs Docker with a running
-engine; without one it stops with a one-line error saying what is missing,
-and `--dry-run` prints the commands instead (e.g. to run them elsewhere).
+code changes. It runs docker when its engine answers, else podman, or the one
+named with `--builder` (`mrkit.backends.ecs.engine`); when none works it stops
+with a one-line error saying what to install, and `--dry-run` prints the
+commands instead (e.g. to run them elsewhere; docker's unless one is named).
+`--base-image` replaces the Dockerfile's base (python:3.11-slim) through its
+BASE_IMAGE build argument; `--no-push` builds and tags the image for the
+repository locally, no login and no push (e.g. for the stand-in's
+`--containers`).
 
 The commands are plain argument lists built by `image_steps`, so they can be
-checked without an engine. The ECR password goes to `docker login` on stdin
+checked without an engine. The ECR password goes to `<engine> login` on stdin
 (`--password-stdin`), never on a command line where `ps` would show it.
 The image is built for the task definition's CPU architecture
 (`--platform linux/amd64` by default), so an image built on an ARM laptop
@@ -20,13 +25,14 @@ import subprocess
 from dataclasses import dataclass
 
 from mrkit.backends.ecs import ImageError, StackNotReady
+from mrkit.backends.ecs.engine import ENGINES, choose_engine
 
 LOCAL_NAME = "mrkit"  # the local image name, before it is tagged for ECR
 
 
 @dataclass(frozen=True)
 class Step:
-    """One docker command; `secret_stdin` marks the step that reads the ECR password on stdin."""
+    """One engine command; `secret_stdin` marks the step that reads the ECR password on stdin."""
 
     argv: tuple
     secret_stdin: bool = False
@@ -42,33 +48,25 @@ def registry_of(repository_uri):
     return repository_uri.split("/", 1)[0]
 
 
-def image_steps(repository_uri, tag="latest", context=".", dockerfile=None, platform="linux/amd64"):
-    """build, tag for ECR, log in to the registry, push: the four commands, in order."""
+def image_steps(repository_uri, tag="latest", context=".", dockerfile=None, platform="linux/amd64",
+                engine=ENGINES["docker"], base_image=None, push=True):
+    """build, tag for ECR, then (with `push`) log in to the registry and push: the commands, in order."""
     local, remote = f"{LOCAL_NAME}:{tag}", f"{repository_uri}:{tag}"
     dockerfile = dockerfile or os.path.join(context, "Dockerfile")
-    return [
-        Step(("docker", "build", "--platform", platform, "--file", dockerfile, "--tag", local, context)),
-        Step(("docker", "tag", local, remote)),
-        # Logging in just before the push: ECR tokens last 12 hours, a slow build cannot outlive one.
-        Step(("docker", "login", "--username", "AWS", "--password-stdin", registry_of(repository_uri)),
-             secret_stdin=True),
-        Step(("docker", "push", remote)),
+    base = ("--build-arg", f"BASE_IMAGE={base_image}") if base_image else ()
+    cli = engine.name
+    steps = [
+        Step((cli, "build", "--platform", platform, *engine.build_options(), *base, "--file", dockerfile,
+              "--tag", local, context)),
+        Step((cli, "tag", local, remote)),
     ]
-
-
-def docker_problem(run=subprocess.run, which=shutil.which):
-    """Why the docker CLI cannot build here (one line), or None when it can."""
-    if which("docker") is None:
-        return ("docker is not installed (no `docker` on PATH): install Docker, or run `mrkit ecs image --dry-run` "
-                "and run its commands on a machine that has it")
-    try:
-        result = run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"docker does not answer ({exc})"
-    if result.returncode != 0:
-        reason = next((line for line in result.stderr.splitlines() if line.strip()), f"exit status {result.returncode}")
-        return f"docker cannot reach its engine ({reason.strip()}): start Docker, or use --dry-run"
-    return None
+    if push:
+        steps += [
+            # Logging in just before the push: ECR tokens last 12 hours, a slow build cannot outlive one.
+            Step((cli, "login", "--username", "AWS", "--password-stdin", registry_of(repository_uri)), secret_stdin=True),
+            Step((cli, "push", remote)),
+        ]
+    return steps
 
 
 def run_steps(steps, password, run=subprocess.run):
@@ -80,11 +78,13 @@ def run_steps(steps, password, run=subprocess.run):
             raise ImageError(f"`{step.display()}` failed with exit status {result.returncode}")
 
 
-def build_and_push(config, aws, tag="latest", context=".", dry_run=False, out=print,
-                   run=subprocess.run, which=shutil.which):
-    """Build the image from `context` and push it to the stack's ECR repository; returns the pushed reference.
+def build_and_push(config, aws, tag="latest", context=".", dry_run=False, out=print, builder=None, base_image=None,
+                   push=True, run=subprocess.run, which=shutil.which):
+    """Build the image from `context`, tag it for the stack's ECR repository and (with `push`) push it there.
 
-    With `dry_run`, prints the commands (nothing runs, no token is fetched).
+    Returns the image's ECR reference. `builder` names the engine (default:
+    docker if its engine answers, else podman). With `dry_run`, prints the
+    commands (nothing runs, no token is fetched; docker's unless `builder` is given).
     """
     dockerfile = os.path.join(context, "Dockerfile")
     if not os.path.isfile(dockerfile):
@@ -93,16 +93,14 @@ def build_and_push(config, aws, tag="latest", context=".", dry_run=False, out=pr
     if repo is None:
         raise StackNotReady(f"ECR repository {config.repository} does not exist in {config.region}: "
                             "run `mrkit ecs up` first")
-    steps = image_steps(repo["repositoryUri"], tag, context, dockerfile, config.platform)
-    remote = steps[-1].argv[-1]
+    engine = ENGINES[builder or "docker"] if dry_run else choose_engine(builder, run, which)
+    steps = image_steps(repo["repositoryUri"], tag, context, dockerfile, config.platform, engine, base_image, push)
+    remote = steps[1].argv[-1]
     if dry_run:
         for step in steps:
             out(step.display())
         return remote
-    problem = docker_problem(run, which)
-    if problem:
-        raise ImageError(problem)
-    _, password = aws.ecr_login()
+    password = aws.ecr_login()[1] if push else None
     run_steps(steps, password, run)
     if (config.image or f"{repo['repositoryUri']}:latest") != remote:
         out(f"note: the task definition runs {config.image or repo['repositoryUri'] + ':latest'}, not {remote}; "

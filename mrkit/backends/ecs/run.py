@@ -8,28 +8,35 @@ builds on `fargate.Fargate`, never imports the launcher.
 import os
 import sys
 
+from mrkit.backends.ecs import EcsError
 from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.fargate import Fargate
 from mrkit.backends.ecs.launcher import Launcher
 
 
-def task_starter(aws, stand_in=None):
-    """Real Fargate, or the local stand-in running tasks under the directory `stand_in`."""
+def task_starter(aws, stand_in=None, containers=False):
+    """Real Fargate, or the local stand-in running tasks under the directory `stand_in`.
+
+    `containers` (stand-in only): True or an engine's name runs each task as a
+    container of its definition's image instead of a local process.
+    """
     if stand_in:
         from mrkit.backends.ecs.standin import LocalFargate
 
-        return LocalFargate(aws, stand_in)
+        return LocalFargate(aws, stand_in, containers=containers)
+    if containers:
+        raise EcsError("containers=True is for the local stand-in: give stand_in too (on Fargate every task is one)")
     return Fargate(aws)
 
 
-def run_on_ecs(config, aws, app, inputs, *, stand_in=None, say=None, on_usage=None, poll_s=2.0,
+def run_on_ecs(config, aws, app, inputs, *, stand_in=None, containers=False, say=None, on_usage=None, poll_s=2.0,
                start_timeout_s=600.0, **job):
     """One job through a Launcher on Fargate, or on the local stand-in when `stand_in` names its directory.
 
     `job` takes Launcher.run's options. `on_usage(line)` hears the Fargate cost
     even when the job fails. Returns the EcsRun.
     """
-    launcher = Launcher(config, aws, tasks=task_starter(aws, stand_in), say=say, poll_s=poll_s,
+    launcher = Launcher(config, aws, tasks=task_starter(aws, stand_in, containers), say=say, poll_s=poll_s,
                         start_timeout_s=start_timeout_s)
     try:
         return launcher.run(app, inputs, **job)
@@ -39,21 +46,23 @@ def run_on_ecs(config, aws, app, inputs, *, stand_in=None, say=None, on_usage=No
 
 
 def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0, repeat=0,
-            app_options=None, settings=None, stand_in=None, endpoint_url=None, poll_s=2.0, say=None, verify=False):
+            app_options=None, settings=None, stand_in=None, containers=False, endpoint_url=None, poll_s=2.0, say=None,
+            verify=False):
     """The sweeps' "ecs" backend: `mrkit.backends.local.run_job`'s signature, (summary, records) back.
 
     `settings` is the ECS settings file (default params/ecs.yaml); `stand_in`
     runs the tasks locally (True: in `workdir`; a path: there) against
-    `endpoint_url`. Each run's cost goes to `say` (default: stderr). `verify`
-    compares the job's outputs in S3 with the app run sequentially on the local
-    inputs and adds the counts to the summary (mrkit.verify.VERIFY_COLUMNS).
+    `endpoint_url`, as containers with `containers` (True, or "docker"/"podman").
+    Each run's cost goes to `say` (default: stderr). `verify` compares the
+    job's outputs in S3 with the app run sequentially on the local inputs and
+    adds the counts to the summary (mrkit.verify.VERIFY_COLUMNS).
     """
     from mrkit.backends.ecs.config import load_config
 
     config = load_config(settings)
     say = say or (lambda line: print(line, file=sys.stderr))
     result = run_on_ecs(config, Aws(config.region, endpoint_url=endpoint_url), app, inputs,
-                        stand_in=workdir if stand_in is True else stand_in,
+                        stand_in=workdir if stand_in is True else stand_in, containers=containers,
                         on_usage=lambda line: say(f"mrkit ecs: {line}"), poll_s=poll_s, n_map=n_map,
                         n_reduce=n_reduce, workers=workers, task_timeout=task_timeout, app_options=app_options,
                         repeat=repeat)

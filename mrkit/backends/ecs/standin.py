@@ -1,20 +1,21 @@
-"""A local stand-in for Fargate: the launcher's tasks run as local processes.
+"""A local stand-in for Fargate: the launcher's tasks run as local processes, or as containers.
 
 Use it with an ECS/S3 endpoint on 127.0.0.1 (moto's server) when there is no
 AWS account, and in the tests: `mrkit ecs run --stand-in DIR ...`.
 `LocalFargate` is a drop-in for the launcher's `Fargate`. Its `start` makes the
 same RunTask calls against the endpoint, then reads back what was submitted
-(the task definition's entry point, environment and log configuration, and
-the overrides describe_tasks echoes) and runs exactly that command as a
-local process:
+(the task definition's image, entry point, environment and log configuration,
+and the overrides describe_tasks echoes) and runs exactly that command, with
+the task's environment, region, credentials (what the task role gives a
+container) and this process's AWS endpoint. With `containers`, each task is
+a container of the definition's image (`mrkit.backends.ecs.containers`);
+by default, a local process:
 
 - in a fresh directory per task (a container's empty file system), in a
   session of its own, so a Ctrl-C in the terminal reaches the launcher only,
   as it would with remote tasks;
-- with the task's environment, plus this process's AWS endpoint, region and
-  credentials (what the task role gives a container) and PATH/PYTHONPATH
-  (what the image has installed); the image's entry point `mrkit` is this
-  Python's `-m mrkit`.
+- with PATH/PYTHONPATH added (what the image has installed); the image's
+  entry point `mrkit` is this Python's `-m mrkit`.
 
 Networking is the one thing rewritten: moto's task IPs are made up and
 unreachable, so a `--listen HOST:PORT` argument becomes 127.0.0.1 and a free
@@ -24,8 +25,8 @@ A monitor thread plays ECS after the start: a process that exits has its
 output put in CloudWatch Logs (the awslogs stream) and its task stopped with
 "Essential container in task exited" and the exit code (moto keeps no exit
 codes, so the code goes in the reason); a task stopped through the API (the
-launcher's cleanup) has its process sent SIGTERM, then SIGKILL after a grace
-period, as Fargate does.
+launcher's cleanup) has its process (or container) sent SIGTERM, then SIGKILL
+after a grace period, as Fargate does.
 """
 
 import os
@@ -42,17 +43,46 @@ from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.config import CONTAINER
 from mrkit.backends.ecs.fargate import Fargate
 
-PASSED_THROUGH = ("PATH", "PYTHONPATH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                  "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED",
-                  "NO_PROXY", "no_proxy")
+TASK_PASSED_THROUGH = ("AWS_EC2_METADATA_DISABLED", "NO_PROXY", "no_proxy")  # to a process or a container
+PROCESS_PASSED_THROUGH = ("PATH", "PYTHONPATH", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")  # host paths
 
 
 class _LocalTask:
     def __init__(self, arn, process, log_path, log_group, log_stream):
         self.arn, self.process, self.log_path = arn, process, log_path
+        self.task_id = arn.rsplit("/", 1)[-1]
         self.log_group, self.log_stream = log_group, log_stream
         self.stop_sent = None  # monotonic time SIGTERM was sent
+        self.kill_sent = False
         self.done = False      # exited, logs shipped, task stopped
+
+
+class ProcessRunner:
+    """Each task as a local process of this Python, in a fresh directory (a container's empty file system)."""
+
+    def __init__(self, workdir, python=sys.executable):
+        self.workdir, self.python = workdir, python
+
+    def start(self, task_id, image, argv, env, log):
+        directory = os.path.join(self.workdir, task_id)
+        os.makedirs(directory)
+        env = {"HOME": directory, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1",
+               **{k: os.environ[k] for k in PROCESS_PASSED_THROUGH if k in os.environ}, **env}
+        # A session of its own: a Ctrl-C in the terminal reaches the launcher only, as with remote tasks.
+        process = subprocess.Popen([self.python, "-m", "mrkit", *argv[1:]], cwd=directory, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(os.path.join(self.workdir, f"{task_id}.pid"), "w") as f:
+            f.write(str(process.pid))
+        return process
+
+    def signal(self, task, signal_name):
+        try:
+            os.killpg(task.process.pid, getattr(signal, f"SIG{signal_name}"))
+        except ProcessLookupError:
+            pass
+
+    def remove_all(self):
+        """Nothing outlives its process group's kill."""
 
 
 def _free_port():
@@ -62,13 +92,23 @@ def _free_port():
 
 
 class LocalFargate(Fargate):
-    """Runs each task the launcher starts as a local process; see the module docstring."""
+    """Runs each task the launcher starts as a local process or container; see the module docstring.
 
-    def __init__(self, aws, workdir=None, python=sys.executable, poll_s=0.2, stop_grace_s=5.0):
+    `containers`: False for processes; True for containers with the first
+    engine that works; "docker" or "podman" for that engine.
+    """
+
+    def __init__(self, aws, workdir=None, python=sys.executable, poll_s=0.2, stop_grace_s=5.0, containers=False):
         super().__init__(aws)
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="mrkit-fargate-"))
         os.makedirs(self.workdir, exist_ok=True)
-        self.python, self.poll_s, self.stop_grace_s = python, poll_s, stop_grace_s
+        self.poll_s, self.stop_grace_s = poll_s, stop_grace_s
+        if containers:
+            from mrkit.backends.ecs.containers import ContainerRunner
+
+            self.runner = ContainerRunner(self.workdir, None if containers is True else containers)
+        else:
+            self.runner = ProcessRunner(self.workdir, python)
         self.local = {}       # task arn -> _LocalTask
         self._addresses = {}  # "task ip:port" -> "127.0.0.1:free port"
         self._definitions = {}
@@ -105,12 +145,9 @@ class LocalFargate(Fargate):
         argv = list(container.get("entryPoint") or []) + list(override.get("command") or container.get("command") or [])
         if not argv or argv[0] != "mrkit":
             raise EcsError(f"the stand-in runs the mrkit image's entry point only, not {argv[:1]}")
-        argv = [self.python, "-m", "mrkit", *self._local_network(task, argv[1:])]
+        argv = [argv[0], *self._local_network(task, argv[1:])]
         task_id = task["taskArn"].rsplit("/", 1)[-1]
-        directory = os.path.join(self.workdir, task_id)
-        os.makedirs(directory)
-        env = {"HOME": directory, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1",
-               **{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ},
+        env = {**{k: os.environ[k] for k in TASK_PASSED_THROUGH if k in os.environ}, **self.aws.credentials(),
                "AWS_DEFAULT_REGION": self.aws.region, "AWS_REGION": self.aws.region}
         if self.aws.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"):
             env["AWS_ENDPOINT_URL"] = self.aws.endpoint_url or os.environ["AWS_ENDPOINT_URL"]
@@ -119,10 +156,7 @@ class LocalFargate(Fargate):
         options = container.get("logConfiguration", {}).get("options", {})
         log_path = os.path.join(self.workdir, f"{task_id}.log")
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(argv, cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
-        with open(os.path.join(self.workdir, f"{task_id}.pid"), "w") as f:
-            f.write(str(process.pid))
+            process = self.runner.start(task_id, container["image"], argv, env, log)
         stream = Aws.log_stream(options.get("awslogs-stream-prefix", "mrkit"), CONTAINER, task["taskArn"])
         with self._lock:
             self.local[task["taskArn"]] = _LocalTask(task["taskArn"], process, log_path,
@@ -179,15 +213,10 @@ class LocalFargate(Fargate):
         now = time.monotonic()
         if task.stop_sent is None:
             task.stop_sent = now
-            sig = signal.SIGTERM
-        elif now - task.stop_sent >= self.stop_grace_s:
-            sig = signal.SIGKILL
-        else:
-            return
-        try:
-            os.killpg(task.process.pid, sig)
-        except ProcessLookupError:
-            pass
+            self.runner.signal(task, "TERM")
+        elif now - task.stop_sent >= self.stop_grace_s and not task.kill_sent:
+            task.kill_sent = True
+            self.runner.signal(task, "KILL")
 
     def _finish(self, task, code):
         """Ship the output to CloudWatch, then mark the task stopped (unless the API already did)."""
@@ -207,7 +236,7 @@ class LocalFargate(Fargate):
 
     def close(self):
         """Stop what still runs (the launcher has asked ECS to stop it all) and ship every log."""
-        deadline = time.monotonic() + self.stop_grace_s + 2.0
+        deadline = time.monotonic() + self.stop_grace_s + 10.0  # a killed container's engine needs a moment to exit
         while time.monotonic() < deadline:
             running = self._reap()
             if not running:
@@ -218,3 +247,4 @@ class LocalFargate(Fargate):
         self._closed.set()
         if self._monitor is not None:
             self._monitor.join()
+        self.runner.remove_all()

@@ -67,8 +67,10 @@ def copied_sources():
 
 
 def test_a_slim_python_base_and_a_single_stage():
+    # The base is a build argument (`mrkit ecs image --base-image`) whose default is python:3.11-slim.
     froms = [args for name, args in instructions() if name == "FROM"]
-    assert froms == ["python:3.11-slim"]
+    assert froms == ["${BASE_IMAGE}"]
+    assert ("ARG", "BASE_IMAGE=python:3.11-slim") == instructions()[0]
 
 
 def test_runs_as_a_non_root_user_with_mrkit_as_entrypoint():
