@@ -67,9 +67,9 @@ class ContainerRunner:
         return subprocess.Popen(command, env={**_engine_environment(), **env}, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
-    def signal(self, task_id, signal_name):
-        """Send the container SIGTERM or SIGKILL (`signal_name` "TERM" or "KILL"); a container already gone is fine."""
-        self._cli("kill", "--signal", signal_name, NAME_PREFIX + task_id)
+    def signal(self, task, signal_name):
+        """Send the task's container SIGTERM or SIGKILL (`signal_name` "TERM" or "KILL"); one already gone is fine."""
+        self._cli("kill", "--signal", signal_name, NAME_PREFIX + task.task_id)
 
     def left(self):
         """The ids of this stand-in's containers that still exist, running or not."""

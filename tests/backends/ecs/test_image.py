@@ -5,7 +5,6 @@ podman is in test_containers.py); the CLI's --dry-run is run for real.
 """
 
 import base64
-import shutil
 import subprocess
 
 import pytest
