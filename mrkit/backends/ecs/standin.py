@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 
-from mrkit.backends.ecs import EcsError
+from mrkit.backends.ecs import EcsError, TaskLaunchError
 from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.config import CONTAINER
 from mrkit.backends.ecs.fargate import Fargate
@@ -120,11 +120,15 @@ class LocalFargate(Fargate):
     def start(self, stack, count, command, **launch):
         started = super().start(stack, count, command, **launch)
         self._cluster = stack.cluster_arn
-        for task in self.aws.describe_tasks(stack.cluster_arn, [t["taskArn"] for t in started]):
-            self._spawn(task)
         if self._monitor is None:
             self._monitor = threading.Thread(target=self._watch, daemon=True, name="mrkit-local-fargate")
             self._monitor.start()
+        for task in self.aws.describe_tasks(stack.cluster_arn, [t["taskArn"] for t in started]):
+            try:
+                self._spawn(task)
+            except (EcsError, OSError) as exc:  # ECS has them all as started: the launcher must stop them
+                raise TaskLaunchError([{"arn": task["taskArn"], "reason": f"the stand-in cannot run it: {exc}"}],
+                                      started) from exc
         return started
 
     # ---- starting: what the task definition and overrides say -------------------------

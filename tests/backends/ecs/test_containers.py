@@ -165,3 +165,16 @@ def test_a_worker_task_stopped_mid_job_loses_its_container_and_the_job_stays_exa
     assert "equal to the sequential run" in launch.stderr
     assert aws.list_tasks(stack.cluster_arn) == []
     assert _containers_of(launch.standin.resolve()) == []
+
+
+def test_an_image_not_in_the_local_store_is_a_one_line_error_and_nothing_is_left_running(stacks, corpus, tmp_path):
+    aws, _ = stacks
+    missing = {**SETTINGS, "stack": "ctrmissing", "image": "localhost/mrkit-not-built:never"}
+    stack = up(make_config(missing, source="test"), aws)
+    launch = Launch(tmp_path, _settings(tmp_path, missing), "wc", corpus[0], "-w", "1", "--containers")
+    code, _ = launch.finish(timeout=120)
+    assert code == 2, launch.stderr
+    assert ("image localhost/mrkit-not-built:never (the task definition's) is not in podman's local store: build it "
+            "with `mrkit ecs image --builder podman --no-push` (the stand-in never pulls)") in launch.lines[-1]
+    assert "Traceback" not in launch.stderr
+    assert aws.list_tasks(stack.cluster_arn) == []

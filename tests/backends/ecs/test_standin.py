@@ -213,3 +213,9 @@ def test_a_map_that_kills_every_worker_ends_the_job_non_zero_and_stops_every_tas
     assert "job failed: " in launch.lines[-1] and "stopped: Essential container in task exited (exit code 3)" \
         in launch.stderr
     assert 2 <= _all_tasks_stopped(aws, made, before) <= 1 + 5
+
+
+def test_containers_without_a_stand_in_is_a_usage_error(moto_endpoint, settings, corpus, tmp_path):
+    result = mrkit("ecs", "run", "wc", corpus[0], "--config", settings, "--containers", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().endswith(
+        "--containers runs the stand-in's tasks as containers: give --stand-in DIR too"), result.stderr
