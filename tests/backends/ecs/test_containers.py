@@ -90,6 +90,19 @@ def _containers_of(standin):
     return json.loads(listed.stdout or "[]")
 
 
+def _started_since(since, image, standin=None):
+    """Names of the stand-in's containers (any stand-in's without `standin`) of `image` started since `since`."""
+    label = ["--filter", f"label={LABEL}={standin}"] if standin else []  # a label's key alone matches no event
+    events = _podman("events", "--stream=false", "--since", since, "--filter", "event=start", *label,
+                     "--format", "{{.Name}} {{.Image}}", check=True, timeout=60)
+    return [name for name, *rest in map(str.split, events.stdout.splitlines())
+            if name.startswith(NAME_PREFIX) and rest == [image]]
+
+
+def _now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+
+
 def _exists(name):
     return _podman("container", "exists", name).returncode == 0
 
@@ -103,6 +116,7 @@ def _worker_arns(aws, stack):
 def test_word_count_runs_its_master_and_workers_in_containers_of_the_image(stacks, corpus, tmp_path):
     aws, made = stacks
     stack, settings = made["ctr"]
+    since = _now()
     launch = Launch(tmp_path, settings, "wc", *corpus[:4], "-m", "6", "-r", "3", "-w", "2", "--verify", "--containers")
     launch.wait_for("started 2 worker task(s)", timeout=300)
     # The master serves until the workers are done: its container runs now, of the definition's image, as the user `mrkit`.
@@ -115,6 +129,8 @@ def test_word_count_runs_its_master_and_workers_in_containers_of_the_image(stack
     assert code == 0, launch.stderr
     assert "missing 0, extra 0, different 0: equal to the sequential run" in launch.stderr
     assert json.loads(out)["workers"] == 2
+    started = _started_since(since, image, launch.standin.resolve())
+    assert len(started) == 3 and masters[0]["Names"][0] in started, "the master and both workers, in containers"
     assert aws.list_tasks(stack.cluster_arn) == []
     assert _containers_of(launch.standin.resolve()) == [], "every container is removed"
 
@@ -177,4 +193,22 @@ def test_an_image_not_in_the_local_store_is_a_one_line_error_and_nothing_is_left
     assert ("image localhost/mrkit-not-built:never (the task definition's) is not in podman's local store: build it "
             "with `mrkit ecs image --builder podman --no-push` (the stand-in never pulls)") in launch.lines[-1]
     assert "Traceback" not in launch.stderr
+    assert aws.list_tasks(stack.cluster_arn) == []
+
+
+def test_a_sweep_with_stand_in_and_containers_runs_each_job_in_containers(stacks, tmp_path):
+    pd = pytest.importorskip("pandas", reason="sweeps need mrkit[experiments] (make setup installs it)")
+    from mrkit.experiments.sweeps import sweep, sweep_config
+
+    aws, made = stacks
+    stack, settings = made["ctr"]
+    image = aws.task_definition(stack.task_definition_arn)["containerDefinitions"][0]["image"]
+    since = _now()
+    options = {"settings": str(settings), "stand_in": True, "containers": True, "poll_s": 0.2, "verify": True}
+    cfg = sweep_config.load_sweep("mappers_ecs", quick=True, backend_options=options, results_dir=str(tmp_path / "ecs"))
+    runs = pd.read_csv(sweep.run_sweep(cfg, progress=False, scratch=str(tmp_path)) / "runs.csv")
+    assert list(runs["workers"]) == [1, 2] and (runs["verify_found"] == runs["verify_expected"]).all()
+    assert (runs[["verify_missing", "verify_extra", "verify_different", "verify_duplicate"]] == 0).all().all()
+    # Two jobs: a master and W workers each, every one a container of the stack's image.
+    assert len(_started_since(since, image)) >= (1 + 1) + (1 + 2)
     assert aws.list_tasks(stack.cluster_arn) == []
