@@ -68,8 +68,15 @@ class ContainerRunner:
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
     def signal(self, task, signal_name):
-        """Send the task's container SIGTERM or SIGKILL (`signal_name` "TERM" or "KILL"); one already gone is fine."""
-        self._cli("kill", "--signal", signal_name, NAME_PREFIX + task.task_id)
+        """Send the task's container SIGTERM or SIGKILL (`signal_name` "TERM" or "KILL"); one already gone is fine.
+
+        False when the engine did not answer (the stand-in tries a SIGKILL again).
+        """
+        try:
+            self._cli("kill", "--signal", signal_name, NAME_PREFIX + task.task_id)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def left(self):
         """The ids of this stand-in's containers that still exist, running or not."""
@@ -77,13 +84,14 @@ class ContainerRunner:
         return listed.stdout.split()
 
     def remove_all(self):
-        """Remove every container of this stand-in (normally none: each is started with --rm)."""
+        """Remove every container of this stand-in (normally none: each is started with --rm); once is enough."""
         try:
             left = self.left()
             if left:
                 self._cli("rm", "--force", *left, timeout=120)
         except (OSError, subprocess.TimeoutExpired):
-            pass  # at exit, with the engine gone: nothing more can be done from here
+            return  # the engine does not answer: the interpreter's exit tries again
+        atexit.unregister(self.remove_all)  # a sweep makes a runner per job: no engine call per job at exit
 
 
 def _engine_environment():

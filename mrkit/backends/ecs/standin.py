@@ -80,6 +80,7 @@ class ProcessRunner:
             os.killpg(task.process.pid, getattr(signal, f"SIG{signal_name}"))
         except ProcessLookupError:
             pass
+        return True
 
     def remove_all(self):
         """Nothing outlives its process group's kill."""
@@ -219,8 +220,7 @@ class LocalFargate(Fargate):
             task.stop_sent = now
             self.runner.signal(task, "TERM")
         elif now - task.stop_sent >= self.stop_grace_s and not task.kill_sent:
-            task.kill_sent = True
-            self.runner.signal(task, "KILL")
+            task.kill_sent = self.runner.signal(task, "KILL")
 
     def _finish(self, task, code):
         """Ship the output to CloudWatch, then mark the task stopped (unless the API already did)."""
