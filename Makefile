@@ -29,8 +29,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The ECS section on the local stand-in (no AWS account needed); its tasks run as containers when docker or
+# podman works here, built from the cached Debian base when .ci/container-base can make one (Docker Hub out of reach).
 report: $(STAMP)
-	$(BIN)/mrkit report --stand-in  # the ECS section on the local stand-in: no AWS account needed
+	$(BIN)/mrkit report --stand-in $$(base=$$(.ci/container-base 2>/dev/null) && echo --base-image "$$base")
 
 demo: $(STAMP)
 	$(BIN)/mrkit demo

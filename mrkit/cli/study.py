@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import sys
 
 from mrkit.errors import UsageError
 
@@ -69,16 +70,17 @@ def configure_report(p):
                    help="reuse the finished runs of earlier results (same parameters) and run only the missing ones")
     p.add_argument("--stand-in", action="store_true",
                    help="run ECS sweeps (mappers_ecs) on the local stand-in: no AWS account (README, 'Without an AWS account')")
+    p.add_argument("--base-image", metavar="IMAGE",
+                   help="with --stand-in: the base of the image its containers run (see `mrkit ecs image --base-image`)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def cmd_report(args):
     from mrkit.experiments.report.export import build_report
 
-    def build():  # it says where it wrote the page
+    def build(backend_options=None):  # it says where it wrote the page
         build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks,
-                     resume=args.resume, backend_options={"stand_in": True} if args.stand_in else None,
-                     progress=not args.no_progress)
+                     resume=args.resume, backend_options=backend_options, progress=not args.no_progress)
 
     if not args.stand_in:
         return build()
@@ -86,8 +88,8 @@ def cmd_report(args):
     from mrkit.backends.ecs.local_aws import local_aws
 
     with contextlib.nullcontext() if os.environ.get("AWS_ENDPOINT_URL") else local_aws():
-        _stand_in_stack()
-        return build()
+        config, aws = _stand_in_stack()
+        return build({"stand_in": True, **_stand_in_containers(config, aws, args.base_image)})
 
 
 def _stand_in_stack():
@@ -97,7 +99,37 @@ def _stand_in_stack():
     from mrkit.backends.ecs.config import load_config
 
     config = load_config(None)
-    up(config, Aws(config.region, endpoint_url=os.environ["AWS_ENDPOINT_URL"]))
+    aws = Aws(config.region, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    up(config, aws)
+    return config, aws
+
+
+def _stand_in_containers(config, aws, base_image):
+    """{"containers": engine} when docker or podman works here and builds the stack's image, else {} (processes).
+
+    Either way one line says which, and why not containers; the report's ECS section says it too
+    (from the backend options its sweep records).
+    """
+    from mrkit.backends.ecs import EcsError
+    from mrkit.backends.ecs.engine import choose_engine
+    from mrkit.backends.ecs.image import build_and_push, checkout_context
+
+    def say(line):
+        print(f"mrkit report: the ECS stand-in's tasks run as {line}", file=sys.stderr)
+
+    context = checkout_context()
+    if context is None:
+        say("local processes: an installed mrkit has no Dockerfile to build the image from (a checkout has)")
+        return {}
+    try:
+        engine = choose_engine()
+        image = build_and_push(config, aws, context=context, builder=engine.name, base_image=base_image, push=False,
+                               out=lambda line: None)
+    except EcsError as exc:
+        say(f"local processes: {exc}")
+        return {}
+    say(f"{engine.name} containers of {image}")
+    return {"containers": engine.name}
 
 
 def configure_predict(p):

@@ -19,6 +19,7 @@ still starts on x86 Fargate.
 """
 
 import os
+import pathlib
 import shlex
 import shutil
 import subprocess
@@ -41,6 +42,12 @@ class Step:
         """The command as a shell line (for --dry-run and errors); the password is never part of it."""
         line = shlex.join(self.argv)
         return f"{line}  # password on stdin" if self.secret_stdin else line
+
+
+def checkout_context():
+    """The checkout mrkit runs from, as a build context, when it has the Dockerfile; None for an installed mrkit."""
+    root = pathlib.Path(__file__).resolve().parents[3]
+    return str(root) if (root / "Dockerfile").is_file() and (root / "mrkit").is_dir() else None
 
 
 def registry_of(repository_uri):

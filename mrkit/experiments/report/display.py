@@ -302,6 +302,8 @@ def show_sweep(result, results=None, dpi=100):
     if heading:
         section = "## " + heading + section[section.index("\n"):]
     show_markdown(section)
+    if result.config.backend == "ecs":
+        show_markdown(markdown.ecs_provenance(result.meta.get("parameters", {}).get("backend_options")))
     if result.config.description:
         show_markdown(f"*{result.config.description}.* Per configuration:")
     _display(_styled(config_table(_with_map_max(result.runs, result.tasks))))

@@ -345,6 +345,22 @@ def fault_tolerance_section(tasks: pd.DataFrame, exact: bool | analysis.Correctn
     return text + "\n"
 
 
+def ecs_provenance(backend_options) -> str:
+    """Where an ECS sweep's tasks ran, from the backend options its meta.json records: Fargate, or the
+    local stand-in with each task a local process or a container of the stack's image."""
+    options = backend_options or {}
+    if not options.get("stand_in"):
+        return ("Where these ran: AWS ECS Fargate, each task a container of the stack's image; times include "
+                "Fargate's task start-up.\n")
+    engine = options.get("containers")
+    how = (f"a {engine if isinstance(engine, str) else 'local'} container of the stack's image, started on this "
+           "machine (`mrkit ecs run --stand-in --containers`)"
+           if engine else "a local process of this machine's Python (`mrkit ecs run --stand-in`)")
+    what = "a local container's" if options.get("containers") else "a process's"
+    return (f"Where these ran: the local ECS stand-in, not Fargate: moto's server on 127.0.0.1 played ECS and S3, "
+            f"and each task ran as {how}, so start-up times are {what}, not a Fargate task's.\n")
+
+
 def _header(runs, meta):
     if not meta:
         return f"{len(runs)} runs.\n"

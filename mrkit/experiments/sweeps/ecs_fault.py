@@ -48,7 +48,8 @@ def fault_run(cfg, out_dir, n_map=None, wait_s=120.0) -> pathlib.Path:
     def job(workdir):
         try:
             run = run_on_ecs(config, aws, cfg.app, inputs, stand_in=workdir if stand_in is True else stand_in,
-                             say=said.append, on_usage=said.append, n_map=n_map, n_reduce=1, workers=n_map,
+                             containers=options.get("containers", False), say=said.append, on_usage=said.append,
+                             n_map=n_map, n_reduce=1, workers=n_map,
                              task_timeout=cfg.task_timeout, repeat=0)
             outcome["result"] = (run.summary, run.records)
         except Exception as exc:  # noqa: BLE001 - the report says what happened instead

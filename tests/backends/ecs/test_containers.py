@@ -213,3 +213,18 @@ def test_a_sweep_with_stand_in_and_containers_runs_each_job_in_containers(stacks
     # Two jobs: a master and W workers each, every one a container of the stack's image.
     assert len(_started_since(since, image)) >= (1 + 1) + (1 + 2)
     assert aws.list_tasks(stack.cluster_arn) == []
+
+
+def test_the_reports_ecs_section_runs_in_containers_and_says_so(base_image, aws, tmp_path):
+    # `make report`'s ECS part, quick: a container engine works here, so the stand-in's tasks are containers.
+    pytest.importorskip("papermill", reason="the report needs mrkit[notebooks] (make setup installs it)")
+    since = _now()
+    out = tmp_path / "report.html"
+    result = mrkit("report", "--stand-in", "--base-image", base_image, "--sweep", "mappers_ecs", "--quick",
+                   "--no-checks", "--no-progress", "--out", out, cwd=tmp_path, timeout=840)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "mrkit report: the ECS stand-in's tasks run as podman containers of " in result.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "each task ran as a podman container of the stack" in html
+    image = f"{aws.find_repository('mrkit-default')['repositoryUri']}:latest"  # params/ecs.yaml's stack
+    assert len(_started_since(since, image)) >= (1 + 1) + (1 + 2) + (1 + 2), "the two jobs and the fault run's"

@@ -217,3 +217,13 @@ def test_amdahl_fits_within_the_cores_and_does_not_claim_time_never_fell():
     assert "only W ≤ 2" in text and "W=1..2" in text
     assert "f = 0.20" in text
     assert "never fell" not in text
+
+
+def test_the_ecs_provenance_says_fargate_processes_or_containers_from_the_recorded_options():
+    assert markdown.ecs_provenance(None).startswith("Where these ran: AWS ECS Fargate")
+    processes = markdown.ecs_provenance({"stand_in": True, "settings": "params/ecs.yaml"})
+    assert "the local ECS stand-in, not Fargate" in processes
+    assert "each task ran as a local process" in processes and "container" not in processes
+    podman = markdown.ecs_provenance({"stand_in": True, "containers": "podman"})
+    assert "each task ran as a podman container of the stack's image" in podman
+    assert "start-up times are a local container's, not a Fargate task's" in podman
