@@ -278,3 +278,9 @@ def test_a_command_whose_optional_stack_is_missing_names_the_extra(tmp_path, arg
     assert done.returncode == 2, done.stderr
     assert f"pip install 'mrkit[{extra}]'" in done.stderr and done.stderr.strip().count("\n") == 0
     assert not (tmp_path / "results").exists(), "nothing was started"
+
+
+def test_report_base_image_without_stand_in_is_a_usage_error(tmp_path):
+    result = mrkit("report", "--base-image", "localhost/base:1", "--out", tmp_path / "r.html", cwd=tmp_path)
+    _one_line_error(result, "--base-image is for the image of --stand-in's containers: add --stand-in, or leave it out")
+    assert result.returncode == 2 and not (tmp_path / "r.html").exists()

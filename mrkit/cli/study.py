@@ -83,6 +83,8 @@ def cmd_report(args):
                      resume=args.resume, backend_options=backend_options, progress=not args.no_progress)
 
     if not args.stand_in:
+        if args.base_image:
+            raise UsageError("--base-image is for the image of --stand-in's containers: add --stand-in, or leave it out")
         return build()
     # The stand-in's AWS: the endpoint the user started, or a moto server of our own for this report.
     from mrkit.backends.ecs.local_aws import local_aws
