@@ -10,10 +10,12 @@ local processes. It is split by concern so each part can be tested alone:
 - `bootstrap` -- `up` / `down` / `describe`: the tagged stack of AWS resources a
                  job needs (bucket, ECR repository, cluster, log group, roles,
                  security group, task definition).
-- `image`     -- the docker commands that build the image and push it to ECR.
+- `engine`    -- docker or podman: which one works here, and where they differ.
+- `image`     -- the engine commands that build the image and push it to ECR.
 - `launcher`  -- `Launcher`: one job's tasks from start to cleanup (`mrkit ecs run`).
 - `fargate`   -- `Fargate`: starting tasks with RunTask, the launcher's default.
-- `standin`   -- `LocalFargate`: the same tasks as local processes (no AWS account).
+- `standin`   -- `LocalFargate`: the same tasks as local processes (no AWS account), or
+                 with `containers`' runner as containers of the definition's image.
 - `run`       -- `run_on_ecs` / `run_job`: chooses the task starter and runs a job;
                  the sweeps' "ecs" backend (`mrkit.backends.BACKENDS`).
 
