@@ -71,18 +71,22 @@ def configure_worker(p):
     add_app(p)
     p.add_argument("--master", metavar="URL", help="master URL (default: read mr-master.json in the cwd)")
     p.add_argument("--token-file", metavar="FILE", help="file holding the master's token (else $MRKIT_TOKEN or mr-master.json)")
+    p.add_argument("--master-timeout", type=float, default=None, metavar="S",
+                   help="how long to keep trying a master that cannot be reached before exiting 1 (default 30)")
     add_cpus(p)
 
 
 def cmd_worker(args):
     from mrkit.app import load_app
-    from mrkit.runtime.worker import run_worker
+    from mrkit.runtime.worker import PATIENCE_S, run_worker
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
 
+    if args.master_timeout is not None and not args.master_timeout > 0:
+        raise UsageError(f"--master-timeout must be a number of seconds above 0, got {args.master_timeout:g}")
     app = load_app(args.app, app_options(args.app_opt))
     return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file,
-                      open_storage=open_storage)
+                      open_storage=open_storage, patience_s=args.master_timeout or PATIENCE_S)
 
 
 def configure_run(p):

@@ -96,6 +96,10 @@ class Master:
     def url(self):
         return self._server.url
 
+    @property
+    def listening_on(self):
+        return self._server.server_address[0]
+
     # ---- life cycle -------------------------------------------------------
 
     def start(self, serve=True):

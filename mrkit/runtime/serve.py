@@ -12,6 +12,7 @@ attached to it as a note (printed after it) or, for a job that succeeded,
 raised once the outputs are final.
 """
 
+import ipaddress
 import json
 import sys
 
@@ -51,6 +52,18 @@ def _finish(master, here, launched_at):
     return problems
 
 
+def exposure_warning(host):
+    """One line when `host` is not a loopback address: the token and the tasks travel unencrypted."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return None
+    return (f"warning: listening on {host}, beyond loopback: the token and every task cross the network "
+            "in clear (plain HTTP); use it only on a network you trust")
+
+
 def serve(master, here, *, launched_at, say=None):
     """Run `master`'s job to its end, announcing it in `here` (a LocalStorage); raises JobFailed."""
     say = say or (lambda line: print(f"mrkit master: {line}", file=sys.stderr))
@@ -58,6 +71,8 @@ def serve(master, here, *, launched_at, say=None):
     outcome = None
     try:
         write_master_file(here.root, master.url, master.token)
+        if (warning := exposure_warning(master.listening_on)) is not None:
+            say(warning)
         say(f"serving {master.url}, run {master.run_id}")
         master.wait()
     except BaseException as exc:

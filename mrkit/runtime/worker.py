@@ -6,15 +6,19 @@ the master renames the winner's, and a worker whose report cannot be
 delivered removes its own. Anything the app raises, `sys.exit()` included,
 is the app's failure, reported to the master; the worker goes on.
 
-It exits 0 when the master says the job is over or can no longer be reached
-(the job finished, or the master died), 1 when the master reports the job
-failed (JobFailed) or answers in a way it should not (RpcError), and 2 when
-the master rejects its token (or JobCannotSucceed: the job stopped on a full
-disk, a directory it cannot write, an input that changed). Its import path
-stays light: no pandas, no boto3.
+It exits 0 when the master says the job is over (or, once the master has
+gone, its run record says so), 1 when the master reports the job failed
+(JobFailed), answers in a way it should not (RpcError) or cannot be reached
+for `patience_s` (MasterUnreachable: it died, or the network is down), and 2
+when the master rejects its token (or JobCannotSucceed: the job stopped on a
+full disk, a directory it cannot write, an input that changed). `mrkit
+worker` says on stderr why it exits. Its import path stays light: no pandas,
+no boto3.
 """
 
+import json
 import os
+import random
 import socket
 import sys
 import time
@@ -26,6 +30,12 @@ from mrkit.runtime.protocol import attempt_name
 from mrkit.runtime.rpc import MasterGone, RpcClient, RpcError
 
 RUNNERS = {"map": tasks.run_map, "reduce": tasks.run_reduce}
+PATIENCE_S = 30.0  # how long a master that cannot be reached is tried again before the worker gives up
+_RETRY_S = (0.1, 2.0)  # first and longest pause between tries, doubling, with jitter
+
+
+class MasterUnreachable(RpcError):
+    """The master could not be reached for the worker's whole patience: not a clean end of the job."""
 
 
 class AttemptFiles:
@@ -80,32 +90,75 @@ def _one_line(exc):
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
-def work(app, client, storage, open_storage=None, slowdown=1.0):
-    """Serve tasks until the job is over; returns the exit code, raises JobFailed.
+def _job_over(storage, run_id):
+    """Whether the job's run record is in `storage` (the master writes it as it exits), for `run_id` if known."""
+    try:
+        record = json.loads(storage.read_bytes(RUN_FILE))
+        return run_id is None or record["run"]["run_id"] == run_id
+    except (OSError, MrkitError, ValueError, KeyError, TypeError):
+        return False
+
+
+class _Calls:
+    """The worker's calls to the master, tried again while it cannot be reached, for up to `patience_s`.
+
+    Between tries the job's storage is looked at: a master that has finished
+    wrote its run record there, so a worker that missed the last reply still
+    tells "the job is over" from "the master is gone".
+    """
+
+    def __init__(self, client, patience_s):
+        self.client, self.patience_s = client, patience_s
+        self.storage, self.run_id = None, None
+
+    def __call__(self, path, body):
+        began, pause = time.monotonic(), _RETRY_S[0]
+        while True:
+            try:
+                return self.client.call("POST", path, body)
+            except MasterGone as exc:
+                if self.storage is not None and _job_over(self.storage, self.run_id):
+                    return {"action": "exit", "over": True}
+                waited = time.monotonic() - began
+                if waited >= self.patience_s:
+                    raise MasterUnreachable(f"cannot reach the master for {waited:.0f} s ({exc}): "
+                                            "it died or the network is down") from None
+            time.sleep(min(pause * random.uniform(0.5, 1.0), max(0.0, began + self.patience_s - time.monotonic())))
+            pause = min(_RETRY_S[1], 2 * pause)
+
+
+def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIENCE_S, say=None):
+    """Serve tasks until the job is over; returns the exit code, raises JobFailed or MasterUnreachable.
 
     When the master names the job's storage (remote workers, S3), the worker
     switches to it through `open_storage(url)`. A `slowdown` F > 1 makes this
     worker a straggler for studies: it sleeps (F - 1) x each task's own time
-    before reporting it.
+    before reporting it. `say(line)`, when given, hears why a clean end is one.
     """
     identity = {"pid": os.getpid(), "host": socket.gethostname(), "slowdown": slowdown}
     opened = {}
+    call = _Calls(client, patience_s)
+    call.storage = storage
     try:
-        reply = client.call("POST", "/task", identity)
+        reply = call("/task", identity)
         while True:
-            identity["worker"] = reply["worker"]
             action = reply["action"]
             if action == "exit":
                 if reply.get("failed"):
                     raise (JobCannotSucceed if reply.get("fatal") else JobFailed)(reply["failed"])
+                if say is not None:
+                    say("the master has finished the job (its run record is written)" if reply.get("over")
+                        else "the master says the job is done")
                 return 0
+            identity["worker"], call.run_id = reply["worker"], reply["run_id"]
             if action == "wait":
-                reply = client.call("POST", "/task", identity)
+                reply = call("/task", identity)
                 continue
             task = reply["task"]
             if reply.get("storage") and open_storage is not None:
                 url = reply["storage"]
                 storage = opened.get(url) or opened.setdefault(url, open_storage(url))
+                call.storage = storage
             report = {**identity, "phase": action, "task": task["task"], "attempt": reply["attempt"]}
             files = AttemptFiles(storage, reply["run_id"], reply["attempt"])
             start, began, cpu = timing.now(), time.monotonic(), timing.process_cpu_s()
@@ -116,7 +169,7 @@ def work(app, client, storage, open_storage=None, slowdown=1.0):
                 report.update(start=start, end=timing.now(), error=_one_line(exc),
                               fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
                               counters={"cpu_s": timing.process_cpu_s() - cpu})
-                reply = client.call("POST", "/fail", report)
+                reply = call("/fail", report)
                 continue
             cpu = timing.process_cpu_s() - cpu
             if slowdown > 1:
@@ -128,12 +181,10 @@ def work(app, client, storage, open_storage=None, slowdown=1.0):
             if partitions is not None:
                 report["partitions"] = partitions
             try:
-                reply = client.call("POST", "/done", report)
+                reply = call("/done", report)
             except BaseException:
                 files.discard()  # no master took the files: they must not linger
                 raise
-    except MasterGone:
-        return 0
     finally:
         client.close()
 
@@ -180,20 +231,44 @@ def resolve_token(token_file=None, info=None):
     raise MrkitError("no token: set $MRKIT_TOKEN, pass --token-file, or run the worker in the master's directory")
 
 
-def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0, open_storage=None):
-    """The `mrkit worker` process: find the master, then work. Returns the exit code."""
+def _say(line):
+    print(f"mrkit worker: {line}", file=sys.stderr)
+
+
+def _stale(info):
+    """Why mr-master.json names a master that is not running on this host, or None."""
+    pid, host = info.get("pid"), info.get("host")
+    if host != socket.gethostname() or not isinstance(pid, int):
+        return None  # written elsewhere (a shared file system): only the connection can tell
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return (f"mr-master.json is stale: its master (pid {pid}) is not running and left no run record; "
+                "start `mrkit master` again")
+    except PermissionError:
+        pass  # alive, another user's
+    return None
+
+
+def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0, open_storage=None,
+               patience_s=PATIENCE_S):
+    """The `mrkit worker` process: find the master, then work. Returns the exit code, saying why on stderr."""
     info = None
     if master_url is None:
         info = find_master(".", wait_s)
         if info is None:
+            _say("the job is over: mr-run.json is here and no master runs")
             return 0
+        if (stale := _stale(info)) is not None:
+            _say(stale)
+            return 1
         master_url = info["url"]
     client = RpcClient(master_url, resolve_token(token_file, info))
     try:
-        return work(app, client, storage, open_storage)
+        return work(app, client, storage, open_storage, patience_s=patience_s, say=_say)
     except AuthError as exc:
-        print(f"mrkit worker: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
-    except RpcError as exc:  # the master is there but answers what it should not: not a clean end
-        print(f"mrkit worker: {exc}", file=sys.stderr)
+    except RpcError as exc:  # unreachable, or there but answering what it should not: not a clean end
+        _say(str(exc))
         return 1

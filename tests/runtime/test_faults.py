@@ -100,7 +100,8 @@ def test_a_stopped_attempt_woken_after_the_next_job_changes_nothing(tmp_path):
     first = _words(tmp_path, "alpha beta\n", "one.txt")
     master = mrkit_popen("master", "-r", "1", "--task-timeout", "1", first, cwd=tmp_path)
     _wait_for(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
-    sleeper = mrkit_popen("worker", FAULTY, "--app-opt", "fault=pause", "--app-opt", "seconds=2", cwd=tmp_path)
+    sleeper = mrkit_popen("worker", FAULTY, "--app-opt", "fault=pause", "--app-opt", "seconds=2",
+                          "--master-timeout", "2", cwd=tmp_path)
     _wait_for(lambda: list(tmp_path.glob("paused-*")), "the worker entered its reduce")
     sleeper.send_signal(signal.SIGSTOP)
     try:
@@ -113,7 +114,8 @@ def test_a_stopped_attempt_woken_after_the_next_job_changes_nothing(tmp_path):
         assert job2 == _expected_wc(tmp_path, second)
     finally:
         sleeper.send_signal(signal.SIGCONT)
-    assert sleeper.wait(timeout=30) == 0, "its master is gone: the job is over for it"
+    assert sleeper.wait(timeout=30) == 1, "its master is gone, and no run record of its job says it is over"
+    assert "cannot reach the master" in sleeper.stderr.read()
     assert sorted_outputs(tmp_path) == job2, "the stale attempt must not replace job 2's output"
     assert not list(tmp_path.glob(".mr-*.tmp")), "and it removes its attempt's files"
 
