@@ -45,6 +45,9 @@ def configure_master(p):
     p.add_argument("--status-every", type=float, default=None, metavar="S",
                    help="write the status to the job's storage every S seconds (mr-status.json), for launchers "
                         "that cannot reach the master")
+    p.add_argument("--no-workers-timeout", type=float, default=None, metavar="S",
+                   help="fail the job when no worker has been connected for S seconds "
+                        "(default 3 task timeouts, at least 5 s)")
 
 
 def cmd_master(args):
@@ -55,6 +58,8 @@ def cmd_master(args):
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
 
+    if args.no_workers_timeout is not None and not args.no_workers_timeout > 0:
+        raise UsageError(f"--no-workers-timeout must be a number of seconds above 0, got {args.no_workers_timeout:g}")
     launched_at = timing.now()
     here = LocalStorage(".")
     files = here if args.storage is None else open_storage(args.storage)
@@ -62,7 +67,7 @@ def cmd_master(args):
     token = resolve_token(args.token_file) if args.token_file else None
     master = Master(spec, files, listen=listen_address(args.listen), token=token, run_id=args.run_id,
                     advertise_storage=files is not here, status_every=args.status_every, lock_dir=".",
-                    backup_tasks=args.backup_tasks)
+                    backup_tasks=args.backup_tasks, no_workers_s=args.no_workers_timeout)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     serve(master, here, launched_at=launched_at)
 

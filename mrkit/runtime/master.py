@@ -45,13 +45,16 @@ from mrkit.storage.base import leftovers
 
 _JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
 LOST_GRACE_S = 1.0  # a worker whose connection closed and who did not come back by then has died
+NO_WORKERS_TIMEOUTS = 3  # task timeouts a master waits with no worker connected before it fails the job
+MIN_NO_WORKERS_S = 5.0  # ... but never less: workers take a moment to start
 
 
 class Master:
     """Runs one job: split the inputs, then hand out tasks until every output is final."""
 
     def __init__(self, spec, storage, *, listen=("127.0.0.1", 0), token=None, run_id=None,
-                 poll_s=5.0, advertise_storage=False, status_every=None, lock_dir=None, backup_tasks=None):
+                 poll_s=5.0, advertise_storage=False, status_every=None, lock_dir=None, backup_tasks=None,
+                 no_workers_s=None):
         self.spec = spec
         self.storage = storage
         # Workers sharing the master's directory use their cwd; remote ones are
@@ -64,6 +67,8 @@ class Master:
         # at the defaults a task that never finishes fails the job after 50 s.
         self.max_timeouts = max(1, (spec.max_attempts + 1) // 2)
         self.poll_s = poll_s
+        # A master nobody works for would wait (and on Fargate bill) forever: it fails the job instead.
+        self.no_workers_s = no_workers_s or max(MIN_NO_WORKERS_S, NO_WORKERS_TIMEOUTS * spec.task_timeout)
         try:
             self._backup_policy = backups.get_policy(backup_tasks)
         except ValueError as exc:
@@ -83,6 +88,8 @@ class Master:
         self._live = set()  # (phase, index) of tasks with running attempts, for the watchdog
         self._workers = {}  # label -> Worker
         self._polling = 0  # workers currently waiting in a long poll
+        self._connected = 0  # connections of workers now open
+        self._alone_since = time.monotonic()  # when the last worker's connection closed (or the master started)
         self._finished = threading.Event()
         self._started_at = timing.now()
         self._server = RpcServer(listen, self.token, {
@@ -132,6 +139,7 @@ class Master:
 
     def serve(self):
         """Start answering workers, revoking late attempts and publishing the status."""
+        self._alone_since = time.monotonic()
         self._server.serve_in_background()
         threading.Thread(target=self._watchdog, daemon=True, name="mrkit-master-watchdog").start()
         if self.status_every:
@@ -348,6 +356,11 @@ class Master:
                 for label, worker in self._workers.items():
                     if worker.lost_at is not None and now - worker.lost_at >= LOST_GRACE_S:
                         self._worker_died(label, "worker died (connection lost)")
+                if not self._connected and now - self._alone_since >= self.no_workers_s:
+                    self._fail_job(f"no worker has been connected for {self.no_workers_s:g} s "
+                                   f"({'since the last one left' if self._workers else 'since the master started'}): "
+                                   "start workers (`mrkit worker APP` where the master runs), "
+                                   "or give them longer with --no-workers-timeout")
 
     def _worker_died(self, label, reason):
         worker = self._workers[label]
@@ -478,6 +491,8 @@ class Master:
             label = f"w{len(self._workers)}"
             self._workers[label] = Worker(pid, host, float(slowdown))
         self._workers[label].lost_at = None
+        if "worker" not in session:  # the first request on this connection
+            self._connected += 1
         session["worker"] = label
         return label
 
@@ -502,6 +517,10 @@ class Master:
 
     def _on_disconnect(self, session):
         with self._cond:
+            if "worker" in session:
+                self._connected -= 1
+                if not self._connected:
+                    self._alone_since = time.monotonic()
             worker = self._workers.get(session.get("worker"))
             if worker is not None and worker.attempt is not None and not self._finished.is_set():
                 worker.lost_at = time.monotonic()

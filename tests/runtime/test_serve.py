@@ -7,7 +7,7 @@ import socket
 import time
 
 import pytest
-from conftest import mrkit, mrkit_popen
+from conftest import app_path, mrkit, mrkit_popen
 
 from mrkit.runtime.serve import exposure_warning
 
@@ -63,3 +63,30 @@ def test_a_master_listening_beyond_loopback_warns_once(tmp_path):
     master.send_signal(signal.SIGTERM)
     _, err = master.communicate(timeout=30)
     assert err.count("beyond loopback") == 1 and err.startswith("mrkit master: warning: listening on 0.0.0.0")
+
+
+# ---- no master without workers (issue 22 D5) --------------------------------------------------------------
+
+@pytest.mark.timeout(120)
+def test_a_master_whose_only_worker_was_killed_fails_the_job_with_one_line(tmp_path):
+    master, _ = _master(tmp_path, "--task-timeout", "1")  # default: 3 task timeouts, at least 5 s
+    worker = mrkit_popen("worker", app_path("faulty"), "--app-opt", "fault=slow", "--app-opt", "seconds=60",
+                         cwd=tmp_path)
+    _wait_for(lambda: list(tmp_path.glob("pid-*")), "the worker is mapping")
+    worker.kill()
+    worker.wait()
+    assert master.wait(timeout=90) == 1
+    err = master.stderr.read().strip().splitlines()
+    assert err[-1] == ("mrkit master: job failed: no worker has been connected for 5 s (since the last one left): "
+                       "start workers (`mrkit worker APP` where the master runs), or give them longer with "
+                       "--no-workers-timeout"), err
+    assert not (tmp_path / "mr-master.json").exists()
+
+
+@pytest.mark.timeout(60)
+def test_a_master_no_worker_ever_joined_fails_after_its_no_workers_timeout(tmp_path):
+    master, _ = _master(tmp_path, "--no-workers-timeout", "0.5")
+    assert master.wait(timeout=30) == 1
+    assert "no worker has been connected for 0.5 s (since the master started)" in master.stderr.read()
+    bad = mrkit("master", "--no-workers-timeout", "0", "in.txt", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--no-workers-timeout" in bad.stderr

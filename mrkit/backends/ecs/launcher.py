@@ -213,7 +213,10 @@ class Launcher:
                    "-r", str(spec.n_reduce), "--task-timeout", str(spec.task_timeout),
                    "--max-attempts", str(spec.max_attempts),
                    "--listen", f"0.0.0.0:{self.stack.master_port}", "--token-file", storage.path(TOKEN_FILE),
-                   "--status-every", str(self.status_every_s)]
+                   "--status-every", str(self.status_every_s),
+                   # with no worker for as long as a task may take to start (the launcher gone, its workers
+                   # dead), the master fails the job and its task ends: nothing is billed without end
+                   "--no-workers-timeout", f"{max(3 * spec.task_timeout, self.start_timeout_s):g}"]
         if spec.n_map is not None:
             command += ["-m", str(spec.n_map)]
         if self.backup_tasks:
