@@ -53,7 +53,7 @@ def configure_master(p):
 def cmd_master(args):
     from mrkit import timing
     from mrkit.runtime.master import Master
-    from mrkit.runtime.serve import serve
+    from mrkit.runtime.serve import exit_on_sigterm, serve
     from mrkit.runtime.worker import resolve_token
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
@@ -68,7 +68,7 @@ def cmd_master(args):
     master = Master(spec, files, listen=listen_address(args.listen), token=token, run_id=args.run_id,
                     advertise_storage=files is not here, status_every=args.status_every, lock_dir=".",
                     backup_tasks=args.backup_tasks, no_workers_s=args.no_workers_timeout)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_sigterm("mrkit master")
     serve(master, here, launched_at=launched_at)
 
 

@@ -40,7 +40,18 @@ from mrkit.runtime import backups, protocol
 from mrkit.runtime.discovery import STATUS_FILE
 from mrkit.runtime.lock import JobLock
 from mrkit.runtime.rpc import RpcServer
-from mrkit.runtime.tasktable import LIVE, TRANSITIONS, Attempt, Outcome, State, Task, Worker, failure_line, state_counts
+from mrkit.runtime.tasktable import (
+    LIVE,
+    TRANSITIONS,
+    Attempt,
+    Outcome,
+    State,
+    Task,
+    Worker,
+    failure_line,
+    state_counts,
+    storage_backoff,
+)
 from mrkit.storage.base import leftovers
 
 _JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
@@ -78,6 +89,7 @@ class Master:
         # one job per storage location, and per directory announcing it (mr-master.json)
         self._lock = JobLock(storage, lock_dir, on_lost=self.fail)
         self._status_thread = None
+        self._raised = None  # the JobFailed wait() raised: clean-up problems become its notes
         self.records = {}  # (phase, task, attempt) -> timing record
         self.failure = None  # the message once the job has failed
         self.fatal = False  # it failed on what no retry can fix (errors.FATAL_TO_JOB): the user must
@@ -86,6 +98,7 @@ class Master:
         self._maps, self._reduces = [], []
         self._done = Counter()  # phase -> tasks done
         self._live = set()  # (phase, index) of tasks with running attempts, for the watchdog
+        self._backing_off = set()  # (phase, index) of idle tasks waiting out a storage error before they are queued
         self._workers = {}  # label -> Worker
         self._polling = 0  # workers currently waiting in a long poll
         self._connected = 0  # connections of workers now open
@@ -159,7 +172,8 @@ class Master:
         """Block until the job is over; True when done, raises JobFailed when it failed."""
         finished = self._finished.wait(timeout)
         if self.failure:
-            raise (JobCannotSucceed if self.fatal else JobFailed)(self.failure)
+            self._raised = (JobCannotSucceed if self.fatal else JobFailed)(self.failure)
+            raise self._raised
         return finished
 
     def wait_quietly(self, timeout=None):
@@ -203,7 +217,11 @@ class Master:
                 if protocol.is_attempt_file(name, self.run_id):
                     self.storage.remove(name)
         except (OSError, MrkitError) as exc:  # leftovers are hidden; the next master clears them
-            print(f"mrkit master: cannot remove attempts' leftover files: {exc}", file=sys.stderr)
+            line = f"cannot remove attempts' leftover files: {exc}"
+            if self._raised is not None:
+                self._raised.add_note(line)  # printed after the job's outcome, which comes first
+            else:
+                print(f"mrkit master: {line}", file=sys.stderr)
         finally:
             self._lock.release()
 
@@ -228,6 +246,9 @@ class Master:
         except KeyError:
             raise AssertionError(f"{task.label}: no transition {event!r} from {task.state.value}") from None
         if task.state is State.IDLE:
+            if task.not_before > time.monotonic():
+                self._backing_off.add((task.phase, task.index))  # the watchdog queues it when its wait is over
+                return
             self._queue.appendleft(task)  # retried tasks go first: they hold the job back
             self._cond.notify_all()
 
@@ -300,12 +321,15 @@ class Master:
             attempt.outcome.record, backup=attempt.backup, slowdown=worker.slowdown, **(counters or {})
         )
 
-    def _end_attempt(self, task, attempt, outcome, reason="", report=None):
+    def _end_attempt(self, task, attempt, outcome, reason="", report=None, storage=False):
         """An attempt ended badly (or went late): count it, re-queue or fail the task.
 
-        `report` is the worker's own account (times, counters) when it sent one.
+        `report` is the worker's own account (times, counters) when it sent one;
+        `storage` says the storage failed, so the task waits a while before it runs again.
         """
         attempt.outcome, attempt.reason = outcome, reason
+        if storage:
+            self._back_off(task)
         if outcome is Outcome.LATE:
             task.timeouts += 1  # its worker still runs it
         else:
@@ -323,6 +347,12 @@ class Master:
         if not task.live():
             self._live.discard((task.phase, task.index))
         self._check_limits(task)
+
+    @staticmethod
+    def _back_off(task):
+        """The storage failed this task: it waits (longer each time) before it is handed out again."""
+        task.storage_failures += 1
+        task.not_before = time.monotonic() + storage_backoff(task.storage_failures)
 
     def _check_limits(self, task):
         if task.bad_attempts() < self.max_attempts and task.timeouts < self.max_timeouts:
@@ -342,6 +372,12 @@ class Master:
         while not self._finished.wait(interval):
             with self._cond:
                 now = time.monotonic()
+                for key in [k for k in self._backing_off if self._task(*k).not_before <= now]:
+                    self._backing_off.discard(key)
+                    task = self._task(*key)
+                    if task.state is State.IDLE:
+                        self._queue.appendleft(task)
+                        self._cond.notify_all()
                 for key in list(self._live):
                     task = self._task(*key)
                     for attempt in task.live(Outcome.RUNNING):
@@ -433,6 +469,7 @@ class Master:
             if not winner:
                 return
             if error:
+                self._back_off(task)  # before the transition, which would queue it at once
                 self._transition(task, "commit_failed")
                 self._end_attempt(task, attempt, Outcome.FAILED, error)
                 return
@@ -474,7 +511,8 @@ class Master:
             task, attempt = self._attempt_of(report)
             if attempt.outcome not in LIVE:
                 return
-            self._end_attempt(task, attempt, Outcome.FAILED, f"failed ({report.error or 'unknown error'})", report)
+            self._end_attempt(task, attempt, Outcome.FAILED, f"failed ({report.error or 'unknown error'})", report,
+                              storage=report.storage and not report.fatal)
             if report.fatal and self.failure is None:  # a full disk, an input that changed: no retry can help
                 self.fatal = True
                 self._fail_job(f"{task.label}: {report.error}")

@@ -50,6 +50,7 @@ class Report:
     partitions: tuple = ()  # map: ((reduce task, bytes), ...) for every file the attempt wrote
     error: str = ""
     fatal: bool = False  # the attempt met what no retry can fix (errors.FATAL_TO_JOB): the job fails at once
+    storage: bool = False  # /fail: the storage failed (an outage, maybe brief), not the app: its task backs off
 
 
 def _number(body, key, kind=(int, float)):
@@ -100,10 +101,10 @@ def parse_report(body, n_tasks, n_reduce, failed=False):
     worker = body.get("worker")
     if not isinstance(worker, str):
         raise ValueError("'worker' must be the label the master gave")
-    fatal = body.get("fatal", False)
-    if not isinstance(fatal, bool):
-        raise ValueError("'fatal' must be true or false")
-    return Report(worker, phase, task, attempt, start, end, counters, partitions, error[:2000], fatal)
+    fatal, storage = body.get("fatal", False), body.get("storage", False)
+    if not isinstance(fatal, bool) or not isinstance(storage, bool):
+        raise ValueError("'fatal' and 'storage' must be true or false")
+    return Report(worker, phase, task, attempt, start, end, counters, partitions, error[:2000], fatal, storage)
 
 
 # ---- file names of an attempt ---------------------------------------------

@@ -7,6 +7,7 @@ its story, and `failure_line` tells it when the task makes the job fail.
 
 import enum
 import math
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -50,6 +51,14 @@ class Outcome(enum.Enum):
 
 
 LIVE = (Outcome.RUNNING, Outcome.LATE)
+STORAGE_BACKOFF_S = (0.5, 4.0)  # a task's first and longest wait after a storage error, doubling
+
+
+def storage_backoff(failures):
+    """Seconds before a task whose attempts met `failures` storage errors runs again: a storage outage
+    of a few seconds must not spend all its attempts at once. Jittered, so the retried tasks spread out."""
+    first, longest = STORAGE_BACKOFF_S
+    return min(longest, first * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
 
 
 @dataclass
@@ -72,6 +81,8 @@ class Task:
     attempts: dict = field(default_factory=dict)  # number -> Attempt
     timeouts: int = 0  # deadlines passed with no attempt finished, ticks while none runs in time
     tick: float = math.inf  # monotonic time of the next timeout while only late attempts run
+    storage_failures: int = 0  # attempts that failed on the storage (not the app): they back off
+    not_before: float = 0.0  # monotonic time before which it is not handed out again (storage backoff)
 
     @property
     def label(self):

@@ -28,6 +28,7 @@ from mrkit.errors import FATAL_TO_JOB, AuthError, JobCannotSucceed, JobFailed, M
 from mrkit.runtime.discovery import RUN_FILE, read_master_file
 from mrkit.runtime.protocol import attempt_name
 from mrkit.runtime.rpc import MasterGone, RpcClient, RpcError
+from mrkit.storage.base import StorageError
 
 RUNNERS = {"map": tasks.run_map, "reduce": tasks.run_reduce}
 PATIENCE_S = 30.0  # how long a master that cannot be reached is tried again before the worker gives up
@@ -155,20 +156,22 @@ def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIE
                 reply = call("/task", identity)
                 continue
             task = reply["task"]
-            if reply.get("storage") and open_storage is not None:
-                url = reply["storage"]
-                storage = opened.get(url) or opened.setdefault(url, open_storage(url))
-                call.storage = storage
             report = {**identity, "phase": action, "task": task["task"], "attempt": reply["attempt"]}
-            files = AttemptFiles(storage, reply["run_id"], reply["attempt"])
+            files = None
             start, began, cpu = timing.now(), time.monotonic(), timing.process_cpu_s()
             try:
+                if reply.get("storage") and open_storage is not None:  # part of the attempt: it may find S3 down
+                    url = reply["storage"]
+                    storage = call.storage = opened.get(url) or opened.setdefault(url, open_storage(url))
+                files = AttemptFiles(storage, reply["run_id"], reply["attempt"])
                 result = RUNNERS[action](app, task, files)
             except (Exception, SystemExit) as exc:  # the app's bug: the master retries, then fails the job
-                files.discard()
+                if files is not None:
+                    files.discard()
                 report.update(start=start, end=timing.now(), error=_one_line(exc),
                               fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
-                              counters={"cpu_s": timing.process_cpu_s() - cpu})
+                              counters={"cpu_s": timing.process_cpu_s() - cpu},
+                              storage=isinstance(exc, StorageError))  # the master backs these off
                 reply = call("/fail", report)
                 continue
             cpu = timing.process_cpu_s() - cpu
