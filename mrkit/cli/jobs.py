@@ -66,10 +66,10 @@ def cmd_master(args):
     spec = _job_spec(args, files)
     token = resolve_token(args.token_file) if args.token_file else None
     master = Master(spec, files, listen=listen_address(args.listen), token=token, run_id=args.run_id,
-                    advertise_storage=files is not here, status_every=args.status_every, lock_dir=".",
+                    advertise_storage=files is not here, lock_dir=".",
                     backup_tasks=args.backup_tasks, no_workers_s=args.no_workers_timeout)
     exit_on_sigterm("mrkit master")
-    serve(master, here, launched_at=launched_at)
+    serve(master, here, launched_at=launched_at, status_every=args.status_every)
 
 
 def configure_worker(p):

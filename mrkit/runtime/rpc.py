@@ -38,6 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from mrkit.errors import AuthError, MrkitError, UsageError
+from mrkit.runtime.protocol import ProtocolError
 
 # The largest legitimate body is a map report: ~25 bytes per [reduce, bytes] entry of `partitions`,
 # so 1 MiB holds R = 40,000 (a test checks it); task reports are otherwise a few KiB.
@@ -47,7 +48,6 @@ MAX_BODY = 1 << 20
 # server reads and discards this much (or for this long) first.
 DRAIN_BYTES = 256 << 10
 DRAIN_S = 1.0
-_VALIDATION_ERRORS = (KeyError, IndexError, TypeError, ValueError)  # a route's word for "malformed request"
 HEADER_TIMEOUT_S = 5.0  # a new connection presents the token this soon (a worker does so at once)
 MAX_CONNECTIONS = 1024
 _SPARE_DESCRIPTORS = 64  # kept for storage files, pipes and the workers a backend forks
@@ -157,8 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             try:
                 status, payload = route(body, self.session)
-            except _VALIDATION_ERRORS as exc:
-                status, payload = 400, {"error": f"malformed request: {type(exc).__name__}: {exc}"}
+            except ProtocolError as exc:  # the request's fault; any other exception is the server's (500)
+                status, payload = 400, {"error": f"malformed request: {exc}"}
             data = json.dumps(payload).encode()
         except Exception as exc:  # a bug in the route (or a reply JSON cannot carry): say so, keep serving
             print(f"mrkit rpc: {method} {self.path} failed:", file=sys.stderr)
@@ -207,9 +207,9 @@ class RpcServer(ThreadingHTTPServer):
 
     `session` is a dict that lives as long as the client's connection;
     `on_disconnect(session)`, when given, is called once when that connection
-    closes, whether the client hung up or died. A handler raising KeyError,
-    IndexError, TypeError or ValueError means a malformed request (400);
-    anything else is a bug (500, with the traceback on stderr).
+    closes, whether the client hung up or died. A handler raising
+    protocol.ProtocolError means a malformed request (400); anything else is
+    a bug (500, with the traceback on stderr).
     """
 
     daemon_threads = True

@@ -22,15 +22,16 @@ import random
 import socket
 import sys
 import time
+from dataclasses import replace
 
 from mrkit import tasks, timing
 from mrkit.errors import FATAL_TO_JOB, AuthError, JobCannotSucceed, JobFailed, MrkitError
 from mrkit.runtime.discovery import RUN_FILE, read_master_file
-from mrkit.runtime.protocol import attempt_name
+from mrkit.runtime.protocol import Action, Assignment, ProtocolError, Report, TaskRequest, attempt_name
 from mrkit.runtime.rpc import MasterGone, RpcClient, RpcError
 from mrkit.storage.base import StorageError
 
-RUNNERS = {"map": tasks.run_map, "reduce": tasks.run_reduce}
+RUNNERS = {Action.MAP: tasks.run_map, Action.REDUCE: tasks.run_reduce}
 PATIENCE_S = 30.0  # how long a master that cannot be reached is tried again before the worker gives up
 _RETRY_S = (0.1, 2.0)  # first and longest pause between tries, doubling, with jitter
 
@@ -108,22 +109,30 @@ class _Calls:
     tells "the job is over" from "the master is gone".
     """
 
+    OVER = Assignment(Action.EXIT)  # what the run record says when the master no longer can
+
     def __init__(self, client, patience_s):
         self.client, self.patience_s = client, patience_s
         self.storage, self.run_id = None, None
 
     def __call__(self, path, body):
+        """The master's Assignment in answer to `body` (a TaskRequest, with a Report for /done and /fail)."""
         began, pause = time.monotonic(), _RETRY_S[0]
         while True:
             try:
-                return self.client.call("POST", path, body)
+                reply = self.client.call("POST", path, body)
             except MasterGone as exc:
                 if self.storage is not None and _job_over(self.storage, self.run_id):
-                    return {"action": "exit", "over": True}
+                    return self.OVER
                 waited = time.monotonic() - began
                 if waited >= self.patience_s:
                     raise MasterUnreachable(f"cannot reach the master for {waited:.0f} s ({exc}): "
                                             "it died or the network is down") from None
+            else:
+                try:
+                    return Assignment.parse(reply)
+                except ProtocolError as exc:
+                    raise RpcError(f"the master's answer to POST {path} is not an assignment: {exc}") from None
             time.sleep(min(pause * random.uniform(0.5, 1.0), max(0.0, began + self.patience_s - time.monotonic())))
             pause = min(_RETRY_S[1], 2 * pause)
 
@@ -136,55 +145,50 @@ def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIE
     worker a straggler for studies: it sleeps (F - 1) x each task's own time
     before reporting it. `say(line)`, when given, hears why a clean end is one.
     """
-    identity = {"pid": os.getpid(), "host": socket.gethostname(), "slowdown": slowdown}
+    request = TaskRequest(os.getpid(), socket.gethostname(), slowdown)
     opened = {}
     call = _Calls(client, patience_s)
     call.storage = storage
     try:
-        reply = call("/task", identity)
+        reply = call("/task", request.to_json())
         while True:
-            action = reply["action"]
-            if action == "exit":
-                if reply.get("failed"):
-                    raise (JobCannotSucceed if reply.get("fatal") else JobFailed)(reply["failed"])
+            if reply.action is Action.EXIT:
+                if reply.failed:
+                    raise (JobCannotSucceed if reply.fatal else JobFailed)(reply.failed)
                 if say is not None:
-                    say("the master has finished the job (its run record is written)" if reply.get("over")
+                    say("the master has finished the job (its run record is written)" if reply is call.OVER
                         else "the master says the job is done")
                 return 0
-            identity["worker"], call.run_id = reply["worker"], reply["run_id"]
-            if action == "wait":
-                reply = call("/task", identity)
+            request, call.run_id = replace(request, worker=reply.worker), reply.run_id
+            if reply.action is Action.WAIT:
+                reply = call("/task", request.to_json())
                 continue
-            task = reply["task"]
-            report = {**identity, "phase": action, "task": task["task"], "attempt": reply["attempt"]}
             files = None
             start, began, cpu = timing.now(), time.monotonic(), timing.process_cpu_s()
             try:
-                if reply.get("storage") and open_storage is not None:  # part of the attempt: it may find S3 down
-                    url = reply["storage"]
-                    storage = call.storage = opened.get(url) or opened.setdefault(url, open_storage(url))
-                files = AttemptFiles(storage, reply["run_id"], reply["attempt"])
-                result = RUNNERS[action](app, task, files)
+                if reply.storage and open_storage is not None:  # part of the attempt: it may find S3 down
+                    storage = call.storage = opened.get(reply.storage) or opened.setdefault(
+                        reply.storage, open_storage(reply.storage))
+                files = AttemptFiles(storage, reply.run_id, reply.attempt)
+                result = RUNNERS[reply.action](app, reply.task, files)
             except (Exception, SystemExit) as exc:  # the app's bug: the master retries, then fails the job
                 if files is not None:
                     files.discard()
-                report.update(start=start, end=timing.now(), error=_one_line(exc),
-                              fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
-                              counters={"cpu_s": timing.process_cpu_s() - cpu},
-                              storage=isinstance(exc, StorageError))  # the master backs these off
-                reply = call("/fail", report)
+                report = Report(reply.worker, reply.phase, reply.task["task"], reply.attempt, start, timing.now(),
+                                {"cpu_s": timing.process_cpu_s() - cpu}, error=_one_line(exc),
+                                fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
+                                storage=isinstance(exc, StorageError))  # the master backs these off
+                reply = call("/fail", {**report.to_json(), **request.to_json()})
                 continue
             cpu = timing.process_cpu_s() - cpu
             if slowdown > 1:
                 # monotonic: a wall clock stepped back would make the sleep negative and kill the worker
                 time.sleep((slowdown - 1) * (time.monotonic() - began))
-            end = timing.now()
-            partitions = result.pop("partitions", None)
-            report.update(start=start, end=end, counters={**result, "cpu_s": cpu})
-            if partitions is not None:
-                report["partitions"] = partitions
+            partitions = tuple(map(tuple, result.pop("partitions", ())))
+            report = Report(reply.worker, reply.phase, reply.task["task"], reply.attempt, start, timing.now(),
+                            {**result, "cpu_s": cpu}, partitions)
             try:
-                reply = call("/done", report)
+                reply = call("/done", {**report.to_json(), **request.to_json()})
             except BaseException:
                 files.discard()  # no master took the files: they must not linger
                 raise

@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from mrkit.errors import AuthError, UsageError
+from mrkit.runtime.protocol import ProtocolError
 from mrkit.runtime.rpc import MAX_BODY, MasterGone, RpcClient, RpcError, RpcServer
 
 
@@ -21,11 +22,21 @@ def _bug(body, session=None):
     raise RuntimeError("boom")
 
 
+def _key_bug(body, session=None):
+    return 200, {"n": body["absent"]}  # a route's KeyError is its own bug, not the client's malformed request
+
+
+def _refused(body, session=None):
+    raise ProtocolError("'phase' must be one of ('map', 'reduce'), got 'sort'")
+
+
 ROUTES = {
     ("POST", "/echo"): lambda body, session=None: (200, body),
     ("GET", "/status"): lambda body, session=None: (200, {"ok": True}),
     ("POST", "/get"): lambda body, session=None: (200, {"n": body.get("n")}),
     ("POST", "/bug"): _bug,
+    ("POST", "/key-bug"): _key_bug,
+    ("POST", "/refused"): _refused,
     ("POST", "/unserializable"): lambda body, session=None: (200, {"x": object()}),
 }
 
@@ -522,3 +533,19 @@ def test_an_accept_out_of_descriptors_backs_off_instead_of_spinning_and_a_worker
         process.kill()
         _, err = process.communicate(timeout=10)
     assert err.count("cannot accept a connection") == 1, err
+
+
+def test_only_a_protocol_error_answers_400_and_any_other_exception_in_a_route_answers_500(server, capfd):
+    """Issue 21: a KeyError, IndexError, TypeError or ValueError in a route used to be the client's 400."""
+    client = RpcClient(server.url, "secret")
+    with pytest.raises(RpcError, match=r"^the master answered POST /refused with HTTP 400: malformed request: "
+                                       r"'phase' must be one of \('map', 'reduce'\), got 'sort'$"):
+        client.call("POST", "/refused", {})
+    assert "Traceback" not in capfd.readouterr().err, "a client's mistake is not the server's error"
+    with pytest.raises(RpcError, match=r"^the master answered POST /key-bug with HTTP 500: internal error: "
+                                       r"KeyError: 'absent'$"):
+        client.call("POST", "/key-bug", {})
+    err = capfd.readouterr().err
+    assert "mrkit rpc: POST /key-bug failed:" in err and "KeyError: 'absent'" in err, "logged on the server's stderr"
+    assert client.call("GET", "/status") == {"ok": True}
+    client.close()
