@@ -34,7 +34,7 @@ import threading
 import time
 from collections import Counter, deque
 
-from mrkit import shuffle, split, timing
+from mrkit import split, timing
 from mrkit.errors import JobCannotSucceed, JobFailed, MrkitError, UsageError
 from mrkit.runtime import backups, protocol, tasktable
 from mrkit.runtime.lock import JobLock
@@ -100,10 +100,6 @@ class Master:
     @property
     def url(self):
         return self._server.url
-
-    @property
-    def listening_on(self):
-        return self._server.server_address[0]
 
     # ---- life cycle -------------------------------------------------------
 
@@ -380,14 +376,6 @@ class Master:
             raise ProtocolError(f"attempt {report.attempt} of {task.label} was never given to worker {report.worker!r}")
         return task, attempt
 
-    def _files(self, task, report):
-        """(attempt's name, final name) of every file the attempt wrote."""
-        if task.phase == "map":
-            names = [shuffle.intermediate_name(task.index, r) for r, _ in report.partitions]
-        else:
-            names = [shuffle.output_name(task.index)]
-        return [(protocol.attempt_name(name, self.run_id, report.attempt), name) for name in names]
-
     def _complete(self, report):
         """Commit the first finished attempt's files; later ones are superseded and removed."""
         with self._cond:
@@ -403,7 +391,7 @@ class Master:
                 self._record(task, attempt, report)
         error = None
         try:
-            for temporary, name in self._files(task, report):
+            for temporary, name in protocol.attempt_files(report, self.run_id):
                 if winner:
                     self.storage.publish(temporary, name)
                 else:

@@ -21,6 +21,7 @@ import enum
 import re
 from dataclasses import asdict, dataclass, field
 
+from mrkit import shuffle
 from mrkit.errors import MrkitError
 from mrkit.storage.base import temporary_name, unwrap_temporary
 
@@ -268,6 +269,15 @@ def attempt_name(name, run_id, attempt):
     globs and storage listings never show it; the run id keeps two jobs' attempts apart.
     """
     return temporary_name(name, f"{run_id}.a{attempt}")
+
+
+def attempt_files(report, run_id):
+    """(attempt's name, final name) of every file the attempt of `report` wrote."""
+    if report.phase == "map":
+        names = [shuffle.intermediate_name(report.task, r) for r, _ in report.partitions]
+    else:
+        names = [shuffle.output_name(report.task)]
+    return [(attempt_name(name, run_id, report.attempt), name) for name in names]
 
 
 def is_attempt_file(name, run_id=None):

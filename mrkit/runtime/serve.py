@@ -20,6 +20,7 @@ import json
 import signal
 import sys
 import threading
+from urllib.parse import urlsplit
 
 from mrkit import timing
 from mrkit.errors import JobFailed, MrkitError
@@ -108,7 +109,7 @@ def serve(master, here, *, launched_at, say=None, status_every=None):
                                          name="mrkit-master-status")
             publisher.start()
         write_master_file(here.root, master.url, master.token)
-        if (warning := exposure_warning(master.listening_on)) is not None:
+        if (warning := exposure_warning(urlsplit(master.url).hostname)) is not None:
             say(warning)
         say(f"serving {master.url}, run {master.run_id}")
         master.wait()
