@@ -25,6 +25,7 @@ def _wire(message):
     Assignment(Action.MAP, "w0", "r1", 2, {"task": 0, "n_reduce": 2, "splits": [["a", "a", 0, 5]]}, "s3://b/p"),
     Assignment(Action.REDUCE, "w1", "r1", 1, {"task": 1, "maps": [0, 1], "bytes_in": 9}),
     Assignment(Action.WAIT, "w0", "r1"), Assignment(Action.EXIT, "w0", "r1", failed="map task 0: boom"),
+    Assignment(Action.EXIT, "w0", "r1", failed="cannot write in /x: No space left on device", fatal=True),
     Status("r1", "reduce", {"total": 2, "idle": 0, "in_progress": 0, "done": 2, "failed": 0},
            {"total": 1, "idle": 1, "in_progress": 0, "done": 0, "failed": 0}, 3, 1.5, None, "h", 7),
 ])
@@ -36,6 +37,8 @@ def test_a_report_round_trips_through_json():
     report = Report("w0", "map", 1, 2, 10.0, 11.0, {"bytes_in": 5, "cpu_s": 0.1}, ((0, 3), (1, 4)))
     assert parse_report(_wire(report), {"map": 2, "reduce": 2}, 2) == report
     failed = Report("w0", "reduce", 0, 1, 10.0, 11.0, {"cpu_s": 0.1}, error="cannot reach S3", storage=True)
+    assert parse_report(_wire(failed), {"map": 2, "reduce": 2}, 2, failed=True) == failed
+    failed = Report("w0", "map", 1, 1, 10.0, 11.0, {"cpu_s": 0.1}, error="input a.txt changed", fatal=True)
     assert parse_report(_wire(failed), {"map": 2, "reduce": 2}, 2, failed=True) == failed
 
 
