@@ -143,13 +143,16 @@ def test_worker_without_master(tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_worker_exits_zero_when_master_is_gone(tmp_path):
-    # A master that died without cleaning up: its file remains, its port is closed.
+def test_worker_exits_1_with_one_line_when_master_is_gone(tmp_path):
+    # A master that died without cleaning up: its file remains, its port is closed. Not a job that is over
+    # (issue 22): the worker tries again for --master-timeout, then says so.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     (tmp_path / "mr-master.json").write_text(json.dumps({"url": f"http://127.0.0.1:{port}", "token": "t", "pid": 1}))
-    assert mrkit("worker", "wc", cwd=tmp_path).returncode == 0
+    result = mrkit("worker", "wc", "--master-timeout", "1", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("mrkit worker: cannot reach the master for ") and "network is down" in result.stderr
 
 
 @pytest.mark.timeout(90)

@@ -45,44 +45,53 @@ def configure_master(p):
     p.add_argument("--status-every", type=float, default=None, metavar="S",
                    help="write the status to the job's storage every S seconds (mr-status.json), for launchers "
                         "that cannot reach the master")
+    p.add_argument("--no-workers-timeout", type=float, default=None, metavar="S",
+                   help="fail the job when no worker has been connected for S seconds "
+                        "(default 3 task timeouts, at least 5 s)")
 
 
 def cmd_master(args):
     from mrkit import timing
     from mrkit.runtime.master import Master
-    from mrkit.runtime.serve import serve
+    from mrkit.runtime.serve import exit_on_sigterm, serve
     from mrkit.runtime.worker import resolve_token
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
 
+    if args.no_workers_timeout is not None and not args.no_workers_timeout > 0:
+        raise UsageError(f"--no-workers-timeout must be a number of seconds above 0, got {args.no_workers_timeout:g}")
     launched_at = timing.now()
     here = LocalStorage(".")
     files = here if args.storage is None else open_storage(args.storage)
     spec = _job_spec(args, files)
     token = resolve_token(args.token_file) if args.token_file else None
     master = Master(spec, files, listen=listen_address(args.listen), token=token, run_id=args.run_id,
-                    advertise_storage=files is not here, status_every=args.status_every, lock_dir=".",
-                    backup_tasks=args.backup_tasks)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    serve(master, here, launched_at=launched_at)
+                    advertise_storage=files is not here, lock_dir=".",
+                    backup_tasks=args.backup_tasks, no_workers_s=args.no_workers_timeout)
+    exit_on_sigterm("mrkit master")
+    serve(master, here, launched_at=launched_at, status_every=args.status_every)
 
 
 def configure_worker(p):
     add_app(p)
     p.add_argument("--master", metavar="URL", help="master URL (default: read mr-master.json in the cwd)")
     p.add_argument("--token-file", metavar="FILE", help="file holding the master's token (else $MRKIT_TOKEN or mr-master.json)")
+    p.add_argument("--master-timeout", type=float, default=None, metavar="S",
+                   help="how long to keep trying a master that cannot be reached before exiting 1 (default 30)")
     add_cpus(p)
 
 
 def cmd_worker(args):
     from mrkit.app import load_app
-    from mrkit.runtime.worker import run_worker
+    from mrkit.runtime.worker import PATIENCE_S, run_worker
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
 
+    if args.master_timeout is not None and not args.master_timeout > 0:
+        raise UsageError(f"--master-timeout must be a number of seconds above 0, got {args.master_timeout:g}")
     app = load_app(args.app, app_options(args.app_opt))
     return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file,
-                      open_storage=open_storage)
+                      open_storage=open_storage, patience_s=args.master_timeout or PATIENCE_S)
 
 
 def configure_run(p):

@@ -23,6 +23,7 @@ No policy backs up a task twice or gives a worker a second attempt of a task.
 import math
 from dataclasses import dataclass
 
+from mrkit import timing
 from mrkit.runtime.tasktable import Outcome, State
 
 
@@ -63,6 +64,21 @@ def candidates(tasks, asker, now):
         if len(live) == 1 and live[0].outcome is Outcome.RUNNING and live[0].worker != asker:
             running.append(Running(task, now - live[0].started, live[0].worker))
     return tuple(running), backups_running
+
+
+def straggler(policy, tasks, asker, *, total, done, won, workers):
+    """The running task of a phase `policy` would back up on idle worker `asker`, or None.
+
+    `tasks` are the phase's tasks with running attempts, `won` its (winning
+    durations, by worker), `workers` how many the master knows.
+    """
+    running, backups_running = candidates(tasks, asker, timing.now())
+    if not running:
+        return None
+    finished, by_worker = won
+    chosen = policy(Phase(total=total, done=done, finished=tuple(finished), by_worker=by_worker, running=running,
+                          workers=workers, backups_running=backups_running, asker=asker))
+    return chosen[0].task if chosen else None
 
 
 def _median(values):

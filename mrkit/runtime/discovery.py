@@ -1,6 +1,6 @@
 """`mr-master.json`: how a worker started in the master's directory finds it.
 
-The file holds url, token and pid; it is written atomically with mode 0600
+The file holds url, token, pid and host (a worker on that host can tell a stale file); it is written atomically with mode 0600
 (the token is a secret) when the master is ready, and removed when it exits,
 after it has written `mr-run.json`. A master whose workers and launcher are
 elsewhere (ECS) publishes `mr-status.json` to the job's storage instead.
@@ -8,6 +8,7 @@ elsewhere (ECS) publishes `mr-status.json` to the job's storage instead.
 
 import json
 import os
+import socket
 
 from mrkit.storage.local import write_atomic
 
@@ -18,7 +19,7 @@ STATUS_FILE = "mr-status.json"  # the master's /status, published to its storage
 
 def write_master_file(directory, url, token):
     path = os.path.join(directory, MASTER_FILE)
-    write_atomic(path, json.dumps({"url": url, "token": token, "pid": os.getpid()}), mode=0o600)
+    write_atomic(path, json.dumps({"url": url, "token": token, "pid": os.getpid(), "host": socket.gethostname()}), mode=0o600)
     return path
 
 

@@ -1,9 +1,10 @@
 """The master: a task table served to workers over RPC, as one explicit state machine.
 
-Every change of a task's state goes through `_transition` and the table
-TRANSITIONS; each task keeps its attempts and how each ended (dask's
-scheduler keeps such a story per task), which is what a failed job's message
-is made of. The rules, in the MapReduce paper's terms:
+Every change of a task's state goes through the table TRANSITIONS, of an
+attempt's outcome through OUTCOMES (tasktable.py); each task keeps its
+attempts and how each ended (dask's scheduler keeps such a story per task),
+which is what a failed job's message is made of. Requests and replies are
+the types of protocol.py. The rules, in the MapReduce paper's terms:
 
 - An attempt that outlives the task timeout is revoked for scheduling (the
   task is handed out again) but keeps running: the first attempt to finish
@@ -23,7 +24,6 @@ data and rules live in tasktable.py; this module adds the locking, the RPC
 handlers, the watchdog and the commits.
 """
 
-import json
 import math
 import os
 import re
@@ -34,24 +34,27 @@ import threading
 import time
 from collections import Counter, deque
 
-from mrkit import shuffle, split, timing
+from mrkit import split, timing
 from mrkit.errors import JobCannotSucceed, JobFailed, MrkitError, UsageError
-from mrkit.runtime import backups, protocol
-from mrkit.runtime.discovery import STATUS_FILE
+from mrkit.runtime import backups, protocol, tasktable
 from mrkit.runtime.lock import JobLock
+from mrkit.runtime.protocol import Action, Assignment, ProtocolError, Status, TaskRequest
 from mrkit.runtime.rpc import RpcServer
-from mrkit.runtime.tasktable import LIVE, TRANSITIONS, Attempt, Outcome, State, Task, Worker, failure_line, state_counts
+from mrkit.runtime.tasktable import LIVE, Attempt, Outcome, Roster, State, Task
 from mrkit.storage.base import leftovers
 
 _JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
 LOST_GRACE_S = 1.0  # a worker whose connection closed and who did not come back by then has died
+NO_WORKERS_TIMEOUTS = 3  # task timeouts a master waits with no worker connected before it fails the job
+MIN_NO_WORKERS_S = 5.0  # ... but never less: workers take a moment to start
 
 
 class Master:
     """Runs one job: split the inputs, then hand out tasks until every output is final."""
 
     def __init__(self, spec, storage, *, listen=("127.0.0.1", 0), token=None, run_id=None,
-                 poll_s=5.0, advertise_storage=False, status_every=None, lock_dir=None, backup_tasks=None):
+                 poll_s=5.0, advertise_storage=False, lock_dir=None, backup_tasks=None,
+                 no_workers_s=None):
         self.spec = spec
         self.storage = storage
         # Workers sharing the master's directory use their cwd; remote ones are
@@ -64,15 +67,16 @@ class Master:
         # at the defaults a task that never finishes fails the job after 50 s.
         self.max_timeouts = max(1, (spec.max_attempts + 1) // 2)
         self.poll_s = poll_s
+        # A master nobody works for would wait (and on Fargate bill) forever: it fails the job instead.
+        self.no_workers_s = no_workers_s or max(MIN_NO_WORKERS_S, NO_WORKERS_TIMEOUTS * spec.task_timeout)
         try:
             self._backup_policy = backups.get_policy(backup_tasks)
         except ValueError as exc:
             raise UsageError(f"--backup-tasks: {exc}") from None
         self._won = {"map": ([], {}), "reduce": ([], {})}  # phase -> (winning durations, by worker)
-        self.status_every = status_every  # seconds between mr-status.json writes; None: never
         # one job per storage location, and per directory announcing it (mr-master.json)
         self._lock = JobLock(storage, lock_dir, on_lost=self.fail)
-        self._status_thread = None
+        self._raised = None  # the JobFailed wait() raised: clean-up problems become its notes
         self.records = {}  # (phase, task, attempt) -> timing record
         self.failure = None  # the message once the job has failed
         self.fatal = False  # it failed on what no retry can fix (errors.FATAL_TO_JOB): the user must
@@ -81,7 +85,8 @@ class Master:
         self._maps, self._reduces = [], []
         self._done = Counter()  # phase -> tasks done
         self._live = set()  # (phase, index) of tasks with running attempts, for the watchdog
-        self._workers = {}  # label -> Worker
+        self._backing_off = set()  # (phase, index) of idle tasks waiting out a storage error before they are queued
+        self._roster = Roster()
         self._polling = 0  # workers currently waiting in a long poll
         self._finished = threading.Event()
         self._started_at = timing.now()
@@ -127,13 +132,10 @@ class Master:
         return self
 
     def serve(self):
-        """Start answering workers, revoking late attempts and publishing the status."""
+        """Start answering workers and revoking late attempts."""
+        self._roster.alone_since = time.monotonic()
         self._server.serve_in_background()
         threading.Thread(target=self._watchdog, daemon=True, name="mrkit-master-watchdog").start()
-        if self.status_every:
-            self._status_thread = threading.Thread(target=self._publish_status_loop, daemon=True,
-                                                   name="mrkit-master-status")
-            self._status_thread.start()
 
     def _clear_stale_files(self):
         """Remove an earlier job's files and any attempt's leftovers (`.mr-*.tmp`)."""
@@ -147,7 +149,8 @@ class Master:
         """Block until the job is over; True when done, raises JobFailed when it failed."""
         finished = self._finished.wait(timeout)
         if self.failure:
-            raise (JobCannotSucceed if self.fatal else JobFailed)(self.failure)
+            self._raised = (JobCannotSucceed if self.fatal else JobFailed)(self.failure)
+            raise self._raised
         return finished
 
     def wait_quietly(self, timeout=None):
@@ -180,10 +183,6 @@ class Master:
             self._cond.notify_all()
             while self._polling and time.monotonic() < deadline:
                 self._cond.wait(0.05)
-        if self._status_thread is not None:
-            # A status written while finishing must land before the caller's final one,
-            # which announces the run record: a launcher trusts that order.
-            self._status_thread.join()
         self._server.shutdown()
         self._server.server_close()
         try:
@@ -191,7 +190,11 @@ class Master:
                 if protocol.is_attempt_file(name, self.run_id):
                     self.storage.remove(name)
         except (OSError, MrkitError) as exc:  # leftovers are hidden; the next master clears them
-            print(f"mrkit master: cannot remove attempts' leftover files: {exc}", file=sys.stderr)
+            line = f"cannot remove attempts' leftover files: {exc}"
+            if self._raised is not None:
+                self._raised.add_note(line)  # printed after the job's outcome, which comes first
+            else:
+                print(f"mrkit master: {line}", file=sys.stderr)
         finally:
             self._lock.release()
 
@@ -199,8 +202,7 @@ class Master:
         """Attempts still running as the job ends: they lost (their task is done) or were stopped."""
         for task in self._maps + self._reduces:
             for attempt in task.live(Outcome.RUNNING):
-                attempt.outcome = Outcome.SUPERSEDED if task.state is State.DONE else Outcome.FAILED
-                attempt.reason = attempt.reason or "stopped: the job was over"
+                attempt.move("lose" if task.state is State.DONE else "fail", attempt.reason or "stopped: the job was over")
                 self._record(task, attempt)
 
     def task_records(self):
@@ -210,12 +212,12 @@ class Master:
     # ---- the task table ---------------------------------------------------
 
     def _transition(self, task, event):
-        """The one place a task's state changes."""
-        try:
-            task.state = TRANSITIONS[(task.state, event)]
-        except KeyError:
-            raise AssertionError(f"{task.label}: no transition {event!r} from {task.state.value}") from None
+        """A task's state changes (`Task.move`); an idle one is queued, unless it is backing off."""
+        task.move(event)
         if task.state is State.IDLE:
+            if task.not_before > time.monotonic():
+                self._backing_off.add((task.phase, task.index))  # the watchdog queues it when its wait is over
+                return
             self._queue.appendleft(task)  # retried tasks go first: they hold the job back
             self._cond.notify_all()
 
@@ -226,7 +228,7 @@ class Master:
         try:
             while True:
                 if self._finished.is_set():
-                    return {"action": "exit", "failed": self.failure, "fatal": self.fatal}
+                    return Assignment(Action.EXIT, worker, self.run_id, failed=self.failure, fatal=self.fatal)
                 while self._queue and self._queue[0].state is not State.IDLE:
                     self._queue.popleft()  # done, or handed out again, since it was queued
                 if self._queue:
@@ -236,7 +238,7 @@ class Master:
                     return self._start_attempt(straggler, worker, backup=True)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return {"action": "wait"}
+                    return Assignment(Action.WAIT, worker, self.run_id)
                 # a backup policy's answer changes as attempts age: look again soon
                 self._cond.wait(remaining if self._backup_policy is None else min(remaining, 0.1))
         finally:
@@ -250,15 +252,8 @@ class Master:
             return None
         phase = "map" if self._done["map"] < len(self._maps) else "reduce"
         tasks = [self._task(*key) for key in self._live if key[0] == phase]
-        running, backups_running = backups.candidates(tasks, worker, timing.now())
-        if not running:
-            return None
-        finished, by_worker = self._won[phase]
-        view = backups.Phase(total=len(self._task_list(phase)), done=self._done[phase], finished=tuple(finished),
-                             by_worker=by_worker, running=running, workers=len(self._workers),
-                             backups_running=backups_running, asker=worker)
-        chosen = self._backup_policy(view)
-        return chosen[0].task if chosen else None
+        return backups.straggler(self._backup_policy, tasks, worker, total=len(self._task_list(phase)),
+                                 done=self._done[phase], won=self._won[phase], workers=len(self._roster.workers))
 
     def _task_list(self, phase):
         return self._maps if phase == "map" else self._reduces
@@ -270,38 +265,36 @@ class Master:
                                         backup=backup)
         task.tick = math.inf
         self._live.add((task.phase, task.index))
-        self._workers[worker].attempt = (task, number)
-        reply = {"action": task.phase, "attempt": number, "task": task.payload}
-        if self._storage_url:
-            reply["storage"] = self._storage_url
-        return reply
+        self._roster.workers[worker].attempt = (task, number)
+        return Assignment(Action(task.phase), worker, self.run_id, number, task.payload, self._storage_url)
 
     def _task(self, phase, index):
         return self._task_list(phase)[index]
 
-    def _record(self, task, attempt, start=None, end=None, counters=None):
-        worker = self._workers.get(attempt.worker) or Worker(0, "?")
-        start = attempt.started if start is None else start
-        end = timing.now() if end is None else end
+    def _record(self, task, attempt, report=None):
+        """The attempt's timing record: the worker's own account (`report`) when it sent one."""
+        worker = self._roster.workers.get(attempt.worker) or tasktable.Worker(0, "?")
+        start, end, counters = (attempt.started, timing.now(), None) if report is None else (
+            report.start, report.end, report.counters)
         self.records[(task.phase, task.index, attempt.number)] = timing.task_record(
             self.run_id, task.phase, task.index, attempt.number, attempt.worker, worker.pid, worker.host, start, end,
             attempt.outcome.record, backup=attempt.backup, slowdown=worker.slowdown, **(counters or {})
         )
 
-    def _end_attempt(self, task, attempt, outcome, reason="", report=None):
+    def _end_attempt(self, task, attempt, event, reason, report=None, storage=False):
         """An attempt ended badly (or went late): count it, re-queue or fail the task.
 
-        `report` is the worker's own account (times, counters) when it sent one.
+        `report` is the worker's own account (times, counters) when it sent one;
+        `storage` says the storage failed, so the task waits a while before it runs again.
         """
-        attempt.outcome, attempt.reason = outcome, reason
-        if outcome is Outcome.LATE:
+        attempt.move(event, reason)
+        if storage:
+            task.back_off()
+        if attempt.outcome is Outcome.LATE:
             task.timeouts += 1  # its worker still runs it
         else:
-            self._release_worker(attempt.worker, task, attempt)
-        if report is None:
-            self._record(task, attempt)
-        else:
-            self._record(task, attempt, report.start, report.end, report.counters)
+            self._roster.release(attempt.worker, task, attempt.number)
+        self._record(task, attempt, report)
         if task.state in (State.DONE, State.COMMITTING, State.FAILED):
             return
         if not task.live(Outcome.RUNNING):
@@ -316,7 +309,7 @@ class Master:
         if task.bad_attempts() < self.max_attempts and task.timeouts < self.max_timeouts:
             return
         self._transition(task, "give_up")
-        self._fail_job(failure_line(task, self.spec, self.max_timeouts))
+        self._fail_job(tasktable.failure_line(task, self.spec, self.max_timeouts))
 
     def _fail_job(self, message):
         if self.failure is None:
@@ -330,31 +323,34 @@ class Master:
         while not self._finished.wait(interval):
             with self._cond:
                 now = time.monotonic()
+                for key in [k for k in self._backing_off if self._task(*k).not_before <= now]:
+                    self._backing_off.discard(key)
+                    task = self._task(*key)
+                    if task.state is State.IDLE:
+                        self._queue.appendleft(task)
+                        self._cond.notify_all()
                 for key in list(self._live):
                     task = self._task(*key)
                     for attempt in task.live(Outcome.RUNNING):
                         if now >= attempt.deadline:
-                            self._end_attempt(task, attempt, Outcome.LATE,
-                                              f"timed out after {self.spec.task_timeout:g} s")
+                            self._end_attempt(task, attempt, "time_out", f"timed out after {self.spec.task_timeout:g} s")
                     if (task.state is State.IDLE and now >= task.tick and task.live(Outcome.LATE)
                             and not self._finished.is_set()):
                         task.timeouts += 1  # another timeout passed and its late attempts still run
                         task.tick = now + self.spec.task_timeout
                         self._check_limits(task)
-                for label, worker in self._workers.items():
-                    if worker.lost_at is not None and now - worker.lost_at >= LOST_GRACE_S:
-                        self._worker_died(label, "worker died (connection lost)")
+                for label in self._roster.lost(now, LOST_GRACE_S):
+                    self._worker_died(label, "worker died (connection lost)")
+                if self._roster.alone_for(now) >= self.no_workers_s:
+                    since = "since the last one left" if self._roster.workers else "since the master started"
+                    self._fail_job(f"no worker has been connected for {self.no_workers_s:g} s ({since}): "
+                                   "start workers (`mrkit worker APP` where the master runs), "
+                                   "or give them longer with --no-workers-timeout")
 
     def _worker_died(self, label, reason):
-        worker = self._workers[label]
-        worker.lost_at = None
-        if worker.attempt is None:
-            return
-        task, number = worker.attempt
-        worker.attempt = None
-        attempt = task.attempts[number]
-        if attempt.outcome in LIVE:
-            self._end_attempt(task, attempt, Outcome.DIED, reason)
+        held = self._roster.forget(label)
+        if held is not None and held[1].outcome in LIVE:
+            self._end_attempt(*held, "die", reason)
 
     def worker_exited(self, pid, exitcode):
         """A backend saw worker process `pid` exit: its attempt, if any, died (re-queued at once).
@@ -364,29 +360,21 @@ class Master:
         """
         how = f"killed by signal {-exitcode}" if exitcode < 0 else f"exit {exitcode}"
         with self._cond:
-            for label, worker in self._workers.items():
-                if worker.pid == pid and worker.attempt is not None:
-                    self._worker_died(label, f"worker died ({how})")
-                    return True
+            label = self._roster.running(pid)
+            if label is not None:
+                self._worker_died(label, f"worker died ({how})")
+                return True
         return exitcode == 0
 
     # ---- completions ------------------------------------------------------
 
     def _attempt_of(self, report):
-        """The task and attempt a report speaks of; ValueError for one never handed out."""
+        """The task and attempt a report speaks of; ProtocolError for one never handed out."""
         task = self._task(report.phase, report.task)
         attempt = task.attempts.get(report.attempt)
         if attempt is None or attempt.worker != report.worker:
-            raise ValueError(f"attempt {report.attempt} of {task.label} was never given to worker {report.worker!r}")
+            raise ProtocolError(f"attempt {report.attempt} of {task.label} was never given to worker {report.worker!r}")
         return task, attempt
-
-    def _files(self, task, report):
-        """(attempt's name, final name) of every file the attempt wrote."""
-        if task.phase == "map":
-            names = [shuffle.intermediate_name(task.index, r) for r, _ in report.partitions]
-        else:
-            names = [shuffle.output_name(task.index)]
-        return [(protocol.attempt_name(name, self.run_id, report.attempt), name) for name in names]
 
     def _complete(self, report):
         """Commit the first finished attempt's files; later ones are superseded and removed."""
@@ -394,18 +382,16 @@ class Master:
             task, attempt = self._attempt_of(report)
             if attempt.outcome not in LIVE:
                 return  # a resent report, or one from an attempt already declared dead
-            self._release_worker(report.worker, task, attempt)
-            if task.state in (State.COMMITTING, State.DONE, State.FAILED):
-                attempt.outcome = Outcome.SUPERSEDED
-                self._record(task, attempt, report.start, report.end, report.counters)
-                winner = False
-            else:
+            self._roster.release(report.worker, task, attempt.number)
+            winner = task.state not in (State.COMMITTING, State.DONE, State.FAILED)
+            attempt.move("win" if winner else "lose")
+            if winner:
                 self._transition(task, "win")
-                attempt.outcome = Outcome.COMMITTING
-                winner = True
+            else:
+                self._record(task, attempt, report)
         error = None
         try:
-            for temporary, name in self._files(task, report):
+            for temporary, name in protocol.attempt_files(report, self.run_id):
                 if winner:
                     self.storage.publish(temporary, name)
                 else:
@@ -416,11 +402,12 @@ class Master:
             if not winner:
                 return
             if error:
+                task.back_off()  # before the transition, which would queue it at once
                 self._transition(task, "commit_failed")
-                self._end_attempt(task, attempt, Outcome.FAILED, error)
+                self._end_attempt(task, attempt, "commit_failed", error)
                 return
-            attempt.outcome = Outcome.OK
-            self._record(task, attempt, report.start, report.end, report.counters)
+            attempt.move("committed")
+            self._record(task, attempt, report)
             self._transition(task, "committed")
             self._settle(task, report)
 
@@ -447,94 +434,54 @@ class Master:
             self._finished.set()
         self._cond.notify_all()
 
-    def _release_worker(self, label, task, attempt):
-        worker = self._workers.get(label)
-        if worker is not None and worker.attempt == (task, attempt.number):
-            worker.attempt = None
-
     def _failed(self, report):
         with self._cond:
             task, attempt = self._attempt_of(report)
             if attempt.outcome not in LIVE:
                 return
-            self._end_attempt(task, attempt, Outcome.FAILED, f"failed ({report.error or 'unknown error'})", report)
+            self._end_attempt(task, attempt, "fail", f"failed ({report.error or 'unknown error'})", report,
+                              storage=report.storage and not report.fatal)
             if report.fatal and self.failure is None:  # a full disk, an input that changed: no retry can help
                 self.fatal = True
                 self._fail_job(f"{task.label}: {report.error}")
 
     # ---- RPC handlers -----------------------------------------------------
 
-    def _register(self, body, session):
-        """The worker's label (a new one on first contact); its connection is back if it was lost."""
-        label = body.get("worker")
-        if label not in self._workers:
-            pid, host, slowdown = body.get("pid", 0), body.get("host", "?"), body.get("slowdown", 1.0)
-            if not isinstance(pid, int) or not isinstance(host, str) or not isinstance(slowdown, (int, float)):
-                raise ValueError("'pid' and 'slowdown' must be numbers and 'host' a string")
-            label = f"w{len(self._workers)}"
-            self._workers[label] = Worker(pid, host, float(slowdown))
-        self._workers[label].lost_at = None
-        session["worker"] = label
-        return label
-
     def _parse(self, body, failed=False):
         n_tasks = {"map": len(self._maps), "reduce": len(self._reduces)}
         return protocol.parse_report(body, n_tasks, self.spec.n_reduce, failed=failed)
 
-    def _on_task(self, body, session):
+    def _on_task(self, body, session, request=None):
+        request = request or TaskRequest.parse(body)
         with self._cond:
-            worker = self._register(body, session)
-            return 200, {"worker": worker, "run_id": self.run_id, **self._assign(worker)}
+            return 200, self._assign(self._roster.register(request, session)).to_json()
 
     def _on_done(self, body, session):
-        report = self._parse(body)  # the whole request is checked before any state changes
+        report, request = self._parse(body), TaskRequest.parse(body)  # all checked before any state changes
         self._complete(report)
-        return self._on_task(body, session)
+        return self._on_task(body, session, request)
 
     def _on_fail(self, body, session):
-        report = self._parse(body, failed=True)
+        report, request = self._parse(body, failed=True), TaskRequest.parse(body)
         self._failed(report)
-        return self._on_task(body, session)
+        return self._on_task(body, session, request)
 
     def _on_disconnect(self, session):
         with self._cond:
-            worker = self._workers.get(session.get("worker"))
-            if worker is not None and worker.attempt is not None and not self._finished.is_set():
-                worker.lost_at = time.monotonic()
-
-    def publish_status(self):
-        """Write the status to the job's storage, where a launcher with no route to us reads it.
-
-        A failed write is reported and skipped: progress is advisory, the job goes on.
-        """
-        try:
-            self.storage.write_bytes(STATUS_FILE, json.dumps(self.status()).encode())
-        except (OSError, MrkitError) as exc:  # a StorageError is a MrkitError
-            print(f"mrkit master: cannot publish {STATUS_FILE}: {exc}", file=sys.stderr)
-
-    def _publish_status_loop(self):
-        self.publish_status()  # at once: a launcher takes the first status as "the master is up"
-        while not self._finished.wait(self.status_every):
-            self.publish_status()
+            self._roster.disconnect(session, job_over=self._finished.is_set())
 
     def _on_status(self, body, session):
         return 200, self.status()
 
     def status(self):
-        """Progress counts for progress bars and notebooks."""
+        """Progress counts for progress bars and notebooks: a protocol.Status, as JSON."""
         with self._cond:
-            return self._status()
-
-    def _status(self):
-        maps, reduces = state_counts(self._maps), state_counts(self._reduces)
-        if self.failure:
-            phase = "failed"
-        elif self._finished.is_set():
-            phase = "done"
-        else:
-            phase = "map" if maps["done"] < maps["total"] else "reduce"
-        return {
-            "run_id": self.run_id, "phase": phase, "map": maps, "reduce": reduces,
-            "workers": len(self._workers), "elapsed_s": timing.now() - self._started_at,
-            "failure": self.failure, "host": socket.gethostname(), "pid": os.getpid(),
-        }
+            maps, reduces = tasktable.state_counts(self._maps), tasktable.state_counts(self._reduces)
+            if self.failure:
+                phase = "failed"
+            elif self._finished.is_set():
+                phase = "done"
+            else:
+                phase = "map" if maps["done"] < maps["total"] else "reduce"
+            return Status(self.run_id, phase, maps, reduces, len(self._roster.workers),
+                          timing.now() - self._started_at, self.failure, socket.gethostname(), os.getpid()).to_json()

@@ -12,21 +12,33 @@ so nobody without the token can make the master buffer anything. Each
 connection carries a `session` dict for the routes, and the server calls
 `on_disconnect(session)` when the connection closes: a worker whose process
 dies closes its socket, so the master hears of it at once.
+
+A port anyone can reach must not be held by those without the token: a
+connection that has not presented the token within `header_timeout_s` is
+closed (idle or sending its headers a byte at a time), the connections (and
+so the threads) are bounded below the process's descriptor limit, the oldest
+unauthenticated one making room for a new one, and an accept that fails
+(out of descriptors) backs off instead of spinning. A connection that has
+shown the token may then idle for as long as its worker's task runs: its
+close is how the master hears that the worker died.
 """
 
 import errno
 import hmac
 import http.client
 import json
+import resource
 import socket
 import socketserver
 import sys
 import threading
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from mrkit.errors import AuthError, MrkitError, UsageError
+from mrkit.runtime.protocol import ProtocolError
 
 # The largest legitimate body is a map report: ~25 bytes per [reduce, bytes] entry of `partitions`,
 # so 1 MiB holds R = 40,000 (a test checks it); task reports are otherwise a few KiB.
@@ -36,7 +48,19 @@ MAX_BODY = 1 << 20
 # server reads and discards this much (or for this long) first.
 DRAIN_BYTES = 256 << 10
 DRAIN_S = 1.0
-_VALIDATION_ERRORS = (KeyError, IndexError, TypeError, ValueError)  # a route's word for "malformed request"
+HEADER_TIMEOUT_S = 5.0  # a new connection presents the token this soon (a worker does so at once)
+MAX_CONNECTIONS = 1024
+_SPARE_DESCRIPTORS = 64  # kept for storage files, pipes and the workers a backend forks
+_OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_BACKOFF_S = (0.01, 0.5)  # an accept that failed for want of descriptors waits this long, doubling
+
+
+def connection_bound():
+    """How many connections a server holds at once: MAX_CONNECTIONS, or fewer below a low `ulimit -n`."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(8, min(MAX_CONNECTIONS, soft - _SPARE_DESCRIPTORS))
 
 
 class MasterGone(ConnectionError):
@@ -113,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
         supplied = self.headers.get("Authorization", "")
         if not hmac.compare_digest(supplied.encode(), f"Bearer {self.server.token}".encode()):
             return self._refuse(401, "missing or wrong token", close=length > 0)
+        self.server.trust(self.connection)
         if length > MAX_BODY:
             return self._refuse(413, f"body of {length} bytes is over the limit of {MAX_BODY}", close=True)
         if self._continue:
@@ -132,8 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             try:
                 status, payload = route(body, self.session)
-            except _VALIDATION_ERRORS as exc:
-                status, payload = 400, {"error": f"malformed request: {type(exc).__name__}: {exc}"}
+            except ProtocolError as exc:  # the request's fault; any other exception is the server's (500)
+                status, payload = 400, {"error": f"malformed request: {exc}"}
             data = json.dumps(payload).encode()
         except Exception as exc:  # a bug in the route (or a reply JSON cannot carry): say so, keep serving
             print(f"mrkit rpc: {method} {self.path} failed:", file=sys.stderr)
@@ -182,18 +207,27 @@ class RpcServer(ThreadingHTTPServer):
 
     `session` is a dict that lives as long as the client's connection;
     `on_disconnect(session)`, when given, is called once when that connection
-    closes, whether the client hung up or died. A handler raising KeyError,
-    IndexError, TypeError or ValueError means a malformed request (400);
-    anything else is a bug (500, with the traceback on stderr).
+    closes, whether the client hung up or died. A handler raising
+    protocol.ProtocolError means a malformed request (400); anything else is
+    a bug (500, with the traceback on stderr).
     """
 
     daemon_threads = True
     request_queue_size = 128  # many workers may connect at once
 
-    def __init__(self, address, token, routes, on_disconnect=None):
+    def __init__(self, address, token, routes, on_disconnect=None, *, max_connections=None,
+                 header_timeout_s=HEADER_TIMEOUT_S):
         self.token = token
         self.routes = routes
         self.on_disconnect = on_disconnect
+        self.max_connections = max_connections or connection_bound()
+        self.header_timeout_s = header_timeout_s
+        self._connections = {}  # socket -> [monotonic time accepted, shown the token, evicted]
+        self._guard = threading.Lock()
+        self._stopping = threading.Event()
+        self._backoff_s = 0.0
+        self._warned = False
+        self._reaped_at = 0.0
         try:
             super().__init__(address, _Handler)
         except OSError as exc:
@@ -210,6 +244,76 @@ class RpcServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
+    # ---- holding connections: bounded, and only those with the token for long --------------
+
+    def verify_request(self, request, client_address):
+        """Admit a new connection, making room by closing the oldest that has not shown the token."""
+        with self._guard:
+            live = sum(not evicted for _, _, evicted in self._connections.values())
+            if live >= self.max_connections and not self._evict_oldest_stranger():
+                return False  # every connection is a worker's: the newcomer is refused (closed)
+            self._connections[request] = [time.monotonic(), False, False]
+        return True
+
+    def trust(self, sock):
+        """`sock` has shown the token: it may stay open, idle, for as long as its worker needs."""
+        with self._guard:
+            entry = self._connections.get(sock)
+            if entry is not None:
+                entry[1] = True
+
+    def shutdown_request(self, request):
+        with self._guard:
+            self._connections.pop(request, None)
+        super().shutdown_request(request)
+
+    def _evict_oldest_stranger(self):
+        """Close the oldest connection that has not shown the token; False if there is none. Holds the guard."""
+        strangers = [(entry[0], sock) for sock, entry in self._connections.items() if not entry[1] and not entry[2]]
+        if strangers:
+            self._evict(min(strangers, key=lambda pair: pair[0])[1])
+        return bool(strangers)
+
+    def _evict(self, sock):
+        """Close a connection under its handler (whose read then ends); caller holds the guard."""
+        self._connections[sock][2] = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone
+
+    def service_actions(self):
+        """Between accepts (serve_forever's hook): close connections still without the token past their time."""
+        now = time.monotonic()
+        if now - self._reaped_at < min(0.25, self.header_timeout_s / 4):
+            return
+        self._reaped_at = now
+        with self._guard:
+            for sock, (accepted, trusted, evicted) in list(self._connections.items()):
+                if not trusted and not evicted and now - accepted >= self.header_timeout_s:
+                    self._evict(sock)
+
+    def get_request(self):
+        try:
+            request = super().get_request()
+        except OSError as exc:
+            if exc.errno in _OUT_OF_DESCRIPTORS:
+                self._back_off(exc)
+            raise
+        self._backoff_s = 0.0
+        return request
+
+    def _back_off(self, exc):
+        """Out of descriptors: free one held by a stranger and wait, rather than retry the accept at once."""
+        if not self._warned:  # once: a flood would otherwise flood stderr too
+            self._warned = True
+            print(f"mrkit rpc: cannot accept a connection ({exc.strerror}, {len(self._connections)} open): "
+                  "closing connections that have not shown the token, and waiting", file=sys.stderr)
+        with self._guard:
+            self._evict_oldest_stranger()
+        self._backoff_s = min(_BACKOFF_S[1], max(_BACKOFF_S[0], 2 * self._backoff_s))
+        self._stopping.wait(self._backoff_s)
+
     _serving = None  # the thread of serve_in_background, once started
 
     def serve_in_background(self, poll_interval=0.02):
@@ -220,6 +324,7 @@ class RpcServer(ThreadingHTTPServer):
 
     def shutdown(self):
         """Stop serving; a server that never served returns at once (the stdlib's would wait forever)."""
+        self._stopping.set()
         if self._serving is not None:
             super().shutdown()
 

@@ -6,26 +6,38 @@ the master renames the winner's, and a worker whose report cannot be
 delivered removes its own. Anything the app raises, `sys.exit()` included,
 is the app's failure, reported to the master; the worker goes on.
 
-It exits 0 when the master says the job is over or can no longer be reached
-(the job finished, or the master died), 1 when the master reports the job
-failed (JobFailed) or answers in a way it should not (RpcError), and 2 when
-the master rejects its token (or JobCannotSucceed: the job stopped on a full
-disk, a directory it cannot write, an input that changed). Its import path
-stays light: no pandas, no boto3.
+It exits 0 when the master says the job is over (or, once the master has
+gone, its run record says so), 1 when the master reports the job failed
+(JobFailed), answers in a way it should not (RpcError) or cannot be reached
+for `patience_s` (MasterUnreachable: it died, or the network is down), and 2
+when the master rejects its token (or JobCannotSucceed: the job stopped on a
+full disk, a directory it cannot write, an input that changed). `mrkit
+worker` says on stderr why it exits. Its import path stays light: no pandas,
+no boto3.
 """
 
+import json
 import os
+import random
 import socket
 import sys
 import time
+from dataclasses import replace
 
 from mrkit import tasks, timing
 from mrkit.errors import FATAL_TO_JOB, AuthError, JobCannotSucceed, JobFailed, MrkitError
 from mrkit.runtime.discovery import RUN_FILE, read_master_file
-from mrkit.runtime.protocol import attempt_name
+from mrkit.runtime.protocol import Action, Assignment, ProtocolError, Report, TaskRequest, attempt_name
 from mrkit.runtime.rpc import MasterGone, RpcClient, RpcError
+from mrkit.storage.base import StorageError
 
-RUNNERS = {"map": tasks.run_map, "reduce": tasks.run_reduce}
+RUNNERS = {Action.MAP: tasks.run_map, Action.REDUCE: tasks.run_reduce}
+PATIENCE_S = 30.0  # how long a master that cannot be reached is tried again before the worker gives up
+_RETRY_S = (0.1, 2.0)  # first and longest pause between tries, doubling, with jitter
+
+
+class MasterUnreachable(RpcError):
+    """The master could not be reached for the worker's whole patience: not a clean end of the job."""
 
 
 class AttemptFiles:
@@ -80,60 +92,106 @@ def _one_line(exc):
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
-def work(app, client, storage, open_storage=None, slowdown=1.0):
-    """Serve tasks until the job is over; returns the exit code, raises JobFailed.
+def _job_over(storage, run_id):
+    """Whether the job's run record is in `storage` (the master writes it as it exits), for `run_id` if known."""
+    try:
+        record = json.loads(storage.read_bytes(RUN_FILE))
+        return run_id is None or record["run"]["run_id"] == run_id
+    except (OSError, MrkitError, ValueError, KeyError, TypeError):
+        return False
+
+
+class _Calls:
+    """The worker's calls to the master, tried again while it cannot be reached, for up to `patience_s`.
+
+    Between tries the job's storage is looked at: a master that has finished
+    wrote its run record there, so a worker that missed the last reply still
+    tells "the job is over" from "the master is gone".
+    """
+
+    OVER = Assignment(Action.EXIT)  # what the run record says when the master no longer can
+
+    def __init__(self, client, patience_s):
+        self.client, self.patience_s = client, patience_s
+        self.storage, self.run_id = None, None
+
+    def __call__(self, path, body):
+        """The master's Assignment in answer to `body` (a TaskRequest, with a Report for /done and /fail)."""
+        began, pause = time.monotonic(), _RETRY_S[0]
+        while True:
+            try:
+                reply = self.client.call("POST", path, body)
+            except MasterGone as exc:
+                if self.storage is not None and _job_over(self.storage, self.run_id):
+                    return self.OVER
+                waited = time.monotonic() - began
+                if waited >= self.patience_s:
+                    raise MasterUnreachable(f"cannot reach the master for {waited:.0f} s ({exc}): "
+                                            "it died or the network is down") from None
+            else:
+                try:
+                    return Assignment.parse(reply)
+                except ProtocolError as exc:
+                    raise RpcError(f"the master's answer to POST {path} is not an assignment: {exc}") from None
+            time.sleep(min(pause * random.uniform(0.5, 1.0), max(0.0, began + self.patience_s - time.monotonic())))
+            pause = min(_RETRY_S[1], 2 * pause)
+
+
+def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIENCE_S, say=None):
+    """Serve tasks until the job is over; returns the exit code, raises JobFailed or MasterUnreachable.
 
     When the master names the job's storage (remote workers, S3), the worker
     switches to it through `open_storage(url)`. A `slowdown` F > 1 makes this
     worker a straggler for studies: it sleeps (F - 1) x each task's own time
-    before reporting it.
+    before reporting it. `say(line)`, when given, hears why a clean end is one.
     """
-    identity = {"pid": os.getpid(), "host": socket.gethostname(), "slowdown": slowdown}
+    request = TaskRequest(os.getpid(), socket.gethostname(), slowdown)
     opened = {}
+    call = _Calls(client, patience_s)
+    call.storage = storage
     try:
-        reply = client.call("POST", "/task", identity)
+        reply = call("/task", request.to_json())
         while True:
-            identity["worker"] = reply["worker"]
-            action = reply["action"]
-            if action == "exit":
-                if reply.get("failed"):
-                    raise (JobCannotSucceed if reply.get("fatal") else JobFailed)(reply["failed"])
+            if reply.action is Action.EXIT:
+                if reply.failed:
+                    raise (JobCannotSucceed if reply.fatal else JobFailed)(reply.failed)
+                if say is not None:
+                    say("the master has finished the job (its run record is written)" if reply is call.OVER
+                        else "the master says the job is done")
                 return 0
-            if action == "wait":
-                reply = client.call("POST", "/task", identity)
+            request, call.run_id = replace(request, worker=reply.worker), reply.run_id
+            if reply.action is Action.WAIT:
+                reply = call("/task", request.to_json())
                 continue
-            task = reply["task"]
-            if reply.get("storage") and open_storage is not None:
-                url = reply["storage"]
-                storage = opened.get(url) or opened.setdefault(url, open_storage(url))
-            report = {**identity, "phase": action, "task": task["task"], "attempt": reply["attempt"]}
-            files = AttemptFiles(storage, reply["run_id"], reply["attempt"])
+            files = None
             start, began, cpu = timing.now(), time.monotonic(), timing.process_cpu_s()
             try:
-                result = RUNNERS[action](app, task, files)
+                if reply.storage and open_storage is not None:  # part of the attempt: it may find S3 down
+                    storage = call.storage = opened.get(reply.storage) or opened.setdefault(
+                        reply.storage, open_storage(reply.storage))
+                files = AttemptFiles(storage, reply.run_id, reply.attempt)
+                result = RUNNERS[reply.action](app, reply.task, files)
             except (Exception, SystemExit) as exc:  # the app's bug: the master retries, then fails the job
-                files.discard()
-                report.update(start=start, end=timing.now(), error=_one_line(exc),
-                              fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
-                              counters={"cpu_s": timing.process_cpu_s() - cpu})
-                reply = client.call("POST", "/fail", report)
+                if files is not None:
+                    files.discard()
+                report = Report(reply.worker, reply.phase, reply.task["task"], reply.attempt, start, timing.now(),
+                                {"cpu_s": timing.process_cpu_s() - cpu}, error=_one_line(exc),
+                                fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
+                                storage=isinstance(exc, StorageError))  # the master backs these off
+                reply = call("/fail", {**report.to_json(), **request.to_json()})
                 continue
             cpu = timing.process_cpu_s() - cpu
             if slowdown > 1:
                 # monotonic: a wall clock stepped back would make the sleep negative and kill the worker
                 time.sleep((slowdown - 1) * (time.monotonic() - began))
-            end = timing.now()
-            partitions = result.pop("partitions", None)
-            report.update(start=start, end=end, counters={**result, "cpu_s": cpu})
-            if partitions is not None:
-                report["partitions"] = partitions
+            partitions = tuple(map(tuple, result.pop("partitions", ())))
+            report = Report(reply.worker, reply.phase, reply.task["task"], reply.attempt, start, timing.now(),
+                            {**result, "cpu_s": cpu}, partitions)
             try:
-                reply = client.call("POST", "/done", report)
+                reply = call("/done", {**report.to_json(), **request.to_json()})
             except BaseException:
                 files.discard()  # no master took the files: they must not linger
                 raise
-    except MasterGone:
-        return 0
     finally:
         client.close()
 
@@ -180,20 +238,44 @@ def resolve_token(token_file=None, info=None):
     raise MrkitError("no token: set $MRKIT_TOKEN, pass --token-file, or run the worker in the master's directory")
 
 
-def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0, open_storage=None):
-    """The `mrkit worker` process: find the master, then work. Returns the exit code."""
+def _say(line):
+    print(f"mrkit worker: {line}", file=sys.stderr)
+
+
+def _stale(info):
+    """Why mr-master.json names a master that is not running on this host, or None."""
+    pid, host = info.get("pid"), info.get("host")
+    if host != socket.gethostname() or not isinstance(pid, int):
+        return None  # written elsewhere (a shared file system): only the connection can tell
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return (f"mr-master.json is stale: its master (pid {pid}) is not running and left no run record; "
+                "start `mrkit master` again")
+    except PermissionError:
+        pass  # alive, another user's
+    return None
+
+
+def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0, open_storage=None,
+               patience_s=PATIENCE_S):
+    """The `mrkit worker` process: find the master, then work. Returns the exit code, saying why on stderr."""
     info = None
     if master_url is None:
         info = find_master(".", wait_s)
         if info is None:
+            _say("the job is over: mr-run.json is here and no master runs")
             return 0
+        if (stale := _stale(info)) is not None:
+            _say(stale)
+            return 1
         master_url = info["url"]
     client = RpcClient(master_url, resolve_token(token_file, info))
     try:
-        return work(app, client, storage, open_storage)
+        return work(app, client, storage, open_storage, patience_s=patience_s, say=_say)
     except AuthError as exc:
-        print(f"mrkit worker: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
-    except RpcError as exc:  # the master is there but answers what it should not: not a clean end
-        print(f"mrkit worker: {exc}", file=sys.stderr)
+    except RpcError as exc:  # unreachable, or there but answering what it should not: not a clean end
+        _say(str(exc))
         return 1

@@ -12,7 +12,7 @@ import signal
 import time
 
 import pytest
-from conftest import app_path, mrkit, mrkit_popen, sorted_outputs
+from conftest import _post, app_path, mrkit, mrkit_popen, sorted_outputs
 
 FAULTY = app_path("faulty")
 
@@ -100,7 +100,8 @@ def test_a_stopped_attempt_woken_after_the_next_job_changes_nothing(tmp_path):
     first = _words(tmp_path, "alpha beta\n", "one.txt")
     master = mrkit_popen("master", "-r", "1", "--task-timeout", "1", first, cwd=tmp_path)
     _wait_for(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
-    sleeper = mrkit_popen("worker", FAULTY, "--app-opt", "fault=pause", "--app-opt", "seconds=2", cwd=tmp_path)
+    sleeper = mrkit_popen("worker", FAULTY, "--app-opt", "fault=pause", "--app-opt", "seconds=2",
+                          "--master-timeout", "2", cwd=tmp_path)
     _wait_for(lambda: list(tmp_path.glob("paused-*")), "the worker entered its reduce")
     sleeper.send_signal(signal.SIGSTOP)
     try:
@@ -113,7 +114,8 @@ def test_a_stopped_attempt_woken_after_the_next_job_changes_nothing(tmp_path):
         assert job2 == _expected_wc(tmp_path, second)
     finally:
         sleeper.send_signal(signal.SIGCONT)
-    assert sleeper.wait(timeout=30) == 0, "its master is gone: the job is over for it"
+    assert sleeper.wait(timeout=30) == 1, "its master is gone, and no run record of its job says it is over"
+    assert "cannot reach the master" in sleeper.stderr.read()
     assert sorted_outputs(tmp_path) == job2, "the stale attempt must not replace job 2's output"
     assert not list(tmp_path.glob(".mr-*.tmp")), "and it removes its attempt's files"
 
@@ -187,3 +189,81 @@ def test_keys_and_values_that_are_not_strings_blame_the_app_in_a_distributed_run
     name = _words(tmp_path)
     result = mrkit("run", app_path("badtypes"), "--app-opt", f"what={what}", "-r", "1", name, cwd=tmp_path)
     assert line in _one_line_failure(result)
+
+
+# ---- a storage outage of a few seconds (issue 22 D11) ------------------------------------------------------
+
+class _RestartableMoto:
+    """moto's S3 on one port of 127.0.0.1 that can be stopped and started again (its objects stay: moto
+    keeps them in this process)."""
+
+    def __init__(self):
+        import socket
+
+        moto_server = pytest.importorskip("moto.server", reason="moto[s3] is not installed (a dev dependency)")
+        self._make = moto_server.ThreadedMotoServer
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.start()
+
+    def start(self):
+        self.server = self._make(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self):
+        self.server.stop()
+
+
+@pytest.fixture
+def outage_s3(aws_env):
+    import boto3
+
+    moto = _RestartableMoto()
+    client = boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1")
+    client.create_bucket(Bucket="outage")
+    yield moto, client
+    moto.stop()
+    moto.start()
+    _post(f"{moto.url}/moto-api/reset")  # moto's objects live in this process: leave none for other tests
+    moto.stop()
+
+
+def _s3_run(tmp_path, moto, corpus, *args):
+    env = {"AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    return mrkit_popen("run", app_path("slowwc"), *args, "--storage", "s3://outage/job", *corpus, cwd=tmp_path,
+                       env=env)
+
+
+def _keys(client, prefix="job/"):
+    return [o["Key"] for o in client.list_objects_v2(Bucket="outage", Prefix=prefix).get("Contents", ())]
+
+
+@pytest.mark.timeout(180)
+def test_a_storage_outage_of_4_s_mid_map_does_not_fail_the_job(tmp_path, outage_s3, corpus):
+    moto, client = outage_s3
+    run = _s3_run(tmp_path, moto, corpus[:4], "-m", "8", "-r", "2", "-w", "2")
+    _wait_for(lambda: any(k.startswith("job/mr-0-") for k in _keys(client)), "the first map's output is committed")
+    moto.stop()
+    time.sleep(4)  # the outage
+    moto.start()
+    _, err = run.communicate(timeout=150)
+    assert run.returncode == 0, err
+    lines = sorted(line for key in _keys(client, "job/mr-out-")
+                   for line in client.get_object(Bucket="outage", Key=key)["Body"].read().decode().splitlines())
+    assert lines == _expected_wc(tmp_path, *corpus[:4])
+
+
+@pytest.mark.timeout(180)
+def test_a_job_failed_by_a_storage_that_stays_down_says_so_before_its_clean_up_warnings(tmp_path, outage_s3,
+                                                                                         corpus):
+    moto, client = outage_s3
+    run = _s3_run(tmp_path, moto, corpus[:4], "-m", "8", "-r", "2", "-w", "2", "--max-attempts", "3")
+    _wait_for(lambda: any(k.startswith("job/mr-0-") for k in _keys(client)), "the first map's output is committed")
+    moto.stop()
+    _, err = run.communicate(timeout=150)
+    lines = err.strip().splitlines()
+    assert run.returncode == 1 and lines[0].startswith("mrkit run: job failed: map task "), err
+    assert "cannot reach S3" in lines[0] and "Traceback" not in err

@@ -8,11 +8,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 
 import pytest
 
 from mrkit.errors import AuthError, UsageError
+from mrkit.runtime.protocol import ProtocolError
 from mrkit.runtime.rpc import MAX_BODY, MasterGone, RpcClient, RpcError, RpcServer
 
 
@@ -20,11 +22,21 @@ def _bug(body, session=None):
     raise RuntimeError("boom")
 
 
+def _key_bug(body, session=None):
+    return 200, {"n": body["absent"]}  # a route's KeyError is its own bug, not the client's malformed request
+
+
+def _refused(body, session=None):
+    raise ProtocolError("'phase' must be one of ('map', 'reduce'), got 'sort'")
+
+
 ROUTES = {
     ("POST", "/echo"): lambda body, session=None: (200, body),
     ("GET", "/status"): lambda body, session=None: (200, {"ok": True}),
     ("POST", "/get"): lambda body, session=None: (200, {"n": body.get("n")}),
     ("POST", "/bug"): _bug,
+    ("POST", "/key-bug"): _key_bug,
+    ("POST", "/refused"): _refused,
     ("POST", "/unserializable"): lambda body, session=None: (200, {"x": object()}),
 }
 
@@ -410,3 +422,130 @@ def test_a_dropped_kept_alive_connection_is_reopened_once_and_an_unreachable_mas
         unused.bind(("127.0.0.1", 0))  # a port nobody listens on: refused
         with pytest.raises(MasterGone):
             RpcClient(f"http://127.0.0.1:{unused.getsockname()[1]}", "t", timeout=5).call("GET", "/status")
+
+
+# ---- the port under abuse: strangers' connections are bounded and short-lived (issue 22 D4) -------------
+
+def _closed_by_server(conn, limit=30):
+    """Whether the server closed `conn` (an EOF or a reset) within `limit` seconds."""
+    conn.settimeout(limit)
+    try:
+        return conn.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except (TimeoutError, BlockingIOError):
+        return False
+
+
+def test_connections_without_the_token_are_closed_after_the_header_timeout_but_a_worker_s_may_idle():
+    rpc = RpcServer(("127.0.0.1", 0), "secret", ROUTES, header_timeout_s=0.5)
+    rpc.serve_in_background()
+    try:
+        silent = socket.create_connection(rpc.server_address)
+        slow = socket.create_connection(rpc.server_address)
+        slow.sendall(b"GET /status HTTP/1.1\r\n")  # a slowloris: headers that never end
+        worker = RpcClient(rpc.url, "secret")
+        assert worker.call("GET", "/status") == {"ok": True}
+        assert _closed_by_server(silent) and _closed_by_server(slow)
+        connection = worker._connection
+        assert worker.call("GET", "/status") == {"ok": True} and worker._connection is connection, \
+            "a connection that showed the token stays open past the header timeout"
+        for conn in (silent, slow):
+            conn.close()
+        worker.close()
+    finally:
+        rpc.shutdown()
+        rpc.server_close()
+
+
+def _wait_until(predicate, what, limit=30):
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.05)
+
+
+def _handler_threads():
+    return sum("process_request_thread" in t.name for t in threading.enumerate())
+
+
+def test_idle_connections_are_bounded_and_a_worker_still_gets_in():
+    before = _handler_threads()  # other tests' servers may still be winding down
+    rpc = RpcServer(("127.0.0.1", 0), "secret", ROUTES, max_connections=16, header_timeout_s=600)
+    rpc.serve_in_background()
+    idle = []
+    try:
+        for _ in range(100):
+            idle.append(socket.create_connection(rpc.server_address))
+        worker = RpcClient(rpc.url, "secret", timeout=30)
+        assert worker.call("GET", "/status") == {"ok": True}
+        _wait_until(lambda: sum(_closed_by_server(conn, limit=0) for conn in idle) >= 100 - 16,
+                    "the oldest strangers made room")
+        _wait_until(lambda: _handler_threads() <= before + 16 + 1,
+                    "a thread per connection, and no more connections than the bound")
+        worker.close()
+    finally:
+        for conn in idle:
+            conn.close()
+        rpc.shutdown()
+        rpc.server_close()
+
+
+_LOW_LIMIT_SERVER = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+from mrkit.runtime.rpc import RpcServer
+rpc = RpcServer(("127.0.0.1", 0), "secret", {("GET", "/status"): lambda body, session: (200, {"ok": True})},
+                max_connections=10_000, header_timeout_s=600)  # the descriptors run out before the bound
+print(rpc.server_address[1], flush=True)
+rpc.serve_forever(0.02)
+"""
+
+
+def _cpu_s(pid):
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads the server's CPU time from /proc")
+def test_an_accept_out_of_descriptors_backs_off_instead_of_spinning_and_a_worker_gets_in():
+    process = subprocess.Popen([sys.executable, "-c", _LOW_LIMIT_SERVER], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    idle = []
+    try:
+        port = int(process.stdout.readline())
+        for _ in range(80):  # more than the 48 descriptors the server may hold
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        worker = RpcClient(f"http://127.0.0.1:{port}", "secret", timeout=30)
+        assert worker.call("GET", "/status") == {"ok": True}, "a stranger's connection made room for the worker"
+        for conn in idle:  # keep the backlog full of strangers while the server's CPU is watched
+            if _closed_by_server(conn, limit=0):
+                conn.close()
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        began, cpu = time.monotonic(), _cpu_s(process.pid)
+        time.sleep(2.0)
+        share = (_cpu_s(process.pid) - cpu) / (time.monotonic() - began)
+        assert share < 0.3, f"the server used {share:.0%} of a CPU while out of descriptors"
+        worker.close()
+    finally:
+        for conn in idle:
+            conn.close()
+        process.kill()
+        _, err = process.communicate(timeout=10)
+    assert err.count("cannot accept a connection") == 1, err
+
+
+def test_only_a_protocol_error_answers_400_and_any_other_exception_in_a_route_answers_500(server, capfd):
+    """Issue 21: a KeyError, IndexError, TypeError or ValueError in a route used to be the client's 400."""
+    client = RpcClient(server.url, "secret")
+    with pytest.raises(RpcError, match=r"^the master answered POST /refused with HTTP 400: malformed request: "
+                                       r"'phase' must be one of \('map', 'reduce'\), got 'sort'$"):
+        client.call("POST", "/refused", {})
+    assert "Traceback" not in capfd.readouterr().err, "a client's mistake is not the server's error"
+    with pytest.raises(RpcError, match=r"^the master answered POST /key-bug with HTTP 500: internal error: "
+                                       r"KeyError: 'absent'$"):
+        client.call("POST", "/key-bug", {})
+    err = capfd.readouterr().err
+    assert "mrkit rpc: POST /key-bug failed:" in err and "KeyError: 'absent'" in err, "logged on the server's stderr"
+    assert client.call("GET", "/status") == {"ok": True}
+    client.close()

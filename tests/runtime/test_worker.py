@@ -1,13 +1,17 @@
 """The worker loop against a real RPC server whose routes play the master, and its attempt files."""
 
+import json
+import signal
 import threading
+import time
 
 import pytest
+from conftest import app_path, mrkit, mrkit_popen
 
 from mrkit.app import load_app
 from mrkit.runtime import protocol
 from mrkit.runtime.rpc import RpcClient, RpcServer
-from mrkit.runtime.worker import AttemptFiles, run_worker, work
+from mrkit.runtime.worker import AttemptFiles, MasterUnreachable, run_worker, work
 from mrkit.storage.local import LocalStorage
 
 
@@ -100,8 +104,8 @@ def _read_request(conn):
     return head
 
 
-def test_a_master_gone_mid_report_is_a_clean_end_and_leaves_no_files(tmp_path):
-    """A master that dies as the report arrives: the worker exits 0 and its attempt's files go."""
+def test_a_master_gone_mid_report_is_not_a_clean_end_and_leaves_no_files(tmp_path):
+    """A master that dies as the report arrives: the worker tries again for its patience, then gives up (exit 1)."""
     import json
     import socket
 
@@ -124,9 +128,13 @@ def test_a_master_gone_mid_report_is_a_clean_end_and_leaves_no_files(tmp_path):
 
     thread = threading.Thread(target=serve)
     thread.start()
-    code = work(load_app("wc"), RpcClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "t"), LocalStorage(tmp_path))
+    began = time.monotonic()
+    with pytest.raises(MasterUnreachable, match=r"^cannot reach the master for \d+ s \(.*\): it died or the network"):
+        work(load_app("wc"), RpcClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "t"), LocalStorage(tmp_path),
+             patience_s=1.0)
+    assert time.monotonic() - began >= 1.0, "it tried again for its whole patience"
     thread.join(10)
-    assert reported.is_set() and code == 0
+    assert reported.is_set()
     assert not list(tmp_path.glob(".mr-*")) and not list(tmp_path.glob("mr-*"))
 
 
@@ -134,3 +142,57 @@ def _token(tmp_path):
     path = tmp_path / "token"
     path.write_text("t")
     return path
+
+
+# ---- why a worker exits: job over, master gone, stale mr-master.json (issue 22 D4 and "also seen") ----------
+
+def _wait_for(predicate, what, limit=60):
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.02)
+
+
+def _job(tmp_path, *master_args):
+    (tmp_path / "in.txt").write_text("a b a\n" * 10)
+    master = mrkit_popen("master", "-r", "1", *master_args, "in.txt", cwd=tmp_path)
+    _wait_for(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
+    return master
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_says_the_job_is_over_when_the_master_says_so(tmp_path):
+    master = _job(tmp_path)
+    worker = mrkit("worker", "wc", cwd=tmp_path)
+    assert master.wait(timeout=30) == 0
+    assert worker.returncode == 0 and worker.stderr == "mrkit worker: the master says the job is done\n"
+    late = mrkit("worker", "wc", cwd=tmp_path)  # after the master: its run record says the job is over
+    assert late.returncode == 0 and late.stderr.count("\n") == 1 and "the job is over" in late.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_whose_master_dies_mid_task_exits_1_with_one_line(tmp_path):
+    master = _job(tmp_path)
+    worker = mrkit_popen("worker", app_path("faulty"), "--app-opt", "fault=slow", "--app-opt", "seconds=2",
+                         "--master-timeout", "1", cwd=tmp_path)
+    _wait_for(lambda: list(tmp_path.glob("pid-*")), "the worker is mapping")
+    master.kill()
+    master.wait()
+    assert worker.wait(timeout=30) == 1
+    err = worker.stderr.read()
+    assert err.count("\n") == 1 and err.startswith("mrkit worker: cannot reach the master for ") \
+        and "it died or the network is down" in err, err
+    assert not list(tmp_path.glob(".mr-*.tmp")), "the attempt's files were removed"
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_facing_a_stale_master_file_exits_1_with_one_line(tmp_path):
+    master = _job(tmp_path)
+    info = json.loads((tmp_path / "mr-master.json").read_text())
+    master.send_signal(signal.SIGKILL)
+    master.wait()
+    assert json.loads((tmp_path / "mr-master.json").read_text()) == info, "a killed master leaves its file"
+    worker = mrkit("worker", "wc", cwd=tmp_path)
+    assert worker.returncode == 1
+    assert worker.stderr == (f"mrkit worker: mr-master.json is stale: its master (pid {info['pid']}) is not running "
+                             "and left no run record; start `mrkit master` again\n")

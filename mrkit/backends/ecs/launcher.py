@@ -50,6 +50,7 @@ from mrkit.backends.staging import MANIFEST, stage_inputs, write_manifest
 from mrkit.errors import JobFailed
 from mrkit.job import Input, JobSpec, check_at_least_one, default_workers
 from mrkit.runtime.discovery import RUN_FILE, STATUS_FILE
+from mrkit.runtime.protocol import ProtocolError, Status
 
 BACKEND = "ecs"
 TOKEN_FILE = "mr-token"
@@ -213,7 +214,10 @@ class Launcher:
                    "-r", str(spec.n_reduce), "--task-timeout", str(spec.task_timeout),
                    "--max-attempts", str(spec.max_attempts),
                    "--listen", f"0.0.0.0:{self.stack.master_port}", "--token-file", storage.path(TOKEN_FILE),
-                   "--status-every", str(self.status_every_s)]
+                   "--status-every", str(self.status_every_s),
+                   # with no worker for as long as a task may take to start (the launcher gone, its workers
+                   # dead), the master fails the job and its task ends: nothing is billed without end
+                   "--no-workers-timeout", f"{max(3 * spec.task_timeout, self.start_timeout_s):g}"]
         if spec.n_map is not None:
             command += ["-m", str(spec.n_map)]
         if self.backup_tasks:
@@ -269,10 +273,18 @@ class Launcher:
         except FileNotFoundError:
             return None
 
+    def _read_status(self):
+        """The master's last published protocol.Status, or None before its first."""
+        raw = self._read_json(STATUS_FILE)
+        try:
+            return None if raw is None else Status.parse(raw)
+        except ProtocolError as exc:
+            raise EcsError(f"the master published a malformed {STATUS_FILE}: {exc}") from None
+
     def _wait_status(self, arn):
         """Until the master has published its first status: it is listening, workers may connect."""
         began = time.monotonic()
-        while self._read_json(STATUS_FILE) is None:
+        while self._read_status() is None:
             task = self._describe([arn])[arn]
             if task["lastStatus"] == "STOPPED":
                 raise self._task_failed(self._note_stopped(task), "the master task stopped before serving")
@@ -288,12 +300,12 @@ class Launcher:
         """
         budget, stops = replacement_budget(workers), 0
         while True:
-            status = self._read_json(STATUS_FILE)
+            status = self._read_status()
             if status is not None:
                 if on_status is not None:
-                    on_status(status)
+                    on_status(status.to_json())
                 self._progress(status)
-                if status["phase"] in ("done", "failed"):
+                if status.over:
                     return self._collect(master, status)
             live = [arn for arn, use in self.started.items() if use.stopped is None]
             for arn, task in self._describe(live).items():
@@ -301,12 +313,12 @@ class Launcher:
                     continue
                 use = self._note_stopped(task)
                 if use.role == "master":  # its final status may have landed since the read above
-                    return self._collect(master, self._read_json(STATUS_FILE))
+                    return self._collect(master, self._read_status())
                 self.say(f"worker task {_short(arn)} stopped: {use.reason}")
                 stops += 1
                 if stops > budget:
-                    final = self._read_json(STATUS_FILE)  # the job may have ended as its workers left
-                    if final is not None and final["phase"] in ("done", "failed"):
+                    final = self._read_status()  # the job may have ended as its workers left
+                    if final is not None and final.over:
                         return self._collect(master, final)
                     raise JobFailed(f"worker tasks stopped {stops} times, more than the replacement budget of "
                                     f"{budget} (2 x {workers} workers + 2): stopping the job")
@@ -315,8 +327,8 @@ class Launcher:
             self._wait(self.poll_s)
 
     def _progress(self, status):
-        line = (f"{status['phase']}: map {status['map']['done']}/{status['map']['total']}, "
-                f"reduce {status['reduce']['done']}/{status['reduce']['total']}, {status['workers']} worker(s) seen")
+        line = (f"{status.phase}: map {status.map['done']}/{status.map['total']}, "
+                f"reduce {status.reduce['done']}/{status.reduce['total']}, {status.workers} worker(s) seen")
         if line != self._last_line:
             self._last_line = line
             self.say(line)
@@ -328,11 +340,11 @@ class Launcher:
         status means the record is there. A master task that stopped without
         a final status was killed (out of memory, stopped by hand, a bad image).
         """
-        if status is None or status["phase"] not in ("done", "failed"):
+        if status is None or not status.over:
             raise JobFailed(f"the master task stopped before the job finished: {self.started[master].reason}")
         record = self._read_json(RUN_FILE)
-        if status["phase"] == "failed" or record is None:
-            raise JobFailed(status.get("failure") or f"the master published no {RUN_FILE}")
+        if status.phase == "failed" or record is None:
+            raise JobFailed(status.failure or f"the master published no {RUN_FILE}")
         return record
 
     # ---- failures, cleanup, cost -----------------------------------------------------

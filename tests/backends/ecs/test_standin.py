@@ -219,3 +219,22 @@ def test_containers_without_a_stand_in_is_a_usage_error(moto_endpoint, settings,
     result = mrkit("ecs", "run", "wc", corpus[0], "--config", settings, "--containers", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip().endswith(
         "--containers runs the stand-in's tasks as containers: give --stand-in DIR too"), result.stderr
+
+
+def test_with_the_launcher_killed_the_master_task_ends_in_bounded_time(stack, settings, corpus, tmp_path):
+    """Issue 22 D5: the launcher SIGKILLed 4 s in; its master task ran on with no workers (on Fargate, billed)."""
+    launch = Launch(tmp_path, settings, "crash", *corpus[:4], "-m", "8", "-w", "2", "--task-timeout", "2",
+                    "--start-timeout", "10")
+    launch.wait_for("started 2 worker task(s)")
+    master, workers = launch.pids("master"), launch.pids("worker")
+    launch.process.kill()
+    launch.process.wait()
+    deadline = time.monotonic() + 120
+    while any(map(_alive, master + workers)):
+        assert time.monotonic() < deadline, "a task outlived its launcher by 120 s"
+        time.sleep(0.2)
+    (log,) = [p.with_suffix(".log") for p in launch.standin.glob("*.pid") if int(p.read_text()) in master]
+    last = log.read_text().strip().splitlines()[-1]
+    # Its workers die (the crash app) and none replaces them: the master fails the job ("no worker has been
+    # connected for 10 s", or a task's attempts spent); in a rare run the two workers finish the job instead.
+    assert last.startswith("mrkit master: job failed: ") or last.startswith("mrkit master: serving"), last
