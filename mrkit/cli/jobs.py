@@ -76,13 +76,19 @@ def configure_worker(p):
 
 def cmd_worker(args):
     from mrkit.app import load_app
+    from mrkit.runtime.processes import Terminated, contained
     from mrkit.runtime.worker import run_worker
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
 
     app = load_app(args.app, app_options(args.app_opt))
-    return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file,
-                      open_storage=open_storage)
+    try:
+        with contained():  # what the app's tasks start ends with this worker
+            return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file,
+                              open_storage=open_storage)
+    except Terminated:
+        print("mrkit worker: stopped by SIGTERM", file=sys.stderr)
+        return 143
 
 
 def configure_run(p):

@@ -1,10 +1,13 @@
 """The local cluster and `mrkit.run`: exact outputs for any (M, R), notebook functions, crashes."""
 
+import os
 import re
+import signal
 from collections import Counter
 
 import pytest
-from conftest import sorted_outputs
+from conftest import app_path, mrkit_popen, recorded_pids, sorted_outputs, wait_until
+from conftest import mrkit as run_cli
 
 import mrkit
 from mrkit.timing import TASK_COLUMNS
@@ -95,3 +98,52 @@ def test_crashing_workers_are_replaced_and_the_output_is_exact(corpus, tmp_path)
     assert sorted_outputs(tmp_path / "job") == sorted_outputs(tmp_path / "ref")
     assert summary["retries"] == (tasks.status != "ok").sum() >= 1
 
+
+
+SPAWNER = app_path("spawner")
+
+
+def _inputs(directory, count):
+    names = [f"in{i}.txt" for i in range(count)]
+    for name in names:
+        (directory / name).write_text("the quick brown fox jumps over the lazy dog\n" * 20)
+    return names
+
+
+@pytest.mark.timeout(180)
+def test_an_app_s_children_and_forks_do_not_outlive_mrkit_run(tmp_path, app_children):
+    """Issue 22 D8: every map leaves a `sleep 300` and a forked copy behind; the job ends and so do they."""
+    result = run_cli("run", SPAWNER, "--app-opt", "fork=1", "-w", "2", "-r", "2", *_inputs(tmp_path, 4),
+                   cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert len(recorded_pids(tmp_path, "child")) >= 8, "four maps, each a subprocess and a fork"
+    wait_until(lambda: not app_children(), "the app's processes are gone")
+
+
+@pytest.mark.timeout(180)
+def test_a_killed_worker_s_children_die_with_it(tmp_path, app_children):
+    run = mrkit_popen("run", SPAWNER, "--app-opt", "fork=1", "--app-opt", "hold=300", "-w", "1", "-r", "1",
+                      "--task-timeout", "300", *_inputs(tmp_path, 1), cwd=tmp_path)
+    try:
+        wait_until(lambda: len(app_children()) == 2, "the first worker's map started its processes")
+        first = app_children()
+        (worker,) = recorded_pids(tmp_path, "worker")
+        os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: not set(first) & set(app_children()), "the killed worker's processes are gone")
+        wait_until(lambda: len(app_children()) == 2, "its replacement runs the map again")
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.communicate(timeout=60)
+    wait_until(lambda: not app_children(), "the replacement's processes are gone")
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_an_app_s_children_do_not_outlive_an_interrupted_run(tmp_path, app_children, how):
+    run = mrkit_popen("run", SPAWNER, "--app-opt", "fork=1", "--app-opt", "hold=300", "-w", "2",
+                      "--task-timeout", "300", *_inputs(tmp_path, 2), cwd=tmp_path)
+    wait_until(lambda: len(app_children()) == 4, "both workers' maps started their processes")
+    run.send_signal(how)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode in (130, 143) and "Traceback" not in stderr, stderr
+    wait_until(lambda: not app_children(), "the app's processes are gone")

@@ -1,0 +1,148 @@
+"""Keeping an app's processes inside the job: whatever a worker's tasks start ends with the worker.
+
+An app's map may start a subprocess it never waits for, or call os.fork().
+Left alone, those outlive the job (a forked copy also holds the worker's
+pipes, so whoever waits for the worker's output waits for the copy). Three
+mechanisms, each for a way a worker can end:
+
+- `contained()` wraps a worker process's life. The worker becomes a child
+  subreaper (PR_SET_CHILD_SUBREAPER), so descendants whose parent dies are
+  re-parented to it rather than to init, and on the way out (done, failed,
+  SIGTERM) it kills every descendant it has.
+- Processes the app forks in Python (os.fork, multiprocessing) are asked to
+  die with the process that forked them (PR_SET_PDEATHSIG, set in an at-fork
+  hook), so a SIGKILL of the worker takes its copies with it.
+- A launcher that starts workers (`mrkit run`) puts each in a process group
+  of its own, and kills the group (`end_group`) once the worker is gone or
+  must go: that covers a worker killed by SIGKILL, which cleans up nothing.
+
+Linux only for the prctl parts (elsewhere they do nothing); the process
+group parts are POSIX.
+"""
+
+import contextlib
+import os
+import signal
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+_libc = None
+
+
+def load():
+    """libc through ctypes (None off Linux), loaded once: a launcher loads it so the workers it forks need not."""
+    global _libc
+    if _libc is None and sys.platform.startswith("linux"):
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def _prctl(option, value):
+    """prctl(2); False where there is none."""
+    libc = load()
+    return libc is not None and libc.prctl(option, value, 0, 0, 0) == 0
+
+
+def die_with_parent(parent=None):
+    """Ask the kernel to SIGKILL this process when the thread that forked it dies (Linux).
+
+    `parent`, when given, is the pid that forked us: if it is already gone the
+    request came too late, and the process exits now.
+    """
+    if _prctl(PR_SET_PDEATHSIG, signal.SIGKILL) and parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
+def lead_own_group(pid=0):
+    """Make `pid` (0: this process) the leader of a new process group; a no-op if it already is one.
+
+    Called by both the launcher (on the pid it just forked) and the worker, as
+    shells do, so the group exists before either side acts on it.
+    """
+    with contextlib.suppress(OSError):  # the child exec'd already, or runs on its own: its own call stands
+        os.setpgid(pid, pid)
+
+
+def end_group(pgid):
+    """SIGKILL every process in group `pgid` (a worker's, whose pid it is); nothing left is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: not an Exception, so nothing that handles an app's failure catches it."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+def _children_by_parent():
+    """{ppid: [pid, ...]} for every live process, from /proc (zombies have ended: left out)."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                state, ppid = f.read().rpartition(b")")[2].split()[:2]
+        except (OSError, ValueError):
+            continue  # it ended while we looked
+        if state != b"Z":
+            children.setdefault(int(ppid), []).append(int(name))
+    return children
+
+
+def descendants(pid=None):
+    """The live descendants of `pid` (default: this process)."""
+    children, found, todo = _children_by_parent(), [], [os.getpid() if pid is None else pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found.extend(kids)
+        todo.extend(kids)
+    return found
+
+
+def end_descendants(rounds=50):
+    """SIGKILL every descendant of this process until none is left (one may fork while we look), then reap.
+
+    Without /proc (not Linux) there is nothing to walk: the launcher's group kill is what remains.
+    """
+    if not os.path.isdir("/proc"):
+        return
+    for _ in range(rounds):
+        found = descendants()
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.001)  # let the kernel finish them before the next look
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+@contextlib.contextmanager
+def contained():
+    """Run a worker process's life in this block; every process its tasks started ends with the block.
+
+    SIGTERM becomes `Terminated` (so the block's exit runs), forks die with
+    their parent, orphans come back to this process, and on the way out all
+    its descendants are killed. For a process that is a worker and nothing
+    else: it kills *every* descendant, whoever started it.
+    """
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    os.register_at_fork(after_in_child=die_with_parent)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+        end_descendants()
+        signal.signal(signal.SIGTERM, previous)

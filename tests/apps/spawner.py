@@ -1,0 +1,44 @@
+"""Test app: word count whose every map leaves processes behind, as a careless app would.
+
+Each map starts `sleep 300` (a subprocess it never waits for) and, with
+`--app-opt fork=1`, forks a copy of itself that sleeps 300 s too. It records
+`worker-<pid>` for the process running the map and `child-<pid>` for each
+process it started, in the worker's directory, so a test can check that none
+of them outlives the job. `--app-opt hold=S` makes each map then wait S
+seconds, so a test can stop the worker or the job mid-task.
+"""
+
+import os
+import subprocess
+import time
+
+from mrkit.apps import wc
+
+combine, reduce = wc.combine, wc.reduce
+
+_options = {"fork": False, "hold": 0.0}
+
+
+def configure(fork="0", hold="0"):
+    _options.update(fork=fork == "1", hold=float(hold))
+
+
+def _record(kind, pid):
+    # written under a temporary name, then renamed: a test never reads half a name
+    with open(f".{kind}-{pid}.part", "w"):
+        pass
+    os.rename(f".{kind}-{pid}.part", f"{kind}-{pid}")
+
+
+def map(filename, contents):
+    _record("worker", os.getpid())
+    sleeper = subprocess.Popen(["sleep", "300"])
+    _record("child", sleeper.pid)
+    if _options["fork"]:
+        pid = os.fork()
+        if pid == 0:  # the copy: it holds everything the worker held, and sleeps
+            time.sleep(300)
+            os._exit(0)
+        _record("child", pid)
+    time.sleep(_options["hold"])
+    return wc.map(filename, contents)
