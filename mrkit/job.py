@@ -24,8 +24,8 @@ class Input:
 def default_workers(n_map, n_reduce, cap=None):
     """The lab's number of workers, W = max(M, R) (at least 1), then at most `cap` when given.
 
-    The one rule for the default W. Local runs cap it at the CPU count (more cannot
-    run at once: backends.local.default_workers), ECS at launcher.MAX_DEFAULT_WORKERS
+    The one rule for the default W. Local runs cap it at the CPUs the job may use, its
+    affinity (more cannot run at once: backends.local.default_workers), ECS at launcher.MAX_DEFAULT_WORKERS
     (every worker is a billed task), a sweep at its `max_workers` (none by default:
     the lab measures W = max(M, R) as it is).
     """

@@ -45,8 +45,11 @@ BACKEND = "local"
 
 
 def default_workers(n_map, n_reduce):
-    """The lab's worker count, max(M, R), capped at the CPU count: more cannot run at once."""
-    return lab_workers(n_map, n_reduce, cap=os.cpu_count() or 1)
+    """The lab's worker count, max(M, R), capped at the CPUs this job may use (its affinity: `--cpus`).
+
+    More cannot run at once. Called after the job is pinned, so `--cpus 0` caps W at 1.
+    """
+    return lab_workers(n_map, n_reduce, cap=timing.cores())
 
 
 def _context(start_method):

@@ -97,7 +97,7 @@ def configure_run(p):
     add_storage(p)
     add_cpus(p)
     p.add_argument("-w", "--workers", type=int, default=None, metavar="W",
-                   help="worker processes (default max(M, R) capped at the CPU count)")
+                   help="worker processes (default max(M, R) capped at the CPUs the job may use: --cpus)")
     p.add_argument("--workdir", default=None, metavar="DIR", help="where intermediate and output files go (default: cwd)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
     p.add_argument("--slow-workers", type=int, default=0, metavar="K",

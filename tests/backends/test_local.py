@@ -147,3 +147,15 @@ def test_an_app_s_children_do_not_outlive_an_interrupted_run(tmp_path, app_child
     _, stderr = run.communicate(timeout=60)
     assert run.returncode in (130, 143) and "Traceback" not in stderr, stderr
     wait_until(lambda: not app_children(), "the app's processes are gone")
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="on one CPU the cap is 1 with or without --cpus")
+def test_cpus_caps_the_default_workers(tmp_path):
+    """Issue 21: `--cpus 0` leaves one CPU, so the default W = max(M, R) = 3 is capped at 1, not at the machine's count."""
+    import json
+
+    result = run_cli("run", "wc", "-r", "3", "--cpus", "0", "--json", *_inputs(tmp_path, 2), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["workers"] == 1
+    unpinned = run_cli("run", "wc", "-r", "3", "--json", *_inputs(tmp_path, 2), cwd=tmp_path)
+    assert json.loads(unpinned.stdout)["workers"] == min(3, len(os.sched_getaffinity(0)))
