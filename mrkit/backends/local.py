@@ -32,7 +32,7 @@ from mrkit import timing
 from mrkit.app import load_app
 from mrkit.backends.staging import stage_inputs
 from mrkit.errors import JobFailed, UsageError
-from mrkit.job import JobSpec, check_at_least_one
+from mrkit.job import MAX_ATTEMPTS, N_REDUCE, TASK_TIMEOUT_S, JobSpec, check_at_least_one
 from mrkit.job import default_workers as lab_workers
 from mrkit.runtime import processes
 from mrkit.runtime.master import Master
@@ -180,9 +180,9 @@ def _slowdowns(slow_workers, slowdown, workers):
     return [float(slowdown)] * slow_workers
 
 
-def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0,
+def run_job(app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, workdir=None, task_timeout=TASK_TIMEOUT_S,
             repeat=0, app_options=None, start_method="fork", on_status=None, poll_s=0.2, storage=None,
-            max_attempts=10, backup_tasks=None, slow_workers=0, slowdown=1.0):
+            max_attempts=MAX_ATTEMPTS, backup_tasks=None, slow_workers=0, slowdown=1.0):
     """Run one job; returns (run summary dict, list of task records).
 
     Files go to `workdir` (default: the cwd), or to `storage` when given as a
