@@ -15,6 +15,12 @@ mechanisms, each for a way a worker can end:
 - A launcher that starts workers (`mrkit run`) puts each in a process group
   of its own, and kills the group (`end_group`) once the worker is gone or
   must go: that covers a worker killed by SIGKILL, which cleans up nothing.
+- A worker that leads its process group also forks a guard: a process that
+  only waits for the worker to be gone (a pipe only the worker holds reads
+  end-of-file) and then kills the group. That covers the SIGKILL nobody
+  else sees: `mrkit run` killed (its workers die with it, by
+  PR_SET_PDEATHSIG, but the subprocesses their apps started would not), or a
+  `mrkit worker` started in a group of its own (a shell's job) killed.
 
 Linux only for the prctl parts (elsewhere they do nothing); the process
 group parts are POSIX.
@@ -128,18 +134,57 @@ def end_descendants(rounds=50):
             pass
 
 
+_forking_parent = None
+
+
+def _note_forking_parent():
+    global _forking_parent
+    _forking_parent = os.getpid()
+
+
+def _die_with_forking_parent():
+    # the parent may be killed before the child first runs: die_with_parent checks for that
+    die_with_parent(_forking_parent)
+
+
+def _fork_guard():
+    """Fork the guard (see the module docstring) if this process leads its group; returns its pid or None.
+
+    A group this process does not lead is someone else's (a script that
+    started it, say): not one to kill.
+    """
+    if os.getpgrp() != os.getpid():
+        return None
+    worker_alive, worker_holds = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(worker_alive)
+        return pid
+    try:  # the guard: it holds nothing the worker's readers wait on (its pipes, the launcher's sentinel)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.closerange(0, worker_alive)
+        os.closerange(worker_alive + 1, os.sysconf("SC_OPEN_MAX"))
+        os.read(worker_alive, 1)  # end of file: the worker is gone, however it went
+        os.killpg(0, signal.SIGKILL)  # its group, this guard included
+    finally:
+        os._exit(0)
+
+
 @contextlib.contextmanager
 def contained():
     """Run a worker process's life in this block; every process its tasks started ends with the block.
 
     SIGTERM becomes `Terminated` (so the block's exit runs), forks die with
-    their parent, orphans come back to this process, and on the way out all
-    its descendants are killed. For a process that is a worker and nothing
+    their parent, orphans come back to this process, a guard watches for its
+    death when it leads its group, and on the way out all its descendants
+    (the guard too) are killed. For a process that is a worker and nothing
     else: it kills *every* descendant, whoever started it.
     """
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    os.register_at_fork(after_in_child=die_with_parent)
+    _fork_guard()  # before the at-fork hook: the guard must outlive this process, not die with it
+    os.register_at_fork(before=_note_forking_parent, after_in_child=_die_with_forking_parent)
     try:
         yield
     finally:

@@ -138,13 +138,13 @@ def _token(tmp_path):
     return path
 
 
-def _standalone_job(tmp_path, *worker_options):
+def _standalone_job(tmp_path, *worker_options, **popen):
     """`mrkit master` on two small inputs here, and one `mrkit worker` running tests/apps/spawner.py."""
     for name in ("a.txt", "b.txt"):
         (tmp_path / name).write_text("the quick brown fox\n" * 20)
     master = mrkit_popen("master", "-r", "1", "--task-timeout", "300", "a.txt", "b.txt", cwd=tmp_path)
     wait_until(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
-    worker = mrkit_popen("worker", app_path("spawner"), "--app-opt", "fork=1", *worker_options, cwd=tmp_path)
+    worker = mrkit_popen("worker", app_path("spawner"), "--app-opt", "fork=1", *worker_options, cwd=tmp_path, **popen)
     return master, worker
 
 
@@ -166,6 +166,20 @@ def test_a_standalone_worker_stopped_by_sigterm_ends_its_children(tmp_path, app_
         worker.send_signal(signal.SIGTERM)
         _, stderr = worker.communicate(timeout=60)
         assert worker.returncode == 143 and stderr.strip() == "mrkit worker: stopped by SIGTERM", stderr
+        wait_until(lambda: not app_children(), "the worker's processes are gone")
+    finally:
+        master.kill()
+        master.communicate()
+
+
+@pytest.mark.timeout(180)
+def test_a_standalone_worker_killed_in_a_group_of_its_own_takes_its_children(tmp_path, app_children):
+    """SIGKILL cleans nothing up: the worker's guard kills its group (a shell's job, a container's entry point)."""
+    master, worker = _standalone_job(tmp_path, "--app-opt", "hold=300", start_new_session=True)
+    try:
+        wait_until(lambda: len(app_children()) == 2, "the worker's map started its processes")
+        worker.kill()
+        worker.communicate(timeout=60)
         wait_until(lambda: not app_children(), "the worker's processes are gone")
     finally:
         master.kill()
