@@ -1,29 +1,28 @@
 """Keeping an app's processes inside the job: whatever a worker's tasks start ends with the worker.
 
 An app's map may start a subprocess it never waits for, or call os.fork().
-Left alone, those outlive the job (a forked copy also holds the worker's
-pipes, so whoever waits for the worker's output waits for the copy). Three
-mechanisms, each for a way a worker can end:
+Left alone, those outlive the job (and hold the worker's pipes, so whoever
+waits for the worker's output waits for them). Three mechanisms, each for a
+way a worker can end:
 
 - `contained()` wraps a worker process's life. The worker becomes a child
   subreaper (PR_SET_CHILD_SUBREAPER), so descendants whose parent dies are
   re-parented to it rather than to init, and on the way out (done, failed,
   SIGTERM) it kills every descendant it has.
-- Processes the app forks in Python (os.fork, multiprocessing) are asked to
-  die with the process that forked them (PR_SET_PDEATHSIG, set in an at-fork
-  hook), so a SIGKILL of the worker takes its copies with it.
 - A launcher that starts workers (`mrkit run`) puts each in a process group
   of its own, and kills the group (`end_group`) once the worker is gone or
   must go: that covers a worker killed by SIGKILL, which cleans up nothing.
 - A worker that leads its process group also forks a guard: a process that
   only waits for the worker to be gone (a pipe only the worker holds reads
-  end-of-file) and then kills the group. That covers the SIGKILL nobody
-  else sees: `mrkit run` killed (its workers die with it, by
+  end-of-file: an at-fork hook closes it in the app's forks) and then kills
+  the group. That covers the SIGKILL nobody else sees: `mrkit run` killed (its workers die with it, by
   PR_SET_PDEATHSIG, but the subprocesses their apps started would not), or a
   `mrkit worker` started in a group of its own (a shell's job) killed.
 
-Linux only for the prctl parts (elsewhere they do nothing); the process
-group parts are POSIX.
+What none of them catches: a process the app moved out of the worker's
+group (setsid, a daemon) when the worker is killed by SIGKILL; a worker that
+exits any other way kills it as a descendant. Linux only for the prctl and
+/proc parts (elsewhere they do nothing); the process group parts are POSIX.
 """
 
 import contextlib
@@ -54,13 +53,13 @@ def _prctl(option, value):
     return libc is not None and libc.prctl(option, value, 0, 0, 0) == 0
 
 
-def die_with_parent(parent=None):
+def die_with_parent(parent):
     """Ask the kernel to SIGKILL this process when the thread that forked it dies (Linux).
 
-    `parent`, when given, is the pid that forked us: if it is already gone the
-    request came too late, and the process exits now.
+    `parent` is the pid that forked us: if it is already gone the request
+    came too late, and the process exits now.
     """
-    if _prctl(PR_SET_PDEATHSIG, signal.SIGKILL) and parent is not None and os.getppid() != parent:
+    if _prctl(PR_SET_PDEATHSIG, signal.SIGKILL) and os.getppid() != parent:
         os._exit(1)
 
 
@@ -134,17 +133,13 @@ def end_descendants(rounds=50):
             pass
 
 
-_forking_parent = None
+_guard_pipe = None  # this worker's end of the pipe its guard reads
 
 
-def _note_forking_parent():
-    global _forking_parent
-    _forking_parent = os.getpid()
-
-
-def _die_with_forking_parent():
-    # the parent may be killed before the child first runs: die_with_parent checks for that
-    die_with_parent(_forking_parent)
+def _close_guard_pipe():
+    """In a process the app forks: let go of the guard's pipe, so the guard sees the worker's own end."""
+    with contextlib.suppress(OSError):
+        os.close(_guard_pipe)
 
 
 def _fork_guard():
@@ -153,12 +148,14 @@ def _fork_guard():
     A group this process does not lead is someone else's (a script that
     started it, say): not one to kill.
     """
+    global _guard_pipe
     if os.getpgrp() != os.getpid():
         return None
-    worker_alive, worker_holds = os.pipe()
+    worker_alive, _guard_pipe = os.pipe()  # not inherited across exec: a subprocess never holds it
     pid = os.fork()
     if pid:
         os.close(worker_alive)
+        os.register_at_fork(after_in_child=_close_guard_pipe)
         return pid
     try:  # the guard: it holds nothing the worker's readers wait on (its pipes, the launcher's sentinel)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -175,16 +172,14 @@ def _fork_guard():
 def contained():
     """Run a worker process's life in this block; every process its tasks started ends with the block.
 
-    SIGTERM becomes `Terminated` (so the block's exit runs), forks die with
-    their parent, orphans come back to this process, a guard watches for its
-    death when it leads its group, and on the way out all its descendants
+    SIGTERM becomes `Terminated` (so the block's exit runs), orphans come
+    back to this process, a guard watches for its death when it leads its group, and on the way out all its descendants
     (the guard too) are killed. For a process that is a worker and nothing
     else: it kills *every* descendant, whoever started it.
     """
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    _fork_guard()  # before the at-fork hook: the guard must outlive this process, not die with it
-    os.register_at_fork(before=_note_forking_parent, after_in_child=_die_with_forking_parent)
+    _fork_guard()
     try:
         yield
     finally:

@@ -1,7 +1,9 @@
 """Test app: word count whose every map leaves processes behind, as a careless app would.
 
 Each map starts `sleep 300` (a subprocess it never waits for) and, with
-`--app-opt fork=1`, forks a copy of itself that sleeps 300 s too. It records
+`--app-opt fork=1`, forks a copy of itself that sleeps 300 s too; with
+`--app-opt daemon=1` it also starts a daemon (double fork and setsid: in a
+session of its own, its parent gone at once) that sleeps 300 s. It records
 `worker-<pid>` for the process running the map and `child-<pid>` for each
 process it started, in the worker's directory, so a test can check that none
 of them outlives the job. `--app-opt hold=S` makes each map then wait S
@@ -16,11 +18,11 @@ from mrkit.apps import wc
 
 combine, reduce = wc.combine, wc.reduce
 
-_options = {"fork": False, "hold": 0.0}
+_options = {"fork": False, "daemon": False, "hold": 0.0}
 
 
-def configure(fork="0", hold="0"):
-    _options.update(fork=fork == "1", hold=float(hold))
+def configure(fork="0", daemon="0", hold="0"):
+    _options.update(fork=fork == "1", daemon=daemon == "1", hold=float(hold))
 
 
 def _record(kind, pid):
@@ -28,6 +30,22 @@ def _record(kind, pid):
     with open(f".{kind}-{pid}.part", "w"):
         pass
     os.rename(f".{kind}-{pid}.part", f"{kind}-{pid}")
+
+
+def _start_daemon():
+    recorded, record = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.setsid()
+        if os.fork() == 0:
+            _record("child", os.getpid())
+            os.write(record, b"x")  # recorded before the map goes on
+            time.sleep(300)
+        os._exit(0)
+    os.close(record)
+    os.read(recorded, 1)
+    os.close(recorded)
+    os.waitpid(middle, 0)
 
 
 def map(filename, contents):
@@ -40,5 +58,7 @@ def map(filename, contents):
             time.sleep(300)
             os._exit(0)
         _record("child", pid)
+    if _options["daemon"]:
+        _start_daemon()
     time.sleep(_options["hold"])
     return wc.map(filename, contents)

@@ -112,11 +112,11 @@ def _inputs(directory, count):
 
 @pytest.mark.timeout(180)
 def test_an_app_s_children_and_forks_do_not_outlive_mrkit_run(tmp_path, app_children):
-    """Issue 22 D8: every map leaves a `sleep 300` and a forked copy behind; the job ends and so do they."""
-    result = run_cli("run", SPAWNER, "--app-opt", "fork=1", "-w", "2", "-r", "2", *_inputs(tmp_path, 4),
-                   cwd=tmp_path, timeout=120)
+    """Issue 22 D8: every map leaves a `sleep 300`, a forked copy and a daemon behind; the job ends and so do they."""
+    result = run_cli("run", SPAWNER, "--app-opt", "fork=1", "--app-opt", "daemon=1", "-w", "2", "-r", "2",
+                     *_inputs(tmp_path, 4), cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert len(recorded_pids(tmp_path, "child")) >= 8, "four maps, each a subprocess and a fork"
+    assert len(recorded_pids(tmp_path, "child")) == 12, "four maps, each a subprocess, a fork and a daemon"
     wait_until(lambda: not app_children(), "the app's processes are gone")
 
 
