@@ -103,9 +103,9 @@ def _children_by_parent():
     return children
 
 
-def descendants(pid=None):
-    """The live descendants of `pid` (default: this process)."""
-    children, found, todo = _children_by_parent(), [], [os.getpid() if pid is None else pid]
+def descendants():
+    """The live descendants of this process."""
+    children, found, todo = _children_by_parent(), [], [os.getpid()]
     while todo:
         kids = children.get(todo.pop(), [])
         found.extend(kids)
