@@ -80,6 +80,16 @@ def _one_line(exc):
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
+def _end_if_forked(worker_pid):
+    """End a copy of the worker that the app forked (os.fork() in map, both going on) as it comes back here.
+
+    Only the worker talks to the master: a copy would share its connection
+    and report the same attempt again, and the master would wait out timeouts.
+    """
+    if os.getpid() != worker_pid:
+        os._exit(0)
+
+
 def work(app, client, storage, open_storage=None, slowdown=1.0):
     """Serve tasks until the job is over; returns the exit code, raises JobFailed.
 
@@ -112,12 +122,14 @@ def work(app, client, storage, open_storage=None, slowdown=1.0):
             try:
                 result = RUNNERS[action](app, task, files)
             except (Exception, SystemExit) as exc:  # the app's bug: the master retries, then fails the job
+                _end_if_forked(identity["pid"])
                 files.discard()
                 report.update(start=start, end=timing.now(), error=_one_line(exc),
                               fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
                               counters={"cpu_s": timing.process_cpu_s() - cpu})
                 reply = client.call("POST", "/fail", report)
                 continue
+            _end_if_forked(identity["pid"])
             cpu = timing.process_cpu_s() - cpu
             if slowdown > 1:
                 # monotonic: a wall clock stepped back would make the sleep negative and kill the worker

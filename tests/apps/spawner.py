@@ -1,7 +1,8 @@
 """Test app: word count whose every map leaves processes behind, as a careless app would.
 
 Each map starts `sleep 300` (a subprocess it never waits for) and, with
-`--app-opt fork=1`, forks a copy of itself that sleeps 300 s too; with
+`--app-opt fork=1`, forks a copy of itself that sleeps 300 s too (with
+`fork=return` the copy returns from map as the map does); with
 `--app-opt daemon=1` it also starts a daemon (double fork and setsid: in a
 session of its own, its parent gone at once) that sleeps 300 s. It records
 `worker-<pid>` for the process running the map and `child-<pid>` for each
@@ -18,11 +19,11 @@ from mrkit.apps import wc
 
 combine, reduce = wc.combine, wc.reduce
 
-_options = {"fork": False, "daemon": False, "hold": 0.0}
+_options = {"fork": "0", "daemon": False, "hold": 0.0}
 
 
 def configure(fork="0", daemon="0", hold="0"):
-    _options.update(fork=fork == "1", daemon=daemon == "1", hold=float(hold))
+    _options.update(fork=fork, daemon=daemon == "1", hold=float(hold))
 
 
 def _record(kind, pid):
@@ -52,12 +53,13 @@ def map(filename, contents):
     _record("worker", os.getpid())
     sleeper = subprocess.Popen(["sleep", "300"])
     _record("child", sleeper.pid)
-    if _options["fork"]:
+    if _options["fork"] != "0":
         pid = os.fork()
-        if pid == 0:  # the copy: it holds everything the worker held, and sleeps
+        if pid == 0 and _options["fork"] != "return":  # the copy: it holds everything the worker held, and sleeps
             time.sleep(300)
             os._exit(0)
-        _record("child", pid)
+        if pid:
+            _record("child", pid)
     if _options["daemon"]:
         _start_daemon()
     time.sleep(_options["hold"])

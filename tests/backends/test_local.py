@@ -121,6 +121,27 @@ def test_an_app_s_children_and_forks_do_not_outlive_mrkit_run(tmp_path, app_chil
 
 
 @pytest.mark.timeout(180)
+def test_a_fork_that_returns_from_map_is_not_a_second_worker(tmp_path, app_children):
+    """Issue 22 D8: os.fork() in map, both going on. The copies used to report too, on the worker's
+    connection, and the master waited out task timeouts (a job of 0.3 s took 25-65 s here)."""
+    import json
+
+    inputs = _inputs(tmp_path, 8)
+    result = run_cli("run", SPAWNER, "--app-opt", "fork=return", "-w", "2", "-r", "4", "--json", *inputs,
+                     cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["retries"] == 0, "no attempt timed out or was reported twice"
+    assert len(recorded_pids(tmp_path, "child")) == 16, "each map's subprocess and copy"
+    (tmp_path / "reference").mkdir()
+    reference = run_cli("run", "wc", "-r", "4", *[f"../{name}" for name in inputs], cwd=tmp_path / "reference",
+                        timeout=120)
+    assert reference.returncode == 0, reference.stderr
+    assert sorted_outputs(tmp_path) == sorted_outputs(tmp_path / "reference")
+    wait_until(lambda: not app_children(), "the app's processes are gone")
+
+
+@pytest.mark.timeout(180)
 def test_a_killed_worker_s_children_die_with_it(tmp_path, app_children):
     run = mrkit_popen("run", SPAWNER, "--app-opt", "fork=1", "--app-opt", "hold=300", "-w", "1", "-r", "1",
                       "--task-timeout", "300", *_inputs(tmp_path, 1), cwd=tmp_path)
