@@ -1,4 +1,5 @@
-"""The worker loop against a real RPC server whose routes play the master, and its attempt files."""
+"""The worker loop against a real RPC server whose routes play the master, its attempt files,
+and `mrkit worker` processes whose app leaves processes behind."""
 
 import signal
 import threading
