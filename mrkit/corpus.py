@@ -21,6 +21,7 @@ import sys
 from fractions import Fraction
 from operator import getitem
 
+from mrkit.job import check_at_least_one
 from mrkit.storage.local import atomic_file
 
 _ROW = 64
@@ -192,9 +193,8 @@ def synth(out_dir, files: int, size: int, seed: int = 0) -> list[pathlib.Path]:
     a hidden `.*.tmp` file in `out_dir` then renamed, so an interrupted run never leaves
     a partial file under a final name. Returns the paths in order.
     """
-    for name, value in (("files", files), ("size", size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    check_at_least_one("files", files, ValueError)
+    check_at_least_one("size", size, ValueError)
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     width = max(2, len(str(files - 1)))

@@ -24,8 +24,8 @@ class Input:
 def default_workers(n_map, n_reduce, cap=None):
     """The lab's number of workers, W = max(M, R) (at least 1), then at most `cap` when given.
 
-    The one rule for the default W. Local runs cap it at the CPU count (more cannot
-    run at once: backends.local.default_workers), ECS at launcher.MAX_DEFAULT_WORKERS
+    The one rule for the default W. Local runs cap it at the CPUs the job may use, its
+    affinity (more cannot run at once: backends.local.default_workers), ECS at launcher.MAX_DEFAULT_WORKERS
     (every worker is a billed task), a sweep at its `max_workers` (none by default:
     the lab measures W = max(M, R) as it is).
     """
@@ -33,16 +33,23 @@ def default_workers(n_map, n_reduce, cap=None):
     return min(workers, cap) if cap is not None else workers
 
 
+# The lab's defaults, the one home every way of starting a job takes them from (JobSpec,
+# the command line, the backends' run functions, the checks).
+N_REDUCE = 10  # R: reduce tasks
+TASK_TIMEOUT_S = 10.0  # seconds before an unfinished task is handed to another worker
+# Attempts of one task that may raise, die or time out before the job fails. Ten keeps
+# the lab's crash test (a third of attempts die) failing a run with odds of about
+# 12 tasks x (1/3)^10 = 2e-4; README "Errors" has the reasoning.
+MAX_ATTEMPTS = 10
+
+
 @dataclass(frozen=True)
 class JobSpec:
     inputs: tuple
-    n_reduce: int = 10
+    n_reduce: int = N_REDUCE
     n_map: int | None = None  # None: one map task per input file, as in the lab
-    task_timeout: float = 10.0
-    # Attempts of one task that may raise, die or time out before the job fails. Ten keeps
-    # the lab's crash test (a third of attempts die) failing a run with odds of about
-    # 12 tasks x (1/3)^10 = 2e-4; README "Errors" has the reasoning.
-    max_attempts: int = 10
+    task_timeout: float = TASK_TIMEOUT_S
+    max_attempts: int = MAX_ATTEMPTS
 
     def __post_init__(self):
         check_at_least_one("--max-attempts", self.max_attempts)
@@ -61,9 +68,14 @@ class JobSpec:
         return sum(i.size for i in self.inputs)
 
 
-def check_at_least_one(option, value):
-    if not isinstance(value, int) or value < 1:
-        raise UsageError(f"{option} must be a whole number of at least 1, got {value!r}")
+def check_at_least_one(option, value, error=UsageError):
+    """`value` when it is a whole number >= 1, else `error` naming `option`: the one rule for counts.
+
+    A bool is not a count (True is an int to Python, and to YAML a `yes`).
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise error(f"{option} must be a whole number of at least 1, got {value!r}")
+    return value
 
 
 def _file_input(path):

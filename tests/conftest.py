@@ -8,6 +8,7 @@ make themselves.
 import logging
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -56,6 +57,47 @@ def sorted_outputs(directory):
 
 def app_path(name):
     return str(TEST_APPS / f"{name}.py")
+
+
+def alive(pid):
+    """Whether process `pid` still runs; a zombie has ended (this container's pid 1 may never reap it)."""
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+def recorded_pids(directory, kind):
+    """The pids a test app recorded as `<kind>-<pid>` files in `directory`."""
+    return sorted(int(path.name.partition("-")[2]) for path in pathlib.Path(directory).glob(f"{kind}-*"))
+
+
+def wait_until(predicate, what, limit=60):
+    """Poll `predicate` until it holds; fail naming `what` if it does not within `limit` seconds (a hang guard)."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def app_children(tmp_path):
+    """The processes tests/apps/spawner.py started under tmp_path and that still run.
+
+    Whatever still runs at the end is killed, so a failing test leaves no `sleep` behind.
+    """
+    def running(directory=tmp_path):
+        return [pid for pid in recorded_pids(directory, "child") if alive(pid)]
+
+    yield running
+    for directory in [tmp_path, *tmp_path.rglob("*")]:
+        if directory.is_dir():
+            for pid in running(directory):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,14 @@
 
 The contract: a backend is a function
 
-    run(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None,
-        task_timeout=10.0, repeat=0, app_options=None, **options) -> (summary, records)
+    run(app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, workdir=None,
+        task_timeout=TASK_TIMEOUT_S, repeat=0, app_options=None, **options) -> (summary, records)
 
-that runs one job to the end. `summary` is the run's row (`mrkit.timing.RUN_COLUMNS`),
-`records` its task attempts (`mrkit.timing.TASK_COLUMNS`: a list of dicts or a
-DataFrame); `options` are the backend's own (a sweep's `backend_options`). A job
-that fails raises `mrkit.errors.JobFailed`. `mrkit.backends.local.run_job` is the
+(the defaults are the lab's, from mrkit.job) that runs one job to the end.
+`summary` is the run's row (`mrkit.timing.RUN_COLUMNS`), `records` its task
+attempts (`mrkit.timing.TASK_COLUMNS`: a list of dicts or a DataFrame);
+`options` are the backend's own (a sweep's `backend_options`). A job that
+fails raises `mrkit.errors.JobFailed`. `mrkit.backends.local.run_job` is the
 reference implementation.
 
 `BACKENDS` maps names to such functions, as `mrkit.storage.SCHEMES` maps URL

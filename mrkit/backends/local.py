@@ -12,9 +12,13 @@ only after, so no server thread exists when the workers fork.
 A worker that dies (the crash app does that on purpose) is reported to the
 master at once, so its task is handed out again without waiting for the
 timeout, and it is replaced until the job is over. Workers never outlive
-the job: they die with their parent (PR_SET_PDEATHSIG, on Linux), ignore the
-terminal's Ctrl-C (the parent handles it), and are killed as soon as the job
-has failed or was interrupted.
+the job: they die with their parent (PR_SET_PDEATHSIG, on Linux; the kernel
+means the parent *thread*, and workers are started by the thread that runs
+the job and by its watcher, which both live until the job is over), leave the
+terminal's Ctrl-C to the parent, and are killed as soon as the job has failed
+or was interrupted. Nor does what their tasks start: each worker leads a
+process group of its own, killed whole when the worker is gone or must go
+(mrkit.runtime.processes).
 """
 
 import os
@@ -28,8 +32,9 @@ from mrkit import timing
 from mrkit.app import load_app
 from mrkit.backends.staging import stage_inputs
 from mrkit.errors import JobFailed, UsageError
-from mrkit.job import JobSpec, check_at_least_one
+from mrkit.job import MAX_ATTEMPTS, N_REDUCE, TASK_TIMEOUT_S, JobSpec, check_at_least_one
 from mrkit.job import default_workers as lab_workers
+from mrkit.runtime import processes
 from mrkit.runtime.master import Master
 from mrkit.runtime.rpc import RpcClient, RpcError
 from mrkit.runtime.worker import work
@@ -40,8 +45,11 @@ BACKEND = "local"
 
 
 def default_workers(n_map, n_reduce):
-    """The lab's worker count, max(M, R), capped at the CPU count: more cannot run at once."""
-    return lab_workers(n_map, n_reduce, cap=os.cpu_count() or 1)
+    """The lab's worker count, max(M, R), capped at the CPUs this job may use (its affinity: `--cpus`).
+
+    More cannot run at once. Called after the job is pinned, so `--cpus 0` caps W at 1.
+    """
+    return lab_workers(n_map, n_reduce, cap=timing.cores())
 
 
 def _context(start_method):
@@ -57,41 +65,18 @@ def _context(start_method):
     return multiprocess.get_context(start_method)
 
 
-_libc = None
-
-
-def _load_libc():
-    """libc through ctypes, loaded once in the parent so forked workers need not import it."""
-    global _libc
-    if _libc is None and sys.platform.startswith("linux"):
-        import ctypes
-
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
-
-
-def _die_with_parent(parent):
-    """Ask the kernel to kill this process when its parent dies (Linux); a no-op elsewhere.
-
-    The kernel means the parent *thread*: workers are started by the thread
-    that runs the job and by its watcher, which both live until the job is over.
-    """
-    libc = _load_libc()
-    if libc is None:
-        return
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 def _worker_main(app, url, token, workdir, parent, slowdown):
-    _die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    processes.lead_own_group()  # the launcher kills this group when the worker is gone: its tasks' processes go too
+    processes.die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C that reaches a worker anyway is the parent's to handle
     os.chdir(workdir)
     try:
-        code = work(app, RpcClient(url, token), LocalStorage("."), open_storage, slowdown=slowdown)
+        with processes.contained():
+            code = work(app, RpcClient(url, token), LocalStorage("."), open_storage, slowdown=slowdown)
     except (JobFailed, RpcError):
         code = 1  # the launcher reports the failure once, from the master
+    except processes.Terminated:
+        code = 143
     sys.exit(code)
 
 
@@ -113,7 +98,7 @@ class _Workers:
         self._watcher = None
         self._idle_deaths = 0
         self._budget = 2 * count + 2
-        _load_libc()
+        processes.load()
         self._slowdowns = list(slowdowns) + [1.0] * (count - len(slowdowns))
         for slot in range(count):
             self._start(slot)
@@ -125,6 +110,7 @@ class _Workers:
             process = self._context.Process(target=_worker_main, args=(*self._args, self._slowdowns[slot]),
                                             daemon=True)
             process.start()
+            processes.lead_own_group(process.pid)  # as the worker does: whichever runs first makes the group
             self.processes.append(process)
             self._slot[process] = slot
 
@@ -142,6 +128,7 @@ class _Workers:
                 for process in dead:
                     self.processes.remove(process)
             for process in dead:
+                processes.end_group(process.pid)  # what its tasks started dies with it
                 if not master.worker_exited(process.pid, process.exitcode):
                     self._idle_deaths += 1
                     if self._idle_deaths > self._budget:
@@ -155,32 +142,33 @@ class _Workers:
         """Stop every worker now, and start no more: after a failure or an interrupt nothing they do counts."""
         with self._lock:
             self._stopping = True
-            processes = list(self.processes)
-        for process in processes:
-            if process.exitcode is None:
-                process.terminate()
+            workers = list(self.processes)
+        for process in workers:
+            processes.end_group(process.pid)
 
     def stop(self, grace_s=1.0):
         """Once the job is over: let workers exit on their own for up to `grace_s`, then end the rest.
 
         A worker still busy then runs an attempt that can no longer count
-        (its task is done, or the job is over), so it is terminated.
+        (its task is done, or the job is over), so it is killed. Every
+        worker's group is killed either way: it holds what the worker's tasks
+        started, which must not outlive the job.
         """
+        from multiprocessing.connection import wait
+
         if self._watcher is not None:
             self._watcher.join()
         with self._lock:
             self._stopping = True
-            processes = list(self.processes)
+            workers = list(self.processes)
         deadline = time.monotonic() + grace_s
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-        for process in processes:
-            if process.exitcode is None:
-                process.terminate()
-            process.join(1.0)
-            if process.exitcode is None:
-                process.kill()
-                process.join()
+        running = {process.sentinel: process for process in workers}
+        while running and time.monotonic() < deadline:
+            for sentinel in wait(list(running), timeout=max(0.0, deadline - time.monotonic())):
+                del running[sentinel]
+        for process in workers:
+            processes.end_group(process.pid)
+            process.join()
 
 
 def _slowdowns(slow_workers, slowdown, workers):
@@ -192,9 +180,9 @@ def _slowdowns(slow_workers, slowdown, workers):
     return [float(slowdown)] * slow_workers
 
 
-def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0,
+def run_job(app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, workdir=None, task_timeout=TASK_TIMEOUT_S,
             repeat=0, app_options=None, start_method="fork", on_status=None, poll_s=0.2, storage=None,
-            max_attempts=10, backup_tasks=None, slow_workers=0, slowdown=1.0):
+            max_attempts=MAX_ATTEMPTS, backup_tasks=None, slow_workers=0, slowdown=1.0):
     """Run one job; returns (run summary dict, list of task records).
 
     Files go to `workdir` (default: the cwd), or to `storage` when given as a

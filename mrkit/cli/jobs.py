@@ -83,6 +83,7 @@ def configure_worker(p):
 
 def cmd_worker(args):
     from mrkit.app import load_app
+    from mrkit.runtime.processes import Terminated, contained
     from mrkit.runtime.worker import PATIENCE_S, run_worker
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
@@ -90,8 +91,13 @@ def cmd_worker(args):
     if args.master_timeout is not None and not args.master_timeout > 0:
         raise UsageError(f"--master-timeout must be a number of seconds above 0, got {args.master_timeout:g}")
     app = load_app(args.app, app_options(args.app_opt))
-    return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file,
-                      open_storage=open_storage, patience_s=args.master_timeout or PATIENCE_S)
+    try:
+        with contained():  # what the app's tasks start ends with this worker
+            return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file,
+                              open_storage=open_storage, patience_s=args.master_timeout or PATIENCE_S)
+    except Terminated:
+        print("mrkit worker: stopped by SIGTERM", file=sys.stderr)
+        return 143
 
 
 def configure_run(p):
@@ -100,7 +106,7 @@ def configure_run(p):
     add_storage(p)
     add_cpus(p)
     p.add_argument("-w", "--workers", type=int, default=None, metavar="W",
-                   help="worker processes (default max(M, R) capped at the CPU count)")
+                   help="worker processes (default max(M, R) capped at the CPUs the job may use: --cpus)")
     p.add_argument("--workdir", default=None, metavar="DIR", help="where intermediate and output files go (default: cwd)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
     p.add_argument("--slow-workers", type=int, default=0, metavar="K",

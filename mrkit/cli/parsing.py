@@ -57,14 +57,18 @@ def add_app(p):
     p.add_argument("--app-opt", action="append", metavar="KEY=VALUE", help="option passed to the app's configure()")
 
 def configure_job(p):
+    from mrkit.job import MAX_ATTEMPTS, N_REDUCE, TASK_TIMEOUT_S
+
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="files, or directories of files")
-    p.add_argument("-r", "--n-reduce", type=int, default=10, metavar="R", help="reduce tasks (default 10)")
+    p.add_argument("-r", "--n-reduce", type=int, default=N_REDUCE, metavar="R",
+                   help=f"reduce tasks (default {N_REDUCE})")
     p.add_argument("-m", "--n-map", type=int, default=None, metavar="M",
                    help="map tasks: cut the inputs into M near-equal chunks (default: one per input file)")
-    p.add_argument("--task-timeout", type=float, default=10.0, metavar="S",
-                   help="seconds before an unfinished task is handed to another worker (default 10)")
-    p.add_argument("--max-attempts", type=int, default=10, metavar="N",
-                   help="attempts of one task that may raise, die or time out before the job fails (default 10)")
+    p.add_argument("--task-timeout", type=float, default=TASK_TIMEOUT_S, metavar="S",
+                   help=f"seconds before an unfinished task is handed to another worker (default {TASK_TIMEOUT_S:g})")
+    p.add_argument("--max-attempts", type=int, default=MAX_ATTEMPTS, metavar="N",
+                   help=f"attempts of one task that may raise, die or time out before the job fails "
+                        f"(default {MAX_ATTEMPTS})")
     p.add_argument("--backup-tasks", nargs="?", const="paper", default=None, metavar="POLICY",
                    help="back up stragglers near a phase's end: paper (the default when given), spark or late")
 

@@ -137,6 +137,16 @@ class _Calls:
             pause = min(_RETRY_S[1], 2 * pause)
 
 
+def _end_if_forked(worker_pid):
+    """End a copy of the worker that the app forked (os.fork() in map, both going on) as it comes back here.
+
+    Only the worker talks to the master: a copy would share its connection
+    and report the same attempt again, and the master would wait out timeouts.
+    """
+    if os.getpid() != worker_pid:
+        os._exit(0)
+
+
 def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIENCE_S, say=None):
     """Serve tasks until the job is over; returns the exit code, raises JobFailed or MasterUnreachable.
 
@@ -172,6 +182,7 @@ def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIE
                 files = AttemptFiles(storage, reply.run_id, reply.attempt)
                 result = RUNNERS[reply.action](app, reply.task, files)
             except (Exception, SystemExit) as exc:  # the app's bug: the master retries, then fails the job
+                _end_if_forked(request.pid)
                 if files is not None:
                     files.discard()
                 report = Report(reply.worker, reply.phase, reply.task["task"], reply.attempt, start, timing.now(),
@@ -180,6 +191,7 @@ def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIE
                                 storage=isinstance(exc, StorageError))  # the master backs these off
                 reply = call("/fail", {**report.to_json(), **request.to_json()})
                 continue
+            _end_if_forked(request.pid)
             cpu = timing.process_cpu_s() - cpu
             if slowdown > 1:
                 # monotonic: a wall clock stepped back would make the sleep negative and kill the worker

@@ -1,10 +1,13 @@
 """The local cluster and `mrkit.run`: exact outputs for any (M, R), notebook functions, crashes."""
 
+import os
 import re
+import signal
 from collections import Counter
 
 import pytest
-from conftest import sorted_outputs
+from conftest import app_path, mrkit_popen, recorded_pids, sorted_outputs, wait_until
+from conftest import mrkit as run_cli
 
 import mrkit
 from mrkit.timing import TASK_COLUMNS
@@ -95,3 +98,85 @@ def test_crashing_workers_are_replaced_and_the_output_is_exact(corpus, tmp_path)
     assert sorted_outputs(tmp_path / "job") == sorted_outputs(tmp_path / "ref")
     assert summary["retries"] == (tasks.status != "ok").sum() >= 1
 
+
+
+SPAWNER = app_path("spawner")
+
+
+def _inputs(directory, count):
+    names = [f"in{i}.txt" for i in range(count)]
+    for name in names:
+        (directory / name).write_text("the quick brown fox jumps over the lazy dog\n" * 20)
+    return names
+
+
+@pytest.mark.timeout(180)
+def test_an_app_s_children_and_forks_do_not_outlive_mrkit_run(tmp_path, app_children):
+    """Issue 22 D8: every map leaves a `sleep 300`, a forked copy and a daemon behind; the job ends and so do they."""
+    result = run_cli("run", SPAWNER, "--app-opt", "fork=1", "--app-opt", "daemon=1", "-w", "2", "-r", "2",
+                     *_inputs(tmp_path, 4), cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(recorded_pids(tmp_path, "child")) == 12, "four maps, each a subprocess, a fork and a daemon"
+    wait_until(lambda: not app_children(), "the app's processes are gone")
+
+
+@pytest.mark.timeout(180)
+def test_a_fork_that_returns_from_map_is_not_a_second_worker(tmp_path, app_children):
+    """Issue 22 D8: os.fork() in map, both going on. The copies used to report too, on the worker's
+    connection, and the master waited out task timeouts (a job of 0.3 s took 25-65 s here)."""
+    import json
+
+    inputs = _inputs(tmp_path, 8)
+    result = run_cli("run", SPAWNER, "--app-opt", "fork=return", "-w", "2", "-r", "4", "--json", *inputs,
+                     cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["retries"] == 0, "no attempt timed out or was reported twice"
+    assert len(recorded_pids(tmp_path, "child")) == 16, "each map's subprocess and copy"
+    (tmp_path / "reference").mkdir()
+    reference = run_cli("run", "wc", "-r", "4", *[f"../{name}" for name in inputs], cwd=tmp_path / "reference",
+                        timeout=120)
+    assert reference.returncode == 0, reference.stderr
+    assert sorted_outputs(tmp_path) == sorted_outputs(tmp_path / "reference")
+    wait_until(lambda: not app_children(), "the app's processes are gone")
+
+
+@pytest.mark.timeout(180)
+def test_a_killed_worker_s_children_die_with_it(tmp_path, app_children):
+    run = mrkit_popen("run", SPAWNER, "--app-opt", "fork=1", "--app-opt", "hold=300", "-w", "1", "-r", "1",
+                      "--task-timeout", "300", *_inputs(tmp_path, 1), cwd=tmp_path)
+    try:
+        wait_until(lambda: len(app_children()) == 2, "the first worker's map started its processes")
+        first = app_children()
+        (worker,) = recorded_pids(tmp_path, "worker")
+        os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: not set(first) & set(app_children()), "the killed worker's processes are gone")
+        wait_until(lambda: len(app_children()) == 2, "its replacement runs the map again")
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.communicate(timeout=60)
+    wait_until(lambda: not app_children(), "the replacement's processes are gone")
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_an_app_s_children_do_not_outlive_an_interrupted_run(tmp_path, app_children, how):
+    run = mrkit_popen("run", SPAWNER, "--app-opt", "fork=1", "--app-opt", "hold=300", "-w", "2",
+                      "--task-timeout", "300", *_inputs(tmp_path, 2), cwd=tmp_path)
+    wait_until(lambda: len(app_children()) == 4, "both workers' maps started their processes")
+    run.send_signal(how)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode in (130, 143, -signal.SIGKILL) and "Traceback" not in stderr, stderr
+    wait_until(lambda: not app_children(), "the app's processes are gone")
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="on one CPU the cap is 1 with or without --cpus")
+def test_cpus_caps_the_default_workers(tmp_path):
+    """Issue 21: `--cpus 0` leaves one CPU, so the default W = max(M, R) = 3 is capped at 1, not at the machine's count."""
+    import json
+
+    result = run_cli("run", "wc", "-r", "3", "--cpus", "0", "--json", *_inputs(tmp_path, 2), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["workers"] == 1
+    unpinned = run_cli("run", "wc", "-r", "3", "--json", *_inputs(tmp_path, 2), cwd=tmp_path)
+    assert json.loads(unpinned.stdout)["workers"] == min(3, len(os.sched_getaffinity(0)))

@@ -1,4 +1,5 @@
-"""The worker loop against a real RPC server whose routes play the master, and its attempt files."""
+"""The worker loop against a real RPC server whose routes play the master, its attempt files,
+and `mrkit worker` processes whose app leaves processes behind."""
 
 import json
 import signal
@@ -6,7 +7,7 @@ import threading
 import time
 
 import pytest
-from conftest import app_path, mrkit, mrkit_popen
+from conftest import app_path, mrkit, mrkit_popen, recorded_pids, wait_until
 
 from mrkit.app import load_app
 from mrkit.runtime import protocol
@@ -196,3 +197,51 @@ def test_a_worker_facing_a_stale_master_file_exits_1_with_one_line(tmp_path):
     assert worker.returncode == 1
     assert worker.stderr == (f"mrkit worker: mr-master.json is stale: its master (pid {info['pid']}) is not running "
                              "and left no run record; start `mrkit master` again\n")
+
+
+def _standalone_job(tmp_path, *worker_options, **popen):
+    """`mrkit master` on two small inputs here, and one `mrkit worker` running tests/apps/spawner.py."""
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text("the quick brown fox\n" * 20)
+    master = mrkit_popen("master", "-r", "1", "--task-timeout", "300", "a.txt", "b.txt", cwd=tmp_path)
+    wait_until(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
+    worker = mrkit_popen("worker", app_path("spawner"), "--app-opt", "fork=1", *worker_options, cwd=tmp_path, **popen)
+    return master, worker
+
+
+@pytest.mark.timeout(180)
+def test_a_standalone_worker_s_children_end_with_the_job(tmp_path, app_children):
+    """Issue 22 D8 with `mrkit worker`: the job ends, the worker exits, and nothing its maps started is left."""
+    master, worker = _standalone_job(tmp_path)
+    assert master.wait(timeout=120) == 0, master.stderr.read()
+    assert worker.wait(timeout=60) == 0, worker.stderr.read()
+    assert len(recorded_pids(tmp_path, "child")) == 4, "two maps, each a subprocess and a fork"
+    wait_until(lambda: not app_children(), "the app's processes are gone")
+
+
+@pytest.mark.timeout(180)
+def test_a_standalone_worker_stopped_by_sigterm_ends_its_children(tmp_path, app_children):
+    master, worker = _standalone_job(tmp_path, "--app-opt", "hold=300")
+    try:
+        wait_until(lambda: len(app_children()) == 2, "the worker's map started its processes")
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=60)
+        assert worker.returncode == 143 and stderr.strip() == "mrkit worker: stopped by SIGTERM", stderr
+        wait_until(lambda: not app_children(), "the worker's processes are gone")
+    finally:
+        master.kill()
+        master.communicate()
+
+
+@pytest.mark.timeout(180)
+def test_a_standalone_worker_killed_in_a_group_of_its_own_takes_its_children(tmp_path, app_children):
+    """SIGKILL cleans nothing up: the worker's guard kills its group (a shell's job, a container's entry point)."""
+    master, worker = _standalone_job(tmp_path, "--app-opt", "hold=300", start_new_session=True)
+    try:
+        wait_until(lambda: len(app_children()) == 2, "the worker's map started its processes")
+        worker.kill()
+        worker.communicate(timeout=60)
+        wait_until(lambda: not app_children(), "the worker's processes are gone")
+    finally:
+        master.kill()
+        master.communicate()

@@ -48,7 +48,7 @@ from mrkit.backends.ecs.config import CONTAINER
 from mrkit.backends.ecs.fargate import Fargate
 from mrkit.backends.staging import MANIFEST, stage_inputs, write_manifest
 from mrkit.errors import JobFailed
-from mrkit.job import Input, JobSpec, check_at_least_one, default_workers
+from mrkit.job import MAX_ATTEMPTS, N_REDUCE, TASK_TIMEOUT_S, Input, JobSpec, check_at_least_one, default_workers
 from mrkit.runtime.discovery import RUN_FILE, STATUS_FILE
 from mrkit.runtime.protocol import ProtocolError, Status
 
@@ -130,8 +130,8 @@ class Launcher:
 
     # ---- the job ---------------------------------------------------------------
 
-    def run(self, app, inputs, *, n_map=None, n_reduce=10, workers=None, task_timeout=10.0, app_options=None,
-            repeat=0, on_status=None, max_attempts=10, backup_tasks=None):
+    def run(self, app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, task_timeout=TASK_TIMEOUT_S,
+            app_options=None, repeat=0, on_status=None, max_attempts=MAX_ATTEMPTS, backup_tasks=None):
         launched_at = timing.now()
         app_name = _app_spec(app)
         loaded = load_app(app_name, app_options)  # a bad name or option fails here, before anything is billed

@@ -12,6 +12,7 @@ from mrkit.backends.ecs import EcsError
 from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.fargate import Fargate
 from mrkit.backends.ecs.launcher import Launcher
+from mrkit.job import N_REDUCE, TASK_TIMEOUT_S
 
 
 def task_starter(aws, stand_in=None, containers=False):
@@ -45,9 +46,9 @@ def run_on_ecs(config, aws, app, inputs, *, stand_in=None, containers=False, say
             on_usage(launcher.usage.line())
 
 
-def run_job(app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0, repeat=0,
-            app_options=None, settings=None, stand_in=None, containers=False, endpoint_url=None, poll_s=2.0, say=None,
-            verify=False):
+def run_job(app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, workdir=None, task_timeout=TASK_TIMEOUT_S,
+            repeat=0, app_options=None, settings=None, stand_in=None, containers=False, endpoint_url=None, poll_s=2.0,
+            say=None, verify=False):
     """The sweeps' "ecs" backend: `mrkit.backends.local.run_job`'s signature, (summary, records) back.
 
     `settings` is the ECS settings file (default params/ecs.yaml); `stand_in`

@@ -26,7 +26,7 @@ from mrkit.experiments.analysis import interval_of, spearman
 from mrkit.experiments.model import whatif
 from mrkit.experiments.model.calibration import Calibration, ModelError, load_calibration, others_cores, speeds
 from mrkit.experiments.model.simulate import SimJob, simulate
-from mrkit.job import resolve_inputs
+from mrkit.job import TASK_TIMEOUT_S, resolve_inputs
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Point:
     n_reduce: int
     workers: int
     cores: float
-    task_timeout: float = 10.0
+    task_timeout: float = TASK_TIMEOUT_S
     backend: str = "local"  # "ecs": every worker is a task with its own CPU, started with a latency
     background: float | None = None  # cores other programs take from the job; None: the calibration's
     speed: float = 1.0  # the machine's slowness against the calibration's (probe ratio): every CPU cost times it

@@ -37,6 +37,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from mrkit.job import TASK_TIMEOUT_S
+
 _EPS = 1e-12
 
 
@@ -59,7 +61,7 @@ class SimJob:
     master_register_cpu: float = 0.0  # master CPU for a worker's first contact
     fork_s: float = 0.0  # launcher time to start one worker; the master serves after all W
     start_latency_s: float = 0.0  # each worker is ready this long after launch (ECS task start)
-    task_timeout: float = 10.0
+    task_timeout: float = TASK_TIMEOUT_S
     dedicated: bool = False  # every process has a CPU of its own
     contention: float = 0.0  # CPU inflation of a map attempt with n running at once: inflation(contention, n)
     reduce_contention: float | None = None  # the same in the reduce phase; None: as in the map phase

@@ -18,7 +18,7 @@ from mrkit.experiments import analysis, formatting
 from mrkit.experiments.meaning import sweep_meaning
 from mrkit.experiments.report import markdown
 from mrkit.experiments.report.display import show_markdown
-from mrkit.job import resolve_inputs
+from mrkit.job import MAX_ATTEMPTS, N_REDUCE, resolve_inputs
 from mrkit.sequential import run_sequential
 
 # The crash app's run: one map task per file for the first 4 inputs (as in the lab: a map
@@ -27,7 +27,7 @@ from mrkit.sequential import run_sequential
 # and a 1 s task timeout, so a stall costs about a second instead of 10: 10-25 s on 2 cores.
 # A stall of up to 10 s spans up to 10 such timeouts, so the attempt limit is raised to 30
 # (15 timeouts): the lab's own 10 attempts assume its 10 s timeout.
-CRASH_CHECK = {"files": 4, "n_reduce": 10, "workers": 12, "task_timeout": 1.0, "max_attempts": 30}
+CRASH_CHECK = {"files": 4, "n_reduce": N_REDUCE, "workers": 12, "task_timeout": 1.0, "max_attempts": 30}
 
 
 def _largest_split(result):
@@ -47,7 +47,7 @@ def correctness_check(app, inputs, n_map, n_reduce, workers, scratch) -> str:
     return text.replace("## Correctness", f"## Correctness: {app} at M={n_map} R={n_reduce} against the sequential reference", 1)
 
 
-def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeout, max_attempts=10) -> str:
+def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeout, max_attempts=MAX_ATTEMPTS) -> str:
     """The crash app on the first `files` inputs, checked against nocrash through the runtime.
 
     The reference is nocrash with the same M and R, not `mrkit sequential`: the

@@ -26,7 +26,7 @@ import yaml
 from mrkit.backends import BACKENDS
 from mrkit.corpus import corpus_dir, parse_size
 from mrkit.errors import MrkitError, UsageError
-from mrkit.job import default_workers
+from mrkit.job import N_REDUCE, TASK_TIMEOUT_S, check_at_least_one, default_workers
 from mrkit.pinning import format_cpus, parse_cpus
 from mrkit.runtime.backups import POLICIES
 
@@ -51,18 +51,12 @@ class SweepError(MrkitError, ValueError):
     """
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SweepError(f"{name} must be a whole number >= 1, got {value!r}")
-    return value
-
-
 def _int_list(name, value):
     """A scalar or a list of positive ints -> tuple (YAML allows both)."""
     values = value if isinstance(value, (list, tuple)) else [value]
     if not values:
         raise SweepError(f"{name} must not be empty")
-    return tuple(_positive_int(name, v) for v in values)
+    return tuple(check_at_least_one(name, v, SweepError) for v in values)
 
 
 def _from_mapping(cls, what, values):
@@ -83,12 +77,12 @@ class CorpusConfig:
     seed: int = 0
 
     def __post_init__(self):
-        _positive_int("corpus.files", self.files)
+        check_at_least_one("corpus.files", self.files, SweepError)
         try:
             size = self.size if isinstance(self.size, int) and not isinstance(self.size, bool) else parse_size(self.size)
         except ValueError as exc:
             raise SweepError(f"corpus.size: {exc}") from None
-        object.__setattr__(self, "size", _positive_int("corpus.size", size))
+        object.__setattr__(self, "size", check_at_least_one("corpus.size", size, SweepError))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise SweepError(f"corpus.seed must be a whole number, got {self.seed!r}")
 
@@ -151,7 +145,7 @@ class SweepConfig:
     max_repeats: int | None = None
     ci_target: float = 0.10
     warmup: bool = True
-    task_timeout: float = 10.0
+    task_timeout: float = TASK_TIMEOUT_S
     # A straggler study: {"slow_workers": K, "slowdown": [F, ...], "backup_tasks": [none|paper|spark|late, ...]};
     # every (M, R, W) runs with each F and each policy.
     stragglers: dict | None = None
@@ -166,20 +160,21 @@ class SweepConfig:
             raise SweepError(f"unknown backend {self.backend!r}; known: {', '.join(BACKENDS)}")
         if self.pairs is None:
             setattr_("n_map", _int_list("n_map", 10 if self.n_map is None else self.n_map))
-            setattr_("n_reduce", _int_list("n_reduce", 10 if self.n_reduce is None else self.n_reduce))
+            setattr_("n_reduce", _int_list("n_reduce", N_REDUCE if self.n_reduce is None else self.n_reduce))
         elif self.n_map is not None or self.n_reduce is not None:
             raise SweepError("give either pairs or n_map/n_reduce, not both (set pairs=None to use a grid)")
         else:
             pairs = tuple(tuple(p) for p in self.pairs)
             if not pairs or any(len(p) != 2 for p in pairs):
                 raise SweepError(f"pairs must be a non-empty list of [M, R], got {self.pairs!r}")
-            setattr_("pairs", tuple((_positive_int("pairs M", m), _positive_int("pairs R", r)) for m, r in pairs))
+            setattr_("pairs", tuple((check_at_least_one("pairs M", m, SweepError), check_at_least_one("pairs R", r, SweepError))
+                                    for m, r in pairs))
         if self.workers is not None:
             setattr_("workers", _int_list("workers", self.workers))
         if self.max_workers is not None:
-            _positive_int("max_workers", self.max_workers)
-        _positive_int("repeats", self.repeats)
-        if self.max_repeats is not None and _positive_int("max_repeats", self.max_repeats) < self.repeats:
+            check_at_least_one("max_workers", self.max_workers, SweepError)
+        check_at_least_one("repeats", self.repeats, SweepError)
+        if self.max_repeats is not None and check_at_least_one("max_repeats", self.max_repeats, SweepError) < self.repeats:
             raise SweepError(f"max_repeats ({self.max_repeats}) must be at least repeats ({self.repeats})")
         if not (isinstance(self.ci_target, (int, float)) and self.ci_target > 0):
             raise SweepError(f"ci_target must be a positive fraction of the centre (e.g. 0.1), got {self.ci_target!r}")
@@ -237,7 +232,7 @@ def _stragglers(values) -> dict:
     """A straggler study's settings, checked: K slowed workers, the slowdowns F, the policies."""
     if not isinstance(values, dict) or set(values) - {"slow_workers", "slowdown", "backup_tasks"}:
         raise SweepError(f"stragglers takes slow_workers, slowdown and backup_tasks, got {values!r}")
-    slow = _positive_int("stragglers.slow_workers", values.get("slow_workers", 1))
+    slow = check_at_least_one("stragglers.slow_workers", values.get("slow_workers", 1), SweepError)
     slowdowns = values.get("slowdown", [10])
     slowdowns = tuple(float(f) for f in (slowdowns if isinstance(slowdowns, list) else [slowdowns]))
     if any(f < 1 for f in slowdowns):

@@ -156,6 +156,17 @@ def test_a_noisy_point_is_repeated_until_max_repeats_and_a_tight_one_is_not(tmp_
     assert steered == [(10, 4)]
 
 
+@pytest.mark.parametrize("values, line", [
+    ({"repeats": True}, "repeats must be a whole number of at least 1, got True"),
+    ({"n_reduce": [4, 0]}, "n_reduce must be a whole number of at least 1, got 0"),
+    ({"pairs": [[2, False]], "n_map": None, "n_reduce": None}, "pairs R must be a whole number of at least 1, got False"),
+])
+def test_a_sweep_s_counts_follow_the_job_s_rule(tmp_path, values, line):
+    """One rule for a count (mrkit.job.check_at_least_one): a bool is none, as on the command line."""
+    with pytest.raises(sweep_config.SweepError, match=f"^{line}$"):
+        quick(tmp_path, **values)
+
+
 def test_max_repeats_below_repeats_is_refused(tmp_path):
     with pytest.raises(sweep_config.SweepError, match="max_repeats"):
         quick(tmp_path, repeats=3, max_repeats=2)
