@@ -57,7 +57,7 @@ description = None"""
 SWEEP_RUN = """\
 from mrkit.experiments.report import notebook_report as nr
 from mrkit.experiments.report.checks import show_checks
-from mrkit.experiments.report.display import show_header, show_sweep
+from mrkit.experiments.report.display import show_appendix, show_header, show_sweep
 
 nr.work_from_repo_root()  # relative paths mean the repo root, also when Jupyter starts the kernel in notebooks/
 configs = nr.sweep_plan(app, sweep, plan=plan, quick=quick, repeats=repeats, inputs=inputs, workers=workers,
@@ -73,9 +73,10 @@ SWEEP_CELLS = [
     new_markdown_cell(SWEEP_INTRO, metadata=NOTEBOOK_ONLY),
     new_code_cell(SWEEP_PARAMETERS, metadata={"tags": ["parameters"]}),
     new_code_cell(SWEEP_RUN),
-    new_code_cell("show_header(results, title)"),
+    new_code_cell("show_header(results, title, checks)"),
     new_code_cell("for result in results:\n    show_sweep(result, results)"),
     new_code_cell("if checks:\n    show_checks(results)"),
+    new_code_cell("show_appendix(results)"),
     new_markdown_cell("All runs and task attempts as two DataFrames, for your own analysis "
                       "(`runs.tail()` in a cell of your own shows the last runs):", metadata=NOTEBOOK_ONLY),
     new_code_cell("runs, tasks = nr.frames(results)", metadata={"tags": ["notebook-only"]}),

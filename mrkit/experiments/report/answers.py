@@ -19,7 +19,7 @@ import pandas as pd
 from mrkit.experiments import analysis
 from mrkit.experiments.formatting import num, plural
 from mrkit.experiments.model import prediction
-from mrkit.experiments.report import plots
+from mrkit.experiments.report import markdown, plots
 
 WHAT_IF_CORES = (8, 16, 64, 100)
 BY = analysis.CONFIG_BY
@@ -38,11 +38,11 @@ def _swept(runs):
 def _events(tasks):
     """Attempts that did not count, by kind, and the configurations they hit (most first)."""
     work = tasks[tasks["phase"].isin(["map", "reduce"])] if len(tasks) else tasks
-    out = {"timed_out": 0, "superseded": 0, "failed": 0, "reexecuted_tasks": 0, "where": []}
+    out = {"not_counted": 0, "endings": "", "reexecuted_tasks": 0, "where": []}
     if work is None or not len(work):
         return out
-    for status in ("timed_out", "superseded", "failed"):
-        out[status] = int((work["status"] == status).sum())
+    out["not_counted"] = int((work["status"] != "ok").sum())
+    out["endings"] = markdown.endings_text(work)
     attempts = work.groupby(["run_id", "phase", "task"]).size()
     out["reexecuted_tasks"] = int((attempts > 1).sum())
     bad = work[work["status"] != "ok"]
@@ -134,13 +134,11 @@ def _growth(ans):
 
 
 def _events_text(ev):
-    total = ev["timed_out"] + ev["superseded"] + ev["failed"]
-    if not total:
+    if not ev["not_counted"]:
         return "Every task attempt succeeded the first time: no timeouts, re-executions or superseded attempts."
     where = "; ".join(f"{c}: {plural(n, 'attempt')}" for c, n in ev["where"])
-    kinds = {"timed_out": "timed-out attempt", "superseded": "superseded attempt", "failed": "failed attempt"}
-    counts = ", ".join(f"{plural(ev[k], word)}" for k, word in kinds.items() if ev[k])
-    return (f"The runs hit {counts} (an attempt is superseded when it outlived the task timeout, the master handed "
+    return (f"{plural(ev['not_counted'], 'attempt')} did not count: {ev['endings']} (an attempt is superseded when "
+            "it outlived the task timeout, the master handed "
             f"the task to another worker and that copy won); {plural(ev['reexecuted_tasks'], 'task')} ran more than "
             f"once. Most were at {where}. That is overload, not faults: with far more workers than cores a task can "
             "wait longer than the timeout for a CPU.")
@@ -201,7 +199,8 @@ def answer_figure(ans: dict):
         style = {}
     ci = plots.interval(order)
     ax.errorbar(place(order), order["center"], yerr=ci, marker="o",
-                capsize=3, color=plots.SERIES_COLORS["measured"], label=f"measured ({ans['cores']} cores)", **style)
+                capsize=3, color=plots.SERIES_COLORS["measured"],
+                label=f"measured ({ans.get('where') or plural(ans['cores'], 'core')})", **style)
     m = ans["model"]
     if m is not None:
         curve = m["curve"].sort_values(["n_map", "n_reduce"])
@@ -212,8 +211,10 @@ def answer_figure(ans: dict):
             g = g.sort_values(["n_map", "n_reduce"])
             ax.plot(place(g), g["predicted_end_to_end_s"], marker=".", linestyle=":" if x else "none",
                     color=plots.SERIES_COLORS[f"model_{int(k)}"], label=f"model output, {int(k)} cores")
-    ax.set_ylim(bottom=0)
+    plots.time_axis(ax, [order["center"], *([] if m is None else [line.get_ydata() for line in ax.get_lines()])])
     ax.set_ylabel("end-to-end time (s)")
-    ax.set_title(f"{ans['app']}: measured and predicted, by configuration", fontsize=11)
-    ax.legend(fontsize=8)
+    drawn = "measured and model output" if m is not None else "measured"
+    ax.set_title(f"{ans['app']}: end-to-end time, {drawn}, by configuration"
+                 + (f" ({ans['where']})" if ans.get("where") else ""), fontsize=10)
+    plots.legend_outside(ax)
     return fig

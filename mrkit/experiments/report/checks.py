@@ -44,7 +44,7 @@ def correctness_check(app, inputs, n_map, n_reduce, workers, scratch) -> str:
     run_job(app, inputs, n_map=n_map, n_reduce=n_reduce, workers=workers, workdir=job_dir)
     run_sequential(load_app(app), resolve_inputs(inputs), ref_dir)
     text = markdown.correctness_section(ref_dir, job_dir, reference="`mrkit sequential` on the same inputs")
-    return text.replace("## Correctness", f"## Correctness: {app} at M={n_map} R={n_reduce} against the sequential reference", 1)
+    return text.replace("## Correctness", f"### {app} at M={n_map} R={n_reduce} against the sequential reference", 1)
 
 
 def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeout, max_attempts=MAX_ATTEMPTS) -> str:
@@ -92,6 +92,7 @@ def show_checks(results, fault_tolerance=True, crash=CRASH_CHECK):
         if app not in seen:  # one check per app, on that app's first sweep's inputs
             seen[app] = r
     with tempfile.TemporaryDirectory(prefix="mrkit-checks-") as scratch:
+        show_markdown("## Correctness")
         for app, r in seen.items():
             n_map, n_reduce = _largest_split(r)
             workers = default_workers(n_map, n_reduce)

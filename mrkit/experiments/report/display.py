@@ -15,7 +15,7 @@ import pandas as pd
 
 from mrkit.experiments import analysis, formatting, meaning
 from mrkit.experiments.model import calibration, prediction, whatif
-from mrkit.experiments.report import answers, markdown, plots, stragglers
+from mrkit.experiments.report import answers, markdown, plots, provenance, stragglers, summary
 from mrkit.experiments.sweeps import ecs_fault, sweep_config
 from mrkit.verify import VERIFY_COLUMNS
 
@@ -73,13 +73,40 @@ def config_table(runs):
     return table.rename(columns=names).round(3)
 
 
+NARROW_COLUMNS = ["M", "R", "W", "runs", "end-to-end (s)", "95% low (s)", "95% high (s)", "CV"]
+
+
+def show_appendix(results):
+    """Every question sweep's full per-configuration table (stages, map max, retries), out of the sections' way."""
+    shown = [r for r in results if meaning.sweep_meaning(r.config.name).section == "question"]
+    if not shown:
+        return
+    show_markdown(f"## {summary.APPENDIX_HEADING}")
+    for r in shown:
+        show_markdown(f"### {summary.section_heading(r)}")
+        _display(_styled(config_table(_with_map_max(r.runs, r.tasks))))
+
+
 def sweep_figures(result) -> dict:
     """{name: Figure} for one sweep: those of its question that apply to its runs."""
     question = meaning.QUESTIONS.get(_question(result))
     names = question.figures if question else tuple(plots.FIGURES)
     run_id = plots.typical_run(result.runs)
-    return {name: plots.FIGURES[name][1](result.runs, result.tasks, run_id)
-            for name in names if plots.FIGURES[name][0](result.runs)}
+    figures = {name: plots.FIGURES[name][1](result.runs, result.tasks, run_id)
+               for name in names if plots.FIGURES[name][0](result.runs)}
+    place = place_label(result.meta)
+    for fig in figures.values() if place else ():
+        for ax in fig.axes:
+            if ax.get_title():
+                ax.set_title(f"{ax.get_title()} ({place})")
+    return figures
+
+
+def place_label(meta) -> str | None:
+    """'local ECS stand-in' or 'ECS Fargate' for an ECS sweep's figures, None for local runs (their header says)."""
+    if not provenance.is_ecs(meta):
+        return None
+    return "local ECS stand-in" if provenance.is_stand_in(meta) else "ECS Fargate"
 
 
 def _shown_path(path):
@@ -133,18 +160,26 @@ def _smaller_text(results):
     return text
 
 
-def show_header(results, title=REPORT_TITLE):
-    """The report's title, where and when it was measured, and what each sweep ran."""
+def show_header(results, title=REPORT_TITLE, checks=False):
+    """The report's title, its Summary and contents, where and when it was measured, and what each sweep ran.
+
+    `checks`: the report ends with the correctness and fault-tolerance checks (the contents list them).
+    """
     meta = results[0].meta
     versions = meta.get("versions", {})
     commit = str(meta.get("git_commit") or "unknown")[:10] + (" (with local changes)" if meta.get("git_dirty") else "")
-    show_markdown(f"# {title}\n\nMeasured on {meta.get('host', platform.node())} with {meta.get('cpu_count', os.cpu_count())} "
-              f"CPUs ({meta.get('platform', platform.platform())}), Python {versions.get('python', '?')}, "
+    after = (*(summary.CHECK_HEADINGS if checks else ()), summary.APPENDIX_HEADING)
+    contents = summary.summary_markdown(results, (summary.MEASURED_HEADING,), after)
+    show_markdown(f"# {title}\n\n{contents}")
+    show_markdown(f"## {summary.MEASURED_HEADING}\n\nMeasured on {meta.get('host', platform.node())} with "
+              f"{meta.get('cpu_count', os.cpu_count())} CPUs ({meta.get('platform', platform.platform())}), "
+              f"Python {versions.get('python', '?')}, "
               f"mrkit {versions.get('mrkit', '?')} at commit {commit}, started {meta.get('start', '?')}. "
               f"{_warmup_text(results)}{_smaller_text(results)} Every run used a "
               "fresh working directory. Times are wall-clock seconds. With fewer than 6 repeats a configuration's time is "
               "the mean with a Student-t 95% interval; with 6 or more, the median with a nonparametric (order-statistic) "
               "95% interval; intervals are cut at zero. "
+              f"{summary.load_text(results)}"
               "Other processes on the machine share its cores, so read small differences with care.")
     rows = []
     for r in results:
@@ -175,7 +210,7 @@ def show_calibration(result):
     """What the calibration sweep is for, and the model's error on its own runs."""
     cal = calibration_for([result])
     err = prediction.compare(cal, result.path) if cal is not None else None
-    text = ("## The cost model's calibration\n\nThese runs are not a lab question: small jobs chosen to separate the "
+    text = (f"## {summary.CALIBRATION_HEADING}\n\nThese runs are not a lab question: small jobs chosen to separate the "
             "model's terms (per-task overhead, per intermediate file, per byte and record, worker start-up, contention "
             "between tasks running side by side). The model "
             "fitted to them predicts every other section's times and what they would be on 8 to 100 cores. ")
@@ -188,7 +223,7 @@ def show_calibration(result):
 def show_stragglers(result, dpi=100):
     """The straggler study: table, the paper-terms text, and the worst case's timeline without and with backups."""
     table = stragglers.study_table(result.runs, result.tasks)
-    show_markdown("## Stragglers: one slow worker, with and without backup tasks\n\n" + stragglers.study_text(table))
+    show_markdown(f"## {summary.STRAGGLERS_HEADING}\n\n" + stragglers.study_text(table))
     shown = table[["workers", "slowdown", "backup_tasks", "repeats", "end_to_end_s", "saved_pct", "backups",
                    "lost_attempts", "lost_cpu_s", "extra_cpu_pct"]]
     shown.columns = ["W", "slowdown F", "policy", "runs", "end-to-end (s)", "saved (%)", "backup attempts",
@@ -235,6 +270,19 @@ def verification_table(runs):
          "different counts (all runs)", "emitted twice (all runs)", "runs equal to sequential"]]
 
 
+# Where the default start latency comes from (model/whatif.py's docstring gives the details).
+START_LATENCY_SOURCE = ("ElasticScale's ten Fargate launches of a 413 MB image without SOCI, 2024-04-10, "
+                        "https://elasticscale.com/blog/reduce-aws-fargate-pull-times-with-soci")
+
+
+def start_latency_text(cal) -> str:
+    """The task start latency the model used, with where it comes from: measured in these runs, or an assumption."""
+    if cal.task_start_latency_s:
+        return f"a task start latency of {formatting.num(cal.task_start_latency_s)} s (measured in these runs)"
+    return (f"an assumed task start latency of {formatting.num(whatif.FARGATE_START_LATENCY_S)} s, not measured in "
+            f"this report (the median of {START_LATENCY_SOURCE})")
+
+
 def show_ecs_discussion(result, results):
     """The ECS assignment's three discussion questions, each answered from data: a fault-injected run,
     the model's what-if at 1..100 mappers, and what the toolkit coordinated that the student did by hand."""
@@ -250,7 +298,7 @@ def show_ecs_discussion(result, results):
         parts.append("**Failure recovery:** no fault-injected run is stored with this sweep "
                      "(`mrkit report --sweep mappers_ecs` makes one after the sweep).")
     else:
-        parts.append(ecs_fault.fault_text(*loaded, result.runs))
+        parts.append(ecs_fault.fault_text(*loaded, result.runs, stand_in=provenance.is_stand_in(result.meta)))
     cal = calibration_for([r for r in results if r.config.backend == "local"] or [result])
     try:
         cfg = sweep_config.load_sweep(result.config.name, what_if=True, **({"backend_options": result.config.backend_options}
@@ -261,15 +309,15 @@ def show_ecs_discussion(result, results):
     if len(frame):
         best = frame.loc[frame["predicted_end_to_end_s"].idxmin()]
         top = frame.loc[frame["n_map"].idxmax()]
-        latency = whatif.measured_start_latency(result.tasks) or whatif.FARGATE_START_LATENCY_S
-        parts.append(f"**Scaling to {int(top['n_map'])} mappers (model output, not measured):** with a task start "
-                     f"latency of {formatting.num(latency)} s, the model predicts "
-                     f"{formatting.num(top['predicted_end_to_end_s'])} s "
+        parts.append(f"**Scaling to {int(top['n_map'])} mappers (model output, not measured):** with "
+                     f"{start_latency_text(cal)}, the model predicts {formatting.num(top['predicted_end_to_end_s'])} s "
                      f"and ${top['usd']:.3f} at M = {int(top['n_map'])}; the fastest is M = {int(best['n_map'])} at "
                      f"{formatting.num(best['predicted_end_to_end_s'])} s (${best['usd']:.3f}). Past that, each extra task "
-                     "costs its start latency and a billed minute while its share of the input shrinks.")
+                     "costs its start latency and a billed minute while its share of the input shrinks. The dollar "
+                     f"figures use assumed Fargate prices, not a bill from this report ({whatif.PRICES_SOURCE}).")
         shown = frame[["n_map", "predicted_end_to_end_s", "usd"]].rename(
-            columns={"n_map": "M = W", "predicted_end_to_end_s": "predicted end-to-end (s)", "usd": "Fargate cost ($)"})
+            columns={"n_map": "M = W", "predicted_end_to_end_s": "predicted end-to-end (s)",
+                     "usd": "Fargate cost at assumed prices ($)"})
         parts_table = _styled(shown.round(3))
     else:
         parts.append("**Scaling to 100 mappers:** the cost model could not be calibrated on these results, "
@@ -298,20 +346,25 @@ def show_sweep(result, results=None, dpi=100):
     if about.section != "question":
         return SPECIAL_SECTIONS[about.section](result, dpi)
     section = markdown.question_section(result.runs, result.tasks, _question(result))
-    heading = about.heading
+    heading = provenance.relabel(about.heading, result.meta)
     if heading:
         section = "## " + heading + section[section.index("\n"):]
+    if provenance.is_ecs(result.meta):
+        first = section.index("\n\n") + 2
+        section = section[:first] + f"These runs ran on {provenance.where(result.meta)}.\n\n" + section[first:]
     show_markdown(section)
     if result.config.backend == "ecs":
         show_markdown(markdown.ecs_provenance(result.meta.get("parameters", {}).get("backend_options")))
     if result.config.description:
-        show_markdown(f"*{result.config.description}.* Per configuration:")
-    _display(_styled(config_table(_with_map_max(result.runs, result.tasks))))
+        show_markdown(f"*{provenance.relabel(result.config.description, result.meta)}.* Per configuration "
+                      f"(its stages: [appendix](#{summary.anchor(summary.APPENDIX_HEADING)})):")
+    _display(_styled(config_table(result.runs)[NARROW_COLUMNS]))
     for fig in sweep_figures(result).values():
         _display(plots.figure_image(fig, dpi))
     cal = calibration_for(results or [result]) if result.config.backend == "local" else None
     error = prediction.compare(cal, result.path) if cal is not None else None
     ans = answers.compute(result.runs, result.tasks, result.config, cal, error)
+    ans["where"] = place_label(result.meta)
     _display(plots.figure_image(answers.answer_figure(ans), dpi))
     if result.config.backend != "local":
         show_ecs_discussion(result, results or [result])

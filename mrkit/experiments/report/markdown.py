@@ -154,25 +154,57 @@ def _amdahl_speedup(f, n):
     return 1.0 / (f + (1.0 - f) / n)
 
 
+AMDAHL_PARAMETERS = 2  # T1 and f: a fit needs more distinct worker counts than this to be tested at all
+
+
+def amdahl_scope(runs: pd.DataFrame, x: str = "workers"):
+    """(runs Amdahl's law may be fitted to, None) or (None, why it is not fitted).
+
+    The law models processors, so only x within the CPUs is its regime; and a fit needs
+    more distinct points than its two parameters, else it passes through them exactly
+    (R² = 1, a zero-width interval) and says nothing (Hoefler & Belli, SC'15).
+    """
+    cores = analysis.cores_of(runs)
+    within = runs[runs[x] <= cores] if cores else runs
+    counts = sorted(int(v) for v in within[x].unique())
+    if len(counts) > AMDAHL_PARAMETERS:
+        return within, None
+    seen = ", ".join(map(str, counts)) or "none"
+    regime = f" within the {cores} CPUs (beyond them workers share cores, which the law does not describe)" if cores else ""
+    return None, (f"Amdahl's law is not fitted: it has {AMDAHL_PARAMETERS} parameters and these runs have "
+                  f"{plural(len(counts), 'distinct worker count')} ({seen}){regime}, so a fit would pass through "
+                  "every point and test nothing.")
+
+
+def fraction_ci(lo, hi) -> str:
+    """'0.18–0.22' at the fewest decimals (2 to 4) that tell its ends apart; "" for an interval of zero width,
+    which is never quoted: no measurement is that certain."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return ""
+    for digits in (2, 3, 4):
+        if f"{lo:.{digits}f}" != f"{hi:.{digits}f}":
+            return f"{lo:.{digits}f}–{hi:.{digits}f}"
+    return ""
+
+
 def amdahl(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
-    """The fitted serial fraction with its CI and what Amdahl's law predicts at 10 and 100 workers."""
+    """The fitted serial fraction with its CI and what Amdahl's law predicts at 10 and 100 workers,
+    or why the law is not fitted (amdahl_scope)."""
     if runs["workers"].nunique() < 2:
         return f"Workers stayed at W={int(runs['workers'].iloc[0])}, so no serial fraction can be fitted."
-    # Amdahl's law models processors; past the core count, workers share cores, which it
-    # does not describe. Fit within the cores when that still leaves two worker counts.
-    cores = int(runs["cpu_count"].max())
-    within = runs[runs["workers"] <= cores]
-    if within["workers"].nunique() < 2:
-        return (f"Amdahl's law is not fitted here: it models processors, and fewer than two of these worker counts "
-                f"fit within the {cores} CPUs (beyond them workers share cores, which the law does not describe).")
-    used = within
+    used, why_not = amdahl_scope(runs)
+    if used is None:
+        return why_not
+    cores = analysis.cores_of(runs)
     scope = (f"; only W ≤ {cores}, the CPU count: beyond it workers share cores, which the law does not model"
              if len(used) < len(runs) else "")
     fit = analysis.fit_amdahl(used["workers"], used[metric])
     f, (lo, hi) = fit.serial_fraction, fit.ci95
+    ci = fraction_ci(lo, hi)
+    ci = f"95% CI {ci}, " if ci else ""
     head = (f"Fitting Amdahl's law T(W) = T1·(f + (1 − f)/W) to the {fit.n_points} runs "
             f"(W={int(used['workers'].min())}..{int(used['workers'].max())}{scope}) gives a serial fraction "
-            f"f = {f:.2f} (95% CI {lo:.2f}–{hi:.2f}, R² = {fit.r2:.2f}{_poor_fit(fit.r2)}).")
+            f"f = {f:.2f} ({ci}R² = {fit.r2:.2f}{_poor_fit(fit.r2)}).")
     if f >= 0.99:
         means = used.groupby("workers")[metric].mean()
         observed = ("Time never fell as workers were added" if means.idxmin() == means.index.min()
@@ -181,10 +213,41 @@ def amdahl(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
                        "cores and per-task overhead, not a serial part of the job.")
     preds = []
     for n in (10, 100):
-        rng = f" (CI {num(_amdahl_speedup(hi, n))}–{num(_amdahl_speedup(lo, n))})" if np.isfinite(lo) else ""
+        rng = f" (CI {num(_amdahl_speedup(hi, n))}–{num(_amdahl_speedup(lo, n))})" if ci else ""
         preds.append(f"{num(_amdahl_speedup(f, n))} at {n} workers{rng}")
     limit = f"1/f = {num(fit.max_speedup)}" if f > 0 else "none: f = 0"
     return head + f" It predicts a speedup over one worker of at most {' and '.join(preds)}; the limit is {limit}."
+
+
+def broken_points(runs: pd.DataFrame, metric: str = "end_to_end_s") -> pd.DataFrame:
+    """Configurations whose 95% interval reaches zero: no time is that short, so a run of theirs is broken.
+
+    Each row: the configuration, its runs' range, and the cause the records show (other programs'
+    CPU seconds during its slowest run, when recorded), in `cause`.
+    """
+    ci = analysis.center_interval(runs, by=CONFIG_BY, metric=metric)
+    bad = ci[(ci["n"] > 1) & (ci["lo"] <= 0)].copy()
+    causes = []
+    for _, row in bad.iterrows():
+        mine = runs[(runs[CONFIG_BY] == row[CONFIG_BY].to_numpy()).all(axis=1)]
+        slow = mine.loc[mine[metric].idxmax()]
+        others = slow.get("others_cpu_s")
+        loaded = (f"other programs took {num(others)} CPU-s during its slowest run ({num(slow[metric])} s)"
+                  if others is not None and pd.notna(others) and others > 0.1 * slow[metric]
+                  else f"its slowest run took {num(slow[metric])} s against a fastest of {num(mine[metric].min())} s")
+        causes.append(loaded)
+    return bad.assign(cause=causes)
+
+
+def broken_text(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
+    """A sentence flagging each configuration whose interval reaches zero, with its cause; "" when none does."""
+    bad = broken_points(runs, metric)
+    if bad.empty:
+        return ""
+    listed = "; ".join(f"{config_text(r)} (95% interval {num(r['lo'])}–{num(r['hi'])} s: {r['cause']})"
+                       for _, r in bad.iterrows())
+    return (f"**Broken measurement{'s' if len(bad) > 1 else ''}:** {listed}. An interval reaching zero means one run "
+            "is far from the others; such a point is not compared with the rest.")
 
 
 def noise(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
@@ -198,7 +261,8 @@ def noise(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     else:
         listed = ", ".join(f"{config_text(r)} (CV {r['cv']:.0%}, n={int(r['n'])})" for _, r in noisy.iterrows())
         text = f"Noisy points (CV > {NOISY_CV:.0%}): {listed}; read differences there with care."
-    return text + _repeated(runs, metric)
+    broken = broken_text(runs, metric)
+    return text + _repeated(runs, metric) + (" " + broken if broken else "")
 
 
 def _repeated(runs, metric):
@@ -254,14 +318,21 @@ def estimate(runs: pd.DataFrame, x: str = "n_map") -> str:
 def pairs_overview(runs: pd.DataFrame) -> str:
     """Time along M at each fixed R, and the slowest pair against the fastest."""
     s = analysis.summarize(runs, by=["n_map", "n_reduce"])
+    bad = broken_points(runs)
+    broken = set(zip(bad["n_map"], bad["n_reduce"]))
     lines = []
     for r, rows in s.groupby("n_reduce"):
         if len(rows) >= 2:
             seq = ", ".join(f"{num(t)} s at M={int(m)}" for m, t in zip(rows["n_map"], rows["mean"]))
             lines.append(f"at R={int(r)}: {seq}")
-    slow, fast = s.loc[s["mean"].idxmax()], s.loc[s["mean"].idxmin()]
+    sound = s[[(m, r) not in broken for m, r in zip(s["n_map"], s["n_reduce"])]]
+    sound = sound if len(sound) else s
+    slow, fast = sound.loc[sound["mean"].idxmax()], sound.loc[sound["mean"].idxmin()]
     text = f"Along M at fixed R — {'; '.join(lines)}. " if lines else ""
-    return text + (f"The slowest pair is (M, R) = ({int(slow['n_map'])}, {int(slow['n_reduce'])}) at {num(slow['mean'])} s, "
+    aside = (f" (leaving out the broken measurement{'s' if len(broken) > 1 else ''} flagged below)"
+             if broken else "")
+    return text + (f"The slowest pair{aside} is (M, R) = ({int(slow['n_map'])}, {int(slow['n_reduce'])}) "
+                   f"at {num(slow['mean'])} s, "
                    f"{num(slow['mean'] / fast['mean'])}× the fastest, "
                    f"({int(fast['n_map'])}, {int(fast['n_reduce'])}) at {num(fast['mean'])} s.")
 
@@ -320,19 +391,39 @@ def _as_output(obj):
     return read_output(obj) if isinstance(obj, (str, pathlib.Path)) else obj
 
 
+# How an attempt that did not count ended, read from its task record: a worker that reported its
+# failure sent its CPU seconds (the app raised); one that never reported has none (it died, or was
+# stopped with the job); timed_out and superseded are recorded as such.
+ENDINGS = {"died": "failed (the worker died)", "raised": "failed (the app raised)", "timed_out": "timed out",
+           "superseded": "superseded (finished after being reassigned)"}
+
+
+def attempt_endings(tasks: pd.DataFrame) -> pd.Series:
+    """Per attempt that did not end ok, how it ended: a key of ENDINGS."""
+    bad = tasks[tasks["status"] != "ok"]
+    reported = bad["cpu_s"].notna() if "cpu_s" in bad else pd.Series(True, index=bad.index)
+    failed = bad["status"] == "failed"
+    return bad["status"].where(~failed, np.where(reported, "raised", "died"))
+
+
+def endings_text(tasks: pd.DataFrame) -> str:
+    """'2 the worker died, 1 timed out': the attempts that did not count, by how they ended."""
+    counts = attempt_endings(tasks).value_counts()
+    return ", ".join(f"{int(counts[k])} {name}" for k, name in ENDINGS.items() if counts.get(k, 0))
+
+
 def fault_tolerance_section(tasks: pd.DataFrame, exact: bool | analysis.Correctness | None = None) -> str:
-    """What the crash app's run(s) cost: attempts, failures, timeouts, reassignments, and exactness."""
+    """What the crash app's run(s) cost: attempts by how they ended, reassignments, and exactness."""
     t = tasks[tasks["phase"].isin(["map", "reduce"])]
-    counts = t["status"].value_counts()
     n_tasks = t.groupby(["run_id", "phase"])["task"].nunique()
     per_task = t.groupby(["run_id", "phase", "task"]).size()
     lost = t.loc[t["status"] != "ok", "duration_s"].sum()
     phases = " and ".join(f"{int(n_tasks.xs(p, level='phase').sum())} {p}" for p in ("map", "reduce")
                           if p in n_tasks.index.get_level_values("phase"))
+    ended = endings_text(t)
     text = (f"## Fault tolerance\n\nOver {plural(t['run_id'].nunique(), 'run')}, {phases} tasks took {len(t)} attempts: "
-            f"{int(counts.get('ok', 0))} ok, {int(counts.get('failed', 0))} failed (the app raised), "
-            f"{int(counts.get('timed_out', 0))} timed out (no answer within the task timeout: a crashed or "
-            f"stalled worker) and {int(counts.get('superseded', 0))} superseded (finished after being reassigned). "
+            f"{int((t['status'] == 'ok').sum())} ok{', ' + ended if ended else ''} (a task timed out when no answer "
+            "came within the task timeout: a stalled worker). "
             f"{int((per_task > 1).sum())} of {len(per_task)} tasks needed more than one attempt "
             f"({int(len(t) - len(per_task))} reassignments, at most {int(per_task.max())} attempts for one task); "
             f"attempts that did not count took {num(lost)} s of worker time. "

@@ -23,6 +23,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from mrkit.experiments import analysis
+from mrkit.experiments.report import markdown
 
 LABELS = {
     "n_map": "map tasks M", "n_reduce": "reduce tasks R", "workers": "workers W",
@@ -41,14 +42,36 @@ SERIES_COLORS = {"measured": _PALETTE[0], "model": _PALETTE[1], "model_8": _PALE
 _HUE_MARKERS = "osD^vP*X"
 
 
-def hue_styles(n):
-    """Colour and marker of n measured lines (one per value of a second parameter, e.g. R in the pairs figure).
+# Lines of one figure that differ by a second parameter (R in the pairs figure): colours far apart in the
+# colour-blind palette (shades of one blue could not be told apart), each with its own marker.
+_HUE_COLORS = [_PALETTE[i] for i in (0, 1, 2, 4, 6, 8, 9, 5)]
 
-    Shades of the measured colour, dark to light, each with its own marker: measured lines stay one family,
-    never the colour of a model series or a ceiling drawn beside them.
-    """
-    shades = sns.dark_palette(SERIES_COLORS["measured"], n + 2)[2:] if n > 1 else [SERIES_COLORS["measured"]]
-    return [{"color": c, "marker": _HUE_MARKERS[i % len(_HUE_MARKERS)]} for i, c in enumerate(shades)]
+
+def hue_styles(n):
+    """Colour and marker of n measured lines (one per value of a second parameter, e.g. R in the pairs figure)."""
+    if n <= 1:
+        return [{"color": SERIES_COLORS["measured"], "marker": _HUE_MARKERS[0]}]
+    return [{"color": _HUE_COLORS[i % len(_HUE_COLORS)], "marker": _HUE_MARKERS[i % len(_HUE_MARKERS)]}
+            for i in range(n)]
+
+
+LOG_SPAN = 10  # times spanning more than this factor get a log axis: a linear one squashes the short ones
+
+
+def time_axis(ax, series):
+    """A time axis that shows every series: log when the positive values span more than LOG_SPAN, else from 0."""
+    values = np.concatenate([np.asarray(v, dtype=float).ravel() for v in series]) if series else np.array([])
+    values = values[np.isfinite(values) & (values > 0)]
+    if len(values) and values.max() / values.min() > LOG_SPAN:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
+
+
+def legend_outside(ax, **kwargs):
+    """The legend to the right of the axes, where it can never hide a point."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, **kwargs)
 
 
 def interval(summary: pd.DataFrame):
@@ -118,10 +141,10 @@ def time_vs(runs: pd.DataFrame, x: str = "n_map", metric: str = "end_to_end_s", 
         label = f"{_label(hue).split()[-1]}={value}" if hue else "measured"
         _errorbar(ax, group, x, metric, label, **style, linestyle="-" if group[x].nunique() > 1 else "none")
     _swept_ticks(ax, runs[x])
-    ax.set_ylim(bottom=0)
+    time_axis(ax, [analysis.center_interval(runs, by=x, metric=metric)[["lo", "hi"]].to_numpy(), runs[metric]])
     ax.set(xlabel=_label(x), ylabel=_label(metric),
            title=configuration_title(runs, f"{_label(metric).split(' (')[0]} vs {_label(x)}"))
-    ax.legend(title=_label(hue) if hue else None)
+    legend_outside(ax, title=_label(hue) if hue else None)
     return fig
 
 
@@ -143,20 +166,30 @@ def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_e
     grid = np.unique(np.concatenate([s[x].to_numpy(float), np.linspace(s[x].min(), s[x].max(), 100)]))
     ax.plot(grid, grid / base, linestyle="--", color=SERIES_COLORS["ideal"], label="ideal (linear in W)")
     cores = _cores(runs, cores)
-    if cores:
-        ceiling = np.minimum(grid, cores) / min(base, cores)
+    notes = []
+    # Over a base case that already has every core busy (W >= cores) the ceiling depends on how busy the
+    # base kept them, which these runs do not say: no line is better than a line at 1 under the points.
+    if cores and base < cores:
+        ceiling = np.minimum(grid, cores) / base
         ax.plot(grid, ceiling, color=SERIES_COLORS["cpu"], linestyle=":", linewidth=2,
                 label=f"CPU ceiling ({cores} cores)")
-    within = runs[runs[x] <= cores] if cores else runs
-    if within[x].nunique() >= 2:
+    elif cores:
+        notes.append(f"no CPU ceiling drawn: the base case already has W ≥ {cores} cores")
+    within, why_not = markdown.amdahl_scope(runs, x)
+    if within is not None:
         fit = analysis.fit_amdahl(within[x], within[metric])
         f_lo, f_hi = fit.ci95
+        ci = markdown.fraction_ci(f_lo, f_hi)
+        ci = f", CI {ci}" if ci else ""
         inner = grid[grid <= (cores or grid.max())]
         ax.plot(inner, fit.predict(base).time_s / fit.predict(inner).time_s, color=SERIES_COLORS["model"],
-                label=f"Amdahl fit on W ≤ {cores} (f = {fit.serial_fraction:.2f}, CI {f_lo:.2f}-{f_hi:.2f})")
+                label=f"Amdahl fit on W ≤ {cores} (f = {fit.serial_fraction:.2f}{ci})")
     else:
-        ax.text(0.02, 0.97, f"no Amdahl fit: fewer than two worker counts within the {cores} cores",
-                transform=ax.transAxes, fontsize=8, va="top")
+        distinct = runs.loc[runs[x] <= (cores or runs[x].max()), x].nunique()
+        notes.append(f"no Amdahl fit: {distinct} distinct W within the cores, "
+                     f"not more than its {markdown.AMDAHL_PARAMETERS} parameters")
+    if notes:
+        ax.text(0.02, 0.97, "; ".join(notes), transform=ax.transAxes, fontsize=8, va="top", wrap=True)
     _swept_ticks(ax, s[x])
     # The ideal line may climb far above anything reachable: the axis follows the data and the CPU ceiling.
     top_x = min(float(grid.max()), float(cores or grid.max()))
@@ -164,7 +197,7 @@ def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_e
     ax.set_ylim(0, 1.3 * reach)
     ax.set(xlabel=_label(x), ylabel=f"speedup (time at {base_txt} / time)",
            title=configuration_title(runs, f"speedup vs {_label(x)}"))
-    ax.legend(fontsize=8, loc="lower right")
+    legend_outside(ax)
     return fig
 
 

@@ -55,10 +55,10 @@ def test_text_and_figure_show_the_same_numbers(cal):
     lowest = int(line.get_xdata()[int(np.argmin(line.get_ydata()))])
     assert pick and int(pick[1]) == lowest and float(pick[2]) == pytest.approx(line.get_ydata().min(), rel=5e-3)
     # the events are counted, not summarised away
-    assert "3 timed-out attempts" in text and "M=100, R=5" in text
+    assert "3 attempts did not count: 3 timed out" in text and "M=100, R=5" in text
     # plain ticks at the swept values; intervals never below zero
     assert [t.get_text() for t in ax.get_xticklabels()] == ["5", "10", "20", "100"]
-    assert ax.get_ylim()[0] == 0
+    assert ax.get_yscale() == "log" or ax.get_ylim()[0] == 0  # log only when the lines span over 10x
 
 
 def test_one_run_per_configuration_says_there_is_no_interval(cal):

@@ -210,11 +210,11 @@ def test_amdahl_fits_within_the_cores_and_does_not_claim_time_never_fell():
     import pandas as pd
 
 
-    # 2 cores: time halves from W=1 to W=2 (serial fraction ~0.2), then oversubscription slows it.
-    rows = [(w, t) for w, t in ((1, 1.0), (2, 0.6), (4, 0.9), (8, 1.3)) for _ in range(3)]
-    runs = pd.DataFrame({"workers": [w for w, _ in rows], "end_to_end_s": [t for _, t in rows], "cpu_count": 2})
+    # 4 cores: time follows f = 0.2 up to W=4, then oversubscription slows it.
+    rows = [(w, t) for w, t in ((1, 1.0), (2, 0.6), (4, 0.4), (8, 1.3)) for _ in range(3)]
+    runs = pd.DataFrame({"workers": [w for w, _ in rows], "end_to_end_s": [t for _, t in rows], "cpu_count": 4})
     text = markdown.amdahl(runs)
-    assert "only W ≤ 2" in text and "W=1..2" in text
+    assert "only W ≤ 4" in text and "W=1..4" in text
     assert "f = 0.20" in text
     assert "never fell" not in text
 

@@ -63,22 +63,33 @@ def test_time_vs_m_and_r_have_labelled_axes_and_error_bars():
 
 
 def test_speedup_plot_has_ideal_amdahl_and_cpu_ceiling():
-    runs = make_runs(MAPPERS)
+    runs = make_runs([(m, 1, m) for m in (1, 2, 3, 4, 6)], cpu_count=4)
     ax = plots.speedup_plot(runs).axes[0]
     labels = legend_labels(ax)
-    assert "ideal (linear in W)" in labels and "CPU ceiling (2 cores)" in labels
+    assert "ideal (linear in W)" in labels and "CPU ceiling (4 cores)" in labels
     base = runs.loc[runs["workers"] == 1, "end_to_end_s"].mean()
     assert f"measured (base case W=1: {base:.3g} s)" in labels  # the absolute base case of the speedup
-    within = runs[runs["workers"] <= 2]  # Amdahl is fitted only where workers have cores of their own
+    within = runs[runs["workers"] <= 4]  # Amdahl is fitted only where workers have cores of their own
     fit = analysis.fit_amdahl(within["workers"], within["end_to_end_s"])
-    assert f"Amdahl fit on W ≤ 2 (f = {fit.serial_fraction:.2f}" in next(lbl for lbl in labels if lbl.startswith("Amdahl"))
+    assert f"Amdahl fit on W ≤ 4 (f = {fit.serial_fraction:.2f}" in next(lbl for lbl in labels if lbl.startswith("Amdahl"))
     by_label = {line.get_label(): line for line in ax.lines}
     ideal = by_label["ideal (linear in W)"]
     assert np.allclose(ideal.get_ydata(), ideal.get_xdata())  # baseline W=1
-    ceiling = by_label["CPU ceiling (2 cores)"]
-    assert np.allclose(ceiling.get_ydata(), np.minimum(ceiling.get_xdata(), 2))  # min(W, cores) / 1
+    ceiling = by_label["CPU ceiling (4 cores)"]
+    assert np.allclose(ceiling.get_ydata(), np.minimum(ceiling.get_xdata(), 4))  # min(W, cores) / 1
     assert ax.get_ylim()[0] == 0
     assert "speedup" in ax.get_ylabel() and ax.get_xlabel() == "workers W"
+
+
+def test_speedup_plot_fits_no_law_through_two_points_and_draws_no_ceiling_under_them():
+    # issue 25: W in {1, 2} on 2 cores gave "f = 0.78 (CI 0.78-0.78)" and a projection; a base case already
+    # past the cores drew the "CPU ceiling" at 1 under points measured at 1.3
+    ax = plots.speedup_plot(make_runs(MAPPERS[:2])).axes[0]
+    assert not any(lbl.startswith("Amdahl") for lbl in legend_labels(ax))
+    assert any("no Amdahl fit: 2 distinct W" in t.get_text() for t in ax.texts)
+    past = plots.speedup_plot(make_runs([(5, 5, 5), (10, 5, 10), (20, 5, 20)])).axes[0]
+    assert not any(lbl.startswith("CPU ceiling") for lbl in legend_labels(past))
+    assert any("no CPU ceiling drawn" in t.get_text() for t in past.texts)
 
 
 def test_speedup_plot_without_distinct_workers_says_why():

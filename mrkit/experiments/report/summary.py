@@ -1,0 +1,148 @@
+"""The report's first screen: each lab question's answer with one line of why, the ECS checklist, the contents.
+
+A pure function of the sweeps' recorded runs and tasks (`summary_markdown`): the
+answer is the fastest measured configuration with its 95% interval, the why is
+the stage (split, map, reduce, overhead) whose measured time changes most
+between the fastest and the slowest configuration, and the ECS assignment's
+items are ticked only when the runs hold what each asks for.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mrkit.experiments import analysis, meaning
+from mrkit.experiments.formatting import config_text, num, plural
+from mrkit.experiments.report import markdown, provenance
+from mrkit.experiments.sweeps import ecs_fault
+
+STAGE_WHY = {
+    "split": "cutting the input into map tasks",
+    "map": "the map stage (reading and tokenising, and waiting for a CPU)",
+    "reduce": "the reduce stage (reading back and merging the intermediate files)",
+    "overhead": "per-task overhead (starting workers, handing out and committing tasks)",
+}
+
+
+CALIBRATION_HEADING = "The cost model's calibration"
+STRAGGLERS_HEADING = "Stragglers: one slow worker, with and without backup tasks"
+APPENDIX_HEADING = "Appendix: every configuration's stages"
+MEASURED_HEADING = "How the runs were measured"
+CHECK_HEADINGS = ("Correctness", "Fault tolerance")  # the checks' sections (checks.py), when the report has them
+
+
+def section_heading(result) -> str:
+    """The heading a sweep's section gets in the report (display.show_sweep writes it)."""
+    about = meaning.sweep_meaning(result.config.name)
+    special = {"calibration": CALIBRATION_HEADING, "stragglers": STRAGGLERS_HEADING}
+    if about.section in special:
+        return special[about.section]
+    if about.heading:
+        return provenance.relabel(about.heading, result.meta)
+    question = meaning.QUESTIONS[meaning.question_of(result.config.name, result.runs)]
+    apps = ", ".join(sorted(map(str, result.runs["app"].unique())))
+    return f"{question.title} ({apps})"
+
+
+def anchor(heading: str) -> str:
+    """The id nbconvert gives a heading in the HTML (its text, spaces as dashes)."""
+    return heading.replace(" ", "-")
+
+
+def _interval(row) -> str:
+    if row["n"] < 2 or row["hi"] != row["hi"]:
+        return f"{plural(int(row['n']), 'run')}, no interval"
+    return f"95% interval {num(row['lo'])}–{num(row['hi'])} s, {int(row['n'])} runs"
+
+
+def why_line(runs) -> str:
+    """The stage whose measured mean time changes most from the fastest configuration to the slowest."""
+    ci = analysis.center_interval(runs, by=analysis.CONFIG_BY)
+    if len(ci) < 2:
+        return ""
+    fast, slow = ci.loc[ci["center"].idxmin()], ci.loc[ci["center"].idxmax()]
+    stages = analysis.stage_breakdown(runs, by=analysis.CONFIG_BY)
+    at = {}
+    for name, row in (("fast", fast), ("slow", slow)):
+        mine = stages[(stages[analysis.CONFIG_BY] == row[analysis.CONFIG_BY].to_numpy()).all(axis=1)]
+        at[name] = dict(zip(mine["stage"].astype(str), mine["seconds"]))
+    stage = max(at["slow"], key=lambda s: at["slow"][s] - at["fast"].get(s, 0.0))
+    return (f"the slowest, {config_text(slow)} at {num(slow['center'])} s, spends {num(at['slow'][stage])} s in "
+            f"{STAGE_WHY[stage]} against {num(at['fast'][stage])} s at the fastest")
+
+
+def question_line(result) -> str:
+    """'**Question 1** … fastest …; why: …' for one lab question's sweep."""
+    runs = result.runs
+    ci = analysis.center_interval(runs, by=analysis.CONFIG_BY)
+    broken = markdown.broken_points(runs)
+    bad = set(map(tuple, broken[analysis.CONFIG_BY].to_numpy())) if len(broken) else set()
+    sound = ci[[tuple(r) not in bad for r in ci[analysis.CONFIG_BY].to_numpy()]]
+    best = (sound if len(sound) else ci).loc[(sound if len(sound) else ci)["center"].idxmin()]
+    heading = section_heading(result)
+    name, _, question = heading.partition(": ")
+    text = (f"- **[{name}](#{anchor(heading)})** {question} — fastest measured: "
+            f"{config_text(best)} at {num(best['center'])} s ({_interval(best)})")
+    why = why_line(runs)
+    if why:
+        text += f"; why: {why}"
+    if len(broken):
+        text += f"; {plural(len(broken), 'broken measurement')} flagged in the section"
+    return text + "."
+
+
+def ecs_checklist(result) -> list[str]:
+    """The ECS assignment's items, each ticked only when these runs hold it."""
+    runs, meta = result.runs, result.meta
+    counts = sorted(int(m) for m in runs["n_map"].unique())
+    verified = runs.dropna(subset=["verify_found"]) if "verify_found" in runs else runs.iloc[:0]
+    equal = verified[(verified.get("verify_missing", 0) == 0) & (verified.get("verify_extra", 0) == 0)
+                     & (verified.get("verify_different", 0) == 0)] if len(verified) else verified
+    loaded = ecs_fault.load_fault(result.path)
+    lost = False
+    if loaded is not None and len(loaded[2]):
+        work = loaded[2][loaded[2]["phase"].isin(["map", "reduce"])]
+        lost = bool((work["status"] != "ok").any())
+    mark = lambda ok: "☑" if ok else "☐"  # noqa: E731
+    return [
+        f"{mark(True)} Ran on {provenance.where(meta)}",
+        f"{mark(len(counts) > 1)} Mapper counts measured: M = W = {', '.join(map(str, counts))}",
+        f"{mark(True)} Per mapper count: split, map serial sum, map max, map wall, map speedup (appendix table)",
+        f"{mark(len(verified) > 0 and len(equal) == len(verified))} Output against the sequential run: "
+        + (f"{len(equal)} of {plural(len(verified), 'run')} equal" if len(verified) else "not verified"),
+        f"{mark(lost)} Failure recovery: " + ("a worker holding a task was stopped and its task re-run (measured)"
+                                              if lost else "not measured (no attempt was lost)"),
+        f"{mark(False)} Scaling to 100 mappers: model output only, not measured",
+    ]
+
+
+def summary_markdown(results, before=(), after=()) -> str:
+    """'## Summary' (per lab question, the ECS checklist) then '## Contents', from the sweeps' records.
+
+    The contents list `before`, each sweep's section, then `after` (headings of sections outside the sweeps)."""
+    lines = ["## Summary", ""]
+    questions = [r for r in results if (meaning.sweep_meaning(r.config.name).heading or "").startswith("Question")]
+    lines += [question_line(r) for r in questions] or ["No lab question was measured in this report."]
+    for r in results:
+        if provenance.is_ecs(r.meta):
+            lines += ["", f"**{section_heading(r)}**, item by item:", ""]
+            lines += [f"- {item}" for item in ecs_checklist(r)]
+    headings = [*before, *(section_heading(r) for r in results), *after]
+    lines += ["", "## Contents", ""]
+    lines += [f"{i}. [{h}](#{anchor(h)})" for i, h in enumerate(headings, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def load_text(results) -> str:
+    """What other programs took of the CPUs during the runs, and how the speed probe moved, when recorded."""
+    runs = pd.concat([r.runs for r in results], ignore_index=True)
+    parts = []
+    if "others_cpu_s" in runs and runs["others_cpu_s"].notna().any():
+        share = (runs["others_cpu_s"] / runs["end_to_end_s"]).dropna()
+        parts.append(f"Other programs took a median {num(share.median())} and at most {num(share.max())} cores' "
+                     "worth of CPU during a run")
+    if "probe_cpu_s" in runs and runs["probe_cpu_s"].notna().any():
+        probe = runs["probe_cpu_s"].dropna()
+        parts.append(f"the speed probe (a fixed piece of work) took {num(probe.min())}–{num(probe.max())} s "
+                     "over the report (slower: a slower machine)")
+    return ("; ".join(parts) + ". ") if parts else ""
