@@ -57,6 +57,14 @@ def _point(app, input_bytes, m, r, w, cores, timeout):
     return prediction.Point(str(app), float(input_bytes), int(m), int(r), int(w), float(cores), float(timeout))
 
 
+def noise_pct(summary) -> float:
+    """The measurements' noise: the median half-width of the configurations' 95% intervals, in % of their centre
+    (NaN when no configuration has an interval: one run each)."""
+    half = 100 * (summary["hi"] - summary["lo"]) / 2 / summary["center"]
+    half = half[np.isfinite(half)]
+    return float(half.median()) if len(half) else float("nan")
+
+
 def compute(runs: pd.DataFrame, tasks: pd.DataFrame, cfg, cal, error=None) -> dict:
     """The answer's numbers. `cal`: a calibration.Calibration (None: measured parts only);
     `error`: prediction.compare's dict for these runs (its median and max |error|)."""
@@ -72,7 +80,11 @@ def compute(runs: pd.DataFrame, tasks: pd.DataFrame, cfg, cal, error=None) -> di
                        "center_s": float(best["center"]), "lo": float(best["lo"]), "hi": float(best["hi"]),
                        "n": int(best["n"]), "method": best["method"]},
            "slowest": {"config": _label(*s.loc[s["center"].idxmax(), BY]), "center_s": float(s["center"].max())},
-           "events": _events(tasks), "model": None}
+           "events": _events(tasks), "model": None, "margin": markdown.margin(runs),
+           "noise_pct": noise_pct(s),
+           "model_error_pct": None if not error else error.get("median_abs_error_pct")}
+    ans["model_within_noise"] = (ans["model_error_pct"] is not None and np.isfinite(ans["noise_pct"])
+                                 and ans["model_error_pct"] <= ans["noise_pct"])
     if cal is None:
         return ans
     order = s.sort_values(["n_map", "n_reduce"]) if ans["swept"] is None else s.sort_values(ans["swept"])
@@ -151,13 +163,27 @@ def _ci(f):
     return f"{kind} of {plural(f['n'], 'run')}, 95% interval {num(f['lo'])}–{num(f['hi'])} s"
 
 
+def _model_misses(ans):
+    """Why the model's decomposition is not shown: its error is beyond the measurements' noise, or unknown."""
+    err, noise = ans["model_error_pct"], ans["noise_pct"]
+    if err is None:
+        return "its error on these runs could not be measured, so its decomposition is not shown."
+    if not np.isfinite(noise):
+        return (f"its median error on these runs is {num(err)}%, and with one run per configuration the noise it "
+                "would have to be within is unknown, so its decomposition is not shown.")
+    return (f"its median error on these runs is {num(err)}%, beyond the measurements' noise (95% intervals of "
+            f"±{num(noise)}%), so its decomposition is not shown: it misses here.")
+
+
 def answer_text(ans: dict) -> str:
     """The section's closing answer, in Markdown, from `compute`'s dict only."""
     f = ans["fastest"]
     lines = [f"### Answer ({ans['app']})", "",
-             f"- **Fastest measured:** {f['config']} at {num(f['center_s'])} s ({_ci(f)}); "
+             f"- **Fastest measured:** {f['config']} at {num(f['center_s'])} s ({_ci(f)}){ans['margin']}; "
              f"the slowest is {ans['slowest']['config']} at {num(ans['slowest']['center_s'])} s."]
-    m = ans["model"]
+    m = ans["model"] if ans["model_within_noise"] else None
+    if ans["model"] is not None and m is None:
+        lines.append(f"- **The cost model:** {_model_misses(ans)}")
     if m is not None:
         err = (f"its median error on these runs is {num(m['median_error_pct'])}% (at most {num(m['max_error_pct'])}%)"
                if m["median_error_pct"] is not None else "its error on these runs could not be measured")
@@ -201,7 +227,7 @@ def answer_figure(ans: dict):
     ax.errorbar(place(order), order["center"], yerr=ci, marker="o",
                 capsize=3, color=plots.SERIES_COLORS["measured"],
                 label=f"measured ({ans.get('where') or plural(ans['cores'], 'core')})", **style)
-    m = ans["model"]
+    m = ans["model"] if ans.get("model_within_noise") else None
     if m is not None:
         curve = m["curve"].sort_values(["n_map", "n_reduce"])
         ax.plot(place(curve), curve["predicted_end_to_end_s"], marker="x", linestyle="--" if x else "none",

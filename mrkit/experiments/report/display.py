@@ -12,6 +12,7 @@ import pathlib
 import platform
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from mrkit.experiments import analysis, formatting, meaning
 from mrkit.experiments.model import calibration, prediction, whatif
@@ -176,11 +177,9 @@ def show_header(results, title=REPORT_TITLE, checks=False):
               f"Python {versions.get('python', '?')}, "
               f"mrkit {versions.get('mrkit', '?')} at commit {commit}, started {meta.get('start', '?')}. "
               f"{_warmup_text(results)}{_smaller_text(results)} Every run used a "
-              "fresh working directory. Times are wall-clock seconds. With fewer than 6 repeats a configuration's time is "
-              "the mean with a Student-t 95% interval; with 6 or more, the median with a nonparametric (order-statistic) "
-              "95% interval; intervals are cut at zero. "
-              f"{summary.load_text(results)}"
-              "Other processes on the machine share its cores, so read small differences with care.")
+              "fresh working directory. Times are wall-clock seconds: the mean with a Student-t 95% interval under 6 "
+              "repeats, else the median with an order-statistic 95% interval. Beyond the CPU count workers share "
+              f"cores: more of them add contention, not speed. {summary.load_text(results)}")
     rows = []
     for r in results:
         p = r.meta.get("parameters", {})
@@ -337,38 +336,49 @@ def show_ecs_discussion(result, results):
         _display(parts_table)
 
 
-def show_sweep(result, results=None, dpi=100):
-    """One sweep: its report section (trend, best, limits, Amdahl, noise), its table, its figures, its answer.
+def question_parts(result, results=None) -> list:
+    """A question sweep's section, in order: Markdown texts, a table (Styler) and Figures.
 
+    Its heading, its answer, then the evidence (trend, limits, Amdahl, noise), its table and figures.
     `results` (every sweep of the report) supplies the calibration sweep the answer's model comes from.
     """
     about = meaning.sweep_meaning(result.config.name)
-    if about.section != "question":
-        return SPECIAL_SECTIONS[about.section](result, dpi)
-    section = markdown.question_section(result.runs, result.tasks, _question(result))
+    section = markdown.question_section(result.runs, result.tasks, _question(result), markdown.EVIDENCE)
+    head, body = section.split("\n\n", 1)
     heading = provenance.relabel(about.heading, result.meta)
     if heading:
-        section = "## " + heading + section[section.index("\n"):]
+        head = "## " + heading
     if provenance.is_ecs(result.meta):
-        first = section.index("\n\n") + 2
-        section = section[:first] + f"These runs ran on {provenance.where(result.meta)}.\n\n" + section[first:]
-    show_markdown(section)
-    if result.config.backend == "ecs":
-        show_markdown(markdown.ecs_provenance(result.meta.get("parameters", {}).get("backend_options")))
-    if result.config.description:
-        show_markdown(f"*{provenance.relabel(result.config.description, result.meta)}.* Per configuration "
-                      f"(its stages: [appendix](#{summary.anchor(summary.APPENDIX_HEADING)})):")
-    _display(_styled(config_table(result.runs)[NARROW_COLUMNS]))
-    for fig in sweep_figures(result).values():
-        _display(plots.figure_image(fig, dpi))
+        head += "\n\n" + markdown.ecs_provenance(provenance.backend_options(result.meta)).rstrip()
     cal = calibration_for(results or [result]) if result.config.backend == "local" else None
     error = prediction.compare(cal, result.path) if cal is not None else None
     ans = answers.compute(result.runs, result.tasks, result.config, cal, error)
     ans["where"] = place_label(result.meta)
-    _display(plots.figure_image(answers.answer_figure(ans), dpi))
+    parts = [head + "\n\n" + answers.answer_text(ans) + "\n#### The evidence\n\n" + body]
+    if result.config.description:
+        parts.append(f"*{provenance.relabel(result.config.description, result.meta)}.* Per configuration "
+                     f"(its stages: [appendix](#{summary.anchor(summary.APPENDIX_HEADING)})):")
+    parts.append(_styled(config_table(result.runs)[NARROW_COLUMNS]))
+    parts.extend(sweep_figures(result).values())
+    if ans["model_within_noise"]:  # without the model's curves it would repeat the time figure above
+        parts.append(answers.answer_figure(ans))
+    return parts
+
+
+def show_sweep(result, results=None, dpi=100):
+    """One sweep's section: a question's (question_parts), else its special section (calibration, stragglers)."""
+    about = meaning.sweep_meaning(result.config.name)
+    if about.section != "question":
+        return SPECIAL_SECTIONS[about.section](result, dpi)
+    for part in question_parts(result, results):
+        if isinstance(part, str):
+            show_markdown(part)
+        elif isinstance(part, Figure):
+            _display(plots.figure_image(part, dpi))
+        else:
+            _display(part)
     if result.config.backend != "local":
         show_ecs_discussion(result, results or [result])
-    show_markdown(answers.answer_text(ans))
 
 
 # The sections of sweeps that answer no report question (meaning.Sweep.section), by kind.

@@ -19,6 +19,7 @@ import pandas as pd
 from mrkit.experiments import analysis
 from mrkit.experiments.formatting import LETTER, config_text, num, pct, plural
 from mrkit.experiments.meaning import QUESTIONS, infer_question, question_of
+from mrkit.experiments.report import provenance
 from mrkit.verify import output_pairs
 
 CONFIG_BY = analysis.CONFIG_BY
@@ -57,6 +58,17 @@ def trend(runs: pd.DataFrame, x: str, metric: str = "end_to_end_s") -> str:
     return f"{name} rises from {point(0)} to {point(len(xs) - 1)} ({pct(ts[-1] / ts[0] - 1)}); fewest is fastest."
 
 
+def margin(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
+    """'; the runner-up, X, is 0.1 s (5%) slower, within noise …': the fastest's margin, "" with one configuration."""
+    b = analysis.best_configuration(runs, metric=metric, by=CONFIG_BY)
+    if b.runner_up is None:
+        return ""
+    text = f"; the runner-up, {config_text(b.runner_up)}, is {num(b.margin_s)} s ({b.margin_pct:.1f}%) slower"
+    if not np.isfinite(b.ci95):
+        return text + ", a margin one run per configuration cannot tell from noise"
+    return text + (", within noise" if b.within_noise else ", beyond noise: the intervals do not overlap")
+
+
 def best(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     """The fastest configuration, its margin over the runner-up, and whether that margin is noise."""
     b = analysis.best_configuration(runs, metric=metric, by=CONFIG_BY)
@@ -80,8 +92,7 @@ def _cores_sentence(runs):
         return f"Every configuration uses at most the {cores} CPUs of the machine."
     verb = "exceeds" if len(over) == 1 else "exceed"
     return (f"{len(over)} of {plural(runs['workers'].nunique(), 'worker count')} {verb} the {cores} CPUs "
-            f"(up to W={int(over.max())}): beyond {cores} workers processes share cores, "
-            f"so more of them add contention, not speed.")
+            f"(up to W={int(over.max())}), where workers share cores.")
 
 
 def _poor_fit(r2):
@@ -107,7 +118,7 @@ def _cost_sentence(runs, x):
     slope = np.polyfit(means.index.to_numpy(float), means.to_numpy(), 1)[0]
     verb = "adds" if slope > 0 else "saves"
     return (f"{where} straight line through the mean times says each extra task {verb} about "
-            f"{num(abs(slope) * 1000)} ms (the answer below splits that into the cost model's terms).")
+            f"{num(abs(slope) * 1000)} ms.")
 
 
 def _serial_stage_sentence(runs):
@@ -116,8 +127,8 @@ def _serial_stage_sentence(runs):
              .groupby(CONFIG_BY, observed=True)["fraction"].sum().reset_index())
     ends = share.sort_values(["workers", "n_map", "n_reduce"]).iloc[[0, -1]]
     parts = [f"{num(100 * r['fraction'])}% at {config_text(r)}" for _, r in ends.drop_duplicates().iterrows()]
-    return ("Stages that more workers do not shorten, the split and the overhead (process start-up, "
-            f"scheduling, shutdown), take {' and '.join(parts)}.")
+    return (f"The split and the overhead (start-up, scheduling, shutdown), which more workers do not shorten, "
+            f"take {' and '.join(parts)}.")
 
 
 def _straggler_sentence(runs, tasks):
@@ -169,11 +180,9 @@ def amdahl_scope(runs: pd.DataFrame, x: str = "workers"):
     counts = sorted(int(v) for v in within[x].unique())
     if len(counts) > AMDAHL_PARAMETERS:
         return within, None
-    seen = ", ".join(map(str, counts)) or "none"
-    regime = f" within the {cores} CPUs (beyond them workers share cores, which the law does not describe)" if cores else ""
-    return None, (f"Amdahl's law is not fitted: it has {AMDAHL_PARAMETERS} parameters and these runs have "
-                  f"{plural(len(counts), 'distinct worker count')} ({seen}){regime}, so a fit would pass through "
-                  "every point and test nothing.")
+    regime = f" within the {cores} CPUs (its regime)" if cores else ""
+    have = f"{plural(len(counts), 'distinct worker count')} ({', '.join(map(str, counts))})" if counts else "no worker count"
+    return None, f"Amdahl's law is not fitted: {have}{regime}, not more than its {AMDAHL_PARAMETERS} parameters."
 
 
 def fraction_ci(lo, hi) -> str:
@@ -353,13 +362,20 @@ SENTENCES = {
     "pairs": (lambda r, t, x: pairs_overview(r), _BEST, _LIMITS, _AMDAHL, _NOISE),
     "mappers": (_TREND, lambda r, t, x: map_stage(r), lambda r, t, x: estimate(r, x), _BEST, _LIMITS, _AMDAHL, _NOISE),
 }
+# The report's sections open with their answer (answers.py), which states the fastest configuration and its
+# margin: there the evidence leaves `best` out, so the fact is stated once.
+EVIDENCE = {question: tuple(part for part in parts if part is not _BEST) for question, parts in SENTENCES.items()
+}
 
 
-def question_section(runs: pd.DataFrame, tasks: pd.DataFrame | None, question: str) -> str:
-    """One question's Markdown section: a heading and a paragraph of sentences from the runs."""
+def question_section(runs: pd.DataFrame, tasks: pd.DataFrame | None, question: str, parts=SENTENCES) -> str:
+    """One question's Markdown section: a heading and a paragraph of sentences from the runs.
+
+    `parts`: SENTENCES (a section on its own), or EVIDENCE (under an answer that states the fastest).
+    """
     q = QUESTIONS[question]
     apps = ", ".join(sorted(map(str, runs["app"].unique()))) if "app" in runs else "?"
-    sentences = [part(runs, tasks, q.x) for part in SENTENCES[question]]
+    sentences = [part(runs, tasks, q.x) for part in parts[question]]
     return f"## {q.title} ({apps})\n\n" + "\n\n".join(s for s in sentences if s) + "\n"
 
 
@@ -441,8 +457,8 @@ def ecs_provenance(backend_options) -> str:
     local stand-in with each task a local process or a container of the stack's image."""
     options = backend_options or {}
     if not options.get("stand_in"):
-        return ("Where these ran: AWS ECS Fargate, each task a container of the stack's image; times include "
-                "Fargate's task start-up.\n")
+        return (f"Where these ran: AWS {provenance.fargate_place(options)}, each task a container of the stack's "
+                "image; times include Fargate's task start-up.\n")
     engine = options.get("containers")
     how = (f"a {engine if isinstance(engine, str) else 'local'} container of the stack's image, started on this "
            "machine (`mrkit ecs run --stand-in --containers`)"

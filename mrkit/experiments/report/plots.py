@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import pathlib
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -188,8 +189,8 @@ def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_e
         distinct = runs.loc[runs[x] <= (cores or runs[x].max()), x].nunique()
         notes.append(f"no Amdahl fit: {distinct} distinct W within the cores, "
                      f"not more than its {markdown.AMDAHL_PARAMETERS} parameters")
-    if notes:
-        ax.text(0.02, 0.97, "; ".join(notes), transform=ax.transAxes, fontsize=8, va="top", wrap=True)
+    for note in notes:  # in the legend, beside the axes: a note on the axes would cover points
+        ax.plot([], [], " ", label=textwrap.fill(note, 34))
     _swept_ticks(ax, s[x])
     # The ideal line may climb far above anything reachable: the axis follows the data and the CPU ceiling.
     top_x = min(float(grid.max()), float(cores or grid.max()))
@@ -216,7 +217,7 @@ def map_speedup_plot(runs: pd.DataFrame, x: str = "n_map", cores: int | None = N
     ax.set_ylim(bottom=0)
     ax.set(xlabel=_label(x), ylabel="map-stage speedup (serial sum / wall, x)",
            title=configuration_title(runs, f"map-stage speedup vs {_label(x)}"))
-    ax.legend()
+    legend_outside(ax)
     return fig
 
 
@@ -230,7 +231,7 @@ def estimated_time_plot(runs: pd.DataFrame, x: str = "n_map") -> Figure:
     _swept_ticks(ax, runs[x])
     ax.set_ylim(bottom=0)
     ax.set(xlabel=_label(x), ylabel="time (s)", title=configuration_title(runs, "estimated vs measured time"))
-    ax.legend(fontsize=8)
+    legend_outside(ax)
     return fig
 
 
@@ -266,7 +267,7 @@ def stage_plot(runs: pd.DataFrame, by=CONFIG_BY) -> Figure:
     ax.set(xlabel="configuration", ylabel="mean time (s)",
            title=configuration_title(runs, "where the time goes, per configuration"))
     ax.tick_params(axis="x", labelsize=9)
-    ax.legend(title="stage")
+    legend_outside(ax, title="stage")
     return fig
 
 

@@ -28,12 +28,12 @@ def is_ecs(meta: dict | None) -> bool:
     return ((meta or {}).get("parameters") or {}).get("backend") == "ecs"
 
 
-def _fargate_place(meta):
-    """'ECS Fargate (region R, image I)', from the settings the sweep named (the ECS defaults when unreadable)."""
+def fargate_place(options: dict | None) -> str:
+    """'ECS Fargate (region R, image I)', from the settings file an ECS sweep's backend options name."""
     from mrkit.backends.ecs.config import load_config
 
     try:
-        config = load_config(backend_options(meta).get("settings"))
+        config = load_config((options or {}).get("settings"))
     except Exception:  # noqa: BLE001 - a settings file gone since the run: say what is known
         return "ECS Fargate"
     return f"ECS Fargate (region {config.region}, image {config.image or 'the stack ECR repository, tag latest'})"
@@ -41,7 +41,7 @@ def _fargate_place(meta):
 
 def where(meta: dict | None) -> str:
     """Where an ECS sweep's runs ran: the stand-in, or Fargate with its region and image."""
-    return STAND_IN if is_stand_in(meta) else _fargate_place(meta)
+    return STAND_IN if is_stand_in(meta) else fargate_place(backend_options(meta))
 
 
 def relabel(text: str, meta: dict | None) -> str:

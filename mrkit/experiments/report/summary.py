@@ -26,7 +26,7 @@ STAGE_WHY = {
 
 CALIBRATION_HEADING = "The cost model's calibration"
 STRAGGLERS_HEADING = "Stragglers: one slow worker, with and without backup tasks"
-APPENDIX_HEADING = "Appendix: every configuration's stages"
+APPENDIX_HEADING = "Appendix: the stages of every configuration"
 MEASURED_HEADING = "How the runs were measured"
 CHECK_HEADINGS = ("Correctness", "Fault tolerance")  # the checks' sections (checks.py), when the report has them
 
@@ -81,7 +81,7 @@ def question_line(result) -> str:
     best = (sound if len(sound) else ci).loc[(sound if len(sound) else ci)["center"].idxmin()]
     heading = section_heading(result)
     name, _, question = heading.partition(": ")
-    text = (f"- **[{name}](#{anchor(heading)})** {question} — fastest measured: "
+    text = (f"- **[{name}](#{anchor(heading)}):** {question} — fastest measured: "
             f"{config_text(best)} at {num(best['center'])} s ({_interval(best)})")
     why = why_line(runs)
     if why:
@@ -138,9 +138,10 @@ def load_text(results) -> str:
     runs = pd.concat([r.runs for r in results], ignore_index=True)
     parts = []
     if "others_cpu_s" in runs and runs["others_cpu_s"].notna().any():
-        share = (runs["others_cpu_s"] / runs["end_to_end_s"]).dropna()
-        parts.append(f"Other programs took a median {num(share.median())} and at most {num(share.max())} cores' "
-                     "worth of CPU during a run")
+        timed = runs.dropna(subset=["others_cpu_s", "end_to_end_s"])
+        cores = float(timed["cores"].max()) if "cores" in timed and timed["cores"].notna().any() else float("nan")
+        share = timed["others_cpu_s"].sum() / timed["end_to_end_s"].sum()
+        parts.append(f"Other programs took {num(share)} of the runs' {num(cores)} CPUs on average while they ran")
     if "probe_cpu_s" in runs and runs["probe_cpu_s"].notna().any():
         probe = runs["probe_cpu_s"].dropna()
         parts.append(f"the speed probe (a fixed piece of work) took {num(probe.min())}–{num(probe.max())} s "

@@ -36,7 +36,8 @@ def sweep_frames(times, repeats=3, timed_out_at=None):
 def test_text_and_figure_show_the_same_numbers(cal):
     runs, tasks = sweep_frames({5: 3.0, 10: 2.0, 20: 2.5, 100: 6.0}, timed_out_at=100)
     cfg = load_sweep("map_sweep", n_map=[5, 10, 20, 100])
-    ans = answers.compute(runs, tasks, cfg, cal, {"median_abs_error_pct": 12.0, "max_abs_error_pct": 30.0})
+    # the repeats vary by 1%: 95% intervals of about ±2.5%, and a model error of 2% is within that noise
+    ans = answers.compute(runs, tasks, cfg, cal, {"median_abs_error_pct": 2.0, "max_abs_error_pct": 3.0})
     text = answers.answer_text(ans)
     fig = answers.answer_figure(ans)
     ax = fig.axes[0]
@@ -47,8 +48,8 @@ def test_text_and_figure_show_the_same_numbers(cal):
     assert m and int(m[1]) == 10 and float(m[2]) == pytest.approx(min(ys.values()), rel=5e-3)
     assert ys[10] == pytest.approx(runs.loc[runs["n_map"] == 10, "end_to_end_s"].mean())
     # the model's error stated in the text is the one in the figure's legend
-    assert "median error on these runs is 12%" in text
-    assert any("median error 12%" in t.get_text() for t in ax.get_legend().get_texts())
+    assert "median error on these runs is 2%" in text
+    assert any("median error 2%" in t.get_text() for t in ax.get_legend().get_texts())
     # the model's predictions at 100 cores: the text's pick is the figure's lowest point of that series
     line = next(ln for ln in ax.lines if ln.get_label() == "model output, 100 cores")
     pick = re.search(r"On 100 cores the model picks M=(\d+), R=5, W=\d+ at ([0-9.]+) s", text)
@@ -95,5 +96,22 @@ def test_every_model_term_has_its_reason_and_contention_can_be_the_one_that_grow
     contended = calibration.calibrate(*synthetic(CONFIGS, contention=1.5), background=0)
     runs, tasks = sweep_frames({1: 3.0, 2: 2.0})
     cfg = load_sweep("map_sweep", n_map=[1, 2], workers=[2])
-    text = answers.answer_text(answers.compute(runs, tasks, cfg, contended, None))
+    within_noise = {"median_abs_error_pct": 1.0, "max_abs_error_pct": 2.0}
+    text = answers.answer_text(answers.compute(runs, tasks, cfg, contended, within_noise))
     assert "contention between running tasks" in text and "slow each other down" in text
+
+
+def test_the_models_decomposition_is_shown_only_within_the_measurements_noise(cal):
+    # issue 25: the answer explained a 1.08 s point with a model that said 1.79 s there
+    runs, tasks = sweep_frames({5: 3.0, 10: 2.0, 20: 2.5})
+    cfg = load_sweep("map_sweep", n_map=[5, 10, 20])
+    missing = answers.compute(runs, tasks, cfg, cal, {"median_abs_error_pct": 40.0, "max_abs_error_pct": 70.0})
+    text = answers.answer_text(missing)
+    assert "median error on these runs is 40%, beyond the measurements' noise" in text
+    assert "in the model's terms" not in text and "With more cores" not in text
+    fig = answers.answer_figure(missing)
+    assert [ln.get_label() for ln in fig.axes[0].lines if ln.get_label().startswith("model")] == []
+    assert "model" not in fig.axes[0].get_title()  # the title says what is drawn: measured only
+    one_run = answers.compute(*sweep_frames({5: 3.0, 10: 2.0}, repeats=1), load_sweep("map_sweep", n_map=[5, 10]), cal,
+                              {"median_abs_error_pct": 1.0, "max_abs_error_pct": 2.0})
+    assert "noise it would have to be within is unknown" in answers.answer_text(one_run)

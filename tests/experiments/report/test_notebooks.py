@@ -71,7 +71,7 @@ def test_papermill_runs_the_sweep_notebook_from_the_repo_root(app, sweep, checks
     text = markdown_outputs(nb)
     # The trend is told in measured seconds, whatever its shape (rises, falls, stays flat).
     assert re.search(r"End-to-end time [^.\n]*\d\.\d+ (?:s|and)|\(\d+, \d+\) at \d\.\d+ s", text), text
-    assert re.search(r"fastest configuration is M=\d+ R=\d+ W=\d+ at [0-9.]+ s", text)
+    assert re.search(r"Fastest measured:\*\* M=\d+, R=\d+, W=\d+ at [0-9.]+ s", text)
     assert ("## Correctness" in text) == checks and ("## Fault tolerance" in text) == checks
     if checks:
         assert "The output is exact." in text and "The output is still exact" in text

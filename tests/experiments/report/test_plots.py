@@ -1,5 +1,8 @@
 """Figures on synthetic runs/tasks frames: labels, the lines each must show, and PNGs on disk."""
 
+import itertools
+
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,7 +45,7 @@ PAIRS = [(1, 1, 1), (5, 1, 5), (1, 5, 5), (5, 5, 5), (20, 5, 20)]
 
 
 def legend_labels(ax):
-    return [t.get_text() for t in ax.get_legend().get_texts()]
+    return [t.get_text().replace("\n", " ") for t in ax.get_legend().get_texts()]
 
 
 def test_time_vs_m_and_r_have_labelled_axes_and_error_bars():
@@ -86,15 +89,40 @@ def test_speedup_plot_fits_no_law_through_two_points_and_draws_no_ceiling_under_
     # past the cores drew the "CPU ceiling" at 1 under points measured at 1.3
     ax = plots.speedup_plot(make_runs(MAPPERS[:2])).axes[0]
     assert not any(lbl.startswith("Amdahl") for lbl in legend_labels(ax))
-    assert any("no Amdahl fit: 2 distinct W" in t.get_text() for t in ax.texts)
+    assert any("no Amdahl fit: 2 distinct W" in label for label in legend_labels(ax))
     past = plots.speedup_plot(make_runs([(5, 5, 5), (10, 5, 10), (20, 5, 20)])).axes[0]
     assert not any(lbl.startswith("CPU ceiling") for lbl in legend_labels(past))
-    assert any("no CPU ceiling drawn" in t.get_text() for t in past.texts)
+    assert any("no CPU ceiling drawn" in label for label in legend_labels(past))
 
 
 def test_speedup_plot_without_distinct_workers_says_why():
     ax = plots.speedup_plot(make_runs([(4, 1, 2), (8, 1, 2)])).axes[0]
-    assert any("no Amdahl fit" in t.get_text() for t in ax.texts)
+    assert any("no Amdahl fit" in label for label in legend_labels(ax))
+
+
+def test_legends_sit_beside_the_axes_and_lines_of_a_second_parameter_differ_in_colour():
+    # issue 25: legends over data; four R series in near-identical blues
+    pairs = make_runs([(m, r, max(m, r)) for m in (1, 5) for r in (1, 2, 5, 10)])
+    figures = [plots.time_vs(pairs, "n_map"), plots.speedup_plot(make_runs(MAPPERS)),
+               plots.map_speedup_plot(make_runs(MAPPERS)), plots.estimated_time_plot(make_runs(MAPPERS)),
+               plots.stage_plot(make_runs(MAPPERS))]
+    for fig in figures:
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        legend, axes = ax.get_legend().get_window_extent(), ax.get_window_extent()
+        assert legend.x0 >= axes.x1, ax.get_title()
+    colours = [c.lines[0].get_color() for c in figures[0].axes[0].containers]
+    assert len(colours) == 4 and len({tuple(np.round(matplotlib.colors.to_rgb(c), 2)) for c in colours}) == 4
+    for a, b in itertools.combinations(colours, 2):  # far apart, not shades of one hue
+        assert np.abs(np.subtract(matplotlib.colors.to_rgb(a), matplotlib.colors.to_rgb(b))).sum() > 0.3
+
+
+def test_a_time_axis_is_logarithmic_where_times_span_more_than_ten_times():
+    # issue 25: Q3's linear axis squashed by one 39 s error bar
+    runs = make_runs([(5, 5, 5), (10, 5, 10), (20, 5, 20)])
+    assert plots.time_vs(runs, "n_map").axes[0].get_yscale() == "linear"
+    runs.loc[runs["n_map"] == 20, "end_to_end_s"] *= [1, 1, 30]
+    assert plots.time_vs(runs, "n_map").axes[0].get_yscale() == "log"
 
 
 def test_map_speedup_and_estimated_time_plots():
