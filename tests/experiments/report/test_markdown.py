@@ -227,3 +227,25 @@ def test_the_ecs_provenance_says_fargate_processes_or_containers_from_the_record
     podman = markdown.ecs_provenance({"stand_in": True, "containers": "podman"})
     assert "each task ran as a podman container of the stack's image" in podman
     assert "start-up times are a local container's, not a Fargate task's" in podman
+
+
+def test_failures_are_named_by_how_they_ended_in_the_task_records():
+    # issue 25: "4 failed (the app raised)", though the crash app kills its worker: a died worker never
+    # reports, so its attempt has no CPU seconds; an app that raised was reported, with them
+    tasks = pd.DataFrame([dict(run_id="r", phase="map", task=0, attempt=1, status="failed", duration_s=0.1,
+                               cpu_s=float("nan"), pid=1),
+                          dict(run_id="r", phase="map", task=0, attempt=2, status="failed", duration_s=0.1,
+                               cpu_s=0.05, pid=2),
+                          dict(run_id="r", phase="map", task=0, attempt=3, status="ok", duration_s=0.1,
+                               cpu_s=0.05, pid=2)])
+    text = markdown.fault_tolerance_section(tasks)
+    assert "1 ok, 1 failed (the worker died), 1 failed (the app raised)" in text
+
+
+def test_amdahl_is_not_fitted_through_as_many_points_as_parameters():
+    # issue 25: "f = 0.78 (95% CI 0.78-0.78, R² = 1.00)" from W in {1, 2}, then projected to 100 workers
+    runs = make_runs({1: 3.0, 2: 2.0}, fixed={"n_reduce": 1}, cpu_count=2)
+    text = markdown.amdahl(runs)
+    assert text.startswith("Amdahl's law is not fitted: 2 distinct worker counts (1, 2) within the 2 CPUs")
+    assert "f =" not in text and "100 workers" not in text and "CI" not in text
+    assert markdown.fraction_ci(0.78, 0.78) == "" and markdown.fraction_ci(0.781, 0.784) == "0.781–0.784"
