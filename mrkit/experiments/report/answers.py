@@ -57,17 +57,9 @@ def _point(app, input_bytes, m, r, w, cores, timeout):
     return prediction.Point(str(app), float(input_bytes), int(m), int(r), int(w), float(cores), float(timeout))
 
 
-def noise_pct(summary) -> float:
-    """The measurements' noise: the median half-width of the configurations' 95% intervals, in % of their centre
-    (NaN when no configuration has an interval: one run each)."""
-    half = 100 * (summary["hi"] - summary["lo"]) / 2 / summary["center"]
-    half = half[np.isfinite(half)]
-    return float(half.median()) if len(half) else float("nan")
-
-
 def compute(runs: pd.DataFrame, tasks: pd.DataFrame, cfg, cal, error=None) -> dict:
     """The answer's numbers. `cal`: a calibration.Calibration (None: measured parts only);
-    `error`: prediction.compare's dict for these runs (its median and max |error|)."""
+    `error`: prediction.agreement's dict for these runs (median and max |error|, spearman, within_noise_share)."""
     s = analysis.center_interval(runs, by=BY)
     best = s.loc[s["center"].idxmin()]
     cores = analysis.cores_of(runs)
@@ -81,10 +73,10 @@ def compute(runs: pd.DataFrame, tasks: pd.DataFrame, cfg, cal, error=None) -> di
                        "n": int(best["n"]), "method": best["method"]},
            "slowest": {"config": _label(*s.loc[s["center"].idxmax(), BY]), "center_s": float(s["center"].max())},
            "events": _events(tasks), "model": None, "margin": markdown.margin(runs),
-           "noise_pct": noise_pct(s),
-           "model_error_pct": None if not error else error.get("median_abs_error_pct")}
-    ans["model_within_noise"] = (ans["model_error_pct"] is not None and np.isfinite(ans["noise_pct"])
-                                 and ans["model_error_pct"] <= ans["noise_pct"])
+           "agreement": error or {},
+           # the model explains an answer only where it holds: it ranks these points right and predicts
+           # them within their measured noise (prediction.HOLDS against prediction.TARGETS)
+           "model_within_noise": bool(error) and prediction.meets_targets(error, prediction.HOLDS)}
     if cal is None:
         return ans
     order = s.sort_values(["n_map", "n_reduce"]) if ans["swept"] is None else s.sort_values(ans["swept"])
@@ -164,15 +156,18 @@ def _ci(f):
 
 
 def _model_misses(ans):
-    """Why the model's decomposition is not shown: its error is beyond the measurements' noise, or unknown."""
-    err, noise = ans["model_error_pct"], ans["noise_pct"]
-    if err is None:
+    """Why the model's decomposition is not shown: it does not hold on these runs, or that is unknown."""
+    a = ans["agreement"]
+    if a.get("median_abs_error_pct") is None:
         return "its error on these runs could not be measured, so its decomposition is not shown."
-    if not np.isfinite(noise):
-        return (f"its median error on these runs is {num(err)}%, and with one run per configuration the noise it "
-                "would have to be within is unknown, so its decomposition is not shown.")
-    return (f"its median error on these runs is {num(err)}%, beyond the measurements' noise (95% intervals of "
-            f"±{num(noise)}%), so its decomposition is not shown: it misses here.")
+    share, rho = a.get("within_noise_share"), a.get("spearman")
+    held = [f"{num(a['median_abs_error_pct'])}% median error"]
+    if share is not None:
+        held.append(f"{share:.0%} of the points within their measured 95% interval "
+                    f"(needs {prediction.TARGETS['within_noise_share']:.0%})")
+    if rho is not None:
+        held.append(f"rank correlation {rho:.2f} (needs {prediction.TARGETS['spearman']:g})")
+    return f"on these runs it has {', '.join(held)}: it misses here, so its decomposition is not shown."
 
 
 def answer_text(ans: dict) -> str:

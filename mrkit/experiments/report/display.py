@@ -95,12 +95,17 @@ def sweep_figures(result) -> dict:
     run_id = plots.typical_run(result.runs)
     figures = {name: plots.FIGURES[name][1](result.runs, result.tasks, run_id)
                for name in names if plots.FIGURES[name][0](result.runs)}
-    place = place_label(result.meta)
-    for fig in figures.values() if place else ():
-        for ax in fig.axes:
-            if ax.get_title():
-                ax.set_title(f"{ax.get_title()} ({place})")
+    for fig in figures.values():
+        _say_where(fig, result.meta)
     return figures
+
+
+def _say_where(fig, meta):
+    """An ECS sweep's figure titles end with where its runs ran (place_label); a local sweep's stay as they are."""
+    place = place_label(meta)
+    for ax in fig.axes if place else ():
+        if ax.get_title():
+            ax.set_title(f"{ax.get_title()} ({place})")
 
 
 def place_label(meta) -> str | None:
@@ -351,7 +356,7 @@ def question_parts(result, results=None) -> list:
     if provenance.is_ecs(result.meta):
         head += "\n\n" + markdown.ecs_provenance(provenance.backend_options(result.meta)).rstrip()
     cal = calibration_for(results or [result]) if result.config.backend == "local" else None
-    error = prediction.compare(cal, result.path) if cal is not None else None
+    error = prediction.agreement(cal, result.runs, task_timeout=result.config.task_timeout) if cal is not None else None
     ans = answers.compute(result.runs, result.tasks, result.config, cal, error)
     ans["where"] = place_label(result.meta)
     parts = [head + "\n\n" + answers.answer_text(ans) + "\n#### The evidence\n\n" + body]
@@ -360,6 +365,10 @@ def question_parts(result, results=None) -> list:
                      f"(its stages: [appendix](#{summary.anchor(summary.APPENDIX_HEADING)})):")
     parts.append(_styled(config_table(result.runs)[NARROW_COLUMNS]))
     parts.extend(sweep_figures(result).values())
+    evidence = plots.evidence_plot(result.runs, result.tasks)
+    if evidence is not None:
+        _say_where(evidence, result.meta)
+        parts.append(evidence)
     if ans["model_within_noise"]:  # without the model's curves it would repeat the time figure above
         parts.append(answers.answer_figure(ans))
     return parts

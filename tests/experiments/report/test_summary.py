@@ -33,7 +33,7 @@ def record(directory, name, configs, *, backend="local", stand_in=None, times=No
                              sweep=name, config_id=f"m{m}-r{r}-w{w}", others_cpu_s=0.0, probe_cpu_s=0.05))
             for k in range(m):
                 tasks.append(dict(run_id=run_id, phase="map", task=k, attempt=1, worker=f"w{k}", pid=k, host="h",
-                                  start=0.0, end=0.5, duration_s=0.5, status="ok", cpu_s=0.4))
+                                  start=0.0, end=0.5, duration_s=0.5, status="ok", cpu_s=0.4, bytes_in=1000 // m))
     path = directory / name / "20260101-000000"
     path.mkdir(parents=True)
     pd.DataFrame(runs).to_csv(path / "runs.csv", index=False)
