@@ -105,7 +105,7 @@ def _say_where(fig, meta):
     place = place_label(meta)
     for ax in fig.axes if place else ():
         if ax.get_title():
-            ax.set_title(f"{ax.get_title()} ({place})")
+            ax.set_title(f"{ax.get_title()}\n({place})")  # a line of its own: a long title would be cut
 
 
 def place_label(meta) -> str | None:

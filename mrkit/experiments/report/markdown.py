@@ -141,13 +141,12 @@ def _straggler_sentence(runs, tasks):
     if g.empty:
         return ""
     g["ratio"] = g["max"] / g["median"]
-    parts = []
-    for phase, rows in g.groupby("phase", sort=False):
-        parts.append(f"the slowest {phase} task takes {num(rows['ratio'].median())}× the median one")
+    parts = [f"{phase} task takes {num(rows['ratio'].median())}× the median one"
+             for phase, rows in g.groupby("phase", sort=False)]
     worst = g.loc[g["ratio"].idxmax()]
     cfg = runs[runs["run_id"].astype(str) == str(worst["run_id"])].iloc[0]
-    return (f"Stragglers: in the median run {' and '.join(parts)}; the worst is {num(worst['ratio'])}× "
-            f"({num(worst['max'])} s against {num(worst['median'])} s, {worst['phase']}, {config_text(cfg)}).")
+    return (f"Stragglers: in the median run the slowest {' and the slowest '.join(parts)}; at worst "
+            f"{num(worst['ratio'])}× ({worst['phase']}, {config_text(cfg)}).")
 
 
 def limits(runs: pd.DataFrame, tasks: pd.DataFrame | None, x: str | None) -> str:
@@ -311,17 +310,15 @@ def map_stage(runs: pd.DataFrame) -> str:
 def estimate(runs: pd.DataFrame, x: str = "n_map") -> str:
     """Estimated parallel time (split + map wall + reduce wall) against the measured end-to-end time."""
     m = runs.groupby(x)[["est_parallel_s", "est_serial_s", "end_to_end_s"]].mean().sort_index()
-    parts = []
-    for value in dict.fromkeys([m.index[0], m.index[-1]]):
-        row = m.loc[value]
-        gap = row["end_to_end_s"] - row["est_parallel_s"]
-        why = ("start-up and coordination it leaves out" if gap > 0
-               else "the stages overlap less than the estimate assumes")
-        parts.append(f"at {_at(x, value)} the estimate is {num(row['est_parallel_s'])} s against "
-                     f"{num(row['end_to_end_s'])} s measured (a gap of {num(gap)} s, {gap / row['end_to_end_s']:.0%}: {why})")
-    first = m.iloc[0]
-    return ("Estimated end-to-end time: " + "; ".join(parts) +
-            f". The serial estimate (split + map sum + reduce sum) at {_at(x, m.index[0])} is {num(first['est_serial_s'])} s.")
+    ends = list(dict.fromkeys([m.index[0], m.index[-1]]))
+    said = "; ".join(f"{num(m.loc[v, 'est_parallel_s'])} s against {num(m.loc[v, 'end_to_end_s'])} s measured at "
+                     f"{_at(x, v)}" for v in ends)
+    gap = (m["end_to_end_s"] - m["est_parallel_s"]).loc[ends]
+    why = ("start-up and coordination, which it leaves out" if (gap > 0).all()
+           else "the stages overlapping less than it assumes" if (gap < 0).all()
+           else "start-up it leaves out at one end, stages overlapping less than it assumes at the other")
+    return (f"Estimated end-to-end time (split + map wall + reduce wall): {said}; the gap is {why}. The serial "
+            f"estimate (split + map sum + reduce sum) at {_at(x, m.index[0])} is {num(m['est_serial_s'].iloc[0])} s.")
 
 
 def pairs_overview(runs: pd.DataFrame) -> str:

@@ -65,8 +65,8 @@ def time_axis(ax, series):
     values = values[np.isfinite(values) & (values > 0)]
     if len(values) and values.max() / values.min() > LOG_SPAN:
         ax.set_yscale("log")
-    else:
-        ax.set_ylim(bottom=0)
+    else:  # from zero, with room above the highest point so none sits on the frame
+        ax.set_ylim(0, 1.08 * values.max() if len(values) else None)
 
 
 def legend_outside(ax, **kwargs):
@@ -229,7 +229,7 @@ def estimated_time_plot(runs: pd.DataFrame, x: str = "n_map") -> Figure:
                           ("est_serial_s", "estimated serial (split + map sum + reduce sum)")):
         _errorbar(ax, runs, x, metric, label)
     _swept_ticks(ax, runs[x])
-    ax.set_ylim(bottom=0)
+    time_axis(ax, [runs[["end_to_end_s", "est_parallel_s", "est_serial_s"]].to_numpy()])
     ax.set(xlabel=_label(x), ylabel="time (s)", title=configuration_title(runs, "estimated vs measured time"))
     legend_outside(ax)
     return fig
