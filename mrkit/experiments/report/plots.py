@@ -226,7 +226,8 @@ def estimated_time_plot(runs: pd.DataFrame, x: str = "n_map") -> Figure:
     fig, ax = new_figure()
     for metric, label in (("end_to_end_s", "measured end-to-end"),
                           ("est_parallel_s", "estimated parallel (split + map wall + reduce wall)"),
-                          ("est_serial_s", "estimated serial (split + map sum + reduce sum; tasks sharing\ncores take longer, so past the cores this sum overstates a serial run)")):
+                          ("est_serial_s", "estimated serial (split + map sum + reduce sum; tasks sharing\n"
+                                           "cores take longer, so past the cores this sum overstates a serial run)")):
         _errorbar(ax, runs, x, metric, label)
     _swept_ticks(ax, runs[x])
     time_axis(ax, [runs[["end_to_end_s", "est_parallel_s", "est_serial_s"]].to_numpy()])
