@@ -404,9 +404,8 @@ def _as_output(obj):
     return read_output(obj) if isinstance(obj, (str, pathlib.Path)) else obj
 
 
-# How an attempt that did not count ended, read from its task record: a worker that reported its
-# failure sent its CPU seconds (the app raised); one that never reported has none (it died, or was
-# stopped with the job); timed_out and superseded are recorded as such.
+# How an attempt that did not count ended, from its task record: a worker that reported its failure sent its CPU
+# seconds (the app raised); one that never reported has none (it died, or was stopped with the job).
 ENDINGS = {"died": "failed (the worker died)", "raised": "failed (the app raised)", "timed_out": "timed out",
            "superseded": "superseded (finished after being reassigned)"}
 

@@ -146,4 +146,10 @@ def load_text(results) -> str:
         probe = runs["probe_cpu_s"].dropna()
         parts.append(f"the speed probe (a fixed piece of work) took {num(probe.min())}–{num(probe.max())} s "
                      "over the report (slower: a slower machine)")
+    reruns = sum(len(r.meta.get("loaded_reruns") or []) for r in results)
+    limits = {r.meta.get("parameters", {}).get("max_others_share") for r in results} - {None}
+    if limits:
+        parts.append(f"{plural(reruns, 'run')} {'was' if reruns == 1 else 'were'} run again because other programs "
+                     f"took more than {'/'.join(f'{v:.0%}' for v in sorted(limits))} of its CPUs (at most "
+                     f"{max(r.meta.get('parameters', {}).get('loaded_reruns', 2) for r in results)} times each)")
     return ("; ".join(parts) + ". ") if parts else ""

@@ -195,7 +195,8 @@ def new_meta(cfg: SweepConfig, inputs) -> dict:
 def check_resumable(meta: dict, cfg: SweepConfig, out):
     """Resuming with other parameters would mix two experiments in one table; refuse."""
     old, new = meta.get("parameters", {}), cfg.to_dict()
-    free = {"repeats", "max_repeats", "ci_target", "results_dir", "description"}  # they do not change what a run measures
+    # They do not change what a run measures (a re-run for load measures the same thing again).
+    free = {"repeats", "max_repeats", "ci_target", "results_dir", "description", "max_others_share", "loaded_reruns"}
     differ = sorted(k for k in set(old) | set(new) if k not in free and old.get(k) != new.get(k))
     if differ:
         raise SweepError(f"cannot resume {out}: parameters differ from its meta.json: {', '.join(differ)}")

@@ -7,6 +7,11 @@ once as an unrecorded warm-up (page cache, imports, CPU frequency), then
 run ends. Pointing `run_sweep` at an existing results directory resumes it:
 (configuration, repeat) pairs already in runs.csv are skipped.
 
+With `max_others_share`, a run during which other programs took more than
+that share of its CPUs is run again (at most `loaded_reruns` times; meta.json
+lists each re-run under `loaded_reruns`), so a burst of load on a shared
+machine does not become a configuration's time.
+
 With `max_repeats`, a configuration whose 95% interval (analysis.interval_of:
 the report's own rule) is wider than `ci_target` of its centre after its
 `repeats` runs is repeated, one run at a time, until it is tight or has
@@ -71,6 +76,15 @@ def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
             # Probed on both sides of the run: a VM's speed changes within seconds, and runs last seconds.
             summary = {**summary, "probe_cpu_s": (probe + speed_probe_cpu_s()) / 2}
         return summary, records
+
+
+def others_share(summary) -> float | None:
+    """The share of a run's CPUs other programs took while it ran (None where not measured)."""
+    others, seconds = summary.get("others_cpu_s"), summary.get("end_to_end_s")
+    cores = summary.get("cores") or os.cpu_count()
+    if others is None or not seconds:
+        return None
+    return others / (seconds * cores)
 
 
 def _own_cpu_s():
@@ -140,7 +154,16 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     values = measured(out)
 
     def record(rc, repeat):
-        summary, records = _one_run(run_fn, cfg, rc, inputs, repeat, scratch)
+        for attempt in range(cfg.loaded_reruns + 1):
+            summary, records = _one_run(run_fn, cfg, rc, inputs, repeat, scratch)
+            share = others_share(summary)
+            if cfg.max_others_share is None or share is None or share <= cfg.max_others_share:
+                break
+            if attempt == cfg.loaded_reruns:  # bounded: the last attempt is kept, and the report can see its load
+                break
+            meta.setdefault("loaded_reruns", []).append(
+                {"config_id": rc.config_id, "repeat": repeat, "others_share": round(share, 3)})
+            bar.set_description_str(f"{cfg.name}: {_shown(rc)} (loaded: again)", refresh=True)
         record_run(out, cfg.name, rc.config_id, repeat, summary, records)
         values.setdefault(rc.config_id, {})[repeat] = summary["end_to_end_s"]
         session["runs"] += 1

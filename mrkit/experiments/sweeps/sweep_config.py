@@ -144,6 +144,11 @@ class SweepConfig:
     # most ci_target of its centre (Hoefler & Belli, SC'15); None keeps every configuration at `repeats`.
     max_repeats: int | None = None
     ci_target: float = 0.10
+    # A run during which other programs took more than this share of its CPUs (others_cpu_s over
+    # end-to-end x cores) is run again, at most `loaded_reruns` times; the last attempt is kept whatever
+    # its load, and meta.json's `loaded_reruns` lists each re-run. None: no run is re-run for load.
+    max_others_share: float | None = None
+    loaded_reruns: int = 2
     warmup: bool = True
     task_timeout: float = TASK_TIMEOUT_S
     # A straggler study: {"slow_workers": K, "slowdown": [F, ...], "backup_tasks": [none|paper|spark|late, ...]};
@@ -178,6 +183,13 @@ class SweepConfig:
             raise SweepError(f"max_repeats ({self.max_repeats}) must be at least repeats ({self.repeats})")
         if not (isinstance(self.ci_target, (int, float)) and self.ci_target > 0):
             raise SweepError(f"ci_target must be a positive fraction of the centre (e.g. 0.1), got {self.ci_target!r}")
+        if self.max_others_share is not None and not (
+                isinstance(self.max_others_share, (int, float)) and 0 <= self.max_others_share < 1):
+            raise SweepError(f"max_others_share must be a share of the CPUs from 0 to 1 (e.g. 0.25), "
+                             f"got {self.max_others_share!r}")
+        if not (isinstance(self.loaded_reruns, int) and not isinstance(self.loaded_reruns, bool)
+                and self.loaded_reruns >= 0):
+            raise SweepError(f"loaded_reruns must be a whole number of at least 0, got {self.loaded_reruns!r}")
         if not (isinstance(self.task_timeout, (int, float)) and self.task_timeout > 0):
             raise SweepError(f"task_timeout must be a positive number of seconds, got {self.task_timeout!r}")
         if self.inputs is not None:

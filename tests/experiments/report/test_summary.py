@@ -130,3 +130,14 @@ def test_a_question_whose_interval_reaches_zero_is_flagged_with_its_cause_in_the
     assert "M=20 R=5 W=20 (95% interval 0–" in flagged and cause in flagged
     assert "The slowest pair (leaving out the broken measurement flagged below) is (M, R) = (5, 5)" in \
         markdown.pairs_overview(runs)
+
+
+def test_the_header_states_the_load_the_probe_and_how_many_loaded_runs_were_run_again(tmp_path):
+    q1 = record(tmp_path, "map_sweep", MAP)
+    q1.runs["others_cpu_s"] = 0.5 * q1.runs["end_to_end_s"]  # half a CPU of 2 taken by other programs
+    q1.meta["parameters"].update(max_others_share=0.5, loaded_reruns=2)
+    q1.meta["loaded_reruns"] = [{"config_id": "m5-r5-w5", "repeat": 0, "others_share": 0.7}] * 3
+    text = summary.load_text([q1])
+    assert "Other programs took 0.5 of the runs' 2 CPUs on average" in text
+    assert "the speed probe (a fixed piece of work) took 0.05–0.05 s" in text
+    assert "3 runs were run again because other programs took more than 50% of its CPUs (at most 2 times each)" in text

@@ -330,3 +330,28 @@ def test_resuming_a_directory_written_before_columns_were_appended_upgrades_it(t
     sweep.run_sweep(cfg.__class__.from_dict({**cfg.to_dict(), "repeats": 2}), out, progress=False)
     assert header(out / "tasks.csv") == results.TASK_FILE_COLUMNS
     assert len(read_csv(out / "tasks.csv")) > len(rows)
+
+
+def test_a_run_during_which_other_programs_took_its_cpu_is_run_again_a_bounded_number_of_times(tmp_path):
+    # issue 25: runs of Q3 during which other programs took up to 1.33 of 2 cores were kept without a word
+    import os
+    import subprocess
+    import sys
+
+    first = sorted(os.sched_getaffinity(0))[0]
+    burner = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{first}}})\nwhile True: pass"])
+    try:
+        cfg = quick(tmp_path, repeats=1, warmup=False, cpus=first, max_others_share=0.2, loaded_reruns=2)
+        out = sweep.run_sweep(cfg, progress=False)
+    finally:
+        burner.kill()
+        burner.wait()
+    runs = read_csv(out / "runs.csv")
+    assert sorted(r["config_id"] for r in runs) == ["m10-r5-w10", "m5-r5-w5"]  # one kept run per configuration
+    meta = json.loads((out / "meta.json").read_text())
+    reruns = meta["loaded_reruns"]
+    # the burner shares the pinned CPU with every attempt: each configuration is run again twice, no more
+    assert sorted(r["config_id"] for r in reruns) == ["m10-r5-w10"] * 2 + ["m5-r5-w5"] * 2
+    assert all(r["others_share"] > 0.2 for r in reruns)
+    with pytest.raises(sweep_config.SweepError, match="max_others_share must be a share"):
+        quick(tmp_path, max_others_share=1.5)
