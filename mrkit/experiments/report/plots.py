@@ -225,9 +225,9 @@ def estimated_time_plot(runs: pd.DataFrame, x: str = "n_map") -> Figure:
     """Measured end-to-end time against est_parallel_s and est_serial_s, vs mappers."""
     fig, ax = new_figure()
     for metric, label in (("end_to_end_s", "measured end-to-end"),
-                          ("est_parallel_s", "estimated parallel (split + map wall + reduce wall)"),
-                          ("est_serial_s", "estimated serial (split + map sum + reduce sum; tasks sharing\n"
-                                           "cores take longer, so past the cores this sum overstates a serial run)")):
+                          ("est_parallel_s", "estimated parallel (split + map wall\n+ reduce wall)"),
+                          # past the cores tasks share them and take longer: their sum overstates a serial run
+                          ("est_serial_s", "estimated serial (split + map sum\n+ reduce sum; overstated past the cores)")):
         _errorbar(ax, runs, x, metric, label)
     _swept_ticks(ax, runs[x])
     time_axis(ax, [runs[["end_to_end_s", "est_parallel_s", "est_serial_s"]].to_numpy()])
