@@ -14,10 +14,12 @@ EXTRAS = {
     "experiments": ("pandas", "tqdm", "matplotlib", "seaborn"),
     "notebooks": ("papermill", "nbformat", "nbclient", "nbconvert", "ipykernel", "ipywidgets"),
     "aws": ("boto3",),
+    "dask": ("distributed",),
 }
 # Modules the extras bring in with them, which a command can miss as well.
 EXTRA_OF_MODULE = {**{m: extra for extra, modules in EXTRAS.items() for m in modules},
-                   "numpy": "experiments", "botocore": "aws", "jupyterlab": "notebooks"}
+                   "numpy": "experiments", "botocore": "aws", "jupyterlab": "notebooks",
+                   "dask": "dask"}
 
 
 def missing(module):

@@ -1,4 +1,4 @@
-"""Where workers run: local processes, or ECS tasks, looked up by name.
+"""Where workers run: local processes, ECS tasks or a Dask cluster, looked up by name.
 
 The contract: a backend is a function
 
@@ -15,7 +15,7 @@ reference implementation.
 `BACKENDS` maps names to such functions, as `mrkit.storage.SCHEMES` maps URL
 schemes to openers: the sweep looks its `backend` up here and knows no backend
 itself. The built-in entries import their module on first use, so a local sweep
-never imports boto3. `register_backend` adds one.
+never imports boto3 or distributed. `register_backend` adds one.
 """
 
 from mrkit.errors import UsageError
@@ -33,8 +33,22 @@ def _run_ecs(app, inputs, **options):
     return run_job(app, inputs, **options)
 
 
+def _run_dask(app, inputs, **options):
+    from mrkit.backends.dask.job import run_on_dask  # distributed is imported only when a job uses Dask
+    from mrkit.backends.dask.workers import WorkerLoops
+
+    return run_on_dask(WorkerLoops, app, inputs, **options)
+
+
+def _run_dask_tasks(app, inputs, **options):
+    from mrkit.backends.dask.job import run_on_dask
+    from mrkit.backends.dask.scheduled import DaskAttempts
+
+    return run_on_dask(DaskAttempts, app, inputs, **options)
+
+
 # name -> run(app, inputs, **options) -> (summary, records); register_backend adds more.
-BACKENDS = {"local": _run_local, "ecs": _run_ecs}
+BACKENDS = {"local": _run_local, "ecs": _run_ecs, "dask": _run_dask, "dask-tasks": _run_dask_tasks}
 
 
 def register_backend(name, run):

@@ -7,6 +7,8 @@ import sys
 from mrkit.cli.parsing import add_app, add_cpus, add_storage, app_options, configure_job, listen_address, print_summary
 from mrkit.errors import UsageError
 
+RUN_BACKENDS = ("local", "dask", "dask-tasks")  # `mrkit run`'s; ecs has its own command (`mrkit ecs run`)
+
 
 def configure_sequential(p):
     add_app(p)
@@ -113,20 +115,34 @@ def configure_run(p):
                    help="straggler injection for studies: K of the W workers take --slowdown times as long")
     p.add_argument("--slowdown", type=float, default=1.0, metavar="F",
                    help="how many times as long each slow worker takes (it sleeps (F-1) x the task's time)")
+    p.add_argument("--backend", default="local", choices=RUN_BACKENDS,
+                   help="local: worker processes here (default); dask: mrkit's workers on a Dask cluster; "
+                        "dask-tasks: each map and reduce attempt a Dask task")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="the Dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster of W processes for the job)")
 
 
 def cmd_run(args):
-    from mrkit.backends.local import run_job
+    from mrkit.backends import get_backend
     from mrkit.progress import TaskProgress
 
+    dask = {}
+    if args.backend != "local":
+        from mrkit.extras import require
+
+        require("dask")
+        dask["scheduler"] = args.scheduler
+    elif args.scheduler is not None:
+        raise UsageError("--scheduler names a Dask scheduler: use it with --backend dask or dask-tasks")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: workers are stopped, the lock released
     progress = TaskProgress("mrkit run")
     try:
-        summary, records = run_job(
+        summary, records = get_backend(args.backend)(
             args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
             workdir=args.workdir, task_timeout=args.task_timeout, app_options=app_options(args.app_opt),
             storage=args.storage, max_attempts=args.max_attempts, backup_tasks=args.backup_tasks,
             slow_workers=args.slow_workers, slowdown=args.slowdown, on_status=progress if progress.live else None,
+            **dask,
         )
     finally:
         progress.close()

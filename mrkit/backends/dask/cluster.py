@@ -1,0 +1,63 @@
+"""Which Dask cluster a job runs on, and closing what the job opened.
+
+`scheduler` is None (a LocalCluster for this job: W worker processes of one
+thread each on 127.0.0.1, no dashboard, closed at the end), an address
+(`tcp://host:8786`), a `distributed.Client`, or a Cluster object (anything
+with `scheduler_address`: LocalCluster, dask-jobqueue's SLURMCluster, a
+Dask Gateway cluster). A Client or Cluster the caller made stays open.
+"""
+
+import contextlib
+import logging
+
+from mrkit.errors import UsageError
+
+# A LocalCluster of ours fails a task at its worker's first death (Dask's default re-runs it up
+# to 3 times, unseen): mrkit counts that death as an attempt and decides about the retry itself.
+OWN_CLUSTER_CONFIG = {"distributed.scheduler.allowed-failures": 0}
+
+
+def _local_cluster(workers):
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(OWN_CLUSTER_CONFIG):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                            dashboard_address=None, silence_logs=logging.ERROR)
+
+
+@contextlib.contextmanager
+def connect(scheduler, workers):
+    """A Client on the cluster `scheduler` names; what this opened is closed on the way out.
+
+    Yields (client, own): `own` is True for a LocalCluster started here.
+    """
+    from distributed import Client
+
+    if scheduler is None:
+        with _local_cluster(workers) as cluster, Client(cluster) as client:
+            yield client, True
+        return
+    if isinstance(scheduler, Client):
+        yield scheduler, False
+        return
+    if hasattr(scheduler, "scheduler_address"):
+        with Client(scheduler) as client:
+            yield client, False
+        return
+    if not isinstance(scheduler, str) or not scheduler:
+        raise UsageError(f"--scheduler takes a Dask scheduler address (e.g. tcp://host:8786), got {scheduler!r}")
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; start one "
+                         "(`dask scheduler`) or check the address") from None
+    with client:
+        yield client, False
+
+
+def worker_count(client, requested):
+    """W: the requested count, else one per thread of the cluster's workers (at least 1)."""
+    if requested is not None:
+        return requested
+    return max(1, sum(client.nthreads().values()))

@@ -1,0 +1,80 @@
+"""One job on a Dask cluster around mrkit's master: the part the `dask` and `dask-tasks` backends share.
+
+The set-up is `local`'s (load the app, stage the inputs, a JobSpec, a
+Master); then the cluster is connected, checked, and an engine
+(workers.WorkerLoops or scheduled.DaskAttempts) puts the work on it. Every
+way out goes through one `finally`: the engine cancels its futures first,
+the master shuts down, the engine's threads end, and a cluster of our own
+is closed — so nothing of the job outlives it (done, failed, Ctrl-C, or
+SIGTERM, which the CLI turns into SystemExit).
+"""
+
+import os
+
+from mrkit import timing
+from mrkit.app import load_app
+from mrkit.backends.dask import checks
+from mrkit.backends.dask.cluster import connect, worker_count
+from mrkit.backends.dask.remote import portable
+from mrkit.backends.local import default_workers
+from mrkit.backends.staging import stage_inputs
+from mrkit.errors import UsageError
+from mrkit.job import JobSpec, check_at_least_one
+from mrkit.runtime.master import Master
+from mrkit.storage import open_storage
+from mrkit.storage.local import LocalStorage
+
+
+def run_on_dask(engine_class, app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0,
+                repeat=0, app_options=None, on_status=None, poll_s=0.2, storage=None, max_attempts=10,
+                backup_tasks=None, scheduler=None, slow_workers=0, slowdown=1.0, start_method=None):
+    """Run one job with `engine_class` on the cluster `scheduler` names (None: a LocalCluster of W processes).
+
+    Takes `mrkit.backends.local.run_job`'s options; W defaults to local's
+    count for a LocalCluster and to the cluster's threads otherwise.
+    Returns (summary, records).
+    """
+    if slow_workers or slowdown != 1.0:
+        raise UsageError(f"--slow-workers/--slowdown are for the local backend, not {engine_class.BACKEND}")
+    launched_at, launched_cpu = timing.now(), timing.process_cpu_s()
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    app = load_app(app, app_options)
+    workdir = os.path.abspath(workdir or ".")
+    os.makedirs(workdir, exist_ok=True)
+    files = LocalStorage(workdir) if storage is None else open_storage(storage)
+    spec = JobSpec(stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout,
+                   max_attempts=max_attempts)
+    if workers is None and scheduler is None:
+        workers = default_workers(spec.map_count, n_reduce)
+    if workers is not None:
+        check_at_least_one("--workers", workers)
+    with connect(scheduler, workers) as (client, own):
+        workers = worker_count(client, workers)
+        checks.versions(client)
+        checks.storage(client, files, spec.inputs)
+        remote_files = not isinstance(files, LocalStorage)
+        master = Master(spec, files, listen=(engine_class.listen_host(client, own), 0), advertise_storage=remote_files,
+                        lock_dir=workdir, backup_tasks=backup_tasks)
+        engine = engine_class(client, master, portable(app), files.root if not remote_files else files.url, workers)
+        try:
+            master.start()
+            engine.start()
+            while not master.wait(poll_s):
+                if on_status is not None:
+                    on_status(master.status())
+            finished_at = timing.now()
+            if on_status is not None:
+                on_status(master.status())
+        finally:
+            engine.cancel()  # first: nothing the cluster still runs for this job can count now
+            master.shutdown()
+            engine.join()
+        records = engine.records(master.task_records())
+    summary = timing.summarize(
+        records, run_id=master.run_id, app=app.name, backend=engine_class.BACKEND, n_map=spec.map_count,
+        n_reduce=n_reduce, workers=workers, input_bytes=spec.input_bytes, launched_at=launched_at,
+        finished_at=finished_at, repeat=repeat, backup_tasks=backup_tasks,
+        master_cpu_s=timing.process_cpu_s() - launched_cpu,
+    )
+    return summary, records

@@ -1,0 +1,110 @@
+"""The `dask-tasks` backend: Dask's scheduler runs each map and reduce attempt as a Dask task.
+
+mrkit's master still owns the job (the split, the map barrier, the commit
+rule, attempt limits, backups past the task timeout, the records): this
+process drives it over its RPC, on loopback, through W proxies. A proxy
+takes a task from the master as a worker would, submits the attempt as one
+Dask task (`remote.run_attempt`, one key per attempt, not pure), waits for
+it and reports it. So Dask decides where each attempt runs, and mrkit
+decides what counts. The master's token never leaves this process.
+
+A Dask worker that dies under an attempt ends its future in an error
+(KilledWorker, at once on a LocalCluster of ours, see cluster.py): the proxy
+reports the attempt failed and the master hands the task out again. The
+records name the Dask worker, host and pid that ran each attempt.
+"""
+
+import os
+import socket
+import threading
+
+from mrkit import timing
+from mrkit.backends.dask import remote
+from mrkit.runtime.rpc import MasterGone, RpcClient
+
+
+def _one_line(exc):
+    return f"{type(exc).__name__}: {exc}".replace("\n", " ")
+
+
+class DaskAttempts:
+    BACKEND = "dask-tasks"
+
+    @staticmethod
+    def listen_host(client, own):
+        return "127.0.0.1"  # only this process's proxies talk to the master
+
+    def __init__(self, client, master, app, storage_ref, workers):
+        self.client, self.master, self.app, self.storage_ref, self.count = client, master, app, storage_ref, workers
+        self._lock = threading.Lock()
+        self._futures = set()  # attempts running on the cluster
+        self._stopping = False
+        self._placed = {}  # (phase, task, attempt) -> (Dask worker, host, pid)
+        self._proxies = []
+
+    def start(self):
+        for n in range(self.count):
+            proxy = threading.Thread(target=self._proxy, daemon=True, name=f"mrkit-dask-proxy-{n}")
+            proxy.start()
+            self._proxies.append(proxy)
+
+    def _proxy(self):
+        rpc = RpcClient(self.master.url, self.master.token)
+        identity = {"pid": os.getpid(), "host": socket.gethostname()}
+        try:
+            reply = rpc.call("POST", "/task", identity)
+            while reply["action"] != "exit":
+                identity["worker"] = reply["worker"]
+                if reply["action"] == "wait":
+                    reply = rpc.call("POST", "/task", identity)
+                    continue
+                report = {**identity, **self._attempt(reply)}
+                reply = rpc.call("POST", "/fail" if "error" in report else "/done", report)
+        except MasterGone:
+            pass  # the job is over
+        finally:
+            rpc.close()
+
+    def _attempt(self, reply):
+        """Run one attempt on the cluster; the report's phase, task, attempt, times, counters (or error)."""
+        phase, task, attempt = reply["action"], reply["task"], reply["attempt"]
+        ids = {"phase": phase, "task": task["task"], "attempt": attempt}
+        submitted = timing.now()
+        with self._lock:
+            if self._stopping:
+                return {**ids, "start": submitted, "end": submitted, "error": "stopped: the job was over"}
+            future = self.client.submit(remote.run_attempt, self.app, phase, task, self.storage_ref, reply["run_id"],
+                                        attempt, key=f"mrkit-{reply['run_id']}-{phase}-{task['task']}-a{attempt}",
+                                        pure=False)
+            self._futures.add(future)
+        try:
+            result = future.result()
+        except BaseException as exc:  # noqa: BLE001 - its worker died (KilledWorker), it was cancelled, ...
+            return {**ids, "start": submitted, "end": timing.now(), "error": f"on Dask: {_one_line(exc)}"}
+        finally:
+            with self._lock:
+                self._futures.discard(future)
+        self._placed[(phase, task["task"], attempt)] = (result.pop("dask_worker"), result.pop("host"),
+                                                        result.pop("pid"))
+        return {**ids, **result}
+
+    def cancel(self):
+        with self._lock:
+            self._stopping = True
+            futures = list(self._futures)
+        if futures:
+            self.client.cancel(futures, force=True)
+
+    def join(self):
+        for proxy in self._proxies:
+            proxy.join(5.0)
+
+    def records(self, records):
+        """The master's records, naming the Dask worker, host and pid that ran each attempt."""
+        for record in records:
+            placed = self._placed.get((record["phase"], record["task"], record["attempt"]))
+            if placed is not None:
+                record["worker"], record["host"], record["pid"] = placed
+            elif record["phase"] != "split":
+                record["worker"], record["host"], record["pid"] = "?", "?", 0  # it died before it could say where
+        return records

@@ -1,0 +1,102 @@
+"""The `dask` backend: mrkit's master schedules; its W workers are long-running tasks on a Dask cluster.
+
+Each worker is `remote.worker_loop`, one Dask task (one key, not pure),
+spread over the cluster's workers. The master's token reaches them in a
+worker plugin. A loop that ends while the job runs (its Dask worker died:
+the crash app, a SIGKILL) is replaced, within a budget, as `local` replaces
+its processes; the master charges the attempt it held from the closed
+connection. When the job is over the loops hear it from the master (or find
+it gone) and return; anything still queued is cancelled.
+"""
+
+import threading
+
+from distributed import as_completed
+
+from mrkit.backends.dask import checks, remote
+
+
+def _loopback(address):
+    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+class WorkerLoops:
+    BACKEND = "dask"
+
+    @staticmethod
+    def listen_host(client, own):
+        """Where the master listens: loopback for a cluster on this host, else the address that routes to it."""
+        address = client.scheduler.address
+        if own or _loopback(address):
+            return "127.0.0.1"
+        from distributed.utils import get_ip
+
+        return get_ip(address.split("://")[-1].rsplit(":", 1)[0].strip("[]"))
+
+    def __init__(self, client, master, app, storage_ref, workers):
+        self.client, self.master, self.app, self.storage_ref, self.count = client, master, app, storage_ref, workers
+        self.plugin = f"mrkit-token-{master.run_id}"
+        self.futures = as_completed()
+        self._submitted = []  # every loop's future, for cancel(): as_completed keeps only pending ones
+        self._started = 0
+        self._ended = 0
+        self._budget = 2 * workers + 2
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._watcher = None
+
+    def start(self):
+        host, port = self.master.url.split("://")[1].rsplit(":", 1)
+        checks.master_reachable(self.client, host, int(port))
+        self.client.register_plugin(remote.Token(self.master.token), name=self.plugin)
+        self._places = sorted(self.client.scheduler_info()["workers"])
+        for _ in range(self.count):
+            self._submit()
+        self._watcher = threading.Thread(target=self._watch, daemon=True, name="mrkit-dask-loops")
+        self._watcher.start()
+
+    def _submit(self):
+        with self._lock:
+            if self._stopping:
+                return
+            n = self._started
+            self._started += 1
+            # one loop per Dask worker first (a hint: Dask may place it elsewhere when that one is gone)
+            place = [self._places[n % len(self._places)]] if self._places else None
+            future = self.client.submit(
+                remote.worker_loop, self.app, self.master.url, self.plugin, self.storage_ref,
+                key=f"mrkit-{self.master.run_id}-worker-{n}", pure=False, workers=place, allow_other_workers=True)
+            self._submitted.append(future)
+            self.futures.add(future)
+
+    def _watch(self):
+        for future in self.futures:
+            if self._stopping or self.master.wait_quietly(0):
+                return
+            self._ended += 1
+            if self._ended > self._budget:
+                why = future.exception() if future.status == "error" else f"it returned {future.result()}"
+                self.master.fail(f"mrkit's workers on Dask ended {self._ended} times before the job was over "
+                                 f"(last: {type(why).__name__ if isinstance(why, BaseException) else why}"
+                                 f"{': ' + str(why) if isinstance(why, BaseException) else ''}): they cannot run there")
+                return
+            self._submit()  # its Dask worker died (the master charges the attempt), or the loop could not start
+
+    def cancel(self):
+        with self._lock:
+            self._stopping = True
+            futures = list(self._submitted)
+        if futures:
+            self.client.cancel(futures, force=True)
+
+    def join(self):
+        if self._watcher is not None:
+            self._watcher.join(5.0)
+        try:
+            self.client.unregister_worker_plugin(self.plugin)
+        except Exception:  # noqa: BLE001 - a cluster that went away has no plugin to remove either
+            pass
+
+    def records(self, records):
+        return records
