@@ -1,0 +1,162 @@
+"""The dask and dask-tasks backends end to end, on a real `dask scheduler` with two `dask worker`s and on
+the LocalCluster default: outputs equal to `mrkit sequential`, crashes, a SIGKILLed worker, a deterministic
+failure, Ctrl-C, S3 storage. Each case runs `mrkit run` as its own process, as a user would.
+"""
+
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+from conftest import BUCKET, app_path, mrkit, mrkit_popen, sorted_outputs
+
+BACKENDS = ("dask", "dask-tasks")
+CLUSTERS = ("scheduler", "local")
+
+
+@pytest.fixture(params=CLUSTERS)
+def cluster(request):
+    """CLI options naming the cluster: the package's real scheduler, or none (a LocalCluster for the job)."""
+    if request.param == "local":
+        return []
+    request.getfixturevalue("dask_client")  # both workers up
+    return ["--scheduler", request.getfixturevalue("dask_scheduler")]
+
+
+def _reference(app, inputs, tmp_path):
+    ref = tmp_path / f"ref-{app}"
+    ref.mkdir()
+    mrkit("sequential", app, *inputs, cwd=ref, check=True)
+    return sorted_outputs(ref)
+
+
+def _run(app, inputs, backend, cluster, cwd, *extra, env=None, timeout=180):
+    return mrkit("run", app, *inputs, "--backend", backend, *cluster, "-r", "3", "--json", *extra, cwd=cwd,
+                 env=env, timeout=timeout)
+
+
+def _wait_for(predicate, what, timeout_s=60.0):
+    deadline = time.monotonic() + timeout_s
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+    return found
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_wc_and_indexer_equal_sequential(corpus, tmp_path, backend, cluster):
+    for app in ("wc", "indexer"):
+        out = tmp_path / app
+        out.mkdir()
+        result = _run(app, corpus[:4], backend, cluster, out, "-m", "6")
+        assert result.returncode == 0, result.stderr
+        assert sorted_outputs(out) == _reference(app, corpus[:4], tmp_path)
+        summary = json.loads(result.stdout)
+        assert (summary["backend"], summary["n_map"], summary["n_reduce"], summary["retries"]) == (backend, 6, 3, 0)
+        assert not [p.name for p in out.iterdir() if p.name.startswith(".mr-") and p.name != ".mr-master.lock"]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_crash_app_output_equals_nocrash(corpus, tmp_path, backend, cluster):
+    """A third of calls kill their Dask worker process (os._exit): each costs an attempt, never the job."""
+    inputs = corpus[:3]
+    (tmp_path / "nocrash").mkdir()
+    mrkit("run", "nocrash", *inputs, "-r", "2", cwd=tmp_path / "nocrash", check=True)
+    (tmp_path / "crash").mkdir()
+    result = mrkit("run", "crash", *inputs, "--backend", backend, *cluster, "-r", "2", "--json", "--task-timeout", "5",
+                   "--max-attempts", "20", cwd=tmp_path / "crash", timeout=280)
+    assert result.returncode == 0, result.stderr
+    assert sorted_outputs(tmp_path / "crash") == sorted_outputs(tmp_path / "nocrash")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_worker_sigkilled_mid_map_costs_an_attempt(corpus, tmp_path, backend, cluster):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    (tmp_path / "job").mkdir()
+    inputs = corpus[:4]
+    job = mrkit_popen("run", app_path("marked"), *inputs, "--app-opt", f"marker_dir={markers}", "--backend", backend,
+                      *cluster, "-r", "3", "--json", cwd=tmp_path / "job")
+    try:
+        marker = _wait_for(lambda: sorted(markers.glob("started-*")), "a map to start")[0]
+        victim = int(marker.name.split("-")[1])  # the Dask worker process running that map
+        os.kill(victim, signal.SIGKILL)
+        out, err = job.communicate(timeout=240)
+    finally:
+        job.kill()
+    assert job.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["retries"] >= 1, "the killed attempt is recorded"
+    assert sorted_outputs(tmp_path / "job") == _reference("wc", inputs, tmp_path)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_deterministic_failure_ends_in_one_line(corpus, tmp_path, backend, cluster):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("words words\n")
+    (tmp_path / "job").mkdir()
+    started = time.monotonic()
+    result = _run(app_path("failing"), [corpus[0], bad], backend, cluster, tmp_path / "job", "--max-attempts", "2",
+                  timeout=120)
+    assert result.returncode == 1, result.stderr
+    failed = [line for line in result.stderr.splitlines() if "job failed" in line]
+    assert len(failed) == 1 and "bad.txt" in failed[0] and "ValueError: cannot digest" in failed[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 110
+    assert not list((tmp_path / "job").glob("mr-out-*"))
+
+
+def _job_tasks(client):
+    return client.run_on_scheduler(lambda dask_scheduler: sorted(k for k in dask_scheduler.tasks
+                                                                  if str(k).startswith("mrkit-")))
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ctrl_c_leaves_nothing_running(corpus, tmp_path, backend, cluster):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    (tmp_path / "job").mkdir()
+    job = mrkit_popen("run", app_path("marked"), *corpus[:4], "--app-opt", f"marker_dir={markers}", "--app-opt",
+                      "sleep=3", "--backend", backend, *cluster, "-r", "3", cwd=tmp_path / "job")
+    try:
+        _wait_for(lambda: list(markers.glob("started-*")), "a map to start")
+        started = psutil.Process(job.pid).children(recursive=True)  # a LocalCluster's processes, if ours
+        job.send_signal(signal.SIGINT)
+        _, err = job.communicate(timeout=60)
+    finally:
+        job.kill()
+    assert job.returncode == 130, err
+    assert err.strip().splitlines()[-1].endswith("interrupted")
+    gone, alive = psutil.wait_procs(started, timeout=30)
+    assert not alive, f"still running after Ctrl-C: {alive}"
+    if cluster:
+        from distributed import Client
+
+        with Client(cluster[1], timeout="30s") as client:
+            _wait_for(lambda: not _job_tasks(client), "the job's tasks to leave the scheduler", 30)
+            # a running attempt cannot be stopped inside Python: it ends within its own run time (sleep=3)
+            _wait_for(lambda: not any(client.run(lambda dask_worker: dask_worker.state.executing_count).values()),
+                      "the workers to be idle", 30)
+            assert not any(client.run(lambda dask_worker: [p for p in dask_worker.plugins
+                                                           if p.startswith("mrkit-")]).values())
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_s3_storage_on_moto(corpus, tmp_path, backend, cluster, s3_client, dask_env):
+    inputs = corpus[:3]
+    result = _run("wc", inputs, backend, cluster, tmp_path, "--storage", f"s3://{BUCKET}/{backend}", env=dask_env)
+    assert result.returncode == 0, result.stderr
+    keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=BUCKET, Prefix=f"{backend}/")["Contents"]]
+    lines = sorted(line for key in keys if key.startswith(f"{backend}/mr-out-")
+                   for line in s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().splitlines())
+    assert lines == _reference("wc", inputs, tmp_path)
+    assert sum(k.startswith(f"{backend}/inputs/") for k in keys) == 3, "local inputs are staged as for ECS"
+    assert not list(tmp_path.glob("mr-*"))
