@@ -22,8 +22,11 @@ def _local_cluster(workers):
     from distributed import LocalCluster
 
     with dask.config.set(OWN_CLUSTER_CONFIG):
+        # No dashboard; the scheduler's plain HTTP routes (health, metrics) on a free loopback port, not
+        # on 8787, where another cluster of this machine may be. Deaths are logged by mrkit, as retries.
         return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                            dashboard_address=None, silence_logs=logging.ERROR)
+                            dashboard_address=None, silence_logs=logging.CRITICAL,
+                            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ it gone) and return; anything still queued is cancelled.
 import threading
 
 from distributed import as_completed
+from distributed.scheduler import KilledWorker
 
 from mrkit.backends.dask import checks, remote
 
@@ -40,8 +41,11 @@ class WorkerLoops:
         self.futures = as_completed()
         self._submitted = []  # every loop's future, for cancel(): as_completed keeps only pending ones
         self._started = 0
-        self._ended = 0
+        self._failures = self._deaths = 0
         self._budget = 2 * workers + 2
+        # deaths under an attempt are bounded by the master (max attempts); this bounds the others
+        spec = master.spec
+        self._death_budget = self._budget + spec.max_attempts * (spec.map_count + spec.n_reduce)
         self._lock = threading.Lock()
         self._stopping = False
         self._watcher = None
@@ -50,7 +54,6 @@ class WorkerLoops:
         host, port = self.master.url.split("://")[1].rsplit(":", 1)
         checks.master_reachable(self.client, host, int(port))
         self.client.register_plugin(remote.Token(self.master.token), name=self.plugin)
-        self._places = sorted(self.client.scheduler_info()["workers"])
         for _ in range(self.count):
             self._submit()
         self._watcher = threading.Thread(target=self._watch, daemon=True, name="mrkit-dask-loops")
@@ -62,26 +65,31 @@ class WorkerLoops:
                 return
             n = self._started
             self._started += 1
-            # one loop per Dask worker first (a hint: Dask may place it elsewhere when that one is gone)
-            place = [self._places[n % len(self._places)]] if self._places else None
-            future = self.client.submit(
-                remote.worker_loop, self.app, self.master.url, self.plugin, self.storage_ref,
-                key=f"mrkit-{self.master.run_id}-worker-{n}", pure=False, workers=place, allow_other_workers=True)
+            # No placement hint: a hint naming a worker that has since died (its restart gets a new
+            # address) can leave the loop waiting for it; Dask spreads W loops over W free threads itself.
+            future = self.client.submit(remote.worker_loop, self.app, self.master.url, self.plugin, self.storage_ref,
+                                        key=f"mrkit-{self.master.run_id}-worker-{n}", pure=False)
             self._submitted.append(future)
             self.futures.add(future)
 
     def _watch(self):
         for future in self.futures:
-            if self._stopping or self.master.wait_quietly(0):
+            if self._stopping or self.master.wait_quietly(0) or future.status == "cancelled":
                 return
-            self._ended += 1
-            if self._ended > self._budget:
-                why = future.exception() if future.status == "error" else f"it returned {future.result()}"
-                self.master.fail(f"mrkit's workers on Dask ended {self._ended} times before the job was over "
-                                 f"(last: {type(why).__name__ if isinstance(why, BaseException) else why}"
-                                 f"{': ' + str(why) if isinstance(why, BaseException) else ''}): they cannot run there")
+            why = future.exception() if future.status == "error" else None
+            if isinstance(why, KilledWorker):
+                # Its Dask worker died: the master charges the attempt it held, if any, and bounds those.
+                self._deaths += 1
+                budget, ended = self._death_budget, self._deaths
+            else:  # the loop could not run (no app, no master) or returned early: it would again
+                self._failures += 1
+                budget, ended = self._budget, self._failures
+            if ended > budget:
+                last = f"{type(why).__name__}: {why}" if why is not None else f"it returned {future.result()}"
+                self.master.fail(f"mrkit's workers on Dask ended {ended} times before the job was over "
+                                 f"(last: {last})".replace("\n", " "))
                 return
-            self._submit()  # its Dask worker died (the master charges the attempt), or the loop could not start
+            self._submit()
 
     def cancel(self):
         with self._lock:

@@ -90,8 +90,9 @@ def test_worker_sigkilled_mid_map_costs_an_attempt(corpus, tmp_path, backend, cl
     finally:
         job.kill()
     assert job.returncode == 0, err
-    summary = json.loads(out)
-    assert summary["retries"] >= 1, "the killed attempt is recorded"
+    if not (backend == "dask-tasks" and cluster):
+        assert json.loads(out)["retries"] >= 1, "the killed attempt is recorded"
+    # else a scheduler we did not start re-runs the task itself first (distributed.scheduler.allowed-failures)
     assert sorted_outputs(tmp_path / "job") == _reference("wc", inputs, tmp_path)
 
 
@@ -128,6 +129,9 @@ def test_ctrl_c_leaves_nothing_running(corpus, tmp_path, backend, cluster):
     try:
         _wait_for(lambda: list(markers.glob("started-*")), "a map to start")
         started = psutil.Process(job.pid).children(recursive=True)  # a LocalCluster's processes, if ours
+        pids = {job.pid} | {p.pid for p in started}
+        listening = {c.laddr.ip for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.pid in pids}
+        assert listening <= {"127.0.0.1"}, f"listening beyond loopback: {listening}"
         job.send_signal(signal.SIGINT)
         _, err = job.communicate(timeout=60)
     finally:
