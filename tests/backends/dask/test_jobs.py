@@ -164,3 +164,65 @@ def test_s3_storage_on_moto(corpus, tmp_path, backend, cluster, s3_client, dask_
     assert lines == _reference("wc", inputs, tmp_path)
     assert sum(k.startswith(f"{backend}/inputs/") for k in keys) == 3, "local inputs are staged as for ECS"
     assert not list(tmp_path.glob("mr-*"))
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mrkit_run_takes_a_client_and_functions_from_a_notebook(corpus, tmp_path, backend, dask_client):
+    """In a notebook: mrkit.run(..., backend=, scheduler=Client), with functions defined there (sent by value)."""
+    import mrkit
+
+    def mapper(filename, contents):
+        return [(word.lower(), "1") for word in contents.split() if word.isalpha()]
+
+    def reducer(key, values):
+        return str(len(values))
+
+    result = mrkit.run({"map": mapper, "reduce": reducer}, corpus[:3], backend=backend, scheduler=dask_client,
+                       workdir=tmp_path, n_reduce=2)
+    assert result.summary["backend"] == backend and result.summary["workers"] == 2
+    expected = {}
+    for path in corpus[:3]:
+        with open(path, encoding="utf-8") as f:
+            for word in f.read().split():
+                if word.isalpha():
+                    expected[word.lower()] = expected.get(word.lower(), 0) + 1
+    assert {k: int(v) for k, v in (line.split(" ") for line in sorted_outputs(tmp_path))} == expected
+    tasks = result.tasks[result.tasks.phase != "split"]
+    dask_pids = set(dask_client.run(os.getpid).values())
+    assert set(tasks.pid) <= dask_pids, "every attempt ran in a Dask worker process"
+    if backend == "dask-tasks":
+        assert set(tasks.worker) <= {"dw0", "dw1"}, "records name the Dask worker"
+    assert tasks.cpu_s.notna().all() and (tasks.status == "ok").all()
+
+
+@pytest.mark.timeout(180)
+def test_a_sweep_file_runs_on_dask(corpus, tmp_path, dask_scheduler, dask_client):
+    from mrkit.experiments import sweep as sw
+
+    path = tmp_path / "on_dask.yaml"
+    path.write_text(f"""description: two points on dask-tasks
+app: wc
+backend: dask-tasks
+backend_options: {{scheduler: "{dask_scheduler}"}}
+n_map: [1, 2]
+n_reduce: 2
+repeats: 1
+warmup: false
+inputs: [{corpus[0]}, {corpus[1]}]
+""")
+    (tmp_path / "scratch").mkdir()
+    out = sw.run_sweep(sw.load_sweep(path), tmp_path / "results", progress=False, scratch=tmp_path / "scratch")
+    import csv
+
+    with open(out / "runs.csv", encoding="utf-8") as f:
+        runs = list(csv.DictReader(f))
+    assert [(r["backend"], r["n_map"]) for r in runs] == [("dask-tasks", "1"), ("dask-tasks", "2")]
+
+
+def test_usage_errors_are_one_line(corpus, tmp_path):
+    result = mrkit("run", "wc", corpus[0], "--scheduler", "tcp://127.0.0.1:1", cwd=tmp_path)
+    assert result.returncode == 2 and "use it with --backend dask or dask-tasks" in result.stderr
+    result = mrkit("run", "wc", corpus[0], "--backend", "dask", "--slow-workers", "1", "--slowdown", "2",
+                   cwd=tmp_path)
+    assert result.returncode == 2 and "for the local backend" in result.stderr.strip().splitlines()[-1]
