@@ -281,3 +281,20 @@ def test_rebuild_makes_the_same_tables_from_bench_csv(quick, tmp_path):
     for heading in ("Runtime overhead, same map function", "**Scale**", "**Fixed cost**", "same function: mrkit run"):
         assert heading in rebuilt
     assert rebuilt.split("**Runtime overhead")[1] == original.split("**Runtime overhead")[1]
+
+
+@pytest.mark.timeout(600)
+def test_same_function_runs_dask_and_dask_tasks_beside_local(tmp_path):
+    """`make bench` puts both dask backends (a LocalCluster each) beside local, as ratios of one alternating run."""
+    pytest.importorskip("distributed", reason="the dask extra is not installed (make setup installs it)")
+    lines = []
+    code = cli.main(["--quick", "--source", "synth", "--results", str(tmp_path), "--suites", "same_function",
+                     "--only", "mrkit_run,mrkit_run_dask,mrkit_run_dask_tasks,mp_pool_cw,sequential_cw"],
+                    log=lines.append)
+    assert code == 0, "\n".join(lines)
+    runs = pd.read_csv(tmp_path / "bench.csv")
+    same = runs[runs["case"] == "same_function"]
+    assert {"mrkit_run", "mrkit_run_dask", "mrkit_run_dask_tasks"} <= set(same["impl"])
+    assert same["ok"].all(), same[~same["ok"]][["impl", "note"]]
+    md = (tmp_path / "bench.md").read_text()
+    assert "× mrkit run (local)" in md and "mrkit run --backend dask vs local" in md

@@ -5,8 +5,8 @@ alternating (repeat k runs the implementations rotated by k: ABC, BCA, CAB...):
   books          the eight Gutenberg books (3.3 MB), or 8 generated files of that size
   corpus         16 files x 12.5 MiB = 200 MiB built from the books (cached): every
                  implementation, the peers each idiomatic and with mrkit's count_words
-  same_function  the corpus again, only mrkit_run, mp_pool_cw and sequential_cw, in
-                 --pairs alternating repeats (default 5): the runtime-overhead targets
+  same_function  the corpus again, only mrkit_run (local, dask, dask-tasks), mp_pool_cw and
+                 sequential_cw, in --pairs alternating repeats (default 5): the runtime-overhead targets
   scale          mrkit run wc -m N -r 10 -w 2 on one tiny file, N = --scale (1k, 10k,
                  100k), the sizes alternating: tasks/s and master CPU per task
   fixed          python -c pass, the imports, and mrkit run wc on one empty file
@@ -37,7 +37,7 @@ SUITES = ("books", "corpus", "same_function", "scale", "fixed", "overhead", "mem
 DEFAULT_SUITES = ("books", "corpus", "same_function", "scale", "fixed")
 QUICK_SUITES = ("corpus", "same_function", "scale", "fixed")
 # The runs the same-function targets compare: mrkit against an ideal Pool and a sequential run of one function.
-SAME_FUNCTION_IMPLS = ("mrkit_run", "mp_pool_cw", "sequential_cw")
+SAME_FUNCTION_IMPLS = ("mrkit_run", "mrkit_run_dask", "mrkit_run_dask_tasks", "mp_pool_cw", "sequential_cw")
 
 
 def best_n_map(sizes, workers, chunk=CHUNK):

@@ -162,10 +162,11 @@ def parse_nothing(outdir):
     return {}
 
 
-def _mrkit_run(settings, job, outdir, n_map=None, n_reduce=None):
+def _mrkit_run(settings, job, outdir, n_map=None, n_reduce=None, backend="local"):
     n_map = job.n_map if n_map is None else n_map
     n_reduce = job.n_reduce if n_reduce is None else n_reduce
     options = (["-m", str(n_map)] if n_map else []) + ["-r", str(n_reduce), "-w", str(settings.workers)]
+    options += ["--backend", backend] if backend != "local" else []
     return Command([*settings.mrkit, "run", "wc", *job.inputs, *options, "--workdir", str(outdir), "--json"],
                    settings=" ".join(options))
 
@@ -210,6 +211,11 @@ register(Impl("mp_pool_cw", _peer("mp_pool_count.py", _workers, count=SAME_FUNCT
               description="multiprocessing.Pool(W) running mrkit.text.count_words: the ideal runtime"))
 register(Impl("mrkit_run", _mrkit_run, parse_mr_out, runtime="mrkit", function=SAME_FUNCTION,
               description="mrkit run wc at its best settings for 2 cores"))
+# The same job on a LocalCluster of W processes (what `--backend dask[-tasks]` starts without --scheduler).
+for _backend in ("dask", "dask-tasks"):
+    register(Impl(f"mrkit_run_{_backend.replace('-', '_')}", functools.partial(_mrkit_run, backend=_backend),
+                  parse_mr_out, requires_modules=("distributed",), runtime="mrkit", function=SAME_FUNCTION,
+                  description=f"mrkit run wc --backend {_backend}, a LocalCluster of W processes, same settings"))
 register(Impl("mrkit_run_study", _mrkit_study, parse_mr_out, runtime="mrkit", function=SAME_FUNCTION,
               description="mrkit run wc at the lab study's (100, 50)"))
 register(Impl("mrkit_sequential", _mrkit_sequential, parse_mr_out, runtime="mrkit", function="words",

@@ -246,13 +246,14 @@ def same_function_table(runs, case):
            f"(reaped descendants; a JVM pyspark does not reap is missing), far less sensitive to load from "
            f"elsewhere than wall time.\n",
            "| implementation | settings | wall s, median (range) | × Pool, same function | × sequential, same function "
-           "| CPU s | CPU × Pool |",
-           "|---|---|---:|---:|---:|---:|---:|"]
+           "| × mrkit run (local) | CPU s | CPU × Pool |",
+           "|---|---|---:|---:|---:|---:|---:|---:|"]
     for impl in names:
         settings = sub[sub["impl"] == impl]["settings"].iloc[0]
         out.append(f"| {impl} | {settings if isinstance(settings, str) else ''} | {_wall(runs, case, impl)} | "
                    f"{_r(paired(runs, case, impl, SAME_FUNCTION_POOL))} | "
                    f"{_r(paired(runs, case, impl, SAME_FUNCTION_SEQUENTIAL))} | "
+                   f"{_r(paired(runs, case, impl, 'mrkit_run')) if impl != 'mrkit_run' else ''} | "
                    f"{_done(runs, case).query('impl == @impl')['cpu_s'].median():.2f} | "
                    f"{_r(paired(runs, case, impl, SAME_FUNCTION_POOL, 'cpu_s'))} |")
     return "\n".join(out)
@@ -402,6 +403,8 @@ def targets(summary, runs=None, *, corpus="corpus", books="books", overhead="ove
                                   f"same function: mrkit run vs Pool(W) running count_words, {case}"))
         out.append(_paired_target(runs, case, "mrkit_run", SAME_FUNCTION_SEQUENTIAL, 0.52,
                                   f"same function: mrkit run vs count_words run sequentially, {case}"))
+        out.append(_paired_target(runs, case, "mrkit_run_dask", "mrkit_run", 1.10,
+                                  f"same function: mrkit run --backend dask vs local, {case}"))
     out.append(_ratio_target(summary, books, 1.0, " (different map functions)"))
     if runs is not None and len(runs):
         out.extend(scale_targets(runs))
