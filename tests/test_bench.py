@@ -234,6 +234,7 @@ def test_targets_pass_and_fail_on_a_made_up_summary():
     for k, (mrkit, pool, seq) in enumerate([(5.0, 5.0, 10.0), (5.2, 5.0, 10.0), (4.8, 5.0, 10.0)]):
         rows += [_row("same_function", "mrkit_run", mrkit, repeat=k), _row("same_function", "mp_pool_cw", pool, repeat=k),
                  _row("same_function", "sequential_cw", seq, repeat=k)]
+    rows += [_row("same_function", "mrkit_run_dask", w, repeat=k) for k, w in enumerate((5.4, 5.5, 5.0))]
     # master CPU: 0.2 s fixed + 100 µs per task up to 10k, then 300 µs per task (not flat)
     for n, wall, master in [(1000, 1.0, 0.301), (10000, 5.0, 1.201), (100000, 60.0, 28.201)]:
         rows.append(_row("scale", f"mrkit_run_m{n}", wall, mr_n_map=n, mr_n_reduce=10, master_cpu_s=master))
@@ -246,6 +247,7 @@ def test_targets_pass_and_fail_on_a_made_up_summary():
     assert status == {
         "same function: mrkit run vs Pool(W) running count_words": "PASS",  # pairs 1.00, 1.04, 0.96: median 1.00
         "same function: mrkit run vs count_words run sequentially": "PASS",  # 0.50
+        "same function: mrkit run --backend dask vs local": "PASS",  # 1.08, 1.06, 1.04: median 1.06
         "mrkit run wall vs sequential count": "FAIL",  # books 1.5x
         "scale: 10": "PASS", "scale: 100": "FAIL",  # 5 s; 60 / 5 = 12x
         "scale: master CPU per task flat": "FAIL",  # marginal 100 -> 300 µs
@@ -253,6 +255,7 @@ def test_targets_pass_and_fail_on_a_made_up_summary():
         "peak RSS of any one mrkit process": "PASS", "peak RSS of one process": "N/A", "study config": "PASS",
     }, status
     assert "1.00× (range 0.96–1.04, 3 pairs)" in goals["same function: mrkit run vs Pool(W) running count_words"].measured
+    assert "1.06× (range 1.04–1.08, 3 pairs)" in goals["same function: mrkit run --backend dask vs local"].measured
     assert "100 → 300 µs/task" in goals["scale: master CPU per task flat"].measured
 
 

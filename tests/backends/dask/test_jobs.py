@@ -121,6 +121,16 @@ def _job_tasks(client):
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_ctrl_c_leaves_nothing_running(corpus, tmp_path, backend, cluster):
+    _interrupt(corpus, tmp_path, backend, cluster, signal.SIGINT, 130)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sigterm_to_a_job_on_its_own_cluster_leaves_nothing_running(corpus, tmp_path, backend):
+    _interrupt(corpus, tmp_path, backend, [], signal.SIGTERM, 143)
+
+
+def _interrupt(corpus, tmp_path, backend, cluster, signum, code):
     markers = tmp_path / "markers"
     markers.mkdir()
     (tmp_path / "job").mkdir()
@@ -132,12 +142,13 @@ def test_ctrl_c_leaves_nothing_running(corpus, tmp_path, backend, cluster):
         pids = {job.pid} | {p.pid for p in started}
         listening = {c.laddr.ip for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.pid in pids}
         assert listening <= {"127.0.0.1"}, f"listening beyond loopback: {listening}"
-        job.send_signal(signal.SIGINT)
+        job.send_signal(signum)
         _, err = job.communicate(timeout=60)
     finally:
         job.kill()
-    assert job.returncode == 130, err
-    assert err.strip().splitlines()[-1].endswith("interrupted")
+    assert job.returncode == code, err
+    if signum == signal.SIGINT:
+        assert err.strip().splitlines()[-1].endswith("interrupted")
     gone, alive = psutil.wait_procs(started, timeout=30)
     assert not alive, f"still running after Ctrl-C: {alive}"
     if cluster:
