@@ -58,7 +58,10 @@ class DaskAttempts:
                 if reply["action"] == "wait":
                     reply = rpc.call("POST", "/task", identity)
                     continue
-                report = {**identity, **self._attempt(reply)}
+                outcome = self._attempt(reply)
+                if outcome is None:
+                    return  # stopped: the master records the attempt as the job's end left it
+                report = {**identity, **outcome}
                 reply = rpc.call("POST", "/fail" if "error" in report else "/done", report)
         except MasterGone:
             pass  # the job is over
@@ -66,13 +69,16 @@ class DaskAttempts:
             rpc.close()
 
     def _attempt(self, reply):
-        """Run one attempt on the cluster; the report's phase, task, attempt, times, counters (or error)."""
+        """Run one attempt on the cluster; the report's phase, task, attempt, times, counters (or error).
+
+        None once the job is being stopped: a cancelled attempt did not fail.
+        """
         phase, task, attempt = reply["action"], reply["task"], reply["attempt"]
         ids = {"phase": phase, "task": task["task"], "attempt": attempt}
         submitted = timing.now()
         with self._lock:
             if self._stopping:
-                return {**ids, "start": submitted, "end": submitted, "error": "stopped: the job was over"}
+                return None
             future = self.client.submit(remote.run_attempt, self.app, phase, task, self.storage_ref, reply["run_id"],
                                         attempt, key=f"mrkit-{reply['run_id']}-{phase}-{task['task']}-a{attempt}",
                                         pure=False)
@@ -80,6 +86,8 @@ class DaskAttempts:
         try:
             result = future.result()
         except BaseException as exc:  # noqa: BLE001 - its worker died (KilledWorker), it was cancelled, ...
+            if self._stopping:
+                return None
             return {**ids, "start": submitted, "end": timing.now(), "error": f"on Dask: {_one_line(exc)}"}
         finally:
             with self._lock:

@@ -237,3 +237,36 @@ def test_usage_errors_are_one_line(corpus, tmp_path):
     result = mrkit("run", "wc", corpus[0], "--backend", "dask", "--slow-workers", "1", "--slowdown", "2",
                    cwd=tmp_path)
     assert result.returncode == 2 and "for the local backend" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_stalled_attempt_gets_a_backup_past_the_task_timeout(corpus, tmp_path, backend):
+    """Dask has no speculation of its own: mrkit's master backs the attempt up, and the first to finish wins."""
+    import mrkit
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    started = time.monotonic()
+    result = mrkit.run(app_path("stalls_once"), corpus[:2], backend=backend, workers=2, n_reduce=2, task_timeout=1.0,
+                       workdir=tmp_path / "job", app_options={"marker_dir": str(markers), "stall": "60"})
+    assert time.monotonic() - started < 50, "the job did not wait for the stalled attempt"
+    assert sorted_outputs(tmp_path / "job") == _reference("wc", corpus[:2], tmp_path)
+    maps = result.tasks[result.tasks.phase == "map"]
+    stalled = maps[maps.attempt == 2]
+    assert len(stalled) == 1 and stalled.status.iloc[0] == "ok", maps[["task", "attempt", "status"]]
+    first = maps[(maps.task == stalled.task.iloc[0]) & (maps.attempt == 1)]
+    assert first.status.iloc[0] in ("timed_out", "superseded")
+
+
+@pytest.mark.timeout(60)
+def test_an_unreachable_scheduler_is_one_line(corpus, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens there once it is closed
+    result = mrkit("run", "wc", corpus[0], "--backend", "dask-tasks", "--scheduler", f"tcp://127.0.0.1:{port}",
+                   cwd=tmp_path, timeout=50)
+    assert result.returncode == 2, result.stderr
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in result.stderr.strip().splitlines()[-1]
