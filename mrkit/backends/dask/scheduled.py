@@ -18,12 +18,16 @@ import os
 import socket
 import threading
 
+from distributed.scheduler import KilledWorker
+
 from mrkit import timing
 from mrkit.backends.dask import remote
 from mrkit.runtime.rpc import MasterGone, RpcClient
 
 
 def _one_line(exc):
+    if isinstance(exc, KilledWorker):  # Dask's own message is a paragraph
+        return f"its Dask worker died ({getattr(exc.last_worker, 'address', '?')})"
     return f"{type(exc).__name__}: {exc}".replace("\n", " ")
 
 
