@@ -55,7 +55,7 @@ def run_on_dask(engine_class, app, inputs, *, n_map=None, n_reduce=10, workers=N
         checks.storage(client, files, spec.inputs)
         remote_files = not isinstance(files, LocalStorage)
         master = Master(spec, files, listen=(engine_class.listen_host(client, own), 0), advertise_storage=remote_files,
-                        lock_dir=workdir, backup_tasks=backup_tasks)
+                        backup_tasks=backup_tasks)
         engine = engine_class(client, master, portable(app), files.root if not remote_files else files.url, workers)
         try:
             master.start()

@@ -20,7 +20,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from mrkit import timing
 from mrkit.app import load_app
-from mrkit.errors import JobFailed
+from mrkit.errors import FATAL_TO_JOB, JobFailed
 from mrkit.runtime.rpc import RpcClient
 from mrkit.runtime.worker import RUNNERS, AttemptFiles, _one_line, work
 from mrkit.storage import open_storage
@@ -77,6 +77,7 @@ def run_attempt(app, phase, task, storage_ref, run_id, attempt):
     except (Exception, SystemExit) as exc:
         files.discard()
         return {**report, "start": start, "end": timing.now(), "error": _one_line(exc),
+                "fatal": isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: no retry can help
                 "counters": {"cpu_s": time.thread_time() - cpu}}
     cpu = time.thread_time() - cpu
     partitions = result.pop("partitions", None)

@@ -213,7 +213,7 @@ def test_mrkit_run_takes_a_client_and_functions_from_a_notebook(corpus, tmp_path
 
 @pytest.mark.timeout(180)
 def test_a_sweep_file_runs_on_dask(corpus, tmp_path, dask_scheduler, dask_client):
-    from mrkit.experiments import sweep as sw
+    from mrkit.experiments.sweeps import sweep as sw
 
     path = tmp_path / "on_dask.yaml"
     path.write_text(f"""description: two points on dask-tasks
