@@ -27,7 +27,7 @@ from mrkit.storage.local import LocalStorage
 
 def run_on_dask(engine_class, app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0,
                 repeat=0, app_options=None, on_status=None, poll_s=0.2, storage=None, max_attempts=10,
-                backup_tasks=None, scheduler=None, slow_workers=0, slowdown=1.0, start_method=None):
+                backup_tasks=None, scheduler=None, slow_workers=0, slowdown=1.0):
     """Run one job with `engine_class` on the cluster `scheduler` names (None: a LocalCluster of W processes).
 
     Takes `mrkit.backends.local.run_job`'s options; W defaults to local's

@@ -69,6 +69,8 @@ class DaskAttempts:
                 reply = rpc.call("POST", "/fail" if "error" in report else "/done", report)
         except MasterGone:
             pass  # the job is over
+        except Exception as exc:  # noqa: BLE001 - e.g. the master refused a report: end the job, never hang it
+            self.master.fail(f"a dask-tasks proxy stopped: {type(exc).__name__}: {exc}".replace("\n", " "))
         finally:
             rpc.close()
 

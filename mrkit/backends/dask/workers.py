@@ -73,6 +73,12 @@ class WorkerLoops:
             self.futures.add(future)
 
     def _watch(self):
+        try:
+            self._replace_ended_loops()
+        except Exception as exc:  # noqa: BLE001 - without the watcher nothing replaces a dead loop: end the job
+            self.master.fail(f"the dask backend's watcher stopped: {type(exc).__name__}: {exc}".replace("\n", " "))
+
+    def _replace_ended_loops(self):
         for future in self.futures:
             if self._stopping or self.master.wait_quietly(0) or future.status == "cancelled":
                 return
