@@ -21,9 +21,15 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from mrkit import timing
 from mrkit.app import load_app
 from mrkit.errors import FATAL_TO_JOB, JobFailed
+from mrkit.runtime.protocol import Action
 from mrkit.runtime.rpc import RpcClient
 from mrkit.runtime.worker import RUNNERS, AttemptFiles, _one_line, work
 from mrkit.storage import open_storage
+from mrkit.storage.base import StorageError
+
+# A loop's master lives in the driver until the job is over: one that cannot be reached for this long
+# has gone with its job (or the network has), and the loop ends instead of occupying its Dask worker.
+LOOP_PATIENCE_S = 5.0
 
 
 class Token(WorkerPlugin):
@@ -57,7 +63,7 @@ def worker_loop(app, url, plugin, storage_ref):
     """The `dask` backend's worker: mrkit's worker loop against the master at `url`; its exit code."""
     token = get_worker().plugins[plugin].token
     try:
-        return work(load(app), RpcClient(url, token), storage(storage_ref), open_storage)
+        return work(load(app), RpcClient(url, token), storage(storage_ref), open_storage, patience_s=LOOP_PATIENCE_S)
     except JobFailed:
         return 1  # the driver reports the failure once, from the master
 
@@ -73,11 +79,12 @@ def run_attempt(app, phase, task, storage_ref, run_id, attempt):
     # The attempt's own thread: a Dask worker process also runs its event loop and heartbeats.
     start, cpu = timing.now(), time.thread_time()
     try:
-        result = RUNNERS[phase](load(app), task, files)
+        result = RUNNERS[Action(phase)](load(app), task, files)
     except (Exception, SystemExit) as exc:
         files.discard()
         return {**report, "start": start, "end": timing.now(), "error": _one_line(exc),
                 "fatal": isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: no retry can help
+                "storage": isinstance(exc, StorageError),  # an outage, maybe brief: the master backs the task off
                 "counters": {"cpu_s": time.thread_time() - cpu}}
     cpu = time.thread_time() - cpu
     partitions = result.pop("partitions", None)
