@@ -40,8 +40,14 @@ class Token(WorkerPlugin):
 
 
 def portable(app):
-    """What to send for an App: (spec, options) when it can be loaded again by name, else the App."""
-    return (app.spec, tuple(sorted(app.options.items()))) if app.spec is not None else app
+    """What to send for an App: (spec, options) when it can be loaded again by name, else the App.
+
+    A .py file's path is made absolute: a Dask worker's cwd is not ours.
+    """
+    if app.spec is None:
+        return app
+    spec = os.path.abspath(app.spec) if os.path.isfile(app.spec) else app.spec
+    return spec, tuple(sorted(app.options.items()))
 
 
 @functools.lru_cache(maxsize=8)
