@@ -5,6 +5,7 @@ failure, Ctrl-C, S3 storage. Each case runs `mrkit run` as its own process, as a
 
 import json
 import os
+import pathlib
 import signal
 import time
 
@@ -274,3 +275,13 @@ def test_an_unreachable_scheduler_is_one_line(corpus, tmp_path):
                    cwd=tmp_path, timeout=50)
     assert result.returncode == 2, result.stderr
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_app_file_given_relative_to_the_cwd_runs_on_the_workers(corpus, tmp_path, backend, dask_scheduler,
+                                                                   dask_client):
+    (tmp_path / "myapp.py").write_text((pathlib.Path(app_path("failing"))).read_text())
+    result = _run("myapp.py", corpus[:2], backend, ["--scheduler", dask_scheduler], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted_outputs(tmp_path) == ["ok 2"]
