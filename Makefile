@@ -16,9 +16,8 @@ STAMP := $(VENV)/.installed-dev
 $(STAMP): pyproject.toml constraints/test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# compat: a plain .pth path entry instead of an import hook run by every interpreter start
 	# constraints/test.txt pins the test stack whose behaviour the tests depend on (moto above all).
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -c constraints/test.txt --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -c constraints/test.txt
 	touch $@
 
 setup: $(STAMP)
