@@ -13,7 +13,7 @@ import time
 import pytest
 
 from mrkit import timing
-from mrkit.backends.ecs import TaskLaunchError
+from mrkit.backends.ecs import EcsError, TaskLaunchError
 from mrkit.backends.ecs.bootstrap import up
 from mrkit.backends.ecs.config import make_config
 from mrkit.backends.ecs.launcher import BILLED_MINIMUM_S, Launcher
@@ -189,7 +189,7 @@ def test_interrupting_stops_every_task(stack, inputs):
 @pytest.mark.parametrize("app", ["tests/apps/slowwc.py", "my_app.py"])
 def test_apps_must_come_from_the_image(stack, inputs, app):
     config, _, aws = stack
-    with pytest.raises(Exception, match="cannot run on ECS: tasks load apps from the image"):
+    with pytest.raises(EcsError, match="cannot run on ECS: tasks load apps from the image"):
         Launcher(config, aws).run(app, inputs)
 
 
