@@ -286,3 +286,24 @@ def test_report_base_image_without_stand_in_is_a_usage_error(tmp_path):
     result = mrkit("report", "--base-image", "localhost/base:1", "--out", tmp_path / "r.html", cwd=tmp_path)
     _one_line_error(result, "--base-image is for the image of --stand-in's containers: add --stand-in, or leave it out")
     assert result.returncode == 2 and not (tmp_path / "r.html").exists()
+
+
+def test_predict_takes_latest_before_any_results_with_a_one_line_error(tmp_path):
+    _one_line_error(mrkit("predict", "results/calibrate/latest", cwd=tmp_path),
+                    "no results of sweep 'calibrate'", "run `mrkit sweep calibrate` first")
+
+
+@pytest.mark.timeout(180)
+def test_a_sweep_ends_with_the_next_step_and_that_step_runs_with_latest(tmp_path):
+    # A newcomer's path: calibrate, a sweep, then the command the sweep printed, pasted as it is.
+    calibrate = mrkit("sweep", "calibrate", "--quick", "--no-progress", cwd=tmp_path, timeout=150, check=True)
+    assert calibrate.stderr.strip().splitlines()[-1].startswith(f"next: mrkit predict {calibrate.stdout.strip()} --sweep")
+    swept = mrkit("sweep", "map_sweep", "--quick", "--no-progress", cwd=tmp_path, timeout=150, check=True)
+    where = swept.stdout.strip()
+    assert where.startswith("results/map_sweep/") and (tmp_path / where / "runs.csv").exists()
+    last = swept.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"next: mrkit predict results/calibrate/latest --against {where}"), last
+    command = last.removeprefix("next: mrkit ").split("   (")[0].split()
+    predicted = mrkit(*command, "--json", cwd=tmp_path, timeout=120, check=True)
+    points = json.loads(predicted.stdout)["points"]
+    assert points and all(p["measured_end_to_end_s"] is not None for p in points), "map_sweep's own runs, compared"

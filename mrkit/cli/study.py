@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import pathlib
 import sys
 
 from mrkit.errors import UsageError
@@ -41,7 +42,7 @@ def cmd_sweep(args):
     import yaml
 
     from mrkit import extras
-    from mrkit.experiments.sweeps import results, sweep, sweep_config
+    from mrkit.experiments.sweeps import sweep, sweep_config
 
     extras.require("experiments")  # before the first run, not when its records are written
 
@@ -54,11 +55,32 @@ def cmd_sweep(args):
     config = sweep_config.load_sweep(args.sweep, quick=args.quick, **overrides)
     out = args.resume
     if out == "latest":
-        try:
-            out = results.latest(config.results_dir, config.name)
-        except FileNotFoundError:
-            raise UsageError(f"no earlier results of sweep {config.name!r} in {config.results_dir} to resume") from None
-    print(sweep.run_sweep(config, out, progress=not args.no_progress))
+        out = results_dir(pathlib.Path(config.results_dir, config.name, "latest"))
+    done = sweep.run_sweep(config, out, progress=not args.no_progress)
+    print(done)
+    print(f"next: {_next_step(config, done)}", file=sys.stderr)
+
+
+def _next_step(config, done):
+    """What to run on a sweep's results: its points predicted, or (for the calibration) a sweep predicted from it."""
+    if config.name == "calibrate":
+        return f"mrkit predict {done} --sweep pairs_wc --cores 2,8,16,64,100   (the lab's pairs on up to 100 cores)"
+    calibration = pathlib.Path(config.results_dir, "calibrate", "latest")
+    return f"mrkit predict {calibration} --against {done}   (the cost model against these runs; after `mrkit sweep calibrate`)"
+
+
+def results_dir(path):
+    """A results directory as given, or `<results>/<sweep>/latest`: that sweep's newest (what `--resume latest` means)."""
+    path = pathlib.Path(path)
+    if path.name != "latest" or path.exists():
+        return path
+    from mrkit.experiments.sweeps import results
+
+    try:
+        return results.latest(path.parent.parent, path.parent.name)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no results of sweep {path.parent.name!r} in {path.parent} yet; "
+                         f"run `mrkit sweep {path.parent.name}` first") from None
 
 def configure_report(p):
     p.add_argument("--out", default="results/report.html", metavar="PATH", help="the HTML report (default results/report.html)")
@@ -136,7 +158,7 @@ def _stand_in_containers(config, aws, base_image):
 
 def configure_predict(p):
     p.add_argument("calibration", nargs="+", metavar="CALIBRATION_DIR",
-                   help="results directories (runs.csv + tasks.csv) to fit from")
+                   help="results directories (runs.csv + tasks.csv) to fit from; results/<sweep>/latest: its newest")
     target = p.add_mutually_exclusive_group()
     target.add_argument("--against", metavar="RESULTS_DIR", help="predict this directory's configurations and compare")
     target.add_argument("--sweep", metavar="NAME|FILE", help="predict a sweep's configurations without running it")
@@ -147,7 +169,9 @@ def configure_predict(p):
 def cmd_predict(args):
     from mrkit.experiments.model.predict import run
 
-    run(args.calibration, against=args.against, sweep=args.sweep, cores=args.cores, as_json=args.json)
+    calibration = [results_dir(path) for path in args.calibration]
+    against = results_dir(args.against) if args.against else None
+    run(calibration, against=against, sweep=args.sweep, cores=args.cores, as_json=args.json)
 
 
 def configure_demo(p):
