@@ -20,10 +20,10 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from mrbench import cli, corpus  # noqa: E402
-from mrkit import tasks  # noqa: E402
-from mrkit.app import load_app  # noqa: E402
-from mrkit.storage.local import LocalStorage  # noqa: E402
+from mrbench import cli, corpus
+from mrkit import tasks
+from mrkit.app import load_app
+from mrkit.storage.local import LocalStorage
 
 
 def _profiler():

@@ -32,7 +32,7 @@ def _setuptools_builds_wheels():
         from importlib.metadata import version
 
         return int(version("setuptools").split(".")[0]) >= 77
-    except Exception:  # noqa: BLE001 - no setuptools at all
+    except Exception:  # no setuptools at all
         return False
 
 
