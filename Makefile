@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine (Python 3.11, pip, make):
 #   make report - create .venv, install mrkit, run the sweeps and write results/report.html
-#   make test   - create .venv, install mrkit with its test tools, run the test suite
+#   make test   - create .venv, install mrkit with its test tools, run the test suite (the 15 slowest tests listed)
+#   make test-fast - the suite without browsers, installs, notebooks and reports (markers in pyproject.toml): < 2 min
 #   make demo   - a quick look: word count at 1, 2 and 4 workers
 #   make bench  - word count against a plain Python count and the installed peers, each also with mrkit's
 #                 count_words (runtime overhead vs tokenizer), 1k-100k-task scale, fixed cost (results/bench/)
@@ -11,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup test lint report demo bench validate-model clean
+.PHONY: setup test test-fast lint report demo bench validate-model clean
 
 $(STAMP): pyproject.toml constraints/test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +24,10 @@ $(STAMP): pyproject.toml constraints/test.txt
 setup: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not browser and not slow and not notebook" --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
