@@ -15,7 +15,7 @@ from mrkit.experiments.sweeps import sweep, sweep_config
 
 SETTINGS = {"stack": "sweep", "region": "us-east-1", "cpu": 256, "memory": 512}
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.notebook, pytest.mark.timeout(240)]  # a sweep on the stand-in, then papermill
 
 
 @pytest.fixture(scope="module")

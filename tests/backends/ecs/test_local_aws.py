@@ -40,6 +40,7 @@ def test_local_aws_serves_on_the_loopback_with_managed_policies_and_restores_the
         urllib.request.build_opener(urllib.request.ProxyHandler({})).open(f"{endpoint}/moto-api/", timeout=5)
 
 
+@pytest.mark.notebook
 @pytest.mark.timeout(600)
 def test_a_stand_in_report_needs_no_aws_set_up_and_has_the_ecs_section_with_its_verification(tmp_path):
     out = tmp_path / "report.html"
