@@ -84,3 +84,25 @@ def test_every_shell_block_runs_pasted_in_order_in_a_fresh_copy(tmp_path):
     assert "predicted_s" in result.stdout, "mrkit predict's table"
     assert (clone / "results" / "out.html").stat().st_size > 10_000, "the notebook's exported page"
     assert re.search(r"unique keys.*missing 0, extra 0, different 0", result.stderr + result.stdout), shown
+
+
+def test_the_readme_stays_a_guide_and_its_links_to_docs_resolve():
+    assert len(README.splitlines()) <= 600, "long write-ups go to docs/<topic>.md, linked"
+    linked = re.findall(r"\]\((docs/[^)#]+)", README)
+    assert linked and all((ROOT / path).is_file() for path in linked), linked
+
+
+def test_the_layout_section_names_every_module_and_only_what_exists():
+    layout = README.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    package = ROOT / "mrkit"
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "__init__.py" or "__pycache__" in path.parts:
+            continue
+        relative = path.relative_to(ROOT)
+        if path.parent == package:
+            assert f"{relative.as_posix()}" in layout, f"{relative} is not in the README's layout"
+        else:
+            assert re.search(rf"\b{path.stem}\b", layout), f"{relative} is not in the README's layout"
+            assert f"{path.parent.name}/" in layout, f"{path.parent.relative_to(ROOT)}/ is not in the README's layout"
+    for named in re.findall(r"\bmrkit/[\w/.]+", layout):
+        assert (ROOT / named.rstrip(".")).exists(), f"the layout names {named}, which does not exist"
