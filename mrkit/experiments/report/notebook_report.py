@@ -102,8 +102,8 @@ class SweepResult:
 
     config: SweepConfig
     path: pathlib.Path
-    runs: pd.DataFrame  # noqa: F821
-    tasks: pd.DataFrame  # noqa: F821
+    runs: pd.DataFrame
+    tasks: pd.DataFrame
     meta: dict
     seconds: float | None = None  # None: not known (a sweep stored by an older mrkit, or still running)
 

@@ -76,7 +76,7 @@ def fault_run(cfg, out_dir, n_map=None) -> pathlib.Path:
                              poll_s=0.5, n_map=n_map, n_reduce=1, workers=n_map, task_timeout=cfg.task_timeout,
                              repeat=0, on_status=stop_a_busy_worker)
             outcome["result"] = (run.summary, run.records)
-        except Exception as exc:  # noqa: BLE001 - the report says what happened instead
+        except Exception as exc:  # the report says what happened instead
             outcome["error"] = f"{type(exc).__name__}: {exc}"
 
     # The launcher's start timeout and the master's task timeout bound the job: it ends, with or without the stop.
