@@ -30,10 +30,14 @@ def make_runs(configs, repeats=3, seed=0, cpu_count=2):
 
 
 def make_tasks(run_id="run0-0"):
+    # One record per attempt, as the master writes them, at a 1.4 s task timeout: map 1's first attempt
+    # outlives it and loses to the second (superseded); map 2's first is still running when the job
+    # ends at 3.1 s (timed_out); reduce 0's first fails. A worker runs one attempt at a time.
     rows = [("split", 0, 1, "master", 0.0, 0.01, "ok"),
-            ("map", 0, 1, "w0", 0.02, 1.0, "ok"), ("map", 1, 1, "w1", 0.02, 1.5, "timed_out"),
-            ("map", 1, 2, "w0", 1.5, 2.4, "ok"), ("map", 1, 1, "w1", 1.6, 3.0, "superseded"),
-            ("reduce", 0, 1, "w10", 2.5, 2.8, "failed"), ("reduce", 0, 2, "w2", 2.8, 3.1, "ok")]
+            ("map", 0, 1, "w0", 0.02, 1.0, "ok"), ("map", 1, 1, "w1", 0.02, 3.0, "superseded"),
+            ("map", 2, 1, "w2", 0.02, 3.1, "timed_out"), ("map", 1, 2, "w0", 1.5, 2.4, "ok"),
+            ("map", 2, 2, "w3", 1.5, 2.3, "ok"),
+            ("reduce", 0, 1, "w10", 2.5, 2.8, "failed"), ("reduce", 0, 2, "w0", 2.8, 3.1, "ok")]
     return pd.DataFrame([dict(run_id=run_id, phase=p, task=t, attempt=a, worker=w, pid=1, host="h",
                               start=100 + s, end=100 + e, duration_s=e - s, status=st)
                          for p, t, a, w, s, e, st in rows])
@@ -160,8 +164,9 @@ def test_stage_plot_stacks_the_stage_breakdown():
 
 def test_timeline_has_a_row_per_worker_and_hatches_lost_attempts():
     tasks = make_tasks()
+    assert not tasks.duplicated(["phase", "task", "attempt"]).any(), "the runtime records each attempt once"
     ax = plots.timeline_plot(tasks, "run0-0").axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["master", "w0", "w1", "w2", "w10"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["master", "w0", "w1", "w2", "w3", "w10"]
     bars = [p for p in ax.patches if p.get_width() > 0]
     assert len(bars) == len(tasks)
     assert sum(1 for p in bars if p.get_hatch()) == 3  # timed_out, superseded, failed
