@@ -107,8 +107,10 @@ INTERACTIVE_CELLS = [
     new_markdown_cell(INTERACTIVE_INTRO),
     new_code_cell(INTERACTIVE_PARAMETERS, metadata={"tags": ["parameters"]}),
     new_code_cell(INTERACTIVE_RUN),
-    new_markdown_cell("Every run so far, one row each (the columns of `runs.csv`); `lab.tasks` holds their task attempts:"),
-    new_code_cell("lab.runs"),
+    new_markdown_cell("Every run so far, one row each (the columns of `runs.csv`), redrawn after each run. They are "
+                      "also appended to `results/interactive/runs.csv` and `tasks.csv`, each run's files in "
+                      "`results/interactive/<run id>/`; `lab.runs` and `lab.tasks` are the DataFrames:"),
+    new_code_cell("lab.runs_table"),
 ]
 
 

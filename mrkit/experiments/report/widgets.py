@@ -6,6 +6,10 @@ while it runs: the progress bar is fed by `run_job`'s on_status callback (the
 master's /status counts, every 0.2 s), and the Run button is disabled until
 the run ends. When it ends come the run's timings, its task timeline (Gantt
 chart, `plots.timeline_plot`) and a speedup plot over every run so far.
+Every run is recorded as a sweep's are: its files in
+`<results_dir>/interactive/<run id>/`, its rows appended to
+`<results_dir>/interactive/runs.csv` and `tasks.csv`; `runs_table` shows
+them and is redrawn after each run, so a cell that displays it stays current.
 
 Widgets are updated from the run's thread: ipywidgets sends the change
 messages from there. An Output's content is set on its `outputs` trait
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import tempfile
 import threading
 
@@ -31,11 +36,14 @@ from mrkit.backends.local import run_job
 from mrkit.corpus import corpus_dir
 from mrkit.experiments import analysis
 from mrkit.experiments.report import plots
+from mrkit.experiments.sweeps import results
+from mrkit.experiments.sweeps.sweep_config import RunConfig
 
 APPS = ("wc", "indexer")
 TIMING_COLUMNS = ["app", "n_map", "n_reduce", "workers", "end_to_end_s", "split_s", "map_wall_s",
                   "map_serial_sum_s", "map_speedup", "reduce_wall_s", "startup_s", "retries"]
 DEFAULT_CORPUS = {"files": 8, "size": 2**20, "seed": 0}  # 8 MiB: a run takes seconds on 2 cores
+RECORDS = "interactive"  # <results_dir>/interactive/: the lab's runs, as a sweep's results directory holds them
 
 
 def status_text(status: dict) -> str:
@@ -75,13 +83,15 @@ class InteractiveLab:
 
     `inputs`: files or directories; None makes (once) the built-in corpus under
     `results_dir`/corpus. Every run's summary accumulates in `runs` and its task
-    attempts in `tasks` (the runs.csv / tasks.csv columns).
+    attempts in `tasks` (the runs.csv / tasks.csv columns), and both are appended
+    to `records` (`<results_dir>/interactive/`); `runs_table` shows `runs`, live.
     """
 
     def __init__(self, inputs=None, results_dir="results", apps=APPS, n_map=8, n_reduce=4, workers=2):
         if inputs is None:
             inputs = corpus_dir(pathlib.Path(results_dir) / "corpus", **DEFAULT_CORPUS)
         self.inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+        self.records = pathlib.Path(results_dir) / RECORDS
         self.runs = pd.DataFrame(columns=timing.RUN_COLUMNS)
         self.tasks = pd.DataFrame(columns=timing.TASK_COLUMNS)
         self.error = None
@@ -100,6 +110,8 @@ class InteractiveLab:
         self.timings = w.Output()
         self.gantt = w.Output()
         self.speedup = w.Output()
+        self.runs_table = w.Output()
+        self._replace(self.runs_table, "no run yet: press Run job")
         self.button.on_click(lambda _: self.start())
         self.widget = w.VBox([
             w.HBox([self.app, self.button]), self.n_map, self.n_reduce, self.workers,
@@ -152,10 +164,17 @@ class InteractiveLab:
     def _run(self, app, n_map, n_reduce, workers):
         self.error = None
         try:
-            with tempfile.TemporaryDirectory(prefix="mrkit-lab-") as workdir:
+            self.records.mkdir(parents=True, exist_ok=True)
+            # Named for its run once the run is over; a failed run's files go with it.
+            workdir = pathlib.Path(tempfile.mkdtemp(prefix=".running-", dir=self.records))
+            try:
                 summary, records = run_job(app, self.inputs, n_map=n_map, n_reduce=n_reduce, workers=workers,
                                            workdir=workdir, on_status=self._on_status)
-            self._record(summary, records)
+            except BaseException:
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise
+            workdir.rename(self.records / summary["run_id"])
+            self._record(summary, records, RunConfig(n_map, n_reduce, workers, app=app).config_id)
             self.progress.bar_style, self.progress.description = "success", "done"
             self.status.value = (f"done: {app} M={n_map} R={n_reduce} W={workers} in "
                                  f"{summary['end_to_end_s']:.2f} s (run {summary['run_id']})")
@@ -167,7 +186,8 @@ class InteractiveLab:
         finally:
             self.button.disabled = False
 
-    def _record(self, summary, records):
+    def _record(self, summary, records, config_id):
+        results.record_run(self.records, RECORDS, config_id, 0, summary, records)
         run = pd.DataFrame([summary], columns=timing.RUN_COLUMNS)
         tasks = pd.DataFrame(records, columns=timing.TASK_COLUMNS)
         self.runs = run if self.runs.empty else pd.concat([self.runs, run], ignore_index=True)
@@ -179,6 +199,7 @@ class InteractiveLab:
         self._replace(self.timings, table.style.format(lambda v: f"{v:.3f}" if isinstance(v, float) else v))
         self._replace(self.gantt, plots.figure_image(plots.timeline_plot(self.tasks, run_id), dpi=90))
         self._replace(self.speedup, plots.figure_image(speedup_figure(self.runs), dpi=90))
+        self._replace(self.runs_table, self.runs)
 
     @staticmethod
     def _replace(output, obj):

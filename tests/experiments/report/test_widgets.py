@@ -37,8 +37,8 @@ NOTEBOOK = REPO_ROOT / "notebooks" / "interactive.ipynb"
 # ---- the lab's logic, no browser
 
 
-def test_a_run_goes_in_the_background_then_shows_timings_timeline_and_speedup(corpus):
-    lab = widgets.InteractiveLab(inputs=corpus[:4])
+def test_a_run_goes_in_the_background_then_shows_timings_timeline_and_speedup(corpus, tmp_path):
+    lab = widgets.InteractiveLab(inputs=corpus[:4], results_dir=tmp_path)
     lab.n_map.value, lab.n_reduce.value, lab.workers.value = 4, 2, 1
     lab.button.click()
     assert lab.button.disabled and lab.progress.max == 6  # start() returned while the job runs
@@ -53,6 +53,28 @@ def test_a_run_goes_in_the_background_then_shows_timings_timeline_and_speedup(co
     assert lab.wait(60) and lab.error is None
     assert list(lab.runs["workers"]) == [1, 2] and set(lab.tasks["run_id"]) == set(lab.runs["run_id"])
     assert len(lab.speedup.outputs) == 1  # replaced, not appended
+
+
+def test_the_runs_are_recorded_under_results_dir_and_the_runs_table_is_live(corpus, tmp_path):
+    import pandas as pd
+
+    lab = widgets.InteractiveLab(inputs=corpus[:2], results_dir=tmp_path, n_map=2, n_reduce=1, workers=1)
+    shown = lab.runs_table  # what the notebook's last cell displays, once, before any run
+    assert "no run yet" in shown.outputs[0]["data"]["text/plain"]
+    for workers in (1, 2):
+        lab.workers.value = workers
+        lab.start()
+        assert lab.wait(60) and lab.error is None
+        html = shown.outputs[0]["data"]["text/html"]
+        assert all(run_id in html for run_id in lab.runs["run_id"]), "the displayed table follows every run"
+    records = tmp_path / "interactive"
+    runs, tasks = pd.read_csv(records / "runs.csv"), pd.read_csv(records / "tasks.csv")
+    assert list(runs["run_id"]) == list(lab.runs["run_id"]) and list(runs["workers"]) == [1, 2]
+    assert list(runs["config_id"]) == ["wc-m2-r1-w1", "wc-m2-r1-w2"] and set(runs["sweep"]) == {"interactive"}
+    assert set(tasks["run_id"]) == set(runs["run_id"])
+    for run_id in runs["run_id"]:
+        assert sorted(p.name for p in (records / run_id).glob("mr-out-*")) == ["mr-out-0"], "each run's outputs kept"
+    assert not list(records.glob(".running-*")), "no scratch directory left behind"
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="runs pinned to 1 CPU are told from the machine only with 2 or more")
@@ -72,11 +94,12 @@ def test_the_status_line_reads_the_masters_counts():
 
 
 def test_a_failed_run_is_shown_and_the_button_comes_back(tmp_path):
-    lab = widgets.InteractiveLab(inputs=[str(tmp_path / "missing.txt")])
+    lab = widgets.InteractiveLab(inputs=[str(tmp_path / "missing.txt")], results_dir=tmp_path / "results")
     lab.start()
     assert lab.wait(30)
     assert isinstance(lab.error, InputError) and "missing.txt" in lab.status.value
     assert lab.progress.bar_style == "danger" and not lab.button.disabled and lab.runs.empty
+    assert list((tmp_path / "results" / "interactive").iterdir()) == [], "a failed run leaves nothing recorded"
 
 
 # ---- the notebook in JupyterLab
