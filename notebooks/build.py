@@ -43,7 +43,7 @@ quick = False         # the sweep's quick variant: a tiny corpus and one repeat 
 reload = None         # "latest" or a results directory (or a list, one per sweep): show stored results, run nothing
 checks = True         # correctness against `mrkit sequential`, and the crash app's fault tolerance
 plan = None           # [{"sweep": ..., "app": ..., other keys}, ...]: several sweeps, each with its own settings
-progress = False      # tqdm bars while sweeping (off by default: they clutter an exported report)
+progress = "terminal"  # a bar of runs on the terminal papermill runs in, not in the notebook; True: in it
 title = "MapReduce scaling report"
 # Sweep-file keys (as in params/*.yaml; -f params/X.yaml sets them): override the sweep's own
 n_map = None

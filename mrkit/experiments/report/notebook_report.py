@@ -13,8 +13,10 @@ and `plots`); nothing here computes statistics of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,29 +110,64 @@ class SweepResult:
     seconds: float | None = None  # None: not known (a sweep stored by an older mrkit, or still running)
 
 
+@contextlib.contextmanager
+def terminal_bar(configs):
+    """One bar of the sweeps' runs on the terminal the notebook's runner was started from, or None.
+
+    Inside a kernel, `sys.stderr.fileno()` is ipykernel's copy of the kernel's original stderr
+    (papermill's, when papermill runs the notebook): what is written there reaches that terminal and
+    stays out of the notebook's outputs. Where ipykernel does not capture the descriptors (it does not
+    under pytest) that stderr is `sys.__stderr__`. No bar when it is not a terminal (a log file, CI).
+    """
+    try:
+        try:
+            descriptor = sys.stderr.fileno()
+        except (OSError, ValueError, AttributeError):  # an OutStream that captures no descriptor
+            descriptor = sys.__stderr__.fileno()
+        stream = os.fdopen(os.dup(descriptor), "w")
+    except (OSError, ValueError, AttributeError):  # no descriptor behind stderr at all
+        yield None
+        return
+    with stream:
+        if not stream.isatty():
+            yield None
+            return
+        bar = sweep.runs_bar(sum(len(cfg.configurations()) * cfg.repeats for cfg in configs), desc="sweeps",
+                             file=stream)
+        try:
+            yield bar
+        finally:
+            bar.close()
+
+
 def run_sweeps(configs, reload=None, progress=False) -> list[SweepResult]:
     """Run each sweep (or reload stored results) and load its frames.
 
     `reload`: None runs every sweep into a new results directory; "latest"
     reloads each sweep's newest results under its results_dir; a path (or a
-    list of paths, one per sweep) reloads those directories.
+    list of paths, one per sweep) reloads those directories. `progress`: True
+    draws a bar where the sweep runs (a widget in a notebook), "terminal" one bar
+    on the terminal papermill runs in (`terminal_bar`), False none.
     """
     if reload is not None and not isinstance(reload, str) and len(reload) != len(configs):
         raise sweep_config.SweepError(f"reload lists {len(reload)} directories for {len(configs)} sweeps")
     out = []
-    for i, cfg in enumerate(configs):
-        began, seconds = time.perf_counter(), None
-        if reload is None:
-            path = sweep.run_sweep(cfg, progress=progress)
-            seconds = time.perf_counter() - began
-        elif reload == "latest":
-            path = results.latest(cfg.results_dir, cfg.name)
-        else:
-            path = pathlib.Path(reload if isinstance(reload, str) else reload[i])
-        runs, tasks, meta = results.load_results(path)
-        if runs.empty:
-            raise sweep_config.SweepError(f"{path} holds no runs")
-        out.append(SweepResult(cfg, path, runs, tasks, meta, recorded_seconds(meta) if seconds is None else seconds))
+    shown = terminal_bar(configs) if progress == "terminal" and reload is None else contextlib.nullcontext(progress)
+    with shown as bar:
+        for i, cfg in enumerate(configs):
+            began, seconds = time.perf_counter(), None
+            if reload is None:
+                path = sweep.run_sweep(cfg, progress=False if bar is None else bar)
+                seconds = time.perf_counter() - began
+            elif reload == "latest":
+                path = results.latest(cfg.results_dir, cfg.name)
+            else:
+                path = pathlib.Path(reload if isinstance(reload, str) else reload[i])
+            runs, tasks, meta = results.load_results(path)
+            if runs.empty:
+                raise sweep_config.SweepError(f"{path} holds no runs")
+            out.append(SweepResult(cfg, path, runs, tasks, meta,
+                                   recorded_seconds(meta) if seconds is None else seconds))
     return out
 
 

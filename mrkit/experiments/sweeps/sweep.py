@@ -36,6 +36,7 @@ import os
 import pathlib
 import tempfile
 
+from tqdm import tqdm as text_tqdm
 from tqdm.auto import tqdm
 
 from mrkit.backends import get_backend
@@ -93,9 +94,14 @@ def _own_cpu_s():
     return t.user + t.system + t.children_user + t.children_system
 
 
-def runs_bar(total, initial=0, desc="runs", disable=False):
-    """A terminal bar of recorded runs: done / total, the configuration running, elapsed and time left."""
-    return tqdm(total=total, initial=initial, unit="run", desc=desc, disable=disable,
+def runs_bar(total, initial=0, desc="runs", disable=False, file=None):
+    """A terminal bar of recorded runs: done / total, the configuration running, elapsed and time left.
+
+    `file`: a stream to draw a text bar on, also from inside a notebook's kernel; None: stderr, or a
+    widget in a notebook.
+    """
+    make = tqdm if file is None else text_tqdm
+    return make(total=total, initial=initial, unit="run", desc=desc, disable=disable, file=file,
                 bar_format="{n_fmt}/{total_fmt} runs |{bar:20}| {desc} [{elapsed}, {remaining} left]")
 
 

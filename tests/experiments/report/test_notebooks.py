@@ -163,3 +163,36 @@ def test_reload_shows_stored_results_without_running(tmp_path, corpus):
     assert again.path == path and len(again.runs) == 2 and 0 <= again.seconds <= took + 1
     with pytest.raises(sweep_config.SweepError):
         nr.run_sweeps([cfg, cfg], reload=[str(path)])
+
+
+@pytest.mark.timeout(150)
+def test_under_papermill_the_sweeps_progress_reaches_the_terminal_and_not_the_notebook(tmp_path):
+    # papermill run from a terminal (its stderr a pseudo-terminal, as in a shell): the bar of runs is drawn
+    # there, while the sweep runs; the notebook's outputs do not hold it.
+    import os
+    import pty
+
+    out, results = tmp_path / "out.ipynb", tmp_path / "results"
+    command = [sys.executable, "-m", "papermill", "notebooks/sweep.ipynb", str(out), "-p", "sweep", "map_sweep",
+               "-p", "quick", "True", "-p", "results_dir", str(results), "-p", "checks", "False", "--no-progress-bar"]
+    terminal, attached = pty.openpty()
+    # As from a shell: without pytest's variable, which turns off ipykernel's capture of descriptors.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=attached) as done:
+        os.close(attached)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(terminal, 65536)
+            except OSError:  # EIO: every process holding the terminal has closed it
+                break
+            if not chunk:
+                break
+            seen += chunk
+        os.close(terminal)
+        assert done.wait(timeout=30) == 0, seen.decode(errors="replace")[-3000:]
+    shown = seen.decode(errors="replace")
+    assert re.search(r"2/2 runs \|.*\| map_sweep: M=\d+", shown), shown[-3000:]
+    assert "map_sweep: M=" in shown, "the bar names the configuration running"
+    stored = "\n".join(str(o) for o in outputs(nbformat.read(out, as_version=4)))
+    assert "runs |" not in stored, "the bar stays out of the notebook"
