@@ -20,6 +20,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from mrbench import cli, corpus, impls, measure, report  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the harness's quick run, shared by the module, takes about 15 s
+
 # Everything that needs no optional framework; the broken peer is registered by the fixture.
 CORE = "sequential_cw,mp_pool,mp_pool_cw,mrkit_run,mrkit_run_study,mrkit_sequential,gnu_pipeline"
 

@@ -293,6 +293,7 @@ def test_predict_takes_latest_before_any_results_with_a_one_line_error(tmp_path)
                     "no results of sweep 'calibrate'", "run `mrkit sweep calibrate` first")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_sweep_ends_with_the_next_step_and_that_step_runs_with_latest(tmp_path):
     # A newcomer's path: calibrate, a sweep, then the command the sweep printed, pasted as it is.

@@ -96,6 +96,7 @@ def test_no_process_exits_before_the_output_is_final(corpus, tmp_path):
     assert len(final) == len(inputs)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_crash_app_with_restarted_workers_equals_nocrash(corpus, tmp_path):
     """Workers die in a third of calls and stall in another third; the output is still exact.

@@ -3,6 +3,7 @@
 import resource
 import subprocess
 
+import pytest
 from conftest import MRKIT, mrkit, sorted_outputs
 
 from mrkit import shuffle, tasks
@@ -30,6 +31,7 @@ def _limit_open_files(n):
     return limit
 
 
+@pytest.mark.slow
 def test_a_run_with_more_map_outputs_than_open_files_allowed_succeeds(tmp_path):
     # 2,000 map tasks over 1 MiB: each reduce reads ~1,000 intermediate files under a limit of 256.
     from mrkit.corpus import synth

@@ -62,6 +62,7 @@ def _straggler_job(tmp_path, name, *policy):
     return json.loads(result.stdout), job
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_each_policy_cuts_the_straggler_s_tail(tmp_path):
     ref = tmp_path / "ref"

@@ -74,6 +74,7 @@ def test_a_map_that_never_returns_fails_the_job_after_its_timeouts(tmp_path):
     assert "map task 0 (input a.txt)" in line and "timed out after 1 s" in line and "raise --task-timeout" in line
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_the_lab_worker_command_also_gives_up_on_a_deterministic_crash(tmp_path):
     """`mrkit worker` processes restarted in a loop (the lab's script): deaths are seen on the connection."""

@@ -7,6 +7,8 @@ import pytest
 from mrkit.backends.ecs import TAG_KEY, AwsError, StackConflict, StackNotReady
 from mrkit.backends.ecs.bootstrap import _patiently, describe, down, up
 
+pytestmark = pytest.mark.slow  # a stack on moto per test: seconds each
+
 
 def inventory(aws):
     """Everything of the kinds `up` makes, by name: what must be equal before `up` and after `down`."""

@@ -21,7 +21,7 @@ from mrkit.backends.ecs.config import make_config
 REGION = "us-east-1"
 SETTINGS = {"stack": "local", "region": REGION, "cpu": 256, "memory": 512}
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]  # ECS jobs on the stand-in: seconds each
 
 
 @pytest.fixture(scope="module")

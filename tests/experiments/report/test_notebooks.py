@@ -53,6 +53,7 @@ def test_first_code_cell_is_tagged_parameters_and_names_them_all():
     assert not outputs(nb), "the notebook is stored without outputs"
 
 
+@pytest.mark.notebook
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("app, sweep, checks", [("wc", "map_sweep", True), ("indexer", "pairs_indexer", False)])
 def test_papermill_runs_the_sweep_notebook_from_the_repo_root(app, sweep, checks, tmp_path):
@@ -151,6 +152,7 @@ def test_a_sweep_outside_the_report_plan_keeps_its_own_settings():
     assert lab.repeats == 3 and lab.n_map == (5, 10, 15, 20, 50, 100) and not lab.warmup
 
 
+@pytest.mark.notebook
 def test_reload_shows_stored_results_without_running(tmp_path, corpus):
     from mrkit.experiments.sweeps import sweep
 
@@ -165,6 +167,7 @@ def test_reload_shows_stored_results_without_running(tmp_path, corpus):
         nr.run_sweeps([cfg, cfg], reload=[str(path)])
 
 
+@pytest.mark.notebook
 @pytest.mark.timeout(150)
 def test_under_papermill_the_sweeps_progress_reaches_the_terminal_and_not_the_notebook(tmp_path):
     # papermill run from a terminal (its stderr a pseudo-terminal, as in a shell): the bar of runs is drawn

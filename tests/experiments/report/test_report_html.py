@@ -31,6 +31,7 @@ def report(tmp_path_factory):
     return path, path.read_text(encoding="utf-8")
 
 
+@pytest.mark.notebook
 def test_the_report_and_its_executed_notebook_are_written(report):
     path, html = report
     assert path.exists() and html.startswith("<!DOCTYPE html>")
@@ -39,6 +40,7 @@ def test_the_report_and_its_executed_notebook_are_written(report):
     assert list(path.parent.glob("map_sweep/*/runs.csv")) and list(path.parent.glob("pairs_indexer/*/runs.csv"))
 
 
+@pytest.mark.notebook
 def test_the_report_has_no_code(report):
     _, html = report
     assert not re.search(r'class="[^"]*\b(jp-InputArea|jp-CodeMirrorEditor|jp-InputPrompt)\b', html)
@@ -47,6 +49,7 @@ def test_the_report_has_no_code(report):
     assert "notebook-only" not in html and "Run it from the repo root" not in html  # usage notes are left out
 
 
+@pytest.mark.notebook
 def test_the_report_embeds_its_figures_and_loads_nothing_from_outside(report):
     _, html = report
     images = re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
@@ -57,6 +60,7 @@ def test_the_report_embeds_its_figures_and_loads_nothing_from_outside(report):
     assert not re.search(r"<link[^>]*href=[\"']?(https?:)?//", html)
 
 
+@pytest.mark.notebook
 def test_the_report_answers_with_numbers(report):
     _, html = report
     for heading in ("Summary", "Question 1", "Question 2", "Question 3", "Question 4", "Mappers", "Stragglers",
