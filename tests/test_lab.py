@@ -58,6 +58,7 @@ def test_output_equals_sequential(app, corpus, tmp_path):
     assert not (tmp_path / "job" / "mr-master.json").exists(), "master must remove mr-master.json"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_maps_and_reduces_run_in_parallel(corpus, tmp_path):
     job = tmp_path / "job"

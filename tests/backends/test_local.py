@@ -85,6 +85,7 @@ def test_notebook_style_functions(tmp_path, start_method):
     assert sorted_outputs(tmp_path / "out") == ["b 3", "c 1"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_crashing_workers_are_replaced_and_the_output_is_exact(corpus, tmp_path):
     from mrkit.app import load_app

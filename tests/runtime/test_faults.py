@@ -65,6 +65,7 @@ def test_a_deterministic_crash_fails_the_job_in_seconds(tmp_path, fault, how):
     assert not list(tmp_path.glob("mr-out-*")), "a failed job leaves no output"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_map_that_never_returns_fails_the_job_after_its_timeouts(tmp_path):
     name = _words(tmp_path)
