@@ -1,7 +1,7 @@
 # Two commands set everything up on a fresh machine (Python 3.11, pip, make):
 #   make report - create .venv, install mrkit, run the sweeps and write results/report.html
 #   make test   - create .venv, install mrkit with its test tools, run the test suite (the 15 slowest tests listed)
-#   make test-fast - the suite without the browser, slow and notebook tests (markers in pyproject.toml): < 2 min
+#   make test-fast - the suite without the browser, slow and notebook tests (markers in pyproject.toml)
 #   make demo   - a quick look: word count at 1, 2 and 4 workers
 #   make bench  - word count against a plain Python count and the installed peers, each also with mrkit's
 #                 count_words (runtime overhead vs tokenizer), 1k-100k-task scale, fixed cost (results/bench/)
