@@ -1,7 +1,7 @@
 # Two commands set everything up on a fresh machine (Python 3.11, pip, make):
 #   make report - create .venv, install mrkit, run the sweeps and write results/report.html
 #   make test   - create .venv, install mrkit with its test tools, run the test suite (the 15 slowest tests listed)
-#   make test-fast - the suite without the browser, slow and notebook tests (markers in pyproject.toml)
+#   make test-fast - the suite without the browser, slow, containers and notebook tests (markers in pyproject.toml)
 #   make demo   - a quick look: word count at 1, 2 and 4 workers
 #   make bench  - word count against a plain Python count and the installed peers, each also with mrkit's
 #                 count_words (runtime overhead vs tokenizer), 1k-100k-task scale, fixed cost (results/bench/)
@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest --durations=15
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not browser and not slow and not notebook" --durations=15
+	$(BIN)/python -m pytest -m "not browser and not slow and not containers and not notebook" --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
