@@ -243,6 +243,7 @@ def _keys(client, prefix="job/"):
     return [o["Key"] for o in client.list_objects_v2(Bucket="outage", Prefix=prefix).get("Contents", ())]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_storage_outage_of_4_s_mid_map_does_not_fail_the_job(tmp_path, outage_s3, corpus):
     moto, client = outage_s3

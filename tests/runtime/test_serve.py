@@ -67,6 +67,7 @@ def test_a_master_listening_beyond_loopback_warns_once(tmp_path):
 
 # ---- no master without workers (issue 22 D5) --------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_master_whose_only_worker_was_killed_fails_the_job_with_one_line(tmp_path):
     master, _ = _master(tmp_path, "--task-timeout", "1")  # default: 3 task timeouts, at least 5 s
