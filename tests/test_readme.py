@@ -83,6 +83,7 @@ def test_every_shell_block_runs_pasted_in_order_in_a_fresh_copy(tmp_path):
     assert list((clone / "results" / "longwords").glob("mr-out-*")), "your own app's outputs"
     assert "predicted_s" in result.stdout, "mrkit predict's table"
     assert (clone / "results" / "out.html").stat().st_size > 10_000, "the notebook's exported page"
+    assert sorted(p.name for p in (clone / "results" / "dask-demo").glob("mr-out-*")) == ["mr-out-0", "mr-out-1"]
     assert re.search(r"unique keys.*missing 0, extra 0, different 0", result.stderr + result.stdout), shown
 
 

@@ -69,7 +69,7 @@ class DaskAttempts:
                 reply = rpc.call("POST", "/fail" if "error" in report else "/done", report)
         except MasterGone:
             pass  # the job is over
-        except Exception as exc:  # noqa: BLE001 - e.g. the master refused a report: end the job, never hang it
+        except Exception as exc:  # e.g. the master refused a report: end the job, never hang it
             self.master.fail(f"a dask-tasks proxy stopped: {type(exc).__name__}: {exc}".replace("\n", " "))
         finally:
             rpc.close()
@@ -91,7 +91,7 @@ class DaskAttempts:
             self._futures.add(future)
         try:
             result = future.result()
-        except BaseException as exc:  # noqa: BLE001 - its worker died (KilledWorker), it was cancelled, ...
+        except BaseException as exc:  # its worker died (KilledWorker), it was cancelled, ...
             if self._stopping:
                 return None
             return {**ids, "start": submitted, "end": timing.now(), "error": f"on Dask: {_one_line(exc)}"}

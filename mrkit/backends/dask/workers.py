@@ -75,7 +75,7 @@ class WorkerLoops:
     def _watch(self):
         try:
             self._replace_ended_loops()
-        except Exception as exc:  # noqa: BLE001 - without the watcher nothing replaces a dead loop: end the job
+        except Exception as exc:  # without the watcher nothing replaces a dead loop: end the job
             self.master.fail(f"the dask backend's watcher stopped: {type(exc).__name__}: {exc}".replace("\n", " "))
 
     def _replace_ended_loops(self):
@@ -109,7 +109,7 @@ class WorkerLoops:
             self._watcher.join(5.0)
         try:
             self.client.unregister_worker_plugin(self.plugin)
-        except Exception:  # noqa: BLE001 - a cluster that went away has no plugin to remove either
+        except Exception:  # a cluster that went away has no plugin to remove either
             pass
 
     def records(self, records):

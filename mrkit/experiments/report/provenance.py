@@ -34,7 +34,7 @@ def fargate_place(options: dict | None) -> str:
 
     try:
         config = load_config((options or {}).get("settings"))
-    except Exception:  # noqa: BLE001 - a settings file gone since the run: say what is known
+    except Exception:  # a settings file gone since the run: say what is known
         return "ECS Fargate"
     return f"ECS Fargate (region {config.region}, image {config.image or 'the stack ECR repository, tag latest'})"
 
