@@ -13,6 +13,8 @@ import psutil
 import pytest
 from conftest import BUCKET, app_path, mrkit, mrkit_popen, sorted_outputs
 
+pytestmark = pytest.mark.slow  # jobs on real Dask clusters (LocalCluster, scheduler + workers): seconds each
+
 BACKENDS = ("dask", "dask-tasks")
 CLUSTERS = ("scheduler", "local")
 

@@ -84,6 +84,7 @@ def prose_words(html):
     return len(soup.get_text(" ").split())
 
 
+@pytest.mark.notebook
 def test_the_report_opens_with_a_summary_and_contents_whose_links_reach_their_sections(report):
     _, html = report
     assert html.index(">Summary") < html.index(">Contents") < html.index('<h2 id="Question-1')
