@@ -5,7 +5,7 @@ every module. Importing `mrkit` stays cheap: `run` pulls in the
 local backend (and pandas) only when called.
 """
 
-__version__ = "0.1.0"  # the one version number: pyproject.toml reads it (tool.setuptools.dynamic)
+from mrkit.version import __version__  # the one version number (mrkit/version.py)
 
 
 def run(app, inputs, backend="local", **options):

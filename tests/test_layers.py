@@ -14,7 +14,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "mrkit"
 
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS = (
-    ("foundation", ("mrkit.errors", "mrkit.storage")),  # storage imports nothing else of mrkit
+    ("foundation", ("mrkit.errors", "mrkit.storage", "mrkit.version")),  # storage imports nothing else of mrkit
     ("core", ("mrkit.job", "mrkit.split", "mrkit.shuffle", "mrkit.tasks", "mrkit.timing", "mrkit.text",
               "mrkit.app", "mrkit.sequential", "mrkit.verify", "mrkit.corpus", "mrkit.contract", "mrkit.fanin",
               "mrkit.progress", "mrkit.pinning", "mrkit.extras", "mrkit.params",

@@ -8,7 +8,6 @@ each lives in the module of its kind: jobs, ecs, study.
 
 import sys
 
-from mrkit import __version__
 from mrkit.cli.ecs import cmd_ecs, configure_ecs
 from mrkit.cli.jobs import (
     cmd_master,
@@ -34,6 +33,7 @@ from mrkit.cli.study import (
     configure_sweep,
 )
 from mrkit.errors import JobFailed, MrkitError, disk_problem
+from mrkit.version import __version__
 
 COMMANDS = {
     "sequential": ("run an app sequentially: the reference output mr-out-0", configure_sequential, cmd_sequential),

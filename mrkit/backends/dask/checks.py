@@ -7,10 +7,10 @@ ends in one line naming a worker that fails it and what to do.
 import os
 import secrets
 
-from mrkit import __version__
 from mrkit.backends.dask import remote
 from mrkit.errors import UsageError
 from mrkit.storage.local import LocalStorage
+from mrkit.version import __version__
 
 # What must match between client, scheduler and workers: a mismatch breaks deserialization
 # (Python, cloudpickle across Dask versions) or runs different task code (mrkit).
