@@ -40,7 +40,7 @@ class Sweep:
 
     question: str | None = None  # a key of QUESTIONS; None: the one its runs point to
     heading: str | None = None  # the lab's question, which heads its section
-    section: str = "question"  # how the notebook shows it: "question", "calibration" or "stragglers"
+    section: str = "question"  # how the notebook shows it: "question", "calibration", "stragglers" or "engines"
     checked: bool = True  # a correctness case: the report's checks run its app on its inputs
 
 
@@ -55,6 +55,8 @@ SWEEPS = {
     # Calibration mixes apps and the straggler study slows a worker on purpose: neither is a correctness case.
     CALIBRATION_SWEEP: Sweep(section="calibration", checked=False),
     "stragglers": Sweep(section="stragglers", checked=False),
+    # The same jobs on local, dask and dask-tasks, with crash-app runs: a comparison, not a correctness case.
+    "engines": Sweep(section="engines", checked=False),
 }
 
 

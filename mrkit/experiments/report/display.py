@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from mrkit.experiments import analysis, formatting, meaning
 from mrkit.experiments.model import calibration, prediction, whatif
-from mrkit.experiments.report import answers, markdown, plots, provenance, stragglers, summary
+from mrkit.experiments.report import answers, engines, markdown, plots, provenance, stragglers, summary
 from mrkit.experiments.sweeps import ecs_fault, sweep_config
 from mrkit.verify import VERIFY_COLUMNS
 
@@ -390,5 +390,23 @@ def show_sweep(result, results=None, dpi=100):
         show_ecs_discussion(result, results or [result])
 
 
+def show_engines(result, dpi=100):
+    """The engine comparison: the text, per-engine and per-configuration tables, the crash runs and one figure."""
+    runs, tasks = result.runs, result.tasks
+    show_markdown(f"## {engines.HEADING}\n\n" + engines.engines_text(runs, tasks))
+    table = engines.engine_table(runs, tasks)
+    table = table.assign(gap_ms=table["gap_s"] * 1000)[["backend", "runs", "startup_s", "gap_ms", "gaps"]]
+    table.columns = ["backend", "runs", "start-up (s)", "median task gap (ms)", "gaps"]
+    _display(_styled(table).format({"gaps": "{:g}"}, na_rep="–"))
+    e2e = engines.end_to_end_table(runs).rename(columns={"n_map": "M", "n_reduce": "R", "workers": "W"})
+    _display(_styled(e2e))
+    crash = engines.crash_table(runs, tasks)
+    if len(crash):
+        crash.columns = ["backend", "crash app end-to-end (s)", "attempts", "attempts lost", "tasks re-run"]
+        _display(_styled(crash))
+    _display(plots.figure_image(plots.engines_plot(runs, tasks), dpi))
+
+
 # The sections of sweeps that answer no report question (meaning.Sweep.section), by kind.
-SPECIAL_SECTIONS = {"calibration": lambda result, dpi: show_calibration(result), "stragglers": show_stragglers}
+SPECIAL_SECTIONS = {"calibration": lambda result, dpi: show_calibration(result), "stragglers": show_stragglers,
+                    "engines": show_engines}

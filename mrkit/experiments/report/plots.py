@@ -24,7 +24,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from mrkit.experiments import analysis
-from mrkit.experiments.report import markdown
+from mrkit.experiments.report import engines, markdown
 
 LABELS = {
     "n_map": "map tasks M", "n_reduce": "reduce tasks R", "workers": "workers W",
@@ -371,6 +371,28 @@ def evidence_plot(runs: pd.DataFrame, tasks: pd.DataFrame) -> Figure | None:
     wait_ax.errorbar(wait[x], wait["center"], yerr=interval(wait), marker="o", capsize=3, color=SERIES_COLORS["measured"])
     wait_ax.set(xlabel=_label(x), ylabel="last map end − first map end (s)", title="wait at the map barrier")
     fig.suptitle(configuration_title(runs, "the why, from the task records"), fontsize=11)
+    return fig
+
+
+def engines_plot(runs: pd.DataFrame, tasks: pd.DataFrame) -> Figure:
+    """The engine comparison (engines.py's tables): start-up, median per-task gap and end-to-end per (M, R, W)."""
+    table, e2e = engines.engine_table(runs, tasks), engines.end_to_end_table(runs)
+    fig = Figure(figsize=(12.8, 3.8), layout="constrained")
+    with sns.axes_style("whitegrid"):
+        start_ax, gap_ax, e2e_ax = fig.subplots(1, 3)
+    colors = [_PALETTE[i % len(_PALETTE)] for i in range(len(table))]
+    start_ax.bar(table["backend"], table["startup_s"], color=colors)
+    start_ax.set(ylabel="launch to first task (s, median)", title="worker start-up")
+    gap_ax.bar(table["backend"], table["gap_s"].fillna(0) * 1000, color=colors)
+    gap_ax.set(ylabel="task end to next start on a worker (ms, median)", title="per-task overhead")
+    configs = [f"M={m} R={r} W={w}" for m, r, w in zip(e2e["n_map"], e2e["n_reduce"], e2e["workers"])]
+    width = 0.8 / max(1, len(table))
+    for i, (backend, color) in enumerate(zip(table["backend"], colors)):
+        e2e_ax.bar(np.arange(len(configs)) + i * width, e2e[backend], width, label=backend, color=color)
+    e2e_ax.set_xticks(np.arange(len(configs)) + width * (len(table) - 1) / 2, configs, fontsize=8)
+    e2e_ax.set(ylabel="end-to-end (s)", title="end-to-end time per configuration")
+    e2e_ax.legend(fontsize=8)
+    fig.suptitle("Engines: worker start-up, per-task overhead and end-to-end time on each backend", fontsize=11)
     return fig
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from mrkit.experiments import analysis, meaning
 from mrkit.experiments.formatting import config_text, num, plural
-from mrkit.experiments.report import markdown, provenance
+from mrkit.experiments.report import engines, markdown, provenance
 from mrkit.experiments.sweeps import ecs_fault
 
 STAGE_WHY = {
@@ -34,7 +34,7 @@ CHECK_HEADINGS = ("Correctness", "Fault tolerance")  # the checks' sections (che
 def section_heading(result) -> str:
     """The heading a sweep's section gets in the report (display.show_sweep writes it)."""
     about = meaning.sweep_meaning(result.config.name)
-    special = {"calibration": CALIBRATION_HEADING, "stragglers": STRAGGLERS_HEADING}
+    special = {"calibration": CALIBRATION_HEADING, "stragglers": STRAGGLERS_HEADING, "engines": engines.HEADING}
     if about.section in special:
         return special[about.section]
     if about.heading:

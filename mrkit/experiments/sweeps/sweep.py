@@ -20,7 +20,8 @@ stayed wide.
 
 Backends are looked up by name in `mrkit.backends.BACKENDS` (the contract is
 there); the sweep's `backend_options` are their keyword arguments ("ecs":
-settings, stand_in, endpoint_url; see mrkit.backends.ecs.run.run_job).
+settings, stand_in, endpoint_url; see mrkit.backends.ecs.run.run_job). A
+sweep with `backends` runs each configuration on each of them (RunConfig.backend).
 
 `cpus` pins each run (master and workers) to those CPUs, so 1-core and
 2-core sweeps can be measured on one machine; runs record the count as
@@ -64,11 +65,12 @@ def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     # A fresh working directory per run: no run reads files a previous one left.
     # Pinned run by run (and restored after): the workers it forks inherit the affinity.
     with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
-        local = cfg.backend == "local"  # the machine a remote backend runs on is not this one
+        local = (rc.backend or cfg.backend) == "local"  # the machine a remote backend runs on is not this one
         probe = speed_probe_cpu_s() if local else None
         busy, own = busy_cpu_s(), _own_cpu_s()
         summary, records = run_fn(rc.app or cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce,
-                                  workers=rc.workers, workdir=workdir, repeat=repeat, task_timeout=cfg.task_timeout,
+                                  workers=rc.workers, workdir=workdir, repeat=repeat,
+                                  task_timeout=rc.task_timeout or cfg.task_timeout,
                                   app_options=cfg.app_options or None, **rc.options(), **cfg.backend_options)
         if local:
             if busy is not None:
@@ -106,12 +108,12 @@ def runs_bar(total, initial=0, desc="runs", disable=False, file=None):
 
 
 def _shown(rc: RunConfig):
-    """'M=10 R=5 W=10' (plus the app, backups and slowdown where the configuration sets them)."""
+    """'M=10 R=5 W=10' (plus the app, backend, backups and slowdown where the configuration sets them)."""
     text = f"M={rc.n_map} R={rc.n_reduce} W={rc.workers}"
     o = rc.options()
     extra = [f"slow x{o['slowdown']:g}"] if o.get("slow_workers") else []
-    extra += [f"backups {o.get('backup_tasks') or 'none'}"] * bool(o)
-    return " ".join([*([rc.app] if rc.app else []), text, *extra])
+    extra += [f"backups {o.get('backup_tasks') or 'none'}"] * ("slowdown" in o)
+    return " ".join([*([rc.app] if rc.app else []), text, *extra, *([f"on {rc.backend}"] if rc.backend else [])])
 
 
 def _noisy(cfg: SweepConfig, runs: dict) -> bool:
@@ -151,7 +153,7 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     replace_text(meta_path, json.dumps(meta, indent=2) + "\n")
 
     done = done_and_clean(out)
-    run_fn = get_backend(cfg.backend)
+    run_fns = {b: get_backend(b) for b in (cfg.backends or (cfg.backend,))}
     configs = cfg.configurations()
     todo = {rc: [i for i in range(cfg.repeats) if (rc.config_id, i) not in done] for rc in configs}
     shared = not isinstance(progress, bool)
@@ -161,7 +163,7 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
 
     def record(rc, repeat):
         for attempt in range(cfg.loaded_reruns + 1):
-            summary, records = _one_run(run_fn, cfg, rc, inputs, repeat, scratch)
+            summary, records = _one_run(run_fns[rc.backend or cfg.backend], cfg, rc, inputs, repeat, scratch)
             share = others_share(summary)
             if cfg.max_others_share is None or share is None or share <= cfg.max_others_share:
                 break
@@ -180,7 +182,7 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
             if todo[rc]:
                 bar.set_description_str(f"{cfg.name}: {_shown(rc)}", refresh=True)
                 if cfg.warmup:
-                    _one_run(run_fn, cfg, rc, inputs, -1, scratch)  # discarded on purpose
+                    _one_run(run_fns[rc.backend or cfg.backend], cfg, rc, inputs, -1, scratch)  # discarded on purpose
                 for repeat in todo[rc]:
                     record(rc, repeat)
             while _noisy(cfg, values.get(rc.config_id, {})):

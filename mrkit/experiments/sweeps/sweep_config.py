@@ -5,6 +5,12 @@ applies its `quick:` block when asked, then the keyword overrides, and checks
 every value (a `SweepError` names the bad one). `SweepConfig.configurations()`
 is the grid of (M, R, W) a sweep runs.
 
+Backends: `backend` runs every configuration on one; `backends: [local, dask,
+dask-tasks]` runs each configuration on each (an engine comparison), and each
+run's config_id ends in its backend. `crash` adds one run of the crash app per
+backend with its own M, R, W, task timeout and attempt limit (the recovery the
+engine comparison reports).
+
 Workers: W defaults to max(M, R), the lab's "number of workers". `workers`
 fixes W instead; `max_workers` caps it. Capping changes what is measured:
 with W < max(M, R) tasks queue for workers, so a larger M measures finer
@@ -102,6 +108,9 @@ class RunConfig:
     slowdown: float = 1.0
     backup_tasks: str | None = None
     app: str | None = None  # None: the sweep's one app
+    backend: str | None = None  # None: the sweep's one backend
+    task_timeout: float | None = None  # None: the sweep's (set for its crash runs)
+    max_attempts: int | None = None  # None: the backend's default (set for its crash runs)
 
     @property
     def config_id(self) -> str:
@@ -109,13 +118,15 @@ class RunConfig:
         base = f"{prefix}m{self.n_map}-r{self.n_reduce}-w{self.workers}"
         if self.slow_workers:
             base += f"-slow{self.slow_workers}x{self.slowdown:g}"
-        return base + (f"-{self.backup_tasks}" if self.backup_tasks else "")
+        base += f"-{self.backup_tasks}" if self.backup_tasks else ""
+        return base + (f"-{self.backend}" if self.backend is not None else "")
 
     def options(self) -> dict:
         """The backend's keyword arguments this configuration sets beyond M, R and W."""
+        out = {"max_attempts": self.max_attempts} if self.max_attempts is not None else {}
         if not self.slow_workers and not self.backup_tasks:
-            return {}
-        return {"slow_workers": self.slow_workers, "slowdown": self.slowdown, "backup_tasks": self.backup_tasks}
+            return out
+        return {**out, "slow_workers": self.slow_workers, "slowdown": self.slowdown, "backup_tasks": self.backup_tasks}
 
 
 def resolve_workers(n_map, n_reduce, workers=None, max_workers=None) -> int:
@@ -134,6 +145,9 @@ class SweepConfig:
     app_options: dict = field(default_factory=dict)
     backend: str = "local"
     backend_options: dict = field(default_factory=dict)  # keyword arguments for the backend (ecs: settings, stand_in)
+    backends: tuple | None = None  # [local, dask, ...]: every configuration on each (instead of `backend`)
+    # One crash-app run per backend: {"n_map": M, "n_reduce": R, "workers": W, "task_timeout": s, "max_attempts": n}
+    crash: dict | None = None
     n_map: tuple | None = None  # default (10,) unless pairs are given
     n_reduce: tuple | None = None  # default (10,), the lab's R, unless pairs are given
     pairs: tuple | None = None  # ((M, R), ...): instead of the n_map x n_reduce grid
@@ -163,6 +177,17 @@ class SweepConfig:
         setattr_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen)
         if self.backend not in BACKENDS:
             raise SweepError(f"unknown backend {self.backend!r}; known: {', '.join(BACKENDS)}")
+        if self.backends is not None:
+            backends = (self.backends,) if isinstance(self.backends, str) else tuple(self.backends)
+            unknown = [b for b in backends if b not in BACKENDS]
+            if not backends or unknown:
+                raise SweepError(f"unknown backend {unknown[0] if unknown else None!r} in backends; "
+                                 f"known: {', '.join(BACKENDS)}")
+            if self.backend != "local":
+                raise SweepError("give either backend or backends, not both")
+            setattr_("backends", backends)
+        if self.crash is not None:
+            setattr_("crash", _crash(self.crash))
         if self.pairs is None:
             setattr_("n_map", _int_list("n_map", 10 if self.n_map is None else self.n_map))
             setattr_("n_reduce", _int_list("n_reduce", N_REDUCE if self.n_reduce is None else self.n_reduce))
@@ -224,12 +249,19 @@ class SweepConfig:
         pairs = self.pairs or tuple(itertools.product(self.n_map, self.n_reduce))
         study = self.stragglers or {"slow_workers": 0, "slowdown": (1.0,), "backup_tasks": (None,)}
         apps = self.app if isinstance(self.app, (list, tuple)) else (None,)
+        backends = self.backends or (None,)
         out = []
-        for app, (m, r), w, f, policy in itertools.product(apps, pairs, self.workers or (None,), study["slowdown"],
-                                                           study["backup_tasks"]):
-            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers), study["slow_workers"], f, policy, app)
+        for app, (m, r), w, f, policy, backend in itertools.product(
+                apps, pairs, self.workers or (None,), study["slowdown"], study["backup_tasks"], backends):
+            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers), study["slow_workers"], f, policy, app,
+                           backend)
             if rc not in out:
                 out.append(rc)
+        if self.crash is not None:
+            c = self.crash
+            out += [RunConfig(c["n_map"], c["n_reduce"], c["workers"], app="crash", backend=backend,
+                              task_timeout=c["task_timeout"], max_attempts=c["max_attempts"])
+                    for backend in (self.backends or (self.backend,))]
         return out
 
     def input_paths(self) -> list[str]:
@@ -238,6 +270,17 @@ class SweepConfig:
             return list(self.inputs)
         c = self.corpus
         return corpus_dir(pathlib.Path(self.results_dir) / "corpus", c.files, c.size, c.seed)
+
+
+def _crash(values) -> dict:
+    """The crash runs' settings, checked: M, R, W, a task timeout in seconds and an attempt limit."""
+    keys = {"n_map", "n_reduce", "workers", "task_timeout", "max_attempts"}
+    if not isinstance(values, dict) or set(values) != keys:
+        raise SweepError(f"crash takes exactly {', '.join(sorted(keys))}, got {values!r}")
+    out = {k: check_at_least_one(f"crash.{k}", values[k], SweepError) for k in keys - {"task_timeout"}}
+    if not (isinstance(values["task_timeout"], (int, float)) and values["task_timeout"] > 0):
+        raise SweepError(f"crash.task_timeout must be a positive number of seconds, got {values['task_timeout']!r}")
+    return {**out, "task_timeout": float(values["task_timeout"])}
 
 
 def _stragglers(values) -> dict:

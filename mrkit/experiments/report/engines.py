@@ -1,0 +1,95 @@
+"""The engine comparison's numbers and sentences: local, dask and dask-tasks on the same jobs.
+
+A pure function of an engine sweep's runs and tasks frames (`params/
+engines.yaml`: each configuration on each backend, plus one crash-app run per
+backend). Per engine: worker start-up (the run's `startup_s`, launch to the
+first task's start), per-task overhead (`task_gaps`: on each worker, the gap
+between one attempt's end and its next attempt's start in the same phase, so
+the wait at the map barrier is not counted), end-to-end time per (M, R, W)
+and the crash run's time, attempts lost and tasks re-run. The table and the
+text come from the same frames, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mrkit.experiments.formatting import num, plural
+
+HEADING = "Engines: local, dask and dask-tasks on the same jobs"
+WORK_PHASES = ("map", "reduce")
+CRASH_APP = "crash"
+
+
+def task_gaps(tasks: pd.DataFrame) -> pd.DataFrame:
+    """Every gap between an attempt ending and the next attempt starting on the same worker, in the same phase.
+
+    Columns run_id, worker, phase, gap_s. Attempts are ordered by start; a
+    worker's first attempt of a phase has no gap.
+    """
+    work = tasks[tasks["phase"].isin(WORK_PHASES)].sort_values(["run_id", "worker", "phase", "start"])
+    previous_end = work.groupby(["run_id", "worker", "phase"])["end"].shift()
+    gaps = work.assign(gap_s=work["start"] - previous_end).dropna(subset=["gap_s"])
+    return gaps[["run_id", "worker", "phase", "gap_s"]].reset_index(drop=True)
+
+
+def _order(backends) -> list:
+    known = ("local", "dask", "dask-tasks")
+    return sorted(backends, key=lambda b: (known.index(b) if b in known else len(known), b))
+
+
+def engine_table(runs: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
+    """One row per backend (the crash runs left out): median start-up, median task gap and its count, runs."""
+    runs = runs[runs["app"] != CRASH_APP]
+    gaps = task_gaps(tasks[tasks["run_id"].isin(runs["run_id"])]).merge(runs[["run_id", "backend"]], on="run_id")
+    table = runs.groupby("backend").agg(runs=("run_id", "size"), startup_s=("startup_s", "median"))
+    table = table.join(gaps.groupby("backend")["gap_s"].agg(gap_s="median", gaps="size"))
+    table = table.fillna({"gaps": 0}).reset_index()
+    return table.set_index("backend").loc[_order(table["backend"])].reset_index()
+
+
+def end_to_end_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """End-to-end seconds (median over repeats), one row per (M, R, W), one column per backend."""
+    runs = runs[runs["app"] != CRASH_APP]
+    table = runs.pivot_table(index=["n_map", "n_reduce", "workers"], columns="backend", values="end_to_end_s",
+                             aggfunc="median")
+    return table[_order(table.columns)].reset_index().rename_axis(columns=None)
+
+
+def crash_table(runs: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
+    """One row per backend's crash run: end-to-end seconds, attempts lost (not ok) and tasks that ran again."""
+    crash = runs[runs["app"] == CRASH_APP]
+    work = tasks[tasks["run_id"].isin(crash["run_id"]) & tasks["phase"].isin(WORK_PHASES)]
+    lost = work[work["status"] != "ok"].groupby("run_id").size().rename("lost_attempts")
+    rerun = (work.groupby(["run_id", "phase", "task"])["attempt"].max() > 1).groupby("run_id").sum().rename("rerun_tasks")
+    attempts = work.groupby("run_id").size().rename("attempts")
+    table = crash.set_index("run_id")[["backend", "end_to_end_s"]].join([attempts, lost, rerun])
+    table = table.fillna({"attempts": 0, "lost_attempts": 0, "rerun_tasks": 0}).astype(
+        {"attempts": int, "lost_attempts": int, "rerun_tasks": int})
+    return table.set_index("backend").loc[_order(table["backend"])].reset_index()
+
+
+def engines_text(runs: pd.DataFrame, tasks: pd.DataFrame) -> str:
+    """The section's sentences, from the three tables."""
+    engines, e2e, crash = engine_table(runs, tasks), end_to_end_table(runs), crash_table(runs, tasks)
+    if engines.empty:
+        return "The engine sweep has no runs of its app to compare."
+    lines = [f"- **{row['backend']}**: workers start in {num(row['startup_s'])} s (median launch to first task, "
+             f"{plural(int(row['runs']), 'run')}); a worker waits {_gap(row)} between one task and its next."
+             for _, row in engines.iterrows()]
+    fastest = e2e.set_index(["n_map", "n_reduce", "workers"]).idxmin(axis=1)
+    wins = [f"M={m} R={r} W={w}: {backend}" for (m, r, w), backend in fastest.items()]
+    text = ("The same app, inputs and storage on each engine. Per-task overhead is the median gap on a worker "
+            "between one attempt ending and its next starting in the same phase (the map barrier's wait is not "
+            "counted).\n\n" + "\n".join(lines) + "\n\nFastest end to end: " + "; ".join(wins) + ".")
+    if len(crash):
+        text += "\n\nRecovery from the crash app (one run per engine): " + "; ".join(
+            f"{row['backend']} took {num(row['end_to_end_s'])} s, lost {plural(row['lost_attempts'], 'attempt')} "
+            f"of {row['attempts']} and ran {plural(row['rerun_tasks'], 'task')} again"
+            for _, row in crash.iterrows()) + "."
+    return text
+
+
+def _gap(row) -> str:
+    return f"{num(row['gap_s'] * 1000)} ms (median of {plural(int(row['gaps']), 'gap')})" if row["gaps"] else \
+        "– (no worker ran two tasks of a phase)"
