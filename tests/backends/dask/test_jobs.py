@@ -238,6 +238,37 @@ inputs: [{corpus[0]}, {corpus[1]}]
     assert [(r["backend"], r["n_map"]) for r in runs] == [("dask-tasks", "1"), ("dask-tasks", "2")]
 
 
+@pytest.mark.timeout(300)
+def test_a_sweep_with_a_backend_axis_records_each_backend_on_the_local_cluster_default(corpus, tmp_path):
+    """`backends:` runs each configuration on each engine (a LocalCluster of its own for the dask ones),
+    plus one crash-app run per engine; runs.csv says which backend ran each, and its config_id ends in it."""
+    from mrkit.experiments.sweeps import sweep as sw
+
+    path = tmp_path / "engines.yaml"
+    path.write_text(f"""description: one point and a crash run on each engine
+app: wc
+backends: [local, dask, dask-tasks]
+pairs: [[2, 2]]
+repeats: 1
+warmup: false
+crash: {{n_map: 2, n_reduce: 2, workers: 2, task_timeout: 1.0, max_attempts: 30}}
+inputs: [{corpus[0]}, {corpus[1]}]
+""")
+    (tmp_path / "scratch").mkdir()
+    out = sw.run_sweep(sw.load_sweep(path), tmp_path / "results", progress=False, scratch=tmp_path / "scratch")
+    import csv
+
+    with open(out / "runs.csv", encoding="utf-8") as f:
+        runs = list(csv.DictReader(f))
+    assert [(r["app"], r["backend"], r["config_id"]) for r in runs] == [
+        ("wc", "local", "m2-r2-w2-local"), ("wc", "dask", "m2-r2-w2-dask"), ("wc", "dask-tasks", "m2-r2-w2-dask-tasks"),
+        ("crash", "local", "crash-m2-r2-w2-local"), ("crash", "dask", "crash-m2-r2-w2-dask"),
+        ("crash", "dask-tasks", "crash-m2-r2-w2-dask-tasks")]
+    with open(out / "tasks.csv", encoding="utf-8") as f:
+        tasks = list(csv.DictReader(f))
+    assert {t["config_id"] for t in tasks} == {r["config_id"] for r in runs}, "every run's task records are kept"
+
+
 def test_usage_errors_are_one_line(corpus, tmp_path):
     result = mrkit("run", "wc", corpus[0], "--scheduler", "tcp://127.0.0.1:1", cwd=tmp_path)
     assert result.returncode == 2 and "use it with --backend dask or dask-tasks" in result.stderr

@@ -318,6 +318,33 @@ def test_a_sweep_of_several_apps_runs_each_configuration_for_each(tmp_path):
         sweep_config.load_sweep("calibrate", app=[])
 
 
+def test_a_backend_axis_runs_each_configuration_on_each_backend_and_names_it_in_the_config_id():
+    cfg = sweep_config.load_sweep("engines")
+    ids = [rc.config_id for rc in cfg.configurations()]
+    assert ids[:3] == ["m1-r1-w1-local", "m1-r1-w1-dask", "m1-r1-w1-dask-tasks"]
+    assert ids[-3:] == [f"crash-m4-r10-w8-{b}" for b in ("local", "dask", "dask-tasks")]
+    assert len(set(ids)) == len(ids) == 3 * 3 + 3
+    crash = cfg.configurations()[-1]
+    assert crash.task_timeout == 1.0 and crash.options() == {"max_attempts": 30}
+    q = sweep_config.load_sweep("engines", quick=True)
+    assert q.repeats == 1 and q.corpus.size <= 64 * 1024 and len(q.configurations()) == 2 * 3 + 3
+    with pytest.raises(sweep_config.SweepError, match="unknown backend 'spark' in backends"):
+        sweep_config.load_sweep("engines", backends=["local", "spark"])
+    with pytest.raises(sweep_config.SweepError, match="either backend or backends"):
+        sweep_config.load_sweep("engines", backend="dask")
+    with pytest.raises(sweep_config.SweepError, match="crash takes exactly"):
+        sweep_config.load_sweep("engines", crash={"n_map": 2})
+
+
+def test_a_local_sweep_with_a_backend_axis_records_the_backend_and_its_crash_run(tmp_path):
+    cfg = quick(tmp_path, repeats=1, warmup=False, n_map=[2], n_reduce=[1], backends=["local"],
+                crash={"n_map": 2, "n_reduce": 2, "workers": 2, "task_timeout": 1.0, "max_attempts": 30})
+    out = sweep.run_sweep(cfg, progress=False)
+    runs = read_csv(out / "runs.csv")
+    assert [(r["app"], r["backend"], r["config_id"]) for r in runs] == [
+        ("wc", "local", "m2-r1-w2-local"), ("crash", "local", "crash-m2-r2-w2-local")]
+
+
 def test_resuming_a_directory_written_before_columns_were_appended_upgrades_it(tmp_path):
     cfg = quick(tmp_path, repeats=1, warmup=False)
     out = sweep.run_sweep(cfg, progress=False)
