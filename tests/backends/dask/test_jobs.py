@@ -251,7 +251,7 @@ backends: [local, dask, dask-tasks]
 pairs: [[2, 2]]
 repeats: 1
 warmup: false
-crash: {{n_map: 2, n_reduce: 2, workers: 2, task_timeout: 1.0, max_attempts: 30}}
+crash: {{n_map: 2, n_reduce: 2, workers: 2, task_timeout: 10.0, max_attempts: 30}}
 inputs: [{corpus[0]}, {corpus[1]}]
 """)
     (tmp_path / "scratch").mkdir()

@@ -325,7 +325,7 @@ def test_a_backend_axis_runs_each_configuration_on_each_backend_and_names_it_in_
     assert ids[-3:] == [f"crash-m4-r10-w8-{b}" for b in ("local", "dask", "dask-tasks")]
     assert len(set(ids)) == len(ids) == 3 * 3 + 3
     crash = cfg.configurations()[-1]
-    assert crash.task_timeout == 1.0 and crash.options() == {"max_attempts": 30}
+    assert crash.task_timeout == 10.0 and crash.options() == {"max_attempts": 30}
     q = sweep_config.load_sweep("engines", quick=True)
     assert q.repeats == 1 and q.corpus.size <= 64 * 1024 and len(q.configurations()) == 2 * 3 + 3
     with pytest.raises(sweep_config.SweepError, match="unknown backend 'spark' in backends"):
