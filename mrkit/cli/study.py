@@ -31,7 +31,7 @@ def cmd_corpus(args):
 
 def configure_sweep(p):
     p.add_argument("sweep", metavar="NAME", help="a sweep in params/ (map_sweep, reduce_sweep, pairs_wc, pairs_indexer, "
-                   "mappers, mappers_ecs) or a YAML path")
+                   "mappers, mappers_ecs, engines) or a YAML path")
     p.add_argument("--quick", action="store_true", help="the sweep's quick variant (tiny corpus, one repeat)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (value in YAML)")
     p.add_argument("--resume", metavar="DIR", help="continue a results directory ('latest' for the newest of this sweep)")

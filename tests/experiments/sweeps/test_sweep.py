@@ -338,7 +338,7 @@ def test_a_backend_axis_runs_each_configuration_on_each_backend_and_names_it_in_
 
 def test_a_local_sweep_with_a_backend_axis_records_the_backend_and_its_crash_run(tmp_path):
     cfg = quick(tmp_path, repeats=1, warmup=False, n_map=[2], n_reduce=[1], backends=["local"],
-                crash={"n_map": 2, "n_reduce": 2, "workers": 2, "task_timeout": 1.0, "max_attempts": 30})
+                crash={"n_map": 2, "n_reduce": 2, "workers": 2, "task_timeout": 10.0, "max_attempts": 30})
     out = sweep.run_sweep(cfg, progress=False)
     runs = read_csv(out / "runs.csv")
     assert [(r["app"], r["backend"], r["config_id"]) for r in runs] == [
