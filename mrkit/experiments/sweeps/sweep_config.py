@@ -180,9 +180,10 @@ class SweepConfig:
         if self.backends is not None:
             backends = (self.backends,) if isinstance(self.backends, str) else tuple(self.backends)
             unknown = [b for b in backends if b not in BACKENDS]
-            if not backends or unknown:
-                raise SweepError(f"unknown backend {unknown[0] if unknown else None!r} in backends; "
-                                 f"known: {', '.join(BACKENDS)}")
+            if not backends:
+                raise SweepError(f"backends must list at least one of {', '.join(BACKENDS)}")
+            if unknown:
+                raise SweepError(f"unknown backend {unknown[0]!r} in backends; known: {', '.join(BACKENDS)}")
             if self.backend != "local":
                 raise SweepError("give either backend or backends, not both")
             setattr_("backends", backends)

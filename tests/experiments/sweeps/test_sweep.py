@@ -330,6 +330,8 @@ def test_a_backend_axis_runs_each_configuration_on_each_backend_and_names_it_in_
     assert q.repeats == 1 and q.corpus.size <= 64 * 1024 and len(q.configurations()) == 2 * 3 + 3
     with pytest.raises(sweep_config.SweepError, match="unknown backend 'spark' in backends"):
         sweep_config.load_sweep("engines", backends=["local", "spark"])
+    with pytest.raises(sweep_config.SweepError, match="backends must list at least one"):
+        sweep_config.load_sweep("engines", backends=[])
     with pytest.raises(sweep_config.SweepError, match="either backend or backends"):
         sweep_config.load_sweep("engines", backend="dask")
     with pytest.raises(sweep_config.SweepError, match="crash takes exactly"):
