@@ -84,3 +84,30 @@ def test_the_text_and_figure_state_the_tables_numbers():
                                                   "end-to-end time per configuration"]
     assert [p.get_height() for p in fig.axes[0].patches] == [0.5, 2.0]
     assert [p.get_height() for p in fig.axes[1].patches] == [125.0, 500.0]
+
+
+def test_the_section_renders_from_recorded_runs(tmp_path):
+    """Runs and tasks written to a results directory and read back, shown as the notebook shows them."""
+    from types import SimpleNamespace
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from mrkit.experiments.report import display
+    from mrkit.experiments.sweeps import results
+
+    runs, tasks = _frames()
+    for run_id, run in runs.set_index("run_id").iterrows():
+        mine = tasks[tasks["run_id"] == run_id].to_dict("records")
+        results.record_run(tmp_path, "engines", f"{run['app']}-{run['backend']}", 0, {"run_id": run_id, **run}, mine)
+    runs, tasks, _ = results.load_results(tmp_path)
+    InteractiveShell.instance()  # a kernel's display machinery, as in the report's notebook
+    with capture_output() as shown:
+        display.show_sweep(SimpleNamespace(config=SimpleNamespace(name="engines"), runs=runs, tasks=tasks))
+    markdown = [o.data["text/markdown"] for o in shown.outputs if "text/markdown" in o.data]
+    assert markdown[0].startswith("## Engines: local, dask and dask-tasks on the same jobs")
+    assert "local took 7 s, lost 3 attempts of 6 and ran 2 tasks again" in markdown[0]
+    tables = [o.data["text/html"] for o in shown.outputs if "text/html" in o.data]
+    assert len(tables) == 3 and "median task gap (ms)" in tables[0] and "tasks re-run" in tables[2]
+    images = [o for o in shown.outputs if "image/png" in o.data]
+    assert len(images) == 1 and images[0].metadata["image/png"]["alt"] == "worker start-up"
