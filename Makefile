@@ -5,7 +5,7 @@
 #   make demo   - a quick look: word count at 1, 2 and 4 workers
 #   make bench  - word count against a plain Python count and the installed peers, each also with mrkit's
 #                 count_words (runtime overhead vs tokenizer), 1k-100k-task scale, fixed cost (results/bench/)
-#   make lint   - ruff (settings in pyproject.toml), as CI runs it
+#   make lint   - ruff check and ruff format --check (settings in pyproject.toml), as CI runs it
 #   make validate-model - measure calibrate + the lab's four sweeps on 2 CPUs and 1 CPU, check `mrkit predict`
 PYTHON ?= python3
 VENV := .venv
@@ -31,6 +31,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The ECS section on the local stand-in (no AWS account needed); its tasks run as containers when docker or
 # podman works here, built from the cached Debian base when .ci/container-base can make one (Docker Hub out of reach).

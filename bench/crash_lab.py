@@ -67,8 +67,11 @@ def main(argv=None):
     if not inputs and BOOKS.is_dir():
         inputs = sorted(str(p) for p in BOOKS.glob("*.txt"))
     if not inputs:
-        subprocess.run([*MRKIT, "corpus", "synth", "--out", os.path.join(scratch, "in"), "--files", "8",
-                        "--size", "64KB"], check=True, capture_output=True)
+        subprocess.run(
+            [*MRKIT, "corpus", "synth", "--out", os.path.join(scratch, "in"), "--files", "8", "--size", "64KB"],
+            check=True,
+            capture_output=True,
+        )
         inputs = sorted(glob.glob(os.path.join(scratch, "in", "*")))
     ref = os.path.join(scratch, "reference")
     os.mkdir(ref)
@@ -81,10 +84,15 @@ def main(argv=None):
         ok = code == 0 and same
         failures += not ok
         times.append(elapsed)
-        print(f"run {i + 1:2d}: {'ok  ' if ok else 'FAIL'} {elapsed:5.1f} s, {deaths} worker deaths"
-              + ("" if ok else f" (exit {code}, output {'same' if same else 'differs'}: {err[-300:]})"), flush=True)
-    print(f"{args.repeats - failures}/{args.repeats} runs passed; median {statistics.median(times):.1f} s, "
-          f"max {max(times):.1f} s, total {sum(times):.0f} s ({len(inputs)} inputs, {args.workers} worker loops)")
+        print(
+            f"run {i + 1:2d}: {'ok  ' if ok else 'FAIL'} {elapsed:5.1f} s, {deaths} worker deaths"
+            + ("" if ok else f" (exit {code}, output {'same' if same else 'differs'}: {err[-300:]})"),
+            flush=True,
+        )
+    print(
+        f"{args.repeats - failures}/{args.repeats} runs passed; median {statistics.median(times):.1f} s, "
+        f"max {max(times):.1f} s, total {sum(times):.0f} s ({len(inputs)} inputs, {args.workers} worker loops)"
+    )
     return 1 if failures else 0
 
 

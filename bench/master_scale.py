@@ -74,14 +74,17 @@ def run(n, tiny, how):
             while not self._finished.is_set():
                 samples.append((_cpu(), self._done["map"]))
                 time.sleep(0.2)
+
         threading.Thread(target=sample, daemon=True).start()
         return serve(self)
 
     master_module.Master.serve = sampled_serve
     with tempfile.TemporaryDirectory() as workdir:
         summary, _ = mrkit.run("wc", [tiny], n_map=n, n_reduce=10, workers=2, workdir=workdir)
-    print(f"M={n}: end_to_end_s {summary['end_to_end_s']:.2f}, master_cpu_s {summary['master_cpu_s']:.2f} "
-          f"({summary['master_cpu_s'] / n * 1e6:.0f} µs/task)")
+    print(
+        f"M={n}: end_to_end_s {summary['end_to_end_s']:.2f}, master_cpu_s {summary['master_cpu_s']:.2f} "
+        f"({summary['master_cpu_s'] / n * 1e6:.0f} µs/task)"
+    )
     print(f"master CPU µs/task by tenth of the map phase: {_tenths(samples, n)}")
 
 
@@ -98,8 +101,16 @@ def direct(n, tiny, how):
         for i in range(1, n + spec.n_reduce + 1):
             identity["worker"] = reply["worker"]
             now = time.time()
-            body = {**identity, "phase": reply["action"], "task": reply["task"]["task"], "attempt": reply["attempt"],
-                    "start": now, "end": now, "counters": {"cpu_s": 0.0}, "partitions": []}
+            body = {
+                **identity,
+                "phase": reply["action"],
+                "task": reply["task"]["task"],
+                "attempt": reply["attempt"],
+                "start": now,
+                "end": now,
+                "counters": {"cpu_s": 0.0},
+                "partitions": [],
+            }
             reply = master._on_done(body, session)[1]
             if i % step == 0 and i <= n:
                 t = time.process_time()

@@ -42,6 +42,7 @@ def _profiled_run(run):
             run(self)
         finally:
             profile.disable()
+
     return wrapper
 
 
@@ -73,9 +74,11 @@ def main(argv=None):
         except TypeError:  # a thread whose profile never collected anything
             pass
     total = stats.total_tt
-    print(f"\nmrkit run {' '.join(args.args)}: exit {code}, wall {wall:.2f} s, this process's CPU {cpu:.2f} s "
-          f"(with profiling overhead), {len(_profiles)} profiled threads, {total:.2f} s profiled in all threads "
-          f"({args.clock} clock)")
+    print(
+        f"\nmrkit run {' '.join(args.args)}: exit {code}, wall {wall:.2f} s, this process's CPU {cpu:.2f} s "
+        f"(with profiling overhead), {len(_profiles)} profiled threads, {total:.2f} s profiled in all threads "
+        f"({args.clock} clock)"
+    )
     rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2 if args.sort == "tottime" else 3], reverse=True)
     print(f"{'own s':>8} {'share':>6} {'cum s':>8} {'calls':>9}  function")
     for (path, line, name), (_, nc, tt, ct, _callers) in rows[: args.top]:

@@ -29,6 +29,7 @@ from mrkit.storage.local import LocalStorage
 def _profiler():
     try:
         from pyinstrument import Profiler
+
         return Profiler(interval=0.001)
     except ImportError:
         return None
@@ -44,6 +45,7 @@ def profile(label, fn, html_dir=None):
     if profiler is None:
         import cProfile
         import pstats
+
         with cProfile.Profile() as prof:
             result = fn()
         pstats.Stats(prof).sort_stats("cumulative").print_stats(15)
@@ -74,8 +76,9 @@ def main(argv=None):
         storage = LocalStorage(work)
         splits = [[p, str(pathlib.Path(p).resolve()), 0, pathlib.Path(p).stat().st_size] for p in inputs]
         print(f"map task: {len(inputs)} input(s), {sum(s[3] for s in splits) / 2**20:.1f} MiB, R = {args.n_reduce}")
-        result = profile("map task", lambda: tasks.run_map(app, {"task": 0, "n_reduce": args.n_reduce,
-                                                                  "splits": splits}, storage), args.html)
+        result = profile(
+            "map task", lambda: tasks.run_map(app, {"task": 0, "n_reduce": args.n_reduce, "splits": splits}, storage), args.html
+        )
         print(f"   {result['records_out']} intermediate records, {result['bytes_out'] / 2**20:.1f} MiB written")
         first = result["partitions"][0]  # a reduce task index, or [index, bytes] in newer runtimes
         reduce_task = {"task": first[0] if isinstance(first, (list, tuple)) else first, "maps": [0]}

@@ -49,20 +49,47 @@ def main():
         aws = Aws(config.region, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
         stack = up(config, aws)
         began = time.monotonic()
-        subprocess.run([*MRKIT, "ecs", "image", "--config", settings, "--context", str(ROOT), "--builder", "podman",
-                        "--base-image", base_image, "--no-push"], check=True, cwd=scratch, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                *MRKIT,
+                "ecs",
+                "image",
+                "--config",
+                settings,
+                "--context",
+                str(ROOT),
+                "--builder",
+                "podman",
+                "--base-image",
+                base_image,
+                "--no-push",
+            ],
+            check=True,
+            cwd=scratch,
+            stdout=subprocess.DEVNULL,
+        )
         print(f"image built (warm base) in {time.monotonic() - began:.1f} s")
         image = aws.task_definition(stack.task_definition_arn)["containerDefinitions"][0]["image"]
-        image_size = subprocess.run(["podman", "image", "inspect", "--format", "{{.Size}}", image], capture_output=True,
-                              text=True, check=True).stdout.strip()
+        image_size = subprocess.run(
+            ["podman", "image", "inspect", "--format", "{{.Size}}", image], capture_output=True, text=True, check=True
+        ).stdout.strip()
         print(f"image {image}: {int(image_size) / 1e6:.0f} MB")
         inputs = [str(p) for p in synth(pathlib.Path(scratch) / "corpus", 8, file_size, seed=1)]
         times = {"processes": [], "containers": []}
         for i in range(repeats):
             for mode in times:
-                result = run_on_ecs(config, aws, "wc", inputs, stand_in=os.path.join(scratch, f"{mode}-{i}"),
-                                    containers=mode == "containers", poll_s=0.2, n_map=8, n_reduce=4,
-                                    workers=args.workers)
+                result = run_on_ecs(
+                    config,
+                    aws,
+                    "wc",
+                    inputs,
+                    stand_in=os.path.join(scratch, f"{mode}-{i}"),
+                    containers=mode == "containers",
+                    poll_s=0.2,
+                    n_map=8,
+                    n_reduce=4,
+                    workers=args.workers,
+                )
                 times[mode].append(result.launcher_s)
                 print(f"{mode:<10} run {i + 1}: launcher wall time {result.launcher_s:.2f} s")
         for mode, values in times.items():

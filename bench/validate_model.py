@@ -67,8 +67,7 @@ def measure(out, cpu_sets, repeats, names, quick=False):
                 f.write(f"{time.strftime('%F %T')} start {name} cpus={cpus} load {_load()}\n")
             sweep.run_sweep(name, target, progress=sys.stderr.isatty(), **overrides)
             with open(log, "a", encoding="utf-8") as f:
-                f.write(f"{time.strftime('%F %T')} end   {name} cpus={cpus} load {_load()} "
-                        f"({time.time() - began:.0f} s)\n")
+                f.write(f"{time.strftime('%F %T')} end   {name} cpus={cpus} load {_load()} ({time.time() - began:.0f} s)\n")
 
 
 def _cpus(cpus):
@@ -96,10 +95,18 @@ def predict_all(out, cpu_sets, names, loaded=True):
                 if name == "calibrate" or not (_dir(out, measured, name) / "runs.csv").exists():
                     continue
                 result = prediction.compare(fitted, _dir(out, measured, name), loaded=loaded)
-                rows.append({"direction": f"{_cpus(calib)} -> {_cpus(measured)}", "calibrated_on": calib,
-                             "measured_on": measured, "sweep": name, "points": len(result["points"]),
-                             **{k: result[k] for k in prediction.TARGETS},
-                             "targets_met": prediction.meets_targets(result), "detail": result["points"]})
+                rows.append(
+                    {
+                        "direction": f"{_cpus(calib)} -> {_cpus(measured)}",
+                        "calibrated_on": calib,
+                        "measured_on": measured,
+                        "sweep": name,
+                        "points": len(result["points"]),
+                        **{k: result[k] for k in prediction.TARGETS},
+                        "targets_met": prediction.meets_targets(result),
+                        "detail": result["points"],
+                    }
+                )
     return rows
 
 
@@ -111,16 +118,20 @@ def table(rows):
     """The targets' table in Markdown: per direction and sweep, each figure and whether all targets are met."""
     from mrkit.experiments.model.prediction import TARGETS
 
-    lines = [f"| calibrated -> measured | sweep | points | Spearman (>= {TARGETS['spearman']:g}) "
-             f"| within noise (>= {TARGETS['within_noise_share']:.0%}) | median abs error "
-             f"(<= {TARGETS['median_abs_error_pct']:g}%) | worst abs error (<= {TARGETS['max_abs_error_pct']:g}%) "
-             "| targets met |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| calibrated -> measured | sweep | points | Spearman (>= {TARGETS['spearman']:g}) "
+        f"| within noise (>= {TARGETS['within_noise_share']:.0%}) | median abs error "
+        f"(<= {TARGETS['median_abs_error_pct']:g}%) | worst abs error (<= {TARGETS['max_abs_error_pct']:g}%) "
+        "| targets met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         share = None if r["within_noise_share"] is None else 100 * r["within_noise_share"]
-        lines.append(f"| {r['direction']} | {r['sweep']} | {r['points']} | {_num(r['spearman'], '.2f')} | "
-                     f"{_num(share, '.0f', '%')} | {_num(r['median_abs_error_pct'], '.1f', '%')} | "
-                     f"{_num(r['max_abs_error_pct'], '.1f', '%')} | {'yes' if r['targets_met'] else 'no'} |")
+        lines.append(
+            f"| {r['direction']} | {r['sweep']} | {r['points']} | {_num(r['spearman'], '.2f')} | "
+            f"{_num(share, '.0f', '%')} | {_num(r['median_abs_error_pct'], '.1f', '%')} | "
+            f"{_num(r['max_abs_error_pct'], '.1f', '%')} | {'yes' if r['targets_met'] else 'no'} |"
+        )
     met = sum(r["targets_met"] for r in rows)
     lines.append(f"\nTargets met on {met} of {len(rows)} rows.")
     return "\n".join(lines)
@@ -128,8 +139,13 @@ def table(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cpus-sets", nargs="+", default=None, metavar="LIST",
-                        help="CPU sets to measure on, e.g. 0,1 0 (default: two CPUs, then one)")
+    parser.add_argument(
+        "--cpus-sets",
+        nargs="+",
+        default=None,
+        metavar="LIST",
+        help="CPU sets to measure on, e.g. 0,1 0 (default: two CPUs, then one)",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="repeats of the lab's sweeps (default: their files')")
     parser.add_argument("--out", default=str(ROOT / "results" / "validate-model"), metavar="DIR")
     parser.add_argument("--sweeps", nargs="+", default=list(LAB_SWEEPS), metavar="NAME")
@@ -148,19 +164,24 @@ def main(argv=None):
         return 0
     rows = predict_all(out, cpu_sets, names)
     quiet = predict_all(out, cpu_sets, names, loaded=False)
-    machine = (f"{socket.gethostname()}: {platform.platform()}, {os.cpu_count()} CPUs, "
-               f"{platform.processor() or platform.machine()}; load now {_load()}")
-    text = (f"Model validation on {machine}\n\nEach measured point predicted with the load other programs put on "
-            f"its CPUs while it ran (others_cpu_s) and at the speed the machine ran at (probe_cpu_s):\n\n"
-            f"{table(rows)}\n\nThe same points predicted with the calibration runs' median load at their usual "
-            f"speed instead (no knowledge of the machine at measurement time):\n\n{table(quiet)}\n")
+    machine = (
+        f"{socket.gethostname()}: {platform.platform()}, {os.cpu_count()} CPUs, "
+        f"{platform.processor() or platform.machine()}; load now {_load()}"
+    )
+    text = (
+        f"Model validation on {machine}\n\nEach measured point predicted with the load other programs put on "
+        f"its CPUs while it ran (others_cpu_s) and at the speed the machine ran at (probe_cpu_s):\n\n"
+        f"{table(rows)}\n\nThe same points predicted with the calibration runs' median load at their usual "
+        f"speed instead (no knowledge of the machine at measurement time):\n\n{table(quiet)}\n"
+    )
     log = out / "measure.log"
     if log.exists():
         text += "\nMeasured (load averages 1/5/15 min at start and end of each sweep):\n\n```\n" + log.read_text() + "```\n"
     print(text)
     (out / "validation.md").write_text(text, encoding="utf-8")
-    (out / "validation.json").write_text(json.dumps({"machine": machine, "rows": rows, "rows_calibration_load": quiet},
-                                                    indent=1), encoding="utf-8")
+    (out / "validation.json").write_text(
+        json.dumps({"machine": machine, "rows": rows, "rows_calibration_load": quiet}, indent=1), encoding="utf-8"
+    )
     return 0
 
 

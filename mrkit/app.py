@@ -53,9 +53,7 @@ def _import_module(name):
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
             builtins = ", ".join(BUILTIN)
-            raise AppError(
-                f"unknown app {name!r}: not a built-in ({builtins}), an importable module, or a .py file"
-            ) from None
+            raise AppError(f"unknown app {name!r}: not a built-in ({builtins}), an importable module, or a .py file") from None
         raise
 
 

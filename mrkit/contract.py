@@ -23,7 +23,7 @@ _STR = {str}  # check_pairs: the types a list of pairs may hold
 def _shown(obj):
     text = repr(obj)
     if len(text) > _SHOWN_CHARS:
-        text = text[:_SHOWN_CHARS - 3] + "..."
+        text = text[: _SHOWN_CHARS - 3] + "..."
     return f"{text} ({type(obj).__name__})"
 
 

@@ -45,8 +45,10 @@ _NON_ASCII = """café naïve Zürich façade señor Ångström émigré Ελλά
 мир данные Reykjavík Málaga coöperate Øresund touché piñata Curaçao Genève Türkiye 東京""".split()
 _DIGITS = "19th 21st 3rd 1990s 1960s mp3 2nd 4th 100 12 7 42 3 1,000 9am".split()
 # Syllable parts; repeats weight the choice toward simple, pronounceable syllables.
-_ONSETS = "- - - b c d f g h k l m n p r s t v w b c d f g h l m n p r s t w br cr dr fr gr " \
-          "pr tr bl cl fl pl sl st sp sh ch th wh qu j z sm sn sw".replace("-", "").split(" ")
+_ONSETS = (
+    "- - - b c d f g h k l m n p r s t v w b c d f g h l m n p r s t w br cr dr fr gr "
+    "pr tr bl cl fl pl sl st sp sh ch th wh qu j z sm sn sw".replace("-", "").split(" ")
+)
 _NUCLEI = "a e i o u a e i o u a e i o ai ea ee oo ou ie y".split()
 _CODAS = "- - - - - - - n r s t l m n r s t nd st ck ng rt ld sh th x".replace("-", "").split(" ")
 
@@ -63,12 +65,38 @@ def _table(weighted):
 # Per-sentence choices are table lookups by random bytes: no per-sentence RNG calls.
 # Text is assembled as UTF-8 bytes; "\x00" means "glue to the previous word".
 _LENGTHS = _table([(1, 900)] + [(L, L * (32 - L) ** 2) for L in range(2, 32)])  # mean ~13 words
-_CLOSE = _table([((o.encode(), c.encode()), w) for o, c, w in [  # (opening, closing, weight)
-    ("", ". ", 160), ("", ".\n\n", 33), ("", "? ", 14), ("", "! ", 8), ("", "?\n\n", 3),
-    ("“", ".” ", 12), ("“", "?” ", 4), ("“", "!”\n\n", 2), ('"', '." ', 10), ('"', '?" ', 3),
-    ("", "... ", 4), ("(", ".) ", 3)]])
-_SEPS = _table([(s and s.encode(), w) for s, w in [  # inside a sentence, before a word
-    (None, 150), ("\x00, ", 68), ("\x00; ", 12), ("— ", 10), ("\x00—", 8), ("\x00: ", 8)]])
+_CLOSE = _table(
+    [
+        ((o.encode(), c.encode()), w)
+        for o, c, w in [  # (opening, closing, weight)
+            ("", ". ", 160),
+            ("", ".\n\n", 33),
+            ("", "? ", 14),
+            ("", "! ", 8),
+            ("", "?\n\n", 3),
+            ("“", ".” ", 12),
+            ("“", "?” ", 4),
+            ("“", "!”\n\n", 2),
+            ('"', '." ', 10),
+            ('"', '?" ', 3),
+            ("", "... ", 4),
+            ("(", ".) ", 3),
+        ]
+    ]
+)
+_SEPS = _table(
+    [
+        (s and s.encode(), w)
+        for s, w in [  # inside a sentence, before a word
+            (None, 150),
+            ("\x00, ", 68),
+            ("\x00; ", 12),
+            ("— ", 10),
+            ("\x00—", 8),
+            ("\x00: ", 8),
+        ]
+    ]
+)
 _SENT_END = re.compile(rb'[.!?](?:"|\xe2\x80\x9d|\))?(?=[ \n])')
 
 
@@ -88,7 +116,7 @@ def _model(seed):
     while len(pseudo) < _PSEUDO_WORDS:  # drawn in bulk: per-call RNG overhead dominates here
         parts = rng.choices(syllables, k=4 * 4096)
         for j, n in enumerate(rng.choices((1, 2, 3, 4), (15, 45, 30, 10), k=4096)):
-            w = "".join(parts[4 * j:4 * j + n])
+            w = "".join(parts[4 * j : 4 * j + n])
             if len(w) > 1 and w not in taken and len(pseudo) < _PSEUDO_WORDS:
                 taken.add(w)
                 pseudo.append(w)
@@ -97,9 +125,13 @@ def _model(seed):
     ranked = _FUNCTION + pseudo
     compounds = [f"{rng.choice(pseudo[:3000])}-{rng.choice(pseudo[:3000])}" for _ in range(300)]
     special = [  # (words, share of all tokens), outside the Zipf ranking
-        (_NON_ASCII, 0.005), (_CONTRACTIONS, 0.01), (_DIGITS, 0.002),
-        ([str(y) for y in range(1700, 2030)], 0.002), ([w + "'s" for w in pseudo[:200]], 0.003),
-        (compounds + ["well-known", "so-called"], 0.004)]
+        (_NON_ASCII, 0.005),
+        (_CONTRACTIONS, 0.01),
+        (_DIGITS, 0.002),
+        ([str(y) for y in range(1700, 2030)], 0.002),
+        ([w + "'s" for w in pseudo[:200]], 0.003),
+        (compounds + ["well-known", "so-called"], 0.004),
+    ]
     words, units = [], []
     for group, share in special:
         words += group
@@ -140,9 +172,12 @@ def _block(rng, model, k):
     out = _draw(rng, rows, k)
     n = k // 9 + 4  # enough sentences for k words at the mean length of 13
     i, close = 0, b""
-    for L, (op, cl), sep, b in zip(map(_LENGTHS.__getitem__, rng.randbytes(n)),
-                                   map(_CLOSE.__getitem__, rng.randbytes(n)),
-                                   map(_SEPS.__getitem__, rng.randbytes(n)), rng.randbytes(n)):
+    for L, (op, cl), sep, b in zip(
+        map(_LENGTHS.__getitem__, rng.randbytes(n)),
+        map(_CLOSE.__getitem__, rng.randbytes(n)),
+        map(_SEPS.__getitem__, rng.randbytes(n)),
+        rng.randbytes(n),
+    ):
         if i + L > k:
             break
         out[i] = close + op + caps[out[i]]
@@ -239,6 +274,8 @@ def parse_size(text: str) -> int:
     m = _SIZE.fullmatch(text) if isinstance(text, str) else None
     value = int(Fraction(m.group(1)) * 1024 ** _SCALE[m.group(2).lower()]) if m else 0
     if value < 1:
-        raise ValueError(f"bad size {text!r}: expected a positive number of bytes with an optional "
-                         "unit B, KB, MB, GB, KiB, MiB or GiB (e.g. 100, 512KB, 1.5GB, 4MiB)")
+        raise ValueError(
+            f"bad size {text!r}: expected a positive number of bytes with an optional "
+            "unit B, KB, MB, GB, KiB, MiB or GiB (e.g. 100, 512KB, 1.5GB, 4MiB)"
+        )
     return value

@@ -17,9 +17,13 @@ EXTRAS = {
     "dask": ("distributed",),
 }
 # Modules the extras bring in with them, which a command can miss as well.
-EXTRA_OF_MODULE = {**{m: extra for extra, modules in EXTRAS.items() for m in modules},
-                   "numpy": "experiments", "botocore": "aws", "jupyterlab": "notebooks",
-                   "dask": "dask"}
+EXTRA_OF_MODULE = {
+    **{m: extra for extra, modules in EXTRAS.items() for m in modules},
+    "numpy": "experiments",
+    "botocore": "aws",
+    "jupyterlab": "notebooks",
+    "dask": "dask",
+}
 
 
 def missing(module):

@@ -82,7 +82,7 @@ def _merge_round(storage, names, fan_in, name_of, runs):
     size = -(-len(names) // n_batches)  # even batches: 65 files make 33 + 32, not 64 + 1
     merged = []
     for index, start in enumerate(range(0, len(names), size)):
-        batch = names[start:start + size]
+        batch = names[start : start + size]
         run = name_of(index)
         runs.add(run)  # before writing: a failed write leaves nothing, but is still cleaned up after
         _merge_into(storage, batch, run)

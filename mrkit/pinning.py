@@ -42,8 +42,9 @@ def parse_cpus(text):
         raise UsageError("--cpus needs CPU affinity (Linux); this platform has none")
     outside = sorted(cpus - allowed)
     if outside:
-        raise UsageError(f"--cpus {text}: CPU {', '.join(map(str, outside))} is not one this process may use "
-                         f"(allowed: {format_cpus(allowed)})")
+        raise UsageError(
+            f"--cpus {text}: CPU {', '.join(map(str, outside))} is not one this process may use (allowed: {format_cpus(allowed)})"
+        )
     return cpus
 
 

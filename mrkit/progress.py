@@ -22,8 +22,10 @@ class TaskProgress:
         if not self.live:
             return
         maps, reduces = status["map"], status["reduce"]
-        line = (f"{self.prefix}: map {maps['done']}/{maps['total']}, reduce {reduces['done']}/{reduces['total']}, "
-                f"{status['workers']} workers, {status['elapsed_s']:.1f} s")
+        line = (
+            f"{self.prefix}: map {maps['done']}/{maps['total']}, reduce {reduces['done']}/{reduces['total']}, "
+            f"{status['workers']} workers, {status['elapsed_s']:.1f} s"
+        )
         self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()
         self._width = len(line)

@@ -36,8 +36,10 @@ def encode_output(pairs):
     if text.count("\n") != len(pairs):
         key, result = next((k, r) for k, r in pairs if "\n" in k or "\n" in r)
         part = f"key {key!r}" if "\n" in key else f"result {result!r} for key {key!r}"
-        raise AppError(f"reduce's {part} holds a newline: an output line is `key value`, one per key, "
-                       "so keys and results must not contain one")
+        raise AppError(
+            f"reduce's {part} holds a newline: an output line is `key value`, one per key, "
+            "so keys and results must not contain one"
+        )
     return text.encode("utf-8", "surrogatepass")
 
 

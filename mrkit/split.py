@@ -87,6 +87,8 @@ def pin(inputs, storage):
     for item in inputs:
         size, _ = found[item.location]
         if size != item.size:
-            raise InputChanged(f"input {item.path!r} changed before the job split it ({item.size:,} bytes when "
-                               f"staged, {size:,} now): run the job on inputs that stay put while it runs")
+            raise InputChanged(
+                f"input {item.path!r} changed before the job split it ({item.size:,} bytes when "
+                f"staged, {size:,} now): run the job on inputs that stay put while it runs"
+            )
     return {location: version for location, (_, version) in found.items()}

@@ -18,9 +18,7 @@ _BLOCK = 1 << 20
 
 # ASCII non-letters become spaces; bytes >= 0x80 (non-ASCII UTF-8 and invalid
 # bytes) are kept so multi-byte characters stay whole for the fix-up below.
-_ASCII_TABLE = bytes(
-    b if (0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A or b >= 0x80) else 0x20 for b in range(256)
-)
+_ASCII_TABLE = bytes(b if (0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A or b >= 0x80) else 0x20 for b in range(256))
 
 
 def _alpha_runs(text):

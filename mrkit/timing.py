@@ -12,37 +12,85 @@ import socket
 import time
 
 TASK_COLUMNS = [
-    "run_id", "phase", "task", "attempt", "worker", "pid", "host", "start", "end", "duration_s",
-    "bytes_in", "bytes_out", "records_in", "records_out", "status",
+    "run_id",
+    "phase",
+    "task",
+    "attempt",
+    "worker",
+    "pid",
+    "host",
+    "start",
+    "end",
+    "duration_s",
+    "bytes_in",
+    "bytes_out",
+    "records_in",
+    "records_out",
+    "status",
     "cpu_s",  # second round: the worker's user+system CPU seconds for the attempt
-    "backup", "slowdown",  # second round: a backup attempt; the slowdown injected on its worker (1: none)
+    "backup",
+    "slowdown",  # second round: a backup attempt; the slowdown injected on its worker (1: none)
     # ECS only (blank elsewhere): the worker task's lifecycle from DescribeTasks, epoch seconds
-    "ecs_created_at", "ecs_pull_started_at", "ecs_pull_stopped_at", "ecs_started_at", "ecs_stopped_at",
+    "ecs_created_at",
+    "ecs_pull_started_at",
+    "ecs_pull_stopped_at",
+    "ecs_started_at",
+    "ecs_stopped_at",
 ]
 ECS_LIFECYCLE_COLUMNS = TASK_COLUMNS[-5:]
 
 RUN_COLUMNS = [
-    "run_id", "app", "backend", "n_map", "n_reduce", "workers", "cpu_count", "input_bytes",
-    "split_s", "map_serial_sum_s", "map_wall_s", "map_speedup", "reduce_serial_sum_s",
-    "reduce_wall_s", "startup_s", "end_to_end_s", "est_serial_s", "est_parallel_s", "retries",
+    "run_id",
+    "app",
+    "backend",
+    "n_map",
+    "n_reduce",
+    "workers",
+    "cpu_count",
+    "input_bytes",
+    "split_s",
+    "map_serial_sum_s",
+    "map_wall_s",
+    "map_speedup",
+    "reduce_serial_sum_s",
+    "reduce_wall_s",
+    "startup_s",
+    "end_to_end_s",
+    "est_serial_s",
+    "est_parallel_s",
+    "retries",
     "repeat",
-    "cores", "master_cpu_s",  # second round: CPUs the job could use (affinity), the master's CPU seconds
-    "backup_tasks", "slow_workers", "slowdown",  # second round: the backup policy, the straggler injection
+    "cores",
+    "master_cpu_s",  # second round: CPUs the job could use (affinity), the master's CPU seconds
+    "backup_tasks",
+    "slow_workers",
+    "slowdown",  # second round: the backup policy, the straggler injection
 ]
 
 STATUSES = ("ok", "failed", "timed_out", "superseded")
 
 
-def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, status="ok", backup=False, slowdown=1.0,
-                **counters):
+def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, status="ok", backup=False, slowdown=1.0, **counters):
     """A task attempt's row, with every column present."""
     return {
-        "run_id": run_id, "phase": phase, "task": task, "attempt": attempt, "worker": worker,
-        "pid": pid, "host": host, "start": start, "end": end, "duration_s": end - start,
-        "bytes_in": counters.get("bytes_in", 0), "bytes_out": counters.get("bytes_out", 0),
-        "records_in": counters.get("records_in", 0), "records_out": counters.get("records_out", 0),
-        "status": status, "cpu_s": counters.get("cpu_s"),  # None: not reported (the attempt died or was stopped)
-        "backup": backup, "slowdown": slowdown,
+        "run_id": run_id,
+        "phase": phase,
+        "task": task,
+        "attempt": attempt,
+        "worker": worker,
+        "pid": pid,
+        "host": host,
+        "start": start,
+        "end": end,
+        "duration_s": end - start,
+        "bytes_in": counters.get("bytes_in", 0),
+        "bytes_out": counters.get("bytes_out", 0),
+        "records_in": counters.get("records_in", 0),
+        "records_out": counters.get("records_out", 0),
+        "status": status,
+        "cpu_s": counters.get("cpu_s"),  # None: not reported (the attempt died or was stopped)
+        "backup": backup,
+        "slowdown": slowdown,
         **dict.fromkeys(ECS_LIFECYCLE_COLUMNS),  # ECS tasks only; the launcher fills them in
     }
 
@@ -50,8 +98,17 @@ def task_record(run_id, phase, task, attempt, worker, pid, host, start, end, sta
 def split_record(run_id, start, end, input_bytes, n_tasks):
     """The master's own row for cutting the inputs into map tasks."""
     return task_record(
-        run_id, "split", 0, 1, "master", os.getpid(), socket.gethostname(), start, end,
-        bytes_in=input_bytes, records_out=n_tasks,
+        run_id,
+        "split",
+        0,
+        1,
+        "master",
+        os.getpid(),
+        socket.gethostname(),
+        start,
+        end,
+        bytes_in=input_bytes,
+        records_out=n_tasks,
     )
 
 
@@ -80,9 +137,25 @@ def process_cpu_s():
     return times.user + times.system
 
 
-def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_bytes,
-              launched_at, finished_at, repeat=0, cpu_count=None, master_cpu_s=None, backup_tasks=None,
-              slow_workers=0, slowdown=1.0):
+def summarize(
+    records,
+    *,
+    run_id,
+    app,
+    backend,
+    n_map,
+    n_reduce,
+    workers,
+    input_bytes,
+    launched_at,
+    finished_at,
+    repeat=0,
+    cpu_count=None,
+    master_cpu_s=None,
+    backup_tasks=None,
+    slow_workers=0,
+    slowdown=1.0,
+):
     """The run's row of runs.csv from its task records.
 
     startup_s is the time from launch until the first task started (process
@@ -94,18 +167,31 @@ def summarize(records, *, run_id, app, backend, n_map, n_reduce, workers, input_
     task_starts = [r["start"] for r in records if r["phase"] in ("map", "reduce")]
     startup = (min(task_starts) - launched_at) if task_starts else finished_at - launched_at
     return {
-        "run_id": run_id, "app": app, "backend": backend, "n_map": n_map, "n_reduce": n_reduce,
-        "workers": workers, "cpu_count": cpu_count or os.cpu_count(), "input_bytes": input_bytes,
-        "split_s": split_s, "map_serial_sum_s": map_serial, "map_wall_s": map_wall,
+        "run_id": run_id,
+        "app": app,
+        "backend": backend,
+        "n_map": n_map,
+        "n_reduce": n_reduce,
+        "workers": workers,
+        "cpu_count": cpu_count or os.cpu_count(),
+        "input_bytes": input_bytes,
+        "split_s": split_s,
+        "map_serial_sum_s": map_serial,
+        "map_wall_s": map_wall,
         "map_speedup": map_serial / map_wall if map_wall > 0 else float("nan"),
-        "reduce_serial_sum_s": reduce_serial, "reduce_wall_s": reduce_wall,
-        "startup_s": startup, "end_to_end_s": finished_at - launched_at,
+        "reduce_serial_sum_s": reduce_serial,
+        "reduce_wall_s": reduce_wall,
+        "startup_s": startup,
+        "end_to_end_s": finished_at - launched_at,
         "est_serial_s": split_s + map_serial + reduce_serial,
         "est_parallel_s": split_s + map_wall + reduce_wall,
         "retries": sum(1 for r in records if r["phase"] != "split" and r["status"] != "ok"),
         "repeat": repeat,
-        "cores": cores(), "master_cpu_s": process_cpu_s() if master_cpu_s is None else master_cpu_s,
-        "backup_tasks": backup_tasks or "none", "slow_workers": slow_workers, "slowdown": slowdown,
+        "cores": cores(),
+        "master_cpu_s": process_cpu_s() if master_cpu_s is None else master_cpu_s,
+        "backup_tasks": backup_tasks or "none",
+        "slow_workers": slow_workers,
+        "slowdown": slowdown,
     }
 
 

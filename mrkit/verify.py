@@ -23,17 +23,16 @@ from mrkit.storage.local import LocalStorage
 
 EXAMPLES = 3
 # A verified sweep run's columns in runs.csv: unique keys expected and found, and how the output differed.
-VERIFY_COLUMNS = ["verify_expected", "verify_found", "verify_missing", "verify_extra", "verify_different",
-                  "verify_duplicate"]
+VERIFY_COLUMNS = ["verify_expected", "verify_found", "verify_missing", "verify_extra", "verify_different", "verify_duplicate"]
 
 
 @dataclass
 class Verification:
-    expected: int     # unique keys in the sequential output
-    found: int        # unique keys in the job's output
-    missing: list     # keys only the sequential output has
-    extra: list       # keys only the job's output has
-    different: list   # keys in both, with different values
+    expected: int  # unique keys in the sequential output
+    found: int  # unique keys in the job's output
+    missing: list  # keys only the sequential output has
+    extra: list  # keys only the job's output has
+    different: list  # keys in both, with different values
     duplicate: int = 0  # output lines that repeat an earlier line (e.g. two reducers wrote it)
 
     @property
@@ -46,8 +45,10 @@ class Verification:
         return dict(zip(VERIFY_COLUMNS, counts))
 
     def line(self):
-        counts = (f"{self.expected:,} unique keys expected, {self.found:,} found; missing {len(self.missing)}, "
-                  f"extra {len(self.extra)}, different {len(self.different)}")
+        counts = (
+            f"{self.expected:,} unique keys expected, {self.found:,} found; missing {len(self.missing)}, "
+            f"extra {len(self.extra)}, different {len(self.different)}"
+        )
         if self.duplicate:
             counts += f", emitted twice {self.duplicate}"
         if self.ok:
@@ -106,9 +107,12 @@ def compare(expected, found):
     found, duplicate = _as_text(found)
     both = expected.keys() & found.keys()
     return Verification(
-        expected=len(expected), found=len(found),
-        missing=sorted(expected.keys() - found.keys()), extra=sorted(found.keys() - expected.keys()),
-        different=sorted(k for k in both if expected[k] != found[k]), duplicate=duplicate,
+        expected=len(expected),
+        found=len(found),
+        missing=sorted(expected.keys() - found.keys()),
+        extra=sorted(found.keys() - expected.keys()),
+        different=sorted(k for k in both if expected[k] != found[k]),
+        duplicate=duplicate,
     )
 
 

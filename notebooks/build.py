@@ -16,8 +16,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = pathlib.Path(__file__).resolve().parent
 # The notebooks are package data (mrkit/notebooks/, read with importlib.resources); notebooks/*.ipynb link there.
 OUT = HERE.parent / "mrkit" / "notebooks"
-KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
-          "language_info": {"name": "python"}}
+KERNEL = {
+    "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
+    "language_info": {"name": "python"},
+}
 
 SWEEP_INTRO = """\
 # Sweep: run (or reload) a MapReduce sweep, then its tables, figures and report text
@@ -77,8 +79,11 @@ SWEEP_CELLS = [
     new_code_cell("for result in results:\n    show_sweep(result, results)"),
     new_code_cell("if checks:\n    show_checks(results)"),
     new_code_cell("show_appendix(results)"),
-    new_markdown_cell("All runs and task attempts as two DataFrames, for your own analysis "
-                      "(`runs.tail()` in a cell of your own shows the last runs):", metadata=NOTEBOOK_ONLY),
+    new_markdown_cell(
+        "All runs and task attempts as two DataFrames, for your own analysis "
+        "(`runs.tail()` in a cell of your own shows the last runs):",
+        metadata=NOTEBOOK_ONLY,
+    ),
     new_code_cell("runs, tasks = nr.frames(results)", metadata={"tags": ["notebook-only"]}),
 ]
 
@@ -107,9 +112,11 @@ INTERACTIVE_CELLS = [
     new_markdown_cell(INTERACTIVE_INTRO),
     new_code_cell(INTERACTIVE_PARAMETERS, metadata={"tags": ["parameters"]}),
     new_code_cell(INTERACTIVE_RUN),
-    new_markdown_cell("Every run so far, one row each (the columns of `runs.csv`), redrawn after each run. They are "
-                      "also appended to `results/interactive/runs.csv` and `tasks.csv`, each run's files in "
-                      "`results/interactive/<run id>/`; `lab.runs` and `lab.tasks` are the DataFrames:"),
+    new_markdown_cell(
+        "Every run so far, one row each (the columns of `runs.csv`), redrawn after each run. They are "
+        "also appended to `results/interactive/runs.csv` and `tasks.csv`, each run's files in "
+        "`results/interactive/<run id>/`; `lab.runs` and `lab.tasks` are the DataFrames:"
+    ),
     new_code_cell("lab.runs_table"),
 ]
 

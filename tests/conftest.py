@@ -35,16 +35,22 @@ def sync_api():
 def mrkit(*args, cwd, timeout=60, env=None, check=False):
     """Run the CLI as its own process; returns the CompletedProcess."""
     merged = {**os.environ, **(env or {})}
-    result = subprocess.run([*MRKIT, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                            timeout=timeout, env=merged)
+    result = subprocess.run([*MRKIT, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=merged)
     if check and result.returncode != 0:
         raise AssertionError(f"mrkit {args} exited {result.returncode}: {result.stderr}")
     return result
 
 
 def mrkit_popen(*args, cwd, env=None, **kwargs):
-    return subprocess.Popen([*MRKIT, *map(str, args)], cwd=cwd, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [*MRKIT, *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def sorted_outputs(directory):
@@ -90,6 +96,7 @@ def app_children(tmp_path):
 
     Whatever still runs at the end is killed, so a failing test leaves no `sleep` behind.
     """
+
     def running(directory=tmp_path):
         return [pid for pid in recorded_pids(directory, "child") if alive(pid)]
 

@@ -9,16 +9,23 @@ import pandas as pd
 
 from mrkit.experiments.model.simulate import inflation
 
-TRUE = dict(map_fixed_s=0.01, map_per_byte_s=8e-8, map_per_file_s=0.002, reduce_fixed_s=0.004,
-            reduce_per_record_s=1e-6, reduce_per_file_s=0.0005)
+TRUE = dict(
+    map_fixed_s=0.01,
+    map_per_byte_s=8e-8,
+    map_per_file_s=0.002,
+    reduce_fixed_s=0.004,
+    reduce_per_record_s=1e-6,
+    reduce_per_file_s=0.0005,
+)
 HEAPS_K, HEAPS_BETA = 30.0, 0.5
 LAUNCH, FORK = 0.05, 0.004
 MASTER_TASK, MASTER_FILE, MASTER_WORKER = 0.002, 0.0001, 0.003
 INPUT = 8 * 2**20
 
 
-def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0, reduce_contention=None,
-              map_per_byte=None, reduce_per_record=None):
+def synthetic(
+    configs, cores=2, repeats=2, app="wc", contention=0.0, reduce_contention=None, map_per_byte=None, reduce_per_record=None
+):
     """runs and tasks DataFrames whose every number follows the model with the TRUE costs, exactly.
 
     Tasks run in rounds of W (one per worker), a round's tasks side by side; with `contention`, each
@@ -33,7 +40,7 @@ def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0, reduce_cont
     for i, (m, r, w) in enumerate(c for c in configs for _ in range(repeats)):
         run_id = f"run{i}"
         b = INPUT / m
-        keys = HEAPS_K * b ** HEAPS_BETA
+        keys = HEAPS_K * b**HEAPS_BETA
         share = 1 - math.exp(-keys / r)
         t = 0.0
         for phase, n in (("map", m), ("reduce", r)):
@@ -47,16 +54,44 @@ def synthetic(configs, cores=2, repeats=2, app="wc", contention=0.0, reduce_cont
                     counts = dict(bytes_in=b, records_in=1, records_out=keys)
                 else:
                     records = m * keys / r
-                    cpu = (TRUE["reduce_fixed_s"] + reduce_per_record(records) * records
-                           + TRUE["reduce_per_file_s"] * m * share)
+                    cpu = TRUE["reduce_fixed_s"] + reduce_per_record(records) * records + TRUE["reduce_per_file_s"] * m * share
                     counts = dict(bytes_in=0, records_in=records, records_out=records)
                 cpu *= inflation(contention if phase == "map" else reduce_contention, side_by_side)
-                tasks.append(dict(run_id=run_id, phase=phase, task=k, attempt=1, worker=worker, pid=1, host="h",
-                                  start=t, end=t + cpu, duration_s=cpu, bytes_out=0, status="ok", cpu_s=cpu, **counts))
-        runs.append(dict(run_id=run_id, app=app, backend="local", n_map=m, n_reduce=r, workers=w, cpu_count=cores,
-                         input_bytes=INPUT, startup_s=LAUNCH + FORK * w, end_to_end_s=1.0, cores=cores,
-                         master_cpu_s=0.01 + (FORK + MASTER_WORKER) * w + MASTER_TASK * (m + r)
-                         + MASTER_FILE * (m * r + r), repeat=0))
+                tasks.append(
+                    dict(
+                        run_id=run_id,
+                        phase=phase,
+                        task=k,
+                        attempt=1,
+                        worker=worker,
+                        pid=1,
+                        host="h",
+                        start=t,
+                        end=t + cpu,
+                        duration_s=cpu,
+                        bytes_out=0,
+                        status="ok",
+                        cpu_s=cpu,
+                        **counts,
+                    )
+                )
+        runs.append(
+            dict(
+                run_id=run_id,
+                app=app,
+                backend="local",
+                n_map=m,
+                n_reduce=r,
+                workers=w,
+                cpu_count=cores,
+                input_bytes=INPUT,
+                startup_s=LAUNCH + FORK * w,
+                end_to_end_s=1.0,
+                cores=cores,
+                master_cpu_s=0.01 + (FORK + MASTER_WORKER) * w + MASTER_TASK * (m + r) + MASTER_FILE * (m * r + r),
+                repeat=0,
+            )
+        )
     return pd.DataFrame(runs), pd.DataFrame(tasks)
 
 

@@ -40,12 +40,15 @@ def test_objects_and_dicts_of_functions():
         assert list(app.map("f", "a b")) == [("a", "1"), ("b", "1")]
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("nosuch", "unknown app 'nosuch'"),
-    (app_path("noreduce"), "has no reduce(key, values) function"),
-    ({"reduce": len}, "has no map(filename, contents) function"),
-    ("/no/such/app.py", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("nosuch", "unknown app 'nosuch'"),
+        (app_path("noreduce"), "has no reduce(key, values) function"),
+        ({"reduce": len}, "has no map(filename, contents) function"),
+        ("/no/such/app.py", "does not exist"),
+    ],
+)
 def test_what_is_missing_is_named(spec, message):
     with pytest.raises(AppError, match=None) as err:
         load_app(spec)

@@ -28,8 +28,14 @@ CORE = "sequential_cw,mp_pool,mp_pool_cw,mrkit_run,mrkit_run_study,mrkit_sequent
 
 def _broken_peer():
     """A peer whose framework is not installed: it must be skipped with a note, not fail the run."""
-    return impls.Impl("broken_peer", impls._peer("plain_count.py", python="peer"), impls.parse_counts_file,
-                      requires_modules=("mrkit_bench_no_such_module",), interpreter="peer", optional=True)
+    return impls.Impl(
+        "broken_peer",
+        impls._peer("plain_count.py", python="peer"),
+        impls.parse_counts_file,
+        requires_modules=("mrkit_bench_no_such_module",),
+        interpreter="peer",
+        optional=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +45,9 @@ def quick(tmp_path_factory):
     lines = []
     impls.register(_broken_peer())
     try:
-        code = cli.main(["--quick", "--source", "synth", "--results", str(results),
-                         "--only", CORE + ",broken_peer"], log=lines.append)
+        code = cli.main(
+            ["--quick", "--source", "synth", "--results", str(results), "--only", CORE + ",broken_peer"], log=lines.append
+        )
     finally:
         del impls.REGISTRY["broken_peer"]
     return results, code, lines
@@ -52,8 +59,18 @@ def test_writes_csv_summary_chart_and_markdown(quick):
     for name in ("bench.csv", "summary.csv", "bench.png", "bench.md"):
         assert (results / name).stat().st_size > 0, name
     runs = pd.read_csv(results / "bench.csv")
-    for column in ("case", "impl", "repeat", "wall_s", "peak_rss_tree_mb", "peak_rss_max_proc_mb", "ok",
-                   "cpu_s", "busy_before", "mrkit_src"):
+    for column in (
+        "case",
+        "impl",
+        "repeat",
+        "wall_s",
+        "peak_rss_tree_mb",
+        "peak_rss_max_proc_mb",
+        "ok",
+        "cpu_s",
+        "busy_before",
+        "mrkit_src",
+    ):
         assert column in runs.columns
     assert set(runs["case"]) == {"corpus", "same_function", "scale", "fixed"}
     assert (runs["wall_s"] > 0).all()
@@ -102,11 +119,11 @@ def test_peer_map_function_is_chosen_by_the_environment(tmp_path):
     script = "import counting; print(counting.count_text.__module__, counting.FUNCTIONS[counting.NAME].__name__)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(impls.PEERS), str(ROOT)])}
     for name, fn in (("plain", "count_text"), ("count_words", "mrkit_text")):
-        out = subprocess.run([sys.executable, "-c", script], env={**env, "MRBENCH_COUNT": name}, capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script], env={**env, "MRBENCH_COUNT": name}, capture_output=True, text=True, check=True
+        )
         assert out.stdout.split() == ["counting", fn]
-    bad = subprocess.run([sys.executable, "-c", script], env={**env, "MRBENCH_COUNT": "nope"}, capture_output=True,
-                         text=True)
+    bad = subprocess.run([sys.executable, "-c", script], env={**env, "MRBENCH_COUNT": "nope"}, capture_output=True, text=True)
     assert bad.returncode != 0 and "MRBENCH_COUNT='nope'" in bad.stderr
     # and the two functions agree on the isalpha definition, so either peer variant checks against one reference
     sample = tmp_path / "s.txt"
@@ -114,8 +131,11 @@ def test_peer_map_function_is_chosen_by_the_environment(tmp_path):
     outs = []
     for name in ("plain", "count_words"):
         out = tmp_path / f"{name}.txt"
-        subprocess.run([sys.executable, str(impls.PEERS / "plain_count.py"), str(out), str(sample)],
-                       env={**env, "MRBENCH_COUNT": name}, check=True)
+        subprocess.run(
+            [sys.executable, str(impls.PEERS / "plain_count.py"), str(out), str(sample)],
+            env={**env, "MRBENCH_COUNT": name},
+            check=True,
+        )
         outs.append(out.read_text())
     assert outs[0] == outs[1] and "café 1" in outs[0]
 
@@ -159,8 +179,23 @@ def test_a_wrong_count_is_caught_and_fails_the_run(tmp_path, monkeypatch):
 
     monkeypatch.setitem(impls.REGISTRY, "liar", impls.Impl("liar", impls._peer("plain_count.py"), lying_parse))
     lines = []
-    code = cli.main(["--quick", "--source", "synth", "--results", str(tmp_path), "--suites", "corpus",
-                     "--only", "liar", "--no-chart", "--corpus-cache", str(tmp_path / "c")], log=lines.append)
+    code = cli.main(
+        [
+            "--quick",
+            "--source",
+            "synth",
+            "--results",
+            str(tmp_path),
+            "--suites",
+            "corpus",
+            "--only",
+            "liar",
+            "--no-chart",
+            "--corpus-cache",
+            str(tmp_path / "c"),
+        ],
+        log=lines.append,
+    )
     assert code == 1
     runs = pd.read_csv(tmp_path / "bench.csv")
     liar = runs[runs["impl"] == "liar"].iloc[0]
@@ -175,8 +210,7 @@ def test_measure_sees_the_whole_process_tree(tmp_path):
         child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(80 * 2**20); time.sleep(0.5)"])
         child.wait()
     """)
-    m = measure.run([sys.executable, "-c", script], cwd=tmp_path, stdout_path=tmp_path / "out",
-                    stderr_path=tmp_path / "err")
+    m = measure.run([sys.executable, "-c", script], cwd=tmp_path, stdout_path=tmp_path / "out", stderr_path=tmp_path / "err")
     assert m.returncode == 0
     assert m.peak_rss_max_proc_mb > 80
     assert m.peak_rss_tree_mb > 80
@@ -184,8 +218,13 @@ def test_measure_sees_the_whole_process_tree(tmp_path):
 
 
 def test_measure_kills_the_tree_on_timeout(tmp_path):
-    m = measure.run([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path,
-                    stdout_path=tmp_path / "out", stderr_path=tmp_path / "err", timeout=0.5)
+    m = measure.run(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        cwd=tmp_path,
+        stdout_path=tmp_path / "out",
+        stderr_path=tmp_path / "err",
+        timeout=0.5,
+    )
     assert m.timed_out and m.returncode != 0
 
 
@@ -224,18 +263,41 @@ def test_plain_count_matches_the_isalpha_definition(tmp_path):
 
 
 def _row(case, impl, wall, proc=30, repeat=0, **extra):
-    return {"case": case, "impl": impl, "repeat": repeat, "wall_s": wall, "peak_rss_tree_mb": proc * 2,
-            "peak_rss_max_proc_mb": proc, "ok": True, "match": "yes", "returncode": 0, "max_fds": 9,
-            "input_mb": 1.0, "settings": "", "note": "", "cpu_s": wall, "busy_before": 0.0, "load1": 1.0, **extra}
+    return {
+        "case": case,
+        "impl": impl,
+        "repeat": repeat,
+        "wall_s": wall,
+        "peak_rss_tree_mb": proc * 2,
+        "peak_rss_max_proc_mb": proc,
+        "ok": True,
+        "match": "yes",
+        "returncode": 0,
+        "max_fds": 9,
+        "input_mb": 1.0,
+        "settings": "",
+        "note": "",
+        "cpu_s": wall,
+        "busy_before": 0.0,
+        "load1": 1.0,
+        **extra,
+    }
 
 
 def test_targets_pass_and_fail_on_a_made_up_summary():
-    rows = [_row("corpus", "python_sequential", 10.0, 100), _row("corpus", "mrkit_run", 5.0, 150),
-            _row("corpus", "mrkit_run_study", 8.0, 150), _row("books", "python_sequential", 1.0, 20),
-            _row("books", "mrkit_run", 1.5)]
+    rows = [
+        _row("corpus", "python_sequential", 10.0, 100),
+        _row("corpus", "mrkit_run", 5.0, 150),
+        _row("corpus", "mrkit_run_study", 8.0, 150),
+        _row("books", "python_sequential", 1.0, 20),
+        _row("books", "mrkit_run", 1.5),
+    ]
     for k, (mrkit, pool, seq) in enumerate([(5.0, 5.0, 10.0), (5.2, 5.0, 10.0), (4.8, 5.0, 10.0)]):
-        rows += [_row("same_function", "mrkit_run", mrkit, repeat=k), _row("same_function", "mp_pool_cw", pool, repeat=k),
-                 _row("same_function", "sequential_cw", seq, repeat=k)]
+        rows += [
+            _row("same_function", "mrkit_run", mrkit, repeat=k),
+            _row("same_function", "mp_pool_cw", pool, repeat=k),
+            _row("same_function", "sequential_cw", seq, repeat=k),
+        ]
     rows += [_row("same_function", "mrkit_run_dask", w, repeat=k) for k, w in enumerate((5.4, 5.5, 5.0))]
     # master CPU: 0.2 s fixed + 100 µs per task up to 10k, then 300 µs per task (not flat)
     for n, wall, master in [(1000, 1.0, 0.301), (10000, 5.0, 1.201), (100000, 60.0, 28.201)]:
@@ -251,10 +313,13 @@ def test_targets_pass_and_fail_on_a_made_up_summary():
         "same function: mrkit run vs count_words run sequentially": "PASS",  # 0.50
         "same function: mrkit run --backend dask vs local": "PASS",  # 1.08, 1.06, 1.04: median 1.06
         "mrkit run wall vs sequential count": "FAIL",  # books 1.5x
-        "scale: 10": "PASS", "scale: 100": "FAIL",  # 5 s; 60 / 5 = 12x
+        "scale: 10": "PASS",
+        "scale: 100": "FAIL",  # 5 s; 60 / 5 = 12x
         "scale: master CPU per task flat": "FAIL",  # marginal 100 -> 300 µs
         "fixed cost: mrkit run wc on one empty file": "PASS",  # median 0.18 s
-        "peak RSS of any one mrkit process": "PASS", "peak RSS of one process": "N/A", "study config": "PASS",
+        "peak RSS of any one mrkit process": "PASS",
+        "peak RSS of one process": "N/A",
+        "study config": "PASS",
     }, status
     assert "1.00× (range 0.96–1.04, 3 pairs)" in goals["same function: mrkit run vs Pool(W) running count_words"].measured
     assert "1.06× (range 1.04–1.08, 3 pairs)" in goals["same function: mrkit run --backend dask vs local"].measured
@@ -293,9 +358,20 @@ def test_same_function_runs_dask_and_dask_tasks_beside_local(tmp_path):
     """`make bench` puts both dask backends (a LocalCluster each) beside local, as ratios of one alternating run."""
     pytest.importorskip("distributed", reason="the dask extra is not installed (make setup installs it)")
     lines = []
-    code = cli.main(["--quick", "--source", "synth", "--results", str(tmp_path), "--suites", "same_function",
-                     "--only", "mrkit_run,mrkit_run_dask,mrkit_run_dask_tasks,mp_pool_cw,sequential_cw"],
-                    log=lines.append)
+    code = cli.main(
+        [
+            "--quick",
+            "--source",
+            "synth",
+            "--results",
+            str(tmp_path),
+            "--suites",
+            "same_function",
+            "--only",
+            "mrkit_run,mrkit_run_dask,mrkit_run_dask_tasks,mp_pool_cw,sequential_cw",
+        ],
+        log=lines.append,
+    )
     assert code == 0, "\n".join(lines)
     runs = pd.read_csv(tmp_path / "bench.csv")
     same = runs[runs["case"] == "same_function"]

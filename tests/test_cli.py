@@ -75,12 +75,15 @@ def test_empty_directory_input(tmp_path):
     _one_line_error(mrkit("run", "wc", "empty", cwd=tmp_path), "has no files")
 
 
-@pytest.mark.parametrize("app, message", [
-    ("nosuchapp", "unknown app 'nosuchapp'"),
-    ("no.such.module", "unknown app 'no.such.module'"),
-    ("missing.py", "does not exist"),
-    (app_path("noreduce"), "has no reduce(key, values) function"),
-])
+@pytest.mark.parametrize(
+    "app, message",
+    [
+        ("nosuchapp", "unknown app 'nosuchapp'"),
+        ("no.such.module", "unknown app 'no.such.module'"),
+        ("missing.py", "does not exist"),
+        (app_path("noreduce"), "has no reduce(key, values) function"),
+    ],
+)
 def test_bad_app(app, message, corpus, tmp_path):
     for command in (["sequential", app, corpus[0]], ["run", app, corpus[0]], ["worker", app]):
         _one_line_error(mrkit(*command, cwd=tmp_path), message)
@@ -203,14 +206,16 @@ def test_non_utf8_and_empty_inputs(tmp_path):
 def test_run_json_summary_has_the_contract_columns(corpus, tmp_path):
     from mrkit.timing import RUN_COLUMNS
 
-    result = mrkit("run", "wc", "-m", "3", "-r", "2", "-w", "2", "--json", *corpus[:2], "--workdir", "out",
-                   cwd=tmp_path, check=True)
+    result = mrkit(
+        "run", "wc", "-m", "3", "-r", "2", "-w", "2", "--json", *corpus[:2], "--workdir", "out", cwd=tmp_path, check=True
+    )
     summary = json.loads(result.stdout)
     assert list(summary) == RUN_COLUMNS
     assert (summary["n_map"], summary["n_reduce"], summary["workers"], summary["backend"]) == (3, 2, 2, "local")
     assert summary["map_speedup"] == pytest.approx(summary["map_serial_sum_s"] / summary["map_wall_s"])
     assert summary["est_serial_s"] == pytest.approx(
-        summary["split_s"] + summary["map_serial_sum_s"] + summary["reduce_serial_sum_s"])
+        summary["split_s"] + summary["map_serial_sum_s"] + summary["reduce_serial_sum_s"]
+    )
     assert summary["est_parallel_s"] == pytest.approx(summary["split_s"] + summary["map_wall_s"] + summary["reduce_wall_s"])
     assert summary["end_to_end_s"] >= summary["map_wall_s"] + summary["reduce_wall_s"]
     assert summary["input_bytes"] == sum(os.path.getsize(p) for p in corpus[:2])
@@ -235,8 +240,22 @@ def test_master_for_a_launcher_takes_token_inputs_manifest_and_run_id_and_publis
     (tmp_path / "token").write_text("launcher-token\n")
     (tmp_path / "ref").mkdir()
     mrkit("sequential", "wc", *corpus[:3], cwd=tmp_path / "ref", check=True)
-    master = mrkit_popen("master", "--storage", store, "--inputs-from", "mr-inputs.json", "--token-file",
-                         tmp_path / "token", "--run-id", "run-7", "--status-every", "0.2", "-r", "2", cwd=tmp_path)
+    master = mrkit_popen(
+        "master",
+        "--storage",
+        store,
+        "--inputs-from",
+        "mr-inputs.json",
+        "--token-file",
+        tmp_path / "token",
+        "--run-id",
+        "run-7",
+        "--status-every",
+        "0.2",
+        "-r",
+        "2",
+        cwd=tmp_path,
+    )
     try:
         while not (store / "mr-status.json").exists():
             assert master.poll() is None, master.communicate()
@@ -266,10 +285,13 @@ def test_a_missing_token_file_is_one_line(tmp_path):
     _one_line_error(result, "cannot read token file", "does not exist")
 
 
-@pytest.mark.parametrize("args, module, extra", [
-    (["sweep", "map_sweep", "--quick"], "pandas", "experiments"),
-    (["report", "--quick"], "papermill", "notebooks"),
-])
+@pytest.mark.parametrize(
+    "args, module, extra",
+    [
+        (["sweep", "map_sweep", "--quick"], "pandas", "experiments"),
+        (["report", "--quick"], "papermill", "notebooks"),
+    ],
+)
 def test_a_command_whose_optional_stack_is_missing_names_the_extra(tmp_path, args, module, extra):
     # A package on PYTHONPATH that fails to import as an absent one does: what a base install sees.
     stub = tmp_path / "absent" / module
@@ -289,8 +311,11 @@ def test_report_base_image_without_stand_in_is_a_usage_error(tmp_path):
 
 
 def test_predict_takes_latest_before_any_results_with_a_one_line_error(tmp_path):
-    _one_line_error(mrkit("predict", "results/calibrate/latest", cwd=tmp_path),
-                    "no results of sweep 'calibrate'", "run `mrkit sweep calibrate` first")
+    _one_line_error(
+        mrkit("predict", "results/calibrate/latest", cwd=tmp_path),
+        "no results of sweep 'calibrate'",
+        "run `mrkit sweep calibrate` first",
+    )
 
 
 @pytest.mark.slow

@@ -28,8 +28,9 @@ def _bad_app(what, kind):
 @pytest.mark.parametrize("what", ["key", "value", "reduce"])
 def test_sequential_prints_one_line_blaming_the_app(tmp_path, what, kind):
     (tmp_path / "a.txt").write_text("hello\n")
-    result = mrkit("sequential", app_path("badtypes"), "a.txt", "--app-opt", f"what={what}",
-                   "--app-opt", f"kind={kind}", cwd=tmp_path)
+    result = mrkit(
+        "sequential", app_path("badtypes"), "a.txt", "--app-opt", f"what={what}", "--app-opt", f"kind={kind}", cwd=tmp_path
+    )
     assert result.returncode == 2
     assert result.stderr == f"mrkit sequential: error: {_expected(what, kind, 'a.txt')}\n"
     assert not (tmp_path / "mr-out-0").exists()

@@ -26,6 +26,7 @@ def sample(tmp_path_factory):
 
 # --- files, names, sizes, determinism ---------------------------------------------------
 
+
 def test_names_order_and_creates_out_dir(tmp_path):
     out = tmp_path / "a" / "b"
     paths = synth(out, 11, 2 * KB, seed=0)
@@ -94,14 +95,14 @@ def test_interrupted_run_leaves_no_partial_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # neither synth-00.txt nor a *.tmp
 
 
-@pytest.mark.parametrize("files, size",
-                         [(0, 100), (-1, 100), (1, 0), (1, -5), (1.5, 100), (1, "4MB"), (True, 100)])
+@pytest.mark.parametrize("files, size", [(0, 100), (-1, 100), (1, 0), (1, -5), (1.5, 100), (1, "4MB"), (True, 100)])
 def test_bad_files_or_size_raise(tmp_path, files, size):
     with pytest.raises(ValueError):
         synth(tmp_path, files, size)
 
 
 # --- content --------------------------------------------------------------------------
+
 
 def test_text_is_english_like(sample):
     ws = words(sample)
@@ -147,18 +148,32 @@ def test_non_ascii_words_and_punctuation(sample):
 
 # --- parse_size -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("100", 100), ("100B", 100), ("512KB", 512 * 1024), ("4MB", 4 * 1024**2), ("4mb", 4 * 1024**2),
-    ("4MiB", 4 * 1024**2), ("4mib", 4 * 1024**2), ("1.5GB", 3 * 1024**3 // 2),
-    ("2GiB", 2 * 1024**3),
-    ("1KiB", 1024), (" 3 KB ", 3072), ("0.5KB", 512), ("1", 1),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("100", 100),
+        ("100B", 100),
+        ("512KB", 512 * 1024),
+        ("4MB", 4 * 1024**2),
+        ("4mb", 4 * 1024**2),
+        ("4MiB", 4 * 1024**2),
+        ("4mib", 4 * 1024**2),
+        ("1.5GB", 3 * 1024**3 // 2),
+        ("2GiB", 2 * 1024**3),
+        ("1KiB", 1024),
+        (" 3 KB ", 3072),
+        ("0.5KB", 512),
+        ("1", 1),
+    ],
+)
 def test_parse_size_accepts(text, expected):
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "  ", "-1", "-4MB", "0", "0MB", "0.1", "4XB", "abc", "MB",
-                                  "4 M B", "1.2.3", "4M", "1e6", "nan", "4MBs"])
+@pytest.mark.parametrize(
+    "text", ["", "  ", "-1", "-4MB", "0", "0MB", "0.1", "4XB", "abc", "MB", "4 M B", "1.2.3", "4M", "1e6", "nan", "4MBs"]
+)
 def test_parse_size_rejects_with_message_naming_input(text):
     with pytest.raises(ValueError) as err:
         parse_size(text)

@@ -104,8 +104,9 @@ def _said_in_one_line(result, directory):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("command", [["sequential", "wc"], ["master", "-r", "2"], ["run", "wc", "-r", "2"],
-                                     ["run-workdir", "wc", "-r", "2"]])
+@pytest.mark.parametrize(
+    "command", [["sequential", "wc"], ["master", "-r", "2"], ["run", "wc", "-r", "2"], ["run-workdir", "wc", "-r", "2"]]
+)
 def test_commands_in_an_unwritable_directory_say_so_in_one_line(corpus, tmp_path, unwritable, command):
     from conftest import mrkit
 

@@ -130,8 +130,9 @@ def test_a_streamed_reduce_over_more_files_than_the_fd_limit(tmp_path):
         tasks.run_reduce(load_app({{"map": _no_map, "reduce": _join}}), {{"task": 0, "maps": list(range(400))}},
                          LocalStorage({str(tmp_path)!r}))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                            cwd=pathlib.Path(__file__).parent)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=pathlib.Path(__file__).parent
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / shuffle.output_name(0)).read_bytes() == expected
     assert _hidden(tmp_path) == []

@@ -19,8 +19,11 @@ def test_the_notebook_hook_watches_the_notebooks_where_they_live_and_their_build
 
 def test_the_figure_stack_is_pinned_at_the_installed_versions():
     # Figure tests assert legend text and labels: these libraries draw them.
-    pins = dict(line.split("==") for line in (ROOT / "constraints" / "test.txt").read_text().splitlines()
-                if "==" in line and not line.startswith("#"))
+    pins = dict(
+        line.split("==")
+        for line in (ROOT / "constraints" / "test.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
     for name in ("pandas", "numpy", "matplotlib", "seaborn"):
         assert pins.get(name) == version(name), f"{name}: pinned {pins.get(name)}, installed {version(name)}"
 

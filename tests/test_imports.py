@@ -14,4 +14,3 @@ def _imported(names):
 
 def test_worker_and_local_backend_do_not_import_heavy_libraries():
     assert _imported(("pandas", "numpy", "boto3", "botocore", "seaborn", "matplotlib")) == "[]"
-

@@ -37,8 +37,9 @@ def _setuptools_builds_wheels():
 
 
 def _tracked_files():
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     return [p for p in listed if p.split("/")[0] in ("pyproject.toml", "README.md", "mrkit")]
 
 
@@ -57,39 +58,50 @@ def installed(tmp_path_factory):
             shutil.copy2(ROOT / path, source / path)  # follows links: the wheel gets real files
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     build = "import sys; from setuptools import build_meta; print(build_meta.build_wheel(sys.argv[1]))"
-    built = subprocess.run([sys.executable, "-c", build, str(tmp / "dist")], cwd=source, env=env,
-                           capture_output=True, text=True)
+    built = subprocess.run([sys.executable, "-c", build, str(tmp / "dist")], cwd=source, env=env, capture_output=True, text=True)
     assert built.returncode == 0, built.stderr[-3000:]
     wheel = tmp / "dist" / built.stdout.split()[-1]
 
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-index", str(wheel)], env=env, check=True, capture_output=True)
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     # The dependencies come from this environment, as a plain path after the venv's own site-packages.
     pathlib.Path(site, "_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     # ...and so do their data files (nbconvert's templates), which Jupyter looks for under sys.prefix.
-    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(pathlib.Path(sys.prefix, "share", "jupyter")),
-                                                        env.get("JUPYTER_PATH")]))
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        filter(None, [str(pathlib.Path(sys.prefix, "share", "jupyter")), env.get("JUPYTER_PATH")])
+    )
     return wheel, venv / "bin", env
 
 
 def test_the_wheel_carries_the_package_data(installed):
     wheel, _, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"mrkit/params/map_sweep.yaml", "mrkit/params/ecs.yaml", "mrkit/notebooks/sweep.ipynb",
-            "mrkit/notebooks/interactive.ipynb", "mrkit/experiments/report/report_plan.yaml"} <= names
+    assert {
+        "mrkit/params/map_sweep.yaml",
+        "mrkit/params/ecs.yaml",
+        "mrkit/notebooks/sweep.ipynb",
+        "mrkit/notebooks/interactive.ipynb",
+        "mrkit/experiments/report/report_plan.yaml",
+    } <= names
 
 
 def test_the_installed_mrkit_is_the_wheels(installed, tmp_path):
     _, bin_dir, env = installed
     code = "import mrkit, importlib.metadata as m; print(mrkit.__file__); print(mrkit.__version__, m.version('mrkit'))"
-    out = subprocess.run([bin_dir / "python", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         check=True).stdout.split("\n")
+    out = subprocess.run(
+        [bin_dir / "python", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     assert str(bin_dir.parent) in out[0] and str(ROOT) not in out[0]
     version, metadata_version = out[1].split()
     assert version == metadata_version  # one version number
@@ -97,12 +109,24 @@ def test_the_installed_mrkit_is_the_wheels(installed, tmp_path):
 
 def test_a_named_sweep_and_the_report_run_from_an_unrelated_directory(installed, tmp_path):
     _, bin_dir, env = installed
-    sweep = subprocess.run([bin_dir / "mrkit", "sweep", "map_sweep", "--quick", "--no-progress"], cwd=tmp_path,
-                           env=env, capture_output=True, text=True, timeout=120)
+    sweep = subprocess.run(
+        [bin_dir / "mrkit", "sweep", "map_sweep", "--quick", "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     assert list(tmp_path.glob("results/map_sweep/*/runs.csv"))
-    report = subprocess.run([bin_dir / "mrkit", "report", "--quick", "--out", "out/report.html"], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=180)
+    report = subprocess.run(
+        [bin_dir / "mrkit", "report", "--quick", "--out", "out/report.html"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert report.returncode == 0, report.stderr[-3000:]
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Question 1: how does the number of map tasks M change the time?" in html and "Correctness" in html

@@ -42,7 +42,8 @@ def test_every_way_to_start_a_job_takes_the_lab_s_defaults_from_job():
     for run in (local_run_job, ecs_run_job, Launcher.run):
         parameters = inspect.signature(run).parameters
         assert {name: parameters[name].default for name in lab if name in parameters} == {
-            name: value for name, value in lab.items() if name in parameters}, run.__qualname__
+            name: value for name, value in lab.items() if name in parameters
+        }, run.__qualname__
     for command in ("run", "master"):
         args = build_parser().parse_args([command, "a.txt"] if command == "master" else [command, "wc", "a.txt"])
         assert {name: getattr(args, name) for name in lab} == lab, command

@@ -15,15 +15,35 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "mrkit"
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS = (
     ("foundation", ("mrkit.errors", "mrkit.storage", "mrkit.version")),  # storage imports nothing else of mrkit
-    ("core", ("mrkit.job", "mrkit.split", "mrkit.shuffle", "mrkit.tasks", "mrkit.timing", "mrkit.text",
-              "mrkit.app", "mrkit.sequential", "mrkit.verify", "mrkit.corpus", "mrkit.contract", "mrkit.fanin",
-              "mrkit.progress", "mrkit.pinning", "mrkit.extras", "mrkit.params",
-              "mrkit.apps.__init__")),  # the apps' registry: names only, which mrkit.app looks up
+    (
+        "core",
+        (
+            "mrkit.job",
+            "mrkit.split",
+            "mrkit.shuffle",
+            "mrkit.tasks",
+            "mrkit.timing",
+            "mrkit.text",
+            "mrkit.app",
+            "mrkit.sequential",
+            "mrkit.verify",
+            "mrkit.corpus",
+            "mrkit.contract",
+            "mrkit.fanin",
+            "mrkit.progress",
+            "mrkit.pinning",
+            "mrkit.extras",
+            "mrkit.params",
+            "mrkit.apps.__init__",
+        ),
+    ),  # the apps' registry: names only, which mrkit.app looks up
     ("apps", ("mrkit.apps",)),
     ("runtime", ("mrkit.runtime",)),
     ("backends", ("mrkit.backends",)),
-    ("experiments", ("mrkit.experiments.__init__", "mrkit.experiments.analysis", "mrkit.experiments.formatting",
-                     "mrkit.experiments.meaning")),
+    (
+        "experiments",
+        ("mrkit.experiments.__init__", "mrkit.experiments.analysis", "mrkit.experiments.formatting", "mrkit.experiments.meaning"),
+    ),
     ("experiments.sweeps", ("mrkit.experiments.sweeps",)),
     ("experiments.model", ("mrkit.experiments.model",)),
     ("experiments.report", ("mrkit.experiments.report",)),
@@ -36,9 +56,14 @@ RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 
 def layer_of(module: str) -> str:
     """The layer of a dotted module name ("mrkit.experiments.sweeps.sweep"), or of a package's __init__."""
-    found = [(len(prefix), name) for name, prefixes in LAYERS for prefix in prefixes
-             if module == prefix or module.startswith(prefix + ".")
-             or (prefix.endswith(".__init__") and module == prefix.removesuffix(".__init__"))]
+    found = [
+        (len(prefix), name)
+        for name, prefixes in LAYERS
+        for prefix in prefixes
+        if module == prefix
+        or module.startswith(prefix + ".")
+        or (prefix.endswith(".__init__") and module == prefix.removesuffix(".__init__"))
+    ]
     if not found:
         raise LookupError(f"{module} is in no layer of tests/test_layers.py: add it to LAYERS")
     return max(found)[1]
@@ -108,10 +133,13 @@ def test_every_module_imports_only_its_layer_or_lower(path):
 def test_a_wrong_import_is_found_also_inside_a_function():
     lazy_upward = "def run():\n    from mrkit.experiments.sweeps.sweep import run_sweep\n"
     assert wrong_imports("mrkit.backends.local", lazy_upward) == [
-        "mrkit.backends.local (backends) imports mrkit.experiments.sweeps.sweep (experiments.sweeps), a layer above it"]
+        "mrkit.backends.local (backends) imports mrkit.experiments.sweeps.sweep (experiments.sweeps), a layer above it"
+    ]
     assert wrong_imports("mrkit.experiments.sweeps.ecs_fault", "from mrkit.experiments.report import markdown\n") == [
         "mrkit.experiments.sweeps.ecs_fault (experiments.sweeps) imports mrkit.experiments.report.markdown "
-        "(experiments.report), a layer above it"]
+        "(experiments.report), a layer above it"
+    ]
     assert wrong_imports("mrkit.runtime.worker", "import boto3\n") == [
-        "mrkit.runtime.worker (runtime) imports boto3, which the runtime layer never imports"]
+        "mrkit.runtime.worker (runtime) imports boto3, which the runtime layer never imports"
+    ]
     assert wrong_imports("mrkit.experiments.report.display", "from mrkit.experiments.model import prediction\n") == []

@@ -13,7 +13,7 @@ linux = pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU aff
 ALLOWED = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
 
 # An app whose map emits how many CPUs its worker process may use.
-AFFINITY_APP = '''
+AFFINITY_APP = """
 import os
 
 def map(filename, contents):
@@ -21,7 +21,7 @@ def map(filename, contents):
 
 def reduce(key, values):
     return str(len(values))
-'''
+"""
 
 
 @linux
@@ -36,8 +36,10 @@ def test_lists_and_ranges_parse_to_sets_and_format_back():
 
 
 @linux
-@pytest.mark.parametrize("text, message", [("a", "takes a list"), ("", "takes a list"), ("3-1", "runs backwards"),
-                                           ("4096", "not one this process may use")])
+@pytest.mark.parametrize(
+    "text, message",
+    [("a", "takes a list"), ("", "takes a list"), ("3-1", "runs backwards"), ("4096", "not one this process may use")],
+)
 def test_bad_lists_are_usage_errors(text, message):
     with pytest.raises(UsageError, match=message):
         pinning.parse_cpus(text)
@@ -57,8 +59,22 @@ def test_run_with_cpus_pins_master_and_workers_and_records_cores(tmp_path):
     app.write_text(AFFINITY_APP)
     for i in range(3):
         (tmp_path / f"in{i}.txt").write_text("some words\n")
-    done = mrkit("run", app, "in0.txt", "in1.txt", "in2.txt", "-w", "3", "-r", "1", "--cpus", ALLOWED[0], "--json",
-                 cwd=tmp_path, check=True)
+    done = mrkit(
+        "run",
+        app,
+        "in0.txt",
+        "in1.txt",
+        "in2.txt",
+        "-w",
+        "3",
+        "-r",
+        "1",
+        "--cpus",
+        ALLOWED[0],
+        "--json",
+        cwd=tmp_path,
+        check=True,
+    )
     assert json.loads(done.stdout)["cores"] == 1
     assert (tmp_path / "mr-out-0").read_text().split() == ["cpus1", "3"]  # every map ran on one CPU
 

@@ -30,8 +30,7 @@ def test_a_terminal_sees_tasks_done_per_phase_and_the_outputs(tmp_path):
     code, shown = _run_on_a_terminal(["run", "wc", "-m", "400", "-r", "3", "-w", "2", "a.txt"], tmp_path)
     assert code == 0, shown
     assert "\rmrkit run: map " in shown and "reduce 3/3" in shown, shown
-    assert shown.rstrip().endswith(f"mrkit run: 3 outputs in {tmp_path}/mr-out-*, 3 keys, "
-                                   f"{shown.rstrip().rsplit(', ', 1)[1]}")
+    assert shown.rstrip().endswith(f"mrkit run: 3 outputs in {tmp_path}/mr-out-*, 3 keys, {shown.rstrip().rsplit(', ', 1)[1]}")
 
 
 def test_a_pipe_gets_no_progress_only_the_last_line(tmp_path):

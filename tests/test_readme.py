@@ -34,8 +34,13 @@ def _free_port():
 
 def _fresh_copy(dest):
     """The files a clone has (tracked, plus new ones not ignored), links kept as links, and the checkout's .venv."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     for name in filter(None, listed):
         source, target = ROOT / name, dest / name
         if not source.is_symlink() and not source.is_file():
@@ -72,8 +77,9 @@ def test_every_shell_block_runs_pasted_in_order_in_a_fresh_copy(tmp_path):
             block = "\n".join(line for line in block.splitlines() if not line.startswith(SET_UP))
         script += [f"echo '>>> README sh block {number}' >&2", block.replace("5000", str(_free_port()))]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIRTUAL_ENV", "MRKIT_"))}
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(script)], cwd=clone, env=env,
-                            capture_output=True, text=True, timeout=400)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", "\n".join(script)], cwd=clone, env=env, capture_output=True, text=True, timeout=400
+    )
     shown = result.stdout[-3000:] + "\n--- stderr ---\n" + result.stderr[-4000:]
     assert result.returncode == 0, shown
     assert f">>> README sh block {len(blocks('sh'))}" in result.stderr, shown

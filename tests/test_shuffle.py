@@ -14,8 +14,9 @@ def test_partition_is_crc32_mod_r_in_every_process():
     here = [shuffle.partition(k, 10) for k in keys]
     code = f"from mrkit.shuffle import partition; print([partition(k, 10) for k in {keys!r}])"
     for seed in ("0", "123"):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": seed, "PATH": ""}
+        ).stdout
         assert out.strip() == str(here)
     assert shuffle.partition("hello", 10) == 907060870 % 10  # zlib.crc32(b"hello")
 
@@ -31,8 +32,10 @@ def test_intermediate_records_round_trip_with_awkward_characters():
 
 
 def test_merge_across_files_groups_every_key_once():
-    files = [{"b": ["1"], "a\tx": ["2"], "c": ["3"], "a": ["7"], "a\x01": ["8"]},
-             {"a\tx": ["4"], "c": ["5"], "d\\": ["6"], "a\x01": ["9"], "a": ["0"]}]
+    files = [
+        {"b": ["1"], "a\tx": ["2"], "c": ["3"], "a": ["7"], "a\x01": ["8"]},
+        {"a\tx": ["4"], "c": ["5"], "d\\": ["6"], "a\x01": ["9"], "a": ["0"]},
+    ]
     streams = [io.StringIO(shuffle.encode_partition(f)[0].decode(), newline="\n") for f in files]
     groups = list(shuffle.merge_groups(streams))
     assert sorted(k for k, _ in groups) == ["a", "a\x01", "a\tx", "b", "c", "d\\"], "each key exactly once"
@@ -62,9 +65,11 @@ def test_group_applies_the_combiner_per_key():
 
 
 def test_sorted_groups_yields_what_the_streaming_merge_does():
-    files = [{"b": ["1"], "a\tx": ["2"], "c": ["3\\"], "a": ["7", "7\x01"], "a\x01": ["8"], "": ["e"]},
-             {"a\tx": ["4"], "c": ["5"], "d\\": ["6\n"], "a\x01": ["9"], "a": ["0\r"]},
-             {}]
+    files = [
+        {"b": ["1"], "a\tx": ["2"], "c": ["3\\"], "a": ["7", "7\x01"], "a\x01": ["8"], "": ["e"]},
+        {"a\tx": ["4"], "c": ["5"], "d\\": ["6\n"], "a\x01": ["9"], "a": ["0\r"]},
+        {},
+    ]
     texts = [shuffle.encode_partition(f)[0].decode() for f in files]
     streamed = list(shuffle.merge_groups([io.StringIO(t, newline="\n") for t in texts]))
     assert list(shuffle.sorted_groups([io.StringIO(t, newline="\n") for t in texts])) == streamed

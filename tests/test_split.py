@@ -46,9 +46,9 @@ def test_chunks_are_near_equal_and_never_cut_a_word(tmp_path, n_map):
         for s in task:
             data = whole[s.location]
             # A cut sits right after whitespace or at a file edge, never inside a word.
-            assert s.start == 0 or data[s.start - 1:s.start].isspace()
-            assert s.end == len(data) or data[s.end - 1:s.end].isspace()
-            data[s.start:s.end].decode("utf-8")  # no multi-byte character cut either
+            assert s.start == 0 or data[s.start - 1 : s.start].isspace()
+            assert s.end == len(data) or data[s.end - 1 : s.end].isspace()
+            data[s.start : s.end].decode("utf-8")  # no multi-byte character cut either
     sizes = [sum(s.end - s.start for s in task) for task in tasks]
     total = sum(i.size for i in inputs)
     if n_map <= 16:
@@ -60,7 +60,7 @@ def test_cuts_prefer_line_breaks(tmp_path):
     inputs = resolve_inputs([_write(tmp_path, "lines.txt", b"a line with several words\n" * 1000)])
     for task in split.plan(inputs, 9, LocalStorage()):
         for s in task:
-            assert s.end == inputs[0].size or open(s.location, "rb").read()[s.end - 1:s.end] == b"\n"
+            assert s.end == inputs[0].size or open(s.location, "rb").read()[s.end - 1 : s.end] == b"\n"
 
 
 def test_more_tasks_than_words_leaves_some_empty(tmp_path):
@@ -86,6 +86,7 @@ def test_splits_keep_the_path_as_given(tmp_path, monkeypatch):
 
 
 # ---- inputs pinned at the split: real master and worker processes ----------------------------------
+
 
 def _master_up(directory, *args, env=None):
     from conftest import mrkit_popen

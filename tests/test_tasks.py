@@ -26,8 +26,10 @@ def test_reduce_output_is_the_same_sorted_in_memory_or_streamed(tmp_path):
 
 def _limit_open_files(n):
     """A preexec_fn: the child (and its workers) may hold at most n file descriptors."""
+
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+
     return limit
 
 
@@ -39,9 +41,14 @@ def test_a_run_with_more_map_outputs_than_open_files_allowed_succeeds(tmp_path):
     inputs = [str(p) for p in synth(tmp_path / "in", 4, 256 * 1024, seed=1)]
     (tmp_path / "run").mkdir()
     (tmp_path / "seq").mkdir()
-    result = subprocess.run([*MRKIT, "run", "wc", *inputs, "-m", "2000", "-r", "50", "-w", "2"],
-                            cwd=tmp_path / "run", capture_output=True, text=True, timeout=300,
-                            preexec_fn=_limit_open_files(256))
+    result = subprocess.run(
+        [*MRKIT, "run", "wc", *inputs, "-m", "2000", "-r", "50", "-w", "2"],
+        cwd=tmp_path / "run",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_limit_open_files(256),
+    )
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "run").glob("mr-*-7"))) > 256  # the case in point: more files than fds
     mrkit("sequential", "wc", *inputs, cwd=tmp_path / "seq", check=True)

@@ -8,19 +8,49 @@ from mrkit.timing import RUN_COLUMNS, STATUSES, TASK_COLUMNS, split_record, summ
 
 # The README's "Timings" (the project's contract): these columns in this order; later ones are only ever appended.
 DESIGN_TASK_COLUMNS = [
-    "run_id", "phase", "task", "attempt", "worker", "pid", "host", "start", "end", "duration_s",
-    "bytes_in", "bytes_out", "records_in", "records_out", "status",
+    "run_id",
+    "phase",
+    "task",
+    "attempt",
+    "worker",
+    "pid",
+    "host",
+    "start",
+    "end",
+    "duration_s",
+    "bytes_in",
+    "bytes_out",
+    "records_in",
+    "records_out",
+    "status",
 ]
 DESIGN_RUN_COLUMNS = [
-    "run_id", "app", "backend", "n_map", "n_reduce", "workers", "cpu_count", "input_bytes", "split_s",
-    "map_serial_sum_s", "map_wall_s", "map_speedup", "reduce_serial_sum_s", "reduce_wall_s", "startup_s",
-    "end_to_end_s", "est_serial_s", "est_parallel_s", "retries", "repeat",
+    "run_id",
+    "app",
+    "backend",
+    "n_map",
+    "n_reduce",
+    "workers",
+    "cpu_count",
+    "input_bytes",
+    "split_s",
+    "map_serial_sum_s",
+    "map_wall_s",
+    "map_speedup",
+    "reduce_serial_sum_s",
+    "reduce_wall_s",
+    "startup_s",
+    "end_to_end_s",
+    "est_serial_s",
+    "est_parallel_s",
+    "retries",
+    "repeat",
 ]
 
 
 def test_columns_start_with_the_documented_ones_in_order():
-    assert TASK_COLUMNS[:len(DESIGN_TASK_COLUMNS)] == DESIGN_TASK_COLUMNS
-    assert RUN_COLUMNS[:len(DESIGN_RUN_COLUMNS)] == DESIGN_RUN_COLUMNS
+    assert TASK_COLUMNS[: len(DESIGN_TASK_COLUMNS)] == DESIGN_TASK_COLUMNS
+    assert RUN_COLUMNS[: len(DESIGN_RUN_COLUMNS)] == DESIGN_RUN_COLUMNS
     assert len(set(TASK_COLUMNS)) == len(TASK_COLUMNS) and len(set(RUN_COLUMNS)) == len(RUN_COLUMNS)
 
 
@@ -45,10 +75,11 @@ def test_split_record_is_the_masters_row():
 def _records():
     def rec(phase, task, attempt, start, end, status="ok"):
         return task_record("r1", phase, task, attempt, "w", 1, "h", start, end, status)
+
     return [
         rec("split", 0, 1, 100.0, 100.5),
         rec("map", 0, 1, 101.0, 103.0),
-        rec("map", 1, 1, 101.0, 102.0, "failed"),   # counts as a retry and starts the stage's wall time
+        rec("map", 1, 1, 101.0, 102.0, "failed"),  # counts as a retry and starts the stage's wall time
         rec("map", 1, 2, 102.0, 105.0),
         rec("map", 0, 2, 103.0, 106.0, "superseded"),  # ends after the last ok attempt: not in the wall time
         rec("reduce", 0, 1, 105.0, 106.0),
@@ -57,26 +88,48 @@ def _records():
 
 
 def test_summary_follows_the_documented_formulas():
-    run = summarize(_records(), run_id="r1", app="wc", backend="local", n_map=2, n_reduce=2, workers=2,
-                    input_bytes=1000, launched_at=99.0, finished_at=108.0, repeat=3, cpu_count=4)
+    run = summarize(
+        _records(),
+        run_id="r1",
+        app="wc",
+        backend="local",
+        n_map=2,
+        n_reduce=2,
+        workers=2,
+        input_bytes=1000,
+        launched_at=99.0,
+        finished_at=108.0,
+        repeat=3,
+        cpu_count=4,
+    )
     assert list(run) == RUN_COLUMNS
     assert run["split_s"] == 0.5
-    assert run["map_serial_sum_s"] == 2.0 + 3.0          # ok attempts only
-    assert run["map_wall_s"] == 105.0 - 101.0            # first start (any attempt) to last ok end
+    assert run["map_serial_sum_s"] == 2.0 + 3.0  # ok attempts only
+    assert run["map_wall_s"] == 105.0 - 101.0  # first start (any attempt) to last ok end
     assert run["map_speedup"] == pytest.approx(5.0 / 4.0)
     assert run["reduce_serial_sum_s"] == 1.0 + 1.5
     assert run["reduce_wall_s"] == 107.0 - 105.0
-    assert run["startup_s"] == 101.0 - 99.0              # launch to the first map/reduce start
+    assert run["startup_s"] == 101.0 - 99.0  # launch to the first map/reduce start
     assert run["end_to_end_s"] == 108.0 - 99.0
     assert run["est_serial_s"] == 0.5 + 5.0 + 2.5
     assert run["est_parallel_s"] == 0.5 + 4.0 + 2.0
-    assert run["retries"] == 2                           # the failed and the superseded attempt
+    assert run["retries"] == 2  # the failed and the superseded attempt
     assert (run["repeat"], run["cpu_count"], run["workers"]) == (3, 4, 2)
 
 
 def test_summary_of_a_run_without_tasks():
-    run = summarize([], run_id="r0", app="wc", backend="local", n_map=0, n_reduce=1, workers=1,
-                    input_bytes=0, launched_at=5.0, finished_at=6.0)
+    run = summarize(
+        [],
+        run_id="r0",
+        app="wc",
+        backend="local",
+        n_map=0,
+        n_reduce=1,
+        workers=1,
+        input_bytes=0,
+        launched_at=5.0,
+        finished_at=6.0,
+    )
     assert (run["map_serial_sum_s"], run["map_wall_s"], run["retries"]) == (0.0, 0.0, 0)
     assert math.isnan(run["map_speedup"])
     assert run["startup_s"] == run["end_to_end_s"] == 1.0

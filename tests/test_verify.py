@@ -36,7 +36,7 @@ def test_output_pairs_reads_every_mr_out_in_name_order_and_keeps_duplicates(tmp_
     (tmp_path / "mr-out-1").write_text("b 2\nc\n")
     (tmp_path / "mr-out-0").write_text("a 1 x\nb 3\n")
     (tmp_path / ".mr-out-2.abc.tmp").write_text("z 9\n")  # an attempt still writing: not an output
-    (tmp_path / "mr-0-1").write_text("a\t1\n")             # an intermediate file: not an output
+    (tmp_path / "mr-0-1").write_text("a\t1\n")  # an intermediate file: not an output
     assert list(output_pairs(tmp_path)) == [("a", "1 x"), ("b", "3"), ("b", "2"), ("c", "")]
     assert list(output_pairs(str(tmp_path))) == list(output_pairs(LocalStorage(tmp_path)))
     assert read_outputs(tmp_path) == {"a": "1 x", "b": "3", "c": ""}

@@ -77,21 +77,41 @@ def repeated_books(root, files, size, books=BOOKS):
     def fill(directory):
         width = len(str(files - 1))
         for k in range(files):
-            rotated = sources[k % len(sources):] + sources[: k % len(sources)]
+            rotated = sources[k % len(sources) :] + sources[: k % len(sources)]
             _write_repeated(directory / f"part-{k:0{width}d}.txt", rotated, size)
 
-    return _build_once(directory, fill, {"source": "gutenberg", "books": [os.path.basename(s) for s in sources],
-                                         "files": files, "size": size})
+    return _build_once(
+        directory, fill, {"source": "gutenberg", "books": [os.path.basename(s) for s in sources], "files": files, "size": size}
+    )
 
 
 def synthetic(root, files, size, seed=0, mrkit_cmd=("mrkit",)):
     """`files` generated files of about `size` bytes (`mrkit corpus synth`); cached."""
-    def fill(directory):
-        subprocess.run([*mrkit_cmd, "corpus", "synth", "--out", str(directory), "--files", str(files),
-                        "--size", str(size), "--seed", str(seed)], check=True, capture_output=True)
 
-    return _build_once(pathlib.Path(root) / f"synth-seed{seed}-{files}x{size}", fill,
-                       {"source": "synth", "seed": seed, "files": files, "size": size})
+    def fill(directory):
+        subprocess.run(
+            [
+                *mrkit_cmd,
+                "corpus",
+                "synth",
+                "--out",
+                str(directory),
+                "--files",
+                str(files),
+                "--size",
+                str(size),
+                "--seed",
+                str(seed),
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+    return _build_once(
+        pathlib.Path(root) / f"synth-seed{seed}-{files}x{size}",
+        fill,
+        {"source": "synth", "seed": seed, "files": files, "size": size},
+    )
 
 
 def build(root, files, size, source="auto", mrkit_cmd=("mrkit",)):
@@ -112,6 +132,7 @@ def small(root, source="auto", mrkit_cmd=("mrkit",)):
 
 def empty_files(root, count):
     """`count` empty input files: a job whose cost is all scheduling."""
+
     def fill(directory):
         width = len(str(count - 1))
         for k in range(count):
@@ -129,6 +150,7 @@ TINY_TEXT = "one tiny input for the scale suite\n"
 
 def tiny_file(root):
     """One file of a few words: `-m N` over it makes N map tasks that (nearly all) read nothing."""
+
     def fill(directory):
         (directory / "tiny.txt").write_text(TINY_TEXT)
 

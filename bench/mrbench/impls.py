@@ -92,6 +92,7 @@ def _importable(python, module):
 
 # ---- output parsers ---------------------------------------------------------
 
+
 def parse_word_count_lines(paths):
     """{word: count} from files of `word count` lines; a word seen twice is summed (reported by compare)."""
     counts = {}
@@ -132,6 +133,7 @@ def parse_uniq_c(outdir):
 
 # ---- command builders -------------------------------------------------------
 
+
 def _peer(script, *args, python="python", count="plain"):
     def build(settings, job, outdir):
         exe = settings.peer_python if python == "peer" else settings.python
@@ -139,11 +141,23 @@ def _peer(script, *args, python="python", count="plain"):
         # (lithops): the shared modules, the map function's choice and the right
         # interpreter must come through the environment, not the script's folder.
         path = [str(PEERS)] + ([str(ROOT)] if count != "plain" else []) + [os.environ.get("PYTHONPATH")]
-        env = {"PYTHONPATH": os.pathsep.join(filter(None, path)), "MRBENCH_COUNT": count,
-               "PATH": os.pathsep.join([str(pathlib.Path(exe).parent), os.environ.get("PATH", "")])}
-        return Command([exe, str(PEERS / script), str(pathlib.Path(outdir) / "counts.txt"),
-                        *[a(settings, job) if callable(a) else a for a in args], *job.inputs], env=env,
-                       settings="" if count == "plain" else f"map = mrkit.text.{count}")
+        env = {
+            "PYTHONPATH": os.pathsep.join(filter(None, path)),
+            "MRBENCH_COUNT": count,
+            "PATH": os.pathsep.join([str(pathlib.Path(exe).parent), os.environ.get("PATH", "")]),
+        }
+        return Command(
+            [
+                exe,
+                str(PEERS / script),
+                str(pathlib.Path(outdir) / "counts.txt"),
+                *[a(settings, job) if callable(a) else a for a in args],
+                *job.inputs,
+            ],
+            env=env,
+            settings="" if count == "plain" else f"map = mrkit.text.{count}",
+        )
+
     return build
 
 
@@ -153,8 +167,10 @@ def _workers(settings, job):
 
 def _startup(*code):
     """`python -c CODE`: interpreter start-up (and imports), the floor under every whole-process time."""
+
     def build(settings, job, outdir):
         return Command([settings.python, "-c", "; ".join(code) or "pass"], settings=f"-c {'; '.join(code) or 'pass'}")
+
     return build
 
 
@@ -167,8 +183,9 @@ def _mrkit_run(settings, job, outdir, n_map=None, n_reduce=None, backend="local"
     n_reduce = job.n_reduce if n_reduce is None else n_reduce
     options = (["-m", str(n_map)] if n_map else []) + ["-r", str(n_reduce), "-w", str(settings.workers)]
     options += ["--backend", backend] if backend != "local" else []
-    return Command([*settings.mrkit, "run", "wc", *job.inputs, *options, "--workdir", str(outdir), "--json"],
-                   settings=" ".join(options))
+    return Command(
+        [*settings.mrkit, "run", "wc", *job.inputs, *options, "--workdir", str(outdir), "--json"], settings=" ".join(options)
+    )
 
 
 def _mrkit_study(settings, job, outdir):
@@ -184,8 +201,9 @@ def _gnu_pipeline(settings, job, outdir):
     # with the isalpha definition on ASCII text: reported, never a failure.
     out = pathlib.Path(outdir) / "counts.txt"
     script = 'cat "$@" | tr -cs A-Za-z "\\n" | sort | uniq -c > "$OUT"'
-    return Command(["env", "LC_ALL=C", f"OUT={out}", "sh", "-c", script, "gnu_pipeline", *job.inputs],
-                   settings="LC_ALL=C tr|sort|uniq -c")
+    return Command(
+        ["env", "LC_ALL=C", f"OUT={out}", "sh", "-c", script, "gnu_pipeline", *job.inputs], settings="LC_ALL=C tr|sort|uniq -c"
+    )
 
 
 REGISTRY = {}
@@ -199,59 +217,178 @@ def register(impl):
 
 BASELINE = "python_sequential"
 
-register(Impl(BASELINE, _peer("plain_count.py"), parse_counts_file, runtime="sequential",
-              description="one process: re.findall + Counter per file (the baseline)"))
-register(Impl("sequential_cw", _peer("plain_count.py", count=SAME_FUNCTION), parse_counts_file,
-              runtime="sequential", function=SAME_FUNCTION,
-              description="one process: mrkit.text.count_words per file (the same-function baseline)"))
-register(Impl("mp_pool", _peer("mp_pool_count.py", _workers), parse_counts_file, runtime="mp_pool",
-              description="multiprocessing.Pool(W), one file per task, Counters merged"))
-register(Impl("mp_pool_cw", _peer("mp_pool_count.py", _workers, count=SAME_FUNCTION), parse_counts_file,
-              runtime="mp_pool", function=SAME_FUNCTION,
-              description="multiprocessing.Pool(W) running mrkit.text.count_words: the ideal runtime"))
-register(Impl("mrkit_run", _mrkit_run, parse_mr_out, runtime="mrkit", function=SAME_FUNCTION,
-              description="mrkit run wc at its best settings for 2 cores"))
+register(
+    Impl(
+        BASELINE,
+        _peer("plain_count.py"),
+        parse_counts_file,
+        runtime="sequential",
+        description="one process: re.findall + Counter per file (the baseline)",
+    )
+)
+register(
+    Impl(
+        "sequential_cw",
+        _peer("plain_count.py", count=SAME_FUNCTION),
+        parse_counts_file,
+        runtime="sequential",
+        function=SAME_FUNCTION,
+        description="one process: mrkit.text.count_words per file (the same-function baseline)",
+    )
+)
+register(
+    Impl(
+        "mp_pool",
+        _peer("mp_pool_count.py", _workers),
+        parse_counts_file,
+        runtime="mp_pool",
+        description="multiprocessing.Pool(W), one file per task, Counters merged",
+    )
+)
+register(
+    Impl(
+        "mp_pool_cw",
+        _peer("mp_pool_count.py", _workers, count=SAME_FUNCTION),
+        parse_counts_file,
+        runtime="mp_pool",
+        function=SAME_FUNCTION,
+        description="multiprocessing.Pool(W) running mrkit.text.count_words: the ideal runtime",
+    )
+)
+register(
+    Impl(
+        "mrkit_run",
+        _mrkit_run,
+        parse_mr_out,
+        runtime="mrkit",
+        function=SAME_FUNCTION,
+        description="mrkit run wc at its best settings for 2 cores",
+    )
+)
 # The same job on a LocalCluster of W processes (what `--backend dask[-tasks]` starts without --scheduler).
 for _backend in ("dask", "dask-tasks"):
-    register(Impl(f"mrkit_run_{_backend.replace('-', '_')}", functools.partial(_mrkit_run, backend=_backend),
-                  parse_mr_out, requires_modules=("distributed",), runtime="mrkit", function=SAME_FUNCTION,
-                  description=f"mrkit run wc --backend {_backend}, a LocalCluster of W processes, same settings"))
-register(Impl("mrkit_run_study", _mrkit_study, parse_mr_out, runtime="mrkit", function=SAME_FUNCTION,
-              description="mrkit run wc at the lab study's (100, 50)"))
-register(Impl("mrkit_sequential", _mrkit_sequential, parse_mr_out, runtime="mrkit", function="words",
-              description="mrkit sequential wc: the plain map path, all pairs in memory"))
-register(Impl("gnu_pipeline", _gnu_pipeline, parse_uniq_c, requires_tools=("tr", "sort", "uniq"),
-              comparable=False, runtime="gnu", function="tr|sort|uniq",
-              description="tr -cs A-Za-z | sort | uniq -c (ASCII words only)"))
+    register(
+        Impl(
+            f"mrkit_run_{_backend.replace('-', '_')}",
+            functools.partial(_mrkit_run, backend=_backend),
+            parse_mr_out,
+            requires_modules=("distributed",),
+            runtime="mrkit",
+            function=SAME_FUNCTION,
+            description=f"mrkit run wc --backend {_backend}, a LocalCluster of W processes, same settings",
+        )
+    )
+register(
+    Impl(
+        "mrkit_run_study",
+        _mrkit_study,
+        parse_mr_out,
+        runtime="mrkit",
+        function=SAME_FUNCTION,
+        description="mrkit run wc at the lab study's (100, 50)",
+    )
+)
+register(
+    Impl(
+        "mrkit_sequential",
+        _mrkit_sequential,
+        parse_mr_out,
+        runtime="mrkit",
+        function="words",
+        description="mrkit sequential wc: the plain map path, all pairs in memory",
+    )
+)
+register(
+    Impl(
+        "gnu_pipeline",
+        _gnu_pipeline,
+        parse_uniq_c,
+        requires_tools=("tr", "sort", "uniq"),
+        comparable=False,
+        runtime="gnu",
+        function="tr|sort|uniq",
+        description="tr -cs A-Za-z | sort | uniq -c (ASCII words only)",
+    )
+)
 
 # The parallel peers, each idiomatic and with mrkit's count_words as its map function.
-_PEERS = [("dask_bag", "dask_bag_count.py", ("dask.bag",), (), "dask.bag, processes scheduler, Counter per partition"),
-          ("lithops", "lithops_count.py", ("lithops",), (), "lithops localhost backend, map_reduce"),
-          ("pyspark", "pyspark_count.py", ("pyspark",), ("java",), "pyspark local[W], mapPartitions + reduceByKey")]
+_PEERS = [
+    ("dask_bag", "dask_bag_count.py", ("dask.bag",), (), "dask.bag, processes scheduler, Counter per partition"),
+    ("lithops", "lithops_count.py", ("lithops",), (), "lithops localhost backend, map_reduce"),
+    ("pyspark", "pyspark_count.py", ("pyspark",), ("java",), "pyspark local[W], mapPartitions + reduceByKey"),
+]
 for _name, _script, _modules, _tools, _text in _PEERS:
     for _count, _suffix, _extra in (("plain", "", ""), (SAME_FUNCTION, "_cw", ", map = mrkit.text.count_words")):
-        register(Impl(_name + _suffix, _peer(_script, _workers, python="peer", count=_count), parse_counts_file,
-                      requires_modules=_modules, requires_tools=_tools, interpreter="peer", optional=True,
-                      runtime=_name, function=_count, description=_text + _extra))
-register(Impl("mrjob", _peer("mrjob_count.py", _workers, python="peer"), parse_counts_file,
-              requires_modules=("mrjob",), interpreter="peer", optional=True, runtime="mrjob",
-              description="mrjob local runner (Hadoop streaming: one line per map call; no count_words variant)"))
+        register(
+            Impl(
+                _name + _suffix,
+                _peer(_script, _workers, python="peer", count=_count),
+                parse_counts_file,
+                requires_modules=_modules,
+                requires_tools=_tools,
+                interpreter="peer",
+                optional=True,
+                runtime=_name,
+                function=_count,
+                description=_text + _extra,
+            )
+        )
+register(
+    Impl(
+        "mrjob",
+        _peer("mrjob_count.py", _workers, python="peer"),
+        parse_counts_file,
+        requires_modules=("mrjob",),
+        interpreter="peer",
+        optional=True,
+        runtime="mrjob",
+        description="mrjob local runner (Hadoop streaming: one line per map call; no count_words variant)",
+    )
+)
 
 # Fixed cost: what an empty run is made of (not in --only's list: the fixed suite builds its own rows).
-STARTUP = [Impl("python_startup", _startup(), parse_nothing, runtime="python", function="",
-                description="python -c pass: interpreter start-up and exit"),
-           Impl("import_mrkit_cli", _startup("import mrkit.cli"), parse_nothing, runtime="python", function="",
-                description="python -c 'import mrkit.cli': what every mrkit command imports"),
-           Impl("import_local_backend", _startup("import mrkit.cli, mrkit.backends.local"), parse_nothing,
-                runtime="python", function="", description="... plus the local backend `mrkit run` imports")]
+STARTUP = [
+    Impl(
+        "python_startup",
+        _startup(),
+        parse_nothing,
+        runtime="python",
+        function="",
+        description="python -c pass: interpreter start-up and exit",
+    ),
+    Impl(
+        "import_mrkit_cli",
+        _startup("import mrkit.cli"),
+        parse_nothing,
+        runtime="python",
+        function="",
+        description="python -c 'import mrkit.cli': what every mrkit command imports",
+    ),
+    Impl(
+        "import_local_backend",
+        _startup("import mrkit.cli, mrkit.backends.local"),
+        parse_nothing,
+        runtime="python",
+        function="",
+        description="... plus the local backend `mrkit run` imports",
+    ),
+]
 
 
 def scale_impl(n_map, n_reduce=10):
     """`mrkit run wc` with n_map map tasks over one tiny file: scheduling work, nearly no map work."""
+
     def build(settings, job, outdir):
         return _mrkit_run(settings, job, outdir, n_map=n_map, n_reduce=n_reduce)
-    return Impl(f"mrkit_run_m{n_map}", build, parse_mr_out, runtime="mrkit", function=SAME_FUNCTION,
-                description=f"mrkit run wc -m {n_map} -r {n_reduce} on one tiny file")
+
+    return Impl(
+        f"mrkit_run_m{n_map}",
+        build,
+        parse_mr_out,
+        runtime="mrkit",
+        function=SAME_FUNCTION,
+        description=f"mrkit run wc -m {n_map} -r {n_reduce} on one tiny file",
+    )
 
 
 def selected(names=None):

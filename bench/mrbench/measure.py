@@ -72,7 +72,7 @@ def _children_scan(pid):
         if name.isdigit():
             data = _read(f"/proc/{name}/stat")
             if data:
-                fields = data[data.rfind(b")") + 2:].split()
+                fields = data[data.rfind(b")") + 2 :].split()
                 if int(fields[1]) == pid:
                     kids.append(int(name))
     return kids
@@ -89,7 +89,7 @@ def _hwm_proc(pid):
     if data:
         at = data.find(b"VmHWM:")
         if at >= 0:
-            return int(data[at + 6:data.index(b"kB", at)]) * 1024
+            return int(data[at + 6 : data.index(b"kB", at)]) * 1024
     return 0
 
 
@@ -106,6 +106,7 @@ class TreeSampler:
         if self._mode is None:
             try:
                 import psutil
+
                 self._psutil, self._mode = psutil, "psutil"
             except ImportError:
                 self._mode = "scan"
@@ -148,8 +149,7 @@ def run(argv, *, cwd, stdout_path, stderr_path, env=None, timeout=None, interval
     """
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
     sampler = TreeSampler(proc.pid)
     sampler.sample()  # before anyone can reap it: even a process that ends at once is seen (unless already a zombie)
     reaped = {}

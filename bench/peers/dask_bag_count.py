@@ -23,7 +23,6 @@ def count_lines(lines):
     return count_text("".join(lines))
 
 
-
 def main(out, workers, inputs):
     bag = db.read_text(inputs, blocksize=None, encoding="utf-8", errors="replace")
     with dask.config.set(scheduler="processes", num_workers=workers):

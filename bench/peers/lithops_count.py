@@ -18,8 +18,10 @@ from wordcount import merge_counts, write_counts
 
 
 def main(out, workers, inputs):
-    config = {"lithops": {"backend": "localhost", "storage": "localhost", "log_level": "WARNING"},
-              "localhost": {"worker_processes": workers, "runtime": sys.executable}}
+    config = {
+        "lithops": {"backend": "localhost", "storage": "localhost", "log_level": "WARNING"},
+        "localhost": {"worker_processes": workers, "runtime": sys.executable},
+    }
     executor = lithops.FunctionExecutor(config=config)
     executor.map_reduce(count_file, inputs, merge_counts)
     write_counts(executor.get_result(), out)

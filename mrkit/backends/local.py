@@ -107,8 +107,7 @@ class _Workers:
         with self._lock:
             if self._stopping:
                 return
-            process = self._context.Process(target=_worker_main, args=(*self._args, self._slowdowns[slot]),
-                                            daemon=True)
+            process = self._context.Process(target=_worker_main, args=(*self._args, self._slowdowns[slot]), daemon=True)
             process.start()
             processes.lead_own_group(process.pid)  # as the worker does: whichever runs first makes the group
             self.processes.append(process)
@@ -132,8 +131,10 @@ class _Workers:
                 if not master.worker_exited(process.pid, process.exitcode):
                     self._idle_deaths += 1
                     if self._idle_deaths > self._budget:
-                        master.fail(f"worker processes died {self._idle_deaths} times outside any task "
-                                    f"(last: exit {process.exitcode}): they cannot run here")
+                        master.fail(
+                            f"worker processes died {self._idle_deaths} times outside any task "
+                            f"(last: exit {process.exitcode}): they cannot run here"
+                        )
                         return
                 if not master.wait_quietly(0):
                     self._start(self._slot.pop(process))  # a slow worker's replacement is slow too
@@ -180,9 +181,26 @@ def _slowdowns(slow_workers, slowdown, workers):
     return [float(slowdown)] * slow_workers
 
 
-def run_job(app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, workdir=None, task_timeout=TASK_TIMEOUT_S,
-            repeat=0, app_options=None, start_method="fork", on_status=None, poll_s=0.2, storage=None,
-            max_attempts=MAX_ATTEMPTS, backup_tasks=None, slow_workers=0, slowdown=1.0):
+def run_job(
+    app,
+    inputs,
+    *,
+    n_map=None,
+    n_reduce=N_REDUCE,
+    workers=None,
+    workdir=None,
+    task_timeout=TASK_TIMEOUT_S,
+    repeat=0,
+    app_options=None,
+    start_method="fork",
+    on_status=None,
+    poll_s=0.2,
+    storage=None,
+    max_attempts=MAX_ATTEMPTS,
+    backup_tasks=None,
+    slow_workers=0,
+    slowdown=1.0,
+):
     """Run one job; returns (run summary dict, list of task records).
 
     Files go to `workdir` (default: the cwd), or to `storage` when given as a
@@ -199,8 +217,9 @@ def run_job(app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, workdir
     workdir = os.path.abspath(workdir or ".")
     os.makedirs(workdir, exist_ok=True)
     files = LocalStorage(workdir) if storage is None else open_storage(storage)
-    spec = JobSpec(stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout,
-                   max_attempts=max_attempts)
+    spec = JobSpec(
+        stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout, max_attempts=max_attempts
+    )
     if workers is None:
         workers = default_workers(spec.map_count, n_reduce)
     check_at_least_one("--workers", workers)
@@ -211,8 +230,7 @@ def run_job(app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, workdir
     finished = False
     try:
         master.start(serve=False)
-        pool = _Workers(_context(start_method), workers, (app, master.url, master.token, workdir, os.getpid()),
-                        slowdowns)
+        pool = _Workers(_context(start_method), workers, (app, master.url, master.token, workdir, os.getpid()), slowdowns)
         master.serve()
         pool.watch(master)
         while not master.wait(poll_s):
@@ -230,10 +248,20 @@ def run_job(app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, workdir
             pool.stop()
     records = master.task_records()
     summary = timing.summarize(
-        records, run_id=master.run_id, app=app.name, backend=BACKEND, n_map=spec.map_count,
-        n_reduce=n_reduce, workers=workers, input_bytes=spec.input_bytes,
-        launched_at=launched_at, finished_at=finished_at, repeat=repeat, backup_tasks=backup_tasks,
-        slow_workers=slow_workers, slowdown=slowdown,
+        records,
+        run_id=master.run_id,
+        app=app.name,
+        backend=BACKEND,
+        n_map=spec.map_count,
+        n_reduce=n_reduce,
+        workers=workers,
+        input_bytes=spec.input_bytes,
+        launched_at=launched_at,
+        finished_at=finished_at,
+        repeat=repeat,
+        backup_tasks=backup_tasks,
+        slow_workers=slow_workers,
+        slowdown=slowdown,
         master_cpu_s=timing.process_cpu_s() - launched_cpu,  # this job's, not the whole process's (sweeps run many)
     )
     return summary, records

@@ -22,7 +22,7 @@ from mrkit.storage.local import LocalStorage
 def _remote_input(url, storage):
     """An s3:// input, which must already be in the job's bucket."""
     bucket = getattr(storage, "bucket", None)
-    if bucket is None or url[len("s3://"):].split("/", 1)[0] != bucket:
+    if bucket is None or url[len("s3://") :].split("/", 1)[0] != bucket:
         raise InputError(f"input {url!r} is not in the job's storage {storage.url}: copy it there or give a local path")
     try:
         return Input(path=url, location=url, size=storage.size(url))
@@ -49,8 +49,7 @@ MANIFEST = "mr-inputs.json"
 
 def write_manifest(inputs, storage, name=MANIFEST):
     """Store staged inputs as the JSON list `mrkit master --inputs-from` reads; returns the name."""
-    storage.write_bytes(name, json.dumps([{"path": i.path, "location": i.location, "size": i.size}
-                                          for i in inputs]).encode())
+    storage.write_bytes(name, json.dumps([{"path": i.path, "location": i.location, "size": i.size} for i in inputs]).encode())
     return name
 
 
@@ -62,8 +61,9 @@ def read_manifest(name, storage):
     except FileNotFoundError:
         raise InputError(f"inputs manifest {storage.path(name)} does not exist") from None
     except (ValueError, TypeError, KeyError):
-        raise InputError(f"{storage.path(name)} is not an inputs manifest: expected a JSON list of "
-                         "{path, location, size}") from None
+        raise InputError(
+            f"{storage.path(name)} is not an inputs manifest: expected a JSON list of {{path, location, size}}"
+        ) from None
     if not inputs:
         raise InputError(f"inputs manifest {storage.path(name)} lists no inputs")
     return inputs

@@ -44,8 +44,11 @@ COMMANDS = {
     "sweep": ("run (or resume) a named sweep; rows go to results/<sweep>/<stamp>/", configure_sweep, cmd_sweep),
     "ecs": ("set up, tear down and build the image for running jobs on AWS ECS Fargate", configure_ecs, cmd_ecs),
     "report": ("run the report's sweeps through papermill and export one HTML report", configure_report, cmd_report),
-    "predict": ("calibrate the cost model on results, then predict a sweep or compare with measured runs",
-                configure_predict, cmd_predict),
+    "predict": (
+        "calibrate the cost model on results, then predict a sweep or compare with measured runs",
+        configure_predict,
+        cmd_predict,
+    ),
     "demo": ("word count on the built-in corpus at 1, 2 and 4 workers, with timings", configure_demo, cmd_demo),
 }
 

@@ -30,30 +30,46 @@ def configure_ecs(p):
     _ecs_common(image)
     image.add_argument("--tag", default="latest", help="image tag (default: latest)")
     image.add_argument("--context", default=".", metavar="DIR", help="build context holding the Dockerfile (default: .)")
-    image.add_argument("--builder", choices=sorted(ENGINES),
-                       help="container engine (default: docker if its engine answers, else podman)")
-    image.add_argument("--base-image", metavar="IMAGE",
-                       help="base image instead of the Dockerfile's python:3.11-slim (needs pip and python on PATH)")
-    image.add_argument("--no-push", action="store_true",
-                       help="build and tag the image for the stack's repository locally: no ECR login, no push")
+    image.add_argument(
+        "--builder", choices=sorted(ENGINES), help="container engine (default: docker if its engine answers, else podman)"
+    )
+    image.add_argument(
+        "--base-image",
+        metavar="IMAGE",
+        help="base image instead of the Dockerfile's python:3.11-slim (needs pip and python on PATH)",
+    )
+    image.add_argument(
+        "--no-push", action="store_true", help="build and tag the image for the stack's repository locally: no ECR login, no push"
+    )
     image.add_argument("--dry-run", action="store_true", help="print the engine's commands instead of running them")
     run = sub.add_parser("run", help="run a job on Fargate: a master task plus W worker tasks, files in S3")
     add_app(run)
     configure_job(run)
     _ecs_common(run)
-    run.add_argument("-w", "--workers", type=int, default=None, metavar="W",
-                     help="worker tasks (default max(M, R), at most 10)")
-    run.add_argument("--verify", action="store_true",
-                     help="compare the output with a local sequential run of the app on the inputs")
-    run.add_argument("--stand-in", metavar="DIR",
-                     help="run the tasks as local processes (working directories and logs in DIR) against "
-                          "--endpoint-url, e.g. a moto server: no AWS account needed")
-    run.add_argument("--containers", action="store_true",
-                     help="with --stand-in: run each task as a container of the image its task definition names "
-                          "(docker or podman; build it with `mrkit ecs image --no-push`)")
+    run.add_argument("-w", "--workers", type=int, default=None, metavar="W", help="worker tasks (default max(M, R), at most 10)")
+    run.add_argument(
+        "--verify", action="store_true", help="compare the output with a local sequential run of the app on the inputs"
+    )
+    run.add_argument(
+        "--stand-in",
+        metavar="DIR",
+        help="run the tasks as local processes (working directories and logs in DIR) against "
+        "--endpoint-url, e.g. a moto server: no AWS account needed",
+    )
+    run.add_argument(
+        "--containers",
+        action="store_true",
+        help="with --stand-in: run each task as a container of the image its task definition names "
+        "(docker or podman; build it with `mrkit ecs image --no-push`)",
+    )
     run.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between progress checks (default 2)")
-    run.add_argument("--start-timeout", type=float, default=600.0, metavar="S",
-                     help="seconds the master task may take to start serving, image pull included (default 600)")
+    run.add_argument(
+        "--start-timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds the master task may take to start serving, image pull included (default 600)",
+    )
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
 
 
@@ -83,8 +99,16 @@ def _ecs_down(args, config, aws, say):
 def _ecs_image(args, config, aws, say):
     from mrkit.backends.ecs.image import build_and_push
 
-    image = build_and_push(config, aws, tag=args.tag, context=args.context, dry_run=args.dry_run, builder=args.builder,
-                           base_image=args.base_image, push=not args.no_push)
+    image = build_and_push(
+        config,
+        aws,
+        tag=args.tag,
+        context=args.context,
+        dry_run=args.dry_run,
+        builder=args.builder,
+        base_image=args.base_image,
+        push=not args.no_push,
+    )
     if not args.dry_run:
         say(f"built {image} (not pushed)" if args.no_push else f"pushed {image}")
 
@@ -97,13 +121,26 @@ def _ecs_run(args, config, aws, say):
     if args.containers and not args.stand_in:
         raise UsageError("--containers runs the stand-in's tasks as containers: give --stand-in DIR too")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed launcher still stops its tasks
-    result = run_on_ecs(config, aws, args.app, args.inputs, stand_in=args.stand_in, containers=args.containers,
-                        say=say, on_usage=say, poll_s=args.poll, start_timeout_s=args.start_timeout, n_map=args.n_map,
-                        n_reduce=args.n_reduce, workers=args.workers, task_timeout=args.task_timeout,
-                        app_options=app_options(args.app_opt), max_attempts=args.max_attempts,
-                        backup_tasks=args.backup_tasks)
-    say(f"outputs in {result.storage_url}mr-out-*; launcher wall time {result.launcher_s:.1f} s "
-        "(task start-up included)")
+    result = run_on_ecs(
+        config,
+        aws,
+        args.app,
+        args.inputs,
+        stand_in=args.stand_in,
+        containers=args.containers,
+        say=say,
+        on_usage=say,
+        poll_s=args.poll,
+        start_timeout_s=args.start_timeout,
+        n_map=args.n_map,
+        n_reduce=args.n_reduce,
+        workers=args.workers,
+        task_timeout=args.task_timeout,
+        app_options=app_options(args.app_opt),
+        max_attempts=args.max_attempts,
+        backup_tasks=args.backup_tasks,
+    )
+    say(f"outputs in {result.storage_url}mr-out-*; launcher wall time {result.launcher_s:.1f} s (task start-up included)")
     print_summary(result.summary, args.json)
     if args.verify:
         return _ecs_verify(args, result, say)
@@ -115,8 +152,7 @@ def _ecs_verify(args, result, say):
     from mrkit.storage import open_storage
     from mrkit.verify import verify
 
-    checked = verify(load_app(args.app, app_options(args.app_opt)), resolve_inputs(args.inputs),
-                     open_storage(result.storage_url))
+    checked = verify(load_app(args.app, app_options(args.app_opt)), resolve_inputs(args.inputs), open_storage(result.storage_url))
     say(checked.line())
     return 0 if checked.ok else 1
 

@@ -23,6 +23,7 @@ def cmd_sequential(args):
     app = load_app(args.app, app_options(args.app_opt))
     run_sequential(app, resolve_inputs(args.inputs))
 
+
 def _job_spec(args, storage):
     from mrkit.backends.staging import read_manifest, stage_inputs
     from mrkit.job import JobSpec
@@ -30,26 +31,46 @@ def _job_spec(args, storage):
     if args.inputs_from and args.inputs:
         raise UsageError("give inputs either as INPUT... or with --inputs-from, not both")
     inputs = read_manifest(args.inputs_from, storage) if args.inputs_from else stage_inputs(args.inputs, storage)
-    return JobSpec(inputs, n_reduce=args.n_reduce, n_map=args.n_map, task_timeout=args.task_timeout,
-                   max_attempts=args.max_attempts)
+    return JobSpec(
+        inputs, n_reduce=args.n_reduce, n_map=args.n_map, task_timeout=args.task_timeout, max_attempts=args.max_attempts
+    )
+
 
 def configure_master(p):
     configure_job(p)
     add_storage(p)
     add_cpus(p)
-    p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
-                   help="address to serve workers on (default: loopback, any free port)")
-    p.add_argument("--token-file", metavar="FILE",
-                   help="file or s3:// object holding the token workers must present (default: a new random one)")
-    p.add_argument("--inputs-from", metavar="NAME",
-                   help="JSON list of inputs ({path, location, size}) in the job's storage, instead of INPUT...")
+    p.add_argument(
+        "--listen",
+        default="127.0.0.1:0",
+        metavar="HOST:PORT",
+        help="address to serve workers on (default: loopback, any free port)",
+    )
+    p.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="file or s3:// object holding the token workers must present (default: a new random one)",
+    )
+    p.add_argument(
+        "--inputs-from",
+        metavar="NAME",
+        help="JSON list of inputs ({path, location, size}) in the job's storage, instead of INPUT...",
+    )
     p.add_argument("--run-id", metavar="ID", help="the run's id in the timing records (default: time stamp + random)")
-    p.add_argument("--status-every", type=float, default=None, metavar="S",
-                   help="write the status to the job's storage every S seconds (mr-status.json), for launchers "
-                        "that cannot reach the master")
-    p.add_argument("--no-workers-timeout", type=float, default=None, metavar="S",
-                   help="fail the job when no worker has been connected for S seconds "
-                        "(default 3 task timeouts, at least 5 s)")
+    p.add_argument(
+        "--status-every",
+        type=float,
+        default=None,
+        metavar="S",
+        help="write the status to the job's storage every S seconds (mr-status.json), for launchers that cannot reach the master",
+    )
+    p.add_argument(
+        "--no-workers-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="fail the job when no worker has been connected for S seconds (default 3 task timeouts, at least 5 s)",
+    )
 
 
 def cmd_master(args):
@@ -67,9 +88,17 @@ def cmd_master(args):
     files = here if args.storage is None else open_storage(args.storage)
     spec = _job_spec(args, files)
     token = resolve_token(args.token_file) if args.token_file else None
-    master = Master(spec, files, listen=listen_address(args.listen), token=token, run_id=args.run_id,
-                    advertise_storage=files is not here, lock_dir=".",
-                    backup_tasks=args.backup_tasks, no_workers_s=args.no_workers_timeout)
+    master = Master(
+        spec,
+        files,
+        listen=listen_address(args.listen),
+        token=token,
+        run_id=args.run_id,
+        advertise_storage=files is not here,
+        lock_dir=".",
+        backup_tasks=args.backup_tasks,
+        no_workers_s=args.no_workers_timeout,
+    )
     exit_on_sigterm("mrkit master")
     serve(master, here, launched_at=launched_at, status_every=args.status_every)
 
@@ -78,8 +107,13 @@ def configure_worker(p):
     add_app(p)
     p.add_argument("--master", metavar="URL", help="master URL (default: read mr-master.json in the cwd)")
     p.add_argument("--token-file", metavar="FILE", help="file holding the master's token (else $MRKIT_TOKEN or mr-master.json)")
-    p.add_argument("--master-timeout", type=float, default=None, metavar="S",
-                   help="how long to keep trying a master that cannot be reached before exiting 1 (default 30)")
+    p.add_argument(
+        "--master-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="how long to keep trying a master that cannot be reached before exiting 1 (default 30)",
+    )
     add_cpus(p)
 
 
@@ -95,8 +129,14 @@ def cmd_worker(args):
     app = load_app(args.app, app_options(args.app_opt))
     try:
         with contained():  # what the app's tasks start ends with this worker
-            return run_worker(app, LocalStorage("."), master_url=args.master, token_file=args.token_file,
-                              open_storage=open_storage, patience_s=args.master_timeout or PATIENCE_S)
+            return run_worker(
+                app,
+                LocalStorage("."),
+                master_url=args.master,
+                token_file=args.token_file,
+                open_storage=open_storage,
+                patience_s=args.master_timeout or PATIENCE_S,
+            )
     except Terminated:
         print("mrkit worker: stopped by SIGTERM", file=sys.stderr)
         return 143
@@ -107,19 +147,43 @@ def configure_run(p):
     configure_job(p)
     add_storage(p)
     add_cpus(p)
-    p.add_argument("-w", "--workers", type=int, default=None, metavar="W",
-                   help="worker processes (default max(M, R) capped at the CPUs the job may use: --cpus)")
+    p.add_argument(
+        "-w",
+        "--workers",
+        type=int,
+        default=None,
+        metavar="W",
+        help="worker processes (default max(M, R) capped at the CPUs the job may use: --cpus)",
+    )
     p.add_argument("--workdir", default=None, metavar="DIR", help="where intermediate and output files go (default: cwd)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
-    p.add_argument("--slow-workers", type=int, default=0, metavar="K",
-                   help="straggler injection for studies: K of the W workers take --slowdown times as long")
-    p.add_argument("--slowdown", type=float, default=1.0, metavar="F",
-                   help="how many times as long each slow worker takes (it sleeps (F-1) x the task's time)")
-    p.add_argument("--backend", default="local", choices=RUN_BACKENDS,
-                   help="local: worker processes here (default); dask: mrkit's workers on a Dask cluster; "
-                        "dask-tasks: each map and reduce attempt a Dask task")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="the Dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster of W processes for the job)")
+    p.add_argument(
+        "--slow-workers",
+        type=int,
+        default=0,
+        metavar="K",
+        help="straggler injection for studies: K of the W workers take --slowdown times as long",
+    )
+    p.add_argument(
+        "--slowdown",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="how many times as long each slow worker takes (it sleeps (F-1) x the task's time)",
+    )
+    p.add_argument(
+        "--backend",
+        default="local",
+        choices=RUN_BACKENDS,
+        help="local: worker processes here (default); dask: mrkit's workers on a Dask cluster; "
+        "dask-tasks: each map and reduce attempt a Dask task",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="the Dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster of W processes for the job)",
+    )
 
 
 def cmd_run(args):
@@ -138,16 +202,28 @@ def cmd_run(args):
     progress = TaskProgress("mrkit run")
     try:
         summary, records = get_backend(args.backend)(
-            args.app, args.inputs, n_map=args.n_map, n_reduce=args.n_reduce, workers=args.workers,
-            workdir=args.workdir, task_timeout=args.task_timeout, app_options=app_options(args.app_opt),
-            storage=args.storage, max_attempts=args.max_attempts, backup_tasks=args.backup_tasks,
-            slow_workers=args.slow_workers, slowdown=args.slowdown, on_status=progress if progress.live else None,
+            args.app,
+            args.inputs,
+            n_map=args.n_map,
+            n_reduce=args.n_reduce,
+            workers=args.workers,
+            workdir=args.workdir,
+            task_timeout=args.task_timeout,
+            app_options=app_options(args.app_opt),
+            storage=args.storage,
+            max_attempts=args.max_attempts,
+            backup_tasks=args.backup_tasks,
+            slow_workers=args.slow_workers,
+            slowdown=args.slowdown,
+            on_status=progress if progress.live else None,
             **dask,
         )
     finally:
         progress.close()
     keys = sum(r["records_out"] for r in records if r["phase"] == "reduce" and r["status"] == "ok")
     where = args.storage.rstrip("/") if args.storage else os.path.abspath(args.workdir or ".")
-    print(f"mrkit run: {summary['n_reduce']} outputs in {where}/mr-out-*, {keys:,} keys, "
-          f"{summary['end_to_end_s']:.2f} s", file=sys.stderr)
+    print(
+        f"mrkit run: {summary['n_reduce']} outputs in {where}/mr-out-*, {keys:,} keys, {summary['end_to_end_s']:.2f} s",
+        file=sys.stderr,
+    )
     print_summary(summary, args.json)

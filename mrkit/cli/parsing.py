@@ -51,37 +51,68 @@ def listen_address(text):
     return host, int(port)
 
 
-
 def add_app(p):
     p.add_argument("app", metavar="APP", help="built-in name (wc, indexer, grep, crash, nocrash), dotted module or .py file")
     p.add_argument("--app-opt", action="append", metavar="KEY=VALUE", help="option passed to the app's configure()")
+
 
 def configure_job(p):
     from mrkit.job import MAX_ATTEMPTS, N_REDUCE, TASK_TIMEOUT_S
 
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="files, or directories of files")
-    p.add_argument("-r", "--n-reduce", type=int, default=N_REDUCE, metavar="R",
-                   help=f"reduce tasks (default {N_REDUCE})")
-    p.add_argument("-m", "--n-map", type=int, default=None, metavar="M",
-                   help="map tasks: cut the inputs into M near-equal chunks (default: one per input file)")
-    p.add_argument("--task-timeout", type=float, default=TASK_TIMEOUT_S, metavar="S",
-                   help=f"seconds before an unfinished task is handed to another worker (default {TASK_TIMEOUT_S:g})")
-    p.add_argument("--max-attempts", type=int, default=MAX_ATTEMPTS, metavar="N",
-                   help=f"attempts of one task that may raise, die or time out before the job fails "
-                        f"(default {MAX_ATTEMPTS})")
-    p.add_argument("--backup-tasks", nargs="?", const="paper", default=None, metavar="POLICY",
-                   help="back up stragglers near a phase's end: paper (the default when given), spark or late")
+    p.add_argument("-r", "--n-reduce", type=int, default=N_REDUCE, metavar="R", help=f"reduce tasks (default {N_REDUCE})")
+    p.add_argument(
+        "-m",
+        "--n-map",
+        type=int,
+        default=None,
+        metavar="M",
+        help="map tasks: cut the inputs into M near-equal chunks (default: one per input file)",
+    )
+    p.add_argument(
+        "--task-timeout",
+        type=float,
+        default=TASK_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds before an unfinished task is handed to another worker (default {TASK_TIMEOUT_S:g})",
+    )
+    p.add_argument(
+        "--max-attempts",
+        type=int,
+        default=MAX_ATTEMPTS,
+        metavar="N",
+        help=f"attempts of one task that may raise, die or time out before the job fails (default {MAX_ATTEMPTS})",
+    )
+    p.add_argument(
+        "--backup-tasks",
+        nargs="?",
+        const="paper",
+        default=None,
+        metavar="POLICY",
+        help="back up stragglers near a phase's end: paper (the default when given), spark or late",
+    )
+
 
 def add_cpus(p):
     from mrkit.pinning import parse_cpus
 
-    p.add_argument("--cpus", type=parse_cpus, default=None, metavar="LIST",
-                   help="pin the job (master and workers) to these CPUs, e.g. 0 or 0,1 or 0-3; runs record them as cores")
+    p.add_argument(
+        "--cpus",
+        type=parse_cpus,
+        default=None,
+        metavar="LIST",
+        help="pin the job (master and workers) to these CPUs, e.g. 0 or 0,1 or 0-3; runs record them as cores",
+    )
 
 
 def add_storage(p):
-    p.add_argument("--storage", default=None, metavar="URL",
-                   help="where the job's files live: a directory or s3://bucket/prefix (default: the cwd)")
+    p.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="where the job's files live: a directory or s3://bucket/prefix (default: the cwd)",
+    )
+
 
 def print_summary(summary, as_json):
     if as_json:

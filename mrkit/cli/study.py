@@ -30,8 +30,12 @@ def cmd_corpus(args):
 
 
 def configure_sweep(p):
-    p.add_argument("sweep", metavar="NAME", help="a sweep in params/ (map_sweep, reduce_sweep, pairs_wc, pairs_indexer, "
-                   "mappers, mappers_ecs, engines) or a YAML path")
+    p.add_argument(
+        "sweep",
+        metavar="NAME",
+        help="a sweep in params/ (map_sweep, reduce_sweep, pairs_wc, pairs_indexer, "
+        "mappers, mappers_ecs, engines) or a YAML path",
+    )
     p.add_argument("--quick", action="store_true", help="the sweep's quick variant (tiny corpus, one repeat)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (value in YAML)")
     p.add_argument("--resume", metavar="DIR", help="continue a results directory ('latest' for the newest of this sweep)")
@@ -79,21 +83,36 @@ def results_dir(path):
     try:
         return results.latest(path.parent.parent, path.parent.name)
     except FileNotFoundError:
-        raise UsageError(f"{path}: no results of sweep {path.parent.name!r} in {path.parent} yet; "
-                         f"run `mrkit sweep {path.parent.name}` first") from None
+        raise UsageError(
+            f"{path}: no results of sweep {path.parent.name!r} in {path.parent} yet; run `mrkit sweep {path.parent.name}` first"
+        ) from None
+
 
 def configure_report(p):
     p.add_argument("--out", default="results/report.html", metavar="PATH", help="the HTML report (default results/report.html)")
     p.add_argument("--quick", action="store_true", help="tiny sweeps (seconds): check the pipeline, not the numbers")
-    p.add_argument("--sweep", action="append", metavar="NAME",
-                   help="report only this sweep of params/ (repeatable), e.g. mappers_ecs; default: the lab's study")
+    p.add_argument(
+        "--sweep",
+        action="append",
+        metavar="NAME",
+        help="report only this sweep of params/ (repeatable), e.g. mappers_ecs; default: the lab's study",
+    )
     p.add_argument("--no-checks", action="store_true", help="leave out the (local) correctness and crash checks")
-    p.add_argument("--resume", action="store_true",
-                   help="reuse the finished runs of earlier results (same parameters) and run only the missing ones")
-    p.add_argument("--stand-in", action="store_true",
-                   help="run ECS sweeps (mappers_ecs) on the local stand-in: no AWS account (README, 'Without an AWS account')")
-    p.add_argument("--base-image", metavar="IMAGE",
-                   help="with --stand-in: the base of the image its containers run (see `mrkit ecs image --base-image`)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the finished runs of earlier results (same parameters) and run only the missing ones",
+    )
+    p.add_argument(
+        "--stand-in",
+        action="store_true",
+        help="run ECS sweeps (mappers_ecs) on the local stand-in: no AWS account (README, 'Without an AWS account')",
+    )
+    p.add_argument(
+        "--base-image",
+        metavar="IMAGE",
+        help="with --stand-in: the base of the image its containers run (see `mrkit ecs image --base-image`)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -101,8 +120,15 @@ def cmd_report(args):
     from mrkit.experiments.report.export import build_report
 
     def build(backend_options=None):  # it says where it wrote the page
-        build_report(out=args.out, quick=args.quick, sweeps=args.sweep, checks=not args.no_checks,
-                     resume=args.resume, backend_options=backend_options, progress=not args.no_progress)
+        build_report(
+            out=args.out,
+            quick=args.quick,
+            sweeps=args.sweep,
+            checks=not args.no_checks,
+            resume=args.resume,
+            backend_options=backend_options,
+            progress=not args.no_progress,
+        )
 
     if not args.stand_in:
         if args.base_image:
@@ -147,8 +173,9 @@ def _stand_in_containers(config, aws, base_image):
         return {}
     try:
         engine = choose_engine()
-        image = build_and_push(config, aws, context=context, builder=engine.name, base_image=base_image, push=False,
-                               out=lambda line: None)
+        image = build_and_push(
+            config, aws, context=context, builder=engine.name, base_image=base_image, push=False, out=lambda line: None
+        )
     except EcsError as exc:
         say(f"local processes: {exc}")
         return {}
@@ -157,8 +184,12 @@ def _stand_in_containers(config, aws, base_image):
 
 
 def configure_predict(p):
-    p.add_argument("calibration", nargs="+", metavar="CALIBRATION_DIR",
-                   help="results directories (runs.csv + tasks.csv) to fit from; results/<sweep>/latest: its newest")
+    p.add_argument(
+        "calibration",
+        nargs="+",
+        metavar="CALIBRATION_DIR",
+        help="results directories (runs.csv + tasks.csv) to fit from; results/<sweep>/latest: its newest",
+    )
     target = p.add_mutually_exclusive_group()
     target.add_argument("--against", metavar="RESULTS_DIR", help="predict this directory's configurations and compare")
     target.add_argument("--sweep", metavar="NAME|FILE", help="predict a sweep's configurations without running it")

@@ -10,6 +10,7 @@ Everything is a pure function of DataFrames or arrays -- no I/O, plotting or
 printing -- so the CLI, the report and the tests share one implementation.
 Only numpy and pandas are used (no scipy), hence the small t table and NNLS.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -30,10 +31,43 @@ STAGES = ("split", "map", "reduce", "overhead")
 # Two-sided 95% Student-t critical values by degrees of freedom. Between table
 # entries above 30 we use the next smaller dof, which slightly widens the
 # interval (conservative) instead of pretending n is large.
-_T95 = dict(enumerate(
-    (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-     2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-     2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042), start=1))
+_T95 = dict(
+    enumerate(
+        (
+            12.706,
+            4.303,
+            3.182,
+            2.776,
+            2.571,
+            2.447,
+            2.365,
+            2.306,
+            2.262,
+            2.228,
+            2.201,
+            2.179,
+            2.160,
+            2.145,
+            2.131,
+            2.120,
+            2.110,
+            2.101,
+            2.093,
+            2.086,
+            2.080,
+            2.074,
+            2.069,
+            2.064,
+            2.060,
+            2.056,
+            2.052,
+            2.048,
+            2.045,
+            2.042,
+        ),
+        start=1,
+    )
+)
 _T95.update({40: 2.021, 60: 2.000, 120: 1.980})
 
 
@@ -115,8 +149,9 @@ def _scalar(v):
 # ---------------------------------------------------------------- summaries
 
 
-def summarize(runs: pd.DataFrame, by: str | Sequence[str] = CONFIG_COLUMNS,
-              metric: str = "end_to_end_s", noisy_cv: float = 0.10) -> pd.DataFrame:
+def summarize(
+    runs: pd.DataFrame, by: str | Sequence[str] = CONFIG_COLUMNS, metric: str = "end_to_end_s", noisy_cv: float = 0.10
+) -> pd.DataFrame:
     """Per configuration: n, mean, median, std, cv, min, max, ci95 half-width, noisy.
 
     ``ci95`` is the t-based half-width (t * std / sqrt(n)); ``noisy`` is
@@ -127,16 +162,20 @@ def summarize(runs: pd.DataFrame, by: str | Sequence[str] = CONFIG_COLUMNS,
     _require(runs, [*by, metric], "summarize")
     # dropna=False: a missing backend/app must not silently drop the group.
     g = runs.groupby(by, dropna=False, sort=True)[metric]
-    out = g.agg(n="count", mean="mean", median="median", std="std",
-                min="min", max="max").reset_index()
+    out = g.agg(n="count", mean="mean", median="median", std="std", min="min", max="max").reset_index()
     out["cv"] = out["std"] / out["mean"]
     out["ci95"] = out["n"].map(lambda n: t95(n - 1)) * out["std"] / np.sqrt(out["n"])
     out["noisy"] = (out["cv"] > noisy_cv).astype(bool)
     return out[[*by, "n", "mean", "median", "std", "cv", "min", "max", "ci95", "noisy"]]
 
 
-def speedup(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_end_s",
-            baseline: float | None = None, by: str | Sequence[str] = ()) -> pd.DataFrame:
+def speedup(
+    runs: pd.DataFrame,
+    x: str = "workers",
+    metric: str = "end_to_end_s",
+    baseline: float | None = None,
+    by: str | Sequence[str] = (),
+) -> pd.DataFrame:
     """Per x (and per ``by`` group): n, mean_s, speedup = T(baseline)/T(x), efficiency.
 
     The baseline defaults to the smallest x present; column ``baseline_x``
@@ -149,13 +188,11 @@ def speedup(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_end_s"
     _require(runs, [*by, x, metric], "speedup")
     for col in ("app", "backend"):
         if col not in by and col in runs and runs[col].nunique(dropna=False) > 1:
-            raise ValueError(f"speedup: runs mix several {col} values; filter them "
-                             f"or pass by={col!r}")
+            raise ValueError(f"speedup: runs mix several {col} values; filter them or pass by={col!r}")
     data = runs.dropna(subset=[x, metric])
-    means = (data.groupby([*by, x], dropna=False, sort=True)[metric]
-             .agg(n="count", mean_s="mean").reset_index())
+    means = data.groupby([*by, x], dropna=False, sort=True)[metric].agg(n="count", mean_s="mean").reset_index()
     parts = []
-    for _, g in (means.groupby(by, dropna=False, sort=True) if by else [(None, means)]):
+    for _, g in means.groupby(by, dropna=False, sort=True) if by else [(None, means)]:
         base_x = g[x].min() if baseline is None else baseline
         if not (g[x] == base_x).any():
             raise ValueError(f"speedup: baseline {x}={base_x} not among {sorted(g[x])}")
@@ -166,8 +203,7 @@ def speedup(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_end_s"
     return pd.concat(parts, ignore_index=True)
 
 
-def map_stage_speedup(runs: pd.DataFrame,
-                      by: str | Sequence[str] = ("n_map",)) -> pd.DataFrame:
+def map_stage_speedup(runs: pd.DataFrame, by: str | Sequence[str] = ("n_map",)) -> pd.DataFrame:
     """Per n_map: summary (mean, ci95, cv, ...) of map_serial_sum_s / map_wall_s.
 
     Recomputed from the two times rather than read from ``map_speedup`` so a
@@ -186,6 +222,7 @@ def map_stage_speedup(runs: pd.DataFrame,
 @dataclass(frozen=True)
 class Prediction:
     """Model output at n workers: time in seconds and speedup over T1."""
+
     n: float | np.ndarray
     time_s: float | np.ndarray
     speedup: float | np.ndarray
@@ -198,6 +235,7 @@ def _out(v: np.ndarray) -> float | np.ndarray:
 @dataclass(frozen=True)
 class AmdahlFit:
     """T(n) = t1 * (f + (1 - f) / n), f = ``serial_fraction`` with a bootstrap ci95."""
+
     serial_fraction: float
     ci95: tuple[float, float]
     t1: float
@@ -239,8 +277,9 @@ def fit_amdahl(x, t, *, n_boot: int = 1000, seed: int = 0) -> AmdahlFit:
     if (x < 1).any():
         raise ValueError("fit_amdahl: worker counts must be >= 1")
     if np.unique(x).size < 2:
-        raise ValueError(f"fit_amdahl: need >= 2 distinct worker counts, got "
-                         f"{np.unique(x).tolist()}; f and T1 cannot be separated")
+        raise ValueError(
+            f"fit_amdahl: need >= 2 distinct worker counts, got {np.unique(x).tolist()}; f and T1 cannot be separated"
+        )
     a, b = _amdahl_ab(x, t)
     rng = np.random.default_rng(seed)
     boot = []
@@ -250,8 +289,9 @@ def fit_amdahl(x, t, *, n_boot: int = 1000, seed: int = 0) -> AmdahlFit:
             ba, bb = _amdahl_ab(x[idx], t[idx])
             boot.append(ba / (ba + bb))
     lo, hi = np.percentile(boot, [2.5, 97.5]) if boot else (np.nan, np.nan)
-    return AmdahlFit(serial_fraction=a / (a + b), ci95=(float(lo), float(hi)),
-                     t1=a + b, r2=r2(t, a + b / x), n_points=int(x.size))
+    return AmdahlFit(
+        serial_fraction=a / (a + b), ci95=(float(lo), float(hi)), t1=a + b, r2=r2(t, a + b / x), n_points=int(x.size)
+    )
 
 
 def karp_flatt(speedup, n) -> np.ndarray:
@@ -274,6 +314,7 @@ def karp_flatt(speedup, n) -> np.ndarray:
 @dataclass(frozen=True)
 class BestConfig:
     """Lowest-mean configuration, the runner-up, and whether the gap is real."""
+
     config: dict
     mean: float
     ci95: float
@@ -284,8 +325,7 @@ class BestConfig:
     within_noise: bool
 
 
-def best_configuration(runs: pd.DataFrame, metric: str = "end_to_end_s",
-                       by: str | Sequence[str] = CONFIG_COLUMNS) -> BestConfig:
+def best_configuration(runs: pd.DataFrame, metric: str = "end_to_end_s", by: str | Sequence[str] = CONFIG_COLUMNS) -> BestConfig:
     """The configuration with the lowest mean ``metric`` and its margin over the runner-up.
 
     ``within_noise`` is True when the two ci95 intervals overlap, or when
@@ -301,20 +341,25 @@ def best_configuration(runs: pd.DataFrame, metric: str = "end_to_end_s",
     cfg = lambda row: {c: _scalar(row[c]) for c in by}  # noqa: E731
     best = s.iloc[0]
     if len(s) == 1:
-        return BestConfig(cfg(best), float(best["mean"]), float(best["ci95"]),
-                          None, np.nan, np.nan, np.nan, False)
+        return BestConfig(cfg(best), float(best["mean"]), float(best["ci95"]), None, np.nan, np.nan, np.nan, False)
     second = s.iloc[1]
     margin = float(second["mean"] - best["mean"])
     ci_b, ci_r = float(best["ci95"]), float(second["ci95"])
     unknown = not (np.isfinite(ci_b) and np.isfinite(ci_r))
     overlap = best["mean"] + ci_b >= second["mean"] - ci_r
-    return BestConfig(cfg(best), float(best["mean"]), ci_b, cfg(second),
-                      float(second["mean"]), margin, 100.0 * margin / float(best["mean"]),
-                      bool(unknown or overlap))
+    return BestConfig(
+        cfg(best),
+        float(best["mean"]),
+        ci_b,
+        cfg(second),
+        float(second["mean"]),
+        margin,
+        100.0 * margin / float(best["mean"]),
+        bool(unknown or overlap),
+    )
 
 
-def stage_breakdown(runs: pd.DataFrame,
-                    by: str | Sequence[str] = CONFIG_COLUMNS) -> pd.DataFrame:
+def stage_breakdown(runs: pd.DataFrame, by: str | Sequence[str] = CONFIG_COLUMNS) -> pd.DataFrame:
     """Long form (by..., stage, seconds, fraction) of mean stage times per configuration.
 
     Stages are split, map (wall), reduce (wall) and overhead = end_to_end_s -
@@ -345,23 +390,32 @@ def task_timeline(tasks: pd.DataFrame, run_id) -> pd.DataFrame:
     status, (backup, slowdown, when recorded); sorted by worker then start. run_id is compared as text so "7"
     and 7 both work whatever dtype the CSV reader chose.
     """
-    _require(tasks, ["run_id", "phase", "task", "attempt", "worker", "start", "end",
-                     "status"], "task_timeline")
+    _require(tasks, ["run_id", "phase", "task", "attempt", "worker", "start", "end", "status"], "task_timeline")
     rows = tasks[tasks["run_id"].astype(str) == str(run_id)]
     if rows.empty:
         raise ValueError(f"task_timeline: no tasks for run_id {run_id!r}")
     t0 = rows["start"].min()
     out = rows.assign(start_s=rows["start"] - t0, end_s=rows["end"] - t0)
     out["duration_s"] = out["end_s"] - out["start_s"]
-    keep = ["worker", *(["host"] if "host" in out else []), "phase", "task", "attempt",
-            "start_s", "end_s", "duration_s", "status", *(c for c in ("backup", "slowdown") if c in out)]
-    return out[keep].sort_values(["worker", "start_s", "task", "attempt"],
-                                 kind="stable").reset_index(drop=True)
+    keep = [
+        "worker",
+        *(["host"] if "host" in out else []),
+        "phase",
+        "task",
+        "attempt",
+        "start_s",
+        "end_s",
+        "duration_s",
+        "status",
+        *(c for c in ("backup", "slowdown") if c in out),
+    ]
+    return out[keep].sort_values(["worker", "start_s", "task", "attempt"], kind="stable").reset_index(drop=True)
 
 
 @dataclass(frozen=True)
 class Correctness:
     """Comparison of a job's output with the expected key -> value map."""
+
     expected_keys: int
     actual_keys: int
     missing: int
@@ -380,8 +434,7 @@ def _pairs(obj: Mapping | pd.Series, who: str):
     raise TypeError(f"correctness: {who} must be a dict or Series, not {type(obj).__name__}")
 
 
-def correctness(expected: Mapping | pd.Series, actual: Mapping | pd.Series,
-                n_examples: int = 5) -> Correctness:
+def correctness(expected: Mapping | pd.Series, actual: Mapping | pd.Series, n_examples: int = 5) -> Correctness:
     """Count missing, extra, different and duplicated keys; ``exact`` only if all are 0.
 
     This is the check that catches words lost or split at chunk borders
@@ -390,10 +443,10 @@ def correctness(expected: Mapping | pd.Series, actual: Mapping | pd.Series,
     DataFrame-friendly inputs and the counts a report prints.
     """
     v = compare(_pairs(expected, "expected"), _pairs(actual, "actual"))
-    examples = {name: keys[:n_examples] for name, keys in
-                (("missing", v.missing), ("extra", v.extra), ("different", v.different)) if keys}
-    return Correctness(v.expected, v.found, len(v.missing), len(v.extra), len(v.different), v.duplicate,
-                       v.ok, examples)
+    examples = {
+        name: keys[:n_examples] for name, keys in (("missing", v.missing), ("extra", v.extra), ("different", v.different)) if keys
+    }
+    return Correctness(v.expected, v.found, len(v.missing), len(v.extra), len(v.different), v.duplicate, v.ok, examples)
 
 
 # ------------------------------------------------------- centres, intervals
@@ -410,7 +463,7 @@ def _median_ci(values: np.ndarray) -> tuple[float, float]:
     best = (0, n - 1)
     for j in range(n // 2 + 1):  # the narrowest symmetric pair still covering 95%
         k = n - 1 - j
-        if sum(pmf[j + 1: k + 1]) >= 0.95:
+        if sum(pmf[j + 1 : k + 1]) >= 0.95:
             best = (j, k)
     return float(v[best[0]]), float(v[best[1]])
 

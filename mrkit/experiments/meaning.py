@@ -25,12 +25,10 @@ class Question:
 
 
 QUESTIONS = {
-    "map_sweep": Question("Map sweep: end-to-end time vs map tasks M", "n_map",
-                          ("time_vs_map", "speedup", "stages", "timeline")),
+    "map_sweep": Question("Map sweep: end-to-end time vs map tasks M", "n_map", ("time_vs_map", "speedup", "stages", "timeline")),
     "reduce_sweep": Question("Reduce sweep: end-to-end time vs reduce tasks R", "n_reduce", ("time_vs_reduce", "stages")),
     "pairs": Question("(M, R) pairs", None, ("heatmap", "time_vs_map", "stages")),
-    "mappers": Question("Mappers: speedup vs M = W mappers", "n_map",
-                        ("speedup", "map_speedup", "estimated_time", "timeline")),
+    "mappers": Question("Mappers: speedup vs M = W mappers", "n_map", ("speedup", "map_speedup", "estimated_time", "timeline")),
 }
 
 

@@ -76,8 +76,18 @@ def straggler(policy, tasks, asker, *, total, done, won, workers):
     if not running:
         return None
     finished, by_worker = won
-    chosen = policy(Phase(total=total, done=done, finished=tuple(finished), by_worker=by_worker, running=running,
-                          workers=workers, backups_running=backups_running, asker=asker))
+    chosen = policy(
+        Phase(
+            total=total,
+            done=done,
+            finished=tuple(finished),
+            by_worker=by_worker,
+            running=running,
+            workers=workers,
+            backups_running=backups_running,
+            asker=asker,
+        )
+    )
     return chosen[0].task if chosen else None
 
 

@@ -99,8 +99,7 @@ class Lease:
         self.key = storage.path(LEASE)
         self.ttl_s = float(ttl_s or os.environ.get("MRKIT_LEASE_S") or LEASE_S)
         self._on_lost = on_lost
-        self._holder = {"host": socket.gethostname(), "pid": os.getpid(), "nonce": secrets.token_hex(4),
-                        "ttl_s": self.ttl_s}
+        self._holder = {"host": socket.gethostname(), "pid": os.getpid(), "nonce": secrets.token_hex(4), "ttl_s": self.ttl_s}
         self._etag = None
         self._stop = threading.Event()
         self._thread = None
@@ -124,10 +123,12 @@ class Lease:
             data, etag, age = found
             holder = _holder(data)
             if age < holder["ttl_s"]:
-                raise JobInProgress(f"another master ({holder.get('host', '?')}, pid {holder.get('pid', '?')}) holds "
-                                    f"{self.key}, renewed {age:.0f} s ago, so a job is running in "
-                                    f"{self.storage.url}: {_ADVICE} (a dead master's lease expires after "
-                                    f"{holder['ttl_s']:g} s)")
+                raise JobInProgress(
+                    f"another master ({holder.get('host', '?')}, pid {holder.get('pid', '?')}) holds "
+                    f"{self.key}, renewed {age:.0f} s ago, so a job is running in "
+                    f"{self.storage.url}: {_ADVICE} (a dead master's lease expires after "
+                    f"{holder['ttl_s']:g} s)"
+                )
             self._etag = self.storage.replace_if(LEASE, self._body(), etag)  # take over a dead master's lease
             if self._etag is None:
                 raise JobInProgress(f"another master took over the expired lease {self.key} just now: {_ADVICE}")
@@ -150,8 +151,10 @@ class Lease:
                 return self._lost(f"cannot renew the lease {self.key} for {self.ttl_s:g} s ({exc})")
             failing_since = None
             if etag is None:
-                return self._lost(f"lost the lease {self.key}: another master took it over (this one stalled "
-                                  f"past its {self.ttl_s:g} s time to live)")
+                return self._lost(
+                    f"lost the lease {self.key}: another master took it over (this one stalled "
+                    f"past its {self.ttl_s:g} s time to live)"
+                )
             self._etag = etag
 
     def _lost(self, message):

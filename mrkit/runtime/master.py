@@ -52,9 +52,20 @@ MIN_NO_WORKERS_S = 5.0  # ... but never less: workers take a moment to start
 class Master:
     """Runs one job: split the inputs, then hand out tasks until every output is final."""
 
-    def __init__(self, spec, storage, *, listen=("127.0.0.1", 0), token=None, run_id=None,
-                 poll_s=5.0, advertise_storage=False, lock_dir=None, backup_tasks=None,
-                 no_workers_s=None):
+    def __init__(
+        self,
+        spec,
+        storage,
+        *,
+        listen=("127.0.0.1", 0),
+        token=None,
+        run_id=None,
+        poll_s=5.0,
+        advertise_storage=False,
+        lock_dir=None,
+        backup_tasks=None,
+        no_workers_s=None,
+    ):
         self.spec = spec
         self.storage = storage
         # Workers sharing the master's directory use their cwd; remote ones are
@@ -90,12 +101,17 @@ class Master:
         self._polling = 0  # workers currently waiting in a long poll
         self._finished = threading.Event()
         self._started_at = timing.now()
-        self._server = RpcServer(listen, self.token, {
-            ("POST", "/task"): self._on_task,
-            ("POST", "/done"): self._on_done,
-            ("POST", "/fail"): self._on_fail,
-            ("GET", "/status"): self._on_status,
-        }, on_disconnect=self._on_disconnect)
+        self._server = RpcServer(
+            listen,
+            self.token,
+            {
+                ("POST", "/task"): self._on_task,
+                ("POST", "/done"): self._on_done,
+                ("POST", "/fail"): self._on_fail,
+                ("GET", "/status"): self._on_status,
+            },
+            on_disconnect=self._on_disconnect,
+        )
 
     @property
     def url(self):
@@ -252,8 +268,15 @@ class Master:
             return None
         phase = "map" if self._done["map"] < len(self._maps) else "reduce"
         tasks = [self._task(*key) for key in self._live if key[0] == phase]
-        return backups.straggler(self._backup_policy, tasks, worker, total=len(self._task_list(phase)),
-                                 done=self._done[phase], won=self._won[phase], workers=len(self._roster.workers))
+        return backups.straggler(
+            self._backup_policy,
+            tasks,
+            worker,
+            total=len(self._task_list(phase)),
+            done=self._done[phase],
+            won=self._won[phase],
+            workers=len(self._roster.workers),
+        )
 
     def _task_list(self, phase):
         return self._maps if phase == "map" else self._reduces
@@ -261,8 +284,7 @@ class Master:
     def _start_attempt(self, task, worker, backup=False):
         self._transition(task, "back_up" if backup else "assign")
         number = len(task.attempts) + 1
-        task.attempts[number] = Attempt(number, worker, timing.now(), time.monotonic() + self.spec.task_timeout,
-                                        backup=backup)
+        task.attempts[number] = Attempt(number, worker, timing.now(), time.monotonic() + self.spec.task_timeout, backup=backup)
         task.tick = math.inf
         self._live.add((task.phase, task.index))
         self._roster.workers[worker].attempt = (task, number)
@@ -274,11 +296,23 @@ class Master:
     def _record(self, task, attempt, report=None):
         """The attempt's timing record: the worker's own account (`report`) when it sent one."""
         worker = self._roster.workers.get(attempt.worker) or tasktable.Worker(0, "?")
-        start, end, counters = (attempt.started, timing.now(), None) if report is None else (
-            report.start, report.end, report.counters)
+        start, end, counters = (
+            (attempt.started, timing.now(), None) if report is None else (report.start, report.end, report.counters)
+        )
         self.records[(task.phase, task.index, attempt.number)] = timing.task_record(
-            self.run_id, task.phase, task.index, attempt.number, attempt.worker, worker.pid, worker.host, start, end,
-            attempt.outcome.record, backup=attempt.backup, slowdown=worker.slowdown, **(counters or {})
+            self.run_id,
+            task.phase,
+            task.index,
+            attempt.number,
+            attempt.worker,
+            worker.pid,
+            worker.host,
+            start,
+            end,
+            attempt.outcome.record,
+            backup=attempt.backup,
+            slowdown=worker.slowdown,
+            **(counters or {}),
         )
 
     def _end_attempt(self, task, attempt, event, reason, report=None, storage=False):
@@ -334,8 +368,7 @@ class Master:
                     for attempt in task.live(Outcome.RUNNING):
                         if now >= attempt.deadline:
                             self._end_attempt(task, attempt, "time_out", f"timed out after {self.spec.task_timeout:g} s")
-                    if (task.state is State.IDLE and now >= task.tick and task.live(Outcome.LATE)
-                            and not self._finished.is_set()):
+                    if task.state is State.IDLE and now >= task.tick and task.live(Outcome.LATE) and not self._finished.is_set():
                         task.timeouts += 1  # another timeout passed and its late attempts still run
                         task.tick = now + self.spec.task_timeout
                         self._check_limits(task)
@@ -343,9 +376,11 @@ class Master:
                     self._worker_died(label, "worker died (connection lost)")
                 if self._roster.alone_for(now) >= self.no_workers_s:
                     since = "since the last one left" if self._roster.workers else "since the master started"
-                    self._fail_job(f"no worker has been connected for {self.no_workers_s:g} s ({since}): "
-                                   "start workers (`mrkit worker APP` where the master runs), "
-                                   "or give them longer with --no-workers-timeout")
+                    self._fail_job(
+                        f"no worker has been connected for {self.no_workers_s:g} s ({since}): "
+                        "start workers (`mrkit worker APP` where the master runs), "
+                        "or give them longer with --no-workers-timeout"
+                    )
 
     def _worker_died(self, label, reason):
         held = self._roster.forget(label)
@@ -439,8 +474,14 @@ class Master:
             task, attempt = self._attempt_of(report)
             if attempt.outcome not in LIVE:
                 return
-            self._end_attempt(task, attempt, "fail", f"failed ({report.error or 'unknown error'})", report,
-                              storage=report.storage and not report.fatal)
+            self._end_attempt(
+                task,
+                attempt,
+                "fail",
+                f"failed ({report.error or 'unknown error'})",
+                report,
+                storage=report.storage and not report.fatal,
+            )
             if report.fatal and self.failure is None:  # a full disk, an input that changed: no retry can help
                 self.fatal = True
                 self._fail_job(f"{task.label}: {report.error}")
@@ -483,5 +524,14 @@ class Master:
                 phase = "done"
             else:
                 phase = "map" if maps["done"] < maps["total"] else "reduce"
-            return Status(self.run_id, phase, maps, reduces, len(self._roster.workers),
-                          timing.now() - self._started_at, self.failure, socket.gethostname(), os.getpid()).to_json()
+            return Status(
+                self.run_id,
+                phase,
+                maps,
+                reduces,
+                len(self._roster.workers),
+                timing.now() - self._started_at,
+                self.failure,
+                socket.gethostname(),
+                os.getpid(),
+            ).to_json()

@@ -66,8 +66,13 @@ class TaskRequest:
         body = _object(body)
         pid, host, slowdown = body.get("pid", 0), body.get("host", "?"), body.get("slowdown", 1.0)
         worker = body.get("worker")
-        if (isinstance(pid, bool) or not isinstance(pid, int) or not isinstance(host, str)
-                or isinstance(slowdown, bool) or not isinstance(slowdown, (int, float))):
+        if (
+            isinstance(pid, bool)
+            or not isinstance(pid, int)
+            or not isinstance(host, str)
+            or isinstance(slowdown, bool)
+            or not isinstance(slowdown, (int, float))
+        ):
             raise ProtocolError("'pid' and 'slowdown' must be numbers and 'host' a string")
         if worker is not None and not isinstance(worker, str):
             raise ProtocolError("'worker' must be the label the master gave")
@@ -190,8 +195,11 @@ def parse_report(body, n_tasks, n_reduce, failed=False):
             raise ProtocolError("'partitions' must be a list of [reduce task, bytes]")
         seen = set()
         for entry in raw:
-            if (not isinstance(entry, list) or len(entry) != 2
-                    or not all(isinstance(x, int) and not isinstance(x, bool) for x in entry)):
+            if (
+                not isinstance(entry, list)
+                or len(entry) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in entry)
+            ):
                 raise ProtocolError(f"partition entry {entry!r} is not [reduce task, bytes]")
             r, size = entry
             if not 0 <= r < n_reduce or size < 0 or r in seen:
@@ -253,8 +261,9 @@ class Status:
         elapsed_s, pid = body.get("elapsed_s", 0.0), body.get("pid", 0)
         if isinstance(elapsed_s, bool) or not isinstance(elapsed_s, (int, float)) or not isinstance(pid, int):
             raise ProtocolError("status 'elapsed_s' and 'pid' must be numbers")
-        return cls(run_id, phase, body["map"], body["reduce"], _number(body, "workers", int), float(elapsed_s),
-                   failure, host, pid)
+        return cls(
+            run_id, phase, body["map"], body["reduce"], _number(body, "workers", int), float(elapsed_s), failure, host, pid
+        )
 
 
 # ---- file names of an attempt ---------------------------------------------

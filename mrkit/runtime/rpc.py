@@ -215,8 +215,7 @@ class RpcServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # many workers may connect at once
 
-    def __init__(self, address, token, routes, on_disconnect=None, *, max_connections=None,
-                 header_timeout_s=HEADER_TIMEOUT_S):
+    def __init__(self, address, token, routes, on_disconnect=None, *, max_connections=None, header_timeout_s=HEADER_TIMEOUT_S):
         self.token = token
         self.routes = routes
         self.on_disconnect = on_disconnect
@@ -233,8 +232,9 @@ class RpcServer(ThreadingHTTPServer):
         except OSError as exc:
             host, port = address
             if exc.errno == errno.EADDRINUSE:
-                raise UsageError(f"cannot listen on {host}:{port}: address already in use; "
-                                 "pick another port with --listen HOST:PORT") from None
+                raise UsageError(
+                    f"cannot listen on {host}:{port}: address already in use; pick another port with --listen HOST:PORT"
+                ) from None
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
     def server_bind(self):
@@ -307,8 +307,11 @@ class RpcServer(ThreadingHTTPServer):
         """Out of descriptors: free one held by a stranger and wait, rather than retry the accept at once."""
         if not self._warned:  # once: a flood would otherwise flood stderr too
             self._warned = True
-            print(f"mrkit rpc: cannot accept a connection ({exc.strerror}, {len(self._connections)} open): "
-                  "closing connections that have not shown the token, and waiting", file=sys.stderr)
+            print(
+                f"mrkit rpc: cannot accept a connection ({exc.strerror}, {len(self._connections)} open): "
+                "closing connections that have not shown the token, and waiting",
+                file=sys.stderr,
+            )
         with self._guard:
             self._evict_oldest_stranger()
         self._backoff_s = min(_BACKOFF_S[1], max(_BACKOFF_S[0], 2 * self._backoff_s))
@@ -318,8 +321,7 @@ class RpcServer(ThreadingHTTPServer):
 
     def serve_in_background(self, poll_interval=0.02):
         """Serve from a daemon thread; `poll_interval` bounds how long shutdown() waits for it."""
-        self._serving = threading.Thread(target=self.serve_forever, args=(poll_interval,), daemon=True,
-                                         name="mrkit-rpc-serve")
+        self._serving = threading.Thread(target=self.serve_forever, args=(poll_interval,), daemon=True, name="mrkit-rpc-serve")
         self._serving.start()
 
     def shutdown(self):

@@ -33,9 +33,16 @@ def run_record(master, *, app, backend, launched_at, workers=None):
     if workers is None:
         workers = len({r["worker"] for r in records if r["phase"] != "split"})
     summary = timing.summarize(
-        records, run_id=master.run_id, app=app, backend=backend, n_map=master.spec.map_count,
-        n_reduce=master.spec.n_reduce, workers=workers, input_bytes=master.spec.input_bytes,
-        launched_at=launched_at, finished_at=timing.now(),
+        records,
+        run_id=master.run_id,
+        app=app,
+        backend=backend,
+        n_map=master.spec.map_count,
+        n_reduce=master.spec.n_reduce,
+        workers=workers,
+        input_bytes=master.spec.input_bytes,
+        launched_at=launched_at,
+        finished_at=timing.now(),
     )
     return {"run": summary, "tasks": records}
 
@@ -76,6 +83,7 @@ def _finish(master, here, launched_at, publisher):
 
 def exit_on_sigterm(prog):
     """SIGTERM ends the process as exit 143, saying so in one line; the job unwinds as for Ctrl-C."""
+
     def stop(signum, frame):
         print(f"{prog}: stopped by SIGTERM before the job finished; exiting 143", file=sys.stderr)
         sys.exit(128 + signum)
@@ -91,8 +99,10 @@ def exposure_warning(host):
         loopback = host == "localhost"
     if loopback:
         return None
-    return (f"warning: listening on {host}, beyond loopback: the token and every task cross the network "
-            "in clear (plain HTTP); use it only on a network you trust")
+    return (
+        f"warning: listening on {host}, beyond loopback: the token and every task cross the network "
+        "in clear (plain HTTP); use it only on a network you trust"
+    )
 
 
 def serve(master, here, *, launched_at, say=None, status_every=None):
@@ -105,8 +115,9 @@ def serve(master, here, *, launched_at, say=None, status_every=None):
     outcome = publisher = None
     try:
         if status_every:
-            publisher = threading.Thread(target=_publish_while_running, args=(master, status_every), daemon=True,
-                                         name="mrkit-master-status")
+            publisher = threading.Thread(
+                target=_publish_while_running, args=(master, status_every), daemon=True, name="mrkit-master-status"
+            )
             publisher.start()
         write_master_file(here.root, master.url, master.token)
         if (warning := exposure_warning(urlsplit(master.url).hostname)) is not None:

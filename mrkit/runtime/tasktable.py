@@ -214,13 +214,16 @@ def failure_line(task, spec, max_timeouts):
     ticks = task.timeouts - sum(a.outcome is Outcome.LATE for a in task.attempts.values())
     parts = [f"{n} {reason}" for reason, n in ends.most_common()]
     if ticks:
-        parts.append(f"{ticks} more task timeout{'s' if ticks > 1 else ''} of {spec.task_timeout:g} s "
-                     f"with no attempt finished")
-    line = (f"{task.label} (input {describe_input(task, spec.n_map is None)}): "
-            f"{len(task.attempts)} attempt{'s' if len(task.attempts) != 1 else ''}: {', '.join(parts)}")
+        parts.append(f"{ticks} more task timeout{'s' if ticks > 1 else ''} of {spec.task_timeout:g} s with no attempt finished")
+    line = (
+        f"{task.label} (input {describe_input(task, spec.n_map is None)}): "
+        f"{len(task.attempts)} attempt{'s' if len(task.attempts) != 1 else ''}: {', '.join(parts)}"
+    )
     if task.timeouts >= max_timeouts:
-        line += (f"; it ran {task.timeouts} x the {spec.task_timeout:g} s task timeout without finishing: "
-                 "if tasks this long are expected, raise --task-timeout")
+        line += (
+            f"; it ran {task.timeouts} x the {spec.task_timeout:g} s task timeout without finishing: "
+            "if tasks this long are expected, raise --task-timeout"
+        )
     return line
 
 

@@ -77,8 +77,6 @@ class AttemptFiles:
         return getattr(self._storage, attribute)
 
 
-
-
 def _one_line(exc):
     """The app's exception and where it was raised, on one line for the master's message."""
     import traceback  # here, not at the top: only a failing task needs it
@@ -126,8 +124,9 @@ class _Calls:
                     return self.OVER
                 waited = time.monotonic() - began
                 if waited >= self.patience_s:
-                    raise MasterUnreachable(f"cannot reach the master for {waited:.0f} s ({exc}): "
-                                            "it died or the network is down") from None
+                    raise MasterUnreachable(
+                        f"cannot reach the master for {waited:.0f} s ({exc}): it died or the network is down"
+                    ) from None
             else:
                 try:
                     return Assignment.parse(reply)
@@ -166,8 +165,11 @@ def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIE
                 if reply.failed:
                     raise (JobCannotSucceed if reply.fatal else JobFailed)(reply.failed)
                 if say is not None:
-                    say("the master has finished the job (its run record is written)" if reply is call.OVER
-                        else "the master says the job is done")
+                    say(
+                        "the master has finished the job (its run record is written)"
+                        if reply is call.OVER
+                        else "the master says the job is done"
+                    )
                 return 0
             request, call.run_id = replace(request, worker=reply.worker), reply.run_id
             if reply.action is Action.WAIT:
@@ -178,17 +180,26 @@ def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIE
             try:
                 if reply.storage and open_storage is not None:  # part of the attempt: it may find S3 down
                     storage = call.storage = opened.get(reply.storage) or opened.setdefault(
-                        reply.storage, open_storage(reply.storage))
+                        reply.storage, open_storage(reply.storage)
+                    )
                 files = AttemptFiles(storage, reply.run_id, reply.attempt)
                 result = RUNNERS[reply.action](app, reply.task, files)
             except (Exception, SystemExit) as exc:  # the app's bug: the master retries, then fails the job
                 _end_if_forked(request.pid)
                 if files is not None:
                     files.discard()
-                report = Report(reply.worker, reply.phase, reply.task["task"], reply.attempt, start, timing.now(),
-                                {"cpu_s": timing.process_cpu_s() - cpu}, error=_one_line(exc),
-                                fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
-                                storage=isinstance(exc, StorageError))  # the master backs these off
+                report = Report(
+                    reply.worker,
+                    reply.phase,
+                    reply.task["task"],
+                    reply.attempt,
+                    start,
+                    timing.now(),
+                    {"cpu_s": timing.process_cpu_s() - cpu},
+                    error=_one_line(exc),
+                    fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
+                    storage=isinstance(exc, StorageError),
+                )  # the master backs these off
                 reply = call("/fail", {**report.to_json(), **request.to_json()})
                 continue
             _end_if_forked(request.pid)
@@ -197,8 +208,16 @@ def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIE
                 # monotonic: a wall clock stepped back would make the sleep negative and kill the worker
                 time.sleep((slowdown - 1) * (time.monotonic() - began))
             partitions = tuple(map(tuple, result.pop("partitions", ())))
-            report = Report(reply.worker, reply.phase, reply.task["task"], reply.attempt, start, timing.now(),
-                            {**result, "cpu_s": cpu}, partitions)
+            report = Report(
+                reply.worker,
+                reply.phase,
+                reply.task["task"],
+                reply.attempt,
+                start,
+                timing.now(),
+                {**result, "cpu_s": cpu},
+                partitions,
+            )
             try:
                 reply = call("/done", {**report.to_json(), **request.to_json()})
             except BaseException:
@@ -262,15 +281,15 @@ def _stale(info):
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return (f"mr-master.json is stale: its master (pid {pid}) is not running and left no run record; "
-                "start `mrkit master` again")
+        return (
+            f"mr-master.json is stale: its master (pid {pid}) is not running and left no run record; start `mrkit master` again"
+        )
     except PermissionError:
         pass  # alive, another user's
     return None
 
 
-def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0, open_storage=None,
-               patience_s=PATIENCE_S):
+def run_worker(app, storage, master_url=None, token_file=None, wait_s=5.0, open_storage=None, patience_s=PATIENCE_S):
     """The `mrkit worker` process: find the master, then work. Returns the exit code, saying why on stderr."""
     info = None
     if master_url is None:

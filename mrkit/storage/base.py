@@ -43,7 +43,7 @@ def is_temporary(name):
 def unwrap_temporary(name):
     """The name one temporary layer with a dot-free tag stands for (atomic_file's): `.a.x1y2.tmp` -> `a`."""
     folder, sep, base = name.rpartition("/")
-    return folder + sep + base[1:-len(".tmp")].rpartition(".")[0] if is_temporary(base) else name
+    return folder + sep + base[1 : -len(".tmp")].rpartition(".")[0] if is_temporary(base) else name
 
 
 def leftovers(storage, prefix="mr-"):
@@ -59,8 +59,10 @@ def leftovers(storage, prefix="mr-"):
 
 def changed(where, how):
     """The InputChanged of an input that is no longer what the job split."""
-    return InputChanged(f"input {where} changed after the job split it ({how}): its output would match neither "
-                        "version; run the job again on inputs that stay put while it runs")
+    return InputChanged(
+        f"input {where} changed after the job split it ({how}): its output would match neither "
+        "version; run the job again on inputs that stay put while it runs"
+    )
 
 
 def check_length(where, data, start, end):

@@ -137,8 +137,7 @@ class LocalStorage(Storage):
             rel = os.path.relpath(top, self.root)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             dirs[:] = [d for d in dirs if _may_match(rel + d + "/", prefix)]
-            names.extend(rel + f for f in files
-                         if (rel + f).startswith(prefix) and is_temporary(f) == temporary)
+            names.extend(rel + f for f in files if (rel + f).startswith(prefix) and is_temporary(f) == temporary)
         return sorted(names)
 
 

@@ -46,7 +46,7 @@ def split_url(url):
     """'s3://bucket/some/key' -> ('bucket', 'some/key')."""
     if not url.startswith("s3://"):
         raise StorageError(f"not an S3 URL: {url!r} (expected s3://bucket/prefix)")
-    bucket, _, key = url[len("s3://"):].partition("/")
+    bucket, _, key = url[len("s3://") :].partition("/")
     if not bucket:
         raise StorageError(f"S3 URL {url!r} names no bucket (expected s3://bucket/prefix)")
     return bucket, key
@@ -98,8 +98,10 @@ class S3Storage(Storage):
         if name.startswith("s3://"):
             return split_url(name)
         if name.startswith("/"):  # a local path reaching S3 is a caller's bug: say so, don't invent a key
-            raise StorageError(f"S3 storage {self.url} cannot read the local path {name!r}: "
-                               "upload it first (mrkit.storage.upload_inputs) and use the key it returns")
+            raise StorageError(
+                f"S3 storage {self.url} cannot read the local path {name!r}: "
+                "upload it first (mrkit.storage.upload_inputs) and use the key it returns"
+            )
         return self.bucket, self.prefix + name
 
     def path(self, name):
@@ -124,8 +126,13 @@ class S3Storage(Storage):
             common = os.path.commonprefix(sorted(keys))
             with self._errors(f"s3://{bucket}/{common}"):
                 for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=common):
-                    found.update({(bucket, item["Key"]): (item["Size"], item["ETag"])
-                                  for item in page.get("Contents", ()) if item["Key"] in keys})
+                    found.update(
+                        {
+                            (bucket, item["Key"]): (item["Size"], item["ETag"])
+                            for item in page.get("Contents", ())
+                            if item["Key"] in keys
+                        }
+                    )
         return {name: found.get(where) or self.version(name) for name, where in located.items()}
 
     def read_pinned(self, name, start, end, version):
@@ -138,12 +145,12 @@ class S3Storage(Storage):
         try:
             with self._errors(name):
                 try:
-                    response = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}",
-                                                      IfMatch=version)
+                    response = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}", IfMatch=version)
                 except ClientError as exc:
                     if error_code(exc) in _CONFLICT | {"InvalidRange"}:
-                        raise changed(where, "its ETag is not the one split" if error_code(exc) in _CONFLICT
-                                      else "it is shorter") from None
+                        raise changed(
+                            where, "its ETag is not the one split" if error_code(exc) in _CONFLICT else "it is shorter"
+                        ) from None
                     raise
                 with response["Body"] as body:
                     data = body.read()
@@ -198,8 +205,11 @@ class S3Storage(Storage):
         names = []
         with self._errors(prefix):
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
-                names.extend(name for name in (item["Key"][len(self.prefix):] for item in page.get("Contents", ()))
-                             if is_temporary(name) == temporary)
+                names.extend(
+                    name
+                    for name in (item["Key"][len(self.prefix) :] for item in page.get("Contents", ()))
+                    if is_temporary(name) == temporary
+                )
         self._bucket_seen = True
         return sorted(names)
 
@@ -256,14 +266,12 @@ class S3Storage(Storage):
 
     def create_if_absent(self, name, data):
         bucket, key = self._locate(name)
-        answer = self._conditional(name, lambda: self.client.put_object(Bucket=bucket, Key=key, Body=data,
-                                                                          IfNoneMatch="*"))
+        answer = self._conditional(name, lambda: self.client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*"))
         return None if answer is None else answer["ETag"]
 
     def replace_if(self, name, data, tag):
         bucket, key = self._locate(name)
-        answer = self._conditional(name, lambda: self.client.put_object(Bucket=bucket, Key=key, Body=data,
-                                                                          IfMatch=tag))
+        answer = self._conditional(name, lambda: self.client.put_object(Bucket=bucket, Key=key, Body=data, IfMatch=tag))
         return None if answer is None else answer["ETag"]
 
     def remove_if(self, name, tag):
@@ -314,16 +322,19 @@ class S3Storage(Storage):
             raise StorageError(f"cannot reach S3 for {url}: {exc} (check AWS_ENDPOINT_URL / --storage)") from None
 
     def _translate(self, code, url, message):
-        bucket = url[len("s3://"):].partition("/")[0]
+        bucket = url[len("s3://") :].partition("/")[0]
         # NoSuchKey comes from a GET, which names a missing bucket itself; a HEAD's bare 404 does not.
         if code == "NoSuchBucket" or (code in {"404", "NotFound"} and not self._bucket_exists(bucket)):
-            return BucketNotFound(f"S3 bucket {bucket!r} does not exist ({url}): create it "
-                                  f"(aws s3 mb s3://{bucket}) or fix the --storage URL")
+            return BucketNotFound(
+                f"S3 bucket {bucket!r} does not exist ({url}): create it (aws s3 mb s3://{bucket}) or fix the --storage URL"
+            )
         if code in _NOT_FOUND:
             return ObjectNotFound(f"{url} does not exist: check the name and the --storage prefix")
         if code in _DENIED:
-            return AccessDenied(f"access denied to {url} ({code}): check the AWS credentials in use "
-                                "and that they allow s3:GetObject, s3:PutObject, s3:ListBucket there")
+            return AccessDenied(
+                f"access denied to {url} ({code}): check the AWS credentials in use "
+                "and that they allow s3:GetObject, s3:PutObject, s3:ListBucket there"
+            )
         return StorageError(f"S3 request for {url} failed: {code or 'error'}: {message}")
 
     def _bucket_exists(self, bucket):
@@ -344,8 +355,9 @@ class S3Storage(Storage):
 # ---- boto3's errors, read once (the ECS backend's Aws seam uses this too) ----------------
 
 BOTO_ERRORS = (ClientError, BotoCoreError, S3UploadFailedError)
-CREDENTIALS_HINT = ("set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                    "(or run `aws configure`, or run where an IAM role applies)")
+CREDENTIALS_HINT = (
+    "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or run `aws configure`, or run where an IAM role applies)"
+)
 
 
 def error_code(exc):
@@ -403,7 +415,7 @@ class _BodyReader(io.RawIOBase):
 
     def readinto(self, buffer):
         data = self._body.read(len(buffer))
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         self.bytes_read += len(data)
         return len(data)
 

@@ -27,9 +27,7 @@ def _nparallel(phase):
 
 
 def map(filename, contents):
-    return [("parallel-map", str(_nparallel("map"))), ("pid-map", str(os.getpid()))] + [
-        (k, "1") for k in "abcdefghij"
-    ]
+    return [("parallel-map", str(_nparallel("map"))), ("pid-map", str(os.getpid()))] + [(k, "1") for k in "abcdefghij"]
 
 
 def reduce(key, values):

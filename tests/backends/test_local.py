@@ -80,8 +80,13 @@ def test_notebook_style_functions(tmp_path, start_method):
     def reducer(key, values):
         return str(len(values))
 
-    mrkit.run({"map": mapper, "reduce": reducer}, [str(tmp_path / "in.txt")], n_reduce=2,
-              workdir=tmp_path / "out", start_method=start_method)
+    mrkit.run(
+        {"map": mapper, "reduce": reducer},
+        [str(tmp_path / "in.txt")],
+        n_reduce=2,
+        workdir=tmp_path / "out",
+        start_method=start_method,
+    )
     assert sorted_outputs(tmp_path / "out") == ["b 3", "c 1"]
 
 
@@ -94,11 +99,11 @@ def test_crashing_workers_are_replaced_and_the_output_is_exact(corpus, tmp_path)
 
     (tmp_path / "ref").mkdir()
     run_sequential(load_app("nocrash"), resolve_inputs(corpus[:3]), tmp_path / "ref")
-    summary, tasks = mrkit.run("crash", corpus[:3], n_reduce=3, workers=3, task_timeout=1.0, max_attempts=40,
-                               workdir=tmp_path / "job")
+    summary, tasks = mrkit.run(
+        "crash", corpus[:3], n_reduce=3, workers=3, task_timeout=1.0, max_attempts=40, workdir=tmp_path / "job"
+    )
     assert sorted_outputs(tmp_path / "job") == sorted_outputs(tmp_path / "ref")
     assert summary["retries"] == (tasks.status != "ok").sum() >= 1
-
 
 
 SPAWNER = app_path("spawner")
@@ -114,8 +119,21 @@ def _inputs(directory, count):
 @pytest.mark.timeout(180)
 def test_an_app_s_children_and_forks_do_not_outlive_mrkit_run(tmp_path, app_children):
     """Issue 22 D8: every map leaves a `sleep 300`, a forked copy and a daemon behind; the job ends and so do they."""
-    result = run_cli("run", SPAWNER, "--app-opt", "fork=1", "--app-opt", "daemon=1", "-w", "2", "-r", "2",
-                     *_inputs(tmp_path, 4), cwd=tmp_path, timeout=60)
+    result = run_cli(
+        "run",
+        SPAWNER,
+        "--app-opt",
+        "fork=1",
+        "--app-opt",
+        "daemon=1",
+        "-w",
+        "2",
+        "-r",
+        "2",
+        *_inputs(tmp_path, 4),
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert len(recorded_pids(tmp_path, "child")) == 12, "four maps, each a subprocess, a fork and a daemon"
     wait_until(lambda: not app_children(), "the app's processes are gone")
@@ -128,15 +146,15 @@ def test_a_fork_that_returns_from_map_is_not_a_second_worker(tmp_path, app_child
     import json
 
     inputs = _inputs(tmp_path, 8)
-    result = run_cli("run", SPAWNER, "--app-opt", "fork=return", "-w", "2", "-r", "4", "--json", *inputs,
-                     cwd=tmp_path, timeout=120)
+    result = run_cli(
+        "run", SPAWNER, "--app-opt", "fork=return", "-w", "2", "-r", "4", "--json", *inputs, cwd=tmp_path, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["retries"] == 0, "no attempt timed out or was reported twice"
     assert len(recorded_pids(tmp_path, "child")) == 16, "each map's subprocess and copy"
     (tmp_path / "reference").mkdir()
-    reference = run_cli("run", "wc", "-r", "4", *[f"../{name}" for name in inputs], cwd=tmp_path / "reference",
-                        timeout=120)
+    reference = run_cli("run", "wc", "-r", "4", *[f"../{name}" for name in inputs], cwd=tmp_path / "reference", timeout=120)
     assert reference.returncode == 0, reference.stderr
     assert sorted_outputs(tmp_path) == sorted_outputs(tmp_path / "reference")
     wait_until(lambda: not app_children(), "the app's processes are gone")
@@ -144,8 +162,22 @@ def test_a_fork_that_returns_from_map_is_not_a_second_worker(tmp_path, app_child
 
 @pytest.mark.timeout(180)
 def test_a_killed_worker_s_children_die_with_it(tmp_path, app_children):
-    run = mrkit_popen("run", SPAWNER, "--app-opt", "fork=1", "--app-opt", "hold=300", "-w", "1", "-r", "1",
-                      "--task-timeout", "300", *_inputs(tmp_path, 1), cwd=tmp_path)
+    run = mrkit_popen(
+        "run",
+        SPAWNER,
+        "--app-opt",
+        "fork=1",
+        "--app-opt",
+        "hold=300",
+        "-w",
+        "1",
+        "-r",
+        "1",
+        "--task-timeout",
+        "300",
+        *_inputs(tmp_path, 1),
+        cwd=tmp_path,
+    )
     try:
         wait_until(lambda: len(app_children()) == 2, "the first worker's map started its processes")
         first = app_children()
@@ -162,8 +194,20 @@ def test_a_killed_worker_s_children_die_with_it(tmp_path, app_children):
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
 def test_an_app_s_children_do_not_outlive_an_interrupted_run(tmp_path, app_children, how):
-    run = mrkit_popen("run", SPAWNER, "--app-opt", "fork=1", "--app-opt", "hold=300", "-w", "2",
-                      "--task-timeout", "300", *_inputs(tmp_path, 2), cwd=tmp_path)
+    run = mrkit_popen(
+        "run",
+        SPAWNER,
+        "--app-opt",
+        "fork=1",
+        "--app-opt",
+        "hold=300",
+        "-w",
+        "2",
+        "--task-timeout",
+        "300",
+        *_inputs(tmp_path, 2),
+        cwd=tmp_path,
+    )
     wait_until(lambda: len(app_children()) == 4, "both workers' maps started their processes")
     run.send_signal(how)
     _, stderr = run.communicate(timeout=60)

@@ -20,8 +20,12 @@ def _s3_outputs(client, prefix):
 @pytest.fixture
 def aws_process_env(s3_client, moto_endpoint):
     """What a worker process needs to reach moto: the endpoint and dummy credentials."""
-    return {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    return {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
 
 
 @pytest.mark.timeout(120)
@@ -29,8 +33,20 @@ def aws_process_env(s3_client, moto_endpoint):
 def test_run_with_s3_storage_equals_sequential(corpus, tmp_path, s3_client, aws_process_env, extra):
     (tmp_path / "ref").mkdir()
     mrkit("sequential", "wc", *corpus[:3], cwd=tmp_path / "ref", check=True)
-    result = mrkit("run", "wc", *extra, "-r", "3", "--storage", f"s3://{BUCKET}/job", "--json", *corpus[:3],
-                   cwd=tmp_path, env=aws_process_env, check=True)
+    result = mrkit(
+        "run",
+        "wc",
+        *extra,
+        "-r",
+        "3",
+        "--storage",
+        f"s3://{BUCKET}/job",
+        "--json",
+        *corpus[:3],
+        cwd=tmp_path,
+        env=aws_process_env,
+        check=True,
+    )
     lines, keys = _s3_outputs(s3_client, "job/")
     assert lines == sorted_outputs(tmp_path / "ref")
     assert sum(k.startswith("job/inputs/") for k in keys) == 3, "local inputs are uploaded once"
@@ -44,8 +60,18 @@ def test_remote_master_and_workers_share_only_the_bucket(corpus, tmp_path, s3_cl
     (tmp_path / "ref").mkdir()
     mrkit("sequential", "indexer", *corpus[:4], cwd=tmp_path / "ref", check=True)
     (tmp_path / "master").mkdir()
-    master = mrkit_popen("master", "--storage", f"s3://{BUCKET}/remote", "--listen", "127.0.0.1:0", "-r", "2",
-                         *corpus[:4], cwd=tmp_path / "master", env=aws_process_env)
+    master = mrkit_popen(
+        "master",
+        "--storage",
+        f"s3://{BUCKET}/remote",
+        "--listen",
+        "127.0.0.1:0",
+        "-r",
+        "2",
+        *corpus[:4],
+        cwd=tmp_path / "master",
+        env=aws_process_env,
+    )
     info_path = tmp_path / "master" / "mr-master.json"
     deadline = time.monotonic() + 30
     while not info_path.exists():
@@ -55,8 +81,16 @@ def test_remote_master_and_workers_share_only_the_bucket(corpus, tmp_path, s3_cl
     workers = []
     for i in range(2):
         (tmp_path / f"w{i}").mkdir()
-        workers.append(mrkit_popen("worker", "indexer", "--master", info["url"], cwd=tmp_path / f"w{i}",
-                                   env={**aws_process_env, "MRKIT_TOKEN": info["token"]}))
+        workers.append(
+            mrkit_popen(
+                "worker",
+                "indexer",
+                "--master",
+                info["url"],
+                cwd=tmp_path / f"w{i}",
+                env={**aws_process_env, "MRKIT_TOKEN": info["token"]},
+            )
+        )
     assert master.wait(timeout=90) == 0, master.stderr.read()
     assert [w.wait(timeout=30) for w in workers] == [0, 0]
     assert info["token"] not in " ".join(map(str, workers[0].args)), "the token never goes on a command line"

@@ -1,4 +1,5 @@
 """Tests for mrkit.experiments.analysis on synthetic data with known answers."""
+
 import math
 
 import numpy as np
@@ -105,8 +106,9 @@ def test_cores_of_prefers_the_recorded_affinity_over_the_machine():
 
 
 def test_summarize_flags_noisy_configuration():
-    runs = make_runs([dict(workers=1, end_to_end_s=v) for v in (100, 101, 99)]
-                     + [dict(workers=2, end_to_end_s=v) for v in (50, 65, 40)])
+    runs = make_runs(
+        [dict(workers=1, end_to_end_s=v) for v in (100, 101, 99)] + [dict(workers=2, end_to_end_s=v) for v in (50, 65, 40)]
+    )
     s = an.summarize(runs).set_index("workers")
     assert list(s["n"]) == [3, 3]
     assert s.loc[1, "cv"] == pytest.approx(0.01)
@@ -128,9 +130,13 @@ def test_summarize_keeps_groups_with_missing_keys():
 
 
 def test_map_stage_speedup():
-    runs = make_runs([dict(n_map=4, map_serial_sum_s=8.0, map_wall_s=4.0),
-                      dict(n_map=4, map_serial_sum_s=9.0, map_wall_s=3.0),
-                      dict(n_map=8, map_serial_sum_s=8.0, map_wall_s=0.0)])
+    runs = make_runs(
+        [
+            dict(n_map=4, map_serial_sum_s=8.0, map_wall_s=4.0),
+            dict(n_map=4, map_serial_sum_s=9.0, map_wall_s=3.0),
+            dict(n_map=8, map_serial_sum_s=8.0, map_wall_s=0.0),
+        ]
+    )
     s = an.map_stage_speedup(runs).set_index("n_map")
     assert s.loc[4, "mean"] == pytest.approx(2.5)
     assert s.loc[4, "std"] == pytest.approx(math.sqrt(0.5))
@@ -141,8 +147,7 @@ def test_map_stage_speedup():
 
 
 def test_speedup_with_one_worker_baseline():
-    runs = make_runs([dict(workers=w, end_to_end_s=t)
-                      for w, t in [(1, 100), (1, 100), (2, 60), (4, 40), (4, 40)]])
+    runs = make_runs([dict(workers=w, end_to_end_s=t) for w, t in [(1, 100), (1, 100), (2, 60), (4, 40), (4, 40)]])
     s = an.speedup(runs)
     assert list(s["workers"]) == [1, 2, 4]
     np.testing.assert_allclose(s["speedup"], [1, 100 / 60, 2.5])
@@ -163,9 +168,12 @@ def test_speedup_without_one_worker_says_so():
 
 
 def test_speedup_refuses_mixed_backends_unless_split():
-    runs = make_runs([dict(backend=b, workers=w, end_to_end_s=t)
-                      for b, w, t in [("local", 1, 10), ("local", 2, 5),
-                                      ("ecs", 1, 20), ("ecs", 2, 16)]])
+    runs = make_runs(
+        [
+            dict(backend=b, workers=w, end_to_end_s=t)
+            for b, w, t in [("local", 1, 10), ("local", 2, 5), ("ecs", 1, 20), ("ecs", 2, 16)]
+        ]
+    )
     with pytest.raises(ValueError, match="backend"):
         an.speedup(runs)
     s = an.speedup(runs, by="backend").set_index(["backend", "workers"])
@@ -177,8 +185,7 @@ def test_speedup_refuses_mixed_backends_unless_split():
 
 
 def test_best_configuration_margin():
-    runs = make_runs([dict(workers=w, end_to_end_s=t + d)
-                      for w, t in [(1, 20), (2, 10), (4, 12)] for d in (-0.1, 0, 0.1)])
+    runs = make_runs([dict(workers=w, end_to_end_s=t + d) for w, t in [(1, 20), (2, 10), (4, 12)] for d in (-0.1, 0, 0.1)])
     best = an.best_configuration(runs)
     assert best.config["workers"] == 2 and best.runner_up["workers"] == 4
     assert best.config == dict(app="wc", backend="local", n_map=8, n_reduce=2, workers=2)
@@ -188,8 +195,7 @@ def test_best_configuration_margin():
 
 
 def test_best_configuration_within_noise():
-    wide = make_runs([dict(workers=w, end_to_end_s=t + d)
-                      for w, t in [(2, 10), (4, 10.5)] for d in (-2, 0, 2)])
+    wide = make_runs([dict(workers=w, end_to_end_s=t + d) for w, t in [(2, 10), (4, 10.5)] for d in (-2, 0, 2)])
     assert an.best_configuration(wide).within_noise
     single = make_runs([dict(workers=2, end_to_end_s=10), dict(workers=4, end_to_end_s=15)])
     assert an.best_configuration(single).within_noise  # one run each: cannot tell
@@ -198,8 +204,12 @@ def test_best_configuration_within_noise():
 
 
 def test_stage_breakdown_overhead():
-    runs = make_runs([dict(split_s=1.0, map_wall_s=5.0, reduce_wall_s=2.0, end_to_end_s=10.0),
-                      dict(split_s=1.0, map_wall_s=5.0, reduce_wall_s=2.0, end_to_end_s=7.0)])
+    runs = make_runs(
+        [
+            dict(split_s=1.0, map_wall_s=5.0, reduce_wall_s=2.0, end_to_end_s=10.0),
+            dict(split_s=1.0, map_wall_s=5.0, reduce_wall_s=2.0, end_to_end_s=7.0),
+        ]
+    )
     b = an.stage_breakdown(runs)
     assert list(b["stage"]) == ["split", "map", "reduce", "overhead"]
     # overhead 2 and -1 -> clipped to 0 -> mean 1
@@ -212,13 +222,14 @@ def test_stage_breakdown_overhead():
 
 
 def test_task_timeline():
-    rows = [("r1", "map", 0, 0, "w2", 1000.5, 1002.0, "ok"),
-            ("r1", "split", 0, 0, "w1", 1000.0, 1000.5, "ok"),
-            ("r1", "map", 1, 0, "w1", 1000.5, 1003.0, "failed"),
-            ("r1", "map", 1, 1, "w1", 1003.0, 1004.0, "ok"),
-            ("r2", "map", 0, 0, "w1", 5.0, 6.0, "ok")]
-    tasks = pd.DataFrame(rows, columns=["run_id", "phase", "task", "attempt", "worker",
-                                        "start", "end", "status"])
+    rows = [
+        ("r1", "map", 0, 0, "w2", 1000.5, 1002.0, "ok"),
+        ("r1", "split", 0, 0, "w1", 1000.0, 1000.5, "ok"),
+        ("r1", "map", 1, 0, "w1", 1000.5, 1003.0, "failed"),
+        ("r1", "map", 1, 1, "w1", 1003.0, 1004.0, "ok"),
+        ("r2", "map", 0, 0, "w1", 5.0, 6.0, "ok"),
+    ]
+    tasks = pd.DataFrame(rows, columns=["run_id", "phase", "task", "attempt", "worker", "start", "end", "status"])
     tl = an.task_timeline(tasks, "r1")
     assert len(tl) == 4
     assert list(tl["worker"]) == ["w1", "w1", "w1", "w2"]

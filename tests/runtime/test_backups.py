@@ -11,8 +11,9 @@ from mrkit.runtime.backups import Phase, Running
 
 def _phase(total=8, done=6, finished=(1.0,) * 6, running=(), by_worker=None, workers=4, backups_running=0, asker="w0"):
     running = tuple(Running(f"task{i}", elapsed, worker) for i, (elapsed, worker) in enumerate(running))
-    return Phase(total, done, tuple(finished), by_worker or {"w0": [1.0] * 3, "w1": [1.0] * 3}, running, workers,
-                 backups_running, asker)
+    return Phase(
+        total, done, tuple(finished), by_worker or {"w0": [1.0] * 3, "w1": [1.0] * 3}, running, workers, backups_running, asker
+    )
 
 
 def _chosen(policy, phase):
@@ -35,12 +36,15 @@ def test_late_picks_the_longest_time_left_caps_backups_and_never_runs_on_a_slow_
     history = {"w0": [1.0] * 3, "w1": [1.0] * 3, "slow": [10.0]}
     phase = _phase(running=[(2.0, "slow"), (1.5, "w1")], by_worker=history)
     assert _chosen(backups.late, phase) == ["task0"], "the slow worker's task has ~8 s left, w1's ~0"
-    assert _chosen(backups.late, _phase(running=[(2.0, "slow")], by_worker=history, backups_running=1)) == [], \
+    assert _chosen(backups.late, _phase(running=[(2.0, "slow")], by_worker=history, backups_running=1)) == [], (
         "at most 10% of 4 workers (1) run backups"
-    assert _chosen(backups.late, _phase(running=[(2.0, "w1")], by_worker=history, asker="slow")) == [], \
+    )
+    assert _chosen(backups.late, _phase(running=[(2.0, "w1")], by_worker=history, asker="slow")) == [], (
         "a slow worker runs no backups"
-    assert _chosen(backups.late, _phase(running=[(0.5, "slow")], by_worker=history)) == [], \
+    )
+    assert _chosen(backups.late, _phase(running=[(0.5, "slow")], by_worker=history)) == [], (
         "not before it has run longer than a typical task"
+    )
 
 
 def test_an_unknown_policy_is_one_line(tmp_path):
@@ -57,8 +61,26 @@ def _straggler_job(tmp_path, name, *policy):
         path.write_text(f"word{i} " * 200 + "common\n")
         inputs.append(path.name)
     job = tmp_path / name
-    result = mrkit("run", app_path("slowwc"), *inputs, "-w", "4", "-r", "2", "--slow-workers", "1", "--slowdown", "10",
-                   *policy, "--workdir", job, "--json", cwd=tmp_path, timeout=120, check=True)
+    result = mrkit(
+        "run",
+        app_path("slowwc"),
+        *inputs,
+        "-w",
+        "4",
+        "-r",
+        "2",
+        "--slow-workers",
+        "1",
+        "--slowdown",
+        "10",
+        *policy,
+        "--workdir",
+        job,
+        "--json",
+        cwd=tmp_path,
+        timeout=120,
+        check=True,
+    )
     return json.loads(result.stdout), job
 
 
@@ -88,8 +110,16 @@ def test_records_mark_the_backup_that_won_and_the_slowed_worker(tmp_path):
         path = tmp_path / f"in{i}.txt"
         path.write_text("some words\n")
         inputs.append(str(path))
-    _, tasks = api.run(app_path("slowwc"), inputs, n_reduce=1, workers=2, slow_workers=1, slowdown=10,
-                       backup_tasks="paper", workdir=tmp_path / "job")
+    _, tasks = api.run(
+        app_path("slowwc"),
+        inputs,
+        n_reduce=1,
+        workers=2,
+        slow_workers=1,
+        slowdown=10,
+        backup_tasks="paper",
+        workdir=tmp_path / "job",
+    )
     maps = tasks[tasks.phase == "map"]
     slowed = maps[maps.slowdown == 10]
     assert len(slowed) >= 1 and (slowed.status != "ok").all(), "the slowed worker's attempts all lost"

@@ -11,8 +11,12 @@ from mrkit.runtime.discovery import MASTER_FILE, read_master_file, remove_master
 def test_write_then_read(tmp_path):
     path = write_master_file(tmp_path, "http://127.0.0.1:1234", "s3cret")
     assert path == os.path.join(tmp_path, MASTER_FILE)
-    assert read_master_file(tmp_path) == {"url": "http://127.0.0.1:1234", "token": "s3cret", "pid": os.getpid(),
-                                             "host": socket.gethostname()}
+    assert read_master_file(tmp_path) == {
+        "url": "http://127.0.0.1:1234",
+        "token": "s3cret",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+    }
     assert sorted(p.name for p in tmp_path.iterdir()) == [MASTER_FILE]  # no temporary file left behind
 
 

@@ -41,8 +41,23 @@ def _one_line_failure(result):
 def test_a_map_slower_than_the_timeout_still_finishes(tmp_path):
     """First finished attempt wins: revoked attempts keep running and one of them completes the task."""
     name = _words(tmp_path)
-    result = mrkit("run", FAULTY, "--app-opt", "fault=slow", "--app-opt", "seconds=2.5", "--task-timeout", "1",
-                   "-r", "2", "-w", "2", "--json", name, cwd=tmp_path)
+    result = mrkit(
+        "run",
+        FAULTY,
+        "--app-opt",
+        "fault=slow",
+        "--app-opt",
+        "seconds=2.5",
+        "--task-timeout",
+        "1",
+        "-r",
+        "2",
+        "-w",
+        "2",
+        "--json",
+        name,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert sorted_outputs(tmp_path) == _expected_wc(tmp_path, name)
     run = json.loads(result.stdout)
@@ -50,11 +65,14 @@ def test_a_map_slower_than_the_timeout_still_finishes(tmp_path):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("fault, how", [
-    ("exit", r"10 attempts: 10 worker died \(exit 1\)"),
-    ("sysexit", r"10 attempts: 10 failed \(the app called sys.exit\(3\)\)"),
-    ("reduce_exit", r"reduce task \d+ \(input intermediate files mr-\*-\d+\): 10 attempts: 10 worker died \(exit 1\)"),
-])
+@pytest.mark.parametrize(
+    "fault, how",
+    [
+        ("exit", r"10 attempts: 10 worker died \(exit 1\)"),
+        ("sysexit", r"10 attempts: 10 failed \(the app called sys.exit\(3\)\)"),
+        ("reduce_exit", r"reduce task \d+ \(input intermediate files mr-\*-\d+\): 10 attempts: 10 worker died \(exit 1\)"),
+    ],
+)
 def test_a_deterministic_crash_fails_the_job_in_seconds(tmp_path, fault, how):
     name = _words(tmp_path)
     result = mrkit("run", FAULTY, "--app-opt", f"fault={fault}", "-r", "1", "-w", "2", name, cwd=tmp_path, timeout=60)
@@ -69,8 +87,9 @@ def test_a_deterministic_crash_fails_the_job_in_seconds(tmp_path, fault, how):
 @pytest.mark.timeout(120)
 def test_a_map_that_never_returns_fails_the_job_after_its_timeouts(tmp_path):
     name = _words(tmp_path)
-    result = mrkit("run", FAULTY, "--app-opt", "fault=loop", "--task-timeout", "1", "-r", "1", "-w", "1", name,
-                   cwd=tmp_path, timeout=60)
+    result = mrkit(
+        "run", FAULTY, "--app-opt", "fault=loop", "--task-timeout", "1", "-r", "1", "-w", "1", name, cwd=tmp_path, timeout=60
+    )
     line = _one_line_failure(result)
     assert "map task 0 (input a.txt)" in line and "timed out after 1 s" in line and "raise --task-timeout" in line
 
@@ -102,8 +121,9 @@ def test_a_stopped_attempt_woken_after_the_next_job_changes_nothing(tmp_path):
     first = _words(tmp_path, "alpha beta\n", "one.txt")
     master = mrkit_popen("master", "-r", "1", "--task-timeout", "1", first, cwd=tmp_path)
     _wait_for(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
-    sleeper = mrkit_popen("worker", FAULTY, "--app-opt", "fault=pause", "--app-opt", "seconds=2",
-                          "--master-timeout", "2", cwd=tmp_path)
+    sleeper = mrkit_popen(
+        "worker", FAULTY, "--app-opt", "fault=pause", "--app-opt", "seconds=2", "--master-timeout", "2", cwd=tmp_path
+    )
     _wait_for(lambda: list(tmp_path.glob("paused-*")), "the worker entered its reduce")
     sleeper.send_signal(signal.SIGSTOP)
     try:
@@ -169,8 +189,18 @@ def _alive(pid):
 def test_no_worker_outlives_mrkit_run(tmp_path, how):
     for i in range(4):
         _words(tmp_path, name=f"in{i}.txt")
-    run = mrkit_popen("run", FAULTY, "--app-opt", "fault=slow", "--app-opt", "seconds=30", "-w", "2",
-                      *[f"in{i}.txt" for i in range(4)], cwd=tmp_path)
+    run = mrkit_popen(
+        "run",
+        FAULTY,
+        "--app-opt",
+        "fault=slow",
+        "--app-opt",
+        "seconds=30",
+        "-w",
+        "2",
+        *[f"in{i}.txt" for i in range(4)],
+        cwd=tmp_path,
+    )
     _wait_for(lambda: len(list(tmp_path.glob("pid-*"))) == 2, "both workers are mapping")
     workers = [int(p.name[4:]) for p in tmp_path.glob("pid-*")]
     run.send_signal(how)
@@ -182,11 +212,17 @@ def test_no_worker_outlives_mrkit_run(tmp_path, how):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("what, line", [
-    ("key", "map task 0 (input a.txt): 10 attempts: 10 failed (map returned key 3 (int) for input a.txt: "
-            "keys and values must be str)"),
-    ("reduce", "10 failed (reduce returned 3 (int) for key 'x': it must return str)"),
-])
+@pytest.mark.parametrize(
+    "what, line",
+    [
+        (
+            "key",
+            "map task 0 (input a.txt): 10 attempts: 10 failed (map returned key 3 (int) for input a.txt: "
+            "keys and values must be str)",
+        ),
+        ("reduce", "10 failed (reduce returned 3 (int) for key 'x': it must return str)"),
+    ],
+)
 def test_keys_and_values_that_are_not_strings_blame_the_app_in_a_distributed_run(tmp_path, what, line):
     name = _words(tmp_path)
     result = mrkit("run", app_path("badtypes"), "--app-opt", f"what={what}", "-r", "1", name, cwd=tmp_path)
@@ -194,6 +230,7 @@ def test_keys_and_values_that_are_not_strings_blame_the_app_in_a_distributed_run
 
 
 # ---- a storage outage of a few seconds (issue 22 D11) ------------------------------------------------------
+
 
 class _RestartableMoto:
     """moto's S3 on one port of 127.0.0.1 that can be stopped and started again (its objects stay: moto
@@ -233,10 +270,13 @@ def outage_s3(aws_env):
 
 
 def _s3_run(tmp_path, moto, corpus, *args):
-    env = {"AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1"}
-    return mrkit_popen("run", app_path("slowwc"), *args, "--storage", "s3://outage/job", *corpus, cwd=tmp_path,
-                       env=env)
+    env = {
+        "AWS_ENDPOINT_URL": moto.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    return mrkit_popen("run", app_path("slowwc"), *args, "--storage", "s3://outage/job", *corpus, cwd=tmp_path, env=env)
 
 
 def _keys(client, prefix="job/"):
@@ -254,14 +294,16 @@ def test_a_storage_outage_of_4_s_mid_map_does_not_fail_the_job(tmp_path, outage_
     moto.start()
     _, err = run.communicate(timeout=150)
     assert run.returncode == 0, err
-    lines = sorted(line for key in _keys(client, "job/mr-out-")
-                   for line in client.get_object(Bucket="outage", Key=key)["Body"].read().decode().splitlines())
+    lines = sorted(
+        line
+        for key in _keys(client, "job/mr-out-")
+        for line in client.get_object(Bucket="outage", Key=key)["Body"].read().decode().splitlines()
+    )
     assert lines == _expected_wc(tmp_path, *corpus[:4])
 
 
 @pytest.mark.timeout(180)
-def test_a_job_failed_by_a_storage_that_stays_down_says_so_before_its_clean_up_warnings(tmp_path, outage_s3,
-                                                                                         corpus):
+def test_a_job_failed_by_a_storage_that_stays_down_says_so_before_its_clean_up_warnings(tmp_path, outage_s3, corpus):
     moto, client = outage_s3
     run = _s3_run(tmp_path, moto, corpus[:4], "-m", "8", "-r", "2", "-w", "2", "--max-attempts", "3")
     _wait_for(lambda: any(k.startswith("job/mr-0-") for k in _keys(client)), "the first map's output is committed")

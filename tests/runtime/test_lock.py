@@ -13,8 +13,12 @@ from mrkit.runtime.lock import LEASE
 
 @pytest.fixture
 def aws_process_env(s3_client, moto_endpoint):
-    return {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    return {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
 
 
 def _start_master(directory, *args, env=None):
@@ -42,11 +46,9 @@ def _refused(result, where):
 
 
 @pytest.mark.timeout(120)
-def test_a_second_job_on_one_s3_prefix_is_refused_while_the_first_renews_its_lease(
-        corpus, tmp_path, s3_client, aws_process_env):
+def test_a_second_job_on_one_s3_prefix_is_refused_while_the_first_renews_its_lease(corpus, tmp_path, s3_client, aws_process_env):
     url = f"s3://{BUCKET}/shared"
-    first = _start_master(tmp_path / "x", "--storage", url, "-r", "2", *corpus[:2],
-                          env={**aws_process_env, "MRKIT_LEASE_S": "3"})
+    first = _start_master(tmp_path / "x", "--storage", url, "-r", "2", *corpus[:2], env={**aws_process_env, "MRKIT_LEASE_S": "3"})
     try:
         # the lease is renewed while the job runs: wait until it has been twice (> its 3 s time to live)
         deadline = time.monotonic() + 60
@@ -69,8 +71,7 @@ def test_a_dead_masters_lease_expires(corpus, tmp_path, s3_client, aws_process_e
     url = f"s3://{BUCKET}/shared"
     (tmp_path / "ref").mkdir()
     mrkit("sequential", "wc", *corpus[:2], cwd=tmp_path / "ref", check=True)
-    dead = _start_master(tmp_path / "x", "--storage", url, "-r", "2", *corpus[:2],
-                         env={**aws_process_env, "MRKIT_LEASE_S": "2"})
+    dead = _start_master(tmp_path / "x", "--storage", url, "-r", "2", *corpus[:2], env={**aws_process_env, "MRKIT_LEASE_S": "2"})
     dead.send_signal(signal.SIGKILL)
     dead.communicate(timeout=30)
     (tmp_path / "y").mkdir()

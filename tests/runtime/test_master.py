@@ -47,7 +47,7 @@ def _client(master, pid):
 def _write_attempt_files(master, reply, partitions, text):
     """What a worker's AttemptFiles would write for this attempt."""
     task = reply["task"]["task"]
-    names = ([f"mr-{task}-{r}" for r, _ in partitions] if reply["action"] == "map" else [f"mr-out-{task}"])
+    names = [f"mr-{task}-{r}" for r, _ in partitions] if reply["action"] == "map" else [f"mr-out-{task}"]
     for name in names:
         master.storage.write_bytes(protocol.attempt_name(name, reply["run_id"], reply["attempt"]), text.encode())
 
@@ -55,8 +55,17 @@ def _write_attempt_files(master, reply, partitions, text):
 def _done(master, client, identity, reply, text="x", **extra):
     _write_attempt_files(master, reply, extra.get("partitions", []), text)
     now = time.time()
-    body = {**identity, "worker": reply["worker"], "phase": reply["action"], "task": reply["task"]["task"],
-            "attempt": reply["attempt"], "start": now - 0.01, "end": now, "counters": {}, **extra}
+    body = {
+        **identity,
+        "worker": reply["worker"],
+        "phase": reply["action"],
+        "task": reply["task"]["task"],
+        "attempt": reply["attempt"],
+        "start": now - 0.01,
+        "end": now,
+        "counters": {},
+        **extra,
+    }
     return client.call("POST", "/done", body)
 
 
@@ -96,8 +105,9 @@ def test_maps_come_before_reduces_and_the_job_finishes(make_master):
     payloads = {reply["task"]["task"]: reply["task"]}
     other = b.call("POST", "/task", idb)
     payloads[other["task"]["task"]] = other["task"]
-    assert {r: p["maps"] for r, p in payloads.items()} == {0: [0], 1: [0, 1]}, \
+    assert {r: p["maps"] for r, p in payloads.items()} == {0: [0], 1: [0, 1]}, (
         "a reduce reads only the maps that wrote its partition"
+    )
     assert {r: p["bytes_in"] for r, p in payloads.items()} == {0: 10, 1: 25}
     assert _done(master, a, ida, reply)["action"] == "wait"
     assert _done(master, b, idb, other)["action"] == "exit"
@@ -127,9 +137,20 @@ def _statuses(master):
 
 def _fail(client, identity, reply, error="KeyError: 'x'"):
     now = time.time()
-    return client.call("POST", "/fail", {**identity, "worker": reply["worker"], "phase": reply["action"],
-                                         "task": reply["task"]["task"], "attempt": reply["attempt"],
-                                         "start": now, "end": now, "error": error})
+    return client.call(
+        "POST",
+        "/fail",
+        {
+            **identity,
+            "worker": reply["worker"],
+            "phase": reply["action"],
+            "task": reply["task"]["task"],
+            "attempt": reply["attempt"],
+            "start": now,
+            "end": now,
+            "error": error,
+        },
+    )
 
 
 def test_the_first_finished_attempt_wins_even_after_its_timeout(make_master, tmp_path):
@@ -176,8 +197,11 @@ def test_a_task_that_never_finishes_fails_the_job_after_its_timeouts(make_master
     master = make_master(task_timeout=0.2, max_attempts=4)  # at most 2 timeouts
     a, ida = _client(master, 1)
     assert a.call("POST", "/task", ida)["action"] == "map"  # ...and never reports
-    with pytest.raises(JobFailed, match=r"map task 0 .*1 attempt: 1 timed out after 0.2 s, 1 more task timeout.*"
-                                        r"raise --task-timeout"):
+    with pytest.raises(
+        JobFailed,
+        match=r"map task 0 .*1 attempt: 1 timed out after 0.2 s, 1 more task timeout.*"
+        r"raise --task-timeout",
+    ):
         master.wait(30)
 
 
@@ -199,8 +223,14 @@ def test_a_worker_whose_connection_closes_is_declared_dead(make_master):
     url = urllib.parse.urlsplit(master.url)
     sock = socket.create_connection((url.hostname, url.port))
     body = b'{"pid": 7, "host": "test"}'
-    sock.sendall(b"POST /task HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + master.token.encode() +
-                 b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    sock.sendall(
+        b"POST /task HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + master.token.encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
     reply = sock.recv(65536)
     while not reply.endswith(b"}"):  # headers and body may come in two pieces
         reply += sock.recv(65536)
@@ -217,16 +247,34 @@ def test_a_report_with_a_bad_partition_changes_nothing(make_master):
     reply = a.call("POST", "/task", ida)
     for partitions in ([[999, 1]], [[0, 1], [0, 2]], [["x", 1]], [[0]], "all"):
         with pytest.raises(RpcError, match="HTTP 400: malformed request: "):
-            a.call("POST", "/done", {**ida, "worker": reply["worker"], "phase": "map", "task": 0, "attempt": 1,
-                                     "start": 0, "end": 1, "partitions": partitions})
+            a.call(
+                "POST",
+                "/done",
+                {
+                    **ida,
+                    "worker": reply["worker"],
+                    "phase": "map",
+                    "task": 0,
+                    "attempt": 1,
+                    "start": 0,
+                    "end": 1,
+                    "partitions": partitions,
+                },
+            )
     assert master.status()["map"]["done"] == 0, "a rejected report must not complete the map"
     _done(master, a, ida, reply, partitions=[[1, 3]])
     assert master.status()["phase"] == "reduce"
 
 
-@pytest.mark.parametrize("body", [{"phase": "map"}, {"phase": "map", "task": 5, "attempt": 1, "start": 0, "end": 1},
-                                  {"phase": "map", "task": 0, "attempt": 9, "start": 0, "end": 1, "worker": "w0"},
-                                  {"phase": "sort", "task": 0}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"phase": "map"},
+        {"phase": "map", "task": 5, "attempt": 1, "start": 0, "end": 1},
+        {"phase": "map", "task": 0, "attempt": 9, "start": 0, "end": 1, "worker": "w0"},
+        {"phase": "sort", "task": 0},
+    ],
+)
 def test_malformed_requests_get_400_not_a_dead_connection(make_master, body):
     master = make_master()
     client = RpcClient(master.url, master.token)

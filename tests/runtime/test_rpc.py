@@ -93,8 +93,11 @@ def test_urllib_http_1_0_and_expect_continue_are_answered(server):
     answer = _raw(server, b"GET /status HTTP/1.0\r\nAuthorization: Bearer secret\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b'{"ok": true}')
     body = b'{"a": 1}'
-    answer = _raw(server, b"POST /echo HTTP/1.1\r\nAuthorization: Bearer secret\r\nExpect: 100-continue\r\n"
-                          b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    answer = _raw(
+        server,
+        b"POST /echo HTTP/1.1\r\nAuthorization: Bearer secret\r\nExpect: 100-continue\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+    )
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n") and answer.endswith(body)
 
 
@@ -102,8 +105,10 @@ def test_100_continue_arrives_before_the_client_sends_its_body(server):
     """A client that waits for "100 Continue" gets it while the server waits for the body (not buffered)."""
     body = b'{"a": 2}'
     with socket.create_connection(server.server_address, timeout=10) as conn:
-        conn.sendall(b"POST /echo HTTP/1.1\r\nAuthorization: Bearer secret\r\nExpect: 100-continue\r\n"
-                     b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
+        conn.sendall(
+            b"POST /echo HTTP/1.1\r\nAuthorization: Bearer secret\r\nExpect: 100-continue\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
         assert conn.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
         conn.sendall(body)
         chunks = []
@@ -154,9 +159,15 @@ def _head(path, token, length, *extra):
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-@pytest.mark.parametrize("path, token, status", [
-    ("/echo", "wrong", 401), ("/echo", None, 401), ("/nowhere", "secret", 404), ("/nowhere", None, 404),
-])
+@pytest.mark.parametrize(
+    "path, token, status",
+    [
+        ("/echo", "wrong", 401),
+        ("/echo", None, 401),
+        ("/nowhere", "secret", 404),
+        ("/nowhere", None, 404),
+    ],
+)
 def test_a_refused_request_is_answered_before_its_body_is_sent(server, path, token, status):
     # Headers announcing 16 MiB and not one byte of body: the answer must come anyway, then the
     # close (the unread body makes the connection unusable). Reading the body first would block here.
@@ -176,10 +187,18 @@ def test_an_authenticated_body_over_the_limit_is_refused_unread(server):
 
 def test_the_largest_legitimate_report_fits_under_the_limit(server):
     # A map report over R = 40,000 reduces, each partition near 10 GB: what MAX_BODY is sized for.
-    report = {"worker": "w123", "pid": 4_000_000, "host": "ip-10-0-123-234.ec2.internal", "phase": "map",
-              "task": 99_999, "attempt": 9, "start": 1.7e9, "end": 1.7e9,
-              "counters": {"records_in": 10**9, "records_out": 10**9, "bytes_in": 10**10, "bytes_out": 10**10},
-              "partitions": [[r, 9_999_999_999] for r in range(40_000)]}
+    report = {
+        "worker": "w123",
+        "pid": 4_000_000,
+        "host": "ip-10-0-123-234.ec2.internal",
+        "phase": "map",
+        "task": 99_999,
+        "attempt": 9,
+        "start": 1.7e9,
+        "end": 1.7e9,
+        "counters": {"records_in": 10**9, "records_out": 10**9, "bytes_in": 10**10, "bytes_out": 10**10},
+        "partitions": [[r, 9_999_999_999] for r in range(40_000)],
+    }
     assert len(json.dumps(report)) < MAX_BODY
     assert RpcClient(server.url, "secret").call("POST", "/echo", report)["task"] == 99_999
 
@@ -210,8 +229,7 @@ def _rss_kib(pid, field):
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the server's peak RSS from /proc")
 def test_a_flood_of_unauthenticated_16_mib_bodies_leaves_the_servers_memory_alone():
-    process = subprocess.Popen([sys.executable, "-c", _FLOODED_SERVER], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-c", _FLOODED_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         port = int(process.stdout.readline())
         before = _rss_kib(process.pid, "VmRSS")
@@ -241,6 +259,7 @@ def test_a_flood_of_unauthenticated_16_mib_bodies_leaves_the_servers_memory_alon
 
 # ---- bodies that are JSON but not requests, and routes with bugs -----------------------------------
 
+
 @pytest.mark.parametrize("raw", [b"[1, 2]", b"3", b'"x"', b"null", b"true", b"[" * 100_000 + b"]" * 100_000])
 def test_a_body_that_is_not_a_json_object_gets_400_and_the_connection_stays_usable(server, raw):
     conn = http.client.HTTPConnection(*server.server_address, timeout=5)
@@ -257,8 +276,11 @@ def test_a_body_that_is_not_a_json_object_gets_400_and_the_connection_stays_usab
 
 def test_a_route_bug_gets_500_with_its_error_and_the_connection_stays_usable(server, capfd):
     client = RpcClient(server.url, "secret")
-    with pytest.raises(RpcError, match=r"^the master answered POST /bug with HTTP 500: internal error: "
-                                       r"RuntimeError: boom$"):
+    with pytest.raises(
+        RpcError,
+        match=r"^the master answered POST /bug with HTTP 500: internal error: "
+        r"RuntimeError: boom$",
+    ):
         client.call("POST", "/bug", {})
     with pytest.raises(RpcError, match="HTTP 500: internal error: TypeError"):
         client.call("POST", "/unserializable", {})
@@ -269,6 +291,7 @@ def test_a_route_bug_gets_500_with_its_error_and_the_connection_stays_usable(ser
 
 
 # ---- sessions: one per connection, and a call when the connection ends --------------------------------
+
 
 class Sessions:
     """A server whose /hello names the connection; on_disconnect records (session, thread) and wakes waiters."""
@@ -294,8 +317,9 @@ class Sessions:
     def wait_ended(self, name, timeout=30):
         """The (session, handler thread) of the connection named `name`, once it has ended."""
         with self.changed:
-            assert self.changed.wait_for(lambda: any(s.get("name") == name for s, _ in self.ended), timeout), \
+            assert self.changed.wait_for(lambda: any(s.get("name") == name for s, _ in self.ended), timeout), (
                 f"no disconnect of {name!r}; ended: {self.ended}"
+            )
             return next((s, t) for s, t in self.ended if s.get("name") == name)
 
     def close(self):
@@ -364,6 +388,7 @@ def test_a_client_that_resets_its_connection_is_heard_of_without_a_traceback(ses
 
 # ---- the client: only an unreachable master is MasterGone ------------------------------------------
 
+
 def test_unexpected_statuses_are_rpc_errors_and_401_is_an_auth_error(server):
     with pytest.raises(RpcError, match=r"^the master answered POST /nowhere with HTTP 404: no such endpoint"):
         RpcClient(server.url, "secret").call("POST", "/nowhere", {})
@@ -426,6 +451,7 @@ def test_a_dropped_kept_alive_connection_is_reopened_once_and_an_unreachable_mas
 
 # ---- the port under abuse: strangers' connections are bounded and short-lived (issue 22 D4) -------------
 
+
 def _closed_by_server(conn, limit=30):
     """Whether the server closed `conn` (an EOF or a reset) within `limit` seconds."""
     conn.settimeout(limit)
@@ -448,8 +474,9 @@ def test_connections_without_the_token_are_closed_after_the_header_timeout_but_a
         assert worker.call("GET", "/status") == {"ok": True}
         assert _closed_by_server(silent) and _closed_by_server(slow)
         connection = worker._connection
-        assert worker.call("GET", "/status") == {"ok": True} and worker._connection is connection, \
+        assert worker.call("GET", "/status") == {"ok": True} and worker._connection is connection, (
             "a connection that showed the token stays open past the header timeout"
+        )
         for conn in (silent, slow):
             conn.close()
         worker.close()
@@ -479,10 +506,10 @@ def test_idle_connections_are_bounded_and_a_worker_still_gets_in():
             idle.append(socket.create_connection(rpc.server_address))
         worker = RpcClient(rpc.url, "secret", timeout=30)
         assert worker.call("GET", "/status") == {"ok": True}
-        _wait_until(lambda: sum(_closed_by_server(conn, limit=0) for conn in idle) >= 100 - 16,
-                    "the oldest strangers made room")
-        _wait_until(lambda: _handler_threads() <= before + 16 + 1,
-                    "a thread per connection, and no more connections than the bound")
+        _wait_until(lambda: sum(_closed_by_server(conn, limit=0) for conn in idle) >= 100 - 16, "the oldest strangers made room")
+        _wait_until(
+            lambda: _handler_threads() <= before + 16 + 1, "a thread per connection, and no more connections than the bound"
+        )
         worker.close()
     finally:
         for conn in idle:
@@ -509,8 +536,9 @@ def _cpu_s(pid):
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads the server's CPU time from /proc")
 def test_an_accept_out_of_descriptors_backs_off_instead_of_spinning_and_a_worker_gets_in():
-    process = subprocess.Popen([sys.executable, "-c", _LOW_LIMIT_SERVER], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _LOW_LIMIT_SERVER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     idle = []
     try:
         port = int(process.stdout.readline())
@@ -538,12 +566,18 @@ def test_an_accept_out_of_descriptors_backs_off_instead_of_spinning_and_a_worker
 def test_only_a_protocol_error_answers_400_and_any_other_exception_in_a_route_answers_500(server, capfd):
     """Issue 21: a KeyError, IndexError, TypeError or ValueError in a route used to be the client's 400."""
     client = RpcClient(server.url, "secret")
-    with pytest.raises(RpcError, match=r"^the master answered POST /refused with HTTP 400: malformed request: "
-                                       r"'phase' must be one of \('map', 'reduce'\), got 'sort'$"):
+    with pytest.raises(
+        RpcError,
+        match=r"^the master answered POST /refused with HTTP 400: malformed request: "
+        r"'phase' must be one of \('map', 'reduce'\), got 'sort'$",
+    ):
         client.call("POST", "/refused", {})
     assert "Traceback" not in capfd.readouterr().err, "a client's mistake is not the server's error"
-    with pytest.raises(RpcError, match=r"^the master answered POST /key-bug with HTTP 500: internal error: "
-                                       r"KeyError: 'absent'$"):
+    with pytest.raises(
+        RpcError,
+        match=r"^the master answered POST /key-bug with HTTP 500: internal error: "
+        r"KeyError: 'absent'$",
+    ):
         client.call("POST", "/key-bug", {})
     err = capfd.readouterr().err
     assert "mrkit rpc: POST /key-bug failed:" in err and "KeyError: 'absent'" in err, "logged on the server's stderr"

@@ -53,8 +53,7 @@ def test_an_address_beyond_loopback_is_one_warning_line():
         assert exposure_warning(host) is None
     for host in ("0.0.0.0", "10.0.0.5", "::"):
         line = exposure_warning(host)
-        assert "\n" not in line and line.startswith(f"warning: listening on {host}, beyond loopback") \
-            and "in clear" in line
+        assert "\n" not in line and line.startswith(f"warning: listening on {host}, beyond loopback") and "in clear" in line
 
 
 @pytest.mark.timeout(60)
@@ -67,20 +66,22 @@ def test_a_master_listening_beyond_loopback_warns_once(tmp_path):
 
 # ---- no master without workers (issue 22 D5) --------------------------------------------------------------
 
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_master_whose_only_worker_was_killed_fails_the_job_with_one_line(tmp_path):
     master, _ = _master(tmp_path, "--task-timeout", "1")  # default: 3 task timeouts, at least 5 s
-    worker = mrkit_popen("worker", app_path("faulty"), "--app-opt", "fault=slow", "--app-opt", "seconds=60",
-                         cwd=tmp_path)
+    worker = mrkit_popen("worker", app_path("faulty"), "--app-opt", "fault=slow", "--app-opt", "seconds=60", cwd=tmp_path)
     _wait_for(lambda: list(tmp_path.glob("pid-*")), "the worker is mapping")
     worker.kill()
     worker.wait()
     assert master.wait(timeout=90) == 1
     err = master.stderr.read().strip().splitlines()
-    assert err[-1] == ("mrkit master: job failed: no worker has been connected for 5 s (since the last one left): "
-                       "start workers (`mrkit worker APP` where the master runs), or give them longer with "
-                       "--no-workers-timeout"), err
+    assert err[-1] == (
+        "mrkit master: job failed: no worker has been connected for 5 s (since the last one left): "
+        "start workers (`mrkit worker APP` where the master runs), or give them longer with "
+        "--no-workers-timeout"
+    ), err
     assert not (tmp_path / "mr-master.json").exists()
 
 

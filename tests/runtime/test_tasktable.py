@@ -38,15 +38,21 @@ def _attempt(outcome=Outcome.RUNNING):
 
 def test_a_task_runs_from_idle_to_done_through_its_table():
     task = _task()
-    for event, state in [("assign", State.IN_PROGRESS), ("back_up", State.IN_PROGRESS), ("revoke", State.IDLE),
-                         ("assign", State.IN_PROGRESS), ("win", State.COMMITTING), ("commit_failed", State.IDLE),
-                         ("win", State.COMMITTING), ("committed", State.DONE)]:
+    for event, state in [
+        ("assign", State.IN_PROGRESS),
+        ("back_up", State.IN_PROGRESS),
+        ("revoke", State.IDLE),
+        ("assign", State.IN_PROGRESS),
+        ("win", State.COMMITTING),
+        ("commit_failed", State.IDLE),
+        ("win", State.COMMITTING),
+        ("committed", State.DONE),
+    ]:
         task.move(event)
         assert task.state is state, event
 
 
-@pytest.mark.parametrize("state, event", [(s, e) for s, e in itertools.product(State, TASK_EVENTS)
-                                          if (s, e) not in TRANSITIONS])
+@pytest.mark.parametrize("state, event", [(s, e) for s, e in itertools.product(State, TASK_EVENTS) if (s, e) not in TRANSITIONS])
 def test_every_task_transition_outside_the_table_is_refused(state, event):
     task = _task(state)
     with pytest.raises(AssertionError, match=rf"^map task 3: no transition '{event}' from {state.value}$"):
@@ -59,15 +65,18 @@ def test_done_and_failed_tasks_are_final():
         assert not [event for (s, event) in TRANSITIONS if s is state]
 
 
-@pytest.mark.parametrize("events, outcome, record", [
-    (["win", "committed"], Outcome.OK, "ok"),
-    (["time_out", "win", "committed"], Outcome.OK, "ok"),  # late, yet the first to finish
-    (["win", "commit_failed"], Outcome.FAILED, "failed"),
-    (["fail"], Outcome.FAILED, "failed"),
-    (["time_out", "die"], Outcome.DIED, "failed"),
-    (["lose"], Outcome.SUPERSEDED, "superseded"),
-    (["time_out"], Outcome.LATE, "timed_out"),
-])
+@pytest.mark.parametrize(
+    "events, outcome, record",
+    [
+        (["win", "committed"], Outcome.OK, "ok"),
+        (["time_out", "win", "committed"], Outcome.OK, "ok"),  # late, yet the first to finish
+        (["win", "commit_failed"], Outcome.FAILED, "failed"),
+        (["fail"], Outcome.FAILED, "failed"),
+        (["time_out", "die"], Outcome.DIED, "failed"),
+        (["lose"], Outcome.SUPERSEDED, "superseded"),
+        (["time_out"], Outcome.LATE, "timed_out"),
+    ],
+)
 def test_attempt_outcomes_change_through_their_table(events, outcome, record):
     attempt = _attempt()
     for event in events:
@@ -76,8 +85,9 @@ def test_attempt_outcomes_change_through_their_table(events, outcome, record):
     assert attempt.reason == f"after {events[-1]}"
 
 
-@pytest.mark.parametrize("outcome, event", [(o, e) for o, e in itertools.product(Outcome, ATTEMPT_EVENTS)
-                                            if (o, e) not in OUTCOMES])
+@pytest.mark.parametrize(
+    "outcome, event", [(o, e) for o, e in itertools.product(Outcome, ATTEMPT_EVENTS) if (o, e) not in OUTCOMES]
+)
 def test_every_attempt_outcome_outside_the_table_is_refused(outcome, event):
     attempt = _attempt(outcome)
     with pytest.raises(AssertionError, match=rf"^attempt 1: no outcome '{event}' from {outcome.name.lower()}$"):

@@ -39,10 +39,18 @@ class _FakeMaster:
         (tmp_path / "in.txt").write_text("a b a\n")
         self.reports = []
         self.answer = answer
-        self.task = {"worker": "w0", "run_id": "r1", "action": "map", "attempt": 1,
-                     "task": {"task": 0, "n_reduce": 1, "splits": [["in.txt", "in.txt", 0, 6]]}}
-        self.server = RpcServer(("127.0.0.1", 0), "t", {("POST", "/task"): self._task, ("POST", "/done"): self._report,
-                                                      ("POST", "/fail"): self._report})
+        self.task = {
+            "worker": "w0",
+            "run_id": "r1",
+            "action": "map",
+            "attempt": 1,
+            "task": {"task": 0, "n_reduce": 1, "splits": [["in.txt", "in.txt", 0, 6]]},
+        }
+        self.server = RpcServer(
+            ("127.0.0.1", 0),
+            "t",
+            {("POST", "/task"): self._task, ("POST", "/done"): self._report, ("POST", "/fail"): self._report},
+        )
         self.server.serve_in_background()
 
     def _task(self, body, session):
@@ -88,8 +96,7 @@ def test_sys_exit_in_an_app_is_the_app_s_failure_not_the_worker_s_exit(fake_mast
 def test_an_unexpected_answer_is_exit_1_not_a_clean_end(fake_master, tmp_path, monkeypatch, capsys):
     master = fake_master(lambda body: (500, {"error": "boom"}))
     monkeypatch.chdir(tmp_path)
-    code = run_worker(load_app("wc"), LocalStorage(tmp_path), master_url=master.server.url,
-                      token_file=str(_token(tmp_path)))
+    code = run_worker(load_app("wc"), LocalStorage(tmp_path), master_url=master.server.url, token_file=str(_token(tmp_path)))
     assert code == 1 and "500" in capsys.readouterr().err
     assert not list(tmp_path.glob(".mr-*")), "an attempt whose report was not taken removes its files"
 
@@ -117,11 +124,21 @@ def test_a_master_gone_mid_report_is_not_a_clean_end_and_leaves_no_files(tmp_pat
     def serve():
         conn, _ = listener.accept()
         _read_request(conn)
-        body = json.dumps({
-            "worker": "w0", "run_id": "r1", "action": "map", "attempt": 1,
-            "task": {"task": 0, "n_reduce": 1, "splits": [["in.txt", "in.txt", 0, 6]]}}).encode()
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                     + str(len(body)).encode() + b"\r\n\r\n" + body)
+        body = json.dumps(
+            {
+                "worker": "w0",
+                "run_id": "r1",
+                "action": "map",
+                "attempt": 1,
+                "task": {"task": 0, "n_reduce": 1, "splits": [["in.txt", "in.txt", 0, 6]]},
+            }
+        ).encode()
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
         assert b"/done" in _read_request(conn)
         reported.set()
         listener.close()  # gone: the retry is refused
@@ -131,8 +148,12 @@ def test_a_master_gone_mid_report_is_not_a_clean_end_and_leaves_no_files(tmp_pat
     thread.start()
     began = time.monotonic()
     with pytest.raises(MasterUnreachable, match=r"^cannot reach the master for \d+ s \(.*\): it died or the network"):
-        work(load_app("wc"), RpcClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "t"), LocalStorage(tmp_path),
-             patience_s=1.0)
+        work(
+            load_app("wc"),
+            RpcClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "t"),
+            LocalStorage(tmp_path),
+            patience_s=1.0,
+        )
     assert time.monotonic() - began >= 1.0, "it tried again for its whole patience"
     thread.join(10)
     assert reported.is_set()
@@ -146,6 +167,7 @@ def _token(tmp_path):
 
 
 # ---- why a worker exits: job over, master gone, stale mr-master.json (issue 22 D4 and "also seen") ----------
+
 
 def _wait_for(predicate, what, limit=60):
     deadline = time.monotonic() + limit
@@ -174,15 +196,19 @@ def test_a_worker_says_the_job_is_over_when_the_master_says_so(tmp_path):
 @pytest.mark.timeout(60)
 def test_a_worker_whose_master_dies_mid_task_exits_1_with_one_line(tmp_path):
     master = _job(tmp_path)
-    worker = mrkit_popen("worker", app_path("faulty"), "--app-opt", "fault=slow", "--app-opt", "seconds=2",
-                         "--master-timeout", "1", cwd=tmp_path)
+    worker = mrkit_popen(
+        "worker", app_path("faulty"), "--app-opt", "fault=slow", "--app-opt", "seconds=2", "--master-timeout", "1", cwd=tmp_path
+    )
     _wait_for(lambda: list(tmp_path.glob("pid-*")), "the worker is mapping")
     master.kill()
     master.wait()
     assert worker.wait(timeout=30) == 1
     err = worker.stderr.read()
-    assert err.count("\n") == 1 and err.startswith("mrkit worker: cannot reach the master for ") \
-        and "it died or the network is down" in err, err
+    assert (
+        err.count("\n") == 1
+        and err.startswith("mrkit worker: cannot reach the master for ")
+        and "it died or the network is down" in err
+    ), err
     assert not list(tmp_path.glob(".mr-*.tmp")), "the attempt's files were removed"
 
 
@@ -195,8 +221,10 @@ def test_a_worker_facing_a_stale_master_file_exits_1_with_one_line(tmp_path):
     assert json.loads((tmp_path / "mr-master.json").read_text()) == info, "a killed master leaves its file"
     worker = mrkit("worker", "wc", cwd=tmp_path)
     assert worker.returncode == 1
-    assert worker.stderr == (f"mrkit worker: mr-master.json is stale: its master (pid {info['pid']}) is not running "
-                             "and left no run record; start `mrkit master` again\n")
+    assert worker.stderr == (
+        f"mrkit worker: mr-master.json is stale: its master (pid {info['pid']}) is not running "
+        "and left no run record; start `mrkit master` again\n"
+    )
 
 
 def _standalone_job(tmp_path, *worker_options, **popen):

@@ -31,6 +31,7 @@ def _count_puts(storage):
 
 # ---- keys, URLs, endpoint -----------------------------------------------------
 
+
 def test_names_are_keys_under_the_prefix(s3_storage, s3_client):
     s3_storage.write_bytes("mr-out-0", b"a 1\n")
     with s3_storage.atomic_writer("inputs/x.txt") as f:
@@ -70,7 +71,8 @@ def test_listing_pages_through_many_objects(s3_storage, s3_client):
     for i in range(12):
         s3_client.put_object(Bucket=BUCKET, Key=f"{PREFIX}mr-{i}-0", Body=b"")
     s3_storage.client.meta.events.register(
-        "before-parameter-build.s3.ListObjectsV2", lambda params, **kw: params.update(MaxKeys=5))
+        "before-parameter-build.s3.ListObjectsV2", lambda params, **kw: params.update(MaxKeys=5)
+    )
     assert s3_storage.list("mr-") == sorted(f"mr-{i}-0" for i in range(12))
 
 
@@ -120,6 +122,7 @@ def test_atomic_writer_uploads_once_and_only_on_success(s3_storage):
 
 
 # ---- upload_inputs ---------------------------------------------------------
+
 
 @pytest.fixture
 def inputs(tmp_path, monkeypatch):
@@ -175,11 +178,18 @@ def test_input_keys(tmp_path, monkeypatch):
 
 # ---- errors ------------------------------------------------------------------
 
+
 def test_missing_bucket_says_so(s3_client, moto_endpoint):
     storage = S3Storage("no-such-bucket", "job", endpoint_url=moto_endpoint)
-    calls = [lambda: storage.read_range("mr-0-0", 0, 1), lambda: storage.size("mr-0-0"),
-             lambda: storage.exists("mr-0-0"), lambda: storage.write_bytes("mr-0-0", b"x"),
-             lambda: storage.list("mr-"), storage.check, lambda: storage.open_lines("mr-0-0")]
+    calls = [
+        lambda: storage.read_range("mr-0-0", 0, 1),
+        lambda: storage.size("mr-0-0"),
+        lambda: storage.exists("mr-0-0"),
+        lambda: storage.write_bytes("mr-0-0", b"x"),
+        lambda: storage.list("mr-"),
+        storage.check,
+        lambda: storage.open_lines("mr-0-0"),
+    ]
     for call in calls:
         with pytest.raises(BucketNotFound) as info:
             call()
@@ -236,9 +246,16 @@ def test_unreachable_endpoint(aws_env):
 
 # ---- open_storage --------------------------------------------------------------
 
-@pytest.mark.parametrize("url,bucket,prefix", [
-    ("s3://b", "b", ""), ("s3://b/", "b", ""), ("s3://bkt/pre/fix/", "bkt", "pre/fix/"), ("s3://bkt/job", "bkt", "job/"),
-])
+
+@pytest.mark.parametrize(
+    "url,bucket,prefix",
+    [
+        ("s3://b", "b", ""),
+        ("s3://b/", "b", ""),
+        ("s3://bkt/pre/fix/", "bkt", "pre/fix/"),
+        ("s3://bkt/job", "bkt", "job/"),
+    ],
+)
 def test_open_storage_s3_urls(url, bucket, prefix):
     storage = open_storage(url)
     assert isinstance(storage, S3Storage)
@@ -248,27 +265,40 @@ def test_open_storage_s3_urls(url, bucket, prefix):
 
 def test_open_storage_local_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for url, root in [("out", tmp_path / "out"), ("./a/../b", tmp_path / "b"), (str(tmp_path / "abs"), tmp_path / "abs"),
-                      (".", tmp_path), (f"file://{tmp_path}/f", tmp_path / "f"),
-                      (f"file://localhost{tmp_path}/g", tmp_path / "g"), ("file:///tmp/a%20b", "/tmp/a b"),
-                      ("name:with:colons", tmp_path / "name:with:colons")]:
+    for url, root in [
+        ("out", tmp_path / "out"),
+        ("./a/../b", tmp_path / "b"),
+        (str(tmp_path / "abs"), tmp_path / "abs"),
+        (".", tmp_path),
+        (f"file://{tmp_path}/f", tmp_path / "f"),
+        (f"file://localhost{tmp_path}/g", tmp_path / "g"),
+        ("file:///tmp/a%20b", "/tmp/a b"),
+        ("name:with:colons", tmp_path / "name:with:colons"),
+    ]:
         storage = open_storage(url)
         assert isinstance(storage, LocalStorage), url
         assert storage.root == str(root), url
         assert open_storage(storage.url).root == storage.root
 
 
-@pytest.mark.parametrize("url,error,match", [
-    ("s3://", StorageError, "names no bucket"), ("s3:///key", StorageError, "names no bucket"),
-    ("gs://bucket/x", UsageError, "unknown storage URL 'gs://bucket/x'"), ("file://host/x", UsageError, "host"),
-])
+@pytest.mark.parametrize(
+    "url,error,match",
+    [
+        ("s3://", StorageError, "names no bucket"),
+        ("s3:///key", StorageError, "names no bucket"),
+        ("gs://bucket/x", UsageError, "unknown storage URL 'gs://bucket/x'"),
+        ("file://host/x", UsageError, "host"),
+    ],
+)
 def test_open_storage_rejects(url, error, match):
     with pytest.raises(error, match=match):
         open_storage(url)
 
 
 def test_local_storage_does_not_import_boto3(tmp_path):
-    code = ("import sys; from mrkit.storage import open_storage; open_storage(sys.argv[1]).write_bytes('x', b'1'); "
-            "print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))")
+    code = (
+        "import sys; from mrkit.storage import open_storage; open_storage(sys.argv[1]).write_bytes('x', b'1'); "
+        "print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

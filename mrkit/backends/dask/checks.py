@@ -29,8 +29,10 @@ def versions(client):
         for name in CHECKED:
             theirs = packages.get(name)
             if theirs != ours[name]:
-                raise UsageError(f"version mismatch: {who} has {name} {theirs or 'missing'}, this client "
-                                 f"{ours[name]}: install the same Python, Dask and mrkit everywhere")
+                raise UsageError(
+                    f"version mismatch: {who} has {name} {theirs or 'missing'}, this client "
+                    f"{ours[name]}: install the same Python, Dask and mrkit everywhere"
+                )
 
 
 def _first_failure(results):
@@ -66,5 +68,7 @@ def master_reachable(client, host, port):
     """Every worker can connect to the master at host:port (workers placed by Dask talk to it)."""
     failed = _first_failure(client.run(remote.reaches, host, port))
     if failed:
-        raise UsageError(f"Dask worker {failed[0]} cannot reach mrkit's master at {host}:{port} ({failed[1]}): "
-                         "run mrkit where the workers can connect to it (e.g. on the cluster's login node)")
+        raise UsageError(
+            f"Dask worker {failed[0]} cannot reach mrkit's master at {host}:{port} ({failed[1]}): "
+            "run mrkit where the workers can connect to it (e.g. on the cluster's login node)"
+        )

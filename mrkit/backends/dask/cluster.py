@@ -24,9 +24,15 @@ def _local_cluster(workers):
     with dask.config.set(OWN_CLUSTER_CONFIG):
         # No dashboard; the scheduler's plain HTTP routes (health, metrics) on a free loopback port, not
         # on 8787, where another cluster of this machine may be. Deaths are logged by mrkit, as retries.
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                            dashboard_address=None, silence_logs=logging.CRITICAL,
-                            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        )
 
 
 @contextlib.contextmanager
@@ -53,8 +59,9 @@ def connect(scheduler, workers):
     try:
         client = Client(scheduler, timeout="10s")
     except OSError as exc:
-        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; start one "
-                         "(`dask scheduler`) or check the address") from None
+        raise UsageError(
+            f"cannot reach the Dask scheduler at {scheduler}: {exc}; start one (`dask scheduler`) or check the address"
+        ) from None
     with client:
         yield client, False
 

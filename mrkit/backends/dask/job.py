@@ -25,9 +25,27 @@ from mrkit.storage import open_storage
 from mrkit.storage.local import LocalStorage
 
 
-def run_on_dask(engine_class, app, inputs, *, n_map=None, n_reduce=10, workers=None, workdir=None, task_timeout=10.0,
-                repeat=0, app_options=None, on_status=None, poll_s=0.2, storage=None, max_attempts=10,
-                backup_tasks=None, scheduler=None, slow_workers=0, slowdown=1.0):
+def run_on_dask(
+    engine_class,
+    app,
+    inputs,
+    *,
+    n_map=None,
+    n_reduce=10,
+    workers=None,
+    workdir=None,
+    task_timeout=10.0,
+    repeat=0,
+    app_options=None,
+    on_status=None,
+    poll_s=0.2,
+    storage=None,
+    max_attempts=10,
+    backup_tasks=None,
+    scheduler=None,
+    slow_workers=0,
+    slowdown=1.0,
+):
     """Run one job with `engine_class` on the cluster `scheduler` names (None: a LocalCluster of W processes).
 
     Takes `mrkit.backends.local.run_job`'s options; W defaults to local's
@@ -43,8 +61,9 @@ def run_on_dask(engine_class, app, inputs, *, n_map=None, n_reduce=10, workers=N
     workdir = os.path.abspath(workdir or ".")
     os.makedirs(workdir, exist_ok=True)
     files = LocalStorage(workdir) if storage is None else open_storage(storage)
-    spec = JobSpec(stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout,
-                   max_attempts=max_attempts)
+    spec = JobSpec(
+        stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout, max_attempts=max_attempts
+    )
     if workers is None and scheduler is None:
         workers = default_workers(spec.map_count, n_reduce)
     if workers is not None:
@@ -54,8 +73,13 @@ def run_on_dask(engine_class, app, inputs, *, n_map=None, n_reduce=10, workers=N
         checks.versions(client)
         checks.storage(client, files, spec.inputs)
         remote_files = not isinstance(files, LocalStorage)
-        master = Master(spec, files, listen=(engine_class.listen_host(client, own), 0), advertise_storage=remote_files,
-                        backup_tasks=backup_tasks)
+        master = Master(
+            spec,
+            files,
+            listen=(engine_class.listen_host(client, own), 0),
+            advertise_storage=remote_files,
+            backup_tasks=backup_tasks,
+        )
         engine = engine_class(client, master, portable(app), files.root if not remote_files else files.url, workers)
         try:
             master.start()
@@ -72,9 +96,18 @@ def run_on_dask(engine_class, app, inputs, *, n_map=None, n_reduce=10, workers=N
             engine.join()
         records = engine.records(master.task_records())
     summary = timing.summarize(
-        records, run_id=master.run_id, app=app.name, backend=engine_class.BACKEND, n_map=spec.map_count,
-        n_reduce=n_reduce, workers=workers, input_bytes=spec.input_bytes, launched_at=launched_at,
-        finished_at=finished_at, repeat=repeat, backup_tasks=backup_tasks,
+        records,
+        run_id=master.run_id,
+        app=app.name,
+        backend=engine_class.BACKEND,
+        n_map=spec.map_count,
+        n_reduce=n_reduce,
+        workers=workers,
+        input_bytes=spec.input_bytes,
+        launched_at=launched_at,
+        finished_at=finished_at,
+        repeat=repeat,
+        backup_tasks=backup_tasks,
         master_cpu_s=timing.process_cpu_s() - launched_cpu,
     )
     return summary, records

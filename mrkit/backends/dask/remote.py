@@ -88,10 +88,15 @@ def run_attempt(app, phase, task, storage_ref, run_id, attempt):
         result = RUNNERS[Action(phase)](load(app), task, files)
     except (Exception, SystemExit) as exc:
         files.discard()
-        return {**report, "start": start, "end": timing.now(), "error": _one_line(exc),
-                "fatal": isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: no retry can help
-                "storage": isinstance(exc, StorageError),  # an outage, maybe brief: the master backs the task off
-                "counters": {"cpu_s": time.thread_time() - cpu}}
+        return {
+            **report,
+            "start": start,
+            "end": timing.now(),
+            "error": _one_line(exc),
+            "fatal": isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: no retry can help
+            "storage": isinstance(exc, StorageError),  # an outage, maybe brief: the master backs the task off
+            "counters": {"cpu_s": time.thread_time() - cpu},
+        }
     cpu = time.thread_time() - cpu
     partitions = result.pop("partitions", None)
     report.update(start=start, end=timing.now(), counters={**result, "cpu_s": cpu})

@@ -85,9 +85,17 @@ class DaskAttempts:
         with self._lock:
             if self._stopping:
                 return None
-            future = self.client.submit(remote.run_attempt, self.app, phase, task, self.storage_ref, reply["run_id"],
-                                        attempt, key=f"mrkit-{reply['run_id']}-{phase}-{task['task']}-a{attempt}",
-                                        pure=False)
+            future = self.client.submit(
+                remote.run_attempt,
+                self.app,
+                phase,
+                task,
+                self.storage_ref,
+                reply["run_id"],
+                attempt,
+                key=f"mrkit-{reply['run_id']}-{phase}-{task['task']}-a{attempt}",
+                pure=False,
+            )
             self._futures.add(future)
         try:
             result = future.result()
@@ -98,8 +106,7 @@ class DaskAttempts:
         finally:
             with self._lock:
                 self._futures.discard(future)
-        self._placed[(phase, task["task"], attempt)] = (result.pop("dask_worker"), result.pop("host"),
-                                                        result.pop("pid"))
+        self._placed[(phase, task["task"], attempt)] = (result.pop("dask_worker"), result.pop("host"), result.pop("pid"))
         return {**ids, **result}
 
     def cancel(self):

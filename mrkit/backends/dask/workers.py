@@ -67,8 +67,15 @@ class WorkerLoops:
             self._started += 1
             # No placement hint: a hint naming a worker that has since died (its restart gets a new
             # address) can leave the loop waiting for it; Dask spreads W loops over W free threads itself.
-            future = self.client.submit(remote.worker_loop, self.app, self.master.url, self.plugin, self.storage_ref,
-                                        key=f"mrkit-{self.master.run_id}-worker-{n}", pure=False)
+            future = self.client.submit(
+                remote.worker_loop,
+                self.app,
+                self.master.url,
+                self.plugin,
+                self.storage_ref,
+                key=f"mrkit-{self.master.run_id}-worker-{n}",
+                pure=False,
+            )
             self._submitted.append(future)
             self.futures.add(future)
 
@@ -92,8 +99,9 @@ class WorkerLoops:
                 budget, ended = self._budget, self._failures
             if ended > budget:
                 last = f"{type(why).__name__}: {why}" if why is not None else f"it returned {future.result()}"
-                self.master.fail(f"mrkit's workers on Dask ended {ended} times before the job was over "
-                                 f"(last: {last})".replace("\n", " "))
+                self.master.fail(
+                    f"mrkit's workers on Dask ended {ended} times before the job was over (last: {last})".replace("\n", " ")
+                )
                 return
             self._submit()
 

@@ -68,8 +68,7 @@ class TaskLaunchError(AwsError):
 
     def __init__(self, failures, started):
         self.failures, self.started = failures, started
-        reasons = "; ".join(f"{f.get('reason', '?')}" + (f" ({f['detail']})" if f.get("detail") else "")
-                            for f in failures[:3])
+        reasons = "; ".join(f"{f.get('reason', '?')}" + (f" ({f['detail']})" if f.get("detail") else "") for f in failures[:3])
         more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
         super().__init__("ecs.RunTask", "failures", f"{len(failures)} task(s) not started: {reasons}{more}")
 

@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mrkit.backends.ecs import AwsError, TaskLaunchError
 from mrkit.storage.s3 import boto_failure, error_code
 
-RUN_TASK_BATCH = 10       # RunTask starts at most 10 tasks per call
+RUN_TASK_BATCH = 10  # RunTask starts at most 10 tasks per call
 DESCRIBE_TASKS_BATCH = 100
 READ_ONLY = ("Describe", "List", "Get", "Head")  # operation-name prefixes that change nothing
 
@@ -56,7 +56,9 @@ class Aws:
         """The (cached) boto3 client for `service`; records each call in `self.calls`."""
         if service not in self._clients:
             client = self._session.client(
-                service, region_name=self.region, endpoint_url=self.endpoint_url,
+                service,
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
                 config=Config(retries={"mode": "standard", "max_attempts": 4}, user_agent_extra="mrkit"),
             )
             client.meta.events.register("before-call.*.*", self._record)
@@ -126,13 +128,21 @@ class Aws:
             filters.append({"Name": "vpc-id", "Values": [vpc_id]})
         if name:
             filters.append({"Name": "group-name", "Values": [name]})
-        return [{**group, "tags": _tag_dict(group.get("Tags", []))}
-                for group in self._items("ec2", "describe_security_groups", "SecurityGroups", Filters=filters)]
+        return [
+            {**group, "tags": _tag_dict(group.get("Tags", []))}
+            for group in self._items("ec2", "describe_security_groups", "SecurityGroups", Filters=filters)
+        ]
 
     def create_security_group(self, name, description, vpc_id, tags):
         """A new security group (default egress: everything); returns its id."""
-        return self._call("ec2", "create_security_group", GroupName=name, Description=description, VpcId=vpc_id,
-                          TagSpecifications=[{"ResourceType": "security-group", "Tags": _tag_list(tags)}])["GroupId"]
+        return self._call(
+            "ec2",
+            "create_security_group",
+            GroupName=name,
+            Description=description,
+            VpcId=vpc_id,
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": _tag_list(tags)}],
+        )["GroupId"]
 
     def set_ingress(self, group_id, current, wanted):
         """Replace a group's ingress rules `current` (as described) by `wanted` (IpPermissions)."""
@@ -158,26 +168,35 @@ class Aws:
         params = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
         self._call("s3", "create_bucket", Bucket=bucket, **params)
         self._call("s3", "put_bucket_tagging", Bucket=bucket, Tagging={"TagSet": _tag_list(tags)})
-        self._call("s3", "put_public_access_block", Bucket=bucket, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+        self._call(
+            "s3",
+            "put_public_access_block",
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
 
     def delete_bucket(self, bucket):
         """Delete every object (and version) in the bucket, then the bucket."""
         keys = []
         for page in self._pages("s3", "list_object_versions", Bucket=bucket):
             # Unversioned buckets list every object as a version with VersionId "null".
-            keys += [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                     for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            keys += [
+                {"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
-            self._call("s3", "delete_objects", Bucket=bucket, Delete={"Objects": keys[start:start + 1000], "Quiet": True})
+            self._call("s3", "delete_objects", Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True})
         self._call("s3", "delete_bucket", missing=("NoSuchBucket",), Bucket=bucket)
 
     # ---- ECR --------------------------------------------------------------------
 
     def find_repository(self, name):
         """{"repositoryArn", "repositoryUri", "tags", ...} or None."""
-        found = self._call("ecr", "describe_repositories", missing=("RepositoryNotFoundException",),
-                           repositoryNames=[name])
+        found = self._call("ecr", "describe_repositories", missing=("RepositoryNotFoundException",), repositoryNames=[name])
         if not found:
             return None
         repo = found["repositories"][0]
@@ -185,8 +204,9 @@ class Aws:
         return {**repo, "tags": _tag_dict(tags)}
 
     def create_repository(self, name, tags):
-        repo = self._call("ecr", "create_repository", repositoryName=name, tags=_tag_list(tags),
-                          imageTagMutability="MUTABLE")["repository"]
+        repo = self._call("ecr", "create_repository", repositoryName=name, tags=_tag_list(tags), imageTagMutability="MUTABLE")[
+            "repository"
+        ]
         return {**repo, "tags": dict(tags)}
 
     def delete_repository(self, name):
@@ -221,16 +241,24 @@ class Aws:
 
     def tail_log(self, group, stream, lines=50):
         """The last `lines` messages of a log stream (oldest first); [] when the stream does not exist yet."""
-        found = self._call("logs", "get_log_events", missing=("ResourceNotFoundException",), logGroupName=group,
-                           logStreamName=stream, startFromHead=False, limit=lines)
+        found = self._call(
+            "logs",
+            "get_log_events",
+            missing=("ResourceNotFoundException",),
+            logGroupName=group,
+            logStreamName=stream,
+            startFromHead=False,
+            limit=lines,
+        )
         return [event["message"] for event in (found or {}).get("events", [])]
 
     def put_log_lines(self, group, stream, lines, timestamp_ms):
         """Append lines to a log stream, creating it if needed (the local stand-in's awslogs)."""
-        self._call("logs", "create_log_stream", missing=("ResourceAlreadyExistsException",), logGroupName=group,
-                   logStreamName=stream)
+        self._call(
+            "logs", "create_log_stream", missing=("ResourceAlreadyExistsException",), logGroupName=group, logStreamName=stream
+        )
         for start in range(0, len(lines), 1000):  # PutLogEvents takes at most 10,000 events and 1 MB
-            events = [{"timestamp": timestamp_ms, "message": line or " "} for line in lines[start:start + 1000]]
+            events = [{"timestamp": timestamp_ms, "message": line or " "} for line in lines[start : start + 1000]]
             self._call("logs", "put_log_events", logGroupName=group, logStreamName=stream, logEvents=events)
 
     @staticmethod
@@ -247,14 +275,19 @@ class Aws:
             return None
         role = found["Role"]
         tags = _tag_dict(role.get("Tags", []))  # GetRole returns the role's tags
-        attached = [p["PolicyArn"] for p in self._items("iam", "list_attached_role_policies", "AttachedPolicies",
-                                                        RoleName=name)]
+        attached = [p["PolicyArn"] for p in self._items("iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name)]
         inline = list(self._items("iam", "list_role_policies", "PolicyNames", RoleName=name))
         return {**role, "tags": tags, "attached": attached, "inline": inline}
 
     def create_role(self, name, trust_policy, description, tags):
-        return self._call("iam", "create_role", RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy),
-                          Description=description, Tags=_tag_list(tags))["Role"]
+        return self._call(
+            "iam",
+            "create_role",
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(trust_policy),
+            Description=description,
+            Tags=_tag_list(tags),
+        )["Role"]
 
     def set_trust_policy(self, name, trust_policy):
         self._call("iam", "update_assume_role_policy", RoleName=name, PolicyDocument=json.dumps(trust_policy))
@@ -298,8 +331,7 @@ class Aws:
     def task_definition(self, name):
         """A task definition (family = its latest ACTIVE revision, or family:revision, or ARN) with "tags"; or None."""
         # ECS answers an unknown task definition with the generic ClientException.
-        found = self._call("ecs", "describe_task_definition", missing=("ClientException",),
-                           taskDefinition=name, include=["TAGS"])
+        found = self._call("ecs", "describe_task_definition", missing=("ClientException",), taskDefinition=name, include=["TAGS"])
         if not found:
             return None
         return {**found["taskDefinition"], "tags": _tag_dict(found.get("tags", []))}
@@ -320,13 +352,28 @@ class Aws:
     def delete_task_definitions(self, arns):
         """Delete INACTIVE revisions for good (AWS keeps them listed otherwise)."""
         for start in range(0, len(arns), 10):  # DeleteTaskDefinitions takes at most 10
-            self._call("ecs", "delete_task_definitions", taskDefinitions=arns[start:start + 10])
+            self._call("ecs", "delete_task_definitions", taskDefinitions=arns[start : start + 10])
 
     # ---- ECS: tasks (the launcher's part) ---------------------------------------
 
-    def run_tasks(self, cluster, task_definition, count, *, subnets, security_groups, assign_public_ip=True,
-                  command=None, environment=None, cpu=None, memory=None, container="mrkit",
-                  started_by=None, tags=None, client_token=None):
+    def run_tasks(
+        self,
+        cluster,
+        task_definition,
+        count,
+        *,
+        subnets,
+        security_groups,
+        assign_public_ip=True,
+        command=None,
+        environment=None,
+        cpu=None,
+        memory=None,
+        container="mrkit",
+        started_by=None,
+        tags=None,
+        client_token=None,
+    ):
         """Start `count` Fargate tasks (in batches of 10, RunTask's limit); returns the task dicts.
 
         command/environment go in containerOverrides (the task definition has
@@ -345,12 +392,23 @@ class Aws:
             overrides["cpu"] = str(cpu)
         if memory is not None:
             overrides["memory"] = str(memory)
-        network = {"awsvpcConfiguration": {"subnets": list(subnets), "securityGroups": list(security_groups),
-                                           "assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED"}}
+        network = {
+            "awsvpcConfiguration": {
+                "subnets": list(subnets),
+                "securityGroups": list(security_groups),
+                "assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED",
+            }
+        }
         started, failures = [], []
         for batch, first in enumerate(range(0, count, RUN_TASK_BATCH)):
-            params = dict(cluster=cluster, taskDefinition=task_definition, count=min(RUN_TASK_BATCH, count - first),
-                          launchType="FARGATE", networkConfiguration=network, overrides=overrides)
+            params = dict(
+                cluster=cluster,
+                taskDefinition=task_definition,
+                count=min(RUN_TASK_BATCH, count - first),
+                launchType="FARGATE",
+                networkConfiguration=network,
+                overrides=overrides,
+            )
             if started_by:
                 params["startedBy"] = started_by
             if tags:
@@ -370,8 +428,15 @@ class Aws:
         """The tasks' current state (lastStatus, overrides, attachments, containers...), in batches of 100."""
         tasks = []
         for start in range(0, len(task_arns), DESCRIBE_TASKS_BATCH):
-            tasks.extend(self._call("ecs", "describe_tasks", cluster=cluster, include=["TAGS"],
-                                    tasks=task_arns[start:start + DESCRIBE_TASKS_BATCH])["tasks"])
+            tasks.extend(
+                self._call(
+                    "ecs",
+                    "describe_tasks",
+                    cluster=cluster,
+                    include=["TAGS"],
+                    tasks=task_arns[start : start + DESCRIBE_TASKS_BATCH],
+                )["tasks"]
+            )
         return tasks
 
     def list_tasks(self, cluster, desired_status="RUNNING", started_by=None):
@@ -382,8 +447,9 @@ class Aws:
 
     def stop_task(self, cluster, task_arn, reason):
         """Ask ECS to stop a task; a task that is already gone is not an error."""
-        self._call("ecs", "stop_task", missing=("InvalidParameterException",), cluster=cluster, task=task_arn,
-                   reason=reason[:255])
+        self._call(
+            "ecs", "stop_task", missing=("InvalidParameterException",), cluster=cluster, task=task_arn, reason=reason[:255]
+        )
 
     @staticmethod
     def task_private_ip(task):
@@ -397,6 +463,7 @@ class Aws:
 
 
 # ---- helpers ---------------------------------------------------------------------
+
 
 def _aws_error(service, operation, exc):
     """One-line AwsError for a boto3 failure (storage.s3.boto_failure reads it); credentials and endpoints say what to set."""

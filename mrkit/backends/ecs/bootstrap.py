@@ -35,7 +35,7 @@ from mrkit.backends.ecs.config import CONTAINER, bucket_problem
 EXECUTION_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 TASK_POLICY_NAME = "mrkit-job-bucket"
 SPEC_TAG = "mrkit:spec"  # hash of the task definition we registered; equal hash = nothing to change
-LOG_PREFIX = "mrkit"     # awslogs-stream-prefix: streams are mrkit/mrkit/<task id>
+LOG_PREFIX = "mrkit"  # awslogs-stream-prefix: streams are mrkit/mrkit/<task id>
 
 
 @dataclasses.dataclass
@@ -46,7 +46,7 @@ class Stack:
     region: str
     account: str
     bucket: str
-    bucket_owned: bool          # False: an existing bucket used as it is; `down` keeps it
+    bucket_owned: bool  # False: an existing bucket used as it is; `down` keeps it
     repository_uri: str
     cluster_arn: str
     log_group: str
@@ -83,6 +83,7 @@ def resolve(config, aws, account=None):
 
 
 # ---- up ---------------------------------------------------------------------------
+
 
 def up(config, aws, say=None):
     """Create whatever of the stack is missing and fix what drifted; returns the Stack.
@@ -131,13 +132,25 @@ def up(config, aws, say=None):
             did(f"set log retention of {config.log_group} to {config.log_retention_days} days")
 
     execution_arn = _ensure_role(
-        config, aws, did, found["execution role"], config.execution_role, "mrkit tasks: pull the image and write logs",
+        config,
+        aws,
+        did,
+        found["execution role"],
+        config.execution_role,
+        "mrkit tasks: pull the image and write logs",
         trust_policy(account, config.region, condition=False),
-        managed=EXECUTION_POLICY.format(partition=partition))
+        managed=EXECUTION_POLICY.format(partition=partition),
+    )
     task_arn = _ensure_role(
-        config, aws, did, found["task role"], config.task_role, "mrkit tasks: read and write the job bucket only",
+        config,
+        aws,
+        did,
+        found["task role"],
+        config.task_role,
+        "mrkit tasks: read and write the job bucket only",
         trust_policy(account, config.region, condition=True),
-        inline=bucket_policy(config.bucket, partition))
+        inline=bucket_policy(config.bucket, partition),
+    )
 
     sg = _ensure_security_group(config, aws, did, found["security group"], vpc)
 
@@ -145,12 +158,26 @@ def up(config, aws, say=None):
     spec = task_definition_spec(config, image, execution_arn, task_arn)
     task_def = _ensure_task_definition(config, aws, did, found["task definition"], spec)
 
-    return Stack(stack=config.stack, region=config.region, account=account, bucket=config.bucket,
-                 bucket_owned=bucket_owned, repository_uri=repo["repositoryUri"], cluster_arn=cluster["clusterArn"],
-                 log_group=config.log_group, execution_role_arn=execution_arn, task_role_arn=task_arn,
-                 security_group=sg, vpc=vpc, subnets=list(config.subnets), task_definition_arn=task_def,
-                 image=image, master_port=config.master_port, assign_public_ip=config.assign_public_ip,
-                 changes=changes)
+    return Stack(
+        stack=config.stack,
+        region=config.region,
+        account=account,
+        bucket=config.bucket,
+        bucket_owned=bucket_owned,
+        repository_uri=repo["repositoryUri"],
+        cluster_arn=cluster["clusterArn"],
+        log_group=config.log_group,
+        execution_role_arn=execution_arn,
+        task_role_arn=task_arn,
+        security_group=sg,
+        vpc=vpc,
+        subnets=list(config.subnets),
+        task_definition_arn=task_def,
+        image=image,
+        master_port=config.master_port,
+        assign_public_ip=config.assign_public_ip,
+        changes=changes,
+    )
 
 
 def _find(config, aws, vpc):
@@ -164,8 +191,9 @@ def _find(config, aws, vpc):
         bucket = aws.bucket_tags(config.bucket)
     except AwsError as exc:
         if exc.code in ("403", "AccessDenied", "Forbidden"):
-            raise StackConflict(f"bucket {config.bucket} exists in another account or is not yours to use; "
-                                "set another bucket: in params/ecs.yaml") from None
+            raise StackConflict(
+                f"bucket {config.bucket} exists in another account or is not yours to use; set another bucket: in params/ecs.yaml"
+            ) from None
         raise
     if bucket and TAG_KEY in bucket:
         _check_owner("bucket", config.bucket, bucket, config)
@@ -180,9 +208,15 @@ def _find(config, aws, vpc):
         "security group": groups[0] if groups else None,
         "task definition": task_def if task_def and task_def.get("status") == "ACTIVE" else None,
     }
-    names = {"ECR repository": config.repository, "ECS cluster": config.cluster, "log group": config.log_group,
-             "execution role": config.execution_role, "task role": config.task_role,
-             "security group": config.security_group, "task definition": config.family}
+    names = {
+        "ECR repository": config.repository,
+        "ECS cluster": config.cluster,
+        "log group": config.log_group,
+        "execution role": config.execution_role,
+        "task role": config.task_role,
+        "security group": config.security_group,
+        "task definition": config.family,
+    }
     for kind, resource in found.items():
         if resource is not None:
             _check_owner(kind, names[kind], resource["tags"], config)
@@ -211,8 +245,8 @@ def _ensure_security_group(config, aws, did, group, vpc):
         group_id, current = group["GroupId"], group.get("IpPermissions", [])
     else:
         group_id = aws.create_security_group(
-            config.security_group, f"mrkit {config.stack}: the master port, from this group only", vpc,
-            config.stack_tags)
+            config.security_group, f"mrkit {config.stack}: the master port, from this group only", vpc, config.stack_tags
+        )
         did(f"created security group {config.security_group} ({group_id}) in {vpc}")
         current = []
     wanted = ingress(group_id, config.master_port)
@@ -239,6 +273,7 @@ def _ensure_task_definition(config, aws, did, latest, spec):
 
 # ---- what the resources contain (pure, so tests can check them) --------------------
 
+
 def trust_policy(account, region, condition):
     """Lets ECS tasks assume the role; `condition` limits it to this account's ECS (confused deputy)."""
     statement = {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
@@ -252,20 +287,31 @@ def trust_policy(account, region, condition):
 
 def bucket_policy(bucket, partition="aws"):
     """The task role's only permissions: objects in the job bucket, and listing it."""
-    return {"Version": "2012-10-17", "Statement": [
-        # AbortMultipartUpload: boto3 aborts a failed multipart upload; denied, its parts would linger.
-        {"Sid": "JobObjects", "Effect": "Allow",
-         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-         "Resource": f"arn:{partition}:s3:::{bucket}/*"},
-        {"Sid": "ListJobBucket", "Effect": "Allow", "Action": "s3:ListBucket",
-         "Resource": f"arn:{partition}:s3:::{bucket}"},
-    ]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            # AbortMultipartUpload: boto3 aborts a failed multipart upload; denied, its parts would linger.
+            {
+                "Sid": "JobObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": f"arn:{partition}:s3:::{bucket}/*",
+            },
+            {"Sid": "ListJobBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:{partition}:s3:::{bucket}"},
+        ],
+    }
 
 
 def ingress(group_id, port):
     """The security group's only ingress rule: the master port, from members of the group itself."""
-    return [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
-             "UserIdGroupPairs": [{"GroupId": group_id, "Description": "mrkit master, from the stack's tasks"}]}]
+    return [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": port,
+            "ToPort": port,
+            "UserIdGroupPairs": [{"GroupId": group_id, "Description": "mrkit master, from the stack's tasks"}],
+        }
+    ]
 
 
 def task_definition_spec(config, image, execution_role_arn, task_role_arn):
@@ -279,25 +325,33 @@ def task_definition_spec(config, image, execution_role_arn, task_role_arn):
         "runtimePlatform": {"cpuArchitecture": config.cpu_architecture, "operatingSystemFamily": "LINUX"},
         "executionRoleArn": execution_role_arn,
         "taskRoleArn": task_role_arn,
-        "containerDefinitions": [{
-            "name": CONTAINER,
-            "image": image,
-            # The Dockerfile's ENTRYPOINT too, said here so the task definition alone tells
-            # what runs (the local stand-in reads it): overrides give only the arguments.
-            "entryPoint": ["mrkit"],
-            "essential": True,
-            # A container-level limit equal to the task's: Fargate does not need it, but
-            # moto's run_task fails without one, and it costs nothing here.
-            "memory": config.memory,
-            "portMappings": [{"containerPort": config.master_port, "protocol": "tcp"}],
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": config.log_group, "awslogs-region": config.region,
-                "awslogs-stream-prefix": LOG_PREFIX}},
-        }],
+        "containerDefinitions": [
+            {
+                "name": CONTAINER,
+                "image": image,
+                # The Dockerfile's ENTRYPOINT too, said here so the task definition alone tells
+                # what runs (the local stand-in reads it): overrides give only the arguments.
+                "entryPoint": ["mrkit"],
+                "essential": True,
+                # A container-level limit equal to the task's: Fargate does not need it, but
+                # moto's run_task fails without one, and it costs nothing here.
+                "memory": config.memory,
+                "portMappings": [{"containerPort": config.master_port, "protocol": "tcp"}],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": config.log_group,
+                        "awslogs-region": config.region,
+                        "awslogs-stream-prefix": LOG_PREFIX,
+                    },
+                },
+            }
+        ],
     }
 
 
 # ---- describe (read only) ----------------------------------------------------------
+
 
 def describe(config, aws):
     """The Stack as it is, for commands that need it (the launcher); StackNotReady when parts are missing.
@@ -309,20 +363,32 @@ def describe(config, aws):
     found = _find(config, aws, _vpc_of(config, aws))
     missing = [kind for kind, resource in found.items() if resource is None]
     if missing:
-        raise StackNotReady(f"stack {config.stack!r} in {config.region} is missing: {', '.join(missing)}; "
-                            "run `mrkit ecs up`")
+        raise StackNotReady(f"stack {config.stack!r} in {config.region} is missing: {', '.join(missing)}; run `mrkit ecs up`")
     group, task_def = found["security group"], found["task definition"]
     container = task_def["containerDefinitions"][0]
-    return Stack(stack=config.stack, region=config.region, account=account, bucket=config.bucket,
-                 bucket_owned=TAG_KEY in found["bucket"], repository_uri=found["ECR repository"]["repositoryUri"],
-                 cluster_arn=found["ECS cluster"]["clusterArn"], log_group=config.log_group,
-                 execution_role_arn=found["execution role"]["Arn"], task_role_arn=found["task role"]["Arn"],
-                 security_group=group["GroupId"], vpc=group["VpcId"], subnets=list(config.subnets),
-                 task_definition_arn=task_def["taskDefinitionArn"], image=container["image"],
-                 master_port=container["portMappings"][0]["containerPort"], assign_public_ip=config.assign_public_ip)
+    return Stack(
+        stack=config.stack,
+        region=config.region,
+        account=account,
+        bucket=config.bucket,
+        bucket_owned=TAG_KEY in found["bucket"],
+        repository_uri=found["ECR repository"]["repositoryUri"],
+        cluster_arn=found["ECS cluster"]["clusterArn"],
+        log_group=config.log_group,
+        execution_role_arn=found["execution role"]["Arn"],
+        task_role_arn=found["task role"]["Arn"],
+        security_group=group["GroupId"],
+        vpc=group["VpcId"],
+        subnets=list(config.subnets),
+        task_definition_arn=task_def["taskDefinitionArn"],
+        image=container["image"],
+        master_port=container["portMappings"][0]["containerPort"],
+        assign_public_ip=config.assign_public_ip,
+    )
 
 
 # ---- down ---------------------------------------------------------------------------
+
 
 def down(config, aws, say=None, wait=300.0, sleep=time.sleep):
     """Remove every resource tagged for the stack; returns (removed, kept) lists of lines.
@@ -387,6 +453,7 @@ def down(config, aws, say=None, wait=300.0, sleep=time.sleep):
 
 # ---- helpers ------------------------------------------------------------------------
 
+
 def _tagged(tags):
     """A bucket's tags in the shape find_* return (None stays None: no bucket)."""
     return None if tags is None else {"tags": tags}
@@ -398,8 +465,10 @@ def _check_owner(kind, name, tags, config):
     if value == config.stack:
         return
     why = f"it is tagged for stack {value!r}" if value else f"it has no {TAG_KEY} tag"
-    raise StackConflict(f"{kind} {name} exists but was not made by `mrkit ecs up` for stack {config.stack!r} "
-                        f"({why}); remove it, or choose another stack name")
+    raise StackConflict(
+        f"{kind} {name} exists but was not made by `mrkit ecs up` for stack {config.stack!r} "
+        f"({why}); remove it, or choose another stack name"
+    )
 
 
 def _vpc_of(config, aws):
@@ -413,12 +482,17 @@ def _vpc_of(config, aws):
 def _rules(permissions):
     """Ingress rules in a comparable form (descriptions and ordering ignored)."""
     return sorted(
-        (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"),
-         tuple(sorted(g["GroupId"] for g in p.get("UserIdGroupPairs", []))),
-         tuple(sorted(r["CidrIp"] for r in p.get("IpRanges", []))),
-         tuple(sorted(r["CidrIpv6"] for r in p.get("Ipv6Ranges", []))),
-         tuple(sorted(r["PrefixListId"] for r in p.get("PrefixListIds", []))))
-        for p in permissions)
+        (
+            p.get("IpProtocol"),
+            p.get("FromPort"),
+            p.get("ToPort"),
+            tuple(sorted(g["GroupId"] for g in p.get("UserIdGroupPairs", []))),
+            tuple(sorted(r["CidrIp"] for r in p.get("IpRanges", []))),
+            tuple(sorted(r["CidrIpv6"] for r in p.get("Ipv6Ranges", []))),
+            tuple(sorted(r["PrefixListId"] for r in p.get("PrefixListIds", []))),
+        )
+        for p in permissions
+    )
 
 
 def _patiently(action, codes, wait, sleep, interval=5.0):

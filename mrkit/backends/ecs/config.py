@@ -36,8 +36,7 @@ FARGATE_SIZES = {
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
 # CloudWatch Logs accepts only these retention periods (days).
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                  2557, 2922, 3288, 3653)
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 ARCHITECTURES = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}  # -> docker build --platform
 
 _STACK = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
@@ -50,16 +49,16 @@ _SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 class EcsConfig:
     """Everything `mrkit ecs` needs to know; see params/ecs.yaml for what each key means."""
 
-    stack: str = "default"            # names and tags every resource: mrkit-<stack>...
-    region: str = "us-east-1"         # load_config: $AWS_REGION, $AWS_DEFAULT_REGION, else this
-    bucket: str | None = None         # None: mrkit-<stack>-<account>-<region>
-    subnets: tuple = ()               # empty: every subnet of the default VPC
-    cpu: int = 1024                   # Fargate CPU units per task
-    memory: int = 2048                # MiB per task; must fit cpu (FARGATE_SIZES)
-    image: str | None = None          # None: the stack's ECR repository, tag latest
+    stack: str = "default"  # names and tags every resource: mrkit-<stack>...
+    region: str = "us-east-1"  # load_config: $AWS_REGION, $AWS_DEFAULT_REGION, else this
+    bucket: str | None = None  # None: mrkit-<stack>-<account>-<region>
+    subnets: tuple = ()  # empty: every subnet of the default VPC
+    cpu: int = 1024  # Fargate CPU units per task
+    memory: int = 2048  # MiB per task; must fit cpu (FARGATE_SIZES)
+    image: str | None = None  # None: the stack's ECR repository, tag latest
     cpu_architecture: str = "X86_64"  # or ARM64; also the docker build --platform
-    master_port: int = 8765           # the master's RPC port, open only to the stack's own tasks
-    assign_public_ip: bool = True     # default-VPC subnets have no NAT: tasks need a public IP to pull
+    master_port: int = 8765  # the master's RPC port, open only to the stack's own tasks
+    assign_public_ip: bool = True  # default-VPC subnets have no NAT: tasks need a public IP to pull
     log_retention_days: int = 7
     tags: dict = field(default_factory=dict)  # extra tags on every resource
 
@@ -151,31 +150,33 @@ def make_config(values, source="settings", origin=None):
 def _problem(config):
     """(key, problem) for the first invalid setting, or None."""
     if not _STACK.match(config.stack):
-        return "stack", (f"stack {config.stack!r} must be 1-24 characters of lowercase letters, digits and '-', "
-                         "starting with a letter")
+        return "stack", (
+            f"stack {config.stack!r} must be 1-24 characters of lowercase letters, digits and '-', starting with a letter"
+        )
     if not _REGION.match(config.region):
         return "region", f"region {config.region!r} is not an AWS region name (e.g. us-east-1, eu-west-3)"
     if config.cpu not in FARGATE_SIZES:
         return "cpu", f"cpu {config.cpu} is not a Fargate size; use one of {', '.join(map(str, FARGATE_SIZES))}"
     if config.memory not in FARGATE_SIZES[config.cpu]:
-        return "memory", (f"memory {config.memory} MiB does not fit cpu {config.cpu} on Fargate; "
-                          f"valid memory for cpu {config.cpu}: {_values(FARGATE_SIZES[config.cpu])}")
+        return "memory", (
+            f"memory {config.memory} MiB does not fit cpu {config.cpu} on Fargate; "
+            f"valid memory for cpu {config.cpu}: {_values(FARGATE_SIZES[config.cpu])}"
+        )
     if config.bucket is not None and (problem := bucket_problem(config.bucket)):
         return "bucket", problem
     for subnet in config.subnets:
         if not _SUBNET.match(subnet):
             return "subnets", f"subnet {subnet!r} is not a subnet id (subnet-0123abcd...)"
     if config.image is not None and (not config.image or any(c.isspace() for c in config.image)):
-        return "image", (f"image {config.image!r} is not an image reference "
-                         "(e.g. 1234.dkr.ecr.us-east-1.amazonaws.com/repo:tag)")
+        return "image", (f"image {config.image!r} is not an image reference (e.g. 1234.dkr.ecr.us-east-1.amazonaws.com/repo:tag)")
     if config.cpu_architecture not in ARCHITECTURES:
-        return "cpu_architecture", (f"cpu_architecture {config.cpu_architecture!r} must be one of "
-                                    f"{', '.join(ARCHITECTURES)}")
+        return "cpu_architecture", (f"cpu_architecture {config.cpu_architecture!r} must be one of {', '.join(ARCHITECTURES)}")
     if not 1 <= config.master_port <= 65535:
         return "master_port", f"master_port {config.master_port} must be between 1 and 65535"
     if config.log_retention_days not in RETENTION_DAYS:
-        return "log_retention_days", (f"log_retention_days {config.log_retention_days} is not one CloudWatch "
-                                      f"accepts: {', '.join(map(str, RETENTION_DAYS))}")
+        return "log_retention_days", (
+            f"log_retention_days {config.log_retention_days} is not one CloudWatch accepts: {', '.join(map(str, RETENTION_DAYS))}"
+        )
     return None
 
 
@@ -184,8 +185,9 @@ def bucket_problem(name):
     if not 3 <= len(name) <= 63:
         return f"bucket {name!r} must be 3-63 characters long"
     if not _BUCKET.match(name):
-        return (f"bucket {name!r} may hold only lowercase letters, digits, '.' and '-', "
-                "and must start and end with a letter or digit")
+        return (
+            f"bucket {name!r} may hold only lowercase letters, digits, '.' and '-', and must start and end with a letter or digit"
+        )
     if ".." in name or ".-" in name or "-." in name:
         return f"bucket {name!r} must not have '..', '.-' or '-.'"
     try:
@@ -203,6 +205,7 @@ def bucket_problem(name):
 
 
 # ---- reading and converting --------------------------------------------------
+
 
 def _read_yaml(path):
     import yaml  # only the CLI's config path needs it
@@ -279,5 +282,12 @@ def _tags(key, value):
     return {str(k): str(v) for k, v in value.items()}
 
 
-_CONVERT = {"cpu": _int, "memory": _int, "master_port": _int, "log_retention_days": _int,
-            "assign_public_ip": _bool, "subnets": _subnets, "tags": _tags}
+_CONVERT = {
+    "cpu": _int,
+    "memory": _int,
+    "master_port": _int,
+    "log_retention_days": _int,
+    "assign_public_ip": _bool,
+    "subnets": _subnets,
+    "tags": _tags,
+}

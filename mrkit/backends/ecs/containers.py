@@ -38,16 +38,19 @@ class ContainerRunner:
         atexit.register(self.remove_all)
 
     def _cli(self, *args, timeout=60):
-        return subprocess.run([self.engine.name, *args], capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [self.engine.name, *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
 
     def _check_image(self, image):
         if image in self._images:
             return
         if self._cli("image", "inspect", image).returncode != 0:
-            raise EcsError(f"image {image} (the task definition's) is not in {self.engine.name}'s local store: "
-                           f"build it with `mrkit ecs image --builder {self.engine.name} --no-push` "
-                           "(the stand-in never pulls)")
+            raise EcsError(
+                f"image {image} (the task definition's) is not in {self.engine.name}'s local store: "
+                f"build it with `mrkit ecs image --builder {self.engine.name} --no-push` "
+                "(the stand-in never pulls)"
+            )
         self._images.add(image)
 
     def start(self, task_id, image, argv, env, log):
@@ -58,14 +61,31 @@ class ContainerRunner:
         never appear on a command line.
         """
         self._check_image(image)
-        options = ["--rm", "--name", NAME_PREFIX + task_id, "--label", self.label, "--network", "host",
-                   "--pull", "never", "--entrypoint", argv[0]]
+        options = [
+            "--rm",
+            "--name",
+            NAME_PREFIX + task_id,
+            "--label",
+            self.label,
+            "--network",
+            "host",
+            "--pull",
+            "never",
+            "--entrypoint",
+            argv[0],
+        ]
         for name in env:
             options += ["--env", name]
         command = [self.engine.name, "run", *options, image, *argv[1:]]
         # A session of its own: a Ctrl-C in the terminal reaches the launcher only, as with remote tasks.
-        return subprocess.Popen(command, env={**_engine_environment(), **env}, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            command,
+            env={**_engine_environment(), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def signal(self, task, signal_name):
         """Send the task's container SIGTERM or SIGKILL (`signal_name` "TERM" or "KILL"); one already gone is fine.

@@ -18,9 +18,18 @@ class Fargate:
 
     def start(self, stack, count, command, *, started_by, tags, client_token):
         return self.aws.run_tasks(
-            stack.cluster_arn, stack.task_definition_arn, count, subnets=stack.subnets,
-            security_groups=[stack.security_group], assign_public_ip=stack.assign_public_ip,
-            command=command, container=CONTAINER, started_by=started_by, tags=tags, client_token=client_token)
+            stack.cluster_arn,
+            stack.task_definition_arn,
+            count,
+            subnets=stack.subnets,
+            security_groups=[stack.security_group],
+            assign_public_ip=stack.assign_public_ip,
+            command=command,
+            container=CONTAINER,
+            started_by=started_by,
+            tags=tags,
+            client_token=client_token,
+        )
 
     def close(self):
         """Nothing runs here; the launcher has asked ECS to stop every task."""

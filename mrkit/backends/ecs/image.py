@@ -55,16 +55,25 @@ def registry_of(repository_uri):
     return repository_uri.split("/", 1)[0]
 
 
-def image_steps(repository_uri, tag="latest", context=".", dockerfile=None, platform="linux/amd64",
-                engine=ENGINES["docker"], base_image=None, push=True):
+def image_steps(
+    repository_uri,
+    tag="latest",
+    context=".",
+    dockerfile=None,
+    platform="linux/amd64",
+    engine=ENGINES["docker"],
+    base_image=None,
+    push=True,
+):
     """build, tag for ECR, then (with `push`) log in to the registry and push: the commands, in order."""
     local, remote = f"{LOCAL_NAME}:{tag}", f"{repository_uri}:{tag}"
     dockerfile = dockerfile or os.path.join(context, "Dockerfile")
     base = ("--build-arg", f"BASE_IMAGE={base_image}") if base_image else ()
     cli = engine.name
     steps = [
-        Step((cli, "build", "--platform", platform, *engine.build_options(), *base, "--file", dockerfile,
-              "--tag", local, context)),
+        Step(
+            (cli, "build", "--platform", platform, *engine.build_options(), *base, "--file", dockerfile, "--tag", local, context)
+        ),
         Step((cli, "tag", local, remote)),
     ]
     if push:
@@ -85,8 +94,19 @@ def run_steps(steps, password, run=subprocess.run):
             raise ImageError(f"`{step.display()}` failed with exit status {result.returncode}")
 
 
-def build_and_push(config, aws, tag="latest", context=".", dry_run=False, out=print, builder=None, base_image=None,
-                   push=True, run=subprocess.run, which=shutil.which):
+def build_and_push(
+    config,
+    aws,
+    tag="latest",
+    context=".",
+    dry_run=False,
+    out=print,
+    builder=None,
+    base_image=None,
+    push=True,
+    run=subprocess.run,
+    which=shutil.which,
+):
     """Build the image from `context`, tag it for the stack's ECR repository and (with `push`) push it there.
 
     Returns the image's ECR reference. `builder` names the engine (default:
@@ -98,8 +118,7 @@ def build_and_push(config, aws, tag="latest", context=".", dry_run=False, out=pr
         raise ImageError(f"no Dockerfile in {context}: run from the mrkit checkout or pass --context DIR")
     repo = aws.find_repository(config.repository)
     if repo is None:
-        raise StackNotReady(f"ECR repository {config.repository} does not exist in {config.region}: "
-                            "run `mrkit ecs up` first")
+        raise StackNotReady(f"ECR repository {config.repository} does not exist in {config.region}: run `mrkit ecs up` first")
     engine = ENGINES[builder or "docker"] if dry_run else choose_engine(builder, run, which)
     steps = image_steps(repo["repositoryUri"], tag, context, dockerfile, config.platform, engine, base_image, push)
     remote = steps[1].argv[-1]
@@ -110,6 +129,8 @@ def build_and_push(config, aws, tag="latest", context=".", dry_run=False, out=pr
     password = aws.ecr_login()[1] if push else None
     run_steps(steps, password, run)
     if (config.image or f"{repo['repositoryUri']}:latest") != remote:
-        out(f"note: the task definition runs {config.image or repo['repositoryUri'] + ':latest'}, not {remote}; "
-            f"set image: {remote} in params/ecs.yaml and run `mrkit ecs up`")
+        out(
+            f"note: the task definition runs {config.image or repo['repositoryUri'] + ':latest'}, not {remote}; "
+            f"set image: {remote} in params/ecs.yaml and run `mrkit ecs up`"
+        )
     return remote

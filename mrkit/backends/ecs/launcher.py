@@ -55,7 +55,7 @@ from mrkit.runtime.protocol import ProtocolError, Status
 BACKEND = "ecs"
 TOKEN_FILE = "mr-token"
 MAX_DEFAULT_WORKERS = 10  # the default W = max(M, R) is capped: every worker is a billed task
-BILLED_MINIMUM_S = 60     # Fargate bills per second, with a one-minute minimum per task
+BILLED_MINIMUM_S = 60  # Fargate bills per second, with a one-minute minimum per task
 LOG_LINES = 20
 REPORTED_WORKERS = 3  # failed workers whose log tails a failure shows (the last ones)
 _EXIT_CODE = re.compile(r"\(exit code (-?\d+)\)")
@@ -66,10 +66,10 @@ class TaskUse:
     """One task the launcher started: what it was for and when it ran."""
 
     arn: str
-    role: str                 # "master" or "worker"
-    launched: float           # epoch seconds, when RunTask returned it
+    role: str  # "master" or "worker"
+    launched: float  # epoch seconds, when RunTask returned it
     stopped: float | None = None
-    reason: str = ""          # stoppedReason (+ the container's exit code), once stopped
+    reason: str = ""  # stoppedReason (+ the container's exit code), once stopped
     exit_code: int | None = None
     billed_s: float = 0.0
     lifecycle: dict = field(default_factory=dict)  # ecs_created_at, ... (epoch seconds) from DescribeTasks
@@ -85,8 +85,10 @@ class Usage:
     gb_s: float
 
     def line(self):
-        return (f"Fargate: {self.tasks} tasks, {self.vcpu_s:,.0f} vCPU-seconds, {self.gb_s:,.0f} GB-seconds "
-                f"(billed per second, {BILLED_MINIMUM_S} s minimum per task)")
+        return (
+            f"Fargate: {self.tasks} tasks, {self.vcpu_s:,.0f} vCPU-seconds, {self.gb_s:,.0f} GB-seconds "
+            f"(billed per second, {BILLED_MINIMUM_S} s minimum per task)"
+        )
 
 
 @dataclass
@@ -109,8 +111,10 @@ def replacement_budget(workers):
 def _app_spec(app):
     """The app as the tasks will load it: a name or dotted module in the image, never a local file."""
     if not isinstance(app, str) or app.endswith(".py") or os.sep in app:
-        raise EcsError(f"app {app!r} cannot run on ECS: tasks load apps from the image, so give a built-in name "
-                       "(wc, indexer, ...) or a dotted module installed in the image")
+        raise EcsError(
+            f"app {app!r} cannot run on ECS: tasks load apps from the image, so give a built-in name "
+            "(wc, indexer, ...) or a dotted module installed in the image"
+        )
     return app
 
 
@@ -130,8 +134,21 @@ class Launcher:
 
     # ---- the job ---------------------------------------------------------------
 
-    def run(self, app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, task_timeout=TASK_TIMEOUT_S,
-            app_options=None, repeat=0, on_status=None, max_attempts=MAX_ATTEMPTS, backup_tasks=None):
+    def run(
+        self,
+        app,
+        inputs,
+        *,
+        n_map=None,
+        n_reduce=N_REDUCE,
+        workers=None,
+        task_timeout=TASK_TIMEOUT_S,
+        app_options=None,
+        repeat=0,
+        on_status=None,
+        max_attempts=MAX_ATTEMPTS,
+        backup_tasks=None,
+    ):
         launched_at = timing.now()
         app_name = _app_spec(app)
         loaded = load_app(app_name, app_options)  # a bad name or option fails here, before anything is billed
@@ -150,8 +167,7 @@ class Launcher:
             self._wait_status(master)
             url = f"http://{ip}:{self.stack.master_port}"
             options = [a for k, v in (app_options or {}).items() for a in ("--app-opt", f"{k}={v}")]
-            self._worker_command = ["worker", app_name, "--master", url, "--token-file", storage.path(TOKEN_FILE),
-                                    *options]
+            self._worker_command = ["worker", app_name, "--master", url, "--token-file", storage.path(TOKEN_FILE), *options]
             self._start_workers(workers, "w")
             self.say(f"started {workers} worker task(s) for master {url}")
             record = self._follow(master, workers, on_status)
@@ -165,8 +181,7 @@ class Launcher:
                 self._report_failures()
         add_lifecycle(record["tasks"], self.started.values())
         summary = {**record["run"], "app": loaded.name, "backend": BACKEND, "workers": workers, "repeat": repeat}
-        return EcsRun(summary, record["tasks"], storage.url, self.usage, timing.now() - launched_at,
-                      list(self.started.values()))
+        return EcsRun(summary, record["tasks"], storage.url, self.usage, timing.now() - launched_at, list(self.started.values()))
 
     def interrupt(self):
         """Stop waiting (another thread's Ctrl-C): the run raises KeyboardInterrupt and cleans up."""
@@ -187,8 +202,10 @@ class Launcher:
         storage = S3Storage(self.stack.bucket, f"jobs/{run_id}", endpoint_url=self.aws.endpoint_url)
         write_manifest(staged, storage)
         storage.write_bytes(TOKEN_FILE, secrets.token_urlsafe(32).encode())
-        self.say(f"run {run_id}: {len(staged)} input(s), {spec.input_bytes / 2**20:.1f} MiB in "
-                 f"s3://{self.stack.bucket}/inputs/; job files in {storage.url}")
+        self.say(
+            f"run {run_id}: {len(staged)} input(s), {spec.input_bytes / 2**20:.1f} MiB in "
+            f"s3://{self.stack.bucket}/inputs/; job files in {storage.url}"
+        )
         return storage, spec
 
     # ---- starting tasks ----------------------------------------------------------
@@ -196,8 +213,9 @@ class Launcher:
     def _launch(self, role, count, command, client_token):
         tags = {**self.config.stack_tags, "mrkit:run": self.run_id, ROLE_TAG_KEY: role}
         try:
-            started = self.tasks.start(self.stack, count, command, started_by=f"mrkit-{self.run_id}"[:36],
-                                       tags=tags, client_token=client_token)
+            started = self.tasks.start(
+                self.stack, count, command, started_by=f"mrkit-{self.run_id}"[:36], tags=tags, client_token=client_token
+            )
         except TaskLaunchError as exc:
             self._track(role, exc.started)
             raise
@@ -210,14 +228,31 @@ class Launcher:
             self.started[task["taskArn"]] = TaskUse(task["taskArn"], role, now)
 
     def _start_master(self, spec, storage):
-        command = ["master", "--storage", storage.url, "--inputs-from", MANIFEST, "--run-id", self.run_id,
-                   "-r", str(spec.n_reduce), "--task-timeout", str(spec.task_timeout),
-                   "--max-attempts", str(spec.max_attempts),
-                   "--listen", f"0.0.0.0:{self.stack.master_port}", "--token-file", storage.path(TOKEN_FILE),
-                   "--status-every", str(self.status_every_s),
-                   # with no worker for as long as a task may take to start (the launcher gone, its workers
-                   # dead), the master fails the job and its task ends: nothing is billed without end
-                   "--no-workers-timeout", f"{max(3 * spec.task_timeout, self.start_timeout_s):g}"]
+        command = [
+            "master",
+            "--storage",
+            storage.url,
+            "--inputs-from",
+            MANIFEST,
+            "--run-id",
+            self.run_id,
+            "-r",
+            str(spec.n_reduce),
+            "--task-timeout",
+            str(spec.task_timeout),
+            "--max-attempts",
+            str(spec.max_attempts),
+            "--listen",
+            f"0.0.0.0:{self.stack.master_port}",
+            "--token-file",
+            storage.path(TOKEN_FILE),
+            "--status-every",
+            str(self.status_every_s),
+            # with no worker for as long as a task may take to start (the launcher gone, its workers
+            # dead), the master fails the job and its task ends: nothing is billed without end
+            "--no-workers-timeout",
+            f"{max(3 * spec.task_timeout, self.start_timeout_s):g}",
+        ]
         if spec.n_map is not None:
             command += ["-m", str(spec.n_map)]
         if self.backup_tasks:
@@ -250,8 +285,10 @@ class Launcher:
 
     def _deadline_passed(self, began, what):
         if time.monotonic() - began > self.start_timeout_s:
-            raise EcsError(f"{what} after {self.start_timeout_s:.0f} s; see the task in the ECS console "
-                           f"(cluster {self.config.cluster}); if the image only pulls slowly, raise --start-timeout")
+            raise EcsError(
+                f"{what} after {self.start_timeout_s:.0f} s; see the task in the ECS console "
+                f"(cluster {self.config.cluster}); if the image only pulls slowly, raise --start-timeout"
+            )
 
     def _wait_running(self, arn):
         """The master's private IP once it runs; raises with its stop reason if it stops first."""
@@ -320,15 +357,19 @@ class Launcher:
                     final = self._read_status()  # the job may have ended as its workers left
                     if final is not None and final.over:
                         return self._collect(master, final)
-                    raise JobFailed(f"worker tasks stopped {stops} times, more than the replacement budget of "
-                                    f"{budget} (2 x {workers} workers + 2): stopping the job")
+                    raise JobFailed(
+                        f"worker tasks stopped {stops} times, more than the replacement budget of "
+                        f"{budget} (2 x {workers} workers + 2): stopping the job"
+                    )
                 self._start_workers(1, f"r{stops}")
                 self.say(f"started a replacement worker ({stops} so far)")
             self._wait(self.poll_s)
 
     def _progress(self, status):
-        line = (f"{status.phase}: map {status.map['done']}/{status.map['total']}, "
-                f"reduce {status.reduce['done']}/{status.reduce['total']}, {status.workers} worker(s) seen")
+        line = (
+            f"{status.phase}: map {status.map['done']}/{status.map['total']}, "
+            f"reduce {status.reduce['done']}/{status.reduce['total']}, {status.workers} worker(s) seen"
+        )
         if line != self._last_line:
             self._last_line = line
             self.say(line)
@@ -433,8 +474,13 @@ class Launcher:
 
 
 # DescribeTasks' lifecycle fields -> the task records' columns (timing.TASK_COLUMNS).
-LIFECYCLE = {"ecs_created_at": "createdAt", "ecs_pull_started_at": "pullStartedAt",
-             "ecs_pull_stopped_at": "pullStoppedAt", "ecs_started_at": "startedAt", "ecs_stopped_at": "stoppedAt"}
+LIFECYCLE = {
+    "ecs_created_at": "createdAt",
+    "ecs_pull_started_at": "pullStartedAt",
+    "ecs_pull_stopped_at": "pullStoppedAt",
+    "ecs_started_at": "startedAt",
+    "ecs_stopped_at": "stoppedAt",
+}
 
 
 def add_lifecycle(records, uses):

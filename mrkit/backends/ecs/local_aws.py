@@ -23,10 +23,16 @@ import urllib.request
 
 from mrkit.errors import UsageError
 
-_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "stand-in", "AWS_SECRET_ACCESS_KEY": "stand-in",
-                "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "stand-in",
+    "AWS_SECRET_ACCESS_KEY": "stand-in",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+}
 
 
 def _opener():
@@ -59,22 +65,32 @@ def local_aws(timeout_s=60.0):
     try:
         import moto.server  # noqa: F401 - only to fail with a clear line before starting anything
     except ImportError:
-        raise UsageError("--stand-in needs moto's server (the dev set-up: make setup), or start one yourself and "
-                         "set AWS_ENDPOINT_URL (README, 'Without an AWS account')") from None
+        raise UsageError(
+            "--stand-in needs moto's server (the dev set-up: make setup), or start one yourself and "
+            "set AWS_ENDPOINT_URL (README, 'Without an AWS account')"
+        ) from None
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **_ENVIRONMENT, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
-           "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+    env = {**os.environ, **_ENVIRONMENT, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
     saved = {k: os.environ.get(k) for k in (*_ENVIRONMENT, "AWS_ENDPOINT_URL")}
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             _wait_up(endpoint, process, log, timeout_s)
             body = {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000}}
-            _opener().open(urllib.request.Request(f"{endpoint}/moto-api/state-manager/set-transition",
-                                                  data=json.dumps(body).encode(), method="POST"), timeout=30).close()
+            _opener().open(
+                urllib.request.Request(
+                    f"{endpoint}/moto-api/state-manager/set-transition", data=json.dumps(body).encode(), method="POST"
+                ),
+                timeout=30,
+            ).close()
             os.environ.update(_ENVIRONMENT, AWS_ENDPOINT_URL=endpoint)
             yield endpoint
         finally:

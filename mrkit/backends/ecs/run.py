@@ -30,15 +30,28 @@ def task_starter(aws, stand_in=None, containers=False):
     return Fargate(aws)
 
 
-def run_on_ecs(config, aws, app, inputs, *, stand_in=None, containers=False, say=None, on_usage=None, poll_s=2.0,
-               start_timeout_s=600.0, **job):
+def run_on_ecs(
+    config,
+    aws,
+    app,
+    inputs,
+    *,
+    stand_in=None,
+    containers=False,
+    say=None,
+    on_usage=None,
+    poll_s=2.0,
+    start_timeout_s=600.0,
+    **job,
+):
     """One job through a Launcher on Fargate, or on the local stand-in when `stand_in` names its directory.
 
     `job` takes Launcher.run's options. `on_usage(line)` hears the Fargate cost
     even when the job fails. Returns the EcsRun.
     """
-    launcher = Launcher(config, aws, tasks=task_starter(aws, stand_in, containers), say=say, poll_s=poll_s,
-                        start_timeout_s=start_timeout_s)
+    launcher = Launcher(
+        config, aws, tasks=task_starter(aws, stand_in, containers), say=say, poll_s=poll_s, start_timeout_s=start_timeout_s
+    )
     try:
         return launcher.run(app, inputs, **job)
     finally:
@@ -46,9 +59,25 @@ def run_on_ecs(config, aws, app, inputs, *, stand_in=None, containers=False, say
             on_usage(launcher.usage.line())
 
 
-def run_job(app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, workdir=None, task_timeout=TASK_TIMEOUT_S,
-            repeat=0, app_options=None, settings=None, stand_in=None, containers=False, endpoint_url=None, poll_s=2.0,
-            say=None, verify=False):
+def run_job(
+    app,
+    inputs,
+    *,
+    n_map=None,
+    n_reduce=N_REDUCE,
+    workers=None,
+    workdir=None,
+    task_timeout=TASK_TIMEOUT_S,
+    repeat=0,
+    app_options=None,
+    settings=None,
+    stand_in=None,
+    containers=False,
+    endpoint_url=None,
+    poll_s=2.0,
+    say=None,
+    verify=False,
+):
     """The sweeps' "ecs" backend: `mrkit.backends.local.run_job`'s signature, (summary, records) back.
 
     `settings` is the ECS settings file (default params/ecs.yaml); `stand_in`
@@ -62,11 +91,22 @@ def run_job(app, inputs, *, n_map=None, n_reduce=N_REDUCE, workers=None, workdir
 
     config = load_config(settings)
     say = say or (lambda line: print(line, file=sys.stderr))
-    result = run_on_ecs(config, Aws(config.region, endpoint_url=endpoint_url), app, inputs,
-                        stand_in=workdir if stand_in is True else stand_in, containers=containers,
-                        on_usage=lambda line: say(f"mrkit ecs: {line}"), poll_s=poll_s, n_map=n_map,
-                        n_reduce=n_reduce, workers=workers, task_timeout=task_timeout, app_options=app_options,
-                        repeat=repeat)
+    result = run_on_ecs(
+        config,
+        Aws(config.region, endpoint_url=endpoint_url),
+        app,
+        inputs,
+        stand_in=workdir if stand_in is True else stand_in,
+        containers=containers,
+        on_usage=lambda line: say(f"mrkit ecs: {line}"),
+        poll_s=poll_s,
+        n_map=n_map,
+        n_reduce=n_reduce,
+        workers=workers,
+        task_timeout=task_timeout,
+        app_options=app_options,
+        repeat=repeat,
+    )
     summary = {**result.summary, **(_verified(app, inputs, app_options, result.storage_url) if verify else {})}
     return summary, result.records
 
@@ -88,8 +128,11 @@ def _reference(loaded, inputs):
     """The sequential output of an app on local inputs, computed once per (app, options, files as they are now)."""
     from mrkit.verify import reference
 
-    key = (loaded.name, repr(sorted(loaded.options.items())),
-           tuple((i.path, os.path.getsize(i.path), os.path.getmtime(i.path)) for i in inputs))
+    key = (
+        loaded.name,
+        repr(sorted(loaded.options.items())),
+        tuple((i.path, os.path.getsize(i.path), os.path.getmtime(i.path)) for i in inputs),
+    )
     if key not in _references:
         _references[key] = reference(loaded, inputs)
     return _references[key]

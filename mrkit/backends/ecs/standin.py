@@ -54,7 +54,7 @@ class _LocalTask:
         self.log_group, self.log_stream = log_group, log_stream
         self.stop_sent = None  # monotonic time SIGTERM was sent
         self.kill_sent = False
-        self.done = False      # exited, logs shipped, task stopped
+        self.done = False  # exited, logs shipped, task stopped
 
 
 class ProcessRunner:
@@ -66,11 +66,23 @@ class ProcessRunner:
     def start(self, task_id, image, argv, env, log):
         directory = os.path.join(self.workdir, task_id)
         os.makedirs(directory)
-        env = {"HOME": directory, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1",
-               **{k: os.environ[k] for k in PROCESS_PASSED_THROUGH if k in os.environ}, **env}
+        env = {
+            "HOME": directory,
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            **{k: os.environ[k] for k in PROCESS_PASSED_THROUGH if k in os.environ},
+            **env,
+        }
         # A session of its own: a Ctrl-C in the terminal reaches the launcher only, as with remote tasks.
-        process = subprocess.Popen([self.python, "-m", "mrkit", *argv[1:]], cwd=directory, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            [self.python, "-m", "mrkit", *argv[1:]],
+            cwd=directory,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         with open(os.path.join(self.workdir, f"{task_id}.pid"), "w") as f:
             f.write(str(process.pid))
         return process
@@ -110,7 +122,7 @@ class LocalFargate(Fargate):
             self.runner = ContainerRunner(self.workdir, None if containers is True else containers)
         else:
             self.runner = ProcessRunner(self.workdir, python)
-        self.local = {}       # task arn -> _LocalTask
+        self.local = {}  # task arn -> _LocalTask
         self._addresses = {}  # "task ip:port" -> "127.0.0.1:free port"
         self._definitions = {}
         self._lock = threading.Lock()
@@ -128,8 +140,9 @@ class LocalFargate(Fargate):
             try:
                 self._spawn(task)
             except (EcsError, OSError) as exc:  # ECS has them all as started: the launcher must stop them
-                raise TaskLaunchError([{"arn": task["taskArn"], "reason": f"the stand-in cannot run it: {exc}"}],
-                                      started) from exc
+                raise TaskLaunchError(
+                    [{"arn": task["taskArn"], "reason": f"the stand-in cannot run it: {exc}"}], started
+                ) from exc
         return started
 
     # ---- starting: what the task definition and overrides say -------------------------
@@ -145,15 +158,18 @@ class LocalFargate(Fargate):
     def _spawn(self, task):
         definition = self._definition(task["taskDefinitionArn"])
         container = next(c for c in definition["containerDefinitions"] if c["name"] == CONTAINER)
-        override = next((o for o in task.get("overrides", {}).get("containerOverrides", [])
-                         if o.get("name") == CONTAINER), {})
+        override = next((o for o in task.get("overrides", {}).get("containerOverrides", []) if o.get("name") == CONTAINER), {})
         argv = list(container.get("entryPoint") or []) + list(override.get("command") or container.get("command") or [])
         if not argv or argv[0] != "mrkit":
             raise EcsError(f"the stand-in runs the mrkit image's entry point only, not {argv[:1]}")
         argv = [argv[0], *self._local_network(task, argv[1:])]
         task_id = task["taskArn"].rsplit("/", 1)[-1]
-        env = {**{k: os.environ[k] for k in TASK_PASSED_THROUGH if k in os.environ}, **self.aws.credentials(),
-               "AWS_DEFAULT_REGION": self.aws.region, "AWS_REGION": self.aws.region}
+        env = {
+            **{k: os.environ[k] for k in TASK_PASSED_THROUGH if k in os.environ},
+            **self.aws.credentials(),
+            "AWS_DEFAULT_REGION": self.aws.region,
+            "AWS_REGION": self.aws.region,
+        }
         if self.aws.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"):
             env["AWS_ENDPOINT_URL"] = self.aws.endpoint_url or os.environ["AWS_ENDPOINT_URL"]
         for item in container.get("environment", []) + override.get("environment", []):
@@ -164,8 +180,7 @@ class LocalFargate(Fargate):
             process = self.runner.start(task_id, container["image"], argv, env, log)
         stream = Aws.log_stream(options.get("awslogs-stream-prefix", "mrkit"), CONTAINER, task["taskArn"])
         with self._lock:
-            self.local[task["taskArn"]] = _LocalTask(task["taskArn"], process, log_path,
-                                                     options.get("awslogs-group"), stream)
+            self.local[task["taskArn"]] = _LocalTask(task["taskArn"], process, log_path, options.get("awslogs-group"), stream)
 
     def _local_network(self, task, args):
         """The arguments with the task's made-up address replaced by a loopback one."""

@@ -153,8 +153,9 @@ def _attempt_table(runs, tasks):
     if missing:
         raise ModelError(f"tasks.csv lacks {missing}: it was written by an mrkit without cpu_s; re-run the calibration")
     keep = ["run_id", "app", "n_map", "n_reduce", "workers", "cores", "speed"]
-    runs = runs.assign(cores=runs["cores"] if "cores" in runs else runs["cpu_count"],
-                       speed=runs["speed"] if "speed" in runs else 1.0)
+    runs = runs.assign(
+        cores=runs["cores"] if "cores" in runs else runs["cpu_count"], speed=runs["speed"] if "speed" in runs else 1.0
+    )
     t = tasks[tasks["phase"].isin(["map", "reduce"])].copy()
     t["run_id"] = t["run_id"].astype(str)
     r = runs[keep].copy()
@@ -175,8 +176,10 @@ def _attempt_table(runs, tasks):
 def _concurrency(attempts, ok):
     """For each row of `ok`: how many of its run's attempts (itself included) ran during it, on average over its span."""
     out = pd.Series(1.0, index=ok.index)
-    spans = {rid: (g["start"].to_numpy(float), g["end"].to_numpy(float))
-             for rid, g in attempts.assign(run_id=attempts["run_id"].astype(str)).groupby("run_id")}
+    spans = {
+        rid: (g["start"].to_numpy(float), g["end"].to_numpy(float))
+        for rid, g in attempts.assign(run_id=attempts["run_id"].astype(str)).groupby("run_id")
+    }
     for rid, g in ok.groupby("run_id"):
         starts, ends = spans[rid]
         a, b = g["start"].to_numpy(float)[:, None], g["end"].to_numpy(float)[:, None]
@@ -310,13 +313,25 @@ def _fit_app(t):
     reduce_fixed, reduce_per_record, reduce_per_file, reduce_slope = _size_terms(reduce_shape, r, ranges["reduce"])
     sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
     beta, logk = np.polyfit(np.log(sized["bytes_in"]), np.log(sized["records_out"]), 1)
-    return AppCosts(map_fixed_s=float(map_fixed), map_per_byte_s=float(map_per_byte), map_per_file_s=float(map_per_file),
-                    reduce_fixed_s=float(reduce_fixed), reduce_per_record_s=float(reduce_per_record),
-                    reduce_per_file_s=float(reduce_per_file), heaps_k=float(math.exp(logk)), heaps_beta=float(beta),
-                    r2_map=r2m, r2_reduce=r2r, n_attempts=len(t), contention=float(contention),
-                    reduce_contention=float(reduce_contention), map_size_slope_s=float(map_slope),
-                    map_size_range=ranges["map"], reduce_size_slope_s=float(reduce_slope),
-                    reduce_size_range=ranges["reduce"])
+    return AppCosts(
+        map_fixed_s=float(map_fixed),
+        map_per_byte_s=float(map_per_byte),
+        map_per_file_s=float(map_per_file),
+        reduce_fixed_s=float(reduce_fixed),
+        reduce_per_record_s=float(reduce_per_record),
+        reduce_per_file_s=float(reduce_per_file),
+        heaps_k=float(math.exp(logk)),
+        heaps_beta=float(beta),
+        r2_map=r2m,
+        r2_reduce=r2r,
+        n_attempts=len(t),
+        contention=float(contention),
+        reduce_contention=float(reduce_contention),
+        map_size_slope_s=float(map_slope),
+        map_size_range=ranges["map"],
+        reduce_size_slope_s=float(reduce_slope),
+        reduce_size_range=ranges["reduce"],
+    )
 
 
 def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Calibration:
@@ -336,17 +351,24 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     local = local.assign(speed=speeds(local, ref))
     t = _attempt_table(runs, tasks)
     apps = {str(app): _fit_app(g) for app, g in t.groupby("app")}
-    usual = local.assign(one=1.0, startup_s=local["startup_s"] / local["speed"],
-                         master_cpu_s=local["master_cpu_s"] / local["speed"])
+    usual = local.assign(
+        one=1.0, startup_s=local["startup_s"] / local["speed"], master_cpu_s=local["master_cpu_s"] / local["speed"]
+    )
     (launch, fork), _ = _fit(usual, ["one", "workers"], y="startup_s")
     m, r = usual["n_map"].to_numpy(dtype=float), usual["n_reduce"].to_numpy(dtype=float)
     master = usual.assign(tasks_=m + r, files_=m * r + r)
     (_, per_worker, per_task, per_file), _ = _fit(master, ["one", "workers", "tasks_", "files_"], y="master_cpu_s")
-    cal = Calibration(apps=apps, launch_s=float(launch), fork_s=float(fork), master_task_s=float(per_task),
-                      master_file_s=float(per_file), master_worker_s=float(max(0.0, per_worker - fork)),
-                      task_start_latency_s=whatif.measured_start_latency(tasks),
-                      cores_seen=tuple(sorted(set(int(c) for c in runs.get("cores", pd.Series(dtype=int)).dropna()))),
-                      n_runs=int(len(runs)))
+    cal = Calibration(
+        apps=apps,
+        launch_s=float(launch),
+        fork_s=float(fork),
+        master_task_s=float(per_task),
+        master_file_s=float(per_file),
+        master_worker_s=float(max(0.0, per_worker - fork)),
+        task_start_latency_s=whatif.measured_start_latency(tasks),
+        cores_seen=tuple(sorted(set(int(c) for c in runs.get("cores", pd.Series(dtype=int)).dropna()))),
+        n_runs=int(len(runs)),
+    )
     if background is None:
         measured = others_cores(local).dropna()
         background = float(measured.median()) if len(measured) else 0.0

@@ -21,7 +21,7 @@ from mrkit.experiments.sweeps.sweep_config import load_sweep
 
 
 def parse_cores(text):
-    """"2" or "1,2,8" -> [2, 1, 8]... as numbers; UsageError otherwise."""
+    """ "2" or "1,2,8" -> [2, 1, 8]... as numbers; UsageError otherwise."""
     if text is None:
         return None
     try:
@@ -43,14 +43,17 @@ def run(calibration_dirs, against=None, sweep=None, cores=None, as_json=False, o
     extra = None
     if cfg is not None:
         frame = prediction.predict_sweep(cal, cfg, cores or [timing.cores()])
-        points = [prediction.comparison_point(r.app, r.n_map, r.n_reduce, r.workers, r.cores, r.predicted_end_to_end_s, None)
-                  for r in frame.itertuples()]
+        points = [
+            prediction.comparison_point(r.app, r.n_map, r.n_reduce, r.workers, r.cores, r.predicted_end_to_end_s, None)
+            for r in frame.itertuples()
+        ]
         result = prediction.summary(points)
         if "usd" in frame:
             extra = frame
             for point, row in zip(result["points"], frame.itertuples()):
-                point.update(fargate_usd=round(row.usd, 5), fargate_task_s=round(row.task_s, 1),
-                             launcher_s=round(row.launcher_s, 2))
+                point.update(
+                    fargate_usd=round(row.usd, 5), fargate_task_s=round(row.task_s, 1), launcher_s=round(row.launcher_s, 2)
+                )
     else:
         targets = [against] if against else calibration_dirs
         points = []
@@ -68,17 +71,31 @@ def _fmt(value, spec):
 def size_effect(app, costs):
     """One line per app: its map cost per byte and reduce cost per record at the smallest and largest task
     calibrated, e.g. "wc: map 83 -> 131 ns per byte (0.17 -> 3.4 MB tasks); reduce 1.1 us per record, flat"."""
+
     def side(name, per, unit, scale, size_range, size_unit, size_scale, slope):
         lo, hi = size_range
         if slope == 0.0:
             return f"{name} {per(lo) * scale:.3g} {unit}, flat"
-        return (f"{name} {per(lo) * scale:.3g} -> {per(hi) * scale:.3g} {unit} "
-                f"({lo / size_scale:.3g} -> {hi / size_scale:.3g} {size_unit} tasks)")
+        return (
+            f"{name} {per(lo) * scale:.3g} -> {per(hi) * scale:.3g} {unit} "
+            f"({lo / size_scale:.3g} -> {hi / size_scale:.3g} {size_unit} tasks)"
+        )
 
-    return (f"{app}: " + side("map", costs.map_per_byte, "ns per byte", 1e9, costs.map_size_range, "MB", 1e6,
-                              costs.map_size_slope_s)
-            + "; " + side("reduce", costs.reduce_per_record, "us per record", 1e6, costs.reduce_size_range,
-                          "records", 1, costs.reduce_size_slope_s))
+    return (
+        f"{app}: "
+        + side("map", costs.map_per_byte, "ns per byte", 1e9, costs.map_size_range, "MB", 1e6, costs.map_size_slope_s)
+        + "; "
+        + side(
+            "reduce",
+            costs.reduce_per_record,
+            "us per record",
+            1e6,
+            costs.reduce_size_range,
+            "records",
+            1,
+            costs.reduce_size_slope_s,
+        )
+    )
 
 
 def table(result, cal, ecs=None):
@@ -88,11 +105,18 @@ def table(result, cal, ecs=None):
         head += ["launcher_s", "fargate_usd"]
     rows = []
     for p in result["points"]:
-        row = [p["app"], str(p["n_map"]), str(p["n_reduce"]), str(p["workers"]), str(p["cores"]),
-               _fmt(p["predicted_end_to_end_s"], ".2f"), _fmt(p["measured_end_to_end_s"], ".2f"),
-               "-" if p["error_pct"] is None else f"{p['error_pct']:+.1f}%",
-               "-" if p["measured_interval"] is None else "{:.2f}-{:.2f}".format(*p["measured_interval"]),
-               {None: "-", True: "yes", False: "no"}[p["within_noise"]]]
+        row = [
+            p["app"],
+            str(p["n_map"]),
+            str(p["n_reduce"]),
+            str(p["workers"]),
+            str(p["cores"]),
+            _fmt(p["predicted_end_to_end_s"], ".2f"),
+            _fmt(p["measured_end_to_end_s"], ".2f"),
+            "-" if p["error_pct"] is None else f"{p['error_pct']:+.1f}%",
+            "-" if p["measured_interval"] is None else "{:.2f}-{:.2f}".format(*p["measured_interval"]),
+            {None: "-", True: "yes", False: "no"}[p["within_noise"]],
+        ]
         if ecs is not None:
             row += [_fmt(p.get("launcher_s"), ".1f"), _fmt(p.get("fargate_usd"), ".4f")]
         rows.append(row)
@@ -100,20 +124,28 @@ def table(result, cal, ecs=None):
     lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
     if result["median_abs_error_pct"] is not None:
-        lines.append(f"median |error| {result['median_abs_error_pct']:.1f}%, worst {result['max_abs_error_pct']:.1f}% "
-                     f"over {sum(p['error_pct'] is not None for p in result['points'])} measured points")
+        lines.append(
+            f"median |error| {result['median_abs_error_pct']:.1f}%, worst {result['max_abs_error_pct']:.1f}% "
+            f"over {sum(p['error_pct'] is not None for p in result['points'])} measured points"
+        )
     if result["spearman"] is not None:
         lines.append(f"rank correlation of predicted and measured (Spearman) {result['spearman']:.2f}")
     judged = [p["within_noise"] for p in result["points"] if p["within_noise"] is not None]
     if judged:
-        lines.append(f"within noise (inside the measured 95% interval): {sum(judged)} of {len(judged)} points "
-                     f"({100 * result['within_noise_share']:.0f}%)")
-    lines.append(f"calibration: {cal.n_runs} runs on {', '.join(map(str, cal.cores_seen)) or '?'} cores; "
-                 f"other programs took {cal.background:.2f} cores on average while it ran"
-                 + (f"; costs at its median speed probe, {1000 * cal.probe_ref_s:.1f} ms" if cal.probe_ref_s else ""))
+        lines.append(
+            f"within noise (inside the measured 95% interval): {sum(judged)} of {len(judged)} points "
+            f"({100 * result['within_noise_share']:.0f}%)"
+        )
+    lines.append(
+        f"calibration: {cal.n_runs} runs on {', '.join(map(str, cal.cores_seen)) or '?'} cores; "
+        f"other programs took {cal.background:.2f} cores on average while it ran"
+        + (f"; costs at its median speed probe, {1000 * cal.probe_ref_s:.1f} ms" if cal.probe_ref_s else "")
+    )
     lines += [size_effect(app, costs) for app, costs in sorted(cal.apps.items())]
     if ecs is not None:
-        lines.append(f"ECS: task start latency {cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S:.0f} s "
-                     f"({'measured' if cal.task_start_latency_s else 'default, see mrkit/experiments/model/whatif.py'}); "
-                     f"prices {whatif.PRICES_SOURCE}")
+        lines.append(
+            f"ECS: task start latency {cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S:.0f} s "
+            f"({'measured' if cal.task_start_latency_s else 'default, see mrkit/experiments/model/whatif.py'}); "
+            f"prices {whatif.PRICES_SOURCE}"
+        )
     return "\n".join(lines)

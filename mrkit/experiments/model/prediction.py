@@ -72,19 +72,26 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     slow = p.speed
     map_cpu = slow * (c.map_fixed_s + c.map_per_byte(b) * b + c.map_per_file_s * files_written)
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
-    reduce_cpu = slow * (c.reduce_fixed_s + c.reduce_per_record(records) * records
-                        + c.reduce_per_file_s * p.n_map * share)
+    reduce_cpu = slow * (c.reduce_fixed_s + c.reduce_per_record(records) * records + c.reduce_per_file_s * p.n_map * share)
     ecs = p.backend == "ecs"
     latency = 0.0
     if ecs and "task_start_latency_s" not in zero:
         latency = cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S
     return SimJob(
-        map_cpu=(map_cpu,) * p.n_map, reduce_cpu=(reduce_cpu,) * p.n_reduce, workers=p.workers,
+        map_cpu=(map_cpu,) * p.n_map,
+        reduce_cpu=(reduce_cpu,) * p.n_reduce,
+        workers=p.workers,
         master_map_cpu=slow * (cal.master_task_s + cal.master_file_s * files_written),
-        master_reduce_cpu=slow * (cal.master_task_s + cal.master_file_s), master_register_cpu=slow * cal.master_worker_s,
+        master_reduce_cpu=slow * (cal.master_task_s + cal.master_file_s),
+        master_register_cpu=slow * cal.master_worker_s,
         cores=p.cores if ecs else max(0.1 * p.cores, p.cores - (cal.background if p.background is None else p.background)),
-        fork_s=0.0 if ecs else slow * cal.fork_s, start_latency_s=latency, task_timeout=p.task_timeout, dedicated=ecs,
-        contention=0.0 if ecs else c.contention, reduce_contention=0.0 if ecs else c.reduce_contention)
+        fork_s=0.0 if ecs else slow * cal.fork_s,
+        start_latency_s=latency,
+        task_timeout=p.task_timeout,
+        dedicated=ecs,
+        contention=0.0 if ecs else c.contention,
+        reduce_contention=0.0 if ecs else c.reduce_contention,
+    )
 
 
 def predict(cal: Calibration, p: Point, **zero) -> Prediction:
@@ -96,17 +103,21 @@ def predict(cal: Calibration, p: Point, **zero) -> Prediction:
         raise ModelError(f"cores must be > 0, got {p.cores}")
     launch = 0.0 if "launch_s" in zero else p.speed * cal.launch_s
     result = simulate(sim_job(cal, p, **zero))
-    return Prediction(end_to_end_s=launch + result.end_s, map_wall_s=result.map_wall_s,
-                      reduce_wall_s=result.reduce_wall_s, startup_s=launch + result.first_task_s,
-                      timeouts=result.timeouts, sim=result)
+    return Prediction(
+        end_to_end_s=launch + result.end_s,
+        map_wall_s=result.map_wall_s,
+        reduce_wall_s=result.reduce_wall_s,
+        startup_s=launch + result.first_task_s,
+        timeouts=result.timeouts,
+        sim=result,
+    )
 
 
 # Model terms, and the calibration fields that make them up (decompose zeroes each group).
 TERMS = {
     "per-task overhead": ("map_fixed_s", "reduce_fixed_s", "master_task_s"),
     "per-file (intermediate files)": ("map_per_file_s", "reduce_per_file_s", "master_file_s"),
-    "data work (bytes and records)": ("map_per_byte_s", "map_size_slope_s", "reduce_per_record_s",
-                                      "reduce_size_slope_s"),
+    "data work (bytes and records)": ("map_per_byte_s", "map_size_slope_s", "reduce_per_record_s", "reduce_size_slope_s"),
     "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s"),
     "contention between running tasks": ("contention", "reduce_contention"),
     "launch and split": ("launch_s",),
@@ -136,13 +147,15 @@ def decompose(cal: Calibration, p: Point) -> dict:
         size = sum(on)
         for i, name in enumerate(names):
             if on[i]:  # marginal of switching term i on last into this coalition, Shapley-weighted
-                without = times[on[:i] + (False,) + on[i + 1:]]
+                without = times[on[:i] + (False,) + on[i + 1 :]]
                 terms[name] += math.factorial(size - 1) * math.factorial(n - size) / math.factorial(n) * (t - without)
     total = times[(True,) * n]
     top = max(terms, key=terms.get)
     digits = 2 if total < 10 else 1
-    sentence = (f"at M={p.n_map}, R={p.n_reduce}, W={p.workers} on {p.cores:g} cores, "
-                f"{top} is {terms[top]:.{digits}f} s of {total:.{digits}f} s")
+    sentence = (
+        f"at M={p.n_map}, R={p.n_reduce}, W={p.workers} on {p.cores:g} cores, "
+        f"{top} is {terms[top]:.{digits}f} s of {total:.{digits}f} s"
+    )
     return {"end_to_end_s": total, "terms_s": terms, "sentence": sentence}
 
 
@@ -176,13 +189,21 @@ def predict_sweep(cal: Calibration, cfg, cores) -> pd.DataFrame:
         for rc in cfg.configurations():
             app = rc.app or _apps(cfg)[0]
             per_task = whatif.task_vcpus(cfg) if ecs else float(k)  # ECS: each task has its own vCPUs
-            point = Point(app, input_bytes, rc.n_map, rc.n_reduce, rc.workers, per_task, cfg.task_timeout,
-                          "ecs" if ecs else "local")
+            point = Point(
+                app, input_bytes, rc.n_map, rc.n_reduce, rc.workers, per_task, cfg.task_timeout, "ecs" if ecs else "local"
+            )
             pr = predict(cal, point)
-            row = {"app": app, "n_map": rc.n_map, "n_reduce": rc.n_reduce, "workers": rc.workers,
-                   "cores": rc.workers * whatif.task_vcpus(cfg) if ecs else k,
-                   "predicted_end_to_end_s": pr.end_to_end_s, "predicted_map_wall_s": pr.map_wall_s,
-                   "predicted_reduce_wall_s": pr.reduce_wall_s, "timeouts": pr.timeouts}
+            row = {
+                "app": app,
+                "n_map": rc.n_map,
+                "n_reduce": rc.n_reduce,
+                "workers": rc.workers,
+                "cores": rc.workers * whatif.task_vcpus(cfg) if ecs else k,
+                "predicted_end_to_end_s": pr.end_to_end_s,
+                "predicted_map_wall_s": pr.map_wall_s,
+                "predicted_reduce_wall_s": pr.reduce_wall_s,
+                "timeouts": pr.timeouts,
+            }
             if ecs:
                 row.update(whatif.fargate_bill(pr, rc.workers, cfg))
             rows.append(row)
@@ -223,12 +244,26 @@ def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None
             # Measured points are predicted for the machine as it was: the load other programs put on it, its speed.
             as_it_was = same and loaded
             bg = float(background) if as_it_was and not math.isnan(background) else None
-            pr = predict(cal, Point(str(app), float(g["input_bytes"].median()), int(n_map), int(n_reduce),
-                                    int(workers), float(k), timeout, background=bg,
-                                    speed=float(speed) if as_it_was else 1.0))
+            pr = predict(
+                cal,
+                Point(
+                    str(app),
+                    float(g["input_bytes"].median()),
+                    int(n_map),
+                    int(n_reduce),
+                    int(workers),
+                    float(k),
+                    timeout,
+                    background=bg,
+                    speed=float(speed) if as_it_was else 1.0,
+                ),
+            )
             times = g["end_to_end_s"].dropna() if same else None
-            points.append(comparison_point(app, n_map, n_reduce, workers, k, pr.end_to_end_s,
-                                           None if times is None else float(times.median()), times))
+            points.append(
+                comparison_point(
+                    app, n_map, n_reduce, workers, k, pr.end_to_end_s, None if times is None else float(times.median()), times
+                )
+            )
     return summary(points)
 
 
@@ -282,12 +317,18 @@ def comparison_point(app, m, r, w, k, predicted, measured, repeats=None):
         s = interval_of(repeats)
         interval = [round(s["lo"], 4), round(s["hi"], 4)] if np.isfinite(s["hi"]) else None
     predicted = round(float(predicted), 4)
-    return {"app": str(app), "n_map": int(m), "n_reduce": int(r), "workers": int(w),
-            "cores": int(k) if k.is_integer() else k, "predicted_end_to_end_s": predicted,
-            "measured_end_to_end_s": None if measured is None else round(float(measured), 4),
-            "error_pct": None if error is None else round(error, 2),
-            "measured_interval": interval,
-            "within_noise": None if interval is None else bool(interval[0] <= predicted <= interval[1])}
+    return {
+        "app": str(app),
+        "n_map": int(m),
+        "n_reduce": int(r),
+        "workers": int(w),
+        "cores": int(k) if k.is_integer() else k,
+        "predicted_end_to_end_s": predicted,
+        "measured_end_to_end_s": None if measured is None else round(float(measured), 4),
+        "error_pct": None if error is None else round(error, 2),
+        "measured_interval": interval,
+        "within_noise": None if interval is None else bool(interval[0] <= predicted <= interval[1]),
+    }
 
 
 def summary(points) -> dict:
@@ -300,11 +341,13 @@ def summary(points) -> dict:
     rho = float("nan")
     if len(measured) >= 3:
         rho = spearman([p["predicted_end_to_end_s"] for p in measured], [p["measured_end_to_end_s"] for p in measured])
-    return {"points": points,
-            "median_abs_error_pct": float(np.median(errors)) if errors else None,
-            "max_abs_error_pct": float(max(errors)) if errors else None,
-            "spearman": None if math.isnan(rho) else round(rho, 4),
-            "within_noise_share": round(sum(judged) / len(judged), 4) if judged else None}
+    return {
+        "points": points,
+        "median_abs_error_pct": float(np.median(errors)) if errors else None,
+        "max_abs_error_pct": float(max(errors)) if errors else None,
+        "spearman": None if math.isnan(rho) else round(rho, 4),
+        "within_noise_share": round(sum(judged) / len(judged), 4) if judged else None,
+    }
 
 
 def fastest(cal: Calibration, cfg, cores) -> dict:
@@ -315,6 +358,13 @@ def fastest(cal: Calibration, cfg, cores) -> dict:
     """
     frame = predict_sweep(cal, cfg, [cores])
     row = frame.loc[frame["predicted_end_to_end_s"].idxmin()].to_dict()
-    point = Point(row["app"], _sweep_input_bytes(cfg), int(row["n_map"]), int(row["n_reduce"]), int(row["workers"]),
-                  float(cores), cfg.task_timeout)
+    point = Point(
+        row["app"],
+        _sweep_input_bytes(cfg),
+        int(row["n_map"]),
+        int(row["n_reduce"]),
+        int(row["workers"]),
+        float(cores),
+        cfg.task_timeout,
+    )
     return {"row": row, "decomposition": decompose(cal, point)}

@@ -96,10 +96,15 @@ class SimResult:
         master's first answers), handing out the map tasks (first task to the last map attempt's start),
         the barrier wait (to the last map committed: no task left to give a free worker) and the reduce
         stage (the reduces are queued at once, so to the last commit)."""
-        last_map = max((a.start for a in self.attempts if a.phase == "map" and a.start <= self.maps_done_s),
-                       default=self.first_task_s)
-        return {"start-up": self.first_task_s, "map hand-out": last_map - self.first_task_s,
-                "barrier wait": self.maps_done_s - last_map, "reduce stage": self.end_s - self.maps_done_s}
+        last_map = max(
+            (a.start for a in self.attempts if a.phase == "map" and a.start <= self.maps_done_s), default=self.first_task_s
+        )
+        return {
+            "start-up": self.first_task_s,
+            "map hand-out": last_map - self.first_task_s,
+            "barrier wait": self.maps_done_s - last_map,
+            "reduce stage": self.end_s - self.maps_done_s,
+        }
 
 
 class _Sim:
@@ -141,8 +146,10 @@ class _Sim:
             return
         kind, _, attempt = self.master_queue[0]
         job = self.job
-        cost = {"register": job.master_register_cpu,
-                "done": job.master_map_cpu if attempt and attempt.phase == "map" else job.master_reduce_cpu}[kind]
+        cost = {
+            "register": job.master_register_cpu,
+            "done": job.master_map_cpu if attempt and attempt.phase == "map" else job.master_reduce_cpu,
+        }[kind]
         self.master_left = cost
 
     def _served(self):
@@ -286,9 +293,16 @@ class _Sim:
             return max(a.end for a in ok) - min(a.start for a in rows) if ok else 0.0
 
         starts = [a.start for a in self.attempts]
-        return SimResult(end_s=self.finished, serve_s=serve_at, first_task_s=min(starts) if starts else 0.0,
-                         map_wall_s=wall("map"), reduce_wall_s=wall("reduce"), timeouts=self.timeouts,
-                         attempts=self.attempts, maps_done_s=self.maps_done_s)
+        return SimResult(
+            end_s=self.finished,
+            serve_s=serve_at,
+            first_task_s=min(starts) if starts else 0.0,
+            map_wall_s=wall("map"),
+            reduce_wall_s=wall("reduce"),
+            timeouts=self.timeouts,
+            attempts=self.attempts,
+            maps_done_s=self.maps_done_s,
+        )
 
 
 def simulate(job: SimJob) -> SimResult:

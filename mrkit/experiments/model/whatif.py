@@ -70,5 +70,10 @@ def fargate_bill(prediction, workers, cfg) -> dict:
     task_s = master_s + workers * worker_s
     vcpu, gb = settings.cpu / 1024, settings.memory / 1024
     per_vcpu, per_gb = PRICES_USD_PER_HOUR.get(settings.cpu_architecture, PRICES_USD_PER_HOUR["X86_64"])
-    return {"launcher_s": prediction.end_to_end_s + latency, "task_s": task_s, "vcpu_s": task_s * vcpu,
-            "gb_s": task_s * gb, "usd": task_s * (vcpu * per_vcpu + gb * per_gb) / 3600}
+    return {
+        "launcher_s": prediction.end_to_end_s + latency,
+        "task_s": task_s,
+        "vcpu_s": task_s * vcpu,
+        "gb_s": task_s * gb,
+        "usd": task_s * (vcpu * per_vcpu + gb * per_gb) / 3600,
+    }

@@ -47,8 +47,11 @@ def _events(tasks):
     out["reexecuted_tasks"] = int((attempts > 1).sum())
     bad = work[work["status"] != "ok"]
     if len(bad):
-        per = bad.groupby(["n_map", "n_reduce", "workers"]).size().sort_values(ascending=False) \
-            if {"n_map", "n_reduce", "workers"} <= set(bad) else pd.Series(dtype=int)
+        per = (
+            bad.groupby(["n_map", "n_reduce", "workers"]).size().sort_values(ascending=False)
+            if {"n_map", "n_reduce", "workers"} <= set(bad)
+            else pd.Series(dtype=int)
+        )
         out["where"] = [(_label(*k), int(v)) for k, v in per.head(3).items()]
     return out
 
@@ -67,22 +70,36 @@ def compute(runs: pd.DataFrame, tasks: pd.DataFrame, cfg, cal, error=None) -> di
     input_bytes = float(runs["input_bytes"].median())
     timeout = float(getattr(cfg, "task_timeout", 10.0) or 10.0)
     tasks = tasks.merge(runs[["run_id", *BY]], on="run_id", how="left") if len(tasks) else tasks
-    ans = {"app": app, "cores": cores, "swept": _swept(runs), "summary": s,
-           "fastest": {"config": _label(best["n_map"], best["n_reduce"], best["workers"]),
-                       "center_s": float(best["center"]), "lo": float(best["lo"]), "hi": float(best["hi"]),
-                       "n": int(best["n"]), "method": best["method"]},
-           "slowest": {"config": _label(*s.loc[s["center"].idxmax(), BY]), "center_s": float(s["center"].max())},
-           "events": _events(tasks), "model": None, "margin": markdown.margin(runs),
-           "agreement": error or {},
-           # the model explains an answer only where it holds: it ranks these points right and predicts
-           # them within their measured noise (prediction.HOLDS against prediction.TARGETS)
-           "model_within_noise": bool(error) and prediction.meets_targets(error, prediction.HOLDS)}
+    ans = {
+        "app": app,
+        "cores": cores,
+        "swept": _swept(runs),
+        "summary": s,
+        "fastest": {
+            "config": _label(best["n_map"], best["n_reduce"], best["workers"]),
+            "center_s": float(best["center"]),
+            "lo": float(best["lo"]),
+            "hi": float(best["hi"]),
+            "n": int(best["n"]),
+            "method": best["method"],
+        },
+        "slowest": {"config": _label(*s.loc[s["center"].idxmax(), BY]), "center_s": float(s["center"].max())},
+        "events": _events(tasks),
+        "model": None,
+        "margin": markdown.margin(runs),
+        "agreement": error or {},
+        # the model explains an answer only where it holds: it ranks these points right and predicts
+        # them within their measured noise (prediction.HOLDS against prediction.TARGETS)
+        "model_within_noise": bool(error) and prediction.meets_targets(error, prediction.HOLDS),
+    }
     if cal is None:
         return ans
     order = s.sort_values(["n_map", "n_reduce"]) if ans["swept"] is None else s.sort_values(ans["swept"])
     first, last = order.iloc[0], order.iloc[-1]
-    here = {k: prediction.decompose(cal, _point(app, input_bytes, *row[BY], cores, timeout))
-            for k, row in (("first", first), ("last", last), ("fastest", best))}
+    here = {
+        k: prediction.decompose(cal, _point(app, input_bytes, *row[BY], cores, timeout))
+        for k, row in (("first", first), ("last", last), ("fastest", best))
+    }
     here["first"]["config"] = _label(*first[BY])
     here["last"]["config"] = _label(*last[BY])
     what_if = prediction.predict_sweep(cal, cfg, list(WHAT_IF_CORES))
@@ -94,12 +111,15 @@ def compute(runs: pd.DataFrame, tasks: pd.DataFrame, cfg, cal, error=None) -> di
     ans["model"] = {
         "median_error_pct": None if not error else error.get("median_abs_error_pct"),
         "max_error_pct": None if not error else error.get("max_abs_error_pct"),
-        "here": here, "curve": measured_cores[measured_cores["app"] == app],
+        "here": here,
+        "curve": measured_cores[measured_cores["app"] == app],
         "what_if": what_if,
-        "fastest_at": {int(k): _label(*g.loc[g["predicted_end_to_end_s"].idxmin(), BY])
-                       for k, g in what_if.groupby("cores")},
-        "at_100": {"config": _label(top["n_map"], top["n_reduce"], top["workers"]),
-                   "predicted_s": float(top["predicted_end_to_end_s"]), "terms": top_terms["terms_s"]},
+        "fastest_at": {int(k): _label(*g.loc[g["predicted_end_to_end_s"].idxmin(), BY]) for k, g in what_if.groupby("cores")},
+        "at_100": {
+            "config": _label(top["n_map"], top["n_reduce"], top["workers"]),
+            "predicted_s": float(top["predicted_end_to_end_s"]),
+            "terms": top_terms["terms_s"],
+        },
     }
     return ans
 
@@ -112,11 +132,11 @@ def _top_terms(terms, n=2):
 _WHY = {
     "per-task overhead": "each task costs a fixed start, hand-out and commit however little data it has",
     "per-file (intermediate files)": "every map task writes one file per reduce partition, so M×R files are "
-                                     "written, renamed and read back, and each reducer merges M of them",
+    "written, renamed and read back, and each reducer merges M of them",
     "data work (bytes and records)": "the data itself has to be read, tokenised and merged",
     "worker start-up": "each worker is a process that has to start and register",
     "contention between running tasks": "tasks running side by side slow each other down (shared caches, memory "
-                                        "bandwidth, context switches) beyond sharing the cores",
+    "bandwidth, context switches) beyond sharing the cores",
     "launch and split": "the launch and the split happen once, before any task",
 }
 
@@ -127,25 +147,30 @@ def _growth(ans):
     deltas = {k: b["terms_s"][k] - a["terms_s"][k] for k in b["terms_s"]}
     grown = max(deltas, key=deltas.get)
     what = {"n_map": "M grows", "n_reduce": "R grows", None: "the pairs grow"}[ans["swept"]]
-    cores = (f"With {plural(ans['cores'], 'core')}, workers beyond {ans['cores']} only share them, so more tasks add "
-             "overhead without adding parallelism.")
+    cores = (
+        f"With {plural(ans['cores'], 'core')}, workers beyond {ans['cores']} only share them, so more tasks add "
+        "overhead without adding parallelism."
+    )
     before, after = num(a["terms_s"][grown]), num(b["terms_s"][grown])
     if deltas[grown] <= 0 or before == after:  # "grows from 0.2 s to 0.2 s" says nothing
-        return (f"As {what} from {a['config']} to {b['config']}, none of the model's terms changes noticeably. "
-                + cores)
-    return (f"As {what} from {a['config']} to {b['config']}, the model's largest change is {grown}, which grows "
-            f"from {before} s to {after} s: {_WHY[grown]}. " + cores)
+        return f"As {what} from {a['config']} to {b['config']}, none of the model's terms changes noticeably. " + cores
+    return (
+        f"As {what} from {a['config']} to {b['config']}, the model's largest change is {grown}, which grows "
+        f"from {before} s to {after} s: {_WHY[grown]}. " + cores
+    )
 
 
 def _events_text(ev):
     if not ev["not_counted"]:
         return "Every task attempt succeeded the first time: no timeouts, re-executions or superseded attempts."
     where = "; ".join(f"{c}: {plural(n, 'attempt')}" for c, n in ev["where"])
-    return (f"{plural(ev['not_counted'], 'attempt')} did not count: {ev['endings']} (an attempt is superseded when "
-            "it outlived the task timeout, the master handed "
-            f"the task to another worker and that copy won); {plural(ev['reexecuted_tasks'], 'task')} ran more than "
-            f"once. Most were at {where}. That is overload, not faults: with far more workers than cores a task can "
-            "wait longer than the timeout for a CPU.")
+    return (
+        f"{plural(ev['not_counted'], 'attempt')} did not count: {ev['endings']} (an attempt is superseded when "
+        "it outlived the task timeout, the master handed "
+        f"the task to another worker and that copy won); {plural(ev['reexecuted_tasks'], 'task')} ran more than "
+        f"once. Most were at {where}. That is overload, not faults: with far more workers than cores a task can "
+        "wait longer than the timeout for a CPU."
+    )
 
 
 def _ci(f):
@@ -163,8 +188,9 @@ def _model_misses(ans):
     share, rho = a.get("within_noise_share"), a.get("spearman")
     held = [f"{num(a['median_abs_error_pct'])}% median error"]
     if share is not None:
-        held.append(f"{share:.0%} of the points within their measured 95% interval "
-                    f"(needs {prediction.TARGETS['within_noise_share']:.0%})")
+        held.append(
+            f"{share:.0%} of the points within their measured 95% interval (needs {prediction.TARGETS['within_noise_share']:.0%})"
+        )
     if rho is not None:
         held.append(f"rank correlation {rho:.2f} (needs {prediction.TARGETS['spearman']:g})")
     return f"on these runs it has {', '.join(held)}: it misses here, so its decomposition is not shown."
@@ -173,23 +199,33 @@ def _model_misses(ans):
 def answer_text(ans: dict) -> str:
     """The section's closing answer, in Markdown, from `compute`'s dict only."""
     f = ans["fastest"]
-    lines = [f"### Answer ({ans['app']})", "",
-             f"- **Fastest measured:** {f['config']} at {num(f['center_s'])} s ({_ci(f)}){ans['margin']}; "
-             f"the slowest is {ans['slowest']['config']} at {num(ans['slowest']['center_s'])} s."]
+    lines = [
+        f"### Answer ({ans['app']})",
+        "",
+        f"- **Fastest measured:** {f['config']} at {num(f['center_s'])} s ({_ci(f)}){ans['margin']}; "
+        f"the slowest is {ans['slowest']['config']} at {num(ans['slowest']['center_s'])} s.",
+    ]
     m = ans["model"] if ans["model_within_noise"] else None
     if ans["model"] is not None and m is None:
         lines.append(f"- **The cost model:** {_model_misses(ans)}")
     if m is not None:
-        err = (f"its median error on these runs is {num(m['median_error_pct'])}% (at most {num(m['max_error_pct'])}%)"
-               if m["median_error_pct"] is not None else "its error on these runs could not be measured")
+        err = (
+            f"its median error on these runs is {num(m['median_error_pct'])}% (at most {num(m['max_error_pct'])}%)"
+            if m["median_error_pct"] is not None
+            else "its error on these runs could not be measured"
+        )
         fh = m["here"]["fastest"]
-        lines.append(f"- **Why, in the model's terms:** at {f['config']} on {ans['cores']} cores the model predicts "
-                     f"{num(fh['end_to_end_s'])} s, of which {_top_terms(fh['terms_s'])}; {err}.")
+        lines.append(
+            f"- **Why, in the model's terms:** at {f['config']} on {ans['cores']} cores the model predicts "
+            f"{num(fh['end_to_end_s'])} s, of which {_top_terms(fh['terms_s'])}; {err}."
+        )
         lines.append(f"- **As the configuration grows:** {_growth(ans)}")
         at = ", ".join(f"{k} cores: {v}" for k, v in m["fastest_at"].items())
-        lines.append(f"- **With more cores (model output, not measured):** the fastest configuration would be "
-                     f"{at}. On 100 cores the model picks {m['at_100']['config']} at {num(m['at_100']['predicted_s'])} s, "
-                     f"of which {_top_terms(m['at_100']['terms'])}.")
+        lines.append(
+            f"- **With more cores (model output, not measured):** the fastest configuration would be "
+            f"{at}. On 100 cores the model picks {m['at_100']['config']} at {num(m['at_100']['predicted_s'])} s, "
+            f"of which {_top_terms(m['at_100']['terms'])}."
+        )
     lines.append(f"- **What the runs hit:** {_events_text(ans['events'])}")
     return "\n".join(lines) + "\n"
 
@@ -219,23 +255,43 @@ def answer_figure(ans: dict):
         place = lambda frame: frame[x].to_numpy()  # noqa: E731
         style = {}
     ci = plots.interval(order)
-    ax.errorbar(place(order), order["center"], yerr=ci, marker="o",
-                capsize=3, color=plots.SERIES_COLORS["measured"],
-                label=f"measured ({ans.get('where') or plural(ans['cores'], 'core')})", **style)
+    ax.errorbar(
+        place(order),
+        order["center"],
+        yerr=ci,
+        marker="o",
+        capsize=3,
+        color=plots.SERIES_COLORS["measured"],
+        label=f"measured ({ans.get('where') or plural(ans['cores'], 'core')})",
+        **style,
+    )
     m = ans["model"] if ans.get("model_within_noise") else None
     if m is not None:
         curve = m["curve"].sort_values(["n_map", "n_reduce"])
-        ax.plot(place(curve), curve["predicted_end_to_end_s"], marker="x", linestyle="--" if x else "none",
-                color=plots.SERIES_COLORS["model"],
-                label=f"model, {ans['cores']} cores (median error {num(m['median_error_pct'] or float('nan'))}%)")
+        ax.plot(
+            place(curve),
+            curve["predicted_end_to_end_s"],
+            marker="x",
+            linestyle="--" if x else "none",
+            color=plots.SERIES_COLORS["model"],
+            label=f"model, {ans['cores']} cores (median error {num(m['median_error_pct'] or float('nan'))}%)",
+        )
         for k, g in m["what_if"].groupby("cores"):
             g = g.sort_values(["n_map", "n_reduce"])
-            ax.plot(place(g), g["predicted_end_to_end_s"], marker=".", linestyle=":" if x else "none",
-                    color=plots.SERIES_COLORS[f"model_{int(k)}"], label=f"model output, {int(k)} cores")
+            ax.plot(
+                place(g),
+                g["predicted_end_to_end_s"],
+                marker=".",
+                linestyle=":" if x else "none",
+                color=plots.SERIES_COLORS[f"model_{int(k)}"],
+                label=f"model output, {int(k)} cores",
+            )
     plots.time_axis(ax, [order["center"], *([] if m is None else [line.get_ydata() for line in ax.get_lines()])])
     ax.set_ylabel("end-to-end time (s)")
     drawn = "measured and model output" if m is not None else "measured"
-    ax.set_title(f"{ans['app']}: end-to-end time, {drawn}, by configuration"
-                 + (f" ({ans['where']})" if ans.get("where") else ""), fontsize=10)
+    ax.set_title(
+        f"{ans['app']}: end-to-end time, {drawn}, by configuration" + (f" ({ans['where']})" if ans.get("where") else ""),
+        fontsize=10,
+    )
     plots.legend_outside(ax)
     return fig

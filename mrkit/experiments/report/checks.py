@@ -57,27 +57,32 @@ def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeou
     options = dict(n_reduce=n_reduce, workers=workers)  # n_map None: one map task per input file
     reference, _ = run_job("nocrash", inputs, workdir=scratch / "nocrash", **options)
     try:
-        summary, records = run_job("crash", inputs, workdir=scratch / "crash", task_timeout=task_timeout,
-                                   max_attempts=max_attempts, **options)
+        summary, records = run_job(
+            "crash", inputs, workdir=scratch / "crash", task_timeout=task_timeout, max_attempts=max_attempts, **options
+        )
     except JobFailed as exc:
         # On an overloaded machine a task can use up its attempts (deaths plus 1 s timeouts): a result to report,
         # not a reason to lose the whole report.
-        return (f"## Fault tolerance\n\nThe crash app (it kills its worker in a third of map and reduce calls and "
-                f"stalls up to 10 s in another third) ran on {len(inputs)} input files with R={n_reduce}, W={workers} "
-                f"and a task timeout of {task_timeout:g} s, and this time the job failed: {exc}. A task that dies or "
-                "times out on every one of its attempts fails the job by design, and a machine whose other programs "
-                "leave the workers little CPU makes 1 s timeouts likely; the lab's 10 s timeout would not.\n")
+        return (
+            f"## Fault tolerance\n\nThe crash app (it kills its worker in a third of map and reduce calls and "
+            f"stalls up to 10 s in another third) ran on {len(inputs)} input files with R={n_reduce}, W={workers} "
+            f"and a task timeout of {task_timeout:g} s, and this time the job failed: {exc}. A task that dies or "
+            "times out on every one of its attempts fails the job by design, and a machine whose other programs "
+            "leave the workers little CPU makes 1 s timeouts likely; the lab's 10 s timeout would not.\n"
+        )
     check = analysis.correctness(markdown.read_output(scratch / "nocrash"), markdown.read_output(scratch / "crash"))
     text = markdown.fault_tolerance_section(pd.DataFrame(records), exact=check)
-    intro = (f"The crash app kills its worker in a third of map and reduce calls and stalls up to 10 s in "
-             f"another third; the local backend starts a new worker for each one that dies. It ran on "
-             f"{len(inputs)} of the input files (one map task each) with R={n_reduce} and W={workers}, and a task "
-             f"timeout of {task_timeout:g} s (the lab uses 10 s; a shorter one keeps this report short, and allows "
-             f"{max_attempts} attempts a task instead of 10, since one stall can outlast several such timeouts). "
-             f"It took "
-             f"{formatting.num(summary['end_to_end_s'])} s against {formatting.num(reference['end_to_end_s'])} s for "
-             f"the nocrash app, the same job without faults, run through the runtime with the same M and R as the "
-             f"reference (this job's output depends on M). ")
+    intro = (
+        f"The crash app kills its worker in a third of map and reduce calls and stalls up to 10 s in "
+        f"another third; the local backend starts a new worker for each one that dies. It ran on "
+        f"{len(inputs)} of the input files (one map task each) with R={n_reduce} and W={workers}, and a task "
+        f"timeout of {task_timeout:g} s (the lab uses 10 s; a shorter one keeps this report short, and allows "
+        f"{max_attempts} attempts a task instead of 10, since one stall can outlast several such timeouts). "
+        f"It took "
+        f"{formatting.num(summary['end_to_end_s'])} s against {formatting.num(reference['end_to_end_s'])} s for "
+        f"the nocrash app, the same job without faults, run through the runtime with the same M and R as the "
+        f"reference (this job's output depends on M). "
+    )
     return text.replace("## Fault tolerance\n\n", "## Fault tolerance\n\n" + intro, 1)
 
 
@@ -96,7 +101,8 @@ def show_checks(results, fault_tolerance=True, crash=CRASH_CHECK):
         for app, r in seen.items():
             n_map, n_reduce = _largest_split(r)
             workers = default_workers(n_map, n_reduce)
-            show_markdown(correctness_check(app, r.config.input_paths(), n_map, n_reduce, workers,
-                                        pathlib.Path(scratch) / "correctness"))
+            show_markdown(
+                correctness_check(app, r.config.input_paths(), n_map, n_reduce, workers, pathlib.Path(scratch) / "correctness")
+            )
         if fault_tolerance:
             show_markdown(fault_tolerance_check(results[0].config.input_paths(), pathlib.Path(scratch) / "faults", **crash))

@@ -62,15 +62,27 @@ def config_table(runs):
     """
     ci = analysis.center_interval(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)
     cv = analysis.summarize(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)["cv"]
-    cols = ["split_s", "map_serial_sum_s", "map_max_s", "map_wall_s", "reduce_wall_s", "map_speedup", "startup_s",
-            "retries"]
+    cols = ["split_s", "map_serial_sum_s", "map_max_s", "map_wall_s", "reduce_wall_s", "map_speedup", "startup_s", "retries"]
     stages = runs.groupby(analysis.CONFIG_BY)[[c for c in cols if c in runs]].mean()
     table = ci[["n", "center", "lo", "hi"]].join(cv).join(stages).reset_index()
-    names = {"n": "runs", "center": "end-to-end (s)", "lo": "95% low (s)", "hi": "95% high (s)", "cv": "CV",
-             "split_s": "split (s)", "map_serial_sum_s": "map serial sum (s)", "map_max_s": "map max (s)",
-             "map_wall_s": "map wall (s)",
-             "reduce_wall_s": "reduce wall (s)", "map_speedup": "map speedup", "startup_s": "start-up (s)",
-             "retries": "retries", "n_map": "M", "n_reduce": "R", "workers": "W"}
+    names = {
+        "n": "runs",
+        "center": "end-to-end (s)",
+        "lo": "95% low (s)",
+        "hi": "95% high (s)",
+        "cv": "CV",
+        "split_s": "split (s)",
+        "map_serial_sum_s": "map serial sum (s)",
+        "map_max_s": "map max (s)",
+        "map_wall_s": "map wall (s)",
+        "reduce_wall_s": "reduce wall (s)",
+        "map_speedup": "map speedup",
+        "startup_s": "start-up (s)",
+        "retries": "retries",
+        "n_map": "M",
+        "n_reduce": "R",
+        "workers": "W",
+    }
     return table.rename(columns=names).round(3)
 
 
@@ -93,8 +105,9 @@ def sweep_figures(result) -> dict:
     question = meaning.QUESTIONS.get(_question(result))
     names = question.figures if question else tuple(plots.FIGURES)
     run_id = plots.typical_run(result.runs)
-    figures = {name: plots.FIGURES[name][1](result.runs, result.tasks, run_id)
-               for name in names if plots.FIGURES[name][0](result.runs)}
+    figures = {
+        name: plots.FIGURES[name][1](result.runs, result.tasks, run_id) for name in names if plots.FIGURES[name][0](result.runs)
+    }
     for fig in figures.values():
         _say_where(fig, result.meta)
     return figures
@@ -127,10 +140,14 @@ def _warmup_text(results):
     if all(warm.values()):
         return "Each configuration ran once unrecorded to warm up, then the recorded repeats."
     if not any(warm.values()):
-        return ("No configuration had an unrecorded warm-up run (left out to keep the report within 20 minutes): "
-                "every run is recorded, the first of each configuration included.")
-    return ("Configurations of " + ", ".join(n for n, w in warm.items() if w) + " ran once unrecorded to warm up; "
-            "the others (" + ", ".join(n for n, w in warm.items() if not w) + ") had no warm-up.")
+        return (
+            "No configuration had an unrecorded warm-up run (left out to keep the report within 20 minutes): "
+            "every run is recorded, the first of each configuration included."
+        )
+    return (
+        "Configurations of " + ", ".join(n for n, w in warm.items() if w) + " ran once unrecorded to warm up; "
+        "the others (" + ", ".join(n for n, w in warm.items() if not w) + ") had no warm-up."
+    )
 
 
 def _smaller_text(results):
@@ -153,8 +170,10 @@ def _smaller_text(results):
         if ran.repeats < full.repeats:
             parts.append(f"{formatting.plural(ran.repeats, 'run')} per configuration, not {full.repeats}")
         if ran.corpus and full.corpus and ran.corpus.files * ran.corpus.size < full.corpus.files * full.corpus.size:
-            parts.append(f"{ran.corpus.files} files of {ran.corpus.size / 2**20:g} MiB, "
-                         f"not {full.corpus.files} of {full.corpus.size / 2**20:g} MiB")
+            parts.append(
+                f"{ran.corpus.files} files of {ran.corpus.size / 2**20:g} MiB, "
+                f"not {full.corpus.files} of {full.corpus.size / 2**20:g} MiB"
+            )
         if parts:
             cut.append(f"{ran.name} ({'; '.join(parts)})")
     text = ""
@@ -177,35 +196,46 @@ def show_header(results, title=REPORT_TITLE, checks=False):
     after = (*(summary.CHECK_HEADINGS if checks else ()), summary.APPENDIX_HEADING)
     contents = summary.summary_markdown(results, (summary.MEASURED_HEADING,), after)
     show_markdown(f"# {title}\n\n{contents}")
-    show_markdown(f"## {summary.MEASURED_HEADING}\n\nMeasured on {meta.get('host', platform.node())} with "
-              f"{meta.get('cpu_count', os.cpu_count())} CPUs ({meta.get('platform', platform.platform())}), "
-              f"Python {versions.get('python', '?')}, "
-              f"mrkit {versions.get('mrkit', '?')} at commit {commit}, started {meta.get('start', '?')}. "
-              f"{_warmup_text(results)}{_smaller_text(results)} Every run used a "
-              "fresh working directory. Times are wall-clock seconds: the mean with a Student-t 95% interval under 6 "
-              "repeats, else the median with an order-statistic 95% interval. Beyond the CPU count workers share "
-              f"cores: more of them add contention, not speed. {summary.load_text(results)}")
+    show_markdown(
+        f"## {summary.MEASURED_HEADING}\n\nMeasured on {meta.get('host', platform.node())} with "
+        f"{meta.get('cpu_count', os.cpu_count())} CPUs ({meta.get('platform', platform.platform())}), "
+        f"Python {versions.get('python', '?')}, "
+        f"mrkit {versions.get('mrkit', '?')} at commit {commit}, started {meta.get('start', '?')}. "
+        f"{_warmup_text(results)}{_smaller_text(results)} Every run used a "
+        "fresh working directory. Times are wall-clock seconds: the mean with a Student-t 95% interval under 6 "
+        "repeats, else the median with an order-statistic 95% interval. Beyond the CPU count workers share "
+        f"cores: more of them add contention, not speed. {summary.load_text(results)}"
+    )
     rows = []
     for r in results:
         p = r.meta.get("parameters", {})
-        rows.append({"sweep": r.config.name, "app": ", ".join(sorted(map(str, r.runs["app"].unique()))),
-                     "configurations": r.runs.groupby(analysis.CONFIG_BY).ngroups, "runs": len(r.runs),
-                     "repeats": p.get("repeats"), "input (MiB)": r.meta.get("input_bytes", 0) / 2**20,
-                     "files": len(r.meta.get("inputs", [])),
-                     "sweep time (s)": r.seconds,
-                     "results": _shown_path(r.path)})
+        rows.append(
+            {
+                "sweep": r.config.name,
+                "app": ", ".join(sorted(map(str, r.runs["app"].unique()))),
+                "configurations": r.runs.groupby(analysis.CONFIG_BY).ngroups,
+                "runs": len(r.runs),
+                "repeats": p.get("repeats"),
+                "input (MiB)": r.meta.get("input_bytes", 0) / 2**20,
+                "files": len(r.meta.get("inputs", [])),
+                "sweep time (s)": r.seconds,
+                "results": _shown_path(r.path),
+            }
+        )
     _display(_styled(pd.DataFrame(rows)).format({"input (MiB)": "{:.1f}", "sweep time (s)": "{:.0f}"}, na_rep="–"))
 
 
 def calibration_for(results):
     """The cost model calibrated on the report's calibration sweep (else on every local sweep), or None."""
-    chosen = ([r for r in results if r.config.name == meaning.CALIBRATION_SWEEP]
-              or [r for r in results if r.config.backend == "local"])
+    chosen = [r for r in results if r.config.name == meaning.CALIBRATION_SWEEP] or [
+        r for r in results if r.config.backend == "local"
+    ]
     if not chosen:
         return None
     try:
-        return calibration.calibrate(pd.concat([r.runs for r in chosen], ignore_index=True),
-                               pd.concat([r.tasks for r in chosen], ignore_index=True))
+        return calibration.calibrate(
+            pd.concat([r.runs for r in chosen], ignore_index=True), pd.concat([r.tasks for r in chosen], ignore_index=True)
+        )
     except calibration.ModelError:
         return None
 
@@ -214,13 +244,17 @@ def show_calibration(result):
     """What the calibration sweep is for, and the model's error on its own runs."""
     cal = calibration_for([result])
     err = prediction.compare(cal, result.path) if cal is not None else None
-    text = (f"## {summary.CALIBRATION_HEADING}\n\nThese runs are not a lab question: small jobs chosen to separate the "
-            "model's terms (per-task overhead, per intermediate file, per byte and record, worker start-up, contention "
-            "between tasks running side by side). The model "
-            "fitted to them predicts every other section's times and what they would be on 8 to 100 cores. ")
+    text = (
+        f"## {summary.CALIBRATION_HEADING}\n\nThese runs are not a lab question: small jobs chosen to separate the "
+        "model's terms (per-task overhead, per intermediate file, per byte and record, worker start-up, contention "
+        "between tasks running side by side). The model "
+        "fitted to them predicts every other section's times and what they would be on 8 to 100 cores. "
+    )
     if err and err["median_abs_error_pct"] is not None:
-        text += (f"On these {formatting.plural(len(result.runs), 'run')} its median error is "
-                 f"{formatting.num(err['median_abs_error_pct'])}% (at most {formatting.num(err['max_abs_error_pct'])}%).")
+        text += (
+            f"On these {formatting.plural(len(result.runs), 'run')} its median error is "
+            f"{formatting.num(err['median_abs_error_pct'])}% (at most {formatting.num(err['max_abs_error_pct'])}%)."
+        )
     show_markdown(text)
 
 
@@ -228,12 +262,39 @@ def show_stragglers(result, dpi=100):
     """The straggler study: table, the paper-terms text, and the worst case's timeline without and with backups."""
     table = stragglers.study_table(result.runs, result.tasks)
     show_markdown(f"## {summary.STRAGGLERS_HEADING}\n\n" + stragglers.study_text(table))
-    shown = table[["workers", "slowdown", "backup_tasks", "repeats", "end_to_end_s", "saved_pct", "backups",
-                   "lost_attempts", "lost_cpu_s", "extra_cpu_pct"]]
-    shown.columns = ["W", "slowdown F", "policy", "runs", "end-to-end (s)", "saved (%)", "backup attempts",
-                     "attempts lost", "CPU s lost", "extra CPU (%)"]
-    counts = {"slowdown F": "{:g}", "backup attempts": "{:g}", "attempts lost": "{:g}", "saved (%)": "{:.1f}",
-              "extra CPU (%)": "{:.1f}"}
+    shown = table[
+        [
+            "workers",
+            "slowdown",
+            "backup_tasks",
+            "repeats",
+            "end_to_end_s",
+            "saved_pct",
+            "backups",
+            "lost_attempts",
+            "lost_cpu_s",
+            "extra_cpu_pct",
+        ]
+    ]
+    shown.columns = [
+        "W",
+        "slowdown F",
+        "policy",
+        "runs",
+        "end-to-end (s)",
+        "saved (%)",
+        "backup attempts",
+        "attempts lost",
+        "CPU s lost",
+        "extra CPU (%)",
+    ]
+    counts = {
+        "slowdown F": "{:g}",
+        "backup attempts": "{:g}",
+        "attempts lost": "{:g}",
+        "saved (%)": "{:.1f}",
+        "extra CPU (%)": "{:.1f}",
+    }
     _display(_styled(shown).format(counts, na_rep="–"))
     runs = result.runs.assign(backup_tasks=result.runs["backup_tasks"].fillna("none").astype(str))
     worst = runs[runs["slowdown"] == runs["slowdown"].max()]
@@ -259,32 +320,64 @@ def verification_table(runs):
         return None
     v = runs.dropna(subset=VERIFY_COLUMNS).astype({c: int for c in VERIFY_COLUMNS})
     v = v.assign(equal=(v[VERIFY_COLUMNS[2:]].sum(axis=1) == 0) & (v["verify_expected"] == v["verify_found"]))
-    table = v.groupby("n_map").agg(runs=("run_id", "size"), expected=("verify_expected", "max"),
-                                   found_min=("verify_found", "min"), found_max=("verify_found", "max"),
-                                   missing=("verify_missing", "sum"), extra=("verify_extra", "sum"),
-                                   different=("verify_different", "sum"), twice=("verify_duplicate", "sum"),
-                                   equal=("equal", "sum")).reset_index()
+    table = (
+        v.groupby("n_map")
+        .agg(
+            runs=("run_id", "size"),
+            expected=("verify_expected", "max"),
+            found_min=("verify_found", "min"),
+            found_max=("verify_found", "max"),
+            missing=("verify_missing", "sum"),
+            extra=("verify_extra", "sum"),
+            different=("verify_different", "sum"),
+            twice=("verify_duplicate", "sum"),
+            equal=("equal", "sum"),
+        )
+        .reset_index()
+    )
     table["found"] = [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in zip(table["found_min"], table["found_max"])]
     table["expected"] = [f"{a:,}" for a in table["expected"]]
-    return table.rename(columns={"n_map": "M = W", "expected": "unique words expected", "found": "unique words found",
-                                 "missing": "missing (all runs)", "extra": "extra (all runs)",
-                                 "different": "different counts (all runs)", "twice": "emitted twice (all runs)",
-                                 "equal": "runs equal to sequential"})[
-        ["M = W", "runs", "unique words expected", "unique words found", "missing (all runs)", "extra (all runs)",
-         "different counts (all runs)", "emitted twice (all runs)", "runs equal to sequential"]]
+    return table.rename(
+        columns={
+            "n_map": "M = W",
+            "expected": "unique words expected",
+            "found": "unique words found",
+            "missing": "missing (all runs)",
+            "extra": "extra (all runs)",
+            "different": "different counts (all runs)",
+            "twice": "emitted twice (all runs)",
+            "equal": "runs equal to sequential",
+        }
+    )[
+        [
+            "M = W",
+            "runs",
+            "unique words expected",
+            "unique words found",
+            "missing (all runs)",
+            "extra (all runs)",
+            "different counts (all runs)",
+            "emitted twice (all runs)",
+            "runs equal to sequential",
+        ]
+    ]
 
 
 # Where the default start latency comes from (model/whatif.py's docstring gives the details).
-START_LATENCY_SOURCE = ("ElasticScale's ten Fargate launches of a 413 MB image without SOCI, 2024-04-10, "
-                        "https://elasticscale.com/blog/reduce-aws-fargate-pull-times-with-soci")
+START_LATENCY_SOURCE = (
+    "ElasticScale's ten Fargate launches of a 413 MB image without SOCI, 2024-04-10, "
+    "https://elasticscale.com/blog/reduce-aws-fargate-pull-times-with-soci"
+)
 
 
 def start_latency_text(cal) -> str:
     """The task start latency the model used, with where it comes from: measured in these runs, or an assumption."""
     if cal.task_start_latency_s:
         return f"a task start latency of {formatting.num(cal.task_start_latency_s)} s (measured in these runs)"
-    return (f"an assumed task start latency of {formatting.num(whatif.FARGATE_START_LATENCY_S)} s, not measured in "
-            f"this report (the median of {START_LATENCY_SOURCE})")
+    return (
+        f"an assumed task start latency of {formatting.num(whatif.FARGATE_START_LATENCY_S)} s, not measured in "
+        f"this report (the median of {START_LATENCY_SOURCE})"
+    )
 
 
 def show_ecs_discussion(result, results):
@@ -293,49 +386,65 @@ def show_ecs_discussion(result, results):
     verified = verification_table(result.runs)
     if verified is not None:
         equal = int(verified["runs equal to sequential"].sum())
-        show_markdown(f"### Verification\n\nEach run's output in S3 against the app run sequentially on the same input: "
-                  f"{equal} of {formatting.plural(len(result.runs), 'run')} equal, key for key.")
+        show_markdown(
+            f"### Verification\n\nEach run's output in S3 against the app run sequentially on the same input: "
+            f"{equal} of {formatting.plural(len(result.runs), 'run')} equal, key for key."
+        )
         _display(_styled(verified))
     parts = ["### The ECS assignment's discussion questions, from data"]
     loaded = ecs_fault.load_fault(result.path)
     if loaded is None:
-        parts.append("**Failure recovery:** no fault-injected run is stored with this sweep "
-                     "(`mrkit report --sweep mappers_ecs` makes one after the sweep).")
+        parts.append(
+            "**Failure recovery:** no fault-injected run is stored with this sweep "
+            "(`mrkit report --sweep mappers_ecs` makes one after the sweep)."
+        )
     else:
         parts.append(ecs_fault.fault_text(*loaded, result.runs, stand_in=provenance.is_stand_in(result.meta)))
     cal = calibration_for([r for r in results if r.config.backend == "local"] or [result])
     try:
-        cfg = sweep_config.load_sweep(result.config.name, what_if=True, **({"backend_options": result.config.backend_options}
-                                                                   if result.config.backend_options else {}))
+        cfg = sweep_config.load_sweep(
+            result.config.name,
+            what_if=True,
+            **({"backend_options": result.config.backend_options} if result.config.backend_options else {}),
+        )
         frame = prediction.predict_sweep(cal, cfg, [1]) if cal is not None else pd.DataFrame()
     except (calibration.ModelError, sweep_config.SweepError, ValueError):
         frame = pd.DataFrame()
     if len(frame):
         best = frame.loc[frame["predicted_end_to_end_s"].idxmin()]
         top = frame.loc[frame["n_map"].idxmax()]
-        parts.append(f"**Scaling to {int(top['n_map'])} mappers (model output, not measured):** with "
-                     f"{start_latency_text(cal)}, the model predicts {formatting.num(top['predicted_end_to_end_s'])} s "
-                     f"and ${top['usd']:.3f} at M = {int(top['n_map'])}; the fastest is M = {int(best['n_map'])} at "
-                     f"{formatting.num(best['predicted_end_to_end_s'])} s (${best['usd']:.3f}). Past that, each extra task "
-                     "costs its start latency and a billed minute while its share of the input shrinks. The dollar "
-                     f"figures use assumed Fargate prices, not a bill from this report ({whatif.PRICES_SOURCE}).")
+        parts.append(
+            f"**Scaling to {int(top['n_map'])} mappers (model output, not measured):** with "
+            f"{start_latency_text(cal)}, the model predicts {formatting.num(top['predicted_end_to_end_s'])} s "
+            f"and ${top['usd']:.3f} at M = {int(top['n_map'])}; the fastest is M = {int(best['n_map'])} at "
+            f"{formatting.num(best['predicted_end_to_end_s'])} s (${best['usd']:.3f}). Past that, each extra task "
+            "costs its start latency and a billed minute while its share of the input shrinks. The dollar "
+            f"figures use assumed Fargate prices, not a bill from this report ({whatif.PRICES_SOURCE})."
+        )
         shown = frame[["n_map", "predicted_end_to_end_s", "usd"]].rename(
-            columns={"n_map": "M = W", "predicted_end_to_end_s": "predicted end-to-end (s)",
-                     "usd": "Fargate cost at assumed prices ($)"})
+            columns={
+                "n_map": "M = W",
+                "predicted_end_to_end_s": "predicted end-to-end (s)",
+                "usd": "Fargate cost at assumed prices ($)",
+            }
+        )
         parts_table = _styled(shown.round(3))
     else:
-        parts.append("**Scaling to 100 mappers:** the cost model could not be calibrated on these results, "
-                     "so no prediction is given.")
+        parts.append(
+            "**Scaling to 100 mappers:** the cost model could not be calibrated on these results, so no prediction is given."
+        )
         parts_table = None
     t = result.tasks[result.tasks["phase"].isin(["map", "reduce"])]
     runs = result.runs
-    parts.append(f"**What the toolkit coordinated that the assignment does by hand:** over "
-                 f"{formatting.plural(len(runs), 'run')} it split the input into the M chunks and uploaded them, started "
-                 f"{int((runs['workers'] + 1).sum())} tasks (a master and the workers), handed out "
-                 f"{len(t)} task attempts and collected their results, re-executed "
-                 f"{int((t.groupby(['run_id', 'phase', 'task']).size() > 1).sum())} of them, waited for the map barrier "
-                 "before any reduce, replaced worker tasks that stopped, recorded every task's timing and stopped "
-                 "every task at the end, also after a failure.")
+    parts.append(
+        f"**What the toolkit coordinated that the assignment does by hand:** over "
+        f"{formatting.plural(len(runs), 'run')} it split the input into the M chunks and uploaded them, started "
+        f"{int((runs['workers'] + 1).sum())} tasks (a master and the workers), handed out "
+        f"{len(t)} task attempts and collected their results, re-executed "
+        f"{int((t.groupby(['run_id', 'phase', 'task']).size() > 1).sum())} of them, waited for the map barrier "
+        "before any reduce, replaced worker tasks that stopped, recorded every task's timing and stopped "
+        "every task at the end, also after a failure."
+    )
     show_markdown("\n\n".join(parts))
     if parts_table is not None:
         _display(parts_table)
@@ -361,8 +470,10 @@ def question_parts(result, results=None) -> list:
     ans["where"] = place_label(result.meta)
     parts = [head + "\n\n" + answers.answer_text(ans) + "\n#### The evidence\n\n" + body]
     if result.config.description:
-        parts.append(f"*{provenance.relabel(result.config.description, result.meta)}.* Per configuration "
-                     f"(its stages: [appendix](#{summary.anchor(summary.APPENDIX_HEADING)})):")
+        parts.append(
+            f"*{provenance.relabel(result.config.description, result.meta)}.* Per configuration "
+            f"(its stages: [appendix](#{summary.anchor(summary.APPENDIX_HEADING)})):"
+        )
     parts.append(_styled(config_table(result.runs)[NARROW_COLUMNS]))
     parts.extend(sweep_figures(result).values())
     evidence = plots.evidence_plot(result.runs, result.tasks)
@@ -408,5 +519,8 @@ def show_engines(result, dpi=100):
 
 
 # The sections of sweeps that answer no report question (meaning.Sweep.section), by kind.
-SPECIAL_SECTIONS = {"calibration": lambda result, dpi: show_calibration(result), "stragglers": show_stragglers,
-                    "engines": show_engines}
+SPECIAL_SECTIONS = {
+    "calibration": lambda result, dpi: show_calibration(result),
+    "stragglers": show_stragglers,
+    "engines": show_engines,
+}

@@ -51,8 +51,7 @@ def engine_table(runs: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
 def end_to_end_table(runs: pd.DataFrame) -> pd.DataFrame:
     """End-to-end seconds (median over repeats), one row per (M, R, W), one column per backend."""
     runs = runs[runs["app"] != CRASH_APP]
-    table = runs.pivot_table(index=["n_map", "n_reduce", "workers"], columns="backend", values="end_to_end_s",
-                             aggfunc="median")
+    table = runs.pivot_table(index=["n_map", "n_reduce", "workers"], columns="backend", values="end_to_end_s", aggfunc="median")
     return table[_order(table.columns)].reset_index().rename_axis(columns=None)
 
 
@@ -65,7 +64,8 @@ def crash_table(runs: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
     attempts = work.groupby("run_id").size().rename("attempts")
     table = crash.set_index("run_id")[["backend", "end_to_end_s"]].join([attempts, lost, rerun])
     table = table.fillna({"attempts": 0, "lost_attempts": 0, "rerun_tasks": 0}).astype(
-        {"attempts": int, "lost_attempts": int, "rerun_tasks": int})
+        {"attempts": int, "lost_attempts": int, "rerun_tasks": int}
+    )
     return table.set_index("backend").loc[_order(table["backend"])].reset_index()
 
 
@@ -74,22 +74,34 @@ def engines_text(runs: pd.DataFrame, tasks: pd.DataFrame) -> str:
     engines, e2e, crash = engine_table(runs, tasks), end_to_end_table(runs), crash_table(runs, tasks)
     if engines.empty:
         return "The engine sweep has no runs of its app to compare."
-    lines = [f"- **{row['backend']}**: workers start in {num(row['startup_s'])} s (median launch to first task, "
-             f"{plural(int(row['runs']), 'run')}); a worker waits {_gap(row)} between one task and its next."
-             for _, row in engines.iterrows()]
+    lines = [
+        f"- **{row['backend']}**: workers start in {num(row['startup_s'])} s (median launch to first task, "
+        f"{plural(int(row['runs']), 'run')}); a worker waits {_gap(row)} between one task and its next."
+        for _, row in engines.iterrows()
+    ]
     fastest = e2e.set_index(["n_map", "n_reduce", "workers"]).idxmin(axis=1)
     wins = [f"M={m} R={r} W={w}: {backend}" for (m, r, w), backend in fastest.items()]
-    text = ("The same app, inputs and storage on each engine. Per-task overhead is the median gap on a worker "
-            "between one attempt ending and its next starting in the same phase (the map barrier's wait is not "
-            "counted).\n\n" + "\n".join(lines) + "\n\nFastest end to end: " + "; ".join(wins) + ".")
+    text = (
+        "The same app, inputs and storage on each engine. Per-task overhead is the median gap on a worker "
+        "between one attempt ending and its next starting in the same phase (the map barrier's wait is not "
+        "counted).\n\n" + "\n".join(lines) + "\n\nFastest end to end: " + "; ".join(wins) + "."
+    )
     if len(crash):
-        text += "\n\nRecovery from the crash app (one run per engine): " + "; ".join(
-            f"{row['backend']} took {num(row['end_to_end_s'])} s, lost {plural(row['lost_attempts'], 'attempt')} "
-            f"of {row['attempts']} and ran {plural(row['rerun_tasks'], 'task')} again"
-            for _, row in crash.iterrows()) + "."
+        text += (
+            "\n\nRecovery from the crash app (one run per engine): "
+            + "; ".join(
+                f"{row['backend']} took {num(row['end_to_end_s'])} s, lost {plural(row['lost_attempts'], 'attempt')} "
+                f"of {row['attempts']} and ran {plural(row['rerun_tasks'], 'task')} again"
+                for _, row in crash.iterrows()
+            )
+            + "."
+        )
     return text
 
 
 def _gap(row) -> str:
-    return f"{num(row['gap_s'] * 1000)} ms (median of {plural(int(row['gaps']), 'gap')})" if row["gaps"] else \
-        "– (no worker ran two tasks of a phase)"
+    return (
+        f"{num(row['gap_s'] * 1000)} ms (median of {plural(int(row['gaps']), 'gap')})"
+        if row["gaps"]
+        else "– (no worker ran two tasks of a phase)"
+    )

@@ -54,9 +54,11 @@ def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None, stand_in=False
 
     Without `sweeps`, the ECS sweeps (STAND_IN_SWEEPS) are in it only with `stand_in`.
     """
-    chosen = [(app, name, over) for app, name, over in REPORT_PLAN
-              if ((app is None or app in apps) and (stand_in or name not in STAND_IN_SWEEPS)
-                  if sweeps is None else name in sweeps)]
+    chosen = [
+        (app, name, over)
+        for app, name, over in REPORT_PLAN
+        if ((app is None or app in apps) and (stand_in or name not in STAND_IN_SWEEPS) if sweeps is None else name in sweeps)
+    ]
     if sweeps is not None:  # others run as their YAML says (e.g. mappers_ecs: its own corpus, on ECS)
         known = {name for _, name, _ in chosen}
         chosen += [(None, name, None) for name in sweeps if name not in known]
@@ -64,8 +66,7 @@ def report_plan(apps=("wc", "indexer"), quick=False, sweeps=None, stand_in=False
             # The ECS section's what-if needs the cost model: calibrate it locally, as the full report does.
             chosen += [(app, name, over) for app, name, over in REPORT_PLAN if name == CALIBRATION_SWEEP]
     if not chosen:
-        raise MrkitError(f"no report sweeps for apps {list(apps)}; REPORT_PLAN has "
-                         f"{sorted({a for a, _, _ in REPORT_PLAN})}")
+        raise MrkitError(f"no report sweeps for apps {list(apps)}; REPORT_PLAN has {sorted({a for a, _, _ in REPORT_PLAN})}")
     plan = []
     for app, name, overrides in chosen:
         item = {"sweep": name, **({"app": app} if app else {})}
@@ -103,8 +104,10 @@ def run_report_sweeps(configs, resume=False, progress=True, log=print) -> list[p
             wanted = {(rc.config_id, i) for rc in cfg.configurations() for i in range(cfg.repeats)}
             done += len(results.done_and_clean(d) & wanted)
     if log and resume:
-        log(f"resuming: {done} of {total} runs already measured "
-            f"({sum(d is not None for d in dirs)} of {len(configs)} sweeps have earlier results)")
+        log(
+            f"resuming: {done} of {total} runs already measured "
+            f"({sum(d is not None for d in dirs)} of {len(configs)} sweeps have earlier results)"
+        )
     bar = sweep.runs_bar(total, min(done, total), desc="report", disable=not progress)
     try:
         return [sweep.run_sweep(cfg, d, progress=bar) for cfg, d in zip(configs, dirs)]
@@ -129,7 +132,9 @@ def _report_template():
     """
     import jinja2
 
-    return jinja2.DictLoader({"mrkit_report.html.j2": """{%- extends 'lab/index.html.j2' -%}
+    return jinja2.DictLoader(
+        {
+            "mrkit_report.html.j2": """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
@@ -152,7 +157,9 @@ body.jp-Notebook { max-width: 1060px; margin: 0 auto; padding: 1.5em 2em; }
 .jp-OutputArea-child:has(img[width]) { display: block; width: 100%; }
 .jp-RenderedHTMLCommon table { font-size: 12px; }
 </style>{% endblock extra_css %}
-"""})
+"""
+        }
+    )
 
 
 def export_html(notebook, title=REPORT_TITLE) -> str:
@@ -168,9 +175,15 @@ def export_html(notebook, title=REPORT_TITLE) -> str:
     config = Config()
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = {"notebook-only"}  # usage notes, not report
-    exporter = HTMLExporter(config=config, template_name="lab", extra_loaders=[_report_template()],
-                            template_file="mrkit_report.html.j2", exclude_input=True,
-                            exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        config=config,
+        template_name="lab",
+        extra_loaders=[_report_template()],
+        template_file="mrkit_report.html.j2",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     html, _ = exporter.from_notebook_node(nb)
     external = re.findall(r"<script[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>", html)
     if external:
@@ -178,9 +191,19 @@ def export_html(notebook, title=REPORT_TITLE) -> str:
     return html
 
 
-def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"), sweeps=None,
-                 results_dir=None, kernel_name="python3", progress=True, log=print, checks=True,
-                 resume=False, backend_options=None) -> pathlib.Path:
+def build_report(
+    out="results/report.html",
+    quick=False,
+    apps=("wc", "indexer"),
+    sweeps=None,
+    results_dir=None,
+    kernel_name="python3",
+    progress=True,
+    log=print,
+    checks=True,
+    resume=False,
+    backend_options=None,
+) -> pathlib.Path:
     """Run the report's sweeps, render them with the sweep notebook and export `out` (HTML); returns its path.
 
     The sweeps run here first (`run_report_sweeps`: one terminal bar of runs
@@ -212,21 +235,36 @@ def build_report(out="results/report.html", quick=False, apps=("wc", "indexer"),
                 log(f"{cfg.name}: one more run with a worker task stopped mid-job (the failure-recovery question)")
             ecs_fault.fault_run(cfg, d)
     swept = time.perf_counter() - began
-    parameters = {"plan": plan, "quick": quick, "checks": checks, "results_dir": results_dir,
-                  "reload": [str(d) for d in dirs], "progress": False,
-                  "title": REPORT_TITLE + (" (quick settings)" if quick else "")}
+    parameters = {
+        "plan": plan,
+        "quick": quick,
+        "checks": checks,
+        "results_dir": results_dir,
+        "reload": [str(d) for d in dirs],
+        "progress": False,
+        "title": REPORT_TITLE + (" (quick settings)" if quick else ""),
+    }
     if log:
         log(f"sweeps done in {swept:.0f} s; rendering the report (papermill)")
     try:
-        papermill.execute_notebook(str(SWEEP_NOTEBOOK), str(executed), parameters=parameters,
-                                   kernel_name=kernel_name, progress_bar=False, cwd=str(REPO_ROOT or os.getcwd()))
+        papermill.execute_notebook(
+            str(SWEEP_NOTEBOOK),
+            str(executed),
+            parameters=parameters,
+            kernel_name=kernel_name,
+            progress_bar=False,
+            cwd=str(REPO_ROOT or os.getcwd()),
+        )
     except papermill.PapermillExecutionError as exc:
-        raise ReportError(f"report notebook failed in cell {exc.cell_index}: {exc.ename}: {exc.evalue} "
-                          f"(executed notebook: {executed})") from None
+        raise ReportError(
+            f"report notebook failed in cell {exc.cell_index}: {exc.ename}: {exc.evalue} (executed notebook: {executed})"
+        ) from None
     ran = time.perf_counter() - began
     html = export_html(executed, title=parameters["title"])
     write_atomic(out, html)
     if log:
-        log(f"wrote {out} ({len(html) / 2**20:.1f} MiB) and {executed.name}: sweeps {swept:.0f} s, "
-            f"notebook {ran - swept:.0f} s, export {time.perf_counter() - began - ran:.1f} s")
+        log(
+            f"wrote {out} ({len(html) / 2**20:.1f} MiB) and {executed.name}: sweeps {swept:.0f} s, "
+            f"notebook {ran - swept:.0f} s, export {time.perf_counter() - began - ran:.1f} s"
+        )
     return out

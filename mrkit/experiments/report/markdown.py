@@ -44,17 +44,22 @@ def trend(runs: pd.DataFrame, x: str, metric: str = "end_to_end_s") -> str:
     point = lambda i: f"{num(ts[i])} s at {_at(x, xs[i])}"  # noqa: E731
     name = "End-to-end time" if metric == "end_to_end_s" else metric
     if (ts[hi] - ts[lo]) / ts[lo] < FLAT:
-        return (f"{name} stays flat: between {num(ts[lo])} and {num(ts[hi])} s for "
-                f"{_at(x, xs[0])}..{xs[-1]:g} (within {FLAT:.0%}).")
+        return (
+            f"{name} stays flat: between {num(ts[lo])} and {num(ts[hi])} s for {_at(x, xs[0])}..{xs[-1]:g} (within {FLAT:.0%})."
+        )
     if 0 < lo < len(xs) - 1:
-        return (f"{name} falls from {point(0)} to {point(lo)} ({pct(ts[lo] / ts[0] - 1)}), "
-                f"then rises to {point(len(xs) - 1)} ({pct(ts[-1] / ts[lo] - 1)} over the minimum).")
+        return (
+            f"{name} falls from {point(0)} to {point(lo)} ({pct(ts[lo] / ts[0] - 1)}), "
+            f"then rises to {point(len(xs) - 1)} ({pct(ts[-1] / ts[lo] - 1)} over the minimum)."
+        )
     if lo == len(xs) - 1:
         steady = "steadily " if np.all(np.diff(ts) <= 0) else ""
         return f"{name} falls {steady}from {point(0)} to {point(lo)} ({pct(ts[lo] / ts[0] - 1)})."
     if 0 < hi < len(xs) - 1:
-        return (f"{name} rises from {point(0)} to a peak of {point(hi)}, "
-                f"then falls back to {point(len(xs) - 1)}; the lowest is at {_at(x, xs[0])}.")
+        return (
+            f"{name} rises from {point(0)} to a peak of {point(hi)}, "
+            f"then falls back to {point(len(xs) - 1)}; the lowest is at {_at(x, xs[0])}."
+        )
     return f"{name} rises from {point(0)} to {point(len(xs) - 1)} ({pct(ts[-1] / ts[0] - 1)}); fewest is fastest."
 
 
@@ -76,8 +81,7 @@ def best(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     text = f"The fastest configuration is {config_text(b.config)} at {num(b.mean)} s{ci}"
     if b.runner_up is None:
         return text + "; it is the only one measured."
-    text += (f"; the runner-up, {config_text(b.runner_up)}, is {num(b.margin_s)} s "
-             f"({b.margin_pct:.1f}%) slower")
+    text += f"; the runner-up, {config_text(b.runner_up)}, is {num(b.margin_s)} s ({b.margin_pct:.1f}%) slower"
     if not np.isfinite(b.ci95):
         return text + ", a margin one run per configuration cannot tell from noise."
     if b.within_noise:
@@ -91,8 +95,10 @@ def _cores_sentence(runs):
     if not len(over):
         return f"Every configuration uses at most the {cores} CPUs of the machine."
     verb = "exceeds" if len(over) == 1 else "exceed"
-    return (f"{len(over)} of {plural(runs['workers'].nunique(), 'worker count')} {verb} the {cores} CPUs "
-            f"(up to W={int(over.max())}), where workers share cores.")
+    return (
+        f"{len(over)} of {plural(runs['workers'].nunique(), 'worker count')} {verb} the {cores} CPUs "
+        f"(up to W={int(over.max())}), where workers share cores."
+    )
 
 
 def _poor_fit(r2):
@@ -117,18 +123,18 @@ def _cost_sentence(runs, x):
         return ""
     slope = np.polyfit(means.index.to_numpy(float), means.to_numpy(), 1)[0]
     verb = "adds" if slope > 0 else "saves"
-    return (f"{where} straight line through the mean times says each extra task {verb} about "
-            f"{num(abs(slope) * 1000)} ms.")
+    return f"{where} straight line through the mean times says each extra task {verb} about {num(abs(slope) * 1000)} ms."
 
 
 def _serial_stage_sentence(runs):
     long = analysis.stage_breakdown(runs, by=CONFIG_BY)
-    share = (long[long["stage"].isin(["split", "overhead"])]
-             .groupby(CONFIG_BY, observed=True)["fraction"].sum().reset_index())
+    share = long[long["stage"].isin(["split", "overhead"])].groupby(CONFIG_BY, observed=True)["fraction"].sum().reset_index()
     ends = share.sort_values(["workers", "n_map", "n_reduce"]).iloc[[0, -1]]
     parts = [f"{num(100 * r['fraction'])}% at {config_text(r)}" for _, r in ends.drop_duplicates().iterrows()]
-    return (f"The split and the overhead (start-up, scheduling, shutdown), which more workers do not shorten, "
-            f"take {' and '.join(parts)}.")
+    return (
+        f"The split and the overhead (start-up, scheduling, shutdown), which more workers do not shorten, "
+        f"take {' and '.join(parts)}."
+    )
 
 
 def _straggler_sentence(runs, tasks):
@@ -141,12 +147,15 @@ def _straggler_sentence(runs, tasks):
     if g.empty:
         return ""
     g["ratio"] = g["max"] / g["median"]
-    parts = [f"{phase} task takes {num(rows['ratio'].median())}× the median one"
-             for phase, rows in g.groupby("phase", sort=False)]
+    parts = [
+        f"{phase} task takes {num(rows['ratio'].median())}× the median one" for phase, rows in g.groupby("phase", sort=False)
+    ]
     worst = g.loc[g["ratio"].idxmax()]
     cfg = runs[runs["run_id"].astype(str) == str(worst["run_id"])].iloc[0]
-    return (f"Stragglers: in the median run the slowest {' and the slowest '.join(parts)}; at worst "
-            f"{num(worst['ratio'])}× ({worst['phase']}, {config_text(cfg)}).")
+    return (
+        f"Stragglers: in the median run the slowest {' and the slowest '.join(parts)}; at worst "
+        f"{num(worst['ratio'])}× ({worst['phase']}, {config_text(cfg)})."
+    )
 
 
 def limits(runs: pd.DataFrame, tasks: pd.DataFrame | None, x: str | None) -> str:
@@ -204,21 +213,31 @@ def amdahl(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     if used is None:
         return why_not
     cores = analysis.cores_of(runs)
-    scope = (f"; only W ≤ {cores}, the CPU count: beyond it workers share cores, which the law does not model"
-             if len(used) < len(runs) else "")
+    scope = (
+        f"; only W ≤ {cores}, the CPU count: beyond it workers share cores, which the law does not model"
+        if len(used) < len(runs)
+        else ""
+    )
     fit = analysis.fit_amdahl(used["workers"], used[metric])
     f, (lo, hi) = fit.serial_fraction, fit.ci95
     ci = fraction_ci(lo, hi)
     ci = f"95% CI {ci}, " if ci else ""
-    head = (f"Fitting Amdahl's law T(W) = T1·(f + (1 − f)/W) to the {fit.n_points} runs "
-            f"(W={int(used['workers'].min())}..{int(used['workers'].max())}{scope}) gives a serial fraction "
-            f"f = {f:.2f} ({ci}R² = {fit.r2:.2f}{_poor_fit(fit.r2)}).")
+    head = (
+        f"Fitting Amdahl's law T(W) = T1·(f + (1 − f)/W) to the {fit.n_points} runs "
+        f"(W={int(used['workers'].min())}..{int(used['workers'].max())}{scope}) gives a serial fraction "
+        f"f = {f:.2f} ({ci}R² = {fit.r2:.2f}{_poor_fit(fit.r2)})."
+    )
     if f >= 0.99:
         means = used.groupby("workers")[metric].mean()
-        observed = ("Time never fell as workers were added" if means.idxmin() == means.index.min()
-                    else f"Time fell only from {num(means.iloc[0])} s to {num(means.min())} s, too little to fit")
-        return head + (f" {observed}, so the law predicts no speedup at 10 or 100 workers: here the limit is "
-                       "cores and per-task overhead, not a serial part of the job.")
+        observed = (
+            "Time never fell as workers were added"
+            if means.idxmin() == means.index.min()
+            else f"Time fell only from {num(means.iloc[0])} s to {num(means.min())} s, too little to fit"
+        )
+        return head + (
+            f" {observed}, so the law predicts no speedup at 10 or 100 workers: here the limit is "
+            "cores and per-task overhead, not a serial part of the job."
+        )
     preds = []
     for n in (10, 100):
         rng = f" (CI {num(_amdahl_speedup(hi, n))}–{num(_amdahl_speedup(lo, n))})" if ci else ""
@@ -240,9 +259,11 @@ def broken_points(runs: pd.DataFrame, metric: str = "end_to_end_s") -> pd.DataFr
         mine = runs[(runs[CONFIG_BY] == row[CONFIG_BY].to_numpy()).all(axis=1)]
         slow = mine.loc[mine[metric].idxmax()]
         others = slow.get("others_cpu_s")
-        loaded = (f"other programs took {num(others)} CPU-s during its slowest run ({num(slow[metric])} s)"
-                  if others is not None and pd.notna(others) and others > 0.1 * slow[metric]
-                  else f"its slowest run took {num(slow[metric])} s against a fastest of {num(mine[metric].min())} s")
+        loaded = (
+            f"other programs took {num(others)} CPU-s during its slowest run ({num(slow[metric])} s)"
+            if others is not None and pd.notna(others) and others > 0.1 * slow[metric]
+            else f"its slowest run took {num(slow[metric])} s against a fastest of {num(mine[metric].min())} s"
+        )
         causes.append(loaded)
     return bad.assign(cause=causes)
 
@@ -252,10 +273,13 @@ def broken_text(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     bad = broken_points(runs, metric)
     if bad.empty:
         return ""
-    listed = "; ".join(f"{config_text(r)} (95% interval {num(r['lo'])}–{num(r['hi'])} s: {r['cause']})"
-                       for _, r in bad.iterrows())
-    return (f"**Broken measurement{'s' if len(bad) > 1 else ''}:** {listed}. An interval reaching zero means one run "
-            "is far from the others; such a point is not compared with the rest.")
+    listed = "; ".join(
+        f"{config_text(r)} (95% interval {num(r['lo'])}–{num(r['hi'])} s: {r['cause']})" for _, r in bad.iterrows()
+    )
+    return (
+        f"**Broken measurement{'s' if len(bad) > 1 else ''}:** {listed}. An interval reaching zero means one run "
+        "is far from the others; such a point is not compared with the rest."
+    )
 
 
 def noise(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
@@ -280,10 +304,12 @@ def _repeated(runs, metric):
     extra = ci[ci["n"] > planned]
     if extra.empty:
         return ""
-    listed = ", ".join(f"{config_text(r)} ({int(r['n'])} runs, 95% interval {num(r['lo'])}–{num(r['hi'])} s)"
-                       for _, r in extra.iterrows())
-    return (f" Repeated past {planned} runs because their 95% interval was wide: {listed}"
-            f" ({len(extra)} of {len(ci)} configurations).")
+    listed = ", ".join(
+        f"{config_text(r)} ({int(r['n'])} runs, 95% interval {num(r['lo'])}–{num(r['hi'])} s)" for _, r in extra.iterrows()
+    )
+    return (
+        f" Repeated past {planned} runs because their 95% interval was wide: {listed} ({len(extra)} of {len(ci)} configurations)."
+    )
 
 
 def map_stage(runs: pd.DataFrame) -> str:
@@ -292,8 +318,10 @@ def map_stage(runs: pd.DataFrame) -> str:
     top = s.loc[s["mean"].idxmax()]
     last = s.iloc[-1]
     cores = int(runs["cpu_count"].max())
-    text = (f"Map-stage speedup (the map tasks' summed durations over the map stage's wall time) peaks at {num(top['mean'])} at "
-            f"M={int(top['n_map'])} (ideal: {int(top['n_map'])})")
+    text = (
+        f"Map-stage speedup (the map tasks' summed durations over the map stage's wall time) peaks at {num(top['mean'])} at "
+        f"M={int(top['n_map'])} (ideal: {int(top['n_map'])})"
+    )
     if last["n_map"] != top["n_map"]:
         text += f" and is {num(last['mean'])} at M={int(last['n_map'])}"
     text += f", on {cores} CPUs."
@@ -301,9 +329,11 @@ def map_stage(runs: pd.DataFrame) -> str:
         # Past the cores the ratio keeps counting tasks that merely shared a CPU: their
         # durations (the serial sum) stretch, which inflates the "speedup".
         sums = runs.groupby("n_map")["map_serial_sum_s"].mean()
-        text += (f" Beyond {cores} mappers tasks share cores, so each takes longer: the serial sum "
-                 f"goes from {num(sums.iloc[0])} s at M={int(sums.index[0])} to {num(sums.iloc[-1])} s "
-                 f"at M={int(sums.index[-1])}, and a ratio above {cores} is not a real gain.")
+        text += (
+            f" Beyond {cores} mappers tasks share cores, so each takes longer: the serial sum "
+            f"goes from {num(sums.iloc[0])} s at M={int(sums.index[0])} to {num(sums.iloc[-1])} s "
+            f"at M={int(sums.index[-1])}, and a ratio above {cores} is not a real gain."
+        )
     return text
 
 
@@ -311,14 +341,21 @@ def estimate(runs: pd.DataFrame, x: str = "n_map") -> str:
     """Estimated parallel time (split + map wall + reduce wall) against the measured end-to-end time."""
     m = runs.groupby(x)[["est_parallel_s", "est_serial_s", "end_to_end_s"]].mean().sort_index()
     ends = list(dict.fromkeys([m.index[0], m.index[-1]]))
-    said = "; ".join(f"{num(m.loc[v, 'est_parallel_s'])} s against {num(m.loc[v, 'end_to_end_s'])} s measured at "
-                     f"{_at(x, v)}" for v in ends)
+    said = "; ".join(
+        f"{num(m.loc[v, 'est_parallel_s'])} s against {num(m.loc[v, 'end_to_end_s'])} s measured at {_at(x, v)}" for v in ends
+    )
     gap = (m["end_to_end_s"] - m["est_parallel_s"]).loc[ends]
-    why = ("start-up and coordination, which it leaves out" if (gap > 0).all()
-           else "the stages overlapping less than it assumes" if (gap < 0).all()
-           else "start-up it leaves out at one end, stages overlapping less than it assumes at the other")
-    return (f"Estimated end-to-end time (split + map wall + reduce wall): {said}; the gap is {why}. The serial "
-            f"estimate (split + map sum + reduce sum) at {_at(x, m.index[0])} is {num(m['est_serial_s'].iloc[0])} s.")
+    why = (
+        "start-up and coordination, which it leaves out"
+        if (gap > 0).all()
+        else "the stages overlapping less than it assumes"
+        if (gap < 0).all()
+        else "start-up it leaves out at one end, stages overlapping less than it assumes at the other"
+    )
+    return (
+        f"Estimated end-to-end time (split + map wall + reduce wall): {said}; the gap is {why}. The serial "
+        f"estimate (split + map sum + reduce sum) at {_at(x, m.index[0])} is {num(m['est_serial_s'].iloc[0])} s."
+    )
 
 
 def pairs_overview(runs: pd.DataFrame) -> str:
@@ -335,12 +372,13 @@ def pairs_overview(runs: pd.DataFrame) -> str:
     sound = sound if len(sound) else s
     slow, fast = sound.loc[sound["mean"].idxmax()], sound.loc[sound["mean"].idxmin()]
     text = f"Along M at fixed R — {'; '.join(lines)}. " if lines else ""
-    aside = (f" (leaving out the broken measurement{'s' if len(broken) > 1 else ''} flagged below)"
-             if broken else "")
-    return text + (f"The slowest pair{aside} is (M, R) = ({int(slow['n_map'])}, {int(slow['n_reduce'])}) "
-                   f"at {num(slow['mean'])} s, "
-                   f"{num(slow['mean'] / fast['mean'])}× the fastest, "
-                   f"({int(fast['n_map'])}, {int(fast['n_reduce'])}) at {num(fast['mean'])} s.")
+    aside = f" (leaving out the broken measurement{'s' if len(broken) > 1 else ''} flagged below)" if broken else ""
+    return text + (
+        f"The slowest pair{aside} is (M, R) = ({int(slow['n_map'])}, {int(slow['n_reduce'])}) "
+        f"at {num(slow['mean'])} s, "
+        f"{num(slow['mean'] / fast['mean'])}× the fastest, "
+        f"({int(fast['n_map'])}, {int(fast['n_reduce'])}) at {num(fast['mean'])} s."
+    )
 
 
 # -------------------------------------------------------------- sections
@@ -361,8 +399,7 @@ SENTENCES = {
 }
 # The report's sections open with their answer (answers.py), which states the fastest configuration and its
 # margin: there the evidence leaves `best` out, so the fact is stated once.
-EVIDENCE = {question: tuple(part for part in parts if part is not _BEST) for question, parts in SENTENCES.items()
-}
+EVIDENCE = {question: tuple(part for part in parts if part is not _BEST) for question, parts in SENTENCES.items()}
 
 
 def question_section(runs: pd.DataFrame, tasks: pd.DataFrame | None, question: str, parts=SENTENCES) -> str:
@@ -382,13 +419,17 @@ def correctness_section(expected, actual, reference="the sequential reference") 
     `expected` and `actual` are dicts/Series of key -> value or directories of mr-out-* files.
     """
     c = analysis.correctness(_as_output(expected), _as_output(actual))
-    text = (f"## Correctness\n\nThe job's output has {c.actual_keys} unique keys; {reference} has "
-            f"{c.expected_keys}. Missing: {c.missing}, extra: {c.extra}, with a different value: "
-            f"{c.different}, emitted twice: {c.duplicate}. ")
+    text = (
+        f"## Correctness\n\nThe job's output has {c.actual_keys} unique keys; {reference} has "
+        f"{c.expected_keys}. Missing: {c.missing}, extra: {c.extra}, with a different value: "
+        f"{c.different}, emitted twice: {c.duplicate}. "
+    )
     text += "The output is exact." if c.exact else "The output is **not** exact."
     if c.missing and c.extra:
-        text += (" Missing keys together with extra ones are the signature of words cut at chunk "
-                 "borders: the word disappears and its pieces appear as new keys.")
+        text += (
+            " Missing keys together with extra ones are the signature of words cut at chunk "
+            "borders: the word disappears and its pieces appear as new keys."
+        )
     for kind, keys in c.examples.items():
         text += f" {kind.capitalize()}, e.g.: {', '.join(f'“{k}”' for k in keys)}."
     return text + "\n"
@@ -406,8 +447,12 @@ def _as_output(obj):
 
 # How an attempt that did not count ended, from its task record: a worker that reported its failure sent its CPU
 # seconds (the app raised); one that never reported has none (it died, or was stopped with the job).
-ENDINGS = {"died": "failed (the worker died)", "raised": "failed (the app raised)", "timed_out": "timed out",
-           "superseded": "superseded (finished after being reassigned)"}
+ENDINGS = {
+    "died": "failed (the worker died)",
+    "raised": "failed (the app raised)",
+    "timed_out": "timed out",
+    "superseded": "superseded (finished after being reassigned)",
+}
 
 
 def attempt_endings(tasks: pd.DataFrame) -> pd.Series:
@@ -430,21 +475,28 @@ def fault_tolerance_section(tasks: pd.DataFrame, exact: bool | analysis.Correctn
     n_tasks = t.groupby(["run_id", "phase"])["task"].nunique()
     per_task = t.groupby(["run_id", "phase", "task"]).size()
     lost = t.loc[t["status"] != "ok", "duration_s"].sum()
-    phases = " and ".join(f"{int(n_tasks.xs(p, level='phase').sum())} {p}" for p in ("map", "reduce")
-                          if p in n_tasks.index.get_level_values("phase"))
+    phases = " and ".join(
+        f"{int(n_tasks.xs(p, level='phase').sum())} {p}"
+        for p in ("map", "reduce")
+        if p in n_tasks.index.get_level_values("phase")
+    )
     ended = endings_text(t)
-    text = (f"## Fault tolerance\n\nOver {plural(t['run_id'].nunique(), 'run')}, {phases} tasks took {len(t)} attempts: "
-            f"{int((t['status'] == 'ok').sum())} ok{', ' + ended if ended else ''} (a task timed out when no answer "
-            "came within the task timeout: a stalled worker). "
-            f"{int((per_task > 1).sum())} of {len(per_task)} tasks needed more than one attempt "
-            f"({int(len(t) - len(per_task))} reassignments, at most {int(per_task.max())} attempts for one task); "
-            f"attempts that did not count took {num(lost)} s of worker time. "
-            f"{t['pid'].nunique() if 'pid' in t else '?'} worker processes took part. ")
+    text = (
+        f"## Fault tolerance\n\nOver {plural(t['run_id'].nunique(), 'run')}, {phases} tasks took {len(t)} attempts: "
+        f"{int((t['status'] == 'ok').sum())} ok{', ' + ended if ended else ''} (a task timed out when no answer "
+        "came within the task timeout: a stalled worker). "
+        f"{int((per_task > 1).sum())} of {len(per_task)} tasks needed more than one attempt "
+        f"({int(len(t) - len(per_task))} reassignments, at most {int(per_task.max())} attempts for one task); "
+        f"attempts that did not count took {num(lost)} s of worker time. "
+        f"{t['pid'].nunique() if 'pid' in t else '?'} worker processes took part. "
+    )
     if isinstance(exact, analysis.Correctness):
         exact = exact.exact
-    text += {True: "The output is still exact: it matches the reference key for key.",
-             False: "The output does **not** match the reference.",
-             None: "The output was not checked against a reference."}[exact]
+    text += {
+        True: "The output is still exact: it matches the reference key for key.",
+        False: "The output does **not** match the reference.",
+        None: "The output was not checked against a reference.",
+    }[exact]
     return text + "\n"
 
 
@@ -453,30 +505,46 @@ def ecs_provenance(backend_options) -> str:
     local stand-in with each task a local process or a container of the stack's image."""
     options = backend_options or {}
     if not options.get("stand_in"):
-        return (f"Where these ran: AWS {provenance.fargate_place(options)}, each task a container of the stack's "
-                "image; times include Fargate's task start-up.\n")
+        return (
+            f"Where these ran: AWS {provenance.fargate_place(options)}, each task a container of the stack's "
+            "image; times include Fargate's task start-up.\n"
+        )
     engine = options.get("containers")
-    how = (f"a {engine if isinstance(engine, str) else 'local'} container of the stack's image, started on this "
-           "machine (`mrkit ecs run --stand-in --containers`)"
-           if engine else "a local process of this machine's Python (`mrkit ecs run --stand-in`)")
+    how = (
+        f"a {engine if isinstance(engine, str) else 'local'} container of the stack's image, started on this "
+        "machine (`mrkit ecs run --stand-in --containers`)"
+        if engine
+        else "a local process of this machine's Python (`mrkit ecs run --stand-in`)"
+    )
     what = "a local container's" if options.get("containers") else "a process's"
-    return (f"Where these ran: the local ECS stand-in, not Fargate: moto's server on 127.0.0.1 played ECS and S3, "
-            f"and each task ran as {how}, so start-up times are {what}, not a Fargate task's.\n")
+    return (
+        f"Where these ran: the local ECS stand-in, not Fargate: moto's server on 127.0.0.1 played ECS and S3, "
+        f"and each task ran as {how}, so start-up times are {what}, not a Fargate task's.\n"
+    )
 
 
 def _header(runs, meta):
     if not meta:
         return f"{len(runs)} runs.\n"
     p = meta.get("parameters", {})
-    return (f"Measured on {meta.get('host', '?')} ({meta.get('cpu_count', '?')} CPUs), mrkit "
-            f"{meta.get('versions', {}).get('mrkit', '?')}, commit {str(meta.get('git_commit'))[:10]}, "
-            f"{meta.get('start', '?')}; {len(runs)} runs, {p.get('repeats', '?')} per configuration after "
-            f"{'one unrecorded warm-up' if p.get('warmup', True) else 'no warm-up'}; input "
-            f"{num(meta.get('input_bytes', 0) / 2**20)} MiB.\n")
+    return (
+        f"Measured on {meta.get('host', '?')} ({meta.get('cpu_count', '?')} CPUs), mrkit "
+        f"{meta.get('versions', {}).get('mrkit', '?')}, commit {str(meta.get('git_commit'))[:10]}, "
+        f"{meta.get('start', '?')}; {len(runs)} runs, {p.get('repeats', '?')} per configuration after "
+        f"{'one unrecorded warm-up' if p.get('warmup', True) else 'no warm-up'}; input "
+        f"{num(meta.get('input_bytes', 0) / 2**20)} MiB.\n"
+    )
 
 
-def markdown_report(runs: pd.DataFrame, tasks: pd.DataFrame | None = None, *, meta: dict | None = None,
-                    questions: list[str] | None = None, extra_sections=(), title="MapReduce scaling report") -> str:
+def markdown_report(
+    runs: pd.DataFrame,
+    tasks: pd.DataFrame | None = None,
+    *,
+    meta: dict | None = None,
+    questions: list[str] | None = None,
+    extra_sections=(),
+    title="MapReduce scaling report",
+) -> str:
     """The whole Markdown report: a header, one section per question, then `extra_sections`.
 
     Questions come from `questions`, else from the runs' `sweep` column

@@ -132,8 +132,7 @@ def terminal_bar(configs):
         if not stream.isatty():
             yield None
             return
-        bar = sweep.runs_bar(sum(len(cfg.configurations()) * cfg.repeats for cfg in configs), desc="sweeps",
-                             file=stream)
+        bar = sweep.runs_bar(sum(len(cfg.configurations()) * cfg.repeats for cfg in configs), desc="sweeps", file=stream)
         try:
             yield bar
         finally:
@@ -166,8 +165,7 @@ def run_sweeps(configs, reload=None, progress=False) -> list[SweepResult]:
             runs, tasks, meta = results.load_results(path)
             if runs.empty:
                 raise sweep_config.SweepError(f"{path} holds no runs")
-            out.append(SweepResult(cfg, path, runs, tasks, meta,
-                                   recorded_seconds(meta) if seconds is None else seconds))
+            out.append(SweepResult(cfg, path, runs, tasks, meta, recorded_seconds(meta) if seconds is None else seconds))
     return out
 
 
@@ -182,5 +180,4 @@ def recorded_seconds(meta) -> float | None:
 
 def frames(results):
     """(runs, tasks) of every sweep in one pair of DataFrames, for your own analysis."""
-    return (pd.concat([r.runs for r in results], ignore_index=True),
-            pd.concat([r.tasks for r in results], ignore_index=True))
+    return (pd.concat([r.runs for r in results], ignore_index=True), pd.concat([r.tasks for r in results], ignore_index=True))

@@ -27,9 +27,13 @@ from mrkit.experiments import analysis
 from mrkit.experiments.report import engines, markdown
 
 LABELS = {
-    "n_map": "map tasks M", "n_reduce": "reduce tasks R", "workers": "workers W",
-    "end_to_end_s": "end-to-end time (s)", "est_parallel_s": "estimated parallel time (s)",
-    "est_serial_s": "estimated serial time (s)", "map_wall_s": "map wall time (s)",
+    "n_map": "map tasks M",
+    "n_reduce": "reduce tasks R",
+    "workers": "workers W",
+    "end_to_end_s": "end-to-end time (s)",
+    "est_parallel_s": "estimated parallel time (s)",
+    "est_serial_s": "estimated serial time (s)",
+    "map_wall_s": "map wall time (s)",
 }
 PHASE_COLORS = dict(zip(("split", "map", "reduce"), sns.color_palette("colorblind", 3)))
 STAGE_COLORS = dict(zip(analysis.STAGES, sns.color_palette("colorblind", 4)))
@@ -38,8 +42,16 @@ STATUS_HATCH = {"ok": None, "failed": "xx", "timed_out": "//", "superseded": "..
 CONFIG_BY = analysis.CONFIG_BY
 # One colour per series across the whole report: measured data, the model here, the model's what-ifs, ceilings.
 _PALETTE = sns.color_palette("colorblind", 10)
-SERIES_COLORS = {"measured": _PALETTE[0], "model": _PALETTE[1], "model_8": _PALETTE[2], "model_16": _PALETTE[4],
-                 "model_64": _PALETTE[6], "model_100": _PALETTE[5], "ideal": "grey", "cpu": _PALETTE[3]}
+SERIES_COLORS = {
+    "measured": _PALETTE[0],
+    "model": _PALETTE[1],
+    "model_8": _PALETTE[2],
+    "model_16": _PALETTE[4],
+    "model_64": _PALETTE[6],
+    "model_100": _PALETTE[5],
+    "ideal": "grey",
+    "cpu": _PALETTE[3],
+}
 _HUE_MARKERS = "osD^vP*X"
 
 
@@ -52,8 +64,7 @@ def hue_styles(n):
     """Colour and marker of n measured lines (one per value of a second parameter, e.g. R in the pairs figure)."""
     if n <= 1:
         return [{"color": SERIES_COLORS["measured"], "marker": _HUE_MARKERS[0]}]
-    return [{"color": _HUE_COLORS[i % len(_HUE_COLORS)], "marker": _HUE_MARKERS[i % len(_HUE_MARKERS)]}
-            for i in range(n)]
+    return [{"color": _HUE_COLORS[i % len(_HUE_COLORS)], "marker": _HUE_MARKERS[i % len(_HUE_MARKERS)]} for i in range(n)]
 
 
 LOG_SPAN = 10  # times spanning more than this factor get a log axis: a linear one squashes the short ones
@@ -143,8 +154,11 @@ def time_vs(runs: pd.DataFrame, x: str = "n_map", metric: str = "end_to_end_s", 
         _errorbar(ax, group, x, metric, label, **style, linestyle="-" if group[x].nunique() > 1 else "none")
     _swept_ticks(ax, runs[x])
     time_axis(ax, [analysis.center_interval(runs, by=x, metric=metric)[["lo", "hi"]].to_numpy(), runs[metric]])
-    ax.set(xlabel=_label(x), ylabel=_label(metric),
-           title=configuration_title(runs, f"{_label(metric).split(' (')[0]} vs {_label(x)}"))
+    ax.set(
+        xlabel=_label(x),
+        ylabel=_label(metric),
+        title=configuration_title(runs, f"{_label(metric).split(' (')[0]} vs {_label(x)}"),
+    )
     legend_outside(ax, title=_label(hue) if hue else None)
     return fig
 
@@ -162,8 +176,16 @@ def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_e
     yerr = np.vstack([(speed - lo).clip(lower=0).fillna(0), (hi - speed).clip(lower=0).fillna(0)])
     fig, ax = new_figure(integer_x=False)
     base_txt = f"{_label(x).split()[-1]}={base:g}"
-    ax.errorbar(s[x], speed, yerr=yerr, marker="o", capsize=3, linestyle="none", color=SERIES_COLORS["measured"],
-                label=f"measured (base case {base_txt}: {base_t:.3g} s)")
+    ax.errorbar(
+        s[x],
+        speed,
+        yerr=yerr,
+        marker="o",
+        capsize=3,
+        linestyle="none",
+        color=SERIES_COLORS["measured"],
+        label=f"measured (base case {base_txt}: {base_t:.3g} s)",
+    )
     grid = np.unique(np.concatenate([s[x].to_numpy(float), np.linspace(s[x].min(), s[x].max(), 100)]))
     ax.plot(grid, grid / base, linestyle="--", color=SERIES_COLORS["ideal"], label="ideal (linear in W)")
     cores = _cores(runs, cores)
@@ -172,8 +194,7 @@ def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_e
     # base kept them, which these runs do not say: no line is better than a line at 1 under the points.
     if cores and base < cores:
         ceiling = np.minimum(grid, cores) / base
-        ax.plot(grid, ceiling, color=SERIES_COLORS["cpu"], linestyle=":", linewidth=2,
-                label=f"CPU ceiling ({cores} cores)")
+        ax.plot(grid, ceiling, color=SERIES_COLORS["cpu"], linestyle=":", linewidth=2, label=f"CPU ceiling ({cores} cores)")
     elif cores:
         notes.append(f"no CPU ceiling drawn: the base case already has W ≥ {cores} cores")
     within, why_not = markdown.amdahl_scope(runs, x)
@@ -183,12 +204,17 @@ def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_e
         ci = markdown.fraction_ci(f_lo, f_hi)
         ci = f", CI {ci}" if ci else ""
         inner = grid[grid <= (cores or grid.max())]
-        ax.plot(inner, fit.predict(base).time_s / fit.predict(inner).time_s, color=SERIES_COLORS["model"],
-                label=f"Amdahl fit on W ≤ {cores} (f = {fit.serial_fraction:.2f}{ci})")
+        ax.plot(
+            inner,
+            fit.predict(base).time_s / fit.predict(inner).time_s,
+            color=SERIES_COLORS["model"],
+            label=f"Amdahl fit on W ≤ {cores} (f = {fit.serial_fraction:.2f}{ci})",
+        )
     else:
         distinct = runs.loc[runs[x] <= (cores or runs[x].max()), x].nunique()
-        notes.append(f"no Amdahl fit: {distinct} distinct W within the cores, "
-                     f"not more than its {markdown.AMDAHL_PARAMETERS} parameters")
+        notes.append(
+            f"no Amdahl fit: {distinct} distinct W within the cores, not more than its {markdown.AMDAHL_PARAMETERS} parameters"
+        )
     for note in notes:  # in the legend, beside the axes: a note on the axes would cover points
         ax.plot([], [], " ", label=textwrap.fill(note, 34))
     _swept_ticks(ax, s[x])
@@ -196,8 +222,11 @@ def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_e
     top_x = min(float(grid.max()), float(cores or grid.max()))
     reach = max(float(np.nanmax(speed + yerr[1])), top_x / min(base, float(cores or base)))
     ax.set_ylim(0, 1.3 * reach)
-    ax.set(xlabel=_label(x), ylabel=f"speedup (time at {base_txt} / time)",
-           title=configuration_title(runs, f"speedup vs {_label(x)}"))
+    ax.set(
+        xlabel=_label(x),
+        ylabel=f"speedup (time at {base_txt} / time)",
+        title=configuration_title(runs, f"speedup vs {_label(x)}"),
+    )
     legend_outside(ax)
     return fig
 
@@ -211,12 +240,21 @@ def map_speedup_plot(runs: pd.DataFrame, x: str = "n_map", cores: int | None = N
     ax.plot(s[x], s[x], linestyle="--", color=SERIES_COLORS["ideal"], label="ideal (= mappers)")
     cores = _cores(runs, cores)
     if cores:
-        ax.plot(s[x], np.minimum(s[x], cores), color=SERIES_COLORS["cpu"], linestyle=":", linewidth=2,
-                label=f"CPU ceiling ({cores} cores)")
+        ax.plot(
+            s[x],
+            np.minimum(s[x], cores),
+            color=SERIES_COLORS["cpu"],
+            linestyle=":",
+            linewidth=2,
+            label=f"CPU ceiling ({cores} cores)",
+        )
     _swept_ticks(ax, s[x])
     ax.set_ylim(bottom=0)
-    ax.set(xlabel=_label(x), ylabel="map-stage speedup (serial sum / wall, x)",
-           title=configuration_title(runs, f"map-stage speedup vs {_label(x)}"))
+    ax.set(
+        xlabel=_label(x),
+        ylabel="map-stage speedup (serial sum / wall, x)",
+        title=configuration_title(runs, f"map-stage speedup vs {_label(x)}"),
+    )
     legend_outside(ax)
     return fig
 
@@ -224,10 +262,12 @@ def map_speedup_plot(runs: pd.DataFrame, x: str = "n_map", cores: int | None = N
 def estimated_time_plot(runs: pd.DataFrame, x: str = "n_map") -> Figure:
     """Measured end-to-end time against est_parallel_s and est_serial_s, vs mappers."""
     fig, ax = new_figure()
-    for metric, label in (("end_to_end_s", "measured end-to-end"),
-                          ("est_parallel_s", "estimated parallel (split + map wall\n+ reduce wall)"),
-                          # past the cores tasks share them and take longer: their sum overstates a serial run
-                          ("est_serial_s", "estimated serial (split + map sum\n+ reduce sum; overstated past the cores)")):
+    for metric, label in (
+        ("end_to_end_s", "measured end-to-end"),
+        ("est_parallel_s", "estimated parallel (split + map wall\n+ reduce wall)"),
+        # past the cores tasks share them and take longer: their sum overstates a serial run
+        ("est_serial_s", "estimated serial (split + map sum\n+ reduce sum; overstated past the cores)"),
+    ):
         _errorbar(ax, runs, x, metric, label)
     _swept_ticks(ax, runs[x])
     time_axis(ax, [runs[["end_to_end_s", "est_parallel_s", "est_serial_s"]].to_numpy()])
@@ -241,12 +281,12 @@ def heatmap(runs: pd.DataFrame, metric: str = "end_to_end_s") -> Figure:
     s = analysis.summarize(runs, by=["n_map", "n_reduce"], metric=metric)
     grid = s.pivot(index="n_map", columns="n_reduce", values="mean")
     fig, ax = new_figure(6.4, 5.0, integer_x=False)
-    sns.heatmap(grid, ax=ax, annot=True, fmt=".3g", cmap="viridis_r",
-                cbar_kws={"label": f"mean {_label(metric)}"})
+    sns.heatmap(grid, ax=ax, annot=True, fmt=".3g", cmap="viridis_r", cbar_kws={"label": f"mean {_label(metric)}"})
     ax.invert_yaxis()  # small M at the bottom, like a plot's y axis
     ax.grid(False)
-    ax.set(xlabel=_label("n_reduce"), ylabel=_label("n_map"),
-           title=configuration_title(runs, f"mean {_label(metric)} over (M, R)"))
+    ax.set(
+        xlabel=_label("n_reduce"), ylabel=_label("n_map"), title=configuration_title(runs, f"mean {_label(metric)} over (M, R)")
+    )
     return fig
 
 
@@ -265,8 +305,9 @@ def stage_plot(runs: pd.DataFrame, by=CONFIG_BY) -> Figure:
     for stage in analysis.STAGES:
         ax.bar(labels, wide[stage], bottom=bottom, label=stage, color=STAGE_COLORS[stage])
         bottom += wide[stage].to_numpy()
-    ax.set(xlabel="configuration", ylabel="mean time (s)",
-           title=configuration_title(runs, "where the time goes, per configuration"))
+    ax.set(
+        xlabel="configuration", ylabel="mean time (s)", title=configuration_title(runs, "where the time goes, per configuration")
+    )
     ax.tick_params(axis="x", labelsize=9)
     legend_outside(ax, title="stage")
     return fig
@@ -277,6 +318,7 @@ def _worker_order(workers):
     def key(w):
         digits = "".join(ch for ch in str(w) if ch.isdigit())
         return (str(w) != "master", int(digits) if digits else -1, str(w))
+
     return sorted(set(workers), key=key)
 
 
@@ -295,31 +337,55 @@ def timeline_plot(tasks: pd.DataFrame, run_id, title: str | None = None) -> Figu
     span = float(tl["end_s"].max()) or 1.0
     for _, a in tl.iterrows():
         # a minimum width keeps sub-millisecond attempts (the split) visible
-        ax.barh(y[a["worker"]], max(a["duration_s"], span / 200), left=a["start_s"], height=0.7,
-                color=PHASE_COLORS.get(a["phase"], "grey"), hatch=STATUS_HATCH.get(a["status"], "++"),
-                edgecolor="black" if a["status"] != "ok" else "none", linewidth=0.5)
+        ax.barh(
+            y[a["worker"]],
+            max(a["duration_s"], span / 200),
+            left=a["start_s"],
+            height=0.7,
+            color=PHASE_COLORS.get(a["phase"], "grey"),
+            hatch=STATUS_HATCH.get(a["status"], "++"),
+            edgecolor="black" if a["status"] != "ok" else "none",
+            linewidth=0.5,
+        )
     backups = tl[tl["backup"].astype(bool)] if "backup" in tl else tl.iloc[0:0]
     for _, a in backups.iterrows():
-        ax.barh(y[a["worker"]], max(a["duration_s"], span / 200), left=a["start_s"], height=0.7,
-                fill=False, edgecolor="black", linewidth=1.8)
+        ax.barh(
+            y[a["worker"]],
+            max(a["duration_s"], span / 200),
+            left=a["start_s"],
+            height=0.7,
+            fill=False,
+            edgecolor="black",
+            linewidth=1.8,
+        )
     tried = tl[tl["phase"] != "split"].groupby(["phase", "task"])["attempt"].transform("count") > 1
     winners = tl[tried & (tl["status"] == "ok")]
-    ax.plot(winners["end_s"], [y[w] for w in winners["worker"]], linestyle="none", marker="*", markersize=9,
-            color="gold", markeredgecolor="black", label="won (of several attempts)")
+    ax.plot(
+        winners["end_s"],
+        [y[w] for w in winners["worker"]],
+        linestyle="none",
+        marker="*",
+        markersize=9,
+        color="gold",
+        markeredgecolor="black",
+        label="won (of several attempts)",
+    )
     slowed = dict(zip(tl["worker"], tl["slowdown"])) if "slowdown" in tl else {}
     labels = [f"{w} (x{slowed[w]:g} slow)" if slowed.get(w, 1) > 1 else str(w) for w in rows]
     ax.set_yticks(range(len(rows)), labels, fontsize=9)
     ax.invert_yaxis()
     handles = [Patch(color=c, label=p) for p, c in PHASE_COLORS.items() if p in set(tl["phase"])]
-    handles += [Patch(facecolor="white", edgecolor="black", hatch=h, label=s)
-                for s, h in STATUS_HATCH.items() if h and s in set(tl["status"])]
+    handles += [
+        Patch(facecolor="white", edgecolor="black", hatch=h, label=s)
+        for s, h in STATUS_HATCH.items()
+        if h and s in set(tl["status"])
+    ]
     if len(backups):
         handles.append(Patch(fill=False, edgecolor="black", linewidth=1.8, label="backup attempt"))
     if len(winners):
         handles += ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # never over a bar
-    ax.set(xlabel="time since the run's first task started (s)", ylabel="worker",
-           title=title or _run_title(tasks, run_id))
+    ax.set(xlabel="time since the run's first task started (s)", ylabel="worker", title=title or _run_title(tasks, run_id))
     return fig
 
 
@@ -355,14 +421,16 @@ def evidence_plot(runs: pd.DataFrame, tasks: pd.DataFrame) -> Figure | None:
     per = sized.groupby("n_map").agg(mib=("mib", "median"), cpu=("cpu_s", "sum"), size=("mib", "sum"))
     cpu_ax.plot(per["mib"], per["cpu"] / per["size"], marker="o", color=SERIES_COLORS["measured"])
     for m, row in per.iterrows():
-        cpu_ax.annotate(f"M={int(m)}", (row["mib"], row["cpu"] / row["size"]), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
+        cpu_ax.annotate(
+            f"M={int(m)}", (row["mib"], row["cpu"] / row["size"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
+        )
     cpu_ax.set_xscale("log")
     cpu_ax.set(xlabel="map task input (MiB, median)", ylabel="CPU s per MiB", title="CPU per MiB vs map task size")
     per_run = runs.assign(per_worker=runs["startup_s"] / runs["workers"])
     start = analysis.center_interval(per_run, by="workers", metric="per_worker")
-    start_ax.errorbar(start["workers"], start["center"], yerr=interval(start), marker="o", capsize=3,
-                      color=SERIES_COLORS["measured"])
+    start_ax.errorbar(
+        start["workers"], start["center"], yerr=interval(start), marker="o", capsize=3, color=SERIES_COLORS["measured"]
+    )
     start_ax.set(xlabel=_label("workers"), ylabel="start-up per worker (s)", title="start-up per worker")
     ends = work.groupby("run_id")["end"].agg(["min", "max"])
     barrier = runs.join((ends["max"] - ends["min"]).rename("barrier_wait_s"), on="run_id").dropna(subset=["barrier_wait_s"])
@@ -436,5 +504,9 @@ def figure_image(fig, dpi=100):
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     # A wide figure (the timeline) carries its width, which the report's CSS gives a whole row;
     # the title becomes the image's alt text in the report.
-    return Image(data=buffer.getvalue(), format="png", width=round(width_in * dpi) if width_in > 7 else None,
-                 metadata={"alt": titles[0]} if titles else None)
+    return Image(
+        data=buffer.getvalue(),
+        format="png",
+        width=round(width_in * dpi) if width_in > 7 else None,
+        metadata={"alt": titles[0]} if titles else None,
+    )

@@ -48,5 +48,4 @@ def relabel(text: str, meta: dict | None) -> str:
     """`text` with "Fargate" (and "on ECS Fargate") replaced by "the local ECS stand-in" when the runs used it."""
     if not text or not is_stand_in(meta):
         return text
-    return _FARGATE_WORDS.sub(lambda m: ("on " if m.group(0).startswith("on ") else "") + "the local ECS stand-in",
-                              text)
+    return _FARGATE_WORDS.sub(lambda m: ("on " if m.group(0).startswith("on ") else "") + "the local ECS stand-in", text)

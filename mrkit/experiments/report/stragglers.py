@@ -24,8 +24,9 @@ def _wasted(tasks: pd.DataFrame) -> pd.DataFrame:
     lost = work[work["status"] != "ok"]
     # An attempt stopped when the job ended reported no CPU time: counted, but its CPU is unknown.
     lost = lost.assign(unmeasured=lost["cpu_s"].isna())
-    per_run = lost.groupby("run_id").agg(lost_attempts=("attempt", "size"), lost_cpu_s=("cpu_s", "sum"),
-                                         unmeasured=("unmeasured", "sum"))
+    per_run = lost.groupby("run_id").agg(
+        lost_attempts=("attempt", "size"), lost_cpu_s=("cpu_s", "sum"), unmeasured=("unmeasured", "sum")
+    )
     backups = work[work["backup"].astype(str).str.lower() == "true"].groupby("run_id").size().rename("backups")
     return per_run.join(backups, how="outer").fillna(0)
 
@@ -33,21 +34,28 @@ def _wasted(tasks: pd.DataFrame) -> pd.DataFrame:
 def study_table(runs: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
     """One row per (workers, slowdown, policy): medians over repeats, and the saving vs no backups."""
     runs = runs.assign(backup_tasks=runs["backup_tasks"].fillna("none").astype(str))
-    runs = runs.join(_wasted(tasks), on="run_id").fillna({"lost_attempts": 0, "lost_cpu_s": 0.0, "backups": 0,
-                                                          "unmeasured": 0})
-    rows = (runs.groupby(["workers", "slowdown", "backup_tasks"])
-            .agg(repeats=("end_to_end_s", "size"), end_to_end_s=("end_to_end_s", "median"),
-                 backups=("backups", "median"), lost_attempts=("lost_attempts", "median"),
-                 lost_cpu_s=("lost_cpu_s", "median"), unmeasured=("unmeasured", "median"),
-                 cpu_s=("run_id", lambda ids: _cpu(tasks, ids)))
-            .reset_index())
+    runs = runs.join(_wasted(tasks), on="run_id").fillna({"lost_attempts": 0, "lost_cpu_s": 0.0, "backups": 0, "unmeasured": 0})
+    rows = (
+        runs.groupby(["workers", "slowdown", "backup_tasks"])
+        .agg(
+            repeats=("end_to_end_s", "size"),
+            end_to_end_s=("end_to_end_s", "median"),
+            backups=("backups", "median"),
+            lost_attempts=("lost_attempts", "median"),
+            lost_cpu_s=("lost_cpu_s", "median"),
+            unmeasured=("unmeasured", "median"),
+            cpu_s=("run_id", lambda ids: _cpu(tasks, ids)),
+        )
+        .reset_index()
+    )
     base = rows[rows["backup_tasks"] == "none"].set_index(["workers", "slowdown"])["end_to_end_s"]
     rows["baseline_s"] = [base.get((w, f)) for w, f in zip(rows["workers"], rows["slowdown"])]
     rows["saved_pct"] = 100 * (1 - rows["end_to_end_s"] / rows["baseline_s"])
     rows["extra_cpu_pct"] = 100 * rows["lost_cpu_s"] / rows["cpu_s"].where(rows["cpu_s"] > 0)
     order = {p: i for i, p in enumerate(POLICY_ORDER)}
-    return rows.sort_values(["workers", "slowdown", "backup_tasks"],
-                            key=lambda c: c.map(order) if c.name == "backup_tasks" else c).reset_index(drop=True)
+    return rows.sort_values(
+        ["workers", "slowdown", "backup_tasks"], key=lambda c: c.map(order) if c.name == "backup_tasks" else c
+    ).reset_index(drop=True)
 
 
 def _cpu(tasks, run_ids):
@@ -83,15 +91,23 @@ def study_text(table: pd.DataFrame) -> str:
         if base.empty or others.empty:
             continue
         best = others.loc[others["end_to_end_s"].idxmin()]
-        line = (f"- {plural(int(w), 'worker')}, one {num(f)}x slower: without backups the job takes "
-                f"{num(base['end_to_end_s'].iloc[0])} s; {policy_name(best['backup_tasks'])} cuts it to "
-                f"{num(best['end_to_end_s'])} s ({_saved(best['saved_pct'])}) for "
-                f"{plural(round(best['backups']), 'backup attempt')} and {num(best['lost_cpu_s'])} CPU seconds of "
-                f"attempts that lost ({num(best['extra_cpu_pct'])}% of the job's CPU{_unmeasured(best)}).")
-        rest = [f"{policy_name(p['backup_tasks'])} {num(p['end_to_end_s'])} s ({_saved(p['saved_pct'])}, "
-                f"{num(p['lost_cpu_s'])} CPU s lost)" for i, p in others.iterrows() if i != best.name]
+        line = (
+            f"- {plural(int(w), 'worker')}, one {num(f)}x slower: without backups the job takes "
+            f"{num(base['end_to_end_s'].iloc[0])} s; {policy_name(best['backup_tasks'])} cuts it to "
+            f"{num(best['end_to_end_s'])} s ({_saved(best['saved_pct'])}) for "
+            f"{plural(round(best['backups']), 'backup attempt')} and {num(best['lost_cpu_s'])} CPU seconds of "
+            f"attempts that lost ({num(best['extra_cpu_pct'])}% of the job's CPU{_unmeasured(best)})."
+        )
+        rest = [
+            f"{policy_name(p['backup_tasks'])} {num(p['end_to_end_s'])} s ({_saved(p['saved_pct'])}, "
+            f"{num(p['lost_cpu_s'])} CPU s lost)"
+            for i, p in others.iterrows()
+            if i != best.name
+        ]
         lines.append(line + (" Then " + "; ".join(rest) + "." if rest else ""))
     if not lines:
         return "The straggler study has no run without backups to compare with."
-    return ("In the MapReduce paper's terms (its sort took 44% longer without backup tasks), each line is the tail "
-            "time a backup policy saved against the extra work it spent:\n\n" + "\n".join(lines))
+    return (
+        "In the MapReduce paper's terms (its sort took 44% longer without backup tasks), each line is the tail "
+        "time a backup policy saved against the extra work it spent:\n\n" + "\n".join(lines)
+    )

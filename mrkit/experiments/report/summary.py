@@ -67,8 +67,10 @@ def why_line(runs) -> str:
         mine = stages[(stages[analysis.CONFIG_BY] == row[analysis.CONFIG_BY].to_numpy()).all(axis=1)]
         at[name] = dict(zip(mine["stage"].astype(str), mine["seconds"]))
     stage = max(at["slow"], key=lambda s: at["slow"][s] - at["fast"].get(s, 0.0))
-    return (f"the slowest, {config_text(slow)} at {num(slow['center'])} s, spends {num(at['slow'][stage])} s in "
-            f"{STAGE_WHY[stage]} against {num(at['fast'][stage])} s at the fastest")
+    return (
+        f"the slowest, {config_text(slow)} at {num(slow['center'])} s, spends {num(at['slow'][stage])} s in "
+        f"{STAGE_WHY[stage]} against {num(at['fast'][stage])} s at the fastest"
+    )
 
 
 def question_line(result) -> str:
@@ -81,8 +83,10 @@ def question_line(result) -> str:
     best = (sound if len(sound) else ci).loc[(sound if len(sound) else ci)["center"].idxmin()]
     heading = section_heading(result)
     name, _, question = heading.partition(": ")
-    text = (f"- **[{name}](#{anchor(heading)}):** {question} — fastest measured: "
-            f"{config_text(best)} at {num(best['center'])} s ({_interval(best)})")
+    text = (
+        f"- **[{name}](#{anchor(heading)}):** {question} — fastest measured: "
+        f"{config_text(best)} at {num(best['center'])} s ({_interval(best)})"
+    )
     why = why_line(runs)
     if why:
         text += f"; why: {why}"
@@ -96,8 +100,15 @@ def ecs_checklist(result) -> list[str]:
     runs, meta = result.runs, result.meta
     counts = sorted(int(m) for m in runs["n_map"].unique())
     verified = runs.dropna(subset=["verify_found"]) if "verify_found" in runs else runs.iloc[:0]
-    equal = verified[(verified.get("verify_missing", 0) == 0) & (verified.get("verify_extra", 0) == 0)
-                     & (verified.get("verify_different", 0) == 0)] if len(verified) else verified
+    equal = (
+        verified[
+            (verified.get("verify_missing", 0) == 0)
+            & (verified.get("verify_extra", 0) == 0)
+            & (verified.get("verify_different", 0) == 0)
+        ]
+        if len(verified)
+        else verified
+    )
     loaded = ecs_fault.load_fault(result.path)
     lost = False
     if loaded is not None and len(loaded[2]):
@@ -110,8 +121,10 @@ def ecs_checklist(result) -> list[str]:
         f"{mark(True)} Per mapper count: split, map serial sum, map max, map wall, map speedup (appendix table)",
         f"{mark(len(verified) > 0 and len(equal) == len(verified))} Output against the sequential run: "
         + (f"{len(equal)} of {plural(len(verified), 'run')} equal" if len(verified) else "not verified"),
-        f"{mark(lost)} Failure recovery: " + ("a worker holding a task was stopped and its task re-run (measured)"
-                                              if lost else "not measured (no attempt was lost)"),
+        f"{mark(lost)} Failure recovery: "
+        + (
+            "a worker holding a task was stopped and its task re-run (measured)" if lost else "not measured (no attempt was lost)"
+        ),
         f"{mark(False)} Scaling to 100 mappers: model output only, not measured",
     ]
 
@@ -144,12 +157,16 @@ def load_text(results) -> str:
         parts.append(f"Other programs took {num(share)} of the runs' {num(cores)} CPUs on average while they ran")
     if "probe_cpu_s" in runs and runs["probe_cpu_s"].notna().any():
         probe = runs["probe_cpu_s"].dropna()
-        parts.append(f"the speed probe (a fixed piece of work) took {num(probe.min())}–{num(probe.max())} s "
-                     "over the report (slower: a slower machine)")
+        parts.append(
+            f"the speed probe (a fixed piece of work) took {num(probe.min())}–{num(probe.max())} s "
+            "over the report (slower: a slower machine)"
+        )
     reruns = sum(len(r.meta.get("loaded_reruns") or []) for r in results)
     limits = {r.meta.get("parameters", {}).get("max_others_share") for r in results} - {None}
     if limits:
-        parts.append(f"{plural(reruns, 'run')} {'was' if reruns == 1 else 'were'} run again because other programs "
-                     f"took more than {'/'.join(f'{v:.0%}' for v in sorted(limits))} of its CPUs (at most "
-                     f"{max(r.meta.get('parameters', {}).get('loaded_reruns', 2) for r in results)} times each)")
+        parts.append(
+            f"{plural(reruns, 'run')} {'was' if reruns == 1 else 'were'} run again because other programs "
+            f"took more than {'/'.join(f'{v:.0%}' for v in sorted(limits))} of its CPUs (at most "
+            f"{max(r.meta.get('parameters', {}).get('loaded_reruns', 2) for r in results)} times each)"
+        )
     return ("; ".join(parts) + ". ") if parts else ""

@@ -40,20 +40,32 @@ from mrkit.experiments.sweeps import results
 from mrkit.experiments.sweeps.sweep_config import RunConfig
 
 APPS = ("wc", "indexer")
-TIMING_COLUMNS = ["app", "n_map", "n_reduce", "workers", "end_to_end_s", "split_s", "map_wall_s",
-                  "map_serial_sum_s", "map_speedup", "reduce_wall_s", "startup_s", "retries"]
+TIMING_COLUMNS = [
+    "app",
+    "n_map",
+    "n_reduce",
+    "workers",
+    "end_to_end_s",
+    "split_s",
+    "map_wall_s",
+    "map_serial_sum_s",
+    "map_speedup",
+    "reduce_wall_s",
+    "startup_s",
+    "retries",
+]
 DEFAULT_CORPUS = {"files": 8, "size": 2**20, "seed": 0}  # 8 MiB: a run takes seconds on 2 cores
 RECORDS = "interactive"  # <results_dir>/interactive/: the lab's runs, as a sweep's results directory holds them
 
 
 def status_text(status: dict) -> str:
     """One line from the master's /status: phase, tasks done and running per phase, workers, elapsed."""
+
     def phase(name):
         c = status[name]
         return f"{name} {c['done']}/{c['total']} done, {c['in_progress']} running"
 
-    return (f"{status['phase']}: {phase('map')}; {phase('reduce')}; "
-            f"{status['workers']} workers; {status['elapsed_s']:.1f} s")
+    return f"{status['phase']}: {phase('map')}; {phase('reduce')}; {status['workers']} workers; {status['elapsed_s']:.1f} s"
 
 
 def speedup_figure(runs: pd.DataFrame):
@@ -71,9 +83,12 @@ def speedup_figure(runs: pd.DataFrame):
     cores = analysis.cores_of(runs)  # the CPUs the runs could use, as the report's speedup plot reads them
     if cores:
         ax.axhline(cores, linestyle=":", color="firebrick", label=f"CPU ceiling ({cores} cores)")
-    ax.set(xlabel="workers W", ylabel="speedup (time at smallest W / time)",
-           title=f"Speedup vs workers over {len(runs)} run{'s' if len(runs) != 1 else ''}",
-           ylim=(0, max(cores or 0, sp["speedup"].max()) * 1.15))
+    ax.set(
+        xlabel="workers W",
+        ylabel="speedup (time at smallest W / time)",
+        title=f"Speedup vs workers over {len(runs)} run{'s' if len(runs) != 1 else ''}",
+        ylim=(0, max(cores or 0, sp["speedup"].max()) * 1.15),
+    )
     ax.legend(fontsize=7)
     return fig
 
@@ -103,8 +118,9 @@ class InteractiveLab:
         self.n_map = w.IntSlider(n_map, min=1, max=100, description="M (map tasks)", style=style, layout=wide)
         self.n_reduce = w.IntSlider(n_reduce, min=1, max=50, description="R (reduce tasks)", style=style, layout=wide)
         self.workers = w.IntSlider(workers, min=1, max=32, description="W (worker processes)", style=style, layout=wide)
-        self.button = w.Button(description="Run job", button_style="primary", icon="play",
-                               tooltip="run the job with these settings")
+        self.button = w.Button(
+            description="Run job", button_style="primary", icon="play", tooltip="run the job with these settings"
+        )
         self.progress = w.IntProgress(value=0, min=0, max=1, description="idle", style=style, layout=wide)
         self.status = w.Label("", layout=w.Layout(margin="0 0 0 155px"))  # under the bar, not beside it
         self.timings = w.Output()
@@ -113,13 +129,22 @@ class InteractiveLab:
         self.runs_table = w.Output()
         self._replace(self.runs_table, "no run yet: press Run job")
         self.button.on_click(lambda _: self.start())
-        self.widget = w.VBox([
-            w.HBox([self.app, self.button]), self.n_map, self.n_reduce, self.workers,
-            self.progress, self.status,
-            w.HTML("<b>Timings of the last run</b> (seconds)"), self.timings,
-            w.HTML("<b>Task timeline of the last run</b>"), self.gantt,
-            w.HTML("<b>Speedup over every run so far</b>"), self.speedup,
-        ])
+        self.widget = w.VBox(
+            [
+                w.HBox([self.app, self.button]),
+                self.n_map,
+                self.n_reduce,
+                self.workers,
+                self.progress,
+                self.status,
+                w.HTML("<b>Timings of the last run</b> (seconds)"),
+                self.timings,
+                w.HTML("<b>Task timeline of the last run</b>"),
+                self.gantt,
+                w.HTML("<b>Speedup over every run so far</b>"),
+                self.speedup,
+            ]
+        )
 
     def display(self):
         """Show the lab in the notebook."""
@@ -138,13 +163,13 @@ class InteractiveLab:
         """Start a run with the current settings in a background thread (what the button does)."""
         if self.running:
             return
-        settings = dict(app=self.app.value, n_map=self.n_map.value, n_reduce=self.n_reduce.value,
-                        workers=self.workers.value)
+        settings = dict(app=self.app.value, n_map=self.n_map.value, n_reduce=self.n_reduce.value, workers=self.workers.value)
         self.button.disabled = True
         self.progress.value, self.progress.max = 0, settings["n_map"] + settings["n_reduce"]
         self.progress.bar_style, self.progress.description = "info", "starting"
-        self.status.value = (f"{settings['app']} with M={settings['n_map']} R={settings['n_reduce']} "
-                             f"W={settings['workers']}: starting workers")
+        self.status.value = (
+            f"{settings['app']} with M={settings['n_map']} R={settings['n_reduce']} W={settings['workers']}: starting workers"
+        )
         self._thread = threading.Thread(target=self._run, kwargs=settings, daemon=True, name="mrkit-lab-run")
         self._thread.start()
 
@@ -168,16 +193,18 @@ class InteractiveLab:
             # Named for its run once the run is over; a failed run's files go with it.
             workdir = pathlib.Path(tempfile.mkdtemp(prefix=".running-", dir=self.records))
             try:
-                summary, records = run_job(app, self.inputs, n_map=n_map, n_reduce=n_reduce, workers=workers,
-                                           workdir=workdir, on_status=self._on_status)
+                summary, records = run_job(
+                    app, self.inputs, n_map=n_map, n_reduce=n_reduce, workers=workers, workdir=workdir, on_status=self._on_status
+                )
             except BaseException:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise
             workdir.rename(self.records / summary["run_id"])
             self._record(summary, records, RunConfig(n_map, n_reduce, workers, app=app).config_id)
             self.progress.bar_style, self.progress.description = "success", "done"
-            self.status.value = (f"done: {app} M={n_map} R={n_reduce} W={workers} in "
-                                 f"{summary['end_to_end_s']:.2f} s (run {summary['run_id']})")
+            self.status.value = (
+                f"done: {app} M={n_map} R={n_reduce} W={workers} in {summary['end_to_end_s']:.2f} s (run {summary['run_id']})"
+            )
             self._show(summary["run_id"])
         except Exception as exc:  # shown in the lab rather than lost in a thread
             self.error = exc

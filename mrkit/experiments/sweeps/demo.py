@@ -17,8 +17,17 @@ from mrkit.job import resolve_inputs
 from mrkit.sequential import run_sequential
 from mrkit.verify import compare, output_pairs, read_outputs
 
-COLUMNS = ["workers", "n_map", "n_reduce", "end_to_end_s", "map_wall_s", "map_serial_sum_s", "map_speedup",
-           "reduce_wall_s", "speedup"]
+COLUMNS = [
+    "workers",
+    "n_map",
+    "n_reduce",
+    "end_to_end_s",
+    "map_wall_s",
+    "map_serial_sum_s",
+    "map_speedup",
+    "reduce_wall_s",
+    "speedup",
+]
 
 
 def demo(results="results", files=8, size=2 * 2**20, worker_counts=(1, 2, 4), n_reduce=4, out=print):
@@ -39,7 +48,9 @@ def demo(results="results", files=8, size=2 * 2**20, worker_counts=(1, 2, 4), n_
             summary, _ = run_job("wc", inputs, n_reduce=n_reduce, workers=workers, workdir=workdir)
             summary["speedup"] = sequential_s / summary["end_to_end_s"]
             exact = "yes" if compare(expected, output_pairs(workdir)).ok else "NO"
-            cells = [f"{summary[c]:>{max(len(c), 7)}.3f}" if isinstance(summary[c], float)
-                     else f"{summary[c]:>{max(len(c), 7)}}" for c in COLUMNS]
+            cells = [
+                f"{summary[c]:>{max(len(c), 7)}.3f}" if isinstance(summary[c], float) else f"{summary[c]:>{max(len(c), 7)}}"
+                for c in COLUMNS
+            ]
             out("  ".join(cells + [f"{exact:>7}"]))
     out("\nspeedup = sequential reference time / end_to_end_s; map_speedup = map_serial_sum_s / map_wall_s")

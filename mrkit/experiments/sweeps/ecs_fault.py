@@ -32,6 +32,7 @@ def fault_run(cfg, out_dir, n_map=None) -> pathlib.Path:
     from mrkit.backends.ecs.aws import Aws
     from mrkit.backends.ecs.config import load_config
     from mrkit.backends.ecs.run import run_on_ecs
+
     options = dict(cfg.backend_options or {})
     config = load_config(options.get("settings"))
     aws = Aws(config.region, endpoint_url=options.get("endpoint_url"))
@@ -60,8 +61,11 @@ def fault_run(cfg, out_dir, n_map=None) -> pathlib.Path:
         if seen < n_map or busy < seen:
             return
         running = aws.list_tasks(config.cluster)
-        workers = [t for t in (aws.describe_tasks(config.cluster, running) if running else [])
-                   if {"key": ROLE_TAG_KEY, "value": "worker"} in t.get("tags", []) and t["lastStatus"] == "RUNNING"]
+        workers = [
+            t
+            for t in (aws.describe_tasks(config.cluster, running) if running else [])
+            if {"key": ROLE_TAG_KEY, "value": "worker"} in t.get("tags", []) and t["lastStatus"] == "RUNNING"
+        ]
         if len(workers) != seen:
             return
         state["stopped"] = workers[0]["taskArn"]
@@ -71,10 +75,23 @@ def fault_run(cfg, out_dir, n_map=None) -> pathlib.Path:
 
     def job(workdir):
         try:
-            run = run_on_ecs(config, aws, cfg.app, inputs, stand_in=workdir if stand_in is True else stand_in,
-                             containers=options.get("containers", False), say=said.append, on_usage=said.append,
-                             poll_s=0.5, n_map=n_map, n_reduce=1, workers=n_map, task_timeout=cfg.task_timeout,
-                             repeat=0, on_status=stop_a_busy_worker)
+            run = run_on_ecs(
+                config,
+                aws,
+                cfg.app,
+                inputs,
+                stand_in=workdir if stand_in is True else stand_in,
+                containers=options.get("containers", False),
+                say=said.append,
+                on_usage=said.append,
+                poll_s=0.5,
+                n_map=n_map,
+                n_reduce=1,
+                workers=n_map,
+                task_timeout=cfg.task_timeout,
+                repeat=0,
+                on_status=stop_a_busy_worker,
+            )
             outcome["result"] = (run.summary, run.records)
         except Exception as exc:  # the report says what happened instead
             outcome["error"] = f"{type(exc).__name__}: {exc}"
@@ -83,10 +100,16 @@ def fault_run(cfg, out_dir, n_map=None) -> pathlib.Path:
     with tempfile.TemporaryDirectory(prefix="mrkit-fault-") as workdir:
         job(workdir)
     stopped, stopped_at = state["stopped"], state["stopped_at"]
-    fault = {"n_map": n_map, "input_bytes": sum(pathlib.Path(p).stat().st_size for p in inputs),
-             "stopped_task": stopped, "stopped_after_s": stopped_at, "task_timeout": cfg.task_timeout,
-             "status_when_stopped": state["holding"],
-             "launcher_said": said, "error": outcome.get("error")}
+    fault = {
+        "n_map": n_map,
+        "input_bytes": sum(pathlib.Path(p).stat().st_size for p in inputs),
+        "stopped_task": stopped,
+        "stopped_after_s": stopped_at,
+        "task_timeout": cfg.task_timeout,
+        "status_when_stopped": state["holding"],
+        "launcher_said": said,
+        "error": outcome.get("error"),
+    }
     if "result" in outcome:
         summary, records = outcome["result"]
         results.record_run(out, f"{cfg.name}-fault", RunConfig(n_map, 1, n_map).config_id, 0, summary, records)
@@ -113,18 +136,25 @@ def fault_text(fault, runs, tasks, sweep_runs, stand_in=False) -> str:
     """
     m = fault["n_map"]
     if fault.get("stopped_task") is None:
-        return (f"**Failure recovery (not measured):** the fault-injected run at M = W = {m} never showed every worker "
-                "holding a task, so no worker was stopped and no recovery happened.")
+        return (
+            f"**Failure recovery (not measured):** the fault-injected run at M = W = {m} never showed every worker "
+            "holding a task, so no worker was stopped and no recovery happened."
+        )
     said = [line for line in fault["launcher_said"] if "stopped" in line or "replacement" in line]
     size = f"{num(fault.get('input_bytes', 0) / 2**20)} MiB"
-    where = ("the local ECS stand-in's ECS API, as a crashed or reclaimed Fargate task would end" if stand_in
-             else "the ECS API, as a crashed or reclaimed Fargate task ends")
+    where = (
+        "the local ECS stand-in's ECS API, as a crashed or reclaimed Fargate task would end"
+        if stand_in
+        else "the ECS API, as a crashed or reclaimed Fargate task ends"
+    )
     work = tasks[tasks["phase"].isin(["map", "reduce"])] if len(tasks) else tasks
     lost = work[work["status"] != "ok"] if len(work) else work
     label = "measured" if len(lost) else "not measured"
-    text = (f"**Failure recovery ({label}):** in a run at M = W = {m} on {size}, one worker task was stopped through "
-            f"{where}, {num(fault['stopped_after_s'])} s after the launch"
-            + (", while every worker held a map task. " if fault.get("status_when_stopped") else ". "))
+    text = (
+        f"**Failure recovery ({label}):** in a run at M = W = {m} on {size}, one worker task was stopped through "
+        f"{where}, {num(fault['stopped_after_s'])} s after the launch"
+        + (", while every worker held a map task. " if fault.get("status_when_stopped") else ". ")
+    )
     if said:
         text += "The launcher said: " + "; ".join(f"“{line}”" for line in said[:4]) + ". "
     if fault.get("error") or runs.empty:
@@ -133,19 +163,30 @@ def fault_text(fault, runs, tasks, sweep_runs, stand_in=False) -> str:
     same = sweep_runs[(sweep_runs["n_map"] == m) & (sweep_runs["input_bytes"] == runs["input_bytes"].iloc[0])]
     baseline = f", against {num(same['end_to_end_s'].mean())} s without a fault" if len(same) else ""
     if not len(lost):
-        return text + (f"The job finished in {num(t)} s{baseline}, but no attempt was lost: the stopped worker held "
-                       "no unfinished task by then, so this run shows no recovery.")
+        return text + (
+            f"The job finished in {num(t)} s{baseline}, but no attempt was lost: the stopped worker held "
+            "no unfinished task by then, so this run shows no recovery."
+        )
     parts = []
     for _, attempt in lost.sort_values("start").iterrows():
         died = attempt["status"] == "failed" and pd.isna(attempt.get("cpu_s"))
         how = {"timed_out": "timed out", "superseded": "was superseded"}.get(
-            attempt["status"], "ended with its worker" if died else "failed")
-        rerun = work[(work["phase"] == attempt["phase"]) & (work["task"] == attempt["task"])
-                     & (work["attempt"] > attempt["attempt"])].sort_values("start")
-        when = (f"; attempt {int(rerun['attempt'].iloc[0])} started {num(rerun['start'].iloc[0] - attempt['end'])} s "
-                f"later on another worker and {'finished' if (rerun['status'] == 'ok').any() else 'did not finish'}"
-                if len(rerun) else "; it was not run again")
-        parts.append(f"{attempt['phase']} task {int(attempt['task'])}'s attempt {int(attempt['attempt'])} {how} after "
-                     f"{num(attempt['duration_s'])} s of work{when}")
-    return text + ("The attempt lost: " + "; ".join(parts) + f". The job still finished: {num(t)} s end to end "
-                   f"(from the master's start){baseline}.")
+            attempt["status"], "ended with its worker" if died else "failed"
+        )
+        rerun = work[
+            (work["phase"] == attempt["phase"]) & (work["task"] == attempt["task"]) & (work["attempt"] > attempt["attempt"])
+        ].sort_values("start")
+        when = (
+            f"; attempt {int(rerun['attempt'].iloc[0])} started {num(rerun['start'].iloc[0] - attempt['end'])} s "
+            f"later on another worker and {'finished' if (rerun['status'] == 'ok').any() else 'did not finish'}"
+            if len(rerun)
+            else "; it was not run again"
+        )
+        parts.append(
+            f"{attempt['phase']} task {int(attempt['task'])}'s attempt {int(attempt['attempt'])} {how} after "
+            f"{num(attempt['duration_s'])} s of work{when}"
+        )
+    return text + (
+        "The attempt lost: " + "; ".join(parts) + f". The job still finished: {num(t)} s end to end "
+        f"(from the master's start){baseline}."
+    )

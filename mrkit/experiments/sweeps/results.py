@@ -61,7 +61,7 @@ def append_rows(path: pathlib.Path, columns, rows):
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -104,8 +104,9 @@ def _read_rows(path: pathlib.Path, columns) -> list[dict]:
         replace_text(path, buffer.getvalue())
         return rows
     if reader.fieldnames and list(reader.fieldnames) != list(columns):
-        raise SweepError(f"{path} has columns {reader.fieldnames}, expected {columns}; "
-                         "it was written by a different mrkit version")
+        raise SweepError(
+            f"{path} has columns {reader.fieldnames}, expected {columns}; it was written by a different mrkit version"
+        )
     return list(reader)
 
 
@@ -180,15 +181,23 @@ def new_meta(cfg: SweepConfig, inputs) -> dict:
     """A new results directory's meta.json: parameters, inputs, versions, host and git commit."""
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
-        "sweep": cfg.name, "parameters": cfg.to_dict(),
+        "sweep": cfg.name,
+        "parameters": cfg.to_dict(),
         "configurations": [rc.config_id for rc in cfg.configurations()],
-        "inputs": list(inputs), "input_bytes": sum(os.path.getsize(p) for p in inputs),
+        "inputs": list(inputs),
+        "input_bytes": sum(os.path.getsize(p) for p in inputs),
         "warmup": WARMUP_NOTE if cfg.warmup else "none",
         "workers_rule": "W = max(M, R) unless `workers` fixes it; capped at `max_workers` when set",
-        "versions": _versions(), "cpu_count": os.cpu_count(), "host": socket.gethostname(),
+        "versions": _versions(),
+        "cpu_count": os.cpu_count(),
+        "host": socket.gethostname(),
         "platform": platform.platform(),
-        "git_commit": _git("rev-parse", "HEAD"), "git_dirty": None if status is None else bool(status),
-        "start": now_iso(), "end": None, "status": "running", "sessions": [],
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": None if status is None else bool(status),
+        "start": now_iso(),
+        "end": None,
+        "status": "running",
+        "sessions": [],
     }
 
 

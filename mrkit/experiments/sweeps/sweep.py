@@ -68,10 +68,19 @@ def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
         local = (rc.backend or cfg.backend) == "local"  # the machine a remote backend runs on is not this one
         probe = speed_probe_cpu_s() if local else None
         busy, own = busy_cpu_s(), _own_cpu_s()
-        summary, records = run_fn(rc.app or cfg.app, inputs, n_map=rc.n_map, n_reduce=rc.n_reduce,
-                                  workers=rc.workers, workdir=workdir, repeat=repeat,
-                                  task_timeout=rc.task_timeout or cfg.task_timeout,
-                                  app_options=cfg.app_options or None, **rc.options(), **cfg.backend_options)
+        summary, records = run_fn(
+            rc.app or cfg.app,
+            inputs,
+            n_map=rc.n_map,
+            n_reduce=rc.n_reduce,
+            workers=rc.workers,
+            workdir=workdir,
+            repeat=repeat,
+            task_timeout=rc.task_timeout or cfg.task_timeout,
+            app_options=cfg.app_options or None,
+            **rc.options(),
+            **cfg.backend_options,
+        )
         if local:
             if busy is not None:
                 # What a shared machine's other programs took from this run's CPUs: the cost model's background load.
@@ -103,8 +112,15 @@ def runs_bar(total, initial=0, desc="runs", disable=False, file=None):
     widget in a notebook.
     """
     make = tqdm if file is None else text_tqdm
-    return make(total=total, initial=initial, unit="run", desc=desc, disable=disable, file=file,
-                bar_format="{n_fmt}/{total_fmt} runs |{bar:20}| {desc} [{elapsed}, {remaining} left]")
+    return make(
+        total=total,
+        initial=initial,
+        unit="run",
+        desc=desc,
+        disable=disable,
+        file=file,
+        bar_format="{n_fmt}/{total_fmt} runs |{bar:20}| {desc} [{elapsed}, {remaining} left]",
+    )
 
 
 def _shown(rc: RunConfig):
@@ -118,8 +134,11 @@ def _shown(rc: RunConfig):
 
 def _noisy(cfg: SweepConfig, runs: dict) -> bool:
     """Whether a configuration wants another repeat: its interval is wider than ci_target and max_repeats allows."""
-    return cfg.max_repeats is not None and cfg.repeats <= len(runs) < cfg.max_repeats and not is_tight(
-        list(runs.values()), cfg.ci_target)
+    return (
+        cfg.max_repeats is not None
+        and cfg.repeats <= len(runs) < cfg.max_repeats
+        and not is_tight(list(runs.values()), cfg.ci_target)
+    )
 
 
 def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) -> pathlib.Path:
@@ -157,8 +176,16 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     configs = cfg.configurations()
     todo = {rc: [i for i in range(cfg.repeats) if (rc.config_id, i) not in done] for rc in configs}
     shared = not isinstance(progress, bool)
-    bar = progress if shared else runs_bar(len(configs) * cfg.repeats, len(configs) * cfg.repeats
-                                           - sum(map(len, todo.values())), desc=cfg.name, disable=not progress)
+    bar = (
+        progress
+        if shared
+        else runs_bar(
+            len(configs) * cfg.repeats,
+            len(configs) * cfg.repeats - sum(map(len, todo.values())),
+            desc=cfg.name,
+            disable=not progress,
+        )
+    )
     values = measured(out)
 
     def record(rc, repeat):
@@ -170,7 +197,8 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
             if attempt == cfg.loaded_reruns:  # bounded: the last attempt is kept, and the report can see its load
                 break
             meta.setdefault("loaded_reruns", []).append(
-                {"config_id": rc.config_id, "repeat": repeat, "others_share": round(share, 3)})
+                {"config_id": rc.config_id, "repeat": repeat, "others_share": round(share, 3)}
+            )
             bar.set_description_str(f"{cfg.name}: {_shown(rc)} (loaded: again)", refresh=True)
         record_run(out, cfg.name, rc.config_id, repeat, summary, records)
         values.setdefault(rc.config_id, {})[repeat] = summary["end_to_end_s"]

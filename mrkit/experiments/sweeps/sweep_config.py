@@ -198,8 +198,12 @@ class SweepConfig:
             pairs = tuple(tuple(p) for p in self.pairs)
             if not pairs or any(len(p) != 2 for p in pairs):
                 raise SweepError(f"pairs must be a non-empty list of [M, R], got {self.pairs!r}")
-            setattr_("pairs", tuple((check_at_least_one("pairs M", m, SweepError), check_at_least_one("pairs R", r, SweepError))
-                                    for m, r in pairs))
+            setattr_(
+                "pairs",
+                tuple(
+                    (check_at_least_one("pairs M", m, SweepError), check_at_least_one("pairs R", r, SweepError)) for m, r in pairs
+                ),
+            )
         if self.workers is not None:
             setattr_("workers", _int_list("workers", self.workers))
         if self.max_workers is not None:
@@ -210,11 +214,12 @@ class SweepConfig:
         if not (isinstance(self.ci_target, (int, float)) and self.ci_target > 0):
             raise SweepError(f"ci_target must be a positive fraction of the centre (e.g. 0.1), got {self.ci_target!r}")
         if self.max_others_share is not None and not (
-                isinstance(self.max_others_share, (int, float)) and 0 <= self.max_others_share < 1):
-            raise SweepError(f"max_others_share must be a share of the CPUs from 0 to 1 (e.g. 0.25), "
-                             f"got {self.max_others_share!r}")
-        if not (isinstance(self.loaded_reruns, int) and not isinstance(self.loaded_reruns, bool)
-                and self.loaded_reruns >= 0):
+            isinstance(self.max_others_share, (int, float)) and 0 <= self.max_others_share < 1
+        ):
+            raise SweepError(
+                f"max_others_share must be a share of the CPUs from 0 to 1 (e.g. 0.25), got {self.max_others_share!r}"
+            )
+        if not (isinstance(self.loaded_reruns, int) and not isinstance(self.loaded_reruns, bool) and self.loaded_reruns >= 0):
             raise SweepError(f"loaded_reruns must be a whole number of at least 0, got {self.loaded_reruns!r}")
         if not (isinstance(self.task_timeout, (int, float)) and self.task_timeout > 0):
             raise SweepError(f"task_timeout must be a positive number of seconds, got {self.task_timeout!r}")
@@ -253,16 +258,25 @@ class SweepConfig:
         backends = self.backends or (None,)
         out = []
         for app, (m, r), w, f, policy, backend in itertools.product(
-                apps, pairs, self.workers or (None,), study["slowdown"], study["backup_tasks"], backends):
-            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers), study["slow_workers"], f, policy, app,
-                           backend)
+            apps, pairs, self.workers or (None,), study["slowdown"], study["backup_tasks"], backends
+        ):
+            rc = RunConfig(m, r, resolve_workers(m, r, w, self.max_workers), study["slow_workers"], f, policy, app, backend)
             if rc not in out:
                 out.append(rc)
         if self.crash is not None:
             c = self.crash
-            out += [RunConfig(c["n_map"], c["n_reduce"], c["workers"], app="crash", backend=backend,
-                              task_timeout=c["task_timeout"], max_attempts=c["max_attempts"])
-                    for backend in (self.backends or (self.backend,))]
+            out += [
+                RunConfig(
+                    c["n_map"],
+                    c["n_reduce"],
+                    c["workers"],
+                    app="crash",
+                    backend=backend,
+                    task_timeout=c["task_timeout"],
+                    max_attempts=c["max_attempts"],
+                )
+                for backend in (self.backends or (self.backend,))
+            ]
         return out
 
     def input_paths(self) -> list[str]:

@@ -17,14 +17,24 @@ import pytest
 pytest.importorskip("distributed", reason="the dask extra is not installed (make setup installs it)")
 
 WORKERS = 2
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+}
 
 
 def _dask(*args, env):
     # its own process group, so the cleanup reaches the nanny's worker processes too
-    return subprocess.Popen([sys.executable, "-m", "dask", *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dask", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _stop(process):
@@ -52,13 +62,28 @@ def dask_scheduler(tmp_path_factory, dask_env):
 
     where = tmp_path_factory.mktemp("dask-cluster")
     info = where / "scheduler.json"
-    processes = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                       "--scheduler-file", str(info), env=dask_env)]
+    processes = [
+        _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info), env=dask_env)
+    ]
     try:
         for n in range(WORKERS):
-            processes.append(_dask("worker", "--scheduler-file", str(info), "--host", "127.0.0.1", "--nthreads", "1",
-                                   "--name", f"dw{n}", "--no-dashboard", "--local-directory", str(where),
-                                   env=dask_env))
+            processes.append(
+                _dask(
+                    "worker",
+                    "--scheduler-file",
+                    str(info),
+                    "--host",
+                    "127.0.0.1",
+                    "--nthreads",
+                    "1",
+                    "--name",
+                    f"dw{n}",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(where),
+                    env=dask_env,
+                )
+            )
         with Client(scheduler_file=str(info), timeout="60s") as client:
             client.wait_for_workers(WORKERS, timeout=120)
             address = client.scheduler.address

@@ -21,13 +21,34 @@ def lone_worker(tmp_path, dask_env):
 
     def start(env=None, wrap=()):
         info = tmp_path / f"scheduler-{len(processes)}.json"
-        processes.append(_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(info), env=dask_env))
-        worker = [sys.executable, "-m", "dask", "worker", "--scheduler-file", str(info), "--host", "127.0.0.1",
-                  "--nthreads", "1", "--no-dashboard"]
-        processes.append(subprocess.Popen([*wrap, *worker], env={**dask_env, **(env or {})},
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                                          cwd=tmp_path))  # not the checkout: its mrkit.egg-info would come first
+        processes.append(
+            _dask(
+                "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info), env=dask_env
+            )
+        )
+        worker = [
+            sys.executable,
+            "-m",
+            "dask",
+            "worker",
+            "--scheduler-file",
+            str(info),
+            "--host",
+            "127.0.0.1",
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+        ]
+        processes.append(
+            subprocess.Popen(
+                [*wrap, *worker],
+                env={**dask_env, **(env or {})},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=tmp_path,
+            )
+        )  # not the checkout: its mrkit.egg-info would come first
         with Client(scheduler_file=str(info), timeout="60s") as client:
             client.wait_for_workers(1, timeout=120)
             return client.scheduler.address
@@ -66,8 +87,19 @@ def test_a_worker_that_cannot_see_the_directory_is_named(corpus, tmp_path, lone_
     hidden = tmp_path / "hidden"
     (hidden / "job").mkdir(parents=True)
     address = lone_worker(wrap=_hiding(hidden))
-    result = mrkit("run", "wc", corpus[0], "--backend", backend, "--scheduler", address, "--workdir", hidden / "job",
-                   cwd=tmp_path, timeout=120)
+    result = mrkit(
+        "run",
+        "wc",
+        corpus[0],
+        "--backend",
+        backend,
+        "--scheduler",
+        address,
+        "--workdir",
+        hidden / "job",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert f"does not see the job's directory {hidden / 'job'}" in line and "s3://" in line, result.stderr

@@ -36,8 +36,9 @@ def _reference(app, inputs, tmp_path):
 
 
 def _run(app, inputs, backend, cluster, cwd, *extra, env=None, timeout=180):
-    return mrkit("run", app, *inputs, "--backend", backend, *cluster, "-r", "3", "--json", *extra, cwd=cwd,
-                 env=env, timeout=timeout)
+    return mrkit(
+        "run", app, *inputs, "--backend", backend, *cluster, "-r", "3", "--json", *extra, cwd=cwd, env=env, timeout=timeout
+    )
 
 
 def _wait_for(predicate, what, timeout_s=60.0):
@@ -74,8 +75,23 @@ def test_crash_app_output_equals_nocrash(corpus, tmp_path, backend, cluster):
     (tmp_path / "nocrash").mkdir()
     mrkit("run", "nocrash", *inputs, "-r", "2", cwd=tmp_path / "nocrash", check=True)
     (tmp_path / "crash").mkdir()
-    result = mrkit("run", "crash", *inputs, "--backend", backend, *cluster, "-r", "2", "--json", "--task-timeout", "2",
-                   "--max-attempts", "40", cwd=tmp_path / "crash", timeout=280)
+    result = mrkit(
+        "run",
+        "crash",
+        *inputs,
+        "--backend",
+        backend,
+        *cluster,
+        "-r",
+        "2",
+        "--json",
+        "--task-timeout",
+        "2",
+        "--max-attempts",
+        "40",
+        cwd=tmp_path / "crash",
+        timeout=280,
+    )
     assert result.returncode == 0, result.stderr
     assert sorted_outputs(tmp_path / "crash") == sorted_outputs(tmp_path / "nocrash")
 
@@ -87,8 +103,20 @@ def test_worker_sigkilled_mid_map_costs_an_attempt(corpus, tmp_path, backend, cl
     markers.mkdir()
     (tmp_path / "job").mkdir()
     inputs = corpus[:4]
-    job = mrkit_popen("run", app_path("marked"), *inputs, "--app-opt", f"marker_dir={markers}", "--backend", backend,
-                      *cluster, "-r", "3", "--json", cwd=tmp_path / "job")
+    job = mrkit_popen(
+        "run",
+        app_path("marked"),
+        *inputs,
+        "--app-opt",
+        f"marker_dir={markers}",
+        "--backend",
+        backend,
+        *cluster,
+        "-r",
+        "3",
+        "--json",
+        cwd=tmp_path / "job",
+    )
     try:
         marker = _wait_for(lambda: sorted(markers.glob("started-*")), "a map to start")[0]
         victim = int(marker.name.split("-")[1])  # the Dask worker process running that map
@@ -110,8 +138,7 @@ def test_deterministic_failure_ends_in_one_line(corpus, tmp_path, backend, clust
     bad.write_text("words words\n")
     (tmp_path / "job").mkdir()
     started = time.monotonic()
-    result = _run(app_path("failing"), [corpus[0], bad], backend, cluster, tmp_path / "job", "--max-attempts", "2",
-                  timeout=120)
+    result = _run(app_path("failing"), [corpus[0], bad], backend, cluster, tmp_path / "job", "--max-attempts", "2", timeout=120)
     assert result.returncode == 1, result.stderr
     failed = [line for line in result.stderr.splitlines() if "job failed" in line]
     assert len(failed) == 1 and "bad.txt" in failed[0] and "ValueError: cannot digest" in failed[0], result.stderr
@@ -121,8 +148,7 @@ def test_deterministic_failure_ends_in_one_line(corpus, tmp_path, backend, clust
 
 
 def _job_tasks(client):
-    return client.run_on_scheduler(lambda dask_scheduler: sorted(k for k in dask_scheduler.tasks
-                                                                  if str(k).startswith("mrkit-")))
+    return client.run_on_scheduler(lambda dask_scheduler: sorted(k for k in dask_scheduler.tasks if str(k).startswith("mrkit-")))
 
 
 @pytest.mark.timeout(300)
@@ -141,8 +167,21 @@ def _interrupt(corpus, tmp_path, backend, cluster, signum, code):
     markers = tmp_path / "markers"
     markers.mkdir()
     (tmp_path / "job").mkdir()
-    job = mrkit_popen("run", app_path("marked"), *corpus[:4], "--app-opt", f"marker_dir={markers}", "--app-opt",
-                      "sleep=3", "--backend", backend, *cluster, "-r", "3", cwd=tmp_path / "job")
+    job = mrkit_popen(
+        "run",
+        app_path("marked"),
+        *corpus[:4],
+        "--app-opt",
+        f"marker_dir={markers}",
+        "--app-opt",
+        "sleep=3",
+        "--backend",
+        backend,
+        *cluster,
+        "-r",
+        "3",
+        cwd=tmp_path / "job",
+    )
     try:
         _wait_for(lambda: list(markers.glob("started-*")), "a map to start")
         started = psutil.Process(job.pid).children(recursive=True)  # a LocalCluster's processes, if ours
@@ -164,10 +203,12 @@ def _interrupt(corpus, tmp_path, backend, cluster, signum, code):
         with Client(cluster[1], timeout="30s") as client:
             _wait_for(lambda: not _job_tasks(client), "the job's tasks to leave the scheduler", 30)
             # a running attempt cannot be stopped inside Python: it ends within its own run time (sleep=3)
-            _wait_for(lambda: not any(client.run(lambda dask_worker: dask_worker.state.executing_count).values()),
-                      "the workers to be idle", 30)
-            assert not any(client.run(lambda dask_worker: [p for p in dask_worker.plugins
-                                                           if p.startswith("mrkit-")]).values())
+            _wait_for(
+                lambda: not any(client.run(lambda dask_worker: dask_worker.state.executing_count).values()),
+                "the workers to be idle",
+                30,
+            )
+            assert not any(client.run(lambda dask_worker: [p for p in dask_worker.plugins if p.startswith("mrkit-")]).values())
 
 
 @pytest.mark.timeout(300)
@@ -177,8 +218,12 @@ def test_s3_storage_on_moto(corpus, tmp_path, backend, cluster, s3_client, dask_
     result = _run("wc", inputs, backend, cluster, tmp_path, "--storage", f"s3://{BUCKET}/{backend}", env=dask_env)
     assert result.returncode == 0, result.stderr
     keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=BUCKET, Prefix=f"{backend}/")["Contents"]]
-    lines = sorted(line for key in keys if key.startswith(f"{backend}/mr-out-")
-                   for line in s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().splitlines())
+    lines = sorted(
+        line
+        for key in keys
+        if key.startswith(f"{backend}/mr-out-")
+        for line in s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().splitlines()
+    )
     assert lines == _reference("wc", inputs, tmp_path)
     assert sum(k.startswith(f"{backend}/inputs/") for k in keys) == 3, "local inputs are staged as for ECS"
     assert not list(tmp_path.glob("mr-*"))
@@ -196,8 +241,9 @@ def test_mrkit_run_takes_a_client_and_functions_from_a_notebook(corpus, tmp_path
     def reducer(key, values):
         return str(len(values))
 
-    result = mrkit.run({"map": mapper, "reduce": reducer}, corpus[:3], backend=backend, scheduler=dask_client,
-                       workdir=tmp_path, n_reduce=2)
+    result = mrkit.run(
+        {"map": mapper, "reduce": reducer}, corpus[:3], backend=backend, scheduler=dask_client, workdir=tmp_path, n_reduce=2
+    )
     assert result.summary["backend"] == backend and result.summary["workers"] == 2
     expected = {}
     for path in corpus[:3]:
@@ -261,9 +307,13 @@ inputs: [{corpus[0]}, {corpus[1]}]
     with open(out / "runs.csv", encoding="utf-8") as f:
         runs = list(csv.DictReader(f))
     assert [(r["app"], r["backend"], r["config_id"]) for r in runs] == [
-        ("wc", "local", "m2-r2-w2-local"), ("wc", "dask", "m2-r2-w2-dask"), ("wc", "dask-tasks", "m2-r2-w2-dask-tasks"),
-        ("crash", "local", "crash-m2-r2-w2-local"), ("crash", "dask", "crash-m2-r2-w2-dask"),
-        ("crash", "dask-tasks", "crash-m2-r2-w2-dask-tasks")]
+        ("wc", "local", "m2-r2-w2-local"),
+        ("wc", "dask", "m2-r2-w2-dask"),
+        ("wc", "dask-tasks", "m2-r2-w2-dask-tasks"),
+        ("crash", "local", "crash-m2-r2-w2-local"),
+        ("crash", "dask", "crash-m2-r2-w2-dask"),
+        ("crash", "dask-tasks", "crash-m2-r2-w2-dask-tasks"),
+    ]
     with open(out / "tasks.csv", encoding="utf-8") as f:
         tasks = list(csv.DictReader(f))
     assert {t["config_id"] for t in tasks} == {r["config_id"] for r in runs}, "every run's task records are kept"
@@ -272,8 +322,7 @@ inputs: [{corpus[0]}, {corpus[1]}]
 def test_usage_errors_are_one_line(corpus, tmp_path):
     result = mrkit("run", "wc", corpus[0], "--scheduler", "tcp://127.0.0.1:1", cwd=tmp_path)
     assert result.returncode == 2 and "use it with --backend dask or dask-tasks" in result.stderr
-    result = mrkit("run", "wc", corpus[0], "--backend", "dask", "--slow-workers", "1", "--slowdown", "2",
-                   cwd=tmp_path)
+    result = mrkit("run", "wc", corpus[0], "--backend", "dask", "--slow-workers", "1", "--slowdown", "2", cwd=tmp_path)
     assert result.returncode == 2 and "for the local backend" in result.stderr.strip().splitlines()[-1]
 
 
@@ -286,8 +335,16 @@ def test_a_stalled_attempt_gets_a_backup_past_the_task_timeout(corpus, tmp_path,
     markers = tmp_path / "markers"
     markers.mkdir()
     started = time.monotonic()
-    result = mrkit.run(app_path("stalls_once"), corpus[:2], backend=backend, workers=2, n_reduce=2, task_timeout=1.0,
-                       workdir=tmp_path / "job", app_options={"marker_dir": str(markers), "stall": "60"})
+    result = mrkit.run(
+        app_path("stalls_once"),
+        corpus[:2],
+        backend=backend,
+        workers=2,
+        n_reduce=2,
+        task_timeout=1.0,
+        workdir=tmp_path / "job",
+        app_options={"marker_dir": str(markers), "stall": "60"},
+    )
     assert time.monotonic() - started < 50, "the job did not wait for the stalled attempt"
     assert sorted_outputs(tmp_path / "job") == _reference("wc", corpus[:2], tmp_path)
     maps = result.tasks[result.tasks.phase == "map"]
@@ -304,16 +361,16 @@ def test_an_unreachable_scheduler_is_one_line(corpus, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nobody listens there once it is closed
-    result = mrkit("run", "wc", corpus[0], "--backend", "dask-tasks", "--scheduler", f"tcp://127.0.0.1:{port}",
-                   cwd=tmp_path, timeout=50)
+    result = mrkit(
+        "run", "wc", corpus[0], "--backend", "dask-tasks", "--scheduler", f"tcp://127.0.0.1:{port}", cwd=tmp_path, timeout=50
+    )
     assert result.returncode == 2, result.stderr
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in result.stderr.strip().splitlines()[-1]
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_an_app_file_given_relative_to_the_cwd_runs_on_the_workers(corpus, tmp_path, backend, dask_scheduler,
-                                                                   dask_client):
+def test_an_app_file_given_relative_to_the_cwd_runs_on_the_workers(corpus, tmp_path, backend, dask_scheduler, dask_client):
     (tmp_path / "myapp.py").write_text((pathlib.Path(app_path("failing"))).read_text())
     result = _run("myapp.py", corpus[:2], backend, ["--scheduler", dask_scheduler], tmp_path)
     assert result.returncode == 0, result.stderr

@@ -44,8 +44,10 @@ def reset_moto(endpoint, managed_policies=True):
     os.environ[MANAGED_POLICIES] = "false"
     _post(f"{endpoint}/moto-api/reset")
     os.environ[MANAGED_POLICIES] = "true" if managed_policies else "false"
-    _post(f"{endpoint}/moto-api/state-manager/set-transition",
-          {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000}})
+    _post(
+        f"{endpoint}/moto-api/state-manager/set-transition",
+        {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000}},
+    )
 
 
 @pytest.fixture(scope="package")

@@ -13,7 +13,6 @@ from mrkit.backends.ecs.aws import Aws
 CLUSTER = "mrkit-seam"
 
 
-
 @pytest.fixture
 def aws(aws_no_iam):
     """These tests make no IAM role: moto without AWS managed policies starts faster."""
@@ -24,11 +23,17 @@ def aws(aws_no_iam):
 def cluster(aws):
     """A cluster and a Fargate task definition made straight through the seam (no IAM: fast)."""
     aws.create_cluster(CLUSTER, {"mrkit:stack": "seam"})
-    td = aws.register_task_definition({
-        "family": "mrkit-seam", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
-        "cpu": "256", "memory": "512",
-        "containerDefinitions": [{"name": "mrkit", "image": "mrkit:latest", "memory": 512}],
-    }, {"mrkit:stack": "seam"})
+    td = aws.register_task_definition(
+        {
+            "family": "mrkit-seam",
+            "requiresCompatibilities": ["FARGATE"],
+            "networkMode": "awsvpc",
+            "cpu": "256",
+            "memory": "512",
+            "containerDefinitions": [{"name": "mrkit", "image": "mrkit:latest", "memory": 512}],
+        },
+        {"mrkit:stack": "seam"},
+    )
     vpc = aws.default_vpc()
     subnet = aws.subnets(vpc_id=vpc)[0]["SubnetId"]
     group = aws.create_security_group("seam", "seam", vpc, {"mrkit:stack": "seam"})
@@ -37,16 +42,21 @@ def cluster(aws):
 
 
 def _run(aws, cluster, count, **kwargs):
-    return aws.run_tasks(CLUSTER, cluster["td"], count, subnets=cluster["subnets"],
-                         security_groups=cluster["groups"], **kwargs)
+    return aws.run_tasks(CLUSTER, cluster["td"], count, subnets=cluster["subnets"], security_groups=cluster["groups"], **kwargs)
 
 
 def test_run_tasks_starts_them_in_batches_of_ten_with_a_token_each(aws, cluster):
     sent = []
-    aws.client("ecs").meta.events.register("provide-client-params.ecs.RunTask",
-                                           lambda params, **_: sent.append(dict(params)))
-    tasks = _run(aws, cluster, 12, command=["worker", "wc"], environment={"MRKIT_TOKEN_FILE": "/run/t"},
-                 started_by="mrkit-run-1", client_token="run-1")
+    aws.client("ecs").meta.events.register("provide-client-params.ecs.RunTask", lambda params, **_: sent.append(dict(params)))
+    tasks = _run(
+        aws,
+        cluster,
+        12,
+        command=["worker", "wc"],
+        environment={"MRKIT_TOKEN_FILE": "/run/t"},
+        started_by="mrkit-run-1",
+        client_token="run-1",
+    )
     assert len(tasks) == 12
     assert [p["count"] for p in sent] == [10, 2]
     assert [p["clientToken"] for p in sent] == ["run-1-0", "run-1-1"]
@@ -77,14 +87,18 @@ def test_a_failed_launch_reports_the_tasks_that_did_start(aws, cluster):
     arn = "arn:aws:ecs:us-east-1:123456789012:task/mrkit-seam/"
     with Stubber(ecs) as stub:
         stub.add_response("run_task", {"tasks": [{"taskArn": arn + str(i)} for i in range(10)], "failures": []})
-        stub.add_response("run_task", {"tasks": [{"taskArn": arn + "10"}],
-                                        "failures": [{"reason": "RESOURCE:ENI", "detail": "no ENI left"}] * 4})
+        stub.add_response(
+            "run_task",
+            {"tasks": [{"taskArn": arn + "10"}], "failures": [{"reason": "RESOURCE:ENI", "detail": "no ENI left"}] * 4},
+        )
         with pytest.raises(TaskLaunchError) as err:
             _run(aws, cluster, 25)
         stub.assert_no_pending_responses()  # the third batch was never sent
     assert len(err.value.started) == 11 and len(err.value.failures) == 4
-    assert str(err.value) == ("ecs.RunTask: failures: 4 task(s) not started: RESOURCE:ENI (no ENI left); "
-                              "RESOURCE:ENI (no ENI left); RESOURCE:ENI (no ENI left) and 1 more")
+    assert str(err.value) == (
+        "ecs.RunTask: failures: 4 task(s) not started: RESOURCE:ENI (no ENI left); "
+        "RESOURCE:ENI (no ENI left); RESOURCE:ENI (no ENI left) and 1 more"
+    )
 
 
 def test_log_tail_and_stream_names(aws):
@@ -95,8 +109,11 @@ def test_log_tail_and_stream_names(aws):
     assert aws.tail_log("/ecs/seam", stream) == []  # no stream yet: the task has not logged
     logs.create_log_stream(logGroupName="/ecs/seam", logStreamName=stream)
     now = int(time.time() * 1000)  # CloudWatch drops events older than 14 days
-    logs.put_log_events(logGroupName="/ecs/seam", logStreamName=stream,
-                        logEvents=[{"timestamp": now + i, "message": f"line {i}"} for i in range(30)])
+    logs.put_log_events(
+        logGroupName="/ecs/seam",
+        logStreamName=stream,
+        logEvents=[{"timestamp": now + i, "message": f"line {i}"} for i in range(30)],
+    )
     assert aws.tail_log("/ecs/seam", stream, lines=3) == ["line 27", "line 28", "line 29"]
 
 
@@ -124,7 +141,9 @@ def test_missing_credentials_say_what_to_set(monkeypatch, moto_endpoint):
 
 
 def test_the_package_imports_boto3_only_in_the_seam():
-    code = ("import sys, mrkit.backends.ecs, mrkit.backends.ecs.config, mrkit.backends.ecs.bootstrap, "
-            "mrkit.backends.ecs.image; print('boto3' in sys.modules, 'botocore' in sys.modules)")
+    code = (
+        "import sys, mrkit.backends.ecs, mrkit.backends.ecs.config, mrkit.backends.ecs.bootstrap, "
+        "mrkit.backends.ecs.image; print('boto3' in sys.modules, 'botocore' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

@@ -16,8 +16,13 @@ def inventory(aws):
     return {
         "buckets": sorted(b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]),
         "repositories": sorted(r["repositoryName"] for r in aws.client("ecr").describe_repositories()["repositories"]),
-        "clusters": sorted(c["clusterName"] for c in ecs.describe_clusters(clusters=ecs.list_clusters()["clusterArns"])
-                           ["clusters"] if c["status"] == "ACTIVE") if ecs.list_clusters()["clusterArns"] else [],
+        "clusters": sorted(
+            c["clusterName"]
+            for c in ecs.describe_clusters(clusters=ecs.list_clusters()["clusterArns"])["clusters"]
+            if c["status"] == "ACTIVE"
+        )
+        if ecs.list_clusters()["clusterArns"]
+        else [],
         "log groups": sorted(g["logGroupName"] for g in aws.client("logs").describe_log_groups()["logGroups"]),
         "roles": sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
         "security groups": sorted(g["GroupId"] for g in aws.client("ec2").describe_security_groups()["SecurityGroups"]),
@@ -121,8 +126,14 @@ def test_up_fixes_drift_and_keeps_one_active_revision(aws, config):
 
 def test_down_stops_the_stacks_running_tasks(aws, config):
     stack = up(config, aws)
-    tasks = aws.run_tasks(stack.cluster_arn, stack.task_definition_arn, 2, subnets=stack.subnets,
-                          security_groups=[stack.security_group], command=["worker", "wc"])
+    tasks = aws.run_tasks(
+        stack.cluster_arn,
+        stack.task_definition_arn,
+        2,
+        subnets=stack.subnets,
+        security_groups=[stack.security_group],
+        command=["worker", "wc"],
+    )
     removed, _ = down(config, aws)
     assert f"ECS cluster {config.cluster}" in removed
     stopped = aws.describe_tasks(stack.cluster_arn, [t["taskArn"] for t in tasks])
@@ -153,6 +164,7 @@ def test_settling_errors_are_retried_until_the_deadline():
     def always(code):
         def action():
             raise AwsError("ec2.DeleteSecurityGroup", code, "no")
+
         return action
 
     with pytest.raises(AwsError, match="DependencyViolation"):  # past the deadline: the error stands

@@ -55,11 +55,14 @@ def test_no_file_means_defaults(monkeypatch, tmp_path):
         load_config(tmp_path / "absent.yaml")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("cpus: 512\n", "unknown key 'cpus'; did you mean 'cpu'?"),
-    ("- cpu\n", "expected a mapping of settings"),
-    ("cpu: [1\n", "not valid YAML at line 2"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("cpus: 512\n", "unknown key 'cpus'; did you mean 'cpu'?"),
+        ("- cpu\n", "expected a mapping of settings"),
+        ("cpu: [1\n", "not valid YAML at line 2"),
+    ],
+)
 def test_file_mistakes(tmp_path, text, expected):
     path = tmp_path / "ecs.yaml"
     path.write_text(text)
@@ -83,18 +86,29 @@ def test_fargate_cpu_memory_pairs():
             make_config({"cpu": cpu, "memory": memory})
     assert error({"cpu": 1000}) == "ecs.yaml: cpu 1000 is not a Fargate size; use one of 256, 512, 1024, 2048, 4096, 8192, 16384"
     assert error({"cpu": 256, "memory": 4096}) == (
-        "ecs.yaml: memory 4096 MiB does not fit cpu 256 on Fargate; valid memory for cpu 256: 512, 1024, 2048")
-    assert error({"cpu": 4096, "memory": 4096}).endswith(
-        "valid memory for cpu 4096: 8192, 9216, ..., 30720 (steps of 1024)")
+        "ecs.yaml: memory 4096 MiB does not fit cpu 256 on Fargate; valid memory for cpu 256: 512, 1024, 2048"
+    )
+    assert error({"cpu": 4096, "memory": 4096}).endswith("valid memory for cpu 4096: 8192, 9216, ..., 30720 (steps of 1024)")
     assert error({"cpu": 1024, "memory": 2500}).endswith("2048, 3072, 4096, 5120, 6144, 7168, 8192")
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("ab", "3-63 characters"), ("a" * 64, "3-63 characters"), ("My-Bucket", "lowercase letters"),
-    ("-bucket", "start and end"), ("bucket-", "start and end"), ("my..bucket", "'..'"), ("my_bucket", "lowercase"),
-    ("192.168.5.4", "IP address"), ("xn--bucket", "'xn--'"), ("sthree-bucket", "'sthree-'"),
-    ("bucket-s3alias", "'-s3alias'"), ("bucket--ol-s3", "'--ol-s3'"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("ab", "3-63 characters"),
+        ("a" * 64, "3-63 characters"),
+        ("My-Bucket", "lowercase letters"),
+        ("-bucket", "start and end"),
+        ("bucket-", "start and end"),
+        ("my..bucket", "'..'"),
+        ("my_bucket", "lowercase"),
+        ("192.168.5.4", "IP address"),
+        ("xn--bucket", "'xn--'"),
+        ("sthree-bucket", "'sthree-'"),
+        ("bucket-s3alias", "'-s3alias'"),
+        ("bucket--ol-s3", "'--ol-s3'"),
+    ],
+)
 def test_bucket_names(name, expected):
     assert expected in error({"bucket": name})
 
@@ -104,30 +118,40 @@ def test_valid_bucket_names():
         assert bucket_problem(name) is None
 
 
-@pytest.mark.parametrize("values, expected", [
-    ({"region": "us-east"}, "region 'us-east' is not an AWS region name"),
-    ({"region": "US-EAST-1"}, "is not an AWS region name"),
-    ({"stack": "Lab"}, "stack 'Lab' must be 1-24 characters"),
-    ({"stack": "a" * 25}, "must be 1-24 characters"),
-    ({"subnets": ["sn-1"]}, "subnet 'sn-1' is not a subnet id"),
-    ({"subnets": "subnet-0123abcd,nope"}, "subnet 'nope'"),
-    ({"cpu": "lots"}, "cpu must be a whole number, got 'lots'"),
-    ({"cpu": True}, "cpu must be a whole number"),
-    ({"master_port": 70000}, "master_port 70000 must be between 1 and 65535"),
-    ({"assign_public_ip": "maybe"}, "assign_public_ip must be true or false"),
-    ({"cpu_architecture": "arm"}, "cpu_architecture 'arm' must be one of X86_64, ARM64"),
-    ({"log_retention_days": 10}, "log_retention_days 10 is not one CloudWatch accepts"),
-    ({"image": "has space:latest"}, "is not an image reference"),
-    ({"tags": {"mrkit:stack": "x"}}, "tags must not set 'mrkit:stack'"),
-    ({"bucket": 12}, "bucket must be a string"),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({"region": "us-east"}, "region 'us-east' is not an AWS region name"),
+        ({"region": "US-EAST-1"}, "is not an AWS region name"),
+        ({"stack": "Lab"}, "stack 'Lab' must be 1-24 characters"),
+        ({"stack": "a" * 25}, "must be 1-24 characters"),
+        ({"subnets": ["sn-1"]}, "subnet 'sn-1' is not a subnet id"),
+        ({"subnets": "subnet-0123abcd,nope"}, "subnet 'nope'"),
+        ({"cpu": "lots"}, "cpu must be a whole number, got 'lots'"),
+        ({"cpu": True}, "cpu must be a whole number"),
+        ({"master_port": 70000}, "master_port 70000 must be between 1 and 65535"),
+        ({"assign_public_ip": "maybe"}, "assign_public_ip must be true or false"),
+        ({"cpu_architecture": "arm"}, "cpu_architecture 'arm' must be one of X86_64, ARM64"),
+        ({"log_retention_days": 10}, "log_retention_days 10 is not one CloudWatch accepts"),
+        ({"image": "has space:latest"}, "is not an image reference"),
+        ({"tags": {"mrkit:stack": "x"}}, "tags must not set 'mrkit:stack'"),
+        ({"bucket": 12}, "bucket must be a string"),
+    ],
+)
 def test_value_mistakes(values, expected):
     assert expected in error(values)
 
 
 def test_command_line_strings_convert():
-    config = make_config({"cpu": "512", "memory": "1024", "subnets": "subnet-0123abcd, subnet-4567ef01",
-                          "assign_public_ip": "false", "cpu_architecture": "ARM64"})
+    config = make_config(
+        {
+            "cpu": "512",
+            "memory": "1024",
+            "subnets": "subnet-0123abcd, subnet-4567ef01",
+            "assign_public_ip": "false",
+            "cpu_architecture": "ARM64",
+        }
+    )
     assert (config.cpu, config.memory, config.assign_public_ip) == (512, 1024, False)
     assert config.subnets == ("subnet-0123abcd", "subnet-4567ef01")
     assert config.platform == "linux/arm64"

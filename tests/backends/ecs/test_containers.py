@@ -74,8 +74,21 @@ def stacks(base_image, new_aws, tmp_path_factory):
     made = up(make_config(SETTINGS, source="test"), aws)
     slow = up(make_config(SLOW_SETTINGS, source="test"), aws)
     settings = _settings(directory, SETTINGS)
-    built = mrkit("ecs", "image", "--config", settings, "--context", ROOT, "--builder", "podman",
-                  "--base-image", base_image, "--no-push", cwd=directory, timeout=900)
+    built = mrkit(
+        "ecs",
+        "image",
+        "--config",
+        settings,
+        "--context",
+        ROOT,
+        "--builder",
+        "podman",
+        "--base-image",
+        base_image,
+        "--no-push",
+        cwd=directory,
+        timeout=900,
+    )
     assert built.returncode == 0, built.stderr
     image = aws.task_definition(made.task_definition_arn)["containerDefinitions"][0]["image"]
     assert f"built {image} (not pushed)" in built.stderr
@@ -93,10 +106,22 @@ def _containers_of(standin):
 def _started_since(since, image, standin=None):
     """Names of the stand-in's containers (any stand-in's without `standin`) of `image` started since `since`."""
     label = ["--filter", f"label={LABEL}={standin}"] if standin else []  # a label's key alone matches no event
-    events = _podman("events", "--stream=false", "--since", since, "--filter", "event=start", *label,
-                     "--format", "{{.Name}} {{.Image}}", check=True, timeout=60)
-    return [name for name, *rest in map(str.split, events.stdout.splitlines())
-            if name.startswith(NAME_PREFIX) and rest == [image]]
+    events = _podman(
+        "events",
+        "--stream=false",
+        "--since",
+        since,
+        "--filter",
+        "event=start",
+        *label,
+        "--format",
+        "{{.Name}} {{.Image}}",
+        check=True,
+        timeout=60,
+    )
+    return [
+        name for name, *rest in map(str.split, events.stdout.splitlines()) if name.startswith(NAME_PREFIX) and rest == [image]
+    ]
 
 
 def _now():
@@ -109,8 +134,7 @@ def _exists(name):
 
 def _worker_arns(aws, stack):
     running = aws.describe_tasks(stack.cluster_arn, aws.list_tasks(stack.cluster_arn))
-    return [t["taskArn"] for t in running
-            if t["overrides"]["containerOverrides"][0]["command"][0] == "worker"]
+    return [t["taskArn"] for t in running if t["overrides"]["containerOverrides"][0]["command"][0] == "worker"]
 
 
 def test_word_count_runs_its_master_and_workers_in_containers_of_the_image(stacks, corpus, tmp_path):
@@ -143,18 +167,34 @@ def test_the_crash_app_in_containers_ends_exact_or_over_budget_with_every_contai
     (tmp_path / "ref").mkdir()
     mrkit("sequential", "nocrash", *corpus[:1], cwd=tmp_path / "ref", check=True)
     # Stalls past the 2 s timeout count as bad attempts too: 40 allowed, as the local crash test does.
-    launch = Launch(tmp_path, settings, "crash", *corpus[:1], "-r", "4", "-w", "6", "--task-timeout", "2",
-                    "--max-attempts", "40", "--containers")
+    launch = Launch(
+        tmp_path,
+        settings,
+        "crash",
+        *corpus[:1],
+        "-r",
+        "4",
+        "-w",
+        "6",
+        "--task-timeout",
+        "2",
+        "--max-attempts",
+        "40",
+        "--containers",
+    )
     code, out = launch.finish(timeout=500)
     stops = [line for line in launch.lines if "worker task" in line and " stopped: " in line]
     assert all(line.endswith("stopped: Essential container in task exited (exit code 1)") for line in stops), stops
     if code == 0:
         summary = json.loads(out)
         s3 = aws.client("s3")
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"jobs/{summary['run_id']}/mr-out-")
-                .get("Contents", [])]
-        lines = sorted(line for key in keys
-                       for line in s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read().decode().splitlines())
+        keys = [
+            o["Key"]
+            for o in s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"jobs/{summary['run_id']}/mr-out-").get("Contents", [])
+        ]
+        lines = sorted(
+            line for key in keys for line in s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read().decode().splitlines()
+        )
         assert lines == sorted_outputs(tmp_path / "ref")
     else:
         assert code == 1 and "more than the replacement budget of 14" in launch.stderr, launch.stderr
@@ -165,8 +205,22 @@ def test_the_crash_app_in_containers_ends_exact_or_over_budget_with_every_contai
 def test_a_worker_task_stopped_mid_job_loses_its_container_and_the_job_stays_exact(stacks, corpus, tmp_path):
     aws, made = stacks
     stack, settings = made["ctrslow"]
-    launch = Launch(tmp_path, settings, "slowwc", *corpus[:4], "-m", "40", "-r", "2", "-w", "2",
-                    "--task-timeout", "2", "--verify", "--containers")
+    launch = Launch(
+        tmp_path,
+        settings,
+        "slowwc",
+        *corpus[:4],
+        "-m",
+        "40",
+        "-r",
+        "2",
+        "-w",
+        "2",
+        "--task-timeout",
+        "2",
+        "--verify",
+        "--containers",
+    )
     launch.wait_for("2 worker(s) seen", timeout=300)  # both are mid-task: each map call takes 0.5 s
     victim = _worker_arns(aws, stack)[0]
     aws.stop_task(stack.cluster_arn, victim, "stopped by the test")
@@ -191,8 +245,10 @@ def test_an_image_not_in_the_local_store_is_a_one_line_error_and_nothing_is_left
     launch = Launch(tmp_path, _settings(tmp_path, missing), "wc", corpus[0], "-w", "1", "--containers")
     code, _ = launch.finish(timeout=120)
     assert code == 2, launch.stderr
-    assert ("image localhost/mrkit-not-built:never (the task definition's) is not in podman's local store: build it "
-            "with `mrkit ecs image --builder podman --no-push` (the stand-in never pulls)") in launch.lines[-1]
+    assert (
+        "image localhost/mrkit-not-built:never (the task definition's) is not in podman's local store: build it "
+        "with `mrkit ecs image --builder podman --no-push` (the stand-in never pulls)"
+    ) in launch.lines[-1]
     assert "Traceback" not in launch.stderr
     assert aws.list_tasks(stack.cluster_arn) == []
 
@@ -220,8 +276,21 @@ def test_the_reports_ecs_section_runs_in_containers_and_says_so(base_image, aws,
     pytest.importorskip("papermill", reason="the report needs mrkit[notebooks] (make setup installs it)")
     since = _now()
     out = tmp_path / "report.html"
-    result = mrkit("report", "--stand-in", "--base-image", base_image, "--sweep", "mappers_ecs", "--quick",
-                   "--no-checks", "--no-progress", "--out", out, cwd=tmp_path, timeout=840)
+    result = mrkit(
+        "report",
+        "--stand-in",
+        "--base-image",
+        base_image,
+        "--sweep",
+        "mappers_ecs",
+        "--quick",
+        "--no-checks",
+        "--no-progress",
+        "--out",
+        out,
+        cwd=tmp_path,
+        timeout=840,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "mrkit report: the ECS stand-in's tasks run as podman containers of " in result.stderr
     html = out.read_text(encoding="utf-8")

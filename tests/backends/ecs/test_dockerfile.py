@@ -23,8 +23,11 @@ def instructions():
     """[(INSTRUCTION, arguments)] of the Dockerfile, continuation lines joined, comments dropped."""
     text = (ROOT / "Dockerfile").read_text()
     logical = re.sub(r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip() if " " in line.strip() else "")
-            for line in logical.splitlines() if line.strip()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip() if " " in line.strip() else "")
+        for line in logical.splitlines()
+        if line.strip()
+    ]
 
 
 def ignore_patterns():
@@ -114,8 +117,17 @@ def test_copies_only_files_that_exist_and_reach_the_context():
 
 def test_the_context_leaves_out_everything_else():
     assert in_context("mrkit/backends/ecs/aws.py")
-    for path in (".venv/bin/python", ".git/config", "tests/conftest.py", "results/runs.csv", "notebooks/sweep.ipynb",
-                 "mrkit/__pycache__/cli.cpython-311.pyc", "mrkit.egg-info/PKG-INFO", "params/ecs.yaml", "Dockerfile"):
+    for path in (
+        ".venv/bin/python",
+        ".git/config",
+        "tests/conftest.py",
+        "results/runs.csv",
+        "notebooks/sweep.ipynb",
+        "mrkit/__pycache__/cli.cpython-311.pyc",
+        "mrkit.egg-info/PKG-INFO",
+        "params/ecs.yaml",
+        "Dockerfile",
+    ):
         assert not in_context(path), path
 
 
@@ -124,8 +136,9 @@ def test_what_the_dockerfile_copies_is_enough_to_build_mrkit(tmp_path):
     # The image's `pip install` sees only the copied files. Build a source distribution from exactly
     # those, offline with this venv's setuptools (it has no `wheel` for a wheel build): a file the
     # build needs but the Dockerfile forgets, or a package it does not find, fails here, not in docker.
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     context = tmp_path / "context"
     for path in listed:
         if path.split("/")[0] in copied_sources() and in_context(path) and (ROOT / path).is_file():
@@ -137,14 +150,14 @@ def test_what_the_dockerfile_copies_is_enough_to_build_mrkit(tmp_path):
         pyproject = context / "pyproject.toml"
         pyproject.write_text(re.sub(r'^license\s*=\s*"[^"]*"\n', "", pyproject.read_text(), flags=re.M))
     build = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
-    result = subprocess.run([sys.executable, "-c", build, str(tmp_path / "dist")], cwd=context,
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", build, str(tmp_path / "dist")], cwd=context, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     sdist = tmp_path / "dist" / result.stdout.split()[-1]
     with tarfile.open(sdist) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
-        entry_points = tar.extractfile(next(m for m in tar.getmembers()
-                                            if m.name.endswith("egg-info/entry_points.txt"))).read().decode()
+        entry_points = (
+            tar.extractfile(next(m for m in tar.getmembers() if m.name.endswith("egg-info/entry_points.txt"))).read().decode()
+        )
     assert {"mrkit/cli/__init__.py", "mrkit/backends/ecs/aws.py", "mrkit/apps/wc.py"} <= names
     assert re.search(r"^mrkit = mrkit\.cli:main$", entry_points, re.M)
 

@@ -64,14 +64,34 @@ def read_outputs_of_sequential(cfg):
 def test_the_sweep_notebook_runs_an_ecs_sweep(settings, tmp_path):
     out, results = tmp_path / "out.ipynb", tmp_path / "results"
     options = json.dumps({"settings": str(settings), "stand_in": True, "poll_s": 0.2})
-    command = [sys.executable, "-m", "papermill", "notebooks/sweep.ipynb", str(out), "-p", "sweep", "mappers_ecs",
-               "-p", "quick", "True", "-p", "results_dir", str(results), "-p", "checks", "False",
-               "-y", f"backend_options: {options}", "--no-progress-bar"]
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        "notebooks/sweep.ipynb",
+        str(out),
+        "-p",
+        "sweep",
+        "mappers_ecs",
+        "-p",
+        "quick",
+        "True",
+        "-p",
+        "results_dir",
+        str(results),
+        "-p",
+        "checks",
+        "False",
+        "-y",
+        f"backend_options: {options}",
+        "--no-progress-bar",
+    ]
     done = subprocess.run(command, cwd=sweep_config.REPO_ROOT, capture_output=True, text=True, timeout=200)
     assert done.returncode == 0, done.stderr[-3000:]
     nb = nbformat.read(out, as_version=4)
-    images = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
-              if "image/png" in o.get("data", {})]
+    images = [
+        o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
     assert len(images) >= 2, "the speedup and Amdahl figures are drawn from the ECS runs"
     runs = pd.read_csv(next((results / "mappers_ecs").glob("*/runs.csv")))
     assert set(runs["backend"]) == {"ecs"} and len(runs) == 2

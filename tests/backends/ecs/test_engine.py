@@ -18,8 +18,10 @@ def _answers(name):
 def test_an_engine_that_is_not_installed_is_named_with_what_to_install():
     with pytest.raises(ImageError) as raised:
         choose_engine("podman", which=lambda _: None)
-    assert str(raised.value) == ("no container engine works here: podman is not installed (no `podman` on PATH): "
-                                 "install podman (Debian/Ubuntu: apt-get install podman runc)")
+    assert str(raised.value) == (
+        "no container engine works here: podman is not installed (no `podman` on PATH): "
+        "install podman (Debian/Ubuntu: apt-get install podman runc)"
+    )
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI on this machine")

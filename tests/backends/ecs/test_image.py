@@ -79,8 +79,15 @@ def test_build_and_push_sends_the_password_on_stdin_only(repo_aws, context):
 
 def test_dry_run_prints_and_fetches_no_token(repo_aws, context):
     lines = []
-    build_and_push(make_config({"stack": "img", "cpu_architecture": "ARM64"}), repo_aws, tag="v3", context=context,
-                   dry_run=True, out=lines.append, run=pytest.fail)
+    build_and_push(
+        make_config({"stack": "img", "cpu_architecture": "ARM64"}),
+        repo_aws,
+        tag="v3",
+        context=context,
+        dry_run=True,
+        out=lines.append,
+        run=pytest.fail,
+    )
     assert len(lines) == 4 and "--platform linux/arm64" in lines[0] and lines[3] == f"docker push {REPO}:v3"
     assert "ecr:GetAuthorizationToken" not in repo_aws.calls
     assert repo_aws.mutating_calls == []
@@ -95,10 +102,19 @@ def test_a_failing_step_stops_with_its_command(repo_aws, context):
 
 def test_a_pushed_tag_the_task_definition_does_not_run_is_pointed_out(repo_aws, context):
     lines = []
-    build_and_push(make_config({"stack": "img"}), repo_aws, tag="v2", context=context, out=lines.append,
-                   run=FakeDocker(), which=lambda _: "docker")
-    assert lines == [f"note: the task definition runs {REPO}:latest, not {REPO}:v2; "
-                     f"set image: {REPO}:v2 in params/ecs.yaml and run `mrkit ecs up`"]
+    build_and_push(
+        make_config({"stack": "img"}),
+        repo_aws,
+        tag="v2",
+        context=context,
+        out=lines.append,
+        run=FakeDocker(),
+        which=lambda _: "docker",
+    )
+    assert lines == [
+        f"note: the task definition runs {REPO}:latest, not {REPO}:v2; "
+        f"set image: {REPO}:v2 in params/ecs.yaml and run `mrkit ecs up`"
+    ]
 
 
 def test_without_docker_or_its_engine_the_error_says_what_is_missing(repo_aws, context):
@@ -110,14 +126,22 @@ def test_without_docker_or_its_engine_the_error_says_what_is_missing(repo_aws, c
     assert str(nothing.value) == (
         "no container engine works here: docker is not installed (no `docker` on PATH); podman is not installed "
         "(no `podman` on PATH): install Docker and start its engine or install podman (Debian/Ubuntu: "
-        "apt-get install podman runc)")
-    with pytest.raises(ImageError, match="^no container engine works here: docker cannot reach its engine "
-                                         "\\(Cannot connect to the Docker daemon.*; podman cannot reach"):
+        "apt-get install podman runc)"
+    )
+    with pytest.raises(
+        ImageError,
+        match="^no container engine works here: docker cannot reach its engine "
+        "\\(Cannot connect to the Docker daemon.*; podman cannot reach",
+    ):
         build_and_push(make_config({"stack": "img"}), repo_aws, context=context, run=no_engine, which=lambda _: "x")
-    with pytest.raises(ImageError, match="^no container engine works here: podman cannot reach its engine .*: "
-                                         "install podman \\(Debian/Ubuntu: apt-get install podman runc\\)$"):
-        build_and_push(make_config({"stack": "img"}), repo_aws, context=context, run=no_engine, which=lambda _: "x",
-                       builder="podman")
+    with pytest.raises(
+        ImageError,
+        match="^no container engine works here: podman cannot reach its engine .*: "
+        "install podman \\(Debian/Ubuntu: apt-get install podman runc\\)$",
+    ):
+        build_and_push(
+            make_config({"stack": "img"}), repo_aws, context=context, run=no_engine, which=lambda _: "x", builder="podman"
+        )
     assert "ecr:GetAuthorizationToken" not in repo_aws.calls  # no token fetched for nothing
 
 
@@ -126,24 +150,38 @@ def test_podman_builds_when_dockers_engine_does_not_answer(repo_aws, context):
     pushed = build_and_push(make_config({"stack": "img"}), repo_aws, context=context, run=podman, which=lambda _: "x")
     assert pushed == f"{REPO}:latest"
     argvs = [argv for argv, _ in podman.commands]
-    assert [a[:2] for a in argvs] == [["docker", "info"], ["podman", "info"], ["podman", "build"], ["podman", "tag"],
-                                      ["podman", "login"], ["podman", "push"]]
+    assert [a[:2] for a in argvs] == [
+        ["docker", "info"],
+        ["podman", "info"],
+        ["podman", "build"],
+        ["podman", "tag"],
+        ["podman", "login"],
+        ["podman", "push"],
+    ]
     assert argvs[4][2:] == ["--username", "AWS", "--password-stdin", "123456789012.dkr.ecr.us-east-1.amazonaws.com"]
     assert podman.commands[4][1]  # the password, on stdin
 
 
 def test_a_named_builder_is_the_only_one_tried(repo_aws, context):
     both = FakeDocker(engines=("docker", "podman"))
-    build_and_push(make_config({"stack": "img"}), repo_aws, context=context, run=both, which=lambda _: "x",
-                   builder="podman")
+    build_and_push(make_config({"stack": "img"}), repo_aws, context=context, run=both, which=lambda _: "x", builder="podman")
     assert {argv[0] for argv, _ in both.commands} == {"podman"}
 
 
 def test_base_image_and_no_push_build_and_tag_only(repo_aws, context):
     podman = FakeDocker(engines=("podman",))
     lines = []
-    tagged = build_and_push(make_config({"stack": "img"}), repo_aws, context=context, run=podman, which=lambda _: "x",
-                            builder="podman", base_image="localhost/base:1", push=False, out=lines.append)
+    tagged = build_and_push(
+        make_config({"stack": "img"}),
+        repo_aws,
+        context=context,
+        run=podman,
+        which=lambda _: "x",
+        builder="podman",
+        base_image="localhost/base:1",
+        push=False,
+        out=lines.append,
+    )
     assert tagged == f"{REPO}:latest" and lines == []
     [(_, build), (_, tag)] = [(None, argv) for argv, _ in podman.commands[1:]]
     assert build[:2] == ["podman", "build"] and build[-1] == context
@@ -155,8 +193,7 @@ def test_base_image_and_no_push_build_and_tag_only(repo_aws, context):
 
 def test_docker_builds_as_before():
     [build] = image_steps(REPO, push=False)[:1]
-    assert build.argv == ("docker", "build", "--platform", "linux/amd64", "--file", "./Dockerfile", "--tag",
-                          "mrkit:latest", ".")
+    assert build.argv == ("docker", "build", "--platform", "linux/amd64", "--file", "./Dockerfile", "--tag", "mrkit:latest", ".")
     assert ENGINES["docker"].build_options() == []
 
 
@@ -165,8 +202,21 @@ def test_the_cli_dry_run_prints_a_podman_build_with_the_base_image_and_no_push(r
 
     settings = tmp_path / "ecs.yaml"
     settings.write_text("stack: img\nregion: us-east-1\n")
-    result = mrkit("ecs", "image", "--config", settings, "--context", ROOT, "--builder", "podman", "--base-image",
-                   "localhost/base:1", "--no-push", "--dry-run", cwd=tmp_path)
+    result = mrkit(
+        "ecs",
+        "image",
+        "--config",
+        settings,
+        "--context",
+        ROOT,
+        "--builder",
+        "podman",
+        "--base-image",
+        "localhost/base:1",
+        "--no-push",
+        "--dry-run",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith("podman build --platform linux/amd64 --network host")

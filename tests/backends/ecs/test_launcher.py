@@ -72,10 +72,16 @@ class FakeMaster(threading.Thread):
             time.sleep(0.05)
         args = masters[0]["overrides"]["containerOverrides"][0]["command"]
         storage_url, run_id = args[args.index("--storage") + 1], args[args.index("--run-id") + 1]
-        bucket, _, prefix = storage_url[len("s3://"):].partition("/")
+        bucket, _, prefix = storage_url[len("s3://") :].partition("/")
         storage = S3Storage(bucket, prefix)
-        status = {"run_id": run_id, "phase": "map", "map": {"total": 3, "done": 0}, "reduce": {"total": 1, "done": 0},
-                  "workers": 0, "failure": None}
+        status = {
+            "run_id": run_id,
+            "phase": "map",
+            "map": {"total": 3, "done": 0},
+            "reduce": {"total": 1, "done": 0},
+            "workers": 0,
+            "failure": None,
+        }
         storage.write_bytes("mr-status.json", json.dumps(status).encode())
         while len([t for t in self._tasks() if _role(t) == "worker"]) < self.workers:
             assert time.monotonic() < deadline, "workers never came"
@@ -84,12 +90,23 @@ class FakeMaster(threading.Thread):
             return
         now = timing.now()
         records = [timing.task_record(run_id, "map", m, 1, "w0", 1, "h", now, now + 0.1) for m in range(3)]
-        summary = timing.summarize(records, run_id=run_id, app="", backend="master", n_map=3, n_reduce=1,
-                                   workers=self.workers, input_bytes=10, launched_at=now - 1, finished_at=now + 1)
+        summary = timing.summarize(
+            records,
+            run_id=run_id,
+            app="",
+            backend="master",
+            n_map=3,
+            n_reduce=1,
+            workers=self.workers,
+            input_bytes=10,
+            launched_at=now - 1,
+            finished_at=now + 1,
+        )
         storage.write_bytes("mr-run.json", json.dumps({"run": summary, "tasks": records}).encode())
         failure = "map task 1 (input x) failed 4 times; last error: boom" if self.finish == "failed" else None
-        storage.write_bytes("mr-status.json", json.dumps(
-            {**status, "phase": self.finish, "failure": failure, "workers": self.workers}).encode())
+        storage.write_bytes(
+            "mr-status.json", json.dumps({**status, "phase": self.finish, "failure": failure, "workers": self.workers}).encode()
+        )
 
 
 def _role(task):
@@ -98,8 +115,7 @@ def _role(task):
 
 def _run_task_calls(aws):
     sent = []
-    aws.client("ecs").meta.events.register("provide-client-params.ecs.RunTask",
-                                           lambda params, **_: sent.append(dict(params)))
+    aws.client("ecs").meta.events.register("provide-client-params.ecs.RunTask", lambda params, **_: sent.append(dict(params)))
     return sent
 
 
@@ -119,8 +135,11 @@ def test_25_workers_go_out_in_3_run_task_calls_and_every_task_is_stopped(stack, 
     assert [p["count"] for p in sent] == [1, 10, 10, 5]
     tokens = [p["clientToken"] for p in sent]
     assert len(set(tokens)) == 4 and all(t.startswith(result.summary["run_id"]) for t in tokens)
-    assert all(p["launchType"] == "FARGATE" and p["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"]
-               == [made.security_group] for p in sent)
+    assert all(
+        p["launchType"] == "FARGATE"
+        and p["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"] == [made.security_group]
+        for p in sent
+    )
     # The token lives in the bucket, read by the tasks' role; never in overrides, which describe_tasks shows.
     token = S3Storage(made.bucket, f"jobs/{result.summary['run_id']}").read_bytes("mr-token").decode()
     described = aws.describe_tasks(made.cluster_arn, [t.arn for t in result.tasks])
@@ -216,8 +235,11 @@ def test_workers_that_keep_stopping_fail_the_job_once_the_replacement_budget_is_
     killer = threading.Thread(target=kill_every_worker, daemon=True)
     killer.start()
     try:
-        with pytest.raises(JobFailed, match=r"^worker tasks stopped 7 times, more than the replacement budget "
-                                            r"of 6 \(2 x 2 workers \+ 2\): stopping the job$"):
+        with pytest.raises(
+            JobFailed,
+            match=r"^worker tasks stopped 7 times, more than the replacement budget "
+            r"of 6 \(2 x 2 workers \+ 2\): stopping the job$",
+        ):
             launcher.run("wc", inputs, n_reduce=1, workers=2)
     finally:
         done.set()

@@ -5,10 +5,15 @@ from mrkit.experiments.model.whatif import measured_start_latency
 
 
 def test_attempts_get_their_worker_tasks_lifecycle_by_private_ip():
-    uses = [TaskUse("arn:1", "worker", 0.0, lifecycle={"ecs_created_at": 100.0, "ecs_started_at": 150.0}, ip="10.0.1.23"),
-            TaskUse("arn:2", "master", 0.0, lifecycle={"ecs_created_at": 1.0}, ip="10.0.1.9")]
-    records = [{"host": "ip-10-0-1-23.ec2.internal", "phase": "map"}, {"host": "laptop", "phase": "map"},
-               {"host": "ip-10-0-1-9", "phase": "split"}]
+    uses = [
+        TaskUse("arn:1", "worker", 0.0, lifecycle={"ecs_created_at": 100.0, "ecs_started_at": 150.0}, ip="10.0.1.23"),
+        TaskUse("arn:2", "master", 0.0, lifecycle={"ecs_created_at": 1.0}, ip="10.0.1.9"),
+    ]
+    records = [
+        {"host": "ip-10-0-1-23.ec2.internal", "phase": "map"},
+        {"host": "laptop", "phase": "map"},
+        {"host": "ip-10-0-1-9", "phase": "split"},
+    ]
     add_lifecycle(records, uses)
     assert records[0]["ecs_started_at"] - records[0]["ecs_created_at"] == 50.0
     assert "ecs_created_at" not in records[1] and "ecs_created_at" not in records[2]  # stand-in; the master

@@ -45,8 +45,14 @@ def test_local_aws_serves_on_the_loopback_with_managed_policies_and_restores_the
 def test_a_stand_in_report_needs_no_aws_set_up_and_has_the_ecs_section_with_its_verification(tmp_path):
     out = tmp_path / "report.html"
     # A clean environment: no AWS variable (the ECS tests' own server may be running), so the report starts its own.
-    done = subprocess.run([*MRKIT, "report", "--quick", "--stand-in", "--no-checks", "--no-progress", "--out", str(out)],
-                          cwd=REPO_ROOT, env=without_aws(), capture_output=True, text=True, timeout=560)
+    done = subprocess.run(
+        [*MRKIT, "report", "--quick", "--stand-in", "--no-checks", "--no-progress", "--out", str(out)],
+        cwd=REPO_ROOT,
+        env=without_aws(),
+        capture_output=True,
+        text=True,
+        timeout=560,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     html = out.read_text(encoding="utf-8")
     assert "The ECS assignment" in html and "Verification" in html

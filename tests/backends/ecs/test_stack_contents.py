@@ -35,8 +35,10 @@ def test_the_task_definition_carries_what_fargate_requires(made):
     assert container["memory"] == 3072  # container-level memory: moto's run_task needs it
     assert container["essential"] is True
     assert container["portMappings"] == [{"containerPort": PORT, "protocol": "tcp"}]
-    assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
-        "awslogs-group": "/ecs/mrkit-lab", "awslogs-region": REGION, "awslogs-stream-prefix": "mrkit"}}
+    assert container["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {"awslogs-group": "/ecs/mrkit-lab", "awslogs-region": REGION, "awslogs-stream-prefix": "mrkit"},
+    }
     assert "command" not in container  # the launcher gives the arguments per task, in overrides
     assert container["entryPoint"] == ["mrkit"]  # the image's ENTRYPOINT, said so the stand-in can read it
 

@@ -45,9 +45,13 @@ class Launch:
         # The "image" has the test apps installed, and the mrkit under test (a worktree's, not the editable one).
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TEST_APPS), os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            [*MRKIT, "ecs", "run", *map(str, args), "--config", settings, "--stand-in", self.standin,
-             "--poll", "0.2", "--json"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [*MRKIT, "ecs", "run", *map(str, args), "--config", settings, "--stand-in", self.standin, "--poll", "0.2", "--json"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -114,8 +118,9 @@ def test_word_count_over_s3_equals_the_sequential_output(stack, settings, corpus
     s3 = aws.client("s3")
     prefix = f"jobs/{summary['run_id']}/"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=made.bucket, Prefix=prefix + "mr-out-")["Contents"]]
-    lines = sorted(line for key in keys
-                   for line in s3.get_object(Bucket=made.bucket, Key=key)["Body"].read().decode().splitlines())
+    lines = sorted(
+        line for key in keys for line in s3.get_object(Bucket=made.bucket, Key=key)["Body"].read().decode().splitlines()
+    )
     assert len(keys) == 3 and lines == sorted_outputs(tmp_path / "ref")
     assert "Fargate: 3 tasks, 45 vCPU-seconds, 90 GB-seconds" in launch.stderr  # 0.25 vCPU, 0.5 GB, 60 s minimum
     assert _tasks(aws, made, "RUNNING") == []
@@ -126,8 +131,9 @@ def test_a_killed_worker_task_is_replaced_and_the_output_is_still_exact(stack, s
     made, aws = stack
     (tmp_path / "ref").mkdir()
     mrkit("sequential", "wc", *corpus[:4], cwd=tmp_path / "ref", check=True)
-    launch = Launch(tmp_path, settings, "slowwc", *corpus[:4], "-m", "12", "-r", "2", "-w", "2",
-                    "--task-timeout", "2", "--verify")
+    launch = Launch(
+        tmp_path, settings, "slowwc", *corpus[:4], "-m", "12", "-r", "2", "-w", "2", "--task-timeout", "2", "--verify"
+    )
     launch.wait_for("started 2 worker task(s)")
     # Both workers have asked for work, and each of the 12 map calls takes 0.5 s: the workers are mid-task.
     launch.wait_for("2 worker(s) seen")
@@ -194,8 +200,9 @@ def test_workers_dying_at_start_fail_the_job_when_the_replacement_budget_is_spen
     assert code == 1, launch.stderr
     assert "started a replacement worker (4 so far)" in launch.stderr
     assert "replacement worker (5 so far)" not in launch.stderr
-    assert launch.lines[-1].endswith("job failed: worker tasks stopped 5 times, more than the replacement "
-                                     "budget of 4 (2 x 1 workers + 2): stopping the job"), launch.stderr
+    assert launch.lines[-1].endswith(
+        "job failed: worker tasks stopped 5 times, more than the replacement budget of 4 (2 x 1 workers + 2): stopping the job"
+    ), launch.stderr
     assert "(2 earlier worker task(s) also exited non-zero)" in launch.stderr, "3 log tails of 5, not all"
     assert _all_tasks_stopped(aws, made, before) == 1 + 5
 
@@ -206,25 +213,25 @@ def test_a_map_that_kills_every_worker_ends_the_job_non_zero_and_stops_every_tas
     made, aws = stack
     before = set(_tasks(aws, made, "STOPPED"))
     (tmp_path / "in.txt").write_text("a b\n")
-    launch = Launch(tmp_path, settings, "dies_in_map", tmp_path / "in.txt", "-r", "1", "-w", "1",
-                    "--task-timeout", "1")
+    launch = Launch(tmp_path, settings, "dies_in_map", tmp_path / "in.txt", "-r", "1", "-w", "1", "--task-timeout", "1")
     code, _ = launch.finish(timeout=150)
     assert code == 1, launch.stderr
-    assert "job failed: " in launch.lines[-1] and "stopped: Essential container in task exited (exit code 3)" \
-        in launch.stderr
+    assert "job failed: " in launch.lines[-1] and "stopped: Essential container in task exited (exit code 3)" in launch.stderr
     assert 2 <= _all_tasks_stopped(aws, made, before) <= 1 + 5
 
 
 def test_containers_without_a_stand_in_is_a_usage_error(moto_endpoint, settings, corpus, tmp_path):
     result = mrkit("ecs", "run", "wc", corpus[0], "--config", settings, "--containers", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip().endswith(
-        "--containers runs the stand-in's tasks as containers: give --stand-in DIR too"), result.stderr
+        "--containers runs the stand-in's tasks as containers: give --stand-in DIR too"
+    ), result.stderr
 
 
 def test_with_the_launcher_killed_the_master_task_ends_in_bounded_time(stack, settings, corpus, tmp_path):
     """Issue 22 D5: the launcher SIGKILLed 4 s in; its master task ran on with no workers (on Fargate, billed)."""
-    launch = Launch(tmp_path, settings, "crash", *corpus[:4], "-m", "8", "-w", "2", "--task-timeout", "2",
-                    "--start-timeout", "10")
+    launch = Launch(
+        tmp_path, settings, "crash", *corpus[:4], "-m", "8", "-w", "2", "--task-timeout", "2", "--start-timeout", "10"
+    )
     launch.wait_for("started 2 worker task(s)")
     master, workers = launch.pids("master"), launch.pids("worker")
     launch.process.kill()

@@ -61,7 +61,8 @@ def test_cores_other_programs_took_slow_the_job_down_as_fewer_cores():
     assert prediction.sim_job(cal, p).cores == pytest.approx(1.5)
     quiet = dataclasses.replace(cal, background=0.0)
     assert prediction.predict(quiet, dataclasses.replace(p, cores=1.5)).end_to_end_s == pytest.approx(
-        prediction.predict(cal, p).end_to_end_s)
+        prediction.predict(cal, p).end_to_end_s
+    )
 
 
 def test_runs_on_a_slow_machine_are_calibrated_at_the_machine_usual_speed():
@@ -128,7 +129,6 @@ def test_a_flat_cost_stays_flat_under_measurement_noise():
     assert costs.map_size_slope_s == 0.0 and costs.reduce_size_slope_s == 0.0
     assert costs.map_per_byte(INPUT) == costs.map_per_byte(INPUT / 48)
     assert costs.map_per_byte_s == pytest.approx(TRUE["map_per_byte_s"], rel=0.05)
-
 
 
 def test_a_size_effect_is_still_found_under_the_same_noise():

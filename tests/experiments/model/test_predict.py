@@ -22,8 +22,9 @@ pytestmark = pytest.mark.timeout(120)
 def calibration(tmp_path_factory):
     """A real calibration sweep on a tiny corpus: both apps, a few M, R and W."""
     root = tmp_path_factory.mktemp("cal")
-    cfg = sweep_config.load_sweep("calibrate", quick=True, results_dir=str(root / "results"), warmup=False,
-                        pairs=[[1, 1], [4, 2], [8, 4]], workers=[1, 4])
+    cfg = sweep_config.load_sweep(
+        "calibrate", quick=True, results_dir=str(root / "results"), warmup=False, pairs=[[1, 1], [4, 2], [8, 4]], workers=[1, 4]
+    )
     return sweep.run_sweep(cfg, progress=False)
 
 
@@ -33,8 +34,18 @@ def test_against_prints_the_json_contract(calibration, tmp_path):
     assert set(result) == {"points", "median_abs_error_pct", "max_abs_error_pct", "spearman", "within_noise_share"}
     assert len(result["points"]) == 12  # 2 apps x 3 pairs x 2 worker counts
     for p in result["points"]:
-        assert set(p) == {"app", "n_map", "n_reduce", "workers", "cores", "predicted_end_to_end_s",
-                          "measured_end_to_end_s", "error_pct", "measured_interval", "within_noise"}
+        assert set(p) == {
+            "app",
+            "n_map",
+            "n_reduce",
+            "workers",
+            "cores",
+            "predicted_end_to_end_s",
+            "measured_end_to_end_s",
+            "error_pct",
+            "measured_interval",
+            "within_noise",
+        }
         assert p["predicted_end_to_end_s"] > 0 and p["measured_end_to_end_s"] > 0
         assert p["measured_interval"] is None and p["within_noise"] is None  # one run each: no interval
     assert result["median_abs_error_pct"] <= result["max_abs_error_pct"]
@@ -44,14 +55,16 @@ def test_against_prints_the_json_contract(calibration, tmp_path):
 def test_against_repeats_shows_each_point_interval_and_the_rank_correlation(calibration, tmp_path):
     """The calibration's own recorded runs, each measured three times (at 0.9, 1 and 1.1 its recorded time)."""
     runs = pd.read_csv(pathlib.Path(calibration) / "runs.csv")
-    rows = [r | {"run_id": f"{r['run_id']}-{k}", "end_to_end_s": r["end_to_end_s"] * f}
-            for r in runs.to_dict("records") for k, f in enumerate((0.9, 1.0, 1.1))]
+    rows = [
+        r | {"run_id": f"{r['run_id']}-{k}", "end_to_end_s": r["end_to_end_s"] * f}
+        for r in runs.to_dict("records")
+        for k, f in enumerate((0.9, 1.0, 1.1))
+    ]
     against = tmp_path / "repeated"
     against.mkdir()
     pd.DataFrame(rows).to_csv(against / "runs.csv", index=False)
     shutil.copy(pathlib.Path(calibration) / "tasks.csv", against / "tasks.csv")
-    result = json.loads(mrkit("predict", calibration, "--against", against, "--json", cwd=tmp_path,
-                              check=True).stdout)
+    result = json.loads(mrkit("predict", calibration, "--against", against, "--json", cwd=tmp_path, check=True).stdout)
     recorded = runs.set_index(["app", "n_map", "n_reduce", "workers"])["end_to_end_s"]
     inside = []
     for p in result["points"]:
@@ -85,12 +98,15 @@ def test_ecs_what_if_shows_dollars(calibration, tmp_path):
     assert table.splitlines()[8].split()[1] == "100"  # the what-if goes to 100 mappers
 
 
-@pytest.mark.parametrize("args, message", [
-    (["{empty}"], "not a results directory"),
-    (["{cal}", "--sweep", "nope"], "no sweep named 'nope'"),
-    (["{cal}", "--cores", "0"], "--cores takes"),
-    (["{cal}", "--against", "{empty}"], "not a results directory"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{empty}"], "not a results directory"),
+        (["{cal}", "--sweep", "nope"], "no sweep named 'nope'"),
+        (["{cal}", "--cores", "0"], "--cores takes"),
+        (["{cal}", "--against", "{empty}"], "not a results directory"),
+    ],
+)
 def test_mistakes_are_one_line_exit_2(calibration, tmp_path, args, message):
     args = [a.format(empty=tmp_path, cal=calibration) for a in args]
     done = mrkit("predict", *args, cwd=tmp_path)
@@ -105,6 +121,8 @@ def test_the_size_effect_is_stated_per_app_in_one_line():
     rising = model_calibration.calibrate(*synthetic(CONFIGS, map_per_byte=per_byte), background=0).costs("wc")
     line = predict.size_effect("wc", rising)
     lo, hi = INPUT / 48, INPUT
-    assert line.startswith(f"wc: map {per_byte(lo) * 1e9:.3g} -> {per_byte(hi) * 1e9:.3g} ns per byte "
-                           f"({lo / 1e6:.3g} -> {hi / 1e6:.3g} MB tasks); reduce ")
+    assert line.startswith(
+        f"wc: map {per_byte(lo) * 1e9:.3g} -> {per_byte(hi) * 1e9:.3g} ns per byte "
+        f"({lo / 1e6:.3g} -> {hi / 1e6:.3g} MB tasks); reduce "
+    )
     assert line.endswith(f"{TRUE['reduce_per_record_s'] * 1e6:.3g} us per record, flat")

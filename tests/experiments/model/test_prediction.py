@@ -32,11 +32,15 @@ def test_a_measured_point_is_predicted_at_the_speed_its_runs_recorded(tmp_path):
     measured, _ = slowed(runs, tasks, {f"run{i}": 2.0 for i in range(len(runs))})
     measured["end_to_end_s"] = 1.0
     write_results(tmp_path / "slow", measured, tasks)
-    point = next(q for q in prediction.compare(cal, tmp_path / "slow")["points"]
-                 if (q["n_map"], q["n_reduce"], q["workers"]) == (16, 4, 4))
+    point = next(
+        q for q in prediction.compare(cal, tmp_path / "slow")["points"] if (q["n_map"], q["n_reduce"], q["workers"]) == (16, 4, 4)
+    )
     assert point["predicted_end_to_end_s"] == pytest.approx(twice, rel=1e-3)
-    as_usual = next(q for q in prediction.compare(cal, tmp_path / "slow", loaded=False)["points"]
-                    if (q["n_map"], q["n_reduce"], q["workers"]) == (16, 4, 4))
+    as_usual = next(
+        q
+        for q in prediction.compare(cal, tmp_path / "slow", loaded=False)["points"]
+        if (q["n_map"], q["n_reduce"], q["workers"]) == (16, 4, 4)
+    )
     assert as_usual["predicted_end_to_end_s"] == pytest.approx(usual, rel=1e-3)
 
 
@@ -45,8 +49,15 @@ def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():
     # One worker, one core: no sharing, so end to end = launch + fork + every demand in turn.
     p = prediction.Point("wc", INPUT, 4, 2, 1, 1)
     job = prediction.sim_job(cal, p)
-    serial = (cal.launch_s + cal.fork_s + sum(job.map_cpu) + sum(job.reduce_cpu)
-              + job.master_register_cpu + 4 * job.master_map_cpu + 2 * job.master_reduce_cpu)
+    serial = (
+        cal.launch_s
+        + cal.fork_s
+        + sum(job.map_cpu)
+        + sum(job.reduce_cpu)
+        + job.master_register_cpu
+        + 4 * job.master_map_cpu
+        + 2 * job.master_reduce_cpu
+    )
     assert prediction.predict(cal, p).end_to_end_s == pytest.approx(serial, rel=1e-6)
     # As many cores as workers: the map stage is one task's time plus the master answering 100 workers in turn.
     wide = prediction.Point("wc", INPUT, 100, 10, 100, 100)
@@ -64,8 +75,9 @@ def test_decompose_names_the_biggest_term_in_a_sentence():
     assert sum(d["terms_s"].values()) == pytest.approx(d["end_to_end_s"], rel=1e-9, abs=1e-9)
 
 
-@pytest.mark.parametrize("m, r, w, cores", [(1, 1, 1, 1), (5, 5, 5, 2), (100, 5, 100, 2), (20, 50, 50, 1),
-                                            (8, 4, 2, 100), (100, 100, 100, 100)])
+@pytest.mark.parametrize(
+    "m, r, w, cores", [(1, 1, 1, 1), (5, 5, 5, 2), (100, 5, 100, 2), (20, 50, 50, 1), (8, 4, 2, 100), (100, 100, 100, 100)]
+)
 def test_the_terms_add_up_to_the_prediction(m, r, w, cores):
     runs, tasks = synthetic(CONFIGS, contention=0.3, reduce_contention=0.1)
     runs["end_to_end_s"], runs["others_cpu_s"] = 2.0, 0.4  # a fifth of a core taken by others
@@ -98,8 +110,18 @@ def test_compare_gives_the_json_contract_with_medians_over_repeats(tmp_path):
     result = prediction.compare(cal, tmp_path / "m")
     assert set(result) == {"points", "median_abs_error_pct", "max_abs_error_pct", "spearman", "within_noise_share"}
     assert len(result["points"]) == len(CONFIGS)
-    assert set(result["points"][0]) == {"app", "n_map", "n_reduce", "workers", "cores", "predicted_end_to_end_s",
-                                        "measured_end_to_end_s", "error_pct", "measured_interval", "within_noise"}
+    assert set(result["points"][0]) == {
+        "app",
+        "n_map",
+        "n_reduce",
+        "workers",
+        "cores",
+        "predicted_end_to_end_s",
+        "measured_end_to_end_s",
+        "error_pct",
+        "measured_interval",
+        "within_noise",
+    }
     assert result["max_abs_error_pct"] < 0.1
     json.dumps(result)
     other = prediction.compare(cal, tmp_path / "m", cores=[8])  # other cores: predicted, not measured
@@ -196,9 +218,19 @@ def _drifting_report(truth):
         k = 2 * i + 1
         m, r, w = lab[i % len(lab)]
         end = prediction.predict(truth, prediction.Point("wc", INPUT, m, r, w, 2, speed=drift[k])).end_to_end_s
-        rows.append(runs.iloc[0].to_dict() | dict(run_id=f"lab{k}", sweep="map_sweep", n_map=m, n_reduce=r,
-                                                  workers=w, end_to_end_s=end, probe_cpu_s=PROBE * drift[k],
-                                                  position=k))
+        rows.append(
+            runs.iloc[0].to_dict()
+            | dict(
+                run_id=f"lab{k}",
+                sweep="map_sweep",
+                n_map=m,
+                n_reduce=r,
+                workers=w,
+                end_to_end_s=end,
+                probe_cpu_s=PROBE * drift[k],
+                position=k,
+            )
+        )
     return pd.concat([runs, pd.DataFrame(rows)], ignore_index=True), tasks
 
 
@@ -222,8 +254,9 @@ def test_calibrated_among_drifting_runs_the_same_point_early_and_late_predicts_a
         assert abs(a["error_pct"]) < 2 and abs(b["error_pct"]) < 2 and abs(a["error_pct"] - b["error_pct"]) < 1
     # without the probe, the late runs are predicted as fast as the early ones: the drift shows as error
     blind = lab.drop(columns="probe_cpu_s")
-    blind_early, blind_late = (prediction.agreement(cal, half) for half in (blind[blind["position"] < 12],
-                                                                           blind[blind["position"] > 14]))
+    blind_early, blind_late = (
+        prediction.agreement(cal, half) for half in (blind[blind["position"] < 12], blind[blind["position"] > 14])
+    )
     for a, b in zip(*(sorted(r["points"], key=lambda p: p["n_map"]) for r in (blind_early, blind_late))):
         assert a["error_pct"] - b["error_pct"] > 15
 
@@ -245,7 +278,12 @@ def test_per_sweep_agreement_says_where_the_model_holds():
 def test_targets_are_at_least_for_correlation_and_share_and_at_most_for_errors():
     ok = {"spearman": 0.9, "within_noise_share": 0.8, "median_abs_error_pct": 10.0, "max_abs_error_pct": 25.0}
     assert prediction.meets_targets(ok)
-    for key, worse in (("spearman", 0.89), ("within_noise_share", 0.79), ("median_abs_error_pct", 10.1),
-                       ("max_abs_error_pct", 25.1), ("spearman", None)):
+    for key, worse in (
+        ("spearman", 0.89),
+        ("within_noise_share", 0.79),
+        ("median_abs_error_pct", 10.1),
+        ("max_abs_error_pct", 25.1),
+        ("spearman", None),
+    ):
         assert not prediction.meets_targets(ok | {key: worse}), key
     assert prediction.meets_targets(ok | {"max_abs_error_pct": 60.0}, prediction.HOLDS)

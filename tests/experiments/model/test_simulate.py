@@ -33,8 +33,7 @@ def test_forks_delay_the_first_task_and_a_fraction_of_a_core_runs_slower():
 def test_master_serves_one_request_at_a_time_and_the_barrier_holds_reduces():
     # Maps end at 1.0; the master commits them one after the other (0.5 s each, alone on the cores),
     # so the reduce is queued at 2.0, runs to 3.0, and its commit ends the job at 3.5.
-    r = simulate(SimJob(map_cpu=(1.0, 1.0), reduce_cpu=(1.0,), workers=2, cores=2,
-                        master_map_cpu=0.5, master_reduce_cpu=0.5))
+    r = simulate(SimJob(map_cpu=(1.0, 1.0), reduce_cpu=(1.0,), workers=2, cores=2, master_map_cpu=0.5, master_reduce_cpu=0.5))
     reduce = by_task(r, "reduce")[(0, 1)]
     assert (reduce.start, reduce.end) == (pytest.approx(2.0), pytest.approx(3.0))
     assert r.end_s == pytest.approx(3.5)
@@ -57,8 +56,7 @@ def test_first_task_cost_goes_to_each_workers_first_attempt_only():
 
 
 def test_dedicated_cpus_do_not_share_and_start_latency_delays_workers():
-    r = simulate(SimJob(map_cpu=(1.0,) * 8, reduce_cpu=(1e-9,), workers=8, cores=1, dedicated=True,
-                        start_latency_s=30.0))
+    r = simulate(SimJob(map_cpu=(1.0,) * 8, reduce_cpu=(1e-9,), workers=8, cores=1, dedicated=True, start_latency_s=30.0))
     assert r.first_task_s == pytest.approx(30.0) and r.map_wall_s == pytest.approx(1.0)
 
 
@@ -88,12 +86,20 @@ def test_the_reduce_phase_contends_by_its_own_contention():
     assert simulate(same).reduce_wall_s == pytest.approx(1.5), "no reduce contention given: the map phase's"
 
 
-@pytest.mark.parametrize("m, r, w, cores", [(1, 1, 1, 1), (4, 2, 2, 1), (10, 5, 10, 2), (100, 50, 100, 2),
-                                            (20, 20, 4, 100)])
+@pytest.mark.parametrize("m, r, w, cores", [(1, 1, 1, 1), (4, 2, 2, 1), (10, 5, 10, 2), (100, 50, 100, 2), (20, 20, 4, 100)])
 def test_the_timeline_adds_up_to_the_simulated_end(m, r, w, cores):
-    job = SimJob(map_cpu=(0.3,) * m, reduce_cpu=(0.1,) * r, workers=w, cores=cores, master_map_cpu=0.002,
-                 master_reduce_cpu=0.001, master_register_cpu=0.003, fork_s=0.004, contention=0.2,
-                 task_timeout=1e6)  # no attempt handed out again: timeouts have their own tests
+    job = SimJob(
+        map_cpu=(0.3,) * m,
+        reduce_cpu=(0.1,) * r,
+        workers=w,
+        cores=cores,
+        master_map_cpu=0.002,
+        master_reduce_cpu=0.001,
+        master_register_cpu=0.003,
+        fork_s=0.004,
+        contention=0.2,
+        task_timeout=1e6,
+    )  # no attempt handed out again: timeouts have their own tests
     result = simulate(job)
     parts = result.timeline()
     assert sum(parts.values()) == pytest.approx(result.end_s, rel=1e-12)

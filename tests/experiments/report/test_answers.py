@@ -24,8 +24,21 @@ def sweep_frames(times, repeats=3, timed_out_at=None):
     for m, t in times.items():
         for rep in range(repeats):
             run_id = f"m{m}-{rep}"
-            runs.append(dict(run_id=run_id, app="wc", backend="local", n_map=m, n_reduce=5, workers=m, cpu_count=2,
-                             cores=2, input_bytes=8 * 2**20, end_to_end_s=t * (1 + 0.01 * rep), repeat=rep))
+            runs.append(
+                dict(
+                    run_id=run_id,
+                    app="wc",
+                    backend="local",
+                    n_map=m,
+                    n_reduce=5,
+                    workers=m,
+                    cpu_count=2,
+                    cores=2,
+                    input_bytes=8 * 2**20,
+                    end_to_end_s=t * (1 + 0.01 * rep),
+                    repeat=rep,
+                )
+            )
             for k in range(m):
                 tasks.append(dict(run_id=run_id, phase="map", task=k, attempt=1, status="ok"))
             if m == timed_out_at:
@@ -37,8 +50,9 @@ def test_text_and_figure_show_the_same_numbers(cal):
     runs, tasks = sweep_frames({5: 3.0, 10: 2.0, 20: 2.5, 100: 6.0}, timed_out_at=100)
     cfg = load_sweep("map_sweep", n_map=[5, 10, 20, 100])
     # a model that ranks the points right and predicts them within their intervals: its decomposition is shown
-    ans = answers.compute(runs, tasks, cfg, cal, {"median_abs_error_pct": 2.0, "max_abs_error_pct": 3.0,
-                                                  "spearman": 1.0, "within_noise_share": 1.0})
+    ans = answers.compute(
+        runs, tasks, cfg, cal, {"median_abs_error_pct": 2.0, "max_abs_error_pct": 3.0, "spearman": 1.0, "within_noise_share": 1.0}
+    )
     text = answers.answer_text(ans)
     fig = answers.answer_figure(ans)
     ax = fig.axes[0]
@@ -106,11 +120,18 @@ def test_the_models_decomposition_is_shown_only_within_the_measurements_noise(ca
     # issue 25: the answer explained a 1.08 s point with a model that said 1.79 s there
     runs, tasks = sweep_frames({5: 3.0, 10: 2.0, 20: 2.5})
     cfg = load_sweep("map_sweep", n_map=[5, 10, 20])
-    missing = answers.compute(runs, tasks, cfg, cal, {"median_abs_error_pct": 40.0, "max_abs_error_pct": 70.0,
-                                                      "spearman": 0.4, "within_noise_share": 0.25})
+    missing = answers.compute(
+        runs,
+        tasks,
+        cfg,
+        cal,
+        {"median_abs_error_pct": 40.0, "max_abs_error_pct": 70.0, "spearman": 0.4, "within_noise_share": 0.25},
+    )
     text = answers.answer_text(missing)
-    assert ("40% median error, 25% of the points within their measured 95% interval (needs 80%), "
-            "rank correlation 0.40 (needs 0.9): it misses here") in text
+    assert (
+        "40% median error, 25% of the points within their measured 95% interval (needs 80%), "
+        "rank correlation 0.40 (needs 0.9): it misses here"
+    ) in text
     assert "in the model's terms" not in text and "With more cores" not in text
     fig = answers.answer_figure(missing)
     assert [ln.get_label() for ln in fig.axes[0].lines if ln.get_label().startswith("model")] == []

@@ -8,29 +8,70 @@ from mrkit.experiments.report import engines, plots
 
 
 def _task(run, phase, task, attempt, worker, start, end, status="ok"):
-    return {"run_id": run, "phase": phase, "task": task, "attempt": attempt, "worker": worker, "start": start,
-            "end": end, "status": status}
+    return {
+        "run_id": run,
+        "phase": phase,
+        "task": task,
+        "attempt": attempt,
+        "worker": worker,
+        "start": start,
+        "end": end,
+        "status": status,
+    }
 
 
 def _frames():
-    runs = pd.DataFrame([
-        {"run_id": "l", "app": "wc", "backend": "local", "n_map": 2, "n_reduce": 1, "workers": 1,
-         "startup_s": 0.5, "end_to_end_s": 3.0},
-        {"run_id": "d", "app": "wc", "backend": "dask-tasks", "n_map": 2, "n_reduce": 1, "workers": 1,
-         "startup_s": 2.0, "end_to_end_s": 5.0},
-        {"run_id": "c", "app": "crash", "backend": "local", "n_map": 2, "n_reduce": 1, "workers": 1,
-         "startup_s": 0.1, "end_to_end_s": 7.0},
-    ])
-    tasks = pd.DataFrame([
-        _task("l", "split", 0, 1, "master", 0.0, 0.1),
-        _task("l", "map", 1, 1, "w0", 1.25, 1.5), _task("l", "map", 0, 1, "w0", 1.0, 1.125),  # gap 0.125
-        _task("l", "reduce", 0, 1, "w0", 2.5, 3.0),  # after the barrier: not a gap
-        _task("d", "map", 0, 1, "a", 2.0, 2.5), _task("d", "map", 1, 1, "a", 3.0, 3.5),  # gap 0.5
-        _task("d", "reduce", 0, 1, "a", 4.0, 4.5),
-        _task("c", "map", 0, 1, "w0", 1.0, 2.0, "failed"), _task("c", "map", 0, 2, "w1", 2.0, 3.0),
-        _task("c", "map", 1, 1, "w0", 1.0, 2.0), _task("c", "reduce", 0, 1, "w1", 4.0, 5.0, "timed_out"),
-        _task("c", "reduce", 0, 2, "w0", 5.0, 6.0, "superseded"), _task("c", "reduce", 0, 3, "w1", 5.0, 6.0),
-    ])
+    runs = pd.DataFrame(
+        [
+            {
+                "run_id": "l",
+                "app": "wc",
+                "backend": "local",
+                "n_map": 2,
+                "n_reduce": 1,
+                "workers": 1,
+                "startup_s": 0.5,
+                "end_to_end_s": 3.0,
+            },
+            {
+                "run_id": "d",
+                "app": "wc",
+                "backend": "dask-tasks",
+                "n_map": 2,
+                "n_reduce": 1,
+                "workers": 1,
+                "startup_s": 2.0,
+                "end_to_end_s": 5.0,
+            },
+            {
+                "run_id": "c",
+                "app": "crash",
+                "backend": "local",
+                "n_map": 2,
+                "n_reduce": 1,
+                "workers": 1,
+                "startup_s": 0.1,
+                "end_to_end_s": 7.0,
+            },
+        ]
+    )
+    tasks = pd.DataFrame(
+        [
+            _task("l", "split", 0, 1, "master", 0.0, 0.1),
+            _task("l", "map", 1, 1, "w0", 1.25, 1.5),
+            _task("l", "map", 0, 1, "w0", 1.0, 1.125),  # gap 0.125
+            _task("l", "reduce", 0, 1, "w0", 2.5, 3.0),  # after the barrier: not a gap
+            _task("d", "map", 0, 1, "a", 2.0, 2.5),
+            _task("d", "map", 1, 1, "a", 3.0, 3.5),  # gap 0.5
+            _task("d", "reduce", 0, 1, "a", 4.0, 4.5),
+            _task("c", "map", 0, 1, "w0", 1.0, 2.0, "failed"),
+            _task("c", "map", 0, 2, "w1", 2.0, 3.0),
+            _task("c", "map", 1, 1, "w0", 1.0, 2.0),
+            _task("c", "reduce", 0, 1, "w1", 4.0, 5.0, "timed_out"),
+            _task("c", "reduce", 0, 2, "w0", 5.0, 6.0, "superseded"),
+            _task("c", "reduce", 0, 3, "w1", 5.0, 6.0),
+        ]
+    )
     return runs, tasks
 
 
@@ -64,12 +105,14 @@ def test_the_tables_are_per_engine_and_leave_the_crash_runs_to_their_own():
     table = engines.engine_table(runs, tasks)
     assert table[["backend", "runs", "startup_s", "gap_s", "gaps"]].to_dict("records") == [
         {"backend": "local", "runs": 1, "startup_s": 0.5, "gap_s": 0.125, "gaps": 1},
-        {"backend": "dask-tasks", "runs": 1, "startup_s": 2.0, "gap_s": 0.5, "gaps": 1}]
+        {"backend": "dask-tasks", "runs": 1, "startup_s": 2.0, "gap_s": 0.5, "gaps": 1},
+    ]
     e2e = engines.end_to_end_table(runs)
     assert e2e.to_dict("records") == [{"n_map": 2, "n_reduce": 1, "workers": 1, "local": 3.0, "dask-tasks": 5.0}]
     crash = engines.crash_table(runs, tasks)
-    assert crash.to_dict("records") == [{"backend": "local", "end_to_end_s": 7.0, "attempts": 6, "lost_attempts": 3,
-                                         "rerun_tasks": 2}]
+    assert crash.to_dict("records") == [
+        {"backend": "local", "end_to_end_s": 7.0, "attempts": 6, "lost_attempts": 3, "rerun_tasks": 2}
+    ]
 
 
 def test_the_text_and_figure_state_the_tables_numbers():
@@ -80,8 +123,7 @@ def test_the_text_and_figure_state_the_tables_numbers():
     assert "Fastest end to end: M=2 R=1 W=1: local." in text
     assert "local took 7 s, lost 3 attempts of 6 and ran 2 tasks again" in text
     fig = plots.engines_plot(runs, tasks)
-    assert [ax.get_title() for ax in fig.axes] == ["worker start-up", "per-task overhead",
-                                                  "end-to-end time per configuration"]
+    assert [ax.get_title() for ax in fig.axes] == ["worker start-up", "per-task overhead", "end-to-end time per configuration"]
     assert [p.get_height() for p in fig.axes[0].patches] == [0.5, 2.0]
     assert [p.get_height() for p in fig.axes[1].patches] == [125.0, 500.0]
 

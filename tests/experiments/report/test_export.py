@@ -13,8 +13,10 @@ pytestmark = pytest.mark.timeout(120)
 def quick_configs(tmp_path):
     """Two quick sweeps (2 configurations x 1 repeat each) in one results directory."""
     results = str(tmp_path / "results")
-    return [sweep_config.load_sweep("map_sweep", quick=True, results_dir=results, warmup=False),
-            sweep_config.load_sweep("reduce_sweep", quick=True, results_dir=results, warmup=False)]
+    return [
+        sweep_config.load_sweep("map_sweep", quick=True, results_dir=results, warmup=False),
+        sweep_config.load_sweep("reduce_sweep", quick=True, results_dir=results, warmup=False),
+    ]
 
 
 def rows(path):

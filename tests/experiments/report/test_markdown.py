@@ -22,10 +22,25 @@ def make_runs(means, *, x="n_map", fixed=None, cv=0.01, repeats=3, seed=1, cpu_c
         w = workers(cfg) if workers else max(cfg["n_map"], cfg["n_reduce"])
         for rep in range(repeats):
             t = mean * (1 + cv * rng.standard_normal())
-            rows.append(dict(run_id=f"{x}{value}-{rep}", app="wc", backend="local", workers=w, cpu_count=cpu_count,
-                             split_s=0.01, map_serial_sum_s=0.6 * t * min(w, cpu_count), map_wall_s=0.6 * t,
-                             reduce_wall_s=0.2 * t, end_to_end_s=t, est_parallel_s=0.81 * t,
-                             est_serial_s=0.81 * t * w, repeat=rep, **cfg, **extra))
+            rows.append(
+                dict(
+                    run_id=f"{x}{value}-{rep}",
+                    app="wc",
+                    backend="local",
+                    workers=w,
+                    cpu_count=cpu_count,
+                    split_s=0.01,
+                    map_serial_sum_s=0.6 * t * min(w, cpu_count),
+                    map_wall_s=0.6 * t,
+                    reduce_wall_s=0.2 * t,
+                    end_to_end_s=t,
+                    est_parallel_s=0.81 * t,
+                    est_serial_s=0.81 * t * w,
+                    repeat=rep,
+                    **cfg,
+                    **extra,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -49,11 +64,14 @@ def test_map_sweep_trend_names_the_turn_up_with_the_frames_numbers():
     assert close(m[3], mean_of(runs, "n_map", 100))
 
 
-@pytest.mark.parametrize("means, pattern", [
-    ({5: 3.0, 10: 2.0, 20: 1.0}, r"falls steadily from .* at R=5 to .* at R=20"),
-    ({5: 1.0, 10: 2.0, 20: 3.0}, r"rises from .* at R=5 to .* at R=20"),
-    ({5: 2.00, 10: 2.02, 20: 2.01}, r"stays flat"),
-])
+@pytest.mark.parametrize(
+    "means, pattern",
+    [
+        ({5: 3.0, 10: 2.0, 20: 1.0}, r"falls steadily from .* at R=5 to .* at R=20"),
+        ({5: 1.0, 10: 2.0, 20: 3.0}, r"rises from .* at R=5 to .* at R=20"),
+        ({5: 2.00, 10: 2.02, 20: 2.01}, r"stays flat"),
+    ],
+)
 def test_trend_shapes(means, pattern):
     assert re.search(pattern, markdown.trend(make_runs(means, x="n_reduce", cv=0.001), "n_reduce"))
 
@@ -61,8 +79,11 @@ def test_trend_shapes(means, pattern):
 def test_best_configuration_and_a_real_margin():
     runs = make_runs(MAP_MEANS)
     text = markdown.best(runs)
-    m = re.search(rf"fastest configuration is M=20 R=5 W=20 at {NUM} s .*runner-up, M=15 R=5 W=15, "
-                  rf"is {NUM} s \({NUM}%\) slower, a real difference", text)
+    m = re.search(
+        rf"fastest configuration is M=20 R=5 W=20 at {NUM} s .*runner-up, M=15 R=5 W=15, "
+        rf"is {NUM} s \({NUM}%\) slower, a real difference",
+        text,
+    )
     assert m, text
     best, second = mean_of(runs, "n_map", 20), mean_of(runs, "n_map", 15)
     assert close(m[1], best) and close(m[2], second - best)
@@ -93,8 +114,11 @@ def test_points_repeated_past_the_plan_are_named_with_their_final_interval():
     runs = pd.concat([runs[runs["n_map"] != 50], extra], ignore_index=True)
     text = markdown.noise(runs)
     i = analysis.interval_of(extra["end_to_end_s"])
-    m = re.search(rf"Repeated past 3 runs because their 95% interval was wide: M=50 R=5 W=50 \(5 runs, "
-                  rf"95% interval {NUM}–{NUM} s\) \(1 of {len(MAP_MEANS)} configurations\)", text)
+    m = re.search(
+        rf"Repeated past 3 runs because their 95% interval was wide: M=50 R=5 W=50 \(5 runs, "
+        rf"95% interval {NUM}–{NUM} s\) \(1 of {len(MAP_MEANS)} configurations\)",
+        text,
+    )
     assert m, text
     assert float(m[1]) == pytest.approx(i["lo"], rel=0.01) and float(m[2]) == pytest.approx(i["hi"], rel=0.01)
     assert "Repeated past" not in markdown.noise(make_runs(MAP_MEANS))
@@ -102,8 +126,7 @@ def test_points_repeated_past_the_plan_are_named_with_their_final_interval():
 
 def test_amdahl_fraction_and_predictions_come_from_the_fit():
     f = 0.2
-    runs = make_runs({w: 10 * (f + (1 - f) / w) for w in (1, 2, 4, 8)}, fixed={"n_reduce": 1}, cv=0.005,
-                     cpu_count=8)
+    runs = make_runs({w: 10 * (f + (1 - f) / w) for w in (1, 2, 4, 8)}, fixed={"n_reduce": 1}, cv=0.005, cpu_count=8)
     text = markdown.amdahl(runs)
     fit = analysis.fit_amdahl(runs["workers"], runs["end_to_end_s"])
     m = re.search(rf"f = {NUM} \(95% CI {NUM}–{NUM}", text)
@@ -127,8 +150,13 @@ def test_amdahl_when_workers_do_not_help_or_do_not_vary():
 
 def test_limits_name_cores_per_task_cost_serial_stages_and_stragglers():
     runs = make_runs(MAP_MEANS)
-    tasks = pd.DataFrame([dict(run_id=rid, phase="map", task=i, status="ok", duration_s=d)
-                          for rid in runs["run_id"] for i, d in enumerate([0.1, 0.1, 0.1, 0.4])])
+    tasks = pd.DataFrame(
+        [
+            dict(run_id=rid, phase="map", task=i, status="ok", duration_s=d)
+            for rid in runs["run_id"]
+            for i, d in enumerate([0.1, 0.1, 0.1, 0.4])
+        ]
+    )
     text = markdown.limits(runs, tasks, "n_map")
     assert re.search(r"6 of 6 worker counts exceed the 2 CPUs \(up to W=100\)", text), text
     assert "A straight line through the mean times says each extra task" in text  # every M >= cores: no fit
@@ -145,8 +173,11 @@ def test_per_task_slope_is_taken_where_every_core_is_busy():
     means = {1: 4.0, 2: 2.0, 4: 2.2, 8: 2.6}
     runs = make_runs(means, fixed={"n_reduce": 1}, cv=0.001)
     text = markdown.limits(runs, None, "n_map")
-    m = re.search(rf"From M=2 on \(all 2 CPUs busy\), a straight line through the mean times says each extra task "
-                  rf"adds about {NUM} ms", text)
+    m = re.search(
+        rf"From M=2 on \(all 2 CPUs busy\), a straight line through the mean times says each extra task "
+        rf"adds about {NUM} ms",
+        text,
+    )
     busy = runs[runs["n_map"] >= 2].groupby("n_map")["end_to_end_s"].mean()
     assert m and close(m[1], np.polyfit(busy.index.to_numpy(float), busy.to_numpy(), 1)[0] * 1000), text
     pinned = markdown.limits(runs.assign(cores=1), None, "n_map")  # pinned to 1 CPU: every point is busy
@@ -157,8 +188,15 @@ def test_markdown_report_sections_per_sweep_and_header():
     a = make_runs(MAP_MEANS, sweep="map_sweep")
     b = make_runs({5: 3.0, 10: 2.0, 20: 2.5}, x="n_reduce", sweep="reduce_sweep")
     runs = pd.concat([a, b], ignore_index=True)
-    meta = {"host": "box", "cpu_count": 2, "versions": {"mrkit": "0.1.0"}, "git_commit": "abcdef1234567",
-            "start": "2026-01-01T00:00:00", "input_bytes": 16 * 2**20, "parameters": {"repeats": 3, "warmup": True}}
+    meta = {
+        "host": "box",
+        "cpu_count": 2,
+        "versions": {"mrkit": "0.1.0"},
+        "git_commit": "abcdef1234567",
+        "start": "2026-01-01T00:00:00",
+        "input_bytes": 16 * 2**20,
+        "parameters": {"repeats": 3, "warmup": True},
+    }
     text = markdown.markdown_report(runs, None, meta=meta)
     assert text.count("\n## ") == 2
     assert "## Map sweep" in text and "## Reduce sweep" in text
@@ -189,13 +227,24 @@ def test_correctness_section_counts_missing_extra_and_different(tmp_path):
 
 def test_fault_tolerance_section_counts_attempts():
     # as the master records them: a late completion replaces its timed_out row with superseded
-    rows = [("map", 0, 1, "ok", 0.2, 11), ("map", 1, 1, "superseded", 12.0, 12), ("map", 1, 2, "ok", 0.3, 13),
-            ("map", 2, 1, "timed_out", 10.0, 14), ("map", 2, 2, "failed", 0.1, 15), ("map", 2, 3, "ok", 0.2, 16),
-            ("map", 3, 1, "timed_out", 10.0, 17), ("map", 3, 2, "ok", 0.2, 18), ("reduce", 0, 1, "ok", 0.5, 19)]
-    tasks = pd.DataFrame([dict(run_id="r1", phase=p, task=t, attempt=a, status=s, duration_s=d, pid=pid)
-                          for p, t, a, s, d, pid in rows])
-    tasks = pd.concat([tasks, pd.DataFrame([dict(run_id="r1", phase="split", task=0, attempt=1, status="ok",
-                                                 duration_s=0.0, pid=1)])], ignore_index=True)
+    rows = [
+        ("map", 0, 1, "ok", 0.2, 11),
+        ("map", 1, 1, "superseded", 12.0, 12),
+        ("map", 1, 2, "ok", 0.3, 13),
+        ("map", 2, 1, "timed_out", 10.0, 14),
+        ("map", 2, 2, "failed", 0.1, 15),
+        ("map", 2, 3, "ok", 0.2, 16),
+        ("map", 3, 1, "timed_out", 10.0, 17),
+        ("map", 3, 2, "ok", 0.2, 18),
+        ("reduce", 0, 1, "ok", 0.5, 19),
+    ]
+    tasks = pd.DataFrame(
+        [dict(run_id="r1", phase=p, task=t, attempt=a, status=s, duration_s=d, pid=pid) for p, t, a, s, d, pid in rows]
+    )
+    tasks = pd.concat(
+        [tasks, pd.DataFrame([dict(run_id="r1", phase="split", task=0, attempt=1, status="ok", duration_s=0.0, pid=1)])],
+        ignore_index=True,
+    )
     good = analysis.correctness({"a": "1"}, {"a": "1"})
     text = markdown.fault_tolerance_section(tasks, good)
     assert "Over 1 run, 4 map and 1 reduce tasks took 9 attempts" in text
@@ -208,7 +257,6 @@ def test_fault_tolerance_section_counts_attempts():
 
 def test_amdahl_fits_within_the_cores_and_does_not_claim_time_never_fell():
     import pandas as pd
-
 
     # 4 cores: time follows f = 0.2 up to W=4, then oversubscription slows it.
     rows = [(w, t) for w, t in ((1, 1.0), (2, 0.6), (4, 0.4), (8, 1.3)) for _ in range(3)]
@@ -232,12 +280,13 @@ def test_the_ecs_provenance_says_fargate_processes_or_containers_from_the_record
 def test_failures_are_named_by_how_they_ended_in_the_task_records():
     # issue 25: "4 failed (the app raised)", though the crash app kills its worker: a died worker never
     # reports, so its attempt has no CPU seconds; an app that raised was reported, with them
-    tasks = pd.DataFrame([dict(run_id="r", phase="map", task=0, attempt=1, status="failed", duration_s=0.1,
-                               cpu_s=float("nan"), pid=1),
-                          dict(run_id="r", phase="map", task=0, attempt=2, status="failed", duration_s=0.1,
-                               cpu_s=0.05, pid=2),
-                          dict(run_id="r", phase="map", task=0, attempt=3, status="ok", duration_s=0.1,
-                               cpu_s=0.05, pid=2)])
+    tasks = pd.DataFrame(
+        [
+            dict(run_id="r", phase="map", task=0, attempt=1, status="failed", duration_s=0.1, cpu_s=float("nan"), pid=1),
+            dict(run_id="r", phase="map", task=0, attempt=2, status="failed", duration_s=0.1, cpu_s=0.05, pid=2),
+            dict(run_id="r", phase="map", task=0, attempt=3, status="ok", duration_s=0.1, cpu_s=0.05, pid=2),
+        ]
+    )
     text = markdown.fault_tolerance_section(tasks)
     assert "1 ok, 1 failed (the worker died), 1 failed (the app raised)" in text
 

@@ -39,8 +39,9 @@ def test_the_committed_notebooks_are_what_build_py_writes(tmp_path):
     spec.loader.exec_module(build)
     build.build(tmp_path)
     for name in build.NOTEBOOKS:
-        assert (tmp_path / name).read_text() == (ROOT / "notebooks" / name).read_text(), \
+        assert (tmp_path / name).read_text() == (ROOT / "notebooks" / name).read_text(), (
             f"notebooks/{name} differs from what notebooks/build.py writes: run python notebooks/build.py"
+        )
 
 
 def test_first_code_cell_is_tagged_parameters_and_names_them_all():
@@ -59,9 +60,26 @@ def test_first_code_cell_is_tagged_parameters_and_names_them_all():
 def test_papermill_runs_the_sweep_notebook_from_the_repo_root(app, sweep, checks, tmp_path):
     # The README's command, with the quick sweep and results in tmp_path.
     out, results = tmp_path / "out.ipynb", tmp_path / "results"
-    command = [sys.executable, "-m", "papermill", "notebooks/sweep.ipynb", str(out), "-p", "app", app,
-               "-p", "quick", "True", "-p", "results_dir", str(results), "-p", "checks", str(checks),
-               "--no-progress-bar"]
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        "notebooks/sweep.ipynb",
+        str(out),
+        "-p",
+        "app",
+        app,
+        "-p",
+        "quick",
+        "True",
+        "-p",
+        "results_dir",
+        str(results),
+        "-p",
+        "checks",
+        str(checks),
+        "--no-progress-bar",
+    ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=140)
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -98,13 +116,16 @@ def test_an_app_alone_runs_its_usual_sweep_and_a_sweep_alone_keeps_its_app():
     assert [(c.name, c.app) for c in nr.sweep_plan()] == [("map_sweep", "wc")]
     assert [(c.name, c.app) for c in nr.sweep_plan(sweep="pairs_indexer")] == [("pairs_indexer", "indexer")]
     assert [(c.name, c.app) for c in nr.sweep_plan("indexer", ["map_sweep", "reduce_sweep"])] == [
-        ("map_sweep", "indexer"), ("reduce_sweep", "indexer")]
+        ("map_sweep", "indexer"),
+        ("reduce_sweep", "indexer"),
+    ]
 
 
 def test_none_keeps_the_yaml_value_and_overrides_apply_to_every_sweep(tmp_path):
     (tmp_path / "a.txt").write_text("one two")
-    (cfg,) = nr.sweep_plan(sweep="map_sweep", quick=True, repeats=None, workers=2, inputs=str(tmp_path),
-                           results_dir=str(tmp_path))
+    (cfg,) = nr.sweep_plan(
+        sweep="map_sweep", quick=True, repeats=None, workers=2, inputs=str(tmp_path), results_dir=str(tmp_path)
+    )
     assert cfg.repeats == 1 and cfg.n_map == (5, 10) and cfg.workers == (2,)
     assert cfg.inputs == (str(tmp_path / "a.txt"),) and cfg.results_dir == str(tmp_path)
 
@@ -176,8 +197,26 @@ def test_under_papermill_the_sweeps_progress_reaches_the_terminal_and_not_the_no
     import pty
 
     out, results = tmp_path / "out.ipynb", tmp_path / "results"
-    command = [sys.executable, "-m", "papermill", "notebooks/sweep.ipynb", str(out), "-p", "sweep", "map_sweep",
-               "-p", "quick", "True", "-p", "results_dir", str(results), "-p", "checks", "False", "--no-progress-bar"]
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        "notebooks/sweep.ipynb",
+        str(out),
+        "-p",
+        "sweep",
+        "map_sweep",
+        "-p",
+        "quick",
+        "True",
+        "-p",
+        "results_dir",
+        str(results),
+        "-p",
+        "checks",
+        "False",
+        "--no-progress-bar",
+    ]
     terminal, attached = pty.openpty()
     # As from a shell: without pytest's variable, which turns off ipykernel's capture of descriptors.
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}

@@ -21,11 +21,29 @@ def make_runs(configs, repeats=3, seed=0, cpu_count=2):
             noise = 1 + 0.02 * rng.standard_normal()
             map_wall = 4 / min(w, cpu_count) * noise
             e2e = (1 + map_wall + 0.01 * m) * noise
-            rows.append(dict(run_id=f"run{i}-{rep}", app="wc", backend="local", n_map=m, n_reduce=r, workers=w,
-                             cpu_count=cpu_count, input_bytes=1000, split_s=0.01, map_serial_sum_s=4 * noise,
-                             map_wall_s=map_wall, reduce_serial_sum_s=0.4, reduce_wall_s=0.2, startup_s=0.3,
-                             end_to_end_s=e2e, est_serial_s=4.41, est_parallel_s=0.21 + map_wall, retries=0,
-                             repeat=rep))
+            rows.append(
+                dict(
+                    run_id=f"run{i}-{rep}",
+                    app="wc",
+                    backend="local",
+                    n_map=m,
+                    n_reduce=r,
+                    workers=w,
+                    cpu_count=cpu_count,
+                    input_bytes=1000,
+                    split_s=0.01,
+                    map_serial_sum_s=4 * noise,
+                    map_wall_s=map_wall,
+                    reduce_serial_sum_s=0.4,
+                    reduce_wall_s=0.2,
+                    startup_s=0.3,
+                    end_to_end_s=e2e,
+                    est_serial_s=4.41,
+                    est_parallel_s=0.21 + map_wall,
+                    retries=0,
+                    repeat=rep,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -33,14 +51,34 @@ def make_tasks(run_id="run0-0"):
     # One record per attempt, as the master writes them, at a 1.4 s task timeout: map 1's first attempt
     # outlives it and loses to the second (superseded); map 2's first is still running when the job
     # ends at 3.1 s (timed_out); reduce 0's first fails. A worker runs one attempt at a time.
-    rows = [("split", 0, 1, "master", 0.0, 0.01, "ok"),
-            ("map", 0, 1, "w0", 0.02, 1.0, "ok"), ("map", 1, 1, "w1", 0.02, 3.0, "superseded"),
-            ("map", 2, 1, "w2", 0.02, 3.1, "timed_out"), ("map", 1, 2, "w0", 1.5, 2.4, "ok"),
-            ("map", 2, 2, "w3", 1.5, 2.3, "ok"),
-            ("reduce", 0, 1, "w10", 2.5, 2.8, "failed"), ("reduce", 0, 2, "w0", 2.8, 3.1, "ok")]
-    return pd.DataFrame([dict(run_id=run_id, phase=p, task=t, attempt=a, worker=w, pid=1, host="h",
-                              start=100 + s, end=100 + e, duration_s=e - s, status=st)
-                         for p, t, a, w, s, e, st in rows])
+    rows = [
+        ("split", 0, 1, "master", 0.0, 0.01, "ok"),
+        ("map", 0, 1, "w0", 0.02, 1.0, "ok"),
+        ("map", 1, 1, "w1", 0.02, 3.0, "superseded"),
+        ("map", 2, 1, "w2", 0.02, 3.1, "timed_out"),
+        ("map", 1, 2, "w0", 1.5, 2.4, "ok"),
+        ("map", 2, 2, "w3", 1.5, 2.3, "ok"),
+        ("reduce", 0, 1, "w10", 2.5, 2.8, "failed"),
+        ("reduce", 0, 2, "w0", 2.8, 3.1, "ok"),
+    ]
+    return pd.DataFrame(
+        [
+            dict(
+                run_id=run_id,
+                phase=p,
+                task=t,
+                attempt=a,
+                worker=w,
+                pid=1,
+                host="h",
+                start=100 + s,
+                end=100 + e,
+                duration_s=e - s,
+                status=st,
+            )
+            for p, t, a, w, s, e, st in rows
+        ]
+    )
 
 
 MAP_SWEEP = [(m, 5, m) for m in (5, 10, 20, 50)]
@@ -107,9 +145,13 @@ def test_speedup_plot_without_distinct_workers_says_why():
 def test_legends_sit_beside_the_axes_and_lines_of_a_second_parameter_differ_in_colour():
     # issue 25: legends over data; four R series in near-identical blues
     pairs = make_runs([(m, r, max(m, r)) for m in (1, 5) for r in (1, 2, 5, 10)])
-    figures = [plots.time_vs(pairs, "n_map"), plots.speedup_plot(make_runs(MAPPERS)),
-               plots.map_speedup_plot(make_runs(MAPPERS)), plots.estimated_time_plot(make_runs(MAPPERS)),
-               plots.stage_plot(make_runs(MAPPERS))]
+    figures = [
+        plots.time_vs(pairs, "n_map"),
+        plots.speedup_plot(make_runs(MAPPERS)),
+        plots.map_speedup_plot(make_runs(MAPPERS)),
+        plots.estimated_time_plot(make_runs(MAPPERS)),
+        plots.stage_plot(make_runs(MAPPERS)),
+    ]
     for fig in figures:
         fig.canvas.draw()
         ax = fig.axes[0]
@@ -136,8 +178,7 @@ def test_map_speedup_and_estimated_time_plots():
     assert {"measured", "ideal (= mappers)", "CPU ceiling (2 cores)"} <= set(legend_labels(ax))
     ax = plots.estimated_time_plot(runs).axes[0]
     assert ax.get_ylabel() == "time (s)" and len(ax.containers) == 3
-    assert [lbl.split(" (")[0] for lbl in legend_labels(ax)] == [
-        "measured end-to-end", "estimated parallel", "estimated serial"]
+    assert [lbl.split(" (")[0] for lbl in legend_labels(ax)] == ["measured end-to-end", "estimated parallel", "estimated serial"]
 
 
 def test_heatmap_shows_mean_time_per_pair():
@@ -203,8 +244,19 @@ def test_the_evidence_figure_reads_cpu_per_mib_start_up_and_barrier_wait_from_th
     for _, run in runs.iterrows():
         m = int(run["n_map"])
         for k in range(m):  # 8 MiB in all, 0.5 CPU s per MiB; map k ends at k seconds
-            rows.append(dict(run_id=run["run_id"], phase="map", task=k, attempt=1, status="ok", start=0.0,
-                             end=float(k), bytes_in=8 * 2**20 / m, cpu_s=4.0 / m))
+            rows.append(
+                dict(
+                    run_id=run["run_id"],
+                    phase="map",
+                    task=k,
+                    attempt=1,
+                    status="ok",
+                    start=0.0,
+                    end=float(k),
+                    bytes_in=8 * 2**20 / m,
+                    cpu_s=4.0 / m,
+                )
+            )
     fig = plots.evidence_plot(runs, pd.DataFrame(rows))
     cpu, start, wait = fig.axes
     assert np.allclose(cpu.lines[0].get_ydata(), 0.5) and list(cpu.lines[0].get_xdata()) == [8, 4, 2]

@@ -18,10 +18,17 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from mrkit.experiments.report import export
 
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-quic"]
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 # A 1x1 PNG.
-PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +70,20 @@ def test_the_report_embeds_its_figures_and_loads_nothing_from_outside(report):
 @pytest.mark.notebook
 def test_the_report_answers_with_numbers(report):
     _, html = report
-    for heading in ("Summary", "Question 1", "Question 2", "Question 3", "Question 4", "Mappers", "Stragglers",
-                    "The cost model", "Correctness", "wc at", "indexer at", "Fault tolerance"):
+    for heading in (
+        "Summary",
+        "Question 1",
+        "Question 2",
+        "Question 3",
+        "Question 4",
+        "Mappers",
+        "Stragglers",
+        "The cost model",
+        "Correctness",
+        "wc at",
+        "indexer at",
+        "Fault tolerance",
+    ):
         assert re.search(rf"<h[123][^>]*>{re.escape(heading)}", html), heading
     assert re.search(r"Fastest measured:</strong> M=\d+, R=\d+, W=\d+ at [0-9.]+ s", html)
     assert re.search(r"Amdahl's law", html) and "The output is exact." in html
@@ -101,11 +120,13 @@ def test_the_report_prose_outside_tables_stays_under_3000_words(report):
 
 
 def test_export_drops_notebook_only_cells_widgets_and_cdn_scripts():
-    nb = new_notebook(cells=[
-        new_markdown_cell("usage notes", metadata={"tags": ["notebook-only"]}),
-        new_code_cell("secret_source_line()", outputs=[new_output("display_data", data={"image/png": PIXEL})]),
-        new_code_cell("x", outputs=[new_output("display_data", data={"text/markdown": "# Result 42"})]),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("usage notes", metadata={"tags": ["notebook-only"]}),
+            new_code_cell("secret_source_line()", outputs=[new_output("display_data", data={"image/png": PIXEL})]),
+            new_code_cell("x", outputs=[new_output("display_data", data={"text/markdown": "# Result 42"})]),
+        ]
+    )
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     html = export.export_html(nb, title="t")
     assert "usage notes" not in html and "secret_source_line" not in html
@@ -141,11 +162,18 @@ def test_the_report_renders_in_headless_chromium(report, tmp_path, sync_api):
 
 
 # Each lab question's section: its heading, the sweep whose quick grid its table must hold.
-QUESTION_GRIDS = {"Question 1": "map_sweep", "Question 2": "reduce_sweep", "Question 3": "pairs_wc",
-                  "Question 4": "pairs_indexer", "Mappers": "mappers"}
+QUESTION_GRIDS = {
+    "Question 1": "map_sweep",
+    "Question 2": "reduce_sweep",
+    "Question 3": "pairs_wc",
+    "Question 4": "pairs_indexer",
+    "Mappers": "mappers",
+}
 # What prose must never show: code, internal names, column names, comparisons written as code.
-INTERNALS = re.compile(r"\b(fit_cost_model|n_map|n_reduce|end_to_end_s|map_serial_sum_s|map_wall_s|cpu_count|"
-                       r"config_id|run_id|[a-z]+_[a-z_]+\(|import\s)|>=|<=|==")
+INTERNALS = re.compile(
+    r"\b(fit_cost_model|n_map|n_reduce|end_to_end_s|map_serial_sum_s|map_wall_s|cpu_count|"
+    r"config_id|run_id|[a-z]+_[a-z_]+\(|import\s)|>=|<=|=="
+)
 
 SECTIONS_JS = """() => {
   const out = []; let cur = null;
@@ -194,7 +222,7 @@ def test_the_rendered_report_has_every_question_its_grid_an_answer_and_no_code(r
         assert {(int(r[0]), int(r[1])) for r in table["rows"]} == _grid(sweep_name), question
         assert section["last"] and section["last"].startswith("Answer"), f"{question} has no answer"
         assert section["prose"][0].startswith("Answer"), f"{question} does not open with its answer"
-        answer = "\n".join(section["prose"][section["prose"].index(section["last"]):])
+        answer = "\n".join(section["prose"][section["prose"].index(section["last"]) :])
         assert re.search(r"Fastest measured: M=\d+, R=\d+, W=\d+ at [0-9.]+ s", answer)
         assert "What the runs hit" in answer
         # the model speaks only within the measurements' noise, and then as model output; else it says it misses

@@ -6,20 +6,30 @@ from mrkit.experiments.report import stragglers
 
 
 def _frames():
-    runs = pd.DataFrame([
-        {"run_id": "a", "workers": 4, "slowdown": 10.0, "backup_tasks": "none", "end_to_end_s": 10.0},
-        {"run_id": "b", "workers": 4, "slowdown": 10.0, "backup_tasks": "spark", "end_to_end_s": 4.0},
-        {"run_id": "c", "workers": 4, "slowdown": 10.0, "backup_tasks": "paper", "end_to_end_s": 5.0},
-    ])
+    runs = pd.DataFrame(
+        [
+            {"run_id": "a", "workers": 4, "slowdown": 10.0, "backup_tasks": "none", "end_to_end_s": 10.0},
+            {"run_id": "b", "workers": 4, "slowdown": 10.0, "backup_tasks": "spark", "end_to_end_s": 4.0},
+            {"run_id": "c", "workers": 4, "slowdown": 10.0, "backup_tasks": "paper", "end_to_end_s": 5.0},
+        ]
+    )
+
     def t(run, task, attempt, status, cpu, backup=False):
-        return {"run_id": run, "phase": "map", "task": task, "attempt": attempt, "status": status, "cpu_s": cpu,
-                "backup": backup}
-    tasks = pd.DataFrame([
-        t("a", 0, 1, "ok", 1.0), t("a", 1, 1, "ok", 1.0),
-        t("b", 0, 1, "ok", 1.0), t("b", 1, 1, "superseded", None), t("b", 1, 2, "ok", 1.0, True),
-        t("c", 0, 1, "ok", 1.0), t("c", 0, 2, "superseded", 0.5, True), t("c", 1, 1, "superseded", None),
-        t("c", 1, 2, "ok", 1.0, True),
-    ])
+        return {"run_id": run, "phase": "map", "task": task, "attempt": attempt, "status": status, "cpu_s": cpu, "backup": backup}
+
+    tasks = pd.DataFrame(
+        [
+            t("a", 0, 1, "ok", 1.0),
+            t("a", 1, 1, "ok", 1.0),
+            t("b", 0, 1, "ok", 1.0),
+            t("b", 1, 1, "superseded", None),
+            t("b", 1, 2, "ok", 1.0, True),
+            t("c", 0, 1, "ok", 1.0),
+            t("c", 0, 2, "superseded", 0.5, True),
+            t("c", 1, 1, "superseded", None),
+            t("c", 1, 2, "ok", 1.0, True),
+        ]
+    )
     return runs, tasks
 
 

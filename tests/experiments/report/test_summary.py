@@ -26,22 +26,66 @@ def record(directory, name, configs, *, backend="local", stand_in=None, times=No
             noise = 1 + 0.01 * rng.standard_normal()
             e2e = (times[(m, r, w)] if times else 1 + 2 / min(w, 2) + 0.01 * m) * noise
             run_id = f"{name}-{m}-{r}-{w}-{rep}"
-            runs.append(dict(run_id=run_id, app="wc", backend=backend, n_map=m, n_reduce=r, workers=w, cpu_count=2,
-                             cores=2, input_bytes=1000, split_s=0.01, map_serial_sum_s=0.5 * m, map_wall_s=0.6 * e2e,
-                             map_speedup=1.0, reduce_serial_sum_s=0.1, reduce_wall_s=0.1, startup_s=0.1,
-                             end_to_end_s=e2e, est_serial_s=1.0, est_parallel_s=0.8 * e2e, retries=0, repeat=rep,
-                             sweep=name, config_id=f"m{m}-r{r}-w{w}", others_cpu_s=0.0, probe_cpu_s=0.05))
+            runs.append(
+                dict(
+                    run_id=run_id,
+                    app="wc",
+                    backend=backend,
+                    n_map=m,
+                    n_reduce=r,
+                    workers=w,
+                    cpu_count=2,
+                    cores=2,
+                    input_bytes=1000,
+                    split_s=0.01,
+                    map_serial_sum_s=0.5 * m,
+                    map_wall_s=0.6 * e2e,
+                    map_speedup=1.0,
+                    reduce_serial_sum_s=0.1,
+                    reduce_wall_s=0.1,
+                    startup_s=0.1,
+                    end_to_end_s=e2e,
+                    est_serial_s=1.0,
+                    est_parallel_s=0.8 * e2e,
+                    retries=0,
+                    repeat=rep,
+                    sweep=name,
+                    config_id=f"m{m}-r{r}-w{w}",
+                    others_cpu_s=0.0,
+                    probe_cpu_s=0.05,
+                )
+            )
             for k in range(m):
-                tasks.append(dict(run_id=run_id, phase="map", task=k, attempt=1, worker=f"w{k}", pid=k, host="h",
-                                  start=0.0, end=0.5, duration_s=0.5, status="ok", cpu_s=0.4, bytes_in=1000 // m))
+                tasks.append(
+                    dict(
+                        run_id=run_id,
+                        phase="map",
+                        task=k,
+                        attempt=1,
+                        worker=f"w{k}",
+                        pid=k,
+                        host="h",
+                        start=0.0,
+                        end=0.5,
+                        duration_s=0.5,
+                        status="ok",
+                        cpu_s=0.4,
+                        bytes_in=1000 // m,
+                    )
+                )
     path = directory / name / "20260101-000000"
     path.mkdir(parents=True)
     pd.DataFrame(runs).to_csv(path / "runs.csv", index=False)
     pd.DataFrame(tasks).to_csv(path / "tasks.csv", index=False)
     options = {"settings": "params/ecs.yaml", **({"stand_in": stand_in} if stand_in is not None else {})}
-    meta = {"sweep": name, "parameters": {"name": name, "backend": backend,
-                                          "backend_options": options if backend == "ecs" else {}},
-            "cpu_count": 2, "host": "h", "warmup": "none", "input_bytes": 1000}
+    meta = {
+        "sweep": name,
+        "parameters": {"name": name, "backend": backend, "backend_options": options if backend == "ecs" else {}},
+        "cpu_count": 2,
+        "host": "h",
+        "warmup": "none",
+        "input_bytes": 1000,
+    }
     (path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     overrides = {"backend": "ecs", "backend_options": options} if backend == "ecs" else {}
     cfg = load_sweep(name, quick=True, results_dir=str(directory), **overrides)
@@ -93,7 +137,7 @@ def test_the_summary_comes_first_with_each_answer_the_ecs_checklist_and_contents
     assert "fastest measured: M=10 R=5 W=10 at 1.5" in line and "95% interval" in line and "why: the slowest" in line
     assert "☐ Failure recovery: not measured" in text  # no fault run stored: not claimed
     assert "☑ Ran on the local ECS stand-in" in text
-    contents = text[text.index("## Contents"):]
+    contents = text[text.index("## Contents") :]
     assert "(#Question-1:-how-does-the-number-of-map-tasks-M-change-the-time?-(R-=-5))" in contents
     assert "(#The-ECS-assignment:-mappers-on-the-local-ECS-stand-in)" in contents
     assert "(#Fault-tolerance)" in contents
@@ -103,12 +147,15 @@ def test_the_checklist_ticks_failure_recovery_only_when_an_attempt_was_lost(tmp_
     ecs = record(tmp_path, "mappers_ecs", ECS, backend="ecs", stand_in=True, repeats=1)
     fault_dir = ecs.path / ecs_fault.FAULT_DIR
     fault_dir.mkdir()
-    (fault_dir / "fault.json").write_text(json.dumps({"n_map": 2, "stopped_task": "arn", "stopped_after_s": 3.0,
-                                                      "launcher_said": []}), encoding="utf-8")
-    lost = pd.DataFrame([dict(run_id="f", phase="map", task=0, attempt=1, status="failed", start=1.0, end=2.0,
-                              duration_s=1.0, cpu_s=np.nan),
-                         dict(run_id="f", phase="map", task=0, attempt=2, status="ok", start=2.5, end=3.0,
-                              duration_s=0.5, cpu_s=0.4)])
+    (fault_dir / "fault.json").write_text(
+        json.dumps({"n_map": 2, "stopped_task": "arn", "stopped_after_s": 3.0, "launcher_said": []}), encoding="utf-8"
+    )
+    lost = pd.DataFrame(
+        [
+            dict(run_id="f", phase="map", task=0, attempt=1, status="failed", start=1.0, end=2.0, duration_s=1.0, cpu_s=np.nan),
+            dict(run_id="f", phase="map", task=0, attempt=2, status="ok", start=2.5, end=3.0, duration_s=0.5, cpu_s=0.4),
+        ]
+    )
     lost.to_csv(fault_dir / "tasks.csv", index=False)
     assert any(item.startswith("☑ Failure recovery") for item in summary.ecs_checklist(ecs))
     lost[lost["status"] == "ok"].to_csv(fault_dir / "tasks.csv", index=False)
@@ -128,8 +175,9 @@ def test_a_question_whose_interval_reaches_zero_is_flagged_with_its_cause_in_the
 
     flagged = markdown.broken_text(runs)
     assert "M=20 R=5 W=20 (95% interval 0–" in flagged and cause in flagged
-    assert "The slowest pair (leaving out the broken measurement flagged below) is (M, R) = (5, 5)" in \
-        markdown.pairs_overview(runs)
+    assert "The slowest pair (leaving out the broken measurement flagged below) is (M, R) = (5, 5)" in markdown.pairs_overview(
+        runs
+    )
 
 
 def test_the_header_states_the_load_the_probe_and_how_many_loaded_runs_were_run_again(tmp_path):

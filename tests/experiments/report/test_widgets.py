@@ -29,8 +29,15 @@ from mrkit.errors import InputError
 from mrkit.experiments.report import widgets
 from mrkit.experiments.sweeps.sweep_config import REPO_ROOT
 
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-quic"]
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 NOTEBOOK = REPO_ROOT / "notebooks" / "interactive.ipynb"
 
 
@@ -80,17 +87,31 @@ def test_the_runs_are_recorded_under_results_dir_and_the_runs_table_is_live(corp
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="runs pinned to 1 CPU are told from the machine only with 2 or more")
 def test_the_speedup_ceiling_is_the_cores_the_runs_recorded_not_this_machines():
     # Runs pinned to one CPU (mrkit sweep --cpus 0) record cores = 1 on a machine with more.
-    runs = pd.DataFrame({"run_id": ["a", "b"], "app": "wc", "n_map": 4, "n_reduce": 2, "workers": [1, 2],
-                         "end_to_end_s": [2.0, 1.9], "cores": 1, "cpu_count": os.cpu_count()})
+    runs = pd.DataFrame(
+        {
+            "run_id": ["a", "b"],
+            "app": "wc",
+            "n_map": 4,
+            "n_reduce": 2,
+            "workers": [1, 2],
+            "end_to_end_s": [2.0, 1.9],
+            "cores": 1,
+            "cpu_count": os.cpu_count(),
+        }
+    )
     labels = widgets.speedup_figure(runs).axes[0].get_legend_handles_labels()[1]
     assert "CPU ceiling (1 cores)" in labels and f"CPU ceiling ({os.cpu_count()} cores)" not in labels
 
 
 def test_the_status_line_reads_the_masters_counts():
-    status = {"phase": "map", "map": {"total": 8, "idle": 3, "in_progress": 2, "done": 3},
-              "reduce": {"total": 4, "idle": 4, "in_progress": 0, "done": 0}, "workers": 2, "elapsed_s": 1.234}
-    assert widgets.status_text(status) == ("map: map 3/8 done, 2 running; reduce 0/4 done, 0 running; "
-                                           "2 workers; 1.2 s")
+    status = {
+        "phase": "map",
+        "map": {"total": 8, "idle": 3, "in_progress": 2, "done": 3},
+        "reduce": {"total": 4, "idle": 4, "in_progress": 0, "done": 0},
+        "workers": 2,
+        "elapsed_s": 1.234,
+    }
+    assert widgets.status_text(status) == ("map: map 3/8 done, 2 running; reduce 0/4 done, 0 running; 2 workers; 1.2 s")
 
 
 def test_a_failed_run_is_shown_and_the_button_comes_back(tmp_path):
@@ -125,13 +146,30 @@ def jupyterlab(root, scratch, timeout=60):
     notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))  # no news toast
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(scratch / "config"), "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "workspaces"),
-           "IPYTHONDIR": str(scratch / "ipython"), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={token}", "--allow-root", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.root_dir={root}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-               "--LabApp.expose_app_in_browser=True"]
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(scratch / "config"),
+        "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "workspaces"),
+        "IPYTHONDIR": str(scratch / "ipython"),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.expose_app_in_browser=True",
+    ]
     log = open(scratch / "jupyterlab.log", "w")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -200,18 +238,22 @@ def test_the_interactive_notebook_in_jupyterlab(tmp_path, sync_api):
 
             run.click()
             # The kernel is idle (free for other cells) while the job runs in its thread, the button disabled.
-            page.wait_for_function("""() => {
+            page.wait_for_function(
+                """() => {
                 const b = [...document.querySelectorAll('button')].find(e => e.textContent.includes('Run job'));
                 const idle = [...document.querySelectorAll('.jp-StatusBar-Widget')].some(e => /\\| Idle/.test(e.textContent));
                 return b && b.disabled && idle && !document.body.textContent.includes('done: wc');
-            }""", timeout=20_000)
+            }""",
+                timeout=20_000,
+            )
             expect(page.get_by_text(re.compile(r"done: wc M=10 R=4 W=2 in [0-9.]+ s"))).to_be_visible()
             outputs = page.locator(".widget-output")
             # the run's timings, and the last cell's table of every run, redrawn without running that cell again
             expect(outputs.filter(has_text="end_to_end_s")).to_have_count(2)
             expect(outputs.locator("img")).to_have_count(2)
-            assert page.evaluate("() => Array.from(document.querySelectorAll('.widget-output img'))"
-                                 ".every(i => i.naturalWidth > 0)")
+            assert page.evaluate(
+                "() => Array.from(document.querySelectorAll('.widget-output img')).every(i => i.naturalWidth > 0)"
+            )
             expect(run).to_be_enabled()
             page.screenshot(path=str(tmp_path / "interactive.png"), full_page=True)
         finally:

@@ -54,11 +54,14 @@ def test_quick_sweep_writes_runs_tasks_and_meta(tmp_path, calls):
     assert header(out / "tasks.csv")[: len(TASK_COLUMNS)] == TASK_COLUMNS
     runs = read_csv(out / "runs.csv")
     assert sorted((r["config_id"], int(r["repeat"])) for r in runs) == [
-        ("m10-r5-w10", 0), ("m10-r5-w10", 1), ("m5-r5-w5", 0), ("m5-r5-w5", 1)]
+        ("m10-r5-w10", 0),
+        ("m10-r5-w10", 1),
+        ("m5-r5-w5", 0),
+        ("m5-r5-w5", 1),
+    ]
     assert {(int(r["n_map"]), int(r["workers"])) for r in runs} == {(5, 5), (10, 10)}
     # one warm-up (repeat -1) before each configuration's repeats, never recorded
-    assert calls == [("m5-r5-w5", -1), ("m5-r5-w5", 0), ("m5-r5-w5", 1),
-                     ("m10-r5-w10", -1), ("m10-r5-w10", 0), ("m10-r5-w10", 1)]
+    assert calls == [("m5-r5-w5", -1), ("m5-r5-w5", 0), ("m5-r5-w5", 1), ("m10-r5-w10", -1), ("m10-r5-w10", 0), ("m10-r5-w10", 1)]
     assert len({r["run_id"] for r in runs}) == 4
     # Each local run records how fast its CPUs ran the fixed word count just before it.
     assert all(0 < float(r["probe_cpu_s"]) < float(r["end_to_end_s"]) for r in runs)
@@ -156,11 +159,14 @@ def test_a_noisy_point_is_repeated_until_max_repeats_and_a_tight_one_is_not(tmp_
     assert steered == [(10, 4)]
 
 
-@pytest.mark.parametrize("values, line", [
-    ({"repeats": True}, "repeats must be a whole number of at least 1, got True"),
-    ({"n_reduce": [4, 0]}, "n_reduce must be a whole number of at least 1, got 0"),
-    ({"pairs": [[2, False]], "n_map": None, "n_reduce": None}, "pairs R must be a whole number of at least 1, got False"),
-])
+@pytest.mark.parametrize(
+    "values, line",
+    [
+        ({"repeats": True}, "repeats must be a whole number of at least 1, got True"),
+        ({"n_reduce": [4, 0]}, "n_reduce must be a whole number of at least 1, got 0"),
+        ({"pairs": [[2, False]], "n_map": None, "n_reduce": None}, "pairs R must be a whole number of at least 1, got False"),
+    ],
+)
 def test_a_sweep_s_counts_follow_the_job_s_rule(tmp_path, values, line):
     """One rule for a count (mrkit.job.check_at_least_one): a bool is none, as on the command line."""
     with pytest.raises(sweep_config.SweepError, match=f"^{line}$"):
@@ -175,8 +181,9 @@ def test_max_repeats_below_repeats_is_refused(tmp_path):
 
 
 def test_load_results_leaves_out_tasks_of_uncommitted_runs(tmp_path):
-    (tmp_path / "runs.csv").write_text(",".join(results.RUN_FILE_COLUMNS) + "\n" + ",".join(
-        ["r1"] + ["1"] * (len(results.RUN_FILE_COLUMNS) - 1)) + "\n")
+    (tmp_path / "runs.csv").write_text(
+        ",".join(results.RUN_FILE_COLUMNS) + "\n" + ",".join(["r1"] + ["1"] * (len(results.RUN_FILE_COLUMNS) - 1)) + "\n"
+    )
     rows = [["r1"] + ["1"] * (len(results.TASK_FILE_COLUMNS) - 1), ["r2"] + ["1"] * (len(results.TASK_FILE_COLUMNS) - 1)]
     (tmp_path / "tasks.csv").write_text("\n".join(",".join(r) for r in [results.TASK_FILE_COLUMNS, *rows]) + "\n")
     runs, tasks, meta = results.load_results(tmp_path)
@@ -197,13 +204,16 @@ def test_latest_picks_newest_stamp_with_meta(tmp_path):
 # ------------------------------------------------------------------ config
 
 
-@pytest.mark.parametrize("name, pairs", [
-    ("map_sweep", [(m, 5) for m in (5, 10, 15, 20, 50, 100)]),
-    ("reduce_sweep", [(10, r) for r in (5, 10, 15, 20, 50, 100)]),
-    ("pairs_wc", [(1, 1), (5, 1), (1, 5), (5, 5), (20, 5), (5, 20), (20, 20), (50, 20), (50, 50), (100, 20), (100, 50)]),
-    ("pairs_indexer", [(1, 1), (5, 1), (1, 5), (5, 5), (20, 5), (5, 20), (20, 20), (50, 20), (50, 50), (100, 20), (100, 50)]),
-    ("mappers", [(m, 1) for m in range(1, 9)]),
-])
+@pytest.mark.parametrize(
+    "name, pairs",
+    [
+        ("map_sweep", [(m, 5) for m in (5, 10, 15, 20, 50, 100)]),
+        ("reduce_sweep", [(10, r) for r in (5, 10, 15, 20, 50, 100)]),
+        ("pairs_wc", [(1, 1), (5, 1), (1, 5), (5, 5), (20, 5), (5, 20), (20, 20), (50, 20), (50, 50), (100, 20), (100, 50)]),
+        ("pairs_indexer", [(1, 1), (5, 1), (1, 5), (5, 5), (20, 5), (5, 20), (20, 20), (50, 20), (50, 50), (100, 20), (100, 50)]),
+        ("mappers", [(m, 1) for m in range(1, 9)]),
+    ],
+)
 def test_named_sweeps_load_with_their_grid_and_a_quick_variant(name, pairs):
     cfg = sweep_config.load_sweep(name)
     configs = cfg.configurations()
@@ -266,7 +276,10 @@ def test_workers_default_to_max_m_r_and_can_be_fixed_or_capped():
     assert [c.workers for c in sweep_config.SweepConfig(**grid, max_workers=8).configurations()] == [5, 8]
     assert [c.workers for c in sweep_config.SweepConfig(**grid, workers=2).configurations()] == [2, 2]
     assert [c.config_id for c in sweep_config.SweepConfig(n_map=4, n_reduce=1, workers=[1, 2, 4]).configurations()] == [
-        "m4-r1-w1", "m4-r1-w2", "m4-r1-w4"]
+        "m4-r1-w1",
+        "m4-r1-w2",
+        "m4-r1-w4",
+    ]
     # configurations made identical by the cap are run once
     assert len(sweep_config.SweepConfig(n_map=8, n_reduce=1, workers=[4, 8], max_workers=2).configurations()) == 1
 
@@ -288,7 +301,9 @@ def test_a_quick_straggler_study_records_the_policy_and_the_slowdown(tmp_path):
     out = sweep.run_sweep("stragglers", tmp_path / "out", quick=True, progress=False, results_dir=str(tmp_path))
     runs = list(csv.DictReader(open(out / "runs.csv")))
     assert {(r["backup_tasks"], r["slow_workers"], r["slowdown"]) for r in runs} == {
-        ("none", "1", "10.0"), ("spark", "1", "10.0")}
+        ("none", "1", "10.0"),
+        ("spark", "1", "10.0"),
+    }
     tasks = list(csv.DictReader(open(out / "tasks.csv")))
     assert {t["slowdown"] for t in tasks} >= {"1.0", "10.0"} and "True" in {t["backup"] for t in tasks}
 
@@ -311,8 +326,12 @@ def test_a_sweep_of_several_apps_runs_each_configuration_for_each(tmp_path):
     cfg = sweep_config.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results"))
     ids = [rc.config_id for rc in cfg.configurations()]
     assert ids[0].startswith("wc-") and ids[-1].startswith("indexer-") and len(ids) == 8
-    out = sweep.run_sweep(sweep_config.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results"),
-                                     pairs=[[2, 1]], workers=[1], warmup=False), progress=False)
+    out = sweep.run_sweep(
+        sweep_config.load_sweep(
+            "calibrate", quick=True, results_dir=str(tmp_path / "results"), pairs=[[2, 1]], workers=[1], warmup=False
+        ),
+        progress=False,
+    )
     assert sorted(r["app"] for r in read_csv(out / "runs.csv")) == ["indexer", "wc"]
     with pytest.raises(sweep_config.SweepError, match="app must be"):
         sweep_config.load_sweep("calibrate", app=[])
@@ -339,12 +358,21 @@ def test_a_backend_axis_runs_each_configuration_on_each_backend_and_names_it_in_
 
 
 def test_a_local_sweep_with_a_backend_axis_records_the_backend_and_its_crash_run(tmp_path):
-    cfg = quick(tmp_path, repeats=1, warmup=False, n_map=[2], n_reduce=[1], backends=["local"],
-                crash={"n_map": 2, "n_reduce": 2, "workers": 2, "task_timeout": 10.0, "max_attempts": 30})
+    cfg = quick(
+        tmp_path,
+        repeats=1,
+        warmup=False,
+        n_map=[2],
+        n_reduce=[1],
+        backends=["local"],
+        crash={"n_map": 2, "n_reduce": 2, "workers": 2, "task_timeout": 10.0, "max_attempts": 30},
+    )
     out = sweep.run_sweep(cfg, progress=False)
     runs = read_csv(out / "runs.csv")
     assert [(r["app"], r["backend"], r["config_id"]) for r in runs] == [
-        ("wc", "local", "m2-r1-w2-local"), ("crash", "local", "crash-m2-r2-w2-local")]
+        ("wc", "local", "m2-r1-w2-local"),
+        ("crash", "local", "crash-m2-r2-w2-local"),
+    ]
 
 
 def test_resuming_a_directory_written_before_columns_were_appended_upgrades_it(tmp_path):
