@@ -20,13 +20,12 @@ the types of protocol.py. The rules, in the MapReduce paper's terms:
 Map tasks all finish before any reduce task is handed out. A worker asking
 for work while none is idle waits on a condition (long poll), or is given a
 backup of a straggler when a backup policy (backups.py) says so. The table's
-data and rules live in tasktable.py; this module adds the locking, the RPC
-handlers, the watchdog and the commits.
+data and rules live in tasktable.py, the job's files in jobfiles.py; this
+module adds the locking, the RPC handlers, the watchdog and the commits.
 """
 
 import math
 import os
-import re
 import secrets
 import socket
 import sys
@@ -36,17 +35,21 @@ from collections import Counter, deque
 
 from mrkit import split, timing
 from mrkit.errors import JobCannotSucceed, JobFailed, MrkitError, UsageError
-from mrkit.runtime import backups, protocol, tasktable
+from mrkit.runtime import backups, jobfiles, protocol, tasktable
 from mrkit.runtime.lock import JobLock
 from mrkit.runtime.protocol import Action, Assignment, ProtocolError, Status, TaskRequest
 from mrkit.runtime.rpc import RpcServer
 from mrkit.runtime.tasktable import LIVE, Attempt, Outcome, Roster, State, Task
-from mrkit.storage.base import leftovers
 
-_JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
 LOST_GRACE_S = 1.0  # a worker whose connection closed and who did not come back by then has died
 NO_WORKERS_TIMEOUTS = 3  # task timeouts a master waits with no worker connected before it fails the job
 MIN_NO_WORKERS_S = 5.0  # ... but never less: workers take a moment to start
+ROUTES = {
+    ("POST", "/task"): "_on_task",
+    ("POST", "/done"): "_on_done",
+    ("POST", "/fail"): "_on_fail",
+    ("GET", "/status"): "_on_status",
+}
 
 
 class Master:
@@ -101,17 +104,8 @@ class Master:
         self._polling = 0  # workers currently waiting in a long poll
         self._finished = threading.Event()
         self._started_at = timing.now()
-        self._server = RpcServer(
-            listen,
-            self.token,
-            {
-                ("POST", "/task"): self._on_task,
-                ("POST", "/done"): self._on_done,
-                ("POST", "/fail"): self._on_fail,
-                ("GET", "/status"): self._on_status,
-            },
-            on_disconnect=self._on_disconnect,
-        )
+        routes = {route: getattr(self, handler) for route, handler in ROUTES.items()}
+        self._server = RpcServer(listen, self.token, routes, on_disconnect=self._on_disconnect)
 
     @property
     def url(self):
@@ -127,7 +121,7 @@ class Master:
         """
         try:
             self._lock.acquire()
-            self._clear_stale_files()
+            jobfiles.clear_stale(self.storage)
             began = timing.now()
             plans = split.plan(self.spec.inputs, self.spec.n_map, self.storage)
         except BaseException:
@@ -152,14 +146,6 @@ class Master:
         self._roster.alone_since = time.monotonic()
         self._server.serve_in_background()
         threading.Thread(target=self._watchdog, daemon=True, name="mrkit-master-watchdog").start()
-
-    def _clear_stale_files(self):
-        """Remove an earlier job's files and any attempt's leftovers (`.mr-*.tmp`)."""
-        for name in self.storage.list("mr-"):
-            if _JOB_FILE.match(name):
-                self.storage.remove(name)
-        for name in leftovers(self.storage):
-            self.storage.remove(name)
 
     def wait(self, timeout=None):
         """Block until the job is over; True when done, raises JobFailed when it failed."""
@@ -202,9 +188,7 @@ class Master:
         self._server.shutdown()
         self._server.server_close()
         try:
-            for name in leftovers(self.storage):
-                if protocol.is_attempt_file(name, self.run_id):
-                    self.storage.remove(name)
+            jobfiles.sweep_attempts(self.storage, self.run_id)
         except (OSError, MrkitError) as exc:  # leftovers are hidden; the next master clears them
             line = f"cannot remove attempts' leftover files: {exc}"
             if self._raised is not None:
@@ -374,13 +358,9 @@ class Master:
                         self._check_limits(task)
                 for label in self._roster.lost(now, LOST_GRACE_S):
                     self._worker_died(label, "worker died (connection lost)")
-                if self._roster.alone_for(now) >= self.no_workers_s:
-                    since = "since the last one left" if self._roster.workers else "since the master started"
-                    self._fail_job(
-                        f"no worker has been connected for {self.no_workers_s:g} s ({since}): "
-                        "start workers (`mrkit worker APP` where the master runs), "
-                        "or give them longer with --no-workers-timeout"
-                    )
+                abandoned = self._roster.abandoned(now, self.no_workers_s)
+                if abandoned:
+                    self._fail_job(abandoned)
 
     def _worker_died(self, label, reason):
         held = self._roster.forget(label)
@@ -424,15 +404,7 @@ class Master:
                 self._transition(task, "win")
             else:
                 self._record(task, attempt, report)
-        error = None
-        try:
-            for temporary, name in protocol.attempt_files(report, self.run_id):
-                if winner:
-                    self.storage.publish(temporary, name)
-                else:
-                    self.storage.remove(temporary)
-        except (OSError, MrkitError) as exc:
-            error = f"its files could not be committed: {exc}"
+        error = jobfiles.commit(self.storage, report, self.run_id, winner)
         with self._cond:
             if not winner:
                 return
@@ -474,14 +446,8 @@ class Master:
             task, attempt = self._attempt_of(report)
             if attempt.outcome not in LIVE:
                 return
-            self._end_attempt(
-                task,
-                attempt,
-                "fail",
-                f"failed ({report.error or 'unknown error'})",
-                report,
-                storage=report.storage and not report.fatal,
-            )
+            reason, storage = f"failed ({report.error or 'unknown error'})", report.storage and not report.fatal
+            self._end_attempt(task, attempt, "fail", reason, report, storage=storage)
             if report.fatal and self.failure is None:  # a full disk, an input that changed: no retry can help
                 self.fatal = True
                 self._fail_job(f"{task.label}: {report.error}")
@@ -524,14 +490,6 @@ class Master:
                 phase = "done"
             else:
                 phase = "map" if maps["done"] < maps["total"] else "reduce"
-            return Status(
-                self.run_id,
-                phase,
-                maps,
-                reduces,
-                len(self._roster.workers),
-                timing.now() - self._started_at,
-                self.failure,
-                socket.gethostname(),
-                os.getpid(),
-            ).to_json()
+            workers, elapsed = len(self._roster.workers), timing.now() - self._started_at
+            status = Status(self.run_id, phase, maps, reduces, workers, elapsed, self.failure, socket.gethostname(), os.getpid())
+            return status.to_json()

@@ -189,6 +189,16 @@ class Roster:
         """Seconds with no worker's connection open (0 while one is)."""
         return 0.0 if self.connected else now - self.alone_since
 
+    def abandoned(self, now, limit_s):
+        """Why a job nobody has worked for `limit_s` seconds fails; None while that is not so."""
+        if self.alone_for(now) < limit_s:
+            return None
+        since = "since the last one left" if self.workers else "since the master started"
+        return (
+            f"no worker has been connected for {limit_s:g} s ({since}): "
+            "start workers (`mrkit worker APP` where the master runs), or give them longer with --no-workers-timeout"
+        )
+
     def release(self, label, task, number):
         """Worker `label` no longer runs attempt `number` of `task` (if that is what it ran)."""
         worker = self.workers.get(label)

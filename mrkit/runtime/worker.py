@@ -77,7 +77,7 @@ class AttemptFiles:
         return getattr(self._storage, attribute)
 
 
-def _one_line(exc):
+def one_line(exc):
     """The app's exception and where it was raised, on one line for the master's message."""
     import traceback  # here, not at the top: only a failing task needs it
 
@@ -196,7 +196,7 @@ def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIE
                     start,
                     timing.now(),
                     {"cpu_s": timing.process_cpu_s() - cpu},
-                    error=_one_line(exc),
+                    error=one_line(exc),
                     fatal=isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: not the app's
                     storage=isinstance(exc, StorageError),
                 )  # the master backs these off

@@ -23,7 +23,7 @@ from mrkit.app import load_app
 from mrkit.errors import FATAL_TO_JOB, JobFailed
 from mrkit.runtime.protocol import Action
 from mrkit.runtime.rpc import RpcClient
-from mrkit.runtime.worker import RUNNERS, AttemptFiles, _one_line, work
+from mrkit.runtime.worker import RUNNERS, AttemptFiles, one_line, work
 from mrkit.storage import open_storage
 from mrkit.storage.base import StorageError
 
@@ -92,7 +92,7 @@ def run_attempt(app, phase, task, storage_ref, run_id, attempt):
             **report,
             "start": start,
             "end": timing.now(),
-            "error": _one_line(exc),
+            "error": one_line(exc),
             "fatal": isinstance(exc, FATAL_TO_JOB),  # a full disk, a changed input: no retry can help
             "storage": isinstance(exc, StorageError),  # an outage, maybe brief: the master backs the task off
             "counters": {"cpu_s": time.thread_time() - cpu},

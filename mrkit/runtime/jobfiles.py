@@ -1,0 +1,45 @@
+"""The job's files in its storage, as the master handles them.
+
+An earlier job's outputs are cleared before a new one starts; a finished
+attempt's hidden files are either published under their `mr-*` names (the
+winner) or removed (any later attempt); what attempts of this run left
+behind is swept when the job ends. The attempt names themselves are the
+protocol's (protocol.attempt_files), since workers write them.
+"""
+
+import re
+
+from mrkit.errors import MrkitError
+from mrkit.runtime import protocol
+from mrkit.storage.base import leftovers
+
+JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
+
+
+def clear_stale(storage):
+    """Remove an earlier job's files and any attempt's leftovers (`.mr-*.tmp`)."""
+    for name in storage.list("mr-"):
+        if JOB_FILE.match(name):
+            storage.remove(name)
+    for name in leftovers(storage):
+        storage.remove(name)
+
+
+def commit(storage, report, run_id, winner):
+    """Publish the winning attempt's files, or remove a losing one's; the error's line when storage refuses, else None."""
+    try:
+        for temporary, name in protocol.attempt_files(report, run_id):
+            if winner:
+                storage.publish(temporary, name)
+            else:
+                storage.remove(temporary)
+    except (OSError, MrkitError) as exc:
+        return f"its files could not be committed: {exc}"
+    return None
+
+
+def sweep_attempts(storage, run_id):
+    """Remove what this run's attempts left behind (OSError or MrkitError when storage refuses)."""
+    for name in leftovers(storage):
+        if protocol.is_attempt_file(name, run_id):
+            storage.remove(name)
