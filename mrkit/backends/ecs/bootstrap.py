@@ -30,12 +30,19 @@ import json
 import time
 
 from mrkit.backends.ecs import TAG_KEY, AwsError, ConfigError, StackConflict, StackNotReady
-from mrkit.backends.ecs.config import CONTAINER, bucket_problem
+from mrkit.backends.ecs.config import bucket_problem
+from mrkit.backends.ecs.documents import (
+    bucket_policy,
+    comparable_rules,
+    ingress,
+    partition_of,
+    task_definition_spec,
+    trust_policy,
+)
 
 EXECUTION_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 TASK_POLICY_NAME = "mrkit-job-bucket"
 SPEC_TAG = "mrkit:spec"  # hash of the task definition we registered; equal hash = nothing to change
-LOG_PREFIX = "mrkit"  # awslogs-stream-prefix: streams are mrkit/mrkit/<task id>
 
 
 @dataclasses.dataclass
@@ -102,7 +109,7 @@ def up(config, aws, say=None):
 
     account = aws.account_id()
     config = resolve(config, aws, account)
-    partition = _partition(config.region)
+    partition = partition_of(config.region)
     vpc = _vpc_of(config, aws)
     tags = config.stack_tags
     found = _find(config, aws, vpc)
@@ -250,7 +257,7 @@ def _ensure_security_group(config, aws, did, group, vpc):
         did(f"created security group {config.security_group} ({group_id}) in {vpc}")
         current = []
     wanted = ingress(group_id, config.master_port)
-    if _rules(current) != _rules(wanted):
+    if comparable_rules(current) != comparable_rules(wanted):
         aws.set_ingress(group_id, current, wanted)
         did(f"set ingress of {group_id}: tcp {config.master_port} from {group_id} only")
     return group_id
@@ -269,85 +276,6 @@ def _ensure_task_definition(config, aws, did, latest, spec):
         if old != arn:  # one ACTIVE revision: the launcher may run the family name
             aws.deregister_task_definition(old)
     return arn
-
-
-# ---- what the resources contain (pure, so tests can check them) --------------------
-
-
-def trust_policy(account, region, condition):
-    """Lets ECS tasks assume the role; `condition` limits it to this account's ECS (confused deputy)."""
-    statement = {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    if condition:
-        statement["Condition"] = {
-            "ArnLike": {"aws:SourceArn": f"arn:{_partition(region)}:ecs:{region}:{account}:*"},
-            "StringEquals": {"aws:SourceAccount": account},
-        }
-    return {"Version": "2012-10-17", "Statement": [statement]}
-
-
-def bucket_policy(bucket, partition="aws"):
-    """The task role's only permissions: objects in the job bucket, and listing it."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            # AbortMultipartUpload: boto3 aborts a failed multipart upload; denied, its parts would linger.
-            {
-                "Sid": "JobObjects",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                "Resource": f"arn:{partition}:s3:::{bucket}/*",
-            },
-            {"Sid": "ListJobBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:{partition}:s3:::{bucket}"},
-        ],
-    }
-
-
-def ingress(group_id, port):
-    """The security group's only ingress rule: the master port, from members of the group itself."""
-    return [
-        {
-            "IpProtocol": "tcp",
-            "FromPort": port,
-            "ToPort": port,
-            "UserIdGroupPairs": [{"GroupId": group_id, "Description": "mrkit master, from the stack's tasks"}],
-        }
-    ]
-
-
-def task_definition_spec(config, image, execution_role_arn, task_role_arn):
-    """RegisterTaskDefinition's parameters: one Fargate container running `mrkit`, its arguments from run_task overrides."""
-    return {
-        "family": config.family,
-        "requiresCompatibilities": ["FARGATE"],
-        "networkMode": "awsvpc",
-        "cpu": str(config.cpu),
-        "memory": str(config.memory),
-        "runtimePlatform": {"cpuArchitecture": config.cpu_architecture, "operatingSystemFamily": "LINUX"},
-        "executionRoleArn": execution_role_arn,
-        "taskRoleArn": task_role_arn,
-        "containerDefinitions": [
-            {
-                "name": CONTAINER,
-                "image": image,
-                # The Dockerfile's ENTRYPOINT too, said here so the task definition alone tells
-                # what runs (the local stand-in reads it): overrides give only the arguments.
-                "entryPoint": ["mrkit"],
-                "essential": True,
-                # A container-level limit equal to the task's: Fargate does not need it, but
-                # moto's run_task fails without one, and it costs nothing here.
-                "memory": config.memory,
-                "portMappings": [{"containerPort": config.master_port, "protocol": "tcp"}],
-                "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {
-                        "awslogs-group": config.log_group,
-                        "awslogs-region": config.region,
-                        "awslogs-stream-prefix": LOG_PREFIX,
-                    },
-                },
-            }
-        ],
-    }
 
 
 # ---- describe (read only) ----------------------------------------------------------
@@ -479,22 +407,6 @@ def _vpc_of(config, aws):
     return vpcs.pop()
 
 
-def _rules(permissions):
-    """Ingress rules in a comparable form (descriptions and ordering ignored)."""
-    return sorted(
-        (
-            p.get("IpProtocol"),
-            p.get("FromPort"),
-            p.get("ToPort"),
-            tuple(sorted(g["GroupId"] for g in p.get("UserIdGroupPairs", []))),
-            tuple(sorted(r["CidrIp"] for r in p.get("IpRanges", []))),
-            tuple(sorted(r["CidrIpv6"] for r in p.get("Ipv6Ranges", []))),
-            tuple(sorted(r["PrefixListId"] for r in p.get("PrefixListIds", []))),
-        )
-        for p in permissions
-    )
-
-
 def _patiently(action, codes, wait, sleep, interval=5.0):
     """Run `action`, retrying while it fails with one of `codes` (AWS settling), for up to `wait` s."""
     deadline = time.monotonic() + wait
@@ -505,11 +417,3 @@ def _patiently(action, codes, wait, sleep, interval=5.0):
             if exc.code not in codes or time.monotonic() >= deadline:
                 raise
             sleep(interval)
-
-
-def _partition(region):
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"

@@ -43,9 +43,11 @@ from mrkit import timing
 from mrkit.app import load_app
 from mrkit.backends.ecs import ROLE_TAG_KEY, EcsError, TaskLaunchError
 from mrkit.backends.ecs.aws import Aws
-from mrkit.backends.ecs.bootstrap import LOG_PREFIX, describe
+from mrkit.backends.ecs.bootstrap import describe
 from mrkit.backends.ecs.config import CONTAINER
+from mrkit.backends.ecs.documents import LOG_PREFIX
 from mrkit.backends.ecs.fargate import Fargate
+from mrkit.backends.ecs.usage import BILLED_MINIMUM_S, TaskUse, Usage, add_lifecycle
 from mrkit.backends.staging import MANIFEST, stage_inputs, write_manifest
 from mrkit.errors import JobFailed
 from mrkit.job import MAX_ATTEMPTS, N_REDUCE, TASK_TIMEOUT_S, Input, JobSpec, check_at_least_one, default_workers
@@ -55,40 +57,9 @@ from mrkit.runtime.protocol import ProtocolError, Status
 BACKEND = "ecs"
 TOKEN_FILE = "mr-token"
 MAX_DEFAULT_WORKERS = 10  # the default W = max(M, R) is capped: every worker is a billed task
-BILLED_MINIMUM_S = 60  # Fargate bills per second, with a one-minute minimum per task
 LOG_LINES = 20
 REPORTED_WORKERS = 3  # failed workers whose log tails a failure shows (the last ones)
 _EXIT_CODE = re.compile(r"\(exit code (-?\d+)\)")
-
-
-@dataclass
-class TaskUse:
-    """One task the launcher started: what it was for and when it ran."""
-
-    arn: str
-    role: str  # "master" or "worker"
-    launched: float  # epoch seconds, when RunTask returned it
-    stopped: float | None = None
-    reason: str = ""  # stoppedReason (+ the container's exit code), once stopped
-    exit_code: int | None = None
-    billed_s: float = 0.0
-    lifecycle: dict = field(default_factory=dict)  # ecs_created_at, ... (epoch seconds) from DescribeTasks
-    ip: str | None = None
-
-
-@dataclass
-class Usage:
-    """What the job's tasks cost in Fargate units (billed: per second, one-minute minimum per task)."""
-
-    tasks: int
-    vcpu_s: float
-    gb_s: float
-
-    def line(self):
-        return (
-            f"Fargate: {self.tasks} tasks, {self.vcpu_s:,.0f} vCPU-seconds, {self.gb_s:,.0f} GB-seconds "
-            f"(billed per second, {BILLED_MINIMUM_S} s minimum per task)"
-        )
 
 
 @dataclass
@@ -481,19 +452,6 @@ LIFECYCLE = {
     "ecs_started_at": "startedAt",
     "ecs_stopped_at": "stoppedAt",
 }
-
-
-def add_lifecycle(records, uses):
-    """Give each attempt the lifecycle of the worker task it ran in, matched by the task's private IP.
-
-    A Fargate task's hostname is ip-A-B-C-D...: its private IPv4 address. An
-    attempt whose host matches no task (the local stand-in) keeps blank times.
-    """
-    by_host = {"ip-" + use.ip.replace(".", "-"): use.lifecycle for use in uses if use.ip and use.role == "worker"}
-    for record in records:
-        lifecycle = by_host.get(str(record.get("host", "")).split(".")[0])
-        if lifecycle:
-            record.update(lifecycle)
 
 
 def _short(arn):

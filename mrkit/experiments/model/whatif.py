@@ -61,7 +61,7 @@ def fargate_bill(prediction, workers, cfg) -> dict:
     start latency. Every task is billed from its start to the job's end, at
     least a minute.
     """
-    from mrkit.backends.ecs.launcher import BILLED_MINIMUM_S
+    from mrkit.backends.ecs.usage import BILLED_MINIMUM_S
 
     settings = _settings(cfg)
     latency = prediction.sim.attempts and prediction.startup_s or 0.0

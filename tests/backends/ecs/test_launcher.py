@@ -16,7 +16,8 @@ from mrkit import timing
 from mrkit.backends.ecs import EcsError, TaskLaunchError
 from mrkit.backends.ecs.bootstrap import up
 from mrkit.backends.ecs.config import make_config
-from mrkit.backends.ecs.launcher import BILLED_MINIMUM_S, Launcher
+from mrkit.backends.ecs.launcher import Launcher
+from mrkit.backends.ecs.usage import BILLED_MINIMUM_S
 from mrkit.errors import JobFailed
 from mrkit.storage.s3 import S3Storage
 

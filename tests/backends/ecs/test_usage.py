@@ -1,6 +1,6 @@
 """ECS lifecycle times from DescribeTasks go into the task records of the worker task they ran in."""
 
-from mrkit.backends.ecs.launcher import TaskUse, add_lifecycle
+from mrkit.backends.ecs.usage import TaskUse, add_lifecycle
 from mrkit.experiments.model.whatif import measured_start_latency
 
 
