@@ -19,7 +19,7 @@ import pandas as pd
 from mrkit.experiments import analysis
 from mrkit.experiments.formatting import num, plural
 from mrkit.experiments.model import prediction
-from mrkit.experiments.report import markdown, plots
+from mrkit.experiments.report import check_sections, markdown, plots
 
 WHAT_IF_CORES = (8, 16, 64, 100)
 BY = analysis.CONFIG_BY
@@ -42,7 +42,7 @@ def _events(tasks):
     if work is None or not len(work):
         return out
     out["not_counted"] = int((work["status"] != "ok").sum())
-    out["endings"] = markdown.endings_text(work)
+    out["endings"] = check_sections.endings_text(work)
     attempts = work.groupby(["run_id", "phase", "task"]).size()
     out["reexecuted_tasks"] = int((attempts > 1).sum())
     bad = work[work["status"] != "ok"]

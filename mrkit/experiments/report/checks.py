@@ -16,8 +16,8 @@ from mrkit.backends.local import default_workers, run_job
 from mrkit.errors import JobFailed
 from mrkit.experiments import analysis, formatting
 from mrkit.experiments.meaning import sweep_meaning
-from mrkit.experiments.report import markdown
-from mrkit.experiments.report.display import show_markdown
+from mrkit.experiments.report import check_sections
+from mrkit.experiments.report.show import show_markdown
 from mrkit.job import MAX_ATTEMPTS, N_REDUCE, resolve_inputs
 from mrkit.sequential import run_sequential
 
@@ -43,7 +43,7 @@ def correctness_check(app, inputs, n_map, n_reduce, workers, scratch) -> str:
     ref_dir.mkdir(parents=True)
     run_job(app, inputs, n_map=n_map, n_reduce=n_reduce, workers=workers, workdir=job_dir)
     run_sequential(load_app(app), resolve_inputs(inputs), ref_dir)
-    text = markdown.correctness_section(ref_dir, job_dir, reference="`mrkit sequential` on the same inputs")
+    text = check_sections.correctness_section(ref_dir, job_dir, reference="`mrkit sequential` on the same inputs")
     return text.replace("## Correctness", f"### {app} at M={n_map} R={n_reduce} against the sequential reference", 1)
 
 
@@ -70,8 +70,8 @@ def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeou
             "times out on every one of its attempts fails the job by design, and a machine whose other programs "
             "leave the workers little CPU makes 1 s timeouts likely; the lab's 10 s timeout would not.\n"
         )
-    check = analysis.correctness(markdown.read_output(scratch / "nocrash"), markdown.read_output(scratch / "crash"))
-    text = markdown.fault_tolerance_section(pd.DataFrame(records), exact=check)
+    check = analysis.correctness(check_sections.read_output(scratch / "nocrash"), check_sections.read_output(scratch / "crash"))
+    text = check_sections.fault_tolerance_section(pd.DataFrame(records), exact=check)
     intro = (
         f"The crash app kills its worker in a third of map and reduce calls and stalls up to 10 s in "
         f"another third; the local backend starts a new worker for each one that dies. It ran on "

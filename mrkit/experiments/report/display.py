@@ -16,29 +16,11 @@ from matplotlib.figure import Figure
 
 from mrkit.experiments import analysis, formatting, meaning
 from mrkit.experiments.model import calibration, prediction, whatif
-from mrkit.experiments.report import answers, engines, markdown, plots, provenance, stragglers, summary
+from mrkit.experiments.report import answers, markdown, plots, provenance, show, special_sections, summary
 from mrkit.experiments.sweeps import ecs_fault, sweep_config
 from mrkit.verify import VERIFY_COLUMNS
 
 REPORT_TITLE = "MapReduce scaling report"
-
-
-def _display(*objs):
-    from IPython.display import display
-
-    display(*objs)
-
-
-def show_markdown(text):
-    """Show Markdown text in the notebook."""
-    from IPython.display import Markdown
-
-    _display(Markdown(text))
-
-
-def _styled(table):
-    """A table for display: no row numbers, 3 decimals, a dash for what one run cannot give (CI, CV)."""
-    return table.style.hide(axis="index").format(precision=3, na_rep="–")
 
 
 def _question(result):
@@ -94,10 +76,10 @@ def show_appendix(results):
     shown = [r for r in results if meaning.sweep_meaning(r.config.name).section == "question"]
     if not shown:
         return
-    show_markdown(f"## {summary.APPENDIX_HEADING}")
+    show.show_markdown(f"## {summary.APPENDIX_HEADING}")
     for r in shown:
-        show_markdown(f"### {summary.section_heading(r)}")
-        _display(_styled(config_table(_with_map_max(r.runs, r.tasks))))
+        show.show_markdown(f"### {summary.section_heading(r)}")
+        show.show(show.styled(config_table(_with_map_max(r.runs, r.tasks))))
 
 
 def sweep_figures(result) -> dict:
@@ -195,8 +177,8 @@ def show_header(results, title=REPORT_TITLE, checks=False):
     commit = str(meta.get("git_commit") or "unknown")[:10] + (" (with local changes)" if meta.get("git_dirty") else "")
     after = (*(summary.CHECK_HEADINGS if checks else ()), summary.APPENDIX_HEADING)
     contents = summary.summary_markdown(results, (summary.MEASURED_HEADING,), after)
-    show_markdown(f"# {title}\n\n{contents}")
-    show_markdown(
+    show.show_markdown(f"# {title}\n\n{contents}")
+    show.show_markdown(
         f"## {summary.MEASURED_HEADING}\n\nMeasured on {meta.get('host', platform.node())} with "
         f"{meta.get('cpu_count', os.cpu_count())} CPUs ({meta.get('platform', platform.platform())}), "
         f"Python {versions.get('python', '?')}, "
@@ -222,93 +204,7 @@ def show_header(results, title=REPORT_TITLE, checks=False):
                 "results": _shown_path(r.path),
             }
         )
-    _display(_styled(pd.DataFrame(rows)).format({"input (MiB)": "{:.1f}", "sweep time (s)": "{:.0f}"}, na_rep="–"))
-
-
-def calibration_for(results):
-    """The cost model calibrated on the report's calibration sweep (else on every local sweep), or None."""
-    chosen = [r for r in results if r.config.name == meaning.CALIBRATION_SWEEP] or [
-        r for r in results if r.config.backend == "local"
-    ]
-    if not chosen:
-        return None
-    try:
-        return calibration.calibrate(
-            pd.concat([r.runs for r in chosen], ignore_index=True), pd.concat([r.tasks for r in chosen], ignore_index=True)
-        )
-    except calibration.ModelError:
-        return None
-
-
-def show_calibration(result):
-    """What the calibration sweep is for, and the model's error on its own runs."""
-    cal = calibration_for([result])
-    err = prediction.compare(cal, result.path) if cal is not None else None
-    text = (
-        f"## {summary.CALIBRATION_HEADING}\n\nThese runs are not a lab question: small jobs chosen to separate the "
-        "model's terms (per-task overhead, per intermediate file, per byte and record, worker start-up, contention "
-        "between tasks running side by side). The model "
-        "fitted to them predicts every other section's times and what they would be on 8 to 100 cores. "
-    )
-    if err and err["median_abs_error_pct"] is not None:
-        text += (
-            f"On these {formatting.plural(len(result.runs), 'run')} its median error is "
-            f"{formatting.num(err['median_abs_error_pct'])}% (at most {formatting.num(err['max_abs_error_pct'])}%)."
-        )
-    show_markdown(text)
-
-
-def show_stragglers(result, dpi=100):
-    """The straggler study: table, the paper-terms text, and the worst case's timeline without and with backups."""
-    table = stragglers.study_table(result.runs, result.tasks)
-    show_markdown(f"## {summary.STRAGGLERS_HEADING}\n\n" + stragglers.study_text(table))
-    shown = table[
-        [
-            "workers",
-            "slowdown",
-            "backup_tasks",
-            "repeats",
-            "end_to_end_s",
-            "saved_pct",
-            "backups",
-            "lost_attempts",
-            "lost_cpu_s",
-            "extra_cpu_pct",
-        ]
-    ]
-    shown.columns = [
-        "W",
-        "slowdown F",
-        "policy",
-        "runs",
-        "end-to-end (s)",
-        "saved (%)",
-        "backup attempts",
-        "attempts lost",
-        "CPU s lost",
-        "extra CPU (%)",
-    ]
-    counts = {
-        "slowdown F": "{:g}",
-        "backup attempts": "{:g}",
-        "attempts lost": "{:g}",
-        "saved (%)": "{:.1f}",
-        "extra CPU (%)": "{:.1f}",
-    }
-    _display(_styled(shown).format(counts, na_rep="–"))
-    runs = result.runs.assign(backup_tasks=result.runs["backup_tasks"].fillna("none").astype(str))
-    worst = runs[runs["slowdown"] == runs["slowdown"].max()]
-    w = int(worst["workers"].min())
-    worst = worst[worst["workers"] == w]
-    f = float(worst["slowdown"].iloc[0])
-    rows = table[(table["workers"] == w) & (table["slowdown"] == f) & (table["backup_tasks"] != "none")]
-    policy = rows.loc[rows["end_to_end_s"].idxmin(), "backup_tasks"] if len(rows) else None
-    for name in ("none", policy):
-        pick = worst[worst["backup_tasks"] == name]
-        if name is None or pick.empty:
-            continue
-        title = f"W={w}, one worker {f:g}x slower, " + ("no backups" if name == "none" else f"backups: {name}")
-        _display(plots.figure_image(plots.timeline_plot(result.tasks, pick["run_id"].iloc[0], title=title), dpi))
+    show.show(show.styled(pd.DataFrame(rows)).format({"input (MiB)": "{:.1f}", "sweep time (s)": "{:.0f}"}, na_rep="–"))
 
 
 def verification_table(runs):
@@ -386,11 +282,11 @@ def show_ecs_discussion(result, results):
     verified = verification_table(result.runs)
     if verified is not None:
         equal = int(verified["runs equal to sequential"].sum())
-        show_markdown(
+        show.show_markdown(
             f"### Verification\n\nEach run's output in S3 against the app run sequentially on the same input: "
             f"{equal} of {formatting.plural(len(result.runs), 'run')} equal, key for key."
         )
-        _display(_styled(verified))
+        show.show(show.styled(verified))
     parts = ["### The ECS assignment's discussion questions, from data"]
     loaded = ecs_fault.load_fault(result.path)
     if loaded is None:
@@ -400,7 +296,7 @@ def show_ecs_discussion(result, results):
         )
     else:
         parts.append(ecs_fault.fault_text(*loaded, result.runs, stand_in=provenance.is_stand_in(result.meta)))
-    cal = calibration_for([r for r in results if r.config.backend == "local"] or [result])
+    cal = special_sections.calibration_for([r for r in results if r.config.backend == "local"] or [result])
     try:
         cfg = sweep_config.load_sweep(
             result.config.name,
@@ -428,7 +324,7 @@ def show_ecs_discussion(result, results):
                 "usd": "Fargate cost at assumed prices ($)",
             }
         )
-        parts_table = _styled(shown.round(3))
+        parts_table = show.styled(shown.round(3))
     else:
         parts.append(
             "**Scaling to 100 mappers:** the cost model could not be calibrated on these results, so no prediction is given."
@@ -445,9 +341,9 @@ def show_ecs_discussion(result, results):
         "before any reduce, replaced worker tasks that stopped, recorded every task's timing and stopped "
         "every task at the end, also after a failure."
     )
-    show_markdown("\n\n".join(parts))
+    show.show_markdown("\n\n".join(parts))
     if parts_table is not None:
-        _display(parts_table)
+        show.show(parts_table)
 
 
 def question_parts(result, results=None) -> list:
@@ -463,8 +359,8 @@ def question_parts(result, results=None) -> list:
     if heading:
         head = "## " + heading
     if provenance.is_ecs(result.meta):
-        head += "\n\n" + markdown.ecs_provenance(provenance.backend_options(result.meta)).rstrip()
-    cal = calibration_for(results or [result]) if result.config.backend == "local" else None
+        head += "\n\n" + provenance.ecs_provenance(provenance.backend_options(result.meta)).rstrip()
+    cal = special_sections.calibration_for(results or [result]) if result.config.backend == "local" else None
     error = prediction.agreement(cal, result.runs, task_timeout=result.config.task_timeout) if cal is not None else None
     ans = answers.compute(result.runs, result.tasks, result.config, cal, error)
     ans["where"] = place_label(result.meta)
@@ -474,7 +370,7 @@ def question_parts(result, results=None) -> list:
             f"*{provenance.relabel(result.config.description, result.meta)}.* Per configuration "
             f"(its stages: [appendix](#{summary.anchor(summary.APPENDIX_HEADING)})):"
         )
-    parts.append(_styled(config_table(result.runs)[NARROW_COLUMNS]))
+    parts.append(show.styled(config_table(result.runs)[NARROW_COLUMNS]))
     parts.extend(sweep_figures(result).values())
     evidence = plots.evidence_plot(result.runs, result.tasks)
     if evidence is not None:
@@ -489,38 +385,13 @@ def show_sweep(result, results=None, dpi=100):
     """One sweep's section: a question's (question_parts), else its special section (calibration, stragglers)."""
     about = meaning.sweep_meaning(result.config.name)
     if about.section != "question":
-        return SPECIAL_SECTIONS[about.section](result, dpi)
+        return special_sections.SPECIAL_SECTIONS[about.section](result, dpi)
     for part in question_parts(result, results):
         if isinstance(part, str):
-            show_markdown(part)
+            show.show_markdown(part)
         elif isinstance(part, Figure):
-            _display(plots.figure_image(part, dpi))
+            show.show(plots.figure_image(part, dpi))
         else:
-            _display(part)
+            show.show(part)
     if result.config.backend != "local":
         show_ecs_discussion(result, results or [result])
-
-
-def show_engines(result, dpi=100):
-    """The engine comparison: the text, per-engine and per-configuration tables, the crash runs and one figure."""
-    runs, tasks = result.runs, result.tasks
-    show_markdown(f"## {engines.HEADING}\n\n" + engines.engines_text(runs, tasks))
-    table = engines.engine_table(runs, tasks)
-    table = table.assign(gap_ms=table["gap_s"] * 1000)[["backend", "runs", "startup_s", "gap_ms", "gaps"]]
-    table.columns = ["backend", "runs", "start-up (s)", "median task gap (ms)", "gaps"]
-    _display(_styled(table).format({"gaps": "{:g}"}, na_rep="–"))
-    e2e = engines.end_to_end_table(runs).rename(columns={"n_map": "M", "n_reduce": "R", "workers": "W"})
-    _display(_styled(e2e))
-    crash = engines.crash_table(runs, tasks)
-    if len(crash):
-        crash.columns = ["backend", "crash app end-to-end (s)", "attempts", "attempts lost", "tasks re-run"]
-        _display(_styled(crash))
-    _display(plots.figure_image(plots.engines_plot(runs, tasks), dpi))
-
-
-# The sections of sweeps that answer no report question (meaning.Sweep.section), by kind.
-SPECIAL_SECTIONS = {
-    "calibration": lambda result, dpi: show_calibration(result),
-    "stragglers": show_stragglers,
-    "engines": show_engines,
-}

@@ -4,7 +4,8 @@ An ECS sweep ran either on the local stand-in (moto's ECS and S3 plus local
 processes; meta.json's backend_options say `stand_in`) or on AWS Fargate. The
 report must never call a stand-in run "Fargate": `where` names the place,
 `relabel` rewrites a text written for Fargate (a sweep file's description, a
-lab heading) to say "stand-in" when the runs used it.
+lab heading) to say "stand-in" when the runs used it, and `ecs_provenance` is the
+sentence under an ECS section's heading.
 """
 
 from __future__ import annotations
@@ -49,3 +50,26 @@ def relabel(text: str, meta: dict | None) -> str:
     if not text or not is_stand_in(meta):
         return text
     return _FARGATE_WORDS.sub(lambda m: ("on " if m.group(0).startswith("on ") else "") + "the local ECS stand-in", text)
+
+
+def ecs_provenance(backend_options) -> str:
+    """Where an ECS sweep's tasks ran, from the backend options its meta.json records: Fargate, or the
+    local stand-in with each task a local process or a container of the stack's image."""
+    options = backend_options or {}
+    if not options.get("stand_in"):
+        return (
+            f"Where these ran: AWS {fargate_place(options)}, each task a container of the stack's "
+            "image; times include Fargate's task start-up.\n"
+        )
+    engine = options.get("containers")
+    how = (
+        f"a {engine if isinstance(engine, str) else 'local'} container of the stack's image, started on this "
+        "machine (`mrkit ecs run --stand-in --containers`)"
+        if engine
+        else "a local process of this machine's Python (`mrkit ecs run --stand-in`)"
+    )
+    what = "a local container's" if options.get("containers") else "a process's"
+    return (
+        f"Where these ran: the local ECS stand-in, not Fargate: moto's server on 127.0.0.1 played ECS and S3, "
+        f"and each task ran as {how}, so start-up times are {what}, not a Fargate task's.\n"
+    )

@@ -13,6 +13,7 @@ from mrkit.backends.ecs.bootstrap import up
 from mrkit.backends.ecs.config import make_config
 from mrkit.experiments.report import display
 from mrkit.experiments.report import notebook_report as nr
+from mrkit.experiments.report import show as notebook_show
 from mrkit.experiments.sweeps import ecs_fault, results
 from mrkit.experiments.sweeps import sweep as sw
 
@@ -61,7 +62,7 @@ def test_a_fault_run_that_ended_before_the_stop_says_so():
 
 def _shown_markdown(monkeypatch, show):
     shown = []
-    monkeypatch.setattr(display, "_display", lambda *objs: shown.extend(objs))
+    monkeypatch.setattr(notebook_show, "show", lambda *objs: shown.extend(objs))
     show()
     return "\n\n".join(o.data for o in shown if type(o).__name__ == "Markdown")
 

@@ -209,52 +209,6 @@ def test_markdown_report_sections_per_sweep_and_header():
     assert "## Mappers" in text and "Map-stage speedup" in text and text.rstrip().endswith("## Extra")
 
 
-def test_correctness_section_counts_missing_extra_and_different(tmp_path):
-    expected = {"hello": "3", "world": "2", "border": "1", "same": "5"}
-    actual = {"hello": "3", "world": "1", "bor": "1", "der": "1", "same": "5"}
-    text = markdown.correctness_section(expected, actual)
-    assert "output has 5 unique keys; the sequential reference has 4" in text
-    assert "Missing: 1, extra: 2, with a different value: 1" in text
-    assert "not** exact" in text and "chunk borders" in text and "“border”" in text
-    (tmp_path / "ref").mkdir()
-    (tmp_path / "job").mkdir()
-    (tmp_path / "ref" / "mr-out-0").write_text("a 1\nb 2 x,y\n")
-    (tmp_path / "job" / "mr-out-0").write_text("b 2 x,y\n")
-    (tmp_path / "job" / "mr-out-1").write_text("a 1\n")
-    text = markdown.correctness_section(tmp_path / "ref", tmp_path / "job")
-    assert "The output is exact." in text and "Missing: 0, extra: 0" in text
-
-
-def test_fault_tolerance_section_counts_attempts():
-    # as the master records them: a late completion replaces its timed_out row with superseded
-    rows = [
-        ("map", 0, 1, "ok", 0.2, 11),
-        ("map", 1, 1, "superseded", 12.0, 12),
-        ("map", 1, 2, "ok", 0.3, 13),
-        ("map", 2, 1, "timed_out", 10.0, 14),
-        ("map", 2, 2, "failed", 0.1, 15),
-        ("map", 2, 3, "ok", 0.2, 16),
-        ("map", 3, 1, "timed_out", 10.0, 17),
-        ("map", 3, 2, "ok", 0.2, 18),
-        ("reduce", 0, 1, "ok", 0.5, 19),
-    ]
-    tasks = pd.DataFrame(
-        [dict(run_id="r1", phase=p, task=t, attempt=a, status=s, duration_s=d, pid=pid) for p, t, a, s, d, pid in rows]
-    )
-    tasks = pd.concat(
-        [tasks, pd.DataFrame([dict(run_id="r1", phase="split", task=0, attempt=1, status="ok", duration_s=0.0, pid=1)])],
-        ignore_index=True,
-    )
-    good = analysis.correctness({"a": "1"}, {"a": "1"})
-    text = markdown.fault_tolerance_section(tasks, good)
-    assert "Over 1 run, 4 map and 1 reduce tasks took 9 attempts" in text
-    assert "5 ok, 1 failed" in text and "2 timed out" in text and "1 superseded" in text
-    assert "3 of 5 tasks needed more than one attempt (4 reassignments, at most 3 attempts" in text
-    assert re.search(rf"did not count took {NUM} s", text)[1] == "32.1"
-    assert "9 worker processes" in text and "still exact" in text
-    assert "does **not** match" in markdown.fault_tolerance_section(tasks, False)
-
-
 def test_amdahl_fits_within_the_cores_and_does_not_claim_time_never_fell():
     import pandas as pd
 
@@ -265,30 +219,6 @@ def test_amdahl_fits_within_the_cores_and_does_not_claim_time_never_fell():
     assert "only W ≤ 4" in text and "W=1..4" in text
     assert "f = 0.20" in text
     assert "never fell" not in text
-
-
-def test_the_ecs_provenance_says_fargate_processes_or_containers_from_the_recorded_options():
-    assert markdown.ecs_provenance(None).startswith("Where these ran: AWS ECS Fargate")
-    processes = markdown.ecs_provenance({"stand_in": True, "settings": "params/ecs.yaml"})
-    assert "the local ECS stand-in, not Fargate" in processes
-    assert "each task ran as a local process" in processes and "container" not in processes
-    podman = markdown.ecs_provenance({"stand_in": True, "containers": "podman"})
-    assert "each task ran as a podman container of the stack's image" in podman
-    assert "start-up times are a local container's, not a Fargate task's" in podman
-
-
-def test_failures_are_named_by_how_they_ended_in_the_task_records():
-    # issue 25: "4 failed (the app raised)", though the crash app kills its worker: a died worker never
-    # reports, so its attempt has no CPU seconds; an app that raised was reported, with them
-    tasks = pd.DataFrame(
-        [
-            dict(run_id="r", phase="map", task=0, attempt=1, status="failed", duration_s=0.1, cpu_s=float("nan"), pid=1),
-            dict(run_id="r", phase="map", task=0, attempt=2, status="failed", duration_s=0.1, cpu_s=0.05, pid=2),
-            dict(run_id="r", phase="map", task=0, attempt=3, status="ok", duration_s=0.1, cpu_s=0.05, pid=2),
-        ]
-    )
-    text = markdown.fault_tolerance_section(tasks)
-    assert "1 ok, 1 failed (the worker died), 1 failed (the app raised)" in text
 
 
 def test_amdahl_is_not_fitted_through_as_many_points_as_parameters():
