@@ -42,7 +42,13 @@ LAYERS = (
     ("backends", ("mrkit.backends",)),
     (
         "experiments",
-        ("mrkit.experiments.__init__", "mrkit.experiments.analysis", "mrkit.experiments.formatting", "mrkit.experiments.meaning"),
+        (
+            "mrkit.experiments.__init__",
+            "mrkit.experiments.analysis",
+            "mrkit.experiments.formatting",
+            "mrkit.experiments.meaning",
+            "mrkit.experiments.laws",
+        ),
     ),
     ("experiments.sweeps", ("mrkit.experiments.sweeps",)),
     ("experiments.model", ("mrkit.experiments.model",)),

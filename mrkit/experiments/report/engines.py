@@ -6,13 +6,16 @@ backend). Per engine: worker start-up (the run's `startup_s`, launch to the
 first task's start), per-task overhead (`task_gaps`: on each worker, the gap
 between one attempt's end and its next attempt's start in the same phase, so
 the wait at the map barrier is not counted), end-to-end time per (M, R, W)
-and the crash run's time, attempts lost and tasks re-run. The table and the
-text come from the same frames, so they cannot disagree.
+and the crash run's time, attempts lost and tasks re-run. The tables, the
+text and the figure come from the same frames, so they cannot disagree.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
 from mrkit.experiments.formatting import num, plural
 
@@ -105,3 +108,25 @@ def _gap(row) -> str:
         if row["gaps"]
         else "– (no worker ran two tasks of a phase)"
     )
+
+
+def figure(runs: pd.DataFrame, tasks: pd.DataFrame) -> Figure:
+    """The engine comparison's figure, from the tables above: start-up, median per-task gap and end-to-end per (M, R, W)."""
+    table, e2e = engine_table(runs, tasks), end_to_end_table(runs)
+    fig = Figure(figsize=(12.8, 3.8), layout="constrained")
+    with sns.axes_style("whitegrid"):
+        start_ax, gap_ax, e2e_ax = fig.subplots(1, 3)
+    colors = sns.color_palette("colorblind", len(table))
+    start_ax.bar(table["backend"], table["startup_s"], color=colors)
+    start_ax.set(ylabel="launch to first task (s, median)", title="worker start-up")
+    gap_ax.bar(table["backend"], table["gap_s"].fillna(0) * 1000, color=colors)
+    gap_ax.set(ylabel="task end to next start on a worker (ms, median)", title="per-task overhead")
+    configs = [f"M={m} R={r} W={w}" for m, r, w in zip(e2e["n_map"], e2e["n_reduce"], e2e["workers"])]
+    width = 0.8 / max(1, len(table))
+    for i, (backend, color) in enumerate(zip(table["backend"], colors)):
+        e2e_ax.bar(np.arange(len(configs)) + i * width, e2e[backend], width, label=backend, color=color)
+    e2e_ax.set_xticks(np.arange(len(configs)) + width * (len(table) - 1) / 2, configs, fontsize=8)
+    e2e_ax.set(ylabel="end-to-end (s)", title="end-to-end time per configuration")
+    e2e_ax.legend(fontsize=8)
+    fig.suptitle("Engines: worker start-up, per-task overhead and end-to-end time on each backend", fontsize=11)
+    return fig

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mrkit.experiments import analysis
+from mrkit.experiments import analysis, laws
 from mrkit.experiments.formatting import LETTER, config_text, num, pct, plural
 from mrkit.experiments.meaning import QUESTIONS, infer_question, question_of
 
@@ -214,7 +214,7 @@ def amdahl(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
         if len(used) < len(runs)
         else ""
     )
-    fit = analysis.fit_amdahl(used["workers"], used[metric])
+    fit = laws.fit_amdahl(used["workers"], used[metric])
     f, (lo, hi) = fit.serial_fraction, fit.ci95
     ci = fraction_ci(lo, hi)
     ci = f"95% CI {ci}, " if ci else ""

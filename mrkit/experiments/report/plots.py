@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from mrkit.experiments import analysis
-from mrkit.experiments.report import engines, markdown
+from mrkit.experiments import analysis, laws
+from mrkit.experiments.report import markdown
 
 LABELS = {
     "n_map": "map tasks M",
@@ -199,7 +199,7 @@ def speedup_plot(runs: pd.DataFrame, x: str = "workers", metric: str = "end_to_e
         notes.append(f"no CPU ceiling drawn: the base case already has W ≥ {cores} cores")
     within, why_not = markdown.amdahl_scope(runs, x)
     if within is not None:
-        fit = analysis.fit_amdahl(within[x], within[metric])
+        fit = laws.fit_amdahl(within[x], within[metric])
         f_lo, f_hi = fit.ci95
         ci = markdown.fraction_ci(f_lo, f_hi)
         ci = f", CI {ci}" if ci else ""
@@ -406,7 +406,6 @@ def typical_run(runs: pd.DataFrame):
     return chosen.loc[(chosen["end_to_end_s"] - median).abs().idxmin(), "run_id"]
 
 
-# name -> (does it apply to these runs?, make it). save_all draws those that apply.
 def evidence_plot(runs: pd.DataFrame, tasks: pd.DataFrame) -> Figure | None:
     """The why, from the task records: CPU per MiB against map task size, start-up per worker, and the wait
     at the map barrier (last map end minus first map end), each per configuration. None without task records."""
@@ -442,28 +441,7 @@ def evidence_plot(runs: pd.DataFrame, tasks: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def engines_plot(runs: pd.DataFrame, tasks: pd.DataFrame) -> Figure:
-    """The engine comparison (engines.py's tables): start-up, median per-task gap and end-to-end per (M, R, W)."""
-    table, e2e = engines.engine_table(runs, tasks), engines.end_to_end_table(runs)
-    fig = Figure(figsize=(12.8, 3.8), layout="constrained")
-    with sns.axes_style("whitegrid"):
-        start_ax, gap_ax, e2e_ax = fig.subplots(1, 3)
-    colors = [_PALETTE[i % len(_PALETTE)] for i in range(len(table))]
-    start_ax.bar(table["backend"], table["startup_s"], color=colors)
-    start_ax.set(ylabel="launch to first task (s, median)", title="worker start-up")
-    gap_ax.bar(table["backend"], table["gap_s"].fillna(0) * 1000, color=colors)
-    gap_ax.set(ylabel="task end to next start on a worker (ms, median)", title="per-task overhead")
-    configs = [f"M={m} R={r} W={w}" for m, r, w in zip(e2e["n_map"], e2e["n_reduce"], e2e["workers"])]
-    width = 0.8 / max(1, len(table))
-    for i, (backend, color) in enumerate(zip(table["backend"], colors)):
-        e2e_ax.bar(np.arange(len(configs)) + i * width, e2e[backend], width, label=backend, color=color)
-    e2e_ax.set_xticks(np.arange(len(configs)) + width * (len(table) - 1) / 2, configs, fontsize=8)
-    e2e_ax.set(ylabel="end-to-end (s)", title="end-to-end time per configuration")
-    e2e_ax.legend(fontsize=8)
-    fig.suptitle("Engines: worker start-up, per-task overhead and end-to-end time on each backend", fontsize=11)
-    return fig
-
-
+# name -> (does it apply to these runs?, make it). save_all draws those that apply.
 FIGURES = {
     "time_vs_map": (lambda r: _varies(r, "n_map"), lambda r, t, run_id: time_vs(r, "n_map")),
     "time_vs_reduce": (lambda r: _varies(r, "n_reduce"), lambda r, t, run_id: time_vs(r, "n_reduce")),

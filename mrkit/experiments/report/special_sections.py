@@ -115,7 +115,7 @@ def show_engines(result, dpi=100):
     if len(crash):
         crash.columns = ["backend", "crash app end-to-end (s)", "attempts", "attempts lost", "tasks re-run"]
         show.show(show.styled(crash))
-    show.show(plots.figure_image(plots.engines_plot(runs, tasks), dpi))
+    show.show(plots.figure_image(engines.figure(runs, tasks), dpi))
 
 
 # The sections of sweeps that answer no report question (meaning.Sweep.section), by kind.

@@ -54,10 +54,11 @@ def test_the_fault_text_says_what_was_stopped_and_what_it_cost(swept):
     assert ecs_fault.load_fault(swept.path / "nowhere") is None
 
 
-def test_a_fault_run_that_ended_before_the_stop_says_so():
+def test_a_fault_run_that_stopped_no_worker_says_nothing_was_measured():
     fault = {"n_map": 16, "stopped_task": None}
     text = ecs_fault.fault_text(fault, pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
-    assert "finished before any worker task could be stopped" in text and "M = W = 16" in text
+    assert text.startswith("**Failure recovery (not measured):**") and "M = W = 16" in text
+    assert "no worker was stopped and no recovery happened" in text
 
 
 def _shown_markdown(monkeypatch, show):

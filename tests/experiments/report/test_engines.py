@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from mrkit.backends.local import run_job
-from mrkit.experiments.report import engines, plots
+from mrkit.experiments.report import engines
 
 
 def _task(run, phase, task, attempt, worker, start, end, status="ok"):
@@ -122,7 +122,7 @@ def test_the_text_and_figure_state_the_tables_numbers():
     assert "**dask-tasks**: workers start in 2 s" in text and "500 ms" in text
     assert "Fastest end to end: M=2 R=1 W=1: local." in text
     assert "local took 7 s, lost 3 attempts of 6 and ran 2 tasks again" in text
-    fig = plots.engines_plot(runs, tasks)
+    fig = engines.figure(runs, tasks)
     assert [ax.get_title() for ax in fig.axes] == ["worker start-up", "per-task overhead", "end-to-end time per configuration"]
     assert [p.get_height() for p in fig.axes[0].patches] == [0.5, 2.0]
     assert [p.get_height() for p in fig.axes[1].patches] == [125.0, 500.0]

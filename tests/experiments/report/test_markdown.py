@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mrkit.experiments import analysis, meaning
+from mrkit.experiments import analysis, laws, meaning
 from mrkit.experiments.report import markdown
 
 NUM = r"([0-9.]+)"
@@ -128,7 +128,7 @@ def test_amdahl_fraction_and_predictions_come_from_the_fit():
     f = 0.2
     runs = make_runs({w: 10 * (f + (1 - f) / w) for w in (1, 2, 4, 8)}, fixed={"n_reduce": 1}, cv=0.005, cpu_count=8)
     text = markdown.amdahl(runs)
-    fit = analysis.fit_amdahl(runs["workers"], runs["end_to_end_s"])
+    fit = laws.fit_amdahl(runs["workers"], runs["end_to_end_s"])
     m = re.search(rf"f = {NUM} \(95% CI {NUM}–{NUM}", text)
     assert m and float(m[1]) == pytest.approx(fit.serial_fraction, abs=0.005)
     assert float(m[2]) <= float(m[1]) <= float(m[3])

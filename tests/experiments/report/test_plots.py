@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from mrkit.experiments import analysis
+from mrkit.experiments import analysis, laws
 from mrkit.experiments.report import plots
 
 
@@ -115,7 +115,7 @@ def test_speedup_plot_has_ideal_amdahl_and_cpu_ceiling():
     base = runs.loc[runs["workers"] == 1, "end_to_end_s"].mean()
     assert f"measured (base case W=1: {base:.3g} s)" in labels  # the absolute base case of the speedup
     within = runs[runs["workers"] <= 4]  # Amdahl is fitted only where workers have cores of their own
-    fit = analysis.fit_amdahl(within["workers"], within["end_to_end_s"])
+    fit = laws.fit_amdahl(within["workers"], within["end_to_end_s"])
     assert f"Amdahl fit on W ≤ 4 (f = {fit.serial_fraction:.2f}" in next(lbl for lbl in labels if lbl.startswith("Amdahl"))
     by_label = {line.get_label(): line for line in ax.lines}
     ideal = by_label["ideal (linear in W)"]
