@@ -19,6 +19,7 @@ import pathlib
 import platform
 import socket
 import subprocess
+import sys
 from importlib import metadata
 from typing import TYPE_CHECKING
 
@@ -107,7 +108,24 @@ def _read_rows(path: pathlib.Path, columns) -> list[dict]:
         raise SweepError(
             f"{path} has columns {reader.fieldnames}, expected {columns}; it was written by a different mrkit version"
         )
-    return list(reader)
+    return _whole_rows(path, list(reader), len(columns))
+
+
+def _whole_rows(path: pathlib.Path, rows: list[dict], width: int) -> list[dict]:
+    """`rows` with a last row cut short (fewer or more fields than the header) dropped from the file, said in one line.
+
+    Such a row is a write interrupted after its newline: the run it records was never whole, so it is redone. A
+    malformed row before the last is not an interrupted write: one line names it and nothing is changed.
+    """
+    broken = [n for n, row in enumerate(rows) if None in row or None in row.values()]
+    if not broken:
+        return rows
+    if broken != [len(rows) - 1]:
+        raise SweepError(f"{path}: row {broken[0] + 2} does not have the header's {width} fields; fix or delete that line")
+    text = path.read_text(encoding="utf-8")
+    replace_text(path, text[: text.rstrip("\n").rfind("\n") + 1])
+    print(f"mrkit: {path}: its last row was cut short; dropped it, so that run is done again", file=sys.stderr)
+    return rows[:-1]
 
 
 def _only_appended(old, columns) -> bool:

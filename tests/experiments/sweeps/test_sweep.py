@@ -116,6 +116,34 @@ def test_resume_skips_done_runs_and_redoes_only_a_deleted_one(tmp_path, calls):
     assert len(json.loads((out / "meta.json").read_text())["sessions"]) == 3
 
 
+def test_resume_drops_a_last_row_cut_short_after_its_newline_and_redoes_that_run(tmp_path, calls, capsys):
+    # issue 22 D10: such a row made `mrkit sweep --resume latest` end in a TypeError traceback
+    cfg = quick(tmp_path)
+    out = sweep.run_sweep(cfg, progress=False)
+    before = read_csv(out / "runs.csv")
+    text = (out / "runs.csv").read_text()
+    last = text.rstrip("\n").rsplit("\n", 1)[1]
+    cut = ",".join(last.split(",")[:5]) + "\n"  # the first five fields, then the newline
+    (out / "runs.csv").write_text(text[: len(text) - len(last) - 1] + cut)
+    calls.clear()
+    sweep.run_sweep(cfg, out, progress=False)
+    assert "its last row was cut short; dropped it" in capsys.readouterr().err
+    after = read_csv(out / "runs.csv")
+    assert after[:-1] == before[:-1] and len(after) == len(before)
+    assert (after[-1]["config_id"], after[-1]["repeat"]) == (before[-1]["config_id"], before[-1]["repeat"])
+    assert after[-1]["run_id"] != before[-1]["run_id"] and len(calls) == 2  # its warm-up, then the run itself
+
+
+def test_a_malformed_row_before_the_last_is_named_and_nothing_is_changed(tmp_path):
+    out = sweep.run_sweep(quick(tmp_path), progress=False)
+    lines = (out / "runs.csv").read_text().splitlines(keepends=True)
+    lines[1] = ",".join(lines[1].split(",")[:3]) + "\n"
+    (out / "runs.csv").write_text("".join(lines))
+    with pytest.raises(sweep_config.SweepError, match=r"runs.csv: row 2 does not have the header's \d+ fields"):
+        sweep.run_sweep(quick(tmp_path), out, progress=False)
+    assert (out / "runs.csv").read_text() == "".join(lines)
+
+
 def test_resume_refuses_other_parameters_but_allows_more_repeats(tmp_path, calls):
     out = sweep.run_sweep(quick(tmp_path, n_map=[5]), progress=False)
     with pytest.raises(ValueError, match="n_map"):
