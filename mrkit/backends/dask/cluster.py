@@ -12,27 +12,35 @@ import logging
 
 from mrkit.errors import UsageError
 
-# A LocalCluster of ours fails a task at its worker's first death (Dask's default re-runs it up
-# to 3 times, unseen): mrkit counts that death as an attempt and decides about the retry itself.
-OWN_CLUSTER_CONFIG = {"distributed.scheduler.allowed-failures": 0}
+# The settings a LocalCluster of ours runs under, held for its whole life (some are read when an
+# event happens, not when the cluster starts):
+OWN_CLUSTER_CONFIG = {
+    # A task fails at its worker's first death (Dask's default re-runs it up to 3 times, unseen):
+    # mrkit counts that death as an attempt and decides about the retry itself.
+    "distributed.scheduler.allowed-failures": 0,
+    # Dask closes a nanny whose worker has not registered again this long after a death (15 s by
+    # default). Under load a restart takes longer, or the restarted worker dies again (the crash app)
+    # while the first death's timer runs: the nanny was closed for good, and with every nanny closed
+    # the job had no worker left. Ours restart their workers until the job ends; a worker that never
+    # comes back is bounded by the master (no worker connected, task timeouts).
+    "distributed.deploy.lost-worker-timeout": "1 day",
+}
 
 
 def _local_cluster(workers):
-    import dask
     from distributed import LocalCluster
 
-    with dask.config.set(OWN_CLUSTER_CONFIG):
-        # No dashboard; the scheduler's plain HTTP routes (health, metrics) on a free loopback port, not
-        # on 8787, where another cluster of this machine may be. Deaths are logged by mrkit, as retries.
-        return LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-        )
+    # No dashboard; the scheduler's plain HTTP routes (health, metrics) on a free loopback port, not
+    # on 8787, where another cluster of this machine may be. Deaths are logged by mrkit, as retries.
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+    )
 
 
 @contextlib.contextmanager
@@ -44,7 +52,9 @@ def connect(scheduler, workers):
     from distributed import Client
 
     if scheduler is None:
-        with _local_cluster(workers) as cluster, Client(cluster) as client:
+        import dask
+
+        with dask.config.set(OWN_CLUSTER_CONFIG), _local_cluster(workers) as cluster, Client(cluster) as client:
             yield client, True
         return
     if isinstance(scheduler, Client):
