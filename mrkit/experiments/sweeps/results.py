@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 
 # others_cpu_s: CPU other programs took on the run's CPUs; verify_*: a verified run's output check (ECS sweeps);
 # probe_cpu_s: CPU seconds of a fixed word count on the run's CPUs (pinning.speed_probe_cpu_s),
-# the mean of one just before the run and one just after
-EXTRA_RUN_COLUMNS = ["sweep", "config_id", "others_cpu_s", *VERIFY_COLUMNS, "probe_cpu_s"]
+# the mean of one just before the run and one just after; position: the run's place in a report's interleaved
+# order (interleave.py; blank for a sweep run on its own)
+EXTRA_RUN_COLUMNS = ["sweep", "config_id", "others_cpu_s", *VERIFY_COLUMNS, "probe_cpu_s", "position"]
 EXTRA_TASK_COLUMNS = ["sweep", "config_id", "repeat"]
 RUN_FILE_COLUMNS = timing.RUN_COLUMNS + EXTRA_RUN_COLUMNS
 TASK_FILE_COLUMNS = timing.TASK_COLUMNS + EXTRA_TASK_COLUMNS
@@ -78,6 +79,22 @@ def record_run(out_dir, sweep: str, config_id: str, repeat: int, summary: dict, 
     extra = {"sweep": sweep, "config_id": config_id}
     append_rows(out / "tasks.csv", TASK_FILE_COLUMNS, [{**t, **extra, "repeat": repeat} for t in records])
     append_rows(out / "runs.csv", RUN_FILE_COLUMNS, [{**summary, **extra}])
+
+
+def copy_run(source, target, run_id: str, sweep: str, config_id: str) -> None:
+    """Record a run of `source`'s results directory in `target` too, as `sweep`'s `config_id` (a run two sweeps
+    share, whose second write a killed report never made): its task rows, then its runs.csv row, as record_run does."""
+    source, target = pathlib.Path(source), pathlib.Path(target)
+    extra = {"sweep": sweep, "config_id": config_id}
+    tasks = [t | extra for t in _read_rows(source / "tasks.csv", TASK_FILE_COLUMNS) if t["run_id"] == run_id]
+    (run,) = [r | extra for r in _read_rows(source / "runs.csv", RUN_FILE_COLUMNS) if r["run_id"] == run_id]
+    append_rows(target / "tasks.csv", TASK_FILE_COLUMNS, tasks)
+    append_rows(target / "runs.csv", RUN_FILE_COLUMNS, [run])
+
+
+def run_ids(out: pathlib.Path) -> dict:
+    """{(config_id, repeat): run_id} of the committed runs of a results directory."""
+    return {(r["config_id"], int(r["repeat"])): r["run_id"] for r in _read_rows(out / "runs.csv", RUN_FILE_COLUMNS)}
 
 
 def replace_text(path: pathlib.Path, text: str):
@@ -227,6 +244,34 @@ def check_resumable(meta: dict, cfg: SweepConfig, out):
     differ = sorted(k for k in set(old) | set(new) if k not in free and old.get(k) != new.get(k))
     if differ:
         raise SweepError(f"cannot resume {out}: parameters differ from its meta.json: {', '.join(differ)}")
+
+
+def open_session(cfg: SweepConfig, out: pathlib.Path, inputs) -> tuple[dict, dict]:
+    """(meta, session) of a results directory opened for a session of runs: meta.json made, or checked for a
+    resume (other parameters are refused), with a new session appended and the status "running" written."""
+    meta_path = out / "meta.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        check_resumable(meta, cfg, out)
+        meta["parameters"] = cfg.to_dict()  # repeats may have grown
+    else:
+        meta = new_meta(cfg, inputs)
+    session = {"start": now_iso(), "end": None, "runs": 0}
+    meta["sessions"].append(session)
+    meta["status"] = "running"
+    write_meta(out, meta)
+    return meta, session
+
+
+def close_session(out: pathlib.Path, meta: dict, session: dict, status: str) -> None:
+    """End a session opened by open_session: its end, the sweep's end and status ("complete", "interrupted")."""
+    meta["status"] = status
+    session["end"] = meta["end"] = now_iso()
+    write_meta(out, meta)
+
+
+def write_meta(out: pathlib.Path, meta: dict) -> None:
+    replace_text(pathlib.Path(out) / "meta.json", json.dumps(meta, indent=2) + "\n")
 
 
 # ----------------------------------------------------------- directories

@@ -32,7 +32,6 @@ sweep with `backends` runs each configuration on each of them (RunConfig.backend
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import tempfile
@@ -43,14 +42,12 @@ from tqdm.auto import tqdm
 from mrkit.backends import get_backend
 from mrkit.experiments.analysis import is_tight
 from mrkit.experiments.sweeps.results import (
-    check_resumable,
+    close_session,
     done_and_clean,
     measured,
-    new_meta,
     new_results_dir,
-    now_iso,
+    open_session,
     record_run,
-    replace_text,
 )
 from mrkit.experiments.sweeps.sweep_config import (
     RunConfig,
@@ -61,7 +58,9 @@ from mrkit.experiments.sweeps.sweep_config import (
 from mrkit.pinning import busy_cpu_s, pinned, speed_probe_cpu_s
 
 
-def _one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
+def one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
+    """(summary, records) of one run of `rc`: pinned to cfg.cpus, in a fresh working directory under `scratch`,
+    with the load other programs put on its CPUs and the speed probe around it (local runs)."""
     # A fresh working directory per run: no run reads files a previous one left.
     # Pinned run by run (and restored after): the workers it forks inherit the affinity.
     with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
@@ -132,7 +131,23 @@ def _shown(rc: RunConfig):
     return " ".join([*([rc.app] if rc.app else []), text, *extra, *([f"on {rc.backend}"] if rc.backend else [])])
 
 
-def _noisy(cfg: SweepConfig, runs: dict) -> bool:
+def measure(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch, again=None):
+    """One run of `rc` to record: (summary, records, loaded), run again while other programs took more than
+    cfg.max_others_share of its CPUs, at most cfg.loaded_reruns times (the last attempt is kept whatever its
+    load, and the report can see it). `loaded`: the others' share of each attempt run again; `again()` is
+    called before each."""
+    loaded = []
+    while True:
+        summary, records = one_run(run_fn, cfg, rc, inputs, repeat, scratch)
+        share = others_share(summary)
+        if cfg.max_others_share is None or share is None or share <= cfg.max_others_share or len(loaded) == cfg.loaded_reruns:
+            return summary, records, loaded
+        loaded.append(round(share, 3))
+        if again is not None:
+            again()
+
+
+def noisy(cfg: SweepConfig, runs: dict) -> bool:
     """Whether a configuration wants another repeat: its interval is wider than ci_target and max_repeats allows."""
     return (
         cfg.max_repeats is not None
@@ -159,17 +174,7 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     inputs = cfg.input_paths()
     out = pathlib.Path(out_dir) if out_dir is not None else new_results_dir(cfg.results_dir, cfg.name)
     out.mkdir(parents=True, exist_ok=True)
-    meta_path = out / "meta.json"
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        check_resumable(meta, cfg, out)
-        meta["parameters"] = cfg.to_dict()  # repeats may have grown
-    else:
-        meta = new_meta(cfg, inputs)
-    session = {"start": now_iso(), "end": None, "runs": 0}
-    meta["sessions"].append(session)
-    meta["status"] = "running"
-    replace_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    meta, session = open_session(cfg, out, inputs)
 
     done = done_and_clean(out)
     run_fns = {b: get_backend(b) for b in (cfg.backends or (cfg.backend,))}
@@ -189,17 +194,10 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     values = measured(out)
 
     def record(rc, repeat):
-        for attempt in range(cfg.loaded_reruns + 1):
-            summary, records = _one_run(run_fns[rc.backend or cfg.backend], cfg, rc, inputs, repeat, scratch)
-            share = others_share(summary)
-            if cfg.max_others_share is None or share is None or share <= cfg.max_others_share:
-                break
-            if attempt == cfg.loaded_reruns:  # bounded: the last attempt is kept, and the report can see its load
-                break
-            meta.setdefault("loaded_reruns", []).append(
-                {"config_id": rc.config_id, "repeat": repeat, "others_share": round(share, 3)}
-            )
-            bar.set_description_str(f"{cfg.name}: {_shown(rc)} (loaded: again)", refresh=True)
+        again = lambda: bar.set_description_str(f"{cfg.name}: {_shown(rc)} (loaded: again)", refresh=True)  # noqa: E731
+        summary, records, loaded = measure(run_fns[rc.backend or cfg.backend], cfg, rc, inputs, repeat, scratch, again)
+        for share in loaded:
+            meta.setdefault("loaded_reruns", []).append({"config_id": rc.config_id, "repeat": repeat, "others_share": share})
         record_run(out, cfg.name, rc.config_id, repeat, summary, records)
         values.setdefault(rc.config_id, {})[repeat] = summary["end_to_end_s"]
         session["runs"] += 1
@@ -210,20 +208,18 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
             if todo[rc]:
                 bar.set_description_str(f"{cfg.name}: {_shown(rc)}", refresh=True)
                 if cfg.warmup:
-                    _one_run(run_fns[rc.backend or cfg.backend], cfg, rc, inputs, -1, scratch)  # discarded on purpose
+                    one_run(run_fns[rc.backend or cfg.backend], cfg, rc, inputs, -1, scratch)  # discarded on purpose
                 for repeat in todo[rc]:
                     record(rc, repeat)
-            while _noisy(cfg, values.get(rc.config_id, {})):
+            while noisy(cfg, values.get(rc.config_id, {})):
                 bar.total += 1  # the bar grows by each extra repeat as it is decided
                 bar.set_description_str(f"{cfg.name}: {_shown(rc)} (noisy: one more)", refresh=True)
                 record(rc, max(values[rc.config_id]) + 1)
-        meta["status"] = "complete"
     except BaseException:
-        meta["status"] = "interrupted"
+        close_session(out, meta, session, "interrupted")
         raise
     finally:
         if not shared:
             bar.close()
-        session["end"] = meta["end"] = now_iso()
-        replace_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    close_session(out, meta, session, "complete")
     return out
