@@ -122,7 +122,7 @@ def runs_bar(total, initial=0, desc="runs", disable=False, file=None):
     )
 
 
-def _shown(rc: RunConfig):
+def describe(rc: RunConfig):
     """'M=10 R=5 W=10' (plus the app, backend, backups and slowdown where the configuration sets them)."""
     text = f"M={rc.n_map} R={rc.n_reduce} W={rc.workers}"
     o = rc.options()
@@ -194,7 +194,7 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     values = measured(out)
 
     def record(rc, repeat):
-        again = lambda: bar.set_description_str(f"{cfg.name}: {_shown(rc)} (loaded: again)", refresh=True)  # noqa: E731
+        again = lambda: bar.set_description_str(f"{cfg.name}: {describe(rc)} (loaded: again)", refresh=True)  # noqa: E731
         summary, records, loaded = measure(run_fns[rc.backend or cfg.backend], cfg, rc, inputs, repeat, scratch, again)
         for share in loaded:
             meta.setdefault("loaded_reruns", []).append({"config_id": rc.config_id, "repeat": repeat, "others_share": share})
@@ -206,14 +206,14 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     try:
         for rc in configs:
             if todo[rc]:
-                bar.set_description_str(f"{cfg.name}: {_shown(rc)}", refresh=True)
+                bar.set_description_str(f"{cfg.name}: {describe(rc)}", refresh=True)
                 if cfg.warmup:
                     one_run(run_fns[rc.backend or cfg.backend], cfg, rc, inputs, -1, scratch)  # discarded on purpose
                 for repeat in todo[rc]:
                     record(rc, repeat)
             while noisy(cfg, values.get(rc.config_id, {})):
                 bar.total += 1  # the bar grows by each extra repeat as it is decided
-                bar.set_description_str(f"{cfg.name}: {_shown(rc)} (noisy: one more)", refresh=True)
+                bar.set_description_str(f"{cfg.name}: {describe(rc)} (noisy: one more)", refresh=True)
                 record(rc, max(values[rc.config_id]) + 1)
     except BaseException:
         close_session(out, meta, session, "interrupted")

@@ -1,0 +1,184 @@
+"""Several sweeps in one seeded, interleaved order: real quick runs on a tiny corpus, each sweep's own results."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mrkit.backends import BACKENDS
+from mrkit.experiments.sweeps import interleave, results, sweep_config
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def lab(tmp_path, name, **overrides):
+    """A quick lab sweep on 2 files of 16 KiB: map_sweep M in {5, 10} at R = 5, reduce_sweep R in {5, 10} at M = 10."""
+    values = {"repeats": 2, "warmup": False, "results_dir": str(tmp_path / "results"), **overrides}
+    return sweep_config.load_sweep(name, quick=True, **values)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Route the local backend through a recorder: (M, R, W, repeat) per real run."""
+    seen = []
+    real = BACKENDS["local"]
+
+    def recording(app, inputs, **kw):
+        seen.append((kw["n_map"], kw["n_reduce"], kw["workers"], kw["repeat"]))
+        return real(app, inputs, **kw)
+
+    monkeypatch.setitem(BACKENDS, "local", recording)
+    return seen
+
+
+def test_the_planned_order_is_seeded_interleaved_and_spreads_repeats_over_the_report(tmp_path):
+    configs = [lab(tmp_path, "map_sweep", repeats=3), lab(tmp_path, "reduce_sweep", repeats=3)]
+    configs.append(sweep_config.load_sweep("calibrate", quick=True, results_dir=str(tmp_path / "results")))
+    units = interleave.measurements(configs)
+    # (M, R) = (10, 5) is in both lab sweeps: one measurement; calibrate's 8 (2 apps x 2 pairs x 2 W) share nothing
+    assert len(units) == 3 + 8
+    (both,) = [u for u in units if len(u.members) == 2]
+    assert [(configs[i].name, rc.config_id) for i, rc in both.members] == [
+        ("map_sweep", "m10-r5-w10"),
+        ("reduce_sweep", "m10-r5-w10"),
+    ]
+    order = interleave.planned_order(units, seed=7)
+    assert order == interleave.planned_order(units, seed=7), "the same seed plans the same order"
+    assert order != interleave.planned_order(units, seed=8)
+    assert sorted(order) == sorted((u, k) for u, unit in enumerate(units) for k in range(unit.repeats))
+    # a configuration's k-th of 3 repeats lies in the k-th third of the order
+    for u, unit in enumerate(units):
+        places = [order.index((u, k)) / len(order) for k in range(unit.repeats)]
+        assert all(k / unit.repeats - 0.1 <= p < (k + 1) / unit.repeats + 0.1 for k, p in enumerate(places)), places
+    # the calibration's one-run measurements fall anywhere in the order, not first: over many seeds, in the middle
+    calibration = [u for u, unit in enumerate(units) if configs[unit.members[0][0]].name == "calibrate"]
+    centres = []
+    for seed in range(40):
+        planned = interleave.planned_order(units, seed)
+        centres.append(sum(planned.index((u, 0)) for u in calibration) / len(calibration) / len(planned))
+    assert 0.4 < sum(centres) / len(centres) < 0.6
+
+
+def test_interleaved_sweeps_measure_a_shared_configuration_once_and_each_write_their_own_results(tmp_path, calls):
+    configs = [lab(tmp_path, "map_sweep"), lab(tmp_path, "reduce_sweep")]
+    outs = interleave.run_interleaved(configs, seed=3, progress=False)
+
+    assert [o.parent.name for o in outs] == ["map_sweep", "reduce_sweep"]
+    assert len(calls) == 3 * 2, "(10, 5) measured once for both sweeps, 2 repeats of 3 configurations"
+    units = interleave.measurements(configs)
+    planned = [(units[u].members[0][1].n_map, units[u].members[0][1].n_reduce, k) for u, k in interleave.planned_order(units, 3)]
+    assert [(m, r, k) for m, r, _, k in calls] == planned, "the runs were made in the planned order"
+    maps, reduces = (read_csv(o / "runs.csv") for o in outs)
+    assert sorted((r["config_id"], r["repeat"]) for r in maps) == [
+        ("m10-r5-w10", "0"),
+        ("m10-r5-w10", "1"),
+        ("m5-r5-w5", "0"),
+        ("m5-r5-w5", "1"),
+    ]
+    assert sorted(r["config_id"] for r in reduces) == ["m10-r10-w10"] * 2 + ["m10-r5-w10"] * 2
+    assert {r["sweep"] for r in maps} == {"map_sweep"} and {r["sweep"] for r in reduces} == {"reduce_sweep"}
+    shared = lambda rows: {r["run_id"]: r for r in rows if r["config_id"] == "m10-r5-w10"}  # noqa: E731
+    assert set(shared(maps)) == set(shared(reduces)), "the same runs, recorded in both sweeps"
+    positions = {r["run_id"]: int(r["position"]) for r in maps + reduces}
+    assert sorted(positions.values()) == list(range(6)), "each run's place in the report's order"
+    for out, rows in zip(outs, (maps, reduces)):
+        tasks = read_csv(out / "tasks.csv")
+        assert {t["run_id"] for t in tasks} == {r["run_id"] for r in rows}
+        meta = json.loads((out / "meta.json").read_text())
+        assert meta["status"] == "complete" and meta["order"]["seed"] == 3
+        assert meta["order"]["interleaved"] == ["map_sweep", "reduce_sweep"]
+        loaded_runs, _, _ = results.load_results(out)
+        assert len(loaded_runs) == 4
+    assert json.loads((outs[0] / "meta.json").read_text())["shared"] == {"m10-r5-w10": ["reduce_sweep"]}
+    assert json.loads((outs[1] / "meta.json").read_text())["shared"] == {"m10-r5-w10": ["map_sweep"]}
+
+
+def test_a_killed_interleaved_report_resumes_measuring_only_what_is_missing(tmp_path, monkeypatch):
+    configs = [lab(tmp_path, "map_sweep"), lab(tmp_path, "reduce_sweep")]
+    seen, real = [], BACKENDS["local"]
+
+    def killed_after_four(app, inputs, **kw):
+        if len(seen) == 4:
+            raise KeyboardInterrupt  # Ctrl-C during the fifth run
+        seen.append((kw["n_map"], kw["n_reduce"], kw["repeat"]))
+        return real(app, inputs, **kw)
+
+    monkeypatch.setitem(BACKENDS, "local", killed_after_four)
+    dirs = [results.new_results_dir(cfg.results_dir, cfg.name) for cfg in configs]
+    with pytest.raises(KeyboardInterrupt):
+        interleave.run_interleaved(configs, dirs, seed=5, progress=False)
+    assert [json.loads((d / "meta.json").read_text())["status"] for d in dirs] == ["interrupted"] * 2
+    # A kill between the two writes of a shared run: it is in map_sweep's results and not in reduce_sweep's.
+    shared = next(r for r in read_csv(dirs[1] / "runs.csv") if r["config_id"] == "m10-r5-w10")
+    rows = read_csv(dirs[1] / "runs.csv")
+    with open(dirs[1] / "runs.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(r for r in rows if r is not shared and r["run_id"] != shared["run_id"])
+
+    monkeypatch.setitem(
+        BACKENDS,
+        "local",
+        lambda app, inputs, **kw: seen.append((kw["n_map"], kw["n_reduce"], kw["repeat"])) or real(app, inputs, **kw),
+    )
+    interleave.run_interleaved(configs, dirs, progress=False)  # the seed recorded in the directories
+
+    assert len(seen) == 6 and len(set(seen)) == 6, "the two unmeasured runs only; the shared one was copied"
+    units = interleave.measurements(configs)
+    planned = [(units[u].members[0][1].n_map, units[u].members[0][1].n_reduce, k) for u, k in interleave.planned_order(units, 5)]
+    assert seen == planned, "the resumed report kept the recorded order"
+    maps, reduces = (read_csv(d / "runs.csv") for d in dirs)
+    assert len(maps) == len(reduces) == 4
+    assert {r["run_id"] for r in maps if r["config_id"] == "m10-r5-w10"} == {
+        r["run_id"] for r in reduces if r["config_id"] == "m10-r5-w10"
+    }
+    copied = next(r for r in reduces if r["run_id"] == shared["run_id"])
+    assert copied["sweep"] == "reduce_sweep" and copied["position"] == shared["position"]
+    tasks = read_csv(dirs[1] / "tasks.csv")
+    assert {t["run_id"] for t in tasks} == {r["run_id"] for r in reduces}
+    assert sorted(int(r["position"]) for r in {r["run_id"]: r for r in maps + reduces}.values()) == list(range(6))
+    assert [json.loads((d / "meta.json").read_text())["status"] for d in dirs] == ["complete"] * 2
+
+
+def test_a_noisy_shared_point_gets_extra_repeats_in_the_interleaved_order_and_both_sweeps_keep_them(tmp_path, monkeypatch):
+    seen, real = [], BACKENDS["local"]
+
+    def steered(app, inputs, **kw):  # (10, 5) alternates 1 s and 3 s: its interval stays wide
+        summary, records = real(app, inputs, **kw)
+        seen.append((kw["n_map"], kw["n_reduce"], kw["repeat"]))
+        wide = (kw["n_map"], kw["n_reduce"]) == (10, 5) and kw["repeat"] % 2
+        return {**summary, "end_to_end_s": 3.0 if wide else 1.0}, records
+
+    monkeypatch.setitem(BACKENDS, "local", steered)
+    configs = [lab(tmp_path, "map_sweep", max_repeats=4, ci_target=0.1), lab(tmp_path, "reduce_sweep")]
+    outs = interleave.run_interleaved(configs, seed=1, progress=False)
+    assert sorted(seen) == sorted([(5, 5, 0), (5, 5, 1), (10, 10, 0), (10, 10, 1), *((10, 5, k) for k in range(4))])
+    assert seen[-2:] == [(10, 5, 2), (10, 5, 3)], "extra repeats come after the planned order"
+    for out in outs:
+        assert sorted(int(r["repeat"]) for r in read_csv(out / "runs.csv") if r["config_id"] == "m10-r5-w10") == [0, 1, 2, 3]
+
+
+def test_a_loaded_shared_run_is_run_again_and_every_sweep_it_belongs_to_says_so(tmp_path):
+    first = sorted(os.sched_getaffinity(0))[0]
+    burner = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{first}}})\nwhile True: pass"])
+    try:
+        # (5, 5) in map_sweep and pairs_wc; the burner on the pinned CPU takes far more than 5% of it
+        settings = dict(repeats=1, cpus=first, max_others_share=0.05, loaded_reruns=1)
+        configs = [lab(tmp_path, "map_sweep", n_map=[5], **settings), lab(tmp_path, "pairs_wc", pairs=[[5, 5]], **settings)]
+        outs = interleave.run_interleaved(configs, seed=0, progress=False)
+    finally:
+        burner.kill()
+        burner.wait()
+    rows = [read_csv(out / "runs.csv") for out in outs]
+    assert [len(r) for r in rows] == [1, 1] and rows[0][0]["run_id"] == rows[1][0]["run_id"]
+    for out in outs:
+        (rerun,) = json.loads((out / "meta.json").read_text())["loaded_reruns"]
+        assert rerun["config_id"] == "m5-r5-w5" and rerun["position"] == 0 and rerun["others_share"] > 0.05
