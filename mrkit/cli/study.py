@@ -104,6 +104,12 @@ def configure_report(p):
         help="reuse the finished runs of earlier results (same parameters) and run only the missing ones",
     )
     p.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="the seed of the lab's runs' interleaved order (default: a new one; --resume keeps the recorded one)",
+    )
+    p.add_argument(
         "--stand-in",
         action="store_true",
         help="run ECS sweeps (mappers_ecs) on the local stand-in: no AWS account (README, 'Without an AWS account')",
@@ -126,6 +132,7 @@ def cmd_report(args):
             sweeps=args.sweep,
             checks=not args.no_checks,
             resume=args.resume,
+            seed=args.seed,
             backend_options=backend_options,
             progress=not args.no_progress,
         )

@@ -22,7 +22,7 @@ from mrkit.errors import MrkitError
 from mrkit.experiments.meaning import CALIBRATION_SWEEP
 from mrkit.experiments.report.display import REPORT_TITLE
 from mrkit.experiments.report.notebook_report import SWEEP_NOTEBOOK, sweep_plan
-from mrkit.experiments.sweeps import ecs_fault, results, sweep
+from mrkit.experiments.sweeps import ecs_fault, interleave, results, sweep
 from mrkit.experiments.sweeps.sweep_config import REPO_ROOT, SweepError, load_sweep
 from mrkit.storage.local import write_atomic
 
@@ -38,11 +38,12 @@ def _load_plan():
     document = yaml.safe_load(PLAN_FILE.read_text(encoding="utf-8"))
     plan = tuple((item.get("app"), item["sweep"], item.get("overrides") or {}) for item in document["sweeps"])
     stand_in = frozenset(item["sweep"] for item in document["sweeps"] if item.get("stand_in"))
-    return plan, document.get("settings") or {}, stand_in
+    return plan, document.get("settings") or {}, stand_in, frozenset(document.get("interleave") or ())
 
 
 # STAND_IN_SWEEPS: the plan's ECS sweeps, in the full report only when it runs them on the local stand-in.
-REPORT_PLAN, REPORT_SETTINGS, STAND_IN_SWEEPS = _load_plan()
+# INTERLEAVED_SWEEPS: those whose runs are made in one randomized, interleaved order (sweeps/interleave.py).
+REPORT_PLAN, REPORT_SETTINGS, STAND_IN_SWEEPS, INTERLEAVED_SWEEPS = _load_plan()
 
 
 class ReportError(MrkitError):
@@ -89,28 +90,44 @@ def _resumable(cfg):
     return None
 
 
-def run_report_sweeps(configs, resume=False, progress=True, log=print) -> list[pathlib.Path]:
+def _interleaved(cfg) -> bool:
+    return cfg.name in INTERLEAVED_SWEEPS and cfg.backend == "local" and not cfg.backends
+
+
+def run_report_sweeps(configs, resume=False, progress=True, log=print, seed=None) -> list[pathlib.Path]:
     """Run the report's sweeps here, before the notebook renders them, under one bar of runs done / total.
 
-    `resume` continues each sweep's newest earlier results directory with the
-    same parameters (finished runs are kept, only missing ones run); otherwise
-    every sweep starts a new directory. Returns the directories, one per config.
+    The INTERLEAVED_SWEEPS among `configs` first, as one experiment (interleave.run_interleaved: one
+    randomized order from `seed`, None: a new one, or the one a resumed directory recorded; a
+    configuration they share measured once), then the others one after another. `resume` continues
+    each sweep's newest earlier results directory with the same parameters (finished runs are kept,
+    only missing ones run); otherwise every sweep starts a new directory. Returns the directories, one per config.
     """
     dirs = [_resumable(cfg) if resume else None for cfg in configs]
-    total = sum(len(cfg.configurations()) * cfg.repeats for cfg in configs)
-    done = 0
-    for cfg, d in zip(configs, dirs):
-        if d is not None:  # only the runs this plan asks for (an earlier report may have had more repeats)
-            wanted = {(rc.config_id, i) for rc in cfg.configurations() for i in range(cfg.repeats)}
-            done += len(results.done_and_clean(d) & wanted)
+    mixed = [i for i, cfg in enumerate(configs) if _interleaved(cfg)]
+    alone = [i for i in range(len(configs)) if i not in mixed]
+    together = [configs[i] for i in mixed]
+    total = interleave.planned_runs(together) + sum(len(configs[i].configurations()) * configs[i].repeats for i in alone)
+    done = interleave.measured_runs(together, [dirs[i] for i in mixed])
+    for i in alone:
+        if dirs[i] is not None:  # only the runs this plan asks for (an earlier report may have had more repeats)
+            wanted = {(rc.config_id, k) for rc in configs[i].configurations() for k in range(configs[i].repeats)}
+            done += len(results.done_and_clean(dirs[i]) & wanted)
     if log and resume:
         log(
             f"resuming: {done} of {total} runs already measured "
             f"({sum(d is not None for d in dirs)} of {len(configs)} sweeps have earlier results)"
         )
     bar = sweep.runs_bar(total, min(done, total), desc="report", disable=not progress)
+    out = list(dirs)
     try:
-        return [sweep.run_sweep(cfg, d, progress=bar) for cfg, d in zip(configs, dirs)]
+        if together:
+            ran = interleave.run_interleaved(together, [dirs[i] for i in mixed], seed=seed, progress=bar)
+            for i, path in zip(mixed, ran):
+                out[i] = path
+        for i in alone:
+            out[i] = sweep.run_sweep(configs[i], dirs[i], progress=bar)
+        return out
     finally:
         bar.close()
 
@@ -203,6 +220,7 @@ def build_report(
     checks=True,
     resume=False,
     backend_options=None,
+    seed=None,
 ) -> pathlib.Path:
     """Run the report's sweeps, render them with the sweep notebook and export `out` (HTML); returns its path.
 
@@ -214,7 +232,7 @@ def build_report(
     `results_dir` (default: out's directory). `quick` uses each sweep's quick
     variant (seconds, for tests). `checks` adds the (local) correctness and
     fault-tolerance sections. `backend_options` (e.g. {"stand_in": True}) go
-    to every sweep of another backend than local.
+    to every sweep of another backend than local. `seed`: the interleaved order's (run_report_sweeps).
     """
     extras.require("notebooks")
     import papermill
@@ -228,7 +246,7 @@ def build_report(
         plan = [_with_backend_options(item, backend_options) for item in plan]
     began = time.perf_counter()
     configs = sweep_plan(plan=plan, quick=quick, results_dir=results_dir)
-    dirs = run_report_sweeps(configs, resume=resume, progress=progress, log=log)
+    dirs = run_report_sweeps(configs, resume=resume, progress=progress, log=log, seed=seed)
     for cfg, d in zip(configs, dirs):
         if cfg.backend != "local" and (not resume or not (d / "fault" / "fault.json").is_file()):
             if log:

@@ -138,6 +138,16 @@ def planned_runs(configs) -> int:
     return sum(unit.repeats for unit in measurements(configs))
 
 
+def measured_runs(configs, dirs) -> int:
+    """How many of the planned runs of `configs` the results directories `dirs` (None: none yet) already hold."""
+    done_in = [done_and_clean(pathlib.Path(d)) if d is not None else set() for d in dirs]
+    return sum(
+        any((rc.config_id, k) in done_in[i] for i, rc in unit.members)
+        for unit in measurements(configs)
+        for k in range(unit.repeats)
+    )
+
+
 def run_interleaved(configs, dirs=None, *, seed=None, progress=True, scratch=None) -> list[pathlib.Path]:
     """Run (or resume) `configs` (SweepConfigs) as one interleaved experiment; their results directories.
 

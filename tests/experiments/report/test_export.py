@@ -1,6 +1,7 @@
 """The report's sweeps before rendering: one bar of runs done / total, and --resume reusing finished runs."""
 
 import csv
+import json
 
 import pytest
 
@@ -26,13 +27,34 @@ def rows(path):
 
 def test_the_report_sweeps_share_one_bar_of_runs_done_over_total(tmp_path, capsys):
     configs = quick_configs(tmp_path)
-    total = sum(len(c.configurations()) * c.repeats for c in configs)
+    total = 3  # (M, R) = (5, 5), (10, 10) and (10, 5), which both sweeps have and which is measured once
     dirs = export.run_report_sweeps(configs, progress=True, log=None)
     bar = capsys.readouterr().err
     assert f"{total}/{total} runs" in bar, bar[-500:]
     assert "map_sweep: M=" in bar and "reduce_sweep: M=" in bar, "the bar names the configuration running"
+    assert "map_sweep, reduce_sweep: M=10 R=5" in bar, "and the sweeps a shared one is measured for"
     assert "left]" in bar
     assert [len(rows(d)) for d in dirs] == [len(c.configurations()) * c.repeats for c in configs]
+
+
+def test_the_plan_s_lab_sweeps_run_interleaved_and_the_rest_after_them_on_their_own(tmp_path):
+    results = str(tmp_path / "results")
+    configs = [
+        sweep_config.load_sweep("map_sweep", quick=True, results_dir=results, warmup=False),
+        sweep_config.load_sweep("stragglers", quick=True, results_dir=results, warmup=False, workers=[2]),
+        sweep_config.load_sweep("pairs_wc", quick=True, results_dir=results, warmup=False),
+    ]
+    assert {"map_sweep", "pairs_wc", "calibrate"} <= export.INTERLEAVED_SWEEPS and "stragglers" not in export.INTERLEAVED_SWEEPS
+    dirs = export.run_report_sweeps(configs, progress=False, log=None, seed=11)
+    assert [d.parent.name for d in dirs] == ["map_sweep", "stragglers", "pairs_wc"]
+    metas = [json.loads((d / "meta.json").read_text()) for d in dirs]
+    assert metas[0]["order"]["seed"] == metas[2]["order"]["seed"] == 11
+    assert metas[0]["order"]["interleaved"] == ["map_sweep", "pairs_wc"] and "order" not in metas[1]
+    assert metas[0]["shared"] == {"m5-r5-w5": ["pairs_wc"]}
+    lab = {r["run_id"]: int(r["position"]) for d in (dirs[0], dirs[2]) for r in rows(d)}
+    assert sorted(lab.values()) == list(range(3)), "(1, 1), (10, 5) and the shared (5, 5)"
+    assert all(r["position"] == "" for r in rows(dirs[1]))
+    assert metas[1]["start"] >= metas[0]["sessions"][-1]["end"], "the straggler study ran after the interleaved runs"
 
 
 def test_resume_reuses_finished_runs_and_runs_only_what_is_missing(tmp_path):
@@ -44,11 +66,12 @@ def test_resume_reuses_finished_runs_and_runs_only_what_is_missing(tmp_path):
     again = export.run_report_sweeps(configs, resume=True, progress=False, log=said.append)
     assert again == first, "resume continues the same directories"
     assert [rows(d) for d in again] == before, "no run is measured twice"
-    total = sum(len(r) for r in before)
+    total = sum(len(r) for r in before) - 1  # the one run of (10, 5), recorded in both sweeps, is one run
     assert said == [f"resuming: {total} of {total} runs already measured (2 of 2 sweeps have earlier results)"]
 
-    # drop the last run of the second sweep (as an interrupted report would leave it): only that one runs again
-    kept = before[1][:-1]
+    # drop the second sweep's run of its own (10, 10) (as an interrupted report would leave it): only it runs again
+    (dropped,) = [r for r in before[1] if r["config_id"] == "m10-r10-w10"]
+    kept = [r for r in before[1] if r is not dropped]
     with open(first[1] / "runs.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(kept[0]), lineterminator="\n")
         writer.writeheader()
@@ -57,8 +80,8 @@ def test_resume_reuses_finished_runs_and_runs_only_what_is_missing(tmp_path):
     export.run_report_sweeps(configs, resume=True, progress=False, log=said.append)
     assert said == [f"resuming: {total - 1} of {total} runs already measured (2 of 2 sweeps have earlier results)"]
     after = rows(first[1])
-    assert after[:-1] == kept and after[-1]["config_id"] == before[1][-1]["config_id"]
-    assert after[-1]["run_id"] != before[1][-1]["run_id"]
+    assert after[:-1] == kept and after[-1]["config_id"] == dropped["config_id"]
+    assert after[-1]["run_id"] != dropped["run_id"]
 
     fresh = export.run_report_sweeps(configs, resume=False, progress=False, log=None)
     assert all(f != d for f, d in zip(fresh, first)), "without resume every sweep starts a new directory"
