@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from mrkit.experiments import analysis, formatting, meaning
 from mrkit.experiments.model import calibration, prediction, whatif
-from mrkit.experiments.report import answers, markdown, plots, provenance, show, special_sections, summary
+from mrkit.experiments.report import answers, markdown, plots, provenance, run_order, show, special_sections, summary
 from mrkit.experiments.sweeps import ecs_fault, sweep_config
 from mrkit.verify import VERIFY_COLUMNS
 
@@ -186,7 +186,7 @@ def show_header(results, title=REPORT_TITLE, checks=False):
         f"{_warmup_text(results)}{_smaller_text(results)} Every run used a "
         "fresh working directory. Times are wall-clock seconds: the mean with a Student-t 95% interval under 6 "
         "repeats, else the median with an order-statistic 95% interval. Beyond the CPU count workers share "
-        f"cores: more of them add contention, not speed. {summary.load_text(results)}"
+        f"cores: more of them add contention, not speed. {summary.load_text(results)}{run_order.order_text(results)}"
     )
     rows = []
     for r in results:
@@ -200,7 +200,7 @@ def show_header(results, title=REPORT_TITLE, checks=False):
                 "repeats": p.get("repeats"),
                 "input (MiB)": r.meta.get("input_bytes", 0) / 2**20,
                 "files": len(r.meta.get("inputs", [])),
-                "sweep time (s)": r.seconds,
+                "sweep time (s)": None if r.meta.get("order") else r.seconds,  # interleaved: the text says the time
                 "results": _shown_path(r.path),
             }
         )

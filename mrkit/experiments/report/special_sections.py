@@ -23,9 +23,10 @@ def calibration_for(results):
     if not chosen:
         return None
     try:
-        return calibration.calibrate(
-            pd.concat([r.runs for r in chosen], ignore_index=True), pd.concat([r.tasks for r in chosen], ignore_index=True)
-        )
+        # a run two sweeps share (sweeps/interleave.py) is recorded in both: fitted once
+        runs = pd.concat([r.runs for r in chosen], ignore_index=True).drop_duplicates("run_id")
+        tasks = pd.concat([r.tasks for r in chosen], ignore_index=True)
+        return calibration.calibrate(runs, tasks.drop_duplicates(["run_id", "phase", "task", "attempt"]))
     except calibration.ModelError:
         return None
 

@@ -148,7 +148,8 @@ def summary_markdown(results, before=(), after=()) -> str:
 
 def load_text(results) -> str:
     """What other programs took of the CPUs during the runs, and how the speed probe moved, when recorded."""
-    runs = pd.concat([r.runs for r in results], ignore_index=True)
+    # a run two sweeps share (sweeps/interleave.py) is in both their runs.csv: count it once
+    runs = pd.concat([r.runs for r in results], ignore_index=True).drop_duplicates("run_id")
     parts = []
     if "others_cpu_s" in runs and runs["others_cpu_s"].notna().any():
         timed = runs.dropna(subset=["others_cpu_s", "end_to_end_s"])
@@ -161,7 +162,9 @@ def load_text(results) -> str:
             f"the speed probe (a fixed piece of work) took {num(probe.min())}–{num(probe.max())} s "
             "over the report (slower: a slower machine)"
         )
-    reruns = sum(len(r.meta.get("loaded_reruns") or []) for r in results)
+    # a shared run's re-runs are listed by each of its sweeps, with the run's position: counted once
+    listed = [(i, e) for i, r in enumerate(results) for e in r.meta.get("loaded_reruns") or []]
+    reruns = len({(e["position"], e["others_share"]) if "position" in e else (i, n) for n, (i, e) in enumerate(listed)})
     limits = {r.meta.get("parameters", {}).get("max_others_share") for r in results} - {None}
     if limits:
         parts.append(
