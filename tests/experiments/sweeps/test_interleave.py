@@ -182,3 +182,56 @@ def test_a_loaded_shared_run_is_run_again_and_every_sweep_it_belongs_to_says_so(
     for out in outs:
         (rerun,) = json.loads((out / "meta.json").read_text())["loaded_reruns"]
         assert rerun["config_id"] == "m5-r5-w5" and rerun["position"] == 0 and rerun["others_share"] > 0.05
+
+
+def test_in_the_planned_order_on_a_drifting_machine_the_same_configuration_early_and_late_predicts_alike(tmp_path):
+    """Issue 24 item 1: recorded runs of a report made in the planned interleaved order while the machine slowed by
+    45% from its first run to its last (the probe with it). The calibration's runs follow the model with known costs;
+    the lab's take exactly the truth's prediction at the speed they ran. Each sweep is written to its own results
+    directory by the sweeps' own writer and the report's calibration is made as the report makes it."""
+    from model_records import CONFIGS, INPUT, PROBE, slowed, synthetic
+
+    from mrkit.experiments.model import calibration, prediction
+    from mrkit.experiments.report import notebook_report as nr
+    from mrkit.experiments.report import special_sections
+
+    lab = [(5, 5, 5), (16, 4, 16), (100, 5, 100)]  # three configurations of Q1, three repeats each
+    units = [interleave.Measurement((), 2)] * len(CONFIGS) + [interleave.Measurement((), 3)] * len(lab)
+    order = interleave.planned_order(units, seed=4)
+    position = {item: p for p, item in enumerate(order)}
+    drift = lambda p: 1 + 0.45 * p / (len(order) - 1)  # noqa: E731
+    truth = calibration.calibrate(*synthetic(CONFIGS), background=0)
+
+    cal_runs, cal_tasks = synthetic(CONFIGS)  # run i is configuration i // 2, repeat i % 2
+    at = {f"run{i}": position[(i // 2, i % 2)] for i in range(len(cal_runs))}
+    cal_runs, cal_tasks = slowed(cal_runs, cal_tasks, {run: drift(p) for run, p in at.items()})
+    cal_runs = cal_runs.assign(position=cal_runs["run_id"].map(at), repeat=[i % 2 for i in range(len(cal_runs))])
+    dirs = {name: tmp_path / name for name in ("calibrate", "map_sweep")}
+    for run in cal_runs.to_dict("records"):
+        config_id = f"wc-m{run['n_map']}-r{run['n_reduce']}-w{run['workers']}"
+        tasks = cal_tasks[cal_tasks["run_id"] == run["run_id"]].to_dict("records")
+        dirs["calibrate"].mkdir(exist_ok=True)
+        results.record_run(dirs["calibrate"], "calibrate", config_id, run["repeat"], run, tasks)
+    for u, (m, r, w) in enumerate(lab, start=len(CONFIGS)):
+        for k in range(3):
+            p = position[(u, k)]
+            end = prediction.predict(truth, prediction.Point("wc", INPUT, m, r, w, 2, speed=drift(p))).end_to_end_s
+            run = cal_runs.iloc[0].to_dict() | dict(run_id=f"lab{p}", n_map=m, n_reduce=r, workers=w, end_to_end_s=end)
+            run |= dict(probe_cpu_s=PROBE * drift(p), position=p, repeat=k)
+            dirs["map_sweep"].mkdir(exist_ok=True)
+            results.record_run(dirs["map_sweep"], "map_sweep", f"m{m}-r{r}-w{w}", k, run, [])
+    configs = [sweep_config.load_sweep("calibrate"), sweep_config.load_sweep("map_sweep")]
+    report = nr.run_sweeps(configs, reload=[dirs["calibrate"], dirs["map_sweep"]])
+
+    cal = special_sections.calibration_for(report)
+    assert cal.probe_ref_s > PROBE, "calibrated at the interleaved runs' median speed, not the first runs'"
+    q1 = report[1].runs
+    early, late = (prediction.agreement(cal, q1[q1["repeat"] == k]) for k in (0, 2))
+    for a, b in zip(*(sorted(r["points"], key=lambda p: p["n_map"]) for r in (early, late))):
+        assert b["measured_end_to_end_s"] > 1.1 * a["measured_end_to_end_s"], "the machine did slow down"
+        assert abs(a["error_pct"]) < 2 and abs(b["error_pct"]) < 2 and abs(a["error_pct"] - b["error_pct"]) < 1
+    # without the speed correction the same records show the drift as error: late runs predicted as fast as early
+    blind = q1.drop(columns="probe_cpu_s")
+    blind_early, blind_late = (prediction.agreement(cal, blind[blind["repeat"] == k]) for k in (0, 2))
+    for a, b in zip(*(sorted(r["points"], key=lambda p: p["n_map"]) for r in (blind_early, blind_late))):
+        assert a["error_pct"] - b["error_pct"] > 10
