@@ -37,21 +37,21 @@ def order_text(results) -> str:
     shared = _shared(mixed)
     if shared:
         text += (
-            f" {plural(len(shared), 'configuration')} that two sweeps share {'was' if len(shared) == 1 else 'were'} "
-            f"measured once and used by both: {'; '.join(shared)}."
+            f" {plural(len(shared), 'configuration')} in more than one sweep {'was' if len(shared) == 1 else 'were'} "
+            f"measured once and used by each: {'; '.join(shared)}."
         )
     return text + _drift_text(runs)
 
 
 def _shared(mixed) -> list[str]:
-    """'M=10 R=5 W=10 (map_sweep, reduce_sweep)' per configuration measured once for several sweeps."""
+    """'wc M=10 R=5 W=10 (map_sweep, reduce_sweep)' per configuration measured once for several sweeps."""
     seen = {}
     for r in mixed:
         for config_id, others in (r.meta.get("shared") or {}).items():
             rows = r.runs[r.runs["config_id"].astype(str) == config_id]
             if len(rows):
                 key = frozenset(rows["run_id"].astype(str))
-                seen.setdefault(key, (config_text(rows.iloc[0]), [r.config.name, *others]))
+                seen.setdefault(key, (f"{rows.iloc[0]['app']} {config_text(rows.iloc[0])}", [r.config.name, *others]))
     return [f"{shown} ({', '.join(sweeps)})" for shown, sweeps in seen.values()]
 
 

@@ -33,7 +33,7 @@ def test_the_header_says_the_order_its_seed_and_the_configuration_measured_once_
     assert "The 6 runs of map_sweep, reduce_sweep were made in one randomized, interleaved order (seed 3: " in text
     assert "`mrkit report --seed 3` plans the same order" in text
     assert (
-        "1 configuration that two sweeps share was measured once and used by both: M=10 R=5 W=10 (map_sweep, reduce_sweep)."
+        "1 configuration in more than one sweep was measured once and used by each: wc M=10 R=5 W=10 (map_sweep, reduce_sweep)."
         in text
     )
 
