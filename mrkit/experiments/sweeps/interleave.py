@@ -50,6 +50,7 @@ from mrkit.experiments.sweeps.results import (
     open_session,
     record_run,
     run_ids,
+    write_meta,
 )
 from mrkit.experiments.sweeps.sweep_config import RunConfig, SweepConfig, SweepError
 
@@ -168,9 +169,10 @@ def run_interleaved(configs, dirs=None, *, seed=None, progress=True, scratch=Non
         out.mkdir(parents=True, exist_ok=True)
         opened.append(open_session(cfg, out, paths))
     names = [cfg.name for cfg in configs]
-    for (meta, _), cfg in zip(opened, configs):
+    for (meta, _), cfg, out in zip(opened, configs, outs):
         meta["order"] = {"seed": seed, "interleaved": names, "rule": ORDER_RULE}
         meta["shared"] = _shared(units, configs, cfg.name)
+        write_meta(out, meta)  # now: a report killed outright still resumes in the same order
     done, values, position = _recorded(units, configs, outs)
     planned = {(u, k) for u, unit in enumerate(units) for k in range(unit.repeats)}
     own_bar = isinstance(progress, bool)

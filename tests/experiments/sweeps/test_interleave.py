@@ -235,3 +235,36 @@ def test_in_the_planned_order_on_a_drifting_machine_the_same_configuration_early
     blind_early, blind_late = (prediction.agreement(cal, blind[blind["repeat"] == k]) for k in (0, 2))
     for a, b in zip(*(sorted(r["points"], key=lambda p: p["n_map"]) for r in (blind_early, blind_late))):
         assert a["error_pct"] - b["error_pct"] > 10
+
+
+def test_a_report_killed_outright_resumes_in_the_order_it_recorded(tmp_path, calls):
+    results_dir = tmp_path / "results"
+    script = f"""
+import os, signal
+from mrkit.backends import BACKENDS
+from mrkit.experiments.sweeps import interleave, sweep_config
+real, seen = BACKENDS["local"], []
+def killed_in_the_third_run(app, inputs, **kw):
+    seen.append(1)
+    if len(seen) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)  # no handler, no finally: as the OOM killer or a power cut
+    return real(app, inputs, **kw)
+BACKENDS["local"] = killed_in_the_third_run
+configs = [sweep_config.load_sweep(n, quick=True, repeats=2, warmup=False, results_dir={str(results_dir)!r})
+           for n in ("map_sweep", "reduce_sweep")]
+interleave.run_interleaved(configs, progress=False)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=110)
+    assert done.returncode == -9, done.stderr[-2000:]
+    configs = [lab(tmp_path, "map_sweep"), lab(tmp_path, "reduce_sweep")]
+    dirs = [results.latest(results_dir, cfg.name) for cfg in configs]
+    seed = json.loads((dirs[0] / "meta.json").read_text())["order"]["seed"]
+    assert json.loads((dirs[0] / "meta.json").read_text())["status"] == "running", "it never got to say it stopped"
+
+    interleave.run_interleaved(configs, dirs, progress=False)
+    units = interleave.measurements(configs)
+    planned = [
+        (units[u].members[0][1].n_map, units[u].members[0][1].n_reduce, k) for u, k in interleave.planned_order(units, seed)
+    ]
+    assert [(m, r, k) for m, r, _, k in calls] == planned[2:], "the two runs made before the kill are kept; the rest in order"
+    assert [json.loads((d / "meta.json").read_text())["order"]["seed"] for d in dirs] == [seed, seed]
