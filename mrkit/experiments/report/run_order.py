@@ -31,7 +31,7 @@ def order_text(results) -> str:
     text = (
         f"The {plural(len(runs), 'run')} of {', '.join(order['interleaved'])} were made in one randomized, "
         f"interleaved order (seed {order['seed']}: `mrkit report --seed {order['seed']}` plans the same order{took}; "
-        "runs.csv's `position` is each run's place in it), so a drifting machine's slowing spreads over every "
+        "each run's place in it is its position in runs.csv), so a drifting machine's slowing spreads over every "
         "configuration and the model is calibrated under the conditions it predicts."
     )
     shared = _shared(mixed)
