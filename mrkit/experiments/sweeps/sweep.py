@@ -10,7 +10,10 @@ run ends. Pointing `run_sweep` at an existing results directory resumes it:
 With `max_others_share`, a run during which other programs took more than
 that share of its CPUs is run again (at most `loaded_reruns` times; meta.json
 lists each re-run under `loaded_reruns`), so a burst of load on a shared
-machine does not become a configuration's time.
+machine does not become a configuration's time. A run that failed (JobFailed:
+tasks timed out or died, not an input or disk the user must fix) while other
+programs took more than that share is run again within the same bound: a
+burst of load must not end a 15-minute report either.
 
 With `max_repeats`, a configuration whose 95% interval (analysis.interval_of:
 the report's own rule) is wider than `ci_target` of its centre after its
@@ -35,11 +38,13 @@ from __future__ import annotations
 import os
 import pathlib
 import tempfile
+import time
 
 from tqdm import tqdm as text_tqdm
 from tqdm.auto import tqdm
 
 from mrkit.backends import get_backend
+from mrkit.errors import JobCannotSucceed, JobFailed
 from mrkit.experiments.analysis import is_tight
 from mrkit.experiments.sweeps.results import (
     close_session,
@@ -66,20 +71,28 @@ def one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
         local = (rc.backend or cfg.backend) == "local"  # the machine a remote backend runs on is not this one
         probe = speed_probe_cpu_s() if local else None
-        busy, own = busy_cpu_s(), _own_cpu_s()
-        summary, records = run_fn(
-            rc.app or cfg.app,
-            inputs,
-            n_map=rc.n_map,
-            n_reduce=rc.n_reduce,
-            workers=rc.workers,
-            workdir=workdir,
-            repeat=repeat,
-            task_timeout=rc.task_timeout or cfg.task_timeout,
-            app_options=cfg.app_options or None,
-            **rc.options(),
-            **cfg.backend_options,
-        )
+        busy, own, started = busy_cpu_s(), _own_cpu_s(), time.monotonic()
+        try:
+            summary, records = run_fn(
+                rc.app or cfg.app,
+                inputs,
+                n_map=rc.n_map,
+                n_reduce=rc.n_reduce,
+                workers=rc.workers,
+                workdir=workdir,
+                repeat=repeat,
+                task_timeout=rc.task_timeout or cfg.task_timeout,
+                app_options=cfg.app_options or None,
+                **rc.options(),
+                **cfg.backend_options,
+            )
+        except JobCannotSucceed:
+            raise
+        except JobFailed as failed:
+            if local and busy is not None:  # the others' share while it ran, for measure() to judge
+                others = max(0.0, (busy_cpu_s() - busy) - (_own_cpu_s() - own))
+                failed.others_share = others / (max(time.monotonic() - started, 1e-9) * len(os.sched_getaffinity(0)))
+            raise
         if local:
             if busy is not None:
                 # What a shared machine's other programs took from this run's CPUs: the cost model's background load.
@@ -134,14 +147,25 @@ def describe(rc: RunConfig):
 def measure(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch, again=None):
     """One run of `rc` to record: (summary, records, loaded), run again while other programs took more than
     cfg.max_others_share of its CPUs, at most cfg.loaded_reruns times (the last attempt is kept whatever its
-    load, and the report can see it). `loaded`: the others' share of each attempt run again; `again()` is
-    called before each."""
+    load, and the report can see it); a run that failed while that loaded is run again within the same bound
+    (the last failure is raised). `loaded`: the others' share of each attempt run again; `again()` is called
+    before each."""
     loaded = []
+
+    def keep(share):
+        return cfg.max_others_share is None or share is None or share <= cfg.max_others_share or len(loaded) == cfg.loaded_reruns
+
     while True:
-        summary, records = one_run(run_fn, cfg, rc, inputs, repeat, scratch)
-        share = others_share(summary)
-        if cfg.max_others_share is None or share is None or share <= cfg.max_others_share or len(loaded) == cfg.loaded_reruns:
-            return summary, records, loaded
+        try:
+            summary, records = one_run(run_fn, cfg, rc, inputs, repeat, scratch)
+        except JobFailed as failed:
+            share = getattr(failed, "others_share", None)
+            if keep(share):
+                raise
+        else:
+            share = others_share(summary)
+            if keep(share):
+                return summary, records, loaded
         loaded.append(round(share, 3))
         if again is not None:
             again()

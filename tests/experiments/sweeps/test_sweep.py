@@ -442,3 +442,47 @@ def test_a_run_during_which_other_programs_took_its_cpu_is_run_again_a_bounded_n
     assert all(r["others_share"] > 0.05 for r in reruns)
     with pytest.raises(sweep_config.SweepError, match="max_others_share must be a share"):
         quick(tmp_path, max_others_share=1.5)
+
+
+def _failing_until_marked(tmp_path, **overrides):
+    from conftest import app_path
+
+    marker = tmp_path / "marker"
+    cfg = quick(tmp_path, repeats=1, warmup=False, app=app_path("fails_until_marked"), app_options={"marker": str(marker)})
+    cfg = cfg.__class__.from_dict({**cfg.to_dict(), **overrides})
+    rc = cfg.configurations()[0]
+    return cfg, rc, marker
+
+
+def test_a_run_that_failed_while_other_programs_took_its_cpu_is_run_again(tmp_path):
+    # A loaded machine (a report beside a busy laptop) timed a W = 100 run's map task out 5 times: the
+    # failed job ended the whole report. A failure under load is run again, as a loaded run is.
+    import os
+    import subprocess
+    import sys
+
+    from mrkit.backends import get_backend
+
+    first = sorted(os.sched_getaffinity(0))[0]
+    cfg, rc, marker = _failing_until_marked(tmp_path, cpus=str(first), max_others_share=0.05, loaded_reruns=2)
+    burner = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{first}}})\nwhile True: pass"])
+    try:
+        summary, records, loaded = sweep.measure(
+            get_backend("local"), cfg, rc, cfg.input_paths(), 0, tmp_path, again=lambda: marker.touch()
+        )
+    finally:
+        burner.kill()
+        burner.wait()
+    assert summary["end_to_end_s"] > 0 and records
+    assert len(loaded) >= 1 and all(share > 0.05 for share in loaded)  # the failed run counted as a loaded one
+
+
+def test_a_run_that_failed_on_a_machine_to_itself_fails_the_sweep_at_once(tmp_path):
+    from mrkit.backends import get_backend
+    from mrkit.errors import JobFailed
+
+    cfg, rc, marker = _failing_until_marked(tmp_path, max_others_share=0.95, loaded_reruns=2)
+    calls = []
+    with pytest.raises(JobFailed, match="not yet"):
+        sweep.measure(get_backend("local"), cfg, rc, cfg.input_paths(), 0, tmp_path, again=lambda: calls.append(1))
+    assert calls == [] and not marker.exists()
