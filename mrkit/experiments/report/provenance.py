@@ -1,7 +1,8 @@
 """Where a sweep's runs ran, in the words every heading, figure title and sentence about them uses.
 
 An ECS sweep ran either on the local stand-in (moto's ECS and S3 plus local
-processes; meta.json's backend_options say `stand_in`) or on AWS Fargate. The
+processes or containers; meta.json's backend_options say `stand_in`, and `containers`
+names the engine when its tasks ran as containers) or on AWS Fargate. The
 report must never call a stand-in run "Fargate": `where` names the place,
 `relabel` rewrites a text written for Fargate (a sweep file's description, a
 lab heading) to say "stand-in" when the runs used it, and `ecs_provenance` is the
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import re
 
-STAND_IN = "the local ECS stand-in (moto's ECS and S3 with local processes, not Fargate)"
 _FARGATE_WORDS = re.compile(r"\b(?:on )?(?:AWS )?(?:ECS )?Fargate\b")
 
 
@@ -40,9 +40,19 @@ def fargate_place(options: dict | None) -> str:
     return f"ECS Fargate (region {config.region}, image {config.image or 'the stack ECR repository, tag latest'})"
 
 
+def stand_in_tasks(options: dict | None) -> str:
+    """What the stand-in ran each task as, from the backend options a sweep recorded: processes or containers."""
+    engine = (options or {}).get("containers")
+    if not engine:
+        return "local processes"
+    return f"{engine if isinstance(engine, str) else 'local'} containers of the stack's image"
+
+
 def where(meta: dict | None) -> str:
-    """Where an ECS sweep's runs ran: the stand-in, or Fargate with its region and image."""
-    return STAND_IN if is_stand_in(meta) else fargate_place(backend_options(meta))
+    """Where an ECS sweep's runs ran: the stand-in (with processes or containers), or Fargate with its region and image."""
+    if is_stand_in(meta):
+        return f"the local ECS stand-in (moto's ECS and S3 with {stand_in_tasks(backend_options(meta))}, not Fargate)"
+    return fargate_place(backend_options(meta))
 
 
 def relabel(text: str, meta: dict | None) -> str:

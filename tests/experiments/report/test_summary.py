@@ -189,3 +189,10 @@ def test_the_header_states_the_load_the_probe_and_how_many_loaded_runs_were_run_
     assert "Other programs took 0.5 of the runs' 2 CPUs on average" in text
     assert "the speed probe (a fixed piece of work) took 0.05–0.05 s" in text
     assert "3 runs were run again because other programs took more than 50% of its CPUs (at most 2 times each)" in text
+
+
+def test_the_checklist_says_the_stand_in_ran_containers_when_its_meta_says_so(tmp_path):
+    ecs = record(tmp_path, "mappers_ecs", ECS, backend="ecs", stand_in=True, repeats=1)
+    ecs.meta["parameters"]["backend_options"]["containers"] = "podman"  # as `mrkit report --stand-in` records it
+    [ran] = [item for item in summary.ecs_checklist(ecs) if "Ran on" in item]
+    assert "podman containers" in ran and "processes" not in ran
