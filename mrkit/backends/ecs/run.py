@@ -42,15 +42,23 @@ def run_on_ecs(
     on_usage=None,
     poll_s=2.0,
     start_timeout_s=600.0,
+    status_every_s=1.0,
     **job,
 ):
     """One job through a Launcher on Fargate, or on the local stand-in when `stand_in` names its directory.
 
     `job` takes Launcher.run's options. `on_usage(line)` hears the Fargate cost
-    even when the job fails. Returns the EcsRun.
+    even when the job fails. `status_every_s`: how often the master publishes its
+    status (what `on_status` hears). Returns the EcsRun.
     """
     launcher = Launcher(
-        config, aws, tasks=task_starter(aws, stand_in, containers), say=say, poll_s=poll_s, start_timeout_s=start_timeout_s
+        config,
+        aws,
+        tasks=task_starter(aws, stand_in, containers),
+        say=say,
+        poll_s=poll_s,
+        start_timeout_s=start_timeout_s,
+        status_every_s=status_every_s,
     )
     try:
         return launcher.run(app, inputs, **job)

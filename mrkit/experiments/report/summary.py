@@ -110,10 +110,7 @@ def ecs_checklist(result) -> list[str]:
         else verified
     )
     loaded = ecs_fault.load_fault(result.path)
-    lost = False
-    if loaded is not None and len(loaded[2]):
-        work = loaded[2][loaded[2]["phase"].isin(["map", "reduce"])]
-        lost = bool((work["status"] != "ok").any())
+    lost = loaded is not None and len(loaded[2]) > 0 and len(ecs_fault.lost_attempts(loaded[0], loaded[2])) > 0
     mark = lambda ok: "☑" if ok else "☐"  # noqa: E731
     return [
         f"{mark(True)} Ran on {provenance.where(meta)}",

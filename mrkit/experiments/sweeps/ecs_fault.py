@@ -1,13 +1,19 @@
-"""The ECS assignment's failure-recovery question, answered from a run: one worker task stopped mid-job.
+"""The ECS assignment's failure-recovery question, answered from a run: one worker task stopped mid-task.
 
-`fault_run` runs one ECS job (on Fargate, or the local stand-in) and, as soon
-as the master's published status shows every worker holding a map task, stops
-one worker task through the ECS API (StopTask), as a crashed or reclaimed
-Fargate task would end: the attempt it held is lost and re-run elsewhere. The launcher's own words (it notices the
-stopped task and starts a replacement) and the job's task records are kept
-in `<dir>/fault/` (runs.csv, tasks.csv, fault.json), next to the sweep they
-belong to, so the report can say what the launcher did and what it cost
-(`fault_text`). Needs the same environment as the sweep (endpoint, credentials).
+`fault_run` runs one ECS job (on Fargate, or the local stand-in) twice at the
+same M and W on the sweep's full corpus: once as it is (the baseline), then
+again stopping one worker task through the ECS API (StopTask) while it runs a
+map task, as a crashed or reclaimed Fargate task would end: the attempt it held
+is lost and re-run elsewhere. W is smaller than M, so a worker that finishes a
+task takes the next one while tasks wait: the stop is sent once every worker
+holds a map task and at least as many wait, and lands on a task however long
+the stop takes to arrive. (With M = W, a worker that finished its one task
+holds nothing: the stop often came after the fastest had finished.) The
+launcher's own words (it notices the stopped task and starts a replacement) and
+both jobs' task records are kept in `<dir>/fault/` (runs.csv, tasks.csv,
+fault.json), next to the sweep they belong to, so the report can say which
+attempt was lost, when it ran again and what it cost (`fault_text`). Needs the
+same environment as the sweep (endpoint, credentials).
 """
 
 from __future__ import annotations
@@ -24,10 +30,23 @@ from mrkit.experiments.sweeps import results
 from mrkit.experiments.sweeps.sweep_config import RunConfig, load_sweep
 
 FAULT_DIR = "fault"
+FAULT_WORKERS = 2  # fewer than the map tasks: see the module docstring
+MIN_MAP_TASKS = 8  # tasks enough to wait while both workers hold one (a quick sweep's largest M is 2)
+STATUS_EVERY_S = 0.2  # the master's status, published often: the stop follows a busy status closely
+WORK_PHASES = ("map", "reduce")
 
 
-def fault_run(cfg, out_dir, n_map=None) -> pathlib.Path:
-    """Run `cfg`'s app at M = W = `n_map` (default: its largest M) on its ECS settings, stopping one worker."""
+def every_worker_busy(status, workers) -> bool:
+    """True when the master's status shows `workers` registered, each holding a map task, and as many waiting."""
+    if status.get("phase") != "map":
+        return False
+    seen, counts = status.get("workers", 0), status["map"]
+    return seen == workers and counts.get("in_progress", 0) >= seen and counts.get("idle", 0) >= seen
+
+
+def fault_run(cfg, out_dir, n_map=None, workers=FAULT_WORKERS) -> pathlib.Path:
+    """Run `cfg`'s app at M = `n_map` (default: its largest M, at least MIN_MAP_TASKS) and W = `workers` on its
+    ECS settings twice: a baseline, then a run that stops one worker task while it runs a map task."""
     from mrkit.backends.ecs import ROLE_TAG_KEY
     from mrkit.backends.ecs.aws import Aws
     from mrkit.backends.ecs.config import load_config
@@ -36,84 +55,87 @@ def fault_run(cfg, out_dir, n_map=None) -> pathlib.Path:
     options = dict(cfg.backend_options or {})
     config = load_config(options.get("settings"))
     aws = Aws(config.region, endpoint_url=options.get("endpoint_url"))
-    n_map = n_map or max(rc.n_map for rc in cfg.configurations())
-    said, outcome = [], {}
+    n_map = n_map or max(MIN_MAP_TASKS, *(rc.n_map for rc in cfg.configurations()))
     out = pathlib.Path(out_dir) / FAULT_DIR
     out.mkdir(parents=True, exist_ok=True)
+    for old in ("fault.json", "runs.csv", "tasks.csv"):  # an earlier fault run's: never mixed with this one's
+        (out / old).unlink(missing_ok=True)
 
     # The sweep's full corpus even for a quick report: on a tiny input the job ends before a worker can be stopped.
     inputs = load_sweep(cfg.name, results_dir=cfg.results_dir).input_paths()
     stand_in = options.get("stand_in")
-
-    state = {"stopped": None, "stopped_at": None, "holding": None}
-    began = time.monotonic()
+    config_id = RunConfig(n_map, 1, workers).config_id
+    state = {"stopped": None, "stopped_at": None, "holding": None, "began": None}
 
     def stop_a_busy_worker(status):
-        """Stop a worker task once the master's status shows every registered worker holding a map task.
+        """Stop a worker task once every worker holds a map task and as many tasks wait.
 
-        With M = W each worker takes one map task when it registers, so while the map phase has as
-        many tasks in progress as workers registered, and ECS runs exactly that many worker tasks,
-        the one stopped holds a task: its attempt is lost and must be re-run elsewhere.
+        One stopped then holds a task: the one it ran, or, had it finished that one before the
+        stop arrived, the next one it took.
         """
-        if state["stopped"] is not None or status.get("phase") != "map":
-            return
-        busy, seen = status["map"].get("in_progress", 0), status.get("workers", 0)
-        if seen < n_map or busy < seen:
+        if state["stopped"] is not None or not every_worker_busy(status, workers):
             return
         running = aws.list_tasks(config.cluster)
-        workers = [
+        busy = [
             t
             for t in (aws.describe_tasks(config.cluster, running) if running else [])
             if {"key": ROLE_TAG_KEY, "value": "worker"} in t.get("tags", []) and t["lastStatus"] == "RUNNING"
         ]
-        if len(workers) != seen:
+        if len(busy) != workers:
             return
-        state["stopped"] = workers[0]["taskArn"]
-        state["holding"] = {"map_in_progress": busy, "workers": seen}
-        aws.stop_task(config.cluster, state["stopped"], "mrkit report: fault injected (a worker task stopped mid-job)")
-        state["stopped_at"] = time.monotonic() - began
+        state["stopped"] = busy[0]["taskArn"]
+        state["holding"] = {"map_in_progress": status["map"]["in_progress"], "map_idle": status["map"]["idle"]}
+        aws.stop_task(config.cluster, state["stopped"], "mrkit report: fault injected (a worker task stopped mid-task)")
+        state["stopped_at"] = time.monotonic() - state["began"]
 
-    def job(workdir):
+    def job(name, on_status, said):
+        """One job at (n_map, 1, workers), recorded under `name`; its run id, or the error that ended it."""
+        state["began"] = time.monotonic()
         try:
-            run = run_on_ecs(
-                config,
-                aws,
-                cfg.app,
-                inputs,
-                stand_in=workdir if stand_in is True else stand_in,
-                containers=options.get("containers", False),
-                say=said.append,
-                on_usage=said.append,
-                poll_s=0.5,
-                n_map=n_map,
-                n_reduce=1,
-                workers=n_map,
-                task_timeout=cfg.task_timeout,
-                repeat=0,
-                on_status=stop_a_busy_worker,
-            )
-            outcome["result"] = (run.summary, run.records)
+            with tempfile.TemporaryDirectory(prefix="mrkit-fault-") as workdir:
+                run = run_on_ecs(
+                    config,
+                    aws,
+                    cfg.app,
+                    inputs,
+                    stand_in=workdir if stand_in is True else stand_in,
+                    containers=options.get("containers", False),
+                    say=said.append,
+                    on_usage=said.append,
+                    poll_s=0.2,
+                    status_every_s=STATUS_EVERY_S,
+                    n_map=n_map,
+                    n_reduce=1,
+                    workers=workers,
+                    task_timeout=cfg.task_timeout,
+                    repeat=0,
+                    on_status=on_status,
+                )
         except Exception as exc:  # the report says what happened instead
-            outcome["error"] = f"{type(exc).__name__}: {exc}"
+            return None, f"{type(exc).__name__}: {exc}"
+        results.record_run(out, name, config_id, 0, run.summary, run.records)
+        return run.summary["run_id"], None
 
-    # The launcher's start timeout and the master's task timeout bound the job: it ends, with or without the stop.
-    with tempfile.TemporaryDirectory(prefix="mrkit-fault-") as workdir:
-        job(workdir)
-    stopped, stopped_at = state["stopped"], state["stopped_at"]
+    # The launcher's start timeout and the master's task timeout bound each job: it ends, with or without the stop.
+    baseline_id, baseline_error = job(f"{cfg.name}-baseline", None, [])
+    said = []
+    run_id, error = job(f"{cfg.name}-fault", stop_a_busy_worker, said)
     fault = {
         "n_map": n_map,
+        "workers": workers,
         "input_bytes": sum(pathlib.Path(p).stat().st_size for p in inputs),
-        "stopped_task": stopped,
-        "stopped_after_s": stopped_at,
+        "tasks_ran_as": (options.get("containers") or "processes") if stand_in else "Fargate tasks",
+        "run_id": run_id,
+        "baseline_run_id": baseline_id,
+        "baseline_error": baseline_error,
+        "stopped_task": state["stopped"],
+        "stopped_after_s": state["stopped_at"],
         "task_timeout": cfg.task_timeout,
         "status_when_stopped": state["holding"],
         "launcher_said": said,
-        "error": outcome.get("error"),
+        "error": error,
     }
-    if "result" in outcome:
-        summary, records = outcome["result"]
-        results.record_run(out, f"{cfg.name}-fault", RunConfig(n_map, 1, n_map).config_id, 0, summary, records)
-    results.replace_text(out / "fault.json", json.dumps(fault, indent=2) + "\n")
+    results.replace_text(out / "fault.json", json.dumps(fault, indent=2) + "\n")  # last: it marks the run whole
     return out
 
 
@@ -128,65 +150,95 @@ def load_fault(sweep_dir):
     return fault, runs, tasks
 
 
+def fault_job(fault, runs, tasks):
+    """(the fault-injected job's runs.csv rows, its map and reduce attempts): its run id's, or all (older files)."""
+    run_id = fault.get("run_id")
+    if run_id is not None:
+        runs = runs[runs["run_id"] == run_id] if len(runs) else runs
+        tasks = tasks[tasks["run_id"] == run_id] if len(tasks) else tasks
+    return runs, tasks[tasks["phase"].isin(WORK_PHASES)] if len(tasks) else tasks
+
+
+def lost_attempts(fault, tasks):
+    """The fault-injected job's map and reduce attempts that did not end ok: what the stop cost."""
+    work = fault_job(fault, pd.DataFrame(columns=["run_id"]), tasks)[1]
+    return work[work["status"] != "ok"] if len(work) else work
+
+
+def _baseline(fault, runs, sweep_runs):
+    """(end-to-end seconds of the same job without a fault, where it comes from), or None."""
+    if fault.get("baseline_run_id") is not None and len(runs):
+        same = runs[runs["run_id"] == fault["baseline_run_id"]]
+        return (float(same["end_to_end_s"].mean()), "the same job without a fault") if len(same) else None
+    m, size = fault["n_map"], fault.get("input_bytes")
+    same = sweep_runs[(sweep_runs["n_map"] == m) & (sweep_runs["workers"] == fault.get("workers", m))] if len(sweep_runs) else []
+    if size is not None and len(same):
+        same = same[same["input_bytes"] == size]
+    return (float(same["end_to_end_s"].mean()), "the sweep's runs of this configuration") if len(same) else None
+
+
+def _attempt_text(attempt, work):
+    """ "map task 3's attempt 1 ended with its worker after 0.8 s of work; attempt 2 started 0.01 s later ..."."""
+    died = attempt["status"] == "failed" and pd.isna(attempt.get("cpu_s"))
+    how = {"timed_out": "timed out", "superseded": "was superseded"}.get(
+        attempt["status"], "ended with its worker" if died else "failed"
+    )
+    rerun = work[
+        (work["phase"] == attempt["phase"]) & (work["task"] == attempt["task"]) & (work["attempt"] > attempt["attempt"])
+    ].sort_values("start")
+    text = (
+        f"{attempt['phase']} task {int(attempt['task'])}'s attempt {int(attempt['attempt'])} {how} after "
+        f"{num(attempt['duration_s'])} s of work"
+    )
+    if not len(rerun):
+        return text + "; it was not run again"
+    again = rerun.iloc[0]
+    where = "another worker" if again["worker"] != attempt["worker"] else "the same worker"
+    ended = "finished" if (rerun["status"] == "ok").any() else "did not finish"
+    return text + (
+        f"; attempt {int(again['attempt'])} started {num(again['start'] - attempt['end'])} s later on {where} "
+        f"and {ended} {num(again['duration_s'])} s after"
+    )
+
+
 def fault_text(fault, runs, tasks, sweep_runs, stand_in=False) -> str:
     """What happened when a worker task was stopped: the attempt it lost, when that task ran again and what
-    the recovery cost, against the same M without a fault. "measured" only when an attempt was lost.
+    the recovery cost against the same job without a fault. "measured" only when an attempt was lost.
 
     `stand_in`: the run used the local ECS stand-in, and the text says so instead of "Fargate".
     """
     m = fault["n_map"]
+    setting = f"M = {m}, W = {fault['workers']}" if "workers" in fault else f"M = W = {m}"
     if fault.get("stopped_task") is None:
         return (
-            f"**Failure recovery (not measured):** the fault-injected run at M = W = {m} never showed every worker "
+            f"**Failure recovery (not measured):** the fault-injected run at {setting} never showed every worker "
             "holding a task, so no worker was stopped and no recovery happened."
         )
     said = [line for line in fault["launcher_said"] if "stopped" in line or "replacement" in line]
     size = f"{num(fault.get('input_bytes', 0) / 2**20)} MiB"
-    where = (
-        "the local ECS stand-in's ECS API, as a crashed or reclaimed Fargate task would end"
-        if stand_in
-        else "the ECS API, as a crashed or reclaimed Fargate task ends"
-    )
-    work = tasks[tasks["phase"].isin(["map", "reduce"])] if len(tasks) else tasks
-    lost = work[work["status"] != "ok"] if len(work) else work
-    label = "measured" if len(lost) else "not measured"
+    where = "the stand-in's ECS API" if stand_in else "the ECS API"
+    job_runs, work = fault_job(fault, runs, tasks)
+    lost = lost_attempts(fault, tasks)
+    held = fault.get("status_when_stopped") or {}
+    waiting = f" and {held['map_idle']} waited" if "map_idle" in held else ""
     text = (
-        f"**Failure recovery ({label}):** in a run at M = W = {m} on {size}, one worker task was stopped through "
-        f"{where}, {num(fault['stopped_after_s'])} s after the launch"
-        + (", while every worker held a map task. " if fault.get("status_when_stopped") else ". ")
+        f"**Failure recovery ({'measured' if len(lost) else 'not measured'}):** in a run at {setting} on {size}, "
+        f"one worker task was stopped through {where} (as a crashed or reclaimed Fargate task ends) "
+        f"{num(fault['stopped_after_s'])} s after the launch"
+        + (f", while every worker held a map task{waiting}. " if held else ". ")
     )
     if said:
         text += "The launcher said: " + "; ".join(f"“{line}”" for line in said[:4]) + ". "
-    if fault.get("error") or runs.empty:
+    if fault.get("error") or job_runs.empty:
         return text + f"The job did not finish: {fault.get('error') or 'no run was recorded'}."
-    t = float(runs["end_to_end_s"].iloc[0])
-    same = sweep_runs[(sweep_runs["n_map"] == m) & (sweep_runs["input_bytes"] == runs["input_bytes"].iloc[0])]
-    baseline = f", against {num(same['end_to_end_s'].mean())} s without a fault" if len(same) else ""
+    t = float(job_runs["end_to_end_s"].iloc[0])
+    base = _baseline(fault, runs, sweep_runs)
+    more = t - base[0] if base else 0.0
+    cost = f", {num(abs(more))} s {'more' if more >= 0 else 'less'} than {base[1]} ({num(base[0])} s)" if base else ""
     if not len(lost):
         return text + (
-            f"The job finished in {num(t)} s{baseline}, but no attempt was lost: the stopped worker held "
+            f"The job finished in {num(t)} s{cost}, but no attempt was lost: the stopped worker held "
             "no unfinished task by then, so this run shows no recovery."
         )
-    parts = []
-    for _, attempt in lost.sort_values("start").iterrows():
-        died = attempt["status"] == "failed" and pd.isna(attempt.get("cpu_s"))
-        how = {"timed_out": "timed out", "superseded": "was superseded"}.get(
-            attempt["status"], "ended with its worker" if died else "failed"
-        )
-        rerun = work[
-            (work["phase"] == attempt["phase"]) & (work["task"] == attempt["task"]) & (work["attempt"] > attempt["attempt"])
-        ].sort_values("start")
-        when = (
-            f"; attempt {int(rerun['attempt'].iloc[0])} started {num(rerun['start'].iloc[0] - attempt['end'])} s "
-            f"later on another worker and {'finished' if (rerun['status'] == 'ok').any() else 'did not finish'}"
-            if len(rerun)
-            else "; it was not run again"
-        )
-        parts.append(
-            f"{attempt['phase']} task {int(attempt['task'])}'s attempt {int(attempt['attempt'])} {how} after "
-            f"{num(attempt['duration_s'])} s of work{when}"
-        )
-    return text + (
-        "The attempt lost: " + "; ".join(parts) + f". The job still finished: {num(t)} s end to end "
-        f"(from the master's start){baseline}."
-    )
+    parts = [_attempt_text(attempt, work) for _, attempt in lost.sort_values("start").iterrows()]
+    return text + f"The attempt lost: {'; '.join(parts)}. The job still finished, in {num(t)} s end to end{cost}."

@@ -295,5 +295,11 @@ def test_the_reports_ecs_section_runs_in_containers_and_says_so(base_image, aws,
     assert "mrkit report: the ECS stand-in's tasks run as podman containers of " in result.stderr
     html = out.read_text(encoding="utf-8")
     assert "each task ran as a podman container of the stack" in html
+    # issue 25: the checklist said "with local processes", and "not measured (no attempt was lost)"
+    assert "☑ Ran on the local ECS stand-in (moto's ECS and S3 with podman containers of the stack's image" in html
+    assert "local processes" not in html
+    assert "☑ Failure recovery: a worker holding a task was stopped and its task re-run (measured)" in html
+    assert "Failure recovery (measured):</strong> in a run at M = 8, W = 2 on 64 MiB" in html
     image = f"{aws.find_repository('mrkit-default')['repositoryUri']}:latest"  # params/ecs.yaml's stack
-    assert len(_started_since(since, image)) >= (1 + 1) + (1 + 2) + (1 + 2), "the two jobs and the fault run's"
+    # The sweep's two jobs, then the fault run's baseline and its run with the stopped worker's replacement.
+    assert len(_started_since(since, image)) >= (1 + 1) + (1 + 2) + (1 + 2) + (1 + 2 + 1)
