@@ -334,6 +334,15 @@ class Correctness:
     examples: dict[str, list[str]]  # first few keys per kind, for debugging
 
 
+def reduce_task_times(runs: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration, the median time of a reduce task that ended ok, and the M files each read."""
+    done = tasks[(tasks["phase"] == "reduce") & (tasks["status"] == "ok")] if len(tasks) else tasks
+    if not len(done) or "duration_s" not in done:
+        return pd.DataFrame(columns=[*CONFIG_BY, "reduce_s", "tasks"])
+    done = done.drop(columns=[c for c in CONFIG_BY if c in done]).merge(runs[["run_id", *CONFIG_BY]], on="run_id")
+    return done.groupby(CONFIG_BY, as_index=False).agg(reduce_s=("duration_s", "median"), tasks=("duration_s", "size"))
+
+
 def _pairs(obj: Mapping | pd.Series, who: str):
     if isinstance(obj, Mapping):
         return obj.items()

@@ -16,7 +16,17 @@ from matplotlib.figure import Figure
 
 from mrkit.experiments import analysis, formatting, meaning
 from mrkit.experiments.model import calibration, prediction, whatif
-from mrkit.experiments.report import answers, markdown, plots, provenance, run_order, show, special_sections, summary
+from mrkit.experiments.report import (
+    answers,
+    evidence,
+    markdown,
+    plots,
+    provenance,
+    run_order,
+    show,
+    special_sections,
+    summary,
+)
 from mrkit.experiments.sweeps import ecs_fault, sweep_config
 from mrkit.verify import VERIFY_COLUMNS
 
@@ -372,10 +382,10 @@ def question_parts(result, results=None) -> list:
         )
     parts.append(show.styled(config_table(result.runs)[NARROW_COLUMNS]))
     parts.extend(sweep_figures(result).values())
-    evidence = plots.evidence_plot(result.runs, result.tasks)
-    if evidence is not None:
-        _say_where(evidence, result.meta)
-        parts.append(evidence)
+    why = evidence.evidence_plot(result.runs, result.tasks)
+    if why is not None:
+        _say_where(why, result.meta)
+        parts.append(why)
     if ans["model_within_noise"]:  # without the model's curves it would repeat the time figure above
         parts.append(answers.answer_figure(ans))
     return parts

@@ -154,6 +154,28 @@ def _straggler_sentence(runs, tasks):
     )
 
 
+def files_per_reduce(runs: pd.DataFrame, tasks: pd.DataFrame | None) -> str:
+    """A reduce task reads one intermediate file per map task: its measured median time against M (at the R
+    with the most M values), or against R where M is fixed, from the task records."""
+    per = analysis.reduce_task_times(runs, tasks) if tasks is not None and len(tasks) else pd.DataFrame()
+    if len(per) < 2:
+        return ""
+    if per["n_map"].nunique() > 1:
+        r = per.groupby("n_reduce")["n_map"].nunique().idxmax()
+        times = per[per["n_reduce"] == r].groupby("n_map")["reduce_s"].median()
+        lo, hi = times.index.min(), times.index.max()
+        return (
+            f"A reduce task reads one file per map task: at R={int(r)} its median time is {num(times[lo])} s "
+            f"for {int(lo)} files and {num(times[hi])} s for {int(hi)} ({num(times[hi] / times[lo])}×)."
+        )
+    times = per.groupby("n_reduce")["reduce_s"].median()
+    lo, hi = times.index.min(), times.index.max()
+    return (
+        f"Each reduce task reads M={int(per['n_map'].iloc[0])} files, smaller as R grows: its median time is "
+        f"{num(times[lo])} s at R={int(lo)} and {num(times[hi])} s at R={int(hi)}."
+    )
+
+
 def limits(runs: pd.DataFrame, tasks: pd.DataFrame | None, x: str | None) -> str:
     """Where and why speedup stops: cores, per-task overhead, serial stages, stragglers."""
     parts = [_cores_sentence(runs)]
@@ -385,12 +407,13 @@ _BEST = lambda r, t, x: best(r)  # noqa: E731
 _LIMITS = lambda r, t, x: limits(r, t, x)  # noqa: E731
 _AMDAHL = lambda r, t, x: amdahl(r)  # noqa: E731
 _NOISE = lambda r, t, x: noise(r)  # noqa: E731
+_FILES = lambda r, t, x: files_per_reduce(r, t)  # noqa: E731
 
 # Each question's sentences in order (the questions themselves: meaning.QUESTIONS).
 SENTENCES = {
     "map_sweep": (_TREND, _BEST, _LIMITS, _AMDAHL, _NOISE),
-    "reduce_sweep": (_TREND, _BEST, _LIMITS, _AMDAHL, _NOISE),
-    "pairs": (lambda r, t, x: pairs_overview(r), _BEST, _LIMITS, _AMDAHL, _NOISE),
+    "reduce_sweep": (_TREND, _BEST, _LIMITS, _FILES, _AMDAHL, _NOISE),
+    "pairs": (lambda r, t, x: pairs_overview(r), _BEST, _LIMITS, _FILES, _AMDAHL, _NOISE),
     "mappers": (_TREND, lambda r, t, x: map_stage(r), lambda r, t, x: estimate(r, x), _BEST, _LIMITS, _AMDAHL, _NOISE),
 }
 # The report's sections open with their answer (answers.py), which states the fastest configuration and its

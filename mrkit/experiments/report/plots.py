@@ -406,41 +406,6 @@ def typical_run(runs: pd.DataFrame):
     return chosen.loc[(chosen["end_to_end_s"] - median).abs().idxmin(), "run_id"]
 
 
-def evidence_plot(runs: pd.DataFrame, tasks: pd.DataFrame) -> Figure | None:
-    """The why, from the task records: CPU per MiB against map task size, start-up per worker, and the wait
-    at the map barrier (last map end minus first map end), each per configuration. None without task records."""
-    work = tasks[(tasks["phase"] == "map") & (tasks["status"] == "ok")] if len(tasks) else tasks
-    if not len(work) or not {"cpu_s", "bytes_in"} <= set(work) or work["cpu_s"].isna().all():
-        return None
-    work = work.merge(runs[["run_id", *CONFIG_BY]], on="run_id")
-    fig = Figure(figsize=(12.8, 3.8), layout="constrained")
-    with sns.axes_style("whitegrid"):
-        cpu_ax, start_ax, wait_ax = fig.subplots(1, 3)
-    sized = work[work["bytes_in"] > 0].assign(mib=lambda f: f["bytes_in"] / 2**20)
-    per = sized.groupby("n_map").agg(mib=("mib", "median"), cpu=("cpu_s", "sum"), size=("mib", "sum"))
-    cpu_ax.plot(per["mib"], per["cpu"] / per["size"], marker="o", color=SERIES_COLORS["measured"])
-    for m, row in per.iterrows():
-        cpu_ax.annotate(
-            f"M={int(m)}", (row["mib"], row["cpu"] / row["size"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
-        )
-    cpu_ax.set_xscale("log")
-    cpu_ax.set(xlabel="map task input (MiB, median)", ylabel="CPU s per MiB", title="CPU per MiB vs map task size")
-    per_run = runs.assign(per_worker=runs["startup_s"] / runs["workers"])
-    start = analysis.center_interval(per_run, by="workers", metric="per_worker")
-    start_ax.errorbar(
-        start["workers"], start["center"], yerr=interval(start), marker="o", capsize=3, color=SERIES_COLORS["measured"]
-    )
-    start_ax.set(xlabel=_label("workers"), ylabel="start-up per worker (s)", title="start-up per worker")
-    ends = work.groupby("run_id")["end"].agg(["min", "max"])
-    barrier = runs.join((ends["max"] - ends["min"]).rename("barrier_wait_s"), on="run_id").dropna(subset=["barrier_wait_s"])
-    x = "n_map" if barrier["n_map"].nunique() > 1 else "workers"
-    wait = analysis.center_interval(barrier, by=x, metric="barrier_wait_s")
-    wait_ax.errorbar(wait[x], wait["center"], yerr=interval(wait), marker="o", capsize=3, color=SERIES_COLORS["measured"])
-    wait_ax.set(xlabel=_label(x), ylabel="last map end − first map end (s)", title="wait at the map barrier")
-    fig.suptitle(configuration_title(runs, "the why, from the task records"), fontsize=11)
-    return fig
-
-
 # name -> (does it apply to these runs?, make it). save_all draws those that apply.
 FIGURES = {
     "time_vs_map": (lambda r: _varies(r, "n_map"), lambda r, t, run_id: time_vs(r, "n_map")),

@@ -228,3 +228,37 @@ def test_amdahl_is_not_fitted_through_as_many_points_as_parameters():
     assert text.startswith("Amdahl's law is not fitted: 2 distinct worker counts (1, 2) within the 2 CPUs")
     assert "f =" not in text and "100 workers" not in text and "CI" not in text
     assert markdown.fraction_ci(0.78, 0.78) == "" and markdown.fraction_ci(0.781, 0.784) == "0.781–0.784"
+
+
+def _reduce_tasks(runs, seconds):
+    """One ok reduce task per R in each run, taking seconds(M, R), and a failed attempt that must not count."""
+    rows = [
+        dict(
+            run_id=run["run_id"],
+            phase="reduce",
+            task=k,
+            attempt=1,
+            status="ok",
+            duration_s=seconds(run["n_map"], run["n_reduce"]),
+        )
+        for _, run in runs.iterrows()
+        for k in range(int(run["n_reduce"]))
+    ]
+    return pd.DataFrame([*rows, {**rows[0], "attempt": 2, "status": "failed", "duration_s": 99.0}])
+
+
+def test_files_per_reduce_says_the_reduce_task_time_against_the_files_it_reads():
+    # issue 25 item 5: the why "each reducer merges M files" from the task records, not only the model's words
+    pairs = pd.concat([make_runs({m: 1.0 for m in (5, 20)}, fixed={"n_reduce": r}) for r in (5, 10)], ignore_index=True)
+    pairs["run_id"] = pairs["run_id"] + "-r" + pairs["n_reduce"].astype(str)
+    text = markdown.files_per_reduce(pairs, _reduce_tasks(pairs, lambda m, r: 0.01 * m + 0.001 * r))
+    assert (
+        text
+        == "A reduce task reads one file per map task: at R=5 its median time is 0.055 s for 5 files and 0.205 s for 20 (3.73×)."
+    )
+    reduce_sweep = make_runs({1: 1.0, 10: 1.0}, x="n_reduce")
+    text = markdown.files_per_reduce(reduce_sweep, _reduce_tasks(reduce_sweep, lambda m, r: 1.0 / r))
+    assert text == "Each reduce task reads M=10 files, smaller as R grows: its median time is 1 s at R=1 and 0.1 s at R=10."
+    assert markdown.files_per_reduce(reduce_sweep, None) == ""
+    section = markdown.question_section(pairs, _reduce_tasks(pairs, lambda m, r: 0.01 * m), "pairs", markdown.EVIDENCE)
+    assert "A reduce task reads one file per map task: at R=5" in section

@@ -236,30 +236,3 @@ def test_typical_run_is_the_median_run_of_the_best_configuration():
     chosen = plots.typical_run(runs)
     assert chosen in set(best["run_id"])
     assert runs.set_index("run_id").loc[chosen, "end_to_end_s"] == pytest.approx(best["end_to_end_s"].median())
-
-
-def test_the_evidence_figure_reads_cpu_per_mib_start_up_and_barrier_wait_from_the_task_records():
-    runs = make_runs([(m, 1, m) for m in (1, 2, 4)], repeats=1)
-    rows = []
-    for _, run in runs.iterrows():
-        m = int(run["n_map"])
-        for k in range(m):  # 8 MiB in all, 0.5 CPU s per MiB; map k ends at k seconds
-            rows.append(
-                dict(
-                    run_id=run["run_id"],
-                    phase="map",
-                    task=k,
-                    attempt=1,
-                    status="ok",
-                    start=0.0,
-                    end=float(k),
-                    bytes_in=8 * 2**20 / m,
-                    cpu_s=4.0 / m,
-                )
-            )
-    fig = plots.evidence_plot(runs, pd.DataFrame(rows))
-    cpu, start, wait = fig.axes
-    assert np.allclose(cpu.lines[0].get_ydata(), 0.5) and list(cpu.lines[0].get_xdata()) == [8, 4, 2]
-    assert np.allclose(start.lines[0].get_ydata(), 0.3 / np.array([1, 2, 4]))  # startup_s 0.3 over W workers
-    assert list(wait.lines[0].get_ydata()) == [0, 1, 3]  # last map end - first map end
-    assert plots.evidence_plot(runs, pd.DataFrame(rows).assign(cpu_s=np.nan)) is None
