@@ -95,6 +95,18 @@ def question_line(result) -> str:
     return text + "."
 
 
+def recovery_item(loaded) -> str:
+    """The checklist's failure-recovery item: ticked when the fault run lost an attempt, else why it is not."""
+    if loaded is None:
+        return "☐ Failure recovery: not measured (no fault-injected run is stored)"
+    fault, _, tasks = loaded
+    if fault.get("stopped_task") is None:
+        return "☐ Failure recovery: not measured (no worker task was stopped)"
+    if not len(tasks) or not len(ecs_fault.lost_attempts(fault, tasks)):
+        return "☐ Failure recovery: not measured (the stopped worker held no task: no attempt was lost)"
+    return "☑ Failure recovery: a worker holding a task was stopped and its task re-run (measured)"
+
+
 def ecs_checklist(result) -> list[str]:
     """The ECS assignment's items, each ticked only when these runs hold it."""
     runs, meta = result.runs, result.meta
@@ -109,8 +121,6 @@ def ecs_checklist(result) -> list[str]:
         if len(verified)
         else verified
     )
-    loaded = ecs_fault.load_fault(result.path)
-    lost = loaded is not None and len(loaded[2]) > 0 and len(ecs_fault.lost_attempts(loaded[0], loaded[2])) > 0
     mark = lambda ok: "☑" if ok else "☐"  # noqa: E731
     return [
         f"{mark(True)} Ran on {provenance.where(meta)}",
@@ -118,10 +128,7 @@ def ecs_checklist(result) -> list[str]:
         f"{mark(True)} Per mapper count: split, map serial sum, map max, map wall, map speedup (appendix table)",
         f"{mark(len(verified) > 0 and len(equal) == len(verified))} Output against the sequential run: "
         + (f"{len(equal)} of {plural(len(verified), 'run')} equal" if len(verified) else "not verified"),
-        f"{mark(lost)} Failure recovery: "
-        + (
-            "a worker holding a task was stopped and its task re-run (measured)" if lost else "not measured (no attempt was lost)"
-        ),
+        recovery_item(ecs_fault.load_fault(result.path)),
         f"{mark(False)} Scaling to 100 mappers: model output only, not measured",
     ]
 

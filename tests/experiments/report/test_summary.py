@@ -135,7 +135,7 @@ def test_the_summary_comes_first_with_each_answer_the_ecs_checklist_and_contents
     assert text.index("## Summary") < text.index("Question 1") < text.index("## Contents")
     line = next(ln for ln in text.splitlines() if "Question 1" in ln)
     assert "fastest measured: M=10 R=5 W=10 at 1.5" in line and "95% interval" in line and "why: the slowest" in line
-    assert "☐ Failure recovery: not measured" in text  # no fault run stored: not claimed
+    assert "☐ Failure recovery: not measured (no fault-injected run is stored)" in text  # not claimed
     assert "☑ Ran on the local ECS stand-in" in text
     contents = text[text.index("## Contents") :]
     assert "(#Question-1:-how-does-the-number-of-map-tasks-M-change-the-time?-(R-=-5))" in contents
@@ -159,7 +159,10 @@ def test_the_checklist_ticks_failure_recovery_only_when_an_attempt_was_lost(tmp_
     lost.to_csv(fault_dir / "tasks.csv", index=False)
     assert any(item.startswith("☑ Failure recovery") for item in summary.ecs_checklist(ecs))
     lost[lost["status"] == "ok"].to_csv(fault_dir / "tasks.csv", index=False)
-    assert any(item.startswith("☐ Failure recovery") for item in summary.ecs_checklist(ecs))
+    assert "☐ Failure recovery: not measured (the stopped worker held no task: no attempt was lost)" in summary.ecs_checklist(ecs)
+    # The full report's fault run at M = W = 16 in containers: the first map ended before the 16th worker registered.
+    (fault_dir / "fault.json").write_text(json.dumps({"n_map": 16, "stopped_task": None, "launcher_said": []}))
+    assert "☐ Failure recovery: not measured (no worker task was stopped)" in summary.ecs_checklist(ecs)
 
 
 @pytest.mark.parametrize("others, cause", [(30.0, "other programs took 30 CPU-s"), (0.0, "its slowest run took")])
