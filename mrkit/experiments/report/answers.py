@@ -162,7 +162,7 @@ def _growth(ans):
 
 def _events_text(ev):
     if not ev["not_counted"]:
-        return "Every task attempt succeeded the first time: no timeouts, re-executions or superseded attempts."
+        return "every task attempt succeeded the first time."
     where = "; ".join(f"{c}: {plural(n, 'attempt')}" for c, n in ev["where"])
     return (
         f"{plural(ev['not_counted'], 'attempt')} did not count: {ev['endings']} (an attempt is superseded when "
@@ -188,12 +188,10 @@ def _model_misses(ans):
     share, rho = a.get("within_noise_share"), a.get("spearman")
     held = [f"{num(a['median_abs_error_pct'])}% median error"]
     if share is not None:
-        held.append(
-            f"{share:.0%} of the points within their measured 95% interval (needs {prediction.TARGETS['within_noise_share']:.0%})"
-        )
+        held.append(f"{share:.0%} of points within their 95% interval, needs {prediction.TARGETS['within_noise_share']:.0%}")
     if rho is not None:
-        held.append(f"rank correlation {rho:.2f} (needs {prediction.TARGETS['spearman']:g})")
-    return f"on these runs it has {', '.join(held)}: it misses here, so its decomposition is not shown."
+        held.append(f"rank correlation {rho:.2f}, needs {prediction.TARGETS['spearman']:g}")
+    return f"misses here ({'; '.join(held)}), so its decomposition is not shown."
 
 
 def answer_text(ans: dict) -> str:
@@ -202,8 +200,7 @@ def answer_text(ans: dict) -> str:
     lines = [
         f"### Answer ({ans['app']})",
         "",
-        f"- **Fastest measured:** {f['config']} at {num(f['center_s'])} s ({_ci(f)}){ans['margin']}; "
-        f"the slowest is {ans['slowest']['config']} at {num(ans['slowest']['center_s'])} s.",
+        f"- **Fastest measured:** {f['config']} at {num(f['center_s'])} s ({_ci(f)}){ans['margin']}.",
     ]
     m = ans["model"] if ans["model_within_noise"] else None
     if ans["model"] is not None and m is None:

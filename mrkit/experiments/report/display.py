@@ -88,7 +88,7 @@ def show_appendix(results):
         return
     show.show_markdown(f"## {summary.APPENDIX_HEADING}")
     for r in shown:
-        show.show_markdown(f"### {summary.section_heading(r)}")
+        show.show_markdown(f"### {summary.section_heading(r).partition(': ')[0]}")  # the full one: in the contents
         show.show(show.styled(config_table(_with_map_max(r.runs, r.tasks))))
 
 

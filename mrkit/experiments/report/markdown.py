@@ -92,8 +92,7 @@ def _cores_sentence(runs):
         return f"Every configuration uses at most the {cores} CPUs of the machine."
     verb = "exceeds" if len(over) == 1 else "exceed"
     return (
-        f"{len(over)} of {plural(runs['workers'].nunique(), 'worker count')} {verb} the {cores} CPUs "
-        f"(up to W={int(over.max())}), where workers share cores."
+        f"{len(over)} of {plural(runs['workers'].nunique(), 'worker count')} {verb} the {cores} CPUs (up to W={int(over.max())})."
     )
 
 
@@ -127,10 +126,7 @@ def _serial_stage_sentence(runs):
     share = long[long["stage"].isin(["split", "overhead"])].groupby(CONFIG_BY, observed=True)["fraction"].sum().reset_index()
     ends = share.sort_values(["workers", "n_map", "n_reduce"]).iloc[[0, -1]]
     parts = [f"{num(100 * r['fraction'])}% at {config_text(r)}" for _, r in ends.drop_duplicates().iterrows()]
-    return (
-        f"The split and the overhead (start-up, scheduling, shutdown), which more workers do not shorten, "
-        f"take {' and '.join(parts)}."
-    )
+    return f"Split and overhead (start-up, scheduling, shutdown) take {' and '.join(parts)}."
 
 
 def _straggler_sentence(runs, tasks):
@@ -143,13 +139,11 @@ def _straggler_sentence(runs, tasks):
     if g.empty:
         return ""
     g["ratio"] = g["max"] / g["median"]
-    parts = [
-        f"{phase} task takes {num(rows['ratio'].median())}× the median one" for phase, rows in g.groupby("phase", sort=False)
-    ]
+    parts = [f"{phase} {num(rows['ratio'].median())}×" for phase, rows in g.groupby("phase", sort=False)]
     worst = g.loc[g["ratio"].idxmax()]
     cfg = runs[runs["run_id"].astype(str) == str(worst["run_id"])].iloc[0]
     return (
-        f"Stragglers: in the median run the slowest {' and the slowest '.join(parts)}; at worst "
+        f"Stragglers, the slowest task over the median one: {', '.join(parts)} in the median run; at worst "
         f"{num(worst['ratio'])}× ({worst['phase']}, {config_text(cfg)})."
     )
 
@@ -322,12 +316,8 @@ def _repeated(runs, metric):
     extra = ci[ci["n"] > planned]
     if extra.empty:
         return ""
-    listed = ", ".join(
-        f"{config_text(r)} ({int(r['n'])} runs, 95% interval {num(r['lo'])}–{num(r['hi'])} s)" for _, r in extra.iterrows()
-    )
-    return (
-        f" Repeated past {planned} runs because their 95% interval was wide: {listed} ({len(extra)} of {len(ci)} configurations)."
-    )
+    listed = ", ".join(f"{config_text(r)} ({int(r['n'])} runs, {num(r['lo'])}–{num(r['hi'])} s)" for _, r in extra.iterrows())
+    return f" Repeated past {planned} runs for a wide 95% interval: {listed}."
 
 
 def map_stage(runs: pd.DataFrame) -> str:
@@ -370,32 +360,22 @@ def estimate(runs: pd.DataFrame, x: str = "n_map") -> str:
         if (gap < 0).all()
         else "start-up it leaves out at one end, stages overlapping less than it assumes at the other"
     )
-    return (
-        f"Estimated end-to-end time (split + map wall + reduce wall): {said}; the gap is {why}. The serial "
-        f"estimate (split + map sum + reduce sum) at {_at(x, m.index[0])} is {num(m['est_serial_s'].iloc[0])} s."
-    )
+    return f"Estimated end-to-end time (split + map wall + reduce wall): {said}; the gap is {why}."
 
 
 def pairs_overview(runs: pd.DataFrame) -> str:
-    """Time along M at each fixed R, and the slowest pair against the fastest."""
+    """The slowest pair against the fastest (the time along M at each R: the figure and the table)."""
     s = analysis.summarize(runs, by=["n_map", "n_reduce"])
     bad = broken_points(runs)
     broken = set(zip(bad["n_map"], bad["n_reduce"]))
-    lines = []
-    for r, rows in s.groupby("n_reduce"):
-        if len(rows) >= 2:
-            seq = ", ".join(f"{num(t)} s at M={int(m)}" for m, t in zip(rows["n_map"], rows["mean"]))
-            lines.append(f"at R={int(r)}: {seq}")
     sound = s[[(m, r) not in broken for m, r in zip(s["n_map"], s["n_reduce"])]]
     sound = sound if len(sound) else s
     slow, fast = sound.loc[sound["mean"].idxmax()], sound.loc[sound["mean"].idxmin()]
-    text = f"Along M at fixed R — {'; '.join(lines)}. " if lines else ""
     aside = f" (leaving out the broken measurement{'s' if len(broken) > 1 else ''} flagged below)" if broken else ""
-    return text + (
+    return (
         f"The slowest pair{aside} is (M, R) = ({int(slow['n_map'])}, {int(slow['n_reduce'])}) "
         f"at {num(slow['mean'])} s, "
-        f"{num(slow['mean'] / fast['mean'])}× the fastest, "
-        f"({int(fast['n_map'])}, {int(fast['n_reduce'])}) at {num(fast['mean'])} s."
+        f"{num(slow['mean'] / fast['mean'])}× the fastest."
     )
 
 
