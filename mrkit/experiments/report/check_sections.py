@@ -23,12 +23,14 @@ def correctness_section(expected, actual, reference="the sequential reference") 
     `expected` and `actual` are dicts/Series of key -> value or directories of mr-out-* files.
     """
     c = analysis.correctness(_as_output(expected), _as_output(actual))
-    text = (
-        f"## Correctness\n\nThe job's output has {c.actual_keys} unique keys; {reference} has "
-        f"{c.expected_keys}. Missing: {c.missing}, extra: {c.extra}, with a different value: "
-        f"{c.different}, emitted twice: {c.duplicate}. "
-    )
-    text += "The output is exact." if c.exact else "The output is **not** exact."
+    if c.exact:  # the counts are all zero: one sentence says so
+        text = f"## Correctness\n\nThe output is exact: the same {c.actual_keys} unique keys and values as {reference}."
+    else:
+        text = (
+            f"## Correctness\n\nThe job's output has {c.actual_keys} unique keys; {reference} has "
+            f"{c.expected_keys}. Missing: {c.missing}, extra: {c.extra}, with a different value: "
+            f"{c.different}, emitted twice: {c.duplicate}. The output is **not** exact."
+        )
     if c.missing and c.extra:
         text += (
             " Missing keys together with extra ones are the signature of words cut at chunk "
@@ -87,8 +89,8 @@ def fault_tolerance_section(tasks: pd.DataFrame, exact: bool | analysis.Correctn
     ended = endings_text(t)
     text = (
         f"## Fault tolerance\n\nOver {plural(t['run_id'].nunique(), 'run')}, {phases} tasks took {len(t)} attempts: "
-        f"{int((t['status'] == 'ok').sum())} ok{', ' + ended if ended else ''} (a task timed out when no answer "
-        "came within the task timeout: a stalled worker). "
+        f"{int((t['status'] == 'ok').sum())} ok{', ' + ended if ended else ''} (timed out: no answer within the task "
+        "timeout, a stalled worker). "
         f"{int((per_task > 1).sum())} of {len(per_task)} tasks needed more than one attempt "
         f"({int(len(t) - len(per_task))} reassignments, at most {int(per_task.max())} attempts for one task); "
         f"attempts that did not count took {num(lost)} s of worker time. "

@@ -78,16 +78,16 @@ def engines_text(runs: pd.DataFrame, tasks: pd.DataFrame) -> str:
     if engines.empty:
         return "The engine sweep has no runs of its app to compare."
     lines = [
-        f"- **{row['backend']}**: workers start in {num(row['startup_s'])} s (median launch to first task, "
-        f"{plural(int(row['runs']), 'run')}); a worker waits {_gap(row)} between one task and its next."
+        f"- **{row['backend']}**: workers start in {num(row['startup_s'])} s ({plural(int(row['runs']), 'run')}); "
+        f"per-task overhead {_gap(row)}."
         for _, row in engines.iterrows()
     ]
     fastest = e2e.set_index(["n_map", "n_reduce", "workers"]).idxmin(axis=1)
     wins = [f"M={m} R={r} W={w}: {backend}" for (m, r, w), backend in fastest.items()]
     text = (
-        "The same app, inputs and storage on each engine. Per-task overhead is the median gap on a worker "
-        "between one attempt ending and its next starting in the same phase (the map barrier's wait is not "
-        "counted).\n\n" + "\n".join(lines) + "\n\nFastest end to end: " + "; ".join(wins) + "."
+        "The same app, inputs and storage on each engine. Start-up: the median from launch to the first task; "
+        "per-task overhead: the median gap on a worker between one attempt's end and its next start in the same "
+        "phase (not the map barrier's wait).\n\n" + "\n".join(lines) + "\n\nFastest end to end: " + "; ".join(wins) + "."
     )
     if len(crash):
         text += (

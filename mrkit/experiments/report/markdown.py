@@ -121,14 +121,6 @@ def _cost_sentence(runs, x):
     return f"{where} straight line through the mean times says each extra task {verb} about {num(abs(slope) * 1000)} ms."
 
 
-def _serial_stage_sentence(runs):
-    long = analysis.stage_breakdown(runs, by=CONFIG_BY)
-    share = long[long["stage"].isin(["split", "overhead"])].groupby(CONFIG_BY, observed=True)["fraction"].sum().reset_index()
-    ends = share.sort_values(["workers", "n_map", "n_reduce"]).iloc[[0, -1]]
-    parts = [f"{num(100 * r['fraction'])}% at {config_text(r)}" for _, r in ends.drop_duplicates().iterrows()]
-    return f"Split and overhead (start-up, scheduling, shutdown) take {' and '.join(parts)}."
-
-
 def _straggler_sentence(runs, tasks):
     ok = tasks[(tasks["status"] == "ok") & tasks["phase"].isin(["map", "reduce"])]
     ok = ok[ok["run_id"].astype(str).isin(runs["run_id"].astype(str))]
@@ -171,11 +163,10 @@ def files_per_reduce(runs: pd.DataFrame, tasks: pd.DataFrame | None) -> str:
 
 
 def limits(runs: pd.DataFrame, tasks: pd.DataFrame | None, x: str | None) -> str:
-    """Where and why speedup stops: cores, per-task overhead, serial stages, stragglers."""
+    """Where and why speedup stops: cores, per-task overhead, stragglers (the serial stages: the stage figure)."""
     parts = [_cores_sentence(runs)]
     if x in ("n_map", "n_reduce") and runs[x].nunique() >= 2:
         parts.append(_cost_sentence(runs, x))
-    parts.append(_serial_stage_sentence(runs))
     if tasks is not None and len(tasks):
         parts.append(_straggler_sentence(runs, tasks))
     return " ".join(p for p in parts if p)

@@ -214,7 +214,7 @@ def fault_text(fault, runs, tasks, sweep_runs, stand_in=False) -> str:
             f"**Failure recovery (not measured):** the fault-injected run at {setting} never showed every worker "
             "holding a task, so no worker was stopped and no recovery happened."
         )
-    said = [line for line in fault["launcher_said"] if "stopped" in line or "replacement" in line]
+    said = fault["launcher_said"]
     size = f"{num(fault.get('input_bytes', 0) / 2**20)} MiB"
     where = "the stand-in's ECS API" if stand_in else "the ECS API"
     job_runs, work = fault_job(fault, runs, tasks)
@@ -227,8 +227,8 @@ def fault_text(fault, runs, tasks, sweep_runs, stand_in=False) -> str:
         f"{num(fault['stopped_after_s'])} s after the launch"
         + (f", while every worker held a map task{waiting}. " if held else ". ")
     )
-    if said:
-        text += "The launcher said: " + "; ".join(f"“{line}”" for line in said[:4]) + ". "
+    if any("replacement" in line for line in said):
+        text += "The launcher noticed the stopped task and started a replacement worker. "
     if fault.get("error") or job_runs.empty:
         return text + f"The job did not finish: {fault.get('error') or 'no run was recorded'}."
     t = float(job_runs["end_to_end_s"].iloc[0])

@@ -63,6 +63,7 @@ def test_the_fault_text_says_which_attempt_was_lost_when_it_ran_again_and_what_i
     text = ecs_fault.fault_text(fault, runs, tasks, swept.runs, stand_in=True)
     assert text.startswith("**Failure recovery (measured):** in a run at M = 8, W = 2 on 64 MiB, one worker task was stopped")
     assert "through the stand-in's ECS API" in text and "while every worker held a map task and " in text
+    assert "The launcher noticed the stopped task and started a replacement worker." in text
     lost = ecs_fault.lost_attempts(fault, tasks).iloc[0]
     assert f"The attempt lost: map task {int(lost['task'])}'s attempt 1 ended with its worker after " in text
     assert "; attempt 2 started " in text and " later on another worker and finished " in text

@@ -93,7 +93,7 @@ def test_papermill_runs_the_sweep_notebook_from_the_repo_root(app, sweep, checks
     assert re.search(r"Fastest measured:\*\* M=\d+, R=\d+, W=\d+ at [0-9.]+ s", text)
     assert ("## Correctness" in text) == checks and ("## Fault tolerance" in text) == checks
     if checks:
-        assert "The output is exact." in text and "The output is still exact" in text
+        assert "The output is exact: the same " in text and "The output is still exact" in text
     # `jupyter nbconvert --no-input` of papermill's output: the notebook-only cells (usage notes, the raw frames) stay out
     from nbconvert import HTMLExporter
 
