@@ -334,6 +334,17 @@ class Correctness:
     examples: dict[str, list[str]]  # first few keys per kind, for debugging
 
 
+def straggler_ratio(tasks: pd.DataFrame) -> pd.Series:
+    """Per run: its slowest task over the median one of the same phase (map or reduce, tasks that ended ok),
+    the larger of the two phases; runs with one task per phase have none."""
+    ok = tasks[(tasks["status"] == "ok") & tasks["phase"].isin(["map", "reduce"])] if len(tasks) else tasks
+    if not len(ok):
+        return pd.Series(dtype=float, name="straggler_x")
+    g = ok.groupby(["run_id", "phase"])["duration_s"].agg(["max", "median", "count"])
+    g = g[(g["count"] > 1) & (g["median"] > 0)]
+    return (g["max"] / g["median"]).groupby(level="run_id").max().rename("straggler_x")
+
+
 def reduce_task_times(runs: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
     """Per configuration, the median time of a reduce task that ended ok, and the M files each read."""
     done = tasks[(tasks["phase"] == "reduce") & (tasks["status"] == "ok")] if len(tasks) else tasks

@@ -189,3 +189,10 @@ def test_spearman_is_pearson_of_ranks_with_ties_averaged():
     # a tie: ranks (1.5, 1.5, 3) against (1, 2, 3); Pearson of those is sqrt(3)/2
     assert an.spearman([7, 7, 9], [1, 2, 3]) == pytest.approx(math.sqrt(3) / 2)
     assert math.isnan(an.spearman([1, 1, 1], [1, 2, 3])) and math.isnan(an.spearman([1], [2]))
+
+
+def test_straggler_ratio_is_each_runs_slowest_task_over_the_median_of_its_phase():
+    rows = [("a", "map", d, "ok") for d in (1.0, 1.0, 4.0)] + [("a", "reduce", d, "ok") for d in (1.0, 2.0)]
+    rows += [("a", "map", 50.0, "failed"), ("b", "map", 2.0, "ok")]  # a failed attempt, a run of one task: neither counts
+    tasks = pd.DataFrame(rows, columns=["run_id", "phase", "duration_s", "status"])
+    assert an.straggler_ratio(tasks).to_dict() == {"a": 4.0}

@@ -173,13 +173,6 @@ def _events_text(ev):
     )
 
 
-def _ci(f):
-    kind = f["method"].split(",")[0]
-    if not np.isfinite(f["hi"]):
-        return f"{kind} of {plural(f['n'], 'run')}, no interval from one run"
-    return f"{kind} of {plural(f['n'], 'run')}, 95% interval {num(f['lo'])}–{num(f['hi'])} s"
-
-
 def _model_misses(ans):
     """Why the model's decomposition is not shown: it does not hold on these runs, or that is unknown."""
     a = ans["agreement"]
@@ -200,7 +193,9 @@ def answer_text(ans: dict) -> str:
     lines = [
         f"### Answer ({ans['app']})",
         "",
-        f"- **Fastest measured:** {f['config']} at {num(f['center_s'])} s ({_ci(f)}){ans['margin']}.",
+        # its interval: the summary's line and the section's table
+        f"- **Fastest measured:** {f['config']} at {num(f['center_s'])} s"
+        f"{'' if np.isfinite(f['hi']) else ' (no interval from one run)'}{ans['margin']}.",
     ]
     m = ans["model"] if ans["model_within_noise"] else None
     if ans["model"] is not None and m is None:

@@ -80,8 +80,7 @@ def fault_tolerance_check(inputs, scratch, files, n_reduce, workers, task_timeou
         f"a task instead of 10, as one stall can outlast several). "
         f"It took "
         f"{formatting.num(summary['end_to_end_s'])} s against {formatting.num(reference['end_to_end_s'])} s for "
-        f"the nocrash app, the same job without faults, run through the runtime with the same M and R as the "
-        f"reference (this job's output depends on M). "
+        f"the same job without faults (the nocrash app, also the output's reference). "
     )
     return text.replace("## Fault tolerance\n\n", "## Fault tolerance\n\n" + intro, 1)
 

@@ -38,12 +38,13 @@ def _question(result):
 
 
 def _with_map_max(runs, tasks):
-    """runs plus map_max_s: the slowest successful map task of each run (the ECS assignment's "map max")."""
+    """runs plus map_max_s, the slowest successful map task of each run (the ECS assignment's "map max"), and
+    straggler_x, its slowest task over the median one of that phase."""
     ok = tasks[(tasks["phase"] == "map") & (tasks["status"] == "ok")] if len(tasks) else tasks
     if not len(ok):
         return runs
     longest = ok.groupby("run_id")["duration_s"].max().rename("map_max_s")
-    return runs.join(longest, on="run_id")
+    return runs.join(longest, on="run_id").join(analysis.straggler_ratio(tasks), on="run_id")
 
 
 def config_table(runs):
@@ -56,6 +57,8 @@ def config_table(runs):
     cv = analysis.summarize(runs, by=analysis.CONFIG_BY).set_index(analysis.CONFIG_BY)["cv"]
     cols = ["split_s", "map_serial_sum_s", "map_max_s", "map_wall_s", "reduce_wall_s", "map_speedup", "startup_s", "retries"]
     stages = runs.groupby(analysis.CONFIG_BY)[[c for c in cols if c in runs]].mean()
+    if "straggler_x" in runs:  # the median run's: one straggler-free run and one slow one are not a 1.5x ratio
+        stages = stages.join(runs.groupby(analysis.CONFIG_BY)["straggler_x"].median())
     table = ci[["n", "center", "lo", "hi"]].join(cv).join(stages).reset_index()
     names = {
         "n": "runs",
@@ -71,6 +74,7 @@ def config_table(runs):
         "map_speedup": "map speedup",
         "startup_s": "start-up (s)",
         "retries": "retries",
+        "straggler_x": "slowest ÷ median task",
         "n_map": "M",
         "n_reduce": "R",
         "workers": "W",
@@ -344,12 +348,11 @@ def show_ecs_discussion(result, results):
     runs = result.runs
     parts.append(
         f"**What the toolkit coordinated that the assignment does by hand:** over "
-        f"{formatting.plural(len(runs), 'run')} it split the input into the M chunks and uploaded them, started "
+        f"{formatting.plural(len(runs), 'run')} it split and uploaded the input, started "
         f"{int((runs['workers'] + 1).sum())} tasks (a master and the workers), handed out "
-        f"{len(t)} task attempts and collected their results, re-executed "
-        f"{int((t.groupby(['run_id', 'phase', 'task']).size() > 1).sum())} of them, waited for the map barrier "
-        "before any reduce, replaced worker tasks that stopped, recorded every task's timing and stopped "
-        "every task at the end, also after a failure."
+        f"{len(t)} task attempts ({int((t.groupby(['run_id', 'phase', 'task']).size() > 1).sum())} re-executed), "
+        "waited at the map barrier, replaced stopped workers, recorded every task's timing and stopped every "
+        "task at the end."
     )
     show.show_markdown("\n\n".join(parts))
     if parts_table is not None:

@@ -121,25 +121,6 @@ def _cost_sentence(runs, x):
     return f"{where} straight line through the mean times says each extra task {verb} about {num(abs(slope) * 1000)} ms."
 
 
-def _straggler_sentence(runs, tasks):
-    ok = tasks[(tasks["status"] == "ok") & tasks["phase"].isin(["map", "reduce"])]
-    ok = ok[ok["run_id"].astype(str).isin(runs["run_id"].astype(str))]
-    if ok.empty:
-        return ""
-    g = ok.groupby(["run_id", "phase"])["duration_s"].agg(["max", "median", "count"]).reset_index()
-    g = g[(g["count"] > 1) & (g["median"] > 0)]
-    if g.empty:
-        return ""
-    g["ratio"] = g["max"] / g["median"]
-    parts = [f"{phase} {num(rows['ratio'].median())}×" for phase, rows in g.groupby("phase", sort=False)]
-    worst = g.loc[g["ratio"].idxmax()]
-    cfg = runs[runs["run_id"].astype(str) == str(worst["run_id"])].iloc[0]
-    return (
-        f"Stragglers, the slowest task over the median one: {', '.join(parts)} in the median run; at worst "
-        f"{num(worst['ratio'])}× ({worst['phase']}, {config_text(cfg)})."
-    )
-
-
 def files_per_reduce(runs: pd.DataFrame, tasks: pd.DataFrame | None) -> str:
     """A reduce task reads one intermediate file per map task: its measured median time against M (at the R
     with the most M values), or against R where M is fixed, from the task records."""
@@ -163,12 +144,11 @@ def files_per_reduce(runs: pd.DataFrame, tasks: pd.DataFrame | None) -> str:
 
 
 def limits(runs: pd.DataFrame, tasks: pd.DataFrame | None, x: str | None) -> str:
-    """Where and why speedup stops: cores, per-task overhead, stragglers (the serial stages: the stage figure)."""
+    """Where and why speedup stops: cores and per-task overhead (the serial stages: the stage figure; stragglers:
+    the appendix's slowest-over-median column)."""
     parts = [_cores_sentence(runs)]
     if x in ("n_map", "n_reduce") and runs[x].nunique() >= 2:
         parts.append(_cost_sentence(runs, x))
-    if tasks is not None and len(tasks):
-        parts.append(_straggler_sentence(runs, tasks))
     return " ".join(p for p in parts if p)
 
 
@@ -307,8 +287,8 @@ def _repeated(runs, metric):
     extra = ci[ci["n"] > planned]
     if extra.empty:
         return ""
-    listed = ", ".join(f"{config_text(r)} ({int(r['n'])} runs, {num(r['lo'])}–{num(r['hi'])} s)" for _, r in extra.iterrows())
-    return f" Repeated past {planned} runs for a wide 95% interval: {listed}."
+    listed = ", ".join(f"{config_text(r)} ({int(r['n'])})" for _, r in extra.iterrows())
+    return f" Repeated past {planned} runs for a wide 95% interval (runs; their final intervals: the table): {listed}."
 
 
 def map_stage(runs: pd.DataFrame) -> str:

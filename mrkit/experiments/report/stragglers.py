@@ -69,11 +69,6 @@ def _saved(pct):
     return f"{num(pct)}% saved" if pct >= 0 else f"{num(-pct)}% slower"
 
 
-def _unmeasured(row):
-    n = round(row["unmeasured"])
-    return f"; {plural(n, 'attempt')} still running at the end, CPU not measured" if n else ""
-
-
 # What the report's prose calls each backup policy (mrkit.runtime.backups.POLICIES), for readers, not the CLI.
 POLICY_NAMES = {"paper": "the paper's backup policy", "spark": "Spark's speculation", "late": "LATE"}
 
@@ -94,11 +89,12 @@ def study_text(table: pd.DataFrame) -> str:
         lines.append(
             f"- {plural(int(w), 'worker')}, one {num(f)}x slower: {num(base['end_to_end_s'].iloc[0])} s without "
             f"backups; {policy_name(best['backup_tasks'])} is best at {num(best['end_to_end_s'])} s "
-            f"({_saved(best['saved_pct'])}) for {num(best['lost_cpu_s'])} CPU s of attempts that lost "
-            f"({num(best['extra_cpu_pct'])}% of the job's CPU{_unmeasured(best)})."
+            f"({_saved(best['saved_pct'])}, {num(best['lost_cpu_s'])} CPU s lost{'*' if round(best['unmeasured']) else ''})."
         )
     if not lines:
         return "The straggler study has no run without backups to compare with."
+    if any(line.endswith("*).") for line in lines):
+        lines.append("\n\\* An attempt was still running at the end: its CPU is not measured.")
     return (
         "In the MapReduce paper's terms (its sort took 44% longer without backup tasks), each line is the tail "
         "time the best backup policy saved against the extra work it spent (every policy: the table):\n\n" + "\n".join(lines)

@@ -146,7 +146,7 @@ def summary_markdown(results, before=(), after=()) -> str:
             lines += [f"- {item}" for item in ecs_checklist(r)]
     headings = [*before, *(section_heading(r) for r in results), *after]
     lines += ["", "## Contents", ""]
-    lines += [f"{i}. [{h}](#{anchor(h)})" for i, h in enumerate(headings, 1)]
+    lines += [f"{i}. [{h.partition(': ')[0]}](#{anchor(h)})" for i, h in enumerate(headings, 1)]  # the full: its heading
     return "\n".join(lines) + "\n"
 
 

@@ -108,18 +108,17 @@ def test_noisy_points_are_flagged_with_their_cv():
     assert "No configuration varies" in markdown.noise(make_runs(MAP_MEANS))
 
 
-def test_points_repeated_past_the_plan_are_named_with_their_final_interval():
+def test_points_repeated_past_the_plan_are_named_with_their_run_count():
     runs = make_runs(MAP_MEANS)
     extra = make_runs({50: MAP_MEANS[50]}, repeats=5, seed=9)
     runs = pd.concat([runs[runs["n_map"] != 50], extra], ignore_index=True)
     text = markdown.noise(runs)
     i = analysis.interval_of(extra["end_to_end_s"])
     m = re.search(
-        rf"Repeated past 3 runs for a wide 95% interval: M=50 R=5 W=50 \(5 runs, {NUM}–{NUM} s\)\.",
+        r"Repeated past 3 runs for a wide 95% interval \(runs; their final intervals: the table\): M=50 R=5 W=50 \(5\)\.",
         text,
     )
-    assert m, text
-    assert float(m[1]) == pytest.approx(i["lo"], rel=0.01) and float(m[2]) == pytest.approx(i["hi"], rel=0.01)
+    assert m and i["n"] == 5, text
     assert "Repeated past" not in markdown.noise(make_runs(MAP_MEANS))
 
 
@@ -164,7 +163,7 @@ def test_limits_name_cores_per_task_cost_serial_stages_and_stragglers():
     slope = np.polyfit(means.index.to_numpy(float), means.to_numpy(), 1)[0]
     assert m and close(m[1], slope * 1000)
     assert "overhead" not in text, "the split and overhead shares: the section's stage figure, not said again"
-    assert "Stragglers, the slowest task over the median one: map 4× in the median run" in text
+    assert "Stragglers" not in text, "the slowest task over the median one: the appendix's column, not said again"
 
 
 def test_per_task_slope_is_taken_where_every_core_is_busy():
