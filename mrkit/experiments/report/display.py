@@ -378,11 +378,8 @@ def question_parts(result, results=None) -> list:
     ans = answers.compute(result.runs, result.tasks, result.config, cal, error)
     ans["where"] = place_label(result.meta)
     parts = [head + "\n\n" + answers.answer_text(ans) + "\n#### The evidence\n\n" + body]
-    if result.config.description:
-        parts.append(
-            f"*{provenance.relabel(result.config.description, result.meta)}.* Per configuration "
-            f"(its stages: [appendix](#{summary.anchor(summary.APPENDIX_HEADING)})):"
-        )
+    # The sweep file's description would repeat the heading and the figures' titles: the table says it all.
+    parts.append(f"Per configuration (its stages: [appendix](#{summary.anchor(summary.APPENDIX_HEADING)})):")
     parts.append(show.styled(config_table(result.runs)[NARROW_COLUMNS]))
     parts.extend(sweep_figures(result).values())
     why = evidence.evidence_plot(result.runs, result.tasks)

@@ -83,7 +83,11 @@ def engines_text(runs: pd.DataFrame, tasks: pd.DataFrame) -> str:
         for _, row in engines.iterrows()
     ]
     fastest = e2e.set_index(["n_map", "n_reduce", "workers"]).idxmin(axis=1)
-    wins = [f"M={m} R={r} W={w}: {backend}" for (m, r, w), backend in fastest.items()]
+    wins = (
+        [f"{fastest.iloc[0]} in every configuration"]
+        if fastest.nunique() == 1 and len(fastest) > 1
+        else [f"M={m} R={r} W={w}: {backend}" for (m, r, w), backend in fastest.items()]
+    )
     text = (
         "The same app, inputs and storage on each engine. Start-up: the median from launch to the first task; "
         "per-task overhead: the median gap on a worker between one attempt's end and its next start in the same "

@@ -173,7 +173,7 @@ def amdahl_scope(runs: pd.DataFrame, x: str = "workers"):
         return within, None
     regime = f" within the {cores} CPUs (its regime)" if cores else ""
     have = f"{plural(len(counts), 'distinct worker count')} ({', '.join(map(str, counts))})" if counts else "no worker count"
-    return None, f"Amdahl's law is not fitted: {have}{regime}, not more than its {AMDAHL_PARAMETERS} parameters."
+    return None, f"Amdahl's law is not fitted: {have}{regime}, too few for its {AMDAHL_PARAMETERS} parameters."
 
 
 def fraction_ci(lo, hi) -> str:
@@ -298,7 +298,7 @@ def map_stage(runs: pd.DataFrame) -> str:
     last = s.iloc[-1]
     cores = int(runs["cpu_count"].max())
     text = (
-        f"Map-stage speedup (the map tasks' summed durations over the map stage's wall time) peaks at {num(top['mean'])} at "
+        f"Map-stage speedup (map tasks' summed durations over the map stage's wall time) peaks at {num(top['mean'])} at "
         f"M={int(top['n_map'])} (ideal: {int(top['n_map'])})"
     )
     if last["n_map"] != top["n_map"]:
@@ -309,9 +309,8 @@ def map_stage(runs: pd.DataFrame) -> str:
         # durations (the serial sum) stretch, which inflates the "speedup".
         sums = runs.groupby("n_map")["map_serial_sum_s"].mean()
         text += (
-            f" Beyond {cores} mappers tasks share cores, so each takes longer: the serial sum "
-            f"goes from {num(sums.iloc[0])} s at M={int(sums.index[0])} to {num(sums.iloc[-1])} s "
-            f"at M={int(sums.index[-1])}, and a ratio above {cores} is not a real gain."
+            f" Beyond {cores} mappers tasks share cores and each takes longer (serial sum {num(sums.iloc[0])} s at "
+            f"M={int(sums.index[0])}, {num(sums.iloc[-1])} s at M={int(sums.index[-1])}): above {cores} is no real gain."
         )
     return text
 

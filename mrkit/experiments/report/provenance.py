@@ -72,12 +72,7 @@ def ecs_provenance(backend_options) -> str:
             "image; times include Fargate's task start-up.\n"
         )
     engine = options.get("containers")
-    how = (
-        f"a {engine if isinstance(engine, str) else 'local'} container of the stack's image, started on this "
-        "machine (`mrkit ecs run --stand-in --containers`)"
-        if engine
-        else "a local process of this machine's Python (`mrkit ecs run --stand-in`)"
-    )
+    how = f"a {engine if isinstance(engine, str) else 'local'} container of the stack's image" if engine else "a local process"
     what = "a local container's" if options.get("containers") else "a process's"
     return (
         f"Where these ran: the local ECS stand-in, not Fargate: moto's server on 127.0.0.1 played ECS and S3, "
