@@ -150,18 +150,24 @@ def load_fault(sweep_dir):
     return fault, runs, tasks
 
 
-def fault_job(fault, runs, tasks):
-    """(the fault-injected job's runs.csv rows, its map and reduce attempts): its run id's, or all (older files)."""
+def _fault_rows(fault, frame):
+    """The rows of `frame` (runs or tasks) of the fault-injected job: its run id's, or all (older fault runs)."""
     run_id = fault.get("run_id")
-    if run_id is not None:
-        runs = runs[runs["run_id"] == run_id] if len(runs) else runs
-        tasks = tasks[tasks["run_id"] == run_id] if len(tasks) else tasks
-    return runs, tasks[tasks["phase"].isin(WORK_PHASES)] if len(tasks) else tasks
+    return frame[frame["run_id"] == run_id] if run_id is not None and len(frame) else frame
+
+
+def _work(tasks):
+    return tasks[tasks["phase"].isin(WORK_PHASES)] if len(tasks) else tasks
+
+
+def fault_job(fault, runs, tasks):
+    """(the fault-injected job's runs.csv rows, its map and reduce attempts)."""
+    return _fault_rows(fault, runs), _work(_fault_rows(fault, tasks))
 
 
 def lost_attempts(fault, tasks):
     """The fault-injected job's map and reduce attempts that did not end ok: what the stop cost."""
-    work = fault_job(fault, pd.DataFrame(columns=["run_id"]), tasks)[1]
+    work = _work(_fault_rows(fault, tasks))
     return work[work["status"] != "ok"] if len(work) else work
 
 
@@ -197,7 +203,7 @@ def _attempt_text(attempt, work):
     ended = "finished" if (rerun["status"] == "ok").any() else "did not finish"
     return text + (
         f"; attempt {int(again['attempt'])} started {num(again['start'] - attempt['end'])} s later on {where} "
-        f"and {ended} {num(again['duration_s'])} s after"
+        f"and {ended} in {num(again['duration_s'])} s"
     )
 
 
