@@ -153,3 +153,10 @@ def test_the_section_renders_from_recorded_runs(tmp_path):
     assert len(tables) == 3 and "median task gap (ms)" in tables[0] and "tasks re-run" in tables[2]
     images = [o for o in shown.outputs if "image/png" in o.data]
     assert len(images) == 1 and images[0].metadata["image/png"]["alt"] == "worker start-up"
+
+
+def test_one_engine_fastest_everywhere_is_said_once():
+    runs, tasks = _frames()
+    wider = runs[runs["app"] == "wc"].assign(n_map=5, run_id=lambda f: f["run_id"] + "5")
+    text = engines.engines_text(pd.concat([runs, wider], ignore_index=True), tasks)
+    assert "Fastest end to end: local in every configuration." in text and "M=5" not in text
