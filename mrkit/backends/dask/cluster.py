@@ -24,6 +24,12 @@ OWN_CLUSTER_CONFIG = {
     # the job had no worker left. Ours restart their workers until the job ends; a worker that never
     # comes back is bounded by the master (no worker connected, task timeouts).
     "distributed.deploy.lost-worker-timeout": "1 day",
+    # Nannies fork their worker processes, as `local` forks its workers: a spawned one imports
+    # distributed, dask and numpy again (about 1.5 s of a job's start here, W at once on 2 cores)
+    # and finalizes a whole interpreter when it exits (most of the cluster's close). The first
+    # workers fork before this job's master exists; a restart forks while the job runs, as
+    # `local`'s replacements do (the master's lock file is closed in a forked child: runtime/lock.py).
+    "distributed.worker.multiprocessing-method": "fork",
 }
 
 
