@@ -52,6 +52,32 @@ def default_workers(n_map, n_reduce):
     return lab_workers(n_map, n_reduce, cap=timing.cores())
 
 
+class PreparedJob(namedtuple("PreparedJob", "app workdir files spec launched_at launched_cpu")):
+    """A job ready for a master: its App, absolute workdir, storage, JobSpec, and when it was launched."""
+
+    __slots__ = ()
+
+
+def prepare_job(app, inputs, *, n_map, n_reduce, workdir, task_timeout, app_options, storage, max_attempts):
+    """What a backend with its master in this process does first (`local`, `dask`, `dask-tasks`).
+
+    Loads the app, makes the workdir, opens the storage (`workdir` unless a
+    URL is given) and stages the inputs there; a bad input or option raises
+    before anything has started.
+    """
+    launched_at, launched_cpu = timing.now(), timing.process_cpu_s()
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    app = load_app(app, app_options)
+    workdir = os.path.abspath(workdir or ".")
+    os.makedirs(workdir, exist_ok=True)
+    files = LocalStorage(workdir) if storage is None else open_storage(storage)
+    spec = JobSpec(
+        stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout, max_attempts=max_attempts
+    )
+    return PreparedJob(app, workdir, files, spec, launched_at, launched_cpu)
+
+
 def _context(start_method):
     """A multiprocessing context for the start method (see the module docstring)."""
     if start_method == "fork":
@@ -210,15 +236,16 @@ def run_job(
     backup policy (mrkit.runtime.backups); slow_workers K and slowdown F make
     K of the workers stragglers that take F times as long (studies).
     """
-    launched_at, launched_cpu = timing.now(), timing.process_cpu_s()
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    app = load_app(app, app_options)
-    workdir = os.path.abspath(workdir or ".")
-    os.makedirs(workdir, exist_ok=True)
-    files = LocalStorage(workdir) if storage is None else open_storage(storage)
-    spec = JobSpec(
-        stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout, max_attempts=max_attempts
+    app, workdir, files, spec, launched_at, launched_cpu = prepare_job(
+        app,
+        inputs,
+        n_map=n_map,
+        n_reduce=n_reduce,
+        workdir=workdir,
+        task_timeout=task_timeout,
+        app_options=app_options,
+        storage=storage,
+        max_attempts=max_attempts,
     )
     if workers is None:
         workers = default_workers(spec.map_count, n_reduce)

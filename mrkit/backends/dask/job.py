@@ -1,27 +1,22 @@
 """One job on a Dask cluster around mrkit's master: the part the `dask` and `dask-tasks` backends share.
 
-The set-up is `local`'s (load the app, stage the inputs, a JobSpec, a
-Master); then the cluster is connected, checked, and an engine
-(workers.WorkerLoops or scheduled.DaskAttempts) puts the work on it. Every
-way out goes through one `finally`: the engine cancels its futures first,
-the master shuts down, the engine's threads end, and a cluster of our own
-is closed — so nothing of the job outlives it (done, failed, Ctrl-C, or
-SIGTERM, which the CLI turns into SystemExit).
+The set-up is `local`'s (`local.prepare_job`: load the app, stage the
+inputs, a JobSpec), then a Master; then the cluster is connected, checked,
+and an engine (workers.WorkerLoops or scheduled.DaskAttempts) puts the
+work on it. Every way out goes through one `finally`: the engine cancels
+its futures first, the master shuts down, the engine's threads end, and a
+cluster of our own is closed — so nothing of the job outlives it (done,
+failed, Ctrl-C, or SIGTERM, which the CLI turns into SystemExit).
 """
 
-import os
-
 from mrkit import timing
-from mrkit.app import load_app
 from mrkit.backends.dask import checks
 from mrkit.backends.dask.cluster import connect, worker_count
 from mrkit.backends.dask.remote import portable
-from mrkit.backends.local import default_workers
-from mrkit.backends.staging import stage_inputs
+from mrkit.backends.local import default_workers, prepare_job
 from mrkit.errors import UsageError
-from mrkit.job import JobSpec, check_at_least_one
+from mrkit.job import check_at_least_one
 from mrkit.runtime.master import Master
-from mrkit.storage import open_storage
 from mrkit.storage.local import LocalStorage
 
 
@@ -54,15 +49,16 @@ def run_on_dask(
     """
     if slow_workers or slowdown != 1.0:
         raise UsageError(f"--slow-workers/--slowdown are for the local backend, not {engine_class.BACKEND}")
-    launched_at, launched_cpu = timing.now(), timing.process_cpu_s()
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    app = load_app(app, app_options)
-    workdir = os.path.abspath(workdir or ".")
-    os.makedirs(workdir, exist_ok=True)
-    files = LocalStorage(workdir) if storage is None else open_storage(storage)
-    spec = JobSpec(
-        stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout, max_attempts=max_attempts
+    app, _, files, spec, launched_at, launched_cpu = prepare_job(
+        app,
+        inputs,
+        n_map=n_map,
+        n_reduce=n_reduce,
+        workdir=workdir,
+        task_timeout=task_timeout,
+        app_options=app_options,
+        storage=storage,
+        max_attempts=max_attempts,
     )
     if workers is None and scheduler is None:
         workers = default_workers(spec.map_count, n_reduce)
