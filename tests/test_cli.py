@@ -140,6 +140,7 @@ def test_wrong_token_is_rejected(corpus, tmp_path):
         master.kill()
 
 
+@pytest.mark.slow
 def test_worker_without_master(tmp_path):
     _one_line_error(mrkit("worker", "wc", cwd=tmp_path, timeout=30), "no master found")
 

@@ -54,6 +54,7 @@ def test_run_with_s3_storage_equals_sequential(corpus, tmp_path, s3_client, aws_
     assert json.loads(result.stdout)["n_map"] == (5 if extra else 3)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_remote_master_and_workers_share_only_the_bucket(corpus, tmp_path, s3_client, aws_process_env):
     """Workers in other directories get the master URL and the token by environment, the files from S3."""

@@ -115,6 +115,7 @@ def _wait_for(predicate, what, limit=60):
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_a_stopped_attempt_woken_after_the_next_job_changes_nothing(tmp_path):
     """SIGSTOP a worker mid-reduce; another finishes job 1; job 2 runs here; the woken worker must not write."""

@@ -66,6 +66,7 @@ def test_a_second_job_on_one_s3_prefix_is_refused_while_the_first_renews_its_lea
     assert listed == 0, "a master that exits gives its lease back"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_dead_masters_lease_expires(corpus, tmp_path, s3_client, aws_process_env):
     url = f"s3://{BUCKET}/shared"

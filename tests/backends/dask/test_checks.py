@@ -11,6 +11,8 @@ from conftest import mrkit
 
 from .conftest import _dask, _stop
 
+pytestmark = pytest.mark.slow  # each test starts its own Dask scheduler and worker: seconds each
+
 
 @pytest.fixture
 def lone_worker(tmp_path, dask_env):

@@ -213,6 +213,7 @@ def test_apps_must_come_from_the_image(stack, inputs, app):
         Launcher(config, aws).run(app, inputs)
 
 
+@pytest.mark.slow
 def test_workers_that_keep_stopping_fail_the_job_once_the_replacement_budget_is_spent(stack, inputs):
     # The master never finishes and never fails: only the launcher's budget can end this job.
     config, made, aws = stack

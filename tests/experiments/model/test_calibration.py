@@ -65,6 +65,7 @@ def test_cores_other_programs_took_slow_the_job_down_as_fewer_cores():
     )
 
 
+@pytest.mark.slow
 def test_runs_on_a_slow_machine_are_calibrated_at_the_machine_usual_speed():
     runs, tasks = synthetic(CONFIGS)
     slow = {"run2": 2.5, "run5": 2.0, "run9": 3.0}  # a VM that ran three of 14 runs 2-3x slower
@@ -96,6 +97,7 @@ def _per_record_falling(n):  # 2 us per record for small reduce tasks, cheaper p
     return 2e-6 * (1.0 - 0.1 * math.log(n / 50.0))
 
 
+@pytest.mark.slow
 def test_a_cost_per_byte_that_grows_with_task_size_is_recovered():
     cal = calibration.calibrate(*synthetic(CONFIGS, map_per_byte=_per_byte_rising), background=0)
     costs = cal.costs("wc")

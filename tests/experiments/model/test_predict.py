@@ -15,7 +15,7 @@ from mrkit.experiments.model import calibration as model_calibration
 from mrkit.experiments.model import predict
 from mrkit.experiments.sweeps import sweep, sweep_config
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # a real calibration sweep, then `mrkit predict` processes
 
 
 @pytest.fixture(scope="module")

@@ -57,6 +57,7 @@ def test_the_plan_s_lab_sweeps_run_interleaved_and_the_rest_after_them_on_their_
     assert metas[1]["start"] >= metas[0]["sessions"][-1]["end"], "the straggler study ran after the interleaved runs"
 
 
+@pytest.mark.slow
 def test_resume_reuses_finished_runs_and_runs_only_what_is_missing(tmp_path):
     configs = quick_configs(tmp_path)
     first = export.run_report_sweeps(configs, progress=False, log=None)

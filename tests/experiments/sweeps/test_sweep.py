@@ -85,6 +85,7 @@ def test_quick_sweep_writes_runs_tasks_and_meta(tmp_path, calls):
     assert results.latest(tmp_path / "results", "map_sweep") == out
 
 
+@pytest.mark.slow
 def test_resume_skips_done_runs_and_redoes_only_a_deleted_one(tmp_path, calls):
     cfg = quick(tmp_path)
     out = sweep.run_sweep(cfg, progress=False)
@@ -116,6 +117,7 @@ def test_resume_skips_done_runs_and_redoes_only_a_deleted_one(tmp_path, calls):
     assert len(json.loads((out / "meta.json").read_text())["sessions"]) == 3
 
 
+@pytest.mark.slow
 def test_resume_drops_a_last_row_cut_short_after_its_newline_and_redoes_that_run(tmp_path, calls, capsys):
     # issue 22 D10: such a row made `mrkit sweep --resume latest` end in a TypeError traceback
     cfg = quick(tmp_path)
@@ -134,6 +136,7 @@ def test_resume_drops_a_last_row_cut_short_after_its_newline_and_redoes_that_run
     assert after[-1]["run_id"] != before[-1]["run_id"] and len(calls) == 2  # its warm-up, then the run itself
 
 
+@pytest.mark.slow
 def test_a_malformed_row_before_the_last_is_named_and_nothing_is_changed(tmp_path):
     out = sweep.run_sweep(quick(tmp_path), progress=False)
     lines = (out / "runs.csv").read_text().splitlines(keepends=True)
@@ -144,6 +147,7 @@ def test_a_malformed_row_before_the_last_is_named_and_nothing_is_changed(tmp_pat
     assert (out / "runs.csv").read_text() == "".join(lines)
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_parameters_but_allows_more_repeats(tmp_path, calls):
     out = sweep.run_sweep(quick(tmp_path, n_map=[5]), progress=False)
     with pytest.raises(ValueError, match="n_map"):
@@ -170,6 +174,7 @@ def steered(monkeypatch):
     return seen
 
 
+@pytest.mark.slow
 def test_a_noisy_point_is_repeated_until_max_repeats_and_a_tight_one_is_not(tmp_path, steered):
     cfg = quick(tmp_path, repeats=2, max_repeats=4, ci_target=0.1, warmup=False)
     out = sweep.run_sweep(cfg, progress=False)
@@ -324,6 +329,7 @@ def test_a_straggler_study_runs_every_configuration_with_each_slowdown_and_polic
         sweep_config.load_sweep("stragglers", stragglers={"backup_tasks": ["fast"]})
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_quick_straggler_study_records_the_policy_and_the_slowdown(tmp_path):
     out = sweep.run_sweep("stragglers", tmp_path / "out", quick=True, progress=False, results_dir=str(tmp_path))
@@ -385,6 +391,7 @@ def test_a_backend_axis_runs_each_configuration_on_each_backend_and_names_it_in_
         sweep_config.load_sweep("engines", crash={"n_map": 2})
 
 
+@pytest.mark.slow
 def test_a_local_sweep_with_a_backend_axis_records_the_backend_and_its_crash_run(tmp_path):
     cfg = quick(
         tmp_path,
@@ -417,6 +424,7 @@ def test_resuming_a_directory_written_before_columns_were_appended_upgrades_it(t
     assert len(read_csv(out / "tasks.csv")) > len(rows)
 
 
+@pytest.mark.slow
 def test_a_run_during_which_other_programs_took_its_cpu_is_run_again_a_bounded_number_of_times(tmp_path):
     # issue 25: runs of Q3 during which other programs took up to 1.33 of 2 cores were kept without a word
     import os
