@@ -21,6 +21,23 @@ TEST_APPS = pathlib.Path(__file__).resolve().parent / "apps"
 MRKIT = [sys.executable, "-m", "mrkit"]
 
 
+# Modules whose tests take minutes (reports, image builds, installs, whole scenarios) run first: `make test` hands
+# each module to one of its pytest-xdist processes in this order, so the long ones do not start last and leave
+# one process working alone at the end. Within a rank the collection order is kept.
+LONG_FIRST = (("notebook", "containers", "browser"), ("slow",))
+
+
+def _rank(markers):
+    return next((i for i, names in enumerate(LONG_FIRST) if markers & set(names)), len(LONG_FIRST))
+
+
+def pytest_collection_modifyitems(items):
+    module_markers = {}
+    for item in items:
+        module_markers.setdefault(item.path, set()).update(m.name for m in item.iter_markers())
+    items.sort(key=lambda item: _rank(module_markers[item.path]))
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's, which .ci/run installs; never a downloaded browser
 
 
