@@ -28,6 +28,7 @@ def reloaded(interleaved):
     return nr.run_sweeps(configs, reload=dirs)
 
 
+@pytest.mark.slow
 def test_the_header_says_the_order_its_seed_and_the_configuration_measured_once_for_two_sweeps(interleaved):
     text = run_order.order_text(reloaded(interleaved))
     assert "The 6 runs of map_sweep, reduce_sweep were made in one randomized, interleaved order (seed 3: " in text
@@ -38,6 +39,7 @@ def test_the_header_says_the_order_its_seed_and_the_configuration_measured_once_
     )
 
 
+@pytest.mark.slow
 def test_the_header_says_how_the_speed_probe_moved_from_the_first_third_of_the_order_to_the_last(interleaved):
     results = reloaded(interleaved)
     ordered = pd.concat([r.runs for r in results]).drop_duplicates("run_id").sort_values("position")
@@ -53,6 +55,7 @@ def test_the_header_says_how_the_speed_probe_moved_from_the_first_third_of_the_o
     )
 
 
+@pytest.mark.slow
 def test_a_shared_run_counts_once_in_the_load_and_in_the_loaded_re_runs(interleaved):
     results = reloaded(interleaved)
     for r in results:  # other programs took a whole CPU during the shared runs only

@@ -67,6 +67,7 @@ def test_the_planned_order_is_seeded_interleaved_and_spreads_repeats_over_the_re
     assert 0.4 < sum(centres) / len(centres) < 0.6
 
 
+@pytest.mark.slow
 def test_interleaved_sweeps_measure_a_shared_configuration_once_and_each_write_their_own_results(tmp_path, calls):
     configs = [lab(tmp_path, "map_sweep"), lab(tmp_path, "reduce_sweep")]
     outs = interleave.run_interleaved(configs, seed=3, progress=False)
@@ -101,6 +102,7 @@ def test_interleaved_sweeps_measure_a_shared_configuration_once_and_each_write_t
     assert json.loads((outs[1] / "meta.json").read_text())["shared"] == {"m10-r5-w10": ["map_sweep"]}
 
 
+@pytest.mark.slow
 def test_a_killed_interleaved_report_resumes_measuring_only_what_is_missing(tmp_path, monkeypatch):
     configs = [lab(tmp_path, "map_sweep"), lab(tmp_path, "reduce_sweep")]
     seen, real = [], BACKENDS["local"]
@@ -148,6 +150,7 @@ def test_a_killed_interleaved_report_resumes_measuring_only_what_is_missing(tmp_
     assert [json.loads((d / "meta.json").read_text())["status"] for d in dirs] == ["complete"] * 2
 
 
+@pytest.mark.slow
 def test_a_noisy_shared_point_gets_extra_repeats_in_the_interleaved_order_and_both_sweeps_keep_them(tmp_path, monkeypatch):
     seen, real = [], BACKENDS["local"]
 
@@ -237,6 +240,7 @@ def test_in_the_planned_order_on_a_drifting_machine_the_same_configuration_early
         assert a["error_pct"] - b["error_pct"] > 10
 
 
+@pytest.mark.slow
 def test_a_report_killed_outright_resumes_in_the_order_it_recorded(tmp_path, calls):
     results_dir = tmp_path / "results"
     script = f"""
