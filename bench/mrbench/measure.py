@@ -17,6 +17,7 @@ The tree is walked through /proc/PID/task/TID/children (cheap: no scan of
 every process), falling back to psutil, then to a scan of /proc.
 """
 
+import math
 import os
 import signal
 import subprocess
@@ -172,11 +173,14 @@ def run(argv, *, cwd, stdout_path, stderr_path, env=None, timeout=None, interval
             _kill_tree(proc.pid)
             waiter.join()
     _kill_tree(proc.pid, quiet=True)  # helpers left behind by a peer (e.g. a JVM) must not outlive the run
+    # On a loaded machine this thread may not run again before a short process has ended (a zombie reads
+    # no memory): never seen alive, its memory is unmeasured (NaN), not 0 MB.
+    seen = sampler.peak_tree > 0
     return Measurement(
         wall_s=reaped["end"] - start,
         cpu_s=reaped["cpu"],
-        peak_rss_tree_mb=sampler.peak_tree / MB,
-        peak_rss_max_proc_mb=sampler.peak_proc / MB,
+        peak_rss_tree_mb=sampler.peak_tree / MB if seen else math.nan,
+        peak_rss_max_proc_mb=sampler.peak_proc / MB if seen else math.nan,
         max_fds=sampler.max_fds,
         max_procs=sampler.max_procs,
         returncode=proc.returncode,
