@@ -273,9 +273,11 @@ def noise(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     noisy = s[s["noisy"]]
     if noisy.empty:
         text = f"No configuration varies by more than {NOISY_CV:.0%} (CV) over its repeats (max CV {s['cv'].max():.1%})."
-    else:
-        listed = ", ".join(f"{config_text(r)} (CV {r['cv']:.0%}, n={int(r['n'])})" for _, r in noisy.iterrows())
-        text = f"Noisy points (CV > {NOISY_CV:.0%}): {listed}; read differences there with care."
+    else:  # which ones: the table's CV column (a list here cost the report hundreds of words)
+        text = (
+            f"{len(noisy)} of {len(s)} configurations vary by more than {NOISY_CV:.0%} over their repeats "
+            "(the table's CV); read differences there with care."
+        )
     broken = broken_text(runs, metric)
     return text + _repeated(runs, metric) + (" " + broken if broken else "")
 
@@ -287,8 +289,8 @@ def _repeated(runs, metric):
     extra = ci[ci["n"] > planned]
     if extra.empty:
         return ""
-    listed = ", ".join(f"{config_text(r)} ({int(r['n'])})" for _, r in extra.iterrows())
-    return f" Repeated past {planned} runs for a wide 95% interval (runs; their final intervals: the table): {listed}."
+    verb = "was" if len(extra) == 1 else "were"
+    return f" {len(extra)} {verb} run more than {planned} times for a wide 95% interval (the table's runs)."
 
 
 def map_stage(runs: pd.DataFrame) -> str:
