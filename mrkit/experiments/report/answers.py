@@ -177,14 +177,14 @@ def _model_misses(ans):
     """Why the model's decomposition is not shown: it does not hold on these runs, or that is unknown."""
     a = ans["agreement"]
     if a.get("median_abs_error_pct") is None:
-        return "its error on these runs could not be measured, so its decomposition is not shown."
+        return "its error on these runs could not be measured: its terms are not shown."
     share, rho = a.get("within_noise_share"), a.get("spearman")
     held = [f"{num(a['median_abs_error_pct'])}% median error"]
     if share is not None:
-        held.append(f"{share:.0%} of points within their 95% interval, needs {prediction.TARGETS['within_noise_share']:.0%}")
+        held.append(f"{share:.0%} within noise, needs {prediction.TARGETS['within_noise_share']:.0%}")
     if rho is not None:
         held.append(f"rank correlation {rho:.2f}, needs {prediction.TARGETS['spearman']:g}")
-    return f"misses here ({'; '.join(held)}), so its decomposition is not shown."
+    return f"misses here ({'; '.join(held)}): its terms are not shown."
 
 
 def answer_text(ans: dict) -> str:

@@ -89,8 +89,7 @@ def fault_tolerance_section(tasks: pd.DataFrame, exact: bool | analysis.Correctn
     ended = endings_text(t)
     text = (
         f"## Fault tolerance\n\nOver {plural(t['run_id'].nunique(), 'run')}, {phases} tasks took {len(t)} attempts: "
-        f"{int((t['status'] == 'ok').sum())} ok{', ' + ended if ended else ''} (timed out: no answer within the task "
-        "timeout, a stalled worker). "
+        f"{int((t['status'] == 'ok').sum())} ok{', ' + ended if ended else ''}. "
         f"{int((per_task > 1).sum())} of {len(per_task)} tasks needed more than one attempt "
         f"({int(len(t) - len(per_task))} reassignments, at most {int(per_task.max())} attempts for one task); "
         f"attempts that did not count took {num(lost)} s of worker time. "

@@ -136,10 +136,7 @@ def _warmup_text(results):
     if all(warm.values()):
         return "Each configuration ran once unrecorded to warm up, then the recorded repeats."
     if not any(warm.values()):
-        return (
-            "No configuration had an unrecorded warm-up run (left out to keep the report within 20 minutes): "
-            "every run is recorded, the first of each configuration included."
-        )
+        return "No run was an unrecorded warm-up (to stay within 20 minutes): the first of each configuration counts."
     return (
         "Configurations of " + ", ".join(n for n, w in warm.items() if w) + " ran once unrecorded to warm up; "
         "the others (" + ", ".join(n for n, w in warm.items() if not w) + ") had no warm-up."

@@ -89,9 +89,12 @@ def engines_text(runs: pd.DataFrame, tasks: pd.DataFrame) -> str:
         else [f"M={m} R={r} W={w}: {backend}" for (m, r, w), backend in fastest.items()]
     )
     text = (
-        "The same app, inputs and storage on each engine. Start-up: the median from launch to the first task; "
-        "per-task overhead: the median gap on a worker between one attempt's end and its next start in the same "
-        "phase (not the map barrier's wait).\n\n" + "\n".join(lines) + "\n\nFastest end to end: " + "; ".join(wins) + "."
+        "The same app, inputs and storage on each engine. Start-up: launch to first task; per-task overhead: "
+        "the median gap between a worker's attempts in one phase.\n\n"
+        + "\n".join(lines)
+        + "\n\nFastest end to end: "
+        + "; ".join(wins)
+        + "."
     )
     if len(crash):
         text += (

@@ -171,9 +171,9 @@ def amdahl_scope(runs: pd.DataFrame, x: str = "workers"):
     counts = sorted(int(v) for v in within[x].unique())
     if len(counts) > AMDAHL_PARAMETERS:
         return within, None
-    regime = f" within the {cores} CPUs (its regime)" if cores else ""
+    regime = f" within the {cores} CPUs" if cores else ""
     have = f"{plural(len(counts), 'distinct worker count')} ({', '.join(map(str, counts))})" if counts else "no worker count"
-    return None, f"Amdahl's law is not fitted: {have}{regime}, too few for its {AMDAHL_PARAMETERS} parameters."
+    return None, f"Amdahl's law is not fitted: {have}{regime}; it needs {AMDAHL_PARAMETERS + 1}."
 
 
 def fraction_ci(lo, hi) -> str:

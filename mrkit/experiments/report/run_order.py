@@ -31,8 +31,7 @@ def order_text(results) -> str:
     text = (
         f"The {plural(len(runs), 'run')} of {', '.join(order['interleaved'])} were made in one randomized, "
         f"interleaved order (seed {order['seed']}: `mrkit report --seed {order['seed']}` plans the same order{took}; "
-        "each run's place in it is its position in runs.csv), so a drifting machine's slowing spreads over every "
-        "configuration and the model is calibrated under the conditions it predicts."
+        "each run's place in it is its position in runs.csv): a drifting machine's slowing spreads over them all."
     )
     shared = _shared(mixed)
     if shared:

@@ -96,6 +96,6 @@ def study_text(table: pd.DataFrame) -> str:
     if any(line.endswith("*).") for line in lines):
         lines.append("\n\\* An attempt was still running at the end: its CPU is not measured.")
     return (
-        "In the MapReduce paper's terms (its sort took 44% longer without backup tasks), each line is the tail "
-        "time the best backup policy saved against the extra work it spent (every policy: the table):\n\n" + "\n".join(lines)
+        "Each line is the tail time the best backup policy saved and the work it spent (the MapReduce paper's "
+        "sort took 44% longer without backups; every policy: the table):\n\n" + "\n".join(lines)
     )

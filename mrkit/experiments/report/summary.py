@@ -18,9 +18,9 @@ from mrkit.experiments.sweeps import ecs_fault
 
 STAGE_WHY = {
     "split": "cutting the input into map tasks",
-    "map": "the map stage (tokenising, and waiting for a CPU)",
-    "reduce": "the reduce stage (merging the intermediate files)",
-    "overhead": "overhead (starting workers, handing out and committing tasks)",
+    "map": "the map stage",
+    "reduce": "the reduce stage",
+    "overhead": "overhead (start-up, scheduling, commits)",
 }
 
 

@@ -129,8 +129,7 @@ def test_the_models_decomposition_is_shown_only_within_the_measurements_noise(ca
     )
     text = answers.answer_text(missing)
     assert (
-        "misses here (40% median error; 25% of points within their 95% interval, needs 80%; "
-        "rank correlation 0.40, needs 0.9), so its decomposition is not shown"
+        "misses here (40% median error; 25% within noise, needs 80%; rank correlation 0.40, needs 0.9): its terms are not shown"
     ) in text
     assert "in the model's terms" not in text and "With more cores" not in text
     fig = answers.answer_figure(missing)

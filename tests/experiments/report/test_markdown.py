@@ -219,7 +219,7 @@ def test_amdahl_is_not_fitted_through_as_many_points_as_parameters():
     # issue 25: "f = 0.78 (95% CI 0.78-0.78, R² = 1.00)" from W in {1, 2}, then projected to 100 workers
     runs = make_runs({1: 3.0, 2: 2.0}, fixed={"n_reduce": 1}, cpu_count=2)
     text = markdown.amdahl(runs)
-    assert text.startswith("Amdahl's law is not fitted: 2 distinct worker counts (1, 2) within the 2 CPUs")
+    assert text.startswith("Amdahl's law is not fitted: 2 distinct worker counts (1, 2) within the 2 CPUs; it needs 3.")
     assert "f =" not in text and "100 workers" not in text and "CI" not in text
     assert markdown.fraction_ci(0.78, 0.78) == "" and markdown.fraction_ci(0.781, 0.784) == "0.781–0.784"
 

@@ -232,7 +232,7 @@ def test_the_rendered_report_has_every_question_its_grid_an_answer_and_no_code(r
         assert re.search(r"Fastest measured: M=\d+, R=\d+, W=\d+ at [0-9.]+ s", answer)
         assert "What the runs hit" in answer
         # the model speaks only within the measurements' noise, and then as model output; else it says it misses
-        assert "model output, not measured" in answer or "so its decomposition is not shown" in answer
+        assert "model output, not measured" in answer or "its terms are not shown" in answer
     assert any(s["title"].startswith("Stragglers") for s in sections)
     for s in sections:
         for text in s["prose"]:
