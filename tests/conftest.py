@@ -98,13 +98,15 @@ def recorded_pids(directory, kind):
 
 
 def wait_until(predicate, what, limit=60):
-    """Poll `predicate` until it holds; fail naming `what` if it does not within `limit` seconds (a hang guard)."""
+    """Poll `predicate` until it holds and return what it returned; fail naming `what` if it does not within
+    `limit` seconds (a hang guard)."""
     import time
 
     deadline = time.monotonic() + limit
-    while not predicate():
+    while not (found := predicate()):
         assert time.monotonic() < deadline, f"never happened: {what}"
         time.sleep(0.02)
+    return found
 
 
 @pytest.fixture

@@ -12,20 +12,11 @@ that certain on quiet cores too.
 import json
 import os
 import signal
-import time
 
 import pytest
-from conftest import app_path, mrkit, mrkit_popen, sorted_outputs
+from conftest import app_path, mrkit, mrkit_popen, sorted_outputs, wait_until
 
 pytestmark = pytest.mark.slow  # a LocalCluster whose worker is killed and restarted: seconds
-
-
-def _wait_for(predicate, what, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while not (found := predicate()):
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
-    return found
 
 
 @pytest.mark.timeout(300)
@@ -54,7 +45,7 @@ def test_a_worker_restarting_slower_than_the_lost_worker_timeout_is_waited_for(c
         env={"DASK_DISTRIBUTED__DEPLOY__LOST_WORKER_TIMEOUT": "50ms"},
     )
     try:
-        marker = _wait_for(lambda: sorted(markers.glob("started-*")), "a map to start")[0]
+        marker = wait_until(lambda: sorted(markers.glob("started-*")), "a map to start")[0]
         os.kill(int(marker.name.split("-")[1]), signal.SIGKILL)  # the cluster's only worker process
         out, err = job.communicate(timeout=240)
     finally:

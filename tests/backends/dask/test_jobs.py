@@ -11,7 +11,7 @@ import time
 
 import psutil
 import pytest
-from conftest import BUCKET, app_path, mrkit, mrkit_popen, sorted_outputs
+from conftest import BUCKET, app_path, mrkit, mrkit_popen, sorted_outputs, wait_until
 
 pytestmark = pytest.mark.slow  # jobs on real Dask clusters (LocalCluster, scheduler + workers): seconds each
 
@@ -39,14 +39,6 @@ def _run(app, inputs, backend, cluster, cwd, *extra, env=None, timeout=180):
     return mrkit(
         "run", app, *inputs, "--backend", backend, *cluster, "-r", "3", "--json", *extra, cwd=cwd, env=env, timeout=timeout
     )
-
-
-def _wait_for(predicate, what, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while not (found := predicate()):
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
-    return found
 
 
 @pytest.mark.timeout(300)
@@ -118,7 +110,7 @@ def test_worker_sigkilled_mid_map_costs_an_attempt(corpus, tmp_path, backend, cl
         cwd=tmp_path / "job",
     )
     try:
-        marker = _wait_for(lambda: sorted(markers.glob("started-*")), "a map to start")[0]
+        marker = wait_until(lambda: sorted(markers.glob("started-*")), "a map to start")[0]
         victim = int(marker.name.split("-")[1])  # the Dask worker process running that map
         os.kill(victim, signal.SIGKILL)
         out, err = job.communicate(timeout=240)
@@ -183,7 +175,7 @@ def _interrupt(corpus, tmp_path, backend, cluster, signum, code):
         cwd=tmp_path / "job",
     )
     try:
-        _wait_for(lambda: list(markers.glob("started-*")), "a map to start")
+        wait_until(lambda: list(markers.glob("started-*")), "a map to start")
         started = psutil.Process(job.pid).children(recursive=True)  # a LocalCluster's processes, if ours
         pids = {job.pid} | {p.pid for p in started}
         listening = {c.laddr.ip for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.pid in pids}
@@ -201,9 +193,9 @@ def _interrupt(corpus, tmp_path, backend, cluster, signum, code):
         from distributed import Client
 
         with Client(cluster[1], timeout="30s") as client:
-            _wait_for(lambda: not _job_tasks(client), "the job's tasks to leave the scheduler", 30)
+            wait_until(lambda: not _job_tasks(client), "the job's tasks to leave the scheduler", 30)
             # a running attempt cannot be stopped inside Python: it ends within its own run time (sleep=3)
-            _wait_for(
+            wait_until(
                 lambda: not any(client.run(lambda dask_worker: dask_worker.state.executing_count).values()),
                 "the workers to be idle",
                 30,
