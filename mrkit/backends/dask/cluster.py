@@ -9,8 +9,10 @@ Dask Gateway cluster). A Client or Cluster the caller made stays open.
 
 import contextlib
 import logging
+import multiprocessing
+import threading
 
-from mrkit.errors import UsageError
+from mrkit.errors import JobFailed, UsageError
 
 # The settings a LocalCluster of ours runs under, held for its whole life (some are read when an
 # event happens, not when the cluster starts):
@@ -24,13 +26,32 @@ OWN_CLUSTER_CONFIG = {
     # the job had no worker left. Ours restart their workers until the job ends; a worker that never
     # comes back is bounded by the master (no worker connected, task timeouts).
     "distributed.deploy.lost-worker-timeout": "1 day",
-    # Nannies fork their worker processes, as `local` forks its workers: a spawned one imports
-    # distributed, dask and numpy again (about 1.5 s of a job's start here, W at once on 2 cores)
-    # and finalizes a whole interpreter when it exits (most of the cluster's close). The first
-    # workers fork before this job's master exists; a restart forks while the job runs, as
-    # `local`'s replacements do (the master's lock file is closed in a forked child: runtime/lock.py).
-    "distributed.worker.multiprocessing-method": "fork",
 }
+# A nanny that has not got its worker process registered this long after starting it gives up, and
+# the job ends with WorkersDidNotStart instead of waiting for ever.
+WORKER_START_TIMEOUT_S = 60
+
+
+def worker_start_method():
+    """How our nannies make their worker processes: "fork" from a caller that runs one thread, else "forkserver".
+
+    A forked worker shares nothing it must import again (a spawned one imports
+    distributed, dask and numpy anew, about 1.5 s of a job's start here, W at
+    once on 2 cores) and skips finalizing an interpreter when it exits. But a
+    fork copies the locks other threads hold at that instant, never to be
+    released in the child: a caller with threads of its own (a notebook, a
+    sweep after its first Dask job, pytest) can get a worker that hangs before
+    it registers, as CI's report test once did. There the workers come from a
+    forkserver, started once per process by exec, so they fork from a process
+    that runs one thread. The CLI's job forks: its only thread is the caller's
+    (a restart later forks while the master's threads run, as `local`'s
+    replacements do).
+    """
+    return "fork" if threading.active_count() == 1 else "forkserver"
+
+
+class WorkersDidNotStart(JobFailed):
+    """A LocalCluster whose workers did not register in time: the job ran nothing."""
 
 
 def _local_cluster(workers):
@@ -46,7 +67,26 @@ def _local_cluster(workers):
         dashboard_address=None,
         silence_logs=logging.CRITICAL,
         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        death_timeout=WORKER_START_TIMEOUT_S,
     )
+
+
+def _started(workers):
+    """Our LocalCluster once every worker has registered, or WorkersDidNotStart with nothing of it left."""
+    before = set(multiprocessing.active_children())
+    try:
+        return _local_cluster(workers)
+    except Exception as exc:
+        # The cluster has closed its scheduler, but distributed cannot stop a worker process that is
+        # still starting (its nanny's close fails an assertion): those are killed here.
+        for process in set(multiprocessing.active_children()) - before:
+            process.kill()
+            process.join()
+        reason = "" if isinstance(exc, (TimeoutError, AssertionError)) else f" ({type(exc).__name__}: {exc})"
+        raise WorkersDidNotStart(
+            f"the Dask workers of this job's LocalCluster did not start within {WORKER_START_TIMEOUT_S} s{reason}; "
+            "is the machine short of memory or processes? Run the job again"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -60,7 +100,8 @@ def connect(scheduler, workers):
     if scheduler is None:
         import dask
 
-        with dask.config.set(OWN_CLUSTER_CONFIG), _local_cluster(workers) as cluster, Client(cluster) as client:
+        method = {"distributed.worker.multiprocessing-method": worker_start_method()}
+        with dask.config.set(OWN_CLUSTER_CONFIG | method), _started(workers) as cluster, Client(cluster) as client:
             yield client, True
         return
     if isinstance(scheduler, Client):

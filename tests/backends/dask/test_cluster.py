@@ -56,3 +56,77 @@ def test_a_worker_restarting_slower_than_the_lost_worker_timeout_is_waited_for(c
     reference.mkdir()
     mrkit("sequential", "wc", *corpus[:6], cwd=reference, check=True)
     assert sorted_outputs(job_dir) == sorted_outputs(reference)
+
+
+def _preload(tmp_path, name, body):
+    """A worker preload file (`distributed.worker.preload`): each worker of the cluster imports it as it starts."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(body)
+    return str(path)
+
+
+@pytest.mark.timeout(300)
+def test_a_caller_with_threads_of_its_own_gets_workers_that_do_not_inherit_their_locks(corpus, tmp_path, monkeypatch):
+    """A fork copies the locks other threads hold at that instant. Here one of the caller's threads is importing
+    the module every worker imports as it starts, when the workers are made: a worker forked from the caller
+    waits for ever on that module's import lock (CI's report test once hung so before its first worker
+    registered); one made by a forkserver imports it afresh."""
+    import builtins
+    import importlib
+    import multiprocessing
+    import sys
+    import threading
+
+    import dask
+
+    import mrkit
+
+    name = f"mrkit_import_in_progress_{os.getpid()}"
+    preload = _preload(
+        tmp_path,
+        name,
+        "import builtins, threading\n"
+        "gate = getattr(builtins, 'mrkit_test_gate', None)\n"
+        "if gate is not None and threading.current_thread().name == 'importer':\n"
+        "    gate.wait()  # the caller's import stays in progress until a worker process exists\n",
+    )
+    gate = threading.Event()
+    monkeypatch.setattr(builtins, "mrkit_test_gate", gate, raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importer = threading.Thread(target=importlib.import_module, args=(name,), name="importer", daemon=True)
+    importer.start()
+    wait_until(lambda: name in sys.modules, "the caller's thread to be importing the module")
+    opener = threading.Thread(
+        target=lambda: (wait_until(multiprocessing.active_children, "a worker process", limit=240), gate.set()),
+        daemon=True,
+    )
+    opener.start()
+    try:
+        with dask.config.set({"distributed.worker.preload": [preload]}):
+            summary, _ = mrkit.run("wc", corpus[:2], backend="dask", workers=1, n_reduce=1, workdir=tmp_path / "job")
+    finally:
+        gate.set()
+        importer.join()
+        sys.modules.pop(name, None)
+    assert summary["backend"] == "dask"
+
+
+@pytest.mark.timeout(300)
+def test_workers_that_never_start_end_the_job_in_bounded_time_with_one_line_and_no_process_left(
+    corpus, tmp_path, monkeypatch
+):
+    import multiprocessing
+
+    import dask
+
+    import mrkit
+    from mrkit.backends.dask import cluster
+    from mrkit.errors import JobFailed
+
+    monkeypatch.setattr(cluster, "WORKER_START_TIMEOUT_S", 3)  # the bound under test; these workers never start
+    preload = _preload(tmp_path, "never_starts", "import threading\n\ndef dask_setup(worker):\n    threading.Event().wait()\n")
+    with dask.config.set({"distributed.worker.preload": [preload]}), pytest.raises(JobFailed) as failed:
+        mrkit.run("wc", corpus[:2], backend="dask", workers=2, n_reduce=1, workdir=tmp_path / "job")
+    message = str(failed.value)
+    assert "did not start within 3 s" in message and "\n" not in message
+    assert multiprocessing.active_children() == []
