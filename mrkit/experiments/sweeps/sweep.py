@@ -72,6 +72,10 @@ def one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
         local = (rc.backend or cfg.backend) == "local"  # the machine a remote backend runs on is not this one
         probe = speed_probe_cpu_s() if local else None
         busy, own, started = busy_cpu_s(), _own_cpu_s(), time.monotonic()
+
+        def others_cpu_s():  # what a shared machine's other programs took from this run's CPUs: the model's background load
+            return max(0.0, (busy_cpu_s() - busy) - (_own_cpu_s() - own))
+
         try:
             summary, records = run_fn(
                 rc.app or cfg.app,
@@ -90,13 +94,11 @@ def one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
             raise
         except JobFailed as failed:
             if local and busy is not None:  # the others' share while it ran, for measure() to judge
-                others = max(0.0, (busy_cpu_s() - busy) - (_own_cpu_s() - own))
-                failed.others_share = others / (max(time.monotonic() - started, 1e-9) * len(os.sched_getaffinity(0)))
+                failed.others_share = _share(others_cpu_s(), time.monotonic() - started, len(os.sched_getaffinity(0)))
             raise
         if local:
             if busy is not None:
-                # What a shared machine's other programs took from this run's CPUs: the cost model's background load.
-                summary = {**summary, "others_cpu_s": max(0.0, (busy_cpu_s() - busy) - (_own_cpu_s() - own))}
+                summary = {**summary, "others_cpu_s": others_cpu_s()}
             # Probed on both sides of the run: a VM's speed changes within seconds, and runs last seconds.
             summary = {**summary, "probe_cpu_s": (probe + speed_probe_cpu_s()) / 2}
         return summary, records
@@ -108,7 +110,11 @@ def others_share(summary) -> float | None:
     cores = summary.get("cores") or os.cpu_count()
     if others is None or not seconds:
         return None
-    return others / (seconds * cores)
+    return _share(others, seconds, cores)
+
+
+def _share(others_cpu_s, seconds, cores):
+    return others_cpu_s / (max(seconds, 1e-9) * cores)
 
 
 def _own_cpu_s():
