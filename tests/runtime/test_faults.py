@@ -12,7 +12,7 @@ import signal
 import time
 
 import pytest
-from conftest import _post, app_path, mrkit, mrkit_popen, sorted_outputs
+from conftest import _post, app_path, mrkit, mrkit_popen, sorted_outputs, wait_until
 
 FAULTY = app_path("faulty")
 
@@ -108,24 +108,17 @@ def test_the_lab_worker_command_also_gives_up_on_a_deterministic_crash(tmp_path)
     assert not (tmp_path / "mr-master.json").exists()
 
 
-def _wait_for(predicate, what, limit=60):
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.02)
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_a_stopped_attempt_woken_after_the_next_job_changes_nothing(tmp_path):
     """SIGSTOP a worker mid-reduce; another finishes job 1; job 2 runs here; the woken worker must not write."""
     first = _words(tmp_path, "alpha beta\n", "one.txt")
     master = mrkit_popen("master", "-r", "1", "--task-timeout", "1", first, cwd=tmp_path)
-    _wait_for(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
+    wait_until(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
     sleeper = mrkit_popen(
         "worker", FAULTY, "--app-opt", "fault=pause", "--app-opt", "seconds=2", "--master-timeout", "2", cwd=tmp_path
     )
-    _wait_for(lambda: list(tmp_path.glob("paused-*")), "the worker entered its reduce")
+    wait_until(lambda: list(tmp_path.glob("paused-*")), "the worker entered its reduce")
     sleeper.send_signal(signal.SIGSTOP)
     try:
         helper = mrkit_popen("worker", "wc", cwd=tmp_path)
@@ -147,7 +140,7 @@ def test_a_stopped_attempt_woken_after_the_next_job_changes_nothing(tmp_path):
 def test_a_second_master_in_the_same_directory_is_refused(tmp_path):
     name = _words(tmp_path)
     first = mrkit_popen("master", name, cwd=tmp_path)
-    _wait_for(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
+    wait_until(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
     try:
         second = mrkit("master", name, cwd=tmp_path)
         assert second.returncode == 2
@@ -166,7 +159,7 @@ def test_a_second_master_in_the_same_directory_is_refused(tmp_path):
 def test_a_run_record_that_cannot_be_written_is_reported_after_the_job_s_failure(tmp_path):
     name = _words(tmp_path, "poison\n", "bad.txt")
     master = mrkit_popen("master", "-r", "1", "--max-attempts", "2", name, cwd=tmp_path)
-    _wait_for(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
+    wait_until(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
     (tmp_path / "mr-run.json").mkdir()  # nothing can be written there
     worker = mrkit_popen("worker", app_path("failing"), cwd=tmp_path)
     assert master.wait(timeout=60) == 1
@@ -202,11 +195,11 @@ def test_no_worker_outlives_mrkit_run(tmp_path, how):
         *[f"in{i}.txt" for i in range(4)],
         cwd=tmp_path,
     )
-    _wait_for(lambda: len(list(tmp_path.glob("pid-*"))) == 2, "both workers are mapping")
+    wait_until(lambda: len(list(tmp_path.glob("pid-*"))) == 2, "both workers are mapping")
     workers = [int(p.name[4:]) for p in tmp_path.glob("pid-*")]
     run.send_signal(how)
     run.wait(timeout=30)
-    _wait_for(lambda: not any(map(_alive, workers)), "the workers are gone", limit=10)
+    wait_until(lambda: not any(map(_alive, workers)), "the workers are gone", limit=10)
     assert not list(tmp_path.glob("mr-*")) and not list(tmp_path.glob(".mr-*.tmp")), "they wrote nothing"
     if how is not signal.SIGKILL:
         assert run.returncode in (130, 143) and "Traceback" not in run.stderr.read()
@@ -289,7 +282,7 @@ def _keys(client, prefix="job/"):
 def test_a_storage_outage_of_4_s_mid_map_does_not_fail_the_job(tmp_path, outage_s3, corpus):
     moto, client = outage_s3
     run = _s3_run(tmp_path, moto, corpus[:4], "-m", "8", "-r", "2", "-w", "2")
-    _wait_for(lambda: any(k.startswith("job/mr-0-") for k in _keys(client)), "the first map's output is committed")
+    wait_until(lambda: any(k.startswith("job/mr-0-") for k in _keys(client)), "the first map's output is committed")
     moto.stop()
     time.sleep(4)  # the outage
     moto.start()
@@ -307,7 +300,7 @@ def test_a_storage_outage_of_4_s_mid_map_does_not_fail_the_job(tmp_path, outage_
 def test_a_job_failed_by_a_storage_that_stays_down_says_so_before_its_clean_up_warnings(tmp_path, outage_s3, corpus):
     moto, client = outage_s3
     run = _s3_run(tmp_path, moto, corpus[:4], "-m", "8", "-r", "2", "-w", "2", "--max-attempts", "3")
-    _wait_for(lambda: any(k.startswith("job/mr-0-") for k in _keys(client)), "the first map's output is committed")
+    wait_until(lambda: any(k.startswith("job/mr-0-") for k in _keys(client)), "the first map's output is committed")
     moto.stop()
     _, err = run.communicate(timeout=150)
     lines = err.strip().splitlines()

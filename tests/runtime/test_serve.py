@@ -4,25 +4,17 @@ import json
 import resource
 import signal
 import socket
-import time
 
 import pytest
-from conftest import app_path, mrkit, mrkit_popen
+from conftest import app_path, mrkit, mrkit_popen, wait_until
 
 from mrkit.runtime.serve import exposure_warning
-
-
-def _wait_for(predicate, what, limit=60):
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.02)
 
 
 def _master(tmp_path, *args, **popen):
     (tmp_path / "in.txt").write_text("a b a\n" * 10)
     master = mrkit_popen("master", "-r", "1", *args, "in.txt", cwd=tmp_path, **popen)
-    _wait_for(lambda: (tmp_path / "mr-master.json").exists() or master.poll() is not None, "mr-master.json")
+    wait_until(lambda: (tmp_path / "mr-master.json").exists() or master.poll() is not None, "mr-master.json")
     assert master.poll() is None, master.communicate()
     return master, json.loads((tmp_path / "mr-master.json").read_text())
 
@@ -72,7 +64,7 @@ def test_a_master_listening_beyond_loopback_warns_once(tmp_path):
 def test_a_master_whose_only_worker_was_killed_fails_the_job_with_one_line(tmp_path):
     master, _ = _master(tmp_path, "--task-timeout", "1")  # default: 3 task timeouts, at least 5 s
     worker = mrkit_popen("worker", app_path("faulty"), "--app-opt", "fault=slow", "--app-opt", "seconds=60", cwd=tmp_path)
-    _wait_for(lambda: list(tmp_path.glob("pid-*")), "the worker is mapping")
+    wait_until(lambda: list(tmp_path.glob("pid-*")), "the worker is mapping")
     worker.kill()
     worker.wait()
     assert master.wait(timeout=90) == 1

@@ -169,17 +169,10 @@ def _token(tmp_path):
 # ---- why a worker exits: job over, master gone, stale mr-master.json (issue 22 D4 and "also seen") ----------
 
 
-def _wait_for(predicate, what, limit=60):
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.02)
-
-
 def _job(tmp_path, *master_args):
     (tmp_path / "in.txt").write_text("a b a\n" * 10)
     master = mrkit_popen("master", "-r", "1", *master_args, "in.txt", cwd=tmp_path)
-    _wait_for(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
+    wait_until(lambda: (tmp_path / "mr-master.json").exists(), "mr-master.json")
     return master
 
 
@@ -199,7 +192,7 @@ def test_a_worker_whose_master_dies_mid_task_exits_1_with_one_line(tmp_path):
     worker = mrkit_popen(
         "worker", app_path("faulty"), "--app-opt", "fault=slow", "--app-opt", "seconds=2", "--master-timeout", "1", cwd=tmp_path
     )
-    _wait_for(lambda: list(tmp_path.glob("pid-*")), "the worker is mapping")
+    wait_until(lambda: list(tmp_path.glob("pid-*")), "the worker is mapping")
     master.kill()
     master.wait()
     assert worker.wait(timeout=30) == 1
