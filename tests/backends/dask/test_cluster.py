@@ -112,9 +112,7 @@ def test_a_caller_with_threads_of_its_own_gets_workers_that_do_not_inherit_their
 
 
 @pytest.mark.timeout(300)
-def test_workers_that_never_start_end_the_job_in_bounded_time_with_one_line_and_no_process_left(
-    corpus, tmp_path, monkeypatch
-):
+def test_workers_that_never_start_end_the_job_in_bounded_time_with_one_line_and_no_process_left(corpus, tmp_path, monkeypatch):
     import multiprocessing
 
     import dask
