@@ -82,10 +82,12 @@ def _started(workers):
         for process in set(multiprocessing.active_children()) - before:
             process.kill()
             process.join()
-        reason = "" if isinstance(exc, (TimeoutError, AssertionError)) else f" ({type(exc).__name__}: {exc})"
+        timed_out = isinstance(exc, (TimeoutError, AssertionError))  # the assertion: a nanny closed mid-start
+        what = (
+            f"did not start within {WORKER_START_TIMEOUT_S} s" if timed_out else f"could not start ({type(exc).__name__}: {exc})"
+        )
         raise WorkersDidNotStart(
-            f"the Dask workers of this job's LocalCluster did not start within {WORKER_START_TIMEOUT_S} s{reason}; "
-            "is the machine short of memory or processes? Run the job again"
+            f"the Dask workers of this job's LocalCluster {what}; is the machine short of memory or processes? Run the job again"
         ) from None
 
 
