@@ -10,6 +10,7 @@ Dask Gateway cluster). A Client or Cluster the caller made stays open.
 import contextlib
 import logging
 import multiprocessing
+import sys
 import threading
 
 from mrkit.errors import JobFailed, UsageError
@@ -33,21 +34,33 @@ WORKER_START_TIMEOUT_S = 60
 
 
 def worker_start_method():
-    """How our nannies make their worker processes: "fork" from a caller that runs one thread, else "forkserver".
+    """How our nannies make their worker processes: "forkserver" where that is safe and needed, else "fork".
 
     A forked worker shares nothing it must import again (a spawned one imports
     distributed, dask and numpy anew, about 1.5 s of a job's start here, W at
     once on 2 cores) and skips finalizing an interpreter when it exits. But a
     fork copies the locks other threads hold at that instant, never to be
-    released in the child: a caller with threads of its own (a notebook, a
-    sweep after its first Dask job, pytest) can get a worker that hangs before
-    it registers, as CI's report test once did. There the workers come from a
-    forkserver, started once per process by exec, so they fork from a process
-    that runs one thread. The CLI's job forks: its only thread is the caller's
-    (a restart later forks while the master's threads run, as `local`'s
-    replacements do).
+    released in the child: a caller with threads of its own (a notebook's
+    kernel, pytest) can get a worker that hangs before it registers, as CI's
+    report test once did. There the workers come from a forkserver (started
+    once per process by exec, about 1.2 s; each worker then forks from a
+    process that runs one thread) — unless the caller is a script
+    multiprocessing would run again in every worker it makes that way (a
+    script without an `if __name__ == "__main__"` guard would start its job
+    again in each): a script forks, as it always did. So does the CLI's job
+    (one thread); a restart later forks while the master's threads run, as
+    `local`'s replacements do.
     """
-    return "fork" if threading.active_count() == 1 else "forkserver"
+    return "forkserver" if threading.active_count() > 1 and not _main_runs_again_in_workers() else "fork"
+
+
+def _main_runs_again_in_workers():
+    """Whether a process made by a forkserver would run this process's __main__ again (multiprocessing.spawn's rule)."""
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None:  # `python -m NAME`: a package's __main__ is skipped, a module is run again
+        return not (name == "__main__" or name.endswith(".__main__"))
+    return getattr(main, "__file__", None) is not None  # a script; none in a notebook's kernel or `python -c`
 
 
 class WorkersDidNotStart(JobFailed):

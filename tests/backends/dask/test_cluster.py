@@ -128,3 +128,27 @@ def test_workers_that_never_start_end_the_job_in_bounded_time_with_one_line_and_
     message = str(failed.value)
     assert "did not start within 3 s" in message and "\n" not in message
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.timeout(300)
+def test_a_script_without_a_main_guard_and_with_threads_runs_its_jobs_once(corpus, tmp_path):
+    """A forkserver's worker runs the caller's script again (multiprocessing's spawn rule): a script that calls
+    mrkit.run at its top level, with a thread of its own, must not start its jobs again in each worker."""
+    import subprocess
+    import sys
+
+    runs = tmp_path / "top-level-runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import sys, threading\n"
+        "import mrkit\n"
+        f"open({str(runs)!r}, 'a').write('ran\\n')\n"
+        "threading.Thread(target=threading.Event().wait, daemon=True).start()  # a thread of its own\n"
+        "for job in ('a', 'b'):\n"
+        f"    summary, _ = mrkit.run('wc', sys.argv[1:], backend='dask', workers=2, n_reduce=1, workdir={str(tmp_path)!r} + '/' + job)\n"
+        "    print(summary['backend'])\n"
+    )
+    done = subprocess.run([sys.executable, str(script), *corpus[:2]], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["dask", "dask"]
+    assert runs.read_text() == "ran\n", "the script's top level ran once, not again in a worker"
