@@ -113,6 +113,7 @@ class Calibration:
     task_start_latency_s: float = 0.0  # ECS: measured task start latency when the records have it
     background: float = 0.0  # cores other programs took while calibrating (median others_cores; see others_cores)
     probe_ref_s: float = 0.0  # the calibration runs' median probe_cpu_s, the speed costs are stated at (0: not recorded)
+    speed_elasticity: float = 1.0  # how much of the probe's change a run's CPU follows: speed = probe ratio ** this
     cores_seen: tuple = ()
     n_runs: int = 0
 
@@ -347,8 +348,9 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     local = runs[runs["backend"].astype(str) != "ecs"] if "backend" in runs else runs
     local = local if not local.empty else runs
     ref = probe_ref(local)
-    runs = runs.assign(speed=speeds(runs, ref))
-    local = local.assign(speed=speeds(local, ref))
+    elasticity = speed_elasticity(local, tasks, ref)
+    runs = runs.assign(speed=speeds(runs, ref, elasticity))
+    local = local.assign(speed=speeds(local, ref, elasticity))
     t = _attempt_table(runs, tasks)
     apps = {str(app): _fit_app(g) for app, g in t.groupby("app")}
     usual = local.assign(
@@ -372,7 +374,7 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     if background is None:
         measured = others_cores(local).dropna()
         background = float(measured.median()) if len(measured) else 0.0
-    return dataclasses.replace(cal, background=float(background), probe_ref_s=ref)
+    return dataclasses.replace(cal, background=float(background), probe_ref_s=ref, speed_elasticity=elasticity)
 
 
 def calibration_runs(runs):
@@ -393,8 +395,9 @@ def probe_ref(runs) -> float:
     return float(probes.median()) if len(probes) else 0.0
 
 
-def speeds(runs, ref=None) -> pd.Series:
-    """Per run, how much slower than `ref` (default: the runs' own median) the machine ran: probe_cpu_s / ref.
+def speeds(runs, ref=None, elasticity=1.0) -> pd.Series:
+    """Per run, how much slower than `ref` (default: the runs' own median) the machine ran: (probe_cpu_s / ref)
+    ** elasticity (see speed_elasticity).
 
     1.0 where the run or the reference has no probe, so records of an mrkit
     without it calibrate and compare as before.
@@ -403,7 +406,34 @@ def speeds(runs, ref=None) -> pd.Series:
     if not ref or "probe_cpu_s" not in runs:
         return pd.Series(1.0, index=runs.index)
     ratio = runs["probe_cpu_s"].astype(float) / ref
-    return ratio.where(ratio > 0, 1.0).fillna(1.0)
+    return ratio.where(ratio > 0, 1.0).fillna(1.0) ** elasticity
+
+
+def speed_elasticity(runs, tasks, ref) -> float:
+    """How much of a change in the speed probe a run's own CPU follows, fitted on repeats of one configuration.
+
+    The probe is a 40-60 ms word count beside the run, not the run: in the quiet
+    measurement of 6 December it moved by +-17% between repeats of one
+    configuration, and the repeats' summed task CPU followed a median 0.2-0.3
+    of it (log-log slope within configurations: 0.28 on 2 CPUs, 0.21 on 1). Scaling
+    every cost by the full probe ratio then adds the probe's own noise to each
+    prediction. The slope of log(run CPU) on log(probe), both centred per
+    configuration, clipped to [0, 1]; 1 (the probe taken at its word) where no
+    configuration's repeats saw the probe move.
+    """
+    if not ref or "probe_cpu_s" not in runs or "cpu_s" not in tasks:
+        return 1.0
+    cpu = tasks[tasks["phase"].isin(["map", "reduce"])].groupby(tasks["run_id"].astype(str))["cpu_s"].sum()
+    r = runs.assign(cpu_=runs["run_id"].astype(str).map(cpu), probe_=runs["probe_cpu_s"].astype(float))
+    r = r[(r["cpu_"] > 0) & (r["probe_"] > 0)]
+    config = ["app", "n_map", "n_reduce", "workers"] + (["cores"] if "cores" in r else [])
+    logs = np.log(r[["cpu_", "probe_"]]).groupby([r[c] for c in config])
+    centred = np.log(r[["cpu_", "probe_"]]) - logs.transform("mean")
+    x, y = centred["probe_"].to_numpy(), centred["cpu_"].to_numpy()
+    spread = float((x * x).sum())
+    if spread < 1e-6:
+        return 1.0
+    return float(np.clip((x * y).sum() / spread, 0.0, 1.0))
 
 
 def others_cores(runs) -> pd.Series:

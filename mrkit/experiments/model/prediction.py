@@ -234,7 +234,7 @@ def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None
     if "cores" not in runs:
         runs = runs.assign(cores=runs["cpu_count"])
     group = ["app", "n_map", "n_reduce", "workers", "cores"]
-    runs = runs.assign(background_=others_cores(runs), speed_=speeds(runs, cal.probe_ref_s))
+    runs = runs.assign(background_=others_cores(runs), speed_=speeds(runs, cal.probe_ref_s, cal.speed_elasticity))
     points = []
     for key, g in runs.groupby(group, sort=False):
         app, n_map, n_reduce, workers, recorded = key

@@ -140,3 +140,22 @@ def test_a_size_effect_is_still_found_under_the_same_noise():
     assert costs.map_size_slope_s > 0 and costs.reduce_size_slope_s == 0.0
     for m in (48, 4, 1):
         assert costs.map_per_byte(INPUT / m) == pytest.approx(_per_byte_rising(INPUT / m), rel=0.1), m
+
+
+@pytest.mark.parametrize("followed", [0.0, 0.3, 1.0])
+def test_calibration_fits_how_much_of_the_probe_the_runs_cpu_follows(followed):
+    runs, tasks = synthetic(CONFIGS)
+    probe = {f"run{i}": (1.25 if i % 2 else 0.8) for i in range(len(runs))}  # repeats a probe 1.25 / 0.8 apart
+    runs, tasks = slowed(runs, tasks, {run: factor**followed for run, factor in probe.items()})
+    runs["probe_cpu_s"] = PROBE * runs["run_id"].map(probe)
+    cal = calibration.calibrate(runs, tasks, background=0)
+    assert cal.speed_elasticity == pytest.approx(followed, abs=0.02)
+    for name, value in TRUE.items():  # the costs at the calibration's median probe, the probe's noise taken out
+        assert getattr(cal.costs("wc"), name) == pytest.approx(value, rel=0.03, abs=1e-5), name
+    speed = calibration.speeds(runs, cal.probe_ref_s, cal.speed_elasticity)
+    assert speed.max() / speed.min() == pytest.approx(1.5625**followed, rel=0.02)
+
+
+def test_a_probe_that_never_moves_between_repeats_is_taken_at_its_word():
+    runs, tasks = synthetic(CONFIGS)
+    assert calibration.calibrate(runs, tasks, background=0).speed_elasticity == 1.0
