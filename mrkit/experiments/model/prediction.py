@@ -72,7 +72,13 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     slow = p.speed
     map_cpu = slow * (c.map_fixed_s + c.map_per_byte(b) * b + c.map_per_file_s * files_written)
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
-    reduce_cpu = slow * (c.reduce_fixed_s + c.reduce_per_record(records) * records + c.reduce_per_file_s * p.n_map * share)
+    written = c.job_keys(p.input_bytes) / p.n_reduce  # distinct keys one reduce task writes
+    reduce_cpu = slow * (
+        c.reduce_fixed_s
+        + c.reduce_per_record(p.n_map) * records
+        + c.reduce_per_file_s * p.n_map * share
+        + c.reduce_per_key_s * written
+    )
     ecs = p.backend == "ecs"
     latency = 0.0
     if ecs and "task_start_latency_s" not in zero:
@@ -117,7 +123,13 @@ def predict(cal: Calibration, p: Point, **zero) -> Prediction:
 TERMS = {
     "per-task overhead": ("map_fixed_s", "reduce_fixed_s", "master_task_s"),
     "per-file (intermediate files)": ("map_per_file_s", "reduce_per_file_s", "master_file_s"),
-    "data work (bytes and records)": ("map_per_byte_s", "map_size_slope_s", "reduce_per_record_s", "reduce_size_slope_s"),
+    "data work (bytes and records)": (
+        "map_per_byte_s",
+        "map_size_slope_s",
+        "reduce_per_record_s",
+        "reduce_size_slope_s",
+        "reduce_per_key_s",
+    ),
     "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s"),
     "contention between running tasks": ("contention", "reduce_contention"),
     "launch and split": ("launch_s",),

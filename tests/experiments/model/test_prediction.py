@@ -66,6 +66,21 @@ def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():
     assert job.map_cpu[0] < prediction.predict(cal, wide).map_wall_s <= bound + 1e-9
 
 
+def test_a_reduce_task_demands_its_records_the_files_it_reads_and_the_keys_it_writes():
+    cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    _, tasks = synthetic([(16, 4, 4)], repeats=1)  # the truth's reduce task of that configuration
+    truth = tasks.loc[tasks["phase"] == "reduce", "cpu_s"].iloc[0]
+    assert prediction.sim_job(cal, prediction.Point("wc", INPUT, 16, 4, 4, 2)).reduce_cpu[0] == pytest.approx(truth, rel=0.01)
+    # twice the reduce tasks: each writes half the keys, and with them half the keys' cost
+    costs = cal.costs("wc")
+    one, two = (prediction.sim_job(cal, prediction.Point("wc", INPUT, 16, r, 4, 2)).reduce_cpu[0] for r in (4, 8))
+    unkeyed = dataclasses.replace(cal, apps={"wc": dataclasses.replace(costs, reduce_per_key_s=0.0)})
+    one_, two_ = (prediction.sim_job(unkeyed, prediction.Point("wc", INPUT, 16, r, 4, 2)).reduce_cpu[0] for r in (4, 8))
+    assert one - one_ == pytest.approx(2 * (two - two_)) and one - one_ == pytest.approx(
+        TRUE["reduce_per_key_s"] * costs.job_keys(INPUT) / 4, rel=0.03
+    )
+
+
 def test_decompose_names_the_biggest_term_in_a_sentence():
     cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
     d = prediction.decompose(cal, prediction.Point("wc", INPUT, 100, 100, 100, 100))
