@@ -31,7 +31,7 @@ def synthetic(
 
     Tasks run in rounds of W (one per worker), a round's tasks side by side; with `contention`, each
     map task of a round of n needs inflation(contention, n) times its CPU (reduce tasks: by
-    `reduce_contention`, default the same). `map_per_byte(bytes)` and `reduce_per_record(records)`
+    `reduce_contention`, default the same). `map_per_byte(bytes)` and `reduce_per_record(m)`
     give a cost per byte that depends on the map task's size and per record that depends on the map
     tasks merged, M (default: TRUE's, flat). A reduce task writes the job's keys / R distinct keys,
     the job's keys those of the whole input by the same Heaps law.
