@@ -239,6 +239,12 @@ def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None
     predicted for the machine as its runs recorded it: the other programs'
     load (`others_cpu_s`) and the machine's speed (`probe_cpu_s` against the
     calibration's), where they did; else with the calibration's load at its usual speed.
+    The speed is the level of `runs` (their median probe against the
+    calibration's, followed in full) times a point's own departure from that
+    level raised to the calibration's speed_elasticity: on 6 December the
+    sweeps' median probes, 2-16% above the calibration's on 2 CPUs, went with
+    times slower by as much or more, while a point's three probes moved
+    +-17% around the level with its CPU following a fifth of it.
     """
     if not isinstance(runs, pd.DataFrame):
         return compare(cal, runs, cores=cores, loaded=loaded)
@@ -246,7 +252,8 @@ def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None
     if "cores" not in runs:
         runs = runs.assign(cores=runs["cpu_count"])
     group = ["app", "n_map", "n_reduce", "workers", "cores"]
-    runs = runs.assign(background_=others_cores(runs), speed_=speeds(runs, cal.probe_ref_s, cal.speed_elasticity))
+    level = float(speeds(runs, cal.probe_ref_s).median())
+    runs = runs.assign(background_=others_cores(runs), speed_=level * speeds(runs, elasticity=cal.speed_elasticity))
     points = []
     for key, g in runs.groupby(group, sort=False):
         app, n_map, n_reduce, workers, recorded = key

@@ -44,6 +44,20 @@ def test_a_measured_point_is_predicted_at_the_speed_its_runs_recorded(tmp_path):
     assert as_usual["predicted_end_to_end_s"] == pytest.approx(usual, rel=1e-3)
 
 
+def test_the_level_of_the_measured_runs_probe_counts_in_full_and_a_point_departure_as_far_as_cpu_followed(tmp_path):
+    runs, tasks = synthetic(CONFIGS)
+    noise = {f"run{i}": (1.25 if i % 2 else 0.8) for i in range(len(runs))}  # repeats' probes 1.25 / 0.8 apart
+    cal = calibration.calibrate(runs.assign(probe_cpu_s=PROBE * runs["run_id"].map(noise)), tasks, background=0)
+    assert cal.speed_elasticity == pytest.approx(0.0, abs=0.01), "the runs' CPU did not follow the probe's noise"
+    measured, _ = slowed(runs, tasks, {run: 1.3 for run in noise})  # a sweep on a machine 30% slower throughout
+    measured["probe_cpu_s"] *= measured["run_id"].map(noise)  # its probe as noisy as the calibration's
+    measured["end_to_end_s"] = 1.0
+    write_results(tmp_path / "slower", measured, tasks)
+    for q in prediction.compare(cal, tmp_path / "slower")["points"]:
+        p = prediction.Point("wc", INPUT, q["n_map"], q["n_reduce"], q["workers"], 2, speed=1.3)
+        assert q["predicted_end_to_end_s"] == pytest.approx(prediction.predict(cal, p).end_to_end_s, rel=1e-3)
+
+
 def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():
     cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
     # One worker, one core: no sharing, so end to end = launch + fork + every demand in turn.
