@@ -36,10 +36,11 @@ sharing cores is the simulator's business.
 A VM's speed drifts: the same work can take twice the CPU seconds half an
 hour later. Sweeps record `probe_cpu_s` (a fixed word count's CPU around
 each run, `pinning.speed_probe_cpu_s`); calibration divides each
-run's seconds by its speed, `probe_cpu_s / probe_ref_s` (the calibration
-runs' median probe), so the fitted costs are those of the machine at its
-usual speed, and a measured point is predicted at the speed its runs
-recorded (`Point.speed`).
+run's seconds by its speed, `(probe_cpu_s / probe_ref_s) ** speed_elasticity`
+(the calibration runs' median probe; how far the runs' CPU followed their
+probe, see speed_elasticity), so the fitted costs are those of the machine
+at its usual speed, and a measured point is predicted at the speed its runs
+recorded (`Point.speed`, `prediction.agreement`).
 
 Prediction from a calibration is `prediction`'s job. Everything is a pure
 function of DataFrames and numbers; no job runs here.
@@ -440,7 +441,7 @@ def speed_elasticity(runs, tasks, ref) -> float:
 
     The probe is a 40-60 ms word count beside the run, not the run: in the quiet
     measurement of 6 December it moved by +-17% between repeats of one
-    configuration, and the repeats' summed task CPU followed a median 0.2-0.3
+    configuration, and the repeats' summed task CPU followed 0.2-0.3
     of it (log-log slope within configurations: 0.28 on 2 CPUs, 0.21 on 1). Scaling
     every cost by the full probe ratio then adds the probe's own noise to each
     prediction. The slope of log(run CPU) on log(probe), both centred per
