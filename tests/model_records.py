@@ -16,6 +16,7 @@ TRUE = dict(
     reduce_fixed_s=0.004,
     reduce_per_record_s=1e-6,
     reduce_per_file_s=0.0005,
+    reduce_per_key_s=2e-6,
 )
 HEAPS_K, HEAPS_BETA = 30.0, 0.5
 LAUNCH, FORK = 0.05, 0.004
@@ -30,8 +31,10 @@ def synthetic(
 
     Tasks run in rounds of W (one per worker), a round's tasks side by side; with `contention`, each
     map task of a round of n needs inflation(contention, n) times its CPU (reduce tasks: by
-    `reduce_contention`, default the same). `map_per_byte(bytes)` and `reduce_per_record(records)`
-    give a cost per byte (record) that depends on the task's size (default: TRUE's, flat).
+    `reduce_contention`, default the same). `map_per_byte(bytes)` and `reduce_per_record(m)`
+    give a cost per byte that depends on the map task's size and per record that depends on the map
+    tasks merged, M (default: TRUE's, flat). A reduce task writes the job's keys / R distinct keys,
+    the job's keys those of the whole input by the same Heaps law.
     """
     map_per_byte = map_per_byte or (lambda b: TRUE["map_per_byte_s"])
     reduce_per_record = reduce_per_record or (lambda n: TRUE["reduce_per_record_s"])
@@ -54,8 +57,14 @@ def synthetic(
                     counts = dict(bytes_in=b, records_in=1, records_out=keys)
                 else:
                     records = m * keys / r
-                    cpu = TRUE["reduce_fixed_s"] + reduce_per_record(records) * records + TRUE["reduce_per_file_s"] * m * share
-                    counts = dict(bytes_in=0, records_in=records, records_out=records)
+                    written = HEAPS_K * INPUT**HEAPS_BETA / r
+                    cpu = (
+                        TRUE["reduce_fixed_s"]
+                        + reduce_per_record(m) * records
+                        + TRUE["reduce_per_file_s"] * m * share
+                        + TRUE["reduce_per_key_s"] * written
+                    )
+                    counts = dict(bytes_in=0, records_in=records, records_out=written)
                 cpu *= inflation(contention if phase == "map" else reduce_contention, side_by_side)
                 tasks.append(
                     dict(

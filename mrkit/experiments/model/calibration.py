@@ -4,13 +4,24 @@ Calibration (`calibrate(runs, tasks)`) fits, per app and with non-negative
 least squares, the CPU seconds (`cpu_s`) of each successful attempt:
 
     map     = map_fixed + map_per_byte(bytes_in) * bytes_in + map_per_file * files written
-    reduce  = reduce_fixed + reduce_per_record(records_in) * records_in + reduce_per_file * files read
+    reduce  = reduce_fixed + reduce_per_record(M) * records_in + reduce_per_file * files read
+              + reduce_per_key * keys written
 
 (files: the intermediate files a map task writes, one per partition it
 fills; those a reduce task reads, one per map task that filled its
-partition). The cost per byte (per record) may depend on the task's size
-s: per_byte(s) = a + slope * ln(s / lo) over the sizes [lo, hi] the
-calibration ran (held at the nearest end outside them, not extrapolated).
+partition; keys written: the distinct keys a reduce task outputs, the
+job's keys / R). The cost per byte may depend on the map task's size s:
+per_byte(s) = a + slope * ln(s / lo) over the sizes [lo, hi] the
+calibration ran (held at the nearest end outside them, not extrapolated);
+the cost per record, in the same way, on M, the map tasks whose outputs a
+reduce task merges: by Heaps' law a key's records number M^(1 - beta), and
+in the records of 6 December an indexer reduce record cost 1.1 us at M = 1
+and 1.4-2.0 us at M = 100 whatever the records per task (16,000 or
+200,000), which a cost per reduce task size or per file read (M x R files:
+0.45 ms each fitted, 2.6 s of reduce CPU predicted for 1.1 s measured at
+M = 100, R = 50) does not follow. A cost per key written is separate from
+the cost per record read: a wc reduce at M = 1 (every record a key of its
+own) took 1.2-2.5 us per record, at M >= 5 0.6-0.9 (both CPU sets).
 Whether it does is the data's call: each phase is fitted flat, rising and
 falling, and a slope is kept only where its BIC on the runs' relative
 errors beats flat's by SHAPE_EVIDENCE, so an app whose cost per byte does
@@ -25,10 +36,11 @@ sharing cores is the simulator's business.
 A VM's speed drifts: the same work can take twice the CPU seconds half an
 hour later. Sweeps record `probe_cpu_s` (a fixed word count's CPU around
 each run, `pinning.speed_probe_cpu_s`); calibration divides each
-run's seconds by its speed, `probe_cpu_s / probe_ref_s` (the calibration
-runs' median probe), so the fitted costs are those of the machine at its
-usual speed, and a measured point is predicted at the speed its runs
-recorded (`Point.speed`).
+run's seconds by its speed, `(probe_cpu_s / probe_ref_s) ** speed_elasticity`
+(the calibration runs' median probe; how far the runs' CPU followed their
+probe, see speed_elasticity), so the fitted costs are those of the machine
+at its usual speed, and a measured point is predicted at the speed its runs
+recorded (`Point.speed`, `prediction.agreement`).
 
 Prediction from a calibration is `prediction`'s job. Everything is a pure
 function of DataFrames and numbers; no job runs here.
@@ -81,17 +93,23 @@ class AppCosts:
     map_size_range: tuple = (1.0, 1.0)
     reduce_size_slope_s: float = 0.0
     reduce_size_range: tuple = (1.0, 1.0)
+    reduce_per_key_s: float = 0.0  # CPU per distinct key a reduce task writes
+    key_share: float = 0.0  # the job's distinct keys per keys(input bytes): job_keys(b) = key_share * keys(b)
 
     def keys(self, map_bytes):
         return self.heaps_k * max(map_bytes, 1.0) ** self.heaps_beta
+
+    def job_keys(self, input_bytes):
+        """The distinct keys a job over `input_bytes` outputs (all its reduce tasks together)."""
+        return self.key_share * self.keys(input_bytes)
 
     def map_per_byte(self, task_bytes):
         """CPU seconds per byte of a map task of `task_bytes` bytes."""
         return self.map_per_byte_s + self.map_size_slope_s * log_size(task_bytes, self.map_size_range)
 
-    def reduce_per_record(self, records):
-        """CPU seconds per record of a reduce task merging `records` records."""
-        return self.reduce_per_record_s + self.reduce_size_slope_s * log_size(records, self.reduce_size_range)
+    def reduce_per_record(self, n_map):
+        """CPU seconds per record of a reduce task merging the outputs of `n_map` map tasks."""
+        return self.reduce_per_record_s + self.reduce_size_slope_s * log_size(n_map, self.reduce_size_range)
 
 
 def log_size(size, size_range):
@@ -113,6 +131,7 @@ class Calibration:
     task_start_latency_s: float = 0.0  # ECS: measured task start latency when the records have it
     background: float = 0.0  # cores other programs took while calibrating (median others_cores; see others_cores)
     probe_ref_s: float = 0.0  # the calibration runs' median probe_cpu_s, the speed costs are stated at (0: not recorded)
+    speed_elasticity: float = 1.0  # how much of the probe's change a run's CPU follows: speed = probe ratio ** this
     cores_seen: tuple = ()
     n_runs: int = 0
 
@@ -212,8 +231,10 @@ def _per_run(t, phase, columns, contention=0.0):
     return rows.groupby("run_id")[["one", *columns, "cpu_s"]].sum()
 
 
-MAP_COLUMNS, REDUCE_COLUMNS = ("bytes_in", "files_written"), ("records_in", "files_read")
-SIZE_OF = {"map": "bytes_in", "reduce": "records_in"}  # what a task's size is, per phase
+# Per phase: what the size-dependent cost is per, then the other terms' regressors (a reduce task's
+# records_out: the keys it writes).
+COLUMNS = {"map": ("bytes_in", "files_written"), "reduce": ("records_in", "files_read", "records_out")}
+SIZE_OF = {"map": "bytes_in", "reduce": "n_map"}  # what that cost depends on, per phase
 # The shapes of cost per byte (record) against size, as the extra regressor each adds (see the module docstring).
 SHAPES = {"flat": None, "rising": "size_up", "falling": "size_down"}
 CONTENTION_MAX = 2.0  # the largest contention calibration tries: a task side by side at 3x its CPU alone
@@ -231,14 +252,15 @@ def _size_range(t, phase):
 
 
 def _with_size_columns(t, ranges):
-    """The attempts with size_up = size * ln(s / lo) and size_down = size * ln(hi / s), s clipped to [lo, hi]."""
+    """The attempts with size_up = amount * ln(s / lo) and size_down = amount * ln(hi / s), s the size
+    (SIZE_OF) clipped to [lo, hi], amount what the cost is per (COLUMNS' first)."""
     up, down = pd.Series(0.0, index=t.index), pd.Series(0.0, index=t.index)
     for phase, (lo, hi) in ranges.items():
         rows = t["phase"] == phase
-        size = t.loc[rows, SIZE_OF[phase]].astype(float)
-        clipped = size.clip(lower=lo, upper=hi)
-        up[rows] = size * np.log(clipped / lo)
-        down[rows] = size * np.log(hi / clipped)
+        amount = t.loc[rows, COLUMNS[phase][0]].astype(float)
+        clipped = t.loc[rows, SIZE_OF[phase]].astype(float).clip(lower=lo, upper=hi)
+        up[rows] = amount * np.log(clipped / lo)
+        down[rows] = amount * np.log(hi / clipped)
     return t.assign(size_up=up, size_down=down)
 
 
@@ -253,10 +275,10 @@ def _bic(sse, n, k):
 
 def _fit_phase(t, phase, contention):
     """(BIC, shape, coefficients, r2) of one phase's per-run CPU for one contention value: its best shape."""
-    base = MAP_COLUMNS if phase == "map" else REDUCE_COLUMNS
+    base = COLUMNS[phase]
     best = None
     for shape, extra in SHAPES.items():
-        columns = ["one", base[0], *([extra] if extra else []), base[1]]
+        columns = ["one", base[0], *([extra] if extra else []), *base[1:]]
         rows = _per_run(t, phase, columns[1:], contention)
         coef, r2 = _fit(rows, columns, relative=True)
         score = _bic(_relative_sse(rows, columns, coef), len(rows), len(columns))
@@ -281,15 +303,15 @@ def _fit_contended(t, phase):
 
 
 def _size_terms(shape, coef, size_range):
-    """(per unit at the smallest size, fixed, per file, slope per e-fold) from a shape's coefficients."""
+    """(fixed, per unit at the smallest size, slope per e-fold, [the other terms' coefficients]) from a shape's."""
     if shape == "flat":
-        fixed, per_unit, per_file = coef
-        return fixed, per_unit, per_file, 0.0
-    fixed, per_unit, c, per_file = coef
+        fixed, per_unit, *rest = coef
+        return fixed, per_unit, 0.0, rest
+    fixed, per_unit, c, *rest = coef
     if shape == "rising":
-        return fixed, per_unit, per_file, c
+        return fixed, per_unit, c, rest
     lo, hi = size_range  # falling: a + c ln(hi / s) = (a + c ln(hi / lo)) - c ln(s / lo)
-    return fixed, per_unit + c * math.log(hi / lo), per_file, -c
+    return fixed, per_unit + c * math.log(hi / lo), -c, rest
 
 
 def _fit_app(t):
@@ -309,10 +331,14 @@ def _fit_app(t):
     t = _with_size_columns(t, ranges)
     contention, map_shape, m, r2m = _fit_contended(t, "map")
     reduce_contention, reduce_shape, r, r2r = _fit_contended(t, "reduce")
-    map_fixed, map_per_byte, map_per_file, map_slope = _size_terms(map_shape, m, ranges["map"])
-    reduce_fixed, reduce_per_record, reduce_per_file, reduce_slope = _size_terms(reduce_shape, r, ranges["reduce"])
+    map_fixed, map_per_byte, map_slope, (map_per_file,) = _size_terms(map_shape, m, ranges["map"])
+    reduce_fixed, reduce_per_record, reduce_slope, (reduce_per_file, per_key) = _size_terms(reduce_shape, r, ranges["reduce"])
     sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
     beta, logk = np.polyfit(np.log(sized["bytes_in"]), np.log(sized["records_out"]), 1)
+    # The job's distinct keys: its reduce tasks' records_out, per keys(input) of the map side's Heaps law (the
+    # input is the map tasks' bytes), so another input size scales them as the map tasks' keys scale.
+    per_run = t.groupby(["run_id", "phase"])[["bytes_in", "records_out"]].sum().unstack("phase")
+    job_keys = per_run[("records_out", "reduce")] / (math.exp(logk) * per_run[("bytes_in", "map")] ** beta)
     return AppCosts(
         map_fixed_s=float(map_fixed),
         map_per_byte_s=float(map_per_byte),
@@ -331,6 +357,8 @@ def _fit_app(t):
         map_size_range=ranges["map"],
         reduce_size_slope_s=float(reduce_slope),
         reduce_size_range=ranges["reduce"],
+        reduce_per_key_s=float(per_key),
+        key_share=float(job_keys.median()),
     )
 
 
@@ -347,8 +375,9 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     local = runs[runs["backend"].astype(str) != "ecs"] if "backend" in runs else runs
     local = local if not local.empty else runs
     ref = probe_ref(local)
-    runs = runs.assign(speed=speeds(runs, ref))
-    local = local.assign(speed=speeds(local, ref))
+    elasticity = speed_elasticity(local, tasks, ref)
+    runs = runs.assign(speed=speeds(runs, ref, elasticity))
+    local = local.assign(speed=speeds(local, ref, elasticity))
     t = _attempt_table(runs, tasks)
     apps = {str(app): _fit_app(g) for app, g in t.groupby("app")}
     usual = local.assign(
@@ -372,7 +401,7 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     if background is None:
         measured = others_cores(local).dropna()
         background = float(measured.median()) if len(measured) else 0.0
-    return dataclasses.replace(cal, background=float(background), probe_ref_s=ref)
+    return dataclasses.replace(cal, background=float(background), probe_ref_s=ref, speed_elasticity=elasticity)
 
 
 def calibration_runs(runs):
@@ -393,8 +422,9 @@ def probe_ref(runs) -> float:
     return float(probes.median()) if len(probes) else 0.0
 
 
-def speeds(runs, ref=None) -> pd.Series:
-    """Per run, how much slower than `ref` (default: the runs' own median) the machine ran: probe_cpu_s / ref.
+def speeds(runs, ref=None, elasticity=1.0) -> pd.Series:
+    """Per run, how much slower than `ref` (default: the runs' own median) the machine ran: (probe_cpu_s / ref)
+    ** elasticity (see speed_elasticity).
 
     1.0 where the run or the reference has no probe, so records of an mrkit
     without it calibrate and compare as before.
@@ -403,7 +433,34 @@ def speeds(runs, ref=None) -> pd.Series:
     if not ref or "probe_cpu_s" not in runs:
         return pd.Series(1.0, index=runs.index)
     ratio = runs["probe_cpu_s"].astype(float) / ref
-    return ratio.where(ratio > 0, 1.0).fillna(1.0)
+    return ratio.where(ratio > 0, 1.0).fillna(1.0) ** elasticity
+
+
+def speed_elasticity(runs, tasks, ref) -> float:
+    """How much of a change in the speed probe a run's own CPU follows, fitted on repeats of one configuration.
+
+    The probe is a 40-60 ms word count beside the run, not the run: in the quiet
+    measurement of 6 December it moved by +-17% between repeats of one
+    configuration, and the repeats' summed task CPU followed 0.2-0.3
+    of it (log-log slope within configurations: 0.28 on 2 CPUs, 0.21 on 1). Scaling
+    every cost by the full probe ratio then adds the probe's own noise to each
+    prediction. The slope of log(run CPU) on log(probe), both centred per
+    configuration, clipped to [0, 1]; 1 (the probe taken at its word) where no
+    configuration's repeats saw the probe move.
+    """
+    if not ref or "probe_cpu_s" not in runs or "cpu_s" not in tasks:
+        return 1.0
+    cpu = tasks[tasks["phase"].isin(["map", "reduce"])].groupby(tasks["run_id"].astype(str))["cpu_s"].sum()
+    r = runs.assign(cpu_=runs["run_id"].astype(str).map(cpu), probe_=runs["probe_cpu_s"].astype(float))
+    r = r[(r["cpu_"] > 0) & (r["probe_"] > 0)]
+    config = ["app", "n_map", "n_reduce", "workers"] + (["cores"] if "cores" in r else [])
+    logs = np.log(r[["cpu_", "probe_"]]).groupby([r[c] for c in config])
+    centred = np.log(r[["cpu_", "probe_"]]) - logs.transform("mean")
+    x, y = centred["probe_"].to_numpy(), centred["cpu_"].to_numpy()
+    spread = float((x * x).sum())
+    if spread < 1e-6:
+        return 1.0
+    return float(np.clip((x * y).sum() / spread, 0.0, 1.0))
 
 
 def others_cores(runs) -> pd.Series:

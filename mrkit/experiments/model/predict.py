@@ -78,12 +78,12 @@ def size_effect(app, costs):
             return f"{name} {per(lo) * scale:.3g} {unit}, flat"
         return (
             f"{name} {per(lo) * scale:.3g} -> {per(hi) * scale:.3g} {unit} "
-            f"({lo / size_scale:.3g} -> {hi / size_scale:.3g} {size_unit} tasks)"
+            f"({lo / size_scale:.3g} -> {hi / size_scale:.3g} {size_unit})"
         )
 
     return (
         f"{app}: "
-        + side("map", costs.map_per_byte, "ns per byte", 1e9, costs.map_size_range, "MB", 1e6, costs.map_size_slope_s)
+        + side("map", costs.map_per_byte, "ns per byte", 1e9, costs.map_size_range, "MB tasks", 1e6, costs.map_size_slope_s)
         + "; "
         + side(
             "reduce",
@@ -91,7 +91,7 @@ def size_effect(app, costs):
             "us per record",
             1e6,
             costs.reduce_size_range,
-            "records",
+            "map tasks merged",
             1,
             costs.reduce_size_slope_s,
         )

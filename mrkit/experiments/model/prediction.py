@@ -72,7 +72,13 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     slow = p.speed
     map_cpu = slow * (c.map_fixed_s + c.map_per_byte(b) * b + c.map_per_file_s * files_written)
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
-    reduce_cpu = slow * (c.reduce_fixed_s + c.reduce_per_record(records) * records + c.reduce_per_file_s * p.n_map * share)
+    written = c.job_keys(p.input_bytes) / p.n_reduce  # distinct keys one reduce task writes
+    reduce_cpu = slow * (
+        c.reduce_fixed_s
+        + c.reduce_per_record(p.n_map) * records
+        + c.reduce_per_file_s * p.n_map * share
+        + c.reduce_per_key_s * written
+    )
     ecs = p.backend == "ecs"
     latency = 0.0
     if ecs and "task_start_latency_s" not in zero:
@@ -117,7 +123,13 @@ def predict(cal: Calibration, p: Point, **zero) -> Prediction:
 TERMS = {
     "per-task overhead": ("map_fixed_s", "reduce_fixed_s", "master_task_s"),
     "per-file (intermediate files)": ("map_per_file_s", "reduce_per_file_s", "master_file_s"),
-    "data work (bytes and records)": ("map_per_byte_s", "map_size_slope_s", "reduce_per_record_s", "reduce_size_slope_s"),
+    "data work (bytes and records)": (
+        "map_per_byte_s",
+        "map_size_slope_s",
+        "reduce_per_record_s",
+        "reduce_size_slope_s",
+        "reduce_per_key_s",
+    ),
     "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s"),
     "contention between running tasks": ("contention", "reduce_contention"),
     "launch and split": ("launch_s",),
@@ -227,6 +239,12 @@ def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None
     predicted for the machine as its runs recorded it: the other programs'
     load (`others_cpu_s`) and the machine's speed (`probe_cpu_s` against the
     calibration's), where they did; else with the calibration's load at its usual speed.
+    The speed is the level of `runs` (their median probe against the
+    calibration's, followed in full) times a point's own departure from that
+    level raised to the calibration's speed_elasticity: on 6 December the
+    sweeps' median probes, 2-16% above the calibration's on 2 CPUs, went with
+    times slower by as much or more, while a point's three probes moved
+    +-17% around the level with its CPU following a fifth of it.
     """
     if not isinstance(runs, pd.DataFrame):
         return compare(cal, runs, cores=cores, loaded=loaded)
@@ -234,7 +252,8 @@ def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None
     if "cores" not in runs:
         runs = runs.assign(cores=runs["cpu_count"])
     group = ["app", "n_map", "n_reduce", "workers", "cores"]
-    runs = runs.assign(background_=others_cores(runs), speed_=speeds(runs, cal.probe_ref_s))
+    level = float(speeds(runs, cal.probe_ref_s).median())
+    runs = runs.assign(background_=others_cores(runs), speed_=level * speeds(runs, elasticity=cal.speed_elasticity))
     points = []
     for key, g in runs.groupby(group, sort=False):
         app, n_map, n_reduce, workers, recorded = key

@@ -30,6 +30,7 @@ def test_calibration_recovers_the_costs_it_was_made_with():
     for name, value in TRUE.items():
         assert getattr(costs, name) == pytest.approx(value, rel=0.02, abs=1e-6), name
     assert costs.heaps_k == pytest.approx(HEAPS_K, rel=1e-6) and costs.heaps_beta == pytest.approx(HEAPS_BETA)
+    assert costs.job_keys(INPUT) == pytest.approx(HEAPS_K * INPUT**HEAPS_BETA), "the keys the reduce tasks wrote"
     assert costs.contention == costs.reduce_contention == 0.0, "tasks side by side that do not slow each other"
     assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_s == pytest.approx(FORK)
     assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
@@ -93,8 +94,8 @@ def _per_byte_rising(b):  # 80 ns/B for the smallest task of CONFIGS, +12 ns/B p
     return 8e-8 + 1.2e-8 * math.log(b / (INPUT / 48))
 
 
-def _per_record_falling(n):  # 2 us per record for small reduce tasks, cheaper per record for large ones
-    return 2e-6 * (1.0 - 0.1 * math.log(n / 50.0))
+def _per_record_falling(m):  # 2 us per record merging one map task's outputs, cheaper per record from more
+    return 2e-6 * (1.0 - 0.1 * math.log(m))
 
 
 @pytest.mark.slow
@@ -112,11 +113,12 @@ def test_a_cost_per_byte_that_grows_with_task_size_is_recovered():
     assert extra == pytest.approx(1.2e-8 * math.log(48) * INPUT, rel=0.03)
 
 
-def test_a_cost_per_record_that_falls_with_task_size_is_recovered():
+def test_a_cost_per_record_that_falls_with_the_map_tasks_merged_is_recovered():
     cal = calibration.calibrate(*synthetic(CONFIGS, reduce_per_record=_per_record_falling), background=0)
     costs = cal.costs("wc")
     lo, hi = costs.reduce_size_range
-    assert costs.reduce_size_slope_s < 0 and hi / lo > 10
+    assert costs.reduce_size_slope_s < 0 and (lo, hi) == (1, 48), "M from 1 to 48 calibrated"
+    assert costs.reduce_per_key_s == pytest.approx(TRUE["reduce_per_key_s"], rel=0.03)
     for n in np.geomspace(lo, hi, 5):
         assert costs.reduce_per_record(n) == pytest.approx(_per_record_falling(n), rel=0.03), n
     assert costs.map_size_slope_s == 0.0
@@ -140,3 +142,22 @@ def test_a_size_effect_is_still_found_under_the_same_noise():
     assert costs.map_size_slope_s > 0 and costs.reduce_size_slope_s == 0.0
     for m in (48, 4, 1):
         assert costs.map_per_byte(INPUT / m) == pytest.approx(_per_byte_rising(INPUT / m), rel=0.1), m
+
+
+@pytest.mark.parametrize("followed", [0.0, 0.3, 1.0])
+def test_calibration_fits_how_much_of_the_probe_the_runs_cpu_follows(followed):
+    runs, tasks = synthetic(CONFIGS)
+    probe = {f"run{i}": (1.25 if i % 2 else 0.8) for i in range(len(runs))}  # repeats a probe 1.25 / 0.8 apart
+    runs, tasks = slowed(runs, tasks, {run: factor**followed for run, factor in probe.items()})
+    runs["probe_cpu_s"] = PROBE * runs["run_id"].map(probe)
+    cal = calibration.calibrate(runs, tasks, background=0)
+    assert cal.speed_elasticity == pytest.approx(followed, abs=0.02)
+    for name, value in TRUE.items():  # the costs at the calibration's median probe, the probe's noise taken out
+        assert getattr(cal.costs("wc"), name) == pytest.approx(value, rel=0.03, abs=1e-5), name
+    speed = calibration.speeds(runs, cal.probe_ref_s, cal.speed_elasticity)
+    assert speed.max() / speed.min() == pytest.approx(1.5625**followed, rel=0.02)
+
+
+def test_a_probe_that_never_moves_between_repeats_is_taken_at_its_word():
+    runs, tasks = synthetic(CONFIGS)
+    assert calibration.calibrate(runs, tasks, background=0).speed_elasticity == 1.0

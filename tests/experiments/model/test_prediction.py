@@ -44,6 +44,20 @@ def test_a_measured_point_is_predicted_at_the_speed_its_runs_recorded(tmp_path):
     assert as_usual["predicted_end_to_end_s"] == pytest.approx(usual, rel=1e-3)
 
 
+def test_the_level_of_the_measured_runs_probe_counts_in_full_and_a_point_departure_as_far_as_cpu_followed(tmp_path):
+    runs, tasks = synthetic(CONFIGS)
+    noise = {f"run{i}": (1.25 if i % 2 else 0.8) for i in range(len(runs))}  # repeats' probes 1.25 / 0.8 apart
+    cal = calibration.calibrate(runs.assign(probe_cpu_s=PROBE * runs["run_id"].map(noise)), tasks, background=0)
+    assert cal.speed_elasticity == pytest.approx(0.0, abs=0.01), "the runs' CPU did not follow the probe's noise"
+    measured, _ = slowed(runs, tasks, {run: 1.3 for run in noise})  # a sweep on a machine 30% slower throughout
+    measured["probe_cpu_s"] *= measured["run_id"].map(noise)  # its probe as noisy as the calibration's
+    measured["end_to_end_s"] = 1.0
+    write_results(tmp_path / "slower", measured, tasks)
+    for q in prediction.compare(cal, tmp_path / "slower")["points"]:
+        p = prediction.Point("wc", INPUT, q["n_map"], q["n_reduce"], q["workers"], 2, speed=1.3)
+        assert q["predicted_end_to_end_s"] == pytest.approx(prediction.predict(cal, p).end_to_end_s, rel=1e-3)
+
+
 def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():
     cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
     # One worker, one core: no sharing, so end to end = launch + fork + every demand in turn.
@@ -64,6 +78,21 @@ def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():
     job = prediction.sim_job(cal, wide)
     bound = job.map_cpu[0] + 100 * (job.master_register_cpu + job.master_map_cpu)
     assert job.map_cpu[0] < prediction.predict(cal, wide).map_wall_s <= bound + 1e-9
+
+
+def test_a_reduce_task_demands_its_records_the_files_it_reads_and_the_keys_it_writes():
+    cal = calibration.calibrate(*synthetic(CONFIGS), background=0)
+    _, tasks = synthetic([(16, 4, 4)], repeats=1)  # the truth's reduce task of that configuration
+    truth = tasks.loc[tasks["phase"] == "reduce", "cpu_s"].iloc[0]
+    assert prediction.sim_job(cal, prediction.Point("wc", INPUT, 16, 4, 4, 2)).reduce_cpu[0] == pytest.approx(truth, rel=0.01)
+    # twice the reduce tasks: each writes half the keys, and with them half the keys' cost
+    costs = cal.costs("wc")
+    one, two = (prediction.sim_job(cal, prediction.Point("wc", INPUT, 16, r, 4, 2)).reduce_cpu[0] for r in (4, 8))
+    unkeyed = dataclasses.replace(cal, apps={"wc": dataclasses.replace(costs, reduce_per_key_s=0.0)})
+    one_, two_ = (prediction.sim_job(unkeyed, prediction.Point("wc", INPUT, 16, r, 4, 2)).reduce_cpu[0] for r in (4, 8))
+    assert one - one_ == pytest.approx(2 * (two - two_)) and one - one_ == pytest.approx(
+        TRUE["reduce_per_key_s"] * costs.job_keys(INPUT) / 4, rel=0.03
+    )
 
 
 def test_decompose_names_the_biggest_term_in_a_sentence():
