@@ -145,7 +145,8 @@ def test_a_script_without_a_main_guard_and_with_threads_runs_its_jobs_once(corpu
         f"open({str(runs)!r}, 'a').write('ran\\n')\n"
         "threading.Thread(target=threading.Event().wait, daemon=True).start()  # a thread of its own\n"
         "for job in ('a', 'b'):\n"
-        f"    summary, _ = mrkit.run('wc', sys.argv[1:], backend='dask', workers=2, n_reduce=1, workdir={str(tmp_path)!r} + '/' + job)\n"
+        f"    workdir = {str(tmp_path)!r} + '/' + job\n"
+        "    summary, _ = mrkit.run('wc', sys.argv[1:], backend='dask', workers=2, n_reduce=1, workdir=workdir)\n"
         "    print(summary['backend'])\n"
     )
     done = subprocess.run([sys.executable, str(script), *corpus[:2]], capture_output=True, text=True, timeout=240)
