@@ -38,11 +38,13 @@ def _swept(runs):
 def _events(tasks):
     """Attempts that did not count, by kind, and the configurations they hit (most first)."""
     work = tasks[tasks["phase"].isin(["map", "reduce"])] if len(tasks) else tasks
-    out = {"not_counted": 0, "endings": "", "reexecuted_tasks": 0, "where": []}
+    out = {"not_counted": 0, "endings": "", "reexecuted_tasks": 0, "where": [], "overload": False}
     if work is None or not len(work):
         return out
     out["not_counted"] = int((work["status"] != "ok").sum())
     out["endings"] = check_sections.endings_text(work)
+    # attempts that only lost a race with the timeout (none died or raised): the machine's overload, not faults
+    out["overload"] = set(check_sections.attempt_endings(work)) <= {"superseded", "timed_out"}
     attempts = work.groupby(["run_id", "phase", "task"]).size()
     out["reexecuted_tasks"] = int((attempts > 1).sum())
     bad = work[work["status"] != "ok"]
@@ -162,14 +164,13 @@ def _growth(ans):
 
 def _events_text(ev):
     if not ev["not_counted"]:
-        return "every task attempt succeeded the first time."
-    where = "; ".join(f"{c}: {plural(n, 'attempt')}" for c, n in ev["where"])
-    return (
-        f"{plural(ev['not_counted'], 'attempt')} did not count: {ev['endings']} (an attempt is superseded when "
-        "it outlived the task timeout, the master handed "
-        f"the task to another worker and that copy won); {plural(ev['reexecuted_tasks'], 'task')} ran more than "
-        f"once. Most were at {where}. That is overload, not faults: with far more workers than cores a task can "
-        "wait longer than the timeout for a CPU."
+        return "no attempt failed or ran again."
+    where = ", ".join(f"{n} at {c}" for c, n in ev["where"])
+    return f"{plural(ev['not_counted'], 'attempt')} did not count: {ev['endings']}; {where}." + (
+        " Overload, not faults: with far more workers than cores a task can wait past the task timeout for a CPU,"
+        " and a copy on another worker wins."
+        if ev["overload"]
+        else ""
     )
 
 

@@ -325,8 +325,8 @@ def show_ecs_discussion(result, results):
             f"{start_latency_text(cal)}, the model predicts {formatting.num(top['predicted_end_to_end_s'])} s "
             f"and ${top['usd']:.3f} at M = {int(top['n_map'])}; the fastest is M = {int(best['n_map'])} at "
             f"{formatting.num(best['predicted_end_to_end_s'])} s (${best['usd']:.3f}). Past that, each extra task "
-            "costs its start latency and a billed minute while its share of the input shrinks. The dollar "
-            f"figures use assumed Fargate prices, not a bill from this report ({whatif.PRICES_SOURCE})."
+            "costs its start latency and a billed minute while its share of the input shrinks. Prices are assumed, "
+            f"not billed ({whatif.PRICES_SOURCE})."
         )
         shown = frame[["n_map", "predicted_end_to_end_s", "usd"]].rename(
             columns={

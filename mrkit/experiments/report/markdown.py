@@ -245,7 +245,7 @@ def broken_points(runs: pd.DataFrame, metric: str = "end_to_end_s") -> pd.DataFr
         loaded = (
             f"other programs took {num(others)} CPU-s during its slowest run ({num(slow[metric])} s)"
             if others is not None and pd.notna(others) and others > 0.1 * slow[metric]
-            else f"its slowest run took {num(slow[metric])} s against a fastest of {num(mine[metric].min())} s"
+            else f"slowest run {num(slow[metric])} s, fastest {num(mine[metric].min())} s"
         )
         causes.append(loaded)
     return bad.assign(cause=causes)
@@ -256,12 +256,11 @@ def broken_text(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     bad = broken_points(runs, metric)
     if bad.empty:
         return ""
-    listed = "; ".join(
-        f"{config_text(r)} (95% interval {num(r['lo'])}–{num(r['hi'])} s: {r['cause']})" for _, r in bad.iterrows()
-    )
+    listed = "; ".join(f"{config_text(r)} ({r['cause']})" for _, r in bad.iterrows())
+    # its interval is in the table: the sentence says only what makes it broken
     return (
-        f"**Broken measurement{'s' if len(bad) > 1 else ''}:** {listed}. An interval reaching zero means one run "
-        "is far from the others; such a point is not compared with the rest."
+        f"**Broken measurement{'s' if len(bad) > 1 else ''}** (one run far from the others: a 95% interval reaching "
+        f"zero; not compared with the rest): {listed}."
     )
 
 
@@ -274,10 +273,7 @@ def noise(runs: pd.DataFrame, metric: str = "end_to_end_s") -> str:
     if noisy.empty:
         text = f"No configuration varies by more than {NOISY_CV:.0%} (CV) over its repeats (max CV {s['cv'].max():.1%})."
     else:  # which ones: the table's CV column (a list here cost the report hundreds of words)
-        text = (
-            f"{len(noisy)} of {len(s)} configurations vary by more than {NOISY_CV:.0%} over their repeats "
-            "(the table's CV); read differences there with care."
-        )
+        text = f"{len(noisy)} of {len(s)} configurations vary by more than {NOISY_CV:.0%} over their repeats (CV)."
     broken = broken_text(runs, metric)
     return text + _repeated(runs, metric) + (" " + broken if broken else "")
 
@@ -289,8 +285,7 @@ def _repeated(runs, metric):
     extra = ci[ci["n"] > planned]
     if extra.empty:
         return ""
-    verb = "was" if len(extra) == 1 else "were"
-    return f" {len(extra)} {verb} run more than {planned} times for a wide 95% interval (the table's runs)."
+    return f" {len(extra)} took more than {planned} runs for a wide 95% interval."
 
 
 def map_stage(runs: pd.DataFrame) -> str:

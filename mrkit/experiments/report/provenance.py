@@ -75,6 +75,6 @@ def ecs_provenance(backend_options) -> str:
     how = f"a {engine if isinstance(engine, str) else 'local'} container of the stack's image" if engine else "a local process"
     what = "a local container's" if options.get("containers") else "a process's"
     return (
-        f"Where these ran: the local ECS stand-in, not Fargate: moto's server on 127.0.0.1 played ECS and S3, "
-        f"and each task ran as {how}, so start-up times are {what}, not a Fargate task's.\n"
+        f"Where these ran: the local ECS stand-in, not Fargate (moto on 127.0.0.1 for ECS and S3, each task "
+        f"{how}), so start-up times are {what}, not a Fargate task's.\n"
     )

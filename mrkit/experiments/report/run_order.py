@@ -35,9 +35,11 @@ def order_text(results) -> str:
     )
     shared = _shared(mixed)
     if shared:
+        # a long list is a table's job: each sweep's meta.json names them
+        which = f": {'; '.join(shared)}" if len(shared) <= 2 else " (each sweep's meta.json lists them)"
         text += (
             f" {plural(len(shared), 'configuration')} in more than one sweep {'was' if len(shared) == 1 else 'were'} "
-            f"measured once and used by each: {'; '.join(shared)}."
+            f"measured once and used by each{which}."
         )
     return text + _drift_text(runs)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mrkit.experiments.formatting import num, plural
+from mrkit.experiments.formatting import num
 
 POLICY_ORDER = ("none", "paper", "spark", "late")
 
@@ -78,24 +78,32 @@ def policy_name(policy) -> str:
 
 
 def study_text(table: pd.DataFrame) -> str:
-    """The study's result in the paper's terms, for each slowdown: best policy, time saved, work spent."""
-    lines = []
+    """The study's result in the paper's terms, per case (workers, slowdown): best policy, time saved, work spent.
+
+    A Markdown table, not a sentence per case: the numbers are the reader's to scan, not prose to read.
+    """
+    rows = []
     for (w, f), group in table.groupby(["workers", "slowdown"]):
         base = group[group["backup_tasks"] == "none"]
         others = group[group["backup_tasks"] != "none"]
         if base.empty or others.empty:
             continue
         best = others.loc[others["end_to_end_s"].idxmin()]
-        lines.append(
-            f"- {plural(int(w), 'worker')}, one {num(f)}x slower: {num(base['end_to_end_s'].iloc[0])} s without "
-            f"backups; {policy_name(best['backup_tasks'])} is best at {num(best['end_to_end_s'])} s "
-            f"({_saved(best['saved_pct'])}, {num(best['lost_cpu_s'])} CPU s lost{'*' if round(best['unmeasured']) else ''})."
+        rows.append(
+            f"| {int(w)} | {num(f)}x | {num(base['end_to_end_s'].iloc[0])} | {policy_name(best['backup_tasks'])} | "
+            f"{num(best['end_to_end_s'])} | {_saved(best['saved_pct'])} | "
+            f"{num(best['lost_cpu_s'])}{'*' if round(best['unmeasured']) else ''} |"
         )
-    if not lines:
+    if not rows:
         return "The straggler study has no run without backups to compare with."
-    if any(line.endswith("*).") for line in lines):
-        lines.append("\n\\* An attempt was still running at the end: its CPU is not measured.")
+    footnote = (
+        "\n\n\\* An attempt was still running at the end: its CPU is not measured."
+        if any(row.endswith("* |") for row in rows)
+        else ""
+    )
     return (
-        "Each line is the tail time the best backup policy saved and the work it spent (the MapReduce paper's "
-        "sort took 44% longer without backups; every policy: the table):\n\n" + "\n".join(lines)
+        "The best backup policy per case, the tail time it saved and the work it spent (the MapReduce paper's "
+        "sort took 44% longer without backups; every policy: the next table):\n\n"
+        "| workers | one worker slower by | without backups (s) | best policy | with it (s) | time | CPU s lost |\n"
+        "|---:|---:|---:|---|---:|---|---:|\n" + "\n".join(rows) + footnote
     )

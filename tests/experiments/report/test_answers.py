@@ -72,6 +72,7 @@ def test_text_and_figure_show_the_same_numbers(cal):
     assert pick and int(pick[1]) == lowest and float(pick[2]) == pytest.approx(line.get_ydata().min(), rel=5e-3)
     # the events are counted, not summarised away
     assert "3 attempts did not count: 3 timed out" in text and "M=100, R=5" in text
+    assert "Overload, not faults" in text  # only timeouts: a race with the CPU, not a failure
     # plain ticks at the swept values; intervals never below zero
     assert [t.get_text() for t in ax.get_xticklabels()] == ["5", "10", "20", "100"]
     assert ax.get_yscale() == "log" or ax.get_ylim()[0] == 0  # log only when the lines span over 10x
@@ -137,3 +138,10 @@ def test_the_models_decomposition_is_shown_only_within_the_measurements_noise(ca
     assert "model" not in fig.axes[0].get_title()  # the title says what is drawn: measured only
     unknown = answers.compute(runs, tasks, cfg, cal, None)
     assert "its error on these runs could not be measured" in answers.answer_text(unknown)
+
+
+def test_attempts_that_died_are_not_called_overload():
+    ev = {"not_counted": 2, "endings": "1 failed (the worker died), 1 timed out", "where": [("M=5, R=5, W=5", 2)]}
+    assert "Overload" in answers._events_text({**ev, "overload": True})
+    text = answers._events_text({**ev, "overload": False})
+    assert text == "2 attempts did not count: 1 failed (the worker died), 1 timed out; 2 at M=5, R=5, W=5."

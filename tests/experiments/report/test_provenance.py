@@ -7,9 +7,9 @@ def test_the_ecs_provenance_says_fargate_processes_or_containers_from_the_record
     assert provenance.ecs_provenance(None).startswith("Where these ran: AWS ECS Fargate")
     processes = provenance.ecs_provenance({"stand_in": True, "settings": "params/ecs.yaml"})
     assert "the local ECS stand-in, not Fargate" in processes
-    assert "each task ran as a local process" in processes and "container" not in processes
+    assert "each task a local process" in processes and "container" not in processes
     podman = provenance.ecs_provenance({"stand_in": True, "containers": "podman"})
-    assert "each task ran as a podman container of the stack's image" in podman
+    assert "each task a podman container of the stack's image" in podman
     assert "start-up times are a local container's, not a Fargate task's" in podman
 
 
