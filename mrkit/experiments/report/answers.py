@@ -38,15 +38,13 @@ def _swept(runs):
 def _events(tasks):
     """Attempts that did not count, by kind, and the configurations they hit (most first)."""
     work = tasks[tasks["phase"].isin(["map", "reduce"])] if len(tasks) else tasks
-    out = {"not_counted": 0, "endings": "", "reexecuted_tasks": 0, "where": [], "overload": False}
+    out = {"not_counted": 0, "endings": "", "where": [], "overload": False}
     if work is None or not len(work):
         return out
     out["not_counted"] = int((work["status"] != "ok").sum())
     out["endings"] = check_sections.endings_text(work)
     # attempts that only lost a race with the timeout (none died or raised): the machine's overload, not faults
     out["overload"] = set(check_sections.attempt_endings(work)) <= {"superseded", "timed_out"}
-    attempts = work.groupby(["run_id", "phase", "task"]).size()
-    out["reexecuted_tasks"] = int((attempts > 1).sum())
     bad = work[work["status"] != "ok"]
     if len(bad):
         per = (
