@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from mrkit.errors import MrkitError
-from mrkit.experiments.analysis import nnls, r2
+from mrkit.experiments.analysis import CONFIG_BY, nnls, r2
 from mrkit.experiments.meaning import CALIBRATION_SWEEP
 from mrkit.experiments.model import whatif
 from mrkit.experiments.model.simulate import inflation
@@ -453,7 +453,7 @@ def speed_elasticity(runs, tasks, ref) -> float:
     cpu = tasks[tasks["phase"].isin(["map", "reduce"])].groupby(tasks["run_id"].astype(str))["cpu_s"].sum()
     r = runs.assign(cpu_=runs["run_id"].astype(str).map(cpu), probe_=runs["probe_cpu_s"].astype(float))
     r = r[(r["cpu_"] > 0) & (r["probe_"] > 0)]
-    config = ["app", "n_map", "n_reduce", "workers"] + (["cores"] if "cores" in r else [])
+    config = ["app", *CONFIG_BY] + (["cores"] if "cores" in r else [])
     logs = np.log(r[["cpu_", "probe_"]]).groupby([r[c] for c in config])
     centred = np.log(r[["cpu_", "probe_"]]) - logs.transform("mean")
     x, y = centred["probe_"].to_numpy(), centred["cpu_"].to_numpy()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mrkit.experiments.analysis import interval_of, spearman
+from mrkit.experiments.analysis import CONFIG_BY, interval_of, spearman
 from mrkit.experiments.model import whatif
 from mrkit.experiments.model.calibration import Calibration, ModelError, load_calibration, others_cores, speeds
 from mrkit.experiments.model.simulate import SimJob, simulate
@@ -251,7 +251,7 @@ def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None
     timeout = 10.0 if task_timeout is None else float(task_timeout)
     if "cores" not in runs:
         runs = runs.assign(cores=runs["cpu_count"])
-    group = ["app", "n_map", "n_reduce", "workers", "cores"]
+    group = ["app", *CONFIG_BY, "cores"]
     level = float(speeds(runs, cal.probe_ref_s).median())
     runs = runs.assign(background_=others_cores(runs), speed_=level * speeds(runs, elasticity=cal.speed_elasticity))
     points = []
