@@ -153,3 +153,13 @@ def test_a_script_without_a_main_guard_and_with_threads_runs_its_jobs_once(corpu
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["dask", "dask"]
     assert runs.read_text() == "ran\n", "the script's top level ran once, not again in a worker"
+
+
+@pytest.mark.timeout(300)
+def test_the_workers_of_a_cluster_of_our_own_run_without_the_statistical_profiler():
+    """The profiler interrupts the task thread every 10 ms; a cluster a job starts for itself leaves it off."""
+    from mrkit.backends.dask.cluster import connect
+
+    with connect(None, 2) as (client, own):
+        profiling = client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks)
+    assert own and len(profiling) == 2 and not any(profiling.values())
