@@ -25,7 +25,16 @@ INPUT = 8 * 2**20
 
 
 def synthetic(
-    configs, cores=2, repeats=2, app="wc", contention=0.0, reduce_contention=None, map_per_byte=None, reduce_per_record=None
+    configs,
+    cores=2,
+    repeats=2,
+    app="wc",
+    contention=0.0,
+    reduce_contention=None,
+    map_per_byte=None,
+    reduce_per_record=None,
+    map_fresh=0.0,
+    reduce_fresh=0.0,
 ):
     """runs and tasks DataFrames whose every number follows the model with the TRUE costs, exactly.
 
@@ -34,7 +43,8 @@ def synthetic(
     `reduce_contention`, default the same). `map_per_byte(bytes)` and `reduce_per_record(m)`
     give a cost per byte that depends on the map task's size and per record that depends on the map
     tasks merged, M (default: TRUE's, flat). A reduce task writes the job's keys / R distinct keys,
-    the job's keys those of the whole input by the same Heaps law.
+    the job's keys those of the whole input by the same Heaps law. A worker's first attempt needs
+    `map_fresh` (`reduce_fresh` when it is a reduce) more, before contention.
     """
     map_per_byte = map_per_byte or (lambda b: TRUE["map_per_byte_s"])
     reduce_per_record = reduce_per_record or (lambda n: TRUE["reduce_per_record_s"])
@@ -46,6 +56,7 @@ def synthetic(
         keys = HEAPS_K * b**HEAPS_BETA
         share = 1 - math.exp(-keys / r)
         t = 0.0
+        started = set()  # workers that have run an attempt
         for phase, n in (("map", m), ("reduce", r)):
             for k in range(n):
                 worker = f"w{k % w}"
@@ -65,6 +76,9 @@ def synthetic(
                         + TRUE["reduce_per_key_s"] * written
                     )
                     counts = dict(bytes_in=0, records_in=records, records_out=written)
+                if worker not in started:
+                    cpu += map_fresh if phase == "map" else reduce_fresh
+                    started.add(worker)
                 cpu *= inflation(contention if phase == "map" else reduce_contention, side_by_side)
                 tasks.append(
                     dict(

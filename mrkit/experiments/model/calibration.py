@@ -4,13 +4,18 @@ Calibration (`calibrate(runs, tasks)`) fits, per app and with non-negative
 least squares, the CPU seconds (`cpu_s`) of each successful attempt:
 
     map     = map_fixed + map_per_byte(bytes_in) * bytes_in + map_per_file * files written
+              + map_fresh * first
     reduce  = reduce_fixed + reduce_per_record(M) * records_in + reduce_per_file * files read
-              + reduce_per_key * keys written
+              + reduce_per_key * keys written + reduce_fresh * first
 
 (files: the intermediate files a map task writes, one per partition it
 fills; those a reduce task reads, one per map task that filled its
 partition; keys written: the distinct keys a reduce task outputs, the
-job's keys / R). The cost per byte may depend on the map task's size s:
+job's keys / R; first: 1 for the first attempt a worker runs. A freshly
+forked worker's first map task cost more per byte than its later ones in
+the records of 6 December, 2 CPUs, W = 2: 104 against 82 ns/B at 3.4 MB, 417
+against 119 at 0.17 MB, about 0.05 s more whatever its size; with W >= M
+every map task is one). The cost per byte may depend on the map task's size s:
 per_byte(s) = a + slope * ln(s / lo) over the sizes [lo, hi] the
 calibration ran (held at the nearest end outside them, not extrapolated);
 the cost per record, in the same way, on M, the map tasks whose outputs a
@@ -95,6 +100,10 @@ class AppCosts:
     reduce_size_range: tuple = (1.0, 1.0)
     reduce_per_key_s: float = 0.0  # CPU per distinct key a reduce task writes
     key_share: float = 0.0  # the job's distinct keys per keys(input bytes): job_keys(b) = key_share * keys(b)
+    # CPU a worker's first map (reduce) attempt needs beyond the same attempt in a worker that has run one:
+    # a freshly started process touching its pages and caches for the first time.
+    map_fresh_s: float = 0.0
+    reduce_fresh_s: float = 0.0
 
     def keys(self, map_bytes):
         return self.heaps_k * max(map_bytes, 1.0) ** self.heaps_beta
@@ -181,6 +190,8 @@ def _attempt_table(runs, tasks):
     r["run_id"] = r["run_id"].astype(str)
     t = t.merge(r, on="run_id", how="inner")
     t["cpu_s"] = t["cpu_s"] / t["speed"]  # the attempt's CPU at the machine's usual speed
+    # A worker's first attempt of the run, whatever became of it: the one a freshly started process runs.
+    t["fresh"] = (t.sort_values("start").groupby(["run_id", "worker"]).cumcount() == 0).astype(float)
     maps = t[t["phase"] == "map"]
     keys_per_map = maps.groupby("run_id")["records_out"].mean()
     t["map_keys"] = t["run_id"].map(keys_per_map).fillna(0.0)
@@ -233,7 +244,7 @@ def _per_run(t, phase, columns, contention=0.0):
 
 # Per phase: what the size-dependent cost is per, then the other terms' regressors (a reduce task's
 # records_out: the keys it writes).
-COLUMNS = {"map": ("bytes_in", "files_written"), "reduce": ("records_in", "files_read", "records_out")}
+COLUMNS = {"map": ("bytes_in", "files_written", "fresh"), "reduce": ("records_in", "files_read", "records_out", "fresh")}
 SIZE_OF = {"map": "bytes_in", "reduce": "n_map"}  # what that cost depends on, per phase
 # The shapes of cost per byte (record) against size, as the extra regressor each adds (see the module docstring).
 SHAPES = {"flat": None, "rising": "size_up", "falling": "size_down"}
@@ -331,8 +342,10 @@ def _fit_app(t):
     t = _with_size_columns(t, ranges)
     contention, map_shape, m, r2m = _fit_contended(t, "map")
     reduce_contention, reduce_shape, r, r2r = _fit_contended(t, "reduce")
-    map_fixed, map_per_byte, map_slope, (map_per_file,) = _size_terms(map_shape, m, ranges["map"])
-    reduce_fixed, reduce_per_record, reduce_slope, (reduce_per_file, per_key) = _size_terms(reduce_shape, r, ranges["reduce"])
+    map_fixed, map_per_byte, map_slope, (map_per_file, map_fresh) = _size_terms(map_shape, m, ranges["map"])
+    reduce_fixed, reduce_per_record, reduce_slope, (reduce_per_file, per_key, reduce_fresh) = _size_terms(
+        reduce_shape, r, ranges["reduce"]
+    )
     sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
     beta, logk = np.polyfit(np.log(sized["bytes_in"]), np.log(sized["records_out"]), 1)
     # The job's distinct keys: its reduce tasks' records_out, per keys(input) of the map side's Heaps law (the
@@ -359,6 +372,8 @@ def _fit_app(t):
         reduce_size_range=ranges["reduce"],
         reduce_per_key_s=float(per_key),
         key_share=float(job_keys.median()),
+        map_fresh_s=float(map_fresh),
+        reduce_fresh_s=float(reduce_fresh),
     )
 
 

@@ -86,6 +86,8 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     return SimJob(
         map_cpu=(map_cpu,) * p.n_map,
         reduce_cpu=(reduce_cpu,) * p.n_reduce,
+        first_map_cpu=slow * c.map_fresh_s,
+        first_reduce_cpu=slow * c.reduce_fresh_s,
         workers=p.workers,
         master_map_cpu=slow * (cal.master_task_s + cal.master_file_s * files_written),
         master_reduce_cpu=slow * (cal.master_task_s + cal.master_file_s),
@@ -130,7 +132,7 @@ TERMS = {
         "reduce_size_slope_s",
         "reduce_per_key_s",
     ),
-    "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s"),
+    "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s", "map_fresh_s", "reduce_fresh_s"),
     "contention between running tasks": ("contention", "reduce_contention"),
     "launch and split": ("launch_s",),
 }

@@ -25,7 +25,9 @@ demands instead of code:
   phase (the model fits them from the attempts' measured CPU against how
   many ran beside them; 0 leaves pure processor sharing). Logarithmic, not
   saturating: a wc map task's CPU per byte on this 2-CPU VM was 69 ns
-  alone, 80-95 ns beside one other and 110-130 ns among 8 to 22.
+  alone, 80-95 ns beside one other and 110-130 ns among 8 to 22;
+- a worker's first attempt needs more CPU than its later ones (a freshly
+  forked process), by the phase's first-attempt cost.
 
 Pure Python, deterministic, no I/O: `simulate(SimJob(...))` -> SimResult.
 """
@@ -55,7 +57,8 @@ class SimJob:
     reduce_cpu: tuple  # CPU demand of each reduce task
     workers: int
     cores: float
-    first_task_cpu: float = 0.0  # extra CPU of a worker's first attempt (a freshly forked process)
+    first_map_cpu: float = 0.0  # extra CPU of a worker's first attempt when it is a map (a freshly started process)
+    first_reduce_cpu: float = 0.0  # the same when a worker's first attempt is a reduce (W > M)
     master_map_cpu: float = 0.0  # master CPU to hand out, receive and commit one map attempt
     master_reduce_cpu: float = 0.0
     master_register_cpu: float = 0.0  # master CPU for a worker's first contact
@@ -180,7 +183,7 @@ class _Sim:
         self.attempts.append(attempt)
         demand = (job.map_cpu if phase == "map" else job.reduce_cpu)[index]
         if worker in self.fresh:
-            demand += job.first_task_cpu
+            demand += job.first_map_cpu if phase == "map" else job.first_reduce_cpu
             self.fresh.discard(worker)
         self.running[worker] = [max(demand, _EPS), attempt]
         self.live.setdefault((phase, index), set()).add(number)

@@ -32,6 +32,8 @@ def test_calibration_recovers_the_costs_it_was_made_with():
     assert costs.heaps_k == pytest.approx(HEAPS_K, rel=1e-6) and costs.heaps_beta == pytest.approx(HEAPS_BETA)
     assert costs.job_keys(INPUT) == pytest.approx(HEAPS_K * INPUT**HEAPS_BETA), "the keys the reduce tasks wrote"
     assert costs.contention == costs.reduce_contention == 0.0, "tasks side by side that do not slow each other"
+    fresh = (costs.map_fresh_s, costs.reduce_fresh_s)
+    assert fresh == pytest.approx((0.0, 0.0), abs=1e-9), "a worker's first attempts that cost no more than its others"
     assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_s == pytest.approx(FORK)
     assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
     assert cal.master_file_s == pytest.approx(MASTER_FILE, rel=0.02)
@@ -50,6 +52,24 @@ def test_calibration_recovers_the_contention_of_tasks_running_side_by_side():
     assert (job.contention, job.reduce_contention) == (costs.contention, costs.reduce_contention)
     plain = dataclasses.replace(cal, apps={"wc": dataclasses.replace(costs, contention=0.0, reduce_contention=0.0)})
     assert prediction.predict(cal, p).end_to_end_s > 1.2 * prediction.predict(plain, p).end_to_end_s
+
+
+def test_calibration_recovers_what_a_freshly_started_workers_first_attempt_costs_more():
+    cal = calibration.calibrate(*synthetic(CONFIGS, map_fresh=0.05, reduce_fresh=0.01), background=0)
+    costs = cal.costs("wc")
+    assert costs.map_fresh_s == pytest.approx(0.05, rel=0.05) and costs.reduce_fresh_s == pytest.approx(0.01, rel=0.05)
+    for name, value in TRUE.items():
+        assert getattr(costs, name) == pytest.approx(value, rel=0.05, abs=1e-5), name
+    # the simulator gets it, and more workers pay it more often: W = M = 16 has 16 first attempts, W = 2 two
+    job = prediction.sim_job(cal, prediction.Point("wc", INPUT, 16, 2, 16, 2))
+    assert (job.first_map_cpu, job.first_reduce_cpu) == (costs.map_fresh_s, costs.reduce_fresh_s)
+    plain = dataclasses.replace(cal, apps={"wc": dataclasses.replace(costs, map_fresh_s=0.0, reduce_fresh_s=0.0)})
+    extra = {
+        w: prediction.predict(cal, prediction.Point("wc", INPUT, 16, 2, w, 2)).end_to_end_s
+        - prediction.predict(plain, prediction.Point("wc", INPUT, 16, 2, w, 2)).end_to_end_s
+        for w in (2, 16)
+    }
+    assert 0 < extra[2] < extra[16]
 
 
 def test_cores_other_programs_took_slow_the_job_down_as_fewer_cores():

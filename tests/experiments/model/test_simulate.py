@@ -50,9 +50,18 @@ def test_a_timed_out_attempt_keeps_running_and_wins_while_its_backup_is_supersed
 
 
 def test_first_task_cost_goes_to_each_workers_first_attempt_only():
-    r = simulate(SimJob(map_cpu=(1.0,) * 4, reduce_cpu=(1e-9,), workers=2, cores=2, first_task_cpu=0.5))
+    r = simulate(SimJob(map_cpu=(1.0,) * 4, reduce_cpu=(1e-9,), workers=2, cores=2, first_map_cpu=0.5))
     maps = by_task(r, "map")
     assert maps[(0, 1)].end == pytest.approx(1.5) and maps[(2, 1)].end == pytest.approx(2.5)
+
+
+def test_a_worker_whose_first_attempt_is_a_reduce_pays_the_reduce_phases_first_cost():
+    # W = 3 > M = 1: two workers wait through the map stage and start fresh on a reduce
+    r = simulate(SimJob(map_cpu=(1.0,), reduce_cpu=(1.0, 1.0), workers=3, cores=3, first_map_cpu=0.5, first_reduce_cpu=0.25))
+    reduces = by_task(r, "reduce")
+    assert by_task(r, "map")[(0, 1)].end == pytest.approx(1.5)
+    assert [reduces[(k, 1)].end - reduces[(k, 1)].start for k in (0, 1)] == pytest.approx([1.25, 1.25])
+    assert r.end_s == pytest.approx(2.75)
 
 
 def test_dedicated_cpus_do_not_share_and_start_latency_delays_workers():
