@@ -6,9 +6,10 @@
 
 For each CPU set (default: two CPUs, then one) it runs, pinned to that set,
 the calibration sweep (params/calibrate.yaml), the lab's four sweeps
-(map_sweep, reduce_sweep, pairs_wc, pairs_indexer) and the mappers sweep into
-results/validate-model/cpus-<set>/<sweep>/ (resumed when there: rerunning
-measures only what is missing). Then, for every (calibration set, measured
+(map_sweep, reduce_sweep, pairs_wc, pairs_indexer) and the mappers sweep in
+one randomized, interleaved order (the report's; `--seed` plans it again)
+into results/validate-model/cpus-<set>/<sweep>/ (resumed when there:
+rerunning measures only what is missing). Then, for every (calibration set, measured
 set) pair, e.g. 1 CPU -> 2 CPUs, it calibrates on the `calibrate` runs only and
 predicts every point of the sweeps at the measured set's cores, and prints per
 sweep the rank correlation (Spearman) of predicted and measured times, the
@@ -32,7 +33,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mrkit.experiments.sweeps import sweep  # noqa: E402
+from mrkit.experiments.sweeps import interleave  # noqa: E402
+from mrkit.experiments.sweeps.sweep_config import load_sweep  # noqa: E402
 from mrkit.pinning import available, format_cpus, parse_cpus  # noqa: E402
 
 LAB_SWEEPS = ("map_sweep", "reduce_sweep", "pairs_wc", "pairs_indexer", "mappers")
@@ -51,23 +53,29 @@ def _load():
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def measure(out, cpu_sets, repeats, names, quick=False):
-    """Run (or resume) every sweep pinned to every CPU set; a log line per sweep with the load."""
+def measure(out, cpu_sets, repeats, names, quick=False, seed=None):
+    """Run (or resume) the sweeps pinned to each CPU set, as one interleaved experiment per set; a log line per set.
+
+    Calibration runs fall among the measured ones in one randomized order (the report's,
+    `interleave.run_interleaved`): a machine that drifts while it measures (the speed probe of
+    6 December read 0.047 s in the first sweep and 0.052-0.068 s later) then drifts under the
+    calibration and the points it predicts alike, instead of between them.
+    """
     log = out / "measure.log"
     for cpus in cpu_sets:
+        configs = []
         for name in names:
-            target = _dir(out, cpus, name)
             overrides = {"cpus": cpus, "results_dir": str(out / "scratch")}
             if repeats is not None and name != "calibrate":
                 overrides["repeats"] = repeats
-            if quick:
-                overrides["quick"] = True
-            began = time.time()
-            with open(log, "a", encoding="utf-8") as f:
-                f.write(f"{time.strftime('%F %T')} start {name} cpus={cpus} load {_load()}\n")
-            sweep.run_sweep(name, target, progress=sys.stderr.isatty(), **overrides)
-            with open(log, "a", encoding="utf-8") as f:
-                f.write(f"{time.strftime('%F %T')} end   {name} cpus={cpus} load {_load()} ({time.time() - began:.0f} s)\n")
+            configs.append(load_sweep(name, quick=quick, **overrides))
+        dirs = [_dir(out, cpus, name) for name in names]
+        began = time.time()
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%F %T')} start {' '.join(names)} cpus={cpus}, interleaved, load {_load()}\n")
+        interleave.run_interleaved(configs, dirs, seed=seed, progress=sys.stderr.isatty())
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%F %T')} end   cpus={cpus} load {_load()} ({time.time() - began:.0f} s)\n")
 
 
 def _cpus(cpus):
@@ -150,6 +158,9 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "results" / "validate-model"), metavar="DIR")
     parser.add_argument("--sweeps", nargs="+", default=list(LAB_SWEEPS), metavar="NAME")
     parser.add_argument("--quick", action="store_true", help="the sweeps' quick variants: checks the script only")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="the interleaved order's seed (default: a new one, or the recorded one)"
+    )
     stage = parser.add_mutually_exclusive_group()
     stage.add_argument("--measure-only", action="store_true")
     stage.add_argument("--predict-only", action="store_true")
@@ -159,7 +170,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     names = ["calibrate", *args.sweeps]
     if not args.predict_only:
-        measure(out, cpu_sets, args.repeats, names, quick=args.quick)
+        measure(out, cpu_sets, args.repeats, names, quick=args.quick, seed=args.seed)
     if args.measure_only:
         return 0
     rows = predict_all(out, cpu_sets, names)

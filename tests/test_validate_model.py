@@ -1,0 +1,47 @@
+"""bench/validate_model.py: its quick variant measures calibration and lab sweeps as one interleaved experiment.
+
+Quick sweeps' figures mean nothing; what is checked is the order the runs were
+made in (the calibration's among the lab sweeps', not before them) and the
+table the script prints.
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SWEEPS = ["calibrate", "map_sweep", "reduce_sweep", "pairs_wc", "pairs_indexer", "mappers"]
+
+pytestmark = pytest.mark.slow  # the quick sweeps on one CPU: about 10 s
+
+
+@pytest.mark.timeout(600)
+def test_the_calibration_runs_are_interleaved_with_the_runs_they_predict(tmp_path):
+    out = tmp_path / "validate"
+    script = str(ROOT / "bench" / "validate_model.py")
+    done = subprocess.run(
+        [sys.executable, script, "--quick", "--cpus-sets", "0", "--seed", "7", "--out", str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    positions = {}
+    for name in SWEEPS:
+        meta = json.loads((out / "cpus-0" / name / "meta.json").read_text())
+        assert meta["order"]["seed"] == 7 and meta["order"]["interleaved"] == SWEEPS
+        positions[name] = set(pd.read_csv(out / "cpus-0" / name / "runs.csv")["position"])
+    calibration = positions.pop("calibrate")
+    lab = set().union(*positions.values())
+    assert min(lab) < max(calibration) and min(calibration) < max(lab), "calibration runs among the lab's, not in a block"
+    assert "| 1 CPU -> 1 CPU | map_sweep |" in done.stdout and "Targets met on" in done.stdout
+
+
+def test_the_full_plan_shares_no_run_between_the_calibration_and_the_lab_sweeps():
+    """Out of sample: interleaving measures a configuration two sweeps share once, and none of the lab's is the calibration's."""
+    from mrkit.experiments.sweeps import interleave
+    from mrkit.experiments.sweeps.sweep_config import load_sweep
+
+    units = interleave.measurements([load_sweep(name, cpus="0") for name in SWEEPS])
+    assert not [u for u in units if len(u.members) > 1 and any(i == 0 for i, _ in u.members)]
