@@ -583,3 +583,19 @@ def test_only_a_protocol_error_answers_400_and_any_other_exception_in_a_route_an
     assert "mrkit rpc: POST /key-bug failed:" in err and "KeyError: 'absent'" in err, "logged on the server's stderr"
     assert client.call("GET", "/status") == {"ok": True}
     client.close()
+
+
+def test_a_workers_first_call_imports_nothing(server):
+    """A forked worker's first call imported encodings.idna, stringprep and unicodedata (host name encoding),
+    each worker on its own: at W = 100 on 2 CPUs that was CPU beside the map tasks. The parent imports them."""
+    script = (
+        "import sys, mrkit.runtime.worker\n"
+        "from mrkit.runtime.rpc import RpcClient\n"
+        "before = set(sys.modules)\n"
+        f"client = RpcClient({server.url!r}, 'secret')\n"
+        "assert client.call('GET', '/status') == {'ok': True}\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
