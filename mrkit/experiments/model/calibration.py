@@ -14,8 +14,8 @@ partition; keys written: the distinct keys a reduce task outputs, the
 job's keys / R; first: 1 for the first attempt a worker runs. A freshly
 forked worker's first map task cost more per byte than its later ones in
 the records of 6 December, 2 CPUs, W = 2: 104 against 82 ns/B at 3.4 MB, 417
-against 119 at 0.17 MB, about 0.05 s more whatever its size; with W >= M
-every map task is one). The cost per byte may depend on the map task's size s:
+against 119 at 0.17 MB, 0.05-0.08 s more; with W >= M every map task is
+one, so only runs with W < M tell this cost from a task's fixed cost). The cost per byte may depend on the map task's size s:
 per_byte(s) = a + slope * ln(s / lo) over the sizes [lo, hi] the
 calibration ran (held at the nearest end outside them, not extrapolated);
 the cost per record, in the same way, on M, the map tasks whose outputs a
@@ -190,8 +190,10 @@ def _attempt_table(runs, tasks):
     r["run_id"] = r["run_id"].astype(str)
     t = t.merge(r, on="run_id", how="inner")
     t["cpu_s"] = t["cpu_s"] / t["speed"]  # the attempt's CPU at the machine's usual speed
-    # A worker's first attempt of the run, whatever became of it: the one a freshly started process runs.
-    t["fresh"] = (t.sort_values("start").groupby(["run_id", "worker"]).cumcount() == 0).astype(float)
+    # A worker's first attempt of the run, whatever became of it: the one a freshly started process runs
+    # (on a Dask cluster that outlives the run, a warm one). "?" is no one worker: records of workers that died.
+    first = t.sort_values(["start", "attempt"], kind="stable").groupby(["run_id", "worker"]).cumcount() == 0
+    t["fresh"] = (first & (t["worker"].astype(str) != "?")).astype(float)
     maps = t[t["phase"] == "map"]
     keys_per_map = maps.groupby("run_id")["records_out"].mean()
     t["map_keys"] = t["run_id"].map(keys_per_map).fillna(0.0)
