@@ -1,7 +1,7 @@
 """Validate `mrkit predict` on this machine: out-of-sample, with repeats, across core counts.
 
     .venv/bin/python bench/validate_model.py [--cpus-sets 0,1 0] [--repeats 3] [--quick]
-                                             [--measure-only | --predict-only] [--out DIR]
+                                             [--measure-only | --predict-only] [--out DIR] [--seed N]
     make validate-model
 
 For each CPU set (default: two CPUs, then one) it runs, pinned to that set,
@@ -187,7 +187,8 @@ def main(argv=None):
     )
     log = out / "measure.log"
     if log.exists():
-        text += "\nMeasured (load averages 1/5/15 min at start and end of each sweep):\n\n```\n" + log.read_text() + "```\n"
+        when = "load averages 1/5/15 min at the start and end of each CPU set's interleaved sweeps"
+        text += f"\nMeasured ({when}):\n\n```\n" + log.read_text() + "```\n"
     print(text)
     (out / "validation.md").write_text(text, encoding="utf-8")
     (out / "validation.json").write_text(

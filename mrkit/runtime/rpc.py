@@ -24,8 +24,9 @@ close is how the master hears that the worker died.
 """
 
 # A client's first connection encodes the host name with the idna codec, which imports encodings.idna,
-# stringprep and unicodedata: imported here, in the launcher, so that W forked workers do not each import
-# them again (at W = 100 on 2 CPUs, 0.1-0.3 CPU-s less beside the map tasks, medians of 4 pairs).
+# stringprep and unicodedata: imported with this module, which the launcher (backends/local.py) imports
+# before it forks, so that W workers do not each import them again (at W = 100 on 2 CPUs, 0.1-0.3 CPU-s
+# less beside the map tasks, medians of 4 pairs).
 import encodings.idna  # noqa: F401
 import errno
 import hmac

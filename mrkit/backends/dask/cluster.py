@@ -27,9 +27,9 @@ OWN_CLUSTER_CONFIG = {
     # the job had no worker left. Ours restart their workers until the job ends; a worker that never
     # comes back is bounded by the master (no worker connected, task timeouts).
     "distributed.deploy.lost-worker-timeout": "1 day",
-    # No statistical profiler: it samples the task thread's stack every 10 ms, and on 2 cores the map tasks
-    # it interrupts ran 4-6% more CPU (the benchmark's 200 MB word count, docs/dask.md); mrkit's records
-    # already hold each attempt's CPU.
+    # No statistical profiler: it samples the task thread's stack every 10 ms, and on 2 cores the job's
+    # process tree took 5% more CPU with it (8.40 against 8.00 CPU-s, the benchmark's 200 MB word count,
+    # docs/dask.md); mrkit's records already hold each attempt's CPU.
     "distributed.worker.profile.enabled": False,
 }
 # A nanny that has not got its worker process registered this long after starting it gives up, and
