@@ -11,11 +11,10 @@ least squares, the CPU seconds (`cpu_s`) of each successful attempt:
 (files: the intermediate files a map task writes, one per partition it
 fills; those a reduce task reads, one per map task that filled its
 partition; keys written: the distinct keys a reduce task outputs, the
-job's keys / R; first: 1 for the first attempt a worker runs. A freshly
-forked worker's first map task cost more per byte than its later ones in
-the records of 6 December, 2 CPUs, W = 2: 104 against 82 ns/B at 3.4 MB, 417
-against 119 at 0.17 MB, 0.05-0.08 s more; with W >= M every map task is
-one, so only runs with W < M tell this cost from a task's fixed cost). The cost per byte may depend on the map task's size s:
+job's keys / R; first: 1 for the first attempt a worker runs, which costs
+a freshly forked process more, docs/model.md; with W >= M every map task is
+one, so only runs with W < M tell this cost from a task's fixed cost). The
+cost per byte may depend on the map task's size s:
 per_byte(s) = a + slope * ln(s / lo) over the sizes [lo, hi] the
 calibration ran (held at the nearest end outside them, not extrapolated);
 the cost per record, in the same way, on M, the map tasks whose outputs a

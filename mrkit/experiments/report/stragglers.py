@@ -82,25 +82,23 @@ def study_text(table: pd.DataFrame) -> str:
 
     A Markdown table, not a sentence per case: the numbers are the reader's to scan, not prose to read.
     """
-    rows = []
+    rows, unmeasured = [], False
     for (w, f), group in table.groupby(["workers", "slowdown"]):
         base = group[group["backup_tasks"] == "none"]
         others = group[group["backup_tasks"] != "none"]
         if base.empty or others.empty:
             continue
         best = others.loc[others["end_to_end_s"].idxmin()]
+        mark = "*" if round(best["unmeasured"]) else ""
+        unmeasured = unmeasured or bool(mark)
         rows.append(
             f"| {int(w)} | {num(f)}x | {num(base['end_to_end_s'].iloc[0])} | {policy_name(best['backup_tasks'])} | "
             f"{num(best['end_to_end_s'])} | {_saved(best['saved_pct'])} | "
-            f"{num(best['lost_cpu_s'])}{'*' if round(best['unmeasured']) else ''} |"
+            f"{num(best['lost_cpu_s'])}{mark} |"
         )
     if not rows:
         return "The straggler study has no run without backups to compare with."
-    footnote = (
-        "\n\n\\* An attempt was still running at the end: its CPU is not measured."
-        if any(row.endswith("* |") for row in rows)
-        else ""
-    )
+    footnote = "\n\n\\* An attempt was still running at the end: its CPU is not measured." if unmeasured else ""
     return (
         "The best backup policy per case, the tail time it saved and the work it spent (the MapReduce paper's "
         "sort took 44% longer without backups; every policy: the next table):\n\n"
