@@ -35,6 +35,8 @@ def synthetic(
     reduce_per_record=None,
     map_fresh=0.0,
     reduce_fresh=0.0,
+    worker_cpu=0.0,
+    attempt_overhead=0.0,
 ):
     """runs and tasks DataFrames whose every number follows the model with the TRUE costs, exactly.
 
@@ -44,7 +46,8 @@ def synthetic(
     give a cost per byte that depends on the map task's size and per record that depends on the map
     tasks merged, M (default: TRUE's, flat). A reduce task writes the job's keys / R distinct keys,
     the job's keys those of the whole input by the same Heaps law. A worker's first attempt needs
-    `map_fresh` (`reduce_fresh` when it is a reduce) more, before contention.
+    `map_fresh` (`reduce_fresh` when it is a reduce) more, before contention. The workers' own CPU
+    (`workers_cpu_s`) is their attempts' plus `worker_cpu` per worker and `attempt_overhead` per attempt.
     """
     map_per_byte = map_per_byte or (lambda b: TRUE["map_per_byte_s"])
     reduce_per_record = reduce_per_record or (lambda n: TRUE["reduce_per_record_s"])
@@ -112,6 +115,7 @@ def synthetic(
                 end_to_end_s=1.0,
                 cores=cores,
                 master_cpu_s=0.01 + (FORK + MASTER_WORKER) * w + MASTER_TASK * (m + r) + MASTER_FILE * (m * r + r),
+                workers_cpu_s=sum(x["cpu_s"] for x in tasks if x["run_id"] == run_id) + worker_cpu * w + attempt_overhead * (m + r),
                 repeat=0,
             )
         )

@@ -1,10 +1,13 @@
 """timing.py: the column contract (the README's Timings section) and the run summary derived from task records."""
 
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 
-from mrkit.timing import RUN_COLUMNS, STATUSES, TASK_COLUMNS, split_record, summarize, task_record
+from mrkit.timing import RUN_COLUMNS, STATUSES, TASK_COLUMNS, processes_cpu_s, split_record, summarize, task_record
 
 # The README's "Timings" (the project's contract): these columns in this order; later ones are only ever appended.
 DESIGN_TASK_COLUMNS = [
@@ -144,3 +147,27 @@ def test_run_ids_sort_by_time_and_differ():
     ids = {new_run_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", i) for i in ids)
+
+
+BURN_THEN_WAIT = """
+import sys, time
+t = time.process_time()
+while time.process_time() - t < 0.2:
+    pass
+print("burnt", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/schedstat"), reason="read from /proc (Linux)")
+def test_processes_cpu_s_adds_up_live_processes_cpu():
+    child = subprocess.Popen([sys.executable, "-c", BURN_THEN_WAIT], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b"burnt\n"
+        mine, theirs = processes_cpu_s([os.getpid()]), processes_cpu_s([child.pid])
+        assert theirs >= 0.2 and mine > 0
+        assert processes_cpu_s([os.getpid(), child.pid]) >= mine + theirs
+    finally:
+        child.communicate(b"")
+    assert processes_cpu_s([child.pid]) is None, "an ended process is not counted"
+    assert processes_cpu_s([]) == 0.0

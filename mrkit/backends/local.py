@@ -165,6 +165,16 @@ class _Workers:
                 if not master.wait_quietly(0):
                     self._start(self._slot.pop(process))  # a slow worker's replacement is slow too
 
+    def cpu_s(self):
+        """CPU seconds the worker processes now alive have used (their start-up, tasks, the loop between them).
+
+        Taken when the job is done, before they exit; a worker that died (and
+        its replacement's start) is not in it. None without /proc.
+        """
+        with self._lock:
+            pids = [process.pid for process in self.processes]
+        return timing.processes_cpu_s(pids)
+
     def terminate(self):
         """Stop every worker now, and start no more: after a failure or an interrupt nothing they do counts."""
         with self._lock:
@@ -265,6 +275,7 @@ def run_job(
                 on_status(master.status())
         finished = True
         finished_at = timing.now()
+        workers_cpu_s = pool.cpu_s()
         if on_status is not None:
             on_status(master.status())
     finally:
@@ -290,6 +301,7 @@ def run_job(
         slow_workers=slow_workers,
         slowdown=slowdown,
         master_cpu_s=timing.process_cpu_s() - launched_cpu,  # this job's, not the whole process's (sweeps run many)
+        workers_cpu_s=workers_cpu_s,
     )
     return summary, records
 

@@ -65,6 +65,20 @@ def test_run_returns_the_summary_and_a_tasks_frame(corpus, tmp_path):
     assert seen and seen[-1]["phase"] == "done"
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/schedstat"), reason="workers_cpu_s is read from /proc (Linux)")
+def test_the_run_records_the_cpu_its_worker_processes_used_until_the_job_was_done(corpus, tmp_path):
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary, tasks = mrkit.run("wc", corpus[:2], n_map=2, n_reduce=1, workers=6, workdir=tmp_path)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    # six workers that started, ran at most three attempts between them and waited; read before they exited,
+    # so no more than the whole of their (reaped) lives
+    assert 0 < summary["workers_cpu_s"] <= children + 0.005
+    assert summary["workers_cpu_s"] > 0.5 * tasks[tasks.phase != "split"].cpu_s.sum()
+
+
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_notebook_style_functions(tmp_path, start_method):
     """Functions defined inside a function (as in a notebook cell) reach the workers."""

@@ -136,6 +136,10 @@ class Calibration:
     master_task_s: float  # master CPU per task attempt handed out, received, committed
     master_file_s: float  # master CPU per file committed (a rename)
     master_worker_s: float  # master CPU per worker beyond its fork (registration, exit)
+    # A worker process's own CPU outside its attempts (workers_cpu_s less the attempts' cpu_s): per worker
+    # (its start: a forked process's first touches of the pages it shares, connecting) and per attempt it runs.
+    worker_cpu_s: float = 0.0
+    worker_attempt_cpu_s: float = 0.0
     task_start_latency_s: float = 0.0  # ECS: measured task start latency when the records have it
     background: float = 0.0  # cores other programs took while calibrating (median others_cores; see others_cores)
     probe_ref_s: float = 0.0  # the calibration runs' median probe_cpu_s, the speed costs are stated at (0: not recorded)
@@ -403,6 +407,7 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     m, r = usual["n_map"].to_numpy(dtype=float), usual["n_reduce"].to_numpy(dtype=float)
     master = usual.assign(tasks_=m + r, files_=m * r + r)
     (_, per_worker, per_task, per_file), _ = _fit(master, ["one", "workers", "tasks_", "files_"], y="master_cpu_s")
+    worker_cpu, worker_attempt_cpu = _worker_costs(local, tasks)
     cal = Calibration(
         apps=apps,
         launch_s=float(launch),
@@ -410,6 +415,8 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
         master_task_s=float(per_task),
         master_file_s=float(per_file),
         master_worker_s=float(max(0.0, per_worker - fork)),
+        worker_cpu_s=worker_cpu,
+        worker_attempt_cpu_s=worker_attempt_cpu,
         task_start_latency_s=whatif.measured_start_latency(tasks),
         cores_seen=tuple(sorted(set(int(c) for c in runs.get("cores", pd.Series(dtype=int)).dropna()))),
         n_runs=int(len(runs)),
@@ -418,6 +425,30 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
         measured = others_cores(local).dropna()
         background = float(measured.median()) if len(measured) else 0.0
     return dataclasses.replace(cal, background=float(background), probe_ref_s=ref, speed_elasticity=elasticity)
+
+
+def _worker_costs(runs, tasks):
+    """(per worker, per attempt): the worker processes' CPU outside their attempts, at the usual speed.
+
+    Fitted (non-negative least squares) on the runs that recorded
+    `workers_cpu_s` (local runs on Linux): what the workers used until the
+    job was done, less the CPU their attempts recorded, against W and the
+    attempts run. On 6 December, 2 CPUs: 7-17 ms per worker, the same at
+    W = 2 and W = 100, so 100 workers add about a CPU-second the attempts
+    do not show. (0, 0) where no run recorded it.
+    """
+    if "workers_cpu_s" not in runs or "cpu_s" not in tasks:
+        return 0.0, 0.0
+    attempts = tasks[tasks["phase"].isin(["map", "reduce"])].groupby(tasks["run_id"].astype(str))["cpu_s"].agg(["sum", "size"])
+    r = runs.assign(run_id=runs["run_id"].astype(str)).dropna(subset=["workers_cpu_s"])
+    r = r[r["run_id"].isin(attempts.index)]
+    if len(r) < 2:
+        return 0.0, 0.0
+    got = attempts.loc[r["run_id"]]
+    outside = (r["workers_cpu_s"].astype(float).to_numpy() - got["sum"].to_numpy()) / r["speed"].to_numpy()
+    rows = pd.DataFrame({"workers": r["workers"].astype(float).to_numpy(), "attempts": got["size"].astype(float).to_numpy(), "y": outside})
+    (per_worker, per_attempt), _ = _fit(rows, ["workers", "attempts"], y="y")
+    return float(per_worker), float(per_attempt)
 
 
 def calibration_runs(runs):

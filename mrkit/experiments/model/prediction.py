@@ -92,6 +92,8 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
         master_map_cpu=slow * (cal.master_task_s + cal.master_file_s * files_written),
         master_reduce_cpu=slow * (cal.master_task_s + cal.master_file_s),
         master_register_cpu=slow * cal.master_worker_s,
+        worker_cpu=0.0 if ecs else slow * cal.worker_cpu_s,
+        attempt_overhead_cpu=slow * cal.worker_attempt_cpu_s,
         cores=p.cores if ecs else max(0.1 * p.cores, p.cores - (cal.background if p.background is None else p.background)),
         fork_s=0.0 if ecs else slow * cal.fork_s,
         start_latency_s=latency,
@@ -123,7 +125,7 @@ def predict(cal: Calibration, p: Point, **zero) -> Prediction:
 
 # Model terms, and the calibration fields that make them up (decompose zeroes each group).
 TERMS = {
-    "per-task overhead": ("map_fixed_s", "reduce_fixed_s", "master_task_s"),
+    "per-task overhead": ("map_fixed_s", "reduce_fixed_s", "master_task_s", "worker_attempt_cpu_s"),
     "per-file (intermediate files)": ("map_per_file_s", "reduce_per_file_s", "master_file_s"),
     "data work (bytes and records)": (
         "map_per_byte_s",
@@ -132,7 +134,14 @@ TERMS = {
         "reduce_size_slope_s",
         "reduce_per_key_s",
     ),
-    "worker start-up": ("fork_s", "master_worker_s", "task_start_latency_s", "map_fresh_s", "reduce_fresh_s"),
+    "worker start-up": (
+        "fork_s",
+        "master_worker_s",
+        "worker_cpu_s",
+        "task_start_latency_s",
+        "map_fresh_s",
+        "reduce_fresh_s",
+    ),
     "contention between running tasks": ("contention", "reduce_contention"),
     "launch and split": ("launch_s",),
 }

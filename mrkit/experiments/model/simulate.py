@@ -27,7 +27,13 @@ demands instead of code:
   saturating: a wc map task's CPU per byte on this 2-CPU VM was 69 ns
   alone, 80-95 ns beside one other and 110-130 ns among 8 to 22;
 - a worker's first attempt needs more CPU than its later ones (a freshly
-  forked process), by the phase's first-attempt cost.
+  forked process), by the phase's first-attempt cost;
+- a forked worker has CPU work of its own before it first asks for a task
+  (`worker_cpu`: its start, and the loop between tasks, charged up front):
+  it competes for the cores like any process, so at W = 100 on 2 cores the
+  workers' own 1 CPU-second delays the tasks; every attempt costs its
+  worker `attempt_overhead_cpu` beyond the attempt's own CPU (asking,
+  reporting).
 
 Pure Python, deterministic, no I/O: `simulate(SimJob(...))` -> SimResult.
 """
@@ -62,6 +68,8 @@ class SimJob:
     master_map_cpu: float = 0.0  # master CPU to hand out, receive and commit one map attempt
     master_reduce_cpu: float = 0.0
     master_register_cpu: float = 0.0  # master CPU for a worker's first contact
+    worker_cpu: float = 0.0  # a worker's own CPU outside its attempts, spent before it first asks
+    attempt_overhead_cpu: float = 0.0  # a worker's CPU per attempt outside the attempt's own
     fork_s: float = 0.0  # launcher time to start one worker; the master serves after all W
     start_latency_s: float = 0.0  # each worker is ready this long after launch (ECS task start)
     task_timeout: float = TASK_TIMEOUT_S
@@ -119,6 +127,7 @@ class _Sim:
         self.timers = []  # (time, seq, kind, payload)
         self.seq = 0
         self.running = {}  # worker -> [remaining CPU, SimAttempt]
+        self.booting = {}  # worker -> [remaining CPU of its own before it first asks]
         self.fresh = set(range(job.workers))  # workers that have not run an attempt yet
         self.master_queue = deque()  # (kind, worker, attempt or None)
         self.master_left = None  # CPU left of the request being served (the head of the queue), None: idle
@@ -181,7 +190,7 @@ class _Sim:
         self.n_attempts[(phase, index)] = number
         attempt = SimAttempt(phase, index, number, worker, self.t)
         self.attempts.append(attempt)
-        demand = (job.map_cpu if phase == "map" else job.reduce_cpu)[index]
+        demand = (job.map_cpu if phase == "map" else job.reduce_cpu)[index] + job.attempt_overhead_cpu
         if worker in self.fresh:
             demand += job.first_map_cpu if phase == "map" else job.first_reduce_cpu
             self.fresh.discard(worker)
@@ -245,13 +254,14 @@ class _Sim:
             # Forked workers ask at once; they are answered once the master serves.
             self._at(max(job.start_latency_s, job.fork_s * (w + 1)), "ready", w)
         while self.finished is None:
-            runnable = len(self.running) + (self.master_left is not None)
+            runnable = len(self.running) + len(self.booting) + (self.master_left is not None)
             rate = self._rate(runnable)
             worker_rate = self._worker_rate(rate)
             least = min((r[0] for r in self.running.values()), default=math.inf)
             dt_cpu = least / worker_rate if worker_rate > 0 and least < math.inf else math.inf
-            if self.master_left is not None and rate > 0:
-                dt_cpu = min(dt_cpu, self.master_left / rate)
+            if rate > 0:
+                for left in (*self.booting.values(), *([self.master_left] if self.master_left is not None else [])):
+                    dt_cpu = min(dt_cpu, left / rate)
             t_timer = self.timers[0][0] if self.timers else math.inf
             if dt_cpu == math.inf and t_timer == math.inf:
                 raise RuntimeError("simulate: nothing left to happen before the job finished (a bug)")
@@ -268,6 +278,8 @@ class _Sim:
         if dt > 0:
             for entry in self.running.values():
                 entry[0] -= worker_rate * dt
+            for worker in self.booting:
+                self.booting[worker] -= rate * dt
             if self.master_left is not None:
                 self.master_left -= rate * dt
         self.t += max(dt, 0.0)
@@ -277,7 +289,10 @@ class _Sim:
             self.serving = True
             self._next_request()
         elif kind == "ready":
-            self._request("register", payload)
+            if self.job.worker_cpu > 0:
+                self.booting[payload] = self.job.worker_cpu
+            else:
+                self._request("register", payload)
         elif kind == "deadline":
             self._deadline(payload)
 
@@ -286,6 +301,9 @@ class _Sim:
             _, attempt = self.running.pop(worker)
             attempt.end = self.t
             self._request("done", worker, attempt)
+        for worker in [w for w, left in self.booting.items() if left <= _EPS * 10]:
+            del self.booting[worker]
+            self._request("register", worker)
         if self.master_left is not None and self.master_left <= _EPS * 10:
             self._served()
 

@@ -38,6 +38,29 @@ def test_calibration_recovers_the_costs_it_was_made_with():
     assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
     assert cal.master_file_s == pytest.approx(MASTER_FILE, rel=0.02)
     assert cal.master_worker_s == pytest.approx(MASTER_WORKER, rel=0.02)
+    assert (cal.worker_cpu_s, cal.worker_attempt_cpu_s) == pytest.approx((0.0, 0.0), abs=1e-9), "workers doing nothing else"
+
+
+def test_calibration_recovers_the_workers_own_cpu_outside_their_attempts():
+    runs, tasks = synthetic(CONFIGS, worker_cpu=0.012, attempt_overhead=0.002)
+    cal = calibration.calibrate(runs, tasks, background=0)
+    assert cal.worker_cpu_s == pytest.approx(0.012, rel=0.01) and cal.worker_attempt_cpu_s == pytest.approx(0.002, rel=0.01)
+    for name, value in TRUE.items():  # the attempts' own costs are not touched
+        assert getattr(cal.costs("wc"), name) == pytest.approx(value, rel=0.02, abs=1e-6), name
+    # the simulator gets it: at M = 4, R = 2 on 1 core, 96 more workers add their CPU (1.15 s), less what of it
+    # runs while the launcher is still forking (the core is otherwise idle then)
+    job = prediction.sim_job(cal, prediction.Point("wc", INPUT, 4, 2, 100, 1))
+    assert (job.worker_cpu, job.attempt_overhead_cpu) == (cal.worker_cpu_s, cal.worker_attempt_cpu_s)
+    plain = dataclasses.replace(cal, worker_cpu_s=0.0, worker_attempt_cpu_s=0.0)
+    extra = {
+        w: prediction.predict(cal, prediction.Point("wc", INPUT, 4, 2, w, 1)).end_to_end_s
+        - prediction.predict(plain, prediction.Point("wc", INPUT, 4, 2, w, 1)).end_to_end_s
+        for w in (4, 100)
+    }
+    assert 0.5 * 96 * 0.012 < extra[100] - extra[4] <= 96 * 0.012 + 1e-9
+    # runs that did not record it (an older mrkit, another OS) leave it out
+    older = calibration.calibrate(runs.drop(columns="workers_cpu_s"), tasks, background=0)
+    assert (older.worker_cpu_s, older.worker_attempt_cpu_s) == (0.0, 0.0)
 
 
 def test_calibration_recovers_the_contention_of_tasks_running_side_by_side():

@@ -119,3 +119,12 @@ def test_the_timeline_adds_up_to_the_simulated_end(m, r, w, cores):
         assert parts["map hand-out"] < parts["barrier wait"]
     reduce_starts = [a.start for a in result.attempts if a.phase == "reduce"]
     assert parts["reduce stage"] == pytest.approx(result.end_s - min(reduce_starts))  # reduces queued at the barrier
+
+
+def test_a_workers_own_cpu_competes_for_the_cores_before_it_asks_for_a_task():
+    # 4 workers on 1 core boot together (0.1 CPU-s each: 0.4 s), then the one map task runs alone
+    r = simulate(SimJob(map_cpu=(1.0,), reduce_cpu=(1e-9,), workers=4, cores=1, worker_cpu=0.1))
+    assert r.first_task_s == pytest.approx(0.4) and r.end_s == pytest.approx(1.4)
+    # one worker: its start-up, then the map and the reduce, each with the worker's overhead per attempt
+    r = simulate(SimJob(map_cpu=(1.0,), reduce_cpu=(1e-9,), workers=1, cores=1, worker_cpu=0.1, attempt_overhead_cpu=0.2))
+    assert r.end_s == pytest.approx(0.1 + 1.2 + 0.2)
