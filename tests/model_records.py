@@ -115,7 +115,9 @@ def synthetic(
                 end_to_end_s=1.0,
                 cores=cores,
                 master_cpu_s=0.01 + (FORK + MASTER_WORKER) * w + MASTER_TASK * (m + r) + MASTER_FILE * (m * r + r),
-                workers_cpu_s=sum(x["cpu_s"] for x in tasks if x["run_id"] == run_id) + worker_cpu * w + attempt_overhead * (m + r),
+                workers_cpu_s=sum(x["cpu_s"] for x in tasks if x["run_id"] == run_id)
+                + worker_cpu * w
+                + attempt_overhead * (m + r),
                 repeat=0,
             )
         )

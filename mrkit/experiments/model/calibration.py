@@ -446,7 +446,9 @@ def _worker_costs(runs, tasks):
         return 0.0, 0.0
     got = attempts.loc[r["run_id"]]
     outside = (r["workers_cpu_s"].astype(float).to_numpy() - got["sum"].to_numpy()) / r["speed"].to_numpy()
-    rows = pd.DataFrame({"workers": r["workers"].astype(float).to_numpy(), "attempts": got["size"].astype(float).to_numpy(), "y": outside})
+    rows = pd.DataFrame(
+        {"workers": r["workers"].astype(float).to_numpy(), "attempts": got["size"].astype(float).to_numpy(), "y": outside}
+    )
     (per_worker, per_attempt), _ = _fit(rows, ["workers", "attempts"], y="y")
     return float(per_worker), float(per_attempt)
 

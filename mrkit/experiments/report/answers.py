@@ -134,7 +134,8 @@ _WHY = {
     "per-file (intermediate files)": "every map task writes one file per reduce partition, so M×R files are "
     "written, renamed and read back, and each reducer merges M of them",
     "data work (bytes and records)": "the data itself has to be read, tokenised and merged",
-    "worker start-up": "each worker is a process that has to start, register and run its own loop, on the same cores as the tasks",
+    "worker start-up": "each worker is a process that has to start, register and run its own loop, on the same "
+    "cores as the tasks",
     "contention between running tasks": "tasks running side by side slow each other down (shared caches, memory "
     "bandwidth, context switches) beyond sharing the cores",
     "launch and split": "the launch and the split happen once, before any task",
