@@ -150,17 +150,21 @@ def test_run_ids_sort_by_time_and_differ():
 
 
 BURN_THEN_WAIT = """
-import sys, time
-t = time.process_time()
-while time.process_time() - t < 0.2:
-    pass
+import sys, threading, time
+def burn():
+    t = time.thread_time()
+    while time.thread_time() - t < 0.2:
+        pass
+worker = threading.Thread(target=burn)
+worker.start()
+worker.join()
 print("burnt", flush=True)
 sys.stdin.read()
 """
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/schedstat"), reason="read from /proc (Linux)")
-def test_processes_cpu_s_adds_up_live_processes_cpu():
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="processes' CPU clocks are read the Linux way")
+def test_processes_cpu_s_adds_up_live_processes_cpu_all_threads_included():
     child = subprocess.Popen([sys.executable, "-c", BURN_THEN_WAIT], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert child.stdout.readline() == b"burnt\n"
