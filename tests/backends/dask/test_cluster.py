@@ -163,3 +163,37 @@ def test_the_workers_of_a_cluster_of_our_own_run_without_the_statistical_profile
     with connect(None, 2) as (client, own):
         profiling = client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks)
     assert own and len(profiling) == 2 and not any(profiling.values())
+
+
+@pytest.mark.timeout(300)
+def test_the_event_loops_of_a_cluster_of_our_own_wake_once_a_second_not_every_20_ms():
+    """A wake-up takes the GIL from the task thread: the lag tick and the memory monitor run each second."""
+    from mrkit.backends.dask.cluster import connect
+
+    def intervals(dask_worker):
+        return {name: float(dask_worker.periodic_callbacks[name].callback_time) for name in ("tick", "memory_monitor")}
+
+    with connect(None, 2) as (client, own):
+        workers = client.run(intervals)
+        scheduler_tick = client.run_on_scheduler(
+            lambda dask_scheduler: float(dask_scheduler.periodic_callbacks["tick"].callback_time)
+        )
+    assert own and len(workers) == 2
+    assert all(found == {"tick": 1000.0, "memory_monitor": 1000.0} for found in workers.values()) and scheduler_tick == 1000.0
+
+
+@pytest.mark.timeout(300)
+def test_a_cluster_of_our_own_serves_no_http_routes():
+    """Nothing reads its metrics or health pages, and serving them costs imports at every job's start."""
+    import urllib.error
+    import urllib.request
+
+    from mrkit.backends.dask.cluster import connect
+
+    with connect(None, 1) as (client, own):
+        port = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.http_server.port)
+        for page in ("health", "metrics"):
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/{page}", timeout=30)
+            assert answer.value.code == 404, page
+    assert own
