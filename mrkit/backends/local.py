@@ -169,7 +169,7 @@ class _Workers:
         """CPU seconds the worker processes now alive have used (their start-up, tasks, the loop between them).
 
         Taken when the job is done, before they exit; a worker that died (and
-        its replacement's start) is not in it. None without /proc.
+        its replacement's start) is not in it. None where it cannot be read (not Linux).
         """
         with self._lock:
             pids = [process.pid for process in self.processes]

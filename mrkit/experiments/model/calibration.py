@@ -32,8 +32,10 @@ errors beats flat's by SHAPE_EVIDENCE, so an app whose cost per byte does
 not move with size gets a flat curve (slope 0). The number of distinct keys a map task of b bytes emits
 (Heaps' law, records = k * b^beta, which sizes the reduce side), and from
 the runs: the launch cost and the launcher's time per forked worker
-(`startup_s = launch + fork * W`) and the master's CPU per task, per file it
-commits and per worker (`master_cpu_s`). CPU seconds, not wall seconds, are
+(`startup_s = launch + fork * W`), the master's CPU per task, per file it
+commits and per worker (`master_cpu_s`), and the workers' own CPU outside
+their attempts, per worker and per attempt (`workers_cpu_s` less the
+attempts' `cpu_s`). CPU seconds, not wall seconds, are
 what makes calibration portable across core counts: wall time inflated by
 sharing cores is the simulator's business.
 
@@ -433,9 +435,9 @@ def _worker_costs(runs, tasks):
     Fitted (non-negative least squares) on the runs that recorded
     `workers_cpu_s` (local runs on Linux): what the workers used until the
     job was done, less the CPU their attempts recorded, against W and the
-    attempts run. On 6 December, 2 CPUs: 7-17 ms per worker, the same at
-    W = 2 and W = 100, so 100 workers add about a CPU-second the attempts
-    do not show. (0, 0) where no run recorded it.
+    attempts run. In the validation of 6 December: 10.5 ms per worker and
+    0.8 ms per attempt on 2 CPUs and on 1, so 100 workers add about a
+    CPU-second the attempts do not show. (0, 0) where no run recorded it.
     """
     if "workers_cpu_s" not in runs or "cpu_s" not in tasks:
         return 0.0, 0.0

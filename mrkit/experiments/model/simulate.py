@@ -127,7 +127,7 @@ class _Sim:
         self.timers = []  # (time, seq, kind, payload)
         self.seq = 0
         self.running = {}  # worker -> [remaining CPU, SimAttempt]
-        self.booting = {}  # worker -> [remaining CPU of its own before it first asks]
+        self.booting = {}  # worker -> CPU of its own left to run before it first asks
         self.fresh = set(range(job.workers))  # workers that have not run an attempt yet
         self.master_queue = deque()  # (kind, worker, attempt or None)
         self.master_left = None  # CPU left of the request being served (the head of the queue), None: idle
