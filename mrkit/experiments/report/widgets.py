@@ -9,7 +9,9 @@ chart, `plots.timeline_plot`) and a speedup plot over every run so far.
 Every run is recorded as a sweep's are: its files in
 `<results_dir>/interactive/<run id>/`, its rows appended to
 `<results_dir>/interactive/runs.csv` and `tasks.csv`; `runs_table` shows
-them and is redrawn after each run, so a cell that displays it stays current.
+them (their timing columns: every column would pass pandas' 20 in a notebook,
+which then elides the middle ones) and is redrawn after each run, so a cell
+that displays it stays current.
 
 Widgets are updated from the run's thread: ipywidgets sends the change
 messages from there. An Output's content is set on its `outputs` trait
@@ -99,7 +101,7 @@ class InteractiveLab:
     `inputs`: files or directories; None makes (once) the built-in corpus under
     `results_dir`/corpus. Every run's summary accumulates in `runs` and its task
     attempts in `tasks` (the runs.csv / tasks.csv columns), and both are appended
-    to `records` (`<results_dir>/interactive/`); `runs_table` shows `runs`, live.
+    to `records` (`<results_dir>/interactive/`); `runs_table` shows `runs`' timing columns, live.
     """
 
     def __init__(self, inputs=None, results_dir="results", apps=APPS, n_map=8, n_reduce=4, workers=2):
@@ -226,7 +228,7 @@ class InteractiveLab:
         self._replace(self.timings, table.style.format(lambda v: f"{v:.3f}" if isinstance(v, float) else v))
         self._replace(self.gantt, plots.figure_image(plots.timeline_plot(self.tasks, run_id), dpi=90))
         self._replace(self.speedup, plots.figure_image(speedup_figure(self.runs), dpi=90))
-        self._replace(self.runs_table, self.runs)
+        self._replace(self.runs_table, self.runs[["run_id", *TIMING_COLUMNS]])
 
     @staticmethod
     def _replace(output, obj):
