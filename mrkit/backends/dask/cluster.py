@@ -34,8 +34,8 @@ OWN_CLUSTER_CONFIG = {
     # Each worker's event loop wakes every 20 ms to measure its own lag, and every 100 ms to read the
     # process's memory (its nanny too): each wake-up takes the GIL from the task thread, which runs
     # mrkit's worker (`dask`) or an attempt (`dask-tasks`). Every second is enough for a lag warning
-    # and for a memory limit of gigabytes. On the benchmark's 200 MB word count (2 cores, 6 rounds)
-    # the map attempts' summed time fell from 7.50 to 6.36 s, local's being 6.37 (docs/dask.md).
+    # and for a memory limit of gigabytes. On the benchmark's 200 MB word count (2 cores, 10 rounds)
+    # the map attempts' summed time fell from 7.90 to 7.14 s, local's being 7.37 (docs/dask.md).
     "distributed.admin.tick.interval": "1s",
     "distributed.worker.memory.monitor-interval": "1s",
     # No HTTP routes (Prometheus metrics, health, info) on the scheduler or the workers: nothing reads
