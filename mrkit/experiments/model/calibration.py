@@ -429,6 +429,12 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     return dataclasses.replace(cal, background=float(background), probe_ref_s=ref, speed_elasticity=elasticity)
 
 
+def _attempts_cpu(tasks):
+    """Per run (by its id as text): its map and reduce attempts' summed `cpu_s` ("sum") and their number ("size")."""
+    attempts = tasks[tasks["phase"].isin(["map", "reduce"])]
+    return attempts.groupby(attempts["run_id"].astype(str))["cpu_s"].agg(["sum", "size"])
+
+
 def _worker_costs(runs, tasks):
     """(per worker, per attempt): the worker processes' CPU outside their attempts, at the usual speed.
 
@@ -441,7 +447,7 @@ def _worker_costs(runs, tasks):
     """
     if "workers_cpu_s" not in runs or "cpu_s" not in tasks:
         return 0.0, 0.0
-    attempts = tasks[tasks["phase"].isin(["map", "reduce"])].groupby(tasks["run_id"].astype(str))["cpu_s"].agg(["sum", "size"])
+    attempts = _attempts_cpu(tasks)
     r = runs.assign(run_id=runs["run_id"].astype(str)).dropna(subset=["workers_cpu_s"])
     r = r[r["run_id"].isin(attempts.index)]
     if len(r) < 2:
@@ -501,7 +507,7 @@ def speed_elasticity(runs, tasks, ref) -> float:
     """
     if not ref or "probe_cpu_s" not in runs or "cpu_s" not in tasks:
         return 1.0
-    cpu = tasks[tasks["phase"].isin(["map", "reduce"])].groupby(tasks["run_id"].astype(str))["cpu_s"].sum()
+    cpu = _attempts_cpu(tasks)["sum"]
     r = runs.assign(cpu_=runs["run_id"].astype(str).map(cpu), probe_=runs["probe_cpu_s"].astype(float))
     r = r[(r["cpu_"] > 0) & (r["probe_"] > 0)]
     config = ["app", *CONFIG_BY] + (["cores"] if "cores" in r else [])
