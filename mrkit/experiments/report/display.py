@@ -215,7 +215,7 @@ def show_header(results, title=REPORT_TITLE, checks=False):
                 "results": _shown_path(r.path),
             }
         )
-    show.show(show.styled(pd.DataFrame(rows)).format({"input (MiB)": "{:.1f}", "sweep time (s)": "{:.0f}"}, na_rep="–"))
+    show.show(show.styled(pd.DataFrame(rows), {"input (MiB)": "{:.1f}", "sweep time (s)": "{:.0f}"}))
 
 
 def verification_table(runs):

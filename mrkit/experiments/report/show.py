@@ -21,6 +21,10 @@ def show_markdown(text):
     show(Markdown(text))
 
 
-def styled(table):
-    """A table for display: no row numbers, 3 decimals, a dash for what one run cannot give (CI, CV)."""
-    return table.style.hide(axis="index").format(precision=3, na_rep="–")
+def styled(table, formats=None):
+    """A table for display: no row numbers, 3 decimals, a dash for what one run cannot give (CI, CV).
+
+    `formats` gives some columns a format of their own ({column: "{:g}"}); the
+    others keep 3 decimals (a second Styler.format call would reset them to 6).
+    """
+    return table.style.hide(axis="index").format(formats or {}, precision=3, na_rep="–")

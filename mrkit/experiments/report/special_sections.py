@@ -86,7 +86,7 @@ def show_stragglers(result, dpi=100):
         "saved (%)": "{:.1f}",
         "extra CPU (%)": "{:.1f}",
     }
-    show.show(show.styled(shown).format(counts, na_rep="–"))
+    show.show(show.styled(shown, counts))
     runs = result.runs.assign(backup_tasks=result.runs["backup_tasks"].fillna("none").astype(str))
     worst = runs[runs["slowdown"] == runs["slowdown"].max()]
     w = int(worst["workers"].min())
@@ -109,7 +109,7 @@ def show_engines(result, dpi=100):
     table = engines.engine_table(runs, tasks)
     table = table.assign(gap_ms=table["gap_s"] * 1000)[["backend", "runs", "startup_s", "gap_ms", "gaps"]]
     table.columns = ["backend", "runs", "start-up (s)", "median task gap (ms)", "gaps"]
-    show.show(show.styled(table).format({"gaps": "{:g}"}, na_rep="–"))
+    show.show(show.styled(table, {"gaps": "{:g}"}))
     e2e = engines.end_to_end_table(runs).rename(columns={"n_map": "M", "n_reduce": "R", "workers": "W"})
     show.show(show.styled(e2e))
     crash = engines.crash_table(runs, tasks)
