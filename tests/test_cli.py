@@ -3,6 +3,8 @@
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -221,6 +223,34 @@ def test_run_json_summary_has_the_contract_columns(corpus, tmp_path):
     assert summary["end_to_end_s"] >= summary["map_wall_s"] + summary["reduce_wall_s"]
     assert summary["input_bytes"] == sum(os.path.getsize(p) for p in corpus[:2])
     assert len(list((tmp_path / "out").glob("mr-out-*"))) == 2
+
+
+def test_run_keeps_what_its_imports_made_out_of_the_collector_and_runs_the_job_with_it_on(corpus, tmp_path):
+    # gc.freeze's recipe (mrkit.cli.jobs): the job starts with the collector on and the imports' objects
+    # (here the CLI's own command function) in the permanent generation, which gc.get_objects() leaves out.
+    script = f"""
+import gc, json, sys
+import mrkit.cli, mrkit.cli.jobs
+from mrkit.backends import BACKENDS, get_backend
+
+real = get_backend("local")
+
+def probe(app, inputs, **options):
+    ids = {{id(o) for o in gc.get_objects()}}
+    print(json.dumps({{"enabled": gc.isenabled(), "cmd_run_collected": id(mrkit.cli.jobs.cmd_run) in ids,
+                      "probe_collected": id(probe) in ids}}), file=sys.stderr)
+    return real(app, inputs, **options)
+
+BACKENDS["local"] = probe
+print("before the command, cmd_run collected:", id(mrkit.cli.jobs.cmd_run) in {{id(o) for o in gc.get_objects()}}, file=sys.stderr)
+sys.exit(mrkit.cli.main(["run", "wc", "-r", "2", {corpus[0]!r}, "--workdir", "out"]))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "before the command, cmd_run collected: True" in result.stderr
+    state = json.loads(next(line for line in result.stderr.splitlines() if line.startswith("{")))
+    assert state == {"enabled": True, "cmd_run_collected": False, "probe_collected": False}
+    assert sorted(p.name for p in (tmp_path / "out").glob("mr-out-*")) == ["mr-out-0", "mr-out-1"]
 
 
 def test_master_clears_stale_outputs(corpus, tmp_path):

@@ -14,41 +14,22 @@ reference implementation.
 
 `BACKENDS` maps names to such functions, as `mrkit.storage.SCHEMES` maps URL
 schemes to openers: the sweep looks its `backend` up here and knows no backend
-itself. The built-in entries import their module on first use, so a local sweep
-never imports boto3 or distributed. `register_backend` adds one.
+itself. The built-in entries name their function, imported on first lookup, so a
+local sweep never imports boto3 or distributed. `register_backend` adds one.
 """
+
+import importlib
 
 from mrkit.errors import UsageError
 
-
-def _run_local(app, inputs, **options):
-    from mrkit.backends.local import run_job
-
-    return run_job(app, inputs, **options)
-
-
-def _run_ecs(app, inputs, **options):
-    from mrkit.backends.ecs.run import run_job  # boto3 is imported only when a job uses ECS
-
-    return run_job(app, inputs, **options)
-
-
-def _run_dask(app, inputs, **options):
-    from mrkit.backends.dask.job import run_on_dask  # distributed is imported only when a job uses Dask
-    from mrkit.backends.dask.workers import WorkerLoops
-
-    return run_on_dask(WorkerLoops, app, inputs, **options)
-
-
-def _run_dask_tasks(app, inputs, **options):
-    from mrkit.backends.dask.job import run_on_dask
-    from mrkit.backends.dask.scheduled import DaskAttempts
-
-    return run_on_dask(DaskAttempts, app, inputs, **options)
-
-
-# name -> run(app, inputs, **options) -> (summary, records); register_backend adds more.
-BACKENDS = {"local": _run_local, "ecs": _run_ecs, "dask": _run_dask, "dask-tasks": _run_dask_tasks}
+# name -> run(app, inputs, **options) -> (summary, records), or "module:function" naming one, imported on
+# first lookup (so a local sweep never imports boto3 or distributed); register_backend adds more.
+BACKENDS = {
+    "local": "mrkit.backends.local:run_job",
+    "ecs": "mrkit.backends.ecs.run:run_job",
+    "dask": "mrkit.backends.dask.workers:run",
+    "dask-tasks": "mrkit.backends.dask.scheduled:run",
+}
 
 
 def register_backend(name, run):
@@ -57,8 +38,12 @@ def register_backend(name, run):
 
 
 def get_backend(name):
-    """The run function registered under `name`; a one-line UsageError naming the known ones otherwise."""
+    """The run function registered under `name`, its module imported; a one-line UsageError naming the known ones otherwise."""
     try:
-        return BACKENDS[name]
+        run = BACKENDS[name]
     except KeyError:
         raise UsageError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}") from None
+    if isinstance(run, str):
+        module, _, function = run.partition(":")
+        run = getattr(importlib.import_module(module), function)
+    return run

@@ -1,5 +1,7 @@
 """Commands that run one job: `sequential`, `master`, `worker` and `run` (a master plus local workers)."""
 
+import contextlib
+import gc
 import os
 import signal
 import sys
@@ -186,22 +188,44 @@ def configure_run(p):
     )
 
 
+@contextlib.contextmanager
+def _imports_kept_from_the_collector():
+    """What the imports inside make is frozen out of the garbage collector for the rest of this process.
+
+    `gc.freeze`'s documented recipe for a process that forks workers: no
+    collection while imports allocate (they free next to nothing), then
+    everything made so far moved to the permanent generation, which neither
+    the job's collections (here, and in workers forked from here, whose
+    pages then stay shared) nor the interpreter's exit walk again. On the
+    benchmark's 200 MB word count `--backend dask` exits ~0.1 s sooner (README,
+    Beyond one machine). Only for a process that ends with its job: a
+    notebook's kernel would never collect cycles among its frozen objects.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def cmd_run(args):
     from mrkit.backends import get_backend
     from mrkit.progress import TaskProgress
 
-    dask = {}
-    if args.backend != "local":
-        from mrkit.extras import require
-
-        require("dask")
-        dask["scheduler"] = args.scheduler
-    elif args.scheduler is not None:
+    if args.backend == "local" and args.scheduler is not None:
         raise UsageError("--scheduler names a Dask scheduler: use it with --backend dask or dask-tasks")
+    dask = {} if args.backend == "local" else {"scheduler": args.scheduler}
+    with _imports_kept_from_the_collector():
+        if dask:
+            from mrkit.extras import require
+
+            require("dask")
+        run = get_backend(args.backend)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: workers are stopped, the lock released
     progress = TaskProgress("mrkit run")
     try:
-        summary, records = get_backend(args.backend)(
+        summary, records = run(
             args.app,
             args.inputs,
             n_map=args.n_map,

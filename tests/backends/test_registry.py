@@ -33,6 +33,16 @@ def test_looking_up_backends_imports_none_of_them():
     assert "boto3" not in loaded and "mrkit.backends.ecs" not in loaded
 
 
+def test_a_built_in_backend_is_imported_when_it_is_looked_up_and_not_before():
+    before = _fresh_modules("import mrkit.backends")
+    after = _fresh_modules("import mrkit.backends; mrkit.backends.get_backend('local')")
+    assert "mrkit.backends.local" not in before and "mrkit.backends.local" in after
+    assert "mrkit.backends.ecs.run" not in after
+    from mrkit.backends.local import run_job
+
+    assert backends.get_backend("local") is run_job
+
+
 def test_the_stand_in_builds_on_fargate_without_the_launcher():
     loaded = _fresh_modules("import mrkit.backends.ecs.standin")
     assert "mrkit.backends.ecs.fargate" in loaded and "mrkit.backends.ecs.launcher" not in loaded

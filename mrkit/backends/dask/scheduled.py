@@ -22,6 +22,7 @@ from distributed.scheduler import KilledWorker
 
 from mrkit import timing
 from mrkit.backends.dask import remote
+from mrkit.backends.dask.job import run_on_dask
 from mrkit.runtime.rpc import MasterGone, RpcClient
 
 
@@ -129,3 +130,8 @@ class DaskAttempts:
             elif record["phase"] != "split":
                 record["worker"], record["host"], record["pid"] = "?", "?", 0  # it died before it could say where
         return records
+
+
+def run(app, inputs, **options):
+    """The `dask-tasks` backend (mrkit.backends.BACKENDS): job.run_on_dask with each attempt a Dask task."""
+    return run_on_dask(DaskAttempts, app, inputs, **options)

@@ -15,6 +15,7 @@ from distributed import as_completed
 from distributed.scheduler import KilledWorker
 
 from mrkit.backends.dask import checks, remote
+from mrkit.backends.dask.job import run_on_dask
 
 
 def _loopback(address):
@@ -122,3 +123,8 @@ class WorkerLoops:
 
     def records(self, records):
         return records
+
+
+def run(app, inputs, **options):
+    """The `dask` backend (mrkit.backends.BACKENDS): job.run_on_dask with mrkit's workers as Dask tasks."""
+    return run_on_dask(WorkerLoops, app, inputs, **options)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mrkit.backends import BACKENDS
+from mrkit.backends import BACKENDS, get_backend
 from mrkit.experiments.sweeps import interleave, results, sweep_config
 
 pytestmark = pytest.mark.timeout(120)
@@ -29,7 +29,7 @@ def lab(tmp_path, name, **overrides):
 def calls(monkeypatch):
     """Route the local backend through a recorder: (M, R, W, repeat) per real run."""
     seen = []
-    real = BACKENDS["local"]
+    real = get_backend("local")
 
     def recording(app, inputs, **kw):
         seen.append((kw["n_map"], kw["n_reduce"], kw["workers"], kw["repeat"]))
@@ -105,7 +105,7 @@ def test_interleaved_sweeps_measure_a_shared_configuration_once_and_each_write_t
 @pytest.mark.slow
 def test_a_killed_interleaved_report_resumes_measuring_only_what_is_missing(tmp_path, monkeypatch):
     configs = [lab(tmp_path, "map_sweep"), lab(tmp_path, "reduce_sweep")]
-    seen, real = [], BACKENDS["local"]
+    seen, real = [], get_backend("local")
 
     def killed_after_four(app, inputs, **kw):
         if len(seen) == 4:
@@ -152,7 +152,7 @@ def test_a_killed_interleaved_report_resumes_measuring_only_what_is_missing(tmp_
 
 @pytest.mark.slow
 def test_a_noisy_shared_point_gets_extra_repeats_in_the_interleaved_order_and_both_sweeps_keep_them(tmp_path, monkeypatch):
-    seen, real = [], BACKENDS["local"]
+    seen, real = [], get_backend("local")
 
     def steered(app, inputs, **kw):  # (10, 5) alternates 1 s and 3 s: its interval stays wide
         summary, records = real(app, inputs, **kw)
@@ -245,9 +245,9 @@ def test_a_report_killed_outright_resumes_in_the_order_it_recorded(tmp_path, cal
     results_dir = tmp_path / "results"
     script = f"""
 import os, signal
-from mrkit.backends import BACKENDS
+from mrkit.backends import BACKENDS, get_backend
 from mrkit.experiments.sweeps import interleave, sweep_config
-real, seen = BACKENDS["local"], []
+real, seen = get_backend("local"), []
 def killed_in_the_third_run(app, inputs, **kw):
     seen.append(1)
     if len(seen) == 3:

@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from mrkit.backends import BACKENDS
+from mrkit.backends import BACKENDS, get_backend
 from mrkit.experiments.sweeps import results, sweep, sweep_config
 from mrkit.timing import RUN_COLUMNS, TASK_COLUMNS
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(60)
 def calls(monkeypatch):
     """Route the local backend through a recorder: (config_id, repeat) per real run."""
     seen = []
-    real = BACKENDS["local"]
+    real = get_backend("local")
 
     def recording(app, inputs, **kw):
         seen.append((f"m{kw['n_map']}-r{kw['n_reduce']}-w{kw['workers']}", kw["repeat"]))
@@ -161,7 +161,7 @@ def test_resume_refuses_other_parameters_but_allows_more_repeats(tmp_path, calls
 @pytest.fixture
 def steered(monkeypatch):
     """Real runs whose recorded end_to_end_s is set per configuration: m5 always 1.0 s, m10 alternating 1 and 3 s."""
-    real = BACKENDS["local"]
+    real = get_backend("local")
     seen = []
 
     def backend(app, inputs, **kw):
