@@ -242,7 +242,8 @@ def probe(app, inputs, **options):
     return real(app, inputs, **options)
 
 BACKENDS["local"] = probe
-print("before the command, cmd_run collected:", id(mrkit.cli.jobs.cmd_run) in {{id(o) for o in gc.get_objects()}}, file=sys.stderr)
+collected = id(mrkit.cli.jobs.cmd_run) in {{id(o) for o in gc.get_objects()}}
+print("before the command, cmd_run collected:", collected, file=sys.stderr)
 sys.exit(mrkit.cli.main(["run", "wc", "-r", "2", {corpus[0]!r}, "--workdir", "out"]))
 """
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)

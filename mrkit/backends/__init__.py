@@ -13,8 +13,8 @@ fails raises `mrkit.errors.JobFailed`. `mrkit.backends.local.run_job` is the
 reference implementation.
 
 `BACKENDS` maps names to such functions, as `mrkit.storage.SCHEMES` maps URL
-schemes to openers: the sweep looks its `backend` up here and knows no backend
-itself. The built-in entries name their function, imported on first lookup, so a
+schemes to openers: the sweep looks its `backend` up here (`get_backend`) and
+knows no backend itself. The built-in entries name their function, imported on first lookup, so a
 local sweep never imports boto3 or distributed. `register_backend` adds one.
 """
 
