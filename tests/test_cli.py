@@ -322,6 +322,7 @@ def test_a_missing_token_file_is_one_line(tmp_path):
     [
         (["sweep", "map_sweep", "--quick"], "pandas", "experiments"),
         (["report", "--quick"], "papermill", "notebooks"),
+        (["run", "wc", "in.txt", "--backend", "dask"], "distributed", "dask"),
     ],
 )
 def test_a_command_whose_optional_stack_is_missing_names_the_extra(tmp_path, args, module, extra):

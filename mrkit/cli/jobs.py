@@ -218,11 +218,7 @@ def cmd_run(args):
         raise UsageError("--scheduler names a Dask scheduler: use it with --backend dask or dask-tasks")
     dask = {} if args.backend == "local" else {"scheduler": args.scheduler}
     with _imports_kept_from_the_collector():
-        if dask:
-            from mrkit.extras import require
-
-            require("dask")
-        run = get_backend(args.backend)
+        run = get_backend(args.backend)  # a missing extra (distributed) is main()'s one-line error
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: workers are stopped, the lock released
     progress = TaskProgress("mrkit run")
     try:
