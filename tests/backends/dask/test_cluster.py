@@ -197,3 +197,26 @@ def test_a_cluster_of_our_own_serves_no_http_routes():
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/{page}", timeout=30)
             assert answer.value.code == 404, page
     assert own
+
+
+@pytest.mark.timeout(300)
+def test_the_workers_of_a_cluster_of_our_own_inherit_the_package_versions_read_before_they_fork(tmp_path):
+    """Each worker sends its packages' versions when it registers; read once in the process the workers fork from,
+    they are found in distributed's per-process cache (hits), not read from disk again in each worker (misses)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "versions.py"
+    script.write_text(
+        "import json\n"
+        "from distributed.versions import _version_cached\n"
+        "from mrkit.backends.dask.cluster import connect\n"
+        "if __name__ == '__main__':\n"
+        "    with connect(None, 2) as (client, own):\n"
+        "        found = client.run(lambda: _version_cached.cache_info().hits)\n"
+        "    print(json.dumps(sorted(found.values())))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    hits = json.loads(done.stdout)
+    assert len(hits) == 2 and all(n > 0 for n in hits), hits
