@@ -14,8 +14,7 @@ reference implementation.
 
 `BACKENDS` maps names to such functions, as `mrkit.storage.SCHEMES` maps URL
 schemes to openers: the sweep looks its `backend` up here (`get_backend`) and
-knows no backend itself. The built-in entries name their function, imported on first lookup, so a
-local sweep never imports boto3 or distributed. `register_backend` adds one.
+knows no backend itself. `register_backend` adds one.
 """
 
 import importlib
