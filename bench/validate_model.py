@@ -33,6 +33,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mrkit.errors import MrkitError  # noqa: E402
 from mrkit.experiments.sweeps import interleave  # noqa: E402
 from mrkit.experiments.sweeps.sweep_config import load_sweep  # noqa: E402
 from mrkit.pinning import available, format_cpus, parse_cpus  # noqa: E402
@@ -159,7 +160,10 @@ def main(argv=None):
     parser.add_argument("--sweeps", nargs="+", default=list(LAB_SWEEPS), metavar="NAME")
     parser.add_argument("--quick", action="store_true", help="the sweeps' quick variants: checks the script only")
     parser.add_argument(
-        "--seed", type=int, default=None, help="the interleaved order's seed (default: a new one, or the recorded one)"
+        "--seed",
+        type=int,
+        default=None,
+        help="the interleaved order's seed (default: a new one; a resumed set keeps its recorded one, and another is an error)",
     )
     stage = parser.add_mutually_exclusive_group()
     stage.add_argument("--measure-only", action="store_true")
@@ -170,7 +174,11 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     names = ["calibrate", *args.sweeps]
     if not args.predict_only:
-        measure(out, cpu_sets, args.repeats, names, quick=args.quick, seed=args.seed)
+        try:
+            measure(out, cpu_sets, args.repeats, names, quick=args.quick, seed=args.seed)
+        except MrkitError as exc:  # a resumed set asked for another seed, a bad sweep name: one line, not a traceback
+            print(f"validate_model: error: {exc}", file=sys.stderr)
+            return 2
     if args.measure_only:
         return 0
     rows = predict_all(out, cpu_sets, names)

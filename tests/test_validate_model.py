@@ -40,6 +40,17 @@ def test_the_calibration_runs_are_interleaved_with_the_runs_they_predict(tmp_pat
     assert min(lab) < max(calibration) and min(calibration) < max(lab)
     assert "| 1 CPU -> 1 CPU | map_sweep |" in done.stdout and "Targets met on" in done.stdout
 
+    # Resumed with another seed: its runs were measured in seed 7's order, and stay recorded so, untouched.
+    before = {name: (out / f"cpus-{cpu}" / name / "runs.csv").read_bytes() for name in SWEEPS}
+    again = subprocess.run(
+        [sys.executable, script, "--quick", "--cpus-sets", cpu, "--seed", "8", "--out", str(out)], capture_output=True, text=True
+    )
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1 and "seed 7, not 8" in again.stderr
+    for name in SWEEPS:
+        assert json.loads((out / f"cpus-{cpu}" / name / "meta.json").read_text())["order"]["seed"] == 7
+        assert (out / f"cpus-{cpu}" / name / "runs.csv").read_bytes() == before[name]
+
 
 def test_the_full_plan_shares_no_run_between_the_calibration_and_the_lab_sweeps():
     """Out of sample: interleaving measures a configuration two sweeps share once, and none of the lab's is the calibration's."""

@@ -107,7 +107,8 @@ def configure_report(p):
         "--seed",
         type=int,
         metavar="N",
-        help="the seed of the lab's runs' interleaved order (default: a new one; --resume keeps the recorded one)",
+        help="the seed of the lab's runs' interleaved order (default: a new one; --resume keeps the recorded one, and "
+        "another N is an error)",
     )
     p.add_argument(
         "--stand-in",

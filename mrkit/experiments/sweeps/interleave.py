@@ -123,15 +123,27 @@ def schedule(units, configs, seed, done, values):
             yield u, max(values[u]) + 1
 
 
-def recorded_seed(dirs):
-    """The order seed of the first of `dirs` (results directories, None for new ones) that recorded one, else None."""
+def order_seed(dirs, seed=None) -> int:
+    """The seed to plan `dirs`' runs with (results directories, None for new ones): the one a resumed directory
+    recorded, else `seed`, else a new random one.
+
+    A resumed directory keeps its order: another seed would plan its missing runs in a different order and
+    record itself over the seed its measured runs followed, so asking for one is a SweepError.
+    """
     for d in dirs:
         path = pathlib.Path(d) / "meta.json" if d is not None else None
-        if path is not None and path.is_file():
-            seed = (json.loads(path.read_text(encoding="utf-8")).get("order") or {}).get("seed")
-            if seed is not None:
-                return seed
-    return None
+        recorded = (
+            (json.loads(path.read_text(encoding="utf-8")).get("order") or {}).get("seed") if path and path.is_file() else None
+        )
+        if recorded is None:
+            continue
+        if seed is not None and int(seed) != int(recorded):
+            raise SweepError(
+                f"{d} was measured in the order of seed {recorded}, not {seed}: resume it with that seed (or none), "
+                "or measure into a new directory"
+            )
+        return int(recorded)
+    return secrets.randbelow(2**31) if seed is None else int(seed)
 
 
 def planned_runs(configs) -> int:
@@ -153,14 +165,13 @@ def run_interleaved(configs, dirs=None, *, seed=None, progress=True, scratch=Non
     """Run (or resume) `configs` (SweepConfigs) as one interleaved experiment; their results directories.
 
     `dirs`: one per sweep, None for a new results/<sweep>/<stamp>; an existing one is resumed.
-    `seed` None: the seed a resumed directory recorded, else a new random one. `progress` as run_sweep's.
+    `seed`: the order's (`order_seed`: a resumed directory keeps the one it recorded). `progress` as run_sweep's.
     """
     configs = list(configs)
     if len({cfg.name for cfg in configs}) != len(configs):
         raise SweepError(f"interleaved sweeps need distinct names, got {[cfg.name for cfg in configs]}")
     dirs = list(dirs or [None] * len(configs))
-    seed = seed if seed is not None else recorded_seed(dirs)
-    seed = secrets.randbelow(2**31) if seed is None else int(seed)
+    seed = order_seed(dirs, seed)
     inputs = [cfg.input_paths() for cfg in configs]
     units = measurements(configs, inputs)
     outs = [pathlib.Path(d) if d is not None else new_results_dir(cfg.results_dir, cfg.name) for cfg, d in zip(configs, dirs)]

@@ -102,6 +102,20 @@ def test_interleaved_sweeps_measure_a_shared_configuration_once_and_each_write_t
     assert json.loads((outs[1] / "meta.json").read_text())["shared"] == {"m10-r5-w10": ["map_sweep"]}
 
 
+def test_a_resumed_experiment_keeps_the_seed_its_runs_were_measured_in_and_refuses_another(tmp_path):
+    measured = tmp_path / "map_sweep"
+    measured.mkdir()
+    (measured / "meta.json").write_text(json.dumps({"order": {"seed": 5}}))
+    assert interleave.order_seed([measured, None]) == 5
+    assert interleave.order_seed([None, measured], 5) == 5
+    with pytest.raises(sweep_config.SweepError, match=r"map_sweep was measured in the order of seed 5, not 6"):
+        interleave.order_seed([measured], 6)
+    assert json.loads((measured / "meta.json").read_text())["order"]["seed"] == 5
+    # new directories: the seed asked for, else a new one each time
+    assert interleave.order_seed([None, None], 6) == 6
+    assert len({interleave.order_seed([None]) for _ in range(5)}) > 1
+
+
 @pytest.mark.slow
 def test_a_killed_interleaved_report_resumes_measuring_only_what_is_missing(tmp_path, monkeypatch):
     configs = [lab(tmp_path, "map_sweep"), lab(tmp_path, "reduce_sweep")]
