@@ -159,16 +159,61 @@ def connect(scheduler, workers):
         with Client(scheduler) as client:
             yield client, False
         return
-    if not isinstance(scheduler, str) or not scheduler:
+    if not isinstance(scheduler, str) or not scheduler.strip():
         raise UsageError(f"--scheduler takes a Dask scheduler address (e.g. tcp://host:8786), got {scheduler!r}")
+    _answers_as_dask(scheduler)
     try:
-        client = Client(scheduler, timeout="10s")
+        client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
     except OSError as exc:
-        raise UsageError(
-            f"cannot reach the Dask scheduler at {scheduler}: {exc}; start one (`dask scheduler`) or check the address"
-        ) from None
+        raise _unreachable(scheduler, exc) from None
     with client:
         yield client, False
+
+
+CONNECT_TIMEOUT_S = 10
+
+
+def _unreachable(scheduler, why):
+    return UsageError(f"cannot reach the Dask scheduler at {scheduler}: {why}; start one (`dask scheduler`) or check the address")
+
+
+def _answers_as_dask(scheduler):
+    """Raise a one-line UsageError unless `scheduler` is an address that completes Dask's handshake in time.
+
+    Client(timeout=...) bounds the TCP connect, not the handshake after it: a port that accepts and
+    then never answers as Dask does (a web server) held `mrkit run` for ever. The handshake runs on a
+    thread of its own, since a notebook's thread already runs an event loop.
+    """
+    import asyncio
+
+    from distributed.comm import connect as dask_connect
+
+    async def handshake():  # a refused port ends in distributed's own OSError; a silent one in ours, later
+        comm = await asyncio.wait_for(dask_connect(scheduler, timeout=CONNECT_TIMEOUT_S), CONNECT_TIMEOUT_S + 2)
+        await comm.close()
+
+    failed = []
+    shaking = threading.Thread(target=lambda: _recorded(failed, asyncio.run, handshake()), name="mrkit-dask-handshake")
+    shaking.start()
+    shaking.join()
+    if not failed:
+        return
+    if isinstance(failed[0], ValueError):  # distributed's parse of the address: no port, an unknown scheme
+        raise UsageError(f"--scheduler {scheduler!r} is not a Dask scheduler address (e.g. tcp://host:8786): {failed[0]}")
+    if isinstance(failed[0], TimeoutError):
+        raise _unreachable(
+            scheduler, f"it accepted but gave no Dask handshake in {CONNECT_TIMEOUT_S + 2} s (not a scheduler's port?)"
+        )
+    if isinstance(failed[0], OSError):
+        raise _unreachable(scheduler, failed[0])
+    raise failed[0]
+
+
+def _recorded(failed, function, *args):
+    try:
+        function(*args)
+    except BaseException as exc:  # handed to the caller's thread
+        failed.append(exc)
 
 
 def worker_count(client, requested):

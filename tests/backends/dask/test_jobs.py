@@ -360,6 +360,37 @@ def test_an_unreachable_scheduler_is_one_line(corpus, tmp_path):
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in result.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.timeout(90)
+def test_a_port_that_accepts_but_never_answers_as_dask_is_one_line(corpus, tmp_path):
+    """A web server's port, say: it takes the connection and waits for a request that never comes."""
+    import socket
+    import threading
+
+    held = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
+        port = server.getsockname()[1]
+        result = mrkit(
+            "run", "wc", corpus[0], "--backend", "dask", "--scheduler", f"tcp://127.0.0.1:{port}", cwd=tmp_path, timeout=80
+        )
+    assert held, "it did connect"
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in lines[0], result.stderr
+    assert "no Dask handshake" in lines[0]
+
+
+@pytest.mark.parametrize("address", ["garbage", "tcp://", "tcp://127.0.0.1:abc", "http://127.0.0.1:8786"])
+def test_a_malformed_scheduler_address_is_one_line(corpus, tmp_path, address):
+    result = mrkit("run", "wc", corpus[0], "--backend", "dask-tasks", "--scheduler", address, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--scheduler {address!r} is not a Dask scheduler address" in lines[0], result.stderr
+    assert not list(tmp_path.glob("mr-*")), "nothing of a job was written"
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_app_file_given_relative_to_the_cwd_runs_on_the_workers(corpus, tmp_path, backend, dask_scheduler, dask_client):
