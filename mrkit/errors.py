@@ -70,6 +70,14 @@ def disk_problem(exc, where=None):
     return CannotWrite(f"cannot write in {where}: {reason}: {advice}" if where else f"{reason}: {advice}")
 
 
+def unusable_directory(exc, where):
+    """disk_problem's CannotWrite for `where`, or one for any other reason it cannot hold the job's files (a file
+    in its way, a directory of /proc)."""
+    return disk_problem(exc, where) or CannotWrite(
+        f"cannot write in {where}: {exc.strerror or exc}: give the job a directory it may write (--workdir, --storage)"
+    )
+
+
 class AuthError(MrkitError):
     """The master rejected the worker's token."""
 

@@ -105,7 +105,14 @@ def _said_in_one_line(result, directory):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
-    "command", [["sequential", "wc"], ["master", "-r", "2"], ["run", "wc", "-r", "2"], ["run-workdir", "wc", "-r", "2"]]
+    "command",
+    [
+        ["sequential", "wc"],
+        ["master", "-r", "2"],
+        ["run", "wc", "-r", "2"],
+        ["run-workdir", "wc", "-r", "2"],
+        ["run-workdir", "wc", "-r", "2", "--backend", "dask"],  # its check that the workers see the directory writes first
+    ],
 )
 def test_commands_in_an_unwritable_directory_say_so_in_one_line(corpus, tmp_path, unwritable, command):
     from conftest import mrkit
@@ -116,6 +123,20 @@ def test_commands_in_an_unwritable_directory_say_so_in_one_line(corpus, tmp_path
     else:
         result = mrkit(*command, *corpus[:2], cwd=directory)
     assert len(_said_in_one_line(result, directory)) == 1
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", ["local", "dask"])
+@pytest.mark.parametrize("where", [("--workdir", ""), ("--workdir", "/sub"), ("--storage", "")])
+def test_a_file_in_the_way_of_the_jobs_directory_is_one_line(corpus, tmp_path, backend, where):
+    from conftest import mrkit
+
+    mine = tmp_path / "a-file"
+    mine.write_text("mine\n")
+    option, below = where
+    result = mrkit("run", "wc", *corpus[:2], "-r", "2", "--backend", backend, option, f"{mine}{below}", cwd=tmp_path)
+    assert len(_said_in_one_line(result, f"{mine}{below}")) == 1
+    assert mine.read_text() == "mine\n"
 
 
 @pytest.mark.timeout(120)

@@ -31,7 +31,7 @@ from collections import namedtuple
 from mrkit import timing
 from mrkit.app import load_app
 from mrkit.backends.staging import stage_inputs
-from mrkit.errors import JobFailed, UsageError
+from mrkit.errors import JobFailed, UsageError, unusable_directory
 from mrkit.job import MAX_ATTEMPTS, N_REDUCE, TASK_TIMEOUT_S, JobSpec, check_at_least_one
 from mrkit.job import default_workers as lab_workers
 from mrkit.runtime import processes
@@ -70,7 +70,10 @@ def prepare_job(app, inputs, *, n_map, n_reduce, workdir, task_timeout, app_opti
         inputs = [inputs]
     app = load_app(app, app_options)
     workdir = os.path.abspath(workdir or ".")
-    os.makedirs(workdir, exist_ok=True)
+    try:
+        os.makedirs(workdir, exist_ok=True)
+    except OSError as exc:  # a file in its way, a read-only parent
+        raise unusable_directory(exc, workdir) from None
     files = LocalStorage(workdir) if storage is None else open_storage(storage)
     spec = JobSpec(
         stage_inputs(inputs, files), n_reduce=n_reduce, n_map=n_map, task_timeout=task_timeout, max_attempts=max_attempts

@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 
-from mrkit.errors import MrkitError, UsageError, disk_problem
+from mrkit.errors import MrkitError, UsageError, disk_problem, unusable_directory
 
 LOCK_FILE = ".mr-master.lock"  # hidden: `ls mr-*` shows only the job's files
 LEASE = ".mr-master.lease"
@@ -66,8 +66,8 @@ class DirectoryLock:
         try:
             os.makedirs(self.key, exist_ok=True)  # a --storage directory that does not exist yet
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:  # a read-only directory, a full disk: said in one line
-            raise disk_problem(exc, self.key) or exc from None
+        except OSError as exc:  # a read-only directory, a full disk, a file in its way: said in one line
+            raise unusable_directory(exc, self.key) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

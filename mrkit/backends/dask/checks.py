@@ -8,8 +8,8 @@ import os
 import secrets
 
 from mrkit.backends.dask import remote
-from mrkit.errors import UsageError
-from mrkit.storage.local import LocalStorage
+from mrkit.errors import UsageError, unusable_directory
+from mrkit.storage.local import LocalStorage, atomic_file
 from mrkit.version import __version__
 
 # What must match between client, scheduler and workers: a mismatch breaks deserialization
@@ -53,8 +53,11 @@ def storage(client, files, inputs):
         raise UsageError(f"Dask worker {failed[0]} cannot read input {failed[1]}: {where}")
     nonce = secrets.token_hex(16)
     marker = os.path.join(files.root, f".mr-dask-visible-{nonce}.tmp")
-    with open(marker, "w", encoding="utf-8") as f:
-        f.write(nonce)
+    try:  # makes a --storage directory that does not exist yet, as the job's lock would; a full disk is CannotWrite
+        with atomic_file(marker) as f:
+            f.write(nonce.encode())
+    except OSError as exc:
+        raise unusable_directory(exc, files.root) from None
     try:
         seen = client.run(remote.reads, marker, nonce)
     finally:

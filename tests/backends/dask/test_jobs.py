@@ -360,6 +360,18 @@ def test_an_unreachable_scheduler_is_one_line(corpus, tmp_path):
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in result.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_storage_directory_that_does_not_exist_yet_is_made_as_local_makes_it(
+    corpus, tmp_path, backend, dask_scheduler, dask_client
+):
+    store = tmp_path / "new" / "store"
+    result = _run("wc", corpus[:2], backend, ["--scheduler", dask_scheduler], tmp_path, "--storage", store)
+    assert result.returncode == 0, result.stderr
+    assert sorted_outputs(store) == _reference("wc", corpus[:2], tmp_path)
+    assert not list(store.glob(".mr-dask-visible-*")), "the visibility check's marker is gone"
+
+
 @pytest.mark.timeout(90)
 def test_a_port_that_accepts_but_never_answers_as_dask_is_one_line(corpus, tmp_path):
     """A web server's port, say: it takes the connection and waits for a request that never comes."""
