@@ -166,11 +166,25 @@ def connect(scheduler, workers):
         client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
     except OSError as exc:
         raise _unreachable(scheduler, exc) from None
-    with client:
+    with client, _said_by_the_job(logging.getLogger("distributed.client")):
         yield client, False
 
 
 CONNECT_TIMEOUT_S = 10
+
+
+@contextlib.contextmanager
+def _said_by_the_job(logger):
+    """Leave out distributed's log line that it gave up on the scheduler: the job says it, in its one line."""
+
+    def keep(record):
+        return not record.getMessage().startswith("Failed to reconnect to scheduler")
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 def _unreachable(scheduler, why):
@@ -214,6 +228,19 @@ def _recorded(failed, function, *args):
         function(*args)
     except BaseException as exc:  # handed to the caller's thread
         failed.append(exc)
+
+
+def cancel(client, futures):
+    """Cancel what a job still has on the cluster. A client that lost its scheduler has nothing there to
+    cancel, and its ClosedClientError, raised in a job's `finally`, would hide why the job ended."""
+    from distributed.client import ClosedClientError
+
+    if not futures or client.status != "running":
+        return
+    try:
+        client.cancel(futures, force=True)
+    except ClosedClientError:  # closed between the look and the call
+        pass
 
 
 def worker_count(client, requested):

@@ -10,18 +10,22 @@ decides what counts. The master's token never leaves this process.
 
 A Dask worker that dies under an attempt ends its future in an error
 (KilledWorker, at once on a LocalCluster of ours, see cluster.py): the proxy
-reports the attempt failed and the master hands the task out again. The
-records name the Dask worker, host and pid that ran each attempt.
+reports the attempt failed and the master hands the task out again. A
+scheduler that goes away for good (the client's reconnect gives up) fails the
+job in one line: no attempt could run. The records name the Dask worker, host
+and pid that ran each attempt.
 """
 
 import os
 import socket
 import threading
+import time
 
 from distributed.scheduler import KilledWorker
 
 from mrkit import timing
 from mrkit.backends.dask import remote
+from mrkit.backends.dask.cluster import cancel
 from mrkit.backends.dask.job import run_on_dask
 from mrkit.runtime.rpc import MasterGone, RpcClient
 
@@ -46,6 +50,14 @@ class DaskAttempts:
         self._stopping = False
         self._placed = {}  # (phase, task, attempt) -> (Dask worker, host, pid)
         self._proxies = []
+        self.address = client.scheduler.address
+
+    def _scheduler_lost(self):
+        """Whether the client lost its scheduler for good: distributed cancels every future when the connection
+        drops and reconnects for its timeout (10 s for an address, cluster.connect) before it gives up."""
+        while self.client.status == "connecting" and not self._stopping:
+            time.sleep(0.1)
+        return self.client.status not in ("running", "newly-created")
 
     def start(self):
         for n in range(self.count):
@@ -103,6 +115,12 @@ class DaskAttempts:
         except BaseException as exc:  # its worker died (KilledWorker), it was cancelled, ...
             if self._stopping:
                 return None
+            if self._scheduler_lost():  # every attempt would end so: the job, in one line, now
+                self.master.fail(
+                    f"lost the Dask scheduler at {self.address}: it did not answer again within the client's "
+                    "reconnect window; start it again and rerun the job"
+                )
+                return None
             return {**ids, "start": submitted, "end": timing.now(), "error": f"on Dask: {_one_line(exc)}"}
         finally:
             with self._lock:
@@ -114,8 +132,7 @@ class DaskAttempts:
         with self._lock:
             self._stopping = True
             futures = list(self._futures)
-        if futures:
-            self.client.cancel(futures, force=True)
+        cancel(self.client, futures)
 
     def join(self):
         for proxy in self._proxies:

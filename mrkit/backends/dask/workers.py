@@ -15,6 +15,7 @@ from distributed import as_completed
 from distributed.scheduler import KilledWorker
 
 from mrkit.backends.dask import checks, remote
+from mrkit.backends.dask.cluster import cancel
 from mrkit.backends.dask.job import run_on_dask
 
 
@@ -110,8 +111,7 @@ class WorkerLoops:
         with self._lock:
             self._stopping = True
             futures = list(self._submitted)
-        if futures:
-            self.client.cancel(futures, force=True)
+        cancel(self.client, futures)
 
     def join(self):
         if self._watcher is not None:

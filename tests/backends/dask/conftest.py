@@ -101,3 +101,52 @@ def dask_client(dask_scheduler):
     with Client(dask_scheduler, timeout="60s") as client:
         client.wait_for_workers(WORKERS, timeout=120)
         yield client
+
+
+@pytest.fixture
+def lone_worker(tmp_path, dask_env):
+    """start(env=None, wrap=()) -> the address of a new scheduler with one worker (its env, its command's
+    prefix), stopped afterwards; start.schedulers holds the schedulers' processes, for a test that kills one."""
+    from distributed import Client
+
+    processes = []
+
+    def start(env=None, wrap=()):
+        info = tmp_path / f"scheduler-{len(processes)}.json"
+        start.schedulers.append(
+            _dask(
+                "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info), env=dask_env
+            )
+        )
+        processes.append(start.schedulers[-1])
+        worker = [
+            sys.executable,
+            "-m",
+            "dask",
+            "worker",
+            "--scheduler-file",
+            str(info),
+            "--host",
+            "127.0.0.1",
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+        ]
+        processes.append(
+            subprocess.Popen(
+                [*wrap, *worker],
+                env={**dask_env, **(env or {})},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=tmp_path,
+            )
+        )  # not the checkout: its mrkit.egg-info would come first
+        with Client(scheduler_file=str(info), timeout="60s") as client:
+            client.wait_for_workers(1, timeout=120)
+            return client.scheduler.address
+
+    start.schedulers = []
+    yield start
+    for process in reversed(processes):
+        _stop(process)

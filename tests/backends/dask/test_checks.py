@@ -4,60 +4,11 @@ a worker with another mrkit version, a worker that cannot see the job's director
 
 import shutil
 import subprocess
-import sys
 
 import pytest
 from conftest import mrkit
 
-from .conftest import _dask, _stop
-
 pytestmark = pytest.mark.slow  # each test starts its own Dask scheduler and worker: seconds each
-
-
-@pytest.fixture
-def lone_worker(tmp_path, dask_env):
-    """start(worker_env=None, wrap=()) -> the address of a new scheduler with one worker, stopped afterwards."""
-    from distributed import Client
-
-    processes = []
-
-    def start(env=None, wrap=()):
-        info = tmp_path / f"scheduler-{len(processes)}.json"
-        processes.append(
-            _dask(
-                "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info), env=dask_env
-            )
-        )
-        worker = [
-            sys.executable,
-            "-m",
-            "dask",
-            "worker",
-            "--scheduler-file",
-            str(info),
-            "--host",
-            "127.0.0.1",
-            "--nthreads",
-            "1",
-            "--no-dashboard",
-        ]
-        processes.append(
-            subprocess.Popen(
-                [*wrap, *worker],
-                env={**dask_env, **(env or {})},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=tmp_path,
-            )
-        )  # not the checkout: its mrkit.egg-info would come first
-        with Client(scheduler_file=str(info), timeout="60s") as client:
-            client.wait_for_workers(1, timeout=120)
-            return client.scheduler.address
-
-    yield start
-    for process in reversed(processes):
-        _stop(process)
 
 
 @pytest.mark.timeout(180)

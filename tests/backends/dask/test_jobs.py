@@ -372,6 +372,30 @@ def test_a_storage_directory_that_does_not_exist_yet_is_made_as_local_makes_it(
     assert not list(store.glob(".mr-dask-visible-*")), "the visibility check's marker is gone"
 
 
+@pytest.mark.timeout(180)
+def test_a_scheduler_that_goes_away_mid_job_fails_a_dask_tasks_job_in_one_line(corpus, tmp_path, lone_worker):
+    """Every attempt needs the scheduler: once the client gives up reconnecting, the job ends saying why
+    (it waited out task timeouts, then a traceback from cancelling on the closed client hid its line)."""
+    address = lone_worker()
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    job = mrkit_popen(
+        "run", app_path("stalls_once"), *corpus[:2], "-r", "2", "--backend", "dask-tasks", "--scheduler", address,
+        "--app-opt", f"marker_dir={markers}", "--app-opt", "stall=60", cwd=tmp_path, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: (markers / "first").exists() or job.poll() is not None, "the first map attempt running")
+        os.killpg(lone_worker.schedulers[0].pid, signal.SIGKILL)
+        _, err = job.communicate(timeout=150)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert job.returncode == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"job failed: lost the Dask scheduler at {address}" in lines[0], err
+    assert not list(tmp_path.glob("mr-out-*"))
+
+
 @pytest.mark.timeout(90)
 def test_a_port_that_accepts_but_never_answers_as_dask_is_one_line(corpus, tmp_path):
     """A web server's port, say: it takes the connection and waits for a request that never comes."""
