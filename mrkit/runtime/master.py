@@ -39,7 +39,7 @@ from mrkit.runtime import backups, jobfiles, protocol, tasktable
 from mrkit.runtime.lock import JobLock
 from mrkit.runtime.protocol import Action, Assignment, ProtocolError, Status, TaskRequest
 from mrkit.runtime.rpc import RpcServer
-from mrkit.runtime.tasktable import LIVE, Attempt, Outcome, Roster, State, Task
+from mrkit.runtime.tasktable import LIVE, NO_WORKERS_ADVICE, Attempt, Outcome, Roster, State, Task
 
 LOST_GRACE_S = 1.0  # a worker whose connection closed and who did not come back by then has died
 NO_WORKERS_TIMEOUTS = 3  # task timeouts a master waits with no worker connected before it fails the job
@@ -68,6 +68,7 @@ class Master:
         lock_dir=None,
         backup_tasks=None,
         no_workers_s=None,
+        no_workers_advice=NO_WORKERS_ADVICE,
     ):
         self.spec = spec
         self.storage = storage
@@ -83,6 +84,7 @@ class Master:
         self.poll_s = poll_s
         # A master nobody works for would wait (and on Fargate bill) forever: it fails the job instead.
         self.no_workers_s = no_workers_s or max(MIN_NO_WORKERS_S, NO_WORKERS_TIMEOUTS * spec.task_timeout)
+        self.no_workers_advice = no_workers_advice
         try:
             self._backup_policy = backups.get_policy(backup_tasks)
         except ValueError as exc:
@@ -358,7 +360,7 @@ class Master:
                         self._check_limits(task)
                 for label in self._roster.lost(now, LOST_GRACE_S):
                     self._worker_died(label, "worker died (connection lost)")
-                abandoned = self._roster.abandoned(now, self.no_workers_s)
+                abandoned = self._roster.abandoned(now, self.no_workers_s, self.no_workers_advice)
                 if abandoned:
                     self._fail_job(abandoned)
 

@@ -138,6 +138,11 @@ class Worker:
     lost_at: float | None = None  # monotonic time its connection closed
 
 
+# What to do about a job nobody works for, where workers are started by hand (`mrkit master`); a runner that
+# starts them itself says what is in its way instead (Master's no_workers_advice).
+NO_WORKERS_ADVICE = "start workers (`mrkit worker APP` where the master runs), or give them longer with --no-workers-timeout"
+
+
 class Roster:
     """The workers a master knows, by label: where each runs, the attempt it runs, whose connection is open.
 
@@ -189,15 +194,12 @@ class Roster:
         """Seconds with no worker's connection open (0 while one is)."""
         return 0.0 if self.connected else now - self.alone_since
 
-    def abandoned(self, now, limit_s):
-        """Why a job nobody has worked for `limit_s` seconds fails; None while that is not so."""
+    def abandoned(self, now, limit_s, advice=NO_WORKERS_ADVICE):
+        """Why a job nobody has worked for `limit_s` seconds fails, ending in `advice`; None while that is not so."""
         if self.alone_for(now) < limit_s:
             return None
         since = "since the last one left" if self.workers else "since the master started"
-        return (
-            f"no worker has been connected for {limit_s:g} s ({since}): "
-            "start workers (`mrkit worker APP` where the master runs), or give them longer with --no-workers-timeout"
-        )
+        return f"no worker has been connected for {limit_s:g} s ({since}): {advice}"
 
     def release(self, label, task, number):
         """Worker `label` no longer runs attempt `number` of `task` (if that is what it ran)."""

@@ -75,6 +75,7 @@ def run_on_dask(
             listen=(engine_class.listen_host(client, own), 0),
             advertise_storage=remote_files,
             backup_tasks=backup_tasks,
+            no_workers_advice=engine_class.NO_WORKERS_ADVICE,
         )
         engine = engine_class(client, master, portable(app), files.root if not remote_files else files.url, workers)
         try:

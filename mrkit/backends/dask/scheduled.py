@@ -38,6 +38,7 @@ def _one_line(exc):
 
 class DaskAttempts:
     BACKEND = "dask-tasks"
+    NO_WORKERS_ADVICE = "the job's proxies in this process stopped"  # they connect at once and leave when it is over
 
     @staticmethod
     def listen_host(client, own):

@@ -26,6 +26,11 @@ def _loopback(address):
 
 class WorkerLoops:
     BACKEND = "dask"
+    # Its workers are Dask tasks: none connected means none of them got a thread on the cluster.
+    NO_WORKERS_ADVICE = (
+        "mrkit's worker loops did not start on the Dask cluster: its workers are busy with other work or gone "
+        "(see the scheduler's dashboard); run the job when it has free threads, or add workers"
+    )
 
     @staticmethod
     def listen_host(client, own):

@@ -396,6 +396,27 @@ def test_a_scheduler_that_goes_away_mid_job_fails_a_dask_tasks_job_in_one_line(c
     assert not list(tmp_path.glob("mr-out-*"))
 
 
+@pytest.mark.timeout(180)
+def test_a_cluster_whose_threads_are_all_taken_fails_a_dask_job_saying_so(corpus, tmp_path, lone_worker):
+    """The advice for `mrkit master`'s workers (start `mrkit worker`, --no-workers-timeout) is wrong here."""
+    import time
+
+    from distributed import Client
+
+    address = lone_worker()
+    with Client(address, timeout="30s") as other:
+        busy = other.submit(time.sleep, 120, pure=False)  # another user's work holds the one thread
+        wait_until(lambda: busy.key in {k for keys in other.processing().values() for k in keys}, "the other work running")
+        result = mrkit(
+            "run", "wc", corpus[0], "--backend", "dask", "--scheduler", address, "--task-timeout", "1", cwd=tmp_path, timeout=120
+        )
+        other.cancel(busy, force=True)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mrkit's worker loops did not start on the Dask cluster" in lines[0], result.stderr
+    assert "--no-workers-timeout" not in lines[0] and "mrkit worker" not in lines[0]
+
+
 @pytest.mark.timeout(90)
 def test_a_port_that_accepts_but_never_answers_as_dask_is_one_line(corpus, tmp_path):
     """A web server's port, say: it takes the connection and waits for a request that never comes."""
