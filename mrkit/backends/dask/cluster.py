@@ -166,7 +166,7 @@ def connect(scheduler, workers):
         client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
     except OSError as exc:
         raise _unreachable(scheduler, exc) from None
-    with client, _said_by_the_job(logging.getLogger("distributed.client")):
+    with _quiet_about_a_lost_scheduler(client), client:  # the client closes first, quietly
         yield client, False
 
 
@@ -174,11 +174,13 @@ CONNECT_TIMEOUT_S = 10
 
 
 @contextlib.contextmanager
-def _said_by_the_job(logger):
-    """Leave out distributed's log line that it gave up on the scheduler: the job says it, in its one line."""
+def _quiet_about_a_lost_scheduler(client):
+    """distributed logs, as errors with tracebacks, giving up on a scheduler that went away, and closing the
+    client while it still tries to reconnect; the job says what happened in its one line (or finished anyway)."""
+    logger = logging.getLogger("distributed.client")
 
     def keep(record):
-        return not record.getMessage().startswith("Failed to reconnect to scheduler")
+        return client.status == "running" and not record.getMessage().startswith("Failed to reconnect to scheduler")
 
     logger.addFilter(keep)
     try:

@@ -121,6 +121,8 @@ class WorkerLoops:
     def join(self):
         if self._watcher is not None:
             self._watcher.join(5.0)
+        if self.client.status != "running":  # a scheduler that went away holds no plugin: waiting on it would take
+            return  # the client's whole reconnect window
         try:
             self.client.unregister_worker_plugin(self.plugin)
         except Exception:  # a cluster that went away has no plugin to remove either

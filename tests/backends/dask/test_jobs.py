@@ -397,6 +397,30 @@ def test_a_scheduler_that_goes_away_mid_job_fails_a_dask_tasks_job_in_one_line(c
 
 
 @pytest.mark.timeout(180)
+def test_a_dask_job_whose_scheduler_goes_away_mid_job_finishes_exact_and_quietly(corpus, tmp_path, lone_worker):
+    """Its worker loops talk to the master, not the scheduler: the job ends as usual, with its one summary line
+    (distributed logged giving up on the scheduler with a traceback, and closing waited out its reconnect)."""
+    address = lone_worker()
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    job = mrkit_popen(
+        "run", app_path("stalls_once"), *corpus[:2], "-r", "2", "--backend", "dask", "--scheduler", address,
+        "--app-opt", f"marker_dir={markers}", "--app-opt", "stall=3", "--task-timeout", "60", cwd=tmp_path,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: (markers / "first").exists() or job.poll() is not None, "the first map attempt running")
+        os.killpg(lone_worker.schedulers[0].pid, signal.SIGKILL)
+        _, err = job.communicate(timeout=150)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert job.returncode == 0, err
+    assert len(err.strip().splitlines()) == 1 and "outputs in" in err, err
+    assert sorted_outputs(tmp_path) == _reference("wc", corpus[:2], tmp_path)
+
+
+@pytest.mark.timeout(180)
 def test_a_cluster_whose_threads_are_all_taken_fails_a_dask_job_saying_so(corpus, tmp_path, lone_worker):
     """The advice for `mrkit master`'s workers (start `mrkit worker`, --no-workers-timeout) is wrong here."""
     import time
