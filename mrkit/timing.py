@@ -180,11 +180,14 @@ def summarize(
     slow_workers=0,
     slowdown=1.0,
     workers_cpu_s=None,
+    job_cores=None,
 ):
     """The run's row of runs.csv from its task records.
 
     startup_s is the time from launch until the first task started (process
     start-up and the split); retries counts attempts that did not end ok.
+    `cores` is `job_cores` where the job ran elsewhere (a Dask cluster's
+    threads), else the CPUs this process may use.
     """
     split_s, _ = _stage(records, "split")
     map_serial, map_wall = _stage(records, "map")
@@ -212,7 +215,7 @@ def summarize(
         "est_parallel_s": split_s + map_wall + reduce_wall,
         "retries": sum(1 for r in records if r["phase"] != "split" and r["status"] != "ok"),
         "repeat": repeat,
-        "cores": cores(),
+        "cores": job_cores or cores(),
         "master_cpu_s": process_cpu_s() if master_cpu_s is None else master_cpu_s,
         "backup_tasks": backup_tasks or "none",
         "slow_workers": slow_workers,

@@ -66,6 +66,8 @@ def run_on_dask(
         check_at_least_one("--workers", workers)
     with connect(scheduler, workers) as (client, own):
         workers = worker_count(client, workers)
+        # A cluster of our own runs here, on this process's CPUs; another one has its threads wherever it is.
+        job_cores = None if own else sum(client.nthreads().values()) or None
         checks.versions(client)
         checks.storage(client, files, spec.inputs)
         remote_files = not isinstance(files, LocalStorage)
@@ -106,5 +108,6 @@ def run_on_dask(
         repeat=repeat,
         backup_tasks=backup_tasks,
         master_cpu_s=timing.process_cpu_s() - launched_cpu,
+        job_cores=job_cores,
     )
     return summary, records

@@ -421,6 +421,16 @@ def test_a_dask_job_whose_scheduler_goes_away_mid_job_finishes_exact_and_quietly
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_run_on_a_cluster_you_bring_records_its_threads_as_the_jobs_cores(corpus, tmp_path, lone_worker, backend):
+    """One worker of one thread, while this process may use every CPU here: the job had 1 core, not this host's."""
+    result = _run("wc", corpus[:2], backend, ["--scheduler", lone_worker()], tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["cores"] == 1 and summary["workers"] == 1, summary
+
+
+@pytest.mark.timeout(180)
 def test_a_cluster_whose_threads_are_all_taken_fails_a_dask_job_saying_so(corpus, tmp_path, lone_worker):
     """The advice for `mrkit master`'s workers (start `mrkit worker`, --no-workers-timeout) is wrong here."""
     import time
