@@ -209,7 +209,9 @@ def _answers_as_dask(scheduler):
         await comm.close()
 
     failed = []
-    shaking = threading.Thread(target=lambda: _recorded(failed, asyncio.run, handshake()), name="mrkit-dask-handshake")
+    shaking = threading.Thread(
+        target=lambda: _recorded(failed, asyncio.run, handshake()), name="mrkit-dask-handshake", daemon=True
+    )
     shaking.start()
     shaking.join()
     if not failed:

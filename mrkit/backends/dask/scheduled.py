@@ -38,7 +38,8 @@ def _one_line(exc):
 
 class DaskAttempts:
     BACKEND = "dask-tasks"
-    NO_WORKERS_ADVICE = "the job's proxies in this process stopped"  # they connect at once and leave when it is over
+    # Its "workers" are proxy threads of this process: they connect at once and leave only when the job is over.
+    NO_WORKERS_ADVICE = "the job's proxies (threads of this process) stopped before it was over"
 
     @staticmethod
     def listen_host(client, own):
