@@ -70,11 +70,11 @@ def disk_problem(exc, where=None):
     return CannotWrite(f"cannot write in {where}: {reason}: {advice}" if where else f"{reason}: {advice}")
 
 
-def unusable_directory(exc, where):
-    """disk_problem's CannotWrite for `where`, or one for any other reason it cannot hold the job's files (a file
-    in its way, a directory of /proc)."""
+def unusable_directory(exc, where, options="--workdir, --storage"):
+    """disk_problem's CannotWrite for `where`, or one for any other reason it cannot hold the files (a file
+    in its way, a directory of /proc), naming the `options` that choose another."""
     return disk_problem(exc, where) or CannotWrite(
-        f"cannot write in {where}: {exc.strerror or exc}: give the job a directory it may write (--workdir, --storage)"
+        f"cannot write in {where}: {exc.strerror or exc}: choose a directory you may write ({options})"
     )
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import app_path, mrkit, mrkit_popen, sorted_outputs
+from conftest import app_path, mrkit, mrkit_popen, sorted_outputs, wait_until
 
 
 def _one_line_error(result, *fragments, status=2):
@@ -366,3 +366,99 @@ def test_a_sweep_ends_with_the_next_step_and_that_step_runs_with_latest(tmp_path
     predicted = mrkit(*command, "--json", cwd=tmp_path, timeout=120, check=True)
     points = json.loads(predicted.stdout)["points"]
     assert points and all(p["measured_end_to_end_s"] is not None for p in points), "map_sweep's own runs, compared"
+
+
+# ---- the study commands: a mistake in a sweep file or an option is one line, before any run or results directory
+
+SWEEP_MISTAKES = {
+    "an unknown app among several": ("app: [wc, nosuch]\n", "unknown app 'nosuch'"),
+    "an input that is not there": ("inputs: [nope.txt]\n", "input nope.txt does not exist"),
+    "a backend option no backend takes": ("backend: dask\nbackend_options: {bogus: 1}\n", "backend_options bogus"),
+    "backend options that are not a mapping": ("backend_options: fast\n", "backend_options must be a mapping"),
+    "broken YAML": ("app: [wc\n  n_map: 3\n", "is not valid YAML: expected ',' or ']'"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(SWEEP_MISTAKES))
+def test_a_sweep_file_mistake_is_one_line_before_any_run(tmp_path, mistake):
+    text, message = SWEEP_MISTAKES[mistake]
+    (tmp_path / "in.txt").write_text("hello world\n")
+    base = "n_map: [1]\nn_reduce: 1\nrepeats: 1\nwarmup: false\n" + ("" if "inputs:" in text else "inputs: [in.txt]\n")
+    (tmp_path / "mine.yaml").write_text(base + text if "YAML" not in mistake else text)
+    _one_line_error(mrkit("sweep", "mine.yaml", cwd=tmp_path), message)
+    assert not (tmp_path / "results").exists(), "no results directory for a sweep that never ran"
+
+
+def test_an_empty_sweep_file_is_one_line_not_a_default_sweep(tmp_path):
+    (tmp_path / "empty.yaml").write_text("")
+    _one_line_error(mrkit("sweep", "empty.yaml", cwd=tmp_path), "empty.yaml is empty")
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "n_map=[1,2"], "--set n_map: '[1,2' is not a YAML value"),
+        (["--resume", "nowhere"], "--resume nowhere: nowhere holds no sweep's results"),
+        (["--resume", "in.txt"], "--resume in.txt: in.txt holds no sweep's results"),
+        (["--resume", "results/reduce_sweep/latest"], "no results of sweep 'reduce_sweep'"),
+    ],
+)
+def test_a_sweep_option_mistake_is_one_line_and_creates_nothing(tmp_path, args, message):
+    (tmp_path / "in.txt").write_text("hello world\n")
+    _one_line_error(mrkit("sweep", "map_sweep", "--quick", *args, cwd=tmp_path), message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+@pytest.mark.parametrize("damage", ["a missing column", "no rows, no header", "a value that is not a number"])
+def test_predict_on_a_damaged_results_file_is_one_line(tmp_path, damage):
+    from mrkit.timing import RUN_COLUMNS, TASK_COLUMNS
+
+    measured = tmp_path / "measured"
+    measured.mkdir()
+    (measured / "meta.json").write_text("{}")
+    row = {c: "1" for c in RUN_COLUMNS} | {"run_id": "r1", "app": "wc", "backend": "local"}
+    if damage == "a missing column":
+        del row["end_to_end_s"]
+    if damage == "a value that is not a number":
+        row["end_to_end_s"] = "abc"
+    runs = "" if damage == "no rows, no header" else ",".join(row) + "\n" + ",".join(row.values()) + "\n"
+    (measured / "runs.csv").write_text(runs)
+    (measured / "tasks.csv").write_text(",".join(TASK_COLUMNS) + "\n")
+    message = {"a missing column": "lacks the column(s) end_to_end_s", "no rows, no header": "is damaged"}.get(
+        damage, "end_to_end_s holds 'abc' (row 2), not a number"
+    )
+    _one_line_error(mrkit("predict", "measured", cwd=tmp_path), "measured/runs.csv", message)
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_corpus_and_report_out_with_a_file_in_the_way_is_one_line(tmp_path, where):
+    (tmp_path / "a-file").write_text("mine\n")
+    _one_line_error(mrkit("corpus", "synth", "--out", where, "--files", "1", "--size", "1KB", cwd=tmp_path), "(--out)")
+    _one_line_error(mrkit("report", "--quick", "--out", f"{where}/report.html", cwd=tmp_path), "(--out)")
+    (tmp_path / "a-dir").mkdir()
+    _one_line_error(mrkit("report", "--quick", "--out", "a-dir", cwd=tmp_path), "--out a-dir is a directory")
+    assert (tmp_path / "a-file").read_text() == "mine\n" and not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_sweep_stopped_by_sigterm_ends_as_after_ctrl_c_and_resumes(tmp_path):
+    """A `kill` (a batch system's stop) used to end it silently: its meta.json still 'running', its runs'
+    scratch directories left in the temp directory."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    args = ["sweep", "map_sweep", "--quick", "--no-progress", "--set", "repeats=3", "--set", "corpus={files: 2, size: 2MB}"]
+    sweep = mrkit_popen(*args, cwd=tmp_path, env={"TMPDIR": str(scratch)})
+    wait_until(lambda: len(list(tmp_path.glob("results/map_sweep/*/runs.csv"))) == 1 or sweep.poll() is not None, "a sweep")
+    runs = next(tmp_path.glob("results/map_sweep/*/runs.csv"))
+    wait_until(lambda: len(runs.read_text().splitlines()) >= 2 or sweep.poll() is not None, "a first recorded run")
+    sweep.terminate()
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 143, err
+    meta = json.loads((runs.parent / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and meta["sessions"][-1]["runs"] >= 1, meta
+    assert not list(scratch.glob("mrkit-sweep-*")), "a run's scratch directory was left behind"
+    resumed = mrkit(*args, "--resume", "latest", cwd=tmp_path, timeout=150, env={"TMPDIR": str(scratch)})
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((runs.parent / "meta.json").read_text())["status"] == "complete"

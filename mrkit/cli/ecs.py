@@ -1,11 +1,10 @@
 """`mrkit ecs up|down|image|run`: the AWS ECS (Fargate) stack, its image, and jobs on it."""
 
 import json
-import signal
 import sys
 
 from mrkit.backends.ecs.engine import ENGINES
-from mrkit.cli.parsing import add_app, app_options, configure_job, print_summary
+from mrkit.cli.parsing import add_app, app_options, configure_job, exit_on_sigterm, print_summary
 from mrkit.errors import UsageError
 
 
@@ -120,7 +119,7 @@ def _ecs_run(args, config, aws, say):
         raise UsageError("--verify compares with a local run, so it needs local inputs")
     if args.containers and not args.stand_in:
         raise UsageError("--containers runs the stand-in's tasks as containers: give --stand-in DIR too")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed launcher still stops its tasks
+    exit_on_sigterm()  # a killed launcher still stops its tasks
     result = run_on_ecs(
         config,
         aws,

@@ -3,10 +3,18 @@
 import contextlib
 import gc
 import os
-import signal
 import sys
 
-from mrkit.cli.parsing import add_app, add_cpus, add_storage, app_options, configure_job, listen_address, print_summary
+from mrkit.cli.parsing import (
+    add_app,
+    add_cpus,
+    add_storage,
+    app_options,
+    configure_job,
+    exit_on_sigterm,
+    listen_address,
+    print_summary,
+)
 from mrkit.errors import UsageError
 
 RUN_BACKENDS = ("local", "dask", "dask-tasks")  # `mrkit run`'s; ecs has its own command (`mrkit ecs run`)
@@ -219,7 +227,7 @@ def cmd_run(args):
     dask = {} if args.backend == "local" else {"scheduler": args.scheduler}
     with _imports_kept_from_the_collector():
         run = get_backend(args.backend)  # a missing extra (distributed) is main()'s one-line error
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: workers are stopped, the lock released
+    exit_on_sigterm()
     progress = TaskProgress("mrkit run")
     try:
         summary, records = run(

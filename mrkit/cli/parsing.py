@@ -1,7 +1,10 @@
-"""The command line's shared parsing: one-line usage errors, options several commands take, the summary printer."""
+"""The command line's shared parsing: one-line usage errors, options several commands take, the summary printer,
+and SIGTERM as an exit that unwinds."""
 
 import argparse
 import json
+import signal
+import sys
 
 from mrkit.errors import UsageError
 
@@ -121,3 +124,9 @@ def print_summary(summary, as_json):
     width = max(map(len, summary))
     for key, value in summary.items():
         print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+
+
+def exit_on_sigterm():
+    """SIGTERM (a `kill`, a batch system's stop) ends the command as Ctrl-C does: through its `finally`s
+    (workers stopped, locks released, a sweep's session closed as interrupted), exit status 143."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -5,7 +5,8 @@ import os
 import pathlib
 import sys
 
-from mrkit.errors import UsageError
+from mrkit.cli.parsing import exit_on_sigterm
+from mrkit.errors import UsageError, unusable_directory
 
 
 def configure_corpus(p):
@@ -25,6 +26,8 @@ def cmd_corpus(args):
         paths = corpus.synth(args.out, args.files, size, args.seed)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except OSError as exc:  # a file in the way of --out, a read-only or full disk
+        raise unusable_directory(exc, args.out, "--out") from None
     total = sum(os.path.getsize(p) for p in paths)
     print(f"wrote {len(paths)} files, {total / 2**20:.1f} MiB, in {args.out}")
 
@@ -34,7 +37,7 @@ def configure_sweep(p):
         "sweep",
         metavar="NAME",
         help="a sweep in params/ (map_sweep, reduce_sweep, pairs_wc, pairs_indexer, "
-        "mappers, mappers_ecs, engines) or a YAML path",
+        "mappers, mappers_ecs, engines, stragglers, calibrate) or a YAML path",
     )
     p.add_argument("--quick", action="store_true", help="the sweep's quick variant (tiny corpus, one repeat)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (value in YAML)")
@@ -55,11 +58,19 @@ def cmd_sweep(args):
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--set takes KEY=VALUE, got {item!r}")
-        overrides[key] = yaml.safe_load(value)
+        try:
+            overrides[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"--set {key}: {value!r} is not a YAML value: {sweep_config.yaml_problem(exc)}") from None
     config = sweep_config.load_sweep(args.sweep, quick=args.quick, **overrides)
-    out = args.resume
-    if out == "latest":
-        out = results_dir(pathlib.Path(config.results_dir, config.name, "latest"))
+    out = None
+    if args.resume is not None:
+        out = results_dir(pathlib.Path(config.results_dir, config.name, "latest") if args.resume == "latest" else args.resume)
+        if not (out / "meta.json").is_file():
+            raise UsageError(
+                f"--resume {args.resume}: {out} holds no sweep's results (no meta.json); leave --resume out to start a sweep"
+            )
+    exit_on_sigterm()
     done = sweep.run_sweep(config, out, progress=not args.no_progress)
     print(done)
     print(f"next: {_next_step(config, done)}", file=sys.stderr)
@@ -125,6 +136,17 @@ def configure_report(p):
 
 def cmd_report(args):
     from mrkit.experiments.report.export import build_report
+
+    out = pathlib.Path(args.out)
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory: give the report's file, e.g. {out / 'report.html'}")
+    try:  # before hours of runs: where the page, its notebook and the results go must be a directory we may write
+        out.absolute().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unusable_directory(exc, out.absolute().parent, "--out") from None
+    if not os.access(out.absolute().parent, os.W_OK):
+        raise UsageError(f"--out {out}: cannot write in {out.absolute().parent}: give the report a directory you may write")
+    exit_on_sigterm()
 
     def build(backend_options=None):  # it says where it wrote the page
         build_report(

@@ -9,6 +9,8 @@ cluster of our own is closed — so nothing of the job outlives it (done,
 failed, Ctrl-C, or SIGTERM, which the CLI turns into SystemExit).
 """
 
+import inspect
+
 from mrkit import timing
 from mrkit.backends.dask import checks
 from mrkit.backends.dask.cluster import connect, worker_count
@@ -111,3 +113,9 @@ def run_on_dask(
         job_cores=job_cores,
     )
     return summary, records
+
+
+def options_of(run):
+    """The signature of a backend built on `run` (run_on_dask): run's, without the engine it is given."""
+    signature = inspect.signature(run)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])

@@ -26,7 +26,7 @@ from distributed.scheduler import KilledWorker
 from mrkit import timing
 from mrkit.backends.dask import remote
 from mrkit.backends.dask.cluster import cancel
-from mrkit.backends.dask.job import run_on_dask
+from mrkit.backends.dask.job import options_of, run_on_dask
 from mrkit.runtime.rpc import MasterGone, RpcClient
 
 
@@ -154,3 +154,6 @@ class DaskAttempts:
 def run(app, inputs, **options):
     """The `dask-tasks` backend (mrkit.backends.BACKENDS): job.run_on_dask with each attempt a Dask task."""
     return run_on_dask(DaskAttempts, app, inputs, **options)
+
+
+run.__signature__ = options_of(run_on_dask)  # what it takes: a sweep checks its backend_options against it

@@ -16,7 +16,7 @@ from distributed.scheduler import KilledWorker
 
 from mrkit.backends.dask import checks, remote
 from mrkit.backends.dask.cluster import cancel
-from mrkit.backends.dask.job import run_on_dask
+from mrkit.backends.dask.job import options_of, run_on_dask
 
 
 def _loopback(address):
@@ -135,3 +135,6 @@ class WorkerLoops:
 def run(app, inputs, **options):
     """The `dask` backend (mrkit.backends.BACKENDS): job.run_on_dask with mrkit's workers as Dask tasks."""
     return run_on_dask(WorkerLoops, app, inputs, **options)
+
+
+run.__signature__ = options_of(run_on_dask)  # what it takes: a sweep checks its backend_options against it

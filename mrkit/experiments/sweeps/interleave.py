@@ -173,6 +173,8 @@ def run_interleaved(configs, dirs=None, *, seed=None, progress=True, scratch=Non
     dirs = list(dirs or [None] * len(configs))
     seed = order_seed(dirs, seed)
     inputs = [cfg.input_paths() for cfg in configs]
+    for cfg, paths in zip(configs, inputs):
+        sweep.check_before_runs(cfg, paths)
     units = measurements(configs, inputs)
     outs = [pathlib.Path(d) if d is not None else new_results_dir(cfg.results_dir, cfg.name) for cfg, d in zip(configs, dirs)]
     opened = []

@@ -290,15 +290,42 @@ def new_results_dir(results_dir, sweep_name) -> pathlib.Path:
             continue
 
 
+# What every mrkit since the first round wrote, and must read as numbers, to analyse a results directory.
+RUNS_NEED = ("run_id", "app", "n_map", "n_reduce", "workers", "end_to_end_s")
+RUNS_NUMERIC = ("n_map", "n_reduce", "workers", "end_to_end_s", "startup_s", "map_wall_s", "reduce_wall_s", "cores")
+TASKS_NEED = ("run_id", "phase", "task", "attempt", "start", "end", "status")
+TASKS_NUMERIC = ("task", "attempt", "start", "end", "duration_s", "bytes_in", "cpu_s")
+
+
+def _read(csv_path, columns, need, numeric):
+    """A results CSV as a DataFrame (empty, with `columns`, where there is none); a one-line SweepError for one
+    that is damaged: not CSV, a column of `need` missing, a value of a `numeric` column that is not a number."""
+    if not csv_path.exists():
+        return pd.DataFrame(columns=columns)
+    fix = "re-run the sweep into a new directory, or restore the file"
+    try:
+        frame = pd.read_csv(csv_path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SweepError(f"{csv_path} is damaged ({str(exc).splitlines()[0]}): {fix}") from None
+    missing = [c for c in need if c not in frame]
+    if missing:
+        raise SweepError(f"{csv_path} lacks the column(s) {', '.join(missing)}: {fix}")
+    for column in (c for c in numeric if c in frame):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame[column][values.isna() & frame[column].notna()]
+        if len(bad):
+            raise SweepError(f"{csv_path}: {column} holds {bad.iloc[0]!r} (row {bad.index[0] + 2}), not a number: {fix}")
+    return frame
+
+
 def load_results(path):
     """(runs DataFrame, tasks DataFrame, meta dict) of a results directory.
 
     Tasks of runs without a runs.csv row (an interrupted run) are left out.
     """
     path = pathlib.Path(path)
-    runs = pd.read_csv(path / "runs.csv") if (path / "runs.csv").exists() else pd.DataFrame(columns=RUN_FILE_COLUMNS)
-    tasks_path = path / "tasks.csv"
-    tasks = pd.read_csv(tasks_path) if tasks_path.exists() else pd.DataFrame(columns=TASK_FILE_COLUMNS)
+    runs = _read(path / "runs.csv", RUN_FILE_COLUMNS, RUNS_NEED, RUNS_NUMERIC)
+    tasks = _read(path / "tasks.csv", TASK_FILE_COLUMNS, TASKS_NEED, TASKS_NUMERIC)
     tasks = tasks[tasks["run_id"].astype(str).isin(runs["run_id"].astype(str))].reset_index(drop=True)
     meta_path = path / "meta.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}

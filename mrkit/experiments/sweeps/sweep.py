@@ -35,6 +35,7 @@ sweep with `backends` runs each configuration on each of them (RunConfig.backend
 
 from __future__ import annotations
 
+import inspect
 import os
 import pathlib
 import tempfile
@@ -57,10 +58,30 @@ from mrkit.experiments.sweeps.results import (
 from mrkit.experiments.sweeps.sweep_config import (
     RunConfig,
     SweepConfig,
+    SweepError,
     load_sweep,
     merge_params,
 )
 from mrkit.pinning import busy_cpu_s, pinned, speed_probe_cpu_s
+
+
+def check_before_runs(cfg: SweepConfig, inputs):
+    """Raise what would fail every run of `cfg`, before the first and before its results directory exists:
+    an app that does not load, an input that is not there, a backend option no backend of the sweep takes."""
+    from mrkit.app import load_app
+
+    for app in cfg.app if isinstance(cfg.app, list) else [cfg.app]:
+        load_app(app, cfg.app_options or None)
+    for path in inputs:
+        if "://" not in str(path) and not os.path.exists(path):
+            raise SweepError(f"{cfg.name}: input {path} does not exist: fix the sweep's `inputs:`")
+    for backend in cfg.backends or (cfg.backend,):
+        taken = inspect.signature(get_backend(backend)).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in taken.values()):
+            continue
+        unknown = sorted(set(cfg.backend_options) - set(taken))
+        if unknown:
+            raise SweepError(f"{cfg.name}: backend_options {', '.join(unknown)}: not options of the {backend} backend")
 
 
 def one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
@@ -202,6 +223,7 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     else:
         cfg = load_sweep(sweep, **overrides)
     inputs = cfg.input_paths()
+    check_before_runs(cfg, inputs)
     out = pathlib.Path(out_dir) if out_dir is not None else new_results_dir(cfg.results_dir, cfg.name)
     out.mkdir(parents=True, exist_ok=True)
     meta, session = open_session(cfg, out, inputs)

@@ -227,8 +227,10 @@ class SweepConfig:
             setattr_("inputs", (self.inputs,) if isinstance(self.inputs, str) else tuple(map(str, self.inputs)))
         if isinstance(self.corpus, dict):
             setattr_("corpus", _from_mapping(CorpusConfig, "corpus", self.corpus))
-        setattr_("app_options", dict(self.app_options or {}))
-        setattr_("backend_options", dict(self.backend_options or {}))
+        for name in ("app_options", "backend_options"):
+            if not isinstance(getattr(self, name) or {}, dict):
+                raise SweepError(f"{name} must be a mapping of option: value, got {getattr(self, name)!r}")
+            setattr_(name, dict(getattr(self, name) or {}))
         if self.stragglers is not None:
             setattr_("stragglers", _stragglers(self.stragglers))
         if self.cpus is not None:
@@ -356,6 +358,13 @@ def _resolve_settings(document, sweep_file):
         options["settings"] = str(beside)
 
 
+def yaml_problem(exc) -> str:
+    """A YAML parser's error in one line: what is wrong and where (its own message spans several)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{getattr(exc, 'problem', None) or exc}{where}".replace("\n", " ")
+
+
 def load_sweep(name_or_path, *, quick=False, what_if=False, params_dir=PARAMS_DIR, **overrides) -> SweepConfig:
     """A SweepConfig from defaults <- YAML <- its `quick:` block (if quick) <- overrides.
 
@@ -364,9 +373,11 @@ def load_sweep(name_or_path, *, quick=False, what_if=False, params_dir=PARAMS_DI
     """
     path = sweep_path(name_or_path, params_dir)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise SweepError(f"{path} is not valid YAML: {exc}") from None
+        raise SweepError(f"{path} is not valid YAML: {yaml_problem(exc)}") from None
+    if document is None:
+        raise SweepError(f"{path} is empty: a sweep file sets at least its app and inputs or corpus (see params/*.yaml)")
     if not isinstance(document, dict):
         raise SweepError(f"{path}: expected a mapping of sweep parameters")
     _resolve_settings(document, path)
