@@ -137,15 +137,7 @@ def configure_report(p):
 def cmd_report(args):
     from mrkit.experiments.report.export import build_report
 
-    out = pathlib.Path(args.out)
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a directory: give the report's file, e.g. {out / 'report.html'}")
-    try:  # before hours of runs: where the page, its notebook and the results go must be a directory we may write
-        out.absolute().parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise unusable_directory(exc, out.absolute().parent, "--out") from None
-    if not os.access(out.absolute().parent, os.W_OK):
-        raise UsageError(f"--out {out}: cannot write in {out.absolute().parent}: give the report a directory you may write")
+    _check_report_out(pathlib.Path(args.out))
     exit_on_sigterm()
 
     def build(backend_options=None):  # it says where it wrote the page
@@ -170,6 +162,19 @@ def cmd_report(args):
     with contextlib.nullcontext() if os.environ.get("AWS_ENDPOINT_URL") else local_aws():
         config, aws = _stand_in_stack()
         return build({"stand_in": True, **_stand_in_containers(config, aws, args.base_image)})
+
+
+def _check_report_out(out):
+    """Before any run (a full report takes minutes): --out must be a file whose directory exists or can be made
+    where we may write. Nothing is made here: a report that stops at a later check leaves nothing behind."""
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory: give the report's file, e.g. {out / 'report.html'}")
+    parent = out.absolute().parent
+    existing = next(p for p in (parent, *parent.parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"cannot write in {parent}: {existing} is a file: choose a path you may write (--out)")
+    if not os.access(existing, os.W_OK):
+        raise UsageError(f"cannot write in {existing}: permission denied: choose a path you may write (--out)")
 
 
 def _stand_in_stack():
