@@ -48,6 +48,11 @@ def _stop(process):
         pass
 
 
+def _worker_args(scheduler_file, *extra):
+    """A `dask worker`'s arguments: the scheduler in `scheduler_file`, on the loopback, one thread, no dashboard."""
+    return ["--scheduler-file", str(scheduler_file), "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard", *extra]
+
+
 @pytest.fixture(scope="package")
 def dask_env(moto_endpoint):
     """What the cluster's processes (and the CLI driving them) need: moto's endpoint, dummy credentials."""
@@ -68,21 +73,7 @@ def dask_scheduler(tmp_path_factory, dask_env):
     try:
         for n in range(WORKERS):
             processes.append(
-                _dask(
-                    "worker",
-                    "--scheduler-file",
-                    str(info),
-                    "--host",
-                    "127.0.0.1",
-                    "--nthreads",
-                    "1",
-                    "--name",
-                    f"dw{n}",
-                    "--no-dashboard",
-                    "--local-directory",
-                    str(where),
-                    env=dask_env,
-                )
+                _dask("worker", *_worker_args(info, "--name", f"dw{n}", "--local-directory", str(where)), env=dask_env)
             )
         with Client(scheduler_file=str(info), timeout="60s") as client:
             client.wait_for_workers(WORKERS, timeout=120)
@@ -119,19 +110,7 @@ def lone_worker(tmp_path, dask_env):
             )
         )
         processes.append(start.schedulers[-1])
-        worker = [
-            sys.executable,
-            "-m",
-            "dask",
-            "worker",
-            "--scheduler-file",
-            str(info),
-            "--host",
-            "127.0.0.1",
-            "--nthreads",
-            "1",
-            "--no-dashboard",
-        ]
+        worker = [sys.executable, "-m", "dask", "worker", *_worker_args(info)]
         processes.append(
             subprocess.Popen(
                 [*wrap, *worker],

@@ -372,16 +372,15 @@ def test_a_storage_directory_that_does_not_exist_yet_is_made_as_local_makes_it(
     assert not list(store.glob(".mr-dask-visible-*")), "the visibility check's marker is gone"
 
 
-@pytest.mark.timeout(180)
-def test_a_scheduler_that_goes_away_mid_job_fails_a_dask_tasks_job_in_one_line(corpus, tmp_path, lone_worker):
-    """Every attempt needs the scheduler: once the client gives up reconnecting, the job ends saying why
-    (it waited out task timeouts, then a traceback from cancelling on the closed client hid its line)."""
+def _scheduler_killed_mid_map(lone_worker, corpus, tmp_path, *options):
+    """(address, exit status, stderr) of `mrkit run stalls_once` on a scheduler of its own with one worker,
+    the scheduler SIGKILLed while the job's first map attempt runs."""
     address = lone_worker()
     markers = tmp_path / "markers"
     markers.mkdir()
     job = mrkit_popen(
-        "run", app_path("stalls_once"), *corpus[:2], "-r", "2", "--backend", "dask-tasks", "--scheduler", address,
-        "--app-opt", f"marker_dir={markers}", "--app-opt", "stall=60", cwd=tmp_path, start_new_session=True,
+        "run", app_path("stalls_once"), *corpus[:2], "-r", "2", "--scheduler", address,
+        "--app-opt", f"marker_dir={markers}", *options, cwd=tmp_path, start_new_session=True,
     )  # fmt: skip
     try:
         wait_until(lambda: (markers / "first").exists() or job.poll() is not None, "the first map attempt running")
@@ -390,7 +389,17 @@ def test_a_scheduler_that_goes_away_mid_job_fails_a_dask_tasks_job_in_one_line(c
     finally:
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
-    assert job.returncode == 1, err
+    return address, job.returncode, err
+
+
+@pytest.mark.timeout(180)
+def test_a_scheduler_that_goes_away_mid_job_fails_a_dask_tasks_job_in_one_line(corpus, tmp_path, lone_worker):
+    """Every attempt needs the scheduler: once the client gives up reconnecting, the job ends saying why
+    (it waited out task timeouts, then a traceback from cancelling on the closed client hid its line)."""
+    address, status, err = _scheduler_killed_mid_map(
+        lone_worker, corpus, tmp_path, "--backend", "dask-tasks", "--app-opt", "stall=60"
+    )
+    assert status == 1, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and f"job failed: lost the Dask scheduler at {address}" in lines[0], err
     assert not list(tmp_path.glob("mr-out-*"))
@@ -400,22 +409,10 @@ def test_a_scheduler_that_goes_away_mid_job_fails_a_dask_tasks_job_in_one_line(c
 def test_a_dask_job_whose_scheduler_goes_away_mid_job_finishes_exact_and_quietly(corpus, tmp_path, lone_worker):
     """Its worker loops talk to the master, not the scheduler: the job ends as usual, with its one summary line
     (distributed logged giving up on the scheduler with a traceback, and closing waited out its reconnect)."""
-    address = lone_worker()
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    job = mrkit_popen(
-        "run", app_path("stalls_once"), *corpus[:2], "-r", "2", "--backend", "dask", "--scheduler", address,
-        "--app-opt", f"marker_dir={markers}", "--app-opt", "stall=3", "--task-timeout", "60", cwd=tmp_path,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        wait_until(lambda: (markers / "first").exists() or job.poll() is not None, "the first map attempt running")
-        os.killpg(lone_worker.schedulers[0].pid, signal.SIGKILL)
-        _, err = job.communicate(timeout=150)
-    finally:
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGKILL)
-    assert job.returncode == 0, err
+    _, status, err = _scheduler_killed_mid_map(
+        lone_worker, corpus, tmp_path, "--backend", "dask", "--app-opt", "stall=3", "--task-timeout", "60"
+    )
+    assert status == 0, err
     assert len(err.strip().splitlines()) == 1 and "outputs in" in err, err
     assert sorted_outputs(tmp_path) == _reference("wc", corpus[:2], tmp_path)
 
