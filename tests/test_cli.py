@@ -372,7 +372,8 @@ def test_a_sweep_ends_with_the_next_step_and_that_step_runs_with_latest(tmp_path
 
 SWEEP_MISTAKES = {
     "an unknown app among several": ("app: [wc, nosuch]\n", "unknown app 'nosuch'"),
-    "an input that is not there": ("inputs: [nope.txt]\n", "input nope.txt does not exist"),
+    "an input that is not there": ("inputs: [nope.txt]\n", "input 'nope.txt' does not exist"),
+    "no inputs": ("inputs: []\n", "no inputs given"),
     "a backend option no backend takes": ("backend: dask\nbackend_options: {bogus: 1}\n", "backend_options bogus"),
     "backend options that are not a mapping": ("backend_options: fast\n", "backend_options must be a mapping"),
     "broken YAML": ("app: [wc\n  n_map: 3\n", "is not valid YAML: expected ',' or ']'"),

@@ -69,12 +69,17 @@ def check_before_runs(cfg: SweepConfig, inputs):
     """Raise what would fail every run of `cfg`, before the first and before its results directory exists:
     an app that does not load, an input that is not there, a backend option no backend of the sweep takes."""
     from mrkit.app import load_app
+    from mrkit.errors import InputError
+    from mrkit.job import resolve_inputs
 
     for app in cfg.app if isinstance(cfg.app, list) else [cfg.app]:
         load_app(app, cfg.app_options or None)
-    for path in inputs:
-        if "://" not in str(path) and not os.path.exists(path):
-            raise SweepError(f"{cfg.name}: input {path} does not exist: fix the sweep's `inputs:`")
+    local = [path for path in inputs if "://" not in str(path)]  # s3:// inputs are the backend's to check
+    try:
+        if local or not inputs:
+            resolve_inputs(local)  # a job's own check: missing, unreadable, not a file, an empty directory
+    except InputError as exc:
+        raise SweepError(f"{cfg.name}: {exc}: fix the sweep's `inputs:`") from None
     for backend in cfg.backends or (cfg.backend,):
         taken = inspect.signature(get_backend(backend)).parameters
         if any(p.kind is p.VAR_KEYWORD for p in taken.values()):
