@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import socket
 import subprocess
 import sys
@@ -440,6 +441,19 @@ def test_corpus_and_report_out_with_a_file_in_the_way_is_one_line(tmp_path, wher
     (tmp_path / "a-dir").mkdir()
     _one_line_error(mrkit("report", "--quick", "--out", "a-dir", cwd=tmp_path), "--out a-dir is a directory")
     assert (tmp_path / "a-file").read_text() == "mine\n" and not (tmp_path / "results").exists()
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self").is_dir(), reason="needs Linux's /proc: a directory no one can write in, root included")
+def test_report_and_corpus_out_where_no_file_can_be_made_is_one_line(tmp_path):
+    """os.access says root may write in /proc: the report ran its sweeps' corpus into /proc/corpus, a traceback."""
+    _one_line_error(mrkit("report", "--quick", "--out", "/proc/report.html", cwd=tmp_path), "cannot write in /proc")
+    _one_line_error(mrkit("report", "--quick", "--out", "/proc/mrkit/report.html", cwd=tmp_path), "(--out)")
+    _one_line_error(mrkit("corpus", "synth", "--out", "/proc/mrkit", "--files", "1", "--size", "1KB", cwd=tmp_path), "(--out)")
+
+
+def test_a_report_of_an_unknown_sweep_is_one_line_and_makes_nothing(tmp_path):
+    _one_line_error(mrkit("report", "--sweep", "nonsense", "--out", "new/report.html", cwd=tmp_path), "no sweep named 'nonsense'")
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ import contextlib
 import os
 import pathlib
 import sys
+import tempfile
 
 from mrkit.cli.parsing import exit_on_sigterm
 from mrkit.errors import UsageError, unusable_directory
@@ -173,8 +174,10 @@ def _check_report_out(out):
     existing = next(p for p in (parent, *parent.parents) if p.exists())
     if not existing.is_dir():
         raise UsageError(f"cannot write in {parent}: {existing} is a file: choose a path you may write (--out)")
-    if not os.access(existing, os.W_OK):
-        raise UsageError(f"cannot write in {existing}: permission denied: choose a path you may write (--out)")
+    try:  # a trial file, removed on close: os.access says yes to root in /proc, a read-only mount, ...
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as exc:
+        raise UsageError(f"cannot write in {existing}: {exc.strerror or exc}: choose a path you may write (--out)") from None
 
 
 def _stand_in_stack():

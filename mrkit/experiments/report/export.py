@@ -238,9 +238,9 @@ def build_report(
     import papermill
 
     out = pathlib.Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    executed = out.with_suffix(".ipynb")
     plan = report_plan(apps, quick, sweeps, stand_in=bool((backend_options or {}).get("stand_in")))
+    out.parent.mkdir(parents=True, exist_ok=True)  # after the plan's checks: a mistaken --sweep makes nothing
+    executed = out.with_suffix(".ipynb")
     results_dir = str(pathlib.Path(results_dir or out.parent).resolve())
     if backend_options:
         plan = [_with_backend_options(item, backend_options) for item in plan]
