@@ -13,6 +13,7 @@ themselves are compared (how well the model fits what it was fitted on).
 from __future__ import annotations
 
 import json
+import math
 
 from mrkit import timing
 from mrkit.errors import UsageError
@@ -24,11 +25,11 @@ def parse_cores(text):
     """ "2" or "1,2,8" -> [2, 1, 8]... as numbers; UsageError otherwise."""
     if text is None:
         return None
-    try:
-        cores = [float(part) for part in str(text).split(",") if part.strip()]
+    try:  # every part a count: "2,,8" is a typo to name, not [2, 8]
+        cores = [float(part) for part in str(text).split(",")]
     except ValueError:
         cores = []
-    if not cores or any(k <= 0 for k in cores):
+    if not cores or not all(0 < k < math.inf for k in cores):
         raise UsageError(f"--cores takes core counts such as 2 or 1,2,8, got {text!r}")
     return [int(k) if float(k).is_integer() else k for k in cores]
 

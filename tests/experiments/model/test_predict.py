@@ -11,6 +11,7 @@ import pytest
 from conftest import mrkit
 from model_records import CONFIGS, INPUT, TRUE, synthetic
 
+from mrkit.errors import UsageError
 from mrkit.experiments.model import calibration as model_calibration
 from mrkit.experiments.model import predict
 from mrkit.experiments.sweeps import sweep, sweep_config
@@ -115,6 +116,16 @@ def test_mistakes_are_one_line_exit_2(calibration, tmp_path, args, message):
     done = mrkit("predict", *args, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and done.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("text", ["2,,8", "2,", "", "0", "-1", "nan", "inf", "two"])
+def test_cores_that_are_not_all_counts_are_refused(text):
+    with pytest.raises(UsageError, match="--cores takes core counts"):
+        predict.parse_cores(text)
+
+
+def test_cores_are_read_as_counts():
+    assert predict.parse_cores(" 1, 2,8 ,0.5") == [1, 2, 8, 0.5] and predict.parse_cores(None) is None
 
 
 def test_the_size_effect_is_stated_per_app_in_one_line():
