@@ -126,6 +126,15 @@ def print_summary(summary, as_json):
         print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
 
 
+def add_no_progress(p):
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (none is drawn unless stderr is a terminal)")
+
+
+def shows_progress(args):
+    """A bar only on a terminal: in a log file or a pipe its redrawn lines would pile up as one long line."""
+    return not args.no_progress and sys.stderr.isatty()
+
+
 def exit_on_sigterm():
     """SIGTERM (a `kill`, a batch system's stop) ends the command as Ctrl-C does: through its `finally`s
     (workers stopped, locks released, a sweep's session closed as interrupted), exit status 143."""

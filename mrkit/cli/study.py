@@ -6,7 +6,7 @@ import pathlib
 import sys
 import tempfile
 
-from mrkit.cli.parsing import exit_on_sigterm
+from mrkit.cli.parsing import add_no_progress, exit_on_sigterm, shows_progress
 from mrkit.errors import UsageError, unusable_directory
 
 
@@ -43,7 +43,7 @@ def configure_sweep(p):
     p.add_argument("--quick", action="store_true", help="the sweep's quick variant (tiny corpus, one repeat)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (value in YAML)")
     p.add_argument("--resume", metavar="DIR", help="continue a results directory ('latest' for the newest of this sweep)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress(p)
 
 
 def cmd_sweep(args):
@@ -72,7 +72,7 @@ def cmd_sweep(args):
                 f"--resume {args.resume}: {out} holds no sweep's results (no meta.json); leave --resume out to start a sweep"
             )
     exit_on_sigterm()
-    done = sweep.run_sweep(config, out, progress=not args.no_progress)
+    done = sweep.run_sweep(config, out, progress=shows_progress(args))
     print(done)
     print(f"next: {_next_step(config, done)}", file=sys.stderr)
 
@@ -132,7 +132,7 @@ def configure_report(p):
         metavar="IMAGE",
         help="with --stand-in: the base of the image its containers run (see `mrkit ecs image --base-image`)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress(p)
 
 
 def cmd_report(args):
@@ -150,7 +150,7 @@ def cmd_report(args):
             resume=args.resume,
             seed=args.seed,
             backend_options=backend_options,
-            progress=not args.no_progress,
+            progress=shows_progress(args),
         )
 
     if not args.stand_in:
