@@ -44,6 +44,7 @@ OWN_CLUSTER_CONFIG = {
     "distributed.scheduler.http.routes": [],
     "distributed.worker.http.routes": [],
 }
+WORKER_START = "mrkit.backends.dask.worker_start"
 # A nanny that has not got its worker process registered this long after starting it gives up, and
 # the job ends with WorkersDidNotStart instead of waiting for ever.
 WORKER_START_TIMEOUT_S = 60
@@ -148,8 +149,13 @@ def connect(scheduler, workers):
     if scheduler is None:
         import dask
 
-        method = {"distributed.worker.multiprocessing-method": worker_start_method()}
-        with dask.config.set(OWN_CLUSTER_CONFIG | method), _started(workers) as cluster, Client(cluster) as client:
+        preloads = dask.config.get("distributed.worker.preload", None) or []
+        config = OWN_CLUSTER_CONFIG | {
+            "distributed.worker.multiprocessing-method": worker_start_method(),
+            # Ctrl-C is the job's to handle, not each worker's (worker_start); the caller's preloads run too.
+            "distributed.worker.preload": [*([preloads] if isinstance(preloads, str) else preloads), WORKER_START],
+        }
+        with dask.config.set(config), _started(workers) as cluster, Client(cluster) as client:
             yield client, True
         return
     if isinstance(scheduler, Client):

@@ -155,7 +155,18 @@ def test_sigterm_to_a_job_on_its_own_cluster_leaves_nothing_running(corpus, tmp_
     _interrupt(corpus, tmp_path, backend, [], signal.SIGTERM, 143)
 
 
-def _interrupt(corpus, tmp_path, backend, cluster, signum, code):
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ctrl_c_on_a_terminal_is_one_line_from_a_job_on_its_own_cluster(corpus, tmp_path, backend):
+    """A terminal's Ctrl-C reaches every process of its group, the LocalCluster's workers too: each printed
+    a Dask worker's traceback (34 lines a worker) under the job's one line."""
+    err = _interrupt(corpus, tmp_path, backend, [], signal.SIGINT, 130, whole_group=True)
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def _interrupt(corpus, tmp_path, backend, cluster, signum, code, whole_group=False):
+    """The job's stderr after `signum` mid-map (to its process group with `whole_group`, as a terminal sends
+    Ctrl-C); asserts it ends with `code` and leaves nothing running."""
     markers = tmp_path / "markers"
     markers.mkdir()
     (tmp_path / "job").mkdir()
@@ -173,6 +184,7 @@ def _interrupt(corpus, tmp_path, backend, cluster, signum, code):
         "-r",
         "3",
         cwd=tmp_path / "job",
+        start_new_session=whole_group,
     )
     try:
         wait_until(lambda: list(markers.glob("started-*")), "a map to start")
@@ -180,7 +192,7 @@ def _interrupt(corpus, tmp_path, backend, cluster, signum, code):
         pids = {job.pid} | {p.pid for p in started}
         listening = {c.laddr.ip for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.pid in pids}
         assert listening <= {"127.0.0.1"}, f"listening beyond loopback: {listening}"
-        job.send_signal(signum)
+        os.killpg(job.pid, signum) if whole_group else job.send_signal(signum)
         _, err = job.communicate(timeout=60)
     finally:
         job.kill()
@@ -201,6 +213,7 @@ def _interrupt(corpus, tmp_path, backend, cluster, signum, code):
                 30,
             )
             assert not any(client.run(lambda dask_worker: [p for p in dask_worker.plugins if p.startswith("mrkit-")]).values())
+    return err
 
 
 @pytest.mark.timeout(300)
