@@ -384,8 +384,14 @@ def load_sweep(name_or_path, *, quick=False, what_if=False, params_dir=PARAMS_DI
     quick_block = document.pop("quick", None) or {}
     what_if_block = document.pop("what_if", None) or {}
     values = merge_params({"name": path.stem}, document)
-    if quick:
-        values = merge_params(values, quick_block)
-    if what_if:
-        values = merge_params(values, what_if_block)
+    for block, wanted, key in ((quick_block, quick, "quick"), (what_if_block, what_if, "what_if")):
+        if not block:
+            continue
+        if wanted:
+            values = merge_params(values, block)
+            continue
+        try:  # a mistake in a block not used now is named now, not at its first use (a sweep file's quick: typo)
+            SweepConfig.from_dict(merge_params(values, block))
+        except SweepError as exc:
+            raise SweepError(f"{path}: its {key}: block: {exc}") from None
     return SweepConfig.from_dict(merge_params(values, overrides))

@@ -295,6 +295,12 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path):
         sweep_config.SweepConfig(backend="yarn")
     with pytest.raises(sweep_config.SweepError, match="does not exist"):
         sweep_config.load_sweep(tmp_path / "missing.yaml")
+    bad.write_text("app: wc\nquick:\n  repeat: 1\n")  # named without --quick too, not hours later with it
+    with pytest.raises(sweep_config.SweepError, match="bad.yaml: its quick: block: unknown sweep parameter 'repeat'"):
+        sweep_config.load_sweep(bad)
+    bad.write_text("app: wc\nwhat_if:\n  n_map: [0]\n")
+    with pytest.raises(sweep_config.SweepError, match="its what_if: block: n_map"):
+        sweep_config.load_sweep(bad)
     with pytest.raises(ValueError, match="available: .*map_sweep"):
         sweep_config.load_sweep("no_such_sweep")
 
