@@ -433,6 +433,16 @@ def test_predict_on_a_damaged_results_file_is_one_line(tmp_path, damage):
     _one_line_error(mrkit("predict", "measured", cwd=tmp_path), "measured/runs.csv", message)
 
 
+def test_corpus_synth_writes_its_files_and_says_how_much(tmp_path):
+    small = mrkit("corpus", "synth", "--out", "small", "--files", "3", "--size", "2KB", cwd=tmp_path, check=True)
+    written = sorted((tmp_path / "small").glob("synth-*.txt"))
+    assert [p.name for p in written] == ["synth-00.txt", "synth-01.txt", "synth-02.txt"]
+    assert all(1900 < p.stat().st_size <= 2048 for p in written)
+    assert small.stdout == f"wrote 3 files, {sum(p.stat().st_size for p in written):,} bytes, in small\n"
+    large = mrkit("corpus", "synth", "--out", "large", "--files", "1", "--size", "1.5MB", cwd=tmp_path, check=True)
+    assert large.stdout == "wrote 1 file, 1.5 MiB, in large\n"
+
+
 @pytest.mark.parametrize("where", ["a-file", "a-file/below"])
 def test_corpus_and_report_out_with_a_file_in_the_way_is_one_line(tmp_path, where):
     (tmp_path / "a-file").write_text("mine\n")

@@ -15,7 +15,7 @@ def configure_corpus(p):
     synth = sub.add_parser("synth", help="write deterministic English-like text files")
     synth.add_argument("--out", required=True, metavar="DIR")
     synth.add_argument("--files", type=int, default=8, metavar="N")
-    synth.add_argument("--size", default="4MB", metavar="SIZE", help="bytes per file, e.g. 512KB, 4MB, 1GB (powers of 1024)")
+    synth.add_argument("--size", default="4MB", metavar="SIZE", help="bytes per file at most, e.g. 512KB, 4MB, 1GB (powers of 1024); whole sentences or words")
     synth.add_argument("--seed", type=int, default=0)
 
 
@@ -30,7 +30,8 @@ def cmd_corpus(args):
     except OSError as exc:  # a file in the way of --out, a read-only or full disk
         raise unusable_directory(exc, args.out, "--out") from None
     total = sum(os.path.getsize(p) for p in paths)
-    print(f"wrote {len(paths)} files, {total / 2**20:.1f} MiB, in {args.out}")
+    amount = f"{total / 2**20:.1f} MiB" if total >= 2**20 else f"{total:,} bytes"  # 4 KB is not "0.0 MiB"
+    print(f"wrote {len(paths)} file{'s' * (len(paths) != 1)}, {amount}, in {args.out}")
 
 
 def configure_sweep(p):
