@@ -1,8 +1,10 @@
 """Commands that study jobs: `corpus`, `sweep`, `report`, `predict` and `demo`."""
 
 import contextlib
+import functools
 import os
 import pathlib
+import subprocess
 import sys
 import tempfile
 
@@ -212,11 +214,20 @@ def _stand_in_containers(config, aws, base_image):
         return {}
     try:
         engine = choose_engine()
+        # The build's own output stays out of the report's terminal; its last error line joins ours.
         image = build_and_push(
-            config, aws, context=context, builder=engine.name, base_image=base_image, push=False, out=lambda line: None
+            config,
+            aws,
+            context=context,
+            builder=engine.name,
+            base_image=base_image,
+            push=False,
+            out=lambda line: None,
+            run=functools.partial(subprocess.run, capture_output=True),
         )
     except EcsError as exc:
-        say(f"local processes: {exc}")
+        hint = "" if base_image else " (--base-image: a Python 3.11 image this machine has, e.g. from `podman images`)"
+        say(f"local processes: {exc}{hint}")
         return {}
     say(f"{engine.name} containers of {image}")
     return {"containers": engine.name}

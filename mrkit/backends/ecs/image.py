@@ -86,12 +86,18 @@ def image_steps(
 
 
 def run_steps(steps, password, run=subprocess.run):
-    """Run the steps in order, the password on stdin of the login step only; ImageError at the first failure."""
+    """Run the steps in order, the password on stdin of the login step only; ImageError at the first failure.
+
+    `run` is subprocess.run's signature: the engine prints to the terminal, unless `run` captures its output.
+    """
     for step in steps:
         stdin = password if step.secret_stdin else None
         result = run(list(step.argv), input=stdin, text=True, check=False)
         if result.returncode != 0:
-            raise ImageError(f"`{step.display()}` failed with exit status {result.returncode}")
+            # A captured run's last line of stderr says why (a base image it could not pull); else the terminal has it.
+            said = [line.strip() for line in (result.stderr or "").splitlines() if line.strip()]
+            why = f": {said[-1]}" if said else ""
+            raise ImageError(f"`{step.display()}` failed with exit status {result.returncode}{why}")
 
 
 def build_and_push(

@@ -271,6 +271,20 @@ def test_a_sweep_with_stand_in_and_containers_runs_each_job_in_containers(stacks
     assert aws.list_tasks(stack.cluster_arn) == []
 
 
+def test_a_stand_in_image_that_cannot_be_built_falls_back_to_processes_in_one_line(base_image, aws, capfd):
+    """The build's own lines (podman's pull attempts) used to fill the report's terminal above a line that
+    gave only the command and its exit status."""
+    from mrkit.cli import study
+
+    config = make_config(SETTINGS, source="test")
+    up(config, aws)
+    assert study._stand_in_containers(config, aws, "localhost/mrkit-no-such-base:0") == {}
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("mrkit report: the ECS stand-in's tasks run as local processes: `podman build ") and "failed with exit status" in err
+    assert "mrkit-no-such-base" in err.split("failed with exit status", 1)[1], "the engine's reason, not only its status"
+
+
 def test_the_reports_ecs_section_runs_in_containers_and_says_so(base_image, aws, tmp_path):
     # `make report`'s ECS part, quick: a container engine works here, so the stand-in's tasks are containers.
     pytest.importorskip("papermill", reason="the report needs mrkit[notebooks] (make setup installs it)")

@@ -28,7 +28,8 @@ class FakeDocker:
         if argv[0] not in self.engines:
             return subprocess.CompletedProcess(argv, 125, "", f"Cannot connect to the {argv[0]} engine\n")
         failed = self.fail_on is not None and argv[1] == self.fail_on
-        return subprocess.CompletedProcess(argv, 1 if failed else 0, stdout="28.2.2\n", stderr="")
+        why = "Trying to pull docker.io/library/python:3.11-slim...\nError: pinging registry: no such host\n\n"
+        return subprocess.CompletedProcess(argv, 1 if failed else 0, stdout="28.2.2\n", stderr=why if failed else "")
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def test_dry_run_prints_and_fetches_no_token(repo_aws, context):
 
 def test_a_failing_step_stops_with_its_command(repo_aws, context):
     docker = FakeDocker(fail_on="build")
-    with pytest.raises(ImageError, match=r"`docker build --platform linux/amd64 .*` failed with exit status 1"):
+    with pytest.raises(ImageError, match=r"`docker build --platform linux/amd64 .*` failed with exit status 1: Error: pinging registry: no such host$"):
         build_and_push(make_config({"stack": "img"}), repo_aws, context=context, run=docker, which=lambda _: "docker")
     assert [argv[1] for argv, _ in docker.commands] == ["info", "build"]
 
