@@ -18,10 +18,9 @@ import shutil
 import sys
 import tempfile
 
-import papermill
 from bs4 import BeautifulSoup
 
-from mrkit.experiments.report.export import REPO_ROOT, SWEEP_NOTEBOOK, export_html
+from mrkit.experiments.report.export import REPO_ROOT, SWEEP_NOTEBOOK, execute_notebook, export_html
 
 
 def prose_words(html):
@@ -51,9 +50,7 @@ def main(argv=None):
         params = json.loads(json.dumps(params).replace(str(results), str(copy)))
         params["results_dir"] = str(copy)
         notebook = copy / "again.ipynb"
-        papermill.execute_notebook(
-            str(SWEEP_NOTEBOOK), str(notebook), parameters=params, progress_bar=False, cwd=str(REPO_ROOT or copy)
-        )
+        execute_notebook(SWEEP_NOTEBOOK, notebook, params, cwd=REPO_ROOT or copy)
         html = export_html(notebook, title=params.get("title", "report"))
     if args.out:
         args.out.write_text(html, encoding="utf-8")

@@ -208,6 +208,33 @@ def export_html(notebook, title=REPORT_TITLE) -> str:
     return html
 
 
+def execute_notebook(source, executed, parameters, kernel_name="python3", cwd=None):
+    """papermill's run of notebook `source` into `executed`, its kernel reached over local sockets.
+
+    Over TCP (jupyter's default) the kernel warns on the report's terminal that its traffic is
+    unencrypted and open to eavesdropping; Unix-domain sockets (transport "ipc") are neither
+    reachable from the network nor warned about. Windows has none: it keeps TCP on loopback.
+    """
+    import papermill
+
+    engine = {"kernel_manager_class": _local_socket_kernels()} if os.name == "posix" else {}
+    return papermill.execute_notebook(
+        str(source), str(executed), parameters=parameters, kernel_name=kernel_name, progress_bar=False, cwd=str(cwd), **engine
+    )
+
+
+def _local_socket_kernels():
+    from jupyter_client.manager import KernelManager
+    from traitlets import default
+
+    class LocalSocketKernelManager(KernelManager):
+        @default("transport")
+        def _transport_default(self):
+            return "ipc"
+
+    return LocalSocketKernelManager
+
+
 def build_report(
     out="results/report.html",
     quick=False,
@@ -265,14 +292,7 @@ def build_report(
     if log:
         log(f"sweeps done in {swept:.0f} s; rendering the report (papermill)")
     try:
-        papermill.execute_notebook(
-            str(SWEEP_NOTEBOOK),
-            str(executed),
-            parameters=parameters,
-            kernel_name=kernel_name,
-            progress_bar=False,
-            cwd=str(REPO_ROOT or os.getcwd()),
-        )
+        execute_notebook(SWEEP_NOTEBOOK, executed, parameters, kernel_name=kernel_name, cwd=REPO_ROOT or os.getcwd())
     except papermill.PapermillExecutionError as exc:
         raise ReportError(
             f"report notebook failed in cell {exc.cell_index}: {exc.ename}: {exc.evalue} (executed notebook: {executed})"

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import pytest
 
@@ -86,3 +87,17 @@ def test_resume_reuses_finished_runs_and_runs_only_what_is_missing(tmp_path):
 
     fresh = export.run_report_sweeps(configs, resume=False, progress=False, log=None)
     assert all(f != d for f, d in zip(fresh, first)), "without resume every sweep starts a new directory"
+
+
+@pytest.mark.notebook
+def test_the_report_s_kernel_is_reached_over_local_sockets_and_says_nothing_on_the_terminal(tmp_path, capfd):
+    """Over TCP its kernel printed a warning that all traffic was unencrypted and open to eavesdropping."""
+    nbformat = pytest.importorskip("nbformat")
+    source = tmp_path / "transport.ipynb"
+    cell = "from ipykernel.connect import get_connection_info\nprint(get_connection_info(unpack=True)['transport'])"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)]), source)
+    export.execute_notebook(source, tmp_path / "ran.ipynb", {}, cwd=tmp_path)
+    ran = nbformat.read(tmp_path / "ran.ipynb", as_version=4)
+    assert ran.cells[0].outputs[0]["text"].strip() == ("ipc" if os.name == "posix" else "tcp")
+    assert "without encryption" not in capfd.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ran.ipynb", "transport.ipynb"], "no socket file left behind"
