@@ -453,7 +453,9 @@ def test_corpus_and_report_out_with_a_file_in_the_way_is_one_line(tmp_path, wher
     assert (tmp_path / "a-file").read_text() == "mine\n" and not (tmp_path / "results").exists()
 
 
-@pytest.mark.skipif(not pathlib.Path("/proc/self").is_dir(), reason="needs Linux's /proc: a directory no one can write in, root included")
+@pytest.mark.skipif(
+    not pathlib.Path("/proc/self").is_dir(), reason="needs Linux's /proc: a directory no one can write in, root included"
+)
 def test_report_and_corpus_out_where_no_file_can_be_made_is_one_line(tmp_path):
     """os.access says root may write in /proc: the report ran its sweeps' corpus into /proc/corpus, a traceback."""
     _one_line_error(mrkit("report", "--quick", "--out", "/proc/report.html", cwd=tmp_path), "cannot write in /proc")

@@ -17,7 +17,12 @@ def configure_corpus(p):
     synth = sub.add_parser("synth", help="write deterministic English-like text files")
     synth.add_argument("--out", required=True, metavar="DIR")
     synth.add_argument("--files", type=int, default=8, metavar="N")
-    synth.add_argument("--size", default="4MB", metavar="SIZE", help="bytes per file at most, e.g. 512KB, 4MB, 1GB (powers of 1024); whole sentences or words")
+    synth.add_argument(
+        "--size",
+        default="4MB",
+        metavar="SIZE",
+        help="bytes per file at most, e.g. 512KB, 4MB, 1GB (powers of 1024); whole sentences or words",
+    )
     synth.add_argument("--seed", type=int, default=0)
 
 

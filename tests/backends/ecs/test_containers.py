@@ -281,7 +281,10 @@ def test_a_stand_in_image_that_cannot_be_built_falls_back_to_processes_in_one_li
     assert study._stand_in_containers(config, aws, "localhost/mrkit-no-such-base:0") == {}
     err = capfd.readouterr().err
     assert err.count("\n") == 1, err
-    assert err.startswith("mrkit report: the ECS stand-in's tasks run as local processes: `podman build ") and "failed with exit status" in err
+    assert (
+        err.startswith("mrkit report: the ECS stand-in's tasks run as local processes: `podman build ")
+        and "failed with exit status" in err
+    )
     assert "mrkit-no-such-base" in err.split("failed with exit status", 1)[1], "the engine's reason, not only its status"
 
 

@@ -96,7 +96,10 @@ def test_dry_run_prints_and_fetches_no_token(repo_aws, context):
 
 def test_a_failing_step_stops_with_its_command(repo_aws, context):
     docker = FakeDocker(fail_on="build")
-    with pytest.raises(ImageError, match=r"`docker build --platform linux/amd64 .*` failed with exit status 1: Error: pinging registry: no such host$"):
+    with pytest.raises(
+        ImageError,
+        match=r"`docker build --platform linux/amd64 .*` failed with exit status 1: Error: pinging registry: no such host$",
+    ):
         build_and_push(make_config({"stack": "img"}), repo_aws, context=context, run=docker, which=lambda _: "docker")
     assert [argv[1] for argv, _ in docker.commands] == ["info", "build"]
 
