@@ -10,5 +10,6 @@
 Shared by both: cluster.py (which cluster: an address, a Client, a Cluster,
 or a LocalCluster of our own on 127.0.0.1), checks.py (versions, storage
 and master reachability, before anything starts), job.py (the job around a
-master), remote.py (what runs on the Dask workers).
+master), remote.py (what runs on the Dask workers), worker_start.py (what a
+worker of our own LocalCluster does as it starts).
 """

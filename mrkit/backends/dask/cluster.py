@@ -13,6 +13,7 @@ import multiprocessing
 import sys
 import threading
 
+from mrkit.backends.dask import worker_start
 from mrkit.errors import JobFailed, UsageError
 
 # The settings a LocalCluster of ours runs under, held for its whole life (some are read when an
@@ -44,7 +45,7 @@ OWN_CLUSTER_CONFIG = {
     "distributed.scheduler.http.routes": [],
     "distributed.worker.http.routes": [],
 }
-WORKER_START = "mrkit.backends.dask.worker_start"
+WORKER_START = worker_start.__name__  # imported here, so a forked worker finds it loaded
 # A nanny that has not got its worker process registered this long after starting it gives up, and
 # the job ends with WorkersDidNotStart instead of waiting for ever.
 WORKER_START_TIMEOUT_S = 60
