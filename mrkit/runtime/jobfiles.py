@@ -7,22 +7,38 @@ behind is swept when the job ends. The attempt names themselves are the
 protocol's (protocol.attempt_files), since workers write them.
 """
 
+import os
 import re
 
-from mrkit.errors import MrkitError
+from mrkit.errors import InputError, MrkitError
 from mrkit.runtime import protocol
 from mrkit.storage.base import leftovers
 
 JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
 
 
-def clear_stale(storage):
-    """Remove an earlier job's files and any attempt's leftovers (`.mr-*.tmp`)."""
-    for name in storage.list("mr-"):
-        if JOB_FILE.match(name):
-            storage.remove(name)
+def clear_stale(storage, inputs=()):
+    """Remove an earlier job's files and any attempt's leftovers (`.mr-*.tmp`).
+
+    InputError, before anything is removed, when one of `inputs` (mrkit.job.Input) is such a file (an earlier job's
+    `mr-out-0` given as this one's input, or the job directory given as its input directory).
+    """
+    stale = [name for name in storage.list("mr-") if JOB_FILE.match(name)]
+    given = {_same_file(i.location) for i in inputs}
+    for name in stale:
+        if _same_file(storage.path(name)) in given:
+            raise InputError(
+                f"input {storage.path(name)} is named as this job's own files are (mr-*), which a job clears before "
+                "it starts: copy it out of the job's directory, or give the job another one (--workdir, --storage)"
+            )
+    for name in stale:
+        storage.remove(name)
     for name in leftovers(storage):
         storage.remove(name)
+
+
+def _same_file(path):
+    return path if "://" in path else os.path.realpath(path)
 
 
 def commit(storage, report, run_id, winner):

@@ -1,0 +1,30 @@
+"""The job's files as the master clears them: an earlier job's, never this job's inputs."""
+
+from conftest import mrkit
+
+
+def _refused(result, name):
+    assert result.returncode == 2, result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and f"{name} is named as this job's own files are (mr-*)" in line, line
+
+
+def test_an_earlier_job_s_output_given_as_input_is_refused_and_kept(tmp_path):
+    """It used to be deleted as a stale output before the job read it: the input lost, then a traceback."""
+    (tmp_path / "a.txt").write_text("one two two\n" * 50)
+    mrkit("run", "wc", "a.txt", "-r", "2", "--workdir", "job", cwd=tmp_path, check=True)
+    job = tmp_path / "job"
+    before = {p.name: p.read_bytes() for p in job.glob("mr-out-*")}
+    _refused(mrkit("run", "wc", "mr-out-0", "mr-out-1", "-r", "1", cwd=job), f"{job}/mr-out-0")
+    assert {p.name: p.read_bytes() for p in job.glob("mr-out-*")} == before
+
+
+def test_the_job_directory_as_its_own_input_directory_runs_once_then_is_refused(tmp_path):
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "a.txt").write_text("one two two\n" * 50)
+    mrkit("run", "wc", "d", "--workdir", "d", "-r", "2", cwd=tmp_path, check=True)
+    outputs = {p.name: p.read_bytes() for p in data.glob("mr-*")}
+    assert "mr-out-0" in outputs
+    _refused(mrkit("run", "wc", "d", "--workdir", "d", "-r", "2", cwd=tmp_path), f"{data}/mr-0-0")
+    assert {p.name: p.read_bytes() for p in data.glob("mr-*")} == outputs, "the first run's files are kept"
