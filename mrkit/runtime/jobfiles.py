@@ -3,7 +3,7 @@
 An earlier job's outputs are cleared before a new one starts; a finished
 attempt's hidden files are either published under their `mr-*` names (the
 winner) or removed (any later attempt); what attempts of this run left
-behind is swept when the job ends. The attempt names themselves are the
+behind is swept when the job ends, and so is what they published if it failed. The attempt names themselves are the
 protocol's (protocol.attempt_files), since workers write them.
 """
 
@@ -15,6 +15,7 @@ from mrkit.runtime import protocol
 from mrkit.storage.base import leftovers
 
 JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
+DATA_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+)$")  # its outputs and intermediate files, not its records
 
 
 def clear_stale(storage, inputs=()):
@@ -52,6 +53,14 @@ def commit(storage, report, run_id, winner):
     except (OSError, MrkitError) as exc:
         return f"its files could not be committed: {exc}"
     return None
+
+
+def remove_data(storage):
+    """Remove the job's outputs and intermediate files: a failed or stopped job leaves none that look final
+    (OSError or MrkitError when storage refuses). Called once no attempt can publish any more."""
+    for name in storage.list("mr-"):
+        if DATA_FILE.match(name):
+            storage.remove(name)
 
 
 def sweep_attempts(storage, run_id):

@@ -176,7 +176,8 @@ class Master:
 
         Stopping a job that has not finished (Ctrl-C) fails it, so workers
         exit non-zero instead of taking an unfinished job for a done one.
-        Attempts' leftover files of this run are removed and the lock released.
+        Attempts' leftover files of this run are removed (and, if the job failed, the files it published:
+        its outputs and intermediate files) and the lock released.
         """
         deadline = time.monotonic() + grace_s
         with self._cond:
@@ -191,8 +192,10 @@ class Master:
         self._server.server_close()
         try:
             jobfiles.sweep_attempts(self.storage, self.run_id)
+            if self.failure and self._maps:  # it started: what it published is a part, none may pass for its result
+                jobfiles.remove_data(self.storage)
         except (OSError, MrkitError) as exc:  # leftovers are hidden; the next master clears them
-            line = f"cannot remove attempts' leftover files: {exc}"
+            line = f"cannot remove the job's leftover files: {exc}"
             if self._raised is not None:
                 self._raised.add_note(line)  # printed after the job's outcome, which comes first
             else:

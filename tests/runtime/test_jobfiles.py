@@ -28,3 +28,16 @@ def test_the_job_directory_as_its_own_input_directory_runs_once_then_is_refused(
     assert "mr-out-0" in outputs
     _refused(mrkit("run", "wc", "d", "--workdir", "d", "-r", "2", cwd=tmp_path), f"{data}/mr-0-0")
     assert {p.name: p.read_bytes() for p in data.glob("mr-*")} == outputs, "the first run's files are kept"
+
+
+def test_a_failed_job_leaves_no_output_or_intermediate_file(tmp_path):
+    """The reduce tasks that had finished left their mr-out-* behind a failed job, as if final."""
+    (tmp_path / "app.py").write_text(
+        "def map(filename, contents):\n    return [(w, '1') for w in contents.split()]\n\n\n"
+        "def reduce(key, values):\n    if key == 'poison':\n        raise ValueError('poisoned')\n    return str(len(values))\n"
+    )
+    (tmp_path / "a.txt").write_text(" ".join(f"word{i}" for i in range(200)) + " poison\n")
+    result = mrkit("run", "app.py", "a.txt", "-r", "4", "--max-attempts", "1", "--workdir", "job", cwd=tmp_path)
+    assert result.returncode == 1 and "ValueError: poisoned" in result.stderr, result.stderr
+    assert not [p.name for p in (tmp_path / "job").iterdir() if p.name.startswith("mr-")]
+    assert not [p for p in (tmp_path / "job").iterdir() if p.name.endswith(".tmp")]
