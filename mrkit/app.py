@@ -72,6 +72,12 @@ def _member(obj, name):
     return getattr(obj, name, None)
 
 
+def _described(exc):
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}".replace("\n", " ")
+
+
 def load_app(app: object, options: dict | None = None) -> App:
     """Turn `app` (App, spec string, module, object or dict of functions) into an App."""
     if isinstance(app, App):
@@ -81,8 +87,8 @@ def load_app(app: object, options: dict | None = None) -> App:
         target = _resolve(app) if spec is not None else app
     except AppError:
         raise
-    except Exception as exc:  # the user's module failed while importing
-        raise AppError(f"app {app!r} failed to import: {type(exc).__name__}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # the user's module failed (or called sys.exit) while importing
+        raise AppError(f"app {app!r} failed to import: {_described(exc)}") from exc
     label = spec or getattr(target, "__name__", type(target).__name__)
     functions = {name: _member(target, name) for name in ("map", "reduce", "combine", "map_combined")}
     for required, signature in (("map", "map(filename, contents)"), ("reduce", "reduce(key, values)")):
@@ -91,7 +97,11 @@ def load_app(app: object, options: dict | None = None) -> App:
     options = dict(options or {})
     configure = _member(target, "configure")
     if callable(configure):
-        configure(**options)
+        try:
+            configure(**options)
+        except (Exception, SystemExit) as exc:  # an option it does not take (TypeError), or a value it refuses
+            given = ", ".join(f"{k}={v}" for k, v in options.items()) or "no options"
+            raise AppError(f"app {label!r} refused its options ({given}): {_described(exc)}") from exc
     elif options:
         raise AppError(f"app {label!r} takes no options (it has no configure function), got {sorted(options)}")
     return App(name=label, spec=spec, options=options, **functions)

@@ -62,6 +62,24 @@ def test_a_module_that_fails_to_import(tmp_path):
         load_app(str(broken))
 
 
+def test_a_module_that_exits_while_importing_is_an_app_error(tmp_path):
+    """sys.exit at import ended `mrkit run` with the app's exit status and no word (SystemExit is no Exception)."""
+    leaving = tmp_path / "leaving.py"
+    leaving.write_text("import sys\nsys.exit(3)\n")
+    with pytest.raises(AppError, match=r"failed to import: it called sys.exit\(3\)"):
+        load_app(str(leaving))
+
+
+def test_options_the_app_refuses_are_an_app_error_naming_them(tmp_path):
+    """configure(**options) raising went up as a bare TypeError (a traceback from the CLI)."""
+    with pytest.raises(AppError, match=r"app 'grep' refused its options \(foo=bar\): TypeError: .*'foo'"):
+        load_app("grep", {"foo": "bar"})
+    strict = tmp_path / "strict.py"
+    strict.write_text("map = reduce = print\n\ndef configure(level='1'):\n    raise ValueError(f'level {level}: not\\nallowed')\n")
+    with pytest.raises(AppError, match=r"refused its options \(level=9\): ValueError: level 9: not allowed$"):
+        load_app(str(strict), {"level": "9"})
+
+
 def test_grep_options_and_environment(monkeypatch):
     app = load_app("grep", {"pattern": r"^\d+$"})
     assert list(app.map("f", "12\nx\n34")) == [("12", "f"), ("34", "f")]

@@ -105,6 +105,8 @@ def test_app_options(corpus, tmp_path):
     _one_line_error(mrkit("run", "grep", "--app-opt", "pattern=(", corpus[0], cwd=tmp_path), "not a valid regex")
     _one_line_error(mrkit("run", "wc", "--app-opt", "x=1", corpus[0], cwd=tmp_path), "takes no options")
     _one_line_error(mrkit("run", "grep", "--app-opt", "pattern", corpus[0], cwd=tmp_path), "KEY=VALUE")
+    _one_line_error(mrkit("run", "grep", "--app-opt", "foo=bar", corpus[0], cwd=tmp_path), "refused its options (foo=bar)")
+    _one_line_error(mrkit("sequential", "grep", "--app-opt", "foo=bar", corpus[0], cwd=tmp_path), "refused its options")
 
 
 def test_port_in_use(corpus, tmp_path):
