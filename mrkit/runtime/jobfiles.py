@@ -7,10 +7,11 @@ behind is swept when the job ends, and so is what they published if it failed. T
 protocol's (protocol.attempt_files), since workers write them.
 """
 
+import errno
 import os
 import re
 
-from mrkit.errors import InputError, MrkitError
+from mrkit.errors import InputError, MrkitError, disk_problem
 from mrkit.runtime import protocol
 from mrkit.storage.base import leftovers
 
@@ -43,15 +44,25 @@ def _same_file(path):
 
 
 def commit(storage, report, run_id, winner):
-    """Publish the winning attempt's files, or remove a losing one's; the error's line when storage refuses, else None."""
+    """Publish the winning attempt's files, or remove a losing one's.
+
+    None, or (the error's line, fatal) when storage refuses: `fatal` when no retry can help (a directory
+    where the file goes, a full disk, a directory it may not write), which fails the job at once.
+    """
+    name = None
     try:
         for temporary, name in protocol.attempt_files(report, run_id):
             if winner:
                 storage.publish(temporary, name)
             else:
                 storage.remove(temporary)
-    except (OSError, MrkitError) as exc:
-        return f"its files could not be committed: {exc}"
+    except OSError as exc:
+        if exc.errno in (errno.EISDIR, errno.ENOTDIR):
+            return f"{storage.path(name)} is a directory where the job writes a file: move it away, then run the job again", True
+        problem = disk_problem(exc, os.path.dirname(storage.path(name)) if name else None)
+        return f"its files could not be committed: {problem or exc}", problem is not None
+    except MrkitError as exc:  # a storage service's refusal: another attempt may get through
+        return f"its files could not be committed: {exc}", False
     return None
 
 

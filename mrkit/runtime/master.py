@@ -409,14 +409,18 @@ class Master:
                 self._transition(task, "win")
             else:
                 self._record(task, attempt, report)
-        error = jobfiles.commit(self.storage, report, self.run_id, winner)
+        refused = jobfiles.commit(self.storage, report, self.run_id, winner)
         with self._cond:
             if not winner:
                 return
-            if error:
+            if refused:
+                error, fatal = refused
                 task.back_off()  # before the transition, which would queue it at once
                 self._transition(task, "commit_failed")
                 self._end_attempt(task, attempt, "commit_failed", error)
+                if fatal and self.failure is None:
+                    self.fatal = True
+                    self._fail_job(f"{task.label}: {error}")
                 return
             attempt.move("committed")
             self._record(task, attempt, report)

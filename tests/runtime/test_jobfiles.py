@@ -41,3 +41,15 @@ def test_a_failed_job_leaves_no_output_or_intermediate_file(tmp_path):
     assert result.returncode == 1 and "ValueError: poisoned" in result.stderr, result.stderr
     assert not [p.name for p in (tmp_path / "job").iterdir() if p.name.startswith("mr-")]
     assert not [p for p in (tmp_path / "job").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_directory_where_an_output_goes_fails_the_job_at_once_in_one_line(tmp_path):
+    """Each attempt's commit failed the same way: ten attempts, exit 1 and a line of 2,000 characters."""
+    (tmp_path / "a.txt").write_text(" ".join(f"word{i}" for i in range(200)) + "\n")
+    (tmp_path / "job" / "mr-out-1").mkdir(parents=True)
+    result = mrkit("run", "wc", "a.txt", "-r", "2", "--workdir", "job", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and line.count("is a directory") == 1, line
+    assert line.endswith(f"{tmp_path}/job/mr-out-1 is a directory where the job writes a file: move it away, then run the job again")
+    assert sorted(p.name for p in (tmp_path / "job").iterdir() if p.name.startswith("mr-")) == ["mr-out-1"]
