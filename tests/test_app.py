@@ -75,7 +75,9 @@ def test_options_the_app_refuses_are_an_app_error_naming_them(tmp_path):
     with pytest.raises(AppError, match=r"app 'grep' refused its options \(foo=bar\): TypeError: .*'foo'"):
         load_app("grep", {"foo": "bar"})
     strict = tmp_path / "strict.py"
-    strict.write_text("map = reduce = print\n\ndef configure(level='1'):\n    raise ValueError(f'level {level}: not\\nallowed')\n")
+    strict.write_text(
+        "map = reduce = print\n\ndef configure(level='1'):\n    raise ValueError(f'level {level}: not\\nallowed')\n"
+    )
     with pytest.raises(AppError, match=r"refused its options \(level=9\): ValueError: level 9: not allowed$"):
         load_app(str(strict), {"level": "9"})
 

@@ -109,6 +109,19 @@ def test_app_options(corpus, tmp_path):
     _one_line_error(mrkit("sequential", "grep", "--app-opt", "foo=bar", corpus[0], cwd=tmp_path), "refused its options")
 
 
+def test_what_an_app_prints_goes_to_stderr_and_json_stays_one_document(tmp_path):
+    """An app printing at import, in map and in reduce (its forked workers too) spoiled `--json`'s stdout."""
+    (tmp_path / "loud.py").write_text(
+        "print('hello from import')\n\n\ndef map(filename, contents):\n    print('in map')\n"
+        "    return [(w, '1') for w in contents.split()]\n\n\ndef reduce(key, values):\n    print('in reduce')\n"
+        "    return str(len(values))\n"
+    )
+    (tmp_path / "a.txt").write_text("one two two\n")
+    result = mrkit("run", "loud.py", "a.txt", "-r", "2", "--json", cwd=tmp_path, check=True)
+    assert json.loads(result.stdout)["app"] == "loud.py"
+    assert "hello from import" in result.stderr and "in map" in result.stderr and "in reduce" in result.stderr
+
+
 def test_port_in_use(corpus, tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -1,10 +1,12 @@
 """`mrkit ecs up|down|image|run`: the AWS ECS (Fargate) stack, its image, and jobs on it."""
 
 import json
+import math
 import sys
+import urllib.parse
 
 from mrkit.backends.ecs.engine import ENGINES
-from mrkit.cli.parsing import add_app, app_options, configure_job, exit_on_sigterm, print_summary
+from mrkit.cli.parsing import add_app, app_options, configure_job, exit_on_sigterm, print_summary, stdout_for_the_summary
 from mrkit.errors import UsageError
 
 
@@ -119,8 +121,19 @@ def _ecs_run(args, config, aws, say):
         raise UsageError("--verify compares with a local run, so it needs local inputs")
     if args.containers and not args.stand_in:
         raise UsageError("--containers runs the stand-in's tasks as containers: give --stand-in DIR too")
+    _positive_seconds("--poll", args.poll)
+    _positive_seconds("--start-timeout", args.start_timeout)
     exit_on_sigterm()  # a killed launcher still stops its tasks
-    result = run_on_ecs(
+    with stdout_for_the_summary() as out:
+        result = _run_on_ecs(run_on_ecs, args, config, aws, say)
+        say(f"outputs in {result.storage_url}mr-out-*; launcher wall time {result.launcher_s:.1f} s (task start-up included)")
+        print_summary(result.summary, args.json, out)
+    if args.verify:
+        return _ecs_verify(args, result, say)
+
+
+def _run_on_ecs(run_on_ecs, args, config, aws, say):
+    return run_on_ecs(
         config,
         aws,
         args.app,
@@ -139,10 +152,6 @@ def _ecs_run(args, config, aws, say):
         max_attempts=args.max_attempts,
         backup_tasks=args.backup_tasks,
     )
-    say(f"outputs in {result.storage_url}mr-out-*; launcher wall time {result.launcher_s:.1f} s (task start-up included)")
-    print_summary(result.summary, args.json)
-    if args.verify:
-        return _ecs_verify(args, result, say)
 
 
 def _ecs_verify(args, result, say):
@@ -156,6 +165,21 @@ def _ecs_verify(args, result, say):
     return 0 if checked.ok else 1
 
 
+def _endpoint_url(url):
+    """An http(s) URL with a host (botocore's own refusal is a traceback), or None for boto3's default."""
+    if url is None:
+        return None
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--endpoint-url takes an http(s) URL such as http://127.0.0.1:5000, got {url!r}")
+    return url
+
+
+def _positive_seconds(option, value):
+    if not 0 < value < math.inf:
+        raise UsageError(f"{option} takes a number of seconds above 0, got {value:g}")
+
+
 ECS_COMMANDS = {"up": _ecs_up, "down": _ecs_down, "image": _ecs_image, "run": _ecs_run}
 
 
@@ -165,7 +189,7 @@ def cmd_ecs(args):
 
     overrides = {key: getattr(args, key, None) for key in ("stack", "region", "bucket", "image")}
     config = load_config(args.config, overrides)
-    aws = Aws(config.region, endpoint_url=args.endpoint_url)
+    aws = Aws(config.region, endpoint_url=_endpoint_url(args.endpoint_url))
 
     def say(line):
         print(f"mrkit ecs {args.ecs_command}: {line}", file=sys.stderr)

@@ -14,6 +14,7 @@ from mrkit.cli.parsing import (
     exit_on_sigterm,
     listen_address,
     print_summary,
+    stdout_for_the_summary,
 )
 from mrkit.errors import UsageError
 
@@ -220,7 +221,6 @@ def _imports_kept_from_the_collector():
 
 def cmd_run(args):
     from mrkit.backends import get_backend
-    from mrkit.progress import TaskProgress
 
     if args.backend == "local" and args.scheduler is not None:
         raise UsageError("--scheduler names a Dask scheduler: use it with --backend dask or dask-tasks")
@@ -228,9 +228,23 @@ def cmd_run(args):
     with _imports_kept_from_the_collector():
         run = get_backend(args.backend)  # a missing extra (distributed) is main()'s one-line error
     exit_on_sigterm()
+    with stdout_for_the_summary() as out:
+        summary, records = _run_with_progress(run, args, dask)
+        keys = sum(r["records_out"] for r in records if r["phase"] == "reduce" and r["status"] == "ok")
+        where = args.storage.rstrip("/") if args.storage else os.path.abspath(args.workdir or ".")
+        print(
+            f"mrkit run: {summary['n_reduce']} outputs in {where}/mr-out-*, {keys:,} keys, {summary['end_to_end_s']:.2f} s",
+            file=sys.stderr,
+        )
+        print_summary(summary, args.json, out)
+
+
+def _run_with_progress(run, args, dask):
+    from mrkit.progress import TaskProgress
+
     progress = TaskProgress("mrkit run")
     try:
-        summary, records = run(
+        return run(
             args.app,
             args.inputs,
             n_map=args.n_map,
@@ -249,10 +263,3 @@ def cmd_run(args):
         )
     finally:
         progress.close()
-    keys = sum(r["records_out"] for r in records if r["phase"] == "reduce" and r["status"] == "ok")
-    where = args.storage.rstrip("/") if args.storage else os.path.abspath(args.workdir or ".")
-    print(
-        f"mrkit run: {summary['n_reduce']} outputs in {where}/mr-out-*, {keys:,} keys, {summary['end_to_end_s']:.2f} s",
-        file=sys.stderr,
-    )
-    print_summary(summary, args.json)

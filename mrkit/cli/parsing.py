@@ -2,7 +2,9 @@
 and SIGTERM as an exit that unwinds."""
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
 
@@ -117,13 +119,34 @@ def add_storage(p):
     )
 
 
-def print_summary(summary, as_json):
+@contextlib.contextmanager
+def stdout_for_the_summary():
+    """A stream on stdout for the command's summary; meanwhile stdout's descriptor points at stderr.
+
+    So what anything else prints during the job (an app at import or in its map, a worker process it
+    forks, which inherits the descriptor) reaches the terminal on stderr, and `--json` stays one
+    JSON document.
+    """
+    sys.stdout.flush()
+    kept = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with os.fdopen(os.dup(kept), "w") as out:
+            yield out
+    finally:
+        sys.stdout.flush()
+        os.dup2(kept, 1)
+        os.close(kept)
+
+
+def print_summary(summary, as_json, out=None):
+    out = out or sys.stdout
     if as_json:
-        print(json.dumps(summary))
+        print(json.dumps(summary), file=out)
         return
     width = max(map(len, summary))
     for key, value in summary.items():
-        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}", file=out)
 
 
 def add_no_progress(p):

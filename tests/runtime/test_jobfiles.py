@@ -51,5 +51,7 @@ def test_a_directory_where_an_output_goes_fails_the_job_at_once_in_one_line(tmp_
     assert result.returncode == 2, result.stderr
     line = result.stderr.strip()
     assert "\n" not in line and line.count("is a directory") == 1, line
-    assert line.endswith(f"{tmp_path}/job/mr-out-1 is a directory where the job writes a file: move it away, then run the job again")
+    assert line.endswith(
+        f"{tmp_path}/job/mr-out-1 is a directory where the job writes a file: move it away, then run the job again"
+    )
     assert sorted(p.name for p in (tmp_path / "job").iterdir() if p.name.startswith("mr-")) == ["mr-out-1"]

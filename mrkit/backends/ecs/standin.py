@@ -42,6 +42,7 @@ from mrkit.backends.ecs import EcsError, TaskLaunchError
 from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.config import CONTAINER
 from mrkit.backends.ecs.fargate import Fargate
+from mrkit.errors import unusable_directory
 
 TASK_PASSED_THROUGH = ("AWS_EC2_METADATA_DISABLED", "NO_PROXY", "no_proxy")  # to a process or a container
 PROCESS_PASSED_THROUGH = ("PATH", "PYTHONPATH", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")  # host paths
@@ -114,7 +115,10 @@ class LocalFargate(Fargate):
     def __init__(self, aws, workdir=None, python=sys.executable, poll_s=0.2, stop_grace_s=5.0, containers=False):
         super().__init__(aws)
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="mrkit-fargate-"))
-        os.makedirs(self.workdir, exist_ok=True)
+        try:
+            os.makedirs(self.workdir, exist_ok=True)
+        except OSError as exc:  # a file in the way, a directory it may not write
+            raise unusable_directory(exc, self.workdir, "--stand-in") from None
         self.poll_s, self.stop_grace_s = poll_s, stop_grace_s
         if containers:
             from mrkit.backends.ecs.containers import ContainerRunner

@@ -227,6 +227,29 @@ def test_containers_without_a_stand_in_is_a_usage_error(moto_endpoint, settings,
     ), result.stderr
 
 
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--endpoint-url", "notaurl"], "--endpoint-url takes an http(s) URL such as http://127.0.0.1:5000, got 'notaurl'"),
+        (["--poll", "0"], "--poll takes a number of seconds above 0, got 0"),
+        (["--start-timeout", "-1"], "--start-timeout takes a number of seconds above 0, got -1"),
+        (["--start-timeout", "inf"], "--start-timeout takes a number of seconds above 0, got inf"),
+    ],
+)
+def test_launcher_option_mistakes_are_one_line_before_any_aws_call(moto_endpoint, settings, corpus, tmp_path, option, message):
+    """A bad endpoint was botocore's traceback; a zero start timeout started (and had billed) a master task first."""
+    result = mrkit("ecs", "run", "wc", corpus[0], "--config", settings, "--stand-in", tmp_path / "standin", *option, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == f"mrkit ecs: error: {message}", result.stderr
+    assert not (tmp_path / "standin").exists(), "nothing was started"
+
+
+def test_a_stand_in_directory_with_a_file_in_its_way_is_one_line(moto_endpoint, settings, corpus, tmp_path):
+    (tmp_path / "a-file").write_text("mine\n")
+    result = mrkit("ecs", "run", "wc", corpus[0], "--config", settings, "--stand-in", "a-file", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().endswith("(--stand-in)"), result.stderr
+    assert "\n" not in result.stderr.strip() and (tmp_path / "a-file").read_text() == "mine\n"
+
+
 def test_with_the_launcher_killed_the_master_task_ends_in_bounded_time(stack, settings, corpus, tmp_path):
     """Issue 22 D5: the launcher SIGKILLed 4 s in; its master task ran on with no workers (on Fargate, billed)."""
     launch = Launch(
