@@ -63,6 +63,14 @@ def check_grouped(grouped, producer, filename=None):
                 raise _bad_value(producer, key, value, filename)
 
 
+def emitted(result, producer, filename):
+    """`result`, what map returned for `filename`, when it can be iterated for pairs; else AppError naming map
+    (None, from a map without a `return`, failed in the shuffle's code, which the message then named)."""
+    if result is None or not hasattr(result, "__iter__") or isinstance(result, (str, bytes)):
+        raise AppError(f"{producer} returned {_shown(result)} for {filename}: it must return (key, value) pairs")
+    return result
+
+
 def check_pairs(pairs, producer, filename=None):
     """Raise AppError unless every (key, value) of the list `pairs` holds two str."""
     if not set(map(type, map(itemgetter(0), pairs))) <= _STR:

@@ -70,6 +70,11 @@ def disk_problem(exc, where=None):
     return CannotWrite(f"cannot write in {where}: {reason}: {advice}" if where else f"{reason}: {advice}")
 
 
+def directory_in_the_way(path):
+    """The CannotWrite for a directory where a job writes a file (`mkdir mr-out-1` before a run)."""
+    return CannotWrite(f"{path} is a directory where the job writes a file: move it away, then run the job again")
+
+
 def unusable_directory(exc, where, options="--workdir, --storage"):
     """disk_problem's CannotWrite for `where`, or one for any other reason it cannot hold the files (a file
     in its way, a directory of /proc), naming the `options` that choose another."""
@@ -84,3 +89,17 @@ class AuthError(MrkitError):
 
 # A task that fails with one of these fails its job at once (JobCannotSucceed): another attempt would meet the same.
 FATAL_TO_JOB = (CannotWrite, InputChanged)
+
+
+def one_line(exc):
+    """An app's exception and where it was raised, on one line (a failed task's message, the master's and
+    `mrkit sequential`'s)."""
+    import traceback  # here, not at the top: only a failing task needs it
+
+    if isinstance(exc, SystemExit):
+        return f"the app called sys.exit({exc.code!r})"
+    if isinstance(exc, MrkitError):  # e.g. the app broke its contract: the line already says where
+        return str(exc).replace("\n", " ")
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")

@@ -43,7 +43,7 @@ def run_map(app, task, storage):
             part = app.map_combined(path, contents)
             contract.check_grouped(part, "map_combined", path)
         else:
-            part = shuffle.group(app.map(path, contents))
+            part = shuffle.group(contract.emitted(app.map(path, contents), "map", path))
             contract.check_grouped(part, "map", path)
             if app.combine is not None:
                 part = shuffle.combine_groups(part, app.combine)

@@ -53,6 +53,15 @@ def test_a_map_task_raises_the_same_line(tmp_path, what, kind):
     assert not list(tmp_path.glob("mr-*"))
 
 
+@pytest.mark.parametrize("returned", [None, 3, "a string"])
+def test_a_map_that_returns_no_pairs_is_named_in_a_task_as_in_the_reference(tmp_path, returned):
+    """A map without a `return` failed in the shuffle's code: "TypeError ... at shuffle.py:70 in group"."""
+    (tmp_path / "a.txt").write_text("hello\n")
+    app = load_app({"map": lambda filename, contents: returned, "reduce": lambda key, values: ""})
+    with pytest.raises(AppError, match=r"^map returned .* for a.txt: it must return \(key, value\) pairs$"):
+        tasks.run_map(app, _map_task(tmp_path / "a.txt"), LocalStorage(tmp_path))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_reduce_task_raises_the_same_line(tmp_path, kind):
     (tmp_path / "a.txt").write_text("hello\n")

@@ -11,7 +11,7 @@ import errno
 import os
 import re
 
-from mrkit.errors import InputError, MrkitError, disk_problem
+from mrkit.errors import InputError, MrkitError, directory_in_the_way, disk_problem
 from mrkit.runtime import protocol
 from mrkit.storage.base import leftovers
 
@@ -58,7 +58,7 @@ def commit(storage, report, run_id, winner):
                 storage.remove(temporary)
     except OSError as exc:
         if exc.errno in (errno.EISDIR, errno.ENOTDIR):
-            return f"{storage.path(name)} is a directory where the job writes a file: move it away, then run the job again", True
+            return str(directory_in_the_way(storage.path(name))), True
         problem = disk_problem(exc, os.path.dirname(storage.path(name)) if name else None)
         return f"its files could not be committed: {problem or exc}", problem is not None
     except MrkitError as exc:  # a storage service's refusal: another attempt may get through

@@ -25,7 +25,7 @@ import time
 from dataclasses import replace
 
 from mrkit import tasks, timing
-from mrkit.errors import FATAL_TO_JOB, AuthError, JobCannotSucceed, JobFailed, MrkitError
+from mrkit.errors import FATAL_TO_JOB, AuthError, JobCannotSucceed, JobFailed, MrkitError, one_line
 from mrkit.runtime.discovery import RUN_FILE, read_master_file
 from mrkit.runtime.protocol import Action, Assignment, ProtocolError, Report, TaskRequest, attempt_name
 from mrkit.runtime.rpc import MasterGone, RpcClient, RpcError
@@ -75,19 +75,6 @@ class AttemptFiles:
 
     def __getattr__(self, attribute):
         return getattr(self._storage, attribute)
-
-
-def one_line(exc):
-    """The app's exception and where it was raised, on one line for the master's message."""
-    import traceback  # here, not at the top: only a failing task needs it
-
-    if isinstance(exc, SystemExit):
-        return f"the app called sys.exit({exc.code!r})"
-    if isinstance(exc, MrkitError):  # e.g. the app broke its contract: the line already says where
-        return str(exc).replace("\n", " ")
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
 def _job_over(storage, run_id):

@@ -20,10 +20,10 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from mrkit import timing
 from mrkit.app import load_app
-from mrkit.errors import FATAL_TO_JOB, JobFailed
+from mrkit.errors import FATAL_TO_JOB, JobFailed, one_line
 from mrkit.runtime.protocol import Action
 from mrkit.runtime.rpc import RpcClient
-from mrkit.runtime.worker import RUNNERS, AttemptFiles, one_line, work
+from mrkit.runtime.worker import RUNNERS, AttemptFiles, work
 from mrkit.storage import open_storage
 from mrkit.storage.base import StorageError
 

@@ -1,0 +1,45 @@
+"""`mrkit sequential`, the reference: an app that fails it, or a directory in its output's way, is one line."""
+
+import pytest
+from conftest import mrkit
+
+APPS = {
+    "raises": "def map(filename, contents):\n    raise ValueError('cannot digest')\n\n\n"
+    "def reduce(key, values):\n    return ''\n",
+    "returns_none": "def map(filename, contents):\n    pass\n\n\ndef reduce(key, values):\n    return ''\n",
+    "reduce_raises": "def map(filename, contents):\n    return [(w, '1') for w in contents.split()]\n\n\n"
+    "def reduce(key, values):\n    raise KeyError(key)\n",
+}
+
+
+@pytest.mark.parametrize(
+    "app, code, message",
+    [
+        ("raises", 1, "mrkit sequential: job failed: map of a.txt: ValueError: cannot digest at raises.py:2 in map"),
+        ("returns_none", 2, "mrkit sequential: error: map returned None (NoneType) for a.txt: it must return (key, value) pairs"),
+        (
+            "reduce_raises",
+            1,
+            "mrkit sequential: job failed: reduce of key 'one': KeyError: 'one' at reduce_raises.py:6 in reduce",
+        ),
+    ],
+)
+def test_an_app_that_fails_the_reference_is_one_line(tmp_path, app, code, message):
+    """Each was a traceback; `mrkit run` already said the same in one line."""
+    (tmp_path / f"{app}.py").write_text(APPS[app])
+    (tmp_path / "a.txt").write_text("one two\n")
+    result = mrkit("sequential", f"{app}.py", "a.txt", cwd=tmp_path)
+    assert result.returncode == code and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip() == message
+    assert not (tmp_path / "mr-out-0").exists()
+
+
+def test_a_directory_where_its_output_goes_is_one_line(tmp_path):
+    (tmp_path / "a.txt").write_text("one two\n")
+    (tmp_path / "mr-out-0").mkdir()
+    result = mrkit("sequential", "wc", "a.txt", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().endswith(
+        f"{tmp_path}/mr-out-0 is a directory where the job writes a file: move it away, then run the job again"
+    )
+    assert not list((tmp_path / "mr-out-0").iterdir()) and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
