@@ -43,6 +43,13 @@ TASK_TIMEOUT_S = 10.0  # seconds before an unfinished task is handed to another 
 MAX_ATTEMPTS = 10
 
 
+# At most this many map or reduce tasks: each is one the master tracks, and a job makes M x R intermediate
+# files (the lab goes to 100; an R of 10^20, a typo, had the master fill memory without a word).
+MAX_TASKS = 100_000
+# At most this many worker processes on one machine (`local`, the ECS stand-in's processes): tens of MB each.
+MAX_LOCAL_WORKERS = 1_000
+
+
 @dataclass(frozen=True)
 class JobSpec:
     inputs: tuple
@@ -53,9 +60,9 @@ class JobSpec:
 
     def __post_init__(self):
         check_at_least_one("--max-attempts", self.max_attempts)
-        check_at_least_one("--n-reduce", self.n_reduce)
+        check_at_most("--n-reduce", check_at_least_one("--n-reduce", self.n_reduce), MAX_TASKS)
         if self.n_map is not None:
-            check_at_least_one("--n-map", self.n_map)
+            check_at_most("--n-map", check_at_least_one("--n-map", self.n_map), MAX_TASKS)
         if not self.task_timeout > 0:
             raise UsageError(f"--task-timeout must be a positive number of seconds, got {self.task_timeout}")
 
@@ -75,6 +82,13 @@ def check_at_least_one(option, value, error=UsageError):
     """
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise error(f"{option} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+def check_at_most(option, value, limit, error=UsageError):
+    """`value` when it is at most `limit`, else `error` naming `option`."""
+    if value > limit:
+        raise error(f"{option} must be at most {limit:,}, got {value:,}")
     return value
 
 

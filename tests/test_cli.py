@@ -100,6 +100,21 @@ def test_counts_below_one(option, corpus, tmp_path):
     assert _no_outputs(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["-w", "1001"], "--workers must be at most 1,000, got 1,001"),
+        (["-r", "99999999999999999999"], "--n-reduce must be at most 100,000"),
+        (["-w", "2", "--slow-workers", "1", "--slowdown", "inf"], "--slowdown must be a factor from 1 to 1000, got inf"),
+        (["-w", "2", "--slow-workers", "1", "--slowdown", "1e308"], "--slowdown must be a factor from 1 to 1000"),
+    ],
+)
+def test_counts_and_factors_above_their_ceiling(option, message, corpus, tmp_path):
+    """A thousand-odd forked workers, an R that filled memory, a slowdown whose sleep overflowed in every worker."""
+    _one_line_error(mrkit("run", "wc", *option, corpus[0], cwd=tmp_path), message)
+    assert _no_outputs(tmp_path)
+
+
 def test_app_options(corpus, tmp_path):
     _one_line_error(mrkit("run", "grep", corpus[0], cwd=tmp_path, env={"MRKIT_GREP_PATTERN": ""}), "grep needs a pattern")
     _one_line_error(mrkit("run", "grep", "--app-opt", "pattern=(", corpus[0], cwd=tmp_path), "not a valid regex")

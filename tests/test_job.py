@@ -5,7 +5,16 @@ import inspect
 import pytest
 
 from mrkit.errors import UsageError
-from mrkit.job import MAX_ATTEMPTS, N_REDUCE, TASK_TIMEOUT_S, JobSpec, check_at_least_one, default_workers, resolve_inputs
+from mrkit.job import (
+    MAX_ATTEMPTS,
+    MAX_TASKS,
+    N_REDUCE,
+    TASK_TIMEOUT_S,
+    JobSpec,
+    check_at_least_one,
+    default_workers,
+    resolve_inputs,
+)
 
 
 def test_default_workers_is_max_m_r_capped_when_asked():
@@ -27,6 +36,17 @@ def test_true_is_not_a_number_of_reduce_tasks(tmp_path):
     (tmp_path / "a.txt").write_text("a b\n")
     with pytest.raises(UsageError, match="--n-reduce must be a whole number of at least 1, got True"):
         JobSpec(resolve_inputs([tmp_path / "a.txt"]), n_reduce=True)
+
+
+def test_task_counts_have_a_ceiling_named_in_one_line(tmp_path):
+    """An R of 10^20 (a typo) had the master fill memory at 100% CPU without a word."""
+    (tmp_path / "a.txt").write_text("a b\n")
+    inputs = resolve_inputs([tmp_path / "a.txt"])
+    assert JobSpec(inputs, n_reduce=MAX_TASKS, n_map=MAX_TASKS).n_reduce == MAX_TASKS == 100_000
+    with pytest.raises(UsageError, match=r"^--n-reduce must be at most 100,000, got 100,000,000,000,000,000,000$"):
+        JobSpec(inputs, n_reduce=10**20)
+    with pytest.raises(UsageError, match=r"^--n-map must be at most 100,000, got 100,001$"):
+        JobSpec(inputs, n_map=MAX_TASKS + 1)
 
 
 def test_every_way_to_start_a_job_takes_the_lab_s_defaults_from_job():

@@ -32,7 +32,7 @@ from mrkit import timing
 from mrkit.app import load_app
 from mrkit.backends.staging import stage_inputs
 from mrkit.errors import JobFailed, UsageError, unusable_directory
-from mrkit.job import MAX_ATTEMPTS, N_REDUCE, TASK_TIMEOUT_S, JobSpec, check_at_least_one
+from mrkit.job import MAX_ATTEMPTS, MAX_LOCAL_WORKERS, N_REDUCE, TASK_TIMEOUT_S, JobSpec, check_at_least_one, check_at_most
 from mrkit.job import default_workers as lab_workers
 from mrkit.runtime import processes
 from mrkit.runtime.master import Master
@@ -211,12 +211,15 @@ class _Workers:
             process.join()
 
 
+MAX_SLOWDOWN = 1000.0
+
+
 def _slowdowns(slow_workers, slowdown, workers):
     """The injected slowdown of each worker slot: the first K of W take F times as long."""
     if not isinstance(slow_workers, int) or not 0 <= slow_workers <= workers:
         raise UsageError(f"--slow-workers must be a whole number from 0 to the {workers} workers, got {slow_workers!r}")
-    if not slowdown >= 1:
-        raise UsageError(f"--slowdown must be a factor of at least 1, got {slowdown!r}")
+    if not 1 <= slowdown <= MAX_SLOWDOWN:  # a factor beyond it overflowed the sleep it makes (a traceback per worker)
+        raise UsageError(f"--slowdown must be a factor from 1 to {MAX_SLOWDOWN:g}, got {slowdown!r}")
     return [float(slowdown)] * slow_workers
 
 
@@ -262,7 +265,7 @@ def run_job(
     )
     if workers is None:
         workers = default_workers(spec.map_count, n_reduce)
-    check_at_least_one("--workers", workers)
+    check_at_most("--workers", check_at_least_one("--workers", workers), MAX_LOCAL_WORKERS)
     slowdowns = _slowdowns(slow_workers, slowdown, workers)
     # Workers run in workdir; they are told where the files are when that is elsewhere (s3://, another directory).
     master = Master(spec, files, advertise_storage=files.url != workdir, backup_tasks=backup_tasks)

@@ -12,7 +12,7 @@ from mrkit.backends.ecs import EcsError
 from mrkit.backends.ecs.aws import Aws
 from mrkit.backends.ecs.fargate import Fargate
 from mrkit.backends.ecs.launcher import Launcher
-from mrkit.job import N_REDUCE, TASK_TIMEOUT_S
+from mrkit.job import MAX_LOCAL_WORKERS, N_REDUCE, TASK_TIMEOUT_S, check_at_most
 
 
 def task_starter(aws, stand_in=None, containers=False):
@@ -51,6 +51,8 @@ def run_on_ecs(
     even when the job fails. `status_every_s`: how often the master publishes its
     status (what `on_status` hears). Returns the EcsRun.
     """
+    if stand_in and job.get("workers") is not None:  # its workers are this machine's processes
+        check_at_most("--workers", job["workers"], MAX_LOCAL_WORKERS)
     launcher = Launcher(
         config,
         aws,

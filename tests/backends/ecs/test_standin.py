@@ -234,6 +234,7 @@ def test_containers_without_a_stand_in_is_a_usage_error(moto_endpoint, settings,
         (["--poll", "0"], "--poll takes a number of seconds above 0, got 0"),
         (["--start-timeout", "-1"], "--start-timeout takes a number of seconds above 0, got -1"),
         (["--start-timeout", "inf"], "--start-timeout takes a number of seconds above 0, got inf"),
+        (["-w", "1001"], "--workers must be at most 1,000, got 1,001"),  # the stand-in's are this machine's processes
     ],
 )
 def test_launcher_option_mistakes_are_one_line_before_any_aws_call(moto_endpoint, settings, corpus, tmp_path, option, message):
