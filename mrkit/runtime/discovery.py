@@ -10,6 +10,7 @@ import json
 import os
 import socket
 
+from mrkit.errors import MrkitError
 from mrkit.storage.local import write_atomic
 
 MASTER_FILE = "mr-master.json"
@@ -24,12 +25,25 @@ def write_master_file(directory, url, token):
 
 
 def read_master_file(directory="."):
-    """The master's {url, token, pid}, or None when there is no (complete) file."""
+    """The master's {url, token, pid, host}, or None when there is no file.
+
+    MrkitError for a file that is there but not the master's (it writes it whole, atomically: a damaged
+    or hand-edited one stays so, and waiting for it would end in "does not exist").
+    """
+    path = os.path.join(directory, MASTER_FILE)
     try:
-        with open(os.path.join(directory, MASTER_FILE)) as f:
-            return json.load(f)
-    except (FileNotFoundError, ValueError):
+        with open(path, encoding="utf-8") as f:
+            info = json.load(f)
+    except FileNotFoundError:
         return None
+    except (ValueError, OSError) as exc:
+        raise MrkitError(f"{os.path.abspath(path)} cannot be read as the master's file ({exc}): {_AGAIN}") from None
+    if not isinstance(info, dict) or not all(isinstance(info.get(key), str) for key in ("url", "token")):
+        raise MrkitError(f"{os.path.abspath(path)} is not the master's file (no url and token strings): {_AGAIN}")
+    return info
+
+
+_AGAIN = "remove it and start `mrkit master` again, or pass --master URL"
 
 
 def remove_master_file(directory):

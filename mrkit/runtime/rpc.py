@@ -349,12 +349,12 @@ class RpcClient:
     """
 
     def __init__(self, url, token, timeout=60.0):
-        parts = urlsplit(url)
         try:
+            parts = urlsplit(url)
             port = parts.port  # a ValueError when out of range
-        except ValueError:
-            port = None
-        if parts.scheme != "http" or not parts.hostname or not port:
+        except (ValueError, TypeError, AttributeError):  # 'http://[::1' (an unclosed IPv6 host), not a string
+            parts, port = None, None
+        if parts is None or parts.scheme != "http" or not parts.hostname or not port:
             raise UsageError(f"master URL {url!r} is not of the form http://HOST:PORT")
         self._address = (parts.hostname, port)
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

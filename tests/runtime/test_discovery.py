@@ -5,6 +5,9 @@ import os
 import socket
 import stat
 
+import pytest
+
+from mrkit.errors import MrkitError
 from mrkit.runtime.discovery import MASTER_FILE, read_master_file, remove_master_file, write_master_file
 
 
@@ -32,10 +35,19 @@ def test_rewriting_replaces_the_whole_file(tmp_path):
     assert json.loads((tmp_path / MASTER_FILE).read_text())["token"] == "b"
 
 
-def test_missing_or_partial_file_reads_as_none(tmp_path):
+def test_a_missing_file_reads_as_none(tmp_path):
     assert read_master_file(tmp_path) is None
-    (tmp_path / MASTER_FILE).write_text('{"url": "http://')
-    assert read_master_file(tmp_path) is None
+
+
+@pytest.mark.parametrize("text", ['{"url": "http://', "garbage", '{"url": 5}', '{"url": "http://127.0.0.1:1"}', "[]"])
+def test_a_damaged_file_is_one_line_naming_it(tmp_path, text):
+    """The master writes it whole (atomically): a damaged one stays so. Workers said it did not exist, after
+    waiting for it, or fell over with a KeyError or AttributeError traceback."""
+    (tmp_path / MASTER_FILE).write_text(text)
+    with pytest.raises(
+        MrkitError, match=f"^{tmp_path}/{MASTER_FILE} (cannot be read as|is not) the master's file .*--master URL$"
+    ):
+        read_master_file(tmp_path)
 
 
 def test_remove_is_idempotent(tmp_path):

@@ -142,7 +142,7 @@ def test_shutdown_is_prompt_whether_or_not_the_server_runs():
 def test_a_taken_port_and_a_bad_master_url_are_usage_errors(server):
     with pytest.raises(UsageError, match="already in use"):
         RpcServer(server.server_address, "t", {})
-    for url in ("https://127.0.0.1:1", "http://127.0.0.1", "127.0.0.1:80", "http://h:99999"):
+    for url in ("https://127.0.0.1:1", "http://127.0.0.1", "127.0.0.1:80", "http://h:99999", "http://[::1", 5):
         with pytest.raises(UsageError, match="http://HOST:PORT"):
             RpcClient(url, "t")
 
