@@ -115,6 +115,12 @@ def test_counts_and_factors_above_their_ceiling(option, message, corpus, tmp_pat
     assert _no_outputs(tmp_path)
 
 
+def test_an_empty_storage_is_one_line_not_the_cwd(corpus, tmp_path):
+    """It wrote the outputs in the cwd while its summary said they were in --workdir."""
+    _one_line_error(mrkit("run", "wc", corpus[0], "--workdir", "job", "--storage", "", cwd=tmp_path), "--storage takes")
+    assert _no_outputs(tmp_path) and not (tmp_path / "job").exists()
+
+
 def test_app_options(corpus, tmp_path):
     _one_line_error(mrkit("run", "grep", corpus[0], cwd=tmp_path, env={"MRKIT_GREP_PATTERN": ""}), "grep needs a pattern")
     _one_line_error(mrkit("run", "grep", "--app-opt", "pattern=(", corpus[0], cwd=tmp_path), "not a valid regex")

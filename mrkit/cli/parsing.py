@@ -110,10 +110,17 @@ def add_cpus(p):
     )
 
 
+def storage_url(text):
+    if not text.strip():  # it wrote in the cwd while the summary named --workdir
+        raise UsageError("--storage takes a directory or s3://bucket/prefix, got an empty string")
+    return text
+
+
 def add_storage(p):
     p.add_argument(
         "--storage",
         default=None,
+        type=storage_url,
         metavar="URL",
         help="where the job's files live: a directory or s3://bucket/prefix (default: the cwd)",
     )
