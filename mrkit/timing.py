@@ -7,10 +7,13 @@ at the end, never rename.
 """
 
 import os
+import re
 import secrets
 import socket
 import sys
 import time
+
+from mrkit.errors import UsageError
 
 TASK_COLUMNS = [
     "run_id",
@@ -222,6 +225,16 @@ def summarize(
         "slowdown": slowdown,
         "workers_cpu_s": workers_cpu_s,
     }
+
+
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # it names attempt files and S3 prefixes: no "/" or ".."
+
+
+def check_run_id(text):
+    """`text` when it can be a run id, else UsageError (`--run-id ../x` left hidden directories behind)."""
+    if not isinstance(text, str) or not RUN_ID.fullmatch(text):
+        raise UsageError(f"--run-id takes letters, digits, '.', '_' and '-' (at most 64, not starting with . _ -), got {text!r}")
+    return text
 
 
 def new_run_id():

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from mrkit import timing
+from mrkit.errors import UsageError
 from mrkit.timing import RUN_COLUMNS, STATUSES, TASK_COLUMNS, processes_cpu_s, split_record, summarize, task_record
 
 # The README's "Timings" (the project's contract): these columns in this order; later ones are only ever appended.
@@ -175,3 +177,12 @@ def test_processes_cpu_s_adds_up_live_processes_cpu_all_threads_included():
         child.communicate(b"")
     assert processes_cpu_s([child.pid]) is None, "an ended process is not counted"
     assert processes_cpu_s([]) == 0.0
+
+
+def test_a_run_id_is_a_plain_name_and_new_ones_are():
+    """It names attempt files and S3 prefixes: `--run-id ../evil` left hidden directories in the job's."""
+    assert timing.check_run_id(timing.new_run_id())
+    assert timing.check_run_id("lab-3.run_2") == "lab-3.run_2"
+    for bad in ("../evil", "a/b", "x\ny", ".hidden", "", "-x", "a" * 65, None):
+        with pytest.raises(UsageError, match="--run-id takes letters"):
+            timing.check_run_id(bad)

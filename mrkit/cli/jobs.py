@@ -47,6 +47,12 @@ def _job_spec(args, storage):
     )
 
 
+def _run_id(text):
+    from mrkit.timing import check_run_id  # on the master's path only
+
+    return check_run_id(text)
+
+
 def configure_master(p):
     configure_job(p)
     add_storage(p)
@@ -67,7 +73,9 @@ def configure_master(p):
         metavar="NAME",
         help="JSON list of inputs ({path, location, size}) in the job's storage, instead of INPUT...",
     )
-    p.add_argument("--run-id", metavar="ID", help="the run's id in the timing records (default: time stamp + random)")
+    p.add_argument(
+        "--run-id", metavar="ID", type=_run_id, help="the run's id in the timing records (default: time stamp + random)"
+    )
     p.add_argument(
         "--status-every",
         type=float,

@@ -76,7 +76,7 @@ class Master:
         # told where the job's files live (e.g. s3://bucket/prefix).
         self._storage_url = storage.url if advertise_storage else None
         self.token = token or secrets.token_urlsafe(32)
-        self.run_id = run_id or timing.new_run_id()
+        self.run_id = timing.check_run_id(run_id) if run_id is not None else timing.new_run_id()
         self.max_attempts = spec.max_attempts
         # Each timeout costs a whole task timeout, so fewer of them are allowed:
         # at the defaults a task that never finishes fails the job after 50 s.
