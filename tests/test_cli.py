@@ -511,14 +511,15 @@ def test_a_sweep_stopped_by_sigterm_ends_as_after_ctrl_c_and_resumes(tmp_path):
     scratch directories left in the temp directory."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    args = ["sweep", "map_sweep", "--quick", "--no-progress", "--set", "repeats=3", "--set", "corpus={files: 2, size: 2MB}"]
+    # Repeats enough that the sweep is still running when the first run is recorded and the test stops it.
+    args = ["sweep", "map_sweep", "--quick", "--no-progress", "--set", "repeats=8", "--set", "corpus={files: 2, size: 2MB}"]
     sweep = mrkit_popen(*args, cwd=tmp_path, env={"TMPDIR": str(scratch)})
     wait_until(lambda: len(list(tmp_path.glob("results/map_sweep/*/runs.csv"))) == 1 or sweep.poll() is not None, "a sweep")
     runs = next(tmp_path.glob("results/map_sweep/*/runs.csv"))
     wait_until(lambda: len(runs.read_text().splitlines()) >= 2 or sweep.poll() is not None, "a first recorded run")
     sweep.terminate()
     _, err = sweep.communicate(timeout=120)
-    assert sweep.returncode == 143, err
+    assert sweep.returncode == 143 and "mrkit sweep: stopped by SIGTERM" in err.splitlines(), err
     meta = json.loads((runs.parent / "meta.json").read_text())
     assert meta["status"] == "interrupted" and meta["sessions"][-1]["runs"] >= 1, meta
     assert not list(scratch.glob("mrkit-sweep-*")), "a run's scratch directory was left behind"

@@ -19,7 +19,7 @@ from mrkit.cli.jobs import (
     configure_sequential,
     configure_worker,
 )
-from mrkit.cli.parsing import CommandParser, Parser
+from mrkit.cli.parsing import CommandParser, Parser, StoppedBySigterm
 from mrkit.cli.study import (
     cmd_corpus,
     cmd_demo,
@@ -93,6 +93,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except StoppedBySigterm:
+        print(f"{prog}: stopped by SIGTERM", file=sys.stderr)
+        return 143
     except ModuleNotFoundError as exc:  # an optional stack a command imports: the extra that installs it
         from mrkit.extras import missing
 

@@ -168,4 +168,12 @@ def shows_progress(args):
 def exit_on_sigterm():
     """SIGTERM (a `kill`, a batch system's stop) ends the command as Ctrl-C does: through its `finally`s
     (workers stopped, locks released, a sweep's session closed as interrupted), exit status 143."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _terminated)
+
+
+class StoppedBySigterm(SystemExit):
+    """SystemExit(143) from SIGTERM: main() says so in one line, as Ctrl-C's "interrupted"."""
+
+
+def _terminated(*_):
+    raise StoppedBySigterm(143)

@@ -227,6 +227,8 @@ def test_an_app_s_children_do_not_outlive_an_interrupted_run(tmp_path, app_child
     run.send_signal(how)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode in (130, 143, -signal.SIGKILL) and "Traceback" not in stderr, stderr
+    said = {signal.SIGTERM: "mrkit run: stopped by SIGTERM", signal.SIGINT: "mrkit run: interrupted"}.get(how)
+    assert said is None or stderr.strip().splitlines()[-1] == said, stderr  # SIGTERM ended silently
     wait_until(lambda: not app_children(), "the app's processes are gone")
 
 
