@@ -36,8 +36,10 @@ class App:
 
 def _import_path(path):
     """Import a .py file as a module of its own."""
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise AppError(f"app file {path!r} does not exist")
+    if not os.path.isfile(path) or not path.endswith(".py"):  # a directory; notes.txt (no loader for it)
+        raise AppError(f"app file {path!r} is not a Python file: give a .py file, a module name or a built-in app")
     stem = os.path.splitext(os.path.basename(path))[0]
     module_name = f"mrkit_user_app_{stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)

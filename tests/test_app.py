@@ -55,6 +55,15 @@ def test_what_is_missing_is_named(spec, message):
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize("name", ["notes.txt", "folder.py", "folder.py/"])
+def test_a_path_that_is_not_a_python_file_is_named(tmp_path, name):
+    """notes.txt fell over in importlib (AttributeError: no loader); a directory was said not to exist."""
+    (tmp_path / "notes.txt").write_text("def map(f, c):\n    return []\n")
+    (tmp_path / "folder.py").mkdir()
+    with pytest.raises(AppError, match=f"app file '.*{name}' is not a Python file: give a .py file"):
+        load_app(str(tmp_path) + "/" + name)
+
+
 def test_a_module_that_fails_to_import(tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_text("import no_such_dependency_xyz\n")

@@ -107,10 +107,13 @@ def test_counts_below_one(option, corpus, tmp_path):
         (["-r", "99999999999999999999"], "--n-reduce must be at most 100,000"),
         (["-w", "2", "--slow-workers", "1", "--slowdown", "inf"], "--slowdown must be a factor from 1 to 1000, got inf"),
         (["-w", "2", "--slow-workers", "1", "--slowdown", "1e308"], "--slowdown must be a factor from 1 to 1000"),
+        (["--slowdown", "3"], "--slow-workers K and --slowdown F (above 1) go together"),
+        (["-w", "2", "--slow-workers", "1"], "--slow-workers K and --slowdown F (above 1) go together"),
     ],
 )
-def test_counts_and_factors_above_their_ceiling(option, message, corpus, tmp_path):
-    """A thousand-odd forked workers, an R that filled memory, a slowdown whose sleep overflowed in every worker."""
+def test_counts_and_factors_out_of_their_range(option, message, corpus, tmp_path):
+    """A thousand-odd forked workers, an R that filled memory, a slowdown whose sleep overflowed in every worker,
+    one of the straggler pair without the other (nothing injected, silently)."""
     _one_line_error(mrkit("run", "wc", *option, corpus[0], cwd=tmp_path), message)
     assert _no_outputs(tmp_path)
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import gc
+import math
 import os
 import sys
 
@@ -95,13 +96,14 @@ def configure_master(p):
 def cmd_master(args):
     from mrkit import timing
     from mrkit.runtime.master import Master
-    from mrkit.runtime.serve import exit_on_sigterm, serve
+    from mrkit.runtime.serve import serve
     from mrkit.runtime.worker import resolve_token
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
 
-    if args.no_workers_timeout is not None and not args.no_workers_timeout > 0:
-        raise UsageError(f"--no-workers-timeout must be a number of seconds above 0, got {args.no_workers_timeout:g}")
+    for option, seconds in (("--no-workers-timeout", args.no_workers_timeout), ("--status-every", args.status_every)):
+        if seconds is not None and not 0 < seconds < math.inf:  # a --status-every of 0 wrote no status, silently
+            raise UsageError(f"{option} must be a number of seconds above 0, got {seconds:g}")
     launched_at = timing.now()
     here = LocalStorage(".")
     files = here if args.storage is None else open_storage(args.storage)
@@ -118,7 +120,7 @@ def cmd_master(args):
         backup_tasks=args.backup_tasks,
         no_workers_s=args.no_workers_timeout,
     )
-    exit_on_sigterm("mrkit master")
+    exit_on_sigterm()
     serve(master, here, launched_at=launched_at, status_every=args.status_every)
 
 
@@ -232,6 +234,8 @@ def cmd_run(args):
 
     if args.backend == "local" and args.scheduler is not None:
         raise UsageError("--scheduler names a Dask scheduler: use it with --backend dask or dask-tasks")
+    if (args.slow_workers > 0) != (args.slowdown != 1):  # one without the other injected nothing, silently
+        raise UsageError("--slow-workers K and --slowdown F (above 1) go together: K workers take F times as long")
     dask = {} if args.backend == "local" else {"scheduler": args.scheduler}
     with _imports_kept_from_the_collector():
         run = get_backend(args.backend)  # a missing extra (distributed) is main()'s one-line error

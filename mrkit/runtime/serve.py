@@ -17,7 +17,6 @@ raised once the outputs are final.
 
 import ipaddress
 import json
-import signal
 import sys
 import threading
 from urllib.parse import urlsplit
@@ -79,16 +78,6 @@ def _finish(master, here, launched_at, publisher):
     finally:
         remove_master_file(here.root)
     return problems
-
-
-def exit_on_sigterm(prog):
-    """SIGTERM ends the process as exit 143, saying so in one line; the job unwinds as for Ctrl-C."""
-
-    def stop(signum, frame):
-        print(f"{prog}: stopped by SIGTERM before the job finished; exiting 143", file=sys.stderr)
-        sys.exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, stop)
 
 
 def exposure_warning(host):
