@@ -74,7 +74,7 @@ def sorted_outputs(directory):
     """`sort mr-out-*`: the lines of every output file, sorted."""
     lines = []
     for path in pathlib.Path(directory).glob("mr-out-*"):
-        lines.extend(path.read_text(encoding="utf-8").splitlines())
+        lines.extend(path.read_text(encoding="utf-8", errors="surrogatepass").splitlines())  # as mrkit writes them
     return sorted(lines)
 
 

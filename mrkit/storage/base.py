@@ -153,6 +153,9 @@ class Storage(abc.ABC):
     def open_lines(self, name):
         """An iterable of the text lines of `name`, decoded as UTF-8 as they stream.
 
+        Decoded with "surrogatepass", as mrkit's files are encoded (shuffle): a key an app made with a
+        lone surrogate reaches reduce as it left map, and the output equals the sequential reference's.
+
         Lines are split on '\\n' only and keep it; a '\\r' inside a line
         survives untouched (records may contain one). The object is streamed,
         never loaded whole, so reduce tasks merge files bigger than memory.

@@ -108,7 +108,7 @@ class LocalStorage(Storage):
 
     def open_lines(self, name):
         """Text lines split on '\\n' only, so a stray '\\r' inside a record survives."""
-        return open(self.path(name), encoding="utf-8", newline="\n")
+        return open(self.path(name), encoding="utf-8", errors="surrogatepass", newline="\n")
 
     def atomic_writer(self, name):
         """A binary file that appears under `name` only if the block completes.

@@ -198,7 +198,7 @@ class S3Storage(Storage):
             body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
         raw = _BodyReader(body)
         # newline="\n": only '\n' ends a line and nothing is translated, as for LocalStorage.
-        return io.TextIOWrapper(io.BufferedReader(raw, _CHUNK), encoding="utf-8", newline="\n")
+        return io.TextIOWrapper(io.BufferedReader(raw, _CHUNK), encoding="utf-8", errors="surrogatepass", newline="\n")
 
     def list(self, prefix="", temporary=False):
         full = self.prefix + prefix
