@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mrkit.apps import BUILTIN
@@ -96,6 +96,8 @@ def load_app(app: object, options: dict | None = None) -> App:
     for required, signature in (("map", "map(filename, contents)"), ("reduce", "reduce(key, values)")):
         if not callable(functions[required]):
             raise AppError(f"app {label!r} has no {signature} function")
+    if options is not None and not isinstance(options, Mapping):
+        raise AppError(f"app options must be a mapping such as {{'pattern': 'the'}}, got {options!r}")
     options = dict(options or {})
     configure = _member(target, "configure")
     if callable(configure):

@@ -4,6 +4,7 @@ A directory given as an input is expanded to the regular files directly in it
 (sorted, hidden files skipped), so `mrkit run wc corpus/` works.
 """
 
+import math
 import os
 import stat
 from dataclasses import dataclass
@@ -63,8 +64,8 @@ class JobSpec:
         check_at_most("--n-reduce", check_at_least_one("--n-reduce", self.n_reduce), MAX_TASKS)
         if self.n_map is not None:
             check_at_most("--n-map", check_at_least_one("--n-map", self.n_map), MAX_TASKS)
-        if not self.task_timeout > 0:
-            raise UsageError(f"--task-timeout must be a positive number of seconds, got {self.task_timeout}")
+        if not is_number(self.task_timeout) or not 0 < self.task_timeout < math.inf:
+            raise UsageError(f"--task-timeout must be a positive number of seconds, got {self.task_timeout!r}")
 
     @property
     def map_count(self):
@@ -83,6 +84,11 @@ def check_at_least_one(option, value, error=UsageError):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise error(f"{option} must be a whole number of at least 1, got {value!r}")
     return value
+
+
+def is_number(value):
+    """An int or a float, not a bool or a string ("5" from a notebook cell is a mistake to name, not to compare)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_at_most(option, value, limit, error=UsageError):
@@ -127,4 +133,7 @@ def resolve_inputs(paths):
     """Check every input now, so a bad one fails the job before any task runs."""
     if not paths:
         raise InputError("no inputs given: name at least one input file or directory")
+    for path in paths:
+        if not isinstance(path, (str, os.PathLike)):
+            raise InputError(f"input {path!r} is not a path: give file or directory names (str or pathlib.Path)")
     return tuple(_file_input(p) for given in map(os.fspath, paths) for p in _expand(given))

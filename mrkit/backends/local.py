@@ -32,7 +32,16 @@ from mrkit import timing
 from mrkit.app import load_app
 from mrkit.backends.staging import stage_inputs
 from mrkit.errors import JobFailed, UsageError, unusable_directory
-from mrkit.job import MAX_ATTEMPTS, MAX_LOCAL_WORKERS, N_REDUCE, TASK_TIMEOUT_S, JobSpec, check_at_least_one, check_at_most
+from mrkit.job import (
+    MAX_ATTEMPTS,
+    MAX_LOCAL_WORKERS,
+    N_REDUCE,
+    TASK_TIMEOUT_S,
+    JobSpec,
+    check_at_least_one,
+    check_at_most,
+    is_number,
+)
 from mrkit.job import default_workers as lab_workers
 from mrkit.runtime import processes
 from mrkit.runtime.master import Master
@@ -69,6 +78,8 @@ def prepare_job(app, inputs, *, n_map, n_reduce, workdir, task_timeout, app_opti
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     app = load_app(app, app_options)
+    if workdir is not None and not isinstance(workdir, (str, os.PathLike)):
+        raise UsageError(f"workdir must be a directory's path (str or pathlib.Path), got {workdir!r}")
     workdir = os.path.abspath(workdir or ".")
     try:
         os.makedirs(workdir, exist_ok=True)
@@ -83,6 +94,8 @@ def prepare_job(app, inputs, *, n_map, n_reduce, workdir, task_timeout, app_opti
 
 def _context(start_method):
     """A multiprocessing context for the start method (see the module docstring)."""
+    if start_method not in ("fork", "forkserver", "spawn"):
+        raise UsageError(f"start_method must be 'fork', 'forkserver' or 'spawn', got {start_method!r}")
     if start_method == "fork":
         import multiprocessing
 
@@ -218,7 +231,7 @@ def _slowdowns(slow_workers, slowdown, workers):
     """The injected slowdown of each worker slot: the first K of W take F times as long."""
     if not isinstance(slow_workers, int) or not 0 <= slow_workers <= workers:
         raise UsageError(f"--slow-workers must be a whole number from 0 to the {workers} workers, got {slow_workers!r}")
-    if not 1 <= slowdown <= MAX_SLOWDOWN:  # a factor beyond it overflowed the sleep it makes (a traceback per worker)
+    if not is_number(slowdown) or not 1 <= slowdown <= MAX_SLOWDOWN:  # beyond it, the sleep it makes overflowed
         raise UsageError(f"--slowdown must be a factor from 1 to {MAX_SLOWDOWN:g}, got {slowdown!r}")
     return [float(slowdown)] * slow_workers
 
@@ -267,13 +280,14 @@ def run_job(
         workers = default_workers(spec.map_count, n_reduce)
     check_at_most("--workers", check_at_least_one("--workers", workers), MAX_LOCAL_WORKERS)
     slowdowns = _slowdowns(slow_workers, slowdown, workers)
+    context = _context(start_method)  # a mistaken one is named before the master takes the directory
     # Workers run in workdir; they are told where the files are when that is elsewhere (s3://, another directory).
     master = Master(spec, files, advertise_storage=files.url != workdir, backup_tasks=backup_tasks)
     pool = None
     finished = False
     try:
         master.start(serve=False)
-        pool = _Workers(_context(start_method), workers, (app, master.url, master.token, workdir, os.getpid()), slowdowns)
+        pool = _Workers(context, workers, (app, master.url, master.token, workdir, os.getpid()), slowdowns)
         master.serve()
         pool.watch(master)
         while not master.wait(poll_s):

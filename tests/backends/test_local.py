@@ -242,3 +242,27 @@ def test_cpus_caps_the_default_workers(tmp_path):
     assert json.loads(result.stdout)["workers"] == 1
     unpinned = run_cli("run", "wc", "-r", "3", "--json", *_inputs(tmp_path, 2), cwd=tmp_path)
     assert json.loads(unpinned.stdout)["workers"] == min(3, len(os.sched_getaffinity(0)))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"task_timeout": "5"}, "--task-timeout must be a positive number of seconds, got '5'"),
+        ({"slowdown": "3", "slow_workers": 1, "workers": 2}, "--slowdown must be a factor from 1 to 1000, got '3'"),
+        ({"workdir": 5}, "workdir must be a directory's path (str or pathlib.Path), got 5"),
+        ({"app_options": "pattern=the"}, "app options must be a mapping such as {'pattern': 'the'}, got 'pattern=the'"),
+        ({"start_method": "bogus"}, "start_method must be 'fork', 'forkserver' or 'spawn', got 'bogus'"),
+        ({"inputs": [5]}, "input 5 is not a path: give file or directory names (str or pathlib.Path)"),
+    ],
+)
+def test_a_notebook_s_wrong_types_are_mrkit_errors_naming_the_option(tmp_path, options, message):
+    """Each was Python's own TypeError or ValueError from deep inside (`'>' not supported ...`)."""
+    from mrkit.errors import MrkitError
+
+    (tmp_path / "a.txt").write_text("the cat\n")
+    inputs = options.pop("inputs", [str(tmp_path / "a.txt")])
+    app = "grep" if "app_options" in options else "wc"
+    with pytest.raises(MrkitError) as raised:
+        mrkit.run(app, inputs, **{"workdir": str(tmp_path / "job"), **options})
+    assert str(raised.value) == message
+    assert not list(tmp_path.glob("job/mr-*"))
