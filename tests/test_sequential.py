@@ -43,3 +43,21 @@ def test_a_directory_where_its_output_goes_is_one_line(tmp_path):
         f"{tmp_path}/mr-out-0 is a directory where the job writes a file: move it away, then run the job again"
     )
     assert not list((tmp_path / "mr-out-0").iterdir()) and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_it_does_not_write_beside_a_job_running_in_its_directory(tmp_path):
+    """It wrote mr-out-0 into the directory of a running master's job, and exited 0."""
+    from conftest import mrkit_popen, wait_until
+
+    (tmp_path / "a.txt").write_text("one two\n")
+    master = mrkit_popen("master", "a.txt", "--no-workers-timeout", "60", cwd=tmp_path)
+    try:
+        wait_until(lambda: (tmp_path / "mr-master.json").exists(), "the master to be ready")
+        result = mrkit("sequential", "wc", "a.txt", cwd=tmp_path)
+    finally:
+        master.terminate()
+        master.communicate(timeout=60)
+    assert result.returncode == 2 and "is running a job in" in result.stderr, result.stderr
+    assert not (tmp_path / "mr-out-0").exists()
+    mrkit("sequential", "wc", "a.txt", cwd=tmp_path, check=True)  # once it has gone
+    assert (tmp_path / "mr-out-0").read_text() == "one 1\ntwo 1\n"

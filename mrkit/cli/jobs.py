@@ -30,10 +30,18 @@ def configure_sequential(p):
 def cmd_sequential(args):
     from mrkit.app import load_app
     from mrkit.job import resolve_inputs
+    from mrkit.runtime.lock import JobLock
     from mrkit.sequential import run_sequential
+    from mrkit.storage.local import LocalStorage
 
     app = load_app(args.app, app_options(args.app_opt))
-    run_sequential(app, resolve_inputs(args.inputs))
+    inputs = resolve_inputs(args.inputs)
+    lock = JobLock(LocalStorage("."))  # its mr-out-0 is a job's file: not beside a job running here
+    lock.acquire()
+    try:
+        run_sequential(app, inputs)
+    finally:
+        lock.release()
 
 
 def _job_spec(args, storage):
