@@ -51,8 +51,10 @@ def app_options(pairs):
 
 def listen_address(text):
     host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):  # an IPv6 address, as in a URL: [::1]:8765
+        host = host[1:-1]
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise UsageError(f"--listen takes HOST:PORT (e.g. 127.0.0.1:8765), got {text!r}")
+        raise UsageError(f"--listen takes HOST:PORT (e.g. 127.0.0.1:8765 or [::1]:8765), got {text!r}")
     return host, int(port)
 
 

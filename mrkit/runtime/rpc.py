@@ -232,6 +232,8 @@ class RpcServer(ThreadingHTTPServer):
         self._backoff_s = 0.0
         self._warned = False
         self._reaped_at = 0.0
+        if ":" in address[0]:  # an IPv6 address, e.g. ::1 (--listen [::1]:0)
+            self.address_family = socket.AF_INET6
         try:
             super().__init__(address, _Handler)
         except OSError as exc:
@@ -338,7 +340,7 @@ class RpcServer(ThreadingHTTPServer):
     @property
     def url(self):
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class RpcClient:

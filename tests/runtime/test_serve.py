@@ -101,3 +101,23 @@ def test_a_master_stopped_by_sigterm_says_so_in_one_line_and_exits_143(tmp_path)
     assert lines[1:] == ["mrkit master: stopped by SIGTERM"], err
     run = json.loads((tmp_path / "mr-run.json").read_text())["run"]
     assert not (tmp_path / "mr-master.json").exists() and run["run_id"], "it unwound: run record written, file removed"
+
+
+def _ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback (::1) to listen on")
+def test_a_master_listens_on_ipv6_loopback_and_its_worker_finds_it(tmp_path):
+    """--listen [::1]:0 failed with 'Name or service not known' (the brackets kept, an IPv4 socket)."""
+    master, info = _master(tmp_path, "--listen", "[::1]:0")
+    assert info["url"].startswith("http://[::1]:")
+    worker = mrkit("worker", "wc", cwd=tmp_path)
+    _, err = master.communicate(timeout=60)
+    assert worker.returncode == 0 and master.returncode == 0, (worker.stderr, err)
+    assert (tmp_path / "mr-out-0").read_text() == "a 20\nb 10\n"
