@@ -5,6 +5,7 @@ A directory given as an input is expanded to the regular files directly in it
 """
 
 import math
+import numbers
 import os
 import stat
 from dataclasses import dataclass
@@ -87,8 +88,8 @@ def check_at_least_one(option, value, error=UsageError):
 
 
 def is_number(value):
-    """An int or a float, not a bool or a string ("5" from a notebook cell is a mistake to name, not to compare)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A real number (numpy's too), not a bool or a string ("5" from a notebook cell is a mistake to name)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_at_most(option, value, limit, error=UsageError):

@@ -1,10 +1,11 @@
 """The job's files in its storage, as the master handles them.
 
-An earlier job's outputs are cleared before a new one starts; a finished
-attempt's hidden files are either published under their `mr-*` names (the
-winner) or removed (any later attempt); what attempts of this run left
-behind is swept when the job ends, and so is what they published if it failed. The attempt names themselves are the
-protocol's (protocol.attempt_files), since workers write them.
+An earlier job's outputs are cleared before a new one starts (never one of
+its inputs); a finished attempt's hidden files are either published under
+their `mr-*` names (the winner) or removed (any later attempt); what attempts
+of this run left behind is swept when the job ends, and so is what they
+published if it failed. The attempt names themselves are the protocol's
+(protocol.attempt_files), since workers write them.
 """
 
 import errno
@@ -22,8 +23,8 @@ DATA_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+)$")  # its outputs and intermediat
 def clear_stale(storage, inputs=()):
     """Remove an earlier job's files and any attempt's leftovers (`.mr-*.tmp`).
 
-    InputError, before anything is removed, when one of `inputs` (mrkit.job.Input) is such a file (an earlier job's
-    `mr-out-0` given as this one's input, or the job directory given as its input directory).
+    InputError, before anything is removed, when one of `inputs` (mrkit.job.Input) is such a file (an
+    earlier job's `mr-out-0` given as this one's input, or the job directory given as its input directory).
     """
     stale = [name for name in storage.list("mr-") if JOB_FILE.match(name)]
     given = {_same_file(i.location) for i in inputs}
