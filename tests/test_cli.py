@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import app_path, mrkit, mrkit_popen, sorted_outputs, wait_until
+from conftest import MRKIT, app_path, mrkit, mrkit_popen, sorted_outputs, wait_until
 
 
 def _one_line_error(result, *fragments, status=2):
@@ -144,6 +144,21 @@ def test_what_an_app_prints_goes_to_stderr_and_json_stays_one_document(tmp_path)
     result = mrkit("run", "loud.py", "a.txt", "-r", "2", "--json", cwd=tmp_path, check=True)
     assert json.loads(result.stdout)["app"] == "loud.py"
     assert "hello from import" in result.stderr and "in map" in result.stderr and "in reduce" in result.stderr
+
+
+def test_a_run_started_with_stdout_closed_still_runs(tmp_path):
+    """Keeping stdout for the summary met a None sys.stdout: a traceback and exit 1 after the job was done."""
+    (tmp_path / "a.txt").write_text("one two two\n")
+    result = subprocess.run(
+        [*MRKIT, "run", "wc", "a.txt", "-r", "1", "--json"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),
+        timeout=60,
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert (tmp_path / "mr-out-0").read_text() == "one 1\ntwo 2\n"
 
 
 def test_port_in_use(corpus, tmp_path):

@@ -136,8 +136,12 @@ def stdout_for_the_summary():
     forks, which inherits the descriptor) reaches the terminal on stderr, and `--json` stays one
     JSON document.
     """
-    sys.stdout.flush()
-    kept = os.dup(1)
+    try:
+        sys.stdout.flush()
+        kept = os.dup(1)
+    except (AttributeError, OSError):  # started with stdout closed (sys.stdout None): nothing to keep
+        yield None
+        return
     os.dup2(2, 1)
     try:
         with os.fdopen(os.dup(kept), "w") as out:
