@@ -27,7 +27,9 @@ from mrkit.runtime.discovery import RUN_FILE, STATUS_FILE, remove_master_file, w
 
 
 def run_record(master, *, app, backend, launched_at, workers=None):
-    """The run record: {"run": the runs.csv row, "tasks": the tasks.csv rows}."""
+    """The run record: {"run": the runs.csv row, "tasks": the tasks.csv rows, "failed": why the job failed
+    (None when it succeeded), "fatal"}: a worker that finds it instead of its master exits as the master
+    would have told it to."""
     records = master.task_records()
     if workers is None:
         workers = len({r["worker"] for r in records if r["phase"] != "split"})
@@ -43,7 +45,7 @@ def run_record(master, *, app, backend, launched_at, workers=None):
         launched_at=launched_at,
         finished_at=timing.now(),
     )
-    return {"run": summary, "tasks": records}
+    return {"run": summary, "tasks": records, "failed": master.failure, "fatal": master.fatal}
 
 
 def publish_status(master):

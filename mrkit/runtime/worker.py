@@ -78,12 +78,16 @@ class AttemptFiles:
 
 
 def _job_over(storage, run_id):
-    """Whether the job's run record is in `storage` (the master writes it as it exits), for `run_id` if known."""
+    """The exit the job's run record announces (the master writes it as it exits), for `run_id` if known;
+    None when there is none. A failed job's record says so: a worker mid-task as it failed exits non-zero."""
     try:
         record = json.loads(storage.read_bytes(RUN_FILE))
-        return run_id is None or record["run"]["run_id"] == run_id
-    except (OSError, MrkitError, ValueError, KeyError, TypeError):
-        return False
+        if run_id is not None and record["run"]["run_id"] != run_id:
+            return None
+        failed = record.get("failed")
+        return Assignment(Action.EXIT, failed=failed if isinstance(failed, str) else None, fatal=record.get("fatal") is True)
+    except (OSError, MrkitError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 class _Calls:
@@ -94,11 +98,10 @@ class _Calls:
     tells "the job is over" from "the master is gone".
     """
 
-    OVER = Assignment(Action.EXIT)  # what the run record says when the master no longer can
-
     def __init__(self, client, patience_s):
         self.client, self.patience_s = client, patience_s
         self.storage, self.run_id = None, None
+        self.over = None  # the exit the run record announced, when the master could no longer answer
 
     def __call__(self, path, body):
         """The master's Assignment in answer to `body` (a TaskRequest, with a Report for /done and /fail)."""
@@ -107,8 +110,10 @@ class _Calls:
             try:
                 reply = self.client.call("POST", path, body)
             except MasterGone as exc:
-                if self.storage is not None and _job_over(self.storage, self.run_id):
-                    return self.OVER
+                over = _job_over(self.storage, self.run_id) if self.storage is not None else None
+                if over is not None:
+                    self.over = over
+                    return over
                 waited = time.monotonic() - began
                 if waited >= self.patience_s:
                     raise MasterUnreachable(
@@ -154,7 +159,7 @@ def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIE
                 if say is not None:
                     say(
                         "the master has finished the job (its run record is written)"
-                        if reply is call.OVER
+                        if reply is call.over
                         else "the master says the job is done"
                     )
                 return 0

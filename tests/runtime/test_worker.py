@@ -206,6 +206,20 @@ def test_a_worker_whose_master_dies_mid_task_exits_1_with_one_line(tmp_path):
 
 
 @pytest.mark.timeout(60)
+def test_a_worker_mid_task_when_its_master_is_stopped_exits_1_as_the_run_record_says(tmp_path):
+    """The run record of a failed or stopped job read as a clean end: exit 0, 'the master has finished the job'."""
+    master = _job(tmp_path)
+    worker = mrkit_popen("worker", app_path("faulty"), "--app-opt", "fault=slow", "--app-opt", "seconds=2", cwd=tmp_path)
+    wait_until(lambda: list(tmp_path.glob("pid-*")), "the worker is mapping")
+    master.terminate()
+    assert master.wait(timeout=30) == 143
+    assert json.loads((tmp_path / "mr-run.json").read_text())["failed"] == "the master was stopped before the job finished"
+    assert worker.wait(timeout=30) == 1
+    err = worker.stderr.read()
+    assert err == "mrkit worker: job failed: the master was stopped before the job finished\n", err
+
+
+@pytest.mark.timeout(60)
 def test_a_worker_facing_a_stale_master_file_exits_1_with_one_line(tmp_path):
     master = _job(tmp_path)
     info = json.loads((tmp_path / "mr-master.json").read_text())
