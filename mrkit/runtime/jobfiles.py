@@ -14,6 +14,7 @@ import re
 
 from mrkit.errors import InputError, MrkitError, directory_in_the_way, disk_problem
 from mrkit.runtime import protocol
+from mrkit.runtime.discovery import MASTER_FILE
 from mrkit.storage.base import leftovers
 
 JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files a new job replaces
@@ -27,21 +28,28 @@ def clear_stale(storage, inputs=()):
     earlier job's `mr-out-0` given as this one's input, or the job directory given as its input directory).
     """
     stale = [name for name in storage.list("mr-") if JOB_FILE.match(name)]
-    given = {_same_file(i.location) for i in inputs}
-    for name in stale:
-        if _same_file(storage.path(name)) in given:
+    hidden = leftovers(storage)
+    # An input among the job's own files is refused, removed now or not: mr-master.json would hand the
+    # master's token to the map. (mr-smith.txt is nobody's job file: it may be an input.)
+    own = [*stale, *(name for name in storage.list(MASTER_FILE) if name == MASTER_FILE), *hidden]
+    for name in own:
+        if any(_is_input(storage.path(name), i.location) for i in inputs):
             raise InputError(
-                f"input {storage.path(name)} is named as this job's own files are (mr-*), which a job clears before "
-                "it starts: copy it out of the job's directory, or give the job another one (--workdir, --storage)"
+                f"input {storage.path(name)} is named as this job's own files are (mr-*, .mr-*.tmp), which a job "
+                "clears or writes: copy it out of the job's directory, or give the job another one (--workdir, --storage)"
             )
-    for name in stale:
-        storage.remove(name)
-    for name in leftovers(storage):
+    for name in (*stale, *hidden):
         storage.remove(name)
 
 
-def _same_file(path):
-    return path if "://" in path else os.path.realpath(path)
+def _is_input(path, location):
+    """Whether the job file `path` is the input at `location`: the same name, or (not a symbolic link, whose
+    removal leaves its target) the file an input's link leads to."""
+    if "://" in path:
+        return path == location
+    if os.path.abspath(path) == os.path.abspath(location):
+        return True
+    return not os.path.islink(path) and os.path.realpath(path) == os.path.realpath(location)
 
 
 def commit(storage, report, run_id, winner):

@@ -6,7 +6,7 @@ from conftest import mrkit
 def _refused(result, name):
     assert result.returncode == 2, result.stderr
     line = result.stderr.strip()
-    assert "\n" not in line and f"{name} is named as this job's own files are (mr-*)" in line, line
+    assert "\n" not in line and f"{name} is named as this job's own files are (mr-*, .mr-*.tmp)" in line, line
 
 
 def test_an_earlier_job_s_output_given_as_input_is_refused_and_kept(tmp_path):
@@ -55,3 +55,35 @@ def test_a_directory_where_an_output_goes_fails_the_job_at_once_in_one_line(tmp_
         f"{tmp_path}/job/mr-out-1 is a directory where the job writes a file: move it away, then run the job again"
     )
     assert sorted(p.name for p in (tmp_path / "job").iterdir() if p.name.startswith("mr-")) == ["mr-out-1"]
+
+
+def test_a_hidden_leftover_name_given_as_input_is_refused_and_nothing_is_removed(tmp_path):
+    """`.mr-notes.tmp` was removed as an attempt's leftover, with the earlier job's outputs, then a traceback."""
+    (tmp_path / "a.txt").write_text("one two two\n" * 50)
+    mrkit("run", "wc", "a.txt", "-r", "2", cwd=tmp_path, check=True)
+    before = sorted(p.name for p in tmp_path.glob("mr-*"))
+    (tmp_path / ".mr-notes.tmp").write_text("mine\n")
+    _refused(mrkit("run", "wc", ".mr-notes.tmp", "-r", "2", cwd=tmp_path), f"{tmp_path}/.mr-notes.tmp")
+    assert (tmp_path / ".mr-notes.tmp").read_text() == "mine\n" and sorted(p.name for p in tmp_path.glob("mr-*")) == before
+
+
+def test_a_stale_master_file_in_the_job_directory_given_as_input_is_refused(tmp_path):
+    """After a SIGKILLed master, the job directory as its own input directory mapped mr-master.json: its token
+    became an output key."""
+    (tmp_path / "a.txt").write_text("one two\n")
+    (tmp_path / "mr-master.json").write_text('{"url": "http://127.0.0.1:1", "token": "secret", "pid": 1, "host": "x"}')
+    _refused(mrkit("run", "wc", ".", "-r", "1", cwd=tmp_path), f"{tmp_path}/mr-master.json")
+
+
+def test_inputs_that_only_look_like_job_files_run(tmp_path):
+    """A link named like an output, to an input elsewhere (its removal leaves the input), and mr-smith.txt."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("one two two\n")
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "mr-out-9").symlink_to(data / "a.txt")
+    (job / "mr-smith.txt").write_text("three\n")
+    mrkit("run", "wc", data / "a.txt", "mr-smith.txt", "-r", "1", cwd=job, check=True)
+    assert (job / "mr-out-0").read_text() == "one 1\nthree 1\ntwo 2\n"
+    assert (data / "a.txt").read_text() == "one two two\n" and not (job / "mr-out-9").exists()
