@@ -18,6 +18,7 @@ from mrkit.errors import AppError
 
 _SHOWN_CHARS = 60  # a bad value may be a whole list: show its start only
 _STR = {str}  # check_pairs: the types a list of pairs may hold
+_PAIR = {tuple, list}  # and what each of its items may be
 
 
 def _shown(obj):
@@ -72,7 +73,11 @@ def emitted(result, producer, filename):
 
 
 def check_pairs(pairs, producer, filename=None):
-    """Raise AppError unless every (key, value) of the list `pairs` holds two str."""
+    """Raise AppError unless every item of the list `pairs` is a (key, value) of two str."""
+    if not set(map(type, pairs)) <= _PAIR or not set(map(len, pairs)) <= {2}:  # in C, as the checks below
+        bad = next(pair for pair in pairs if type(pair) not in _PAIR or len(pair) != 2)
+        where = f" for input {filename}" if filename else ""
+        raise AppError(f"{producer} returned {_shown(bad)} among its pairs{where}: each must be a (key, value) pair")
     if not set(map(type, map(itemgetter(0), pairs))) <= _STR:
         for key, _ in pairs:
             if not isinstance(key, str):

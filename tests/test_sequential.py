@@ -7,6 +7,9 @@ APPS = {
     "raises": "def map(filename, contents):\n    raise ValueError('cannot digest')\n\n\n"
     "def reduce(key, values):\n    return ''\n",
     "returns_none": "def map(filename, contents):\n    pass\n\n\ndef reduce(key, values):\n    return ''\n",
+    "triples": "def map(filename, contents):\n    return [('a', 'b', 'c')]\n\n\ndef reduce(key, values):\n    return ''\n",
+    "yields_none": "def map(filename, contents):\n    yield ('a', '1')\n    yield None\n\n\n"
+    "def reduce(key, values):\n    return ''\n",
     "reduce_raises": "def map(filename, contents):\n    return [(w, '1') for w in contents.split()]\n\n\n"
     "def reduce(key, values):\n    raise KeyError(key)\n",
 }
@@ -17,6 +20,18 @@ APPS = {
     [
         ("raises", 1, "mrkit sequential: job failed: map of a.txt: ValueError: cannot digest at raises.py:2 in map"),
         ("returns_none", 2, "mrkit sequential: error: map returned None (NoneType) for a.txt: it must return (key, value) pairs"),
+        (
+            "triples",
+            2,
+            "mrkit sequential: error: map returned ('a', 'b', 'c') (tuple) among its pairs for input a.txt: "
+            "each must be a (key, value) pair",
+        ),
+        (
+            "yields_none",
+            2,
+            "mrkit sequential: error: map returned None (NoneType) among its pairs for input a.txt: "
+            "each must be a (key, value) pair",
+        ),
         (
             "reduce_raises",
             1,

@@ -17,7 +17,7 @@ from mrkit.backends.dask.cluster import connect, worker_count
 from mrkit.backends.dask.remote import portable
 from mrkit.backends.local import default_workers, prepare_job
 from mrkit.errors import UsageError
-from mrkit.job import check_at_least_one
+from mrkit.job import MAX_LOCAL_WORKERS, check_at_least_one, check_at_most
 from mrkit.runtime.master import Master
 from mrkit.storage.local import LocalStorage
 
@@ -66,6 +66,8 @@ def run_on_dask(
         workers = default_workers(spec.map_count, n_reduce)
     if workers is not None:
         check_at_least_one("--workers", workers)
+    if scheduler is None:  # a LocalCluster of our own: W processes on this machine
+        check_at_most("--workers", workers, MAX_LOCAL_WORKERS)
     with connect(scheduler, workers) as (client, own):
         workers = worker_count(client, workers)
         # A cluster of our own runs here, on this process's CPUs; another one has its threads wherever it is.

@@ -220,3 +220,16 @@ def test_the_workers_of_a_cluster_of_our_own_inherit_the_package_versions_read_b
     assert done.returncode == 0, done.stderr
     hits = json.loads(done.stdout)
     assert len(hits) == 2 and all(n > 0 for n in hits), hits
+
+
+@pytest.mark.parametrize("backend", ["dask", "dask-tasks"])
+def test_a_local_cluster_of_more_workers_than_one_machine_holds_is_refused_before_it_starts(corpus, tmp_path, backend):
+    """`-w 100000` went to LocalCluster(n_workers=100000) on 2 cores; `local` stops at 1,000."""
+    import multiprocessing
+
+    import mrkit
+    from mrkit.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^--workers must be at most 1,000, got 100,000$"):
+        mrkit.run("wc", corpus[:1], backend=backend, workers=100_000, workdir=tmp_path / "job")
+    assert multiprocessing.active_children() == []
