@@ -107,8 +107,8 @@ def test_counts_below_one(option, corpus, tmp_path):
         (["-r", "99999999999999999999"], "--n-reduce must be at most 100,000"),
         (["-w", "2", "--slow-workers", "1", "--slowdown", "inf"], "--slowdown must be a factor from 1 to 1000, got inf"),
         (["-w", "2", "--slow-workers", "1", "--slowdown", "1e308"], "--slowdown must be a factor from 1 to 1000"),
-        (["--slowdown", "3"], "--slow-workers K and --slowdown F (above 1) go together"),
-        (["-w", "2", "--slow-workers", "1"], "--slow-workers K and --slowdown F (above 1) go together"),
+        (["--slowdown", "3"], "--slowdown F slows the --slow-workers K: give --slow-workers too"),
+        (["-w", "2", "--slow-workers", "1"], "--slow-workers K are as fast as the others at --slowdown 1"),
     ],
 )
 def test_counts_and_factors_out_of_their_range(option, message, corpus, tmp_path):

@@ -76,3 +76,14 @@ def test_it_does_not_write_beside_a_job_running_in_its_directory(tmp_path):
     assert not (tmp_path / "mr-out-0").exists()
     mrkit("sequential", "wc", "a.txt", cwd=tmp_path, check=True)  # once it has gone
     assert (tmp_path / "mr-out-0").read_text() == "one 1\ntwo 1\n"
+
+
+def test_its_own_output_as_input_is_refused_and_kept(tmp_path):
+    """It read mr-out-0, then replaced it with the result, and exited 0 (mrkit run refuses the same input)."""
+    (tmp_path / "mr-out-0").write_text("one 1\n")
+    for given in ("mr-out-0", "."):
+        result = mrkit("sequential", "wc", given, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.strip().endswith(
+            "is the reference's own output: copy it elsewhere, or run in another directory"
+        )
+    assert (tmp_path / "mr-out-0").read_text() == "one 1\n"

@@ -7,6 +7,7 @@ each lives in the module of its kind: jobs, ecs, study.
 """
 
 import sys
+import threading
 
 from mrkit.cli.ecs import cmd_ecs, configure_ecs
 from mrkit.cli.jobs import (
@@ -19,7 +20,7 @@ from mrkit.cli.jobs import (
     configure_sequential,
     configure_worker,
 )
-from mrkit.cli.parsing import CommandParser, Parser, StoppedBySigterm
+from mrkit.cli.parsing import CommandParser, Parser, StoppedBySigterm, exit_on_sigterm
 from mrkit.cli.study import (
     cmd_corpus,
     cmd_demo,
@@ -66,11 +67,12 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
+    if threading.current_thread() is threading.main_thread():
+        exit_on_sigterm()  # from the start: a SIGTERM while the job's stack imports ended the process silently
     argv = sys.argv[1:] if argv is None else argv
     prog = "mrkit" + (f" {argv[0]}" if argv and argv[0] in COMMANDS else "")
     try:
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
         if getattr(args, "cpus", None) is not None:  # before anything forks: master and workers inherit it
             from mrkit.pinning import pin
 

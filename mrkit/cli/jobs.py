@@ -36,6 +36,9 @@ def cmd_sequential(args):
 
     app = load_app(args.app, app_options(args.app_opt))
     inputs = resolve_inputs(args.inputs)
+    out = os.path.realpath("mr-out-0")
+    if any(os.path.realpath(i.location) == out for i in inputs):  # it would read, then replace, its own input
+        raise UsageError(f"input {out} is the reference's own output: copy it elsewhere, or run in another directory")
     lock = JobLock(LocalStorage("."))  # its mr-out-0 is a job's file: not beside a job running here
     lock.acquire()
     try:
@@ -189,7 +192,7 @@ def configure_run(p):
     p.add_argument(
         "--slow-workers",
         type=int,
-        default=0,
+        default=None,
         metavar="K",
         help="straggler injection for studies: K of the W workers take --slowdown times as long",
     )
@@ -242,8 +245,11 @@ def cmd_run(args):
 
     if args.backend == "local" and args.scheduler is not None:
         raise UsageError("--scheduler names a Dask scheduler: use it with --backend dask or dask-tasks")
-    if (args.slow_workers > 0) != (args.slowdown != 1):  # one without the other injected nothing, silently
-        raise UsageError("--slow-workers K and --slowdown F (above 1) go together: K workers take F times as long")
+    # One without the other injected nothing, silently. An explicit --slow-workers 0 is a baseline (a script's K = 0..n).
+    if args.slowdown != 1 and args.slow_workers is None:
+        raise UsageError("--slowdown F slows the --slow-workers K: give --slow-workers too")
+    if args.slow_workers and args.slowdown == 1:
+        raise UsageError("--slow-workers K are as fast as the others at --slowdown 1: give --slowdown F above 1")
     dask = {} if args.backend == "local" else {"scheduler": args.scheduler}
     with _imports_kept_from_the_collector():
         run = get_backend(args.backend)  # a missing extra (distributed) is main()'s one-line error
@@ -276,7 +282,7 @@ def _run_with_progress(run, args, dask):
             storage=args.storage,
             max_attempts=args.max_attempts,
             backup_tasks=args.backup_tasks,
-            slow_workers=args.slow_workers,
+            slow_workers=args.slow_workers or 0,
             slowdown=args.slowdown,
             on_status=progress if progress.live else None,
             **dask,
