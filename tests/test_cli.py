@@ -161,6 +161,26 @@ def test_a_run_started_with_stdout_closed_still_runs(tmp_path):
     assert (tmp_path / "mr-out-0").read_text() == "one 1\ntwo 2\n"
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a device every write to fails")
+def test_a_summary_that_cannot_reach_stdout_is_said_so_and_the_outputs_are_kept(tmp_path):
+    """A full stdout was reported as the job directory's full disk ("give the job another directory")."""
+    (tmp_path / "a.txt").write_text("one two two\n")
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [*MRKIT, "run", "wc", "a.txt", "-r", "1", "--json"],
+            cwd=tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "mrkit run: error: the job is done, but its summary could not be written to stdout: No space left on device"
+    )
+    assert (tmp_path / "mr-out-0").read_text() == "one 1\ntwo 2\n"
+
+
 def test_port_in_use(corpus, tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from mrkit.errors import UsageError
+from mrkit.errors import MrkitError, UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -143,10 +143,16 @@ def stdout_for_the_summary():
         yield None
         return
     os.dup2(2, 1)
+    out = os.fdopen(os.dup(kept), "w")  # buffered: the summary reaches stdout as it closes
     try:
-        with os.fdopen(os.dup(kept), "w") as out:
-            yield out
+        yield out
+        try:
+            out.close()
+        except OSError as exc:  # stdout is a full disk (>/dev/full), a closed pipe: not the job's directory
+            raise MrkitError(f"the job is done, but its summary could not be written to stdout: {exc.strerror}") from None
     finally:
+        with contextlib.suppress(OSError):
+            out.close()  # after the job's own exception: what it printed does not matter then
         sys.stdout.flush()
         os.dup2(kept, 1)
         os.close(kept)
