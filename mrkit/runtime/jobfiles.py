@@ -27,29 +27,39 @@ def clear_stale(storage, inputs=()):
     InputError, before anything is removed, when one of `inputs` (mrkit.job.Input) is such a file (an
     earlier job's `mr-out-0` given as this one's input, or the job directory given as its input directory).
     """
-    stale = [name for name in storage.list("mr-") if JOB_FILE.match(name)]
+    listed = storage.list("mr-")
+    stale = [name for name in listed if JOB_FILE.match(name)]
     hidden = leftovers(storage)
     # An input among the job's own files is refused, removed now or not: mr-master.json would hand the
     # master's token to the map. (mr-smith.txt is nobody's job file: it may be an input.)
-    own = [*stale, *(name for name in storage.list(MASTER_FILE) if name == MASTER_FILE), *hidden]
-    for name in own:
-        if any(_is_input(storage.path(name), i.location) for i in inputs):
-            raise InputError(
-                f"input {storage.path(name)} is named as this job's own files are (mr-*, .mr-*.tmp), which a job "
-                "clears or writes: copy it out of the job's directory, or give the job another one (--workdir, --storage)"
-            )
+    own = [*stale, *(name for name in listed if name == MASTER_FILE), *hidden]
+    given, real_dirs = _input_paths(inputs), {}
+    found = next((path for path in map(storage.path, own) if _is_given(path, given, real_dirs)), None)
+    if found is not None:
+        raise InputError(
+            f"input {found} is named as this job's own files are (mr-*, .mr-*.tmp), which a job clears or "
+            "writes: copy it out of the job's directory, or give the job another one (--workdir, --storage)"
+        )
     for name in (*stale, *hidden):
         storage.remove(name)
 
 
-def _is_input(path, location):
-    """Whether the job file `path` is the input at `location`: the same name, or (not a symbolic link, whose
-    removal leaves its target) the file an input's link leads to."""
-    if "://" in path:
-        return path == location
-    if os.path.abspath(path) == os.path.abspath(location):
-        return True
-    return not os.path.islink(path) and os.path.realpath(path) == os.path.realpath(location)
+def _input_paths(inputs):
+    """Each input's location as given and as resolved (a link given as input leads to its target)."""
+    locations = [i.location for i in inputs]
+    local = [os.path.abspath(path) for path in locations if "://" not in path]
+    return {*locations, *local, *map(os.path.realpath, local)}
+
+
+def _is_given(path, given, real_dirs):
+    """Whether the job file at `path` is one of the `given` input paths: by its name, or (unless it is a
+    symbolic link itself, whose removal leaves its target) by where it really is. `real_dirs` caches each
+    directory's resolved path: one lookup per directory, not per file."""
+    if path in given or "://" in path:
+        return path in given
+    directory, name = os.path.split(path)
+    real = real_dirs.get(directory) or real_dirs.setdefault(directory, os.path.realpath(directory))
+    return os.path.join(real, name) in given and not os.path.islink(path)
 
 
 def commit(storage, report, run_id, winner):
