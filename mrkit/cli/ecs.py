@@ -6,7 +6,7 @@ import sys
 import urllib.parse
 
 from mrkit.backends.ecs.engine import ENGINES
-from mrkit.cli.parsing import add_app, app_options, configure_job, exit_on_sigterm, print_summary, stdout_for_the_summary
+from mrkit.cli.parsing import add_app, app_options, configure_job, print_summary, stdout_for_the_summary
 from mrkit.errors import UsageError
 
 
@@ -123,7 +123,6 @@ def _ecs_run(args, config, aws, say):
         raise UsageError("--containers runs the stand-in's tasks as containers: give --stand-in DIR too")
     _positive_seconds("--poll", args.poll)
     _positive_seconds("--start-timeout", args.start_timeout)
-    exit_on_sigterm()  # a killed launcher still stops its tasks
     with stdout_for_the_summary() as out:
         result = _run_on_ecs(run_on_ecs, args, config, aws, say)
         say(f"outputs in {result.storage_url}mr-out-*; launcher wall time {result.launcher_s:.1f} s (task start-up included)")

@@ -12,7 +12,6 @@ from mrkit.cli.parsing import (
     add_storage,
     app_options,
     configure_job,
-    exit_on_sigterm,
     listen_address,
     print_summary,
     stdout_for_the_summary,
@@ -131,7 +130,6 @@ def cmd_master(args):
         backup_tasks=args.backup_tasks,
         no_workers_s=args.no_workers_timeout,
     )
-    exit_on_sigterm()
     serve(master, here, launched_at=launched_at, status_every=args.status_every)
 
 
@@ -253,7 +251,6 @@ def cmd_run(args):
     dask = {} if args.backend == "local" else {"scheduler": args.scheduler}
     with _imports_kept_from_the_collector():
         run = get_backend(args.backend)  # a missing extra (distributed) is main()'s one-line error
-    exit_on_sigterm()
     with stdout_for_the_summary() as out:
         summary, records = _run_with_progress(run, args, dask)
         keys = sum(r["records_out"] for r in records if r["phase"] == "reduce" and r["status"] == "ok")

@@ -178,8 +178,9 @@ def shows_progress(args):
 
 
 def exit_on_sigterm():
-    """SIGTERM (a `kill`, a batch system's stop) ends the command as Ctrl-C does: through its `finally`s
-    (workers stopped, locks released, a sweep's session closed as interrupted), exit status 143."""
+    """SIGTERM (a `kill`, a batch system's stop) ends every command as Ctrl-C does: through its `finally`s
+    (workers stopped, tasks stopped, locks released, a sweep's session closed as interrupted), exit status
+    143. main() installs it first thing."""
     signal.signal(signal.SIGTERM, _terminated)
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 
-from mrkit.cli.parsing import add_no_progress, exit_on_sigterm, shows_progress
+from mrkit.cli.parsing import add_no_progress, shows_progress
 from mrkit.errors import UsageError, unusable_directory
 
 
@@ -79,7 +79,6 @@ def cmd_sweep(args):
             raise UsageError(
                 f"--resume {args.resume}: {out} holds no sweep's results (no meta.json); leave --resume out to start a sweep"
             )
-    exit_on_sigterm()
     done = sweep.run_sweep(config, out, progress=shows_progress(args))
     print(done)
     print(f"next: {_next_step(config, done)}", file=sys.stderr)
@@ -147,7 +146,6 @@ def cmd_report(args):
     from mrkit.experiments.report.export import build_report
 
     _check_report_out(pathlib.Path(args.out))
-    exit_on_sigterm()
 
     def build(backend_options=None):  # it says where it wrote the page
         build_report(
