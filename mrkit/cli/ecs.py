@@ -1,12 +1,11 @@
 """`mrkit ecs up|down|image|run`: the AWS ECS (Fargate) stack, its image, and jobs on it."""
 
 import json
-import math
 import sys
 import urllib.parse
 
 from mrkit.backends.ecs.engine import ENGINES
-from mrkit.cli.parsing import add_app, app_options, configure_job, print_summary, stdout_for_the_summary
+from mrkit.cli.parsing import add_app, app_options, check_seconds, configure_job, print_summary, stdout_for_the_summary
 from mrkit.errors import UsageError
 
 
@@ -121,8 +120,8 @@ def _ecs_run(args, config, aws, say):
         raise UsageError("--verify compares with a local run, so it needs local inputs")
     if args.containers and not args.stand_in:
         raise UsageError("--containers runs the stand-in's tasks as containers: give --stand-in DIR too")
-    _positive_seconds("--poll", args.poll)
-    _positive_seconds("--start-timeout", args.start_timeout)
+    check_seconds("--poll", args.poll)
+    check_seconds("--start-timeout", args.start_timeout)
     with stdout_for_the_summary() as out:
         result = _run_on_ecs(run_on_ecs, args, config, aws, say)
         say(f"outputs in {result.storage_url}mr-out-*; launcher wall time {result.launcher_s:.1f} s (task start-up included)")
@@ -172,11 +171,6 @@ def _endpoint_url(url):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--endpoint-url takes an http(s) URL such as http://127.0.0.1:5000, got {url!r}")
     return url
-
-
-def _positive_seconds(option, value):
-    if not 0 < value < math.inf:
-        raise UsageError(f"{option} takes a number of seconds above 0, got {value:g}")
 
 
 ECS_COMMANDS = {"up": _ecs_up, "down": _ecs_down, "image": _ecs_image, "run": _ecs_run}

@@ -2,7 +2,6 @@
 
 import contextlib
 import gc
-import math
 import os
 import sys
 
@@ -11,6 +10,7 @@ from mrkit.cli.parsing import (
     add_cpus,
     add_storage,
     app_options,
+    check_seconds,
     configure_job,
     listen_address,
     print_summary,
@@ -111,9 +111,8 @@ def cmd_master(args):
     from mrkit.storage import open_storage
     from mrkit.storage.local import LocalStorage
 
-    for option, seconds in (("--no-workers-timeout", args.no_workers_timeout), ("--status-every", args.status_every)):
-        if seconds is not None and not 0 < seconds < math.inf:  # a --status-every of 0 wrote no status, silently
-            raise UsageError(f"{option} must be a number of seconds above 0, got {seconds:g}")
+    check_seconds("--no-workers-timeout", args.no_workers_timeout)
+    check_seconds("--status-every", args.status_every)  # one of 0 wrote no status, silently
     launched_at = timing.now()
     here = LocalStorage(".")
     files = here if args.storage is None else open_storage(args.storage)

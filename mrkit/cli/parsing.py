@@ -4,6 +4,7 @@ and SIGTERM as an exit that unwinds."""
 import argparse
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -110,6 +111,13 @@ def add_cpus(p):
         metavar="LIST",
         help="pin the job (master and workers) to these CPUs, e.g. 0 or 0,1 or 0-3; runs record them as cores",
     )
+
+
+def check_seconds(option, seconds):
+    """`seconds` when it is None (the default) or a finite number above 0, else a one-line UsageError."""
+    if seconds is not None and not 0 < seconds < math.inf:
+        raise UsageError(f"{option} must be a number of seconds above 0, got {seconds:g}")
+    return seconds
 
 
 def storage_url(text):

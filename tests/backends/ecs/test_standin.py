@@ -231,9 +231,9 @@ def test_containers_without_a_stand_in_is_a_usage_error(moto_endpoint, settings,
     "option, message",
     [
         (["--endpoint-url", "notaurl"], "--endpoint-url takes an http(s) URL such as http://127.0.0.1:5000, got 'notaurl'"),
-        (["--poll", "0"], "--poll takes a number of seconds above 0, got 0"),
-        (["--start-timeout", "-1"], "--start-timeout takes a number of seconds above 0, got -1"),
-        (["--start-timeout", "inf"], "--start-timeout takes a number of seconds above 0, got inf"),
+        (["--poll", "0"], "--poll must be a number of seconds above 0, got 0"),
+        (["--start-timeout", "-1"], "--start-timeout must be a number of seconds above 0, got -1"),
+        (["--start-timeout", "inf"], "--start-timeout must be a number of seconds above 0, got inf"),
         (["-w", "1001"], "--workers must be at most 1,000, got 1,001"),  # the stand-in's are this machine's processes
     ],
 )
