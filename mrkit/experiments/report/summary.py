@@ -15,6 +15,7 @@ from mrkit.experiments import analysis, meaning
 from mrkit.experiments.formatting import config_text, num, plural
 from mrkit.experiments.report import engines, markdown, provenance
 from mrkit.experiments.sweeps import ecs_fault
+from mrkit.experiments.sweeps.scratch import RAM_FILESYSTEMS
 
 STAGE_WHY = {
     "split": "cutting the input into map tasks",
@@ -151,7 +152,8 @@ def summary_markdown(results, before=(), after=()) -> str:
 
 
 def load_text(results) -> str:
-    """What other programs took of the CPUs during the runs, and how the speed probe moved, when recorded."""
+    """What other programs took of the CPUs during the runs, how the speed probe moved and where their files were,
+    when recorded."""
     # a run two sweeps share (sweeps/interleave.py) is in both their runs.csv: count it once
     runs = pd.concat([r.runs for r in results], ignore_index=True).drop_duplicates("run_id")
     parts = []
@@ -166,6 +168,10 @@ def load_text(results) -> str:
             f"the speed probe (a fixed piece of work) took {num(probe.min())}–{num(probe.max())} s "
             "over the report (slower: a slower machine)"
         )
+    if "scratch_fs" in runs and runs["scratch_fs"].notna().any():
+        kinds = sorted(runs["scratch_fs"].dropna().unique())
+        where = " and ".join(f"{kind} (in memory)" if kind in RAM_FILESYSTEMS else kind for kind in kinds)
+        parts.append(f"their job files were on {where}")
     # a shared run's re-runs are listed by each of its sweeps, with the run's position: counted once
     listed = [(i, e) for i, r in enumerate(results) for e in r.meta.get("loaded_reruns") or []]
     reruns = len({(e["position"], e["others_share"]) if "position" in e else (i, n) for n, (i, e) in enumerate(listed)})

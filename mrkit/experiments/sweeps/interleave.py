@@ -52,6 +52,8 @@ from mrkit.experiments.sweeps.results import (
     run_ids,
     write_meta,
 )
+from mrkit.experiments.sweeps.scratch import choose as choose_scratch
+from mrkit.experiments.sweeps.scratch import local_bytes
 from mrkit.experiments.sweeps.sweep_config import RunConfig, SweepConfig, SweepError
 
 ORDER_RULE = (
@@ -175,6 +177,7 @@ def run_interleaved(configs, dirs=None, *, seed=None, progress=True, scratch=Non
     inputs = [cfg.input_paths() for cfg in configs]
     for cfg, paths in zip(configs, inputs):
         sweep.check_before_runs(cfg, paths)
+    scratch = choose_scratch(scratch, max(map(local_bytes, inputs)))
     units = measurements(configs, inputs)
     outs = [pathlib.Path(d) if d is not None else new_results_dir(cfg.results_dir, cfg.name) for cfg, d in zip(configs, dirs)]
     opened = []

@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 # others_cpu_s: CPU other programs took on the run's CPUs; verify_*: a verified run's output check (ECS sweeps);
 # probe_cpu_s: CPU seconds of a fixed word count on the run's CPUs (pinning.speed_probe_cpu_s),
 # the mean of one just before the run and one just after; position: the run's place in a report's interleaved
-# order (interleave.py; blank for a sweep run on its own)
-EXTRA_RUN_COLUMNS = ["sweep", "config_id", "others_cpu_s", *VERIFY_COLUMNS, "probe_cpu_s", "position"]
+# order (interleave.py; blank for a sweep run on its own); scratch_fs: the type of the filesystem its job files were
+# on (tmpfs, ext4: scratch.py)
+EXTRA_RUN_COLUMNS = ["sweep", "config_id", "others_cpu_s", *VERIFY_COLUMNS, "probe_cpu_s", "position", "scratch_fs"]
 EXTRA_TASK_COLUMNS = ["sweep", "config_id", "repeat"]
 RUN_FILE_COLUMNS = timing.RUN_COLUMNS + EXTRA_RUN_COLUMNS
 TASK_FILE_COLUMNS = timing.TASK_COLUMNS + EXTRA_TASK_COLUMNS

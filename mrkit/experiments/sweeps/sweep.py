@@ -55,6 +55,8 @@ from mrkit.experiments.sweeps.results import (
     open_session,
     record_run,
 )
+from mrkit.experiments.sweeps.scratch import choose as choose_scratch
+from mrkit.experiments.sweeps.scratch import filesystem, local_bytes
 from mrkit.experiments.sweeps.sweep_config import (
     RunConfig,
     SweepConfig,
@@ -91,7 +93,8 @@ def check_before_runs(cfg: SweepConfig, inputs):
 
 def one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     """(summary, records) of one run of `rc`: pinned to cfg.cpus, in a fresh working directory under `scratch`,
-    with the load other programs put on its CPUs and the speed probe around it (local runs)."""
+    with the load other programs put on its CPUs and the speed probe around it (local runs), and the filesystem
+    its job files were on."""
     # A fresh working directory per run: no run reads files a previous one left.
     # Pinned run by run (and restored after): the workers it forks inherit the affinity.
     with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
@@ -127,7 +130,7 @@ def one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
                 summary = {**summary, "others_cpu_s": others_cpu_s()}
             # Probed on both sides of the run: a VM's speed changes within seconds, and runs last seconds.
             summary = {**summary, "probe_cpu_s": (probe + speed_probe_cpu_s()) / 2}
-        return summary, records
+        return {**summary, "scratch_fs": filesystem(workdir)}, records
 
 
 def others_share(summary) -> float | None:
@@ -218,9 +221,10 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
     `sweep` is a SweepConfig or a name/path for `load_sweep`; `overrides`
     (e.g. quick=True for a name, repeats=5) are applied on top.
     `out_dir` None starts results/<sweep>/<stamp>; an existing directory is
-    resumed. `scratch` is where per-run working directories go (default: the
-    system temp dir). `progress` True shows a bar of recorded runs done / total
-    with the current configuration and the time left; a bar object (`runs_bar`)
+    resumed. `scratch` is where per-run working directories go (default:
+    scratch.choose's: a RAM-backed directory where the machine has one with
+    room). `progress` True shows a bar of recorded runs done / total with the
+    current configuration and the time left; a bar object (`runs_bar`)
     is advanced instead, so several sweeps (the report's) share one bar.
     """
     if isinstance(sweep, SweepConfig):
@@ -229,6 +233,7 @@ def run_sweep(sweep, out_dir=None, *, progress=True, scratch=None, **overrides) 
         cfg = load_sweep(sweep, **overrides)
     inputs = cfg.input_paths()
     check_before_runs(cfg, inputs)
+    scratch = choose_scratch(scratch, local_bytes(inputs))
     out = pathlib.Path(out_dir) if out_dir is not None else new_results_dir(cfg.results_dir, cfg.name)
     out.mkdir(parents=True, exist_ok=True)
     meta, session = open_session(cfg, out, inputs)

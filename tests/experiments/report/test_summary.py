@@ -188,7 +188,9 @@ def test_the_header_states_the_load_the_probe_and_how_many_loaded_runs_were_run_
     q1.runs["others_cpu_s"] = 0.5 * q1.runs["end_to_end_s"]  # half a CPU of 2 taken by other programs
     q1.meta["parameters"].update(max_others_share=0.5, loaded_reruns=2)
     q1.meta["loaded_reruns"] = [{"config_id": "m5-r5-w5", "repeat": 0, "others_share": 0.7}] * 3
+    q1.runs["scratch_fs"] = "tmpfs"
     text = summary.load_text([q1])
+    assert "their job files were on tmpfs (in memory)" in text
     assert "Other programs took 0.5 of the runs' 2 CPUs on average" in text
     assert "the speed probe (a fixed piece of work) took 0.05–0.05 s" in text
     assert "3 runs were run again because other programs took more than 50% of its CPUs (at most 2 times each)" in text
