@@ -146,6 +146,10 @@ class Calibration:
     background: float = 0.0  # cores other programs took while calibrating (median others_cores; see others_cores)
     probe_ref_s: float = 0.0  # the calibration runs' median probe_cpu_s, the speed costs are stated at (0: not recorded)
     speed_elasticity: float = 1.0  # how much of the probe's change a run's CPU follows: speed = probe ratio ** this
+    # The most attempts per core the calibration saw running at once (W = 24 on 2 cores: about 12). Contention is
+    # not extrapolated past it, as a size effect is not (log_size): from W <= 24, log2(n) went on growing to W = 100
+    # and over-predicted its runs by up to 100% (docs/model-validation.md, 7 December).
+    concurrency_per_core: float = math.inf
     cores_seen: tuple = ()
     n_runs: int = 0
 
@@ -426,7 +430,14 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     if background is None:
         measured = others_cores(local).dropna()
         background = float(measured.median()) if len(measured) else 0.0
-    return dataclasses.replace(cal, background=float(background), probe_ref_s=ref, speed_elasticity=elasticity)
+    per_core = t["concurrency"] / t["cores"].astype(float)
+    return dataclasses.replace(
+        cal,
+        background=float(background),
+        probe_ref_s=ref,
+        speed_elasticity=elasticity,
+        concurrency_per_core=float(per_core.max()) if len(per_core) else math.inf,
+    )
 
 
 def _attempts_cpu(tasks):

@@ -23,9 +23,11 @@ demands instead of code:
   memory bandwidth, context switches): with n attempts running, each needs
   `1 + contention * log2(n)` times its CPU demand, with a contention per
   phase (the model fits them from the attempts' measured CPU against how
-  many ran beside them; 0 leaves pure processor sharing). Logarithmic, not
-  saturating: a wc map task's CPU per byte on this 2-CPU VM was 69 ns
-  alone, 80-95 ns beside one other and 110-130 ns among 8 to 22;
+  many ran beside them; 0 leaves pure processor sharing). Logarithmic up to
+  the most attempts per core the calibration saw at once (`contention_cap`),
+  flat past it: from calibration runs of W <= 24 the curve went on growing to
+  W = 100 and over-predicted those runs by up to 100% (7 December, job files
+  in memory), where their CPU per byte had stopped growing at a few;
 - a worker's first attempt needs more CPU than its later ones (a freshly
   forked process), by the phase's first-attempt cost;
 - a forked worker has CPU work of its own before it first asks for a task
@@ -50,9 +52,13 @@ from mrkit.job import TASK_TIMEOUT_S
 _EPS = 1e-12
 
 
-def inflation(contention, n):
-    """How many times its CPU demand an attempt needs with n attempts running at once: 1 + contention * log2(n)."""
-    return 1.0 + contention * math.log2(max(n, 1.0))
+def inflation(contention, n, cap=math.inf):
+    """How many times its CPU demand an attempt needs with n attempts running at once: 1 + contention * log2(n).
+
+    n is held at `cap`, the most attempts at once the calibration saw on as many cores: past it the
+    curve is not extrapolated (Calibration.concurrency_per_core).
+    """
+    return 1.0 + contention * math.log2(min(max(n, 1.0), max(cap, 1.0)))
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class SimJob:
     dedicated: bool = False  # every process has a CPU of its own
     contention: float = 0.0  # CPU inflation of a map attempt with n running at once: inflation(contention, n)
     reduce_contention: float | None = None  # the same in the reduce phase; None: as in the map phase
+    contention_cap: float = math.inf  # attempts at once past which contention adds no more (inflation's cap)
 
 
 @dataclass
@@ -244,7 +251,8 @@ class _Sim:
         n = len(self.running)
         job = self.job
         reducing = len(self.done["map"]) == len(job.map_cpu) and job.reduce_contention is not None
-        return rate / inflation(job.reduce_contention if reducing else job.contention, n) if n else rate
+        contention = job.reduce_contention if reducing else job.contention
+        return rate / inflation(contention, n, job.contention_cap) if n else rate
 
     def run(self) -> SimResult:
         job = self.job

@@ -1,5 +1,7 @@
 """The scheduling simulator against schedules worked out by hand."""
 
+import dataclasses
+
 import pytest
 
 from mrkit.experiments.model.simulate import SimJob, simulate
@@ -85,6 +87,14 @@ def test_contention_slows_attempts_that_run_together_and_not_one_alone():
     four = simulate(SimJob(map_cpu=(1.0,) * 4, reduce_cpu=(1e-9,), workers=4, cores=4, contention=0.5))
     assert four.map_wall_s == pytest.approx(2.0)
     assert simulate(SimJob(map_cpu=(1.0, 1.0), reduce_cpu=(1e-9,), workers=2, cores=1)).map_wall_s == pytest.approx(2.0)
+
+
+def test_contention_past_its_cap_adds_no_more():
+    # Eight 1 s maps on 8 cores with contention 0.5: log2(8) = 3 gives 2.5x; held at 2 attempts, 1 + 0.5 = 1.5x.
+    job = SimJob(map_cpu=(1.0,) * 8, reduce_cpu=(1e-9,), workers=8, cores=8, contention=0.5)
+    assert simulate(job).map_wall_s == pytest.approx(2.5)
+    assert simulate(dataclasses.replace(job, contention_cap=2.0)).map_wall_s == pytest.approx(1.5)
+    assert simulate(dataclasses.replace(job, contention_cap=16.0)).map_wall_s == pytest.approx(2.5), "a cap not reached"
 
 
 def test_the_reduce_phase_contends_by_its_own_contention():
