@@ -177,7 +177,7 @@ def run_interleaved(configs, dirs=None, *, seed=None, progress=True, scratch=Non
     inputs = [cfg.input_paths() for cfg in configs]
     for cfg, paths in zip(configs, inputs):
         sweep.check_before_runs(cfg, paths)
-    scratch = choose_scratch(scratch, max(map(local_bytes, inputs)))
+    scratch = choose_scratch(scratch, max(map(local_bytes, inputs), default=0))
     units = measurements(configs, inputs)
     outs = [pathlib.Path(d) if d is not None else new_results_dir(cfg.results_dir, cfg.name) for cfg, d in zip(configs, dirs)]
     opened = []

@@ -25,6 +25,8 @@ import functools
 import os
 import re
 
+from mrkit.job import resolve_inputs
+
 RAM_DIRS = ("/dev/shm",)
 RAM_FILESYSTEMS = {"tmpfs", "ramfs"}
 # Room a run needs: its intermediate files are about its input's size, its outputs less, and a failed attempt's
@@ -47,16 +49,9 @@ def choose(scratch, input_bytes: int) -> str | None:
 
 
 def local_bytes(paths) -> int:
-    """The bytes of a sweep's local inputs (files, or the files under directories); s3:// inputs count 0."""
-    total = 0
-    for path in map(os.fspath, paths):
-        if "://" in path:
-            continue
-        if os.path.isdir(path):
-            total += sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
-        elif os.path.isfile(path):
-            total += os.path.getsize(path)
-    return total
+    """The bytes of a sweep's local inputs, the files a job reads of them (mrkit.job.resolve_inputs); s3:// count 0."""
+    local = [path for path in paths if "://" not in os.fspath(path)]
+    return sum(given.size for given in resolve_inputs(local)) if local else 0
 
 
 def _room(directory) -> int:

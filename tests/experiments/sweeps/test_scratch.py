@@ -51,11 +51,13 @@ def test_the_caller_s_directory_and_the_user_s_tmpdir_come_first(monkeypatch, tm
     assert scratch.choose(None, 1) is None  # tempfile's default, which reads TMPDIR
 
 
-def test_local_bytes_counts_files_and_directories_not_s3(tmp_path):
+def test_local_bytes_counts_the_files_a_job_reads_not_s3(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.txt").write_bytes(b"x" * 10)
+    (tmp_path / "d" / ".hidden").write_bytes(b"z" * 100)  # a job skips it, as it skips subdirectories
     (tmp_path / "b.txt").write_bytes(b"y" * 5)
     assert scratch.local_bytes([tmp_path / "d", str(tmp_path / "b.txt"), "s3://bucket/key"]) == 15
+    assert scratch.local_bytes(["s3://bucket/key"]) == 0
 
 
 def _quick_sweep(tmp_path, **run_options):
