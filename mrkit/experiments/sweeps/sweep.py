@@ -94,7 +94,7 @@ def check_before_runs(cfg: SweepConfig, inputs):
 def one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     """(summary, records) of one run of `rc`: pinned to cfg.cpus, in a fresh working directory under `scratch`,
     with the load other programs put on its CPUs and the speed probe around it (local runs), and the filesystem
-    its job files were on."""
+    its job files were on (where that was its working directory)."""
     # A fresh working directory per run: no run reads files a previous one left.
     # Pinned run by run (and restored after): the workers it forks inherit the affinity.
     with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
@@ -130,7 +130,9 @@ def one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
                 summary = {**summary, "others_cpu_s": others_cpu_s()}
             # Probed on both sides of the run: a VM's speed changes within seconds, and runs last seconds.
             summary = {**summary, "probe_cpu_s": (probe + speed_probe_cpu_s()) / 2}
-        return {**summary, "scratch_fs": filesystem(workdir)}, records
+        # the filesystem its job files were on: its working directory's, unless they went to S3 (ECS, a storage option)
+        in_workdir = (rc.backend or cfg.backend) != "ecs" and not cfg.backend_options.get("storage")
+        return ({**summary, "scratch_fs": filesystem(workdir)} if in_workdir else summary), records
 
 
 def others_share(summary) -> float | None:

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from mrkit.backends import BACKENDS, get_backend
 from mrkit.experiments.sweeps import scratch, sweep, sweep_config
 
 pytestmark = pytest.mark.timeout(60)
@@ -89,3 +90,12 @@ def test_a_sweep_given_a_directory_runs_there_and_records_its_filesystem(tmp_pat
     rows = _quick_sweep(tmp_path, scratch=where)
     assert {row["scratch_fs"] for row in rows} == {scratch.filesystem(where) or ""}
     assert not list(where.iterdir())  # every run's directory removed after it
+
+
+def test_runs_whose_job_files_go_to_s3_record_no_filesystem(monkeypatch, tmp_path):
+    local = get_backend("local")
+    monkeypatch.setitem(BACKENDS, "ecs", lambda app, inputs, **kw: local(app, inputs, **kw))  # its files: S3's
+    cfg = sweep_config.load_sweep("map_sweep", quick=True, repeats=1, results_dir=str(tmp_path / "results"), backend="ecs")
+    out = sweep.run_sweep(cfg, tmp_path / "out", progress=False, scratch=tmp_path)
+    with open(out / "runs.csv", newline="", encoding="utf-8") as f:
+        assert {row["scratch_fs"] for row in csv.DictReader(f)} == {""}
