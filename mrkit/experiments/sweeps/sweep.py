@@ -35,9 +35,12 @@ sweep with `backends` runs each configuration on each of them (RunConfig.backend
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import pathlib
+import secrets
+import shutil
 import tempfile
 import time
 
@@ -91,13 +94,29 @@ def check_before_runs(cfg: SweepConfig, inputs):
             raise SweepError(f"{cfg.name}: backend_options {', '.join(unknown)}: not options of the {backend} backend")
 
 
+@contextlib.contextmanager
+def run_directory(scratch):
+    """A new directory for one run's job files under `scratch` (None: the temp directory), removed on every way out.
+
+    Its name is chosen before it is made, so a Ctrl-C or SIGTERM that lands just after the mkdir still
+    removes it: with tempfile.TemporaryDirectory, one landing inside mkdtemp (a sweep stopped right after
+    it records a run is making the next run's directory) left the directory behind with nothing to remove it.
+    """
+    path = os.path.join(scratch or tempfile.gettempdir(), f"mrkit-sweep-{secrets.token_hex(6)}")
+    try:
+        os.mkdir(path, 0o700)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def one_run(run_fn, cfg: SweepConfig, rc: RunConfig, inputs, repeat, scratch):
     """(summary, records) of one run of `rc`: pinned to cfg.cpus, in a fresh working directory under `scratch`,
     with the load other programs put on its CPUs and the speed probe around it (local runs), and the filesystem
     its job files were on (where that was its working directory)."""
     # A fresh working directory per run: no run reads files a previous one left.
     # Pinned run by run (and restored after): the workers it forks inherit the affinity.
-    with tempfile.TemporaryDirectory(prefix="mrkit-sweep-", dir=scratch) as workdir, pinned(cfg.cpus):
+    with run_directory(scratch) as workdir, pinned(cfg.cpus):
         local = (rc.backend or cfg.backend) == "local"  # the machine a remote backend runs on is not this one
         probe = speed_probe_cpu_s() if local else None
         busy, own, started = busy_cpu_s(), _own_cpu_s(), time.monotonic()

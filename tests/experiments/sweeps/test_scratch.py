@@ -72,13 +72,13 @@ def _quick_sweep(tmp_path, **run_options):
 def test_a_sweep_s_runs_keep_their_files_in_memory_and_say_so(monkeypatch, tmp_path):
     monkeypatch.delenv("TMPDIR", raising=False)
     made = []
-    real = sweep.tempfile.TemporaryDirectory
+    real = sweep.run_directory
 
-    def watched(*args, **kwargs):  # where each run's job directory is made
-        made.append(kwargs.get("dir"))
-        return real(*args, **kwargs)
+    def watched(scratch):  # where each run's job directory is made
+        made.append(scratch)
+        return real(scratch)
 
-    monkeypatch.setattr(sweep.tempfile, "TemporaryDirectory", watched)
+    monkeypatch.setattr(sweep, "run_directory", watched)
     rows = _quick_sweep(tmp_path)
     assert rows and {row["scratch_fs"] for row in rows} == {"tmpfs"}
     assert set(made) == {"/dev/shm"}

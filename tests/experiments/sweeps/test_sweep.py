@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import pathlib
 
 import pytest
@@ -500,3 +501,20 @@ def test_a_run_that_failed_on_a_machine_to_itself_fails_the_sweep_at_once(tmp_pa
     with pytest.raises(JobFailed, match="not yet"):
         sweep.measure(get_backend("local"), cfg, rc, cfg.input_paths(), 0, tmp_path, again=lambda: calls.append(1))
     assert calls == [] and not marker.exists()
+
+
+def test_a_run_s_directory_is_removed_when_a_stop_lands_just_after_it_is_made(monkeypatch, tmp_path):
+    """CI once found a sweep stopped by SIGTERM right after a recorded run had left the next run's
+    directory behind: the signal landed inside tempfile.mkdtemp, after its mkdir."""
+    real_mkdir = os.mkdir
+
+    def mkdir_then_stopped(path, *args, **kwargs):
+        real_mkdir(path, *args, **kwargs)
+        if os.path.basename(path).startswith("mrkit-sweep-"):
+            raise KeyboardInterrupt  # as the handler of a Ctrl-C or a SIGTERM raises, at that instant
+
+    monkeypatch.setattr(os, "mkdir", mkdir_then_stopped)
+    with pytest.raises(KeyboardInterrupt):
+        with sweep.run_directory(tmp_path):
+            pass
+    assert not list(tmp_path.iterdir())
