@@ -80,6 +80,14 @@ def test_the_run_records_the_cpu_its_worker_processes_used_until_the_job_was_don
     assert summary["workers_cpu_s"] > 0.5 * tasks[tasks.phase != "split"].cpu_s.sum()
 
 
+def test_an_attempt_s_cpu_s_is_read_to_the_microsecond_not_in_clock_ticks(corpus, tmp_path):
+    # os.times() counts in 10 ms ticks: a 0.17 MB map task's 15 ms read as 10 or 20, a third off either way
+    summary, tasks = mrkit.run("wc", corpus[:3], n_map=12, n_reduce=4, workers=2, workdir=tmp_path)
+    cpu = tasks[tasks.phase.isin(["map", "reduce"])].cpu_s.to_numpy()
+    off_the_tick = [c for c in cpu if abs(c * 100 - round(c * 100)) > 1e-6]
+    assert len(off_the_tick) >= len(cpu) // 2, f"cpu_s in whole ticks: {sorted(cpu)}"
+
+
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_notebook_style_functions(tmp_path, start_method):
     """Functions defined inside a function (as in a notebook cell) reach the workers."""
