@@ -95,7 +95,7 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
         worker_cpu=0.0 if ecs else slow * cal.worker_cpu_s,
         attempt_overhead_cpu=slow * cal.worker_attempt_cpu_s,
         cores=p.cores if ecs else max(0.1 * p.cores, p.cores - (cal.background if p.background is None else p.background)),
-        fork_s=0.0 if ecs else slow * cal.fork_s,
+        fork_cpu=0.0 if ecs else slow * cal.fork_cpu_s,
         start_latency_s=latency,
         task_timeout=p.task_timeout,
         dedicated=ecs,
@@ -136,7 +136,7 @@ TERMS = {
         "reduce_per_key_s",
     ),
     "worker start-up": (
-        "fork_s",
+        "fork_cpu_s",
         "master_worker_s",
         "worker_cpu_s",
         "task_start_latency_s",

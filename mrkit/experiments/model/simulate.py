@@ -3,9 +3,13 @@
 It replays what mrkit.runtime.master and mrkit.backends.local do, with CPU
 demands instead of code:
 
-- the launcher forks W workers one after the other (`fork_s` each) before
-  the master serves anyone (ECS: every worker task instead becomes ready
-  `start_latency_s` after launch);
+- the launcher forks W workers one after the other, each fork costing it
+  `fork_cpu` and sharing the cores with the workers already forked, which
+  start meanwhile; the master serves no one before the last fork (ECS:
+  every worker task instead becomes ready `start_latency_s` after launch).
+  A fork's wall time thus depends on the cores: on 6 December, with the
+  workers' own start about 10 ms of CPU, a fork took 13.7 ms of wall time
+  on 1 CPU and 7.4 ms on 2, about 5 ms of the launcher's CPU on either;
 - a worker asks for a task; the master serves requests one at a time (one
   process, one GIL), each costing master CPU; an idle worker waits in a long
   poll and gets a task the moment one is queued;
@@ -76,7 +80,7 @@ class SimJob:
     master_register_cpu: float = 0.0  # master CPU for a worker's first contact
     worker_cpu: float = 0.0  # a worker's own CPU outside its attempts, spent before it first asks
     attempt_overhead_cpu: float = 0.0  # a worker's CPU per attempt outside the attempt's own
-    fork_s: float = 0.0  # launcher time to start one worker; the master serves after all W
+    fork_cpu: float = 0.0  # the launcher's CPU to fork one worker, sharing the cores; the master serves after all W
     start_latency_s: float = 0.0  # each worker is ready this long after launch (ECS task start)
     task_timeout: float = TASK_TIMEOUT_S
     dedicated: bool = False  # every process has a CPU of its own
@@ -139,6 +143,9 @@ class _Sim:
         self.master_queue = deque()  # (kind, worker, attempt or None)
         self.master_left = None  # CPU left of the request being served (the head of the queue), None: idle
         self.serving = False
+        self.launcher_left = None  # CPU left of the fork under way, None: every worker forked
+        self.forked = 0
+        self.serve_s = 0.0
         self.idle = deque()  # workers in a long poll
         self.queue = deque()  # tasks to hand out: (phase, index)
         self.done = {"map": set(), "reduce": set()}
@@ -254,21 +261,38 @@ class _Sim:
         contention = job.reduce_contention if reducing else job.contention
         return rate / inflation(contention, n, job.contention_cap) if n else rate
 
+    def _cpu_left(self):
+        """The CPU still to run of the processes that share the cores at the full rate: booting workers, the
+        master's request, the launcher's fork."""
+        return (*self.booting.values(), *(x for x in (self.master_left, self.launcher_left) if x is not None))
+
+    def _forked_one(self):
+        # Forked workers ask at once; they are answered once the master serves, after the last fork.
+        self._timer("ready", self.forked)
+        self.forked += 1
+        if self.forked < self.job.workers:
+            self.launcher_left = self.job.fork_cpu
+        else:
+            self.launcher_left = None
+            self.serve_s = self.t
+            self._timer("serve", None)
+
     def run(self) -> SimResult:
         job = self.job
-        serve_at = job.fork_s * job.workers
-        self._at(serve_at, "serve")
-        for w in range(job.workers):
-            # Forked workers ask at once; they are answered once the master serves.
-            self._at(max(job.start_latency_s, job.fork_s * (w + 1)), "ready", w)
+        if job.fork_cpu > 0:
+            self.launcher_left = job.fork_cpu
+        else:  # no launcher's work (ECS: each task is ready after its start latency)
+            self._timer("serve", None)
+            for w in range(job.workers):
+                self._at(job.start_latency_s, "ready", w)
         while self.finished is None:
-            runnable = len(self.running) + len(self.booting) + (self.master_left is not None)
+            runnable = len(self.running) + len(self._cpu_left())
             rate = self._rate(runnable)
             worker_rate = self._worker_rate(rate)
             least = min((r[0] for r in self.running.values()), default=math.inf)
             dt_cpu = least / worker_rate if worker_rate > 0 and least < math.inf else math.inf
             if rate > 0:
-                for left in (*self.booting.values(), *([self.master_left] if self.master_left is not None else [])):
+                for left in self._cpu_left():
                     dt_cpu = min(dt_cpu, left / rate)
             t_timer = self.timers[0][0] if self.timers else math.inf
             if dt_cpu == math.inf and t_timer == math.inf:
@@ -280,7 +304,7 @@ class _Sim:
             else:
                 self._advance(dt_cpu, rate, worker_rate)
                 self._finish_cpu()
-        return self._result(serve_at)
+        return self._result(self.serve_s)
 
     def _advance(self, dt, rate, worker_rate):
         if dt > 0:
@@ -290,6 +314,8 @@ class _Sim:
                 self.booting[worker] -= rate * dt
             if self.master_left is not None:
                 self.master_left -= rate * dt
+            if self.launcher_left is not None:
+                self.launcher_left -= rate * dt
         self.t += max(dt, 0.0)
 
     def _timer(self, kind, payload):
@@ -314,6 +340,8 @@ class _Sim:
             self._request("register", worker)
         if self.master_left is not None and self.master_left <= _EPS * 10:
             self._served()
+        if self.launcher_left is not None and self.launcher_left <= _EPS * 10:
+            self._forked_one()
 
     def _result(self, serve_at):
         def wall(phase):

@@ -34,7 +34,7 @@ def test_calibration_recovers_the_costs_it_was_made_with():
     assert costs.contention == costs.reduce_contention == 0.0, "tasks side by side that do not slow each other"
     fresh = (costs.map_fresh_s, costs.reduce_fresh_s)
     assert fresh == pytest.approx((0.0, 0.0), abs=1e-9), "a worker's first attempts that cost no more than its others"
-    assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_s == pytest.approx(FORK)
+    assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_cpu_s == pytest.approx(FORK)
     assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
     assert cal.master_file_s == pytest.approx(MASTER_FILE, rel=0.02)
     assert cal.master_worker_s == pytest.approx(MASTER_WORKER, rel=0.02)
@@ -61,6 +61,17 @@ def test_calibration_recovers_the_workers_own_cpu_outside_their_attempts():
     # runs that did not record it (an older mrkit, another OS) leave it out
     older = calibration.calibrate(runs.drop(columns="workers_cpu_s"), tasks, background=0)
     assert (older.worker_cpu_s, older.worker_attempt_cpu_s) == (0.0, 0.0)
+
+
+def test_the_launcher_s_cpu_per_fork_is_recovered_from_start_ups_its_sharing_of_the_cores_stretched():
+    # Start-ups made by the simulator's rule (forks of 5 ms of CPU while the workers forked before start with
+    # 12 ms of their own): a fork takes more wall time than its CPU, the more the fewer the cores.
+    runs, tasks = synthetic(CONFIGS, worker_cpu=0.012)
+    fork = 0.005
+    made = [LAUNCH + calibration.first_task_s(fork, 0.012, int(w), float(k)) for w, k in zip(runs["workers"], runs["cores"])]
+    assert max(made) - LAUNCH > 1.2 * fork * runs["workers"].max(), "the sharing stretched the forks"
+    cal = calibration.calibrate(runs.assign(startup_s=made), tasks, background=0)
+    assert cal.fork_cpu_s == pytest.approx(fork, rel=0.03) and cal.launch_s == pytest.approx(LAUNCH, rel=0.03)
 
 
 def test_calibration_recovers_the_contention_of_tasks_running_side_by_side():
@@ -129,7 +140,7 @@ def test_runs_on_a_slow_machine_are_calibrated_at_the_machine_usual_speed():
     assert cal.probe_ref_s == pytest.approx(PROBE)
     for name, value in TRUE.items():
         assert getattr(cal.costs("wc"), name) == pytest.approx(value, rel=0.02, abs=1e-6), name
-    assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_s == pytest.approx(FORK)
+    assert cal.launch_s == pytest.approx(LAUNCH) and cal.fork_cpu_s == pytest.approx(FORK)
     assert cal.master_task_s == pytest.approx(MASTER_TASK, rel=0.02)
     # without the probe the same records mislead the fit
     blind = slowed(runs, tasks, slow)[0].drop(columns="probe_cpu_s"), slowed(runs, tasks, slow)[1]

@@ -65,7 +65,7 @@ def test_prediction_is_the_simulated_schedule_of_the_calibrated_demands():
     job = prediction.sim_job(cal, p)
     serial = (
         cal.launch_s
-        + cal.fork_s
+        + cal.fork_cpu_s
         + sum(job.map_cpu)
         + sum(job.reduce_cpu)
         + job.master_register_cpu

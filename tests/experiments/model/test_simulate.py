@@ -27,9 +27,19 @@ def test_processor_sharing_gives_work_over_min_of_workers_and_cores(workers, cor
 
 
 def test_forks_delay_the_first_task_and_a_fraction_of_a_core_runs_slower():
-    r = simulate(SimJob(map_cpu=(1.0,), reduce_cpu=(1e-9,), workers=2, cores=0.5, fork_s=0.1))
-    assert r.serve_s == pytest.approx(0.2) and r.first_task_s == pytest.approx(0.2)
+    r = simulate(SimJob(map_cpu=(1.0,), reduce_cpu=(1e-9,), workers=2, cores=0.5, fork_cpu=0.1))
+    assert r.serve_s == pytest.approx(0.4) and r.first_task_s == pytest.approx(0.4)  # a fork's CPU on half a core
     assert r.map_wall_s == pytest.approx(2.0)  # other programs leave half a core
+
+
+@pytest.mark.parametrize("cores, serve", [(1, 0.06), (2, 0.035)])
+def test_the_launcher_shares_the_cores_with_the_workers_it_has_forked(cores, serve):
+    # By hand, forks of 0.01 CPU-s, each worker's start 0.02. On 1 core: fork 1 alone by 0.01; fork 2 beside
+    # worker 0 at half speed, by 0.03 (worker 0 has 0.01 left); fork 3 beside workers 0 and 1 at a third, by
+    # 0.06, when worker 0 is up too. On 2 cores: 0.01; then two processes on two cores, 0.02; then three at
+    # two thirds, 0.035.
+    job = SimJob(map_cpu=(1e-9,), reduce_cpu=(1e-9,), workers=3, cores=cores, fork_cpu=0.01, worker_cpu=0.02)
+    assert simulate(job).serve_s == pytest.approx(serve)
 
 
 def test_master_serves_one_request_at_a_time_and_the_barrier_holds_reduces():
@@ -115,7 +125,7 @@ def test_the_timeline_adds_up_to_the_simulated_end(m, r, w, cores):
         master_map_cpu=0.002,
         master_reduce_cpu=0.001,
         master_register_cpu=0.003,
-        fork_s=0.004,
+        fork_cpu=0.004,
         contention=0.2,
         task_timeout=1e6,
     )  # no attempt handed out again: timeouts have their own tests
