@@ -222,6 +222,28 @@ def test_the_workers_of_a_cluster_of_our_own_inherit_the_package_versions_read_b
     assert len(hits) == 2 and all(n > 0 for n in hits), hits
 
 
+@pytest.mark.timeout(300)
+def test_the_workers_of_a_cluster_of_our_own_leave_the_heap_they_inherit_out_of_their_collections(tmp_path):
+    """A script's heap, inherited by workers forked from it, is not walked by their full collections (local's rule)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "heap.py"
+    script.write_text(
+        "import gc, json\n"
+        "from mrkit.backends.dask.cluster import connect\n"
+        "if __name__ == '__main__':\n"
+        "    inherited = [[i] for i in range(1_000_000)]  # lists: always tracked\n"
+        "    with connect(None, 1) as (client, own):\n"
+        "        found = client.run(lambda: (gc.collect(), len(gc.get_objects()))[1])\n"
+        "    print(json.dumps(list(found.values())))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    (walked,) = json.loads(done.stdout)
+    assert walked < 250_000, f"a worker's collections walked {walked} objects"
+
+
 @pytest.mark.parametrize("backend", ["dask", "dask-tasks"])
 def test_a_local_cluster_of_more_workers_than_one_machine_holds_is_refused_before_it_starts(corpus, tmp_path, backend):
     """`-w 100000` went to LocalCluster(n_workers=100000) on 2 cores; `local` stops at 1,000."""
