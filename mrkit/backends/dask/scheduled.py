@@ -6,7 +6,9 @@ process drives it over its RPC, on loopback, through W proxies. A proxy
 takes a task from the master as a worker would, submits the attempt as one
 Dask task (`remote.run_attempt`, one key per attempt, not pure), waits for
 it and reports it. So Dask decides where each attempt runs, and mrkit
-decides what counts. The master's token never leaves this process.
+decides what counts. The master's token never leaves this process. There are
+no more proxies than the cluster had threads when the job started: W above
+that would only queue attempts in Dask while their task timeouts ran.
 
 A Dask worker that dies under an attempt ends its future in an error
 (KilledWorker, at once on a LocalCluster of ours, see cluster.py): the proxy
@@ -62,7 +64,11 @@ class DaskAttempts:
         return self.client.status not in ("running", "newly-created")
 
     def start(self):
-        for n in range(self.count):
+        # No more attempts in flight than the cluster has threads (at the job's start): an attempt the master had
+        # handed out and Dask had queued waited for a thread while the master's task timeout ran, and was handed
+        # out again as a backup though it had not started. A cluster of our own has W threads.
+        threads = sum(self.client.nthreads().values())
+        for n in range(max(1, min(self.count, threads))):
             proxy = threading.Thread(target=self._proxy, daemon=True, name=f"mrkit-dask-proxy-{n}")
             proxy.start()
             self._proxies.append(proxy)

@@ -56,6 +56,38 @@ def test_wc_and_indexer_equal_sequential(corpus, tmp_path, backend, cluster):
 
 
 @pytest.mark.timeout(300)
+def test_attempts_beyond_the_cluster_s_threads_do_not_wait_in_dask_s_queue_on_the_task_timeout(
+    corpus, tmp_path, dask_scheduler, dask_client
+):
+    """dask-tasks with W = 8 on 2 threads: an attempt the master handed out waited for a thread while its timeout
+    ran (the last ones 6 s), and timed-out attempts were handed out again (backups) though they had not started.
+    Only as many are in flight as the cluster has threads: each runs its 2 s well inside the 5 s timeout."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    done = _run(
+        app_path("marked"),
+        corpus[:8],
+        "dask-tasks",
+        ["--scheduler", dask_scheduler],
+        tmp_path,
+        "-w",
+        "8",
+        "--task-timeout",
+        "5",
+        "--app-opt",
+        f"marker_dir={markers}",
+        "--app-opt",
+        "sleep=2",
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["workers"] == 8 and summary["retries"] == 0
+    assert len(list(markers.iterdir())) <= 2 and sum(len(m.read_text().split()) for m in markers.iterdir()) == 8, (
+        "each map (one file each) ran once, on the two Dask workers"
+    )
+
+
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_crash_app_output_equals_nocrash(corpus, tmp_path, backend, cluster):
     """A third of calls kill their Dask worker process (os._exit): each costs an attempt, never the job.
