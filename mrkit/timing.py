@@ -69,7 +69,7 @@ RUN_COLUMNS = [
     "backup_tasks",
     "slow_workers",
     "slowdown",  # second round: the backup policy, the straggler injection
-    "workers_cpu_s",  # third round: CPU seconds the worker processes used until the job was done (local, Linux)
+    "workers_cpu_s",  # third round: CPU seconds the worker processes used until the job was done (local on Linux, dask)
 ]
 
 STATUSES = ("ok", "failed", "timed_out", "superseded")

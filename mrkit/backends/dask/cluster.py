@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import sys
 import threading
+import time
 
 from mrkit.backends.dask import worker_start
 from mrkit.errors import JobFailed, UsageError
@@ -252,6 +253,21 @@ def cancel(client, futures):
         client.cancel(futures, force=True)
     except ClosedClientError:  # closed between the look and the call
         pass
+
+
+def workers_cpu_s(client, before=None):
+    """{worker address: CPU seconds its process has used}, less `before`'s reading of it (0 for a worker not in it);
+    None where the workers cannot be read (one died as the job ended): a record, never the job's failure.
+
+    Each Dask worker reads its own CPU-time clock (all its threads: the task's, the event loop's, its
+    communications), as `local` reads its worker processes'.
+    """
+    try:
+        now = client.run(time.process_time, on_error="raise")
+    except Exception:
+        return None
+    before = before or {}
+    return {address: cpu - before.get(address, 0.0) for address, cpu in now.items()}
 
 
 def worker_count(client, requested):

@@ -13,7 +13,7 @@ import inspect
 
 from mrkit import timing
 from mrkit.backends.dask import checks
-from mrkit.backends.dask.cluster import connect, worker_count
+from mrkit.backends.dask.cluster import connect, worker_count, workers_cpu_s
 from mrkit.backends.dask.remote import portable
 from mrkit.backends.local import default_workers, prepare_job
 from mrkit.errors import UsageError
@@ -84,6 +84,9 @@ def run_on_dask(
             no_workers_advice=engine_class.NO_WORKERS_ADVICE,
         )
         engine = engine_class(client, master, portable(app), files.root if not remote_files else files.url, workers)
+        # The workers' CPU during the job; a cluster of our own was started for it, and counts from its start as
+        # `local`'s workers do.
+        cpu_before = {} if own else workers_cpu_s(client)
         try:
             master.start()
             engine.start()
@@ -91,6 +94,7 @@ def run_on_dask(
                 if on_status is not None:
                     on_status(master.status())
             finished_at = timing.now()
+            cpu_used = workers_cpu_s(client, cpu_before) if cpu_before is not None else None
             if on_status is not None:
                 on_status(master.status())
         finally:
@@ -112,6 +116,7 @@ def run_on_dask(
         repeat=repeat,
         backup_tasks=backup_tasks,
         master_cpu_s=timing.process_cpu_s() - launched_cpu,
+        workers_cpu_s=None if cpu_used is None else sum(cpu_used.values()),
         job_cores=job_cores,
     )
     return summary, records

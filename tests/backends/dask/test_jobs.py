@@ -52,6 +52,7 @@ def test_wc_and_indexer_equal_sequential(corpus, tmp_path, backend, cluster):
         assert sorted_outputs(out) == _reference(app, corpus[:4], tmp_path)
         summary = json.loads(result.stdout)
         assert (summary["backend"], summary["n_map"], summary["n_reduce"], summary["retries"]) == (backend, 6, 3, 0)
+        assert summary["workers_cpu_s"] > 0, "the Dask workers' CPU is recorded"
         assert not [p.name for p in out.iterdir() if p.name.startswith(".mr-") and p.name != ".mr-master.lock"]
 
 
@@ -295,6 +296,8 @@ def test_mrkit_run_takes_a_client_and_functions_from_a_notebook(corpus, tmp_path
     if backend == "dask-tasks":
         assert set(tasks.worker) <= {"dw0", "dw1"}, "records name the Dask worker"
     assert tasks.cpu_s.notna().all() and (tasks.status == "ok").all()
+    # the workers' CPU over the job: no less than their attempts', which ran one at a time on each
+    assert result.summary["workers_cpu_s"] >= tasks.cpu_s.sum() > 0
 
 
 @pytest.mark.timeout(180)
