@@ -106,9 +106,22 @@ class AppCosts:
     # a freshly started process touching its pages and caches for the first time.
     map_fresh_s: float = 0.0
     reduce_fresh_s: float = 0.0
+    # Whether a map task's records are its input pieces' distinct keys added up (an app that keeps each
+    # document's apart: indexer's (word, document) pairs, 252,000 for 8 files of 2 MB in one task against
+    # 31,500 for one) rather than the task's distinct keys (wc's counts, combined over the task: 51,600).
+    keys_per_piece: bool = False
 
     def keys(self, map_bytes):
+        """The distinct keys in `map_bytes` bytes of one input (Heaps' law)."""
         return self.heaps_k * max(map_bytes, 1.0) ** self.heaps_beta
+
+    def map_records(self, input_bytes, n_map, files=1):
+        """The records a map task emits on average, the input's `files` cut into `n_map` tasks (split_pieces):
+        the task's keys, or its pieces' added up."""
+        if not self.keys_per_piece:
+            return self.keys(input_bytes / n_map)
+        _, sizes = split_pieces(input_bytes, n_map, files)
+        return float((self.heaps_k * sizes**self.heaps_beta).sum()) / n_map
 
     def job_keys(self, input_bytes):
         """The distinct keys a job over `input_bytes` outputs (all its reduce tasks together)."""
@@ -121,6 +134,16 @@ class AppCosts:
     def reduce_per_record(self, n_map):
         """CPU seconds per record of a reduce task merging the outputs of `n_map` map tasks."""
         return self.reduce_per_record_s + self.reduce_size_slope_s * log_size(n_map, self.reduce_size_range)
+
+
+def split_pieces(input_bytes, n_map, files):
+    """(task of each piece, piece sizes): `input_bytes` in `files` files of equal size cut into `n_map` tasks of
+    equal size, as mrkit.split cuts them (to a line's end there); a piece is one task's part of one file."""
+    cuts = np.union1d(np.linspace(0.0, input_bytes, n_map + 1), np.linspace(0.0, input_bytes, max(int(files), 1) + 1))
+    sizes = np.diff(cuts)
+    keep = sizes > 1e-9 * max(input_bytes, 1.0)  # a file's end that is also a task's: no piece between them
+    task = np.minimum((cuts[:-1] / max(input_bytes, 1e-300) * n_map + 1e-9).astype(int), n_map - 1)
+    return task[keep], np.maximum(sizes[keep], 1.0)
 
 
 def log_size(size, size_range):
@@ -153,6 +176,8 @@ class Calibration:
     concurrency_per_core: float = math.inf
     cores_seen: tuple = ()
     n_runs: int = 0
+    # The files of the calibration's input (from its map tasks' pieces): a prediction's input, unless told
+    input_files: int = 1
 
     def costs(self, app):
         try:
@@ -359,7 +384,7 @@ def _fit_app(t):
         reduce_shape, r, ranges["reduce"]
     )
     sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
-    beta, logk = np.polyfit(np.log(sized["bytes_in"]), np.log(sized["records_out"]), 1)
+    per_piece, beta, logk = _heaps(sized, _input_files(t))
     # The job's distinct keys: its reduce tasks' records_out, per keys(input) of the map side's Heaps law (the
     # input is the map tasks' bytes), so another input size scales them as the map tasks' keys scale.
     per_run = t.groupby(["run_id", "phase"])[["bytes_in", "records_out"]].sum().unstack("phase")
@@ -386,7 +411,38 @@ def _fit_app(t):
         key_share=float(job_keys.median()),
         map_fresh_s=float(map_fresh),
         reduce_fresh_s=float(reduce_fresh),
+        keys_per_piece=per_piece,
     )
+
+
+HEAPS_BETAS = np.arange(0.2, 1.0001, 0.002)  # the exponents tried for keys counted per piece
+
+
+def _heaps(maps, files):
+    """(keys per piece?, beta, ln k) of Heaps' law, records = k * b ** beta, fitted on map tasks in log space:
+    over each task's bytes, or added up over its pieces (split_pieces of its run's input in `files` files),
+    whichever leaves less error; per task where they tie (every task within one file)."""
+    size, records = maps["bytes_in"].to_numpy(dtype=float), maps["records_out"].to_numpy(dtype=float)
+    beta, logk = np.polyfit(np.log(size), np.log(records), 1)
+    per_task = (float(((np.log(records) - logk - beta * np.log(size)) ** 2).sum()), False, float(beta), float(logk))
+    # each task's pieces, from its run's split (the run's input: its map tasks' bytes)
+    pieces = {}
+    for _, run in maps.groupby("run_id"):
+        n_map = int(run["n_map"].iloc[0])
+        task, sizes = split_pieces(float(run["bytes_in"].sum()) * n_map / len(run), n_map, files)
+        pieces.update((row, sizes[task == i]) for row, i in zip(run.index, run["task"].astype(int)))
+    pieces = [pieces[row] for row in maps.index]
+    padded = np.zeros((len(pieces), max(len(p) for p in pieces)))  # a task's pieces in a row; 0 ** b adds nothing
+    for row, p in enumerate(pieces):
+        padded[row, : len(p)] = p
+    best = per_task
+    for b in HEAPS_BETAS:
+        summed = np.log((padded**b).sum(axis=1))
+        logk = float(np.mean(np.log(records) - summed))
+        error = float(((np.log(records) - logk - summed) ** 2).sum())
+        if error < best[0] - 1e-9 * max(best[0], 1e-12):
+            best = (error, True, float(b), logk)
+    return best[1:]
 
 
 def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Calibration:
@@ -427,6 +483,7 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
         task_start_latency_s=whatif.measured_start_latency(tasks),
         cores_seen=tuple(sorted(set(int(c) for c in runs.get("cores", pd.Series(dtype=int)).dropna()))),
         n_runs=int(len(runs)),
+        input_files=_input_files(t),
     )
     if background is None:
         measured = others_cores(local).dropna()
@@ -476,6 +533,16 @@ def _launch_and_fork(runs, worker_cpu):
             lo = a
     fork = (lo + hi) / 2
     return fit(fork)[1], fork
+
+
+def _input_files(attempts):
+    """The files the runs' input had: a run's map pieces less its tasks, plus one (every file boundary inside
+    a task adds a piece; one at a task's edge adds none), the most any run shows; 1 where none says."""
+    maps = attempts[attempts["phase"] == "map"].drop_duplicates(["run_id", "task"])
+    if maps.empty:
+        return 1
+    per_run = maps.groupby("run_id").agg(pieces=("records_in", "sum"), tasks=("task", "size"))
+    return max(1, int((per_run["pieces"] - per_run["tasks"] + 1).max()))
 
 
 def _attempts_cpu(tasks):

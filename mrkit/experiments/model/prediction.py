@@ -43,6 +43,7 @@ class Point:
     backend: str = "local"  # "ecs": every worker is a task with its own CPU, started with a latency
     background: float | None = None  # cores other programs take from the job; None: the calibration's
     speed: float = 1.0  # the machine's slowness against the calibration's (probe ratio): every CPU cost times it
+    input_files: int | None = None  # the files the input is made of (map tasks are cut from them); None: the calibration's
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     c = dataclasses.replace(cal.costs(p.app), **{k: 0.0 for k in zero if hasattr(cal.costs(p.app), k)})
     cal = dataclasses.replace(cal, **{k: 0.0 for k in zero if hasattr(cal, k) and k != "apps"})
     b = p.input_bytes / p.n_map
-    keys = c.keys(b)
+    keys = c.map_records(p.input_bytes, p.n_map, cal.input_files if p.input_files is None else p.input_files)
     share = 1.0 - math.exp(-keys / p.n_reduce)
     files_written = p.n_reduce * share
     slow = p.speed
@@ -186,10 +187,12 @@ def decompose(cal: Calibration, p: Point) -> dict:
 # --------------------------------------------------------- sweeps, results
 
 
-def _sweep_input_bytes(cfg):
+def _sweep_input(cfg):
+    """(bytes, files) of a sweep's input."""
     if cfg.inputs is not None:
-        return float(sum(i.size for i in resolve_inputs(list(cfg.inputs))))
-    return float(cfg.corpus.files * cfg.corpus.size)
+        inputs = resolve_inputs(list(cfg.inputs))
+        return float(sum(i.size for i in inputs)), len(inputs)
+    return float(cfg.corpus.files * cfg.corpus.size), int(cfg.corpus.files)
 
 
 def _apps(cfg):
@@ -206,7 +209,7 @@ def predict_sweep(cal: Calibration, cfg, cores) -> pd.DataFrame:
     cores = [cores] if np.isscalar(cores) else list(cores)
     if cfg.backend == "ecs":
         cores = cores[:1]  # the tasks' vCPUs are the settings', not a core count to vary
-    input_bytes = _sweep_input_bytes(cfg)
+    input_bytes, input_files = _sweep_input(cfg)
     ecs = cfg.backend == "ecs"
     rows = []
     for k in cores:
@@ -214,7 +217,15 @@ def predict_sweep(cal: Calibration, cfg, cores) -> pd.DataFrame:
             app = rc.app or _apps(cfg)[0]
             per_task = whatif.task_vcpus(cfg) if ecs else float(k)  # ECS: each task has its own vCPUs
             point = Point(
-                app, input_bytes, rc.n_map, rc.n_reduce, rc.workers, per_task, cfg.task_timeout, "ecs" if ecs else "local"
+                app,
+                input_bytes,
+                rc.n_map,
+                rc.n_reduce,
+                rc.workers,
+                per_task,
+                cfg.task_timeout,
+                "ecs" if ecs else "local",
+                input_files=input_files,
             )
             pr = predict(cal, point)
             row = {
@@ -389,13 +400,15 @@ def fastest(cal: Calibration, cfg, cores) -> dict:
     """
     frame = predict_sweep(cal, cfg, [cores])
     row = frame.loc[frame["predicted_end_to_end_s"].idxmin()].to_dict()
+    input_bytes, input_files = _sweep_input(cfg)
     point = Point(
         row["app"],
-        _sweep_input_bytes(cfg),
+        input_bytes,
         int(row["n_map"]),
         int(row["n_reduce"]),
         int(row["workers"]),
         float(cores),
         cfg.task_timeout,
+        input_files=input_files,
     )
     return {"row": row, "decomposition": decompose(cal, point)}

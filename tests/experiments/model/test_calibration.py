@@ -74,6 +74,27 @@ def test_the_launcher_s_cpu_per_fork_is_recovered_from_start_ups_its_sharing_of_
     assert cal.fork_cpu_s == pytest.approx(fork, rel=0.03) and cal.launch_s == pytest.approx(LAUNCH, rel=0.03)
 
 
+@pytest.mark.parametrize("per_piece", [True, False])
+def test_a_map_task_s_keys_are_counted_per_input_piece_where_the_app_keeps_its_documents_apart(per_piece):
+    # The input in 8 files: a task spanning several emits each piece's keys (indexer's (word, document) pairs)
+    # or the task's (wc's counts, combined over the task); records_in counts its pieces.
+    runs, tasks = synthetic(CONFIGS)
+    for run_id, n_map in zip(runs["run_id"], runs["n_map"]):
+        task_of, sizes = calibration.split_pieces(INPUT, n_map, 8)
+        rows = (tasks["run_id"] == run_id) & (tasks["phase"] == "map")
+        pieces = [sizes[task_of == k] for k in tasks.loc[rows, "task"]]
+        made = [HEAPS_K * (p**HEAPS_BETA).sum() if per_piece else HEAPS_K * p.sum() ** HEAPS_BETA for p in pieces]
+        tasks.loc[rows, "records_in"] = [len(p) for p in pieces]
+        tasks.loc[rows, "records_out"] = made
+    cal = calibration.calibrate(runs, tasks, background=0)
+    costs = cal.costs("wc")
+    assert cal.input_files == 8 and costs.keys_per_piece == per_piece
+    assert (costs.heaps_k, costs.heaps_beta) == pytest.approx((HEAPS_K, HEAPS_BETA), rel=0.01)
+    # one task over the 8 files: 8 pieces' keys, or the task's
+    one_task = 8 * HEAPS_K * (INPUT / 8) ** HEAPS_BETA if per_piece else HEAPS_K * INPUT**HEAPS_BETA
+    assert costs.map_records(INPUT, 1, 8) == pytest.approx(one_task, rel=0.01)
+
+
 def test_calibration_recovers_the_contention_of_tasks_running_side_by_side():
     cal = calibration.calibrate(*synthetic(CONFIGS, contention=0.3, reduce_contention=0.1), background=0)
     costs = cal.costs("wc")
