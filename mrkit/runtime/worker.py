@@ -95,13 +95,16 @@ class _Calls:
 
     Between tries the job's storage is looked at: a master that has finished
     wrote its run record there, so a worker that missed the last reply still
-    tells "the job is over" from "the master is gone".
+    tells "the job is over" from "the master is gone". So is `told_over()`,
+    where the worker's launcher has another way to say it (a Dask loop's
+    driver removes its token from the cluster).
     """
 
-    def __init__(self, client, patience_s):
-        self.client, self.patience_s = client, patience_s
+    def __init__(self, client, patience_s, told_over=None):
+        self.client, self.patience_s, self.told_over = client, patience_s, told_over
         self.storage, self.run_id = None, None
         self.over = None  # the exit the run record announced, when the master could no longer answer
+        self.told = False  # that exit came from told_over()
 
     def __call__(self, path, body):
         """The master's Assignment in answer to `body` (a TaskRequest, with a Report for /done and /fail)."""
@@ -111,6 +114,8 @@ class _Calls:
                 reply = self.client.call("POST", path, body)
             except MasterGone as exc:
                 over = _job_over(self.storage, self.run_id) if self.storage is not None else None
+                if over is None and self.told_over is not None and self.told_over():
+                    over, self.told = Assignment(Action.EXIT), True
                 if over is not None:
                     self.over = over
                     return over
@@ -138,17 +143,19 @@ def _end_if_forked(worker_pid):
         os._exit(0)
 
 
-def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIENCE_S, say=None):
+def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIENCE_S, say=None, told_over=None):
     """Serve tasks until the job is over; returns the exit code, raises JobFailed or MasterUnreachable.
 
     When the master names the job's storage (remote workers, S3), the worker
     switches to it through `open_storage(url)`. A `slowdown` F > 1 makes this
     worker a straggler for studies: it sleeps (F - 1) x each task's own time
     before reporting it. `say(line)`, when given, hears why a clean end is one.
+    `told_over()`, when given, says whether the job is over once the master
+    cannot be reached (_Calls).
     """
     request = TaskRequest(os.getpid(), socket.gethostname(), slowdown)
     opened = {}
-    call = _Calls(client, patience_s)
+    call = _Calls(client, patience_s, told_over)
     call.storage = storage
     try:
         reply = call("/task", request.to_json())
@@ -158,7 +165,9 @@ def work(app, client, storage, open_storage=None, slowdown=1.0, patience_s=PATIE
                     raise (JobCannotSucceed if reply.fatal else JobFailed)(reply.failed)
                 if say is not None:
                     say(
-                        "the master has finished the job (its run record is written)"
+                        "the job is over (its launcher says so)"
+                        if reply is call.over and call.told
+                        else "the master has finished the job (its run record is written)"
                         if reply is call.over
                         else "the master says the job is done"
                     )

@@ -112,8 +112,8 @@ def _read_request(conn):
     return head
 
 
-def test_a_master_gone_mid_report_is_not_a_clean_end_and_leaves_no_files(tmp_path):
-    """A master that dies as the report arrives: the worker tries again for its patience, then gives up (exit 1)."""
+def _master_gone_after_one_report(tmp_path):
+    """(url, thread, reported): a master that hands out one map, takes its report and is gone (refused after)."""
     import json
     import socket
 
@@ -146,18 +146,32 @@ def test_a_master_gone_mid_report_is_not_a_clean_end_and_leaves_no_files(tmp_pat
 
     thread = threading.Thread(target=serve)
     thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", thread, reported
+
+
+def test_a_master_gone_mid_report_is_not_a_clean_end_and_leaves_no_files(tmp_path):
+    """A master that dies as the report arrives: the worker tries again for its patience, then gives up (exit 1)."""
+    url, thread, reported = _master_gone_after_one_report(tmp_path)
     began = time.monotonic()
     with pytest.raises(MasterUnreachable, match=r"^cannot reach the master for \d+ s \(.*\): it died or the network"):
-        work(
-            load_app("wc"),
-            RpcClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "t"),
-            LocalStorage(tmp_path),
-            patience_s=1.0,
-        )
+        work(load_app("wc"), RpcClient(url, "t"), LocalStorage(tmp_path), patience_s=1.0)
     assert time.monotonic() - began >= 1.0, "it tried again for its whole patience"
     thread.join(10)
     assert reported.is_set()
     assert not list(tmp_path.glob(".mr-*")) and not list(tmp_path.glob("mr-*"))
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_whose_launcher_says_the_job_is_over_ends_at_once_when_its_master_is_gone(tmp_path):
+    """A Dask loop's driver removes its token as the job ends: the loop stops trying its master (an hour's patience
+    here) and its thread is free."""
+    url, thread, reported = _master_gone_after_one_report(tmp_path)
+    heard = []
+    code = work(
+        load_app("wc"), RpcClient(url, "t"), LocalStorage(tmp_path), patience_s=3600, say=heard.append, told_over=reported.is_set
+    )
+    assert code == 0 and heard == ["the job is over (its launcher says so)"]
+    thread.join(10)
 
 
 def _token(tmp_path):

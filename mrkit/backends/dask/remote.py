@@ -66,10 +66,22 @@ def storage(ref):
 
 
 def worker_loop(app, url, plugin, storage_ref):
-    """The `dask` backend's worker: mrkit's worker loop against the master at `url`; its exit code."""
-    token = get_worker().plugins[plugin].token
+    """The `dask` backend's worker: mrkit's worker loop against the master at `url`; its exit code.
+
+    The driver removes the token's plugin from the cluster on every way out of the job: a loop that then
+    cannot reach the master ends at once instead of after LOOP_PATIENCE_S, its thread free for others.
+    """
+    worker = get_worker()
+    token = worker.plugins[plugin].token
     try:
-        return work(load(app), RpcClient(url, token), storage(storage_ref), open_storage, patience_s=LOOP_PATIENCE_S)
+        return work(
+            load(app),
+            RpcClient(url, token),
+            storage(storage_ref),
+            open_storage,
+            patience_s=LOOP_PATIENCE_S,
+            told_over=lambda: plugin not in worker.plugins,
+        )
     except JobFailed:
         return 1  # the driver reports the failure once, from the master
 

@@ -88,6 +88,34 @@ def test_attempts_beyond_the_cluster_s_threads_do_not_wait_in_dask_s_queue_on_th
     )
 
 
+@pytest.mark.timeout(120)
+def test_a_worker_loop_whose_master_is_gone_ends_at_once_when_its_job_s_token_is_removed(tmp_path, dask_client):
+    """As a job ends (Ctrl-C on a cluster you bring) its driver removes the token's plugin: a loop that finds the
+    master gone returns at once, its thread free, instead of trying it for LOOP_PATIENCE_S and failing."""
+    import socket
+    import threading
+
+    from mrkit.backends.dask import remote
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    called = threading.Event()
+
+    def master_that_goes():
+        conn, _ = listener.accept()
+        called.set()
+        listener.close()
+        conn.close()
+
+    threading.Thread(target=master_that_goes, daemon=True).start()
+    plugin = f"mrkit-token-test-{os.getpid()}"
+    dask_client.register_plugin(remote.Token("t"), name=plugin)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    loop = dask_client.submit(remote.worker_loop, ("wc", ()), url, plugin, str(tmp_path), pure=False)
+    assert called.wait(60), "the loop called its master"
+    dask_client.unregister_worker_plugin(plugin)
+    assert loop.result(timeout=60) == 0
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_crash_app_output_equals_nocrash(corpus, tmp_path, backend, cluster):
