@@ -366,7 +366,7 @@ def _fit_app(t):
     """One app's costs, fitted on each run's summed map and reduce CPU, and the contention that fits each phase best.
 
     Sums per run, weighted by 1/total, make every calibration run count the
-    same in relative terms, and average away cpu_s's 10 ms clock tick. Each
+    same in relative terms (records before 761cf5a read cpu_s in 10 ms ticks, which sums average away). Each
     phase has its own contention (map tasks scan megabytes, reduce tasks
     merge small files) and its own shape of cost against size; runs whose
     attempts all ran alone (one task, or one CPU and one worker) cannot tell
@@ -509,7 +509,7 @@ def _launch_and_fork(runs, worker_cpu):
 
     A fork's wall time is the launcher's CPU only where the cores are free: the
     workers already forked start meanwhile (worker_cpu each), and on 1 CPU a
-    fork took 13.7 ms on 6 December against 7.4 on 2, about 5 ms of CPU on
+    fork took 13.7 ms on 7 December against 7.4 on 2, about 5 ms of CPU on
     either. Least squares in the fork's CPU (golden-section search; the
     launch cost is then the mean residual, at least 0).
     """

@@ -7,7 +7,7 @@ demands instead of code:
   `fork_cpu` and sharing the cores with the workers already forked, which
   start meanwhile; the master serves no one before the last fork (ECS:
   every worker task instead becomes ready `start_latency_s` after launch).
-  A fork's wall time thus depends on the cores: on 6 December, with the
+  A fork's wall time thus depends on the cores: on 7 December, with the
   workers' own start about 10 ms of CPU, a fork took 13.7 ms of wall time
   on 1 CPU and 7.4 ms on 2, about 5 ms of the launcher's CPU on either;
 - a worker asks for a task; the master serves requests one at a time (one
