@@ -134,8 +134,7 @@ _WHY = {
     "per-file (intermediate files)": "every map task writes one file per reduce partition, so M×R files are "
     "written, renamed and read back, and each reducer merges M of them",
     "data work (bytes and records)": "the data itself has to be read, tokenised and merged",
-    "worker start-up": "each worker is a process that has to start, register and run its own loop, on the same "
-    "cores as the tasks",
+    "worker start-up": "each worker is a process started on the same cores as the tasks",
     "contention between running tasks": "tasks running side by side slow each other down (shared caches, memory "
     "bandwidth, context switches) beyond sharing the cores",
     "launch and split": "the launch and the split happen once, before any task",
@@ -147,17 +146,19 @@ def _growth(ans):
     a, b = here["first"], here["last"]
     deltas = {k: b["terms_s"][k] - a["terms_s"][k] for k in b["terms_s"]}
     grown = max(deltas, key=deltas.get)
-    what = {"n_map": "M grows", "n_reduce": "R grows", None: "the pairs grow"}[ans["swept"]]
-    cores = (
-        f"With {plural(ans['cores'], 'core')}, workers beyond {ans['cores']} only share them, so more tasks add "
-        "overhead without adding parallelism."
-    )
     before, after = num(a["terms_s"][grown]), num(b["terms_s"][grown])
     if deltas[grown] <= 0 or before == after:  # "grows from 0.2 s to 0.2 s" says nothing
-        return f"As {what} from {a['config']} to {b['config']}, none of the model's terms changes noticeably. " + cores
-    return (
-        f"As {what} from {a['config']} to {b['config']}, the model's largest change is {grown}, which grows "
-        f"from {before} s to {after} s: {_WHY[grown]}. " + cores
+        return f"from {a['config']} to {b['config']}, none of the model's terms changes noticeably."
+    return f"from {a['config']} to {b['config']}, {grown} grows most, from {before} s to {after} s: {_WHY[grown]}."
+
+
+def _by_configuration(fastest_at):
+    """'8 cores: M=10, R=5, W=10; 16, 64 and 100 cores: M=15, R=5, W=15': core counts with one pick together."""
+    groups = {}
+    for k, config in fastest_at.items():
+        groups.setdefault(config, []).append(str(k))
+    return "; ".join(
+        f"{', '.join(ks[:-1]) + ' and ' + ks[-1] if len(ks) > 1 else ks[0]} cores: {config}" for config, ks in groups.items()
     )
 
 
@@ -211,11 +212,11 @@ def answer_text(ans: dict) -> str:
             f"- **Why, in the model's terms:** at {f['config']} on {ans['cores']} cores the model predicts "
             f"{num(fh['end_to_end_s'])} s, of which {_top_terms(fh['terms_s'])}; {err}."
         )
-        lines.append(f"- **As the configuration grows:** {_growth(ans)}")
-        at = ", ".join(f"{k} cores: {v}" for k, v in m["fastest_at"].items())
+        what = {"n_map": "M grows", "n_reduce": "R grows", None: "the pairs grow"}[ans["swept"]]
+        lines.append(f"- **As {what}:** {_growth(ans)}")
         lines.append(
-            f"- **With more cores (model output, not measured):** the fastest configuration would be "
-            f"{at}. On 100 cores the model picks {m['at_100']['config']} at {num(m['at_100']['predicted_s'])} s, "
+            f"- **With more cores (model output, not measured):** fastest at {_by_configuration(m['fastest_at'])}. "
+            f"On 100 cores the model picks {m['at_100']['config']} at {num(m['at_100']['predicted_s'])} s, "
             f"of which {_top_terms(m['at_100']['terms'])}."
         )
     lines.append(f"- **What the runs hit:** {_events_text(ans['events'])}")

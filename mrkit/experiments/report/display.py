@@ -196,8 +196,8 @@ def show_header(results, title=REPORT_TITLE, checks=False):
         f"mrkit {versions.get('mrkit', '?')} at commit {commit}, started {meta.get('start', '?')}. "
         f"{_warmup_text(results)}{_smaller_text(results)} Every run used a "
         "fresh working directory. Times are wall-clock seconds: the mean with a Student-t 95% interval under 6 "
-        "repeats, else the median with an order-statistic 95% interval. Beyond the CPU count workers share "
-        f"cores: more of them add contention, not speed. {summary.load_text(results)}{run_order.order_text(results)}"
+        f"repeats, else the median with an order-statistic 95% interval. {summary.load_text(results)}"
+        f"{run_order.order_text(results)}"
     )
     rows = []
     for r in results:

@@ -104,7 +104,7 @@ def test_a_term_that_does_not_change_is_not_said_to_grow():
     text = _growth(ans)
     assert "none of the model's terms changes noticeably" in text and " s to " not in text
     ans["model"]["here"]["last"] = end("M=100", 1.5)
-    assert "per-task overhead, which grows from 0 s to 1.5 s" in _growth(ans)
+    assert "per-task overhead grows most, from 0 s to 1.5 s" in _growth(ans)
 
 
 def test_every_model_term_has_its_reason_and_contention_can_be_the_one_that_grows():
@@ -145,3 +145,9 @@ def test_attempts_that_died_are_not_called_overload():
     assert "Overload" in answers._events_text({**ev, "overload": True})
     text = answers._events_text({**ev, "overload": False})
     assert text == "2 attempts did not count: 1 failed (the worker died), 1 timed out; 2 at M=5, R=5, W=5."
+
+
+def test_core_counts_the_model_gives_one_pick_are_named_together():
+    picks = {8: "M=10, R=5, W=10", 16: "M=15, R=5, W=15", 64: "M=15, R=5, W=15", 100: "M=15, R=5, W=15"}
+    assert answers._by_configuration(picks) == "8 cores: M=10, R=5, W=10; 16, 64 and 100 cores: M=15, R=5, W=15"
+    assert answers._by_configuration({8: "A"}) == "8 cores: A"
