@@ -203,45 +203,42 @@ def test_a_cluster_of_our_own_serves_no_http_routes():
 def test_the_workers_of_a_cluster_of_our_own_inherit_the_package_versions_read_before_they_fork(tmp_path):
     """Each worker sends its packages' versions when it registers; read once in the process the workers fork from,
     they are found in distributed's per-process cache (hits), not read from disk again in each worker (misses)."""
-    import subprocess
-    import sys
-
-    script = tmp_path / "versions.py"
-    script.write_text(
-        "import json\n"
+    hits = _printed_by_script(
+        tmp_path,
         "from distributed.versions import _version_cached\n"
-        "from mrkit.backends.dask.cluster import connect\n"
         "if __name__ == '__main__':\n"
         "    with connect(None, 2) as (client, own):\n"
         "        found = client.run(lambda: _version_cached.cache_info().hits)\n"
-        "    print(json.dumps(sorted(found.values())))\n"
+        "    print(json.dumps(sorted(found.values())))\n",
     )
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr
-    hits = json.loads(done.stdout)
     assert len(hits) == 2 and all(n > 0 for n in hits), hits
 
 
 @pytest.mark.timeout(300)
 def test_the_workers_of_a_cluster_of_our_own_leave_the_heap_they_inherit_out_of_their_collections(tmp_path):
     """A script's heap, inherited by workers forked from it, is not walked by their full collections (local's rule)."""
-    import subprocess
-    import sys
-
-    script = tmp_path / "heap.py"
-    script.write_text(
-        "import gc, json\n"
-        "from mrkit.backends.dask.cluster import connect\n"
+    (walked,) = _printed_by_script(
+        tmp_path,
+        "import gc\n"
         "if __name__ == '__main__':\n"
         "    inherited = [[i] for i in range(1_000_000)]  # lists: always tracked\n"
         "    with connect(None, 1) as (client, own):\n"
         "        found = client.run(lambda: (gc.collect(), len(gc.get_objects()))[1])\n"
-        "    print(json.dumps(list(found.values())))\n"
+        "    print(json.dumps(list(found.values())))\n",
     )
+    assert walked < 250_000, f"a worker's collections walked {walked} objects"
+
+
+def _printed_by_script(tmp_path, body):
+    """What a script (one thread: its workers fork from it) printed as JSON; `json` and `connect` are imported."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text("import json\nfrom mrkit.backends.dask.cluster import connect\n" + body)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
-    (walked,) = json.loads(done.stdout)
-    assert walked < 250_000, f"a worker's collections walked {walked} objects"
+    return json.loads(done.stdout)
 
 
 @pytest.mark.parametrize("backend", ["dask", "dask-tasks"])
