@@ -20,6 +20,13 @@ BOOKS = ROOT.parent / "shared" / "corpus" / "gutenberg"
 TEST_APPS = pathlib.Path(__file__).resolve().parent / "apps"
 MRKIT = [sys.executable, "-m", "mrkit"]
 
+# A suite started in the background (`make test &`, nohup) inherits SIGINT ignored, and so would every mrkit it
+# starts, which a Ctrl-C test then cannot interrupt: 9 such tests failed so on 7 December. A handler (unlike
+# SIG_IGN) is reset to the default in the programs the suite executes, where Python turns SIGINT into
+# KeyboardInterrupt again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # Modules whose tests take minutes (reports, image builds, installs, whole scenarios) run first: `make test` hands
 # each module to one of its pytest-xdist processes in this order, so the long ones do not start last and leave
