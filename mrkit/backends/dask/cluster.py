@@ -270,8 +270,13 @@ def workers_cpu_s(client, before=None):
     return {address: cpu - before.get(address, 0.0) for address, cpu in now.items()}
 
 
+def threads(client):
+    """The threads of the cluster's workers, all together (0 with no worker)."""
+    return sum(client.nthreads().values())
+
+
 def worker_count(client, requested):
     """W: the requested count, else one per thread of the cluster's workers (at least 1)."""
     if requested is not None:
         return requested
-    return max(1, sum(client.nthreads().values()))
+    return max(1, threads(client))

@@ -13,7 +13,7 @@ import inspect
 
 from mrkit import timing
 from mrkit.backends.dask import checks
-from mrkit.backends.dask.cluster import connect, worker_count, workers_cpu_s
+from mrkit.backends.dask.cluster import connect, threads, worker_count, workers_cpu_s
 from mrkit.backends.dask.remote import portable
 from mrkit.backends.local import default_workers, prepare_job
 from mrkit.errors import UsageError
@@ -71,7 +71,7 @@ def run_on_dask(
     with connect(scheduler, workers) as (client, own):
         workers = worker_count(client, workers)
         # A cluster of our own runs here, on this process's CPUs; another one has its threads wherever it is.
-        job_cores = None if own else sum(client.nthreads().values()) or None
+        job_cores = None if own else threads(client) or None
         checks.versions(client)
         checks.storage(client, files, spec.inputs)
         remote_files = not isinstance(files, LocalStorage)

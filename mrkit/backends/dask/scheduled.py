@@ -27,7 +27,7 @@ from distributed.scheduler import KilledWorker
 
 from mrkit import timing
 from mrkit.backends.dask import remote
-from mrkit.backends.dask.cluster import cancel
+from mrkit.backends.dask.cluster import cancel, threads
 from mrkit.backends.dask.job import options_of, run_on_dask
 from mrkit.runtime.rpc import MasterGone, RpcClient
 
@@ -67,8 +67,7 @@ class DaskAttempts:
         # No more attempts in flight than the cluster has threads (at the job's start): an attempt the master had
         # handed out and Dask had queued waited for a thread while the master's task timeout ran, and was handed
         # out again as a backup though it had not started. A cluster of our own has W threads.
-        threads = sum(self.client.nthreads().values())
-        for n in range(max(1, min(self.count, threads))):
+        for n in range(max(1, min(self.count, threads(self.client)))):
             proxy = threading.Thread(target=self._proxy, daemon=True, name=f"mrkit-dask-proxy-{n}")
             proxy.start()
             self._proxies.append(proxy)
