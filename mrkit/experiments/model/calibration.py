@@ -121,7 +121,7 @@ class AppCosts:
         if not self.keys_per_piece:
             return self.keys(input_bytes / n_map)
         _, sizes = split_pieces(input_bytes, n_map, files)
-        return float((self.heaps_k * sizes**self.heaps_beta).sum()) / n_map
+        return float(sum(map(self.keys, sizes))) / n_map
 
     def job_keys(self, input_bytes):
         """The distinct keys a job over `input_bytes` outputs (all its reduce tasks together)."""
@@ -362,8 +362,9 @@ def _size_terms(shape, coef, size_range):
     return fixed, per_unit + c * math.log(hi / lo), -c, rest
 
 
-def _fit_app(t):
-    """One app's costs, fitted on each run's summed map and reduce CPU, and the contention that fits each phase best.
+def _fit_app(t, files):
+    """One app's costs, fitted on each run's summed map and reduce CPU, and the contention that fits each phase best
+    (`files`: the runs' input files, which the map tasks' pieces come from).
 
     Sums per run, weighted by 1/total, make every calibration run count the
     same in relative terms (records before 761cf5a read cpu_s in 10 ms ticks, which sums average away). Each
@@ -384,7 +385,7 @@ def _fit_app(t):
         reduce_shape, r, ranges["reduce"]
     )
     sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
-    per_piece, beta, logk = _heaps(sized, _input_files(t))
+    per_piece, beta, logk = _heaps(sized, files)
     # The job's distinct keys: its reduce tasks' records_out, per keys(input) of the map side's Heaps law (the
     # input is the map tasks' bytes), so another input size scales them as the map tasks' keys scale.
     per_run = t.groupby(["run_id", "phase"])[["bytes_in", "records_out"]].sum().unstack("phase")
@@ -462,7 +463,8 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
     runs = runs.assign(speed=speeds(runs, ref, elasticity))
     local = local.assign(speed=speeds(local, ref, elasticity))
     t = _attempt_table(runs, tasks)
-    apps = {str(app): _fit_app(g) for app, g in t.groupby("app")}
+    files = _input_files(t)
+    apps = {str(app): _fit_app(g, files) for app, g in t.groupby("app")}
     usual = local.assign(
         one=1.0, startup_s=local["startup_s"] / local["speed"], master_cpu_s=local["master_cpu_s"] / local["speed"]
     )
@@ -483,7 +485,7 @@ def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Ca
         task_start_latency_s=whatif.measured_start_latency(tasks),
         cores_seen=tuple(sorted(set(int(c) for c in runs.get("cores", pd.Series(dtype=int)).dropna()))),
         n_runs=int(len(runs)),
-        input_files=_input_files(t),
+        input_files=files,
     )
     if background is None:
         measured = others_cores(local).dropna()
