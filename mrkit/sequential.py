@@ -20,6 +20,9 @@ def run_sequential(app, inputs, out_dir=".", out_name="mr-out-0"):
 
     An app that raises fails it with JobFailed, one line naming the call, as `mrkit run` names the task.
     """
+    storage = LocalStorage(out_dir)
+    if out_name in storage.directories(out_name):  # before the work, not after it
+        raise directory_in_the_way(storage.path(out_name))
     pairs = []
     for item in inputs:
         with open(item.location, "rb") as f:
@@ -29,7 +32,6 @@ def run_sequential(app, inputs, out_dir=".", out_name="mr-out-0"):
         contract.check_pairs(emitted, "map", item.path)  # before sorting, which would fail on a mix of types
         pairs.extend(emitted)
     pairs.sort(key=itemgetter(0))
-    storage = LocalStorage(out_dir)
     try:
         with storage.atomic_writer(out_name) as out:
             for key, group in groupby(pairs, key=itemgetter(0)):

@@ -49,11 +49,16 @@ def test_an_app_that_fails_the_reference_is_one_line(tmp_path, app, code, messag
     assert not (tmp_path / "mr-out-0").exists()
 
 
-def test_a_directory_where_its_output_goes_is_one_line(tmp_path):
+def test_a_directory_where_its_output_goes_is_one_line_before_the_map(tmp_path):
+    """It was found only when the output was written, after the whole map and reduce."""
     (tmp_path / "a.txt").write_text("one two\n")
     (tmp_path / "mr-out-0").mkdir()
-    result = mrkit("sequential", "wc", "a.txt", cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
+    (tmp_path / "loud.py").write_text(
+        "import sys\n\n\ndef map(filename, contents):\n    print('mapped', file=sys.stderr)\n    return []\n\n\n"
+        "def reduce(key, values):\n    return ''\n"
+    )
+    result = mrkit("sequential", "loud.py", "a.txt", cwd=tmp_path)
+    assert result.returncode == 2 and "mapped" not in result.stderr, result.stderr
     assert result.stderr.strip().endswith(
         f"{tmp_path}/mr-out-0 is a directory where the job writes a file: move it away, then run the job again"
     )

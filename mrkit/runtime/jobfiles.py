@@ -21,12 +21,17 @@ JOB_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+|run\.json|status\.json)$")  # files
 DATA_FILE = re.compile(r"^mr-(out-\d+|\d+-\d+)$")  # its outputs and intermediate files, not its records
 
 
-def clear_stale(storage, inputs=()):
+def clear_stale(storage, inputs=(), n_reduce=0):
     """Remove an earlier job's files and any attempt's leftovers (`.mr-*.tmp`).
 
     InputError, before anything is removed, when one of `inputs` (mrkit.job.Input) is such a file (an
-    earlier job's `mr-out-0` given as this one's input, or the job directory given as its input directory).
+    earlier job's `mr-out-0` given as this one's input, or the job directory given as its input directory);
+    CannotWrite when a directory stands where a job of `n_reduce` reduce tasks writes a file.
     """
+    # A directory named as an output or intermediate file failed the job only at its commit, after the map.
+    in_the_way = [name for name in storage.directories("mr-") if _written_by_the_job(name, n_reduce)]
+    if in_the_way:
+        raise directory_in_the_way(storage.path(in_the_way[0]))
     listed = storage.list("mr-")
     stale = [name for name in listed if JOB_FILE.match(name)]
     hidden = leftovers(storage)
@@ -42,6 +47,11 @@ def clear_stale(storage, inputs=()):
         )
     for name in (*stale, *hidden):
         storage.remove(name)
+
+
+def _written_by_the_job(name, n_reduce):
+    """Whether a job of `n_reduce` reduce tasks writes `name`: mr-out-R or mr-M-R with R below n_reduce."""
+    return DATA_FILE.match(name) is not None and int(name.rpartition("-")[2]) < n_reduce
 
 
 def _input_paths(inputs):

@@ -123,7 +123,7 @@ class Master:
         """
         try:
             self._lock.acquire()
-            jobfiles.clear_stale(self.storage, self.spec.inputs)
+            jobfiles.clear_stale(self.storage, self.spec.inputs, self.spec.n_reduce)
             began = timing.now()
             plans = split.plan(self.spec.inputs, self.spec.n_map, self.storage)
         except BaseException:

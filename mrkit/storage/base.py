@@ -201,6 +201,11 @@ class Storage(abc.ABC):
         merge runs) are left out, or with `temporary=True` are all that is listed.
         """
 
+    def directories(self, prefix=""):
+        """The sorted names of directories directly under the root that start with `prefix`: where a file of
+        that name cannot be written. None in a store of objects (the default), whose keys are only names."""
+        return []
+
     # ---- conditional writes: what a lease (mrkit.runtime.lock) is made of ----------
     # A storage without a shared kernel to lock in offers these; a local directory uses flock instead.
 

@@ -140,6 +140,13 @@ class LocalStorage(Storage):
             names.extend(rel + f for f in files if (rel + f).startswith(prefix) and is_temporary(f) == temporary)
         return sorted(names)
 
+    def directories(self, prefix=""):
+        try:
+            with os.scandir(self.root) as entries:
+                return sorted(e.name for e in entries if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False))
+        except FileNotFoundError:  # no root yet: nothing in the way
+            return []
+
 
 def _version(info):
     """(size, version) from a stat: size, modification time and inode (a file replaced by rename is another)."""

@@ -1,5 +1,6 @@
 """The job's files as the master clears them: an earlier job's, never this job's inputs."""
 
+import pytest
 from conftest import mrkit
 
 
@@ -43,18 +44,42 @@ def test_a_failed_job_leaves_no_output_or_intermediate_file(tmp_path):
     assert not [p for p in (tmp_path / "job").iterdir() if p.name.endswith(".tmp")]
 
 
-def test_a_directory_where_an_output_goes_fails_the_job_at_once_in_one_line(tmp_path):
-    """Each attempt's commit failed the same way: ten attempts, exit 1 and a line of 2,000 characters."""
+def _app_that_marks_its_maps(tmp_path):
+    """An app whose every map call leaves a file in tmp_path/mapped: whether the job got as far as its map."""
+    (tmp_path / "mapped").mkdir()
+    (tmp_path / "marks.py").write_text(
+        "import os, tempfile\n\n\n"
+        f"def map(filename, contents):\n    tempfile.mkstemp(dir={str(tmp_path / 'mapped')!r})\n"
+        "    return [(w, '1') for w in contents.split()]\n\n\n"
+        "def reduce(key, values):\n    return str(len(values))\n"
+    )
+    return "marks.py"
+
+
+@pytest.mark.parametrize("name", ["mr-out-1", "mr-0-1"])
+def test_a_directory_where_an_output_goes_fails_the_job_before_its_map_in_one_line(tmp_path, name):
+    """Each attempt's commit failed the same way: ten attempts, exit 1 and a line of 2,000 characters; then the
+    first commit failed the job, after the whole map phase."""
     (tmp_path / "a.txt").write_text(" ".join(f"word{i}" for i in range(200)) + "\n")
-    (tmp_path / "job" / "mr-out-1").mkdir(parents=True)
-    result = mrkit("run", "wc", "a.txt", "-r", "2", "--workdir", "job", cwd=tmp_path)
+    (tmp_path / "job" / name).mkdir(parents=True)
+    app = _app_that_marks_its_maps(tmp_path)
+    result = mrkit("run", app, "a.txt", "-r", "2", "--workdir", "job", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     line = result.stderr.strip()
     assert "\n" not in line and line.count("is a directory") == 1, line
     assert line.endswith(
-        f"{tmp_path}/job/mr-out-1 is a directory where the job writes a file: move it away, then run the job again"
+        f"{tmp_path}/job/{name} is a directory where the job writes a file: move it away, then run the job again"
     )
-    assert sorted(p.name for p in (tmp_path / "job").iterdir() if p.name.startswith("mr-")) == ["mr-out-1"]
+    assert sorted(p.name for p in (tmp_path / "job").iterdir() if p.name.startswith("mr-")) == [name]
+    assert not list((tmp_path / "mapped").iterdir()), "no map ran"
+
+
+def test_directories_named_as_files_a_job_of_fewer_reduces_does_not_write_are_left_alone(tmp_path):
+    (tmp_path / "a.txt").write_text("one two two\n")
+    for name in ("mr-out-2", "mr-0-2", "mr-out-notes"):
+        (tmp_path / "job" / name).mkdir(parents=True)
+    mrkit("run", "wc", "a.txt", "-r", "2", "--workdir", "job", cwd=tmp_path, check=True)
+    assert sorted(p.name for p in (tmp_path / "job").iterdir() if p.is_dir()) == ["mr-0-2", "mr-out-2", "mr-out-notes"]
 
 
 def test_a_hidden_leftover_name_given_as_input_is_refused_and_nothing_is_removed(tmp_path):

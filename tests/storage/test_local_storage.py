@@ -1,4 +1,4 @@
-"""storage/local.py's atomic_file: the one temp-file-then-rename helper."""
+"""storage/local.py: atomic_file (the one temp-file-then-rename helper) and what LocalStorage lists."""
 
 import os
 import stat
@@ -48,3 +48,14 @@ def test_run_with_a_storage_directory_other_than_the_workdir(corpus, tmp_path):
     assert sorted_outputs(store) == sorted_outputs(tmp_path / "ref")
     assert os.listdir(tmp_path / "cwd") == []
     assert sorted(n for n in os.listdir(store) if n.startswith(".mr-") and n != ".mr-master.lock") == []
+
+
+def test_directories_are_the_root_s_own_by_prefix_not_links_or_files(tmp_path):
+    (tmp_path / "mr-out-1").mkdir()
+    (tmp_path / "mr-out-1" / "mr-out-2").mkdir()  # not directly under the root
+    (tmp_path / "mr-0-1").write_text("a file\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "mr-out-3").symlink_to(tmp_path / "elsewhere")  # a rename onto a link replaces the link
+    assert LocalStorage(tmp_path).directories("mr-") == ["mr-out-1"]
+    assert LocalStorage(tmp_path).directories() == ["elsewhere", "mr-out-1"]
+    assert LocalStorage(tmp_path / "not-yet").directories("mr-") == []

@@ -53,6 +53,15 @@ def test_no_prefix_lists_the_whole_bucket(s3_client, moto_endpoint):
     assert storage.list() == ["dir/inner", "top"]
 
 
+def test_keys_under_a_name_are_no_directory_in_its_way(s3_storage):
+    with s3_storage.atomic_writer("mr-out-1/notes") as f:
+        f.write(b"kept\n")
+    assert s3_storage.directories("mr-") == []
+    with s3_storage.atomic_writer("mr-out-1") as f:
+        f.write(b"written\n")
+    assert sorted(s3_storage.list("mr-")) == ["mr-out-1", "mr-out-1/notes"]
+
+
 def test_an_s3_url_as_a_name_stands(s3_storage, s3_client):
     s3_client.create_bucket(Bucket="shared-inputs")
     s3_client.put_object(Bucket="shared-inputs", Key="books/a.txt", Body=b"call me ishmael\n")
