@@ -134,9 +134,11 @@ def test_app_options(corpus, tmp_path):
 
 
 def test_what_an_app_prints_goes_to_stderr_and_json_stays_one_document(tmp_path):
-    """An app printing at import, in map and in reduce (its forked workers too) spoiled `--json`'s stdout."""
+    """An app printing at import, in map and in reduce (its forked workers too) spoiled `--json`'s stdout; then
+    one printing as the process exits (atexit) did."""
     (tmp_path / "loud.py").write_text(
-        "print('hello from import')\n\n\ndef map(filename, contents):\n    print('in map')\n"
+        "import atexit\n\nprint('hello from import')\natexit.register(print, 'goodbye at exit')\n\n\n"
+        "def map(filename, contents):\n    print('in map')\n"
         "    return [(w, '1') for w in contents.split()]\n\n\ndef reduce(key, values):\n    print('in reduce')\n"
         "    return str(len(values))\n"
     )
@@ -144,6 +146,7 @@ def test_what_an_app_prints_goes_to_stderr_and_json_stays_one_document(tmp_path)
     result = mrkit("run", "loud.py", "a.txt", "-r", "2", "--json", cwd=tmp_path, check=True)
     assert json.loads(result.stdout)["app"] == "loud.py"
     assert "hello from import" in result.stderr and "in map" in result.stderr and "in reduce" in result.stderr
+    assert "goodbye at exit" in result.stderr
 
 
 def test_a_run_started_with_stdout_closed_still_runs(tmp_path):

@@ -2,6 +2,7 @@
 and SIGTERM as an exit that unwinds."""
 
 import argparse
+import atexit
 import contextlib
 import json
 import math
@@ -164,6 +165,16 @@ def stdout_for_the_summary():
         sys.stdout.flush()
         os.dup2(kept, 1)
         os.close(kept)
+        # What the app registered to print at exit runs after this: atexit runs the last registered first.
+        atexit.unregister(_stdout_to_stderr)
+        atexit.register(_stdout_to_stderr)
+
+
+def _stdout_to_stderr():
+    """Point stdout at stderr as the process exits, before an app's exit handlers print (after a summary)."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # no stdout, or closed
+        sys.stdout.flush()
+        os.dup2(2, 1)
 
 
 def print_summary(summary, as_json, out=None):
