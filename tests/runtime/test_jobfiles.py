@@ -48,7 +48,7 @@ def _app_that_marks_its_maps(tmp_path):
     """An app whose every map call leaves a file in tmp_path/mapped: whether the job got as far as its map."""
     (tmp_path / "mapped").mkdir()
     (tmp_path / "marks.py").write_text(
-        "import os, tempfile\n\n\n"
+        "import tempfile\n\n\n"
         f"def map(filename, contents):\n    tempfile.mkstemp(dir={str(tmp_path / 'mapped')!r})\n"
         "    return [(w, '1') for w in contents.split()]\n\n\n"
         "def reduce(key, values):\n    return str(len(values))\n"
