@@ -54,8 +54,13 @@ def run_map(app, task, storage):
             for key, values in part.items():
                 grouped.setdefault(key, []).extend(values)
     if app.combine is not None and len(task["splits"]) > 1:
-        grouped = shuffle.combine_groups(grouped, app.combine)
-        contract.check_grouped(grouped, "combine")
+        # A combiner may run any number of times on a key's values, and each split's were combined (or came
+        # from map_combined): only a key with more than one value, from several splits, has work left. A task's
+        # splits cross a file's end (M not a multiple of the files, an input a few bytes short of its share),
+        # and combining every key again took a tenth of wc's map CPU over 8 files at M = 8 and 20 (docs/internals.md).
+        combined = shuffle.combine_groups({key: values for key, values in grouped.items() if len(values) > 1}, app.combine)
+        contract.check_grouped(combined, "combine")
+        grouped.update(combined)
     bytes_out = records_out = 0
     partitions = []
     for reduce_task, bucket in enumerate(shuffle.split_partitions(grouped, n_reduce)):

@@ -24,6 +24,29 @@ def test_reduce_output_is_the_same_sorted_in_memory_or_streamed(tmp_path):
     assert outputs[0] == outputs[1] == (b"a 0|2\x01|2\nb 1\nc 3<NL>\ntab\there x\\y\n", 6, 4)
 
 
+def test_a_task_of_several_splits_combines_again_only_the_keys_several_emitted(tmp_path):
+    # Two inputs in one map task: combine runs per split on every key, then once more over the task only
+    # for y, the key both splits emitted (a combiner may run any number of times on a key's values).
+    (tmp_path / "a.txt").write_text("x y x")
+    (tmp_path / "b.txt").write_text("y z")
+    combined = []
+
+    def combine(key, values):
+        combined.append(key)
+        return [str(sum(map(int, values)))]
+
+    app = load_app(
+        {"map": lambda filename, contents: [(w, "1") for w in contents.split()], "combine": combine, "reduce": lambda k, v: v[0]}
+    )
+    splits = [[name, name, 0, (tmp_path / name).stat().st_size] for name in ("a.txt", "b.txt")]
+    storage = LocalStorage(tmp_path)
+    counters = tasks.run_map(app, {"task": 0, "n_reduce": 1, "splits": splits}, storage)
+    assert sorted(combined[:2]) == ["x", "y"] and sorted(combined[2:4]) == ["y", "z"], "each split's keys, combined"
+    assert combined[4:] == ["y"], "over the task: only the key both splits emitted"
+    assert storage.read_bytes(shuffle.intermediate_name(0, 0)) == b"x\t2\ny\t2\nz\t1\n"
+    assert counters["records_out"] == 3
+
+
 def _limit_open_files(n):
     """A preexec_fn: the child (and its workers) may hold at most n file descriptors."""
 
