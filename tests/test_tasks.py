@@ -47,6 +47,37 @@ def test_a_task_of_several_splits_combines_again_only_the_keys_several_emitted(t
     assert counters["records_out"] == 3
 
 
+@pytest.mark.parametrize("combine", [None, lambda key, values: [",".join(sorted(values))]], ids=["no combine", "combine"])
+@pytest.mark.parametrize("container", [tuple, "one list for every key"])
+def test_a_task_of_several_splits_joins_tuples_and_shared_lists_without_changing_them(tmp_path, container, combine):
+    # The contract asks for lists of str, and tuples pass its check; a map_combined may also hand every key
+    # the same list (its document's name, as indexer's could). Joining three splits must not extend those:
+    # a tuple has no extend, and a list shared by keys would gain every key's values.
+    for name, text in (("a.txt", "x y"), ("b.txt", "y z"), ("c.txt", "y x")):
+        (tmp_path / name).write_text(text)
+    returned = []
+
+    def map_combined(filename, contents):
+        shared = [filename]
+        part = {word: tuple(shared) if container is tuple else shared for word in contents.split()}
+        returned.append((part, {word: list(values) for word, values in part.items()}))
+        return part
+
+    app = load_app({"map": lambda f, c: [], "map_combined": map_combined, "combine": combine, "reduce": lambda k, v: v[0]})
+    splits = [[name, name, 0, (tmp_path / name).stat().st_size] for name in ("a.txt", "b.txt", "c.txt")]
+    storage = LocalStorage(tmp_path)
+    counters = tasks.run_map(app, {"task": 0, "n_reduce": 1, "splits": splits}, storage)
+    for part, as_returned in returned:
+        assert {word: list(values) for word, values in part.items()} == as_returned
+    lines = {"x": ["a.txt", "c.txt"], "y": ["a.txt", "b.txt", "c.txt"], "z": ["b.txt"]}
+    if combine is None:
+        expected = "".join(sorted(f"{word}\t{doc}\n" for word, docs in lines.items() for doc in docs))
+    else:
+        expected = "".join(f"{word}\t{','.join(docs)}\n" for word, docs in lines.items())
+    assert storage.read_bytes(shuffle.intermediate_name(0, 0)).decode() == expected
+    assert counters["records_out"] == expected.count("\n")
+
+
 def _limit_open_files(n):
     """A preexec_fn: the child (and its workers) may hold at most n file descriptors."""
 
