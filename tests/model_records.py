@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from mrkit.experiments.model.calibration import split_pieces
 from mrkit.experiments.model.simulate import inflation
 
 TRUE = dict(
@@ -37,6 +38,9 @@ def synthetic(
     reduce_fresh=0.0,
     worker_cpu=0.0,
     attempt_overhead=0.0,
+    files=1,
+    per_piece_key=0.0,
+    per_joined_key=0.0,
 ):
     """runs and tasks DataFrames whose every number follows the model with the TRUE costs, exactly.
 
@@ -48,6 +52,8 @@ def synthetic(
     the job's keys those of the whole input by the same Heaps law. A worker's first attempt needs
     `map_fresh` (`reduce_fresh` when it is a reduce) more, before contention. The workers' own CPU
     (`workers_cpu_s`) is their attempts' plus `worker_cpu` per worker and `attempt_overhead` per attempt.
+    The input is `files` files of equal size; a map task needs `per_piece_key` per distinct key of each of
+    its pieces (split_pieces; by the same Heaps law) and `per_joined_key` per key of its pieces after the first.
     """
     map_per_byte = map_per_byte or (lambda b: TRUE["map_per_byte_s"])
     reduce_per_record = reduce_per_record or (lambda n: TRUE["reduce_per_record_s"])
@@ -58,6 +64,7 @@ def synthetic(
         b = INPUT / m
         keys = HEAPS_K * b**HEAPS_BETA
         share = 1 - math.exp(-keys / r)
+        task_of, sizes = split_pieces(INPUT, m, files)
         t = 0.0
         started = set()  # workers that have run an attempt
         for phase, n in (("map", m), ("reduce", r)):
@@ -67,8 +74,10 @@ def synthetic(
                     t = max([t] + [x["end"] for x in tasks if x["run_id"] == run_id]) + 0.001
                 side_by_side = min(w, n - k // w * w)
                 if phase == "map":
+                    piece_keys = HEAPS_K * sizes[task_of == k] ** HEAPS_BETA
                     cpu = TRUE["map_fixed_s"] + map_per_byte(b) * b + TRUE["map_per_file_s"] * r * share
-                    counts = dict(bytes_in=b, records_in=1, records_out=keys)
+                    cpu += per_piece_key * piece_keys.sum() + per_joined_key * piece_keys[1:].sum()
+                    counts = dict(bytes_in=b, records_in=len(piece_keys), records_out=keys)
                 else:
                     records = m * keys / r
                     written = HEAPS_K * INPUT**HEAPS_BETA / r

@@ -3,13 +3,24 @@
 Calibration (`calibrate(runs, tasks)`) fits, per app and with non-negative
 least squares, the CPU seconds (`cpu_s`) of each successful attempt:
 
-    map     = map_fixed + map_per_byte(bytes_in) * bytes_in + map_per_file * files written
-              + map_fresh * first
+    map     = map_fixed + map_per_byte(bytes_in) * bytes_in + map_per_piece_key * piece keys
+              + map_per_joined_key * joined keys + map_per_file * files written + map_fresh * first
     reduce  = reduce_fixed + reduce_per_record(M) * records_in + reduce_per_file * files read
               + reduce_per_key * keys written + reduce_fresh * first
 
-(files: the intermediate files a map task writes, one per partition it
-fills; those a reduce task reads, one per map task that filled its
+(piece keys: the distinct keys of each of a map task's input pieces, by
+Heaps' law, added up: a task maps, groups and combines each piece on its
+own; joined keys: the same over its pieces after the first, whose keys it
+joins to the first's and combines again where they repeat, tasks.run_map.
+A task's pieces cross a file's end, so tasks of equal bytes differ in
+them: over the 8 files of the lab's corpus, the 7 tasks of M = 7 joined
+164,000 keys in 0.08 s and combined the 97,000 they shared in 0.14 s, of
+1.3 s of map CPU, where the 8 of M = 8 joined none. Fitted on the
+validation's calibrations of 7 December: 43-60 ns per byte, 0.3-0.9 us per
+piece key and per joined key, and no fixed, per-file or size-dependent
+map cost left: keys per byte fall with a task's size, which is what a cost
+per byte falling with size had stood for. files: the intermediate files a
+map task writes, one per partition it fills; those a reduce task reads, one per map task that filled its
 partition; keys written: the distinct keys a reduce task outputs, the
 job's keys / R; first: 1 for the first attempt a worker runs, which costs
 a freshly forked process more, docs/model.md; with W >= M every map task is
@@ -110,6 +121,10 @@ class AppCosts:
     # document's apart: indexer's (word, document) pairs, 252,000 for 8 files of 2 MB in one task against
     # 31,500 for one) rather than the task's distinct keys (wc's counts, combined over the task: 51,600).
     keys_per_piece: bool = False
+    # CPU per distinct key of each of a map task's input pieces, added up over them (piece_keys): a task maps,
+    # groups and combines each piece on its own, then merges the pieces' keys into its own.
+    map_per_piece_key_s: float = 0.0
+    map_per_joined_key_s: float = 0.0  # CPU per key of the pieces after a task's first, joined to it
 
     def keys(self, map_bytes):
         """The distinct keys in `map_bytes` bytes of one input (Heaps' law)."""
@@ -120,8 +135,12 @@ class AppCosts:
         the task's keys, or its pieces' added up."""
         if not self.keys_per_piece:
             return self.keys(input_bytes / n_map)
-        _, sizes = split_pieces(input_bytes, n_map, files)
-        return float(sum(map(self.keys, sizes))) / n_map
+        return float(self.piece_keys(input_bytes, n_map, files).mean())
+
+    def piece_keys(self, input_bytes, n_map, files=1, later=False):
+        """Per map task, the distinct keys of each of its input pieces added up (split_pieces; `later`: of
+        the pieces after its first)."""
+        return piece_keys(input_bytes, n_map, files, self.heaps_k, self.heaps_beta, later)
 
     def job_keys(self, input_bytes):
         """The distinct keys a job over `input_bytes` outputs (all its reduce tasks together)."""
@@ -144,6 +163,16 @@ def split_pieces(input_bytes, n_map, files):
     keep = sizes > 1e-9 * max(input_bytes, 1.0)  # a file's end that is also a task's: no piece between them
     task = np.minimum((cuts[:-1] / max(input_bytes, 1e-300) * n_map + 1e-9).astype(int), n_map - 1)
     return task[keep], np.maximum(sizes[keep], 1.0)
+
+
+def piece_keys(input_bytes, n_map, files, heaps_k, heaps_beta, later=False):
+    """Per map task (an array of `n_map`), its pieces' distinct keys by Heaps' law, k * b ** beta, added up
+    (`later`: of the pieces after its first only)."""
+    task, sizes = split_pieces(input_bytes, n_map, files)
+    if later:
+        after_first = np.r_[False, task[1:] == task[:-1]]
+        task, sizes = task[after_first], sizes[after_first]
+    return np.bincount(task, weights=heaps_k * sizes**heaps_beta, minlength=n_map)
 
 
 def log_size(size, size_range):
@@ -263,6 +292,7 @@ def _fit(df, columns, y="cpu_s", relative=False):
     w = 1.0 / np.maximum(v, 1e-3) if relative else np.ones_like(v)
     scale = np.where(a.max(axis=0) > 0, a.max(axis=0), 1.0)  # bytes and counts differ by 10^6: scale for lstsq
     coef = nnls(a / scale * w[:, None], v * w) / scale
+    coef[~a.any(axis=0)] = 0.0  # a cost of nothing the runs did (no task joined pieces): none, not NNLS's leftover
     return coef, r2(v, a @ coef)
 
 
@@ -281,7 +311,10 @@ def _per_run(t, phase, columns, contention=0.0):
 
 # Per phase: what the size-dependent cost is per, then the other terms' regressors (a reduce task's
 # records_out: the keys it writes).
-COLUMNS = {"map": ("bytes_in", "files_written", "fresh"), "reduce": ("records_in", "files_read", "records_out", "fresh")}
+COLUMNS = {
+    "map": ("bytes_in", "piece_keys", "joined_keys", "files_written", "fresh"),
+    "reduce": ("records_in", "files_read", "records_out", "fresh"),
+}
 SIZE_OF = {"map": "bytes_in", "reduce": "n_map"}  # what that cost depends on, per phase
 # The shapes of cost per byte (record) against size, as the extra regressor each adds (see the module docstring).
 SHAPES = {"flat": None, "rising": "size_up", "falling": "size_down"}
@@ -376,16 +409,17 @@ def _fit_app(t, files):
     sizes = t.loc[t["phase"] == "map", "bytes_in"]
     if t.loc[t["phase"] == "map", "run_id"].nunique() < 4 or sizes.nunique() < 2:
         raise ModelError("calibration needs at least 4 runs per app, with map tasks of two sizes or more (vary M)")
+    sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
+    per_piece, beta, logk = _heaps(sized, files)
     ranges = {phase: _size_range(t, phase) for phase in ("map", "reduce")}
-    t = _with_size_columns(t, ranges)
+    t = _with_size_columns(_piece_keys_columns(t, files, math.exp(logk), beta), ranges)
     contention, map_shape, m, r2m = _fit_contended(t, "map")
     reduce_contention, reduce_shape, r, r2r = _fit_contended(t, "reduce")
-    map_fixed, map_per_byte, map_slope, (map_per_file, map_fresh) = _size_terms(map_shape, m, ranges["map"])
+    map_fixed, map_per_byte, map_slope, map_rest = _size_terms(map_shape, m, ranges["map"])
+    per_piece_key, per_joined_key, map_per_file, map_fresh = map_rest
     reduce_fixed, reduce_per_record, reduce_slope, (reduce_per_file, per_key, reduce_fresh) = _size_terms(
         reduce_shape, r, ranges["reduce"]
     )
-    sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
-    per_piece, beta, logk = _heaps(sized, files)
     # The job's distinct keys: its reduce tasks' records_out, per keys(input) of the map side's Heaps law (the
     # input is the map tasks' bytes), so another input size scales them as the map tasks' keys scale.
     per_run = t.groupby(["run_id", "phase"])[["bytes_in", "records_out"]].sum().unstack("phase")
@@ -413,6 +447,8 @@ def _fit_app(t, files):
         map_fresh_s=float(map_fresh),
         reduce_fresh_s=float(reduce_fresh),
         keys_per_piece=per_piece,
+        map_per_piece_key_s=float(per_piece_key),
+        map_per_joined_key_s=float(per_joined_key),
     )
 
 
@@ -426,13 +462,7 @@ def _heaps(maps, files):
     size, records = maps["bytes_in"].to_numpy(dtype=float), maps["records_out"].to_numpy(dtype=float)
     beta, logk = np.polyfit(np.log(size), np.log(records), 1)
     per_task = (float(((np.log(records) - logk - beta * np.log(size)) ** 2).sum()), False, float(beta), float(logk))
-    # each task's pieces, from its run's split (the run's input: its map tasks' bytes)
-    pieces = {}
-    for _, run in maps.groupby("run_id"):
-        n_map = int(run["n_map"].iloc[0])
-        task, sizes = split_pieces(float(run["bytes_in"].sum()) * n_map / len(run), n_map, files)
-        pieces.update((row, sizes[task == i]) for row, i in zip(run.index, run["task"].astype(int)))
-    pieces = [pieces[row] for row in maps.index]
+    pieces = list(_task_pieces(maps, files).values())
     padded = np.zeros((len(pieces), max(len(p) for p in pieces)))  # a task's pieces in a row; 0 ** b adds nothing
     for row, p in enumerate(pieces):
         padded[row, : len(p)] = p
@@ -444,6 +474,27 @@ def _heaps(maps, files):
         if error < best[0] - 1e-9 * max(best[0], 1e-12):
             best = (error, True, float(b), logk)
     return best[1:]
+
+
+def _task_pieces(maps, files):
+    """{row: its piece sizes} for map attempts, from their run's split (its input: its map tasks' mean bytes x M)."""
+    pieces = {}
+    for _, run in maps.groupby("run_id"):
+        n_map = int(run["n_map"].iloc[0])
+        task, sizes = split_pieces(float(run["bytes_in"].mean()) * n_map, n_map, files)
+        pieces.update((row, sizes[task == i]) for row, i in zip(run.index, run["task"].astype(int)))
+    return {row: pieces[row] for row in maps.index}
+
+
+def _piece_keys_columns(t, files, heaps_k, heaps_beta):
+    """Per attempt, a map attempt's pieces' distinct keys added up by Heaps' law (AppCosts.piece_keys), of all
+    its pieces and of those after its first; 0 for a reduce."""
+    maps = t[(t["phase"] == "map") & (t["bytes_in"] > 0)]
+    every, later = pd.Series(0.0, index=t.index), pd.Series(0.0, index=t.index)
+    for row, sizes in _task_pieces(maps, files).items():
+        keys = heaps_k * sizes**heaps_beta
+        every[row], later[row] = float(keys.sum()), float(keys[1:].sum())
+    return t.assign(piece_keys=every, joined_keys=later)
 
 
 def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Calibration:

@@ -71,7 +71,9 @@ def _fmt(value, spec):
 
 def size_effect(app, costs):
     """One line per app: its map cost per byte and reduce cost per record at the smallest and largest task
-    calibrated, e.g. "wc: map 83 -> 131 ns per byte (0.17 -> 3.4 MB tasks); reduce 1.1 us per record, flat"."""
+    calibrated, e.g. "wc: map 83 -> 131 ns per byte (0.17 -> 3.4 MB tasks); reduce 1.1 us per record, flat",
+    and the map's costs per key where it has them ("map 50 ns per byte, flat, 0.44 us per key of each input
+    piece, 0.56 us per key a task joins from its later pieces; ...")."""
 
     def side(name, per, unit, scale, size_range, size_unit, size_scale, slope):
         lo, hi = size_range
@@ -82,9 +84,20 @@ def size_effect(app, costs):
             f"({lo / size_scale:.3g} -> {hi / size_scale:.3g} {size_unit})"
         )
 
+    per_key = [
+        f"{1e6 * cost:.2g} us per key {what}"
+        for cost, what in (
+            (costs.map_per_piece_key_s, "of each input piece"),
+            (costs.map_per_joined_key_s, "a task joins from its later pieces"),
+        )
+        if cost >= 1e-9  # under a nanosecond per key, a fit's rounding: a key is bytes, and a byte costs tens
+    ]
     return (
         f"{app}: "
-        + side("map", costs.map_per_byte, "ns per byte", 1e9, costs.map_size_range, "MB tasks", 1e6, costs.map_size_slope_s)
+        + ", ".join(
+            [side("map", costs.map_per_byte, "ns per byte", 1e9, costs.map_size_range, "MB tasks", 1e6, costs.map_size_slope_s)]
+            + per_key
+        )
         + "; "
         + side(
             "reduce",

@@ -67,11 +67,16 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     c = dataclasses.replace(cal.costs(p.app), **{k: 0.0 for k in zero if hasattr(cal.costs(p.app), k)})
     cal = dataclasses.replace(cal, **{k: 0.0 for k in zero if hasattr(cal, k) and k != "apps"})
     b = p.input_bytes / p.n_map
-    keys = c.map_records(p.input_bytes, p.n_map, cal.input_files if p.input_files is None else p.input_files)
+    files = cal.input_files if p.input_files is None else p.input_files
+    keys = c.map_records(p.input_bytes, p.n_map, files)
     share = 1.0 - math.exp(-keys / p.n_reduce)
     files_written = p.n_reduce * share
     slow = p.speed
     map_cpu = slow * (c.map_fixed_s + c.map_per_byte(b) * b + c.map_per_file_s * files_written)
+    # tasks of equal bytes differ in their pieces: one crossing a file's end maps two and merges their keys
+    piece_keys = c.map_per_piece_key_s * c.piece_keys(p.input_bytes, p.n_map, files)
+    joined_keys = c.map_per_joined_key_s * c.piece_keys(p.input_bytes, p.n_map, files, later=True)
+    map_cpus = tuple(float(map_cpu + slow * extra) for extra in piece_keys + joined_keys)
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
     written = c.job_keys(p.input_bytes) / p.n_reduce  # distinct keys one reduce task writes
     reduce_cpu = slow * (
@@ -85,7 +90,7 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     if ecs and "task_start_latency_s" not in zero:
         latency = cal.task_start_latency_s or whatif.FARGATE_START_LATENCY_S
     return SimJob(
-        map_cpu=(map_cpu,) * p.n_map,
+        map_cpu=map_cpus,
         reduce_cpu=(reduce_cpu,) * p.n_reduce,
         first_map_cpu=slow * c.map_fresh_s,
         first_reduce_cpu=slow * c.reduce_fresh_s,
@@ -132,6 +137,8 @@ TERMS = {
     "data work (bytes and records)": (
         "map_per_byte_s",
         "map_size_slope_s",
+        "map_per_piece_key_s",
+        "map_per_joined_key_s",
         "reduce_per_record_s",
         "reduce_size_slope_s",
         "reduce_per_key_s",

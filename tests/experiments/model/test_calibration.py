@@ -95,6 +95,31 @@ def test_a_map_task_s_keys_are_counted_per_input_piece_where_the_app_keeps_its_d
     assert costs.map_records(INPUT, 1, 8) == pytest.approx(one_task, rel=0.01)
 
 
+def test_a_map_task_s_cost_per_key_of_its_pieces_and_of_the_pieces_it_joins_is_recovered():
+    # The input in 8 files: a task that crosses a file's end maps each piece, then joins the later pieces' keys
+    # to its first's (and combines the keys they share), a cost its bytes do not tell (tasks.run_map).
+    runs, tasks = synthetic(CONFIGS, files=8, per_piece_key=5e-7, per_joined_key=8e-7)
+    cal = calibration.calibrate(runs, tasks, background=0)
+    costs = cal.costs("wc")
+    assert cal.input_files == 8
+    assert costs.map_per_piece_key_s == pytest.approx(5e-7, rel=0.02)
+    assert costs.map_per_joined_key_s == pytest.approx(8e-7, rel=0.02)
+    assert costs.map_per_byte_s == pytest.approx(TRUE["map_per_byte_s"], rel=0.02) and costs.map_size_slope_s == 0.0
+    # Predicted per task: at M = 5 over 8 files, tasks of equal bytes and two or three pieces
+    job = prediction.sim_job(cal, prediction.Point("wc", INPUT, 5, 1, 1, 1, input_files=8))
+    task_of, sizes = calibration.split_pieces(INPUT, 5, 8)
+    alone = prediction.sim_job(cal, prediction.Point("wc", INPUT, 5, 1, 1, 1, input_files=1)).map_cpu[0]
+    for k, cpu in enumerate(job.map_cpu):
+        keys = HEAPS_K * sizes[task_of == k] ** HEAPS_BETA
+        one_piece = HEAPS_K * (INPUT / 5) ** HEAPS_BETA
+        assert cpu - alone == pytest.approx(5e-7 * (keys.sum() - one_piece) + 8e-7 * keys[1:].sum(), rel=0.03), k
+    assert [int((task_of == k).sum()) for k in range(5)] == [2, 3, 2, 3, 2]
+    assert job.map_cpu[1] > job.map_cpu[0], "a task of three pieces costs more than one of two"
+    # with one file (every task one piece) the model needs no such cost, and finds none
+    flat = calibration.calibrate(*synthetic(CONFIGS), background=0).costs("wc")
+    assert flat.map_per_joined_key_s == 0.0 and flat.map_per_piece_key_s == pytest.approx(0.0, abs=1e-12)
+
+
 def test_calibration_recovers_the_contention_of_tasks_running_side_by_side():
     cal = calibration.calibrate(*synthetic(CONFIGS, contention=0.3, reduce_contention=0.1), background=0)
     costs = cal.costs("wc")
@@ -225,10 +250,16 @@ def test_a_flat_cost_stays_flat_under_measurement_noise():
 def test_a_size_effect_is_still_found_under_the_same_noise():
     runs, tasks = synthetic(CONFIGS, repeats=3, map_per_byte=_per_byte_rising)
     noise = np.random.default_rng(7).normal(1.0, 0.03, len(tasks))
-    costs = calibration.calibrate(runs, tasks.assign(cpu_s=tasks["cpu_s"] * noise), background=0).costs("wc")
+    cal = calibration.calibrate(runs, tasks.assign(cpu_s=tasks["cpu_s"] * noise), background=0)
+    costs = cal.costs("wc")
     assert costs.map_size_slope_s > 0 and costs.reduce_size_slope_s == 0.0
+    # Under noise, a cost per byte rising with size and one per key (whose number per byte falls with size)
+    # share the work between them; a task's CPU, what a prediction runs on, is recovered whatever the shares.
     for m in (48, 4, 1):
-        assert costs.map_per_byte(INPUT / m) == pytest.approx(_per_byte_rising(INPUT / m), rel=0.1), m
+        b = INPUT / m
+        made = TRUE["map_fixed_s"] + _per_byte_rising(b) * b + TRUE["map_per_file_s"] * (1 - math.exp(-HEAPS_K * b**HEAPS_BETA))
+        predicted = prediction.sim_job(cal, prediction.Point("wc", INPUT, m, 1, 1, 1)).map_cpu[0]
+        assert predicted == pytest.approx(made, rel=0.05), m
 
 
 @pytest.mark.parametrize("followed", [0.0, 0.3, 1.0])

@@ -140,3 +140,7 @@ def test_the_size_effect_is_stated_per_app_in_one_line():
         f"({lo / 1e6:.3g} -> {hi / 1e6:.3g} MB tasks); reduce "
     )
     assert line.endswith(f"{TRUE['reduce_per_record_s'] * 1e6:.3g} us per record, flat")
+    joining = model_calibration.calibrate(*synthetic(CONFIGS, files=8, per_joined_key=8e-7), background=0).costs("wc")
+    assert predict.size_effect("wc", joining).startswith(
+        f"wc: map {TRUE['map_per_byte_s'] * 1e9:.3g} ns per byte, flat, 0.8 us per key a task joins from its later pieces; "
+    )
