@@ -121,10 +121,11 @@ class AppCosts:
     # document's apart: indexer's (word, document) pairs, 252,000 for 8 files of 2 MB in one task against
     # 31,500 for one) rather than the task's distinct keys (wc's counts, combined over the task: 51,600).
     keys_per_piece: bool = False
-    # CPU per distinct key of each of a map task's input pieces, added up over them (piece_keys): a task maps,
-    # groups and combines each piece on its own, then merges the pieces' keys into its own.
+    # CPU per key a map task handles for its input pieces (task_keys, MAP_KEY_COSTS): per key of each piece,
+    # which it maps, groups and combines on its own; per key of its pieces after the first, which it joins to
+    # the first's, combining again the keys they share.
     map_per_piece_key_s: float = 0.0
-    map_per_joined_key_s: float = 0.0  # CPU per key of the pieces after a task's first, joined to it
+    map_per_joined_key_s: float = 0.0
 
     def keys(self, map_bytes):
         """The distinct keys in `map_bytes` bytes of one input (Heaps' law)."""
@@ -135,12 +136,16 @@ class AppCosts:
         the task's keys, or its pieces' added up."""
         if not self.keys_per_piece:
             return self.keys(input_bytes / n_map)
-        return float(self.piece_keys(input_bytes, n_map, files).mean())
+        return float(self.task_keys(input_bytes, n_map, files)["piece_keys"].mean())
 
-    def piece_keys(self, input_bytes, n_map, files=1, later=False):
-        """Per map task, the distinct keys of each of its input pieces added up (split_pieces; `later`: of
-        the pieces after its first)."""
-        return piece_keys(input_bytes, n_map, files, self.heaps_k, self.heaps_beta, later)
+    def task_keys(self, input_bytes, n_map, files=1):
+        """Per map task, the keys it handles for its input pieces (see task_keys)."""
+        return task_keys(input_bytes, n_map, files, self.heaps_k, self.heaps_beta)
+
+    def map_key_cpu(self, input_bytes, n_map, files=1):
+        """Per map task (an array of `n_map`), the CPU seconds of the keys it handles for its pieces."""
+        counts = self.task_keys(input_bytes, n_map, files)
+        return sum(getattr(self, cost) * counts[name] for name, cost in MAP_KEY_COSTS.items())
 
     def job_keys(self, input_bytes):
         """The distinct keys a job over `input_bytes` outputs (all its reduce tasks together)."""
@@ -165,14 +170,22 @@ def split_pieces(input_bytes, n_map, files):
     return task[keep], np.maximum(sizes[keep], 1.0)
 
 
-def piece_keys(input_bytes, n_map, files, heaps_k, heaps_beta, later=False):
-    """Per map task (an array of `n_map`), its pieces' distinct keys by Heaps' law, k * b ** beta, added up
-    (`later`: of the pieces after its first only)."""
+# What a map task's keys cost per key, by the count task_keys gives (a regressor of the map's fit each). A cost
+# per key its pieces share (the combiner's calls; by inclusion and exclusion over the pieces) was tried beside
+# them: it traded places with the cost per intermediate file and predicted wc at M = 100, R = 50 3x too slow.
+MAP_KEY_COSTS = {"piece_keys": "map_per_piece_key_s", "joined_keys": "map_per_joined_key_s"}
+
+
+def task_keys(input_bytes, n_map, files, heaps_k, heaps_beta):
+    """Per map task, arrays of `n_map` by Heaps' law, keys(b) = k * b ** beta, over its pieces (split_pieces):
+    `piece_keys`, its pieces' distinct keys added up; `joined_keys`, those of its pieces after the first."""
     task, sizes = split_pieces(input_bytes, n_map, files)
-    if later:
-        after_first = np.r_[False, task[1:] == task[:-1]]
-        task, sizes = task[after_first], sizes[after_first]
-    return np.bincount(task, weights=heaps_k * sizes**heaps_beta, minlength=n_map)
+    per_piece = heaps_k * sizes**heaps_beta
+    later = np.r_[False, task[1:] == task[:-1]]
+    return {
+        "piece_keys": np.bincount(task, weights=per_piece, minlength=n_map),
+        "joined_keys": np.bincount(task[later], weights=per_piece[later], minlength=n_map),
+    }
 
 
 def log_size(size, size_range):
@@ -312,7 +325,7 @@ def _per_run(t, phase, columns, contention=0.0):
 # Per phase: what the size-dependent cost is per, then the other terms' regressors (a reduce task's
 # records_out: the keys it writes).
 COLUMNS = {
-    "map": ("bytes_in", "piece_keys", "joined_keys", "files_written", "fresh"),
+    "map": ("bytes_in", *MAP_KEY_COSTS, "files_written", "fresh"),
     "reduce": ("records_in", "files_read", "records_out", "fresh"),
 }
 SIZE_OF = {"map": "bytes_in", "reduce": "n_map"}  # what that cost depends on, per phase
@@ -412,11 +425,11 @@ def _fit_app(t, files):
     sized = t[(t["phase"] == "map") & (t["bytes_in"] > 0) & (t["records_out"] > 0)]
     per_piece, beta, logk = _heaps(sized, files)
     ranges = {phase: _size_range(t, phase) for phase in ("map", "reduce")}
-    t = _with_size_columns(_piece_keys_columns(t, files, math.exp(logk), beta), ranges)
+    t = _with_size_columns(_key_columns(t, files, math.exp(logk), beta), ranges)
     contention, map_shape, m, r2m = _fit_contended(t, "map")
     reduce_contention, reduce_shape, r, r2r = _fit_contended(t, "reduce")
     map_fixed, map_per_byte, map_slope, map_rest = _size_terms(map_shape, m, ranges["map"])
-    per_piece_key, per_joined_key, map_per_file, map_fresh = map_rest
+    *per_key_map, map_per_file, map_fresh = map_rest
     reduce_fixed, reduce_per_record, reduce_slope, (reduce_per_file, per_key, reduce_fresh) = _size_terms(
         reduce_shape, r, ranges["reduce"]
     )
@@ -447,8 +460,7 @@ def _fit_app(t, files):
         map_fresh_s=float(map_fresh),
         reduce_fresh_s=float(reduce_fresh),
         keys_per_piece=per_piece,
-        map_per_piece_key_s=float(per_piece_key),
-        map_per_joined_key_s=float(per_joined_key),
+        **{cost: float(value) for cost, value in zip(MAP_KEY_COSTS.values(), per_key_map)},
     )
 
 
@@ -476,25 +488,31 @@ def _heaps(maps, files):
     return best[1:]
 
 
+def _run_input(run):
+    """A run's input bytes, from its map attempts (their mean bytes x M)."""
+    return float(run["bytes_in"].mean()) * int(run["n_map"].iloc[0])
+
+
 def _task_pieces(maps, files):
-    """{row: its piece sizes} for map attempts, from their run's split (its input: its map tasks' mean bytes x M)."""
+    """{row: its piece sizes} for map attempts, from their run's split."""
     pieces = {}
     for _, run in maps.groupby("run_id"):
-        n_map = int(run["n_map"].iloc[0])
-        task, sizes = split_pieces(float(run["bytes_in"].mean()) * n_map, n_map, files)
+        task, sizes = split_pieces(_run_input(run), int(run["n_map"].iloc[0]), files)
         pieces.update((row, sizes[task == i]) for row, i in zip(run.index, run["task"].astype(int)))
     return {row: pieces[row] for row in maps.index}
 
 
-def _piece_keys_columns(t, files, heaps_k, heaps_beta):
-    """Per attempt, a map attempt's pieces' distinct keys added up by Heaps' law (AppCosts.piece_keys), of all
-    its pieces and of those after its first; 0 for a reduce."""
+def _key_columns(t, files, heaps_k, heaps_beta):
+    """The attempts with a column per count of task_keys (MAP_KEY_COSTS): a map attempt's from its run's split,
+    0 for a reduce."""
+    columns = {name: pd.Series(0.0, index=t.index) for name in MAP_KEY_COSTS}
     maps = t[(t["phase"] == "map") & (t["bytes_in"] > 0)]
-    every, later = pd.Series(0.0, index=t.index), pd.Series(0.0, index=t.index)
-    for row, sizes in _task_pieces(maps, files).items():
-        keys = heaps_k * sizes**heaps_beta
-        every[row], later[row] = float(keys.sum()), float(keys[1:].sum())
-    return t.assign(piece_keys=every, joined_keys=later)
+    for _, run in maps.groupby("run_id"):
+        counts = task_keys(_run_input(run), int(run["n_map"].iloc[0]), files, heaps_k, heaps_beta)
+        task = run["task"].astype(int).to_numpy()
+        for name, column in columns.items():
+            column[run.index] = counts[name][task]
+    return t.assign(**columns)
 
 
 def calibrate(runs: pd.DataFrame, tasks: pd.DataFrame, *, background=None) -> Calibration:

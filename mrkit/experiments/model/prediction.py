@@ -24,7 +24,14 @@ import pandas as pd
 
 from mrkit.experiments.analysis import CONFIG_BY, interval_of, spearman
 from mrkit.experiments.model import whatif
-from mrkit.experiments.model.calibration import Calibration, ModelError, load_calibration, others_cores, speeds
+from mrkit.experiments.model.calibration import (
+    MAP_KEY_COSTS,
+    Calibration,
+    ModelError,
+    load_calibration,
+    others_cores,
+    speeds,
+)
 from mrkit.experiments.model.simulate import SimJob, simulate
 from mrkit.job import TASK_TIMEOUT_S, resolve_inputs
 
@@ -73,10 +80,8 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     files_written = p.n_reduce * share
     slow = p.speed
     map_cpu = slow * (c.map_fixed_s + c.map_per_byte(b) * b + c.map_per_file_s * files_written)
-    # tasks of equal bytes differ in their pieces: one crossing a file's end maps two and merges their keys
-    piece_keys = c.map_per_piece_key_s * c.piece_keys(p.input_bytes, p.n_map, files)
-    joined_keys = c.map_per_joined_key_s * c.piece_keys(p.input_bytes, p.n_map, files, later=True)
-    map_cpus = tuple(float(map_cpu + slow * extra) for extra in piece_keys + joined_keys)
+    # tasks of equal bytes differ in their pieces: one crossing a file's end maps two and joins their keys
+    map_cpus = tuple(float(map_cpu + slow * keys) for keys in c.map_key_cpu(p.input_bytes, p.n_map, files))
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
     written = c.job_keys(p.input_bytes) / p.n_reduce  # distinct keys one reduce task writes
     reduce_cpu = slow * (
@@ -137,8 +142,7 @@ TERMS = {
     "data work (bytes and records)": (
         "map_per_byte_s",
         "map_size_slope_s",
-        "map_per_piece_key_s",
-        "map_per_joined_key_s",
+        *MAP_KEY_COSTS.values(),
         "reduce_per_record_s",
         "reduce_size_slope_s",
         "reduce_per_key_s",

@@ -97,7 +97,7 @@ def test_a_map_task_s_keys_are_counted_per_input_piece_where_the_app_keeps_its_d
 
 def test_a_map_task_s_cost_per_key_of_its_pieces_and_of_the_pieces_it_joins_is_recovered():
     # The input in 8 files: a task that crosses a file's end maps each piece, then joins the later pieces' keys
-    # to its first's (and combines the keys they share), a cost its bytes do not tell (tasks.run_map).
+    # to its first's and combines again the keys they share, a cost its bytes do not tell (tasks.run_map).
     runs, tasks = synthetic(CONFIGS, files=8, per_piece_key=5e-7, per_joined_key=8e-7)
     cal = calibration.calibrate(runs, tasks, background=0)
     costs = cal.costs("wc")
@@ -107,13 +107,13 @@ def test_a_map_task_s_cost_per_key_of_its_pieces_and_of_the_pieces_it_joins_is_r
     assert costs.map_per_byte_s == pytest.approx(TRUE["map_per_byte_s"], rel=0.02) and costs.map_size_slope_s == 0.0
     # Predicted per task: at M = 5 over 8 files, tasks of equal bytes and two or three pieces
     job = prediction.sim_job(cal, prediction.Point("wc", INPUT, 5, 1, 1, 1, input_files=8))
-    task_of, sizes = calibration.split_pieces(INPUT, 5, 8)
     alone = prediction.sim_job(cal, prediction.Point("wc", INPUT, 5, 1, 1, 1, input_files=1)).map_cpu[0]
+    task_of, sizes = calibration.split_pieces(INPUT, 5, 8)
+    assert [int((task_of == k).sum()) for k in range(5)] == [2, 3, 2, 3, 2]
     for k, cpu in enumerate(job.map_cpu):
         keys = HEAPS_K * sizes[task_of == k] ** HEAPS_BETA
         one_piece = HEAPS_K * (INPUT / 5) ** HEAPS_BETA
         assert cpu - alone == pytest.approx(5e-7 * (keys.sum() - one_piece) + 8e-7 * keys[1:].sum(), rel=0.03), k
-    assert [int((task_of == k).sum()) for k in range(5)] == [2, 3, 2, 3, 2]
     assert job.map_cpu[1] > job.map_cpu[0], "a task of three pieces costs more than one of two"
     # with one file (every task one piece) the model needs no such cost, and finds none
     flat = calibration.calibrate(*synthetic(CONFIGS), background=0).costs("wc")
