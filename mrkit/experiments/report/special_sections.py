@@ -37,8 +37,9 @@ def show_calibration(result):
     err = prediction.compare(cal, result.path) if cal is not None else None
     text = (
         f"## {summary.CALIBRATION_HEADING}\n\nThese runs are not a lab question: small jobs chosen to separate the "
-        "model's terms (per-task overhead, per intermediate file, per byte and record, worker start-up, contention "
-        "between tasks running side by side). The model "
+        "model's terms (per-task overhead, per intermediate file, per byte and record, per key of a map task's "
+        "input pieces and of those it joins where it crosses a file's end, worker start-up, contention between "
+        "tasks running side by side). The model "
         "fitted to them predicts every other section's times and what they would be on 8 to 100 cores. "
     )
     if err and err["median_abs_error_pct"] is not None:
