@@ -20,8 +20,8 @@ validation's calibrations of 7 December: 43-60 ns per byte, 0.3-0.9 us per
 piece key and per joined key, and no fixed, per-file or size-dependent
 map cost left: keys per byte fall with a task's size, which is what a cost
 per byte falling with size had stood for. files: the intermediate files a
-map task writes, one per partition it fills; those a reduce task reads, one per map task that filled its
-partition; keys written: the distinct keys a reduce task outputs, the
+map task writes, one per partition it fills; those a reduce task reads,
+one per map task that filled its partition; keys written: the distinct keys a reduce task outputs, the
 job's keys / R; first: 1 for the first attempt a worker runs, which costs
 a freshly forked process more, docs/model.md; with W >= M every map task is
 one, so only runs with W < M tell this cost from a task's fixed cost). The

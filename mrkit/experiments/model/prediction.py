@@ -81,7 +81,7 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
     slow = p.speed
     map_cpu = slow * (c.map_fixed_s + c.map_per_byte(b) * b + c.map_per_file_s * files_written)
     # tasks of equal bytes differ in their pieces: one crossing a file's end maps two and joins their keys
-    map_cpus = tuple(float(map_cpu + slow * keys) for keys in c.map_key_cpu(p.input_bytes, p.n_map, files))
+    map_cpus = tuple(float(map_cpu + slow * key_cpu) for key_cpu in c.map_key_cpu(p.input_bytes, p.n_map, files))
     records = p.n_map * keys / p.n_reduce  # records one reduce task merges
     written = c.job_keys(p.input_bytes) / p.n_reduce  # distinct keys one reduce task writes
     reduce_cpu = slow * (
