@@ -237,6 +237,17 @@ def test_a_cost_per_record_that_falls_with_the_map_tasks_merged_is_recovered():
     assert costs.reduce_per_record(hi * 10) == costs.reduce_per_record(hi), "held, not extrapolated, past the range"
 
 
+def test_costs_are_the_mean_of_repeats_that_spread_around_it_not_the_fast_ones():
+    # Each configuration's five repeats ran 0.6x to 1.4x its CPU (mean 1). Relative errors weighted by the
+    # measured CPU count a slow repeat less than a fast one by as much: every cost came out 17% low.
+    runs, tasks = synthetic(CONFIGS, repeats=5)
+    spread = {f"run{i}": (0.6, 0.8, 1.0, 1.2, 1.4)[i % 5] for i in range(len(runs))}
+    tasks = tasks.assign(cpu_s=tasks["cpu_s"] * tasks["run_id"].map(spread))
+    costs = calibration.calibrate(runs, tasks, background=0).costs("wc")
+    for name, value in TRUE.items():
+        assert getattr(costs, name) == pytest.approx(value, rel=0.01), name
+
+
 def test_a_flat_cost_stays_flat_under_measurement_noise():
     runs, tasks = synthetic(CONFIGS, repeats=3)
     noise = np.random.default_rng(7).normal(1.0, 0.03, len(tasks))  # 3% noise on every attempt's CPU
