@@ -213,13 +213,18 @@ class Calibration:
     probe_ref_s: float = 0.0  # the calibration runs' median probe_cpu_s, the speed costs are stated at (0: not recorded)
     speed_elasticity: float = 1.0  # how much of the probe's change a run's CPU follows: speed = probe ratio ** this
     # The most attempts per core the calibration saw running at once (W = 24 on 2 cores: about 12). Contention is
-    # not extrapolated past it, as a size effect is not (log_size): from W <= 24, log2(n) went on growing to W = 100
-    # and over-predicted its runs by up to 100% (docs/model-validation.md, 7 December).
+    # not extrapolated past what it saw (contention_cap), as a size effect is not (log_size): from W <= 24, log2(n)
+    # went on growing to W = 100 and over-predicted its runs by up to 100% (docs/model-validation.md, 7 December).
     concurrency_per_core: float = math.inf
     cores_seen: tuple = ()
     n_runs: int = 0
     # The files of the calibration's input (from its map tasks' pieces): a prediction's input, unless told
     input_files: int = 1
+
+    def contention_cap(self, cores):
+        """The most attempts at once whose contention the calibration saw on `cores` cores: as many as it saw at
+        once on its own cores, and on more cores as many per core (inflation's cap)."""
+        return self.concurrency_per_core * max(cores, *self.cores_seen)
 
     def costs(self, app):
         try:

@@ -112,7 +112,7 @@ def sim_job(cal: Calibration, p: Point, **zero) -> SimJob:
         dedicated=ecs,
         contention=0.0 if ecs else c.contention,
         reduce_contention=0.0 if ecs else c.reduce_contention,
-        contention_cap=cal.concurrency_per_core * p.cores,
+        contention_cap=cal.contention_cap(p.cores),
     )
 
 

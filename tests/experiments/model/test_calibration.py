@@ -134,13 +134,16 @@ def test_calibration_recovers_the_contention_of_tasks_running_side_by_side():
     assert prediction.predict(cal, p).end_to_end_s > 1.2 * prediction.predict(plain, p).end_to_end_s
 
 
-def test_contention_is_not_extrapolated_past_the_attempts_per_core_the_calibration_saw():
+def test_contention_is_not_extrapolated_past_the_attempts_the_calibration_saw_at_once():
     runs, tasks = synthetic(CONFIGS, contention=0.3)
     cal = calibration.calibrate(runs, tasks, background=0)
     seen = cal.concurrency_per_core
     assert 1.0 < seen <= max(w for _, _, w in CONFIGS), "at most W attempts ran at once, more than one"
     # on twice the cores twice as many run at once before the cap; far past it, more workers add no contention
     assert prediction.sim_job(cal, prediction.Point("wc", INPUT, 8, 2, 8, 2)).contention_cap == pytest.approx(2 * seen)
+    assert prediction.sim_job(cal, prediction.Point("wc", INPUT, 8, 2, 8, 4)).contention_cap == pytest.approx(4 * seen)
+    # on fewer cores than it ran on, as many at once as it saw there: 2 CPUs -> 1 CPU at W = 24 is not capped at 12
+    assert prediction.sim_job(cal, prediction.Point("wc", INPUT, 8, 2, 8, 1)).contention_cap == pytest.approx(2 * seen)
     unbounded = dataclasses.replace(cal, concurrency_per_core=math.inf)
     far = prediction.Point("wc", 50 * INPUT, 100, 2, 100, 2)  # 100 maps of 4 MB started at once on 2 cores
     assert prediction.predict(cal, far).end_to_end_s < prediction.predict(unbounded, far).end_to_end_s
