@@ -1,7 +1,8 @@
 """The cost model behind `mrkit predict`: calibrated from task records, run through a simulator.
 
 Calibration (`calibrate(runs, tasks)`) fits, per app and with non-negative
-least squares, the CPU seconds (`cpu_s`) of each successful attempt:
+least squares (errors relative to the fitted value, `_fit`), the CPU seconds
+(`cpu_s`) of each successful attempt:
 
     map     = map_fixed + map_per_byte(bytes_in) * bytes_in + map_per_piece_key * piece keys
               + map_per_joined_key * joined keys + map_per_file * files written + map_fresh * first
