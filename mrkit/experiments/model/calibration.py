@@ -225,7 +225,7 @@ class Calibration:
     def contention_cap(self, cores):
         """The most attempts at once whose contention the calibration saw on `cores` cores: as many as it saw at
         once on its own cores, and on more cores as many per core (inflation's cap)."""
-        return self.concurrency_per_core * max(cores, *self.cores_seen)
+        return self.concurrency_per_core * max((cores, *self.cores_seen))
 
     def costs(self, app):
         try:
@@ -314,8 +314,8 @@ def _fit(df, columns, y="cpu_s", relative=False):
     """
     a = df[list(columns)].to_numpy(dtype=float)
     v = df[y].to_numpy(dtype=float)
-    scale = np.where(a.max(axis=0) > 0, a.max(axis=0), 1.0)  # bytes and counts differ by 10^6: scale for lstsq
     w = 1.0 / np.maximum(v, 1e-3) if relative else np.ones_like(v)
+    scale = np.where(a.max(axis=0) > 0, a.max(axis=0), 1.0)  # bytes and counts differ by 10^6: scale for lstsq
     coef = nnls(a / scale * w[:, None], v * w) / scale
     if relative:
         w = 1.0 / np.maximum(a @ coef, 1e-3)

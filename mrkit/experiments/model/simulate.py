@@ -29,9 +29,10 @@ demands instead of code:
   phase (the model fits them from the attempts' measured CPU against how
   many ran beside them; 0 leaves pure processor sharing). Logarithmic up to
   the most attempts the calibration saw at once, on more cores the most per
-  core (`contention_cap`, Calibration.contention_cap), flat past it: from calibration runs of W <= 24 the curve went on growing to
-  W = 100 and over-predicted those runs by up to 100% (7 December, job files
-  in memory), where their CPU per byte had stopped growing at a few;
+  core (`contention_cap`, Calibration.contention_cap), flat past it: from
+  calibration runs of W <= 24 the curve went on growing to W = 100 and
+  over-predicted those runs by up to 100% (7 December, job files in
+  memory), where their CPU per byte had stopped growing at a few;
 - a worker's first attempt needs more CPU than its later ones (a freshly
   forked process), by the phase's first-attempt cost;
 - a forked worker has CPU work of its own before it first asks for a task

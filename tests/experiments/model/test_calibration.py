@@ -147,6 +147,8 @@ def test_contention_is_not_extrapolated_past_the_attempts_the_calibration_saw_at
     unbounded = dataclasses.replace(cal, concurrency_per_core=math.inf)
     far = prediction.Point("wc", 50 * INPUT, 100, 2, 100, 2)  # 100 maps of 4 MB started at once on 2 cores
     assert prediction.predict(cal, far).end_to_end_s < prediction.predict(unbounded, far).end_to_end_s
+    # a calibration that names no cores it ran on: per core, on the cores predicted
+    assert dataclasses.replace(cal, cores_seen=()).contention_cap(1) == pytest.approx(seen)
 
 
 def test_calibration_recovers_what_a_freshly_started_workers_first_attempt_costs_more():
