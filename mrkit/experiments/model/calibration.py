@@ -175,6 +175,7 @@ def split_pieces(input_bytes, n_map, files):
 # per key its pieces share (the combiner's calls; by inclusion and exclusion over the pieces) was tried beside
 # them: it traded places with the cost per intermediate file and predicted wc at M = 100, R = 50 3x too slow.
 MAP_KEY_COSTS = {"piece_keys": "map_per_piece_key_s", "joined_keys": "map_per_joined_key_s"}
+MAP_KEYS_COUNTED = {"piece_keys": "of each input piece", "joined_keys": "a task joins from its later pieces"}  # in words
 
 
 def task_keys(input_bytes, n_map, files, heaps_k, heaps_beta):

@@ -85,12 +85,9 @@ def size_effect(app, costs):
         )
 
     per_key = [
-        f"{1e6 * cost:.2g} us per key {what}"
-        for cost, what in (
-            (costs.map_per_piece_key_s, "of each input piece"),
-            (costs.map_per_joined_key_s, "a task joins from its later pieces"),
-        )
-        if cost >= 1e-9  # under a nanosecond per key, a fit's rounding: a key is bytes, and a byte costs tens
+        f"{1e6 * getattr(costs, cost):.2g} us per key {calibration.MAP_KEYS_COUNTED[count]}"
+        for count, cost in calibration.MAP_KEY_COSTS.items()
+        if getattr(costs, cost) >= 1e-9  # under a nanosecond per key, a fit's rounding: a key is bytes, and a byte costs tens
     ]
     return (
         f"{app}: "
