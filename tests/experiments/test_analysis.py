@@ -191,6 +191,33 @@ def test_spearman_is_pearson_of_ranks_with_ties_averaged():
     assert math.isnan(an.spearman([1, 1, 1], [1, 2, 3])) and math.isnan(an.spearman([1], [2]))
 
 
+@pytest.mark.parametrize(("gap", "exact_model"), [(0.3, 0.73), (0.6, 0.91), (1.0, 0.97)])
+def test_spearman_ceiling_is_what_a_model_exact_to_the_true_times_ranks(gap, exact_model):
+    """Eight points `gap` standard deviations of their noise apart, each measured three times (median):
+    an exact model's rank correlation with such measurements averages `exact_model` (simulated below);
+    the ceiling estimated from each measurement's own repeats averages that, give or take 0.04."""
+    rng = np.random.default_rng(3)
+    truth = 1.0 + 0.1 * gap * np.arange(8)
+    measurements = [rng.normal(truth, 0.1, size=(3, 8)) for _ in range(100)]
+    simulated = np.mean([an.spearman(truth, np.median(rng.normal(truth, 0.1, size=(3, 8)), axis=0)) for _ in range(2000)])
+    assert simulated == pytest.approx(exact_model, abs=0.01)  # the docstring's figures
+    ceilings = [an.spearman_ceiling(m.T) for m in measurements]
+    assert np.mean(ceilings) == pytest.approx(simulated, abs=0.04)
+
+
+def test_spearman_ceiling_is_low_within_the_noise_seeded_and_left_out_for_single_runs():
+    apart = [[1.0, 1.02, 0.98], [2.0, 2.02, 1.98], [3.0, 3.02, 2.98], [4.0, 4.02, 3.98]]
+    assert an.spearman_ceiling(apart) == pytest.approx(1.0)
+    within = [[1.0, 1.3, 0.8], [1.05, 0.85, 1.25], [0.95, 1.2, 0.9], [1.1, 0.8, 1.2]]
+    assert an.spearman_ceiling(within) < 0.7
+    assert an.spearman_ceiling(within) == an.spearman_ceiling(within)  # seeded: a pure function of the times
+    assert an.spearman_ceiling(within, seed=1) == pytest.approx(an.spearman_ceiling(within), abs=0.03)
+    # a point with one time has no noise to draw: left out, and three points with two times are needed
+    assert an.spearman_ceiling([*apart, [2.5]]) == an.spearman_ceiling(apart)
+    assert math.isnan(an.spearman_ceiling([[1.0, 1.1], [2.0, 2.1], [3.0]]))
+    assert math.isnan(an.spearman_ceiling([[1.0, 1.1, 0.9]] * 4)), "equal medians: no ranking to get"
+
+
 def test_straggler_ratio_is_each_runs_slowest_task_over_the_median_of_its_phase():
     rows = [("a", "map", d, "ok") for d in (1.0, 1.0, 4.0)] + [("a", "reduce", d, "ok") for d in (1.0, 2.0)]
     rows += [("a", "map", 50.0, "failed"), ("b", "map", 2.0, "ok")]  # a failed attempt, a run of one task: neither counts

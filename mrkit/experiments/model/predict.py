@@ -57,12 +57,21 @@ def run(calibration_dirs, against=None, sweep=None, cores=None, as_json=False, o
                 )
     else:
         targets = [against] if against else calibration_dirs
-        points = []
+        points, repeats = [], []
         for directory in targets:
-            points.extend(prediction.compare(cal, directory, cores)["points"])
-        result = prediction.summary(points)
+            more, times = prediction.compared_points(cal, directory, cores)
+            points += more
+            repeats += times
+        result = prediction.summary(points, repeats)
     out(json.dumps(result) if as_json else table(result, cal, extra))
     return result
+
+
+def _ceiling_text(ceiling):
+    """The rank correlation a model exact to the true times would have, beside the model's."""
+    if ceiling is None:
+        return ""
+    return f"; a model exact to the true times: about {ceiling:.2f} (these repeats' noise, by bootstrap)"
 
 
 def _fmt(value, spec):
@@ -140,7 +149,10 @@ def table(result, cal, ecs=None):
             f"over {sum(p['error_pct'] is not None for p in result['points'])} measured points"
         )
     if result["spearman"] is not None:
-        lines.append(f"rank correlation of predicted and measured (Spearman) {result['spearman']:.2f}")
+        lines.append(
+            f"rank correlation of predicted and measured (Spearman) {result['spearman']:.2f}"
+            + _ceiling_text(result.get("spearman_ceiling"))
+        )
     judged = [p["within_noise"] for p in result["points"] if p["within_noise"] is not None]
     if judged:
         lines.append(

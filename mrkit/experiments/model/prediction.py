@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mrkit.experiments.analysis import CONFIG_BY, interval_of, spearman
+from mrkit.experiments.analysis import CONFIG_BY, interval_of, spearman, spearman_ceiling
 from mrkit.experiments.model import whatif
 from mrkit.experiments.model.calibration import (
     MAP_KEY_COSTS,
@@ -258,15 +258,20 @@ def predict_sweep(cal: Calibration, cfg, cores) -> pd.DataFrame:
 
 def compare(cal: Calibration, results_dir, cores=None, loaded=True) -> dict:
     """Predict a results directory's configurations (at its recorded cores, or `cores`) and compare: see agreement."""
+    return summary(*compared_points(cal, results_dir, cores=cores, loaded=loaded))
+
+
+def compared_points(cal: Calibration, results_dir, cores=None, loaded=True):
+    """compare's (points, repeats) before their summary: results directories' points summarized together."""
     runs, _ = load_calibration([results_dir])
-    return agreement(cal, runs, cores=cores, loaded=loaded, task_timeout=_task_timeout(results_dir))
+    return _points(cal, runs, cores=cores, loaded=loaded, task_timeout=_task_timeout(results_dir))
 
 
 def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None) -> dict:
     """How well the model predicts `runs` (a DataFrame, e.g. one report section's, or a results directory).
 
     Returns the `mrkit predict --json` shape: {"points": [...],
-    "median_abs_error_pct", "max_abs_error_pct", "spearman", "within_noise_share"};
+    "median_abs_error_pct", "max_abs_error_pct", "spearman", "within_noise_share", "spearman_ceiling"};
     measured values are medians over repeats, `measured_interval` the 95%
     interval of analysis.interval_of (the report's), and a prediction inside
     it is `within_noise`. With `loaded` (default), a measured point is
@@ -282,13 +287,18 @@ def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None
     """
     if not isinstance(runs, pd.DataFrame):
         return compare(cal, runs, cores=cores, loaded=loaded)
+    return summary(*_points(cal, runs, cores=cores, loaded=loaded, task_timeout=task_timeout))
+
+
+def _points(cal: Calibration, runs, cores, loaded, task_timeout):
+    """(points, repeats): agreement's points and, for each, its measured end-to-end times (None: not measured)."""
     timeout = 10.0 if task_timeout is None else float(task_timeout)
     if "cores" not in runs:
         runs = runs.assign(cores=runs["cpu_count"])
     group = ["app", *CONFIG_BY, "cores"]
     level = float(speeds(runs, cal.probe_ref_s).median())
     runs = runs.assign(background_=others_cores(runs), speed_=level * speeds(runs, elasticity=cal.speed_elasticity))
-    points = []
+    points, repeats = [], []
     for key, g in runs.groupby(group, sort=False):
         app, n_map, n_reduce, workers, recorded = key
         background, speed = g["background_"].median(), g["speed_"].median()
@@ -317,7 +327,8 @@ def agreement(cal: Calibration, runs, cores=None, loaded=True, task_timeout=None
                     app, n_map, n_reduce, workers, k, pr.end_to_end_s, None if times is None else float(times.median()), times
                 )
             )
-    return summary(points)
+            repeats.append(None if times is None else times.to_numpy(dtype=float))
+    return points, repeats
 
 
 # What the model must reach on a sweep for its reasons to be shown (issue 24's targets, bench/validate_model.py):
@@ -384,11 +395,17 @@ def comparison_point(app, m, r, w, k, predicted, measured, repeats=None):
     }
 
 
-def summary(points) -> dict:
+def summary(points, repeats=None) -> dict:
     """The JSON contract: points plus, over the points that were measured, the median and max |error|,
     the rank correlation of predicted and measured times (Spearman's, None for fewer than 3 points or a
-    constant side) and the share of points with an interval whose prediction is inside it."""
+    constant side) and the share of points with an interval whose prediction is inside it; and, from
+    `repeats` (each point's measured times, None where not measured), `spearman_ceiling`: the rank
+    correlation a model exact to the true times would have with these measurements (analysis.spearman_ceiling),
+    None without three points of two runs or more."""
     measured = [p for p in points if p["error_pct"] is not None]
+    ceiling = spearman_ceiling(
+        [times for p, times in zip(points, repeats or ()) if p["error_pct"] is not None and times is not None]
+    )
     errors = [abs(p["error_pct"]) for p in measured]
     judged = [p["within_noise"] for p in measured if p["within_noise"] is not None]
     rho = float("nan")
@@ -400,6 +417,7 @@ def summary(points) -> dict:
         "max_abs_error_pct": float(max(errors)) if errors else None,
         "spearman": None if math.isnan(rho) else round(rho, 4),
         "within_noise_share": round(sum(judged) / len(judged), 4) if judged else None,
+        "spearman_ceiling": None if math.isnan(ceiling) else round(ceiling, 4),
     }
 
 

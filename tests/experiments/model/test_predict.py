@@ -12,6 +12,7 @@ from conftest import mrkit
 from model_records import CONFIGS, INPUT, TRUE, synthetic
 
 from mrkit.errors import UsageError
+from mrkit.experiments import analysis
 from mrkit.experiments.model import calibration as model_calibration
 from mrkit.experiments.model import predict
 from mrkit.experiments.sweeps import sweep, sweep_config
@@ -32,7 +33,14 @@ def calibration(tmp_path_factory):
 def test_against_prints_the_json_contract(calibration, tmp_path):
     done = mrkit("predict", calibration, "--against", calibration, "--json", cwd=tmp_path, check=True)
     result = json.loads(done.stdout)
-    assert set(result) == {"points", "median_abs_error_pct", "max_abs_error_pct", "spearman", "within_noise_share"}
+    assert set(result) == {
+        "points",
+        "median_abs_error_pct",
+        "max_abs_error_pct",
+        "spearman",
+        "within_noise_share",
+        "spearman_ceiling",
+    }
     assert len(result["points"]) == 12  # 2 apps x 3 pairs x 2 worker counts
     for p in result["points"]:
         assert set(p) == {
@@ -82,7 +90,13 @@ def test_against_repeats_shows_each_point_interval_and_the_rank_correlation(cali
     assert result["spearman"] == pytest.approx(np.corrcoef(ranks[0], ranks[1])[0, 1], abs=1e-4)
     table = mrkit("predict", calibration, "--against", against, cwd=tmp_path, check=True).stdout
     assert "measured_95%" in table and "in_noise" in table
-    assert f"Spearman) {result['spearman']:.2f}" in table
+    # a model exact to the true times, ranked against these repeats' noise: from the same three times per point
+    repeats = [
+        recorded[(p["app"], p["n_map"], p["n_reduce"], p["workers"])] * np.array([0.9, 1.0, 1.1]) for p in result["points"]
+    ]
+    assert result["spearman_ceiling"] == pytest.approx(analysis.spearman_ceiling(repeats), abs=1e-4)
+    exact = f"a model exact to the true times: about {result['spearman_ceiling']:.2f}"
+    assert f"Spearman) {result['spearman']:.2f}; {exact}" in table
     assert f"within noise (inside the measured 95% interval): {sum(inside)} of {len(inside)} points" in table
 
 

@@ -17,6 +17,7 @@ from model_records import (
     synthetic,
 )
 
+from mrkit.experiments import analysis
 from mrkit.experiments.model import calibration, prediction, whatif
 from mrkit.experiments.sweeps.results import RUN_FILE_COLUMNS, TASK_FILE_COLUMNS
 from mrkit.experiments.sweeps.sweep_config import load_sweep
@@ -137,7 +138,14 @@ def test_compare_gives_the_json_contract_with_medians_over_repeats(tmp_path):
         measured.loc[i, "end_to_end_s"] = predicted * (0.9 if i % 2 else 1.1)
     write_results(tmp_path / "m", measured, tasks)
     result = prediction.compare(cal, tmp_path / "m")
-    assert set(result) == {"points", "median_abs_error_pct", "max_abs_error_pct", "spearman", "within_noise_share"}
+    assert set(result) == {
+        "points",
+        "median_abs_error_pct",
+        "max_abs_error_pct",
+        "spearman",
+        "within_noise_share",
+        "spearman_ceiling",
+    }
     assert len(result["points"]) == len(CONFIGS)
     assert set(result["points"][0]) == {
         "app",
@@ -156,7 +164,7 @@ def test_compare_gives_the_json_contract_with_medians_over_repeats(tmp_path):
     other = prediction.compare(cal, tmp_path / "m", cores=[8])  # other cores: predicted, not measured
     assert all(p["measured_end_to_end_s"] is None and p["cores"] == 8 for p in other["points"])
     assert other["median_abs_error_pct"] is None
-    assert other["spearman"] is None and other["within_noise_share"] is None
+    assert other["spearman"] is None and other["within_noise_share"] is None and other["spearman_ceiling"] is None
     assert all(p["measured_interval"] is None and p["within_noise"] is None for p in other["points"])
 
 
@@ -192,6 +200,10 @@ def test_each_measured_point_has_its_95_interval_and_is_within_noise_or_not(tmp_
     d2 = sum((rp[p] - rm[m]) ** 2 for p, m in zip(predicted, measured))
     assert result["spearman"] == pytest.approx(1 - 6 * d2 / (7 * (49 - 1)), abs=1e-4)
     assert result["spearman"] < 1.0, "the scales reorder some points"
+    # what a model exact to the true times would rank: the bootstrap over each point's three times
+    repeats = [[p * c * e for e in (0.95, 1.0, 1.05)] for p, c in zip(predicted, SCALES)]
+    assert result["spearman_ceiling"] == pytest.approx(analysis.spearman_ceiling(repeats), abs=1e-4)
+    assert 0.9 < result["spearman_ceiling"] < 1.0, "two pairs of points (1.01 and 1.03 s, 1.92 and 1.98 s) within 5%"
     json.dumps(result)
 
 
