@@ -184,7 +184,13 @@ def _model_misses(ans):
     if share is not None:
         held.append(f"{share:.0%} within noise, needs {prediction.TARGETS['within_noise_share']:.0%}")
     if rho is not None:
-        held.append(f"rank correlation {rho:.2f}, needs {prediction.TARGETS['spearman']:g}")
+        ceiling = a.get("spearman_ceiling")
+        exact = (
+            f" (a model exact to the true times: about {ceiling:.2f}, these runs' noise)"
+            if ceiling is not None and rho < prediction.TARGETS["spearman"]
+            else ""
+        )
+        held.append(f"rank correlation {rho:.2f}, needs {prediction.TARGETS['spearman']:g}{exact}")
     return f"misses here ({'; '.join(held)}): its terms are not shown."
 
 

@@ -136,6 +136,11 @@ def test_the_models_decomposition_is_shown_only_within_the_measurements_noise(ca
     fig = answers.answer_figure(missing)
     assert [ln.get_label() for ln in fig.axes[0].lines if ln.get_label().startswith("model")] == []
     assert "model" not in fig.axes[0].get_title()  # the title says what is drawn: measured only
+    # beside a rank correlation under its target: what a model exact to the true times would have had
+    ranked = {"median_abs_error_pct": 4.0, "max_abs_error_pct": 9.0, "spearman": 0.83, "within_noise_share": 1.0}
+    text = answers.answer_text(answers.compute(runs, tasks, cfg, cal, ranked | {"spearman_ceiling": 0.61}))
+    assert "rank correlation 0.83, needs 0.9 (a model exact to the true times: about 0.61, these runs' noise)" in text
+    assert "exact to the true times" not in answers.answer_text(answers.compute(runs, tasks, cfg, cal, ranked))
     unknown = answers.compute(runs, tasks, cfg, cal, None)
     assert "its error on these runs could not be measured" in answers.answer_text(unknown)
 
