@@ -23,6 +23,20 @@ HEAPS_K, HEAPS_BETA = 30.0, 0.5
 LAUNCH, FORK = 0.05, 0.004
 MASTER_TASK, MASTER_FILE, MASTER_WORKER = 0.002, 0.0001, 0.003
 INPUT = 8 * 2**20
+# `mrkit predict --json`'s keys (docs/model.md, the design's contract), overall and per point.
+PREDICT_KEYS = {"points", "median_abs_error_pct", "max_abs_error_pct", "spearman", "within_noise_share", "spearman_ceiling"}
+POINT_KEYS = {
+    "app",
+    "n_map",
+    "n_reduce",
+    "workers",
+    "cores",
+    "predicted_end_to_end_s",
+    "measured_end_to_end_s",
+    "error_pct",
+    "measured_interval",
+    "within_noise",
+}
 
 
 def synthetic(

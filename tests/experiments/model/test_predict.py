@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import mrkit
-from model_records import CONFIGS, INPUT, TRUE, synthetic
+from model_records import CONFIGS, INPUT, POINT_KEYS, PREDICT_KEYS, TRUE, synthetic
 
 from mrkit.errors import UsageError
 from mrkit.experiments import analysis
@@ -33,28 +33,10 @@ def calibration(tmp_path_factory):
 def test_against_prints_the_json_contract(calibration, tmp_path):
     done = mrkit("predict", calibration, "--against", calibration, "--json", cwd=tmp_path, check=True)
     result = json.loads(done.stdout)
-    assert set(result) == {
-        "points",
-        "median_abs_error_pct",
-        "max_abs_error_pct",
-        "spearman",
-        "within_noise_share",
-        "spearman_ceiling",
-    }
+    assert set(result) == PREDICT_KEYS
     assert len(result["points"]) == 12  # 2 apps x 3 pairs x 2 worker counts
     for p in result["points"]:
-        assert set(p) == {
-            "app",
-            "n_map",
-            "n_reduce",
-            "workers",
-            "cores",
-            "predicted_end_to_end_s",
-            "measured_end_to_end_s",
-            "error_pct",
-            "measured_interval",
-            "within_noise",
-        }
+        assert set(p) == POINT_KEYS
         assert p["predicted_end_to_end_s"] > 0 and p["measured_end_to_end_s"] > 0
         assert p["measured_interval"] is None and p["within_noise"] is None  # one run each: no interval
     assert result["median_abs_error_pct"] <= result["max_abs_error_pct"]

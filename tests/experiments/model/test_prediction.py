@@ -11,6 +11,8 @@ import pytest
 from model_records import (
     CONFIGS,
     INPUT,
+    POINT_KEYS,
+    PREDICT_KEYS,
     PROBE,
     TRUE,
     slowed,
@@ -138,27 +140,9 @@ def test_compare_gives_the_json_contract_with_medians_over_repeats(tmp_path):
         measured.loc[i, "end_to_end_s"] = predicted * (0.9 if i % 2 else 1.1)
     write_results(tmp_path / "m", measured, tasks)
     result = prediction.compare(cal, tmp_path / "m")
-    assert set(result) == {
-        "points",
-        "median_abs_error_pct",
-        "max_abs_error_pct",
-        "spearman",
-        "within_noise_share",
-        "spearman_ceiling",
-    }
+    assert set(result) == PREDICT_KEYS
     assert len(result["points"]) == len(CONFIGS)
-    assert set(result["points"][0]) == {
-        "app",
-        "n_map",
-        "n_reduce",
-        "workers",
-        "cores",
-        "predicted_end_to_end_s",
-        "measured_end_to_end_s",
-        "error_pct",
-        "measured_interval",
-        "within_noise",
-    }
+    assert set(result["points"][0]) == POINT_KEYS
     assert result["max_abs_error_pct"] < 0.1
     json.dumps(result)
     other = prediction.compare(cal, tmp_path / "m", cores=[8])  # other cores: predicted, not measured
