@@ -181,9 +181,13 @@ def _model_misses(ans):
         return "its error on these runs could not be measured: its terms are not shown."
     share, rho = a.get("within_noise_share"), a.get("spearman")
     held = [f"{num(a['median_abs_error_pct'])}% median error"]
-    if share is not None:
+    if share is None:
+        held.append("no 95% interval to be within (one run per point)")
+    else:
         held.append(f"{share:.0%} within noise, needs {prediction.TARGETS['within_noise_share']:.0%}")
-    if rho is not None:
+    if rho is None:
+        held.append("no ranking to follow (under three points, or all measured alike)")
+    else:
         ceiling = a.get("spearman_ceiling")
         exact = (
             f" (a model exact to the true times: about {ceiling:.2f}, these runs' noise)"
@@ -191,7 +195,10 @@ def _model_misses(ans):
             else ""
         )
         held.append(f"rank correlation {rho:.2f}, needs {prediction.TARGETS['spearman']:g}{exact}")
-    return f"misses here ({'; '.join(held)}): its terms are not shown."
+    # what could be judged holds: only what could not be leaves the model unshown
+    judged = [key for key in prediction.HOLDS if a.get(key) is not None]
+    verdict = "cannot be judged here" if prediction.meets_targets(a, judged) else "misses here"
+    return f"{verdict} ({'; '.join(held)}): its terms are not shown."
 
 
 def answer_text(ans: dict) -> str:

@@ -141,6 +141,12 @@ def test_the_models_decomposition_is_shown_only_within_the_measurements_noise(ca
     text = answers.answer_text(answers.compute(runs, tasks, cfg, cal, ranked | {"spearman_ceiling": 0.61}))
     assert "rank correlation 0.83, needs 0.9 (a model exact to the true times: about 0.61, these runs' noise)" in text
     assert "exact to the true times" not in answers.answer_text(answers.compute(runs, tasks, cfg, cal, ranked))
+    # one run per point (the quick report): nothing to judge the model by, which is not a miss
+    quick = {"median_abs_error_pct": 2.54, "max_abs_error_pct": 3.0, "spearman": None, "within_noise_share": None}
+    assert (
+        "cannot be judged here (2.54% median error; no 95% interval to be within (one run per point); no ranking to"
+        " follow (under three points, or all measured alike)): its terms are not shown"
+    ) in answers.answer_text(answers.compute(runs, tasks, cfg, cal, quick))
     unknown = answers.compute(runs, tasks, cfg, cal, None)
     assert "its error on these runs could not be measured" in answers.answer_text(unknown)
 
