@@ -8,6 +8,7 @@ import pathlib
 import pytest
 
 from mrkit.backends import BACKENDS, get_backend
+from mrkit.experiments import meaning
 from mrkit.experiments.sweeps import results, sweep, sweep_config
 from mrkit.timing import RUN_COLUMNS, TASK_COLUMNS
 
@@ -259,16 +260,15 @@ def test_named_sweeps_load_with_their_grid_and_a_quick_variant(name, pairs):
     assert len(q.configurations()) <= 2 and q.repeats == 1 and q.corpus.size <= 64 * 1024
 
 
-LAB = ("map_sweep", "reduce_sweep", "pairs_wc", "pairs_indexer", "mappers")  # the sweeps the lab's questions run
-
-
 def test_the_calibration_spans_the_map_tasks_and_intermediate_files_of_the_lab_sweeps():
     """What the cost model fits from the calibration it predicts the lab's sweeps with: their map tasks
     (M, so the task sizes) within the calibrated range, their intermediate files (M x R) within twice the
     most it calibrated. Calibrated on at most 400 files, the cost per file came out 0 and the map stages
     of the lab's M = 100, R = 50 (5,000 files) ran 10-20% longer than predicted (docs/model-validation.md)."""
     calibrated = sweep_config.load_sweep("calibrate").configurations()
-    lab = [c for name in LAB for c in sweep_config.load_sweep(name).configurations()]
+    questions = [name for name, about in meaning.SWEEPS.items() if about.question]  # the lab's sweeps
+    assert set(questions) == {"map_sweep", "reduce_sweep", "pairs_wc", "pairs_indexer", "mappers"}
+    lab = [c for name in questions for c in sweep_config.load_sweep(name).configurations()]
     tasks = [c.n_map for c in calibrated]
     assert all(min(tasks) <= c.n_map <= max(tasks) for c in lab)
     most_files = max(c.n_map * c.n_reduce for c in calibrated)
