@@ -13,7 +13,7 @@ def header_cuts(plan, quick=False):
 def test_the_full_reports_cuts_are_named_with_what_ran_and_what_the_file_says():
     text = header_cuts(export.report_plan(stand_in=True))
     assert "stragglers (1 run per configuration, not 2; 8 files of 4 MiB, not 8 of 8 MiB)" in text
-    assert "calibrate" not in text, "the calibration runs both its repeats"
+    assert "calibrate" not in text, "the calibration runs all its repeats"
     # The lab's questions run as their files say: they are never named as cut.
     assert not any(name in text for name in ("map_sweep", "reduce_sweep", "pairs_wc", "pairs_indexer"))
 
